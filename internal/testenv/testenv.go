@@ -1,0 +1,61 @@
+// Package testenv starts real servers (mosquitto, influxd) and tools (ffmpeg, chromium) for integration tests,
+// on free loopback ports. A missing dependency skips the test on a developer machine and fails it when CI=true:
+// in CI integration tests never skip.
+package testenv
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// InCI reports whether the tests run in CI, where a missing dependency is a failure.
+func InCI() bool { return os.Getenv("CI") == "true" }
+
+// LookPath finds an executable on PATH or in extra directories (such as the test dependency cache) and ends
+// the test when it is missing: t.Fatal in CI, t.Skip elsewhere, each saying how to install it.
+func LookPath(t testing.TB, name string, extraDirs ...string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	for _, d := range append(extraDirs, CacheBin()) {
+		p := filepath.Join(d, name)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	msg := name + " not found on PATH or in " + CacheBin() + "; run scripts/install-test-deps.sh (make test does)"
+	if InCI() {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// CacheBin is where scripts/install-test-deps.sh puts binaries it builds ($HOME/.cache/citywatch/bin, or
+// $CITYWATCH_TEST_BIN), outside the repo so CI reuses them.
+func CacheBin() string {
+	if d := os.Getenv("CITYWATCH_TEST_BIN"); d != "" {
+		return d
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		home = os.TempDir()
+	}
+	return filepath.Join(home, ".cache", "citywatch", "bin")
+}
+
+// FreePort returns a loopback TCP address with a port that was free a moment ago. Prefer listening on
+// 127.0.0.1:0 in process; this is for child processes that must be told their port.
+func FreePort(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
