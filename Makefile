@@ -1,0 +1,49 @@
+# citywatch — build, test and benchmark. `make test` is the README's test command and what CI runs.
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X citywatch/app.Version=$(VERSION)
+PKGS     := ./...
+# The race detector is slow on 2 cores: integration tests get generous timeouts, never wall-clock asserts.
+TESTFLAGS ?= -race -count=1 -timeout 40m
+
+.PHONY: all build test test-deps unit vet fmt-check bench fuzz-smoke clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/citywatch ./cmd/citywatch
+
+# test installs what the integration tests need (mosquitto, ffmpeg, chromium, influxd) and runs every test:
+# unit, integration against real servers, and the end-to-end tests that drive the built binary.
+test: test-deps fmt-check vet
+	$(GO) test $(TESTFLAGS) $(PKGS)
+
+test-deps:
+	bash scripts/install-test-deps.sh
+
+# unit runs the tests without installing anything; integration tests skip where a dependency is missing
+# (they fail instead when CI=true).
+unit:
+	$(GO) test -count=1 -short $(PKGS)
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# bench prints the performance table (docs/benchmarks.md records it).
+bench: test-deps
+	$(GO) run ./bench
+
+# fuzz-smoke runs every fuzz target briefly; the committed corpus under testdata/fuzz runs in `make test`.
+fuzz-smoke:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 10s $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin

@@ -1,0 +1,400 @@
+// Package app wires citywatch together: configuration → components, run them as one, reload on SIGHUP, stop
+// gracefully in reverse order. Tests import it to run the whole platform in process.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/crypto/bcrypt"
+
+	"citywatch/cameras"
+	"citywatch/config"
+	"citywatch/dashboards"
+	"citywatch/dashboards/promapi"
+	"citywatch/ingest"
+	"citywatch/ingest/broker"
+	"citywatch/ingest/mapping"
+	"citywatch/store"
+	"citywatch/store/influx"
+	"citywatch/store/tsdb"
+)
+
+// Options are the parts of a run that do not come from the configuration file.
+type Options struct {
+	// Logger is the process logger. Nil discards.
+	Logger *slog.Logger
+	// Cameras are monitored in addition to the configured ones (the demo's simulated cameras).
+	Cameras []cameras.CameraConfig
+}
+
+// App is a configured citywatch: New builds every component, Run starts them and stops them when ctx ends.
+type App struct {
+	cfg  *config.Config
+	opts Options
+	log  *slog.Logger
+	reg  *prometheus.Registry
+
+	db        *tsdb.DB
+	influx    *influx.Writer
+	appender  store.Appender
+	mapper    *swapMapper
+	pipeline  *ingest.Pipeline
+	broker    *broker.Broker
+	externals []*ingest.External
+	cams      *cameras.Monitor
+	api       *promapi.API
+	http      *dashboards.Server
+
+	ready atomic.Bool
+}
+
+// New builds every component from cfg without starting anything that listens. The data directory is opened
+// (and locked) here, so a second instance on the same directory fails at once with a clear message.
+func New(cfg *config.Config, opts Options) (*App, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	a := &App{cfg: cfg, opts: opts, log: log, reg: prometheus.NewRegistry()}
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data directory %s: %w", cfg.DataDir, err)
+	}
+	if err := a.build(); err != nil {
+		a.closeStores()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) build() error {
+	cfg := a.cfg
+	var err error
+	a.db, err = tsdb.Open(tsdb.Config{
+		Dir:              filepath.Join(cfg.DataDir, "tsdb"),
+		Retention:        cfg.Storage.TSDB.Retention.Std(),
+		OutOfOrderWindow: cfg.Storage.TSDB.OutOfOrderWindow.Std(),
+	}, tsdb.Deps{Logger: a.log, Registerer: a.reg})
+	if err != nil {
+		return err
+	}
+	a.appender = a.db
+	if ic := cfg.Storage.Influx; ic.Enabled() {
+		a.influx, err = influx.New(influx.Config{
+			URL: ic.URL, Org: ic.Org, Bucket: ic.Bucket, Token: ic.Token.Value(), Precision: ic.Precision,
+			BatchSize: ic.BatchSize, FlushInterval: ic.FlushInterval.Std(), Gzip: ic.Gzip, Timeout: ic.Timeout.Std(),
+			ReplayRate: ic.ReplayRate, Edge: cfg.Edge.Name, Site: cfg.Edge.Site,
+			QueueDir: ic.Queue.Dir, QueueMaxBytes: int64(ic.Queue.MaxBytes), QueueSegmentBytes: int64(ic.Queue.SegmentBytes),
+			QueueFullPolicy: ic.Queue.FullPolicy,
+		}, influx.Deps{Logger: a.log, Registerer: a.reg})
+		if err != nil {
+			return err
+		}
+		secondaryErrors := a.log.With("component", "store")
+		var lastErr atomic.Value
+		a.appender = &store.Fanout{Primary: a.db, Secondary: []store.Appender{a.influx}, OnSecondaryError: func(_ int, err error) {
+			// The queue only fails when its disk does; log each new kind of failure once.
+			if prev, _ := lastErr.Load().(string); prev != err.Error() {
+				lastErr.Store(err.Error())
+				secondaryErrors.Error("InfluxDB queue refused samples; the embedded TSDB has them", "err", err)
+			}
+		}}
+	}
+	m, err := newMapper(cfg)
+	if err != nil {
+		return err
+	}
+	a.mapper = &swapMapper{}
+	a.mapper.cur.Store(m)
+	a.pipeline, err = ingest.NewPipeline(ingest.PipelineConfig{DeadLetterSize: cfg.Ingest.DeadLetterSize},
+		ingest.PipelineDeps{Mapper: a.mapper, Appender: a.appender, Logger: a.log, Registerer: a.reg})
+	if err != nil {
+		return err
+	}
+	if cfg.BrokerEnabled() {
+		if a.broker, err = a.newBroker(); err != nil {
+			return err
+		}
+	}
+	for _, src := range cfg.Ingest.Sources {
+		ext, err := a.newExternal(src)
+		if err != nil {
+			return err
+		}
+		a.externals = append(a.externals, ext)
+	}
+	if len(a.opts.Cameras) > 0 {
+		a.cams, err = cameras.New(cameras.Config{Cameras: a.opts.Cameras}, cameras.Deps{
+			Appender: a.appender, Logger: a.log, Registerer: a.reg,
+			Events: func(e cameras.Event) {
+				a.log.Info("camera state", "component", "cameras", "camera", e.CameraID, "from", e.From, "to", e.To,
+					"reason", e.Reason, "outage", e.OutageDuration)
+			},
+		})
+		if err != nil {
+			return err
+		}
+	}
+	a.api, err = promapi.New(a.db, promapi.Options{Logger: a.log, Registerer: a.reg})
+	if err != nil {
+		return err
+	}
+	a.http, err = dashboards.New(dashboards.Config{
+		Listen: cfg.HTTP.Listen, TLSCertFile: cfg.HTTP.TLS.CertFile, TLSKeyFile: cfg.HTTP.TLS.KeyFile,
+	}, dashboards.Deps{
+		Logger: a.log, Gatherer: a.reg, Registerer: a.reg, Ingest: a.pipeline, Cameras: a.camerasInfo(),
+		Mounts: []dashboards.Mounter{a.api}, Checks: a.checks(),
+	})
+	return err
+}
+
+func (a *App) camerasInfo() dashboards.CameraInfo {
+	if a.cams == nil {
+		return nil
+	}
+	return a.cams
+}
+
+func newMapper(cfg *config.Config) (*mapping.Mapper, error) {
+	rules := make([]mapping.Rule, len(cfg.Ingest.Rules))
+	for i, r := range cfg.Ingest.Rules {
+		scale := make(map[string]mapping.Scale, len(r.Scale))
+		for k, s := range r.Scale {
+			scale[k] = mapping.Scale{Factor: s.Factor, Offset: s.Offset}
+		}
+		rules[i] = mapping.Rule{Topic: r.Topic, Format: r.Format, Precision: r.Precision, Metric: r.Metric,
+			MetricPrefix: r.MetricPrefix, Labels: r.Labels, Include: r.Include, Exclude: r.Exclude, Scale: scale,
+			DeviceLabels: r.DeviceLabels}
+	}
+	return mapping.New(rules, mapping.Options{DefaultMapping: cfg.Ingest.DefaultMapping,
+		MaxPayloadBytes: int(cfg.Ingest.MaxPayloadBytes)})
+}
+
+// swapMapper lets a reload replace the topic mapping while messages flow.
+type swapMapper struct{ cur atomic.Pointer[mapping.Mapper] }
+
+func (s *swapMapper) Map(topic string, payload []byte, now time.Time) (mapping.Result, error) {
+	return s.cur.Load().Map(topic, payload, now)
+}
+
+func (a *App) newBroker() (*broker.Broker, error) {
+	bc := a.cfg.Broker
+	users := make([]broker.User, len(bc.Users))
+	for i, u := range bc.Users {
+		hash := u.PasswordHash.Value()
+		if hash == "" {
+			h, err := bcrypt.GenerateFromPassword([]byte(u.Password.Value()), bcrypt.DefaultCost)
+			if err != nil {
+				return nil, fmt.Errorf("broker.users[%d]: hash the password of %q: %w", i, u.Username, err)
+			}
+			hash = string(h)
+		}
+		users[i] = broker.User{Username: u.Username, PasswordHash: hash, Publish: u.Publish, Subscribe: u.Subscribe}
+	}
+	var tlsCfg *tls.Config
+	if bc.TLS.Enabled() {
+		cert, err := tls.LoadX509KeyPair(bc.TLS.CertFile, bc.TLS.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("broker.tls: %w", err)
+		}
+		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		if bc.TLS.ClientCAFile != "" {
+			pool, err := certPool(bc.TLS.ClientCAFile)
+			if err != nil {
+				return nil, fmt.Errorf("broker.tls.client_ca_file: %w", err)
+			}
+			tlsCfg.ClientCAs = pool
+			tlsCfg.ClientAuth = tls.RequireAndVerifyClientCert
+		}
+	}
+	return broker.New(broker.Config{
+		Listen: bc.Listen, WebSocketListen: bc.WebsocketListen, TLSListen: bc.TLS.Listen, TLS: tlsCfg,
+		AllowAnonymous: bc.AllowAnonymous, MaxMessageBytes: int(bc.MaxMessageBytes), Users: users,
+	}, broker.Deps{Sink: a.pipeline, Logger: a.log, Registerer: a.reg})
+}
+
+func certPool(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", file)
+	}
+	return pool, nil
+}
+
+func (a *App) newExternal(src config.SourceConfig) (*ingest.External, error) {
+	var tlsCfg *tls.Config
+	if t := src.TLS; t.CAFile != "" || t.CertFile != "" || t.InsecureSkipVerify {
+		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: t.InsecureSkipVerify} //nolint:gosec // explicit opt-in in the config
+		if t.CAFile != "" {
+			pool, err := certPool(t.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("ingest.sources %q: tls.ca_file: %w", src.Name, err)
+			}
+			tlsCfg.RootCAs = pool
+		}
+		if t.CertFile != "" {
+			cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("ingest.sources %q: tls: %w", src.Name, err)
+			}
+			tlsCfg.Certificates = []tls.Certificate{cert}
+		}
+	}
+	return ingest.NewExternal(ingest.ExternalConfig{
+		Name: src.Name, URL: src.URL, ClientID: src.ClientID, Username: src.Username, Password: src.Password.Value(),
+		Topics: src.Topics, SharedGroup: src.SharedGroup, QoS: byte(src.QoS), MaxInflight: src.MaxInflight,
+		ReconnectMin: src.ReconnectMin.Std(), ReconnectMax: src.ReconnectMax.Std(), TLS: tlsCfg,
+	}, a.pipeline, ingest.ExternalDeps{Logger: a.log, Registerer: a.reg})
+}
+
+func (a *App) checks() []dashboards.Check {
+	checks := []dashboards.Check{{Name: "started", Err: func() error {
+		if !a.ready.Load() {
+			return errors.New("starting")
+		}
+		return nil
+	}}}
+	for _, ext := range a.externals {
+		checks = append(checks, dashboards.Check{Name: "source_" + ext.Status().Name, Err: func() error {
+			st := ext.Status()
+			switch {
+			case !st.Connected:
+				return fmt.Errorf("not connected to %s: %s", st.URL, st.LastError)
+			case !st.Subscribed:
+				return fmt.Errorf("connected to %s, not subscribed yet", st.URL)
+			case st.StoreFailing:
+				return errors.New("the store is failing; messages are held unacknowledged")
+			}
+			return nil
+		}})
+	}
+	if a.influx != nil {
+		checks = append(checks, dashboards.Check{Name: "influx", Err: func() error {
+			st := a.influx.Status()
+			if st.Up {
+				return nil
+			}
+			return fmt.Errorf("%s: %s (%d samples queued, data kept)", st.State, st.LastError, st.QueueSamples)
+		}})
+	}
+	return checks
+}
+
+// Registry is the self-metrics registry served at /metrics.
+func (a *App) Registry() *prometheus.Registry { return a.reg }
+
+// HTTPAddr is the bound HTTP address (after Run has started the server).
+func (a *App) HTTPAddr() string { return a.http.Addr() }
+
+// BrokerAddr is the embedded broker's bound TCP address, or "" without an embedded broker.
+func (a *App) BrokerAddr() string {
+	if a.broker == nil {
+		return ""
+	}
+	return a.broker.Addrs().TCP
+}
+
+// Run starts every component, serves until ctx ends, then stops them in reverse order and closes the stores.
+// started, if not nil, is closed once everything listens.
+func (a *App) Run(ctx context.Context) error {
+	return a.run(ctx, nil)
+}
+
+func (a *App) run(ctx context.Context, started chan<- struct{}) (err error) {
+	defer func() {
+		if cerr := a.closeStores(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+
+	if a.influx != nil {
+		if err := a.influx.Start(); err != nil {
+			return err
+		}
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = a.pipeline.Run(ctx)
+	}()
+	if a.broker != nil {
+		if err := a.broker.Start(); err != nil {
+			return err
+		}
+		defer a.broker.Close()
+	}
+	for _, ext := range a.externals {
+		if err := ext.Start(); err != nil {
+			return err
+		}
+		defer ext.Close()
+	}
+	if a.cams != nil {
+		if err := a.cams.Start(); err != nil {
+			return err
+		}
+		defer a.cams.Close()
+	}
+	if err := a.http.Start(); err != nil {
+		return err
+	}
+	defer a.http.Close()
+	a.ready.Store(true)
+	a.log.Info("citywatch started", "version", Version, "http", a.http.Addr(), "broker", a.BrokerAddr(),
+		"sources", len(a.externals), "data_dir", a.cfg.DataDir)
+	if started != nil {
+		close(started)
+	}
+	<-ctx.Done()
+	a.ready.Store(false)
+	a.log.Info("citywatch stopping")
+	return nil
+}
+
+// closeStores closes the InfluxDB queue and the TSDB; safe to call twice.
+func (a *App) closeStores() error {
+	var errs []error
+	if a.influx != nil {
+		errs = append(errs, a.influx.Close())
+	}
+	if a.db != nil {
+		errs = append(errs, a.db.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Reload applies what can change without a restart (the topic mapping rules) and logs what needs one.
+func (a *App) Reload(next *config.Config) error {
+	m, err := newMapper(next)
+	if err != nil {
+		return err
+	}
+	a.mapper.cur.Store(m)
+	old := *a.cfg
+	old.Ingest.Rules, old.Ingest.DefaultMapping, old.Ingest.MaxPayloadBytes = next.Ingest.Rules, next.Ingest.DefaultMapping, next.Ingest.MaxPayloadBytes
+	if old.String() != next.String() {
+		a.log.Warn("configuration changes other than ingest.rules need a restart to apply")
+	}
+	return nil
+}

@@ -1,0 +1,130 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"citywatch/cameras"
+	"citywatch/config"
+	"citywatch/sim"
+	"citywatch/sim/camerasim"
+)
+
+// DemoOptions are the flags of `citywatch demo`.
+type DemoOptions struct {
+	// DataDir keeps the data; empty means a temporary directory removed on exit.
+	DataDir string
+	// HTTP, MQTT and RTSP are the listen addresses of the dashboard, the embedded broker and the simulated
+	// cameras.
+	HTTP, MQTT, RTSP string
+	// Devices and Rate size the sensor simulator.
+	Devices int
+	Rate    float64
+	// Cameras is the number of simulated cameras. It defaults to 6.
+	Cameras int
+}
+
+// demoCameraFaults makes some simulated cameras misbehave on a repeating schedule, so the demo shows every
+// camera state: camera 3 stalls, camera 4 drops its session, camera 5 refuses connections, camera 6 freezes.
+var demoCameraFaults = []camerasim.ScheduledFault{
+	{Camera: 3, At: 20 * time.Second, Fault: camerasim.Fault{Kind: camerasim.FaultStall, Duration: 15 * time.Second}},
+	{Camera: 4, At: 40 * time.Second, Fault: camerasim.Fault{Kind: camerasim.FaultDisconnect, Duration: 10 * time.Second}},
+	{Camera: 5, At: 60 * time.Second, Fault: camerasim.Fault{Kind: camerasim.FaultRefuse, Duration: 20 * time.Second}},
+	{Camera: 6, At: 30 * time.Second, Fault: camerasim.Fault{Kind: camerasim.FaultFrozen, Duration: 20 * time.Second}},
+}
+
+// DemoConfig is the configuration the demo runs: embedded broker open to anonymous clients, embedded TSDB,
+// everything on loopback.
+func DemoConfig(o DemoOptions) (*config.Config, error) {
+	cfg := config.Default()
+	cfg.DataDir = o.DataDir
+	cfg.HTTP.Listen = o.HTTP
+	cfg.Broker.Listen = o.MQTT
+	cfg.Broker.AllowAnonymous = true
+	cfg.Edge = config.EdgeConfig{Name: "demo", Site: "demo"}
+	if err := cfg.Complete(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// RunDemo runs the whole platform with simulated sensors and cameras until ctx ends.
+func RunDemo(ctx context.Context, o DemoOptions, stdout io.Writer, log *slog.Logger) error {
+	if o.Cameras == 0 {
+		o.Cameras = 6
+	}
+	if o.DataDir == "" {
+		dir, err := os.MkdirTemp("", "citywatch-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		o.DataDir = dir
+	}
+	cfg, err := DemoConfig(o)
+	if err != nil {
+		return err
+	}
+
+	camSim, err := camerasim.New(camerasim.Config{Listen: o.RTSP, Cameras: o.Cameras, Schedule: demoCameraFaults,
+		ScheduleRepeat: 2 * time.Minute}, log.With("component", "camerasim"))
+	if err != nil {
+		return err
+	}
+	if err := camSim.Start(); err != nil {
+		return fmt.Errorf("simulated cameras: %w", err)
+	}
+	defer camSim.Close()
+	cams := make([]cameras.CameraConfig, o.Cameras)
+	for i := range cams {
+		n := i + 1
+		site := "q-hotel-1"
+		if n > o.Cameras/2 {
+			site = "riverside"
+		}
+		cams[i] = cameras.CameraConfig{ID: "cam" + strconv.Itoa(n), Name: "Corridor camera " + strconv.Itoa(n),
+			Site: site, URL: camSim.URL(n)}
+	}
+
+	a, err := New(cfg, Options{Logger: log, Cameras: cams})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	started := make(chan struct{})
+	runErr := make(chan error, 1)
+	go func() { runErr <- a.run(ctx, started) }()
+	select {
+	case err := <-runErr:
+		return err
+	case <-started:
+	}
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		simCfg := sim.SensorsConfig{
+			Broker: "tcp://" + a.BrokerAddr(), ClientID: "citywatch-demo-sensors", Devices: o.Devices, Rate: o.Rate,
+			QoS: 1, Seed: 1,
+			Faults: sim.Faults{FeverAfter: 45 * time.Second, SilentAfter: 90 * time.Second, MalformedRatio: 0.01},
+		}
+		if err := sim.RunSensors(ctx, simCfg, log.With("component", "sim")); err != nil && !errors.Is(err, context.Canceled) {
+			log.Error("sensor simulator stopped", "err", err)
+		}
+	}()
+	fmt.Fprintf(stdout, "\ncitywatch demo is running.\n\n  Dashboard:  http://%s/\n  MQTT:       tcp://%s (anonymous allowed in the demo)\n  Cameras:    rtsp://%s/cam1 … cam%d (simulated)\n  Data:       %s\n\nNo login is needed yet: until access control lands the server listens on loopback only.\nTry: curl 'http://%s/api/v1/query?query=temperature'\n\n",
+		a.HTTPAddr(), a.BrokerAddr(), camSim.Addr(), o.Cameras, cfg.DataDir, a.HTTPAddr())
+	err = <-runErr
+	cancel()
+	wg.Wait()
+	return err
+}

@@ -1,0 +1,456 @@
+package cameras
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"citywatch/sim/camerasim"
+	"citywatch/store"
+)
+
+// Test timing. Every bound asserted below is derived from these.
+const (
+	testStall         = time.Second
+	testCheck         = 50 * time.Millisecond
+	testReconnectMin  = 200 * time.Millisecond
+	testReconnectMax  = time.Second
+	testMetrics       = 100 * time.Millisecond
+	testPassword      = "s3cr3t-P@ss/w0rd" // has characters that URL-escape
+	testUsername      = "operator"
+	testWrongPassword = "wr0ng-S3CRET-pw"
+)
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// recorder collects events.
+type recorder struct {
+	mu     sync.Mutex
+	events []Event
+}
+
+func (r *recorder) add(ev Event) {
+	r.mu.Lock()
+	r.events = append(r.events, ev)
+	r.mu.Unlock()
+}
+
+func (r *recorder) all() []Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Event(nil), r.events...)
+}
+
+// find returns the first event for camera id to state `to` at or after index from.
+func (r *recorder) find(id string, to State, after time.Time) (Event, bool) {
+	for _, ev := range r.all() {
+		if ev.CameraID == id && ev.To == to && !ev.Time.Before(after) {
+			return ev, true
+		}
+	}
+	return Event{}, false
+}
+
+// fakeAppender records samples.
+type fakeAppender struct {
+	mu      sync.Mutex
+	samples []store.Sample
+}
+
+func (f *fakeAppender) Append(_ context.Context, s []store.Sample) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, x := range s {
+		x.Labels = append([]store.Label(nil), x.Labels...)
+		f.samples = append(f.samples, x)
+	}
+	return nil
+}
+
+func (f *fakeAppender) last(name, camera string) (store.Sample, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := len(f.samples) - 1; i >= 0; i-- {
+		s := f.samples[i]
+		if s.Name != name {
+			continue
+		}
+		for _, l := range s.Labels {
+			if l.Name == "camera" && l.Value == camera {
+				return s, true
+			}
+		}
+	}
+	return store.Sample{}, false
+}
+
+type harness struct {
+	sim  *camerasim.Server
+	mon  *Monitor
+	rec  *recorder
+	app  *fakeAppender
+	logs *syncBuffer
+}
+
+func startSim(t *testing.T, cfg camerasim.Config) *camerasim.Server {
+	t.Helper()
+	cfg.Listen = "127.0.0.1:0"
+	sim, err := camerasim.New(cfg, nil)
+	require.NoError(t, err)
+	require.NoError(t, sim.Start())
+	t.Cleanup(sim.Close)
+	return sim
+}
+
+func testCamera(id, url string) CameraConfig {
+	return CameraConfig{
+		ID: id, Site: "site-a", URL: url, Transport: TransportTCP,
+		StallTimeout: testStall, ReconnectMin: testReconnectMin, ReconnectMax: testReconnectMax, Jitter: 0.1,
+	}
+}
+
+func startMonitor(t *testing.T, cams []CameraConfig) *harness {
+	t.Helper()
+	h := &harness{rec: &recorder{}, app: &fakeAppender{}, logs: &syncBuffer{}}
+	mon, err := New(Config{Cameras: cams, MetricsInterval: testMetrics, CheckInterval: testCheck}, Deps{
+		Appender: h.app,
+		Logger:   slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Events:   h.rec.add,
+	})
+	require.NoError(t, err)
+	require.NoError(t, mon.Start())
+	t.Cleanup(mon.Close)
+	h.mon = mon
+	return h
+}
+
+func (h *harness) waitState(t *testing.T, id string, want State, within time.Duration) Status {
+	t.Helper()
+	var st Status
+	require.Eventually(t, func() bool {
+		var err error
+		st, err = h.mon.Camera(id)
+		require.NoError(t, err)
+		return st.State == want
+	}, within, 10*time.Millisecond, "camera %s never reached %s; last status %+v", id, want, st)
+	return st
+}
+
+func (h *harness) waitEvent(t *testing.T, id string, to State, after time.Time, within time.Duration) Event {
+	t.Helper()
+	var ev Event
+	require.Eventually(t, func() bool {
+		var ok bool
+		ev, ok = h.rec.find(id, to, after)
+		return ok
+	}, within, 10*time.Millisecond, "no %s event for %s; events %+v", to, id, h.rec.all())
+	return ev
+}
+
+func TestMonitorOnlineAndMetrics(t *testing.T) {
+	sim := startSim(t, camerasim.Config{Cameras: 1})
+	h := startMonitor(t, []CameraConfig{testCamera("cam1", sim.URL(1))})
+
+	h.waitState(t, "cam1", StateOnline, 10*time.Second)
+	var st Status
+	require.Eventually(t, func() bool {
+		st, _ = h.mon.Camera("cam1")
+		return st.KeyframeInterval > 0 && st.FPS > 0 && st.BitrateBps > 0
+	}, 10*time.Second, 20*time.Millisecond)
+	require.Equal(t, CodecH264, st.Codec)
+	require.Equal(t, 640, st.Width)
+	require.Equal(t, 360, st.Height)
+	require.Equal(t, "Constrained Baseline", st.Profile)
+	require.InDelta(t, camerasim.FPS, st.NominalFPS, 0.01)
+	require.Equal(t, "rtsp://"+sim.Addr()+"/cam1", st.URL)
+
+	names := []string{"camera_up", "camera_fps", "camera_bitrate_bps", "camera_keyframe_interval_seconds",
+		"camera_last_frame_age_seconds", "camera_packet_loss_ratio"}
+	require.Eventually(t, func() bool {
+		for _, n := range names {
+			if _, ok := h.app.last(n, "cam1"); !ok {
+				return false
+			}
+		}
+		s, _ := h.app.last("camera_up", "cam1")
+		return s.V == 1
+	}, 10*time.Second, 20*time.Millisecond)
+	up, _ := h.app.last("camera_up", "cam1")
+	require.Equal(t, []store.Label{{Name: "camera", Value: "cam1"}, {Name: "site", Value: "site-a"}}, up.Labels)
+	ev := h.waitEvent(t, "cam1", StateOnline, time.Time{}, time.Second)
+	require.Equal(t, StateConnecting, ev.From)
+	require.Zero(t, ev.OutageDuration, "the first connection is not a recovery")
+}
+
+func TestMonitorStallDetectedWithinStallTimeout(t *testing.T) {
+	sim := startSim(t, camerasim.Config{Cameras: 2})
+	h := startMonitor(t, []CameraConfig{testCamera("cam1", sim.URL(1)), testCamera("cam2", sim.URL(2))})
+	h.waitState(t, "cam1", StateOnline, 10*time.Second)
+	h.waitState(t, "cam2", StateOnline, 10*time.Second)
+
+	faultAt := time.Now()
+	require.NoError(t, sim.SetFault(1, camerasim.Fault{Kind: camerasim.FaultStall}))
+	ev := h.waitEvent(t, "cam1", StateStalled, faultAt, 5*testStall)
+	took := ev.Time.Sub(faultAt)
+	// The last packet left the simulator at most one frame before the fault; detection needs StallTimeout
+	// of silence and then at most one check tick (a second tick of slack for scheduling on a busy machine).
+	framePeriod := time.Second / camerasim.FPS
+	require.GreaterOrEqual(t, took, testStall-framePeriod, "stall declared before StallTimeout of silence")
+	require.LessOrEqual(t, took, testStall+2*testCheck, "stall detected late")
+	require.Contains(t, ev.Reason, "no RTP packets")
+
+	st, _ := h.mon.Camera("cam2")
+	require.Equal(t, StateOnline, st.State, "one camera's stall affects another")
+
+	resumeAt := time.Now()
+	require.NoError(t, sim.SetFault(1, camerasim.Fault{Kind: camerasim.FaultNone}))
+	rec := h.waitEvent(t, "cam1", StateOnline, resumeAt, 10*time.Second)
+	require.Greater(t, rec.OutageDuration, time.Duration(0))
+}
+
+func TestMonitorDisconnectRecoversWithOutage(t *testing.T) {
+	sim := startSim(t, camerasim.Config{Cameras: 1})
+	h := startMonitor(t, []CameraConfig{testCamera("cam1", sim.URL(1))})
+	h.waitState(t, "cam1", StateOnline, 10*time.Second)
+
+	faultAt := time.Now()
+	require.NoError(t, sim.SetFault(1, camerasim.Fault{Kind: camerasim.FaultDisconnect, Duration: 2 * testReconnectMin}))
+	off := h.waitEvent(t, "cam1", StateOffline, faultAt, 5*time.Second)
+	require.LessOrEqual(t, off.Time.Sub(faultAt), time.Second, "closed connection not detected within 1s")
+	require.Contains(t, off.Reason, "closed")
+
+	on := h.waitEvent(t, "cam1", StateOnline, off.Time, 10*time.Second)
+	require.Equal(t, on.Time.Sub(off.Time), on.OutageDuration)
+	require.GreaterOrEqual(t, on.OutageDuration, time.Duration(float64(testReconnectMin)*0.9), "reconnected before the backoff")
+	st, _ := h.mon.Camera("cam1")
+	require.GreaterOrEqual(t, st.Reconnects, uint64(1))
+	require.NotEmpty(t, st.LastError)
+}
+
+func TestMonitorRefuse(t *testing.T) {
+	sim := startSim(t, camerasim.Config{Cameras: 1})
+	// A port that refuses TCP connections.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	closedAddr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+
+	startAt := time.Now()
+	h := startMonitor(t, []CameraConfig{testCamera("cam1", sim.URL(1)), testCamera("dead", "rtsp://"+closedAddr+"/x")})
+	off := h.waitEvent(t, "dead", StateOffline, startAt, 5*time.Second)
+	require.LessOrEqual(t, off.Time.Sub(startAt), time.Second)
+	require.Equal(t, "connection refused", off.Reason)
+
+	h.waitState(t, "cam1", StateOnline, 10*time.Second)
+	faultAt := time.Now()
+	require.NoError(t, sim.SetFault(1, camerasim.Fault{Kind: camerasim.FaultRefuse}))
+	ev := h.waitEvent(t, "cam1", StateOffline, faultAt, 5*time.Second)
+	require.LessOrEqual(t, ev.Time.Sub(faultAt), time.Second)
+	// After the drop, reconnects are answered 503.
+	require.Eventually(t, func() bool {
+		st, _ := h.mon.Camera("cam1")
+		return st.State == StateOffline && strings.Contains(st.Reason, "503")
+	}, 5*time.Second, 10*time.Millisecond)
+}
+
+func TestMonitorUnauthorized(t *testing.T) {
+	sim := startSim(t, camerasim.Config{Cameras: 2, Username: testUsername, Password: testPassword})
+	good := testCamera("good", sim.URL(1))
+	good.Username, good.Password = testUsername, testPassword
+	bad := testCamera("bad", sim.URL(2))
+	bad.Username, bad.Password = testUsername, testWrongPassword
+	bad.ReconnectMax = time.Hour // a 401 must wait ReconnectMax, not retry fast
+	none := testCamera("none", sim.URL(2))
+	h := startMonitor(t, []CameraConfig{good, bad, none})
+
+	h.waitState(t, "good", StateOnline, 10*time.Second)
+	st := h.waitState(t, "bad", StateUnauthorized, 5*time.Second)
+	require.Contains(t, st.Reason, "rejected the credentials")
+	st = h.waitState(t, "none", StateUnauthorized, 5*time.Second)
+	require.Contains(t, st.Reason, "none are configured")
+	// While "good" kept streaming for several fast-retry periods, "bad" did not retry.
+	require.Eventually(t, func() bool {
+		s, _ := h.mon.Camera("good")
+		return s.Uptime > 3*testReconnectMin
+	}, 10*time.Second, 10*time.Millisecond)
+	st, _ = h.mon.Camera("bad")
+	require.Zero(t, st.Reconnects)
+}
+
+func TestBackoff(t *testing.T) {
+	cfg := testCamera("x", "rtsp://127.0.0.1/x")
+	cfg.setDefaults()
+	c := &camera{cfg: cfg}
+	for attempt, want := range []time.Duration{testReconnectMin, 2 * testReconnectMin, 4 * testReconnectMin, testReconnectMax, testReconnectMax} {
+		d := c.backoff(attempt, Failure{Kind: FailureClosed})
+		require.InDelta(t, float64(want), float64(d), float64(want)*cfg.Jitter+1, "attempt %d", attempt)
+	}
+	for _, k := range []FailureKind{FailureUnauthorized, FailureNoVideo} {
+		d := c.backoff(0, Failure{Kind: k})
+		require.InDelta(t, float64(testReconnectMax), float64(d), float64(testReconnectMax)*cfg.Jitter+1)
+	}
+}
+
+func TestMonitorGarbageRTP(t *testing.T) {
+	sim := startSim(t, camerasim.Config{Cameras: 1})
+	h := startMonitor(t, []CameraConfig{testCamera("cam1", sim.URL(1))})
+	h.waitState(t, "cam1", StateOnline, 10*time.Second)
+
+	faultAt := time.Now()
+	require.NoError(t, sim.SetFault(1, camerasim.Fault{Kind: camerasim.FaultGarbage}))
+	ev := h.waitEvent(t, "cam1", StateDegraded, faultAt, 15*time.Second)
+	require.Contains(t, ev.Reason, "undecodable")
+
+	require.NoError(t, sim.SetFault(1, camerasim.Fault{Kind: camerasim.FaultNone}))
+	h.waitEvent(t, "cam1", StateOnline, ev.Time, 15*time.Second)
+}
+
+func TestMonitorOtherFaultsStayOnline(t *testing.T) {
+	// Frozen, black and motion are picture problems for cameras/analyze: the stream itself stays healthy.
+	sim := startSim(t, camerasim.Config{Cameras: 3})
+	h := startMonitor(t, []CameraConfig{testCamera("c1", sim.URL(1)), testCamera("c2", sim.URL(2)), testCamera("c3", sim.URL(3))})
+	for i, k := range []camerasim.FaultKind{camerasim.FaultFrozen, camerasim.FaultBlack, camerasim.FaultMotion} {
+		require.NoError(t, sim.SetFault(i+1, camerasim.Fault{Kind: k}))
+	}
+	for _, id := range []string{"c1", "c2", "c3"} {
+		h.waitState(t, id, StateOnline, 10*time.Second)
+	}
+	require.Eventually(t, func() bool {
+		for _, id := range []string{"c1", "c2", "c3"} {
+			if s, _ := h.mon.Camera(id); s.State != StateOnline || s.FPS < camerasim.FPS/2 {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 20*time.Millisecond)
+}
+
+func TestCredentialsNeverLeak(t *testing.T) {
+	sim := startSim(t, camerasim.Config{Cameras: 2, Username: testUsername, Password: testPassword})
+	good := testCamera("good", sim.URL(1))
+	good.Username, good.Password = testUsername, testPassword
+	bad := testCamera("bad", sim.URL(2))
+	bad.Username, bad.Password = testUsername, testWrongPassword
+	h := startMonitor(t, []CameraConfig{good, bad})
+	h.waitState(t, "good", StateOnline, 10*time.Second)
+	h.waitState(t, "bad", StateUnauthorized, 5*time.Second)
+	// Exercise error paths of the good camera too.
+	require.NoError(t, sim.SetFault(1, camerasim.Fault{Kind: camerasim.FaultDisconnect}))
+	h.waitEvent(t, "good", StateOffline, time.Time{}, 5*time.Second)
+	h.waitEvent(t, "good", StateOnline, time.Now().Add(-time.Second), 10*time.Second)
+	require.NoError(t, sim.SetFault(1, camerasim.Fault{Kind: camerasim.FaultRefuse, Duration: 500 * time.Millisecond}))
+	require.NoError(t, sim.SetFault(1, camerasim.Fault{Kind: camerasim.FaultGarbage}))
+
+	statuses, err := json.Marshal(h.mon.Cameras())
+	require.NoError(t, err)
+	events, err := json.Marshal(h.rec.all())
+	require.NoError(t, err)
+	for where, text := range map[string]string{"status": string(statuses), "events": string(events), "logs": h.logs.String()} {
+		for _, secret := range []string{testPassword, testWrongPassword, "s3cr3t", "wr0ng-S3CRET"} {
+			require.NotContains(t, text, secret, "secret in %s", where)
+		}
+	}
+	require.Contains(t, h.logs.String(), `"component":"cameras"`)
+}
+
+func TestSanitizer(t *testing.T) {
+	s := newSanitizer("user", "p@ss word")
+	for in, want := range map[string]string{
+		"dial rtsp://user:p%40ss%20word@10.0.0.1/x failed": "dial rtsp://10.0.0.1/x failed",
+		"bad password p@ss word here":                      "bad password *** here",
+		"escaped p%40ss+word":                              "escaped ***",
+		"ctl\r\nchars":                                     "ctl  chars",
+	} {
+		require.Equal(t, want, s(in))
+	}
+	require.LessOrEqual(t, len(s(strings.Repeat("x", 10000))), maxErrorText+4)
+	require.Equal(t, "rtsp://cam.example/stream", redactURL("rtsp://u:p@cam.example/stream"))
+}
+
+// TestNoGoroutineLeak starts and stops 100 cameras of every misbehaving kind and checks every goroutine ends.
+func TestNoGoroutineLeak(t *testing.T) {
+	sim := startSim(t, camerasim.Config{Cameras: 10, Username: testUsername, Password: testPassword})
+	for i, k := range []camerasim.FaultKind{camerasim.FaultStall, camerasim.FaultDisconnect, camerasim.FaultRefuse, camerasim.FaultGarbage, camerasim.FaultFrozen} {
+		require.NoError(t, sim.SetFault(i+1, camerasim.Fault{Kind: k}))
+	}
+	fakes := startBadServers(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	closedAddr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+
+	runtime.GC()
+	baseline := runtime.NumGoroutine()
+
+	var cams []CameraConfig
+	for i := range 100 {
+		id := fmt.Sprintf("c%03d", i)
+		var cc CameraConfig
+		switch i % 4 {
+		case 0:
+			cc = testCamera(id, sim.URL(i%10+1))
+			cc.Username, cc.Password = testUsername, testPassword
+		case 1:
+			cc = testCamera(id, sim.URL(i%10+1))
+			cc.Username, cc.Password = testUsername, testWrongPassword
+		case 2:
+			cc = testCamera(id, "rtsp://"+closedAddr+"/x")
+		default:
+			cc = testCamera(id, "rtsp://"+fakes[i%len(fakes)].addr+"/x")
+		}
+		cams = append(cams, cc)
+	}
+	mon, err := New(Config{Cameras: cams, MetricsInterval: testMetrics, CheckInterval: testCheck}, Deps{
+		Appender: &fakeAppender{}, Events: func(Event) {},
+	})
+	require.NoError(t, err)
+	require.NoError(t, mon.Start())
+	// Let every camera reach a verdict, so sessions, readers and timers are all in flight.
+	require.Eventually(t, func() bool {
+		for _, s := range mon.Cameras() {
+			if s.State == StateConnecting {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 50*time.Millisecond)
+	mon.Close()
+	mon.Close() // idempotent
+	// Poll in the test goroutine: require.Eventually runs its condition in a goroutine of its own.
+	deadline := time.Now().Add(10 * time.Second)
+	n := runtime.NumGoroutine()
+	for n > baseline && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		n = runtime.NumGoroutine()
+	}
+	if n > baseline {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("goroutines: baseline %d, now %d:\n%s", baseline, n, buf[:runtime.Stack(buf, true)])
+	}
+}

@@ -1,0 +1,429 @@
+package main_test
+
+// End-to-end tests: build the binary once and drive it the way a user does — start it, publish with a real
+// MQTT client, read the HTTP API, stop it with signals.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"citywatch/internal/testenv"
+)
+
+var binPath string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "citywatch-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binPath = filepath.Join(dir, "citywatch")
+	out, err := exec.Command("go", "build", "-race", "-o", binPath, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build citywatch: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// syncBuffer collects a child's output safely while it runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// proc is a running citywatch.
+type proc struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+	err  error
+}
+
+func start(t *testing.T, args ...string) *proc {
+	t.Helper()
+	p := &proc{t: t, out: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(binPath, args...)
+	p.cmd.Stdout = p.out
+	p.cmd.Stderr = p.out
+	p.cmd.Env = append(os.Environ(), "CITYWATCH_TEST=1")
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start citywatch %v: %v", args, err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.signal(syscall.SIGKILL)
+		<-p.done
+		if t.Failed() {
+			t.Logf("citywatch %v output:\n%s", args, p.out.String())
+		}
+	})
+	return p
+}
+
+func (p *proc) signal(sig syscall.Signal) {
+	select {
+	case <-p.done:
+	default:
+		_ = p.cmd.Process.Signal(sig)
+	}
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (p *proc) stop() {
+	p.t.Helper()
+	p.signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(60 * time.Second):
+		p.t.Fatalf("citywatch did not stop within 60s after SIGTERM:\n%s", p.out.String())
+	}
+	if p.err != nil {
+		p.t.Fatalf("citywatch exited with %v after SIGTERM:\n%s", p.err, p.out.String())
+	}
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (p *proc) kill() {
+	p.signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// eventually polls cond until it returns "" or the deadline passes; the last message explains the failure.
+func eventually(t *testing.T, within time.Duration, cond func() string) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		msg := cond()
+		if msg == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not met within %v: %s", within, msg)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func getJSON(base, path string, v any) (int, error) {
+	resp, err := http.Get(base + path)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, err
+	}
+	if v != nil {
+		if err := json.Unmarshal(body, v); err != nil {
+			return resp.StatusCode, fmt.Errorf("%s: %w: %s", path, err, body)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+func waitReady(t *testing.T, p *proc, base string) {
+	t.Helper()
+	eventually(t, 60*time.Second, func() string {
+		select {
+		case <-p.done:
+			t.Fatalf("citywatch exited early: %v\n%s", p.err, p.out.String())
+		default:
+		}
+		code, err := getJSON(base, "/readyz", nil)
+		if err != nil || code != http.StatusOK {
+			return fmt.Sprintf("/readyz: %d %v", code, err)
+		}
+		return ""
+	})
+}
+
+// promResult is the part of Prometheus' query response the tests read.
+type promResult struct {
+	Status string `json:"status"`
+	Error  string `json:"error"`
+	Data   struct {
+		ResultType string `json:"resultType"`
+		Result     []struct {
+			Metric map[string]string `json:"metric"`
+			Value  []any             `json:"value"`
+			Values [][]any           `json:"values"`
+		} `json:"result"`
+	} `json:"data"`
+}
+
+func query(t *testing.T, base, q string) promResult {
+	t.Helper()
+	var r promResult
+	code, err := getJSON(base, "/api/v1/query?query="+url.QueryEscape(q), &r)
+	if err != nil || code != http.StatusOK || r.Status != "success" {
+		t.Fatalf("query %q: %d %v %+v", q, code, err, r)
+	}
+	return r
+}
+
+func mqttClient(t *testing.T, broker, id string) mqtt.Client {
+	t.Helper()
+	opts := mqtt.NewClientOptions().AddBroker(broker).SetClientID(id).SetConnectTimeout(10 * time.Second)
+	c := mqtt.NewClient(opts)
+	tok := c.Connect()
+	if !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect to %s: %v", broker, tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(100) })
+	return c
+}
+
+func publish(t *testing.T, c mqtt.Client, topic string, qos byte, payload string) {
+	t.Helper()
+	tok := c.Publish(topic, qos, false, payload)
+	if !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish %s: %v", topic, tok.Error())
+	}
+}
+
+// TestDemo starts `citywatch demo` on free ports, publishes a reading to the embedded broker with a real MQTT
+// client, reads it back through the Prometheus API, and checks the simulator's data and the self metrics.
+func TestDemo(t *testing.T) {
+	httpAddr, mqttAddr, rtspAddr := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
+	p := start(t, "demo", "--data", t.TempDir(), "--http", httpAddr, "--mqtt", mqttAddr, "--rtsp", rtspAddr)
+	base := "http://" + httpAddr
+	waitReady(t, p, base)
+	eventually(t, 10*time.Second, func() string {
+		if !strings.Contains(p.out.String(), base) {
+			return "the dashboard URL is not printed yet"
+		}
+		return ""
+	})
+
+	c := mqttClient(t, "tcp://"+mqttAddr, "e2e-demo")
+	publish(t, c, "city/d1/siteA/sensor42", 1, `{"temperature":21.5,"humidity":40}`)
+	eventually(t, 10*time.Second, func() string {
+		r := query(t, base, `temperature{device="sensor42"}`)
+		if len(r.Data.Result) != 1 {
+			return fmt.Sprintf("want 1 series, got %+v", r.Data.Result)
+		}
+		m := r.Data.Result[0].Metric
+		if m["district"] != "d1" || m["site"] != "siteA" || r.Data.Result[0].Value[1] != "21.5" {
+			return fmt.Sprintf("got %+v", r.Data.Result[0])
+		}
+		return ""
+	})
+	// The simulator's sensors show up too.
+	eventually(t, 20*time.Second, func() string {
+		if r := query(t, base, `body_temperature`); len(r.Data.Result) == 0 {
+			return "no simulated body_temperature yet"
+		}
+		return ""
+	})
+	// A bad payload is rejected, counted and listed.
+	publish(t, c, "city/d1/siteA/sensor42", 1, `{"temperature":`)
+	eventually(t, 10*time.Second, func() string {
+		var rej struct {
+			Rejected []struct {
+				Topic, Reason string
+			} `json:"rejected"`
+		}
+		if _, err := getJSON(base, "/api/ingest/rejected", &rej); err != nil {
+			return err.Error()
+		}
+		for _, r := range rej.Rejected {
+			if r.Topic == "city/d1/siteA/sensor42" && r.Reason == "bad_json" {
+				return ""
+			}
+		}
+		return fmt.Sprintf("bad payload not listed: %+v", rej.Rejected)
+	})
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"citywatch_ingest_messages_total", `citywatch_ingest_rejected_total{reason="bad_json"}`, "citywatch_tsdb_head_series", "citywatch_broker_clients_connected"} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	// Unknown routes get a JSON 404.
+	var e struct{ Error string }
+	if code, err := getJSON(base, "/api/nope", &e); err != nil || code != http.StatusNotFound || e.Error == "" {
+		t.Errorf("unknown route: %d %v %+v", code, err, e)
+	}
+	p.stop()
+}
+
+func writeConfig(t *testing.T, dir, body string) string {
+	t.Helper()
+	path := filepath.Join(dir, "citywatch.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestRestartPersistence: samples written before a clean stop and before a SIGKILL are queryable after restart.
+func TestRestartPersistence(t *testing.T) {
+	dir := t.TempDir()
+	httpAddr, mqttAddr := testenv.FreePort(t), testenv.FreePort(t)
+	cfg := writeConfig(t, dir, fmt.Sprintf(`data_dir: %s
+http:
+  listen: %s
+broker:
+  listen: %s
+  allow_anonymous: true
+`, filepath.Join(dir, "data"), httpAddr, mqttAddr))
+	base := "http://" + httpAddr
+	countOf := func(device string) string {
+		r := query(t, base, fmt.Sprintf(`count_over_time(level{device=%q}[1h])`, device))
+		if len(r.Data.Result) != 1 {
+			return "0"
+		}
+		return r.Data.Result[0].Value[1].(string)
+	}
+	publishN := func(device string, n int) {
+		c := mqttClient(t, "tcp://"+mqttAddr, "e2e-"+device)
+		now := time.Now().Add(-time.Minute).UnixMilli()
+		for i := 0; i < n; i++ {
+			publish(t, c, "city/d1/siteA/"+device, 1, fmt.Sprintf(`{"level":%d,"ts":%d}`, i, now+int64(i)))
+		}
+		c.Disconnect(100)
+	}
+
+	p := start(t, "serve", "--config", cfg)
+	waitReady(t, p, base)
+	publishN("clean", 100)
+	p.stop()
+
+	p = start(t, "serve", "--config", cfg)
+	waitReady(t, p, base)
+	if got := countOf("clean"); got != "100" {
+		t.Fatalf("after a clean stop: %s of 100 samples", got)
+	}
+	publishN("killed", 100) // QoS 1: every PUBACK means the sample is in the WAL
+	p.kill()
+
+	p = start(t, "serve", "--config", cfg)
+	waitReady(t, p, base)
+	if got := countOf("killed"); got != "100" {
+		t.Fatalf("after SIGKILL: %s of 100 samples", got)
+	}
+	if got := countOf("clean"); got != "100" {
+		t.Fatalf("after SIGKILL, the older samples: %s of 100", got)
+	}
+	p.stop()
+}
+
+// TestCollectorKilledWhileMosquittoDelivers publishes 10,000 QoS 1 messages with sequence numbers to a real
+// mosquitto while the collector (citywatch serve with an external source) is SIGKILLed and restarted three
+// times. Every sequence number must be queryable afterwards: duplicates are allowed, gaps are not.
+func TestCollectorKilledWhileMosquittoDelivers(t *testing.T) {
+	mq := testenv.Mosquitto(t)
+	dir := t.TempDir()
+	httpAddr := testenv.FreePort(t)
+	cfg := writeConfig(t, dir, fmt.Sprintf(`data_dir: %s
+http:
+  listen: %s
+ingest:
+  sources:
+    - name: mosquitto
+      url: %s
+      client_id: citywatch-e2e-collector
+      topics: ["city/#"]
+      qos: 1
+`, filepath.Join(dir, "data"), httpAddr, mq.URL()))
+	base := "http://" + httpAddr
+	p := start(t, "serve", "--config", cfg)
+	waitReady(t, p, base) // the persistent session and its subscription exist from here on
+
+	const total = 10000
+	pub := mqttClient(t, mq.URL(), "e2e-publisher")
+	base0 := time.Now().Add(-10 * time.Minute).UnixMilli()
+	published := make(chan int, total)
+	go func() {
+		defer close(published)
+		for i := 0; i < total; i++ {
+			tok := pub.Publish("city/d1/siteA/seqdev", 1, false, fmt.Sprintf(`{"seq":%d,"ts":%d}`, i, base0+int64(i)))
+			if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+				t.Errorf("publish %d: %v", i, tok.Error())
+				return
+			}
+			published <- i
+		}
+	}()
+	// Kill the collector three times while the publisher runs: after 2,000, 4,500 and 7,000 messages.
+	n := 0
+	for _, at := range []int{2000, 4500, 7000} {
+		for n < at {
+			if _, ok := <-published; !ok {
+				t.Fatal("publisher stopped early")
+			}
+			n++
+		}
+		p.kill()
+		p = start(t, "serve", "--config", cfg)
+		waitReady(t, p, base)
+	}
+	for range published {
+	}
+	eventually(t, 120*time.Second, func() string {
+		var r promResult
+		code, err := getJSON(base, "/api/v1/query?query="+url.QueryEscape(`seq{device="seqdev"}[1h]`), &r)
+		if err != nil || code != 200 || len(r.Data.Result) != 1 {
+			return fmt.Sprintf("query: %d %v", code, err)
+		}
+		seen := make([]bool, total)
+		for _, v := range r.Data.Result[0].Values {
+			var i int
+			fmt.Sscan(v[1].(string), &i)
+			if i >= 0 && i < total {
+				seen[i] = true
+			}
+		}
+		var missing []int
+		for i, ok := range seen {
+			if !ok {
+				missing = append(missing, i)
+			}
+		}
+		if len(missing) > 0 {
+			return fmt.Sprintf("%d of %d sequence numbers missing, first %v", len(missing), total, missing[:min(10, len(missing))])
+		}
+		return ""
+	})
+	p.stop()
+}

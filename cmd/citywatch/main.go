@@ -1,0 +1,217 @@
+// Command citywatch watches a city's sensors and cameras: see `citywatch help`.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"citywatch/app"
+	"citywatch/config"
+	"citywatch/sim"
+)
+
+const usage = `citywatch — sensors, cameras, alerts and dashboards for a city, in one binary.
+
+Usage:
+  citywatch demo [--data DIR] [--http ADDR] [--mqtt ADDR] [--rtsp ADDR]
+      Everything on embedded defaults plus simulated sensors; prints the dashboard URL.
+  citywatch serve --config FILE
+      The platform as configured. SIGHUP reloads the configuration.
+  citywatch check --config FILE [--print]
+      Validate a configuration file; errors are listed as file:line: message. --print shows the
+      effective configuration with defaults (secrets redacted).
+  citywatch simulate sensors [--broker URL] [--devices N] [--rate R] [flags]
+      Publish simulated quarantine-site and city sensor data to an MQTT broker.
+  citywatch version
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch args[0] {
+	case "demo":
+		err = runDemo(ctx, args[1:], stdout, stderr)
+	case "serve":
+		err = runServe(ctx, args[1:], stderr)
+	case "check":
+		return runCheck(args[1:], stdout, stderr)
+	case "simulate":
+		err = runSimulate(ctx, args[1:], stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "citywatch", app.Version)
+		return 0
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "citywatch: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		var usageErr usageError
+		if errors.As(err, &usageErr) {
+			fmt.Fprintf(stderr, "citywatch %s: %v\n", args[0], err)
+			return 2
+		}
+		fmt.Fprintf(stderr, "citywatch %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+// usageError marks a bad command line (exit status 2).
+type usageError struct{ error }
+
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
+func runServe(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := newFlags("serve", stderr)
+	path := fs.String("config", "", "configuration `file` (YAML)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *path == "" {
+		return usageError{errors.New("--config is required")}
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return err
+	}
+	logger := app.NewLogger(stderr, cfg.Log.Level, cfg.Log.Format)
+	a, err := app.New(cfg, app.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			next, err := config.Load(*path)
+			if err != nil {
+				logger.Error("reload refused: configuration is invalid; keeping the running one", "err", err)
+				continue
+			}
+			if err := a.Reload(next); err != nil {
+				logger.Error("reload failed", "err", err)
+				continue
+			}
+			logger.Info("configuration reloaded", "file", *path)
+		}
+	}()
+	return a.Run(ctx)
+}
+
+func runCheck(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("check", stderr)
+	path := fs.String("config", "", "configuration `file` (YAML)")
+	print := fs.Bool("print", false, "print the effective configuration (defaults applied, secrets redacted)")
+	if err := parseFlags(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "citywatch check: %v\n", err)
+		return 2
+	}
+	if *path == "" {
+		fmt.Fprintln(stderr, "citywatch check: --config is required")
+		return 2
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	if *print {
+		fmt.Fprint(stdout, cfg.String())
+		return 0
+	}
+	fmt.Fprintf(stdout, "%s: ok\n", *path)
+	return 0
+}
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("demo", stderr)
+	var o app.DemoOptions
+	fs.StringVar(&o.DataDir, "data", "", "data `dir` (default: a new temporary directory, removed on exit)")
+	fs.StringVar(&o.HTTP, "http", "127.0.0.1:8080", "HTTP listen `address`")
+	fs.StringVar(&o.MQTT, "mqtt", "127.0.0.1:1883", "embedded MQTT broker listen `address`")
+	fs.StringVar(&o.RTSP, "rtsp", "127.0.0.1:8554", "simulated camera RTSP `address`")
+	fs.IntVar(&o.Devices, "devices", 24, "simulated sensor `count`")
+	fs.Float64Var(&o.Rate, "rate", 1, "messages per second per simulated sensor")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	logger := app.NewLogger(stderr, "info", "text")
+	return app.RunDemo(ctx, o, stdout, logger)
+}
+
+func runSimulate(ctx context.Context, args []string, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "sensors" {
+		return usageError{errors.New(`want "simulate sensors"`)}
+	}
+	fs := newFlags("simulate sensors", stderr)
+	cfg := sim.SensorsConfig{}
+	fs.StringVar(&cfg.Broker, "broker", "tcp://127.0.0.1:1883", "MQTT broker `URL`")
+	fs.StringVar(&cfg.Username, "username", "", "MQTT username")
+	fs.StringVar(&cfg.ClientID, "client-id", "", "MQTT client id (default: generated)")
+	fs.IntVar(&cfg.Devices, "devices", 20, "number of simulated `devices`")
+	fs.Float64Var(&cfg.Rate, "rate", 1, "messages per second per device")
+	qos := fs.Uint("qos", 0, "MQTT QoS (0 or 1)")
+	fs.Int64Var(&cfg.Seed, "seed", 1, "random seed (same seed, same data)")
+	fs.StringVar(&cfg.Faults.FeverDevice, "fever", "", "device `id` that develops a fever")
+	fs.DurationVar(&cfg.Faults.FeverAfter, "fever-after", 30*time.Second, "when the fever starts")
+	fs.StringVar(&cfg.Faults.SilentDevice, "silent", "", "device `id` that goes silent")
+	fs.DurationVar(&cfg.Faults.SilentAfter, "silent-after", 60*time.Second, "when the device goes silent")
+	fs.Float64Var(&cfg.Faults.MalformedRatio, "malformed", 0, "fraction of malformed payloads (0..1)")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if *qos > 1 {
+		return usageError{fmt.Errorf("--qos must be 0 or 1, got %d", *qos)}
+	}
+	cfg.QoS = byte(*qos)
+	cfg.Password = os.Getenv("CITYWATCH_MQTT_PASSWORD")
+	logger := app.NewLogger(stderr, "info", "text")
+	if err := sim.RunSensors(ctx, cfg, logger); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+

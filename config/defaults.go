@@ -1,0 +1,127 @@
+package config
+
+import (
+	"path/filepath"
+	"reflect"
+	"strings"
+	"time"
+)
+
+// Default returns a Config with every static default set. This file is the one place defaults are set;
+// the field comments in config.go state the same values.
+func Default() *Config {
+	return &Config{
+		DataDir: "data",
+		Log:     LogConfig{Level: LogLevelInfo, Format: LogFormatText},
+		HTTP:    HTTPConfig{Listen: "127.0.0.1:8080"},
+		Broker: BrokerConfig{
+			Listen:          "127.0.0.1:1883",
+			MaxMessageBytes: 256 << 10,
+		},
+		Ingest: IngestConfig{
+			MaxPayloadBytes: 64 << 10,
+			DeadLetterSize:  1000,
+			DefaultMapping:  true,
+		},
+		Storage: StorageConfig{
+			TSDB: TSDBConfig{
+				Retention:        Duration(15 * 24 * time.Hour),
+				OutOfOrderWindow: Duration(time.Hour),
+			},
+			Influx: InfluxConfig{
+				Precision:     PrecisionMS,
+				BatchSize:     5000,
+				FlushInterval: Duration(time.Second),
+				Gzip:          true,
+				Timeout:       Duration(10 * time.Second),
+				Queue: InfluxQueueConfig{
+					MaxBytes:     1 << 30,
+					SegmentBytes: 16 << 20,
+					FullPolicy:   FullPolicyDropOldest,
+				},
+			},
+		},
+	}
+}
+
+// DefaultSource returns an ingest source with its defaults; list items in a file start from it.
+func DefaultSource() SourceConfig {
+	return SourceConfig{
+		Topics:       []string{"city/#"},
+		QoS:          1,
+		MaxInflight:  256,
+		ReconnectMin: Duration(time.Second),
+		ReconnectMax: Duration(30 * time.Second),
+	}
+}
+
+// DefaultRule returns a mapping rule with its defaults.
+func DefaultRule() RuleConfig { return RuleConfig{Format: FormatAuto} }
+
+// DefaultScale returns the identity scale.
+func DefaultScale() ScaleConfig { return ScaleConfig{Factor: 1} }
+
+// elemDefault returns the default of a list item or map value of type t (the zero value for most types).
+func elemDefault(t reflect.Type) reflect.Value {
+	switch t {
+	case reflect.TypeOf(SourceConfig{}):
+		return reflect.ValueOf(DefaultSource())
+	case reflect.TypeOf(RuleConfig{}):
+		return reflect.ValueOf(DefaultRule())
+	case reflect.TypeOf(ScaleConfig{}):
+		return reflect.ValueOf(DefaultScale())
+	}
+	return reflect.New(t).Elem()
+}
+
+// setDerivedDefaults fills the defaults that depend on other keys. It only fills what is unset, so it is
+// idempotent.
+func (c *Config) setDerivedDefaults(hostname string) {
+	if c.Broker.Enabled == nil {
+		on := len(c.Ingest.Sources) == 0
+		c.Broker.Enabled = &on
+	}
+	for i := range c.Broker.Users {
+		if c.Broker.Users[i].Publish == nil {
+			c.Broker.Users[i].Publish = []string{DefaultUserPublish}
+		}
+	}
+	for i := range c.Ingest.Sources {
+		s := &c.Ingest.Sources[i]
+		if s.ClientID == "" && s.Name != "" {
+			s.ClientID = "citywatch-" + s.Name + "-" + clientIDHost(hostname)
+		}
+	}
+	for i := range c.Ingest.Rules {
+		r := &c.Ingest.Rules[i]
+		if r.DeviceLabels == nil {
+			if t, err := ParseTopicTemplate(r.Topic); err == nil {
+				r.DeviceLabels = t.DeviceLabels()
+			}
+		}
+	}
+	if c.Storage.Influx.Queue.Dir == "" && c.DataDir != "" {
+		c.Storage.Influx.Queue.Dir = filepath.Join(c.DataDir, "influx-queue")
+	}
+}
+
+// clientIDHost makes a hostname safe and short enough for an MQTT client id.
+func clientIDHost(h string) string {
+	var b strings.Builder
+	for _, r := range h {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	s := b.String()
+	if s == "" {
+		s = "localhost"
+	}
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	return s
+}

@@ -1,0 +1,317 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// testVars is the environment of the golden tests.
+var testVars = map[string]string{
+	"CITYWATCH_TEST_PASSWORD":         "env-secret-p4ss",
+	"CITYWATCH_TEST_DATA":             "/tmp/citywatch-test",
+	"CITYWATCH_GATEWAY_B_PASSWORD":    "example-gateway-password",
+	"CITYWATCH_CENTRAL_MQTT_PASSWORD": "example-central-password",
+	"CITYWATCH_INFLUX_TOKEN":          "example-influx-token",
+}
+
+func testEnv() environment {
+	return environment{
+		lookup: func(k string) (string, bool) { v, ok := testVars[k]; return v, ok },
+		host:   "testhost",
+		fsys:   osFS{},
+	}
+}
+
+// badConfigs are the golden bad configurations: testdata/<file> and the exact errors Load returns, in order.
+var badConfigs = []struct {
+	file string
+	errs []string
+}{
+	{"unknown_key.bad.yaml", []string{
+		`testdata/unknown_key.bad.yaml:1: htpp: unknown key; did you mean "http"?`,
+		`testdata/unknown_key.bad.yaml:5: broker.max_mesage_bytes: unknown key; did you mean "max_message_bytes"?`,
+		`testdata/unknown_key.bad.yaml:9: broker.users[0].pubish: unknown key; did you mean "publish"?`,
+		`testdata/unknown_key.bad.yaml:13: storage.tsdb.compaction: unknown key`,
+	}},
+	{"wrong_type_scalar.bad.yaml", []string{
+		`testdata/wrong_type_scalar.bad.yaml:2: ingest.dead_letter_size: must be an integer; got "lots"`,
+		`testdata/wrong_type_scalar.bad.yaml:3: ingest.default_mapping: must be true or false; got "true" (quotes make it a string; remove them)`,
+		`testdata/wrong_type_scalar.bad.yaml:7: ingest.sources[0].qos: must be an integer; got "1" (quotes make it a string; remove them)`,
+		`testdata/wrong_type_scalar.bad.yaml:8: ingest.sources[0].max_inflight: must be an integer; got "1.5"`,
+		`testdata/wrong_type_scalar.bad.yaml:11: storage.influx.gzip: must be true or false; got "yes"`,
+		`testdata/wrong_type_scalar.bad.yaml:12: storage.influx.replay_rate: must be a number; got "fast"`,
+	}},
+	{"wrong_type_collection.bad.yaml", []string{
+		`testdata/wrong_type_collection.bad.yaml:1: http: must be a mapping; got "8080"`,
+		`testdata/wrong_type_collection.bad.yaml:4: broker.users: must be a list; got a mapping`,
+		`testdata/wrong_type_collection.bad.yaml:8: ingest.sources[0].url: must be a string; got a list`,
+		`testdata/wrong_type_collection.bad.yaml:9: ingest.sources[0].topics: must be a list; got "city/#"`,
+		`testdata/wrong_type_collection.bad.yaml:12: ingest.rules[0].labels: must be a mapping; got a list`,
+	}},
+	{"top_level_list.bad.yaml", []string{
+		`testdata/top_level_list.bad.yaml:1: the top level must be a mapping of keys; got a list`,
+	}},
+	{"bad_duration.bad.yaml", []string{
+		`testdata/bad_duration.bad.yaml:5: ingest.sources[0].reconnect_min: must be a duration like "10s", "1h30m" or "15d"; got "1 second"`,
+		`testdata/bad_duration.bad.yaml:6: ingest.sources[0].reconnect_max: must be a duration like "10s", "1h30m" or "15d"; got "30"`,
+		`testdata/bad_duration.bad.yaml:9: storage.tsdb.retention: must be a duration like "10s", "1h30m" or "15d"; got "15days"`,
+		`testdata/bad_duration.bad.yaml:10: storage.tsdb.out_of_order_window: must be a duration like "10s", "1h30m" or "15d"; got "1hh"`,
+	}},
+	{"nonpositive_duration.bad.yaml", []string{
+		`testdata/nonpositive_duration.bad.yaml:5: ingest.sources[0].reconnect_min: must be > 0; got "0s"`,
+		`testdata/nonpositive_duration.bad.yaml:6: ingest.sources[0].reconnect_max: must be > 0; got "-5s"`,
+		`testdata/nonpositive_duration.bad.yaml:9: storage.tsdb.retention: must be > 0; got "0s"`,
+		`testdata/nonpositive_duration.bad.yaml:10: storage.tsdb.out_of_order_window: must be >= 0; got "-1m"`,
+		`testdata/nonpositive_duration.bad.yaml:12: storage.influx.flush_interval: must be > 0; got "0s"`,
+		`testdata/nonpositive_duration.bad.yaml:13: storage.influx.timeout: must be > 0; got "0s"`,
+	}},
+	{"bad_enum.bad.yaml", []string{
+		`testdata/bad_enum.bad.yaml:2: log.level: must be one of debug, info, warn, error; got "verbose"`,
+		`testdata/bad_enum.bad.yaml:3: log.format: must be one of text, json; got "xml"`,
+		`testdata/bad_enum.bad.yaml:10: ingest.rules[2].format: must be one of auto, json, influx, number, senml; got "xml"`,
+		`testdata/bad_enum.bad.yaml:13: storage.influx.precision: must be one of ns, us, ms, s; got "m"`,
+		`testdata/bad_enum.bad.yaml:15: storage.influx.queue.full_policy: must be one of drop_oldest, block; got "drop_newest"`,
+	}},
+	{"env_undefined.bad.yaml", []string{
+		`testdata/env_undefined.bad.yaml:1: data_dir: environment variable "CITYWATCH_UNDEFINED_DIR" is not set`,
+		`testdata/env_undefined.bad.yaml:3: http.listen: environment variable "CITYWATCH_UNDEFINED_HOST" is not set`,
+		`testdata/env_undefined.bad.yaml:3: http.listen: environment variable "CITYWATCH_UNDEFINED_PORT" is not set`,
+		`testdata/env_undefined.bad.yaml:9: storage.influx.token: environment variable "CITYWATCH_UNDEFINED_TOKEN" is not set`,
+	}},
+	{"env_bad_reference.bad.yaml", []string{
+		`testdata/env_bad_reference.bad.yaml:2: edge.name: invalid "${" reference: use ${NAME} with NAME of letters, digits and _, or "$$" for a literal "$"`,
+		`testdata/env_bad_reference.bad.yaml:3: edge.site: invalid "${" reference: use ${NAME} with NAME of letters, digits and _, or "$$" for a literal "$"`,
+		`testdata/env_bad_reference.bad.yaml:9: ingest.sources[0].password: invalid "${" reference: use ${NAME} with NAME of letters, digits and _, or "$$" for a literal "$"`,
+	}},
+	{"secret_and_file.bad.yaml", []string{
+		`testdata/secret_and_file.bad.yaml:5: broker.users[0].password_file: password and password_file are both set; set only one`,
+		`testdata/secret_and_file.bad.yaml:8: broker.users[1].password_hash_file: password_hash and password_hash_file are both set; set only one`,
+		`testdata/secret_and_file.bad.yaml:15: ingest.sources[0].password_file: password and password_file are both set; set only one`,
+		`testdata/secret_and_file.bad.yaml:22: storage.influx.token_file: token and token_file are both set; set only one`,
+	}},
+	{"secret_file_problems.bad.yaml", []string{
+		`testdata/secret_file_problems.bad.yaml:4: broker.users[0].password_file: file "testdata/secrets/does-not-exist" does not exist`,
+		`testdata/secret_file_problems.bad.yaml:6: broker.users[1].password_file: file "testdata/secrets/empty.password" is empty`,
+		`testdata/secret_file_problems.bad.yaml:8: broker.users[2].password_file: "testdata/secrets" is a directory, not a file`,
+	}},
+	{"bad_topic_template.bad.yaml", []string{
+		`testdata/bad_topic_template.bad.yaml:3: ingest.rules[0].topic: invalid topic template "city/#/{device}": level 2: "#" must be the last level`,
+		`testdata/bad_topic_template.bad.yaml:4: ingest.rules[1].topic: invalid topic template "city/{bad-name}/x": level 2: "bad-name" is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)`,
+		`testdata/bad_topic_template.bad.yaml:5: ingest.rules[2].topic: invalid topic template "city/dev-{device}": level 2: "dev-{device}": a {label} must be a whole level`,
+		`testdata/bad_topic_template.bad.yaml:6: ingest.rules[3].topic: invalid topic template "city/{device}/{device}": level 3: label {device} is captured twice`,
+		`testdata/bad_topic_template.bad.yaml:7: ingest.rules[4].topic: invalid topic template "city/{__name__}": level 2: "__name__" is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)`,
+		`testdata/bad_topic_template.bad.yaml:8: ingest.rules[5].topic: invalid topic template "city/a+b": level 2: "a+b": "+" and "#" must be whole levels`,
+		`testdata/bad_topic_template.bad.yaml:9: ingest.rules[6].topic: is required`,
+		`testdata/bad_topic_template.bad.yaml:10: ingest.rules[7].topic: invalid topic template "$share/g/city/#": topic template must not start with "$share/"; set shared_group on the source`,
+	}},
+	{"bad_bcrypt.bad.yaml", []string{
+		`testdata/bad_bcrypt.bad.yaml:4: broker.users[0].password_hash: is not a bcrypt hash ("$2a$", "$2b$" or "$2y$", a cost 04-31, "$" and 53 characters)`,
+		`testdata/bad_bcrypt.bad.yaml:6: broker.users[1].password_hash: is not a bcrypt hash ("$2a$", "$2b$" or "$2y$", a cost 04-31, "$" and 53 characters)`,
+		`testdata/bad_bcrypt.bad.yaml:8: broker.users[2].password_hash: is not a bcrypt hash ("$2a$", "$2b$" or "$2y$", a cost 04-31, "$" and 53 characters)`,
+		`testdata/bad_bcrypt.bad.yaml:10: broker.users[3].password_hash: is not a bcrypt hash ("$2a$", "$2b$" or "$2y$", a cost 04-31, "$" and 53 characters)`,
+	}},
+	{"duplicate_names.bad.yaml", []string{
+		`testdata/duplicate_names.bad.yaml:5: broker.users[1].username: duplicate username "sensor" (also broker.users[0])`,
+		`testdata/duplicate_names.bad.yaml:11: ingest.sources[1].name: duplicate name "central" (also ingest.sources[0])`,
+		`testdata/duplicate_names.bad.yaml:15: ingest.sources[2].client_id: duplicate client id "citywatch-central-testhost" (also ingest.sources[0]); the broker would disconnect one of them`,
+		`testdata/duplicate_names.bad.yaml:18: ingest.rules[1].topic: same topic as ingest.rules[0]; only the first matching rule applies`,
+	}},
+	{"duplicate_key.bad.yaml", []string{
+		`testdata/duplicate_key.bad.yaml:5: http: duplicate key (first set at line 1)`,
+		`testdata/duplicate_key.bad.yaml:9: broker.listen: duplicate key (first set at line 8)`,
+	}},
+	{"bad_listen.bad.yaml", []string{
+		`testdata/bad_listen.bad.yaml:2: http.listen: must be host:port, e.g. "127.0.0.1:1883" or ":1883"; got "8080"`,
+		`testdata/bad_listen.bad.yaml:4: broker.listen: port must be a number 0-65535; got "127.0.0.1:99999"`,
+		`testdata/bad_listen.bad.yaml:5: broker.websocket_listen: port must be a number 0-65535; got "localhost:ws"`,
+		`testdata/bad_listen.bad.yaml:7: broker.tls.listen: invalid host in "bad host:8883"`,
+	}},
+	{"listen_conflict.bad.yaml", []string{
+		`testdata/listen_conflict.bad.yaml:4: broker.listen: address "0.0.0.0:8080" is also used by http.listen`,
+		`testdata/listen_conflict.bad.yaml:7: broker.tls.listen: address "127.0.0.1:1883" is also used by broker.websocket_listen`,
+	}},
+	{"tls_pairs.bad.yaml", []string{
+		`testdata/tls_pairs.bad.yaml:2: http.tls.key_file: is required when cert_file is set`,
+		`testdata/tls_pairs.bad.yaml:5: broker.tls.listen: is required when cert_file, key_file or client_ca_file is set`,
+		`testdata/tls_pairs.bad.yaml:12: ingest.sources[0].tls.cert_file: is required when key_file is set`,
+		`testdata/tls_pairs.bad.yaml:16: ingest.sources[1].tls: is set but url scheme "tcp" does not use TLS; use ssl, tls, mqtts or wss`,
+	}},
+	{"tls_missing_files.bad.yaml", []string{
+		`testdata/tls_missing_files.bad.yaml:3: http.tls.cert_file: file "testdata/certs/missing.crt" does not exist`,
+		`testdata/tls_missing_files.bad.yaml:4: http.tls.key_file: file "/nonexistent/citywatch/server.key" does not exist`,
+		`testdata/tls_missing_files.bad.yaml:8: broker.tls.cert_file: "testdata/certs" is a directory, not a file`,
+		`testdata/tls_missing_files.bad.yaml:10: broker.tls.client_ca_file: file "testdata/certs/missing-ca.crt" does not exist`,
+	}},
+	{"bad_source_url.bad.yaml", []string{
+		`testdata/bad_source_url.bad.yaml:4: ingest.sources[0].url: scheme must be one of tcp, mqtt, ssl, tls, mqtts, ws, wss; got "http://127.0.0.1:1883"`,
+		`testdata/bad_source_url.bad.yaml:6: ingest.sources[1].url: must include a port, e.g. "tcp://broker:1883"; got "tcp://127.0.0.1"`,
+		`testdata/bad_source_url.bad.yaml:8: ingest.sources[2].url: must not contain credentials; use username and password (or password_file)`,
+		`testdata/bad_source_url.bad.yaml:10: ingest.sources[3].url: must name a host; got "tcp://:1883"`,
+		`testdata/bad_source_url.bad.yaml:12: ingest.sources[4].url: invalid URL "tcp://127.0.0.1:1883 x"`,
+		`testdata/bad_source_url.bad.yaml:14: ingest.sources[5].url: is required`,
+	}},
+	{"bad_source_values.bad.yaml", []string{
+		`testdata/bad_source_values.bad.yaml:3: ingest.sources[0].name: is required`,
+		`testdata/bad_source_values.bad.yaml:3: ingest.sources[0].username: is required when a password is set`,
+		`testdata/bad_source_values.bad.yaml:5: ingest.sources[0].qos: must be 0 or 1; got 2`,
+		`testdata/bad_source_values.bad.yaml:6: ingest.sources[0].max_inflight: must be between 1 and 65535; got 0`,
+		`testdata/bad_source_values.bad.yaml:8: ingest.sources[0].reconnect_max: must be >= reconnect_min (1m); got "10s"`,
+		`testdata/bad_source_values.bad.yaml:9: ingest.sources[1].name: must match [a-z0-9_-]+; got "Bad.Name"`,
+		`testdata/bad_source_values.bad.yaml:11: ingest.sources[1].topics: must list at least one topic filter`,
+		`testdata/bad_source_values.bad.yaml:12: ingest.sources[1].shared_group: must not contain "/", "+", "#" or control characters; got "a/b"`,
+	}},
+	{"bad_topic_filters.bad.yaml", []string{
+		`testdata/bad_topic_filters.bad.yaml:3: broker.users[0].username: must not contain "+", "#", "/" or control characters; got "a/b"`,
+		`testdata/bad_topic_filters.bad.yaml:5: broker.users[0].publish[0]: invalid topic filter "city/#/x": "#" must be the last level`,
+		`testdata/bad_topic_filters.bad.yaml:5: broker.users[0].publish[1]: only the placeholder {username} is replaced; got "{user}/x"`,
+		`testdata/bad_topic_filters.bad.yaml:6: broker.users[0].subscribe[0]: invalid topic filter "a+": "+" must be a whole level`,
+		`testdata/bad_topic_filters.bad.yaml:7: broker.users[1].username: is required`,
+		`testdata/bad_topic_filters.bad.yaml:12: ingest.sources[0].topics[0]: invalid topic filter "city/#/x": "#" must be the last level`,
+		`testdata/bad_topic_filters.bad.yaml:12: ingest.sources[0].topics[1]: invalid topic filter "": topic filter is empty`,
+		`testdata/bad_topic_filters.bad.yaml:12: ingest.sources[0].topics[2]: must not start with "$share/"; set shared_group instead`,
+		`testdata/bad_topic_filters.bad.yaml:12: ingest.sources[0].topics[4]: duplicate topic filter "city/+"`,
+	}},
+	{"yaml_syntax.bad.yaml", []string{
+		// yaml.v3 reports the line before the flow mapping that is not closed.
+		`testdata/yaml_syntax.bad.yaml:2: invalid YAML: did not find expected ',' or '}'`,
+	}},
+	{"yaml_tabs.bad.yaml", []string{
+		`testdata/yaml_tabs.bad.yaml:2: invalid YAML: found character that cannot start any token`,
+	}},
+	{"bad_bytesize.bad.yaml", []string{
+		`testdata/bad_bytesize.bad.yaml:2: broker.max_message_bytes: must be a byte size like "512MiB", "1GB" or a number of bytes; got "12XB"`,
+		`testdata/bad_bytesize.bad.yaml:4: ingest.max_payload_bytes: must be a byte size like "512MiB", "1GB" or a number of bytes; got "-1"`,
+		`testdata/bad_bytesize.bad.yaml:9: storage.influx.queue.segment_bytes: must be <= max_bytes (1MiB); got "16MiB"`,
+	}},
+	{"bytesize_limits.bad.yaml", []string{
+		`testdata/bytesize_limits.bad.yaml:2: broker.max_message_bytes: must be between 1 and 268435455 bytes (the MQTT limit); got "1GiB"`,
+		`testdata/bytesize_limits.bad.yaml:4: ingest.max_payload_bytes: must be between 1 and 268435455 bytes; got "0"`,
+		`testdata/bytesize_limits.bad.yaml:5: ingest.dead_letter_size: must be between 0 and 1000000; got -1`,
+		`testdata/bytesize_limits.bad.yaml:8: storage.influx.batch_size: must be between 1 and 1000000; got 0`,
+		`testdata/bytesize_limits.bad.yaml:9: storage.influx.replay_rate: must be a finite number >= 0 (0 = unlimited); got -1`,
+		`testdata/bytesize_limits.bad.yaml:11: storage.influx.queue.max_bytes: must be > 0; got "0"`,
+	}},
+	{"influx_incomplete.bad.yaml", []string{
+		`testdata/influx_incomplete.bad.yaml:2: storage.influx.org: is required when url is set`,
+		`testdata/influx_incomplete.bad.yaml:2: storage.influx.bucket: is required when url is set`,
+		`testdata/influx_incomplete.bad.yaml:3: storage.influx.url: must be an http or https URL like "http://influxdb:8086"; got "ftp://influx.example"`,
+	}},
+	{"influx_without_url.bad.yaml", []string{
+		`testdata/influx_without_url.bad.yaml:2: storage.influx.url: is required when org, bucket or token is set (the forwarder is enabled by url)`,
+	}},
+	{"influx_url_credentials.bad.yaml", []string{
+		`testdata/influx_url_credentials.bad.yaml:3: storage.influx.url: must not contain credentials; use token (or token_file)`,
+	}},
+	{"bad_rules.bad.yaml", []string{
+		`testdata/bad_rules.bad.yaml:3: ingest.rules[0].metric: is required for format number when the topic has no {metric} level`,
+		`testdata/bad_rules.bad.yaml:5: ingest.rules[0].metric_prefix: must be a metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*); got "9x"`,
+		`testdata/bad_rules.bad.yaml:6: ingest.rules[0].labels.bad-label: "bad-label" is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __, not "metric")`,
+		`testdata/bad_rules.bad.yaml:6: ingest.rules[0].labels.empty: must not be empty`,
+		`testdata/bad_rules.bad.yaml:6: ingest.rules[0].labels.metric: "metric" is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __, not "metric")`,
+		`testdata/bad_rules.bad.yaml:6: ingest.rules[0].labels.site: label "site" is also captured by the topic template`,
+		`testdata/bad_rules.bad.yaml:7: ingest.rules[0].include[1]: must not be empty`,
+		`testdata/bad_rules.bad.yaml:8: ingest.rules[0].exclude[0]: field "temp" is also in include`,
+		`testdata/bad_rules.bad.yaml:10: ingest.rules[0].scale.temp.factor: must be a finite number other than 0; got 0`,
+		`testdata/bad_rules.bad.yaml:11: ingest.rules[0].scale.hum.offset: must be a finite number; got +Inf`,
+		`testdata/bad_rules.bad.yaml:12: ingest.rules[0].device_labels[1]: label "room" is neither captured by the topic nor a static label`,
+		`testdata/bad_rules.bad.yaml:12: ingest.rules[0].device_labels[2]: duplicate label "site"`,
+		`testdata/bad_rules.bad.yaml:14: ingest.rules[1].metric: is set but the topic has a {metric} level too; use one`,
+		`testdata/bad_rules.bad.yaml:16: ingest.rules[2].metric: must be a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*); got "bad metric"`,
+	}},
+	{"user_credentials.bad.yaml", []string{
+		`testdata/user_credentials.bad.yaml:3: broker.users[0]: one of password_hash, password_hash_file, password or password_file is required`,
+		`testdata/user_credentials.bad.yaml:4: broker.users[1]: set only one of password_hash, password_hash_file, password and password_file`,
+	}},
+	{"multi_document.bad.yaml", []string{
+		`testdata/multi_document.bad.yaml:2: the file holds more than one YAML document; use one`,
+	}},
+	{"bad_edge_and_data_dir.bad.yaml", []string{
+		`testdata/bad_edge_and_data_dir.bad.yaml:1: data_dir: must not be empty`,
+		`testdata/bad_edge_and_data_dir.bad.yaml:3: edge.name: must be UTF-8 text without control characters; got "line1\nline2"`,
+		`testdata/bad_edge_and_data_dir.bad.yaml:4: edge.site: must be a string; got a mapping`,
+		`testdata/bad_edge_and_data_dir.bad.yaml:6: http.listen: must not be empty`,
+	}},
+	{"merge_and_alias.bad.yaml", []string{
+		`testdata/merge_and_alias.bad.yaml:1: defaults: unknown key`,
+		`testdata/merge_and_alias.bad.yaml:8: ingest.sources[0]: "<<" must merge a mapping or a list of mappings`,
+		`testdata/merge_and_alias.bad.yaml:8: ingest.sources[0]: "<<" must merge a mapping or a list of mappings`,
+	}},
+}
+
+func TestBadConfigs(t *testing.T) {
+	for _, tc := range badConfigs {
+		t.Run(tc.file, func(t *testing.T) {
+			cfg, err := load(filepath.Join("testdata", tc.file), testEnv())
+			if err == nil {
+				t.Fatalf("loaded without error: %s", cfg)
+			}
+			if cfg != nil {
+				t.Errorf("returned a Config with an error")
+			}
+			var errs *Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("error is %T, want *Errors: %v", err, err)
+			}
+			got := strings.Split(err.Error(), "\n")
+			if len(errs.List) != len(got) {
+				t.Errorf("%d errors print as %d lines", len(errs.List), len(got))
+			}
+			if strings.Join(got, "\n") != strings.Join(tc.errs, "\n") {
+				t.Errorf("errors differ\n got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.errs, "\n"))
+			}
+		})
+	}
+}
+
+// TestEveryBadFileHasExpectations keeps the table and testdata in step: a bad file nobody checks is a test
+// that cannot fail.
+func TestEveryBadFileHasExpectations(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.bad.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{}
+	for _, tc := range badConfigs {
+		if known[tc.file] {
+			t.Errorf("%s is in the table twice", tc.file)
+		}
+		known[tc.file] = true
+	}
+	for _, f := range files {
+		if !known[filepath.Base(f)] {
+			t.Errorf("%s has no entry in badConfigs", f)
+		}
+	}
+	if len(files) < 25 {
+		t.Errorf("only %d golden bad configs", len(files))
+	}
+	for name := range known {
+		if _, err := os.Stat(filepath.Join("testdata", name)); err != nil {
+			t.Errorf("table entry without file: %v", err)
+		}
+	}
+}
+
+func TestGoodConfigs(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 3 {
+		t.Fatalf("only %d good configs", len(files))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			cfg, err := load(f, testEnv())
+			if err != nil {
+				t.Fatalf("unexpected error:\n%v", err)
+			}
+			if err := cfg.Validate(); err != nil {
+				t.Errorf("Validate of a loaded config: %v", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,238 @@
+// Package dashboards is citywatch's HTTP server: health and readiness, self metrics, the Prometheus-compatible
+// query API, the REST API and the embedded web UI, all on one listener.
+package dashboards
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Config configures the HTTP server.
+type Config struct {
+	// Listen is the address to serve on. It defaults to 127.0.0.1:8080: until access control lands the API is
+	// reachable from this machine only.
+	Listen string
+	// TLSCertFile and TLSKeyFile enable HTTPS when both are set.
+	TLSCertFile, TLSKeyFile string
+	// ShutdownTimeout bounds a graceful stop. It defaults to 5s.
+	ShutdownTimeout time.Duration
+}
+
+// Mounter adds routes to the server's mux, e.g. the Prometheus-compatible query API.
+type Mounter interface {
+	Register(mux *http.ServeMux)
+}
+
+// Deps are the server's collaborators. Nil fields disable what they serve.
+type Deps struct {
+	Logger   *slog.Logger
+	Gatherer prometheus.Gatherer
+	// Registerer receives the server's own metrics.
+	Registerer prometheus.Registerer
+	// Ingest answers /api/devices and /api/ingest/rejected.
+	Ingest IngestInfo
+	// Cameras answers /api/cameras and /api/cameras/{id}.
+	Cameras CameraInfo
+	// Mounts add further routes (the Prometheus API).
+	Mounts []Mounter
+	// Checks decide /readyz.
+	Checks []Check
+}
+
+// Check is one readiness condition; Err returns nil when it is met.
+type Check struct {
+	Name string
+	Err  func() error
+}
+
+// Server serves the HTTP API.
+type Server struct {
+	cfg    Config
+	deps   Deps
+	log    *slog.Logger
+	mux    *http.ServeMux
+	srv    *http.Server
+	ln     net.Listener
+	done   chan struct{}
+	once   sync.Once
+	reqs   *prometheus.CounterVec
+	errRun error
+}
+
+// New builds the server; Start binds it.
+func New(cfg Config, deps Deps) (*Server, error) {
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:8080"
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 5 * time.Second
+	}
+	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
+		return nil, errors.New("dashboards: TLS needs both a certificate and a key file")
+	}
+	log := deps.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &Server{cfg: cfg, deps: deps, log: log.With("component", "http"), mux: http.NewServeMux(), done: make(chan struct{})}
+	reg := deps.Registerer
+	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "citywatch_http_requests_total",
+		Help: "HTTP requests served, by route pattern and status class.",
+	}, []string{"route", "code"})
+	if reg != nil {
+		if err := reg.Register(s.reqs); err != nil {
+			return nil, fmt.Errorf("dashboards: register metrics: %w", err)
+		}
+	}
+	s.routes()
+	return s, nil
+}
+
+// Handler returns the server's handler (for tests with httptest).
+func (s *Server) Handler() http.Handler { return s.instrument(s.mux) }
+
+// Start binds the listener and serves in the background.
+func (s *Server) Start() error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("http: listen on %s: %w", s.cfg.Listen, err)
+	}
+	s.ln = ln
+	s.srv = &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		defer close(s.done)
+		var err error
+		if s.cfg.TLSCertFile != "" {
+			s.srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+			err = s.srv.ServeTLS(ln, s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+		} else {
+			err = s.srv.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.errRun = err
+			s.log.Error("http server stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+// Addr is the bound address (after Start).
+func (s *Server) Addr() string {
+	if s.ln == nil {
+		return s.cfg.Listen
+	}
+	return s.ln.Addr().String()
+}
+
+// Close stops the server gracefully within the shutdown timeout. It is safe to call twice.
+func (s *Server) Close() error {
+	var err error
+	s.once.Do(func() {
+		if s.srv == nil {
+			close(s.done)
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+		defer cancel()
+		if err = s.srv.Shutdown(ctx); err != nil {
+			err = s.srv.Close()
+		}
+		<-s.done
+	})
+	return err
+}
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	if s.deps.Gatherer != nil {
+		s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.deps.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}))
+	}
+	if s.deps.Ingest != nil {
+		s.mux.HandleFunc("GET /api/devices", s.devices)
+		s.mux.HandleFunc("GET /api/devices/{id...}", s.device)
+		s.mux.HandleFunc("GET /api/ingest/rejected", s.rejected)
+	}
+	if s.deps.Cameras != nil {
+		s.mux.HandleFunc("GET /api/cameras", s.cameraList)
+		s.mux.HandleFunc("GET /api/cameras/{id}", s.camera)
+	}
+	for _, m := range s.deps.Mounts {
+		m.Register(s.mux)
+	}
+	s.mux.Handle("GET /{$}", webHandler())
+	s.mux.Handle("GET /ui/", webHandler())
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		WriteError(w, http.StatusNotFound, "not found", r.URL.Path)
+	})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	checks := make(map[string]string, len(s.deps.Checks))
+	ready := true
+	for _, c := range s.deps.Checks {
+		if err := c.Err(); err != nil {
+			ready = false
+			checks[c.Name] = err.Error()
+			continue
+		}
+		checks[c.Name] = "ok"
+	}
+	status, code := "ready", http.StatusOK
+	if !ready {
+		status, code = "not ready", http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, map[string]any{"status": status, "checks": checks})
+}
+
+// statusRecorder remembers the status code for the request counter.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.code = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// Flush lets streaming handlers (SSE) flush through the recorder.
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap exposes the underlying writer to http.ResponseController.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (s *Server) instrument(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		h.ServeHTTP(rec, r)
+		_, pattern := s.mux.Handler(r)
+		if pattern == "/" {
+			pattern = "unmatched" // keep label values bounded: never the raw path
+		}
+		s.reqs.WithLabelValues(pattern, fmt.Sprintf("%dxx", rec.code/100)).Inc()
+	})
+}

@@ -1,0 +1,338 @@
+package decode
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// scanner is a minimal JSON reader over a byte slice: it validates what it reads (RFC 8259 grammar, string
+// escapes, control characters) and never allocates on success.
+type scanner struct {
+	data []byte
+	pos  int
+}
+
+var errEOF = errors.New("unexpected end of input")
+
+func (s *scanner) errorf(format string, args ...any) error {
+	return fmt.Errorf("offset %d: %s", s.pos, fmt.Sprintf(format, args...))
+}
+
+func (s *scanner) ws() {
+	for s.pos < len(s.data) && isSpace(s.data[s.pos]) {
+		s.pos++
+	}
+}
+
+// peek returns the next non-blank byte without consuming it, or 0 at the end (a NUL byte also reads as 0,
+// which every caller treats as an error, never as a clean end).
+func (s *scanner) peek() byte {
+	s.ws()
+	if s.pos >= len(s.data) {
+		return 0
+	}
+	return s.data[s.pos]
+}
+
+// expect consumes c (after blanks) or fails.
+func (s *scanner) expect(c byte) error {
+	s.ws()
+	if s.pos >= len(s.data) {
+		return s.errorf("expected %q, got %v", c, errEOF)
+	}
+	if s.data[s.pos] != c {
+		return s.errorf("expected %q, got %q", c, s.data[s.pos])
+	}
+	s.pos++
+	return nil
+}
+
+// str reads a string at the current position (which must be '"'). The content is returned as a slice of the
+// input when it has no escapes, else unescaped into dst's spare capacity; escaped reports which.
+func (s *scanner) str(dst []byte) (content []byte, escaped bool, err error) {
+	s.pos++ // opening quote
+	start := s.pos
+	for s.pos < len(s.data) {
+		c := s.data[s.pos]
+		switch {
+		case c == '"':
+			s.pos++
+			return s.data[start : s.pos-1], false, nil
+		case c == '\\':
+			s.pos = start
+			return s.unescape(dst)
+		case c < 0x20:
+			return nil, false, s.errorf("control character %#x in string", c)
+		}
+		s.pos++
+	}
+	return nil, false, s.errorf("unterminated string: %v", errEOF)
+}
+
+func (s *scanner) unescape(dst []byte) ([]byte, bool, error) {
+	out := dst[len(dst):]
+	for s.pos < len(s.data) {
+		c := s.data[s.pos]
+		switch {
+		case c == '"':
+			s.pos++
+			return out, true, nil
+		case c < 0x20:
+			return nil, false, s.errorf("control character %#x in string", c)
+		case c != '\\':
+			out = append(out, c)
+			s.pos++
+			continue
+		}
+		if s.pos+1 >= len(s.data) {
+			break
+		}
+		e := s.data[s.pos+1]
+		s.pos += 2
+		switch e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, ok := s.hex4()
+			if !ok {
+				return nil, false, s.errorf("bad \\u escape")
+			}
+			if utf16.IsSurrogate(r) {
+				r2 := utf8.RuneError
+				if s.pos+1 < len(s.data) && s.data[s.pos] == '\\' && s.data[s.pos+1] == 'u' {
+					save := s.pos
+					s.pos += 2
+					if lo, ok := s.hex4(); ok && utf16.DecodeRune(r, lo) != utf8.RuneError {
+						r2 = utf16.DecodeRune(r, lo)
+					} else {
+						s.pos = save
+					}
+				}
+				r = r2
+			}
+			out = utf8.AppendRune(out, r)
+		default:
+			return nil, false, s.errorf("bad escape \\%c", e)
+		}
+	}
+	return nil, false, s.errorf("unterminated string: %v", errEOF)
+}
+
+func (s *scanner) hex4() (rune, bool) {
+	if s.pos+4 > len(s.data) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range s.data[s.pos : s.pos+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	s.pos += 4
+	return r, true
+}
+
+// skipString validates and skips a string.
+func (s *scanner) skipString() error {
+	s.pos++
+	for s.pos < len(s.data) {
+		c := s.data[s.pos]
+		switch {
+		case c == '"':
+			s.pos++
+			return nil
+		case c < 0x20:
+			return s.errorf("control character %#x in string", c)
+		case c == '\\':
+			if s.pos+1 >= len(s.data) {
+				return s.errorf("unterminated string: %v", errEOF)
+			}
+			switch s.data[s.pos+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				s.pos += 2
+			case 'u':
+				s.pos += 2
+				if _, ok := s.hex4(); !ok {
+					return s.errorf("bad \\u escape")
+				}
+			default:
+				return s.errorf("bad escape \\%c", s.data[s.pos+1])
+			}
+			continue
+		}
+		s.pos++
+	}
+	return s.errorf("unterminated string: %v", errEOF)
+}
+
+// number reads a JSON number. Numbers too large for a float64 are an error, not ±Inf.
+func (s *scanner) number() (float64, error) {
+	start := s.pos
+	end, ok := jsonNumberEnd(s.data, s.pos)
+	if !ok {
+		return 0, s.errorf("malformed number")
+	}
+	s.pos = end
+	return parseFloat(s.data[start:end], start)
+}
+
+// jsonNumberEnd checks the RFC 8259 number grammar from i and returns where the number ends.
+func jsonNumberEnd(b []byte, i int) (int, bool) {
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	default:
+		return i, false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		d := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == d {
+			return i, false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		d := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == d {
+			return i, false
+		}
+	}
+	if i < len(b) {
+		// A number must be followed by a delimiter, not glued to letters ("1x", "01").
+		switch c := b[i]; {
+		case c == ',' || c == '}' || c == ']' || isSpace(c):
+		default:
+			return i, false
+		}
+	}
+	return i, true
+}
+
+// parseFloat parses an already validated number; overflow to ±Inf is an error.
+func parseFloat(b []byte, offset int) (float64, error) {
+	f, err := strconv.ParseFloat(alias(b), 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return 0, fmt.Errorf("offset %d: number %.40q out of range", offset, b)
+	}
+	return f, nil
+}
+
+// literal consumes true, false or null and returns which (1, 0, -1).
+func (s *scanner) literal() (int, error) {
+	rest := s.data[s.pos:]
+	var v, n int
+	switch {
+	case len(rest) >= 4 && string(rest[:4]) == "true":
+		v, n = 1, 4
+	case len(rest) >= 5 && string(rest[:5]) == "false":
+		v, n = 0, 5
+	case len(rest) >= 4 && string(rest[:4]) == "null":
+		v, n = -1, 4
+	default:
+		return 0, s.errorf("invalid literal")
+	}
+	if len(rest) > n {
+		switch c := rest[n]; {
+		case c == ',' || c == '}' || c == ']' || isSpace(c):
+		default:
+			return 0, s.errorf("invalid literal")
+		}
+	}
+	s.pos += n
+	return v, nil
+}
+
+// skipValue validates and skips any value; depth is the nesting depth of the value's container.
+func (s *scanner) skipValue(depth int) error {
+	switch c := s.peek(); c {
+	case 0:
+		return s.errorf("expected value, got %v", errEOF)
+	case '"':
+		return s.skipString()
+	case '{', '[':
+		if depth+1 > MaxDepth {
+			return s.errorf("nesting deeper than %d", MaxDepth)
+		}
+		closing := byte('}')
+		if c == '[' {
+			closing = ']'
+		}
+		s.pos++
+		if s.peek() == closing {
+			s.pos++
+			return nil
+		}
+		for {
+			if c == '{' {
+				if s.peek() != '"' {
+					return s.errorf("expected object key")
+				}
+				if err := s.skipString(); err != nil {
+					return err
+				}
+				if err := s.expect(':'); err != nil {
+					return err
+				}
+			}
+			if err := s.skipValue(depth + 1); err != nil {
+				return err
+			}
+			switch s.peek() {
+			case ',':
+				s.pos++
+			case closing:
+				s.pos++
+				return nil
+			case 0:
+				return s.errorf("unterminated container: %v", errEOF)
+			default:
+				return s.errorf("expected ',' or %q, got %q", closing, s.data[s.pos])
+			}
+		}
+	case 't', 'f', 'n':
+		_, err := s.literal()
+		return err
+	default:
+		_, err := s.number()
+		return err
+	}
+}

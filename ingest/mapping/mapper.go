@@ -1,0 +1,472 @@
+package mapping
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"citywatch/ingest/decode"
+	"citywatch/store"
+)
+
+// Mapper maps messages to samples with compiled rules and, optionally, the default mapping. It is safe for
+// concurrent use.
+type Mapper struct {
+	rules      []rule
+	maxPayload int
+	pool       sync.Pool // *scratch
+}
+
+// cacheSize bounds each per-scratch name cache; a full cache is emptied, so hostile payloads with ever-new
+// names cost speed, never memory.
+const cacheSize = 4096
+
+// scratch is per-goroutine working memory: a decoder and caches of the names it has already checked, so the
+// steady state maps a message without allocating names.
+type scratch struct {
+	dec    decode.Decoder
+	names  map[string]nameEntry
+	lnames map[string]string // raw tag name → label name, "" when refused
+	values map[string]string
+	key    []byte
+}
+
+func newScratch() *scratch {
+	return &scratch{names: map[string]nameEntry{}, lnames: map[string]string{}, values: map[string]string{}}
+}
+
+// nameEntry is the cached outcome of naming one field under one rule and base.
+type nameEntry struct {
+	name    string // final metric name
+	bad     string // why the name cannot be used, or ""
+	drop    bool   // excluded by include/exclude
+	changed bool   // sanitizing changed the name, so two fields may collide
+	scaled  bool
+	scale   Scale
+}
+
+func reject(reason string, format string, args ...any) *RejectError {
+	return &RejectError{Reason: reason, Err: fmt.Errorf(format, args...)}
+}
+
+// Map maps one message. Samples without a time of their own get now. A message that cannot be mapped returns
+// a *RejectError whose Reason is one of the Reason* constants; no samples are returned with it, so a message
+// is stored whole or not at all. A Result with no samples and a nil error means the rule's include/exclude
+// patterns dropped every field on purpose.
+//
+// The Result shares no memory with payload. Samples of one record share one Labels slice (with len == cap,
+// so appending to it copies); callers must not modify labels in place.
+func (m *Mapper) Map(topic string, payload []byte, now time.Time) (Result, error) {
+	if len(payload) > m.maxPayload {
+		return Result{}, reject(ReasonTooLarge, "payload of %d bytes exceeds the limit of %d", len(payload), m.maxPayload)
+	}
+	okTopic, ascii := validTopic(topic)
+	if !okTopic {
+		return Result{}, reject(ReasonUnmappedTopic, "topic %.200q has an empty level or a wildcard", topic)
+	}
+	var caps [MaxCaptures]span
+	var ms span
+	var r *rule
+	for i := range m.rules {
+		if m.rules[i].tmpl.match(topic, &caps, &ms) {
+			r = &m.rules[i]
+			break
+		}
+	}
+	if r == nil {
+		return Result{}, reject(ReasonUnmappedTopic, "no rule matches topic %.200q", topic)
+	}
+	if blank(payload) {
+		return Result{}, reject(ReasonNoFields, "empty payload on topic %.200q", topic)
+	}
+	format := r.format
+	if format == decode.FormatAuto {
+		format = decode.Detect(payload)
+	}
+	if r.allowed&formatBit(format) == 0 {
+		return Result{}, reject(ReasonUnmappedTopic, "%s maps no %s payload on topic %.200q%s", r.name, format, topic, defaultHint(format))
+	}
+	sc := m.pool.Get().(*scratch)
+	defer m.pool.Put(sc)
+	recs, _, err := sc.dec.Decode(format, payload, r.prec, now)
+	if err != nil {
+		return Result{}, &RejectError{Reason: reasonFor(format, err), Err: fmt.Errorf("%s payload: %w", format, err)}
+	}
+	base := r.metric
+	if base == "" && r.tmpl.metric && format != decode.FormatLineProtocol {
+		base = topic[ms.start:ms.end]
+	}
+	if format == decode.FormatNumber && base == "" {
+		return Result{}, reject(ReasonBadName, "plain number on topic %.200q, but rule %q names no metric", topic, r.name)
+	}
+	t := topicLevels{topic: topic, caps: caps, ascii: ascii}
+	return sc.build(r, &t, base, recs, now)
+}
+
+func blank(p []byte) bool {
+	for _, c := range p {
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+func defaultHint(f decode.Format) string {
+	switch f {
+	case decode.FormatNumber:
+		return " (a plain number needs city/{district}/{site}/{device}/{metric})"
+	case decode.FormatJSON, decode.FormatSenML:
+		return " (JSON and SenML need city/{district}/{site}/{device})"
+	}
+	return ""
+}
+
+func reasonFor(f decode.Format, err error) string {
+	if errors.Is(err, decode.ErrTimestamp) {
+		return ReasonBadTimestamp
+	}
+	switch f {
+	case decode.FormatJSON:
+		return ReasonBadJSON
+	case decode.FormatLineProtocol:
+		return ReasonBadLine
+	case decode.FormatSenML:
+		return ReasonBadSenML
+	}
+	return ReasonBadNumber
+}
+
+// topicLevels is a matched topic and its captures.
+type topicLevels struct {
+	topic string
+	caps  [MaxCaptures]span
+	ascii bool
+}
+
+// capture returns capture i as a label value.
+func (t *topicLevels) capture(i int) string {
+	v := t.topic[t.caps[i].start:t.caps[i].end]
+	if t.ascii {
+		return v
+	}
+	return labelValue(v)
+}
+
+func (sc *scratch) build(r *rule, topic *topicLevels, base string, recs []decode.Record, now time.Time) (Result, error) {
+	total := 0
+	for i := range recs {
+		total += len(recs[i].Fields)
+	}
+	if total == 0 {
+		return Result{}, reject(ReasonNoFields, "payload on topic %.200q has no numeric field", topic.topic)
+	}
+	var res Result
+	res.Samples = make([]store.Sample, 0, total)
+	nowMs := now.UnixMilli()
+	var labels []store.Label
+	var prevTags []store.Label
+	for i := range recs {
+		rec := &recs[i]
+		if len(rec.Fields) == 0 {
+			continue
+		}
+		if labels == nil || !sameTags(prevTags, rec.Tags) {
+			var err error
+			labels, err = sc.labels(r, topic, rec.Tags, &res)
+			if err != nil {
+				return Result{}, err
+			}
+			prevTags = rec.Tags
+		}
+		t := nowMs
+		if !rec.Time.IsZero() {
+			t = rec.Time.UnixMilli()
+		}
+		recBase := base
+		if recBase == "" {
+			recBase = rec.Measurement
+		}
+		first := len(res.Samples)
+		changed := false
+		for _, f := range rec.Fields {
+			e := sc.name(r, recBase, f.Name)
+			if e.bad != "" {
+				return Result{}, reject(ReasonBadName, "%s", e.bad)
+			}
+			if e.drop {
+				continue
+			}
+			changed = changed || e.changed
+			v := f.Value
+			if e.scaled {
+				v = v*e.scale.Factor + e.scale.Offset
+				if math.IsInf(v, 0) || math.IsNaN(v) {
+					return Result{}, reject(ReasonBadNumber, "field %.80q: scaled value overflows", f.Name)
+				}
+			}
+			res.Samples = append(res.Samples, store.Sample{Name: e.name, Labels: labels, T: t, V: v})
+		}
+		if changed {
+			if name, dup := dupSample(res.Samples[first:]); dup {
+				return Result{}, reject(ReasonBadName, "two fields become metric %q", name)
+			}
+		}
+	}
+	if res.DeviceLabels == nil && len(r.devLabels) > 0 {
+		// Every record was dropped before labels were built; the device is still known.
+		if _, err := sc.labels(r, topic, nil, &res); err != nil {
+			return Result{}, err
+		}
+	}
+	return res, nil
+}
+
+// dupSample returns a metric name two samples of one record share.
+func dupSample(s []store.Sample) (string, bool) {
+	if len(s) > 32 {
+		seen := make(map[string]struct{}, len(s))
+		for _, x := range s {
+			if _, ok := seen[x.Name]; ok {
+				return x.Name, true
+			}
+			seen[x.Name] = struct{}{}
+		}
+		return "", false
+	}
+	for i := 1; i < len(s); i++ {
+		for j := 0; j < i; j++ {
+			if s[i].Name == s[j].Name {
+				return s[i].Name, true
+			}
+		}
+	}
+	return "", false
+}
+
+func sameTags(a, b []store.Label) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// labels builds the sorted labels of a record: topic captures, static labels, then tags. The first call of a
+// message also fills res.Device and res.DeviceLabels from the same allocation.
+func (sc *scratch) labels(r *rule, topic *topicLevels, tags []store.Label, res *Result) ([]store.Label, error) {
+	nCap, nDev := len(r.tmpl.labels), 0
+	if res.DeviceLabels == nil {
+		nDev = len(r.devLabels)
+	}
+	need := nCap + len(r.static) + len(tags)
+	all := make([]store.Label, nDev, nDev+need)
+	ls := all[nDev:nDev]
+	for _, o := range r.order {
+		if o >= 0 {
+			ls = append(ls, store.Label{Name: r.tmpl.labels[o], Value: topic.capture(o)})
+		} else {
+			ls = append(ls, r.static[-o-1])
+		}
+	}
+	if len(tags) > 0 {
+		var err error
+		if ls, err = sc.addTags(ls, tags); err != nil {
+			return nil, err
+		}
+		sortLabels(ls)
+	}
+	ls = ls[:len(ls):len(ls)]
+	if nDev > 0 {
+		dev := all[:nDev:nDev]
+		for i, src := range r.devSource {
+			if src >= 0 {
+				dev[i] = store.Label{Name: r.devLabels[i], Value: topic.capture(src)}
+			} else {
+				dev[i] = r.static[-src-1]
+			}
+		}
+		res.DeviceLabels = dev
+		if r.devContiguous && topic.ascii {
+			res.Device = topic.topic[topic.caps[r.devSource[0]].start:topic.caps[r.devSource[nDev-1]].end]
+		} else {
+			var b strings.Builder
+			for i, l := range dev {
+				if i > 0 {
+					b.WriteByte('/')
+				}
+				b.WriteString(l.Value)
+			}
+			res.Device = b.String()
+		}
+	}
+	return ls, nil
+}
+
+// addTags appends tags as labels to ls, whose labels come from the topic and the rule. A tag never silently
+// replaces one of those: like a Prometheus target label with honor_labels off, it is kept as
+// exported_<name> (prefixed again while that is taken too). Tags are added in two passes so the outcome does
+// not depend on their order. Two tags that sanitize to the same name are rejected (bad_name), as are tags
+// whose names cannot be label names ("__" prefix, empty, too long).
+func (sc *scratch) addTags(ls, tags []store.Label) ([]store.Label, error) {
+	fixed := len(ls)
+	conflicts := 0
+	for _, tag := range tags {
+		if tag.Value == "" {
+			continue
+		}
+		name := sc.labelName(tag.Name)
+		if name == "" {
+			return nil, reject(ReasonBadName, "tag %.80q cannot be a label name", tag.Name)
+		}
+		if hasLabel(ls[:fixed], name) {
+			conflicts++
+			continue
+		}
+		if hasLabel(ls[fixed:], name) {
+			return nil, reject(ReasonBadName, "two tags become label %q", name)
+		}
+		ls = append(ls, store.Label{Name: name, Value: sc.value(tag.Value)})
+	}
+	if conflicts == 0 {
+		return ls, nil
+	}
+	for _, tag := range tags {
+		if tag.Value == "" {
+			continue
+		}
+		name := sc.labelName(tag.Name)
+		if !hasLabel(ls[:fixed], name) {
+			continue
+		}
+		for hasLabel(ls, name) {
+			name = "exported_" + name
+		}
+		if len(name) > MaxNameLen {
+			return nil, reject(ReasonBadName, "tag %.80q: label name too long", tag.Name)
+		}
+		ls = append(ls, store.Label{Name: name, Value: sc.value(tag.Value)})
+	}
+	return ls, nil
+}
+
+func hasLabel(ls []store.Label, name string) bool {
+	for _, l := range ls {
+		if l.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// sortLabels is an allocation-free insertion sort: label sets are small and mostly sorted already.
+func sortLabels(ls []store.Label) {
+	for i := 1; i < len(ls); i++ {
+		for j := i; j > 0 && ls[j].Name < ls[j-1].Name; j-- {
+			ls[j], ls[j-1] = ls[j-1], ls[j]
+		}
+	}
+}
+
+// labelName returns the label name for a raw tag name, or "" when it cannot be one. The result never aliases
+// raw, which points into decoder memory.
+func (sc *scratch) labelName(raw string) string {
+	if n, ok := sc.lnames[raw]; ok {
+		return n
+	}
+	n := sanitize(raw, false, false)
+	if n == "" || len(n) > MaxNameLen || strings.HasPrefix(n, "__") {
+		n = ""
+	} else {
+		n = strings.Clone(n)
+	}
+	if len(sc.lnames) >= cacheSize {
+		clear(sc.lnames)
+	}
+	sc.lnames[strings.Clone(raw)] = n
+	return n
+}
+
+// value returns a label value owned by the caller for raw, which points into decoder memory.
+func (sc *scratch) value(raw string) string {
+	if v, ok := sc.values[raw]; ok {
+		return v
+	}
+	v := strings.Clone(labelValue(raw))
+	if len(sc.values) >= cacheSize {
+		clear(sc.values)
+	}
+	if v == raw {
+		sc.values[v] = v
+	} else {
+		sc.values[strings.Clone(raw)] = v
+	}
+	return v
+}
+
+// name returns the cached naming of field under rule r and base.
+func (sc *scratch) name(r *rule, base, field string) nameEntry {
+	k := append(sc.key[:0], byte(r.idx>>8), byte(r.idx))
+	k = append(k, base...)
+	k = append(k, 0)
+	k = append(k, field...)
+	sc.key = k
+	if e, ok := sc.names[string(k)]; ok {
+		return e
+	}
+	e := r.nameEntry(base, field)
+	if len(sc.names) >= cacheSize {
+		clear(sc.names)
+	}
+	sc.names[string(k)] = e
+	return e
+}
+
+// nameEntry names field: base and field joined with "_", sanitized, filtered, scaled, then prefixed.
+func (r *rule) nameEntry(base, field string) nameEntry {
+	joined := field
+	switch {
+	case base != "" && field != "":
+		joined = base + "_" + field
+	case base != "":
+		joined = base
+	}
+	u := sanitize(joined, true, true)
+	if u == "" {
+		return nameEntry{bad: fmt.Sprintf("empty metric name (rule %q)", r.name)}
+	}
+	e := nameEntry{changed: u != joined}
+	if len(r.include) > 0 && !matchAny(r.include, u) || matchAny(r.exclude, u) {
+		e.drop = true
+		return e
+	}
+	if s, ok := r.scale[u]; ok {
+		e.scaled, e.scale = true, s
+	}
+	final := r.prefix + u
+	if final[0] >= '0' && final[0] <= '9' {
+		final = "_" + final
+	}
+	if len(final) > MaxNameLen {
+		return nameEntry{bad: fmt.Sprintf("metric name %.80q… is longer than %d bytes", final, MaxNameLen)}
+	}
+	e.name = strings.Clone(final)
+	return e
+}
+
+func matchAny(patterns []string, name string) bool {
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
+}

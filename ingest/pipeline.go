@@ -1,0 +1,458 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"citywatch/ingest/mapping"
+	"citywatch/store"
+)
+
+// Mapper maps a message to samples. It is implemented by *mapping.Mapper. A message rejected for its content is
+// reported with a *mapping.RejectError; the Result may still name the device (Result.Device) so the rejection
+// counts as that device's error.
+type Mapper interface {
+	Map(topic string, payload []byte, now time.Time) (mapping.Result, error)
+}
+
+// Handler takes one message from a source. It returns nil once the message is durably stored or rejected for
+// its content (both final: the source acknowledges it), and an error only when storing failed, in which case the
+// source must not acknowledge the message so that it is delivered again. *Pipeline implements it.
+type Handler interface {
+	Handle(ctx context.Context, m Message) error
+}
+
+// PipelineConfig configures a Pipeline. The zero value is valid: every field has a default.
+type PipelineConfig struct {
+	// DeadLetterSize is how many rejected messages are kept for inspection, newest first. It defaults to 1000.
+	DeadLetterSize int
+	// DeadLetterPayloadBytes bounds the payload prefix kept per rejected message. It defaults to 512.
+	DeadLetterPayloadBytes int
+	// MaxDevices bounds the device registry. When it is full, the longest-silent 1% of devices (at least one)
+	// are evicted to make room, and counted in citywatch_ingest_devices_evicted_total. It defaults to 100000.
+	MaxDevices int
+	// MaxMetricsPerDevice bounds the last values kept per device: the first metric names seen are kept, later
+	// new names are not tracked (their samples are stored as usual). It defaults to 64.
+	MaxMetricsPerDevice int
+	// DeviceExportInterval is how often Run appends device_last_seen_seconds for every known device. It
+	// defaults to 5s.
+	DeviceExportInterval time.Duration
+	// RejectLogInterval is the minimum time between two log lines for the same rejection reason; the lines
+	// in between are counted and the next line reports how many were suppressed. It defaults to 10s.
+	RejectLogInterval time.Duration
+}
+
+// PipelineDeps are the collaborators of a Pipeline. Mapper and Appender are required.
+type PipelineDeps struct {
+	// Mapper maps messages to samples.
+	Mapper Mapper
+	// Appender stores samples; Append returns nil only once they are durable.
+	Appender store.Appender
+	// Logger receives rejections (rate-limited) and device export errors. Nil discards.
+	Logger *slog.Logger
+	// Registerer receives the pipeline metrics. Nil does not register them.
+	Registerer prometheus.Registerer
+	// Now is the clock. It defaults to time.Now.
+	Now func() time.Time
+}
+
+// Reason labels used by the pipeline itself, besides mapping.Reasons and the "store_<reason>" reasons of
+// samples refused by the store.
+const (
+	// ReasonMapperError counts messages the mapper failed with an error that is not a *mapping.RejectError,
+	// or with a reason outside mapping.Reasons.
+	ReasonMapperError = "mapper_error"
+	// ReasonStoreOther is used for store rejection reasons beyond maxStoreReasons distinct ones.
+	ReasonStoreOther = "store_other"
+)
+
+const (
+	maxSources      = 64 // distinct Message.Source values with their own label; more are counted as "other"
+	maxStoreReasons = 16 // distinct store rejection reasons with their own label
+	maxReasonLen    = 40
+	deviceMetric    = "device_last_seen_seconds"
+	exportBatch     = 5000
+)
+
+// Pipeline maps messages to samples, appends them durably, keeps the device registry and counts, logs and keeps
+// every rejection. Handle is safe for concurrent use and cheap: no goroutine and no lock held across Append.
+type Pipeline struct {
+	cfg      PipelineConfig
+	mapper   Mapper
+	appender store.Appender
+	log      *slog.Logger
+	now      func() time.Time
+
+	dead    *deadLetters
+	devices *registry
+
+	mu      sync.Mutex                                // serialises copy-on-write updates of sources and reasons
+	sources atomic.Pointer[map[string]*sourceMetrics] // read without locks on the hot path
+	reasons atomic.Pointer[map[string]*reasonState]
+	nStore  int // distinct store reasons so far, under mu
+	// otherSource counts sources beyond maxSources, under mu.
+	otherSource *sourceMetrics
+
+	messages     *prometheus.CounterVec
+	samples      *prometheus.CounterVec
+	rejected     *prometheus.CounterVec
+	appendErrors prometheus.Counter
+	duration     prometheus.Histogram
+	evicted      prometheus.Counter
+	exportErrors prometheus.Counter
+
+	exportErr string // last device export error, to log only changes; used by Run only
+}
+
+type sourceMetrics struct {
+	messages prometheus.Counter
+	samples  prometheus.Counter
+}
+
+// reasonState is the counter and the log rate limiter of one rejection reason.
+type reasonState struct {
+	name       string
+	counter    prometheus.Counter
+	lastLog    atomic.Int64 // unix nanoseconds of the last log line, 0 = never
+	suppressed atomic.Uint64
+}
+
+// NewPipeline returns a Pipeline. It fails when a required dependency is missing, a config value is negative,
+// or its metrics cannot be registered.
+func NewPipeline(cfg PipelineConfig, deps PipelineDeps) (*Pipeline, error) {
+	if deps.Mapper == nil {
+		return nil, errors.New("ingest: pipeline needs a Mapper")
+	}
+	if deps.Appender == nil {
+		return nil, errors.New("ingest: pipeline needs an Appender")
+	}
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	p := &Pipeline{
+		cfg:      cfg,
+		mapper:   deps.Mapper,
+		appender: deps.Appender,
+		log:      deps.Logger,
+		now:      deps.Now,
+		dead:     newDeadLetters(cfg.DeadLetterSize, cfg.DeadLetterPayloadBytes),
+	}
+	if p.log == nil {
+		p.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	p.log = p.log.With("component", "ingest")
+	if p.now == nil {
+		p.now = time.Now
+	}
+	p.messages = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "citywatch_ingest_messages_total",
+		Help: "Messages handled to the end (stored or rejected), by source. Store failures are not counted: those messages are delivered again.",
+	}, []string{"source"})
+	p.samples = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "citywatch_ingest_samples_total",
+		Help: "Samples durably stored, by source.",
+	}, []string{"source"})
+	p.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "citywatch_ingest_rejected_total",
+		Help: "Messages rejected by the mapper, and samples refused by the store (reasons store_*), by reason.",
+	}, []string{"reason"})
+	p.appendErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "citywatch_ingest_append_errors_total",
+		Help: "Appends that failed because the store failed; the message was not acknowledged.",
+	})
+	p.duration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "citywatch_ingest_handle_duration_seconds",
+		Help:    "Time to map, store and register one message.",
+		Buckets: prometheus.ExponentialBuckets(0.000005, 4, 10), // 5µs .. 1.3s
+	})
+	p.evicted = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "citywatch_ingest_devices_evicted_total",
+		Help: "Devices evicted from the full device registry (longest-silent first).",
+	})
+	p.exportErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "citywatch_ingest_device_export_errors_total",
+		Help: "Failed appends of device_last_seen_seconds.",
+	})
+	p.devices = newRegistry(cfg.MaxDevices, cfg.MaxMetricsPerDevice, p.evicted)
+	devicesGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "citywatch_ingest_devices",
+		Help: "Devices in the device registry.",
+	}, func() float64 { return float64(p.devices.len()) })
+
+	reasons := make(map[string]*reasonState, len(mapping.Reasons)+1)
+	for _, r := range append([]string{ReasonMapperError}, mapping.Reasons...) {
+		reasons[r] = &reasonState{name: r, counter: p.rejected.WithLabelValues(r)}
+	}
+	p.reasons.Store(&reasons)
+	sources := map[string]*sourceMetrics{}
+	p.sources.Store(&sources)
+
+	if deps.Registerer != nil {
+		for _, c := range []prometheus.Collector{p.messages, p.samples, p.rejected, p.appendErrors, p.duration,
+			p.evicted, p.exportErrors, devicesGauge} {
+			if err := deps.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("ingest: registering metrics: %w", err)
+			}
+		}
+	}
+	return p, nil
+}
+
+func (c *PipelineConfig) setDefaults() error {
+	ints := []struct {
+		name string
+		v    *int
+		def  int
+	}{
+		{"DeadLetterSize", &c.DeadLetterSize, 1000},
+		{"DeadLetterPayloadBytes", &c.DeadLetterPayloadBytes, 512},
+		{"MaxDevices", &c.MaxDevices, 100000},
+		{"MaxMetricsPerDevice", &c.MaxMetricsPerDevice, 64},
+	}
+	for _, f := range ints {
+		if *f.v < 0 {
+			return fmt.Errorf("ingest: %s must be >= 0, got %d", f.name, *f.v)
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	durs := []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"DeviceExportInterval", &c.DeviceExportInterval, 5 * time.Second},
+		{"RejectLogInterval", &c.RejectLogInterval, 10 * time.Second},
+	}
+	for _, f := range durs {
+		if *f.v < 0 {
+			return fmt.Errorf("ingest: %s must be >= 0, got %s", f.name, *f.v)
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	return nil
+}
+
+// Handle maps, stores and registers one message. It returns nil when the message is stored or rejected for its
+// content (counted, logged rate-limited, kept in the dead-letter list), and a non-nil error only when the store
+// failed: then nothing is counted as stored and the source must not acknowledge the message. Samples the store
+// refuses for what they are (a *store.RejectedError) are counted as rejected with reason "store_<reason>" and are
+// not a failure.
+func (p *Pipeline) Handle(ctx context.Context, m Message) error {
+	start := time.Now()
+	recv := m.Received
+	if recv.IsZero() {
+		recv = p.now()
+	}
+	res, err := p.mapper.Map(m.Topic, m.Payload, recv)
+	if err != nil {
+		p.reject(m, p.mapReason(err), err, 1)
+		if res.Device != "" {
+			p.devices.seen(&res, recv, true)
+		}
+		p.source(m.Source).messages.Inc()
+		p.duration.Observe(time.Since(start).Seconds())
+		return nil
+	}
+	stored := len(res.Samples)
+	rejected := false
+	if stored > 0 {
+		if err := p.appender.Append(ctx, res.Samples); err != nil {
+			var rej *store.RejectedError
+			if !errors.As(err, &rej) {
+				p.appendErrors.Inc()
+				p.duration.Observe(time.Since(start).Seconds())
+				return fmt.Errorf("ingest: storing %d samples: %w", stored, err)
+			}
+			n := min(max(rej.Count, 0), stored)
+			stored -= n
+			rejected = true
+			p.reject(m, p.storeReason(rej.Reason), err, n)
+		}
+	}
+	if res.Device != "" {
+		p.devices.seen(&res, recv, rejected)
+	}
+	sm := p.source(m.Source)
+	sm.messages.Inc()
+	if stored > 0 {
+		sm.samples.Add(float64(stored))
+	}
+	p.duration.Observe(time.Since(start).Seconds())
+	return nil
+}
+
+// Rejected returns the kept rejected messages, newest first.
+func (p *Pipeline) Rejected() []Rejected { return p.dead.list() }
+
+// Devices returns every device in the registry, sorted by ID.
+func (p *Pipeline) Devices() []Device { return p.devices.list() }
+
+// DeviceSamples returns one device_last_seen_seconds sample per known device at time now: the seconds since
+// the device was last seen, labelled with its device labels.
+func (p *Pipeline) DeviceSamples(now time.Time) []store.Sample { return p.devices.samples(now) }
+
+// Run appends DeviceSamples every DeviceExportInterval until ctx is done, then returns nil. Export failures are
+// counted in citywatch_ingest_device_export_errors_total and logged when the error changes.
+func (p *Pipeline) Run(ctx context.Context) error {
+	t := time.NewTicker(p.cfg.DeviceExportInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			p.exportDevices(ctx)
+		}
+	}
+}
+
+func (p *Pipeline) exportDevices(ctx context.Context) {
+	samples := p.DeviceSamples(p.now())
+	for len(samples) > 0 {
+		n := min(len(samples), exportBatch)
+		err := p.appender.Append(ctx, samples[:n])
+		samples = samples[n:]
+		var rej *store.RejectedError
+		if err == nil || errors.As(err, &rej) {
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		p.exportErrors.Inc()
+		if msg := err.Error(); msg != p.exportErr {
+			p.exportErr = msg
+			p.log.Warn("ingest: exporting device_last_seen_seconds failed", "err", err)
+		}
+		return
+	}
+	if p.exportErr != "" {
+		p.exportErr = ""
+		p.log.Info("ingest: exporting device_last_seen_seconds works again")
+	}
+}
+
+// reject counts n rejections for reason, keeps the message in the dead-letter list and logs it rate-limited.
+func (p *Pipeline) reject(m Message, reason *reasonState, err error, n int) {
+	if n > 0 {
+		reason.counter.Add(float64(n))
+	}
+	now := p.now()
+	p.dead.add(now, m, reason.name, err)
+
+	interval := p.cfg.RejectLogInterval.Nanoseconds()
+	ns := now.UnixNano()
+	last := reason.lastLog.Load()
+	if last != 0 && ns-last < interval || !reason.lastLog.CompareAndSwap(last, ns) {
+		reason.suppressed.Add(1)
+		return
+	}
+	p.log.Warn("ingest: message rejected", "reason", reason.name, "source", m.Source,
+		"topic", clip(m.Topic, maxTopicBytes), "client_id", m.ClientID, "err", clip(err.Error(), maxErrorBytes),
+		"suppressed", reason.suppressed.Swap(0))
+}
+
+// mapReason returns the reason state for a mapper error. Reasons outside the closed set are counted as
+// ReasonMapperError so the label stays bounded.
+func (p *Pipeline) mapReason(err error) *reasonState {
+	reasons := *p.reasons.Load()
+	var rej *mapping.RejectError
+	if errors.As(err, &rej) {
+		if r, ok := reasons[rej.Reason]; ok && !isStoreReason(rej.Reason) {
+			return r
+		}
+	}
+	return reasons[ReasonMapperError]
+}
+
+func isStoreReason(r string) bool { return len(r) > 6 && r[:6] == "store_" }
+
+// storeReason returns the reason state "store_<reason>" for a store rejection, creating it on first use. The
+// store's reason is sanitised and the number of distinct ones bounded, so the label stays bounded.
+func (p *Pipeline) storeReason(reason string) *reasonState {
+	name := "store_" + sanitizeReason(reason)
+	if r, ok := (*p.reasons.Load())[name]; ok {
+		return r
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := *p.reasons.Load()
+	if r, ok := old[name]; ok {
+		return r
+	}
+	if p.nStore >= maxStoreReasons {
+		name = ReasonStoreOther
+		if r, ok := old[name]; ok {
+			return r
+		}
+	}
+	p.nStore++
+	r := &reasonState{name: name, counter: p.rejected.WithLabelValues(name)}
+	next := make(map[string]*reasonState, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[name] = r
+	p.reasons.Store(&next)
+	return r
+}
+
+func sanitizeReason(s string) string {
+	b := make([]byte, 0, min(len(s), maxReasonLen))
+	for i := 0; i < len(s) && len(b) < maxReasonLen; i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '_':
+			b = append(b, c)
+		case c >= 'A' && c <= 'Z':
+			b = append(b, c+'a'-'A')
+		default:
+			b = append(b, '_')
+		}
+	}
+	if len(b) == 0 {
+		return "unknown"
+	}
+	return string(b)
+}
+
+// source returns the counters of a source name, creating them on first use; names beyond maxSources share
+// the label "other". Source names come from configuration, so this bound is only a safety net.
+func (p *Pipeline) source(name string) *sourceMetrics {
+	if s, ok := (*p.sources.Load())[name]; ok {
+		return s
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := *p.sources.Load()
+	if s, ok := old[name]; ok {
+		return s
+	}
+	if len(old) >= maxSources {
+		if p.otherSource == nil {
+			p.otherSource = &sourceMetrics{messages: p.messages.WithLabelValues("other"),
+				samples: p.samples.WithLabelValues("other")}
+		}
+		return p.otherSource
+	}
+	s := &sourceMetrics{messages: p.messages.WithLabelValues(name), samples: p.samples.WithLabelValues(name)}
+	next := make(map[string]*sourceMetrics, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[name] = s
+	p.sources.Store(&next)
+	return s
+}

@@ -1,0 +1,238 @@
+package ingest
+
+import (
+	"hash/maphash"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"citywatch/ingest/mapping"
+	"citywatch/store"
+)
+
+// Device is what the registry knows about one device.
+type Device struct {
+	// ID identifies the device, e.g. "d1/siteA/sensor42" (mapping.Result.Device).
+	ID string
+	// Labels are the labels that identify the device, e.g. district, site and device.
+	Labels map[string]string
+	// FirstSeen and LastSeen are when the first and the latest message of the device were received.
+	FirstSeen, LastSeen time.Time
+	// Messages counts the device's messages, Errors those of them that were rejected (wholly or in part).
+	Messages, Errors uint64
+	// LastValues holds the latest value per metric name (at most MaxMetricsPerDevice names).
+	LastValues map[string]float64
+}
+
+const registryShards = 64
+
+// registry is the device registry: a sharded map so that concurrent Handle calls for different devices rarely
+// contend. It is bounded: when full, the longest-silent 1% of devices (at least one) are evicted.
+type registry struct {
+	max        int
+	maxMetrics int
+	evicted    prometheus.Counter
+	seed       maphash.Seed
+
+	count   atomic.Int64 // devices in the registry, including reserved slots being inserted
+	evictMu sync.Mutex
+	shards  [registryShards]registryShard
+}
+
+type registryShard struct {
+	mu sync.Mutex
+	m  map[string]*deviceEntry
+	_  [40]byte // keep shards on separate cache lines
+}
+
+type deviceEntry struct {
+	labels      []store.Label // immutable once set: replaced, never modified, so samples can share it
+	first, last time.Time
+	messages    uint64
+	errors      uint64
+	values      map[string]float64
+}
+
+func newRegistry(maxDevices, maxMetrics int, evicted prometheus.Counter) *registry {
+	r := &registry{max: maxDevices, maxMetrics: maxMetrics, evicted: evicted, seed: maphash.MakeSeed()}
+	for i := range r.shards {
+		r.shards[i].m = make(map[string]*deviceEntry)
+	}
+	return r
+}
+
+func (r *registry) len() int { return int(r.count.Load()) }
+
+func (r *registry) shard(id string) *registryShard {
+	return &r.shards[maphash.String(r.seed, id)%registryShards]
+}
+
+// seen records a message of res.Device received at t; failed says it was (partly) rejected.
+func (r *registry) seen(res *mapping.Result, t time.Time, failed bool) {
+	sh := r.shard(res.Device)
+	sh.mu.Lock()
+	e := sh.m[res.Device]
+	if e == nil {
+		sh.mu.Unlock()
+		r.reserve()
+		sh.mu.Lock()
+		if e = sh.m[res.Device]; e != nil {
+			r.count.Add(-1) // inserted concurrently: give the reserved slot back
+		} else {
+			e = &deviceEntry{first: t, values: make(map[string]float64, min(len(res.Samples), r.maxMetrics))}
+			sh.m[res.Device] = e
+		}
+	}
+	r.update(e, res, t, failed)
+	sh.mu.Unlock()
+}
+
+func (r *registry) update(e *deviceEntry, res *mapping.Result, t time.Time, failed bool) {
+	if t.After(e.last) {
+		e.last = t
+	}
+	if t.Before(e.first) {
+		e.first = t
+	}
+	e.messages++
+	if failed {
+		e.errors++
+	}
+	if !labelsEqual(e.labels, res.DeviceLabels, res.Device) {
+		e.labels = deviceLabels(res.DeviceLabels, res.Device)
+	}
+	for i := range res.Samples {
+		s := &res.Samples[i]
+		if _, ok := e.values[s.Name]; ok || len(e.values) < r.maxMetrics {
+			e.values[s.Name] = s.V
+		}
+	}
+}
+
+// deviceLabels copies ls without empty values, or returns {device=id} when ls is empty.
+func deviceLabels(ls []store.Label, id string) []store.Label {
+	out := make([]store.Label, 0, max(len(ls), 1))
+	for _, l := range ls {
+		if l.Value != "" && l.Name != "" && l.Name != "__name__" {
+			out = append(out, l)
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, store.Label{Name: "device", Value: id})
+	}
+	return store.SortLabels(out)
+}
+
+// labelsEqual reports whether have (as built by deviceLabels) matches the labels a message brings; it does not
+// allocate in the common case of unchanged labels.
+func labelsEqual(have, ls []store.Label, id string) bool {
+	if have == nil {
+		return false
+	}
+	if len(ls) == 0 {
+		return len(have) == 1 && have[0].Name == "device" && have[0].Value == id
+	}
+	if len(have) != len(ls) {
+		return false
+	}
+	for i := range ls {
+		if have[i] != ls[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// reserve takes a slot for a new device, evicting the longest-silent devices when the registry is full.
+func (r *registry) reserve() {
+	for {
+		c := r.count.Load()
+		if c < int64(r.max) {
+			if r.count.CompareAndSwap(c, c+1) {
+				return
+			}
+			continue
+		}
+		r.evict()
+	}
+}
+
+// evict removes the longest-silent 1% of devices (at least one). It scans every shard, so it runs once per
+// many insertions when the registry is full, not per message.
+func (r *registry) evict() {
+	r.evictMu.Lock()
+	defer r.evictMu.Unlock()
+	if r.count.Load() < int64(r.max) {
+		return // another goroutine made room
+	}
+	type cand struct {
+		last  time.Time
+		id    string
+		shard int
+	}
+	var all []cand
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.Lock()
+		for id, e := range sh.m {
+			all = append(all, cand{e.last, id, i})
+		}
+		sh.mu.Unlock()
+	}
+	n := max(1, r.max/100)
+	slices.SortFunc(all, func(a, b cand) int { return a.last.Compare(b.last) })
+	removed := 0
+	for _, c := range all[:min(n, len(all))] {
+		sh := &r.shards[c.shard]
+		sh.mu.Lock()
+		if _, ok := sh.m[c.id]; ok {
+			delete(sh.m, c.id)
+			removed++
+		}
+		sh.mu.Unlock()
+	}
+	r.count.Add(-int64(removed))
+	r.evicted.Add(float64(removed))
+}
+
+// list returns copies of every device, sorted by ID.
+func (r *registry) list() []Device {
+	out := make([]Device, 0, r.len())
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.Lock()
+		for id, e := range sh.m {
+			d := Device{ID: id, FirstSeen: e.first, LastSeen: e.last, Messages: e.messages, Errors: e.errors,
+				Labels: make(map[string]string, len(e.labels)), LastValues: maps.Clone(e.values)}
+			for _, l := range e.labels {
+				d.Labels[l.Name] = l.Value
+			}
+			out = append(out, d)
+		}
+		sh.mu.Unlock()
+	}
+	slices.SortFunc(out, func(a, b Device) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// samples returns device_last_seen_seconds for every device at now. The label slices are shared with the
+// registry, which never modifies them in place.
+func (r *registry) samples(now time.Time) []store.Sample {
+	out := make([]store.Sample, 0, r.len())
+	ts := now.UnixMilli()
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.Lock()
+		for _, e := range sh.m {
+			out = append(out, store.Sample{Name: deviceMetric, Labels: e.labels, T: ts,
+				V: max(now.Sub(e.last).Seconds(), 0)})
+		}
+		sh.mu.Unlock()
+	}
+	return out
+}

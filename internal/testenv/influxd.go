@@ -1,0 +1,347 @@
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// InfluxDatabase is the database Influxd creates; InfluxServer.Bucket names it with its default retention
+// policy.
+const InfluxDatabase = "citywatch"
+
+// InfluxServer is an influxd 1.8 child process on free loopback ports with the InfluxDB 2 compatibility API
+// (/api/v2/write, /api/v2/query with Flux) enabled and a database already created.
+type InfluxServer struct {
+	// URL is the HTTP base URL, e.g. http://127.0.0.1:38123.
+	URL string
+	// Org is the organization for the v2 API; influxd 1.8 ignores it.
+	Org string
+	// Bucket is the v2 bucket in the 1.8 "database/retention-policy" form.
+	Bucket string
+	// Token is the v2 API token: "" because authentication is disabled.
+	Token string
+	// Dir holds the config, data, WAL and meta directories and the log file.
+	Dir string
+
+	t       testing.TB
+	bin     string
+	conf    string
+	logPath string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// Influxd starts influxd (built by scripts/install-test-deps.sh into CacheBin) and stops it in t.Cleanup.
+// It fails the test when influxd does not become ready.
+func Influxd(t testing.TB) *InfluxServer {
+	t.Helper()
+	bin := LookPath(t, "influxd")
+	dir := t.TempDir()
+	httpAddr := FreePort(t)
+	s := &InfluxServer{
+		URL:     "http://" + httpAddr,
+		Org:     "citywatch",
+		Bucket:  InfluxDatabase + "/autogen",
+		Dir:     dir,
+		t:       t,
+		bin:     bin,
+		conf:    filepath.Join(dir, "influxdb.conf"),
+		logPath: filepath.Join(dir, "influxd.log"),
+	}
+	conf := fmt.Sprintf(`reporting-disabled = true
+bind-address = %q
+
+[meta]
+  dir = %q
+
+[data]
+  dir = %q
+  wal-dir = %q
+  query-log-enabled = false
+
+[coordinator]
+  log-queries-after = "0s"
+
+[retention]
+  enabled = false
+
+[monitor]
+  store-enabled = false
+
+[http]
+  enabled = true
+  bind-address = %q
+  auth-enabled = false
+  log-enabled = false
+  flux-enabled = true
+
+[logging]
+  level = "warn"
+
+[subscriber]
+  enabled = false
+
+[continuous_queries]
+  enabled = false
+`, FreePort(t), filepath.Join(dir, "meta"), filepath.Join(dir, "data"), filepath.Join(dir, "wal"), httpAddr)
+	if err := os.WriteFile(s.conf, []byte(conf), 0o600); err != nil {
+		t.Fatalf("influxd config: %v", err)
+	}
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			if b, err := os.ReadFile(s.logPath); err == nil {
+				if len(b) > 4000 {
+					b = b[len(b)-4000:]
+				}
+				t.Logf("influxd log tail:\n%s", b)
+			}
+		}
+	})
+	s.Start()
+	if _, err := s.InfluxQL("CREATE DATABASE " + InfluxDatabase); err != nil {
+		t.Fatalf("influxd: create database: %v", err)
+	}
+	return s
+}
+
+// Start starts influxd (again, after Stop) on the same ports with the same data, and waits until /ping
+// answers. It fails the test on error. It must be called from the test goroutine.
+func (s *InfluxServer) Start() {
+	s.t.Helper()
+	s.mu.Lock()
+	if s.cmd != nil {
+		s.mu.Unlock()
+		return
+	}
+	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		s.mu.Unlock()
+		s.t.Fatalf("influxd log: %v", err)
+	}
+	cmd := exec.Command(s.bin, "run", "-config", s.conf)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Env = append(os.Environ(), "INFLUXDB_DATA_QUERY_LOG_ENABLED=false")
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		s.mu.Unlock()
+		s.t.Fatalf("influxd start: %v", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		logf.Close()
+		close(done)
+	}()
+	s.cmd, s.done = cmd, done
+	s.mu.Unlock()
+
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		select {
+		case <-done:
+			s.t.Fatalf("influxd exited during start; see %s", s.logPath)
+		default:
+		}
+		if s.ping() == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("influxd at %s not ready after 60s", s.URL)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Stop terminates influxd (SIGTERM, SIGKILL after 15s) and waits for it to exit. Data stays for Start. It is
+// safe to call more than once and from any goroutine.
+func (s *InfluxServer) Stop() { s.stop(syscall.SIGTERM) }
+
+// Kill stops influxd with SIGKILL, like a crash, and waits for it to exit.
+func (s *InfluxServer) Kill() { s.stop(syscall.SIGKILL) }
+
+func (s *InfluxServer) stop(sig syscall.Signal) {
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.cmd, s.done = nil, nil
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(sig)
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+func (s *InfluxServer) ping() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/ping", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("ping: %s", resp.Status)
+	}
+	return nil
+}
+
+// InfluxQL runs an InfluxQL statement against the test database via POST /query and returns the raw JSON.
+func (s *InfluxServer) InfluxQL(q string) ([]byte, error) {
+	form := url.Values{"q": {q}, "db": {InfluxDatabase}}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/query", strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("influxql %q: %s: %s", q, resp.Status, bytes.TrimSpace(body))
+	}
+	var r struct {
+		Results []struct {
+			Error string `json:"error"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return nil, fmt.Errorf("influxql %q: decode: %w", q, err)
+	}
+	for _, res := range r.Results {
+		if res.Error != "" {
+			return nil, fmt.Errorf("influxql %q: %s", q, res.Error)
+		}
+	}
+	return body, nil
+}
+
+// Count returns the number of points (values of field "value") in measurement, optionally restricted by an
+// InfluxQL where clause such as `"edge" = 'e1'` (empty for none).
+func (s *InfluxServer) Count(measurement, where string) (int64, error) {
+	q := fmt.Sprintf(`SELECT count("value") FROM %q`, measurement)
+	if where != "" {
+		q += " WHERE " + where
+	}
+	body, err := s.InfluxQL(q)
+	if err != nil {
+		return 0, err
+	}
+	var r struct {
+		Results []struct {
+			Series []struct {
+				Values [][]any `json:"values"`
+			} `json:"series"`
+		} `json:"results"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&r); err != nil {
+		return 0, fmt.Errorf("count %s: %w", measurement, err)
+	}
+	if len(r.Results) == 0 || len(r.Results[0].Series) == 0 || len(r.Results[0].Series[0].Values) == 0 {
+		return 0, nil
+	}
+	row := r.Results[0].Series[0].Values[0]
+	if len(row) < 2 {
+		return 0, fmt.Errorf("count %s: short row %v", measurement, row)
+	}
+	n, ok := row[1].(json.Number)
+	if !ok {
+		return 0, fmt.Errorf("count %s: not a number: %v", measurement, row[1])
+	}
+	return n.Int64()
+}
+
+// Flux runs a Flux query via POST /api/v2/query and returns the data rows of the annotated CSV answer as maps
+// from column name to value (annotation rows and empty separator lines are skipped).
+func (s *InfluxServer) Flux(flux string) ([]map[string]string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/api/v2/query", strings.NewReader(flux))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/vnd.flux")
+	req.Header.Set("Accept", "application/csv")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("flux: %s: %s", resp.Status, bytes.TrimSpace(body))
+	}
+	return parseFluxCSV(body)
+}
+
+func parseFluxCSV(body []byte) ([]map[string]string, error) {
+	var rows []map[string]string
+	for _, table := range bytes.Split(bytes.ReplaceAll(body, []byte("\r\n"), []byte("\n")), []byte("\n\n")) {
+		r := csv.NewReader(bytes.NewReader(table))
+		r.FieldsPerRecord = -1
+		recs, err := r.ReadAll()
+		if err != nil {
+			return nil, fmt.Errorf("flux csv: %w", err)
+		}
+		var header []string
+		for _, rec := range recs {
+			if len(rec) == 0 || strings.HasPrefix(rec[0], "#") {
+				continue
+			}
+			if header == nil {
+				header = rec
+				continue
+			}
+			if len(header) > 1 && header[1] == "error" && len(rec) > 1 {
+				return nil, fmt.Errorf("flux: %s", rec[1])
+			}
+			row := make(map[string]string, len(rec))
+			for i, v := range rec {
+				if i < len(header) && header[i] != "" {
+					row[header[i]] = v
+				}
+			}
+			rows = append(rows, row)
+		}
+	}
+	return rows, nil
+}

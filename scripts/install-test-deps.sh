@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# install-test-deps.sh installs what citywatch's integration tests run as child processes:
+#   mosquitto, mosquitto_pub/sub, ffmpeg, chromium, chromedriver (Debian packages) and influxd v1.8.10
+#   (built from source with the Go toolchain into $CITYWATCH_TEST_BIN, default ~/.cache/citywatch/bin).
+#
+# It is idempotent: it installs only what is missing, runs apt-get update only when it has to install, and
+# never leaves a system mosquitto service running (tests start their own on free ports; a system one would
+# also hold :1883, the demo's default). It runs as root, or through sudo when that is available.
+#
+# With CI=true any failure exits non-zero with a message saying what is missing; otherwise it warns and
+# carries on, so a developer without root still gets what can be had.
+set -uo pipefail
+
+CACHE="${CITYWATCH_TEST_BIN:-$HOME/.cache/citywatch/bin}"
+INFLUXD_VERSION="v1.8.10"
+APT_PACKAGES=(mosquitto mosquitto-clients ffmpeg chromium chromium-driver)
+
+failures=()
+
+say() { printf 'install-test-deps: %s\n' "$*"; }
+warn() { printf 'install-test-deps: WARNING: %s\n' "$*" >&2; }
+fail() {
+	failures+=("$1")
+	warn "$1"
+}
+
+# as_root runs a command as root: directly, through sudo -n, or not at all (returns 1).
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+		sudo -n "$@"
+	else
+		return 1
+	fi
+}
+
+can_root() {
+	[ "$(id -u)" -eq 0 ] || { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; }
+}
+
+pkg_installed() {
+	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+# policy_rc_d_block stops package scripts from starting services while we install (the Debian mechanism
+# containers use); policy_rc_d_restore undoes it. An existing policy-rc.d is left alone.
+POLICY=/usr/sbin/policy-rc.d
+policy_added=0
+policy_rc_d_block() {
+	if [ ! -e "$POLICY" ]; then
+		if as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $POLICY && chmod 755 $POLICY"; then
+			policy_added=1
+		fi
+	fi
+}
+policy_rc_d_restore() {
+	if [ "$policy_added" -eq 1 ]; then
+		as_root rm -f "$POLICY" || warn "could not remove $POLICY; remove it by hand"
+		policy_added=0
+	fi
+}
+trap policy_rc_d_restore EXIT
+
+install_apt_packages() {
+	local missing=()
+	for p in "${APT_PACKAGES[@]}"; do
+		pkg_installed "$p" || missing+=("$p")
+	done
+	if [ ${#missing[@]} -eq 0 ]; then
+		say "apt packages present: ${APT_PACKAGES[*]}"
+		return
+	fi
+	if ! command -v apt-get >/dev/null 2>&1; then
+		fail "apt-get not found; install by hand: ${missing[*]}"
+		return
+	fi
+	if ! can_root; then
+		fail "need root or passwordless sudo to install: ${missing[*]}"
+		return
+	fi
+	say "installing missing packages: ${missing[*]}"
+	policy_rc_d_block
+	export DEBIAN_FRONTEND=noninteractive
+	if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q; then
+		fail "apt-get update failed"
+		policy_rc_d_restore
+		return
+	fi
+	if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"; then
+		fail "apt-get install failed for: ${missing[*]}"
+	fi
+	policy_rc_d_restore
+}
+
+# stop_system_mosquitto stops and disables a mosquitto service the package may have started. Tests run
+# their own brokers; the service would only hold port 1883.
+stop_system_mosquitto() {
+	pkg_installed mosquitto || return 0
+	can_root || return 0
+	if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+		if systemctl is-enabled --quiet mosquitto 2>/dev/null || systemctl is-active --quiet mosquitto 2>/dev/null; then
+			say "stopping and disabling the mosquitto system service"
+			as_root systemctl disable --now mosquitto >/dev/null 2>&1 || warn "could not stop the mosquitto service"
+		fi
+		return 0
+	fi
+	# No systemd: a SysV init script may have started it (its pid file says so).
+	if [ -x /etc/init.d/mosquitto ] && [ -s /run/mosquitto/mosquitto.pid ] &&
+		kill -0 "$(cat /run/mosquitto/mosquitto.pid)" 2>/dev/null; then
+		say "stopping the mosquitto init.d service"
+		as_root /etc/init.d/mosquitto stop >/dev/null 2>&1 || warn "could not stop the mosquitto service"
+	fi
+	if command -v update-rc.d >/dev/null 2>&1 && ls /etc/rc2.d/S*mosquitto >/dev/null 2>&1; then
+		as_root update-rc.d mosquitto disable >/dev/null 2>&1 || true
+	fi
+}
+
+# influxd_ok reports whether $1 is an influxd built from github.com/influxdata/influxdb at INFLUXD_VERSION
+# (go install does not stamp `influxd version`, so read the module version from the binary).
+influxd_ok() {
+	[ -x "$1" ] || return 1
+	if command -v go >/dev/null 2>&1; then
+		go version -m "$1" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+github.com/influxdata/influxdb[[:space:]]+${INFLUXD_VERSION}([[:space:]]|$)"
+	else
+		"$1" version >/dev/null 2>&1
+	fi
+}
+
+install_influxd() {
+	local bin="$CACHE/influxd"
+	if influxd_ok "$bin"; then
+		say "influxd ${INFLUXD_VERSION} present: $bin"
+		return
+	fi
+	if ! command -v go >/dev/null 2>&1; then
+		fail "go not found; cannot build influxd ${INFLUXD_VERSION} into $CACHE"
+		return
+	fi
+	mkdir -p "$CACHE" || {
+		fail "cannot create $CACHE"
+		return
+	}
+	# Another run (or another engineer) may be building it right now: wait for it rather than build twice.
+	local lock="$CACHE/.influxd.lock"
+	exec 9>"$lock"
+	if command -v flock >/dev/null 2>&1; then
+		flock 9
+	fi
+	if influxd_ok "$bin"; then
+		say "influxd ${INFLUXD_VERSION} present: $bin"
+		exec 9>&-
+		return
+	fi
+	say "building influxd ${INFLUXD_VERSION} into $CACHE (takes about 3 minutes on 2 cores)..."
+	# Build outside the repo so its go.mod does not apply; GOFLAGS from the environment could break it.
+	if (cd / && GOFLAGS= GOBIN="$CACHE" go install "github.com/influxdata/influxdb/cmd/influxd@${INFLUXD_VERSION}"); then
+		say "built $bin"
+	else
+		fail "building influxd ${INFLUXD_VERSION} failed (go install github.com/influxdata/influxdb/cmd/influxd@${INFLUXD_VERSION})"
+	fi
+	exec 9>&-
+}
+
+summary() {
+	say "summary:"
+	local name path
+	for name in mosquitto mosquitto_pub mosquitto_sub ffmpeg chromium chromedriver; do
+		path="$(PATH="$PATH:/usr/sbin:/sbin" command -v "$name" 2>/dev/null || true)"
+		printf '  %-14s %s\n' "$name" "${path:-MISSING}"
+	done
+	if influxd_ok "$CACHE/influxd"; then
+		printf '  %-14s %s (%s)\n' influxd "$CACHE/influxd" "$INFLUXD_VERSION"
+	else
+		printf '  %-14s %s\n' influxd "MISSING ($CACHE/influxd)"
+	fi
+}
+
+install_apt_packages
+stop_system_mosquitto
+install_influxd
+summary
+
+if [ ${#failures[@]} -gt 0 ]; then
+	if [ "${CI:-}" = "true" ]; then
+		printf 'install-test-deps: FAILED (CI=true):\n' >&2
+		printf '  - %s\n' "${failures[@]}" >&2
+		exit 1
+	fi
+	warn "some dependencies are missing; their integration tests will be skipped (they fail under CI=true)"
+fi
+exit 0

@@ -1,0 +1,222 @@
+package camerasim
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/pion/rtp"
+	"github.com/stretchr/testify/require"
+)
+
+func TestClipsParse(t *testing.T) {
+	cs, err := loadClips()
+	require.NoError(t, err)
+	for name, c := range map[string]*clip{"normal": cs.normal, "black": cs.black, "motion": cs.motion} {
+		require.Equal(t, 640, c.width, name)
+		require.Equal(t, 360, c.height, name)
+		require.Len(t, c.aus, 4*FPS, name) // 4 s at FPS
+		require.Equal(t, 0, c.keyframe, name)
+	}
+	_, err = parseClip([]byte("not h264"))
+	require.Error(t, err)
+}
+
+var badConfigs = []struct {
+	cfg  Config
+	want string
+}{
+	{Config{Cameras: -1}, "cameras: must be 1..1000"},
+	{Config{Cameras: MaxCameras + 1}, "cameras: must be 1..1000"},
+	{Config{Password: "x"}, "password set without username"},
+	{Config{Cameras: 2, Schedule: []ScheduledFault{{Camera: 3, Fault: Fault{Kind: FaultStall}}}}, "schedule[0].camera: must be 1..2"},
+	{Config{Schedule: []ScheduledFault{{Camera: 1, Fault: Fault{Kind: "melt"}}}}, `unknown fault kind "melt"`},
+	{Config{Schedule: []ScheduledFault{{Camera: 1, At: 5 * time.Second, Fault: Fault{Kind: FaultStall}}}, ScheduleRepeat: time.Second}, "schedule_repeat"},
+}
+
+func TestConfigValidation(t *testing.T) {
+	for _, tc := range badConfigs {
+		_, err := New(tc.cfg, nil)
+		require.ErrorContains(t, err, tc.want)
+	}
+}
+
+var faultBodies = []struct {
+	body string
+	want Fault
+	err  string
+}{
+	{`{"kind":"stall","duration":"10s"}`, Fault{Kind: FaultStall, Duration: 10 * time.Second}, ""},
+	{`{"kind":"none"}`, Fault{Kind: FaultNone}, ""},
+	{`{"kind":"garbage"}`, Fault{Kind: FaultGarbage}, ""},
+	{`{"kind":"melt"}`, Fault{}, "unknown fault kind"},
+	{`{"kind":"stall","duration":"soon"}`, Fault{}, "duration"},
+	{`{"kind":"stall","duration":"-1s"}`, Fault{}, "duration must be >= 0"},
+	{`{"kind":"motion","region":[1,2,3]}`, Fault{}, "region must be [x,y,w,h]"},
+	{`{"kind":"motion","region":[1,2,3,4]}`, Fault{}, "region is not supported"},
+	{`{"kind":"stall","extra":1}`, Fault{}, "unknown field"},
+	{`[`, Fault{}, "invalid JSON"},
+}
+
+func TestParseFaultJSON(t *testing.T) {
+	for _, tc := range faultBodies {
+		f, err := parseFaultJSON([]byte(tc.body))
+		if tc.err != "" {
+			require.ErrorContains(t, err, tc.err, tc.body)
+			continue
+		}
+		require.NoError(t, err, tc.body)
+		require.Equal(t, tc.want, f)
+	}
+}
+
+func FuzzParseFaultJSON(f *testing.F) {
+	for _, tc := range faultBodies {
+		f.Add([]byte(tc.body))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fault, err := parseFaultJSON(b)
+		if err == nil {
+			require.NoError(t, fault.Validate())
+		}
+	})
+}
+
+func startServer(t *testing.T, cfg Config) *Server {
+	t.Helper()
+	cfg.Listen = "127.0.0.1:0"
+	s, err := New(cfg, nil)
+	require.NoError(t, err)
+	require.NoError(t, s.Start())
+	t.Cleanup(s.Close)
+	return s
+}
+
+// reader plays one camera and records RTP timestamps.
+type reader struct {
+	mu  sync.Mutex
+	ts  []uint32
+	err error
+}
+
+func play(t *testing.T, s *Server, n int, user, pass string) (*reader, *gortsplib.Client) {
+	t.Helper()
+	u, err := base.ParseURL(s.URL(n))
+	require.NoError(t, err)
+	if user != "" {
+		u, err = base.ParseURL("rtsp://" + user + ":" + pass + "@" + s.Addr() + "/cam1")
+		require.NoError(t, err)
+	}
+	tr := gortsplib.TransportTCP
+	c := &gortsplib.Client{Scheme: u.Scheme, Host: u.Host, Transport: &tr}
+	require.NoError(t, c.Start2())
+	t.Cleanup(c.Close)
+	desc, _, err := c.Describe(u)
+	if err != nil {
+		return &reader{err: err}, c
+	}
+	var h264 *format.H264
+	medi := desc.FindFormat(&h264)
+	require.NotNil(t, medi)
+	_, err = c.Setup(desc.BaseURL, medi, 0, 0)
+	require.NoError(t, err)
+	r := &reader{}
+	c.OnPacketRTP(medi, h264, func(pkt *rtp.Packet) {
+		r.mu.Lock()
+		if len(r.ts) == 0 || r.ts[len(r.ts)-1] != pkt.Timestamp {
+			r.ts = append(r.ts, pkt.Timestamp)
+		}
+		r.mu.Unlock()
+	})
+	_, err = c.Play(nil)
+	require.NoError(t, err)
+	return r, c
+}
+
+func (r *reader) frames() []uint32 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]uint32(nil), r.ts...)
+}
+
+func TestStreamTimestampsAndStall(t *testing.T) {
+	s := startServer(t, Config{Cameras: 2})
+	r, _ := play(t, s, 2, "", "")
+	require.NoError(t, r.err)
+	require.Eventually(t, func() bool { return len(r.frames()) >= 6 }, 10*time.Second, 10*time.Millisecond)
+	// Consecutive frames are 90000/FPS apart: timestamps follow the frame clock.
+	ts := r.frames()
+	for i := 1; i < len(ts); i++ {
+		require.Equal(t, uint32(90000/FPS), ts[i]-ts[i-1], "frame %d", i)
+	}
+
+	require.NoError(t, s.SetFault(2, Fault{Kind: FaultStall}))
+	// Once stalled, no new frames arrive.
+	var n int
+	require.Eventually(t, func() bool {
+		before := len(r.frames())
+		time.Sleep(3 * time.Second / FPS)
+		n = len(r.frames())
+		return n == before
+	}, 5*time.Second, time.Millisecond)
+	require.NoError(t, s.SetFault(2, Fault{Kind: FaultNone}))
+	require.Eventually(t, func() bool { return len(r.frames()) > n+3 }, 5*time.Second, 10*time.Millisecond)
+	// After the stall, timestamps jumped by the stalled time: still a multiple of the frame period.
+	ts = r.frames()
+	require.Zero(t, (ts[n]-ts[n-1])%(90000/FPS))
+	require.Greater(t, ts[n]-ts[n-1], uint32(90000/FPS))
+}
+
+func TestAuthAndRefuse(t *testing.T) {
+	s := startServer(t, Config{Cameras: 1, Username: "u", Password: "p"})
+	r, _ := play(t, s, 1, "", "")
+	require.ErrorContains(t, r.err, "401")
+	r, _ = play(t, s, 1, "u", "wrong")
+	require.ErrorContains(t, r.err, "401")
+	r, _ = play(t, s, 1, "u", "p")
+	require.NoError(t, r.err)
+	require.Eventually(t, func() bool { return len(r.frames()) > 0 }, 10*time.Second, 10*time.Millisecond)
+
+	require.NoError(t, s.SetFault(1, Fault{Kind: FaultRefuse, Duration: time.Hour}))
+	r, _ = play(t, s, 1, "u", "p")
+	require.ErrorContains(t, r.err, "503")
+	require.Equal(t, FaultRefuse, s.Faults()[0].Kind)
+	require.Error(t, s.SetFault(2, Fault{Kind: FaultStall}))
+}
+
+func TestTimedFaultExpires(t *testing.T) {
+	s := startServer(t, Config{Cameras: 1, Schedule: []ScheduledFault{{Camera: 1, Fault: Fault{Kind: FaultBlack, Duration: 200 * time.Millisecond}}}})
+	require.Eventually(t, func() bool { return s.Faults()[0].Kind == FaultBlack }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return s.Faults()[0].Kind == FaultNone }, 5*time.Second, 5*time.Millisecond)
+}
+
+func TestControlAPI(t *testing.T) {
+	s := startServer(t, Config{Cameras: 2, ControlListen: "127.0.0.1:0"})
+	base := "http://" + s.ControlAddr()
+	for _, tc := range []struct {
+		path, body string
+		code       int
+	}{
+		{"/cameras/1/fault", `{"kind":"frozen","duration":"1m"}`, http.StatusNoContent},
+		{"/cameras/2/fault", `{"kind":"bogus"}`, http.StatusBadRequest},
+		{"/cameras/3/fault", `{"kind":"stall"}`, http.StatusNotFound},
+		{"/cameras/x/fault", `{"kind":"stall"}`, http.StatusNotFound},
+		{"/cameras/2/fault", strings.Repeat(" ", maxFaultBody+10), http.StatusRequestEntityTooLarge},
+	} {
+		res, err := http.Post(base+tc.path, "application/json", strings.NewReader(tc.body))
+		require.NoError(t, err)
+		res.Body.Close()
+		require.Equal(t, tc.code, res.StatusCode, tc.path+" "+tc.body)
+	}
+	require.Equal(t, FaultFrozen, s.Faults()[0].Kind)
+	require.False(t, s.Faults()[0].Until.IsZero())
+	res, err := http.Get(base + "/cameras")
+	require.NoError(t, err)
+	defer res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+}

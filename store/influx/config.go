@@ -1,0 +1,179 @@
+package influx
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/influxdata/line-protocol/v2/lineprotocol"
+
+	"citywatch/store/influx/diskqueue"
+)
+
+// Queue-full policies for Config.QueueFullPolicy.
+const (
+	// PolicyDropOldest deletes the oldest queued samples to make room, counting each one.
+	PolicyDropOldest = string(diskqueue.DropOldest)
+	// PolicyBlock makes Append wait for space (or its context).
+	PolicyBlock = string(diskqueue.Block)
+)
+
+// Config configures the InfluxDB backend. Zero values take the documented defaults.
+type Config struct {
+	// URL is the InfluxDB base URL, e.g. "https://influx.city.example:8086". Required. It must not carry
+	// credentials: use Token.
+	URL string
+	// Org is the InfluxDB 2 organization. InfluxDB 1.8 ignores it. It defaults to "".
+	Org string
+	// Bucket is the InfluxDB 2 bucket, or "database/retention-policy" for InfluxDB 1.8. Required.
+	Bucket string
+	// Token is the API token ("user:password" for InfluxDB 1.8 with authentication). It is a secret: never
+	// logged or reported. It defaults to "" (no authentication).
+	Token string
+	// Precision of the timestamps written: "ns", "us", "ms" or "s". Samples carry milliseconds, so finer
+	// precisions add nothing. It defaults to "ms".
+	Precision string
+	// BatchSize is the most samples sent in one write request. It defaults to 5000.
+	BatchSize int
+	// FlushInterval is how long a partial batch waits for more samples before it is sent, and the group
+	// commit interval of the queue (fsync at least this often). It defaults to 1s.
+	FlushInterval time.Duration
+	// Gzip compresses write requests. It defaults to false.
+	Gzip bool
+	// Timeout bounds one write request. It defaults to 10s.
+	Timeout time.Duration
+	// ReplayRate caps the samples per second sent while the queue holds a backlog (replay after an outage),
+	// to spare a central InfluxDB that many edges reconnect to at once. 0 means no cap. It defaults to 0.
+	ReplayRate float64
+	// RetryInitial is the first backoff after a failed write; it doubles per failure, with jitter. It
+	// defaults to 1s.
+	RetryInitial time.Duration
+	// RetryMax caps the backoff. It defaults to 1m.
+	RetryMax time.Duration
+
+	// Edge is the edge identity, written as tag "edge" on every sample. It defaults to the host name.
+	Edge string
+	// Site is the site identity, written as tag "site" on every sample when set. It defaults to "".
+	Site string
+	// Tags are further static tags written on every sample. A sample label with the same name as a static
+	// tag (or edge/site) and a different value is kept as "exported_<name>", like Prometheus does with
+	// honor_labels: false. It defaults to none.
+	Tags map[string]string
+
+	// QueueDir holds the durable queue and the dead-letter file (dead-letter.lp). Required.
+	QueueDir string
+	// QueueMaxBytes bounds the queue on disk. It defaults to 1 GiB.
+	QueueMaxBytes int64
+	// QueueSegmentBytes is the queue segment size. It defaults to QueueMaxBytes/16, at most 64 MiB.
+	QueueSegmentBytes int64
+	// QueueFullPolicy is "drop_oldest" or "block". It defaults to "drop_oldest".
+	QueueFullPolicy string
+	// DeadLetterMaxBytes bounds dead-letter.lp; when full it is rotated to dead-letter.lp.1 (replacing the
+	// previous one). It defaults to 16 MiB.
+	DeadLetterMaxBytes int64
+}
+
+func (c *Config) applyDefaults() error {
+	if c.Precision == "" {
+		c.Precision = "ms"
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 5000
+	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = time.Second
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 10 * time.Second
+	}
+	if c.RetryInitial == 0 {
+		c.RetryInitial = time.Second
+	}
+	if c.RetryMax == 0 {
+		c.RetryMax = time.Minute
+	}
+	if c.Edge == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("influx: edge not set and host name unknown: %w", err)
+		}
+		c.Edge = h
+	}
+	if c.QueueFullPolicy == "" {
+		c.QueueFullPolicy = PolicyDropOldest
+	}
+	if c.DeadLetterMaxBytes == 0 {
+		c.DeadLetterMaxBytes = 16 << 20
+	}
+	return c.validate()
+}
+
+func (c *Config) validate() error {
+	u, err := url.Parse(c.URL)
+	switch {
+	case c.URL == "":
+		return errors.New("influx: url is required")
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return errors.New("influx: url must be an http(s) URL with a host")
+	case u.User != nil:
+		return errors.New("influx: url must not contain credentials; use token")
+	case c.Bucket == "":
+		return errors.New("influx: bucket is required")
+	case c.QueueDir == "":
+		return errors.New("influx: queue_dir is required")
+	case c.BatchSize < 1:
+		return fmt.Errorf("influx: batch_size must be >= 1, got %d", c.BatchSize)
+	case c.FlushInterval < 0:
+		return fmt.Errorf("influx: flush_interval must be > 0, got %s", c.FlushInterval)
+	case c.Timeout < 0:
+		return fmt.Errorf("influx: timeout must be > 0, got %s", c.Timeout)
+	case c.ReplayRate < 0:
+		return fmt.Errorf("influx: replay_rate must be >= 0, got %g", c.ReplayRate)
+	case c.RetryInitial < 0 || c.RetryMax < c.RetryInitial:
+		return fmt.Errorf("influx: need 0 < retry_initial (%s) <= retry_max (%s)", c.RetryInitial, c.RetryMax)
+	case c.QueueFullPolicy != PolicyDropOldest && c.QueueFullPolicy != PolicyBlock:
+		return fmt.Errorf("influx: queue_full_policy must be %q or %q, got %q", PolicyDropOldest, PolicyBlock, c.QueueFullPolicy)
+	case c.DeadLetterMaxBytes < 4096:
+		return fmt.Errorf("influx: dead_letter_max_bytes must be >= 4096, got %d", c.DeadLetterMaxBytes)
+	}
+	if _, err := parsePrecision(c.Precision); err != nil {
+		return err
+	}
+	for k, v := range c.staticTags() {
+		if k == "" || v == "" {
+			return fmt.Errorf("influx: static tag %q=%q: name and value must not be empty", k, v)
+		}
+	}
+	return nil
+}
+
+func (c *Config) staticTags() map[string]string {
+	m := make(map[string]string, len(c.Tags)+2)
+	for k, v := range c.Tags {
+		m[k] = v
+	}
+	m["edge"] = c.Edge
+	if c.Site != "" {
+		m["site"] = c.Site
+	}
+	return m
+}
+
+// precisions maps config values to encoder precisions; the byte is stored in each queue record so that a
+// precision change never reinterprets queued timestamps.
+var precisions = map[string]lineprotocol.Precision{
+	"ns": lineprotocol.Nanosecond,
+	"us": lineprotocol.Microsecond,
+	"ms": lineprotocol.Millisecond,
+	"s":  lineprotocol.Second,
+}
+
+func parsePrecision(s string) (lineprotocol.Precision, error) {
+	p, ok := precisions[s]
+	if !ok {
+		return 0, fmt.Errorf("influx: precision must be one of ns, us, ms, s; got %q", s)
+	}
+	return p, nil
+}

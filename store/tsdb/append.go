@@ -1,0 +1,406 @@
+package tsdb
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
+	promtsdb "github.com/prometheus/prometheus/tsdb"
+
+	"citywatch/store"
+)
+
+// Append stores samples. It returns nil only after the TSDB head appender committed them, that is after they
+// were written to the write-ahead log (handed to the operating system: a killed process loses nothing, a
+// power cut may lose the last unsynced WAL page, as with Prometheus). Samples the TSDB refuses for what they
+// are (too old for the out-of-order window, a duplicate timestamp with another value, an invalid series) are
+// reported through a *store.RejectedError while the others are committed. Any other error means nothing of
+// the call was stored and the call may be retried.
+//
+// Append is safe for concurrent use. Calls that touch the same series are serialised, so the TSDB's
+// appendability checks see each other's samples and nothing is dropped silently at commit.
+func (d *DB) Append(ctx context.Context, samples []store.Sample) error {
+	if len(samples) == 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("store/tsdb: append: %w", err)
+	}
+	start := time.Now()
+
+	d.closeMu.RLock()
+	defer d.closeMu.RUnlock()
+	if d.closed {
+		return ErrClosed
+	}
+
+	b := d.getBatch(samples)
+	defer d.putBatch(b)
+	for _, i := range b.locked {
+		d.shards[i].mu.Lock()
+		d.shards[i].maybeRotate(start)
+	}
+	defer func() {
+		for _, i := range b.locked {
+			d.shards[i].mu.Unlock()
+		}
+	}()
+
+	app := d.db.Appender(ctx)
+	var rej rejections
+	appended := 0
+	runT := int64(math.MinInt64)
+	for _, i := range b.order {
+		s := &samples[i]
+		sh := &d.shards[b.shardOf[i]]
+		e := sh.lookup(b.hashes[i], s)
+		if e == nil {
+			lset, err := buildLabels(s, &b.sb)
+			if err != nil {
+				rej.add(ReasonInvalidSeries, s, err)
+				continue
+			}
+			e = newSeriesEntry(s, lset)
+			sh.insert(b.hashes[i], e)
+		}
+		if s.T != runT {
+			runT = s.T
+			b.resetRun()
+		}
+		if prev, seen := b.seenInRun(e); seen {
+			if math.Float64bits(prev) == math.Float64bits(s.V) {
+				appended++ // The same reading twice: stored once, as the TSDB does.
+				continue
+			}
+			rej.add(ReasonDuplicate, s, storage.NewDuplicateFloatErr(s.T, prev, s.V))
+			continue
+		}
+		ref, err := app.Append(e.ref, e.lset, s.T, s.V)
+		if err != nil {
+			reason, ok := classify(err)
+			if !ok {
+				rerr := app.Rollback()
+				return errors.Join(fmt.Errorf("store/tsdb: append %s: %w", store.LabelsString(s.Name, s.Labels), err), rerr)
+			}
+			rej.add(reason, s, err)
+			continue
+		}
+		e.ref = ref
+		b.addToRun(e, s.V)
+		appended++
+	}
+	if err := app.Commit(); err != nil {
+		return fmt.Errorf("store/tsdb: commit %d samples to %s: %w", appended, d.cfg.Dir, err)
+	}
+
+	d.metrics.samplesAppended.Add(float64(appended))
+	for r, n := range rej.perReason {
+		if n > 0 {
+			d.metrics.samplesRejected.WithLabelValues(allReasons[r]).Add(float64(n))
+		}
+	}
+	d.metrics.appendDuration.Observe(time.Since(start).Seconds())
+	return rej.err()
+}
+
+// classify maps a TSDB append error to a rejection reason; ok is false for errors that are failures of the
+// store rather than of the sample.
+func classify(err error) (reason string, ok bool) {
+	switch {
+	case errors.Is(err, storage.ErrOutOfBounds):
+		return ReasonOutOfBounds, true
+	case errors.Is(err, storage.ErrTooOldSample):
+		return ReasonTooOld, true
+	case errors.Is(err, storage.ErrOutOfOrderSample):
+		return ReasonOutOfOrder, true
+	case errors.Is(err, storage.ErrDuplicateSampleForTimestamp):
+		return ReasonDuplicate, true
+	case errors.Is(err, promtsdb.ErrInvalidSample):
+		return ReasonInvalidSeries, true
+	}
+	return "", false
+}
+
+// rejections aggregates the refused samples of one call into one *store.RejectedError.
+type rejections struct {
+	count     int
+	reason    string
+	first     error
+	perReason [len(allReasons)]int
+}
+
+func (r *rejections) add(reason string, s *store.Sample, err error) {
+	if r.count == 0 {
+		r.reason = reason
+		r.first = fmt.Errorf("%s @%d: %w", store.LabelsString(s.Name, s.Labels), s.T, err)
+	} else if r.reason != reason {
+		r.reason = ReasonMultiple
+	}
+	r.count++
+	if i := slices.Index(allReasons[:], reason); i >= 0 {
+		r.perReason[i]++
+	}
+}
+
+func (r *rejections) err() error {
+	if r.count == 0 {
+		return nil
+	}
+	return &store.RejectedError{Count: r.count, Reason: r.reason, Err: r.first}
+}
+
+// buildLabels validates a new series and builds its TSDB label set.
+func buildLabels(s *store.Sample, sb *labels.ScratchBuilder) (labels.Labels, error) {
+	if s.Name == "" {
+		return labels.EmptyLabels(), errors.New("empty metric name")
+	}
+	if !utf8.ValidString(s.Name) {
+		return labels.EmptyLabels(), fmt.Errorf("metric name %q is not valid UTF-8", s.Name)
+	}
+	sb.Reset()
+	sb.Add(labels.MetricName, s.Name)
+	for _, l := range s.Labels {
+		switch {
+		case l.Name == "":
+			return labels.EmptyLabels(), errors.New("empty label name")
+		case l.Name == labels.MetricName:
+			return labels.EmptyLabels(), errors.New(`label name "__name__" is reserved: the metric name is Sample.Name`)
+		case !utf8.ValidString(l.Name):
+			return labels.EmptyLabels(), fmt.Errorf("label name %q is not valid UTF-8", l.Name)
+		case !utf8.ValidString(l.Value):
+			return labels.EmptyLabels(), fmt.Errorf("value %q of label %q is not valid UTF-8", l.Value, l.Name)
+		case l.Value == "":
+			continue // An empty label value is the same as no label, in PromQL and in the TSDB.
+		}
+		sb.Add(l.Name, l.Value)
+	}
+	sb.Sort()
+	ls := sb.Labels()
+	if name, dup := ls.HasDuplicateLabelNames(); dup {
+		return labels.EmptyLabels(), fmt.Errorf("label name %q is repeated", name)
+	}
+	return ls, nil
+}
+
+// seriesHashes returns the hash of a sample's labels, which picks its shard (so the samples of one message,
+// which share labels, lock one shard), and the hash of labels and name, which keys the series cache.
+func seriesHashes(s *store.Sample) (shardHash, seriesHash uint64) {
+	var d xxhash.Digest
+	d.Reset()
+	for _, l := range s.Labels {
+		_, _ = d.WriteString(l.Name)
+		_, _ = d.WriteString("\xff")
+		_, _ = d.WriteString(l.Value)
+		_, _ = d.WriteString("\xff")
+	}
+	shardHash = d.Sum64()
+	_, _ = d.WriteString(s.Name)
+	return shardHash, d.Sum64()
+}
+
+// batch is the per-call scratch space of Append, pooled.
+type batch struct {
+	hashes  []uint64
+	shardOf []uint8
+	order   []int
+	locked  []uint8
+	sb      labels.ScratchBuilder
+
+	run    []runItem
+	runMap map[uint64]int // lsetHash → index in run, used for long runs
+}
+
+// runItem is a sample accepted earlier in the current call with the current timestamp.
+type runItem struct {
+	e *seriesEntry
+	v float64
+}
+
+// runMapThreshold is the run length above which duplicate detection switches from a scan to a map.
+const runMapThreshold = 32
+
+func (d *DB) getBatch(samples []store.Sample) *batch {
+	b, _ := d.batches.Get().(*batch)
+	if b == nil {
+		b = &batch{sb: labels.NewScratchBuilder(8)}
+	}
+	n := len(samples)
+	b.hashes = slices.Grow(b.hashes[:0], n)[:n]
+	b.shardOf = slices.Grow(b.shardOf[:0], n)[:n]
+	b.order = slices.Grow(b.order[:0], n)[:n]
+	b.locked = b.locked[:0]
+	sorted := true
+	for i := range samples {
+		sh, h := seriesHashes(&samples[i])
+		b.hashes[i] = h
+		b.shardOf[i] = uint8(sh % numShards)
+		b.order[i] = i
+		if i > 0 && samples[i].T < samples[i-1].T {
+			sorted = false
+		}
+		if !slices.Contains(b.locked, b.shardOf[i]) {
+			b.locked = append(b.locked, b.shardOf[i])
+		}
+	}
+	// Shards are locked in ascending order so that concurrent calls cannot deadlock.
+	slices.Sort(b.locked)
+	// Samples are appended in time order (stable for equal times): the TSDB checks each sample against the
+	// committed series only, so a series' samples must reach it oldest first to be committed in order.
+	if !sorted {
+		slices.SortStableFunc(b.order, func(x, y int) int { return cmp.Compare(samples[x].T, samples[y].T) })
+	}
+	return b
+}
+
+func (d *DB) putBatch(b *batch) {
+	if cap(b.hashes) > 1<<16 {
+		return // Do not keep the scratch space of an unusually large call.
+	}
+	b.resetRun()
+	d.batches.Put(b)
+}
+
+func (b *batch) resetRun() {
+	clear(b.run)
+	b.run = b.run[:0]
+	clear(b.runMap)
+}
+
+// seenInRun reports whether the series of e already got a sample at the current timestamp in this call, and
+// its value. Series are compared by label set, not by cache entry, so that two spellings of one series (labels
+// in another order) are still caught.
+func (b *batch) seenInRun(e *seriesEntry) (float64, bool) {
+	if len(b.run) > runMapThreshold {
+		i, ok := b.runMap[e.lsetHash]
+		if !ok {
+			return 0, false
+		}
+		if labels.Equal(b.run[i].e.lset, e.lset) {
+			return b.run[i].v, true
+		}
+		// A hash collision between two label sets: fall back to the scan.
+	}
+	for _, it := range b.run {
+		if it.e == e || (it.e.lsetHash == e.lsetHash && labels.Equal(it.e.lset, e.lset)) {
+			return it.v, true
+		}
+	}
+	return 0, false
+}
+
+func (b *batch) addToRun(e *seriesEntry, v float64) {
+	b.run = append(b.run, runItem{e: e, v: v})
+	if len(b.run) <= runMapThreshold {
+		return
+	}
+	if b.runMap == nil {
+		b.runMap = make(map[uint64]int)
+	}
+	if len(b.runMap) == 0 {
+		for i, it := range b.run {
+			if _, ok := b.runMap[it.e.lsetHash]; !ok {
+				b.runMap[it.e.lsetHash] = i
+			}
+		}
+		return
+	}
+	if _, ok := b.runMap[e.lsetHash]; !ok {
+		b.runMap[e.lsetHash] = len(b.run) - 1
+	}
+}
+
+// numShards is the number of series-cache shards, each with its own lock.
+const numShards = 64
+
+// cacheGeneration is how often a shard's cache generation turns over: a series not appended to for one to
+// two generations is forgotten (the TSDB garbage-collects idle series from its head too), which bounds the
+// cache to the recently active series.
+const cacheGeneration = time.Hour
+
+// seriesEntry caches a series' TSDB label set and reference, keyed by the sample's name and labels as given.
+type seriesEntry struct {
+	name     string
+	labels   []store.Label
+	lset     labels.Labels
+	lsetHash uint64
+	// ref is the TSDB head reference, 0 until the first append. A stale reference (series garbage-collected
+	// from the head) is harmless: the TSDB then falls back to lset and returns the new reference.
+	ref  storage.SeriesRef
+	next *seriesEntry // Next entry with the same hash.
+}
+
+func newSeriesEntry(s *store.Sample, lset labels.Labels) *seriesEntry {
+	ls := make([]store.Label, len(s.Labels))
+	for i, l := range s.Labels {
+		// Clone: the sample's strings may point into a large message buffer.
+		ls[i] = store.Label{Name: strings.Clone(l.Name), Value: strings.Clone(l.Value)}
+	}
+	return &seriesEntry{name: strings.Clone(s.Name), labels: ls, lset: lset, lsetHash: lset.Hash()}
+}
+
+func (e *seriesEntry) matches(s *store.Sample) bool {
+	if e.name != s.Name || len(e.labels) != len(s.Labels) {
+		return false
+	}
+	for i, l := range s.Labels {
+		if e.labels[i] != l {
+			return false
+		}
+	}
+	return true
+}
+
+// shard is one lock and one slice of the series cache, in two generations.
+type shard struct {
+	mu      sync.Mutex
+	cur     map[uint64]*seriesEntry
+	prev    map[uint64]*seriesEntry
+	rotated time.Time
+	_       [64]byte // Keep neighbouring shards' locks off one cache line.
+}
+
+func (s *shard) init(now time.Time) {
+	s.cur = make(map[uint64]*seriesEntry)
+	s.rotated = now
+}
+
+func (s *shard) maybeRotate(now time.Time) {
+	if now.Sub(s.rotated) < cacheGeneration {
+		return
+	}
+	s.prev = s.cur
+	s.cur = make(map[uint64]*seriesEntry, len(s.prev))
+	s.rotated = now
+}
+
+// lookup returns the cached entry of the sample's series, promoting it from the previous generation.
+func (s *shard) lookup(h uint64, smp *store.Sample) *seriesEntry {
+	for e := s.cur[h]; e != nil; e = e.next {
+		if e.matches(smp) {
+			return e
+		}
+	}
+	for e := s.prev[h]; e != nil; e = e.next {
+		if e.matches(smp) {
+			promoted := *e
+			s.insert(h, &promoted)
+			return &promoted
+		}
+	}
+	return nil
+}
+
+func (s *shard) insert(h uint64, e *seriesEntry) {
+	e.next = s.cur[h]
+	s.cur[h] = e
+}
