@@ -135,8 +135,8 @@ func (a *App) build() error {
 		}
 		a.externals = append(a.externals, ext)
 	}
-	if len(a.opts.Cameras) > 0 {
-		a.cams, err = cameras.New(cameras.Config{Cameras: a.opts.Cameras}, cameras.Deps{
+	if cams := a.cameraConfigs(); len(cams) > 0 {
+		a.cams, err = cameras.New(cameras.Config{Cameras: cams}, cameras.Deps{
 			Appender: a.appender, Logger: a.log, Registerer: a.reg,
 			Events: func(e cameras.Event) {
 				a.log.Info("camera state", "component", "cameras", "camera", e.CameraID, "from", e.From, "to", e.To,
@@ -158,6 +158,19 @@ func (a *App) build() error {
 		Mounts: []dashboards.Mounter{a.api}, Checks: a.checks(),
 	})
 	return err
+}
+
+// cameraConfigs are the configured cameras plus those of Options (the demo's).
+func (a *App) cameraConfigs() []cameras.CameraConfig {
+	out := make([]cameras.CameraConfig, 0, len(a.cfg.Cameras)+len(a.opts.Cameras))
+	for _, c := range a.cfg.Cameras {
+		out = append(out, cameras.CameraConfig{
+			ID: c.ID, Name: c.Name, Site: c.Site, Labels: c.Labels, URL: c.URL, Username: c.Username,
+			Password: c.Password.Value(), Transport: c.Transport, StallTimeout: c.StallTimeout.Std(),
+			ReconnectMin: c.ReconnectMin.Std(), ReconnectMax: c.ReconnectMax.Std(), Jitter: c.Jitter,
+		})
+	}
+	return append(out, a.opts.Cameras...)
 }
 
 func (a *App) camerasInfo() dashboards.CameraInfo {
@@ -183,7 +196,9 @@ func newMapper(cfg *config.Config) (*mapping.Mapper, error) {
 }
 
 // swapMapper lets a reload replace the topic mapping while messages flow.
-type swapMapper struct{ cur atomic.Pointer[mapping.Mapper] }
+type swapMapper struct {
+	cur atomic.Pointer[mapping.Mapper]
+}
 
 func (s *swapMapper) Map(topic string, payload []byte, now time.Time) (mapping.Result, error) {
 	return s.cur.Load().Map(topic, payload, now)

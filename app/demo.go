@@ -87,7 +87,7 @@ func RunDemo(ctx context.Context, o DemoOptions, stdout io.Writer, log *slog.Log
 		n := i + 1
 		site := "q-hotel-1"
 		if n > o.Cameras/2 {
-			site = "riverside"
+			site = "embankment"
 		}
 		cams[i] = cameras.CameraConfig{ID: "cam" + strconv.Itoa(n), Name: "Corridor camera " + strconv.Itoa(n),
 			Site: site, URL: camSim.URL(n)}
@@ -115,7 +115,8 @@ func RunDemo(ctx context.Context, o DemoOptions, stdout io.Writer, log *slog.Log
 		simCfg := sim.SensorsConfig{
 			Broker: "tcp://" + a.BrokerAddr(), ClientID: "citywatch-demo-sensors", Devices: o.Devices, Rate: o.Rate,
 			QoS: 1, Seed: 1,
-			Faults: sim.Faults{FeverAfter: 45 * time.Second, SilentAfter: 90 * time.Second, MalformedRatio: 0.01},
+			Faults: sim.Faults{FeverDevice: "wearable-001", FeverAfter: 45 * time.Second, SilentDevice: "room-002",
+				SilentAfter: 90 * time.Second, MalformedRatio: 0.01},
 		}
 		if err := sim.RunSensors(ctx, simCfg, log.With("component", "sim")); err != nil && !errors.Is(err, context.Canceled) {
 			log.Error("sensor simulator stopped", "err", err)

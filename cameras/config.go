@@ -81,8 +81,8 @@ const (
 	maxCorruptRatio = 0.2
 )
 
-// SetDefaults fills zero fields with their defaults. Jitter is left at 0 only if explicitly negative... no:
-// a zero Jitter means the default; use a tiny value to nearly disable it.
+// SetDefaults fills zero fields with their defaults. A zero Jitter means the default (0.2); use a tiny
+// value such as 0.001 to practically disable it.
 func (c *Config) SetDefaults() {
 	if c.MetricsInterval == 0 {
 		c.MetricsInterval = DefaultMetricsInterval

@@ -77,30 +77,39 @@ const maxErrorText = 256
 func newSanitizer(username, password string) func(string) string {
 	var secrets []string
 	if password != "" {
-		secrets = append(secrets, password, url.QueryEscape(password), url.PathEscape(password),
-			url.UserPassword(username, password).String())
+		secrets = append(secrets, url.UserPassword(username, password).String(), password,
+			url.QueryEscape(password), url.PathEscape(password), controlToSpace(password))
 	}
-	return func(s string) string {
+	redact := func(s string) string {
 		s = userinfoRE.ReplaceAllString(s, "$1")
 		for _, sec := range secrets {
 			if sec != "" {
 				s = strings.ReplaceAll(s, sec, "***")
 			}
 		}
-		s = strings.Map(func(r rune) rune {
-			if r < 0x20 || r == 0x7f {
-				return ' '
-			}
-			return r
-		}, s)
+		return s
+	}
+	return func(s string) string {
+		// Redact before and after replacing control characters: either form may spell a secret.
+		s = redact(s)
+		s = redact(controlToSpace(s))
 		if len(s) > maxErrorText {
-			s = s[:maxErrorText] + "…"
+			s = strings.ToValidUTF8(s[:maxErrorText], "") + "…"
 		}
 		return s
 	}
 }
 
-// redactURL returns u without userinfo, query or fragment secrets kept out; it is what Status.URL shows.
+func controlToSpace(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// redactURL returns raw without userinfo; it is what Status.URL and config errors show.
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {

@@ -150,6 +150,10 @@ func (h *Health) evaluate(sig Signals) (State, string) {
 	if !sig.CodecSupported {
 		return StateDegraded, fmt.Sprintf("video codec %s is not inspected; only packet flow is monitored", orUnknown(sig.Codec))
 	}
+	// Loss comes before corruption: lost packets corrupt frames, and the loss is the cause to report.
+	if sig.LossRatio > h.cfg.MaxLossRatio {
+		return StateDegraded, fmt.Sprintf("packet loss %.1f%%", 100*sig.LossRatio)
+	}
 	if sig.CorruptRatio > h.cfg.MaxCorruptRatio {
 		return StateDegraded, fmt.Sprintf("undecodable video: %.0f%% of frames corrupt", 100*sig.CorruptRatio)
 	}
@@ -162,9 +166,6 @@ func (h *Health) evaluate(sig Signals) (State, string) {
 	}
 	if age := sig.Now.Sub(sig.LastKeyframe); age >= h.cfg.KeyframeTimeout {
 		return StateDegraded, fmt.Sprintf("no keyframe for %s", round(age))
-	}
-	if sig.LossRatio > h.cfg.MaxLossRatio {
-		return StateDegraded, fmt.Sprintf("packet loss %.1f%%", 100*sig.LossRatio)
 	}
 	if sig.FPSKnown && sig.NominalFPS > 0 && sig.FPS < h.cfg.MinFPSRatio*sig.NominalFPS {
 		return StateDegraded, fmt.Sprintf("frame rate %.1f fps, camera announces %.1f fps", sig.FPS, sig.NominalFPS)

@@ -89,6 +89,7 @@ var healthCases = []struct {
 	{"packet loss", []healthStep{
 		{with(streaming(10*time.Second), func(s *Signals) { s.LossRatio = 0.12 }), StateDegraded, "packet loss 12.0%"},
 		{with(streaming(10*time.Second), func(s *Signals) { s.LossRatio = 0.05 }), StateOnline, ""},
+		{with(streaming(10*time.Second), func(s *Signals) { s.LossRatio, s.CorruptRatio = 0.2, 0.4 }), StateDegraded, "packet loss 20.0%"},
 	}},
 	{"no keyframe", []healthStep{
 		{with(streaming(20*time.Second), func(s *Signals) { s.LastKeyframe = at(10 * time.Second) }), StateDegraded, "no keyframe for 10s"},

@@ -137,12 +137,21 @@ func testCamera(id, url string) CameraConfig {
 
 func startMonitor(t *testing.T, cams []CameraConfig) *harness {
 	t.Helper()
+	return startMonitorWith(t, cams, nil)
+}
+
+func startMonitorWith(t *testing.T, cams []CameraConfig, tweak func(*Deps)) *harness {
+	t.Helper()
 	h := &harness{rec: &recorder{}, app: &fakeAppender{}, logs: &syncBuffer{}}
-	mon, err := New(Config{Cameras: cams, MetricsInterval: testMetrics, CheckInterval: testCheck}, Deps{
+	deps := Deps{
 		Appender: h.app,
 		Logger:   slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Events:   h.rec.add,
-	})
+	}
+	if tweak != nil {
+		tweak(&deps)
+	}
+	mon, err := New(Config{Cameras: cams, MetricsInterval: testMetrics, CheckInterval: testCheck}, deps)
 	require.NoError(t, err)
 	require.NoError(t, mon.Start())
 	t.Cleanup(mon.Close)
@@ -255,11 +264,7 @@ func TestMonitorDisconnectRecoversWithOutage(t *testing.T) {
 
 func TestMonitorRefuse(t *testing.T) {
 	sim := startSim(t, camerasim.Config{Cameras: 1})
-	// A port that refuses TCP connections.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	closedAddr := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	closedAddr := closedPort(t)
 
 	startAt := time.Now()
 	h := startMonitor(t, []CameraConfig{testCamera("cam1", sim.URL(1)), testCamera("dead", "rtsp://"+closedAddr+"/x")})
@@ -400,10 +405,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 		require.NoError(t, sim.SetFault(i+1, camerasim.Fault{Kind: k}))
 	}
 	fakes := startBadServers(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	closedAddr := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	closedAddr := closedPort(t)
 
 	runtime.GC()
 	baseline := runtime.NumGoroutine()
@@ -453,4 +455,14 @@ func TestNoGoroutineLeak(t *testing.T) {
 		buf := make([]byte, 1<<20)
 		t.Fatalf("goroutines: baseline %d, now %d:\n%s", baseline, n, buf[:runtime.Stack(buf, true)])
 	}
+}
+
+// closedPort returns a loopback address that refuses TCP connections.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
 }

@@ -11,6 +11,8 @@
 // Prometheus. Directories of state (data_dir, storage.influx.queue.dir) are relative to the working directory.
 package config
 
+import "strings"
+
 // Config is the whole citywatch configuration.
 type Config struct {
 	// DataDir holds the TSDB, the InfluxDB queue and the metadata database. It defaults to "data".
@@ -27,6 +29,8 @@ type Config struct {
 	Ingest IngestConfig `yaml:"ingest"`
 	// Storage configures the embedded TSDB and the InfluxDB forwarder.
 	Storage StorageConfig `yaml:"storage"`
+	// Cameras are the RTSP cameras to monitor. It defaults to none.
+	Cameras []CameraConfig `yaml:"cameras"`
 }
 
 // EdgeConfig is the identity of this edge collector. Non-empty values are added as tags "edge" and "site" to
@@ -133,6 +137,20 @@ type BrokerUser struct {
 	Subscribe []string `yaml:"subscribe"`
 }
 
+// PublishFilters returns the publish ACL with "{username}" replaced by the username.
+func (u BrokerUser) PublishFilters() []string { return u.expand(u.Publish) }
+
+// SubscribeFilters returns the subscribe ACL with "{username}" replaced by the username.
+func (u BrokerUser) SubscribeFilters() []string { return u.expand(u.Subscribe) }
+
+func (u BrokerUser) expand(filters []string) []string {
+	out := make([]string, len(filters))
+	for i, f := range filters {
+		out[i] = strings.ReplaceAll(f, "{username}", u.Username)
+	}
+	return out
+}
+
 // IngestConfig configures MQTT ingestion.
 type IngestConfig struct {
 	// MaxPayloadBytes is the largest payload decoded; larger ones are rejected (reason too_large). It defaults
@@ -225,6 +243,8 @@ type RuleConfig struct {
 	Topic string `yaml:"topic"`
 	// Format is the payload format: auto, json, influx, number or senml. It defaults to "auto".
 	Format string `yaml:"format"`
+	// Precision is the unit of Influx line-protocol timestamps: ns, us, ms or s. It defaults to "ns".
+	Precision string `yaml:"precision"`
 	// Metric is the metric name of plain number payloads, when the template has no {metric}. It defaults to "".
 	Metric string `yaml:"metric"`
 	// MetricPrefix is prepended to every metric name of the rule. It defaults to "".
@@ -328,4 +348,40 @@ func (c *Config) BrokerEnabled() bool {
 		return *c.Broker.Enabled
 	}
 	return len(c.Ingest.Sources) == 0
+}
+
+// Camera transports.
+const (
+	TransportAuto = "auto"
+	TransportTCP  = "tcp"
+	TransportUDP  = "udp"
+)
+
+// CameraConfig is one RTSP camera to monitor.
+type CameraConfig struct {
+	// ID identifies the camera in the API and in the camera label; required, unique, [a-z0-9_-]+.
+	ID string `yaml:"id"`
+	// Name is shown in the UI. It defaults to the ID.
+	Name string `yaml:"name"`
+	// Site is the site the camera belongs to (its site label and access scope); required.
+	Site string `yaml:"site"`
+	// Labels are added to the camera's metrics. They default to none.
+	Labels map[string]string `yaml:"labels"`
+	// URL is the stream URL, rtsp:// or rtsps://, without credentials; required.
+	URL string `yaml:"url"`
+	// Username authenticates to the camera. It defaults to "".
+	Username string `yaml:"username"`
+	// Password authenticates to the camera (or password_file). It is never shown or logged.
+	Password Secret `yaml:"password"`
+	// PasswordFile holds the password instead of password.
+	PasswordFile string `yaml:"password_file"`
+	// Transport is auto, tcp or udp. It defaults to "auto".
+	Transport string `yaml:"transport"`
+	// StallTimeout is how long a session may deliver no packets before the camera is stalled. It defaults to 3s.
+	StallTimeout Duration `yaml:"stall_timeout"`
+	// ReconnectMin and ReconnectMax bound the reconnect backoff. They default to 1s and 30s.
+	ReconnectMin Duration `yaml:"reconnect_min"`
+	ReconnectMax Duration `yaml:"reconnect_max"`
+	// Jitter is the random fraction added to or taken from each backoff, 0 to 1. It defaults to 0.2.
+	Jitter float64 `yaml:"jitter"`
 }

@@ -69,6 +69,8 @@ func TestFullGoodConfig(t *testing.T) {
 	check("max_message_bytes", c.Broker.MaxMessageBytes, ByteSize(1<<20))
 	u := c.Broker.Users
 	check("users[0].publish", u[0].Publish, []string{"city/+/siteA/{username}/#"})
+	check("users[0].PublishFilters", u[0].PublishFilters(), []string{"city/+/siteA/sensor42/#"})
+	check("users[1].SubscribeFilters", u[1].SubscribeFilters(), []string{"alerts/sensor43"})
 	check("users[1].password_hash", u[1].PasswordHash.Value(), "$2a$10$wFVOI6FLZX2oYjTZBhyzwuKrgLitzjVCnC9zgcN4jG5D3SvvQ1ewy")
 	check("users[1].publish", u[1].Publish, []string{})
 	check("users[2].password", u[2].Password.Value(), "env-secret-p4ss")
@@ -384,3 +386,17 @@ func TestAliasBomb(t *testing.T) {
 }
 
 func itoa(i int) string { return string(rune('0' + i)) }
+
+// TestDocsCoverEveryKey fails when docs/configuration.md does not mention a key in code formatting.
+func TestDocsCoverEveryKey(t *testing.T) {
+	doc, err := os.ReadFile("../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range keyPaths(reflect.TypeOf(Config{}), "", map[string]bool{}) {
+		leaf := p[strings.LastIndex(p, ".")+1:]
+		if !regexp.MustCompile("`[^`\n]*\\b" + regexp.QuoteMeta(leaf) + "\\b[^`\n]*`").Match(doc) {
+			t.Errorf("docs/configuration.md does not document %s", p)
+		}
+	}
+}

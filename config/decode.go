@@ -46,7 +46,7 @@ func (d *decoder) resolve(n *yaml.Node, path string) *yaml.Node {
 		}
 		n = n.Alias
 	}
-	if !d.charge(n.Line, path) {
+	if n == nil || !d.charge(n.Line, path) {
 		return nil
 	}
 	return n

@@ -55,8 +55,19 @@ func DefaultSource() SourceConfig {
 	}
 }
 
+// DefaultCamera returns a camera with its defaults; list items in a file start from it.
+func DefaultCamera() CameraConfig {
+	return CameraConfig{
+		Transport:    TransportAuto,
+		StallTimeout: Duration(3 * time.Second),
+		ReconnectMin: Duration(time.Second),
+		ReconnectMax: Duration(30 * time.Second),
+		Jitter:       0.2,
+	}
+}
+
 // DefaultRule returns a mapping rule with its defaults.
-func DefaultRule() RuleConfig { return RuleConfig{Format: FormatAuto} }
+func DefaultRule() RuleConfig { return RuleConfig{Format: FormatAuto, Precision: PrecisionNS} }
 
 // DefaultScale returns the identity scale.
 func DefaultScale() ScaleConfig { return ScaleConfig{Factor: 1} }
@@ -68,6 +79,8 @@ func elemDefault(t reflect.Type) reflect.Value {
 		return reflect.ValueOf(DefaultSource())
 	case reflect.TypeOf(RuleConfig{}):
 		return reflect.ValueOf(DefaultRule())
+	case reflect.TypeOf(CameraConfig{}):
+		return reflect.ValueOf(DefaultCamera())
 	case reflect.TypeOf(ScaleConfig{}):
 		return reflect.ValueOf(DefaultScale())
 	}
@@ -98,6 +111,11 @@ func (c *Config) setDerivedDefaults(hostname string) {
 			if t, err := ParseTopicTemplate(r.Topic); err == nil {
 				r.DeviceLabels = t.DeviceLabels()
 			}
+		}
+	}
+	for i := range c.Cameras {
+		if c.Cameras[i].Name == "" {
+			c.Cameras[i].Name = c.Cameras[i].ID
 		}
 	}
 	if c.Storage.Influx.Queue.Dir == "" && c.DataDir != "" {

@@ -15,6 +15,7 @@ var testVars = map[string]string{
 	"CITYWATCH_GATEWAY_B_PASSWORD":    "example-gateway-password",
 	"CITYWATCH_CENTRAL_MQTT_PASSWORD": "example-central-password",
 	"CITYWATCH_INFLUX_TOKEN":          "example-influx-token",
+	"CITYWATCH_CAMERA_PASSWORD":       "example-camera-password",
 }
 
 func testEnv() environment {
@@ -30,6 +31,15 @@ var badConfigs = []struct {
 	file string
 	errs []string
 }{
+	{"camera_bad_url.bad.yaml", []string{
+		`testdata/camera_bad_url.bad.yaml:2: cameras[0].id: must match [a-z0-9_-]+; got "Bad ID"`,
+		`testdata/camera_bad_url.bad.yaml:2: cameras[0].username: is required when a password is set`,
+		`testdata/camera_bad_url.bad.yaml:4: cameras[0].url: must not contain credentials; use username and password (or password_file)`,
+		`testdata/camera_bad_url.bad.yaml:6: cameras[0].transport: must be one of auto, tcp, udp; got "quic"`,
+		`testdata/camera_bad_url.bad.yaml:7: cameras[0].stall_timeout: must be > 0; got "0s"`,
+		`testdata/camera_bad_url.bad.yaml:8: cameras[0].jitter: must be between 0 and 1; got 1.5`,
+		`testdata/camera_bad_url.bad.yaml:9: cameras[1].site: is required`,
+	}},
 	{"unknown_key.bad.yaml", []string{
 		`testdata/unknown_key.bad.yaml:1: htpp: unknown key; did you mean "http"?`,
 		`testdata/unknown_key.bad.yaml:5: broker.max_mesage_bytes: unknown key; did you mean "max_message_bytes"?`,

@@ -107,6 +107,10 @@ func (c *Config) readSecretFiles(s *errorSink, fsys fileOpener) {
 		read(indexPath("ingest.sources", i)+".password", &src.Password, src.PasswordFile)
 	}
 	read("storage.influx.token", &c.Storage.Influx.Token, c.Storage.Influx.TokenFile)
+	for i := range c.Cameras {
+		cam := &c.Cameras[i]
+		read(indexPath("cameras", i)+".password", &cam.Password, cam.PasswordFile)
+	}
 }
 
 func readSmallFile(fsys fileOpener, name string, max int64) ([]byte, error) {
@@ -246,6 +250,63 @@ func (c *Config) validate(s *errorSink, fsys fileOpener) {
 	c.validateBroker(v)
 	c.validateIngest(v)
 	c.validateStorage(v)
+	c.validateCameras(v)
+}
+
+var cameraIDRE = regexp.MustCompile(`^[a-z0-9_-]+$`)
+
+func (c *Config) validateCameras(v validator) {
+	seen := map[string]bool{}
+	for i := range c.Cameras {
+		cam := &c.Cameras[i]
+		p := indexPath("cameras", i)
+		switch {
+		case cam.ID == "":
+			v.add(p+".id", "is required")
+		case !cameraIDRE.MatchString(cam.ID):
+			v.add(p+".id", "must match [a-z0-9_-]+; got %s", quote(cam.ID))
+		case seen[cam.ID]:
+			v.add(p+".id", "duplicate camera id %s", quote(cam.ID))
+		}
+		seen[cam.ID] = true
+		v.text(p+".name", cam.Name)
+		if cam.Site == "" {
+			v.add(p+".site", "is required")
+		}
+		v.text(p+".site", cam.Site)
+		for _, k := range sortedKeys(cam.Labels) {
+			if !validLabelName(k) || strings.HasPrefix(k, "__") || k == "camera" || k == "site" {
+				v.add(p+".labels", "invalid label name %s (camera and site are set by citywatch)", quote(k))
+			}
+		}
+		if cam.URL == "" {
+			v.add(p+".url", "is required")
+		} else if u, err := url.Parse(cam.URL); err != nil {
+			v.add(p+".url", "invalid URL %s", quoteURL(cam.URL))
+		} else {
+			switch {
+			case u.User != nil:
+				v.add(p+".url", "must not contain credentials; use username and password (or password_file)")
+			case u.Scheme != "rtsp" && u.Scheme != "rtsps":
+				v.add(p+".url", "scheme must be rtsp or rtsps; got %s", quote(cam.URL))
+			case u.Hostname() == "":
+				v.add(p+".url", "must name a host; got %s", quote(cam.URL))
+			}
+		}
+		if cam.Password != "" && cam.Username == "" {
+			v.add(p+".username", "is required when a password is set")
+		}
+		v.oneOf(p+".transport", cam.Transport, TransportAuto, TransportTCP, TransportUDP)
+		v.positive(p+".stall_timeout", cam.StallTimeout)
+		v.positive(p+".reconnect_min", cam.ReconnectMin)
+		v.positive(p+".reconnect_max", cam.ReconnectMax)
+		if cam.ReconnectMin > 0 && cam.ReconnectMax > 0 && cam.ReconnectMin > cam.ReconnectMax {
+			v.add(p+".reconnect_max", "must be >= reconnect_min (%s); got %s", cam.ReconnectMin, quote(cam.ReconnectMax.String()))
+		}
+		if cam.Jitter < 0 || cam.Jitter > 1 {
+			v.add(p+".jitter", "must be between 0 and 1; got %g", cam.Jitter)
+		}
+	}
 }
 
 func (c *Config) validateBroker(v validator) {
@@ -497,6 +558,7 @@ func (v validator) rule(p string, r *RuleConfig) {
 		tmpl = t
 	}
 	v.oneOf(p+".format", r.Format, FormatAuto, FormatJSON, FormatInflux, FormatNumber, FormatSenML)
+	v.oneOf(p+".precision", r.Precision, PrecisionNS, PrecisionUS, PrecisionMS, PrecisionS)
 	hasMetricLevel := tmpl != nil && tmpl.HasLabel(MetricLabel)
 	switch {
 	case r.Metric != "" && !validMetricName(r.Metric):

@@ -17,24 +17,24 @@ const (
 // Rejected is one rejected message kept in the dead-letter list.
 type Rejected struct {
 	// Time is when the message was rejected.
-	Time time.Time
+	Time time.Time `json:"time"`
 	// Source is the source that received the message ("embedded" or an external broker's name).
-	Source string
+	Source string `json:"source"`
 	// Topic is the topic, clipped to 512 bytes of valid UTF-8.
-	Topic string
+	Topic string `json:"topic"`
 	// ClientID is the publishing client when known.
-	ClientID string
+	ClientID string `json:"client_id,omitempty"`
 	// Reason is the rejection reason (a label value of citywatch_ingest_rejected_total).
-	Reason string
+	Reason string `json:"reason"`
 	// Error says what was wrong, clipped to 512 bytes of valid UTF-8.
-	Error string
+	Error string `json:"error"`
 	// Payload is a bounded prefix of the payload: the text itself when it is valid UTF-8, else its standard
 	// base64 encoding (then Base64 is true).
-	Payload string
+	Payload string `json:"payload"`
 	// Base64 says that Payload is base64-encoded because the payload prefix was not valid UTF-8.
-	Base64 bool
+	Base64 bool `json:"base64,omitempty"`
 	// Truncated says that Payload holds only a prefix of the payload.
-	Truncated bool
+	Truncated bool `json:"truncated,omitempty"`
 	// Size is the size of the whole payload in bytes.
 	Size int
 }

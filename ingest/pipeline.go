@@ -30,6 +30,8 @@ type Handler interface {
 	Handle(ctx context.Context, m Message) error
 }
 
+var _ Handler = (*Pipeline)(nil)
+
 // PipelineConfig configures a Pipeline. The zero value is valid: every field has a default.
 type PipelineConfig struct {
 	// DeadLetterSize is how many rejected messages are kept for inspection, newest first. It defaults to 1000.
@@ -259,7 +261,7 @@ func (p *Pipeline) Handle(ctx context.Context, m Message) error {
 	if err != nil {
 		p.reject(m, p.mapReason(err), err, 1)
 		if res.Device != "" {
-			p.devices.seen(&res, recv, true)
+			p.devices.seen(&mapping.Result{Device: res.Device, DeviceLabels: res.DeviceLabels}, recv, true)
 		}
 		p.source(m.Source).messages.Inc()
 		p.duration.Observe(time.Since(start).Seconds())
@@ -282,6 +284,10 @@ func (p *Pipeline) Handle(ctx context.Context, m Message) error {
 		}
 	}
 	if res.Device != "" {
+		if rejected {
+			// Which samples the store refused is unknown: keep the last values of fully stored messages only.
+			res.Samples = nil
+		}
 		p.devices.seen(&res, recv, rejected)
 	}
 	sm := p.source(m.Source)
@@ -304,7 +310,8 @@ func (p *Pipeline) Devices() []Device { return p.devices.list() }
 func (p *Pipeline) DeviceSamples(now time.Time) []store.Sample { return p.devices.samples(now) }
 
 // Run appends DeviceSamples every DeviceExportInterval until ctx is done, then returns nil. Export failures are
-// counted in citywatch_ingest_device_export_errors_total and logged when the error changes.
+// counted in citywatch_ingest_device_export_errors_total and logged when the error changes. Run once per
+// Pipeline; Handle does not need it.
 func (p *Pipeline) Run(ctx context.Context) error {
 	t := time.NewTicker(p.cfg.DeviceExportInterval)
 	defer t.Stop()
@@ -447,7 +454,11 @@ func (p *Pipeline) source(name string) *sourceMetrics {
 		}
 		return p.otherSource
 	}
-	s := &sourceMetrics{messages: p.messages.WithLabelValues(name), samples: p.samples.WithLabelValues(name)}
+	label := name
+	if label == "" {
+		label = "unknown" // an empty label value would read as no label at all
+	}
+	s := &sourceMetrics{messages: p.messages.WithLabelValues(label), samples: p.samples.WithLabelValues(label)}
 	next := make(map[string]*sourceMetrics, len(old)+1)
 	for k, v := range old {
 		next[k] = v

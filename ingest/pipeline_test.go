@@ -440,3 +440,55 @@ func BenchmarkPipelineHandle(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(baseline.Nanoseconds())/float64(b.N), "baseline-ns/op")
 }
+
+var _ Mapper = (*mapping.Mapper)(nil)
+
+// TestPipelineWithRealMapper runs the default citywatch mapping through the pipeline.
+func TestPipelineWithRealMapper(t *testing.T) {
+	m, err := mapping.New(nil, mapping.Options{DefaultMapping: true})
+	require.NoError(t, err)
+	app := &fakeAppender{}
+	reg := prometheus.NewRegistry()
+	p, err := NewPipeline(PipelineConfig{}, PipelineDeps{Mapper: m, Appender: app, Registerer: reg})
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, p.Handle(ctx, Message{Topic: "city/d1/siteA/sensor42", Payload: []byte(`{"temperature":21.5,"humidity":40}`),
+		Received: t0, Source: "embedded"}))
+	require.NoError(t, p.Handle(ctx, Message{Topic: "city/d1/siteA/sensor42", Payload: []byte(`{"temperature":`),
+		Received: t0, Source: "embedded"}))
+	assert.Len(t, app.all(), 2)
+	devs := p.Devices()
+	require.Len(t, devs, 1)
+	assert.Equal(t, "d1/siteA/sensor42", devs[0].ID)
+	assert.Equal(t, map[string]float64{"temperature": 21.5, "humidity": 40}, devs[0].LastValues)
+	assert.Equal(t, map[string]string{"district": "d1", "site": "siteA", "device": "sensor42"}, devs[0].Labels)
+	bad, _ := metricValue(t, reg, "citywatch_ingest_rejected_total", "reason", mapping.ReasonBadJSON)
+	assert.Equal(t, 1.0, bad)
+	require.Len(t, p.Rejected(), 1)
+	assert.Equal(t, `{"temperature":`, p.Rejected()[0].Payload)
+}
+
+// BenchmarkPipelineRealMapper measures Handle with the default mapping and a 5-field JSON payload (no-op
+// store), against a baseline of the mapper alone.
+func BenchmarkPipelineRealMapper(b *testing.B) {
+	m, err := mapping.New(nil, mapping.Options{DefaultMapping: true})
+	require.NoError(b, err)
+	p, err := NewPipeline(PipelineConfig{}, PipelineDeps{Mapper: m, Appender: nopAppender{}, Registerer: prometheus.NewRegistry()})
+	require.NoError(b, err)
+	msg := Message{Topic: "city/d1/siteA/sensor42", Payload: []byte(`{"temperature":21.5,"humidity":40,"co2":612,"pm25":8.1,"noise":41}`),
+		Received: t0, Source: "embedded"}
+	ctx := context.Background()
+	start := time.Now()
+	for range b.N {
+		_, _ = m.Map(msg.Topic, msg.Payload, msg.Received)
+	}
+	baseline := time.Since(start)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			_ = p.Handle(ctx, msg)
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(baseline.Nanoseconds())/float64(b.N), "mapper-only-ns/op")
+}

@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"hash/maphash"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -18,14 +17,17 @@ import (
 // Device is what the registry knows about one device.
 type Device struct {
 	// ID identifies the device, e.g. "d1/siteA/sensor42" (mapping.Result.Device).
-	ID string
+	ID string `json:"id"`
 	// Labels are the labels that identify the device, e.g. district, site and device.
-	Labels map[string]string
+	Labels map[string]string `json:"labels"`
 	// FirstSeen and LastSeen are when the first and the latest message of the device were received.
-	FirstSeen, LastSeen time.Time
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
 	// Messages counts the device's messages, Errors those of them that were rejected (wholly or in part).
-	Messages, Errors uint64
-	// LastValues holds the latest value per metric name (at most MaxMetricsPerDevice names).
+	Messages uint64 `json:"messages"`
+	Errors   uint64 `json:"errors"`
+	// LastValues holds the latest value per metric name (at most MaxMetricsPerDevice names), from messages
+	// stored whole.
 	LastValues map[string]float64
 }
 
@@ -55,7 +57,15 @@ type deviceEntry struct {
 	first, last time.Time
 	messages    uint64
 	errors      uint64
-	values      map[string]float64
+	// values are the last values, in the order metric names were first seen. A slice, not a map: messages of
+	// a device usually carry the same fields in the same order, so the position of a sample in the message
+	// finds its slot without hashing.
+	values []lastValue
+}
+
+type lastValue struct {
+	name string
+	v    float64
 }
 
 func newRegistry(maxDevices, maxMetrics int, evicted prometheus.Counter) *registry {
@@ -84,7 +94,7 @@ func (r *registry) seen(res *mapping.Result, t time.Time, failed bool) {
 		if e = sh.m[res.Device]; e != nil {
 			r.count.Add(-1) // inserted concurrently: give the reserved slot back
 		} else {
-			e = &deviceEntry{first: t, values: make(map[string]float64, min(len(res.Samples), r.maxMetrics))}
+			e = &deviceEntry{first: t, values: make([]lastValue, 0, min(len(res.Samples), r.maxMetrics))}
 			sh.m[res.Device] = e
 		}
 	}
@@ -107,10 +117,24 @@ func (r *registry) update(e *deviceEntry, res *mapping.Result, t time.Time, fail
 		e.labels = deviceLabels(res.DeviceLabels, res.Device)
 	}
 	for i := range res.Samples {
-		s := &res.Samples[i]
-		if _, ok := e.values[s.Name]; ok || len(e.values) < r.maxMetrics {
-			e.values[s.Name] = s.V
+		e.setValue(i, res.Samples[i].Name, res.Samples[i].V, r.maxMetrics)
+	}
+}
+
+// setValue records v as the last value of name; hint is where name probably is.
+func (e *deviceEntry) setValue(hint int, name string, v float64, maxMetrics int) {
+	if hint < len(e.values) && e.values[hint].name == name {
+		e.values[hint].v = v
+		return
+	}
+	for i := range e.values {
+		if e.values[i].name == name {
+			e.values[i].v = v
+			return
 		}
+	}
+	if len(e.values) < maxMetrics {
+		e.values = append(e.values, lastValue{name, v})
 	}
 }
 
@@ -208,9 +232,12 @@ func (r *registry) list() []Device {
 		sh.mu.Lock()
 		for id, e := range sh.m {
 			d := Device{ID: id, FirstSeen: e.first, LastSeen: e.last, Messages: e.messages, Errors: e.errors,
-				Labels: make(map[string]string, len(e.labels)), LastValues: maps.Clone(e.values)}
+				Labels: make(map[string]string, len(e.labels)), LastValues: make(map[string]float64, len(e.values))}
 			for _, l := range e.labels {
 				d.Labels[l.Name] = l.Value
+			}
+			for _, lv := range e.values {
+				d.LastValues[lv.name] = lv.v
 			}
 			out = append(out, d)
 		}

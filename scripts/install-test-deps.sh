@@ -154,7 +154,7 @@ install_influxd() {
 	fi
 	say "building influxd ${INFLUXD_VERSION} into $CACHE (takes about 3 minutes on 2 cores)..."
 	# Build outside the repo so its go.mod does not apply; GOFLAGS from the environment could break it.
-	if (cd / && GOFLAGS= GOBIN="$CACHE" go install "github.com/influxdata/influxdb/cmd/influxd@${INFLUXD_VERSION}"); then
+	if (cd / && GOFLAGS='' GOBIN="$CACHE" go install "github.com/influxdata/influxdb/cmd/influxd@${INFLUXD_VERSION}"); then
 		say "built $bin"
 	else
 		fail "building influxd ${INFLUXD_VERSION} failed (go install github.com/influxdata/influxdb/cmd/influxd@${INFLUXD_VERSION})"

@@ -106,9 +106,9 @@ func RunSensors(ctx context.Context, cfg SensorsConfig, logger *slog.Logger) err
 // tickFloor is the shortest ticker period: above devices*rate = 1/tickFloor each tick sends several messages.
 const tickFloor = 10 * time.Millisecond
 
-// Run publishes until ctx is done, then disconnects and returns nil. Messages are spread evenly over time with
-// one ticker: each tick sends the messages that are due, up to one second's worth, and counts the rest as
-// skipped, so a stalled broker does not cause a burst afterwards.
+// Run publishes until ctx is done, then disconnects and returns nil; call it once. Messages are spread evenly
+// over time with one ticker: each tick sends the messages that are due, up to one second's worth, and counts
+// the rest as skipped, so a stalled broker does not cause a burst afterwards.
 func (s *Sensors) Run(ctx context.Context) error {
 	pub := s.pub
 	if pub == nil {

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"citywatch/app"
 	"citywatch/config"
@@ -27,8 +26,10 @@ Usage:
   citywatch check --config FILE [--print]
       Validate a configuration file; errors are listed as file:line: message. --print shows the
       effective configuration with defaults (secrets redacted).
-  citywatch simulate sensors [--broker URL] [--devices N] [--rate R] [flags]
-      Publish simulated quarantine-site and city sensor data to an MQTT broker.
+  citywatch simulate sensors [--broker URL] [--devices N] [--rate R] [--faults SPEC] [flags]
+      Publish simulated quarantine-site and city sensor data to an MQTT broker. SPEC injects faults,
+      e.g. "fever=wearable-001@30s,silent=room-002@2m,malformed=0.02". The password may come from
+      $CITYWATCH_MQTT_PASSWORD.
   citywatch version
 `
 
@@ -188,30 +189,16 @@ func runSimulate(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	fs := newFlags("simulate sensors", stderr)
 	cfg := sim.SensorsConfig{}
-	fs.StringVar(&cfg.Broker, "broker", "tcp://127.0.0.1:1883", "MQTT broker `URL`")
-	fs.StringVar(&cfg.Username, "username", "", "MQTT username")
-	fs.StringVar(&cfg.ClientID, "client-id", "", "MQTT client id (default: generated)")
-	fs.IntVar(&cfg.Devices, "devices", 20, "number of simulated `devices`")
-	fs.Float64Var(&cfg.Rate, "rate", 1, "messages per second per device")
-	qos := fs.Uint("qos", 0, "MQTT QoS (0 or 1)")
-	fs.Int64Var(&cfg.Seed, "seed", 1, "random seed (same seed, same data)")
-	fs.StringVar(&cfg.Faults.FeverDevice, "fever", "", "device `id` that develops a fever")
-	fs.DurationVar(&cfg.Faults.FeverAfter, "fever-after", 30*time.Second, "when the fever starts")
-	fs.StringVar(&cfg.Faults.SilentDevice, "silent", "", "device `id` that goes silent")
-	fs.DurationVar(&cfg.Faults.SilentAfter, "silent-after", 60*time.Second, "when the device goes silent")
-	fs.Float64Var(&cfg.Faults.MalformedRatio, "malformed", 0, "fraction of malformed payloads (0..1)")
+	cfg.RegisterFlags(fs)
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
-	if *qos > 1 {
-		return usageError{fmt.Errorf("--qos must be 0 or 1, got %d", *qos)}
+	if cfg.Password == "" {
+		cfg.Password = os.Getenv("CITYWATCH_MQTT_PASSWORD")
 	}
-	cfg.QoS = byte(*qos)
-	cfg.Password = os.Getenv("CITYWATCH_MQTT_PASSWORD")
 	logger := app.NewLogger(stderr, "info", "text")
 	if err := sim.RunSensors(ctx, cfg, logger); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
 	return nil
 }
-

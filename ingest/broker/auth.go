@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,10 +20,8 @@ const OutputTopicPrefix = "citywatch/"
 // reservedForPublish reports whether network clients may never publish on topic: the broker's own output
 // topics and "$"-topics such as $SYS.
 func reservedForPublish(topic string) bool {
-	return len(topic) > 0 && topic[0] == '$' || hasPrefix(topic, OutputTopicPrefix)
+	return strings.HasPrefix(topic, "$") || strings.HasPrefix(topic, OutputTopicPrefix)
 }
-
-func hasPrefix(s, prefix string) bool { return len(s) >= len(prefix) && s[:len(prefix)] == prefix }
 
 // account is a configured user with its ACL filters, "{username}" already substituted.
 type account struct {

@@ -38,7 +38,8 @@ const (
 
 // Config configures the embedded broker.
 type Config struct {
-	// Listen is the plain TCP address for MQTT clients, such as "127.0.0.1:1883". Empty disables it.
+	// Listen is the plain TCP address for MQTT clients, such as "127.0.0.1:1883" (the configuration's default).
+	// Empty disables it.
 	Listen string
 	// WebSocketListen is the address for MQTT over WebSocket (ws://, any path, subprotocol "mqtt"). Empty
 	// disables it. Put it behind a TLS-terminating proxy for wss://.
@@ -65,19 +66,22 @@ type Config struct {
 type User struct {
 	// Username is the MQTT username. It may not be empty or contain "+", "#" or NUL.
 	Username string
-	// PasswordHash is the bcrypt hash of the password (htpasswd -B, or `citywatch` tooling).
+	// PasswordHash is the bcrypt hash of the password (such as from `htpasswd -nbB user password` or
+	// bcrypt.GenerateFromPassword).
 	PasswordHash string
 	// Publish are the topic filters the user may publish on ("+" and "#" wildcards; "{username}" is replaced
 	// by Username). Empty means none. "$..." and "citywatch/..." topics are never allowed.
 	Publish []string
 	// Subscribe are the topic filters the user may subscribe to; a subscription is allowed only when one of
-	// these filters covers it entirely. "{username}" is replaced by Username. Empty means none.
+	// these filters covers it entirely ("citywatch/#" to receive alerts). "{username}" is replaced by Username.
+	// Empty means none.
 	Subscribe []string
 }
 
 // Deps are the broker's collaborators.
 type Deps struct {
-	// Sink receives every message published by network clients and through Publish. Required.
+	// Sink receives every message published by network clients and through Publish, except on "$..." and
+	// "citywatch/..." topics. Required.
 	Sink Sink
 	// Logger logs with component=broker. Nil discards.
 	Logger *slog.Logger

@@ -18,7 +18,7 @@ const Source = "embedded"
 // ingestable reports whether a message on topic goes to the Sink: not "$"-topics ($SYS) and not the broker's
 // own output topics.
 func ingestable(topic string) bool {
-	return !(len(topic) > 0 && topic[0] == '$') && !hasPrefix(topic, OutputTopicPrefix)
+	return !reservedForPublish(topic)
 }
 
 // errNotStored is the reason code sent to MQTT 5 publishers whose QoS 1/2 message the Sink failed to store.

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // checkRecords asserts what every successful decode guarantees, and that a reused decoder and a fresh one
@@ -53,8 +54,46 @@ func FuzzJSON(f *testing.F) {
 		if _, dup := dupName(recs[0].Fields); dup {
 			t.Fatalf("duplicate field names accepted: %s", render(recs))
 		}
+		compareWithEncodingJSON(t, payload, recs[0])
 		checkRecords(t, recs, func() ([]Record, error) { return new(Decoder).JSON(payload) })
 	})
+}
+
+// compareWithEncodingJSON checks every number and boolean encoding/json finds is a field with the same value.
+// (Fields it does not find are allowed: with duplicate object keys encoding/json keeps only the last.)
+func compareWithEncodingJSON(t *testing.T, payload []byte, rec Record) {
+	t.Helper()
+	var m map[string]any
+	if !utf8.Valid(payload) || json.Unmarshal(payload, &m) != nil {
+		return
+	}
+	want := map[string]float64{}
+	var flatten func(prefix string, m map[string]any)
+	flatten = func(prefix string, m map[string]any) {
+		for k, v := range m {
+			if prefix == "" && (k == "ts" || k == "time") {
+				continue
+			}
+			switch v := v.(type) {
+			case float64:
+				want[prefix+k] = v
+			case bool:
+				want[prefix+k] = map[bool]float64{true: 1, false: 0}[v]
+			case map[string]any:
+				flatten(prefix+k+"_", v)
+			}
+		}
+	}
+	flatten("", m)
+	got := map[string]float64{}
+	for _, f := range rec.Fields {
+		got[f.Name] = f.Value
+	}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || math.Float64bits(g) != math.Float64bits(v) {
+			t.Fatalf("field %q: got %v (present %v), encoding/json says %v", k, g, ok, v)
+		}
+	}
 }
 
 func FuzzLineProtocol(f *testing.F) {

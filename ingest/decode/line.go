@@ -48,11 +48,6 @@ func (d *Decoder) line(dec *lineprotocol.Decoder, prec Precision) error {
 		if k == nil {
 			break
 		}
-		for _, t := range d.tags[t0:] {
-			if t.Name == string(k) {
-				return fmt.Errorf("tag %.80q occurs twice", k)
-			}
-		}
 		d.tags = append(d.tags, store.Label{Name: d.str(k), Value: d.str(v)})
 	}
 	f0 := len(d.fields)
@@ -81,15 +76,16 @@ func (d *Decoder) line(dec *lineprotocol.Decoder, prec Precision) error {
 		default:
 			continue // string fields carry no reading
 		}
-		for _, fl := range d.fields[f0:] {
-			if fl.Name == string(k) {
-				return fmt.Errorf("field %.80q occurs twice", k)
-			}
-		}
 		d.fields = append(d.fields, Field{Name: d.str(k), Value: f})
 	}
 	if fields == 0 {
 		return errors.New("no fields")
+	}
+	if name, dup := dupName(d.fields[f0:]); dup {
+		return fmt.Errorf("field %.80q occurs twice", name)
+	}
+	if name, dup := dupTag(d.tags[t0:]); dup {
+		return fmt.Errorf("tag %.80q occurs twice", name)
 	}
 	tb, err := dec.TimeBytes()
 	if err != nil {

@@ -191,8 +191,18 @@ func (d *Decoder) reset() {
 	// The arena is not truncated but replaced when it grows, and truncated here: strings handed out by the
 	// previous call point into it and are documented to die with the next call.
 	d.arena = d.arena[:0]
+	// Don't pin huge buffers in a pooled decoder after one huge payload.
 	if cap(d.arena) > 1<<20 {
-		d.arena = nil // don't pin a huge buffer after one huge payload
+		d.arena = nil
+	}
+	if cap(d.fields) > 1<<14 {
+		d.fields = nil
+	}
+	if cap(d.records) > 1<<12 {
+		d.records, d.spans = nil, nil
+	}
+	if cap(d.tags) > 1<<12 {
+		d.tags = nil
 	}
 }
 
@@ -359,7 +369,29 @@ func trimSpace(b []byte) []byte {
 	return b
 }
 
-// dupName returns a name that appears twice among fs, or "".
+// dupTag returns a tag name that appears twice among ts.
+func dupTag(ts []store.Label) (string, bool) {
+	if len(ts) <= 32 {
+		for i := 1; i < len(ts); i++ {
+			for j := 0; j < i; j++ {
+				if ts[i].Name == ts[j].Name {
+					return ts[i].Name, true
+				}
+			}
+		}
+		return "", false
+	}
+	seen := make(map[string]struct{}, len(ts))
+	for _, t := range ts {
+		if _, ok := seen[t.Name]; ok {
+			return t.Name, true
+		}
+		seen[t.Name] = struct{}{}
+	}
+	return "", false
+}
+
+// dupName returns a name that appears twice among fs (quadratic only for few fields).
 func dupName(fs []Field) (string, bool) {
 	if len(fs) <= 32 {
 		for i := 1; i < len(fs); i++ {

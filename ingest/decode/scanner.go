@@ -190,61 +190,114 @@ func (s *scanner) skipString() error {
 // number reads a JSON number. Numbers too large for a float64 are an error, not ±Inf.
 func (s *scanner) number() (float64, error) {
 	start := s.pos
-	end, ok := jsonNumberEnd(s.data, s.pos)
+	end, v, exact, ok := scanNumber(s.data, s.pos)
 	if !ok {
 		return 0, s.errorf("malformed number")
 	}
 	s.pos = end
+	if exact {
+		return v, nil
+	}
 	return parseFloat(s.data[start:end], start)
 }
 
-// jsonNumberEnd checks the RFC 8259 number grammar from i and returns where the number ends.
-func jsonNumberEnd(b []byte, i int) (int, bool) {
+// pow10 holds the powers of ten that a float64 represents exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+	1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// scanNumber checks the RFC 8259 number grammar from i and returns where the number ends. When the mantissa
+// fits 53 bits and the decimal exponent is within ±22 it also returns the value, exact == true: one
+// multiplication or division of exact operands is correctly rounded (Clinger's fast path), the case of
+// nearly every sensor reading. Otherwise the caller falls back to strconv.
+func scanNumber(b []byte, i int) (end int, v float64, exact, ok bool) {
+	neg := false
 	if i < len(b) && b[i] == '-' {
+		neg = true
 		i++
+	}
+	var mant uint64
+	digits, exp := 0, 0
+	truncated := false
+	addDigit := func(c byte) {
+		if digits < 19 {
+			mant = mant*10 + uint64(c-'0')
+			digits++
+		} else {
+			truncated = true
+		}
 	}
 	switch {
 	case i < len(b) && b[i] == '0':
 		i++
 	case i < len(b) && b[i] >= '1' && b[i] <= '9':
 		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			if digits >= 19 {
+				exp++ // integer digits beyond the mantissa still scale it
+			}
+			addDigit(b[i])
 			i++
 		}
 	default:
-		return i, false
+		return i, 0, false, false
 	}
 	if i < len(b) && b[i] == '.' {
 		i++
 		d := i
 		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			if digits < 19 {
+				exp--
+			}
+			addDigit(b[i])
 			i++
 		}
 		if i == d {
-			return i, false
+			return i, 0, false, false
 		}
 	}
 	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
 		i++
+		eneg := false
 		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			eneg = b[i] == '-'
 			i++
 		}
 		d := i
+		e := 0
 		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			if e < 10000 {
+				e = e*10 + int(b[i]-'0')
+			}
 			i++
 		}
 		if i == d {
-			return i, false
+			return i, 0, false, false
 		}
+		if eneg {
+			e = -e
+		}
+		exp += e
 	}
 	if i < len(b) {
 		// A number must be followed by a delimiter, not glued to letters ("1x", "01").
 		switch c := b[i]; {
 		case c == ',' || c == '}' || c == ']' || isSpace(c):
 		default:
-			return i, false
+			return i, 0, false, false
 		}
 	}
-	return i, true
+	if truncated || mant >= 1<<53 || exp < -22 || exp > 22 {
+		return i, 0, false, true
+	}
+	v = float64(mant)
+	if exp < 0 {
+		v /= pow10[-exp]
+	} else {
+		v *= pow10[exp]
+	}
+	if neg {
+		v = -v
+	}
+	return i, v, true, true
 }
 
 // parseFloat parses an already validated number; overflow to ±Inf is an error.

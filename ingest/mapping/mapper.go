@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -284,6 +285,9 @@ func (sc *scratch) labels(r *rule, topic *topicLevels, tags []store.Label, res *
 		}
 		sortLabels(ls)
 	}
+	if len(ls) > MaxLabels {
+		return nil, reject(ReasonBadName, "%d labels, more than the limit of %d", len(ls), MaxLabels)
+	}
 	ls = ls[:len(ls):len(ls)]
 	if nDev > 0 {
 		dev := all[:nDev:nDev]
@@ -318,6 +322,17 @@ func (sc *scratch) labels(r *rule, topic *topicLevels, tags []store.Label, res *
 // whose names cannot be label names ("__" prefix, empty, too long).
 func (sc *scratch) addTags(ls, tags []store.Label) ([]store.Label, error) {
 	fixed := len(ls)
+	// Few tags are checked by scanning; many (a hostile line) by a set, so the cost stays linear.
+	var seen map[string]bool
+	if len(tags) > 16 {
+		seen = make(map[string]bool, len(tags))
+	}
+	taken := func(ls []store.Label, from int, name string) bool {
+		if seen != nil {
+			return seen[name] || hasLabel(ls[:fixed], name)
+		}
+		return hasLabel(ls[from:], name)
+	}
 	conflicts := 0
 	for _, tag := range tags {
 		if tag.Value == "" {
@@ -331,10 +346,13 @@ func (sc *scratch) addTags(ls, tags []store.Label) ([]store.Label, error) {
 			conflicts++
 			continue
 		}
-		if hasLabel(ls[fixed:], name) {
+		if taken(ls, fixed, name) {
 			return nil, reject(ReasonBadName, "two tags become label %q", name)
 		}
 		ls = append(ls, store.Label{Name: name, Value: sc.value(tag.Value)})
+		if seen != nil {
+			seen[name] = true
+		}
 	}
 	if conflicts == 0 {
 		return ls, nil
@@ -347,13 +365,16 @@ func (sc *scratch) addTags(ls, tags []store.Label) ([]store.Label, error) {
 		if !hasLabel(ls[:fixed], name) {
 			continue
 		}
-		for hasLabel(ls, name) {
+		for taken(ls, 0, name) {
 			name = "exported_" + name
 		}
 		if len(name) > MaxNameLen {
 			return nil, reject(ReasonBadName, "tag %.80q: label name too long", tag.Name)
 		}
 		ls = append(ls, store.Label{Name: name, Value: sc.value(tag.Value)})
+		if seen != nil {
+			seen[name] = true
+		}
 	}
 	return ls, nil
 }
@@ -367,8 +388,12 @@ func hasLabel(ls []store.Label, name string) bool {
 	return false
 }
 
-// sortLabels is an allocation-free insertion sort: label sets are small and mostly sorted already.
+// sortLabels sorts without allocating: by insertion for the usual small, mostly sorted sets.
 func sortLabels(ls []store.Label) {
+	if len(ls) > 16 {
+		slices.SortFunc(ls, func(a, b store.Label) int { return strings.Compare(a.Name, b.Name) })
+		return
+	}
 	for i := 1; i < len(ls); i++ {
 		for j := i; j > 0 && ls[j].Name < ls[j-1].Name; j-- {
 			ls[j], ls[j-1] = ls[j-1], ls[j]
@@ -454,6 +479,7 @@ func (r *rule) nameEntry(base, field string) nameEntry {
 	final := r.prefix + u
 	if final[0] >= '0' && final[0] <= '9' {
 		final = "_" + final
+		e.changed = true // "1a" and "_1a" now collide
 	}
 	if len(final) > MaxNameLen {
 		return nameEntry{bad: fmt.Sprintf("metric name %.80q… is longer than %d bytes", final, MaxNameLen)}

@@ -1,5 +1,31 @@
 // Package mapping maps an MQTT topic and payload to samples: the default citywatch topic mapping and
 // configured rules (topic templates, payload format, prefix, static labels, field filters, unit scaling).
+//
+// Rules are tried in order and the first whose topic template matches maps the message; then, when
+// Options.DefaultMapping is on, the default mapping (the DESIGN.md contract):
+//
+//	city/{district}/{site}/{device}           JSON object → a metric per field; SenML → a metric per record
+//	                                          name; line protocol → <measurement>_<field>
+//	city/{district}/{site}/{device}/{metric}  plain number → {metric}; JSON → {metric}_<field>; line protocol
+//	                                          → <measurement>_<field>
+//	city/{district}[/{site}[/{device}/...]]   line protocol only
+//
+// with the labels district, site and device and Result.Device "district/site/device". Anything else, or a
+// format the matched topic shape does not take (a number on a device topic, JSON on a site topic), is
+// rejected as unmapped_topic. Formats are detected by decode.Detect unless a rule fixes one.
+//
+// Naming: metric names are <base>_<field>, where base is Rule.Metric, else the {metric} level (not for line
+// protocol), else the Influx measurement; then sanitized to [a-zA-Z_:][a-zA-Z0-9_:]* (invalid characters
+// become "_"), filtered by Include/Exclude, scaled, and given MetricPrefix; a leading digit gets "_" in front.
+// Label names from tags are sanitized to [a-zA-Z_][a-zA-Z0-9_]*; names starting with "__", empty or longer
+// than MaxNameLen are rejected (bad_name), as are two fields or tags that become the same name. Label values
+// are made valid UTF-8; empty tag values are dropped. Labels are sorted.
+//
+// Topic labels win: a tag named like a topic or static label (say device) never replaces it; it is kept as
+// exported_device, as Prometheus does with honor_labels off.
+//
+// Time: the payload's timestamp when it has one, else the receive time, in Unix milliseconds. Line-protocol
+// timestamps are nanoseconds unless a rule sets Precision (the default mapping uses nanoseconds).
 package mapping
 
 import (

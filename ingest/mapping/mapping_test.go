@@ -149,11 +149,14 @@ var mapCases = []mapCase{
 	{name: "only string fields", topic: "city/d1/siteA/sensor42", payload: `m s="x"`, reason: ReasonNoFields},
 	{name: "empty senml", topic: "city/d1/siteA/sensor42", payload: `[]`, reason: ReasonNoFields},
 	{name: "sanitized names collide", topic: "city/d1/siteA/sensor42", payload: `{"a-b":1,"a.b":2}`, reason: ReasonBadName},
+	{name: "digit prefix collides", topic: "city/d1/siteA/sensor42", payload: `{"1a":1,"_1a":2}`, reason: ReasonBadName},
 	{name: "empty field name", topic: "city/d1/siteA/sensor42", payload: `{"":1}`, reason: ReasonBadName},
 	{name: "reserved tag name", topic: "city/d1", payload: "m,__name__=x v=1", reason: ReasonBadName},
 	{name: "tag sanitized to reserved", topic: "city/d1", payload: "m,..x=1 v=1", reason: ReasonBadName},
 	{name: "tags collide", topic: "city/d1", payload: "m,a-b=1,a.b=2 v=1", reason: ReasonBadName},
 	{name: "name too long", topic: "city/d1/siteA/sensor42", payload: `{"` + strings.Repeat("x", 201) + `":1}`, reason: ReasonBadName},
+	{name: "too many labels", topic: "city/d1", payload: "m" + manyTags(64) + " v=1", reason: ReasonBadName, errHas: "65 labels"},
+	{name: "most labels", topic: "city/d1", payload: "m" + manyTags(63) + " v=1", want: []string{"m_v{" + manyLabels(63) + `} 1 @now`}},
 	{name: "number without metric", topic: "plain/x", payload: "1", reason: ReasonBadName},
 	{name: "too large", topic: "city/d1/siteA/sensor42", payload: `{"a":"` + strings.Repeat("x", 300<<10) + `"}`, reason: ReasonTooLarge},
 	{name: "dollar topic", topic: "$SYS/broker/load", payload: "1", reason: ReasonUnmappedTopic},
@@ -493,4 +496,20 @@ func TestSanitize(t *testing.T) {
 			t.Errorf("SanitizeLabelName(%q) = %q, want %q", c.in, got, c.label)
 		}
 	}
+}
+
+func manyTags(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, ",t%02d=v", i)
+	}
+	return b.String()
+}
+
+func manyLabels(n int) string {
+	parts := []string{`district="d1"`}
+	for i := range n {
+		parts = append(parts, fmt.Sprintf(`t%02d="v"`, i))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -5,6 +5,10 @@ import (
 	"unicode/utf8"
 )
 
+// MaxLabels is the most labels a sample may have (topic, static and tag labels together); a message whose
+// tags would exceed it is rejected (bad_name), which bounds what one hostile line can do to the index.
+const MaxLabels = 64
+
 // MaxNameLen is the longest metric or label name accepted, in bytes; longer names are rejected (bad_name).
 const MaxNameLen = 200
 

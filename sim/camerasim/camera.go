@@ -10,8 +10,6 @@ import (
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
-	"github.com/bluenviron/gortsplib/v4/pkg/format"
-	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 	"github.com/pion/rtp"
 )
@@ -22,7 +20,8 @@ type camera struct {
 	n      int
 	stream *gortsplib.ServerStream
 	media  *description.Media
-	enc    *rtph264.Encoder
+	codec  string
+	enc    encoder
 	rnd    *rand.Rand
 
 	mu       sync.Mutex
@@ -31,18 +30,22 @@ type camera struct {
 	sessions map[*gortsplib.ServerSession]struct{}
 }
 
-func newCamera(s *Server, n int) (*camera, error) {
-	st, medi, forma, err := newStream(s.rtsp, s.clips.normal)
-	if err != nil {
-		return nil, err
+// encoder packetizes access units.
+type encoder interface {
+	Encode(au [][]byte) ([]*rtp.Packet, error)
+}
+
+func newCamera(s *Server, n int, codec string) (*camera, error) {
+	cl := s.clips.normal
+	if codec == CodecH265 {
+		cl = s.clips.h265
 	}
-	enc, err := (&format.H264{PayloadTyp: forma.PayloadTyp, PacketizationMode: 1}).CreateEncoder()
+	st, medi, enc, err := newStream(s.rtsp, cl)
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
 	return &camera{
-		s: s, n: n, stream: st, media: medi, enc: enc,
+		s: s, n: n, stream: st, media: medi, enc: enc, codec: codec,
 		// A fixed seed per camera keeps garbage payloads reproducible between runs.
 		rnd:      rand.New(rand.NewPCG(uint64(n), 0x6361_6d65_7261)), //nolint:gosec // test data, not crypto
 		fault:    Fault{Kind: FaultNone},
@@ -123,7 +126,11 @@ func (c *camera) run(ctx context.Context) {
 
 	baseTS := c.rnd.Uint32()
 	var tick uint64
-	cur := c.s.clips.normal
+	normal := c.s.clips.normal
+	if c.codec == CodecH265 {
+		normal = c.s.clips.h265
+	}
+	cur := normal
 	pos := cur.keyframe
 	for {
 		select {
@@ -136,12 +143,16 @@ func (c *camera) run(ctx context.Context) {
 		ts := baseTS + uint32(tick*clockRate/clipFPS)
 
 		kind := c.currentFault(now)
-		want := c.s.clips.normal
+		want := normal
 		switch kind {
 		case FaultBlack:
-			want = c.s.clips.black
+			if c.codec == CodecH264 {
+				want = c.s.clips.black
+			}
 		case FaultMotion:
-			want = c.s.clips.motion
+			if c.codec == CodecH264 {
+				want = c.s.clips.motion
+			}
 		}
 		if want != cur {
 			// Switch at a keyframe so a decoder can follow.
@@ -152,6 +163,12 @@ func (c *camera) run(ctx context.Context) {
 		switch kind {
 		case FaultStall, FaultDisconnect, FaultRefuse:
 			continue
+		case FaultLowFPS:
+			if tick%lowFPSDivisor != 0 {
+				continue
+			}
+			au = cur.aus[pos]
+			pos = (pos + 1) % len(cur.aus)
 		case FaultFrozen:
 			au = cur.aus[cur.keyframe]
 		default:
@@ -168,6 +185,9 @@ func (c *camera) run(ctx context.Context) {
 			pkt.Timestamp = ts
 			if kind == FaultGarbage {
 				c.garble(pkt)
+			}
+			if kind == FaultLoss && c.rnd.Float64() < lossRatio {
+				continue // the sequence number is used up: the receiver sees a gap
 			}
 			// A write error means a slow reader; gortsplib reports it through OnStreamWriteError.
 			c.stream.WritePacketRTPWithNTP(c.media, pkt, now) //nolint:errcheck

@@ -3,6 +3,7 @@ package camerasim
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -29,10 +30,20 @@ const (
 	FaultMotion FaultKind = "motion"
 	// FaultGarbage sends RTP packets with valid headers and random payload bytes.
 	FaultGarbage FaultKind = "garbage"
+	// FaultLoss drops 20% of RTP packets (the receiver sees sequence-number gaps).
+	FaultLoss FaultKind = "loss"
+	// FaultLowFPS sends one frame in four (3 fps instead of 12).
+	FaultLowFPS FaultKind = "lowfps"
+)
+
+const (
+	lossRatio     = 0.2
+	lowFPSDivisor = 4
 )
 
 // FaultKinds lists every fault kind, for flags and help texts.
-var FaultKinds = []FaultKind{FaultNone, FaultStall, FaultDisconnect, FaultRefuse, FaultFrozen, FaultBlack, FaultMotion, FaultGarbage}
+var FaultKinds = []FaultKind{FaultNone, FaultStall, FaultDisconnect, FaultRefuse, FaultFrozen, FaultBlack, FaultMotion,
+	FaultGarbage, FaultLoss, FaultLowFPS}
 
 // ParseFaultKind parses a fault kind name; "" means none.
 func ParseFaultKind(s string) (FaultKind, error) {
@@ -126,4 +137,66 @@ type ScheduledFault struct {
 	At time.Duration
 	// Fault is what to apply.
 	Fault Fault
+}
+
+// ParseScheduledFault parses a fault spec for flags: CAMERA:KIND[@AT][+DURATION], for example
+// "2:stall@10s+15s" (camera 2 stalls 10s after start, for 15s) or "4:refuse" (camera 4 refuses from the
+// start, until changed).
+func ParseScheduledFault(spec string) (ScheduledFault, error) {
+	cam, rest, ok := strings.Cut(spec, ":")
+	if !ok {
+		return ScheduledFault{}, fmt.Errorf("fault spec %q: want CAMERA:KIND[@AT][+DURATION]", spec)
+	}
+	n, err := strconv.Atoi(cam)
+	if err != nil || n < 1 {
+		return ScheduledFault{}, fmt.Errorf("fault spec %q: camera must be a number >= 1", spec)
+	}
+	sf := ScheduledFault{Camera: n}
+	kindAt, dur, hasDur := strings.Cut(rest, "+")
+	if hasDur {
+		if sf.Fault.Duration, err = time.ParseDuration(dur); err != nil {
+			return ScheduledFault{}, fmt.Errorf("fault spec %q: duration: %w", spec, err)
+		}
+	}
+	kind, at, hasAt := strings.Cut(kindAt, "@")
+	if hasAt {
+		if sf.At, err = time.ParseDuration(at); err != nil {
+			return ScheduledFault{}, fmt.Errorf("fault spec %q: at: %w", spec, err)
+		}
+	}
+	if kind == "" {
+		return ScheduledFault{}, fmt.Errorf("fault spec %q: missing fault kind", spec)
+	}
+	if sf.Fault.Kind, err = ParseFaultKind(kind); err != nil {
+		return ScheduledFault{}, fmt.Errorf("fault spec %q: %w", spec, err)
+	}
+	if err := sf.Fault.Validate(); err != nil {
+		return ScheduledFault{}, fmt.Errorf("fault spec %q: %w", spec, err)
+	}
+	if sf.At < 0 {
+		return ScheduledFault{}, fmt.Errorf("fault spec %q: at must be >= 0", spec)
+	}
+	return sf, nil
+}
+
+// DemoSchedule returns a repeating schedule for a demo with at least 6 cameras that shows every state
+// the monitor knows (except unauthorized, which needs a wrong password on the monitor side) and the
+// picture faults that analysis detects: camera 1 stays healthy; 2 stalls; 3 drops off the network;
+// 4 refuses sessions; 5 sends garbage, then loses packets, then drops its frame rate; 6 goes black,
+// then shows motion, then freezes. It repeats every period.
+func DemoSchedule() (schedule []ScheduledFault, period time.Duration) {
+	s := func(cam int, at time.Duration, kind FaultKind, d time.Duration) ScheduledFault {
+		return ScheduledFault{Camera: cam, At: at, Fault: Fault{Kind: kind, Duration: d}}
+	}
+	return []ScheduledFault{
+		s(5, 5*time.Second, FaultGarbage, 12*time.Second),
+		s(2, 10*time.Second, FaultStall, 15*time.Second),
+		s(6, 15*time.Second, FaultBlack, 10*time.Second),
+		s(3, 20*time.Second, FaultDisconnect, 10*time.Second),
+		s(4, 30*time.Second, FaultRefuse, 12*time.Second),
+		s(6, 30*time.Second, FaultMotion, 10*time.Second),
+		s(5, 35*time.Second, FaultLoss, 10*time.Second),
+		s(6, 45*time.Second, FaultFrozen, 10*time.Second),
+		s(5, 50*time.Second, FaultLowFPS, 8*time.Second),
+	}, 90 * time.Second
 }

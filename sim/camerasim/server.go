@@ -4,6 +4,7 @@
 package camerasim
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,6 +40,9 @@ type Config struct {
 	Username string
 	// Password is the password that goes with Username.
 	Password string
+	// H265 lists the 1-based numbers of cameras that stream H.265 instead of H.264. The black and motion
+	// faults exist for H.264 cameras only.
+	H265 []int
 	// Schedule applies faults at offsets from Start.
 	Schedule []ScheduledFault
 	// ScheduleRepeat, when > 0, replays Schedule every ScheduleRepeat (for demos). It must be longer than
@@ -54,12 +59,31 @@ func (c *Config) setDefaults() {
 	}
 }
 
+func (c *Config) codec(n int) string {
+	if slices.Contains(c.H265, n) {
+		return CodecH265
+	}
+	return CodecH264
+}
+
+func (c *Config) checkCodecFault(n int, f Fault) error {
+	if c.codec(n) == CodecH265 && (f.Kind == FaultBlack || f.Kind == FaultMotion) {
+		return fmt.Errorf("camera %d streams H.265: the %s clip exists for H.264 cameras only", n, f.Kind)
+	}
+	return nil
+}
+
 func (c *Config) validate() error {
 	if c.Cameras < 1 || c.Cameras > MaxCameras {
 		return fmt.Errorf("cameras: must be 1..%d, got %d", MaxCameras, c.Cameras)
 	}
 	if c.Password != "" && c.Username == "" {
 		return errors.New("password set without username")
+	}
+	for i, n := range c.H265 {
+		if n < 1 || n > c.Cameras {
+			return fmt.Errorf("h265[%d]: must be 1..%d, got %d", i, c.Cameras, n)
+		}
 	}
 	var maxAt time.Duration
 	for i, sf := range c.Schedule {
@@ -70,6 +94,9 @@ func (c *Config) validate() error {
 			return fmt.Errorf("schedule[%d].at: must be >= 0, got %q", i, sf.At)
 		}
 		if err := sf.Fault.Validate(); err != nil {
+			return fmt.Errorf("schedule[%d].fault: %w", i, err)
+		}
+		if err := c.checkCodecFault(sf.Camera, sf.Fault); err != nil {
 			return fmt.Errorf("schedule[%d].fault: %w", i, err)
 		}
 		maxAt = max(maxAt, sf.At)
@@ -112,6 +139,9 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The schedule runs in time order.
+	cfg.Schedule = slices.Clone(cfg.Schedule)
+	slices.SortStableFunc(cfg.Schedule, func(a, b ScheduledFault) int { return cmp.Compare(a.At, b.At) })
 	s := &Server{cfg: cfg, log: logger.With("component", "camerasim"), clips: cs}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
@@ -140,7 +170,7 @@ func (s *Server) Start() error {
 		return fmt.Errorf("camerasim: rtsp listen %s: %w", s.cfg.Listen, err)
 	}
 	for i := 1; i <= s.cfg.Cameras; i++ {
-		c, err := newCamera(s, i)
+		c, err := newCamera(s, i, s.cfg.codec(i))
 		if err != nil {
 			s.stopLocked()
 			return err
@@ -238,6 +268,9 @@ func (s *Server) SetFault(n int, f Fault) error {
 	c := s.camera(n)
 	if c == nil {
 		return fmt.Errorf("camerasim: no camera %d (have %d)", n, len(s.cams))
+	}
+	if err := s.cfg.checkCodecFault(n, f); err != nil {
+		return fmt.Errorf("camerasim: %w", err)
 	}
 	c.setFault(f)
 	s.log.Info("fault set", "camera", n, "kind", string(f.Kind), "duration", f.Duration)
@@ -416,13 +449,27 @@ func (s *Server) controlHandler() http.Handler {
 	return mux
 }
 
-// newStream builds the camera's SDP: one H.264 track with the clip's parameter sets.
-func newStream(srv *gortsplib.Server, cl *clip) (*gortsplib.ServerStream, *description.Media, *format.H264, error) {
-	forma := &format.H264{PayloadTyp: 96, PacketizationMode: 1, SPS: cl.sps, PPS: cl.pps}
+// newStream builds the camera's SDP (one video track with the clip's parameter sets) and its packetizer.
+func newStream(srv *gortsplib.Server, cl *clip) (*gortsplib.ServerStream, *description.Media, encoder, error) {
+	var forma format.Format
+	var enc encoder
+	var err error
+	if cl.codec == CodecH265 {
+		f := &format.H265{PayloadTyp: 96, VPS: cl.vps, SPS: cl.sps, PPS: cl.pps}
+		forma = f
+		enc, err = f.CreateEncoder()
+	} else {
+		f := &format.H264{PayloadTyp: 96, PacketizationMode: 1, SPS: cl.sps, PPS: cl.pps}
+		forma = f
+		enc, err = f.CreateEncoder()
+	}
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("camerasim: encoder: %w", err)
+	}
 	medi := &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{forma}}
 	st := &gortsplib.ServerStream{Server: srv, Desc: &description.Session{Medias: []*description.Media{medi}}}
 	if err := st.Initialize(); err != nil {
 		return nil, nil, nil, fmt.Errorf("camerasim: stream: %w", err)
 	}
-	return st, medi, forma, nil
+	return st, medi, enc, nil
 }

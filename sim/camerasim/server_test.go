@@ -23,7 +23,10 @@ func TestClipsParse(t *testing.T) {
 		require.Len(t, c.aus, 4*FPS, name) // 4 s at FPS
 		require.Equal(t, 0, c.keyframe, name)
 	}
-	_, err = parseClip([]byte("not h264"))
+	require.Equal(t, 640, cs.h265.width)
+	require.Len(t, cs.h265.aus, 2*FPS)
+	require.NotNil(t, cs.h265.vps)
+	_, err = parseClip([]byte("not h264"), CodecH264)
 	require.Error(t, err)
 }
 
@@ -37,6 +40,8 @@ var badConfigs = []struct {
 	{Config{Cameras: 2, Schedule: []ScheduledFault{{Camera: 3, Fault: Fault{Kind: FaultStall}}}}, "schedule[0].camera: must be 1..2"},
 	{Config{Schedule: []ScheduledFault{{Camera: 1, Fault: Fault{Kind: "melt"}}}}, `unknown fault kind "melt"`},
 	{Config{Schedule: []ScheduledFault{{Camera: 1, At: 5 * time.Second, Fault: Fault{Kind: FaultStall}}}, ScheduleRepeat: time.Second}, "schedule_repeat"},
+	{Config{H265: []int{2}}, "h265[0]: must be 1..1"},
+	{Config{H265: []int{1}, Schedule: []ScheduledFault{{Camera: 1, Fault: Fault{Kind: FaultBlack}}}}, "streams H.265"},
 }
 
 func TestConfigValidation(t *testing.T) {
@@ -219,4 +224,61 @@ func TestControlAPI(t *testing.T) {
 	require.NoError(t, err)
 	defer res.Body.Close()
 	require.Equal(t, http.StatusOK, res.StatusCode)
+}
+
+var faultSpecs = []struct {
+	spec string
+	want ScheduledFault
+	err  string
+}{
+	{"2:stall@10s+15s", ScheduledFault{Camera: 2, At: 10 * time.Second, Fault: Fault{Kind: FaultStall, Duration: 15 * time.Second}}, ""},
+	{"4:refuse", ScheduledFault{Camera: 4, Fault: Fault{Kind: FaultRefuse}}, ""},
+	{"1:garbage+1m", ScheduledFault{Camera: 1, Fault: Fault{Kind: FaultGarbage, Duration: time.Minute}}, ""},
+	{"stall", ScheduledFault{}, "want CAMERA:KIND"},
+	{"0:stall", ScheduledFault{}, "camera must be a number"},
+	{"1:", ScheduledFault{}, "missing fault kind"},
+	{"1:melt", ScheduledFault{}, "unknown fault kind"},
+	{"1:stall@soon", ScheduledFault{}, "at:"},
+	{"1:stall@-1s", ScheduledFault{}, "at must be >= 0"},
+	{"1:stall+-1s", ScheduledFault{}, "duration must be >= 0"},
+}
+
+func TestParseScheduledFault(t *testing.T) {
+	for _, tc := range faultSpecs {
+		got, err := ParseScheduledFault(tc.spec)
+		if tc.err != "" {
+			require.ErrorContains(t, err, tc.err, tc.spec)
+			continue
+		}
+		require.NoError(t, err, tc.spec)
+		require.Equal(t, tc.want, got, tc.spec)
+	}
+}
+
+func FuzzParseScheduledFault(f *testing.F) {
+	for _, tc := range faultSpecs {
+		f.Add(tc.spec)
+	}
+	f.Fuzz(func(t *testing.T, spec string) {
+		sf, err := ParseScheduledFault(spec)
+		if err == nil {
+			require.NoError(t, sf.Fault.Validate())
+			require.GreaterOrEqual(t, sf.Camera, 1)
+		}
+	})
+}
+
+func TestDemoScheduleIsValid(t *testing.T) {
+	sched, period := DemoSchedule()
+	_, err := New(Config{Cameras: 6, Schedule: sched, ScheduleRepeat: period}, nil)
+	require.NoError(t, err)
+	kinds := map[FaultKind]bool{}
+	for _, sf := range sched {
+		kinds[sf.Fault.Kind] = true
+	}
+	for _, k := range FaultKinds {
+		if k != FaultNone {
+			require.True(t, kinds[k], "demo never shows %s", k)
+		}
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -252,6 +251,7 @@ func TestKilledWriterChild(t *testing.T) {
 	for n := 0; ; n += 100 {
 		require.NoError(t, w.Append(context.Background(), seq("killed", n, 100, base)))
 		fmt.Printf("appended %d\n", n+100)
+		time.Sleep(10 * time.Millisecond) // pace the load at about 10,000 samples/s
 	}
 }
 
@@ -276,39 +276,56 @@ func TestWriterSIGKILLedLosesNothing(t *testing.T) {
 			_ = cmd.Wait()
 		}
 	}()
-	sc := bufio.NewScanner(stdout)
-	reported := 0
-	waitFor := func(n int) {
-		for reported < n && sc.Scan() {
+	var reported atomic.Int64
+	eof := make(chan struct{})
+	go func() {
+		defer close(eof)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
 			if v, ok := strings.CutPrefix(sc.Text(), "appended "); ok {
-				reported, err = strconv.Atoi(v)
-				require.NoError(t, err)
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil {
+					t.Errorf("child output %q: %v", sc.Text(), err)
+				}
+				reported.Store(n)
 			}
 		}
-		require.GreaterOrEqual(t, reported, n, "child output ended; stderr:\n%s", stderr.String())
+	}()
+	childAlive := func() bool {
+		select {
+		case <-eof:
+			t.Errorf("child exited early; stderr:\n%s", stderr.String())
+			return true
+		default:
+			return false
+		}
 	}
-	waitFor(5000)
+	require.Eventually(t, func() bool { return childAlive() || count(t, influx, "killed") >= 5000 }, eventually, poll)
 	influx.Stop()
-	waitFor(reported + 30000)
+	atStop := reported.Load()
+	require.Eventually(t, func() bool { return childAlive() || reported.Load() >= atStop+20000 }, eventually, poll)
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	// Read what the child printed before it died: every number printed was an Append that had returned.
+	<-eof
 	_ = cmd.Wait()
 	killed = true
-	t.Logf("child reported %d samples appended before SIGKILL", reported)
+	require.False(t, t.Failed())
+	t.Logf("child reported %d samples appended before SIGKILL", reported.Load())
 
 	// Phase 2: restart InfluxDB and the writer on the same queue directory.
 	influx.Start()
 	before := count(t, influx, "killed")
-	require.Less(t, before, int64(reported), "the child must have been killed with a backlog")
+	require.Less(t, before, reported.Load(), "the child must have been killed with a backlog")
 	reg := prometheus.NewRegistry()
 	w := startWriter(t, testConfig(influx.URL, influx.Bucket, dir), reg)
-	require.Eventually(t, func() bool { return count(t, influx, "killed") >= int64(reported) }, eventually, 100*time.Millisecond)
+	require.Eventually(t, func() bool { return count(t, influx, "killed") >= reported.Load() }, eventually, 100*time.Millisecond)
 	waitDrained(t, w, reg)
 	got := count(t, influx, "killed")
 	// Every acknowledged Append is there; at most the Append in progress at the kill is extra, whole or not at
 	// all (a record is all or nothing).
-	require.LessOrEqual(t, got, int64(reported+100))
+	require.LessOrEqual(t, got, reported.Load()+100)
 	require.Zero(t, got%100, "a torn record must be dropped whole, got %d", got)
+	t.Logf("present after restart: %d (before restart: %d)", got, before)
 	require.Zero(t, w.Status().Dropped)
 }
 

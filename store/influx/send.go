@@ -58,37 +58,55 @@ func (w *Writer) run(ctx context.Context) {
 	for {
 		b, err := w.q.Read(ctx, w.cfg.BatchSize, maxBatchBytes, w.cfg.FlushInterval)
 		if err != nil {
-			if ctx.Err() == nil && !errors.Is(err, diskqueue.ErrClosed) {
-				w.log.Error("queue read failed", "err", err)
+			if ctx.Err() != nil || errors.Is(err, diskqueue.ErrClosed) {
+				return
 			}
-			return
+			// A disk problem: keep trying rather than stall for good.
+			w.log.Error("queue read failed; retrying", "err", err)
+			if sleep(ctx, w.cfg.RetryMax) != nil {
+				return
+			}
+			continue
 		}
-		if err := w.pace(ctx, b); err != nil {
+		start, err := w.pace(ctx, b)
+		if err != nil {
 			return
 		}
 		if err := w.deliver(ctx, b); err != nil {
 			return // cancelled: the batch stays queued
 		}
-		if err := w.q.Ack(b); err != nil {
-			w.log.Error("queue ack failed", "err", err)
-			return
+		if !start.IsZero() {
+			// Credit does not accumulate while a batch is retried through an outage.
+			w.nextReplay = start.Add(time.Duration(float64(b.Items) / w.cfg.ReplayRate * float64(time.Second)))
+			if now := w.now(); now.After(w.nextReplay) {
+				w.nextReplay = now
+			}
+		}
+		for err := w.q.Ack(b); err != nil; err = w.q.Ack(b) {
+			if errors.Is(err, diskqueue.ErrClosed) {
+				return // not acknowledged: sent again after a restart, which InfluxDB absorbs
+			}
+			w.log.Error("queue ack failed; retrying", "err", err)
+			if sleep(ctx, w.cfg.RetryMax) != nil {
+				return
+			}
 		}
 	}
 }
 
-// pace applies ReplayRate while the queue holds a backlog.
-func (w *Writer) pace(ctx context.Context, b *diskqueue.Batch) error {
+// pace applies ReplayRate while the queue holds a backlog: it waits until the batch's scheduled start and
+// returns that start, or the zero time when the batch is not paced.
+func (w *Writer) pace(ctx context.Context, b *diskqueue.Batch) (time.Time, error) {
 	if w.cfg.ReplayRate <= 0 || !b.Backlog {
 		w.nextReplay = time.Time{}
-		return nil
+		return time.Time{}, nil
 	}
 	now := w.now()
-	if w.nextReplay.Before(now) {
-		w.nextReplay = now
+	start := w.nextReplay
+	if start.Before(now) {
+		start = now
 	}
-	wait := w.nextReplay.Sub(now)
-	w.nextReplay = w.nextReplay.Add(time.Duration(float64(b.Items) / w.cfg.ReplayRate * float64(time.Second)))
-	return sleep(ctx, wait)
+	return start, sleep(ctx, start.Sub(now))
 }
 
 // deliver writes every record of b, split into runs of the same precision. It returns only nil or ctx's
@@ -96,32 +114,53 @@ func (w *Writer) pace(ctx context.Context, b *diskqueue.Batch) error {
 func (w *Writer) deliver(ctx context.Context, b *diskqueue.Batch) error {
 	for i := 0; i < len(b.Records); {
 		prec := b.Records[i][0]
-		var lines []string
+		// One string per record: the client joins them with newlines. They are split into lines only when
+		// the server refuses some.
+		var chunks []string
 		for ; i < len(b.Records) && b.Records[i][0] == prec; i++ {
-			lines = appendLines(lines, b.Records[i][1:])
+			if c := strings.TrimSuffix(string(b.Records[i][1:]), "\n"); c != "" {
+				chunks = append(chunks, c)
+			}
 		}
-		if err := w.send(ctx, prec, lines, 0); err != nil {
+		if err := w.send(ctx, prec, chunks, 0); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func appendLines(lines []string, data []byte) []string {
-	s := strings.TrimSuffix(string(data), "\n")
-	if s == "" {
-		return lines
+// splitLines splits chunks of newline-separated lines into single lines.
+func splitLines(chunks []string) []string {
+	n := 0
+	for _, c := range chunks {
+		n += strings.Count(c, "\n") + 1
 	}
-	return append(lines, strings.Split(s, "\n")...)
+	if n == len(chunks) {
+		return chunks
+	}
+	lines := make([]string, 0, n)
+	for _, c := range chunks {
+		lines = append(lines, strings.Split(c, "\n")...)
+	}
+	return lines
 }
 
-// send writes lines, retrying until they are written or dead-lettered. It returns only nil or ctx's error.
+func countLines(chunks []string) int {
+	n := 0
+	for _, c := range chunks {
+		n += strings.Count(c, "\n") + 1
+	}
+	return n
+}
+
+// send writes lines (or chunks of lines), retrying until they are written or dead-lettered. It returns only
+// nil or ctx's error.
 func (w *Writer) send(ctx context.Context, prec byte, lines []string, depth int) error {
 	attempt := 0
 	for len(lines) > 0 {
 		err := w.api(prec).WriteRecord(ctx, lines...)
 		if err == nil {
-			w.succeeded(len(lines))
+			w.succeeded(countLines(lines))
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -133,6 +172,7 @@ func (w *Writer) send(ctx context.Context, prec byte, lines []string, depth int)
 		}
 		switch c := herr.StatusCode; {
 		case c == http.StatusBadRequest || c == http.StatusUnprocessableEntity:
+			lines = splitLines(lines)
 			bad := badLines(lines, herr.Message)
 			if len(bad) == 0 && len(lines) > 1 {
 				return w.bisect(ctx, prec, lines, depth)
@@ -144,8 +184,8 @@ func (w *Writer) send(ctx context.Context, prec byte, lines []string, depth int)
 			w.succeeded(0)
 			attempt = 0
 			continue
-		case c == http.StatusRequestEntityTooLarge && len(lines) > 1:
-			return w.bisect(ctx, prec, lines, depth)
+		case c == http.StatusRequestEntityTooLarge && countLines(lines) > 1:
+			return w.bisect(ctx, prec, splitLines(lines), depth)
 		}
 		delay := w.failed(herr, attempt)
 		attempt++

@@ -471,16 +471,17 @@ func (q *Queue) Read(ctx context.Context, maxItems, maxBytes int, linger time.Du
 		var timer *time.Timer
 		var wait <-chan time.Time
 		if ok {
-			due := first.Add(linger)
+			due, now := first.Add(linger), q.now()
 			unread := q.items - q.inflight
-			if unread >= int64(maxItems) || !q.now().Before(due) {
+			// due-now > linger: the clock went back since the append; do not wait for it to catch up.
+			if unread >= int64(maxItems) || !now.Before(due) || due.Sub(now) > linger {
 				b, err := q.readBatch(maxItems, maxBytes)
 				if err != nil || b.Items > 0 {
 					return b, err
 				}
 				continue
 			}
-			timer = time.NewTimer(due.Sub(q.now()))
+			timer = time.NewTimer(due.Sub(now))
 			wait = timer.C
 		}
 		ch := q.changed

@@ -1,0 +1,212 @@
+package cameras
+
+import (
+	"context"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/pion/rtp"
+	"github.com/stretchr/testify/require"
+
+	"citywatch/sim/camerasim"
+)
+
+func TestMonitorH265(t *testing.T) {
+	sim := startSim(t, camerasim.Config{Cameras: 1, H265: []int{1}})
+	sink := &countingSink{}
+	h := startMonitorWith(t, []CameraConfig{testCamera("cam1", sim.URL(1))}, func(d *Deps) { d.Sink = sink })
+	h.waitState(t, "cam1", StateOnline, 10*time.Second)
+	var st Status
+	require.Eventually(t, func() bool {
+		st, _ = h.mon.Camera("cam1")
+		return st.KeyframeInterval > 0 && st.FPS > 0
+	}, 10*time.Second, 20*time.Millisecond)
+	require.Equal(t, CodecH265, st.Codec)
+	require.Equal(t, 640, st.Width)
+	require.Equal(t, 360, st.Height)
+	require.Equal(t, "Main", st.Profile)
+	require.Eventually(t, func() bool { return sink.keyframes.Load() > 0 }, 5*time.Second, 10*time.Millisecond)
+	au := sink.lastKey()
+	require.Equal(t, CodecH265, au.Codec)
+	require.NotEmpty(t, au.VPS)
+	require.NotEmpty(t, au.SPS)
+	require.NotEmpty(t, au.PPS)
+}
+
+// countingSink is an AccessUnitSink that counts and keeps the last keyframe.
+type countingSink struct {
+	aus, keyframes atomic.Int64
+	mu             sync.Mutex
+	key            AccessUnit
+	lastPTS        map[string]int64
+	ptsBackwards   atomic.Int64
+}
+
+func (s *countingSink) OnAccessUnit(id string, au AccessUnit) {
+	s.aus.Add(1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lastPTS == nil {
+		s.lastPTS = make(map[string]int64)
+	}
+	if prev, ok := s.lastPTS[id]; ok && au.PTS < prev {
+		s.ptsBackwards.Add(1)
+	}
+	s.lastPTS[id] = au.PTS
+	if au.Keyframe {
+		s.keyframes.Add(1)
+		s.key = au
+	}
+}
+
+func (s *countingSink) lastKey() AccessUnit {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.key
+}
+
+func TestMonitorSinkGetsAccessUnits(t *testing.T) {
+	sim := startSim(t, camerasim.Config{Cameras: 1})
+	sink := &countingSink{}
+	h := startMonitorWith(t, []CameraConfig{testCamera("cam1", sim.URL(1))}, func(d *Deps) { d.Sink = sink })
+	h.waitState(t, "cam1", StateOnline, 10*time.Second)
+	require.Eventually(t, func() bool { return sink.keyframes.Load() >= 2 && sink.aus.Load() >= 2*camerasim.FPS }, 10*time.Second, 10*time.Millisecond)
+	au := sink.lastKey()
+	require.Equal(t, CodecH264, au.Codec)
+	require.Equal(t, uint64(1), au.Session)
+	require.Equal(t, 640, au.Width)
+	require.NotEmpty(t, au.SPS)
+	require.NotEmpty(t, au.PPS)
+	require.Zero(t, sink.ptsBackwards.Load())
+}
+
+func TestMonitorLossAndLowFPSDegrade(t *testing.T) {
+	sim := startSim(t, camerasim.Config{Cameras: 2})
+	h := startMonitor(t, []CameraConfig{testCamera("loss", sim.URL(1)), testCamera("slow", sim.URL(2))})
+	h.waitState(t, "loss", StateOnline, 10*time.Second)
+	h.waitState(t, "slow", StateOnline, 10*time.Second)
+	faultAt := time.Now()
+	require.NoError(t, sim.SetFault(1, camerasim.Fault{Kind: camerasim.FaultLoss}))
+	require.NoError(t, sim.SetFault(2, camerasim.Fault{Kind: camerasim.FaultLowFPS}))
+	ev := h.waitEvent(t, "loss", StateDegraded, faultAt, 15*time.Second)
+	require.Contains(t, ev.Reason, "packet loss")
+	ev = h.waitEvent(t, "slow", StateDegraded, faultAt, 15*time.Second)
+	require.Contains(t, ev.Reason, "frame rate")
+	st, _ := h.mon.Camera("loss")
+	require.Greater(t, st.PacketLossRatio, 0.05)
+	s, ok := h.app.last("camera_packet_loss_ratio", "loss")
+	require.True(t, ok)
+	require.Greater(t, s.V, 0.0)
+}
+
+// mjpegServer streams an audio track and an M-JPEG video track: a codec the monitor does not inspect.
+type mjpegServer struct {
+	srv    *gortsplib.Server
+	stream *gortsplib.ServerStream
+	video  *description.Media
+	addr   string
+}
+
+func (s *mjpegServer) OnDescribe(*gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	return &base.Response{StatusCode: base.StatusOK}, s.stream, nil
+}
+
+func (s *mjpegServer) OnSetup(*gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	return &base.Response{StatusCode: base.StatusOK}, s.stream, nil
+}
+
+func (s *mjpegServer) OnPlay(*gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
+	return &base.Response{StatusCode: base.StatusOK}, nil
+}
+
+func startMJPEGServer(t *testing.T) *mjpegServer {
+	t.Helper()
+	s := &mjpegServer{}
+	s.srv = &gortsplib.Server{Handler: s, RTSPAddress: "127.0.0.1:0", Listen: func(network, address string) (net.Listener, error) {
+		ln, err := net.Listen(network, address)
+		if err == nil {
+			s.addr = ln.Addr().String()
+		}
+		return ln, err
+	}}
+	require.NoError(t, s.srv.Start())
+	audio := &description.Media{Type: description.MediaTypeAudio, Formats: []format.Format{&format.G711{PayloadTyp: 0, MULaw: true, SampleRate: 8000, ChannelCount: 1}}}
+	s.video = &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{&format.MJPEG{}}}
+	s.stream = &gortsplib.ServerStream{Server: s.srv, Desc: &description.Session{Medias: []*description.Media{audio, s.video}}}
+	require.NoError(t, s.stream.Initialize())
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		var seq uint16
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			seq++
+			pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 26, SequenceNumber: seq, Timestamp: uint32(seq) * 9000, Marker: true}, Payload: []byte{0, 0, 0, 0, 1, 2, 3, 4}}
+			s.stream.WritePacketRTP(s.video, pkt) //nolint:errcheck
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		s.stream.Close()
+		s.srv.Close()
+	})
+	return s
+}
+
+func TestMonitorUnsupportedCodecAndExtraTracks(t *testing.T) {
+	s := startMJPEGServer(t)
+	h := startMonitor(t, []CameraConfig{testCamera("mjpeg", "rtsp://"+s.addr+"/x")})
+	st := h.waitState(t, "mjpeg", StateDegraded, 10*time.Second)
+	require.Contains(t, st.Reason, "not inspected")
+	require.Equal(t, "M-JPEG", st.Codec)
+	require.Eventually(t, func() bool {
+		st, _ = h.mon.Camera("mjpeg")
+		return st.FPS > 0
+	}, 10*time.Second, 20*time.Millisecond)
+}
+
+func TestEventsNeverBlockTheMonitor(t *testing.T) {
+	release := make(chan struct{})
+	var got atomic.Int64
+	var cams []CameraConfig
+	for _, id := range []string{"a", "b", "c", "d", "e"} {
+		cams = append(cams, testCamera(id, "rtsp://"+closedPort(t)+"/x"))
+	}
+	mon, err := New(Config{Cameras: cams, CheckInterval: testCheck, EventBuffer: 1}, Deps{
+		Events: func(Event) {
+			got.Add(1)
+			<-release // a consumer that hangs
+		},
+	})
+	require.NoError(t, err)
+	require.NoError(t, mon.Start())
+	defer mon.Close()
+	defer close(release)
+	// Every camera still reaches its state although the consumer is stuck on the first event.
+	require.Eventually(t, func() bool {
+		for _, s := range mon.Cameras() {
+			if s.State != StateOffline {
+				return false
+			}
+		}
+		return true
+	}, 5*time.Second, 10*time.Millisecond)
+	require.Equal(t, uint64(len(cams)-2), mon.DroppedEvents()) // one being delivered, one queued
+	require.Equal(t, int64(1), got.Load())
+}

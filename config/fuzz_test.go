@@ -1,0 +1,130 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func fuzzEnv() environment {
+	return environment{
+		lookup: func(k string) (string, bool) { v, ok := testVars[k]; return v, ok },
+		host:   "fuzzhost",
+		fsys:   noFS{},
+	}
+}
+
+// FuzzParse feeds configurations to Parse, seeded with every testdata file and the example. Parse must never
+// panic; it returns either a valid Config or *Errors whose messages are single lines.
+func FuzzParse(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.yaml")
+	files = append(files, examplePath)
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	for _, s := range badSecretConfigs {
+		f.Add([]byte(s))
+	}
+	f.Add([]byte("a: &a [*a]\n"))
+	f.Add([]byte("ingest: {rules: [&r {topic: x}, *r, {<<: *r, format: json}]}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := parse(data, "fuzz.yaml", fuzzEnv())
+		if err != nil {
+			if cfg != nil {
+				t.Fatal("a Config returned with an error")
+			}
+			var errs *Errors
+			if !errors.As(err, &errs) || len(errs.List) == 0 {
+				t.Fatalf("error is not a non-empty *Errors: %T %v", err, err)
+			}
+			for _, e := range errs.List {
+				if strings.ContainsAny(e.Error(), "\n\r") {
+					t.Fatalf("error message spans lines: %q", e.Error())
+				}
+			}
+			return
+		}
+		// A config that loads validates, prints, and its print parses again.
+		s := newErrorSink("")
+		cfg.validate(s, noFS{})
+		if err := s.err(); err != nil {
+			t.Fatalf("loaded config does not validate: %v", err)
+		}
+		_, _ = parse([]byte(cfg.String()), "printed.yaml", fuzzEnv())
+	})
+}
+
+func FuzzParseDuration(f *testing.F) {
+	for _, tc := range durationCases {
+		f.Add(tc.in)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseDuration(s)
+		if err != nil {
+			return
+		}
+		if back, err := ParseDuration(d.String()); err != nil || back != d {
+			t.Fatalf("%q -> %v -> %q -> %v, %v", s, int64(d), d.String(), int64(back), err)
+		}
+	})
+}
+
+func FuzzParseByteSize(f *testing.F) {
+	for _, tc := range byteSizeCases {
+		f.Add(tc.in)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b, err := ParseByteSize(s)
+		if err != nil {
+			return
+		}
+		if b < 0 {
+			t.Fatalf("%q parsed to a negative size %d", s, b)
+		}
+		if back, err := ParseByteSize(b.String()); err != nil || back != b {
+			t.Fatalf("%q -> %d -> %q -> %d, %v", s, b, b.String(), back, err)
+		}
+	})
+}
+
+func FuzzTopicTemplate(f *testing.F) {
+	for _, tc := range templateCases {
+		f.Add(tc.in)
+	}
+	for _, tc := range filterCases {
+		f.Add(tc.in)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		_ = CheckTopicFilter(s)
+		tm, err := ParseTopicTemplate(s)
+		if err != nil {
+			return
+		}
+		if err := CheckTopicFilter(tm.Filter()); err != nil {
+			t.Fatalf("template %q gives invalid filter %q: %v", s, tm.Filter(), err)
+		}
+		for _, l := range tm.Labels() {
+			if !validLabelName(l) {
+				t.Fatalf("template %q captures invalid label %q", s, l)
+			}
+		}
+	})
+}
+
+func FuzzExpandEnv(f *testing.F) {
+	for _, tc := range envCases {
+		f.Add(tc.in)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out, sub, errs := expandEnv(s, func(string) (string, bool) { return "", true })
+		if len(errs) == 0 && !sub && !strings.Contains(s, "$$") && out != s {
+			t.Fatalf("%q changed to %q without a substitution", s, out)
+		}
+	})
+}
