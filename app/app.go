@@ -300,7 +300,7 @@ func (a *App) checks() []dashboards.Check {
 		}})
 	}
 	if a.influx != nil {
-		checks = append(checks, dashboards.Check{Name: "influx", Err: func() error {
+		checks = append(checks, dashboards.Check{Name: "influx", Degraded: true, Err: func() error {
 			st := a.influx.Status()
 			if st.Up {
 				return nil

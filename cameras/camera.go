@@ -247,6 +247,10 @@ func pickVideo(desc *description.Session) (*description.Media, format.Format, er
 func (c *camera) prepareSession(forma format.Format) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// Reset before PLAY: packets may arrive before Play returns.
+	c.session++
+	c.lastPacket, c.lastFrame, c.lastKeyframe = time.Time{}, time.Time{}, time.Time{}
+	c.keyframeInterval = 0
 	c.params = paramSets{}
 	c.dec264, c.dec265 = nil, nil
 	c.supported = true
@@ -301,10 +305,7 @@ func (c *camera) sessionUp() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.connected = true
-	c.session++
 	c.sessionStart = now
-	c.lastPacket, c.lastFrame, c.lastKeyframe = time.Time{}, time.Time{}, time.Time{}
-	c.keyframeInterval = 0
 	c.failure = Failure{}
 	c.evaluateLocked(now)
 }

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"citywatch/store"
 )
@@ -72,30 +71,47 @@ type selfMetrics struct {
 }
 
 func newSelfMetrics(reg prometheus.Registerer) *selfMetrics {
-	f := promauto.With(reg)
 	return &selfMetrics{
-		reconnects: f.NewCounter(prometheus.CounterOpts{
+		reconnects: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "citywatch_cameras_reconnects_total", Help: "Camera connection attempts after the first.",
-		}),
-		stateChanges: f.NewCounterVec(prometheus.CounterOpts{
+		})),
+		stateChanges: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "citywatch_cameras_state_changes_total", Help: "Camera state changes by new state.",
-		}, []string{"state"}),
-		eventsDropped: f.NewCounter(prometheus.CounterOpts{
+		}, []string{"state"})),
+		eventsDropped: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "citywatch_cameras_events_dropped_total", Help: "State-change events dropped because the event queue was full.",
-		}),
-		appendErrors: f.NewCounter(prometheus.CounterOpts{
+		})),
+		appendErrors: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "citywatch_cameras_append_errors_total", Help: "Failed appends of camera metric samples.",
-		}),
-		decodeErrors: f.NewCounter(prometheus.CounterOpts{
+		})),
+		decodeErrors: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "citywatch_cameras_rtp_decode_errors_total", Help: "RTP/RTCP packets that could not be decoded.",
-		}),
-		corruptFrames: f.NewCounter(prometheus.CounterOpts{
+		})),
+		corruptFrames: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "citywatch_cameras_corrupt_frames_total", Help: "Video frames dropped as corrupt or undecodable.",
-		}),
-		inState: f.NewGaugeVec(prometheus.GaugeOpts{
+		})),
+		inState: register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "citywatch_cameras_cameras", Help: "Number of cameras in each state.",
-		}, []string{"state"}),
+		}, []string{"state"})),
 	}
+}
+
+// register registers c, or returns the collector already registered under the same name: a Monitor
+// rebuilt on config reload keeps counting in the same series instead of panicking.
+func register[T prometheus.Collector](reg prometheus.Registerer, c T) T {
+	if reg == nil {
+		return c
+	}
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(T); ok {
+				return existing
+			}
+		}
+		// A clash with a different metric type is a programming error; keep working unregistered.
+	}
+	return c
 }
 
 // New validates cfg (after filling defaults) and builds a Monitor. Nothing runs until Start.

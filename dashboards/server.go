@@ -50,10 +50,13 @@ type Deps struct {
 	Checks []Check
 }
 
-// Check is one readiness condition; Err returns nil when it is met.
+// Check is one readiness condition; Err returns nil when it is met. A Degraded check reports its error in the
+// /readyz detail without making the server unready: an InfluxDB uplink that is down must not take an edge out
+// of service, since the edge keeps ingesting and alerting on its own.
 type Check struct {
-	Name string
-	Err  func() error
+	Name     string
+	Err      func() error
+	Degraded bool
 }
 
 // Server serves the HTTP API.
@@ -191,7 +194,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ready := true
 	for _, c := range s.deps.Checks {
 		if err := c.Err(); err != nil {
-			ready = false
+			ready = ready && c.Degraded
 			checks[c.Name] = err.Error()
 			continue
 		}

@@ -188,10 +188,9 @@ func (d *Decoder) jsonTime(s *scanner, key []byte, st *jsonState) error {
 
 // Bounds of numeric timestamps: they must fit int64 nanoseconds (years 1970 to 2262).
 const (
-	msThreshold = 1e11                   // above: milliseconds, else seconds
-	maxSeconds  = math.MaxInt64 / 1e9    // ≈ 9.2e9 (2262-04-11)
-	maxMillis   = math.MaxInt64 / 1e6    // ≈ 9.2e12
-	maxNanosF   = float64(math.MaxInt64) // for SenML absolute times in seconds
+	msThreshold = 1e11                // above: milliseconds, else seconds
+	maxSeconds  = math.MaxInt64 / 1e9 // ≈ 9.2e9 (2262-04-11)
+	maxMillis   = math.MaxInt64 / 1e6 // ≈ 9.2e12
 )
 
 // unixTime interprets a numeric timestamp: Unix milliseconds above 1e11, else Unix seconds.

@@ -107,7 +107,7 @@ func Detect(payload []byte) Format {
 	case c == '+' || c == '-' || c == '.' || (c >= '0' && c <= '9'):
 		return FormatNumber
 	}
-	if s := string(p); s == "true" || s == "false" {
+	if string(p) == "true" || string(p) == "false" {
 		return FormatNumber
 	}
 	return FormatLineProtocol

@@ -91,9 +91,41 @@ const (
 	kUT
 )
 
-var senmlKeys = map[string]int{
-	"bn": kBN, "bt": kBT, "bu": kBU, "bv": kBV, "bs": kBS, "bver": kBVer,
-	"n": kN, "u": kU, "v": kV, "vs": kVS, "vb": kVB, "vd": kVD, "s": kS, "t": kT, "ut": kUT,
+// senmlKey returns the bit of a SenML key we understand, or 0.
+func senmlKey(k []byte) int {
+	switch string(k) {
+	case "bn":
+		return kBN
+	case "bt":
+		return kBT
+	case "bu":
+		return kBU
+	case "bv":
+		return kBV
+	case "bs":
+		return kBS
+	case "bver":
+		return kBVer
+	case "n":
+		return kN
+	case "u":
+		return kU
+	case "v":
+		return kV
+	case "vs":
+		return kVS
+	case "vb":
+		return kVB
+	case "vd":
+		return kVD
+	case "s":
+		return kS
+	case "t":
+		return kT
+	case "ut":
+		return kUT
+	}
+	return 0
 }
 
 type senmlRec struct {
@@ -121,7 +153,7 @@ func (d *Decoder) senmlRecord(s *scanner, base *senmlBase, now time.Time) error 
 			if err != nil {
 				return err
 			}
-			k := senmlKeys[string(key)]
+			k := senmlKey(key)
 			if k == 0 && len(key) > 0 && key[len(key)-1] == '_' {
 				return fmt.Errorf("must-understand field %.40q not supported", key)
 			}

@@ -81,31 +81,47 @@ func (m *Mapper) Map(topic string, payload []byte, now time.Time) (Result, error
 	if r == nil {
 		return Result{}, reject(ReasonUnmappedTopic, "no rule matches topic %.200q", topic)
 	}
+	t := topicLevels{topic: topic, caps: caps, ascii: ascii}
+	sc := m.pool.Get().(*scratch)
+	defer m.pool.Put(sc)
+	res, err := m.decode(sc, r, &t, ms, payload, now)
+	if err != nil {
+		// The topic named a device: say which, so the rejection counts against it in the device registry.
+		var dev Result
+		if len(r.devLabels) > 0 {
+			if _, lerr := sc.labels(r, &t, nil, &dev); lerr != nil {
+				dev = Result{}
+			}
+		}
+		return Result{Device: dev.Device, DeviceLabels: dev.DeviceLabels}, err
+	}
+	return res, nil
+}
+
+// decode maps the payload of a message whose topic matched rule r.
+func (m *Mapper) decode(sc *scratch, r *rule, t *topicLevels, ms span, payload []byte, now time.Time) (Result, error) {
 	if blank(payload) {
-		return Result{}, reject(ReasonNoFields, "empty payload on topic %.200q", topic)
+		return Result{}, reject(ReasonNoFields, "empty payload on topic %.200q", t.topic)
 	}
 	format := r.format
 	if format == decode.FormatAuto {
 		format = decode.Detect(payload)
 	}
 	if r.allowed&formatBit(format) == 0 {
-		return Result{}, reject(ReasonUnmappedTopic, "%s maps no %s payload on topic %.200q%s", r.name, format, topic, defaultHint(format))
+		return Result{}, reject(ReasonUnmappedTopic, "%s maps no %s payload on topic %.200q%s", r.name, format, t.topic, defaultHint(format))
 	}
-	sc := m.pool.Get().(*scratch)
-	defer m.pool.Put(sc)
 	recs, _, err := sc.dec.Decode(format, payload, r.prec, now)
 	if err != nil {
 		return Result{}, &RejectError{Reason: reasonFor(format, err), Err: fmt.Errorf("%s payload: %w", format, err)}
 	}
 	base := r.metric
 	if base == "" && r.tmpl.metric && format != decode.FormatLineProtocol {
-		base = topic[ms.start:ms.end]
+		base = t.topic[ms.start:ms.end]
 	}
 	if format == decode.FormatNumber && base == "" {
-		return Result{}, reject(ReasonBadName, "plain number on topic %.200q, but rule %q names no metric", topic, r.name)
+		return Result{}, reject(ReasonBadName, "plain number on topic %.200q, but rule %q names no metric", t.topic, r.name)
 	}
-	t := topicLevels{topic: topic, caps: caps, ascii: ascii}
-	return sc.build(r, &t, base, recs, now)
+	return sc.build(r, t, base, recs, now)
 }
 
 func blank(p []byte) bool {

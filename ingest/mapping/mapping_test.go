@@ -513,3 +513,31 @@ func manyLabels(n int) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// TestRejectionNamesDevice: a bad payload on a topic that names a device still says which device sent it, so
+// the device registry counts the error against it; a topic that names none reports no device.
+func TestRejectionNamesDevice(t *testing.T) {
+	m, err := New(nil, Options{DefaultMapping: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		topic, payload, device, reason string
+	}{
+		{"city/d1/siteA/sensor42", `{"temperature":`, "d1/siteA/sensor42", ReasonBadJSON},
+		{"city/d1/siteA/sensor42", `{"label":"x"}`, "d1/siteA/sensor42", ReasonNoFields},
+		{"city/d1/siteA/sensor42/co2", `12,5`, "d1/siteA/sensor42", ReasonBadNumber},
+		{"elsewhere/x", `1`, "", ReasonUnmappedTopic},
+	}
+	for _, c := range cases {
+		res, err := m.Map(c.topic, []byte(c.payload), time.Unix(0, 0))
+		var rej *RejectError
+		if !errors.As(err, &rej) || rej.Reason != c.reason {
+			t.Errorf("%s %q: err %v, want reason %s", c.topic, c.payload, err, c.reason)
+			continue
+		}
+		if res.Device != c.device || len(res.Samples) != 0 {
+			t.Errorf("%s %q: device %q with %d samples, want %q and none", c.topic, c.payload, res.Device, len(res.Samples), c.device)
+		}
+	}
+}

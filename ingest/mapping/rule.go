@@ -29,7 +29,8 @@ type Rule struct {
 	// Labels are static labels added to every sample. They may not repeat a label captured by Topic.
 	Labels map[string]string `yaml:"labels"`
 	// Include keeps only the fields whose name matches one of these patterns (path.Match syntax: "air_*").
-	// Names are matched after flattening and sanitizing, before MetricPrefix. Empty keeps every field.
+	// The name matched is the metric name without MetricPrefix: flattened, joined to Metric or the
+	// measurement when one applies, sanitized ("air_pm25", "weather_temperature"). Empty keeps every field.
 	Include []string `yaml:"include"`
 	// Exclude drops the fields whose name matches one of these patterns, after Include.
 	Exclude []string `yaml:"exclude"`
@@ -88,7 +89,6 @@ type rule struct {
 	// devContiguous: the device labels are captures of consecutive topic levels in order, so Device is a
 	// substring of the topic.
 	devContiguous bool
-	isDefault     bool
 	// order lists the capture (>= 0) and static (< 0: -index-1) labels sorted by name, so the labels of a
 	// message without tags are built already sorted.
 	order []int
@@ -138,7 +138,7 @@ func defaultRules() ([]rule, error) {
 		if err != nil {
 			return nil, fmt.Errorf("default mapping: %w", err)
 		}
-		out[i] = rule{name: "default mapping " + s.topic, tmpl: t, allowed: s.allowed, isDefault: true}
+		out[i] = rule{name: "default mapping " + s.topic, tmpl: t, allowed: s.allowed}
 		if s.device {
 			out[i].setDevice(defaultDeviceLabels)
 		}

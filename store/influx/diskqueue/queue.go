@@ -162,6 +162,7 @@ type Queue struct {
 	ack      int64
 	ackF     *os.File
 	ackDirty bool
+	ackStale bool // the last ack write failed
 
 	items    int64
 	inflight int64
@@ -625,7 +626,8 @@ func (q *Queue) readBatch(maxItems, maxBytes int) (*Batch, error) {
 	return b, nil
 }
 
-// Ack acknowledges a batch returned by Read: its records will not be read again, even after a restart.
+// Ack acknowledges a batch returned by Read: its records will not be read again, even after a restart. It
+// fails only on a closed queue.
 func (q *Queue) Ack(b *Batch) error {
 	if b == nil || b.Items == 0 {
 		return nil
@@ -640,7 +642,10 @@ func (q *Queue) Ack(b *Batch) error {
 	if b.end > q.ack {
 		q.ack = b.end
 		if err := q.writeAck(); err != nil {
-			return err
+			// The in-memory position moved on; the group commit retries the write. Until then a restart
+			// would only deliver these records again.
+			q.ackStale = true
+			q.log.Error("persisting acknowledged offset failed", "err", err)
 		}
 	}
 	q.collect()
@@ -719,6 +724,11 @@ func readTime(path string, pos int64) (time.Time, bool) {
 // Sync fsyncs appended records and the acknowledged offset now.
 func (q *Queue) Sync() error {
 	q.mu.Lock()
+	if q.ackStale && q.ackF != nil {
+		if err := q.writeAck(); err == nil {
+			q.ackStale = false
+		}
+	}
 	w, ack := q.w, q.ackF
 	dirty, ackDirty := q.dirty, q.ackDirty
 	q.dirty, q.ackDirty = false, false
@@ -775,6 +785,11 @@ func (q *Queue) Close() error {
 		}
 	}
 	if q.ackF != nil {
+		if q.ackStale {
+			if err := q.writeAck(); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		if err := q.ackF.Sync(); err != nil {
 			errs = append(errs, fmt.Errorf("diskqueue: fsync ack: %w", err))
 		}

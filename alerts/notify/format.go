@@ -1,0 +1,443 @@
+package notify
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+)
+
+// Payload is the citywatch JSON notification body, and the data a custom template is executed with.
+type Payload struct {
+	// Version of this payload format ("1").
+	Version string `json:"version"`
+	// ID is the delivery's idempotency key (also sent as the webhook-id header): receivers dedupe on it.
+	ID string `json:"id"`
+	// Receiver is the configured receiver name.
+	Receiver string `json:"receiver"`
+	// Alert is the alert name.
+	Alert string `json:"alert"`
+	// State is "firing" or "resolved".
+	State string `json:"state"`
+	// Reminder marks a repeat notification of a still-firing alert.
+	Reminder bool `json:"reminder"`
+	// Site is the "site" label.
+	Site        string            `json:"site,omitempty"`
+	Fingerprint string            `json:"fingerprint"`
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	// Summary is the "summary" annotation, or a generated one-line description.
+	Summary string `json:"summary"`
+	// Value is the value that fired the alert; null when there is none.
+	Value    *float64   `json:"value"`
+	StartsAt time.Time  `json:"starts_at"`
+	EndsAt   *time.Time `json:"ends_at"`
+	// OutageSeconds is how long the alert was firing, on resolve.
+	OutageSeconds *float64 `json:"outage_seconds,omitempty"`
+	AckedBy       string   `json:"acked_by,omitempty"`
+	// LastValues is the "last_values" annotation (or label): embedded as JSON when it is JSON, else a string.
+	LastValues json.RawMessage `json:"last_values,omitempty"`
+	// SnapshotURL and ClipURL link to camera media when the alert has a "camera" label.
+	SnapshotURL  string `json:"snapshot_url,omitempty"`
+	ClipURL      string `json:"clip_url,omitempty"`
+	GeneratorURL string `json:"generator_url,omitempty"`
+}
+
+// storedChange is the persisted form of a Change (NaN values are not valid JSON).
+type storedChange struct {
+	Fingerprint    string            `json:"fingerprint"`
+	Name           string            `json:"name"`
+	State          string            `json:"state"`
+	Reminder       bool              `json:"reminder,omitempty"`
+	Seq            int               `json:"seq,omitempty"`
+	Labels         map[string]string `json:"labels,omitempty"`
+	Annotations    map[string]string `json:"annotations,omitempty"`
+	Value          *float64          `json:"value"`
+	StartsAt       time.Time         `json:"starts_at"`
+	EndsAt         time.Time         `json:"ends_at"`
+	OutageDuration time.Duration     `json:"outage_ns,omitempty"`
+	AckedBy        string            `json:"acked_by,omitempty"`
+	GeneratorURL   string            `json:"generator_url,omitempty"`
+}
+
+func toStored(c Change) storedChange {
+	return storedChange{Fingerprint: c.Fingerprint, Name: c.Name, State: c.State, Reminder: c.Reminder, Seq: c.Seq,
+		Labels: c.Labels, Annotations: c.Annotations, Value: floatPtr(c.Value), StartsAt: c.StartsAt.UTC(),
+		EndsAt: c.EndsAt.UTC(), OutageDuration: c.OutageDuration, AckedBy: c.AckedBy, GeneratorURL: c.GeneratorURL}
+}
+
+// NewPayload builds the citywatch payload of a change for a receiver. externalURL prefixes media links.
+func NewPayload(id, receiver, externalURL string, c Change) Payload {
+	return buildPayload(id, receiver, externalURL, toStored(c))
+}
+
+func buildPayload(id, receiver, externalURL string, c storedChange) Payload {
+	p := Payload{Version: "1", ID: id, Receiver: receiver, Alert: c.Name, State: c.State, Reminder: c.Reminder,
+		Site: c.Labels["site"], Fingerprint: c.Fingerprint, Labels: c.Labels, Annotations: c.Annotations,
+		Value: c.Value, StartsAt: c.StartsAt, AckedBy: c.AckedBy, GeneratorURL: c.GeneratorURL}
+	if p.Labels == nil {
+		p.Labels = map[string]string{}
+	}
+	if p.Annotations == nil {
+		p.Annotations = map[string]string{}
+	}
+	if !c.EndsAt.IsZero() && c.EndsAt.Year() > 1 {
+		e := c.EndsAt
+		p.EndsAt = &e
+	}
+	if c.State == "resolved" {
+		s := c.OutageDuration.Seconds()
+		if c.OutageDuration == 0 && p.EndsAt != nil {
+			s = p.EndsAt.Sub(c.StartsAt).Seconds()
+		}
+		p.OutageSeconds = &s
+	}
+	lv, ok := c.Annotations["last_values"]
+	if !ok {
+		lv, ok = c.Labels["last_values"]
+	}
+	if ok {
+		if json.Valid([]byte(lv)) {
+			p.LastValues = json.RawMessage(lv)
+		} else {
+			p.LastValues, _ = json.Marshal(lv)
+		}
+	}
+	base := strings.TrimSuffix(externalURL, "/")
+	if cam := c.Labels["camera"]; cam != "" {
+		p.SnapshotURL = base + "/api/cameras/" + url.PathEscape(cam) + "/snapshot.jpg"
+		if clip := c.Annotations["clip_url"]; clip != "" {
+			p.ClipURL = clip
+		} else if clipID := c.Annotations["clip_id"]; clipID != "" {
+			p.ClipURL = base + "/api/cameras/" + url.PathEscape(cam) + "/clips/" + url.PathEscape(clipID)
+		}
+	}
+	p.Summary = c.Annotations["summary"]
+	if p.Summary == "" {
+		p.Summary = defaultSummary(p)
+	}
+	return p
+}
+
+func defaultSummary(p Payload) string {
+	s := p.Alert + " " + p.State
+	if p.Site != "" {
+		s += " at " + p.Site
+	}
+	if p.Value != nil {
+		s += " (value " + strconv.FormatFloat(*p.Value, 'g', 6, 64) + ")"
+	}
+	return s
+}
+
+// title is the one-line heading chat formats use.
+func (p Payload) title() string {
+	tag := strings.ToUpper(p.State)
+	if p.Reminder && p.State == "firing" {
+		tag = "FIRING, REMINDER"
+	}
+	t := "[" + tag + "] " + p.Alert
+	if p.Site != "" {
+		t += " @ " + p.Site
+	}
+	return t
+}
+
+// facts are the key/value lines chat formats show, in a stable order.
+func (p Payload) facts() [][2]string {
+	var f [][2]string
+	add := func(k, v string) {
+		if v != "" {
+			f = append(f, [2]string{k, v})
+		}
+	}
+	add("Summary", p.Summary)
+	add("Description", p.Annotations["description"])
+	if p.Value != nil {
+		add("Value", strconv.FormatFloat(*p.Value, 'g', 6, 64))
+	}
+	add("Since", p.StartsAt.UTC().Format(time.RFC3339))
+	if p.OutageSeconds != nil {
+		add("Outage", (time.Duration(*p.OutageSeconds * float64(time.Second))).Round(time.Second).String())
+	}
+	add("Acknowledged by", p.AckedBy)
+	if p.LastValues != nil {
+		add("Last values", string(p.LastValues))
+	}
+	keys := make([]string, 0, len(p.Labels))
+	for k := range p.Labels {
+		if k != "alertname" && k != "site" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var lb []string
+	for _, k := range keys {
+		lb = append(lb, k+"="+p.Labels[k])
+	}
+	add("Labels", strings.Join(lb, ", "))
+	add("Snapshot", p.SnapshotURL)
+	add("Clip", p.ClipURL)
+	return f
+}
+
+// render produces the request body and content type of a delivery.
+func render(r *compiledReceiver, p Payload, c storedChange, externalURL string) ([]byte, string, error) {
+	var v any
+	switch r.Format {
+	case FormatCitywatch, FormatMQTT:
+		v = p
+	case FormatAlertmanager:
+		v = alertmanagerPayload(r.Name, externalURL, c)
+	case FormatAlertmanagerAPI:
+		v = alertmanagerAPIPayload(c)
+	case FormatSlack:
+		v = slackPayload(p)
+	case FormatTeams:
+		v = teamsAdaptivePayload(p)
+	case FormatTeamsMessageCard:
+		v = teamsMessageCardPayload(p)
+	case FormatTelegram:
+		v = telegramPayload(r.TelegramChatID, p)
+	case FormatTemplate:
+		var b bytes.Buffer
+		if err := r.tmpl.Execute(&b, p); err != nil {
+			return nil, "", fmt.Errorf("template: %w", err)
+		}
+		return b.Bytes(), r.ContentType, nil
+	default:
+		return nil, "", fmt.Errorf("unknown format %q", r.Format)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, "", fmt.Errorf("encode %s payload: %w", r.Format, err)
+	}
+	return b, "application/json", nil
+}
+
+// Alertmanager webhook v4 (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config).
+type amWebhook struct {
+	Version           string            `json:"version"`
+	GroupKey          string            `json:"groupKey"`
+	TruncatedAlerts   int               `json:"truncatedAlerts"`
+	Status            string            `json:"status"`
+	Receiver          string            `json:"receiver"`
+	GroupLabels       map[string]string `json:"groupLabels"`
+	CommonLabels      map[string]string `json:"commonLabels"`
+	CommonAnnotations map[string]string `json:"commonAnnotations"`
+	ExternalURL       string            `json:"externalURL"`
+	Alerts            []amAlert         `json:"alerts"`
+}
+
+type amAlert struct {
+	Status       string            `json:"status"`
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	StartsAt     time.Time         `json:"startsAt"`
+	EndsAt       time.Time         `json:"endsAt"`
+	GeneratorURL string            `json:"generatorURL"`
+	Fingerprint  string            `json:"fingerprint"`
+}
+
+func amLabels(c storedChange) map[string]string {
+	l := make(map[string]string, len(c.Labels)+1)
+	for k, v := range c.Labels {
+		l[k] = v
+	}
+	if l["alertname"] == "" {
+		l["alertname"] = c.Name
+	}
+	return l
+}
+
+func nonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+func alertmanagerPayload(receiver, externalURL string, c storedChange) amWebhook {
+	labels := amLabels(c)
+	return amWebhook{
+		Version: "4", GroupKey: "{}:{alertname=" + strconv.Quote(labels["alertname"]) + "}", Status: c.State,
+		Receiver: receiver, GroupLabels: map[string]string{"alertname": labels["alertname"]},
+		CommonLabels: labels, CommonAnnotations: nonNil(c.Annotations), ExternalURL: externalURL,
+		Alerts: []amAlert{{Status: c.State, Labels: labels, Annotations: nonNil(c.Annotations), StartsAt: c.StartsAt,
+			EndsAt: c.EndsAt, GeneratorURL: c.GeneratorURL, Fingerprint: c.Fingerprint}},
+	}
+}
+
+// amPostableAlert is Alertmanager's API v2 postableAlert.
+type amPostableAlert struct {
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations,omitempty"`
+	StartsAt     time.Time         `json:"startsAt"`
+	EndsAt       *time.Time        `json:"endsAt,omitempty"`
+	GeneratorURL string            `json:"generatorURL,omitempty"`
+}
+
+func alertmanagerAPIPayload(c storedChange) []amPostableAlert {
+	a := amPostableAlert{Labels: amLabels(c), Annotations: c.Annotations, StartsAt: c.StartsAt, GeneratorURL: c.GeneratorURL}
+	if c.State == "resolved" {
+		e := c.EndsAt
+		if e.IsZero() || e.Year() <= 1 {
+			e = c.StartsAt.Add(c.OutageDuration)
+		}
+		a.EndsAt = &e
+	}
+	return []amPostableAlert{a}
+}
+
+func slackEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+func slackPayload(p Payload) map[string]any {
+	var lines []string
+	for _, f := range p.facts() {
+		lines = append(lines, "*"+f[0]+":* "+slackEscape(f[1]))
+	}
+	blocks := []any{
+		map[string]any{"type": "header", "text": map[string]any{"type": "plain_text", "text": truncate(p.title(), 140)}},
+		map[string]any{"type": "section", "text": map[string]any{"type": "mrkdwn", "text": truncate(strings.Join(lines, "\n"), 2900)}},
+	}
+	if p.GeneratorURL != "" {
+		blocks = append(blocks, map[string]any{"type": "context", "elements": []any{
+			map[string]any{"type": "mrkdwn", "text": "<" + p.GeneratorURL + "|Open in citywatch>"}}})
+	}
+	return map[string]any{"text": slackEscape(p.title() + ": " + p.Summary), "blocks": blocks}
+}
+
+func stateColor(p Payload) string {
+	if p.State == "resolved" {
+		return "2EB886"
+	}
+	return "D00000"
+}
+
+func teamsMessageCardPayload(p Payload) map[string]any {
+	var facts []any
+	for _, f := range p.facts() {
+		facts = append(facts, map[string]any{"name": f[0], "value": f[1]})
+	}
+	card := map[string]any{
+		"@type": "MessageCard", "@context": "https://schema.org/extensions", "themeColor": stateColor(p),
+		"summary": p.title(), "title": p.title(), "sections": []any{map[string]any{"facts": facts}},
+	}
+	if p.GeneratorURL != "" {
+		card["potentialAction"] = []any{map[string]any{"@type": "OpenUri", "name": "Open in citywatch",
+			"targets": []any{map[string]any{"os": "default", "uri": p.GeneratorURL}}}}
+	}
+	return card
+}
+
+func teamsAdaptivePayload(p Payload) map[string]any {
+	var facts []any
+	for _, f := range p.facts() {
+		facts = append(facts, map[string]any{"title": f[0], "value": f[1]})
+	}
+	color := "attention"
+	if p.State == "resolved" {
+		color = "good"
+	}
+	card := map[string]any{
+		"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard", "version": "1.4",
+		"body": []any{
+			map[string]any{"type": "TextBlock", "text": p.title(), "weight": "bolder", "size": "medium", "color": color, "wrap": true},
+			map[string]any{"type": "FactSet", "facts": facts},
+		},
+	}
+	if p.GeneratorURL != "" {
+		card["actions"] = []any{map[string]any{"type": "Action.OpenUrl", "title": "Open in citywatch", "url": p.GeneratorURL}}
+	}
+	return map[string]any{"type": "message", "attachments": []any{map[string]any{
+		"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": nil, "content": card}}}
+}
+
+func telegramPayload(chatID string, p Payload) map[string]any {
+	var b strings.Builder
+	b.WriteString("<b>" + html.EscapeString(p.title()) + "</b>")
+	for _, f := range p.facts() {
+		b.WriteString("\n<b>" + html.EscapeString(f[0]) + ":</b> " + html.EscapeString(f[1]))
+	}
+	if p.GeneratorURL != "" {
+		b.WriteString("\n<a href=\"" + html.EscapeString(p.GeneratorURL) + "\">Open in citywatch</a>")
+	}
+	text := b.String()
+	if len(text) > 4000 { // Telegram's limit is 4096 characters; cut on a line so no HTML tag is split
+		text = text[:strings.LastIndexByte(text[:4000], '\n')]
+	}
+	return map[string]any{"chat_id": chatID, "text": text, "parse_mode": "HTML", "disable_web_page_preview": true}
+}
+
+// templateFuncs are the functions available to custom templates.
+var templateFuncs = template.FuncMap{
+	"json": func(v any) (string, error) {
+		b, err := json.Marshal(v)
+		return string(b), err
+	},
+	"upper":    strings.ToUpper,
+	"lower":    strings.ToLower,
+	"replace":  strings.ReplaceAll,
+	"trim":     strings.TrimSpace,
+	"html":     html.EscapeString,
+	"join":     strings.Join,
+	"rfc3339":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"default":  func(def, v string) string { return map[bool]string{true: def, false: v}[v == ""] },
+	"quote":    strconv.Quote,
+	"sortKeys": func(m map[string]string) []string { k := make([]string, 0, len(m)); for x := range m { k = append(k, x) }; sort.Strings(k); return k },
+}
+
+// sampleChanges exercise a template at load time (firing with a value, resolved without), so a template that
+// fails at execution (a missing field, a bad call) is a config error, not a delivery failure at 3 a.m.
+var sampleChanges = []storedChange{
+	{Fingerprint: "0123456789abcdef", Name: "HighTemperature", State: "firing", Value: floatPtr(41.2),
+		Labels:      map[string]string{"alertname": "HighTemperature", "site": "siteA", "camera": "cam1"},
+		Annotations: map[string]string{"summary": "hot", "last_values": `[1,2]`},
+		StartsAt:    time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), GeneratorURL: "https://citywatch.example/alerts/1"},
+	{Fingerprint: "0123456789abcdef", Name: "HighTemperature", State: "resolved", Value: nil,
+		StartsAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), EndsAt: time.Date(2026, 1, 2, 4, 4, 5, 0, time.UTC),
+		OutageDuration: time.Hour, AckedBy: "operator"},
+}
+
+func parseTemplate(name, text string) (*template.Template, error) {
+	if strings.TrimSpace(text) == "" {
+		return nil, errors.New("required for the template format")
+	}
+	if len(text) > 64<<10 {
+		return nil, errors.New("longer than 64 KiB")
+	}
+	t, err := template.New(name).Funcs(templateFuncs).Option("missingkey=error").Parse(text)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range sampleChanges {
+		var b limitedBuffer
+		b.limit = 1 << 20
+		if err := t.Execute(&b, buildPayload("cw_sample", name, "https://citywatch.example", c)); err != nil {
+			return nil, fmt.Errorf("executing with a sample %s alert: %w", c.State, err)
+		}
+	}
+	return t, nil
+}
+
+// limitedBuffer fails writes past limit so a runaway template cannot exhaust memory at load time.
+type limitedBuffer struct {
+	bytes.Buffer
+	limit int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if b.Len()+len(p) > b.limit {
+		return 0, errors.New("template output larger than 1 MiB")
+	}
+	return b.Buffer.Write(p)
+}
