@@ -268,7 +268,7 @@ func (m *Manager) updateRule(ctx context.Context, t *tick, rs *ruleState, items 
 				Annotations: b.anns, State: StatePending, ActiveAt: since, dirty: true}
 			next[fp] = a
 		}
-		a.Value, a.LastEval, a.lastActiveAt = b.it.value, now, now
+		a.Value, a.LastEval, a.lastActiveAt, a.keepFiringSince = b.it.value, now, now, time.Time{}
 		if !maps.Equal(a.Annotations, b.anns) {
 			a.Annotations, a.dirty = b.anns, true
 		}
@@ -283,9 +283,15 @@ func (m *Manager) updateRule(ctx context.Context, t *tick, rs *ruleState, items 
 		if _, ok := byFP[fp]; ok {
 			continue
 		}
-		if a.State == StateFiring && rs.KeepFiringFor > 0 && now.Sub(a.lastActiveAt) < rs.KeepFiringFor {
-			a.LastEval = now
-			continue
+		if a.State == StateFiring && rs.KeepFiringFor > 0 {
+			// As in Prometheus, keep_firing_for counts from the first evaluation without the condition.
+			if a.keepFiringSince.IsZero() {
+				a.keepFiringSince = now
+			}
+			if now.Sub(a.keepFiringSince) < rs.KeepFiringFor {
+				a.LastEval = now
+				continue
+			}
 		}
 		delete(next, fp)
 		m.finish(t, a)

@@ -73,8 +73,10 @@ type Alert struct {
 	ruleKey      string
 	lastActiveAt time.Time // last evaluation at which the condition held (keep_firing_for)
 	lastSaved    time.Time // last time the row was written
-	inhibitors   []*Alert  // firing alerts inhibiting this one, resolved to InhibitedBy after commit
-	dirty        bool      // changed in the current evaluation, to be saved
+	// keepFiringSince is the first evaluation without the condition while keep_firing_for holds the alert.
+	keepFiringSince time.Time
+	inhibitors      []*Alert // firing alerts inhibiting this one, resolved to InhibitedBy after commit
+	dirty           bool     // changed in the current evaluation, to be saved
 }
 
 // AlertFilter selects alerts from the history.
@@ -285,6 +287,7 @@ func (m *Manager) open(ctx context.Context) error {
 		return err
 	}
 	for _, a := range active {
+		a.lastSaved = m.now()
 		if a.State == StateResolved {
 			m.resolved = append(m.resolved, a)
 			continue

@@ -138,10 +138,6 @@ func (a *App) build() error {
 	if cams := a.cameraConfigs(); len(cams) > 0 {
 		a.cams, err = cameras.New(cameras.Config{Cameras: cams}, cameras.Deps{
 			Appender: a.appender, Logger: a.log, Registerer: a.reg,
-			Events: func(e cameras.Event) {
-				a.log.Info("camera state", "component", "cameras", "camera", e.CameraID, "from", e.From, "to", e.To,
-					"reason", e.Reason, "outage", e.OutageDuration)
-			},
 		})
 		if err != nil {
 			return err

@@ -74,7 +74,7 @@ func RunDemo(ctx context.Context, o DemoOptions, stdout io.Writer, log *slog.Log
 	}
 
 	camSim, err := camerasim.New(camerasim.Config{Listen: o.RTSP, Cameras: o.Cameras, Schedule: demoCameraFaults,
-		ScheduleRepeat: 2 * time.Minute}, log.With("component", "camerasim"))
+		ScheduleRepeat: 2 * time.Minute}, log)
 	if err != nil {
 		return err
 	}
@@ -118,7 +118,7 @@ func RunDemo(ctx context.Context, o DemoOptions, stdout io.Writer, log *slog.Log
 			Faults: sim.Faults{FeverDevice: "wearable-001", FeverAfter: 45 * time.Second, SilentDevice: "room-002",
 				SilentAfter: 90 * time.Second, MalformedRatio: 0.01},
 		}
-		if err := sim.RunSensors(ctx, simCfg, log.With("component", "sim")); err != nil && !errors.Is(err, context.Canceled) {
+		if err := sim.RunSensors(ctx, simCfg, log); err != nil && !errors.Is(err, context.Canceled) {
 			log.Error("sensor simulator stopped", "err", err)
 		}
 	}()

@@ -28,7 +28,7 @@ type Device struct {
 	Errors   uint64 `json:"errors"`
 	// LastValues holds the latest value per metric name (at most MaxMetricsPerDevice names), from messages
 	// stored whole.
-	LastValues map[string]float64
+	LastValues map[string]float64 `json:"last_values"`
 }
 
 const registryShards = 64

@@ -20,11 +20,12 @@ import (
 
 // job is one claimed delivery row.
 type job struct {
-	id          int64
-	key         string
-	change      []byte
-	attempts    int // before this attempt
-	retrySince  time.Time
+	id         int64
+	key        string
+	change     []byte
+	attempts   int // before this attempt
+	retrySince time.Time
+	receiver   string
 }
 
 type resultKind int

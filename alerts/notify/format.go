@@ -384,16 +384,23 @@ var templateFuncs = template.FuncMap{
 		b, err := json.Marshal(v)
 		return string(b), err
 	},
-	"upper":    strings.ToUpper,
-	"lower":    strings.ToLower,
-	"replace":  strings.ReplaceAll,
-	"trim":     strings.TrimSpace,
-	"html":     html.EscapeString,
-	"join":     strings.Join,
-	"rfc3339":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"default":  func(def, v string) string { return map[bool]string{true: def, false: v}[v == ""] },
-	"quote":    strconv.Quote,
-	"sortKeys": func(m map[string]string) []string { k := make([]string, 0, len(m)); for x := range m { k = append(k, x) }; sort.Strings(k); return k },
+	"upper":   strings.ToUpper,
+	"lower":   strings.ToLower,
+	"replace": strings.ReplaceAll,
+	"trim":    strings.TrimSpace,
+	"html":    html.EscapeString,
+	"join":    strings.Join,
+	"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"default": func(def, v string) string { return map[bool]string{true: def, false: v}[v == ""] },
+	"quote":   strconv.Quote,
+	"sortKeys": func(m map[string]string) []string {
+		k := make([]string, 0, len(m))
+		for x := range m {
+			k = append(k, x)
+		}
+		sort.Strings(k)
+		return k
+	},
 }
 
 // sampleChanges exercise a template at load time (firing with a value, resolved without), so a template that

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -104,6 +105,8 @@ type Outbox struct {
 	order   []*receiverState
 	wake    chan struct{}
 	results chan result
+	dbErr   string       // last logged database error (run loop only)
+	cycles  atomic.Int64 // run loop iterations, for tests to wait on
 
 	mu      sync.Mutex
 	started bool

@@ -40,6 +40,14 @@ function renderDevices(devices) {
   $("sites").replaceChildren(root);
 }
 
+function renderCameras(list) {
+  $("camera-count").textContent = `(${list.length})`;
+  $("cameras").replaceChildren(...list.map((c) => el("article", { class: "tile", "data-camera": c.id },
+    el("h4", {}, c.name, " ", el("span", { class: "badge " + c.state }, c.state)),
+    el("div", { class: "age" }, `${c.site} · ${c.reason}`),
+    el("div", { class: "age" }, c.codec ? `${c.codec} ${c.width}×${c.height} · ${c.fps.toFixed(1)} fps · ${(c.bitrate_bps / 1000).toFixed(0)} kbit/s · ${c.reconnects} reconnects` : `${c.reconnects} reconnects`))));
+}
+
 function renderRejected(list) {
   $("rejected").replaceChildren(...list.slice(0, 20).map((r) =>
     el("tr", {}, el("td", {}, new Date(r.time).toLocaleTimeString()), el("td", {}, r.topic),
@@ -54,8 +62,10 @@ async function getJSON(url) {
 
 async function refresh() {
   try {
-    const [dev, rej] = await Promise.all([getJSON("/api/devices"), getJSON("/api/ingest/rejected")]);
+    const [dev, rej, cams] = await Promise.all([getJSON("/api/devices"), getJSON("/api/ingest/rejected"),
+      getJSON("/api/cameras").catch(() => ({ cameras: [] }))]);
     renderDevices(dev.devices || []);
+    renderCameras(cams.cameras || []);
     renderRejected(rej.rejected || []);
     $("status").textContent = "live";
     $("status").className = "ok";
