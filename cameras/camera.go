@@ -155,10 +155,10 @@ func (c *camera) runSession(ctx context.Context) (streamed bool, err error) {
 		OnPacketsLost: func(lost uint64) {
 			c.onLost(lost)
 		},
-		OnDecodeError: func(err error) {
+		// Undecodable packets are counted, not logged: a camera sending garbage would flood the log.
+		OnDecodeError: func(error) {
 			c.onCorrupt()
 			c.m.metrics.decodeErrors.Inc()
-			c.log.Debug("RTP decode error", "err", c.sanitize(err.Error()))
 		},
 		OnTransportSwitch: func(err error) {
 			c.log.Debug("switching transport", "reason", c.sanitize(err.Error()))

@@ -2,6 +2,7 @@ package cameras
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -74,10 +75,10 @@ func (s *countingSink) lastKey() AccessUnit {
 
 func TestMonitorSinkGetsAccessUnits(t *testing.T) {
 	sim := startSim(t, camerasim.Config{Cameras: 1})
-	sink := &countingSink{}
-	h := startMonitorWith(t, []CameraConfig{testCamera("cam1", sim.URL(1))}, func(d *Deps) { d.Sink = sink })
+	sink, second := &countingSink{}, &countingSink{}
+	h := startMonitorWith(t, []CameraConfig{testCamera("cam1", sim.URL(1))}, func(d *Deps) { d.Sink = Sinks{sink, nil, second} })
 	h.waitState(t, "cam1", StateOnline, 10*time.Second)
-	require.Eventually(t, func() bool { return sink.keyframes.Load() >= 2 && sink.aus.Load() >= 2*camerasim.FPS }, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return second.aus.Load() > 0 && sink.keyframes.Load() >= 2 && sink.aus.Load() >= 2*camerasim.FPS }, 10*time.Second, 10*time.Millisecond)
 	au := sink.lastKey()
 	require.Equal(t, CodecH264, au.Codec)
 	require.Equal(t, uint64(1), au.Session)
@@ -209,4 +210,53 @@ func TestEventsNeverBlockTheMonitor(t *testing.T) {
 	}, 5*time.Second, 10*time.Millisecond)
 	require.Equal(t, uint64(len(cams)-2), mon.DroppedEvents()) // one being delivered, one queued
 	require.Equal(t, int64(1), got.Load())
+}
+
+// freeUDPPair finds an even UDP port p on loopback with p+1 free too, as gortsplib's server requires.
+func freeUDPPair(t *testing.T) (rtpAddr, rtcpAddr string) {
+	t.Helper()
+	for range 100 {
+		a, err := net.ListenPacket("udp", "127.0.0.1:0")
+		require.NoError(t, err)
+		port := a.LocalAddr().(*net.UDPAddr).Port
+		a.Close()
+		if port%2 != 0 || port > 65534 {
+			continue
+		}
+		rtp := fmt.Sprintf("127.0.0.1:%d", port)
+		rtcp := fmt.Sprintf("127.0.0.1:%d", port+1)
+		b1, err1 := net.ListenPacket("udp", rtp)
+		b2, err2 := net.ListenPacket("udp", rtcp)
+		if b1 != nil {
+			b1.Close()
+		}
+		if b2 != nil {
+			b2.Close()
+		}
+		if err1 == nil && err2 == nil {
+			return rtp, rtcp
+		}
+	}
+	t.Fatal("no free UDP port pair")
+	return "", ""
+}
+
+func TestMonitorUDP(t *testing.T) {
+	rtpAddr, rtcpAddr := freeUDPPair(t)
+	sim := startSim(t, camerasim.Config{Cameras: 1, UDPRTPAddress: rtpAddr, UDPRTCPAddress: rtcpAddr})
+	cam := testCamera("udp", sim.URL(1))
+	cam.Transport = TransportUDP
+	h := startMonitor(t, []CameraConfig{cam})
+	h.waitState(t, "udp", StateOnline, 10*time.Second)
+	require.Eventually(t, func() bool {
+		st, _ := h.mon.Camera("udp")
+		return st.FPS > camerasim.FPS/2 && st.KeyframeInterval > 0
+	}, 10*time.Second, 20*time.Millisecond)
+
+	faultAt := time.Now()
+	require.NoError(t, sim.SetFault(1, camerasim.Fault{Kind: camerasim.FaultStall}))
+	ev := h.waitEvent(t, "udp", StateStalled, faultAt, 5*testStall)
+	require.LessOrEqual(t, ev.Time.Sub(faultAt), testStall+time.Second/camerasim.FPS+2*testCheck)
+	require.NoError(t, sim.SetFault(1, camerasim.Fault{Kind: camerasim.FaultNone}))
+	h.waitEvent(t, "udp", StateOnline, ev.Time, 15*time.Second)
 }

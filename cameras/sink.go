@@ -30,3 +30,15 @@ type AccessUnit struct {
 type AccessUnitSink interface {
 	OnAccessUnit(cameraID string, au AccessUnit)
 }
+
+// Sinks fans access units out to several sinks (analysis, ring buffer, live view), in order.
+type Sinks []AccessUnitSink
+
+// OnAccessUnit implements AccessUnitSink.
+func (s Sinks) OnAccessUnit(cameraID string, au AccessUnit) {
+	for _, sink := range s {
+		if sink != nil {
+			sink.OnAccessUnit(cameraID, au)
+		}
+	}
+}

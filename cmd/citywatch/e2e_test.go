@@ -365,13 +365,13 @@ ingest:
       client_id: citywatch-e2e-collector
       topics: ["city/#"]
       qos: 1
-`, filepath.Join(dir, "data"), httpAddr, mq.URL()))
+`, filepath.Join(dir, "data"), httpAddr, mq.URL))
 	base := "http://" + httpAddr
 	p := start(t, "serve", "--config", cfg)
 	waitReady(t, p, base) // the persistent session and its subscription exist from here on
 
 	const total = 10000
-	pub := mqttClient(t, mq.URL(), "e2e-publisher")
+	pub := mqttClient(t, mq.URL, "e2e-publisher")
 	base0 := time.Now().Add(-10 * time.Minute).UnixMilli()
 	published := make(chan int, total)
 	go func() {

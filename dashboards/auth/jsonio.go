@@ -70,27 +70,24 @@ func decodeJSON(data []byte, v any) error {
 	return nil
 }
 
-// readJSON reads r's body (JSON content type, at most 1 MiB) into v.
-func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
+// readBody reads r's body: JSON content type, at most 1 MiB.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || ct != "application/json" {
-		return &bodyError{http.StatusUnsupportedMediaType, "Content-Type must be application/json"}
+		return nil, &bodyError{http.StatusUnsupportedMediaType, "Content-Type must be application/json"}
 	}
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return &bodyError{http.StatusRequestEntityTooLarge, fmt.Sprintf("body exceeds %d bytes", maxBody)}
+			return nil, &bodyError{http.StatusRequestEntityTooLarge, fmt.Sprintf("body exceeds %d bytes", maxBody)}
 		}
-		return &bodyError{http.StatusBadRequest, "reading body failed"}
+		return nil, &bodyError{http.StatusBadRequest, "reading body failed"}
 	}
-	if err := decodeJSON(data, v); err != nil {
-		return &bodyError{http.StatusBadRequest, err.Error()}
-	}
-	return nil
+	return data, nil
 }
 
-// writeBodyError answers a readJSON failure.
+// writeBodyError answers a readBody or parse failure.
 func writeBodyError(w http.ResponseWriter, err error) {
 	var be *bodyError
 	if errors.As(err, &be) {

@@ -185,7 +185,7 @@ type userPatch struct {
 
 // updateUser applies p in one transaction, refusing to leave no enabled admin, and ends the user's sessions
 // when the password changes or the account is disabled. It returns the updated user.
-func (s *store) updateUser(ctx context.Context, name string, p userPatch, now time.Time) (User, error) {
+func (s *store) updateUser(ctx context.Context, name string, p userPatch, now time.Time, check func(User) error) (User, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return User{}, err
@@ -210,6 +210,9 @@ func (s *store) updateUser(ctx context.Context, name string, p userPatch, now ti
 	}
 	if p.disabled != nil {
 		u.Disabled = *p.disabled
+	}
+	if err := check(u); err != nil {
+		return User{}, err
 	}
 	if wasAdmin && (u.Role != RoleAdmin || u.Disabled) {
 		if err := lastAdminCheck(ctx, tx, name); err != nil {

@@ -32,6 +32,11 @@ const MaxCameras = 1000
 type Config struct {
 	// Listen is the RTSP listen address. It defaults to "127.0.0.1:8554"; use "127.0.0.1:0" for a free port.
 	Listen string
+	// UDPRTPAddress and UDPRTCPAddress, when set, enable RTP over UDP unicast on these addresses (an even
+	// port and the next one, e.g. "127.0.0.1:8000" and "127.0.0.1:8001"). Empty: TCP only.
+	UDPRTPAddress string
+	// UDPRTCPAddress is the RTCP address that goes with UDPRTPAddress.
+	UDPRTCPAddress string
 	// Cameras is the number of cameras, served at /cam1../camN. It defaults to 1; at most MaxCameras.
 	Cameras int
 	// ControlListen is the HTTP control API listen address. Empty disables the control API.
@@ -158,8 +163,10 @@ func (s *Server) Start() error {
 
 	h := &handler{s: s}
 	s.rtsp = &gortsplib.Server{
-		Handler:     h,
-		RTSPAddress: s.cfg.Listen,
+		Handler:        h,
+		RTSPAddress:    s.cfg.Listen,
+		UDPRTPAddress:  s.cfg.UDPRTPAddress,
+		UDPRTCPAddress: s.cfg.UDPRTCPAddress,
 		Listen: func(network, address string) (net.Listener, error) {
 			ln, err := net.Listen(network, address)
 			s.rtspLn = ln

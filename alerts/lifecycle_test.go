@@ -1,0 +1,246 @@
+package alerts
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestRestartKeepsFiringAndPending(t *testing.T) {
+	cfg := Config{Rules: []Rule{
+		{Alert: "Hot", Expr: "temperature > 30"},
+		{Alert: "Slow", Expr: "humidity > 80", For: time.Minute},
+	}}
+	e := newEnv(t, cfg)
+	for i := 0; i <= 200; i += 10 {
+		e.add("temperature", hot("a"), float64(i), 35)
+		e.add("humidity", hot("a"), float64(i), 90)
+	}
+	e.at(0)
+	firing := e.active("Hot", "site")["a"]
+	require.Equal(t, StateFiring, firing.State)
+	e.at(30 * sec)
+	require.Equal(t, StatePending, e.active("Slow", "site")["a"].State)
+	assert.Equal(t, []string{"Hot/a/firing"}, kinds(e.outbox.take()))
+
+	e.start(cfg) // restart
+	e.at(45 * sec)
+	again := e.active("Hot", "site")["a"]
+	assert.Equal(t, firing.ID, again.ID)
+	assert.Equal(t, StateFiring, again.State)
+	assert.Empty(t, e.outbox.take(), "no new firing notification after a restart")
+	slow := e.active("Slow", "site")["a"]
+	assert.Equal(t, StatePending, slow.State)
+	assert.Equal(t, t0, slow.ActiveAt, "pending keeps active_at")
+	e.at(60 * sec)
+	assert.Equal(t, StateFiring, e.active("Slow", "site")["a"].State, "for counted from before the restart")
+	assert.Equal(t, []string{"Slow/a/firing"}, kinds(e.outbox.take()))
+}
+
+func TestRestartWithRemovedRuleResolves(t *testing.T) {
+	e := newEnv(t, Config{Rules: []Rule{{Alert: "Hot", Expr: "temperature > 30"}}})
+	e.add("temperature", hot("a"), 0, 35)
+	e.at(0)
+	e.outbox.take()
+	e.start(Config{Rules: []Rule{{Alert: "Other", Expr: "temperature > 99"}}})
+	e.at(sec)
+	assert.Equal(t, []string{"Hot/a/resolved"}, kinds(e.outbox.take()))
+}
+
+func TestSetRulesKeepsStateOfUnchangedRules(t *testing.T) {
+	hotRule := Rule{Alert: "Hot", Expr: "temperature > 30", For: time.Minute, Group: "g"}
+	e := newEnv(t, Config{Rules: []Rule{hotRule, {Alert: "Gone", Expr: "temperature > 0", Group: "g"}}})
+	for i := 0; i <= 120; i += 10 {
+		e.add("temperature", hot("a"), float64(i), 35)
+	}
+	e.at(0)
+	assert.Equal(t, []string{"Gone/a/firing"}, kinds(e.outbox.take()))
+	hotRule.Annotations = map[string]string{"summary": "now with a summary"}
+	require.NoError(t, e.m.SetRules([]Rule{hotRule}))
+	e.at(60 * sec)
+	a := e.active("Hot", "site")["a"]
+	assert.Equal(t, StateFiring, a.State, "for kept counting across the reload")
+	assert.Equal(t, "now with a summary", a.Annotations["summary"])
+	assert.ElementsMatch(t, []string{"Gone/a/resolved", "Hot/a/firing"}, kinds(e.outbox.take()))
+
+	err := e.m.SetRules([]Rule{{Alert: "Bad", Expr: "rate(x[5m]", File: "r.yaml", Line: 7}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "r.yaml:7")
+	assert.Len(t, e.m.Rules(), 1, "a bad reload changes nothing")
+}
+
+func TestAckStopsRemindersNotResolution(t *testing.T) {
+	e := newEnv(t, Config{Grouping: Grouping{GroupWait: -1, GroupInterval: -1, RepeatInterval: time.Minute},
+		LookbackDelta: 30 * sec, Rules: []Rule{{Alert: "Hot", Expr: "temperature > 30"}}})
+	for i := 0; i <= 300; i += 10 {
+		e.add("temperature", hot("a"), float64(i), 35)
+	}
+	e.at(0)
+	assert.Equal(t, []string{"Hot/a/firing"}, kinds(e.outbox.take()))
+	e.at(59 * sec)
+	assert.Empty(t, e.outbox.take())
+	e.at(60 * sec)
+	cs := e.outbox.take()
+	assert.Equal(t, []string{"Hot/a/reminder"}, kinds(cs))
+	assert.Equal(t, 1, cs[0].Seq)
+	e.at(120 * sec)
+	cs = e.outbox.take()
+	require.Equal(t, []string{"Hot/a/reminder"}, kinds(cs))
+	assert.Equal(t, 2, cs[0].Seq)
+
+	id := e.active("Hot", "site")["a"].ID
+	require.NoError(t, e.m.Ack(id, "nurse.kim", "checking on the patient"))
+	require.ErrorIs(t, e.m.Ack(id+100, "x", ""), ErrAlertNotFound)
+	require.ErrorIs(t, e.m.Ack(id, " ", ""), ErrInvalid)
+	require.NoError(t, e.m.Assign(id, "dr.lee"))
+	e.at(180 * sec)
+	e.at(240 * sec)
+	assert.Empty(t, e.outbox.take(), "acked: no reminders")
+	a, err := e.m.Alert(id)
+	require.NoError(t, err)
+	assert.Equal(t, StateFiring, a.State, "ack does not resolve")
+	assert.Equal(t, "nurse.kim", a.AckedBy)
+	assert.Equal(t, "checking on the patient", a.AckComment)
+	assert.Equal(t, t0.Add(120*sec), a.AckedAt)
+	assert.Equal(t, "dr.lee", a.Assignee)
+
+	e.at(340 * sec) // 40s after the last sample: stale
+	cs = e.outbox.take()
+	require.Equal(t, []string{"Hot/a/resolved"}, kinds(cs))
+	assert.Equal(t, "nurse.kim", cs[0].AckedBy)
+	a, err = e.m.Alert(id)
+	require.NoError(t, err)
+	assert.Equal(t, StateResolved, a.State)
+	assert.Equal(t, "dr.lee", a.Assignee)
+}
+
+func TestSilences(t *testing.T) {
+	e := newEnv(t, Config{Rules: []Rule{{Alert: "Hot", Expr: "temperature > 30"}}})
+	for i := 0; i <= 300; i += 10 {
+		e.add("temperature", hot("a"), float64(i), 35)
+		e.add("temperature", hot("b"), float64(i), 35)
+	}
+	e.clock.set(t0)
+	for _, bad := range []Silence{
+		{Matchers: []Matcher{{Name: "site", Op: "=", Value: "a"}}, EndsAt: t0.Add(time.Hour), CreatedBy: "ops"},
+		{Matchers: []Matcher{{Name: "site", Op: "=~", Value: ".*"}}, EndsAt: t0.Add(time.Hour), CreatedBy: "ops", Comment: "x"},
+		{Matchers: []Matcher{{Name: "site", Op: "=~", Value: "("}}, EndsAt: t0.Add(time.Hour), CreatedBy: "ops", Comment: "x"},
+		{Matchers: []Matcher{{Name: "site", Op: "==", Value: "a"}}, EndsAt: t0.Add(time.Hour), CreatedBy: "ops", Comment: "x"},
+		{Matchers: []Matcher{{Name: "site", Op: "=", Value: "a"}}, EndsAt: t0.Add(-time.Hour), CreatedBy: "ops", Comment: "x"},
+	} {
+		_, err := e.m.AddSilence(bad)
+		assert.ErrorIs(t, err, ErrInvalid, "%+v", bad)
+	}
+	id, err := e.m.AddSilence(Silence{Matchers: []Matcher{{Name: "site", Op: "=~", Value: "a|c"},
+		{Name: "alertname", Op: "!=", Value: "Other"}}, EndsAt: t0.Add(time.Minute), CreatedBy: "ops", Comment: "maintenance"})
+	require.NoError(t, err)
+	e.at(0)
+	assert.Equal(t, []string{"Hot/b/firing"}, kinds(e.outbox.take()), "silenced alert is not notified")
+	as := e.active("Hot", "site")
+	assert.Equal(t, StateFiring, as["a"].State, "silenced alert still changes state")
+	assert.Equal(t, []string{id}, as["a"].SilencedBy)
+	ss := e.m.Silences()
+	require.Len(t, ss, 1)
+	assert.Equal(t, "active", ss[0].Status)
+
+	e.at(30 * sec)
+	assert.Empty(t, e.outbox.take())
+	require.NoError(t, e.m.ExpireSilence(id))
+	require.ErrorIs(t, e.m.ExpireSilence("nope"), ErrSilenceNotFound)
+	assert.Equal(t, "expired", e.m.Silences()[0].Status)
+	e.at(31 * sec)
+	assert.Equal(t, []string{"Hot/a/firing"}, kinds(e.outbox.take()), "notified once the silence ends")
+
+	// Silences survive a restart.
+	e.start(Config{Rules: []Rule{{Alert: "Hot", Expr: "temperature > 30"}}})
+	require.Len(t, e.m.Silences(), 1)
+	assert.Equal(t, id, e.m.Silences()[0].ID)
+}
+
+func TestSilenceExpiresByTime(t *testing.T) {
+	e := newEnv(t, Config{Rules: []Rule{{Alert: "Hot", Expr: "temperature > 30"}}})
+	for i := 0; i <= 120; i += 10 {
+		e.add("temperature", hot("a"), float64(i), 35)
+	}
+	e.clock.set(t0)
+	_, err := e.m.AddSilence(Silence{Matchers: []Matcher{{Name: "site", Op: "=", Value: "a"}},
+		EndsAt: t0.Add(time.Minute), CreatedBy: "ops", Comment: "short"})
+	require.NoError(t, err)
+	e.at(59 * sec)
+	assert.Empty(t, e.outbox.take())
+	e.at(60 * sec)
+	assert.Equal(t, []string{"Hot/a/firing"}, kinds(e.outbox.take()))
+}
+
+func TestInhibition(t *testing.T) {
+	e := newEnv(t, Config{Rules: []Rule{
+		{Alert: "SiteUplinkDown", Expr: "uplink_up == 0", Labels: map[string]string{"inhibit_scope": "site"}},
+		{Alert: "CO2High", Expr: "co2 > 1200"},
+	}})
+	for i := 0; i <= 120; i += 10 {
+		e.add("uplink_up", map[string]string{"site": "a"}, float64(i), 0)
+		e.add("co2", hot("a"), float64(i), 1500)
+		e.add("co2", hot("b"), float64(i), 1500)
+	}
+	e.at(0)
+	assert.ElementsMatch(t, []string{"SiteUplinkDown/a/firing", "CO2High/b/firing"}, kinds(e.outbox.take()))
+	up := e.active("SiteUplinkDown", "site")["a"]
+	co2 := e.active("CO2High", "site")
+	assert.Equal(t, StateFiring, co2["a"].State)
+	assert.Equal(t, []int64{up.ID}, co2["a"].InhibitedBy)
+	assert.Equal(t, []int64{co2["a"].ID}, up.Inhibits)
+	assert.Empty(t, co2["b"].InhibitedBy)
+
+	e.add("uplink_up", map[string]string{"site": "a"}, 125, 1) // uplink back
+	e.at(126 * sec)
+	assert.ElementsMatch(t, []string{"SiteUplinkDown/a/resolved", "CO2High/a/firing"}, kinds(e.outbox.take()))
+}
+
+func TestGroupingTimings(t *testing.T) {
+	e := newEnv(t, Config{Grouping: Grouping{GroupBy: []string{"site"}, GroupWait: 30 * sec,
+		GroupInterval: 5 * time.Minute, RepeatInterval: time.Hour}, Rules: []Rule{
+		{Alert: "A", Expr: "a > 0"}, {Alert: "B", Expr: "b > 0"}, {Alert: "C", Expr: "c > 0"},
+	}})
+	for i := 0; i <= 600; i += 10 {
+		e.add("a", map[string]string{"site": "s"}, float64(i), 1)
+		if i >= 10 {
+			e.add("b", map[string]string{"site": "s"}, float64(i), 1)
+		}
+		if i >= 40 {
+			e.add("c", map[string]string{"site": "s"}, float64(i), 1)
+		}
+	}
+	e.at(0)
+	e.at(10 * sec)
+	e.at(29 * sec)
+	assert.Empty(t, e.outbox.take(), "group_wait")
+	e.at(30 * sec)
+	assert.ElementsMatch(t, []string{"A/s/firing", "B/s/firing"}, kinds(e.outbox.take()))
+	e.at(40 * sec)
+	e.at(5*time.Minute + 29*sec)
+	assert.Empty(t, e.outbox.take(), "group_interval")
+	e.at(5*time.Minute + 30*sec)
+	assert.Equal(t, []string{"C/s/firing"}, kinds(e.outbox.take()))
+}
+
+// A state change and its notifications commit together: when the outbox fails, nothing is saved and the
+// next evaluation retries.
+func TestCommitIsAtomic(t *testing.T) {
+	e := newEnv(t, Config{Rules: []Rule{{Alert: "Hot", Expr: "temperature > 30"}}})
+	e.add("temperature", hot("a"), 0, 35, 10, 35)
+	e.outbox.fail = errors.New("outbox full")
+	e.at(0)
+	assert.Empty(t, e.active("Hot", "site"))
+	assert.Equal(t, 1.0, testutil.ToFloat64(e.m.metrics.commitErrors))
+	e.outbox.fail = nil
+	e.at(10 * sec)
+	assert.Equal(t, []string{"Hot/a/firing"}, kinds(e.outbox.take()))
+	var n int
+	require.NoError(t, e.m.db.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM test_outbox`).Scan(&n))
+	assert.Equal(t, 1, n)
+}

@@ -1,0 +1,317 @@
+// Package analyze decodes a low-rate, low-resolution grey picture of each camera with an ffmpeg subprocess fed
+// the camera monitor's own access units on stdin (no second camera connection), and scores it: motion per
+// zone with hysteresis, and tamper (black, covered, frozen, moved). Scores become camera_motion_score and
+// camera_tamper samples and motion/tamper events.
+//
+// Decode cost: every fed access unit is decoded, so the feed is what costs. At the default 2 analysed frames
+// per second the whole GOP must be fed (P-frames need their references); when the analysis interval is at
+// least the camera's keyframe interval (Feed auto) only keyframes are fed, which cuts decoding by the GOP
+// length. ffmpeg runs single-threaded and scales to a 160-pixel-wide grey picture, and Go picks the frames
+// to analyse by PTS, so the analysis rate does not depend on ffmpeg's idea of the frame rate.
+package analyze
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"citywatch/cameras"
+	"citywatch/store"
+)
+
+// Metric names of the samples the Analyzer appends (contract).
+const (
+	MetricMotionScore = "camera_motion_score"
+	MetricTamper      = "camera_tamper"
+)
+
+// Deps are the Analyzer's collaborators. Every field is optional.
+type Deps struct {
+	// Appender receives camera_motion_score and camera_tamper samples for every analysed frame. Nil: none.
+	Appender store.Appender
+	// Events receives motion and tamper state changes, from one goroutine, in order. A slow consumer never
+	// stalls analysis: events wait in a bounded queue and are dropped and counted when it is full.
+	Events func(Event)
+	// Logger is used with component=analyze. Nil discards.
+	Logger *slog.Logger
+	// Registerer registers the self metrics. Nil: not registered.
+	Registerer prometheus.Registerer
+	// Now is the clock for decoder restarts and for frames whose access unit has no Time. It defaults to
+	// time.Now. Analysis durations (FrozenAfter, TamperAfter, MovedAfter) run on the access units' Time.
+	Now func() time.Time
+}
+
+// Event is a motion or tamper state change of a camera.
+type Event struct {
+	// CameraID and Site identify the camera.
+	CameraID, Site string
+	// Kind is KindMotion or KindTamper.
+	Kind string
+	// Zone is the zone name of a motion event.
+	Zone string
+	// Tamper is the tamper kind (TamperBlack, ...) of a tamper event.
+	Tamper string
+	// Active is true when the condition starts, false when it ends.
+	Active bool
+	// Score is the value that decided: the zone's motion score, the mean luma (black), the luma variance
+	// (covered), the moved score; 0 for frozen.
+	Score float64
+	// Time is the time of the frame that changed the state.
+	Time time.Time
+}
+
+// Status is the analysis state of one camera.
+type Status struct {
+	// Available is false when the camera cannot be analysed (no ffmpeg, unknown camera); Reason says why.
+	Available bool
+	// Reason explains an unavailable analysis, or the last decoder failure of an available one.
+	Reason string
+	// FPS is the measured rate of analysed frames.
+	FPS float64
+	// LastFrame is the time of the last analysed frame.
+	LastFrame time.Time
+	// Motion is the last motion score per zone.
+	Motion map[string]float64
+	// MotionActive tells which zones are in a motion event.
+	MotionActive map[string]bool
+	// Tamper is the state of each tamper kind.
+	Tamper map[string]bool
+	// Feed is the current feed: FeedAll or FeedKeyframes.
+	Feed string
+	// Frames is the number of analysed frames.
+	Frames uint64
+	// Restarts counts decoder restarts (crash, stall, session or resolution change).
+	Restarts uint64
+	// Dropped counts access units dropped before the decoder (queue full, waiting for a keyframe, decoder down).
+	Dropped uint64
+}
+
+// Analyzer analyses the decoded pictures of a fixed set of cameras. It implements cameras.AccessUnitSink.
+type Analyzer struct {
+	cfg       Config
+	deps      Deps
+	log       *slog.Logger
+	now       func() time.Time
+	ffmpeg    string
+	available bool
+	reason    string
+	metrics   *selfMetrics
+	cams      map[string]*camera
+	order     []*camera
+
+	samples chan []store.Sample
+	events  chan Event
+
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup // camera workers
+	outWG   sync.WaitGroup // sample and event loops
+	mu      sync.Mutex
+	started   bool
+	closed    atomic.Bool
+	closeOnce sync.Once
+}
+
+var _ cameras.AccessUnitSink = (*Analyzer)(nil)
+
+// New validates cfg (after filling defaults) and builds an Analyzer. A missing ffmpeg is not an error: the
+// Analyzer is built, reports Available=false with the reason, and ignores access units.
+func New(cfg Config, deps Deps) (*Analyzer, error) {
+	cfg.Cameras = append([]CameraConfig(nil), cfg.Cameras...)
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("analyze: %w", err)
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	a := &Analyzer{
+		cfg:     cfg,
+		deps:    deps,
+		log:     deps.Logger.With("component", "analyze"),
+		now:     deps.Now,
+		metrics: newSelfMetrics(deps.Registerer),
+		cams:    make(map[string]*camera, len(cfg.Cameras)),
+		samples: make(chan []store.Sample, cfg.SampleBuffer),
+		events:  make(chan Event, cfg.EventBuffer),
+	}
+	a.ffmpeg, a.reason = findFFmpeg(cfg.FFmpegPath)
+	a.available = a.reason == ""
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	for _, cc := range cfg.Cameras {
+		c := newCamera(a, cc)
+		a.cams[cc.ID] = c
+		a.order = append(a.order, c)
+	}
+	return a, nil
+}
+
+// findFFmpeg resolves the ffmpeg executable, or returns why analysis is unavailable.
+func findFFmpeg(path string) (resolved, reason string) {
+	if path == "" {
+		p, err := exec.LookPath("ffmpeg")
+		if err != nil {
+			return "", "ffmpeg not found on PATH"
+		}
+		return p, ""
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return "", fmt.Sprintf("ffmpeg not found at %q", path)
+	case err != nil:
+		return "", fmt.Sprintf("ffmpeg at %q: %v", path, err)
+	case fi.IsDir() || fi.Mode()&0o111 == 0:
+		return "", fmt.Sprintf("ffmpeg at %q is not an executable file", path)
+	}
+	return path, ""
+}
+
+// Start starts one worker per camera and the sample and event loops. Without ffmpeg it starts nothing and
+// logs why once.
+func (a *Analyzer) Start() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.started {
+		return errors.New("analyze: already started")
+	}
+	if a.closed.Load() {
+		return errors.New("analyze: closed")
+	}
+	a.started = true
+	a.outWG.Add(2)
+	go a.sampleLoop()
+	go a.eventLoop()
+	if !a.available {
+		a.log.Warn("video analysis unavailable", "reason", a.reason, "cameras", len(a.order))
+		return nil
+	}
+	for _, c := range a.order {
+		a.wg.Add(1)
+		go c.run(a.ctx)
+	}
+	return nil
+}
+
+// Close stops every decoder and loop and returns once they have exited, after handing queued samples and
+// events to their consumers. It is safe to call more than once.
+func (a *Analyzer) Close() {
+	a.closeOnce.Do(a.close)
+}
+
+func (a *Analyzer) close() {
+	a.closed.Store(true)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.cancel()
+	a.wg.Wait()
+	if a.started {
+		close(a.samples)
+		close(a.events)
+		a.outWG.Wait()
+	}
+}
+
+// Available reports whether analysis can run, and why not.
+func (a *Analyzer) Available() (bool, string) { return a.available, a.reason }
+
+// OnAccessUnit implements cameras.AccessUnitSink: it queues au for the camera's decoder without blocking.
+// When the queue is full the access unit is dropped and counted, and so is everything up to the next
+// keyframe (a P-frame after a gap cannot be decoded correctly).
+func (a *Analyzer) OnAccessUnit(cameraID string, au cameras.AccessUnit) {
+	if !a.available {
+		return
+	}
+	c := a.cams[cameraID]
+	if c == nil || a.closed.Load() {
+		return
+	}
+	if c.keyOnly.Load() && !au.Keyframe {
+		return // not needed: only keyframes are decoded
+	}
+	if c.waitKey.Load() {
+		if !au.Keyframe {
+			c.drop(dropWaitKeyframe)
+			return
+		}
+		c.waitKey.Store(false)
+	}
+	select {
+	case c.queue <- au:
+	default:
+		c.drop(dropQueueFull)
+		c.waitKey.Store(true)
+	}
+}
+
+// Status returns the analysis state of a camera.
+func (a *Analyzer) Status(cameraID string) Status {
+	c := a.cams[cameraID]
+	if c == nil {
+		return Status{Reason: "camera not analysed"}
+	}
+	return c.status()
+}
+
+// emitSamples queues samples for the appender, dropping and counting them when the queue is full.
+func (a *Analyzer) emitSamples(s []store.Sample) {
+	if a.deps.Appender == nil || len(s) == 0 {
+		return
+	}
+	select {
+	case a.samples <- s:
+	default:
+		a.metrics.samplesDropped.Add(float64(len(s)))
+	}
+}
+
+// emitEvent queues an event for Deps.Events, dropping and counting it when the queue is full.
+func (a *Analyzer) emitEvent(e Event) {
+	if a.deps.Events == nil {
+		return
+	}
+	select {
+	case a.events <- e:
+	default:
+		a.metrics.eventsDropped.Inc()
+	}
+}
+
+const appendTimeout = 10 * time.Second
+
+func (a *Analyzer) sampleLoop() {
+	defer a.outWG.Done()
+	var lastErr string
+	for s := range a.samples {
+		ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
+		err := a.deps.Appender.Append(ctx, s)
+		cancel()
+		if err == nil {
+			lastErr = ""
+			continue
+		}
+		a.metrics.appendErrors.Inc()
+		if err.Error() != lastErr { // log when the error changes, not once per frame
+			lastErr = err.Error()
+			a.log.Warn("appending analysis samples failed", "err", err)
+		}
+	}
+}
+
+func (a *Analyzer) eventLoop() {
+	defer a.outWG.Done()
+	for e := range a.events {
+		a.deps.Events(e)
+	}
+}

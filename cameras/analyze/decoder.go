@@ -1,0 +1,286 @@
+package analyze
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"citywatch/cameras"
+)
+
+// frameMeta describes a fed access unit, matched in order to the frames ffmpeg outputs.
+type frameMeta struct {
+	pts     int64
+	t       time.Time
+	session uint64
+	fed     time.Time
+}
+
+// maxInflight bounds the access units fed but not yet matched to a decoded frame. ffmpeg outputs one frame
+// per access unit; if it drops some (corrupt input) the oldest entries are discarded so the match stays close.
+const maxInflight = 64
+
+// gracefulStop is how long a decoder may take to finish its input before it is killed.
+const gracefulStop = 2 * time.Second
+
+// decoderProc is one ffmpeg process: access units go in on stdin as Annex-B, fixed-size grey frames come out
+// on stdout and are handed to onFrame by the reader goroutine, which ends when the process does.
+type decoderProc struct {
+	cmd     *exec.Cmd
+	stdin   *os.File
+	cancel  context.CancelFunc
+	done    chan struct{}
+	err     error // set before done is closed
+	stderr  *tailBuffer
+	w, h    int
+	h265    bool
+	started time.Time
+	now     func() time.Time
+	stall   time.Duration
+	buf     []byte // Annex-B of the access unit being written; worker-owned
+
+	mu       sync.Mutex
+	inflight []frameMeta
+	lastOut  time.Time
+	decoded  atomic.Uint64
+	stopOnce sync.Once
+}
+
+// ffmpegFormat is ffmpeg's input format for a codec, or "" when unsupported.
+func ffmpegFormat(codec string) string {
+	switch codec {
+	case "H264":
+		return "h264"
+	case "H265":
+		return "hevc"
+	}
+	return ""
+}
+
+// decoderArgs is ffmpeg's argument list (no shell is involved): single-threaded, small probe so the first
+// frame comes out at once, scaled to w×h grey, one output frame per decoded frame (no rate conversion).
+func decoderArgs(format string, w, h int) []string {
+	return []string{
+		"-hide_banner", "-loglevel", "error", "-nostats",
+		"-threads", "1", "-probesize", "32", "-analyzeduration", "0",
+		"-f", format, "-i", "pipe:0",
+		"-an", "-sn", "-dn",
+		"-filter_threads", "1",
+		"-vf", "scale=" + strconv.Itoa(w) + ":" + strconv.Itoa(h) + ":flags=area,format=gray",
+		"-fps_mode", "passthrough",
+		"-f", "rawvideo", "pipe:1",
+	}
+}
+
+type frameFunc func(pix []byte, w, h int, m frameMeta, ok bool)
+
+// startDecoder starts ffmpeg for one stream and its reader goroutine.
+func startDecoder(ctx context.Context, path, format string, w, h int, now func() time.Time, stall time.Duration, onFrame frameFunc) (*decoderProc, error) {
+	pctx, cancel := context.WithCancel(ctx)
+	cmd := exec.CommandContext(pctx, path, decoderArgs(format, w, h)...)
+	cmd.WaitDelay = gracefulStop
+	pr, pw, err := os.Pipe() // our own pipe: its write end supports deadlines
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("stdin pipe: %w", err)
+	}
+	cmd.Stdin = pr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		cancel()
+		pr.Close()
+		pw.Close()
+		return nil, fmt.Errorf("stdout pipe: %w", err)
+	}
+	p := &decoderProc{cmd: cmd, stdin: pw, cancel: cancel, done: make(chan struct{}), stderr: &tailBuffer{max: 512},
+		w: w, h: h, h265: format == "hevc", now: now, stall: stall}
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		cancel()
+		pr.Close()
+		pw.Close()
+		return nil, err
+	}
+	pr.Close()
+	p.started = now()
+	p.lastOut = p.started
+	go p.read(stdout, onFrame)
+	return p, nil
+}
+
+func (p *decoderProc) read(stdout io.Reader, onFrame frameFunc) {
+	defer close(p.done)
+	buf := make([]byte, p.w*p.h)
+	for {
+		if _, err := io.ReadFull(stdout, buf); err != nil {
+			break
+		}
+		p.decoded.Add(1)
+		p.mu.Lock()
+		p.lastOut = p.now()
+		var m frameMeta
+		ok := len(p.inflight) > 0
+		if ok {
+			m = p.inflight[0]
+			p.inflight = p.inflight[1:]
+		}
+		p.mu.Unlock()
+		onFrame(buf, p.w, p.h, m, ok)
+	}
+	p.err = p.cmd.Wait()
+}
+
+// feed writes one access unit. An error means the process is gone or stuck.
+func (p *decoderProc) feed(au cameras.AccessUnit, now time.Time) error {
+	p.buf = appendAnnexB(p.buf[:0], au, p.h265)
+	p.mu.Lock()
+	if len(p.inflight) >= maxInflight {
+		p.inflight = p.inflight[1:]
+	}
+	p.inflight = append(p.inflight, frameMeta{pts: au.PTS, t: au.Time, session: au.Session, fed: now})
+	p.mu.Unlock()
+	if err := p.stdin.SetWriteDeadline(now.Add(p.stall)); err != nil {
+		return err
+	}
+	_, err := p.stdin.Write(p.buf)
+	return err
+}
+
+// stalled reports whether access units were fed but no frame came out for longer than timeout.
+func (p *decoderProc) stalled(now time.Time, timeout time.Duration) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.inflight) == 0 {
+		return false
+	}
+	last := p.lastOut
+	if p.inflight[0].fed.After(last) {
+		last = p.inflight[0].fed
+	}
+	return now.Sub(last) > timeout
+}
+
+// stop ends the process and waits for its reader. graceful closes stdin first so ffmpeg can flush.
+func (p *decoderProc) stop(graceful bool) {
+	p.stopOnce.Do(func() {
+		p.stdin.Close()
+		if graceful {
+			select {
+			case <-p.done:
+			case <-time.After(gracefulStop):
+			}
+		}
+		p.cancel()
+	})
+	<-p.done
+}
+
+func (p *decoderProc) exitErr() error {
+	select {
+	case <-p.done:
+		if p.err != nil && !errors.Is(p.err, context.Canceled) {
+			return p.err
+		}
+	default:
+	}
+	return nil
+}
+
+func (p *decoderProc) stderrTail() string { return p.stderr.String() }
+
+func (p *decoderProc) decodedFrames() uint64 { return p.decoded.Load() }
+
+var startCode = []byte{0, 0, 0, 1}
+
+// Access unit delimiters appended after every access unit: ffmpeg's parser completes a frame when the next
+// one starts, so without them each frame would wait for the next access unit (a whole GOP when only
+// keyframes are fed).
+var (
+	audH264 = []byte{0x09, 0xf0}
+	audH265 = []byte{0x46, 0x01, 0x50}
+)
+
+// appendAnnexB appends au to b in Annex-B form: parameter sets before a keyframe (unless it carries them),
+// its NAL units without their own delimiters, then a delimiter.
+func appendAnnexB(b []byte, au cameras.AccessUnit, h265 bool) []byte {
+	var hasPS bool
+	for _, n := range au.NALUs {
+		if len(n) > 0 && isParameterSet(n, h265) {
+			hasPS = true
+			break
+		}
+	}
+	if au.Keyframe && !hasPS {
+		for _, ps := range [][]byte{au.VPS, au.SPS, au.PPS} {
+			if len(ps) > 0 && (h265 || &ps[0] != nil) {
+				b = append(append(b, startCode...), ps...)
+			}
+		}
+	}
+	for _, n := range au.NALUs {
+		if len(n) == 0 || isAUD(n, h265) {
+			continue
+		}
+		b = append(append(b, startCode...), n...)
+	}
+	aud := audH264
+	if h265 {
+		aud = audH265
+	}
+	return append(append(b, startCode...), aud...)
+}
+
+func naluType(n []byte, h265 bool) byte {
+	if h265 {
+		return (n[0] >> 1) & 0x3f
+	}
+	return n[0] & 0x1f
+}
+
+func isAUD(n []byte, h265 bool) bool {
+	t := naluType(n, h265)
+	return (h265 && t == 35) || (!h265 && t == 9)
+}
+
+func isParameterSet(n []byte, h265 bool) bool {
+	t := naluType(n, h265)
+	if h265 {
+		return t == 32 || t == 33 || t == 34
+	}
+	return t == 7 || t == 8
+}
+
+// tailBuffer keeps the last bytes written to it (ffmpeg's stderr), for the failure reason.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if len(t.b) > t.max {
+		t.b = append(t.b[:0], t.b[len(t.b)-t.max:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := strings.TrimSpace(string(t.b))
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:] // the last line says what finally went wrong
+	}
+	return s
+}
