@@ -156,7 +156,22 @@ func FuzzParseRuleFile(f *testing.F) {
 		f.Add(pack)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		rules, err := ParseRuleFile("fuzz.yaml", data)
+		type result struct {
+			rules []Rule
+			err   error
+		}
+		done := make(chan result, 1)
+		go func() {
+			r, err := ParseRuleFile("fuzz.yaml", data)
+			done <- result{r, err}
+		}()
+		var res result
+		select {
+		case res = <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("ParseRuleFile hangs on %q", data)
+		}
+		rules, err := res.rules, res.err
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "fuzz.yaml") {
 				t.Errorf("error without file position: %v", err)

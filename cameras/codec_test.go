@@ -78,7 +78,9 @@ func TestMonitorSinkGetsAccessUnits(t *testing.T) {
 	sink, second := &countingSink{}, &countingSink{}
 	h := startMonitorWith(t, []CameraConfig{testCamera("cam1", sim.URL(1))}, func(d *Deps) { d.Sink = Sinks{sink, nil, second} })
 	h.waitState(t, "cam1", StateOnline, 10*time.Second)
-	require.Eventually(t, func() bool { return second.aus.Load() > 0 && sink.keyframes.Load() >= 2 && sink.aus.Load() >= 2*camerasim.FPS }, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool {
+		return second.aus.Load() > 0 && sink.keyframes.Load() >= 2 && sink.aus.Load() >= 2*camerasim.FPS
+	}, 10*time.Second, 10*time.Millisecond)
 	au := sink.lastKey()
 	require.Equal(t, CodecH264, au.Codec)
 	require.Equal(t, uint64(1), au.Session)

@@ -110,11 +110,11 @@ type Analyzer struct {
 	samples chan []store.Sample
 	events  chan Event
 
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup // camera workers
-	outWG   sync.WaitGroup // sample and event loops
-	mu      sync.Mutex
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup // camera workers
+	outWG     sync.WaitGroup // sample and event loops
+	mu        sync.Mutex
 	started   bool
 	closed    atomic.Bool
 	closeOnce sync.Once

@@ -2,6 +2,8 @@ package analyze
 
 import (
 	"context"
+	"errors"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -160,8 +162,11 @@ func (c *camera) handle(ctx context.Context, au cameras.AccessUnit) {
 		return
 	}
 	if err := c.proc.feed(au, c.a.now()); err != nil {
-		// The process is gone or going; its exit is handled (and counted) when its reader finishes.
-		c.procEnded(restartExit)
+		reason := restartExit // the process is gone or going
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			reason = restartStall // it stopped reading its input
+		}
+		c.procEnded(reason)
 	}
 }
 
@@ -206,7 +211,7 @@ func (c *camera) startProc(ctx context.Context, au cameras.AccessUnit) bool {
 	c.haveNext = false
 	c.det.resize(w, h)
 	c.det.resetPrev()
-	p, err := startDecoder(ctx, c.a.ffmpeg, ffmpegFormat(au.Codec), w, h, c.onFrame)
+	p, err := startDecoder(ctx, c.a.ffmpeg, ffmpegFormat(au.Codec), w, h, c.a.now, c.a.cfg.DecoderStallTimeout, c.onFrame)
 	if err != nil {
 		c.a.metrics.restarts.WithLabelValues(restartStartError).Inc()
 		c.failed("starting ffmpeg: " + err.Error())

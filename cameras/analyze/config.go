@@ -314,7 +314,7 @@ func (c *CameraConfig) Validate() error {
 		return fmt.Errorf("feed: must be auto, all or keyframes, got %q", c.Feed)
 	}
 	checks := []struct {
-		name     string
+		name      string
 		v, lo, hi float64
 	}{
 		{"analysis_fps", c.AnalysisFPS, 0.01, 30},

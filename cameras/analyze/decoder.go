@@ -219,8 +219,12 @@ func appendAnnexB(b []byte, au cameras.AccessUnit, h265 bool) []byte {
 		}
 	}
 	if au.Keyframe && !hasPS {
-		for _, ps := range [][]byte{au.VPS, au.SPS, au.PPS} {
-			if len(ps) > 0 && (h265 || &ps[0] != nil) {
+		sets := [][]byte{au.SPS, au.PPS}
+		if h265 {
+			sets = [][]byte{au.VPS, au.SPS, au.PPS}
+		}
+		for _, ps := range sets {
+			if len(ps) > 0 {
 				b = append(append(b, startCode...), ps...)
 			}
 		}

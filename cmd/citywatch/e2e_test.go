@@ -6,6 +6,7 @@ package main_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -422,6 +423,112 @@ ingest:
 		}
 		if len(missing) > 0 {
 			return fmt.Sprintf("%d of %d sequence numbers missing, first %v", len(missing), total, missing[:min(10, len(missing))])
+		}
+		return ""
+	})
+	p.stop()
+}
+
+// TestCheck: `citywatch check` exits 0 on a good file and 1 with every error listed as file:line on a bad one,
+// never echoing a secret.
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	good := writeConfig(t, dir, "data_dir: "+filepath.Join(dir, "data")+"\n")
+	out, err := exec.Command(binPath, "check", "--config", good).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), ": ok") {
+		t.Fatalf("good config: %v\n%s", err, out)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	body := `http:
+  listen: nowhere
+broker:
+  users:
+    - username: dev1
+      password: s3cret-value
+      publsh: ["city/#"]
+ingest:
+  rules:
+    - topic: "a/{x}/#/b"
+`
+	if err := os.WriteFile(bad, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binPath, "check", "--config", bad)
+	out, err = cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("bad config: want exit 1, got %v\n%s", err, out)
+	}
+	for _, want := range []string{bad + ":2: http.listen", bad + ":7: broker.users[0].publsh", bad + ":10: ingest.rules[0].topic"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), "s3cret-value") {
+		t.Errorf("check printed the secret:\n%s", out)
+	}
+	out, _ = exec.Command(binPath, "check", "--config", good, "--print").CombinedOutput()
+	if !strings.Contains(string(out), "retention: 15d") {
+		t.Errorf("--print lacks the defaults:\n%s", out)
+	}
+}
+
+// TestReloadMappingOnSIGHUP: a new ingest rule applies after SIGHUP without a restart; an invalid file is
+// refused and the running configuration stays.
+func TestReloadMappingOnSIGHUP(t *testing.T) {
+	dir := t.TempDir()
+	httpAddr, mqttAddr := testenv.FreePort(t), testenv.FreePort(t)
+	head := fmt.Sprintf("data_dir: %s\nhttp:\n  listen: %s\nbroker:\n  listen: %s\n  allow_anonymous: true\n", filepath.Join(dir, "data"), httpAddr, mqttAddr)
+	cfg := writeConfig(t, dir, head)
+	base := "http://" + httpAddr
+	p := start(t, "serve", "--config", cfg)
+	waitReady(t, p, base)
+	c := mqttClient(t, "tcp://"+mqttAddr, "e2e-reload")
+
+	publish(t, c, "legacy/boiler7/pressure", 1, "2.5")
+	eventually(t, 10*time.Second, func() string {
+		var rej struct {
+			Rejected []struct{ Topic, Reason string }
+		}
+		getJSON(base, "/api/ingest/rejected", &rej)
+		if len(rej.Rejected) == 0 || rej.Rejected[0].Reason != "unmapped_topic" {
+			return fmt.Sprintf("legacy topic not rejected as unmapped yet: %+v", rej.Rejected)
+		}
+		return ""
+	})
+
+	if err := os.WriteFile(cfg, []byte(head+"ingest:\n  rules:\n    - topic: \"legacy/{device}/{metric}\"\n      format: number\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p.signal(syscall.SIGHUP)
+	eventually(t, 10*time.Second, func() string {
+		if !strings.Contains(p.out.String(), "configuration reloaded") {
+			return "no reload logged"
+		}
+		return ""
+	})
+	publish(t, c, "legacy/boiler7/pressure", 1, "2.5")
+	eventually(t, 10*time.Second, func() string {
+		if r := query(t, base, `pressure{device="boiler7"}`); len(r.Data.Result) != 1 {
+			return "pressure not stored after reload"
+		}
+		return ""
+	})
+
+	if err := os.WriteFile(cfg, []byte(head+"ingest:\n  rules:\n    - topic: \"legacy/#/x\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p.signal(syscall.SIGHUP)
+	eventually(t, 10*time.Second, func() string {
+		if !strings.Contains(p.out.String(), "reload refused") {
+			return "invalid reload not refused"
+		}
+		return ""
+	})
+	publish(t, c, "legacy/boiler8/pressure", 1, "3.5")
+	eventually(t, 10*time.Second, func() string {
+		if r := query(t, base, `pressure{device="boiler8"}`); len(r.Data.Result) != 1 {
+			return "the running rules were lost by a refused reload"
 		}
 		return ""
 	})

@@ -1,0 +1,233 @@
+package analyze
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+	"github.com/stretchr/testify/require"
+
+	"citywatch/cameras"
+	"citywatch/internal/testenv"
+	"citywatch/store"
+)
+
+const clipFPS = 12
+
+var testdataDir = filepath.Join("..", "..", "sim", "camerasim", "testdata")
+
+// testClip is an Annex-B clip split into access units (without AUDs) like the monitor delivers them.
+type testClip struct {
+	codec         string
+	vps, sps, pps []byte
+	w, h          int
+	aus           [][][]byte
+	key           []bool
+}
+
+// loadClip splits an Annex-B file at its AUDs.
+func loadClip(t testing.TB, path, codec string) *testClip {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var nalus h264.AnnexB // the framing is the same for H.265
+	require.NoError(t, nalus.Unmarshal(b))
+	c := &testClip{codec: codec}
+	var cur [][]byte
+	flush := func() {
+		if len(cur) > 0 {
+			c.aus = append(c.aus, cur)
+			cur = nil
+		}
+	}
+	for _, n := range nalus {
+		if len(n) < 2 {
+			continue
+		}
+		if isAUD(n, codec == cameras.CodecH265) {
+			flush()
+			continue
+		}
+		switch typ := naluType(n, codec == cameras.CodecH265); {
+		case codec == cameras.CodecH265 && typ == 32 && c.vps == nil:
+			c.vps = n
+		case (codec == cameras.CodecH265 && typ == 33 || codec == cameras.CodecH264 && typ == 7) && c.sps == nil:
+			c.sps = n
+		case (codec == cameras.CodecH265 && typ == 34 || codec == cameras.CodecH264 && typ == 8) && c.pps == nil:
+			c.pps = n
+		}
+		cur = append(cur, n)
+	}
+	flush()
+	for _, au := range c.aus {
+		if codec == cameras.CodecH265 {
+			c.key = append(c.key, h265.IsRandomAccess(au))
+		} else {
+			c.key = append(c.key, h264.IsRandomAccess(au))
+		}
+	}
+	if codec == cameras.CodecH265 {
+		var sps h265.SPS
+		require.NoError(t, sps.Unmarshal(c.sps))
+		c.w, c.h = sps.Width(), sps.Height()
+	} else {
+		var sps h264.SPS
+		require.NoError(t, sps.Unmarshal(c.sps))
+		c.w, c.h = sps.Width(), sps.Height()
+	}
+	require.NotEmpty(t, c.aus)
+	require.True(t, c.key[0], "clip must start with a keyframe")
+	return c
+}
+
+// player turns clips into a continuous stream of access units with PTS and arrival times.
+type player struct {
+	session uint64
+	n       int64
+	start   time.Time
+}
+
+func newPlayer() *player {
+	return &player{session: 1, start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+func (p *player) next(c *testClip, i int) cameras.AccessUnit {
+	au := cameras.AccessUnit{
+		Codec: c.codec, NALUs: c.aus[i], PTS: p.n * 90000 / clipFPS, Keyframe: c.key[i],
+		Time: p.start.Add(time.Duration(p.n) * time.Second / clipFPS), Session: p.session,
+		VPS: c.vps, SPS: c.sps, PPS: c.pps, Width: c.w, Height: c.h,
+	}
+	p.n++
+	return au
+}
+
+// elapsed is the stream time played so far.
+func (p *player) elapsed() time.Duration { return time.Duration(p.n) * time.Second / clipFPS }
+
+// play feeds the clip loops times, waiting for queue space (tests must not lose frames to the queue).
+func (p *player) play(t testing.TB, a *Analyzer, id string, c *testClip, loops int) {
+	t.Helper()
+	for range loops {
+		for i := range c.aus {
+			feedWait(t, a, id, p.next(c, i))
+		}
+	}
+}
+
+// feedWait hands au to the camera's queue, blocking while it is full: a test feeds faster than real time.
+func feedWait(t testing.TB, a *Analyzer, id string, au cameras.AccessUnit) {
+	t.Helper()
+	c := a.cams[id]
+	if c.keyOnly.Load() && !au.Keyframe {
+		return
+	}
+	select {
+	case c.queue <- au:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("camera %s: queue stayed full for 20s", id)
+	}
+}
+
+// waitFrames waits until the camera has analysed at least n frames in total.
+func waitFrames(t testing.TB, a *Analyzer, id string, n uint64) {
+	t.Helper()
+	require.Eventually(t, func() bool { return a.Status(id).Frames >= n }, 20*time.Second, 10*time.Millisecond,
+		"camera %s: want %d analysed frames, status %+v", id, n, a.Status(id))
+}
+
+// waitUntil waits until the camera has analysed a frame at or after t.
+func waitUntil(t testing.TB, a *Analyzer, id string, ts time.Time) {
+	t.Helper()
+	require.Eventually(t, func() bool { return !a.Status(id).LastFrame.Before(ts) }, 20*time.Second, 5*time.Millisecond,
+		"camera %s: want a frame at %s, status %+v", id, ts, a.Status(id))
+}
+
+// lastAnalysable is the time of the last frame played that is certain to be analysed at fps.
+func (p *player) lastAnalysable(fps float64) time.Time {
+	return p.start.Add(p.elapsed() - time.Second/clipFPS - time.Duration(float64(time.Second)/fps))
+}
+
+// eventLog collects events.
+type eventLog struct {
+	mu sync.Mutex
+	ev []Event
+}
+
+func (l *eventLog) add(e Event) {
+	l.mu.Lock()
+	l.ev = append(l.ev, e)
+	l.mu.Unlock()
+}
+
+func (l *eventLog) all() []Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]Event(nil), l.ev...)
+}
+
+func (l *eventLog) find(kind, what string, active bool) (Event, bool) {
+	for _, e := range l.all() {
+		if e.Kind == kind && (e.Zone == what || e.Tamper == what) && e.Active == active {
+			return e, true
+		}
+	}
+	return Event{}, false
+}
+
+// memAppender collects samples.
+type memAppender struct {
+	mu sync.Mutex
+	s  []store.Sample
+}
+
+func (m *memAppender) Append(_ context.Context, s []store.Sample) error {
+	m.mu.Lock()
+	m.s = append(m.s, s...)
+	m.mu.Unlock()
+	return nil
+}
+
+func (m *memAppender) series(name string, label, value string) []store.Sample {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []store.Sample
+	for _, s := range m.s {
+		if s.Name != name {
+			continue
+		}
+		for _, l := range s.Labels {
+			if l.Name == label && l.Value == value {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// harness is an Analyzer with ffmpeg and collectors.
+type harness struct {
+	a   *Analyzer
+	ev  *eventLog
+	app *memAppender
+}
+
+func newHarness(t *testing.T, cfg Config) *harness {
+	t.Helper()
+	if cfg.FFmpegPath == "" {
+		cfg.FFmpegPath = testenv.LookPath(t, "ffmpeg")
+	}
+	h := &harness{ev: &eventLog{}, app: &memAppender{}}
+	a, err := New(cfg, Deps{Appender: h.app, Events: h.ev.add})
+	require.NoError(t, err)
+	require.NoError(t, a.Start())
+	t.Cleanup(a.Close)
+	h.a = a
+	return h
+}
+
+func clipPath(name string) string { return filepath.Join(testdataDir, name) }
