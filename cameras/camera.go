@@ -2,6 +2,9 @@ package cameras
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -119,15 +122,36 @@ func (c *camera) run(ctx context.Context) {
 }
 
 // backoff is ReconnectMin×2^attempt capped at ReconnectMax, ±Jitter. Failures that retrying soon cannot
-// fix (bad credentials, no video track) wait ReconnectMax right away.
+// fix (bad credentials, no video track, a wrong certificate) wait ReconnectMax right away.
 func (c *camera) backoff(attempt int, f Failure) time.Duration {
 	d := c.cfg.ReconnectMax
-	if f.Kind != FailureUnauthorized && f.Kind != FailureNoVideo {
+	if f.Kind != FailureUnauthorized && f.Kind != FailureNoVideo && f.Kind != FailureTLS {
 		exp := math.Pow(2, float64(min(attempt, 30)))
 		d = time.Duration(min(float64(c.cfg.ReconnectMax), float64(c.cfg.ReconnectMin)*exp))
 	}
 	j := 1 + c.cfg.Jitter*(2*rand.Float64()-1) //nolint:gosec // jitter, not crypto
 	return time.Duration(float64(d) * j)
+}
+
+// tlsConfig pins the configured certificate fingerprint; nil uses the system roots.
+func (c *camera) tlsConfig() *tls.Config {
+	if c.cfg.TLSFingerprint == "" {
+		return nil
+	}
+	want := normalizeFingerprint(c.cfg.TLSFingerprint)
+	return &tls.Config{
+		InsecureSkipVerify: true, //nolint:gosec // replaced by the fingerprint check below
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("camera sent no TLS certificate")
+			}
+			sum := sha256.Sum256(cs.PeerCertificates[0].Raw)
+			if hex.EncodeToString(sum[:]) != want {
+				return errTLSFingerprint
+			}
+			return nil
+		},
+	}
 }
 
 func (c *camera) transport() *gortsplib.Transport {
@@ -152,6 +176,7 @@ func (c *camera) runSession(ctx context.Context) (streamed bool, err error) {
 		ReadTimeout:  timeout,
 		WriteTimeout: timeout,
 		Transport:    c.transport(),
+		TLSConfig:    c.tlsConfig(),
 		OnPacketsLost: func(lost uint64) {
 			c.onLost(lost)
 		},

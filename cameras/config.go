@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -31,6 +32,9 @@ type CameraConfig struct {
 	Username string
 	// Password for RTSP auth; a secret: never logged or shown.
 	Password string
+	// TLSFingerprint, for rtsps:// cameras with self-signed certificates, is the hex SHA-256 of the camera's
+	// leaf certificate (DER); when set it replaces chain verification. Empty: the system roots verify.
+	TLSFingerprint string
 	// Transport is auto (UDP, then TCP), tcp or udp. It defaults to auto.
 	Transport string
 	// StallTimeout: an open session without RTP packets for this long is stalled. It defaults to 3s.
@@ -129,8 +133,9 @@ func (c *CameraConfig) setDefaults() {
 }
 
 var (
-	idRE    = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
-	labelRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+	fingerprintRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	idRE          = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+	labelRE       = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 )
 
 // Validate checks a defaulted Config; errors name the field and quote the bad value (never a password).
@@ -185,6 +190,14 @@ func (c *CameraConfig) validate() error {
 	if c.Password != "" && c.Username == "" {
 		return errors.New("password: set without username")
 	}
+	if c.TLSFingerprint != "" {
+		if u.Scheme != "rtsps" {
+			return errors.New("tls_fingerprint: only for rtsps:// URLs")
+		}
+		if !fingerprintRE.MatchString(normalizeFingerprint(c.TLSFingerprint)) {
+			return fmt.Errorf("tls_fingerprint: must be 64 hex digits (SHA-256), got %q", c.TLSFingerprint)
+		}
+	}
 	switch c.Transport {
 	case TransportAuto, TransportTCP, TransportUDP:
 	default:
@@ -229,4 +242,9 @@ func (c *CameraConfig) healthConfig() HealthConfig {
 		MaxLossRatio:    c.MaxLossRatio,
 		MaxCorruptRatio: maxCorruptRatio,
 	}
+}
+
+// normalizeFingerprint accepts "AB:CD:..." and "abcd..." forms.
+func normalizeFingerprint(s string) string {
+	return strings.ToLower(strings.ReplaceAll(s, ":", ""))
 }

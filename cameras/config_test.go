@@ -28,6 +28,8 @@ var badCameraConfigs = []struct {
 	{"max below min", func(c *CameraConfig) { c.ReconnectMin, c.ReconnectMax = 5*time.Second, time.Second }, `cameras[0].reconnect_max: must be >= reconnect_min (5s), got "1s"`},
 	{"jitter", func(c *CameraConfig) { c.Jitter = 1.5 }, `cameras[0].jitter: must be in [0, 1), got 1.5`},
 	{"reserved label", func(c *CameraConfig) { c.Labels = map[string]string{"site": "x"} }, `cameras[0].labels: invalid or reserved label name "site"`},
+	{"fingerprint on rtsp", func(c *CameraConfig) { c.TLSFingerprint = "ab" }, `cameras[0].tls_fingerprint: only for rtsps:// URLs`},
+	{"short fingerprint", func(c *CameraConfig) { c.URL, c.TLSFingerprint = "rtsps://x/y", "ab:cd" }, `cameras[0].tls_fingerprint: must be 64 hex digits (SHA-256), got "ab:cd"`},
 	{"stall below check", func(c *CameraConfig) { c.StallTimeout = time.Millisecond }, `cameras[0].stall_timeout: must be >= check_interval (250ms), got "1ms"`},
 }
 

@@ -2,6 +2,8 @@ package cameras
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +20,9 @@ import (
 
 // ErrCameraNotFound is returned by Monitor.Camera for an unknown camera ID.
 var ErrCameraNotFound = errors.New("cameras: camera not found")
+
+// errTLSFingerprint is returned when an rtsps camera's certificate does not match the pinned fingerprint.
+var errTLSFingerprint = errors.New("camera TLS certificate does not match tls_fingerprint")
 
 // errNoVideo is returned when the stream has no video track.
 var errNoVideo = errors.New("no video track")
@@ -38,6 +43,10 @@ func classify(err error, sanitize func(string) string) Failure {
 		return Failure{Kind: FailureNoData, Detail: "session timed out without data"}
 	case errors.As(err, new(liberrors.ErrClientRequestTimedOut)):
 		return Failure{Kind: FailureTimeout, Detail: "camera did not answer the RTSP request in time"}
+	case errors.Is(err, errTLSFingerprint):
+		return Failure{Kind: FailureTLS, Detail: errTLSFingerprint.Error()}
+	case isTLS(err):
+		return Failure{Kind: FailureTLS, Detail: "TLS: " + sanitize(err.Error())}
 	case errors.Is(err, errNoVideo):
 		return Failure{Kind: FailureNoVideo, Detail: sanitize(err.Error())}
 	case errors.Is(err, syscall.ECONNREFUSED):
@@ -53,6 +62,17 @@ func classify(err error, sanitize func(string) string) Failure {
 		return Failure{Kind: FailureClosed, Detail: "camera closed the connection"}
 	}
 	return Failure{Kind: FailureProtocol, Detail: "RTSP error: " + sanitize(err.Error())}
+}
+
+func isTLS(err error) bool {
+	var ue x509.UnknownAuthorityError
+	var he x509.HostnameError
+	var ce x509.CertificateInvalidError
+	var ve *tls.CertificateVerificationError
+	var re tls.RecordHeaderError
+	var ae tls.AlertError
+	return errors.As(err, &ue) || errors.As(err, &he) || errors.As(err, &ce) || errors.As(err, &ve) ||
+		errors.As(err, &re) || errors.As(err, &ae)
 }
 
 func isTimeout(err error) bool {

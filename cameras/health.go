@@ -54,6 +54,8 @@ const (
 	FailureProtocol
 	// FailureNoVideo: the stream has no video track.
 	FailureNoVideo
+	// FailureTLS: the rtsps handshake failed (untrusted or mismatched certificate, not TLS).
+	FailureTLS
 )
 
 // Failure is the last connection failure with a sanitized human detail.

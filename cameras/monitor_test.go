@@ -320,7 +320,7 @@ func TestBackoff(t *testing.T) {
 		d := c.backoff(attempt, Failure{Kind: FailureClosed})
 		require.InDelta(t, float64(want), float64(d), float64(want)*cfg.Jitter+1, "attempt %d", attempt)
 	}
-	for _, k := range []FailureKind{FailureUnauthorized, FailureNoVideo} {
+	for _, k := range []FailureKind{FailureUnauthorized, FailureNoVideo, FailureTLS} {
 		d := c.backoff(0, Failure{Kind: k})
 		require.InDelta(t, float64(testReconnectMax), float64(d), float64(testReconnectMax)*cfg.Jitter+1)
 	}

@@ -155,7 +155,7 @@ func (p Payload) facts() [][2]string {
 	var f [][2]string
 	add := func(k, v string) {
 		if v != "" {
-			f = append(f, [2]string{k, v})
+			f = append(f, [2]string{k, truncate(v, 1000)})
 		}
 	}
 	add("Summary", p.Summary)
@@ -373,7 +373,11 @@ func telegramPayload(chatID string, p Payload) map[string]any {
 	}
 	text := b.String()
 	if len(text) > 4000 { // Telegram's limit is 4096 characters; cut on a line so no HTML tag is split
-		text = text[:strings.LastIndexByte(text[:4000], '\n')]
+		if i := strings.LastIndexByte(text[:4000], '\n'); i > 0 {
+			text = text[:i]
+		} else {
+			text = "<b>" + html.EscapeString(truncate(p.title(), 300)) + "</b>"
+		}
 	}
 	return map[string]any{"chat_id": chatID, "text": text, "parse_mode": "HTML", "disable_web_page_preview": true}
 }

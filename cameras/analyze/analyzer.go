@@ -84,6 +84,11 @@ type Status struct {
 	MotionActive map[string]bool
 	// Tamper is the state of each tamper kind.
 	Tamper map[string]bool
+	// Luma is the mean luma (0..1) of the last analysed frame.
+	Luma float64
+	// MovedScore is the last moved score (share of picture cells unlike the learned reference, 0..1); 0
+	// while the reference is being learned.
+	MovedScore float64
 	// Feed is the current feed: FeedAll or FeedKeyframes.
 	Feed string
 	// Frames is the number of analysed frames.

@@ -327,6 +327,7 @@ func (c *camera) publish(r frameResult, t time.Time) {
 	c.mu.Lock()
 	c.st.Frames++
 	c.st.Reason = ""
+	c.st.Luma, c.st.MovedScore = r.luma, r.moved
 	c.st.LastFrame = t
 	c.ft = append(c.ft, t)
 	if len(c.ft) > 10 {

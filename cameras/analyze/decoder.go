@@ -24,9 +24,11 @@ type frameMeta struct {
 	fed     time.Time
 }
 
-// maxInflight bounds the access units fed but not yet matched to a decoded frame. ffmpeg outputs one frame
-// per access unit; if it drops some (corrupt input) the oldest entries are discarded so the match stays close.
-const maxInflight = 64
+// maxInflight bounds the access units fed but not yet matched to a decoded frame (small P-frames can pile up
+// in the pipe by the hundred when fed faster than real time). ffmpeg outputs one frame per access unit; if it
+// drops one (corrupt input) later frames are matched to an access unit a little older than theirs, which
+// shifts their time by a frame interval: harmless for analysis, and reset with every decoder.
+const maxInflight = 4096
 
 // gracefulStop is how long a decoder may take to finish its input before it is killed.
 const gracefulStop = 2 * time.Second

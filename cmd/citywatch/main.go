@@ -14,6 +14,7 @@ import (
 	"citywatch/app"
 	"citywatch/config"
 	"citywatch/sim"
+	"citywatch/sim/camerasim"
 )
 
 const usage = `citywatch — sensors, cameras, alerts and dashboards for a city, in one binary.
@@ -30,6 +31,9 @@ Usage:
       Publish simulated quarantine-site and city sensor data to an MQTT broker. SPEC injects faults,
       e.g. "fever=wearable-001@30s,silent=room-002@2m,malformed=0.02". The password may come from
       $CITYWATCH_MQTT_PASSWORD.
+  citywatch simulate cameras [--listen ADDR] [--cameras N] [--control ADDR]
+      Serve N simulated H.264 RTSP cameras with a fault-injection API (stall, disconnect, refuse,
+      frozen, black, motion, garbage).
   citywatch version
 `
 
@@ -184,8 +188,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 func runSimulate(ctx context.Context, args []string, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "cameras" {
+		return runSimulateCameras(ctx, args[1:], stderr)
+	}
 	if len(args) == 0 || args[0] != "sensors" {
-		return usageError{errors.New(`want "simulate sensors"`)}
+		return usageError{errors.New(`want "simulate sensors" or "simulate cameras"`)}
 	}
 	fs := newFlags("simulate sensors", stderr)
 	cfg := sim.SensorsConfig{}
@@ -200,5 +207,33 @@ func runSimulate(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := sim.RunSensors(ctx, cfg, logger); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
+	return nil
+}
+
+func runSimulateCameras(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := newFlags("simulate cameras", stderr)
+	var cfg camerasim.Config
+	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8554", "RTSP listen `address`")
+	fs.IntVar(&cfg.Cameras, "cameras", 4, "number of simulated `cameras` (rtsp://ADDR/cam1 … camN)")
+	fs.StringVar(&cfg.ControlListen, "control", "127.0.0.1:8555", "fault-injection HTTP API `address` (\"\" disables)")
+	fs.StringVar(&cfg.Username, "username", "", "require this RTSP username (password from $CITYWATCH_CAMERA_PASSWORD)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg.Password = os.Getenv("CITYWATCH_CAMERA_PASSWORD")
+	logger := app.NewLogger(stderr, "info", "text")
+	srv, err := camerasim.New(cfg, logger)
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	defer srv.Close()
+	fmt.Fprintf(stderr, "simulated cameras: %s … %s\n", srv.URL(1), srv.URL(cfg.Cameras))
+	if a := srv.ControlAddr(); a != "" {
+		fmt.Fprintf(stderr, "inject faults: curl -X POST http://%s/cameras/1/fault -d '{\"kind\":\"stall\",\"duration\":\"10s\"}'\n", a)
+	}
+	<-ctx.Done()
 	return nil
 }

@@ -6,6 +6,7 @@ package camerasim
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +38,8 @@ type Config struct {
 	UDPRTPAddress string
 	// UDPRTCPAddress is the RTCP address that goes with UDPRTPAddress.
 	UDPRTCPAddress string
+	// TLSConfig, when set, makes the server speak RTSPS (rtsps:// URLs); URL then returns rtsps://.
+	TLSConfig *tls.Config
 	// Cameras is the number of cameras, served at /cam1../camN. It defaults to 1; at most MaxCameras.
 	Cameras int
 	// ControlListen is the HTTP control API listen address. Empty disables the control API.
@@ -167,6 +170,7 @@ func (s *Server) Start() error {
 		RTSPAddress:    s.cfg.Listen,
 		UDPRTPAddress:  s.cfg.UDPRTPAddress,
 		UDPRTCPAddress: s.cfg.UDPRTCPAddress,
+		TLSConfig:      s.cfg.TLSConfig,
 		Listen: func(network, address string) (net.Listener, error) {
 			ln, err := net.Listen(network, address)
 			s.rtspLn = ln
@@ -263,7 +267,11 @@ func (s *Server) ControlAddr() string {
 
 // URL returns the RTSP URL of camera n (1-based), without credentials.
 func (s *Server) URL(n int) string {
-	return "rtsp://" + s.Addr() + "/cam" + strconv.Itoa(n)
+	scheme := "rtsp://"
+	if s.cfg.TLSConfig != nil {
+		scheme = "rtsps://"
+	}
+	return scheme + s.Addr() + "/cam" + strconv.Itoa(n)
 }
 
 // SetFault applies f to camera n (1-based), replacing any current fault. It returns an error for an unknown
