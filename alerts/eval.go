@@ -195,13 +195,24 @@ func (m *Manager) stage(ctx context.Context, now time.Time, jobs []*job) *tick {
 			}
 			rs.duration = j.dur
 			if j.err != nil {
+				if rs.lastErr != j.err.Error() {
+					m.log.Warn("rule evaluation failed; its alerts keep their state", "rule", rs.Alert,
+						"rule_group", rs.Group, "err", j.err)
+				}
 				rs.lastEval, rs.health, rs.lastErr = now, "err", j.err.Error()
 				continue // alerts stay as they are: a failing query must not resolve them
 			}
 			items = j.res
 		}
 		rs.lastEval = now
+		if rs.health == "err" {
+			m.log.Info("rule evaluation works again", "rule", rs.Alert, "rule_group", rs.Group)
+		}
 		if err := m.updateRule(ctx, t, rs, items); err != nil {
+			if rs.lastErr != err.Error() {
+				m.log.Warn("rule evaluation failed; its alerts keep their state", "rule", rs.Alert,
+					"rule_group", rs.Group, "err", err)
+			}
 			rs.health, rs.lastErr = "err", err.Error()
 			m.metrics.evalFailures.WithLabelValues(rs.Group).Inc()
 			continue

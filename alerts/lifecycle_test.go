@@ -2,7 +2,9 @@ package alerts
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -243,4 +245,47 @@ func TestCommitIsAtomic(t *testing.T) {
 	var n int
 	require.NoError(t, e.m.db.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM test_outbox`).Scan(&n))
 	assert.Equal(t, 1, n)
+}
+
+func TestAlertJSON(t *testing.T) {
+	for _, v := range []float64{math.NaN(), 38.5} {
+		b, err := json.Marshal(Alert{ID: 7, Value: v, State: StateFiring, Labels: map[string]string{"site": "s"}})
+		require.NoError(t, err)
+		var got map[string]any
+		require.NoError(t, json.Unmarshal(b, &got))
+		assert.Equal(t, float64(7), got["id"])
+		assert.Equal(t, "firing", got["state"])
+		if math.IsNaN(v) {
+			assert.Nil(t, got["value"])
+		} else {
+			assert.Equal(t, v, got["value"])
+		}
+	}
+}
+
+// Run evaluates on its own ticker and processes events until its context ends.
+func TestRun(t *testing.T) {
+	out := &fakeOutbox{}
+	m, err := New(Config{EvalInterval: 10 * time.Millisecond, Grouping: instantGrouping, DBPath: t.TempDir() + "/a.db",
+		Rules: []Rule{{Alert: "CameraOffline", Event: &EventSpec{Kind: EventCameraOffline}}}}, Deps{Outbox: out})
+	require.NoError(t, err)
+	defer m.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	m.Event(Event{Kind: KindCameraState, Labels: map[string]string{"camera": "c", "state": "offline"}})
+	require.Eventually(t, func() bool {
+		as, err := m.Alerts(AlertFilter{State: StateFiring})
+		return err == nil && len(as) == 1
+	}, 10*time.Second, 5*time.Millisecond)
+	m.Event(Event{Kind: KindCameraState, Labels: map[string]string{"camera": "c", "state": "online"}})
+	require.Eventually(t, func() bool {
+		as, err := m.Alerts(AlertFilter{State: StateResolved})
+		return err == nil && len(as) == 1
+	}, 10*time.Second, 5*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+	assert.Equal(t, []string{"CameraOffline//firing", "CameraOffline//resolved"}, kinds(out.take()))
+	require.NoError(t, m.Close())
+	require.NoError(t, m.Close(), "Close is idempotent")
 }

@@ -1,17 +1,17 @@
-// Package alerts evaluates alerting rules (PromQL over the embedded TSDB, and event rules fed by cameras and
-// ingest), keeps the alert lifecycle (pending, firing, resolved, acknowledged, assigned) in SQLite, applies
-// silences, inhibition and grouping, and hands notifications to the durable outbox in the same transaction
-// as the state change they report.
 package alerts
 
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
+	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -115,8 +115,8 @@ func DemoGrouping() Grouping {
 
 // Config configures the alert manager.
 type Config struct {
-	// EvalInterval is how often rules are evaluated. It defaults to 1s. A rule group's interval overrides it
-	// for its rules (rounded up to a multiple of EvalInterval).
+	// EvalInterval is how often rules are evaluated. It defaults to 1s. A rule group's longer interval applies
+	// to its rules (evaluated at the tick nearest to that interval); event rules are evaluated every tick.
 	EvalInterval time.Duration
 	// Rules are the initial rules; SetRules replaces them.
 	Rules []Rule
@@ -260,11 +260,10 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 		if cfg.DBPath == "" {
 			return nil, fmt.Errorf("%w: Config.DBPath or Deps.DB is required", ErrInvalid)
 		}
-		db, err := sql.Open("sqlite", "file:"+cfg.DBPath+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)")
+		db, err := openDB(cfg.DBPath)
 		if err != nil {
-			return nil, fmt.Errorf("alerts: open %s: %w", cfg.DBPath, err)
+			return nil, err
 		}
-		db.SetMaxOpenConns(1)
 		m.db, m.ownDB = db, true
 	}
 	ctx := context.Background()
@@ -449,7 +448,14 @@ func (m *Manager) Rules() []RuleStatus {
 	defer m.mu.Unlock()
 	out := make([]RuleStatus, 0, len(m.rules))
 	for _, rs := range m.rules {
-		st := RuleStatus{Rule: rs.Rule, Health: rs.health, LastError: rs.lastErr, LastEval: rs.lastEval,
+		r := rs.Rule
+		r.Labels, r.Annotations = maps.Clone(r.Labels), maps.Clone(r.Annotations)
+		if r.Event != nil {
+			ev := *r.Event
+			ev.Match, ev.By = maps.Clone(ev.Match), slices.Clone(ev.By)
+			r.Event = &ev
+		}
+		st := RuleStatus{Rule: r, Health: rs.health, LastError: rs.lastErr, LastEval: rs.lastEval,
 			EvalDuration: rs.duration}
 		for _, a := range rs.alerts {
 			if a.State == StateFiring {
@@ -461,6 +467,38 @@ func (m *Manager) Rules() []RuleStatus {
 		out = append(out, st)
 	}
 	return out
+}
+
+// openDB opens a SQLite file with the settings notify.OpenDB uses, so that both packages behave alike:
+// WAL, a busy timeout instead of SQLITE_BUSY errors, and immediate transactions.
+func openDB(path string) (*sql.DB, error) {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("alerts: open database: %w", err)
+	}
+	if err := db.Ping(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("alerts: open database: %w", err)
+	}
+	return db, nil
+}
+
+// MarshalJSON encodes the alert; a NaN or infinite Value (no JSON number) is encoded as null.
+func (a Alert) MarshalJSON() ([]byte, error) {
+	type plain Alert
+	var v *float64
+	if !math.IsNaN(a.Value) && !math.IsInf(a.Value, 0) {
+		v = &a.Value
+	}
+	return json.Marshal(struct {
+		plain
+		Value *float64 `json:"value"`
+	}{plain(a), v})
 }
 
 func nanToZero(f float64) float64 {

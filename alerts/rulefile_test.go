@@ -136,6 +136,11 @@ func TestDefaultRulePack(t *testing.T) {
 		e.add("body_temperature", w, float64(i), 38.6)
 		e.add("device_last_seen_seconds", w, float64(i), float64(200+i))
 	}
+	// wearable-002 reports until 100s, then its registry entry is gone (a restart) and it stays silent.
+	w2 := map[string]string{"district": "north", "site": "q-hotel-2", "device": "wearable-002"}
+	for i := 0; i <= 100; i += 5 {
+		e.add("device_last_seen_seconds", w2, float64(i), 1)
+	}
 	e.at(0)
 	e.at(100 * sec)
 	assert.Empty(t, e.active("WearableSilent", "device"), "300s is not yet silent")
@@ -145,6 +150,12 @@ func TestDefaultRulePack(t *testing.T) {
 	f := e.active("Fever", "device")["wearable-001"]
 	require.Equal(t, StateFiring, f.State)
 	assert.Equal(t, "Fever at q-hotel-1: wearable-001 reads 38.6 °C", f.Annotations["summary"])
+	assert.NotContains(t, e.active("WearableSilent", "device"), "wearable-002")
+	e.at(399 * sec)
+	assert.NotContains(t, e.active("WearableSilent", "device"), "wearable-002", "within the lookback")
+	e.at(401 * sec)
+	assert.Equal(t, StateFiring, e.active("WearableSilent", "device")["wearable-002"].State,
+		"silent for over 5 minutes with no registry entry")
 }
 
 func FuzzParseRuleFile(f *testing.F) {

@@ -27,18 +27,10 @@ type DemoOptions struct {
 	// Devices and Rate size the sensor simulator.
 	Devices int
 	Rate    float64
-	// Cameras is the number of simulated cameras. It defaults to 6.
-	Cameras int
 }
 
-// demoCameraFaults makes some simulated cameras misbehave on a repeating schedule, so the demo shows every
-// camera state: camera 3 stalls, camera 4 drops its session, camera 5 refuses connections, camera 6 freezes.
-var demoCameraFaults = []camerasim.ScheduledFault{
-	{Camera: 3, At: 20 * time.Second, Fault: camerasim.Fault{Kind: camerasim.FaultStall, Duration: 15 * time.Second}},
-	{Camera: 4, At: 40 * time.Second, Fault: camerasim.Fault{Kind: camerasim.FaultDisconnect, Duration: 10 * time.Second}},
-	{Camera: 5, At: 60 * time.Second, Fault: camerasim.Fault{Kind: camerasim.FaultRefuse, Duration: 20 * time.Second}},
-	{Camera: 6, At: 30 * time.Second, Fault: camerasim.Fault{Kind: camerasim.FaultFrozen, Duration: 20 * time.Second}},
-}
+// demoCameras is the number of simulated cameras: DemoSchedule gives each of six a part to play.
+const demoCameras = 6
 
 // DemoConfig is the configuration the demo runs: embedded broker open to anonymous clients, embedded TSDB,
 // everything on loopback.
@@ -57,9 +49,6 @@ func DemoConfig(o DemoOptions) (*config.Config, error) {
 
 // RunDemo runs the whole platform with simulated sensors and cameras until ctx ends.
 func RunDemo(ctx context.Context, o DemoOptions, stdout io.Writer, log *slog.Logger) error {
-	if o.Cameras == 0 {
-		o.Cameras = 6
-	}
 	if o.DataDir == "" {
 		dir, err := os.MkdirTemp("", "citywatch-demo-")
 		if err != nil {
@@ -73,8 +62,10 @@ func RunDemo(ctx context.Context, o DemoOptions, stdout io.Writer, log *slog.Log
 		return err
 	}
 
-	camSim, err := camerasim.New(camerasim.Config{Listen: o.RTSP, Cameras: o.Cameras, Schedule: demoCameraFaults,
-		ScheduleRepeat: 2 * time.Minute}, log)
+	// Cameras 2–6 misbehave on a repeating schedule so the demo shows every camera state.
+	schedule, period := camerasim.DemoSchedule()
+	camSim, err := camerasim.New(camerasim.Config{Listen: o.RTSP, Cameras: demoCameras, Schedule: schedule,
+		ScheduleRepeat: period}, log)
 	if err != nil {
 		return err
 	}
@@ -82,11 +73,11 @@ func RunDemo(ctx context.Context, o DemoOptions, stdout io.Writer, log *slog.Log
 		return fmt.Errorf("simulated cameras: %w", err)
 	}
 	defer camSim.Close()
-	cams := make([]cameras.CameraConfig, o.Cameras)
+	cams := make([]cameras.CameraConfig, demoCameras)
 	for i := range cams {
 		n := i + 1
 		site := "q-hotel-1"
-		if n > o.Cameras/2 {
+		if n > demoCameras/2 {
 			site = "embankment"
 		}
 		cams[i] = cameras.CameraConfig{ID: "cam" + strconv.Itoa(n), Name: "Corridor camera " + strconv.Itoa(n),
@@ -123,7 +114,7 @@ func RunDemo(ctx context.Context, o DemoOptions, stdout io.Writer, log *slog.Log
 		}
 	}()
 	fmt.Fprintf(stdout, "\ncitywatch demo is running.\n\n  Dashboard:  http://%s/\n  MQTT:       tcp://%s (anonymous allowed in the demo)\n  Cameras:    rtsp://%s/cam1 … cam%d (simulated)\n  Data:       %s\n\nNo login is needed yet: until access control lands the server listens on loopback only.\nTry: curl 'http://%s/api/v1/query?query=temperature'\n\n",
-		a.HTTPAddr(), a.BrokerAddr(), camSim.Addr(), o.Cameras, cfg.DataDir, a.HTTPAddr())
+		a.HTTPAddr(), a.BrokerAddr(), camSim.Addr(), demoCameras, cfg.DataDir, a.HTTPAddr())
 	err = <-runErr
 	cancel()
 	wg.Wait()

@@ -26,7 +26,9 @@ const (
 )
 
 // States lists every state, for metrics and API documentation.
-var States = []State{StateConnecting, StateOnline, StateDegraded, StateStalled, StateOffline, StateUnauthorized}
+func States() []State {
+	return []State{StateConnecting, StateOnline, StateDegraded, StateStalled, StateOffline, StateUnauthorized}
+}
 
 // Streaming reports whether video is arriving in state s (camera_up is 1).
 func (s State) Streaming() bool { return s == StateOnline || s == StateDegraded }

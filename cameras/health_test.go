@@ -103,6 +103,9 @@ var healthCases = []struct {
 		{with(streaming(4*time.Second), func(s *Signals) { s.Codec, s.CodecSupported, s.LastKeyframe = "M-JPEG", false, time.Time{} }), StateDegraded, "M-JPEG is not inspected"},
 		{with(streaming(8*time.Second), func(s *Signals) { s.Codec, s.CodecSupported, s.LastPacket = "M-JPEG", false, at(4*time.Second) }), StateStalled, "no RTP packets"},
 	}},
+	{"tls", []healthStep{
+		{Signals{Now: t0, Failure: Failure{Kind: FailureTLS, Detail: "camera TLS certificate does not match tls_fingerprint"}}, StateOffline, "tls_fingerprint"},
+	}},
 	{"no video track", []healthStep{
 		{Signals{Now: t0, Failure: Failure{Kind: FailureNoVideo, Detail: "no video track in the stream (tracks: audio/MPEG-4 Audio)"}}, StateOffline, "no video track"},
 	}},

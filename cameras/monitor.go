@@ -254,7 +254,7 @@ func (m *Monitor) checkLoop() {
 			return
 		case <-t.C:
 		}
-		counts := make(map[State]int, len(States))
+		counts := make(map[State]int, len(States()))
 		for _, c := range m.cams {
 			c.evaluate()
 			c.mu.Lock()
@@ -262,7 +262,7 @@ func (m *Monitor) checkLoop() {
 			c.mu.Unlock()
 			counts[st]++
 		}
-		for _, s := range States {
+		for _, s := range States() {
 			m.metrics.inState.WithLabelValues(string(s)).Set(float64(counts[s]))
 		}
 	}

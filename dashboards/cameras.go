@@ -1,9 +1,10 @@
 package dashboards
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"net/http"
-	"time"
 
 	"citywatch/cameras"
 )
@@ -14,56 +15,48 @@ type CameraInfo interface {
 	Camera(id string) (cameras.Status, error)
 }
 
-// cameraView is the JSON shape of a camera: durations in seconds, never a credential (the monitor's Status
-// already carries URLs without userinfo).
-type cameraView struct {
-	ID                      string            `json:"id"`
-	Name                    string            `json:"name"`
-	Site                    string            `json:"site"`
-	Labels                  map[string]string `json:"labels,omitempty"`
-	URL                     string            `json:"url"`
-	State                   string            `json:"state"`
-	Reason                  string            `json:"reason"`
-	Since                   time.Time         `json:"since"`
-	UptimeSeconds           float64           `json:"uptime_seconds"`
-	Codec                   string            `json:"codec,omitempty"`
-	Width                   int               `json:"width,omitempty"`
-	Height                  int               `json:"height,omitempty"`
-	Profile                 string            `json:"profile,omitempty"`
-	FPS                     float64           `json:"fps"`
-	NominalFPS              float64           `json:"nominal_fps"`
-	BitrateBps              float64           `json:"bitrate_bps"`
-	PacketLossRatio         float64           `json:"packet_loss_ratio"`
-	KeyframeIntervalSeconds float64           `json:"keyframe_interval_seconds"`
-	LastFrameAgeSeconds     float64           `json:"last_frame_age_seconds"`
-	Reconnects              uint64            `json:"reconnects"`
-	LastError               string            `json:"last_error,omitempty"`
-	LastErrorTime           *time.Time        `json:"last_error_time,omitempty"`
-	// Analysis says whether motion and tamper analysis runs for this camera, and why not.
-	Analysis string `json:"analysis"`
+// AnalysisInfo says whether motion and tamper analysis runs for a camera, and why not.
+type AnalysisInfo interface {
+	AnalysisStatus(cameraID string) any
 }
 
-func newCameraView(s cameras.Status) cameraView {
-	v := cameraView{
-		ID: s.ID, Name: s.Name, Site: s.Site, Labels: s.Labels, URL: s.URL, State: string(s.State), Reason: s.Reason,
-		Since: s.Since, UptimeSeconds: s.Uptime.Seconds(), Codec: s.Codec, Width: s.Width, Height: s.Height,
-		Profile: s.Profile, FPS: s.FPS, NominalFPS: s.NominalFPS, BitrateBps: s.BitrateBps,
-		PacketLossRatio: s.PacketLossRatio, KeyframeIntervalSeconds: s.KeyframeInterval.Seconds(),
-		LastFrameAgeSeconds: s.LastFrameAge.Seconds(), Reconnects: s.Reconnects, LastError: s.LastError,
-		Analysis: "unavailable: motion and tamper analysis is not built yet",
+// cameraJSON is a camera's status (its own JSON: snake_case, durations in seconds, no credentials) with the
+// analysis status added as one more field.
+type cameraJSON struct {
+	status   cameras.Status
+	analysis any
+}
+
+func (c cameraJSON) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(c.status)
+	if err != nil || c.analysis == nil {
+		return b, err
 	}
-	if !s.LastErrorTime.IsZero() {
-		t := s.LastErrorTime
-		v.LastErrorTime = &t
+	a, err := json.Marshal(c.analysis)
+	if err != nil {
+		return nil, err
+	}
+	b = bytes.TrimSuffix(b, []byte("}"))
+	b = append(b, `,"analysis":`...)
+	b = append(b, a...)
+	return append(b, '}'), nil
+}
+
+func (s *Server) cameraView(st cameras.Status) cameraJSON {
+	v := cameraJSON{status: st}
+	if s.deps.Analysis != nil {
+		v.analysis = s.deps.Analysis.AnalysisStatus(st.ID)
+	} else {
+		v.analysis = map[string]any{"available": false, "reason": "motion and tamper analysis is not configured"}
 	}
 	return v
 }
 
 func (s *Server) cameraList(w http.ResponseWriter, r *http.Request) {
 	list := s.deps.Cameras.Cameras()
-	out := make([]cameraView, len(list))
+	out := make([]cameraJSON, len(list))
 	for i, c := range list {
-		out[i] = newCameraView(c)
+		out[i] = s.cameraView(c)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"cameras": out})
 }
@@ -78,5 +71,5 @@ func (s *Server) camera(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusInternalServerError, err.Error(), nil)
 		return
 	}
-	writeJSON(w, http.StatusOK, newCameraView(c))
+	writeJSON(w, http.StatusOK, s.cameraView(c))
 }

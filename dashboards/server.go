@@ -44,6 +44,8 @@ type Deps struct {
 	Ingest IngestInfo
 	// Cameras answers /api/cameras and /api/cameras/{id}.
 	Cameras CameraInfo
+	// Analysis adds each camera's analysis status to the camera API.
+	Analysis AnalysisInfo
 	// Mounts add further routes (the Prometheus API).
 	Mounts []Mounter
 	// Checks decide /readyz.

@@ -239,12 +239,10 @@ func compileConfig(c Config) (*compiled, error) {
 		}
 		cc.routes = append(cc.routes, cr)
 	}
-	if len(c.Receivers) > 0 || len(c.Routes) > 0 {
-		if c.DefaultReceiver == "" {
-			add("default_receiver: required when receivers are configured (changes that match no route go there)")
-		} else if _, ok := cc.receivers[c.DefaultReceiver]; !ok {
-			add("default_receiver: unknown receiver %q", c.DefaultReceiver)
-		}
+	if c.DefaultReceiver == "" && (len(c.Receivers) > 0 || len(c.Routes) > 0) {
+		add("default_receiver: required when receivers are configured (changes that match no route go there)")
+	} else if _, ok := cc.receivers[c.DefaultReceiver]; c.DefaultReceiver != "" && !ok {
+		add("default_receiver: unknown receiver %q", truncate(c.DefaultReceiver, 64))
 	}
 	if c.ExternalURL != "" {
 		u, err := url.Parse(c.ExternalURL)

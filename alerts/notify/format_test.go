@@ -21,8 +21,8 @@ var goldenChanges = map[string]Change{
 		Annotations: map[string]string{"summary": "Camera gate 1 is down", "description": "No frames for 60s <check power>", "last_values": `{"camera_up":0}`},
 		Value:       0, StartsAt: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC), GeneratorURL: "https://cw.example/alerts/f3a1c2d4e5b6a7c8"},
 	"resolved": {Fingerprint: "0a0b0c0d0e0f1011", Name: "HighBodyTemperature", State: "resolved",
-		Labels:   map[string]string{"alertname": "HighBodyTemperature", "site": "ward-b", "device": "bed7"},
-		Value:    math.NaN(), StartsAt: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC), EndsAt: time.Date(2026, 3, 1, 10, 42, 30, 0, time.UTC),
+		Labels: map[string]string{"alertname": "HighBodyTemperature", "site": "ward-b", "device": "bed7"},
+		Value:  math.NaN(), StartsAt: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC), EndsAt: time.Date(2026, 3, 1, 10, 42, 30, 0, time.UTC),
 		OutageDuration: 42*time.Minute + 30*time.Second, AckedBy: "nurse.kim", GeneratorURL: "https://cw.example/alerts/0a0b0c0d0e0f1011"},
 }
 

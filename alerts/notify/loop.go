@@ -118,12 +118,12 @@ func (o *Outbox) writeCycle(ctx context.Context, pending []result, claim bool, n
 		return nil, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
-	if err := applyResults(ctx, tx, pending); err != nil {
+	if err := o.applyResults(ctx, tx, pending); err != nil {
 		return nil, err
 	}
 	claims := map[*receiverState][]job{}
 	for _, w := range wants {
-		jobs, err := claimRows(ctx, tx, w.rs, w.n, now)
+		jobs, err := o.claimRows(ctx, tx, w.rs, w.n, now)
 		if err != nil {
 			return nil, err
 		}
@@ -137,17 +137,11 @@ func (o *Outbox) writeCycle(ctx context.Context, pending []result, claim bool, n
 	return claims, nil
 }
 
-func applyResults(ctx context.Context, tx *sql.Tx, pending []result) error {
+func (o *Outbox) applyResults(ctx context.Context, tx *sql.Tx, pending []result) error {
 	if len(pending) == 0 {
 		return nil
 	}
-	stmt, err := tx.PrepareContext(ctx, `UPDATE notify_deliveries SET status=?, attempts=attempts+?,
-		next_attempt_at=COALESCE(?, next_attempt_at), last_error=COALESCE(?, last_error),
-		last_status_code=COALESCE(?, last_status_code), delivered_at=COALESCE(?, delivered_at), updated_at=?
-		WHERE id=? AND status='delivering'`)
-	if err != nil {
-		return fmt.Errorf("prepare result update: %w", err)
-	}
+	stmt := tx.StmtContext(ctx, o.stmts.apply)
 	defer stmt.Close()
 	for _, r := range pending {
 		at := r.at.UnixMilli()
@@ -179,15 +173,10 @@ func applyResults(ctx context.Context, tx *sql.Tx, pending []result) error {
 
 // claimRows marks up to n due rows of a receiver "delivering" and returns them. A row waits while an older
 // row for the same alert and receiver is unfinished, so a receiver never sees "resolved" before "firing".
-func claimRows(ctx context.Context, tx *sql.Tx, rs *receiverState, n int, now time.Time) ([]job, error) {
-	rows, err := tx.QueryContext(ctx, `UPDATE notify_deliveries SET status='delivering', updated_at=?1
-		WHERE id IN (
-			SELECT d.id FROM notify_deliveries d
-			WHERE d.receiver=?2 AND d.status='pending' AND d.next_attempt_at<=?1
-			AND NOT EXISTS (SELECT 1 FROM notify_deliveries e WHERE e.receiver=d.receiver
-				AND e.fingerprint=d.fingerprint AND e.id<d.id AND e.status IN ('pending','delivering'))
-			ORDER BY d.next_attempt_at, d.id LIMIT ?3)
-		RETURNING id, idempotency_key, change_json, attempts, retry_since`, now.UnixMilli(), rs.cr.Name, n)
+func (o *Outbox) claimRows(ctx context.Context, tx *sql.Tx, rs *receiverState, n int, now time.Time) ([]job, error) {
+	stmt := tx.StmtContext(ctx, o.stmts.claim)
+	defer stmt.Close()
+	rows, err := stmt.QueryContext(ctx, now.UnixMilli(), rs.cr.Name, n)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
@@ -237,6 +226,7 @@ func (o *Outbox) shutdown(pending []result) {
 		o.clock.Now().UnixMilli()); err != nil {
 		o.log.Error("could not re-queue in-flight deliveries at shutdown; they are re-queued at next start", "err", err)
 	}
+	o.stmts.close()
 }
 
 func (o *Outbox) updatePending(ctx context.Context) {
@@ -258,5 +248,54 @@ func (o *Outbox) prune(ctx context.Context, now time.Time) {
 	}
 	if n, _ := res.RowsAffected(); n > 0 {
 		o.log.Debug("pruned delivery log", "rows", n)
+	}
+}
+
+// Statements the run loop executes every cycle, prepared once (SQLite parsing is a large part of a cycle).
+const (
+	sqlApplyResult = `UPDATE notify_deliveries SET status=?, attempts=attempts+?,
+		next_attempt_at=COALESCE(?, next_attempt_at), last_error=COALESCE(?, last_error),
+		last_status_code=COALESCE(?, last_status_code), delivered_at=COALESCE(?, delivered_at), updated_at=?
+		WHERE id=? AND status='delivering'`
+	sqlInsert = `INSERT INTO notify_deliveries
+		(idempotency_key, receiver, fingerprint, alert_name, alert_state, change_json, status, next_attempt_at, retry_since, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`
+	sqlClaim = `UPDATE notify_deliveries SET status='delivering', updated_at=?1
+		WHERE id IN (
+			SELECT d.id FROM notify_deliveries d
+			WHERE d.receiver=?2 AND d.status='pending' AND d.next_attempt_at<=?1
+			AND NOT EXISTS (SELECT 1 FROM notify_deliveries e WHERE e.receiver=d.receiver
+				AND e.fingerprint=d.fingerprint AND e.id<d.id AND e.status IN ('pending','delivering'))
+			ORDER BY d.next_attempt_at, d.id LIMIT ?3)
+		RETURNING id, idempotency_key, change_json, attempts, retry_since`
+)
+
+type statements struct {
+	apply, claim, insert *sql.Stmt
+}
+
+func prepareStatements(ctx context.Context, db *sql.DB) (statements, error) {
+	var st statements
+	var err error
+	if st.apply, err = db.PrepareContext(ctx, sqlApplyResult); err != nil {
+		return st, fmt.Errorf("notify: prepare: %w", err)
+	}
+	if st.claim, err = db.PrepareContext(ctx, sqlClaim); err != nil {
+		st.apply.Close()
+		return st, fmt.Errorf("notify: prepare: %w", err)
+	}
+	if st.insert, err = db.PrepareContext(ctx, sqlInsert); err != nil {
+		st.apply.Close()
+		st.claim.Close()
+		return st, fmt.Errorf("notify: prepare: %w", err)
+	}
+	return st, nil
+}
+
+func (st statements) close() {
+	if st.apply != nil {
+		st.apply.Close()
+		st.claim.Close()
+		st.insert.Close()
 	}
 }

@@ -107,6 +107,7 @@ type Outbox struct {
 	results chan result
 	dbErr   string       // last logged database error (run loop only)
 	cycles  atomic.Int64 // run loop iterations, for tests to wait on
+	stmts   statements
 
 	mu      sync.Mutex
 	started bool
@@ -156,6 +157,9 @@ func NewOutbox(cfg Config, deps Deps) (*Outbox, error) {
 	if err := migrate(ctx, o.db); err != nil {
 		return nil, err
 	}
+	if o.stmts, err = prepareStatements(ctx, o.db); err != nil {
+		return nil, err
+	}
 	return o, nil
 }
 
@@ -180,11 +184,17 @@ func (o *Outbox) Enqueue(ctx context.Context, tx *sql.Tx, changes ...Change) err
 	if len(changes) == 0 {
 		return nil
 	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO notify_deliveries
-		(idempotency_key, receiver, fingerprint, alert_name, alert_state, change_json, status, next_attempt_at, retry_since, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`)
-	if err != nil {
-		return fmt.Errorf("notify: enqueue: %w", err)
+	o.mu.Lock()
+	closed := o.closed
+	o.mu.Unlock()
+	var stmt *sql.Stmt
+	if closed { // the shared statement is closed; rows still commit and are delivered after the next start
+		var err error
+		if stmt, err = tx.PrepareContext(ctx, sqlInsert); err != nil {
+			return fmt.Errorf("notify: enqueue: %w", err)
+		}
+	} else {
+		stmt = tx.StmtContext(ctx, o.stmts.insert)
 	}
 	defer stmt.Close()
 	now := o.clock.Now().UnixMilli()
@@ -288,12 +298,17 @@ func (o *Outbox) recover() error {
 // pending. It is safe to call more than once and before Start.
 func (o *Outbox) Close() {
 	o.mu.Lock()
+	first := !o.closed
 	o.closed = true
 	started := o.started
 	o.mu.Unlock()
 	if started {
 		o.cancel()
-		<-o.done
+		<-o.done // the run loop closes the statements
+		return
+	}
+	if first {
+		o.stmts.close()
 	}
 }
 

@@ -365,3 +365,12 @@ func TestNewOutboxErrors(t *testing.T) {
 	require.ErrorContains(t, err, "default_receiver: required")
 	require.False(t, errors.Is(err, ErrClosed))
 }
+
+func TestEnqueueAfterClose(t *testing.T) {
+	db, _ := openTestDB(t)
+	h := newHook(t)
+	o := startOutbox(t, db, Config{Receivers: []Receiver{h.receiver("ops")}}, nil, nil)
+	o.Close()
+	enqueue(t, db, o, testChange("Late"))
+	require.Len(t, deliveries(t, o, DeliveryFilter{Status: StatusPending}), 1)
+}

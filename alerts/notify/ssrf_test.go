@@ -65,7 +65,7 @@ func TestSSRFClient(t *testing.T) {
 	internalURL, _ := url.Parse(internal.URL)
 	for _, tc := range []struct {
 		name, target, redirect string
-		blocked               bool
+		blocked                bool
 	}{
 		{"public ok", public.URL, "", false},
 		{"loopback literal", internal.URL, "", true},

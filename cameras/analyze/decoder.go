@@ -126,6 +126,7 @@ func (p *decoderProc) read(stdout io.Reader, onFrame frameFunc) {
 			break
 		}
 		p.decoded.Add(1)
+		println("DBG frame", p.decoded.Load())
 		p.mu.Lock()
 		p.lastOut = p.now()
 		var m frameMeta
@@ -152,6 +153,7 @@ func (p *decoderProc) feed(au cameras.AccessUnit, now time.Time) error {
 	if err := p.stdin.SetWriteDeadline(now.Add(p.stall)); err != nil {
 		return err
 	}
+	println("DBG feed", au.PTS, au.Keyframe, len(p.buf))
 	_, err := p.stdin.Write(p.buf)
 	return err
 }

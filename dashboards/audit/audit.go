@@ -24,25 +24,25 @@ type Action = string
 
 // The audited actions.
 const (
-	LoginSuccess   Action = "login_success"
-	LoginFailure   Action = "login_failure"
-	Logout         Action = "logout"
-	LiveViewStart  Action = "live_view_start"
-	LiveViewStop   Action = "live_view_stop"
-	SnapshotView   Action = "snapshot_view"
-	ClipPlay       Action = "clip_play"
-	ClipDownload   Action = "clip_download"
-	AlertAck       Action = "alert_ack"
-	SilenceCreate  Action = "silence_create"
-	SilenceExpire  Action = "silence_expire"
-	RuleChange     Action = "rule_change"
-	UserCreate     Action = "user_create"
-	UserUpdate     Action = "user_update"
-	UserDelete     Action = "user_delete"
-	TokenCreate    Action = "token_create"
-	TokenRevoke    Action = "token_revoke"
-	maxFieldLength        = 256
-	maxDetailLength       = 2048
+	LoginSuccess    Action = "login_success"
+	LoginFailure    Action = "login_failure"
+	Logout          Action = "logout"
+	LiveViewStart   Action = "live_view_start"
+	LiveViewStop    Action = "live_view_stop"
+	SnapshotView    Action = "snapshot_view"
+	ClipPlay        Action = "clip_play"
+	ClipDownload    Action = "clip_download"
+	AlertAck        Action = "alert_ack"
+	SilenceCreate   Action = "silence_create"
+	SilenceExpire   Action = "silence_expire"
+	RuleChange      Action = "rule_change"
+	UserCreate      Action = "user_create"
+	UserUpdate      Action = "user_update"
+	UserDelete      Action = "user_delete"
+	TokenCreate     Action = "token_create"
+	TokenRevoke     Action = "token_revoke"
+	maxFieldLength         = 256
+	maxDetailLength        = 2048
 )
 
 // Actions lists every known action, in the order above.

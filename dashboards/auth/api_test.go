@@ -19,7 +19,7 @@ var userCases = []struct {
 	{"duplicate", `{"username":"viewer1","password":"viewer-password","role":"viewer","sites":["a"]}`, 409, "viewer1"},
 	{"short password", `{"username":"v2","password":"short","role":"viewer","sites":["a"]}`, 400, "password: at least 12 characters"},
 	{"bad role", `{"username":"v2","password":"viewer-password","role":"root"}`, 400, `role: must be one of [admin operator health_staff viewer], got "root"`},
-	{"staff without site", `{"username":"v2","password":"viewer-password","role":"health_staff"}`, 400, "sites: role health_staff needs at least one site"},
+	{"staff without site", `{"username":"v2","password":"viewer-password","role":"health_staff"}`, 400, `sites: role health_staff needs at least one site (or ["*"] for a viewer of every site)`},
 	{"admin with site", `{"username":"v2","password":"viewer-password","role":"admin","sites":["a"]}`, 400, "sites: admins see every site; leave sites empty"},
 	{"duplicate site", `{"username":"v2","password":"viewer-password","role":"viewer","sites":["a","a"]}`, 400, `sites[1]: duplicate "a"`},
 	{"bad name", `{"username":"../x","password":"viewer-password","role":"operator"}`, 400, "username: letters, digits and . _ @ - only, starting with a letter or digit"},
@@ -57,7 +57,7 @@ func TestUsersAPI(t *testing.T) {
 	assert.Equal(t, http.StatusForbidden, viewer.do("GET", "/api/whoami-video", "").code)
 	r = admin.do("PATCH", "/api/users/viewer1", `{"sites":[]}`)
 	assert.Equal(t, http.StatusBadRequest, r.code)
-	assert.Equal(t, "sites: role viewer needs at least one site", r.json(t)["detail"])
+	assert.Equal(t, `sites: role viewer needs at least one site (or ["*"] for a viewer of every site)`, r.json(t)["detail"])
 	assert.Equal(t, http.StatusBadRequest, admin.do("PATCH", "/api/users/viewer1", `{}`).code)
 	assert.Equal(t, http.StatusNotFound, admin.do("PATCH", "/api/users/nobody", `{"video":true}`).code)
 

@@ -82,8 +82,8 @@ func TestClientIPBehindProxy(t *testing.T) {
 		c.TrustedProxies = mustPrefixes(t, "10.0.0.0/8")
 	})
 	cases := []struct{ remote, xff, want string }{
-		{"192.0.2.1:1", "203.0.113.9", "192.0.2.1"},             // untrusted peer: header ignored
-		{"10.1.1.1:1", "203.0.113.9", "203.0.113.9"},            // trusted proxy
+		{"192.0.2.1:1", "203.0.113.9", "192.0.2.1"},                          // untrusted peer: header ignored
+		{"10.1.1.1:1", "203.0.113.9", "203.0.113.9"},                         // trusted proxy
 		{"10.1.1.1:1", "198.51.100.1, 203.0.113.9, 10.2.2.2", "203.0.113.9"}, // nearest untrusted hop
 		{"10.1.1.1:1", "garbage", "10.1.1.1"},
 		{"[::ffff:192.0.2.1]:1", "", "192.0.2.1"},

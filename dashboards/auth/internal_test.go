@@ -91,8 +91,11 @@ var (
 		err  string
 	}{
 		{`{"username":"nurse","password":"long-enough-pw","role":"health_staff","sites":["a"]}`, ""},
-		{`{"username":"nurse","password":"long-enough-pw","role":"health_staff"}`, "sites: role health_staff needs at least one site"},
+		{`{"username":"nurse","password":"long-enough-pw","role":"health_staff"}`, `sites: role health_staff needs at least one site (or ["*"] for a viewer of every site)`},
 		{`{"username":"nurse","password":"long-enough-pw","role":"viewer","sites":[""]}`, "sites[0]: 1 to 128 printable characters"},
+		{`{"username":"wall","password":"long-enough-pw","role":"viewer","sites":["*"]}`, ""},
+		{`{"username":"nurse","password":"long-enough-pw","role":"health_staff","sites":["*"]}`, `sites: "*" (every site) must stand alone, and health staff always have named sites`},
+		{`{"username":"wall","password":"long-enough-pw","role":"viewer","sites":["a","*"]}`, `sites: "*" (every site) must stand alone, and health staff always have named sites`},
 		{`{"username":"","password":"long-enough-pw","role":"viewer","sites":["a"]}`, "username: 1 to 64 characters"},
 		{`{"username":"-x","password":"long-enough-pw","role":"viewer","sites":["a"]}`, "username: letters, digits and . _ @ - only, starting with a letter or digit"},
 	}

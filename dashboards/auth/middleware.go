@@ -215,7 +215,9 @@ func (a *Auth) Require(action Action, h http.Handler) http.Handler {
 }
 
 // RequireFunc is Require for a handler function.
-func (a *Auth) RequireFunc(action Action, h http.HandlerFunc) http.Handler { return a.Require(action, h) }
+func (a *Auth) RequireFunc(action Action, h http.HandlerFunc) http.Handler {
+	return a.Require(action, h)
+}
 
 // Wrap returns Require bound to action, for registrars that take a wrapper (audit.Log.Register).
 func (a *Auth) Wrap(action Action) func(http.Handler) http.Handler {

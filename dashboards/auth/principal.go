@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"net/http"
 	"slices"
 )
 
@@ -18,7 +19,8 @@ const (
 	// RoleHealthStaff sees cameras, clips, alerts and devices of their own sites and may acknowledge those
 	// alerts; they never see other sites (other sites' items answer 404, lists are filtered).
 	RoleHealthStaff Role = "health_staff"
-	// RoleViewer is read-only on their sites, without video unless granted the video permission.
+	// RoleViewer is read-only on their sites (["*"]: every site), without video unless granted the video
+	// permission.
 	RoleViewer Role = "viewer"
 )
 
@@ -88,7 +90,8 @@ type Principal struct {
 	Name string
 	Role Role
 	// Sites restricts the principal to these sites. Empty means every site for admins and operators and no
-	// site at all for health staff and viewers (fail closed). Admins always see every site.
+	// site at all for health staff and viewers (fail closed); ["*"] means every site for operators and
+	// viewers. Admins always see every site.
 	Sites []string
 	// Video grants video to a viewer; the other roles' video access follows from their role.
 	Video bool
@@ -107,22 +110,31 @@ func (p Principal) Can(a Action) bool {
 	return slices.Contains(grants[p.Role], a)
 }
 
+// AllSitesWildcard as a principal's only site gives an operator or a viewer every site, present and future.
+const AllSitesWildcard = "*"
+
 // CanSeeSite reports whether the principal may see items of site.
 func (p Principal) CanSeeSite(site string) bool {
-	switch p.Role {
-	case RoleAdmin:
+	switch {
+	case !p.Role.Valid():
+		return false
+	case p.AllSites():
 		return true
-	case RoleOperator:
-		return len(p.Sites) == 0 || slices.Contains(p.Sites, site)
-	case RoleHealthStaff, RoleViewer:
-		return site != "" && slices.Contains(p.Sites, site)
 	}
-	return false
+	return site != "" && slices.Contains(p.Sites, site)
 }
 
 // AllSites reports whether the principal sees every site (no need to filter).
 func (p Principal) AllSites() bool {
-	return p.Role == RoleAdmin || (p.Role == RoleOperator && len(p.Sites) == 0)
+	switch p.Role {
+	case RoleAdmin:
+		return true
+	case RoleOperator:
+		return len(p.Sites) == 0 || slices.Equal(p.Sites, []string{AllSitesWildcard})
+	case RoleViewer:
+		return slices.Equal(p.Sites, []string{AllSitesWildcard})
+	}
+	return false
 }
 
 // Actor is how the principal appears in the audit trail: the user name, or "token/<name>".
@@ -160,4 +172,11 @@ func NewContext(ctx context.Context, p Principal) context.Context {
 func FromContext(ctx context.Context) (Principal, bool) {
 	p, ok := ctx.Value(ctxKey{}).(Principal)
 	return p, ok
+}
+
+// SiteVisible reports whether the request's principal may see items of site. Handlers of one item by id answer
+// a false result with the same 404 they give a missing id.
+func SiteVisible(r *http.Request, site string) bool {
+	p, ok := FromContext(r.Context())
+	return ok && p.CanSeeSite(site)
 }

@@ -51,6 +51,10 @@ var siteCases = []struct {
 	{auth.Principal{Role: auth.RoleHealthStaff}, false, false, false}, // no sites: fail closed
 	{auth.Principal{Role: auth.RoleViewer, Sites: []string{"a"}, Video: true}, true, false, false},
 	{auth.Principal{Role: auth.RoleViewer}, false, false, false},
+	{auth.Principal{Role: auth.RoleViewer, Sites: []string{"*"}}, true, true, true},
+	{auth.Principal{Role: auth.RoleOperator, Sites: []string{"*"}}, true, true, true},
+	{auth.Principal{Role: auth.RoleHealthStaff, Sites: []string{"*"}}, false, false, false}, // refused at creation too
+	{auth.Principal{Role: auth.RoleViewer, Sites: []string{"a", "*"}}, true, false, false},
 	{auth.Principal{Role: "root"}, false, false, false},
 }
 

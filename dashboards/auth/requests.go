@@ -184,7 +184,9 @@ func validScope(role Role, sites []string) error {
 	case role == RoleAdmin && len(sites) > 0:
 		return errors.New("sites: admins see every site; leave sites empty")
 	case (role == RoleHealthStaff || role == RoleViewer) && len(sites) == 0:
-		return fmt.Errorf("sites: role %s needs at least one site", role)
+		return fmt.Errorf("sites: role %s needs at least one site (or [\"*\"] for a viewer of every site)", role)
+	case slices.Contains(sites, AllSitesWildcard) && (len(sites) > 1 || role == RoleHealthStaff):
+		return errors.New(`sites: "*" (every site) must stand alone, and health staff always have named sites`)
 	}
 	return nil
 }

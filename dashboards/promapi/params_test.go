@@ -144,11 +144,7 @@ func FuzzQueryAPI(f *testing.F) {
 		req.URL.Path = path
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		rec := httptest.NewRecorder()
-		t0 := time.Now()
 		mux.ServeHTTP(rec, req)
-		if time.Since(t0) > 3*time.Second {
-			t.Fatalf("SLOW %s %v", path, form)
-		}
 		switch rec.Code {
 		case 200, 400, 422, 503:
 		case 404, 405:

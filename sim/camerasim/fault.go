@@ -42,21 +42,23 @@ const (
 )
 
 // FaultKinds lists every fault kind, for flags and help texts.
-var FaultKinds = []FaultKind{FaultNone, FaultStall, FaultDisconnect, FaultRefuse, FaultFrozen, FaultBlack, FaultMotion,
-	FaultGarbage, FaultLoss, FaultLowFPS}
+func FaultKinds() []FaultKind {
+	return []FaultKind{FaultNone, FaultStall, FaultDisconnect, FaultRefuse, FaultFrozen, FaultBlack, FaultMotion,
+		FaultGarbage, FaultLoss, FaultLowFPS}
+}
 
 // ParseFaultKind parses a fault kind name; "" means none.
 func ParseFaultKind(s string) (FaultKind, error) {
 	if s == "" {
 		return FaultNone, nil
 	}
-	for _, k := range FaultKinds {
+	for _, k := range FaultKinds() {
 		if string(k) == s {
 			return k, nil
 		}
 	}
-	names := make([]string, len(FaultKinds))
-	for i, k := range FaultKinds {
+	names := make([]string, len(FaultKinds()))
+	for i, k := range FaultKinds() {
 		names[i] = string(k)
 	}
 	return "", fmt.Errorf("unknown fault kind %q (want one of %s)", s, strings.Join(names, ", "))

@@ -276,7 +276,7 @@ func TestDemoScheduleIsValid(t *testing.T) {
 	for _, sf := range sched {
 		kinds[sf.Fault.Kind] = true
 	}
-	for _, k := range FaultKinds {
+	for _, k := range FaultKinds() {
 		if k != FaultNone {
 			require.True(t, kinds[k], "demo never shows %s", k)
 		}

@@ -195,17 +195,35 @@ func buildLabels(s *store.Sample, sb *labels.ScratchBuilder) (labels.Labels, err
 // seriesHashes returns the hash of a sample's labels, which picks its shard (so the samples of one message,
 // which share labels, lock one shard), and the hash of labels and name, which keys the series cache.
 func seriesHashes(s *store.Sample) (shardHash, seriesHash uint64) {
+	d := labelsDigest(s.Labels)
+	return seriesHashesFrom(&d, s.Name)
+}
+
+// labelsDigest returns the hash state after a sample's labels.
+func labelsDigest(ls []store.Label) xxhash.Digest {
 	var d xxhash.Digest
 	d.Reset()
-	for _, l := range s.Labels {
+	for _, l := range ls {
 		_, _ = d.WriteString(l.Name)
 		_, _ = d.WriteString("\xff")
 		_, _ = d.WriteString(l.Value)
 		_, _ = d.WriteString("\xff")
 	}
+	return d
+}
+
+// seriesHashesFrom finishes seriesHashes from a labels digest, which it leaves unchanged.
+func seriesHashesFrom(labelsDigest *xxhash.Digest, name string) (shardHash, seriesHash uint64) {
+	d := *labelsDigest
 	shardHash = d.Sum64()
-	_, _ = d.WriteString(s.Name)
+	_, _ = d.WriteString(name)
 	return shardHash, d.Sum64()
+}
+
+// sameLabels reports whether a and b are the same slice: the samples of one message usually share it, so
+// its hash is computed once.
+func sameLabels(a, b []store.Label) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // batch is the per-call scratch space of Append, pooled.
@@ -240,8 +258,12 @@ func (d *DB) getBatch(samples []store.Sample) *batch {
 	b.order = slices.Grow(b.order[:0], n)[:n]
 	b.locked = b.locked[:0]
 	sorted := true
+	var ld xxhash.Digest
 	for i := range samples {
-		sh, h := seriesHashes(&samples[i])
+		if i == 0 || !sameLabels(samples[i].Labels, samples[i-1].Labels) {
+			ld = labelsDigest(samples[i].Labels)
+		}
+		sh, h := seriesHashesFrom(&ld, samples[i].Name)
 		b.hashes[i] = h
 		b.shardOf[i] = uint8(sh % numShards)
 		b.order[i] = i

@@ -42,6 +42,11 @@ func prepareDir(dir string) error {
 	}
 	f, err := os.CreateTemp(dir, ".citywatch-write-check-*")
 	if err != nil {
+		// Name the directory, not the random probe file.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = &fs.PathError{Op: "create file in", Path: dir, Err: pe.Err}
+		}
 		return dirErr(dir, "write to data directory", err)
 	}
 	name := f.Name()
@@ -117,6 +122,16 @@ func dirErr(dir, op string, err error) error {
 	}
 	switch {
 	case errors.Is(err, fs.ErrPermission):
+		if _, serr := os.Stat(path); errors.Is(serr, fs.ErrNotExist) {
+			return &dirError{
+				msg: fmt.Sprintf("store/tsdb: cannot %s %s: permission denied on %s (cannot create %s in it); "+
+					"create the data directory for the user running citywatch (uid %d), e.g. "+
+					"sudo mkdir -p %s && sudo chown -R %d %s",
+					op, dir, filepath.Dir(path), filepath.Base(path), os.Getuid(), dir, os.Getuid(), dir),
+				sentinel: ErrDirNotWritable,
+				cause:    err,
+			}
+		}
 		return &dirError{
 			msg: fmt.Sprintf("store/tsdb: cannot %s %s: permission denied on %s; make the data directory "+
 				"writable by the user running citywatch (uid %d), e.g. sudo chown -R %d %s",

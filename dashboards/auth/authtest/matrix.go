@@ -53,6 +53,7 @@ func Subjects(own string) []Subject {
 		{Name: "health_staff", Principal: auth.Principal{Role: auth.RoleHealthStaff, Sites: []string{own}}},
 		{Name: "viewer", Principal: auth.Principal{Role: auth.RoleViewer, Sites: []string{own}}},
 		{Name: "viewer_video", Principal: auth.Principal{Role: auth.RoleViewer, Sites: []string{own}, Video: true}},
+		{Name: "viewer_all_sites", Principal: auth.Principal{Role: auth.RoleViewer, Sites: []string{auth.AllSitesWildcard}}},
 	}
 }
 

@@ -117,9 +117,9 @@ func (r *recorder) Fatalf(format string, args ...any) { r.Errorf(format, args...
 
 // brokenCases are defects the matrix must catch, with a message it must report.
 var brokenCases = []struct {
-	name  string
+	name    string
 	breakIt func(s *server)
-	want  string
+	want    string
 }{
 	{"route without rule", func(s *server) {
 		s.router.Handle("GET /api/secret", s.a.RequireFunc(auth.ActionRead, ok))
