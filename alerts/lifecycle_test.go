@@ -289,3 +289,18 @@ func TestRun(t *testing.T) {
 	require.NoError(t, m.Close())
 	require.NoError(t, m.Close(), "Close is idempotent")
 }
+
+func TestConfigErrors(t *testing.T) {
+	for _, cfg := range []Config{
+		{EvalInterval: -time.Second, DBPath: "x"},
+		{Grouping: Grouping{GroupBy: []string{"bad-label"}}, DBPath: "x"},
+		{}, // no database
+	} {
+		_, err := New(cfg, Deps{Outbox: &fakeOutbox{}})
+		assert.ErrorIs(t, err, ErrInvalid, "%+v", cfg)
+	}
+	_, err := New(Config{DBPath: t.TempDir() + "/a.db"}, Deps{})
+	assert.ErrorIs(t, err, ErrInvalid, "no outbox")
+	_, err = New(Config{DBPath: t.TempDir() + "/a.db", Rules: []Rule{{Alert: "A", Expr: "up"}}}, Deps{Outbox: &fakeOutbox{}})
+	assert.ErrorContains(t, err, "no Queryable")
+}

@@ -12,10 +12,12 @@ import (
 	"math"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
@@ -118,7 +120,8 @@ type Config struct {
 	// EvalInterval is how often rules are evaluated. It defaults to 1s. A rule group's longer interval applies
 	// to its rules (evaluated at the tick nearest to that interval); event rules are evaluated every tick.
 	EvalInterval time.Duration
-	// Rules are the initial rules; SetRules replaces them.
+	// Rules are the initial rules; SetRules replaces them. Pass them here rather than by SetRules after Run
+	// started: alerts in the database whose rule is not loaded by the first evaluation are resolved.
 	Rules []Rule
 	// Grouping batches notifications; see Grouping for defaults.
 	Grouping Grouping
@@ -237,6 +240,9 @@ type ruleState struct {
 // New opens the manager: it migrates the database, loads active alerts and silences, and compiles
 // cfg.Rules. Run evaluates.
 func New(cfg Config, deps Deps) (*Manager, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	cfg = cfg.withDefaults()
 	if deps.Outbox == nil {
 		return nil, fmt.Errorf("%w: Deps.Outbox is required", ErrInvalid)
@@ -303,7 +309,27 @@ func (m *Manager) open(ctx context.Context) error {
 	return nil
 }
 
+func (c Config) validate() error {
+	var errs []error
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"eval_interval", c.EvalInterval}, {"lookback_delta", c.LookbackDelta}, {"query_timeout", c.QueryTimeout},
+		{"silence_retention", c.SilenceRetention}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%w: %s: must be >= 0, got %q", ErrInvalid, d.name, d.v))
+		}
+	}
+	for _, l := range c.Grouping.GroupBy {
+		if !model.LegacyValidation.IsValidLabelName(l) {
+			errs = append(errs, fmt.Errorf("%w: group_by: invalid label name %q", ErrInvalid, l))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 func (c Config) withDefaults() Config {
+	c.ExternalURL = strings.TrimSuffix(c.ExternalURL, "/")
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
 			*d = v

@@ -256,7 +256,7 @@ func (o *Outbox) post(ctx context.Context, rs *receiverState, j job, body []byte
 		r.kind = resRetry
 		return r, "http_4xx_retry"
 	case code >= 300 && code < 500:
-		r.kind = resRetry
+		r.kind = resDead
 		return r, "http_4xx"
 	}
 	r.kind = resRetry

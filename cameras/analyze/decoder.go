@@ -154,6 +154,10 @@ func (p *decoderProc) feed(au cameras.AccessUnit, now time.Time) error {
 		return err
 	}
 	println("DBG feed", au.PTS, au.Keyframe, len(p.buf))
+	if f, _ := os.OpenFile("/tmp/dump.h264", os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); f != nil {
+		f.Write(p.buf)
+		f.Close()
+	}
 	_, err := p.stdin.Write(p.buf)
 	return err
 }

@@ -1,0 +1,87 @@
+package app
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"citywatch/config"
+)
+
+func testConfig(t *testing.T, dir string) *config.Config {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DataDir = dir
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.Broker.Listen = "127.0.0.1:0"
+	cfg.Broker.AllowAnonymous = true
+	if err := cfg.Complete(); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// TestRunServesAndStops: the app starts on :0 ports, answers /healthz and /metrics, and Run returns once the
+// context ends, releasing the data directory for the next instance.
+func TestRunServesAndStops(t *testing.T) {
+	dir := t.TempDir()
+	a, err := New(testConfig(t, dir), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- a.run(ctx, started) }()
+	select {
+	case <-started:
+	case err := <-done:
+		t.Fatalf("run: %v", err)
+	}
+	resp, err := http.Get("http://" + a.HTTPAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"citywatch_ingest_rejected_total", "citywatch_tsdb_head_series", "citywatch_broker_clients_connected", "go_goroutines"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if a.BrokerAddr() == "" {
+		t.Error("no broker address")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run returned %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+	b, err := New(testConfig(t, dir), Options{})
+	if err != nil {
+		t.Fatalf("the data directory was not released: %v", err)
+	}
+	_ = b.closeStores()
+}
+
+// TestSecondInstanceOnSameDataDir fails at New with a message that names the directory.
+func TestSecondInstanceOnSameDataDir(t *testing.T) {
+	dir := t.TempDir()
+	a, err := New(testConfig(t, dir), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.closeStores()
+	_, err = New(testConfig(t, dir), Options{})
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "tsdb")) || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("second instance: %v", err)
+	}
+}
