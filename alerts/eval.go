@@ -1,6 +1,7 @@
 package alerts
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -356,10 +357,12 @@ func (m *Manager) commit(ctx context.Context, t *tick) error {
 	defer tx.Rollback() //nolint:errcheck // no-op after commit
 	// Save in ID order (new ones last) so that concurrent writers lock rows in one order.
 	slices.SortFunc(save, func(a, b *Alert) int {
-		if a.ID == 0 || b.ID == 0 {
-			return int(b.ID) - int(a.ID)
+		switch {
+		case a.ID == 0 || b.ID == 0:
+			return cmp.Compare(b.ID, a.ID) // 0 sorts last
+		default:
+			return cmp.Compare(a.ID, b.ID)
 		}
-		return int(a.ID - b.ID)
 	})
 	// On failure the staged copies, with the IDs of rolled-back rows, are discarded.
 	for _, a := range save {

@@ -304,3 +304,70 @@ func TestConfigErrors(t *testing.T) {
 	_, err = New(Config{DBPath: t.TempDir() + "/a.db", Rules: []Rule{{Alert: "A", Expr: "up"}}}, Deps{Outbox: &fakeOutbox{}})
 	assert.ErrorContains(t, err, "no Queryable")
 }
+
+// A resolution that waits for the group interval is not lost by a restart.
+func TestRestartKeepsPendingResolution(t *testing.T) {
+	cfg := Config{LookbackDelta: 15 * sec, Grouping: Grouping{GroupWait: -1, GroupInterval: 5 * time.Minute,
+		RepeatInterval: time.Hour}, Rules: []Rule{{Alert: "Hot", Expr: "temperature > 30"}}}
+	e := newEnv(t, cfg)
+	e.add("temperature", hot("a"), 0, 35)
+	e.at(0)
+	assert.Equal(t, []string{"Hot/a/firing"}, kinds(e.outbox.take()))
+	e.at(20 * sec)
+	assert.Empty(t, e.active("Hot", "site"))
+	assert.Empty(t, e.outbox.take(), "waiting for group_interval")
+	e.start(cfg)
+	e.at(4 * time.Minute)
+	assert.Empty(t, e.outbox.take())
+	e.at(5 * time.Minute)
+	cs := e.outbox.take()
+	require.Equal(t, []string{"Hot/a/resolved"}, kinds(cs))
+	assert.Equal(t, 20*sec, cs[0].OutageDuration)
+	e.at(11 * time.Minute)
+	assert.Empty(t, e.outbox.take(), "sent once")
+}
+
+func TestAlertsFilter(t *testing.T) {
+	e := newEnv(t, Config{LookbackDelta: 15 * sec, Rules: []Rule{{Alert: "Hot", Expr: "temperature > 30"}}})
+	e.add("temperature", hot("a"), 0, 35)
+	e.add("temperature", hot("b"), 0, 35, 10, 35, 20, 35, 30, 35)
+	e.at(0)
+	e.at(20 * sec) // a resolves
+	e.at(30 * sec)
+	all, err := e.m.Alerts(AlertFilter{})
+	require.NoError(t, err)
+	assert.Len(t, all, 2)
+	bySite, err := e.m.Alerts(AlertFilter{Site: "a"})
+	require.NoError(t, err)
+	require.Len(t, bySite, 1)
+	assert.Equal(t, StateResolved, bySite[0].State)
+	since, err := e.m.Alerts(AlertFilter{Since: t0.Add(25 * sec)})
+	require.NoError(t, err)
+	require.Len(t, since, 1, "a resolved before Since")
+	assert.Equal(t, "b", since[0].Labels["site"])
+	one, err := e.m.Alerts(AlertFilter{Limit: 1})
+	require.NoError(t, err)
+	assert.Len(t, one, 1)
+	_, err = e.m.Alerts(AlertFilter{State: "bogus"})
+	assert.ErrorIs(t, err, ErrInvalid)
+	_, err = e.m.Alert(9999)
+	assert.ErrorIs(t, err, ErrAlertNotFound)
+	got, err := e.m.Alert(bySite[0].ID)
+	require.NoError(t, err)
+	assert.Equal(t, bySite[0].ResolvedAt, got.ResolvedAt)
+}
+
+// Removing a rule and adding it back before the next evaluation keeps its alerts.
+func TestSetRulesRemoveAndRestoreKeepsAlerts(t *testing.T) {
+	r := Rule{Alert: "Hot", Expr: "temperature > 30"}
+	e := newEnv(t, Config{Rules: []Rule{r}})
+	e.add("temperature", hot("a"), 0, 35, 10, 35)
+	e.at(0)
+	id := e.active("Hot", "site")["a"].ID
+	e.outbox.take()
+	require.NoError(t, e.m.SetRules(nil))
+	require.NoError(t, e.m.SetRules([]Rule{r}))
+	e.at(10 * sec)
+	assert.Equal(t, id, e.active("Hot", "site")["a"].ID)
+	assert.Empty(t, e.outbox.take())
+}

@@ -449,13 +449,23 @@ func (m *Manager) SetRules(rules []Rule) error {
 			if c.Event != nil {
 				rs.ev = newEventState(c, m.cfg.MaxEventKeys)
 			}
-			for _, a := range m.loaded[c.key] {
+			// Claim the rule's alerts loaded from the database, or orphaned by an earlier SetRules that has not
+			// been evaluated yet.
+			claim := m.loaded[c.key]
+			delete(m.loaded, c.key)
+			m.orphans = slices.DeleteFunc(m.orphans, func(a *Alert) bool {
+				if a.ruleKey == c.key {
+					claim = append(claim, a)
+					return true
+				}
+				return false
+			})
+			for _, a := range claim {
 				rs.alerts[a.Fingerprint] = a
 				if rs.ev != nil {
 					rs.ev.seed(a)
 				}
 			}
-			delete(m.loaded, c.key)
 		}
 		next = append(next, rs)
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +23,8 @@ import (
 	"citywatch/cameras"
 	"citywatch/config"
 	"citywatch/dashboards"
+	"citywatch/dashboards/audit"
+	"citywatch/dashboards/auth"
 	"citywatch/dashboards/promapi"
 	"citywatch/ingest"
 	"citywatch/ingest/broker"
@@ -37,6 +40,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Cameras are monitored in addition to the configured ones (the demo's simulated cameras).
 	Cameras []cameras.CameraConfig
+	// AdminToken, when set, is an admin API token with exactly this value (CITYWATCH_ADMIN_TOKEN).
+	AdminToken string
+	// OnInitialAdmin is told the login of the admin created on first start, once. Nil logs where the password
+	// file is instead.
+	OnInitialAdmin func(user, password string)
 }
 
 // App is a configured citywatch: New builds every component, Run starts them and stops them when ctx ends.
@@ -55,6 +63,9 @@ type App struct {
 	externals []*ingest.External
 	cams      *cameras.Monitor
 	api       *promapi.API
+	meta      *sql.DB
+	audit     *audit.Log
+	auth      *auth.Auth
 	http      *dashboards.Server
 
 	ready atomic.Bool
@@ -147,11 +158,14 @@ func (a *App) build() error {
 	if err != nil {
 		return err
 	}
+	if err := a.buildAuth(); err != nil {
+		return err
+	}
 	a.http, err = dashboards.New(dashboards.Config{
 		Listen: cfg.HTTP.Listen, TLSCertFile: cfg.HTTP.TLS.CertFile, TLSKeyFile: cfg.HTTP.TLS.KeyFile,
 	}, dashboards.Deps{
 		Logger: a.log, Gatherer: a.reg, Registerer: a.reg, Ingest: a.pipeline, Cameras: a.camerasInfo(),
-		Mounts: []dashboards.Mounter{a.api}, Checks: a.checks(),
+		PromAPI: a.api, Auth: a.auth, Audit: a.audit, Checks: a.checks(),
 	})
 	return err
 }
@@ -167,6 +181,28 @@ func (a *App) cameraConfigs() []cameras.CameraConfig {
 		})
 	}
 	return append(out, a.opts.Cameras...)
+}
+
+// buildAuth opens the metadata database (users, tokens, sessions, audit) and access control. On first start
+// it creates the admin whose login OnInitialAdmin is told once.
+func (a *App) buildAuth() error {
+	var err error
+	if a.meta, err = auth.OpenDB(filepath.Join(a.cfg.DataDir, "citywatch.db")); err != nil {
+		return fmt.Errorf("metadata database: %w", err)
+	}
+	if a.audit, err = audit.New(a.meta, audit.Config{}, audit.Deps{Logger: a.log, Registerer: a.reg}); err != nil {
+		return err
+	}
+	onAdmin := a.opts.OnInitialAdmin
+	if onAdmin == nil {
+		onAdmin = func(user, _ string) {
+			a.log.Warn("created the first admin; its password is in the initial admin file, change it after signing in",
+				"user", user, "file", filepath.Join(a.cfg.DataDir, auth.InitialAdminFile))
+		}
+	}
+	a.auth, err = auth.New(auth.Config{DataDir: a.cfg.DataDir, AdminToken: a.opts.AdminToken, SecureCookies: a.cfg.HTTP.TLS.Enabled()},
+		auth.Deps{DB: a.meta, Audit: a.audit, Logger: a.log, Registerer: a.reg, OnInitialAdmin: onAdmin})
+	return err
 }
 
 func (a *App) camerasInfo() dashboards.CameraInfo {
@@ -391,6 +427,10 @@ func (a *App) closeStores() error {
 	}
 	if a.db != nil {
 		errs = append(errs, a.db.Close())
+	}
+	if a.meta != nil {
+		errs = append(errs, a.meta.Close())
+		a.meta = nil
 	}
 	return errors.Join(errs...)
 }

@@ -29,7 +29,8 @@ func testConfig(t *testing.T, dir string) *config.Config {
 // context ends, releasing the data directory for the next instance.
 func TestRunServesAndStops(t *testing.T) {
 	dir := t.TempDir()
-	a, err := New(testConfig(t, dir), Options{})
+	const token = "app-test-admin-token-0123456789"
+	a, err := New(testConfig(t, dir), Options{AdminToken: token})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +43,17 @@ func TestRunServesAndStops(t *testing.T) {
 	case err := <-done:
 		t.Fatalf("run: %v", err)
 	}
-	resp, err := http.Get("http://" + a.HTTPAddr() + "/metrics")
+	req, _ := http.NewRequest("GET", "http://"+a.HTTPAddr()+"/metrics", nil)
+	anon, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	anon.Body.Close()
+	if anon.StatusCode != http.StatusUnauthorized {
+		t.Errorf("anonymous /metrics: %d, want 401", anon.StatusCode)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

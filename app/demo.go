@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -24,6 +25,8 @@ type DemoOptions struct {
 	// HTTP, MQTT and RTSP are the listen addresses of the dashboard, the embedded broker and the simulated
 	// cameras.
 	HTTP, MQTT, RTSP string
+	// AdminToken, when set, is an admin API token with this value (CITYWATCH_ADMIN_TOKEN).
+	AdminToken string
 	// Devices and Rate size the sensor simulator.
 	Devices int
 	Rate    float64
@@ -84,7 +87,9 @@ func RunDemo(ctx context.Context, o DemoOptions, stdout io.Writer, log *slog.Log
 			Site: site, URL: camSim.URL(n)}
 	}
 
-	a, err := New(cfg, Options{Logger: log, Cameras: cams})
+	login := "admin / (unchanged: see " + filepath.Join(cfg.DataDir, "initial-admin.txt") + ")"
+	a, err := New(cfg, Options{Logger: log, Cameras: cams, AdminToken: o.AdminToken,
+		OnInitialAdmin: func(user, password string) { login = user + " / " + password }})
 	if err != nil {
 		return err
 	}
@@ -113,8 +118,8 @@ func RunDemo(ctx context.Context, o DemoOptions, stdout io.Writer, log *slog.Log
 			log.Error("sensor simulator stopped", "err", err)
 		}
 	}()
-	fmt.Fprintf(stdout, "\ncitywatch demo is running.\n\n  Dashboard:  http://%s/\n  MQTT:       tcp://%s (anonymous allowed in the demo)\n  Cameras:    rtsp://%s/cam1 … cam%d (simulated)\n  Data:       %s\n\nNo login is needed yet: until access control lands the server listens on loopback only.\nTry: curl 'http://%s/api/v1/query?query=temperature'\n\n",
-		a.HTTPAddr(), a.BrokerAddr(), camSim.Addr(), demoCameras, cfg.DataDir, a.HTTPAddr())
+	fmt.Fprintf(stdout, "\ncitywatch demo is running.\n\n  Dashboard:  http://%s/\n  Login:      %s\n  MQTT:       tcp://%s (anonymous allowed in the demo)\n  Cameras:    rtsp://%s/cam1 … cam%d (simulated)\n  Data:       %s\n\nThe API takes the session of a signed-in browser or a token: start the demo with\nCITYWATCH_ADMIN_TOKEN=<at least 16 characters> and\n  curl -H \"Authorization: Bearer $CITYWATCH_ADMIN_TOKEN\" 'http://%s/api/v1/query?query=temperature'\n\n",
+		a.HTTPAddr(), login, a.BrokerAddr(), camSim.Addr(), demoCameras, cfg.DataDir, a.HTTPAddr())
 	err = <-runErr
 	cancel()
 	wg.Wait()

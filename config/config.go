@@ -7,8 +7,8 @@
 // client_id, a rule's device_labels, the InfluxDB queue directory); Parse fills them in, and Complete does the
 // same for a Config built in code.
 //
-// Relative paths of files (every *_file key) are relative to the directory of the configuration file, as in
-// Prometheus. Directories of state (data_dir, storage.influx.queue.dir) are relative to the working directory.
+// Relative paths of files (every *_file and *_files key, and alerts.rule_files) are relative to the directory of
+// the configuration file, as in Prometheus. Directories of state (data_dir, storage.influx.queue.dir) are relative to the working directory.
 package config
 
 import "strings"
@@ -31,6 +31,12 @@ type Config struct {
 	Storage StorageConfig `yaml:"storage"`
 	// Cameras are the RTSP cameras to monitor. It defaults to none.
 	Cameras []CameraConfig `yaml:"cameras"`
+	// Alerts configures rule evaluation and notification grouping.
+	Alerts AlertsConfig `yaml:"alerts"`
+	// Notify configures notification receivers and routes.
+	Notify NotifyConfig `yaml:"notify"`
+	// Auth configures sessions, API tokens and the bootstrap admin token.
+	Auth AuthConfig `yaml:"auth"`
 }
 
 // EdgeConfig is the identity of this edge collector. Non-empty values are added as tags "edge" and "site" to

@@ -153,6 +153,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		if s, _, ok := d.text(n, path); ok {
 			v.SetString(s)
 		}
+		if n.Style&yaml.LiteralStyle != 0 {
+			d.sink.blocks[path] = n.Line + 1
+		}
 	case reflect.Bool:
 		d.scalar(n, path, "true or false", func(s, tag string) (string, bool) {
 			var b bool
@@ -331,12 +334,37 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		set[i] = true
 		d.decode(e.val, f, p)
 		// Files are relative to the directory of the configuration file, as in Prometheus.
-		if strings.HasSuffix(key, "_file") && f.Kind() == reflect.String && f.String() != "" && d.dir != "" &&
-			!filepath.IsAbs(f.String()) {
-			f.SetString(filepath.Join(d.dir, f.String()))
+		if strings.HasSuffix(key, "_file") || strings.HasSuffix(key, "_files") {
+			d.resolveFiles(f)
 		}
 	}
 	d.checkSecretPairs(v, path, names, fields)
+}
+
+// resolveFiles joins the relative file paths in f (a string, a list of strings or a map of strings) to the
+// directory of the configuration file.
+func (d *decoder) resolveFiles(f reflect.Value) {
+	if d.dir == "" {
+		return
+	}
+	join := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(d.dir, p)
+	}
+	switch {
+	case f.Kind() == reflect.String:
+		f.SetString(join(f.String()))
+	case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.String:
+		for i := 0; i < f.Len(); i++ {
+			f.Index(i).SetString(join(f.Index(i).String()))
+		}
+	case f.Kind() == reflect.Map && f.Type().Elem().Kind() == reflect.String && !f.IsNil():
+		for _, k := range f.MapKeys() {
+			f.SetMapIndex(k, reflect.ValueOf(join(f.MapIndex(k).String())))
+		}
+	}
 }
 
 // checkSecretPairs reports a secret set both inline and through its *_file key.

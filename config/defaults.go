@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -41,6 +42,23 @@ func Default() *Config {
 				},
 			},
 		},
+		Alerts: AlertsConfig{
+			EvalInterval:   Duration(time.Second),
+			GroupBy:        []string{"alertname", "site"},
+			GroupWait:      Duration(10 * time.Second),
+			GroupInterval:  Duration(time.Minute),
+			RepeatInterval: Duration(time.Hour),
+			Canary: CanaryConfig{
+				Interval: Duration(time.Minute),
+				Timeout:  Duration(30 * time.Second),
+			},
+		},
+		Notify: NotifyConfig{MQTT: NotifyMQTTConfig{Enabled: true}},
+		Auth: AuthConfig{
+			SessionIdle: Duration(30 * time.Minute),
+			SessionMax:  Duration(12 * time.Hour),
+			TokenTTL:    Duration(90 * 24 * time.Hour),
+		},
 	}
 }
 
@@ -66,6 +84,16 @@ func DefaultCamera() CameraConfig {
 	}
 }
 
+// DefaultReceiver returns a notification receiver with its defaults; list items in a file start from it.
+func DefaultReceiver() ReceiverConfig {
+	return ReceiverConfig{
+		Format:         NotifyFormatCitywatch,
+		ContentType:    DefaultReceiverContentType,
+		Timeout:        Duration(10 * time.Second),
+		MaxConcurrency: 4,
+	}
+}
+
 // DefaultRule returns a mapping rule with its defaults.
 func DefaultRule() RuleConfig { return RuleConfig{Format: FormatAuto, Precision: PrecisionNS} }
 
@@ -81,6 +109,8 @@ func elemDefault(t reflect.Type) reflect.Value {
 		return reflect.ValueOf(DefaultRule())
 	case reflect.TypeOf(CameraConfig{}):
 		return reflect.ValueOf(DefaultCamera())
+	case reflect.TypeOf(ReceiverConfig{}):
+		return reflect.ValueOf(DefaultReceiver())
 	case reflect.TypeOf(ScaleConfig{}):
 		return reflect.ValueOf(DefaultScale())
 	}
@@ -121,6 +151,32 @@ func (c *Config) setDerivedDefaults(hostname string) {
 	if c.Storage.Influx.Queue.Dir == "" && c.DataDir != "" {
 		c.Storage.Influx.Queue.Dir = filepath.Join(c.DataDir, "influx-queue")
 	}
+	if c.Alerts.ExternalURL == "" {
+		c.Alerts.ExternalURL = defaultExternalURL(c.HTTP, hostname)
+	}
+	if n := &c.Notify; n.DefaultReceiver == "" && len(n.Routes) == 0 && len(n.Receivers) > 0 {
+		n.DefaultReceiver = n.Receivers[0].Name
+	}
+}
+
+// defaultExternalURL is the URL of the HTTP listener: "http(s)://host:port", with the hostname standing in for
+// an empty or unspecified listen host, and "" when the port is 0 (not known until bound) or listen is invalid.
+func defaultExternalURL(h HTTPConfig, hostname string) string {
+	host, port, err := net.SplitHostPort(h.Listen)
+	if err != nil || port == "" || port == "0" {
+		return ""
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = hostname
+	}
+	if host == "" {
+		host = "localhost"
+	}
+	scheme := "http"
+	if h.TLS.Enabled() {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
 }
 
 // clientIDHost makes a hostname safe and short enough for an MQTT client id.

@@ -75,10 +75,13 @@ type errorSink struct {
 	failed map[string]bool
 	list   []*Error
 	fatal  *Error // stopped decoding; reported first
+	// blocks maps the key paths of literal block scalars ("|") to the file line of their first content line,
+	// so errors inside multi-line values (templates) can point at the exact line.
+	blocks map[string]int
 }
 
 func newErrorSink(file string) *errorSink {
-	return &errorSink{file: file, lines: map[string]int{}, failed: map[string]bool{}}
+	return &errorSink{file: file, lines: map[string]int{}, failed: map[string]bool{}, blocks: map[string]int{}}
 }
 
 // at records an error at a known line (decoding).
@@ -97,6 +100,15 @@ func (s *errorSink) add(path, msg string) {
 		}
 	}
 	s.list = append(s.list, &Error{File: s.file, Line: s.lineOf(path), Path: path, Msg: msg})
+}
+
+// addAt records a validation error at path on a given line (0: the line of path).
+func (s *errorSink) addAt(line int, path, msg string) {
+	n := len(s.list)
+	s.add(path, msg)
+	if len(s.list) > n && line > 0 && s.file != "" {
+		s.list[n].Line = line
+	}
 }
 
 func (s *errorSink) lineOf(path string) int {

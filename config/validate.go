@@ -80,21 +80,25 @@ func (c *Config) finish(s *errorSink, e environment) {
 // readSecretFiles reads each *_file secret into its Secret field, trimming trailing newlines. Errors name the
 // file, never its contents.
 func (c *Config) readSecretFiles(s *errorSink, fsys fileOpener) {
-	read := func(path string, dst *Secret, file string) {
-		if file == "" {
-			return
-		}
+	// readList reads file into dst, reporting problems at path; it reports whether it did.
+	readList := func(path string, dst *Secret, file string) bool {
 		b, err := readSmallFile(fsys, file, maxSecretFileSize)
 		if err != nil {
-			s.add(path+"_file", err.Error())
-			return
+			s.add(path, err.Error())
+			return false
 		}
 		v := strings.TrimRight(string(b), "\r\n")
 		if v == "" {
-			s.add(path+"_file", fmt.Sprintf("file %s is empty", quote(file)))
-			return
+			s.add(path, fmt.Sprintf("file %s is empty", quote(file)))
+			return false
 		}
 		*dst = Secret(v)
+		return true
+	}
+	read := func(path string, dst *Secret, file string) {
+		if file != "" {
+			readList(path+"_file", dst, file)
+		}
 	}
 	for i := range c.Broker.Users {
 		u := &c.Broker.Users[i]
@@ -111,6 +115,32 @@ func (c *Config) readSecretFiles(s *errorSink, fsys fileOpener) {
 		cam := &c.Cameras[i]
 		read(indexPath("cameras", i)+".password", &cam.Password, cam.PasswordFile)
 	}
+	for i := range c.Notify.Receivers {
+		r := &c.Notify.Receivers[i]
+		p := indexPath("notify.receivers", i)
+		read(p+".url", &r.URL, r.URLFile)
+		// Lists and maps of files: re-read from scratch, so Complete stays idempotent.
+		r.fileSecrets = make([]Secret, len(r.SecretFiles))
+		for j, file := range r.SecretFiles {
+			fp := indexPath(p+".secret_files", j)
+			if file == "" {
+				s.add(fp, "must not be empty")
+				continue
+			}
+			readList(fp, &r.fileSecrets[j], file)
+		}
+		r.fileHeaders = nil
+		for _, name := range sortedKeys(r.HeaderFiles) {
+			var val Secret
+			if readList(joinPath(p+".header_files", name), &val, r.HeaderFiles[name]) {
+				if r.fileHeaders == nil {
+					r.fileHeaders = map[string]Secret{}
+				}
+				r.fileHeaders[name] = val
+			}
+		}
+	}
+	read("auth.admin_token", &c.Auth.AdminToken, c.Auth.AdminTokenFile)
 }
 
 func readSmallFile(fsys fileOpener, name string, max int64) ([]byte, error) {
@@ -251,6 +281,9 @@ func (c *Config) validate(s *errorSink, fsys fileOpener) {
 	c.validateIngest(v)
 	c.validateStorage(v)
 	c.validateCameras(v)
+	c.validateAlerts(v)
+	c.validateNotify(v)
+	c.validateAuth(v)
 }
 
 var cameraIDRE = regexp.MustCompile(`^[a-z0-9_-]+$`)

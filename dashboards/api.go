@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"citywatch/dashboards/auth"
 	"citywatch/ingest"
 )
 
@@ -33,14 +34,16 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = enc.Encode(v)
 }
 
+func deviceSite(d ingest.Device) string { return d.Labels["site"] }
+
 func (s *Server) devices(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"devices": s.deps.Ingest.Devices()})
+	writeJSON(w, http.StatusOK, map[string]any{"devices": visibleOnly(s, r, s.deps.Ingest.Devices(), deviceSite)})
 }
 
 func (s *Server) device(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	for _, d := range s.deps.Ingest.Devices() {
-		if d.ID == id {
+		if d.ID == id && s.visible(r, deviceSite(d)) {
 			writeJSON(w, http.StatusOK, d)
 			return
 		}
@@ -50,4 +53,19 @@ func (s *Server) device(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) rejected(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"rejected": s.deps.Ingest.Rejected()})
+}
+
+// visible reports whether the requester may see an item of site. Without access control (handler tests)
+// everything is visible.
+func (s *Server) visible(r *http.Request, site string) bool {
+	return s.deps.Auth == nil || auth.SiteVisible(r, site)
+}
+
+// visibleOnly keeps the items of list whose site the requester may see.
+func visibleOnly[T any](s *Server, r *http.Request, list []T, site func(T) string) []T {
+	if s.deps.Auth == nil {
+		return list
+	}
+	p, _ := auth.FromContext(r.Context())
+	return auth.FilterSites(p, list, site)
 }

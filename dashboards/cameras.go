@@ -53,7 +53,7 @@ func (s *Server) cameraView(st cameras.Status) cameraJSON {
 }
 
 func (s *Server) cameraList(w http.ResponseWriter, r *http.Request) {
-	list := s.deps.Cameras.Cameras()
+	list := visibleOnly(s, r, s.deps.Cameras.Cameras(), func(c cameras.Status) string { return c.Site })
 	out := make([]cameraJSON, len(list))
 	for i, c := range list {
 		out[i] = s.cameraView(c)
@@ -63,7 +63,8 @@ func (s *Server) cameraList(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) camera(w http.ResponseWriter, r *http.Request) {
 	c, err := s.deps.Cameras.Camera(r.PathValue("id"))
-	if errors.Is(err, cameras.ErrCameraNotFound) {
+	if errors.Is(err, cameras.ErrCameraNotFound) || (err == nil && !s.visible(r, c.Site)) {
+		// Another site's camera is as unknown as a missing one: its id must not leak its existence.
 		WriteError(w, http.StatusNotFound, "camera not found", r.PathValue("id"))
 		return
 	}

@@ -11,11 +11,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/prometheus/promql/parser"
+
+	"citywatch/dashboards/audit"
+	"citywatch/dashboards/auth"
 )
 
 // Config configures the HTTP server.
@@ -29,7 +34,8 @@ type Config struct {
 	ShutdownTimeout time.Duration
 }
 
-// Mounter adds routes to the server's mux, e.g. the Prometheus-compatible query API.
+// Mounter adds routes to a mux: the Prometheus-compatible query API registers its /api/v1/ routes on one that
+// the server puts behind access control and site scoping.
 type Mounter interface {
 	Register(mux *http.ServeMux)
 }
@@ -46,8 +52,13 @@ type Deps struct {
 	Cameras CameraInfo
 	// Analysis adds each camera's analysis status to the camera API.
 	Analysis AnalysisInfo
-	// Mounts add further routes (the Prometheus API).
-	Mounts []Mounter
+	// PromAPI serves the Prometheus-compatible query API under /api/v1/.
+	PromAPI Mounter
+	// Auth authenticates every request and authorizes every route. Nil means no access control: for tests of
+	// the handlers alone; app always sets it.
+	Auth *auth.Auth
+	// Audit serves /api/audit (admins only).
+	Audit *audit.Log
 	// Checks decide /readyz.
 	Checks []Check
 }
@@ -66,7 +77,9 @@ type Server struct {
 	cfg    Config
 	deps   Deps
 	log    *slog.Logger
-	mux    *http.ServeMux
+	router *auth.Router
+	rules  []auth.RouteRule
+	parser parser.Parser
 	srv    *http.Server
 	ln     net.Listener
 	done   chan struct{}
@@ -90,7 +103,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Server{cfg: cfg, deps: deps, log: log.With("component", "http"), mux: http.NewServeMux(), done: make(chan struct{})}
+	s := &Server{cfg: cfg, deps: deps, log: log.With("component", "http"), router: auth.NewRouter(),
+		parser: parser.NewParser(parser.Options{}), done: make(chan struct{})}
 	reg := deps.Registerer
 	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "citywatch_http_requests_total",
@@ -105,8 +119,21 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	return s, nil
 }
 
-// Handler returns the server's handler (for tests with httptest).
-func (s *Server) Handler() http.Handler { return s.instrument(s.mux) }
+// Handler returns the server's handler chain: metrics, then authentication, then the router.
+func (s *Server) Handler() http.Handler {
+	var h http.Handler = s.router
+	if s.deps.Auth != nil {
+		h = s.deps.Auth.Middleware(h)
+	}
+	return s.instrument(h)
+}
+
+// Router is where every route is registered (for the access matrix test).
+func (s *Server) Router() *auth.Router { return s.router }
+
+// Rules are the access rules of every route the server registered itself (auth's and audit's routes have
+// their own: auth.Routes and the audit rule).
+func (s *Server) Rules() []auth.RouteRule { return s.rules }
 
 // Start binds the listener and serves in the background.
 func (s *Server) Start() error {
@@ -164,31 +191,77 @@ func (s *Server) Close() error {
 	return err
 }
 
+// handle registers h for rule's route behind the rule's access check, and remembers the rule.
+func (s *Server) handle(rule auth.RouteRule, h http.Handler) {
+	s.rules = append(s.rules, rule)
+	if s.deps.Auth != nil && !rule.Public {
+		h = s.deps.Auth.Require(rule.Action, h)
+	}
+	s.router.Handle(rule.Key(), h)
+}
+
+func (s *Server) handleFunc(rule auth.RouteRule, f http.HandlerFunc) { s.handle(rule, f) }
+
+// promRoutes are the Prometheus API routes, all read-only queries (POST is Prometheus' form encoding of a
+// query, not a change).
+var promRoutes = []string{
+	"GET /api/v1/query", "POST /api/v1/query", "GET /api/v1/query_range", "POST /api/v1/query_range",
+	"GET /api/v1/series", "POST /api/v1/series", "GET /api/v1/labels", "POST /api/v1/labels",
+	"GET /api/v1/label/{name}/values", "GET /api/v1/query_exemplars", "POST /api/v1/query_exemplars",
+	"GET /api/v1/status/buildinfo", "GET /api/v1/metadata",
+}
+
 func (s *Server) routes() {
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	public := func(method, pattern string) auth.RouteRule {
+		return auth.RouteRule{Method: method, Pattern: pattern, Public: true}
+	}
+	read := auth.RouteRule{Action: auth.ActionRead}
+	s.handleFunc(public("GET", "/healthz"), func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.handleFunc(public("GET", "/readyz"), s.readyz)
 	if s.deps.Gatherer != nil {
-		s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.deps.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}))
+		s.handle(auth.RouteRule{Method: "GET", Pattern: "/metrics", Action: auth.ActionReadMetrics},
+			promhttp.HandlerFor(s.deps.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}))
 	}
 	if s.deps.Ingest != nil {
-		s.mux.HandleFunc("GET /api/devices", s.devices)
-		s.mux.HandleFunc("GET /api/devices/{id...}", s.device)
-		s.mux.HandleFunc("GET /api/ingest/rejected", s.rejected)
+		s.handleFunc(with(read, "GET", "/api/devices", false), s.devices)
+		s.handleFunc(with(read, "GET", "/api/devices/{id...}", true), s.device)
+		// Rejected payloads are not tied to a site the pipeline could check: they are diagnostics for those who
+		// see every site's metrics.
+		s.handleFunc(auth.RouteRule{Method: "GET", Pattern: "/api/ingest/rejected", Action: auth.ActionReadMetrics}, s.rejected)
 	}
 	if s.deps.Cameras != nil {
-		s.mux.HandleFunc("GET /api/cameras", s.cameraList)
-		s.mux.HandleFunc("GET /api/cameras/{id}", s.camera)
+		s.handleFunc(with(read, "GET", "/api/cameras", false), s.cameraList)
+		s.handleFunc(with(read, "GET", "/api/cameras/{id}", true), s.camera)
 	}
-	for _, m := range s.deps.Mounts {
-		m.Register(s.mux)
+	if s.deps.PromAPI != nil {
+		prom := http.NewServeMux()
+		s.deps.PromAPI.Register(prom)
+		h := scopeToSites(s.parser, prom)
+		for _, p := range promRoutes {
+			method, pattern, _ := strings.Cut(p, " ")
+			s.handle(with(read, method, pattern, false), h)
+		}
 	}
-	s.mux.Handle("GET /{$}", webHandler())
-	s.mux.Handle("GET /ui/", webHandler())
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	if s.deps.Auth != nil {
+		s.deps.Auth.Register(s.router)
+		if s.deps.Audit != nil {
+			s.deps.Audit.Register(s.router, s.deps.Auth.Wrap(auth.ActionReadAudit))
+		}
+	}
+	s.handle(public("GET", "/login"), webPage("login.html"))
+	s.handle(with(auth.RouteRule{Action: auth.ActionSelf}, "GET", "/{$}", false), webPage("index.html"))
+	s.handle(public("GET", "/ui/"), webHandler())
+	s.handleFunc(auth.RouteRule{Pattern: "/", Action: auth.ActionSelf, OK: http.StatusNotFound}, func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, "not found", r.URL.Path)
 	})
+}
+
+// with is rule for method and pattern, site-scoped or not.
+func with(rule auth.RouteRule, method, pattern string, siteScoped bool) auth.RouteRule {
+	rule.Method, rule.Pattern, rule.SiteScoped = method, pattern, siteScoped
+	return rule
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -234,7 +307,7 @@ func (s *Server) instrument(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		h.ServeHTTP(rec, r)
-		_, pattern := s.mux.Handler(r)
+		_, pattern := s.router.Handler(r)
 		if pattern == "/" {
 			pattern = "unmatched" // keep label values bounded: never the raw path
 		}

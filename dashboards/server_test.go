@@ -1,6 +1,7 @@
 package dashboards
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 )
 
 var readyCases = []struct {
@@ -102,4 +104,19 @@ func TestNewRejectsHalfTLS(t *testing.T) {
 	if _, err := New(Config{TLSCertFile: "cert.pem"}, Deps{}); err == nil {
 		t.Fatal("a certificate without a key was accepted")
 	}
+}
+
+type emptyGatherer struct{}
+
+func (emptyGatherer) Gather() ([]*dto.MetricFamily, error) { return nil, nil }
+
+// recorder is a minimal ResponseWriter for tests that need the body as a buffer.
+type recorder struct {
+	*httptest.ResponseRecorder
+	body *bytes.Buffer
+}
+
+func newRecorder() recorder {
+	r := httptest.NewRecorder()
+	return recorder{ResponseRecorder: r, body: r.Body}
 }

@@ -9,7 +9,25 @@ import (
 //go:embed web
 var webFS embed.FS
 
-// webHandler serves the embedded UI: / is web/index.html, /ui/... the other files.
+// webPage serves one embedded page.
+func webPage(name string) http.Handler {
+	sub, err := fs.Sub(webFS, "web")
+	if err != nil {
+		panic(err) // the embedded tree is fixed at build time; a failure here is a build defect
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setPageHeaders(w)
+		http.ServeFileFS(w, r, sub, name)
+	})
+}
+
+func setPageHeaders(w http.ResponseWriter) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
+	w.Header().Set("Referrer-Policy", "same-origin")
+}
+
+// webHandler serves the embedded UI's assets under /ui/.
 func webHandler() http.Handler {
 	sub, err := fs.Sub(webFS, "web")
 	if err != nil {
@@ -17,12 +35,7 @@ func webHandler() http.Handler {
 	}
 	files := http.FileServerFS(sub)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.Header().Set("Content-Security-Policy", "default-src 'self'")
-		if r.URL.Path == "/" {
-			http.ServeFileFS(w, r, sub, "index.html")
-			return
-		}
+		setPageHeaders(w)
 		http.StripPrefix("/ui", files).ServeHTTP(w, r)
 	})
 }

@@ -3,6 +3,7 @@ package notify
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/netip"
 	"net/url"
@@ -397,4 +398,21 @@ func floatPtr(v float64) *float64 {
 		return nil
 	}
 	return &v
+}
+
+// String describes the receiver without its URL path, query, headers or secrets.
+func (r Receiver) String() string {
+	u := "<none>"
+	if r.URL != "" {
+		u = RedactURL(r.URL)
+	}
+	return fmt.Sprintf("receiver %s (format %s, url %s, %d secrets, %d headers)", r.Name, r.Format, u, len(r.Secrets), len(r.Headers))
+}
+
+// GoString keeps %#v from printing secrets.
+func (r Receiver) GoString() string { return r.String() }
+
+// LogValue keeps slog from logging secrets.
+func (r Receiver) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("name", r.Name), slog.String("format", r.Format), slog.String("url", RedactURL(r.URL)))
 }

@@ -2,8 +2,12 @@ package notify
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
@@ -207,4 +211,59 @@ func TestRedactURL(t *testing.T) {
 	for _, tc := range redactCases {
 		require.Equal(t, tc.want, RedactURL(tc.in))
 	}
+}
+
+func TestReceiverNeverPrintsSecrets(t *testing.T) {
+	r := Receiver{Name: "tg", URL: "https://api.telegram.org/bot1:TOKENX/sendMessage", Format: FormatTelegram,
+		Secrets: []string{"SECRETSECRETSECRET"}, Headers: map[string]string{"Authorization": "Bearer HDRSECRET"}}
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	log.Info("x", "receiver", r)
+	for _, s := range []string{fmt.Sprint(r), fmt.Sprintf("%v %+v %#v %s", r, r, r, r), buf.String()} {
+		for _, secret := range []string{"TOKENX", "SECRETSECRET", "HDRSECRET"} {
+			require.NotContains(t, s, secret)
+		}
+	}
+	b, err := json.Marshal(r)
+	require.NoError(t, err)
+	require.NotContains(t, string(b), "TOKENX")
+	require.NotContains(t, string(b), "SECRETSECRET")
+}
+
+var retryAfterCases = []struct {
+	in   string
+	want time.Duration
+	ok   bool
+}{
+	{"120", 120 * time.Second, true},
+	{" 0 ", 0, true},
+	{"-5", 0, false},
+	{"soon", 0, false},
+	{"Wed, 21 Oct 2015 07:28:30 GMT", 30 * time.Second, true},
+	{"Wed, 21 Oct 2015 07:27:00 GMT", 0, true},
+	{"99999999999", 24 * time.Hour, true},
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2015, 10, 21, 7, 28, 0, 0, time.UTC)
+	for _, tc := range retryAfterCases {
+		got, ok := parseRetryAfter(tc.in, now)
+		require.Equal(t, tc.ok, ok, tc.in)
+		require.Equal(t, tc.want, got, tc.in)
+	}
+	d, ok := telegramRetryAfter([]byte(`{"ok":false,"error_code":429,"parameters":{"retry_after":7}}`))
+	require.True(t, ok)
+	require.Equal(t, 7*time.Second, d)
+}
+
+func FuzzParseRetryAfter(f *testing.F) {
+	for _, tc := range retryAfterCases {
+		f.Add(tc.in)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if d, ok := parseRetryAfter(s, time.Now()); ok && (d < 0 || d > 24*time.Hour+time.Minute && !strings.Contains(s, ",")) {
+			t.Fatalf("parseRetryAfter(%q) = %s", s, d)
+		}
+		_, _ = telegramRetryAfter([]byte(s))
+	})
 }

@@ -39,8 +39,7 @@ var schema = []string{
 		fingerprint      TEXT    NOT NULL,
 		alert_name       TEXT    NOT NULL,
 		alert_state      TEXT    NOT NULL,
-		change_json      TEXT    NOT NULL,
-		body             BLOB,
+		change_json      TEXT    NOT NULL, -- rendered per receiver format at send time
 		status           TEXT    NOT NULL DEFAULT 'pending'
 		                 CHECK (status IN ('pending','delivering','delivered','failed','dead')),
 		attempts         INTEGER NOT NULL DEFAULT 0,

@@ -243,7 +243,11 @@ func (o *Outbox) post(ctx context.Context, rs *receiverState, j job, body []byte
 	switch {
 	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
 		r.kind = resRetry
-		if ra, ok := parseRetryAfter(resp.Header.Get("Retry-After"), o.clock.Now()); ok {
+		ra, ok := parseRetryAfter(resp.Header.Get("Retry-After"), o.clock.Now())
+		if !ok && rs.cr.Format == FormatTelegram {
+			ra, ok = telegramRetryAfter(snippet)
+		}
+		if ok {
 			ra = min(ra, o.cc.cfg.MaxRetryAfter)
 			r.next = o.clock.Now().Add(ra)
 			rs.pause(r.next)
@@ -424,4 +428,17 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 		d = 0
 	}
 	return d, true
+}
+
+// telegramRetryAfter reads the Bot API's {"parameters":{"retry_after":N}} from a 429 response.
+func telegramRetryAfter(body []byte) (time.Duration, bool) {
+	var v struct {
+		Parameters struct {
+			RetryAfter int64 `json:"retry_after"`
+		} `json:"parameters"`
+	}
+	if json.Unmarshal(body, &v) != nil || v.Parameters.RetryAfter <= 0 {
+		return 0, false
+	}
+	return time.Duration(min(v.Parameters.RetryAfter, 86400)) * time.Second, true
 }

@@ -227,6 +227,11 @@ func (o *Outbox) shutdown(pending []result) {
 		o.log.Error("could not re-queue in-flight deliveries at shutdown; they are re-queued at next start", "err", err)
 	}
 	o.stmts.close()
+	for _, rs := range o.order {
+		if rs.client != nil {
+			rs.client.CloseIdleConnections()
+		}
+	}
 }
 
 func (o *Outbox) updatePending(ctx context.Context) {

@@ -416,3 +416,5 @@ func (o *Outbox) Replay(ctx context.Context, id int64) error {
 	}
 	return fmt.Errorf("%w: delivery %d is %s", ErrNotReplayable, id, status)
 }
+
+var _ Enqueuer = (*Outbox)(nil)

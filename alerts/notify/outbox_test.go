@@ -188,6 +188,8 @@ func TestCircuitBreakerOpensAndProbes(t *testing.T) {
 		clk.Advance(time.Second)
 		return testutil.ToFloat64(o.m.circuitOpen.WithLabelValues("ops")) == 1
 	}, waitFor, tick)
+	// Requests already admitted when the circuit opened finish; after that nothing is sent.
+	require.Eventually(t, func() bool { return countStatus(t, o, "ops", StatusDelivering) == 0 }, waitFor, tick)
 	hits := h.Hits()
 	require.GreaterOrEqual(t, hits, 3)
 	waitCycles(t, o, 5)
@@ -373,4 +375,46 @@ func TestEnqueueAfterClose(t *testing.T) {
 	o.Close()
 	enqueue(t, db, o, testChange("Late"))
 	require.Len(t, deliveries(t, o, DeliveryFilter{Status: StatusPending}), 1)
+}
+
+func TestGivesUpAfterRetryForThenReplay(t *testing.T) {
+	db, _ := openTestDB(t)
+	clk := newFakeClock()
+	h := newHook(t)
+	h.set(500, nil, "")
+	reg := prometheus.NewRegistry()
+	o := startOutbox(t, db, Config{Receivers: []Receiver{h.receiver("ops")}, RetryFor: time.Minute}, clk, reg)
+	enqueue(t, db, o, testChange("GiveUp"))
+	require.Eventually(t, func() bool {
+		clk.Advance(5 * time.Second)
+		return countStatus(t, o, "ops", StatusFailed) == 1
+	}, waitFor, tick)
+	d := deliveries(t, o, DeliveryFilter{Status: StatusFailed})[0]
+	require.Contains(t, d.LastError, "gave up after retrying for 1m0s: HTTP 500")
+	require.Equal(t, 1.0, testutil.ToFloat64(o.m.deliveries.WithLabelValues("ops", StatusFailed)))
+	require.Eventually(t, func() bool { return testutil.ToFloat64(o.m.pending) == 0 }, waitFor, tick)
+
+	h.set(204, nil, "")
+	require.NoError(t, o.Replay(context.Background(), d.ID))
+	require.Eventually(t, func() bool {
+		clk.Advance(5 * time.Second) // the circuit may be open after the failures
+		return countStatus(t, o, "ops", StatusDelivered) == 1
+	}, waitFor, tick)
+	require.Greater(t, deliveries(t, o, DeliveryFilter{})[0].Attempts, d.Attempts, "attempts accumulate across replays")
+}
+
+func TestRemovedReceiverRowsFailOnStart(t *testing.T) {
+	db, _ := openTestDB(t)
+	h := newHook(t)
+	o, err := NewOutbox(testConfig(Config{Receivers: []Receiver{h.receiver("old"), h.receiver("keep")},
+		Routes: []Route{{Receiver: "old", Continue: true}, {Receiver: "keep"}}}), Deps{DB: db})
+	require.NoError(t, err)
+	enqueue(t, db, o, testChange("Moved"))
+	o.Close()
+	o2 := startOutbox(t, db, Config{Receivers: []Receiver{h.receiver("keep")}}, nil, nil)
+	require.Eventually(t, func() bool { return countStatus(t, o2, "keep", StatusDelivered) == 1 }, waitFor, tick)
+	d := deliveries(t, o2, DeliveryFilter{Receiver: "old"})
+	require.Len(t, d, 1)
+	require.Equal(t, StatusFailed, d[0].Status)
+	require.Equal(t, "receiver not configured", d[0].LastError)
 }

@@ -157,7 +157,7 @@ func (c *camera) handle(ctx context.Context, au cameras.AccessUnit) {
 		}
 	}
 	if c.proc.stalled(c.a.now(), c.a.cfg.DecoderStallTimeout) {
-		c.stopProc(restartStall, false)
+		c.procEnded(restartStall)
 		c.drop(dropDecoderDown)
 		return
 	}
@@ -251,6 +251,9 @@ func (c *camera) procEnded(reason string) {
 	c.st.Restarts++
 	c.mu.Unlock()
 	msg := "ffmpeg exited"
+	if reason == restartStall {
+		msg = "ffmpeg stalled: no decoded frame for " + c.a.cfg.DecoderStallTimeout.String()
+	}
 	if err := p.exitErr(); err != nil {
 		msg += ": " + err.Error()
 	}

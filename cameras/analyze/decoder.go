@@ -126,7 +126,6 @@ func (p *decoderProc) read(stdout io.Reader, onFrame frameFunc) {
 			break
 		}
 		p.decoded.Add(1)
-		println("DBG frame", p.decoded.Load())
 		p.mu.Lock()
 		p.lastOut = p.now()
 		var m frameMeta
@@ -152,11 +151,6 @@ func (p *decoderProc) feed(au cameras.AccessUnit, now time.Time) error {
 	p.mu.Unlock()
 	if err := p.stdin.SetWriteDeadline(now.Add(p.stall)); err != nil {
 		return err
-	}
-	println("DBG feed", au.PTS, au.Keyframe, len(p.buf))
-	if f, _ := os.OpenFile("/tmp/dump.h264", os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); f != nil {
-		f.Write(p.buf)
-		f.Close()
 	}
 	_, err := p.stdin.Write(p.buf)
 	return err

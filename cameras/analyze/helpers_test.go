@@ -10,6 +10,7 @@ import (
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"citywatch/cameras"
@@ -143,8 +144,9 @@ func waitFrames(t testing.TB, a *Analyzer, id string, n uint64) {
 // waitUntil waits until the camera has analysed a frame at or after t.
 func waitUntil(t testing.TB, a *Analyzer, id string, ts time.Time) {
 	t.Helper()
-	require.Eventually(t, func() bool { return !a.Status(id).LastFrame.Before(ts) }, 20*time.Second, 5*time.Millisecond,
-		"camera %s: want a frame at %s, status %+v", id, ts, a.Status(id))
+	if !assert.Eventually(t, func() bool { return !a.Status(id).LastFrame.Before(ts) }, 20*time.Second, 5*time.Millisecond) {
+		t.Fatalf("camera %s: want a frame at %s, status %+v", id, ts, a.Status(id))
+	}
 }
 
 // lastAnalysable is the time of the last frame played that is certain to be analysed at fps.
@@ -231,3 +233,7 @@ func newHarness(t *testing.T, cfg Config) *harness {
 }
 
 func clipPath(name string) string { return filepath.Join(testdataDir, name) }
+
+func cameraAU(key bool, sps, pps []byte, nalus [][]byte) cameras.AccessUnit {
+	return cameras.AccessUnit{Codec: cameras.CodecH264, Keyframe: key, SPS: sps, PPS: pps, NALUs: nalus}
+}

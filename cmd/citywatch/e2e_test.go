@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,6 +27,9 @@ import (
 )
 
 var binPath string
+
+// adminToken is the CITYWATCH_ADMIN_TOKEN every started citywatch gets; requests carry it as a bearer token.
+const adminToken = "e2e-admin-token-0123456789abcdef"
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "citywatch-e2e-")
@@ -77,7 +81,7 @@ func start(t *testing.T, args ...string) *proc {
 	p.cmd = exec.Command(binPath, args...)
 	p.cmd.Stdout = p.out
 	p.cmd.Stderr = p.out
-	p.cmd.Env = append(os.Environ(), "CITYWATCH_TEST=1")
+	p.cmd.Env = append(os.Environ(), "CITYWATCH_ADMIN_TOKEN="+adminToken)
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start citywatch %v: %v", args, err)
 	}
@@ -139,8 +143,18 @@ func eventually(t *testing.T, within time.Duration, cond func() string) {
 	}
 }
 
+// get sends an authenticated GET.
+func get(url string) (*http.Response, error) {
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	return http.DefaultClient.Do(req)
+}
+
 func getJSON(base, path string, v any) (int, error) {
-	resp, err := http.Get(base + path)
+	resp, err := get(base + path)
 	if err != nil {
 		return 0, err
 	}
@@ -269,7 +283,7 @@ func TestDemo(t *testing.T) {
 		}
 		return fmt.Sprintf("bad payload not listed: %+v", rej.Rejected)
 	})
-	resp, err := http.Get(base + "/metrics")
+	resp, err := get(base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,6 +293,21 @@ func TestDemo(t *testing.T) {
 		if !bytes.Contains(body, []byte(want)) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+	// Without credentials the API answers 401, the login page and health checks stay open, and the first admin's
+	// login was printed once.
+	for path, want := range map[string]int{"/api/devices": 401, "/api/v1/query?query=up": 401, "/metrics": 401, "/healthz": 200, "/login": 200} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("anonymous %s: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+	if !regexp.MustCompile(`Login:\s+admin / \S{12,}`).MatchString(p.out.String()) {
+		t.Errorf("the demo did not print the admin login:\n%s", p.out.String())
 	}
 	// Unknown routes get a JSON 404.
 	var e struct{ Error string }

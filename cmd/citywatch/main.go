@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"citywatch/app"
@@ -119,7 +120,11 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	logger := app.NewLogger(stderr, cfg.Log.Level, cfg.Log.Format)
-	a, err := app.New(cfg, app.Options{Logger: logger})
+	a, err := app.New(cfg, app.Options{Logger: logger, AdminToken: os.Getenv("CITYWATCH_ADMIN_TOKEN"),
+		OnInitialAdmin: func(user, password string) {
+			fmt.Fprintf(stderr, "\nCreated the first admin. Sign in as %q with password %q and change it; the password is also in %s (mode 0600).\n\n",
+				user, password, filepath.Join(cfg.DataDir, "initial-admin.txt"))
+		}})
 	if err != nil {
 		return err
 	}
@@ -180,6 +185,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&o.RTSP, "rtsp", "127.0.0.1:8554", "simulated camera RTSP `address`")
 	fs.IntVar(&o.Devices, "devices", 24, "simulated sensor `count`")
 	fs.Float64Var(&o.Rate, "rate", 1, "messages per second per simulated sensor")
+	o.AdminToken = os.Getenv("CITYWATCH_ADMIN_TOKEN")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

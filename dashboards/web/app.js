@@ -54,15 +54,35 @@ function renderRejected(list) {
       el("td", {}, r.reason), el("td", {}, r.error))));
 }
 
+let csrf = "";
+
+function toLogin() {
+  location.assign("/login?next=" + encodeURIComponent(location.pathname));
+}
+
 async function getJSON(url) {
   const res = await fetch(url, { credentials: "same-origin" });
+  if (res.status === 401) toLogin();
   if (!res.ok) throw new Error(`${url}: ${res.status}`);
   return res.json();
 }
 
+async function whoami() {
+  const me = await getJSON("/api/me");
+  csrf = me.csrf_token || "";
+  $("who").textContent = `${me.user} (${me.role})`;
+  return me;
+}
+
+$("logout").addEventListener("click", async () => {
+  await fetch("/api/logout", { method: "POST", headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" });
+  toLogin();
+});
+
 async function refresh() {
   try {
-    const [dev, rej, cams] = await Promise.all([getJSON("/api/devices"), getJSON("/api/ingest/rejected"),
+    const [dev, rej, cams] = await Promise.all([getJSON("/api/devices"),
+      getJSON("/api/ingest/rejected").catch(() => ({ rejected: [] })), // operators and admins only
       getJSON("/api/cameras").catch(() => ({ cameras: [] }))]);
     renderDevices(dev.devices || []);
     renderCameras(cams.cameras || []);
@@ -93,5 +113,7 @@ $("query-form").addEventListener("submit", async (ev) => {
   }
 });
 
-refresh();
-setInterval(refresh, 2000);
+whoami().then(() => {
+  refresh();
+  setInterval(refresh, 2000);
+}).catch(() => {});
