@@ -10,14 +10,14 @@ import (
 )
 
 // OpenDB opens (creating if needed) a SQLite database file with the settings the outbox is tuned for: WAL
-// journal, synchronous=NORMAL (durable across process crashes; a power loss may lose the last commits),
-// busy_timeout 10s so concurrent writers wait instead of failing, and immediate transactions so a read-then-
+// journal, synchronous=FULL (a committed alert change and its notifications survive a power loss; the outbox
+// batches its own writes so the fsync per commit stays affordable), busy_timeout 10s so concurrent writers wait instead of failing, and immediate transactions so a read-then-
 // write transaction cannot fail with SQLITE_BUSY midway. The alerts package should share this *sql.DB.
 func OpenDB(path string) (*sql.DB, error) {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(ON)")
 	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())

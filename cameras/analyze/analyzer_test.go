@@ -291,4 +291,3 @@ func TestKeyframeOnlyFeed(t *testing.T) {
 	require.Equal(t, FeedKeyframes, st.Feed, "a 1 s GOP at 1 analysed frame per second needs keyframes only")
 	require.InDelta(t, 1, st.FPS, 0.1)
 }
-
