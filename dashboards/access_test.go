@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"citywatch/alerts"
+	"citywatch/alerts/notify"
 	"citywatch/cameras"
 	"citywatch/dashboards/audit"
 	"citywatch/dashboards/auth"
@@ -41,6 +43,39 @@ func (f fakeCameras) Camera(id string) (cameras.Status, error) {
 	}
 	return cameras.Status{}, cameras.ErrCameraNotFound
 }
+
+// fakeAlerts holds alert 1 at site-a and alert 2 at site-b.
+type fakeAlerts struct{}
+
+func (fakeAlerts) Alerts(alerts.AlertFilter) ([]alerts.Alert, error) {
+	return []alerts.Alert{{ID: 1, Fingerprint: "f1", Labels: map[string]string{"site": "site-a"}},
+		{ID: 2, Fingerprint: "f2", Labels: map[string]string{"site": "site-b"}}}, nil
+}
+
+func (f fakeAlerts) Alert(id int64) (alerts.Alert, error) {
+	list, _ := f.Alerts(alerts.AlertFilter{})
+	for _, a := range list {
+		if a.ID == id {
+			return a, nil
+		}
+	}
+	return alerts.Alert{}, alerts.ErrAlertNotFound
+}
+
+func (fakeAlerts) Ack(int64, string, string) error           { return nil }
+func (fakeAlerts) Assign(int64, string) error                { return nil }
+func (fakeAlerts) Silences() []alerts.Silence                { return nil }
+func (fakeAlerts) AddSilence(alerts.Silence) (string, error) { return "s1", nil }
+func (fakeAlerts) ExpireSilence(string) error                { return alerts.ErrSilenceNotFound }
+func (fakeAlerts) Rules() []alerts.RuleStatus                { return nil }
+
+type fakeDeliveries struct{}
+
+func (fakeDeliveries) Deliveries(context.Context, notify.DeliveryFilter) ([]notify.Delivery, error) {
+	return []notify.Delivery{{ID: 7, Fingerprint: "f1"}}, nil
+}
+
+func (fakeDeliveries) Replay(context.Context, int64) error { return notify.ErrNotFound }
 
 // fakePromAPI answers every query route with 200 and records the query it was given.
 type fakePromAPI struct{ lastQuery, lastMatch chan string }
@@ -77,7 +112,7 @@ func newAccessServer(t *testing.T) (*Server, *auth.Auth, fakePromAPI) {
 	}
 	prom := fakePromAPI{lastQuery: make(chan string, 1), lastMatch: make(chan string, 1)}
 	s, err := New(Config{}, Deps{Ingest: fakeIngest{}, Cameras: fakeCameras{}, PromAPI: prom, Auth: a, Audit: lg,
-		Gatherer: emptyGatherer{}})
+		Gatherer: emptyGatherer{}, Alerts: fakeAlerts{}, Deliveries: fakeDeliveries{}, ReloadRules: func() error { return nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +130,10 @@ func TestAccessMatrix(t *testing.T) {
 		Path: func(rule auth.RouteRule, site string) string {
 			if rule.Pattern == "/" {
 				return "/no-such-route"
+			}
+			if strings.HasPrefix(rule.Pattern, "/api/alerts/{id}") {
+				id := map[string]string{"site-a": "1", "site-b": "2"}[site]
+				return strings.Replace(rule.Pattern, "{id}", id, 1)
 			}
 			return authtest.DefaultPath(rule, site)
 		},

@@ -52,6 +52,12 @@ type Deps struct {
 	Cameras CameraInfo
 	// Analysis adds each camera's analysis status to the camera API.
 	Analysis AnalysisInfo
+	// Alerts serves /api/alerts, /api/silences and /api/rules.
+	Alerts AlertsAPI
+	// ReloadRules re-reads the rule files (POST /api/rules/reload).
+	ReloadRules func() error
+	// Deliveries serves the notification log and replay.
+	Deliveries DeliveriesAPI
 	// PromAPI serves the Prometheus-compatible query API under /api/v1/.
 	PromAPI Mounter
 	// Auth authenticates every request and authorizes every route. Nil means no access control: for tests of
@@ -235,6 +241,7 @@ func (s *Server) routes() {
 		s.handleFunc(with(read, "GET", "/api/cameras", false), s.cameraList)
 		s.handleFunc(with(read, "GET", "/api/cameras/{id}", true), s.camera)
 	}
+	s.alertRoutes()
 	if s.deps.PromAPI != nil {
 		prom := http.NewServeMux()
 		s.deps.PromAPI.Register(prom)

@@ -391,7 +391,9 @@ func TestGivesUpAfterRetryForThenReplay(t *testing.T) {
 	}, waitFor, tick)
 	d := deliveries(t, o, DeliveryFilter{Status: StatusFailed})[0]
 	require.Contains(t, d.LastError, "gave up after retrying for 1m0s: HTTP 500")
-	require.Equal(t, 1.0, testutil.ToFloat64(o.m.deliveries.WithLabelValues("ops", StatusFailed)))
+	require.Eventually(t, func() bool { // counted just after the commit the query above saw
+		return testutil.ToFloat64(o.m.deliveries.WithLabelValues("ops", StatusFailed)) == 1
+	}, waitFor, tick)
 	require.Eventually(t, func() bool { return testutil.ToFloat64(o.m.pending) == 0 }, waitFor, tick)
 
 	h.set(204, nil, "")
