@@ -10,17 +10,16 @@ import (
 	"log/slog"
 	"maps"
 	"math"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"citywatch/internal/sqlitedb"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
-	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
 
 	"citywatch/alerts/notify"
 )
@@ -266,7 +265,7 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 		if cfg.DBPath == "" {
 			return nil, fmt.Errorf("%w: Config.DBPath or Deps.DB is required", ErrInvalid)
 		}
-		db, err := openDB(cfg.DBPath)
+		db, err := sqlitedb.Open(cfg.DBPath)
 		if err != nil {
 			return nil, err
 		}
@@ -503,25 +502,6 @@ func (m *Manager) Rules() []RuleStatus {
 		out = append(out, st)
 	}
 	return out
-}
-
-// openDB opens a SQLite file with the settings notify.OpenDB uses, so that both packages behave alike:
-// WAL, a busy timeout instead of SQLITE_BUSY errors, and immediate transactions.
-func openDB(path string) (*sql.DB, error) {
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(FULL)")
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("alerts: open database: %w", err)
-	}
-	if err := db.Ping(); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("alerts: open database: %w", err)
-	}
-	return db, nil
 }
 
 // MarshalJSON encodes the alert; a NaN or infinite Value (no JSON number) is encoded as null.

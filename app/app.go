@@ -27,6 +27,7 @@ import (
 	"citywatch/dashboards/auth"
 	"citywatch/dashboards/promapi"
 	"citywatch/ingest"
+	"citywatch/internal/sqlitedb"
 	"citywatch/ingest/broker"
 	"citywatch/ingest/mapping"
 	"citywatch/store"
@@ -187,7 +188,7 @@ func (a *App) cameraConfigs() []cameras.CameraConfig {
 // it creates the admin whose login OnInitialAdmin is told once.
 func (a *App) buildAuth() error {
 	var err error
-	if a.meta, err = auth.OpenDB(filepath.Join(a.cfg.DataDir, "citywatch.db")); err != nil {
+	if a.meta, err = sqlitedb.Open(filepath.Join(a.cfg.DataDir, "citywatch.db")); err != nil {
 		return fmt.Errorf("metadata database: %w", err)
 	}
 	if a.audit, err = audit.New(a.meta, audit.Config{}, audit.Deps{Logger: a.log, Registerer: a.reg}); err != nil {

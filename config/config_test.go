@@ -132,6 +132,12 @@ func TestExampleLoads(t *testing.T) {
 	if cfg.Ingest.Sources[0].Password.Value() != "example-central-password" {
 		t.Error("example: ${ENV} not expanded")
 	}
+	if got := cfg.Alerts.RuleFiles; len(got) != 1 || got[0] != filepath.Join("..", "deploy", "rules", "citywatch-default.yaml") {
+		t.Errorf("example: rule_files = %v, want the default rule pack next to the example", got)
+	}
+	if r := cfg.Notify.Receivers[0]; len(r.SigningSecrets()) != 1 || r.HTTPHeaders()["Authorization"].Value() != "Bearer example-chat-token" {
+		t.Errorf("example: receiver secrets not loaded")
+	}
 	// Without its environment variables the example must fail naming them, not start with empty secrets.
 	_, err = load(examplePath, environment{lookup: func(string) (string, bool) { return "", false }, host: "h", fsys: osFS{}})
 	if err == nil || !strings.Contains(err.Error(), `"CITYWATCH_INFLUX_TOKEN" is not set`) {

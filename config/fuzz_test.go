@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,6 +32,18 @@ func FuzzParse(f *testing.F) {
 	for _, s := range badSecretConfigs {
 		f.Add([]byte(s))
 	}
+	for _, tc := range defaultReceiverCases {
+		f.Add([]byte(tc.in + "\n"))
+	}
+	for _, tc := range externalURLCases {
+		f.Add([]byte("http: {listen: '" + tc.listen + "'}\n"))
+	}
+	f.Add([]byte(secretConfigEnvAdmin))
+	f.Add([]byte("notify:\n  receivers:\n    - name: t\n      url: https://x.example/\n      format: template\n" +
+		"      template: |\n        {{ range .Alerts }}\n        {{ .Name | upper }}{{ end }\n"))
+	f.Add([]byte("notify: {receivers: [{name: a, url: 'https://x.example/'}], routes: [{receiver: a, match_re: {site: '(?i)q-.*'}}], default_receiver: a}\n"))
+	f.Add([]byte("alerts: {canary: {enabled: true, fallback_receiver: a}}\nnotify: {receivers: [{name: a, url: 'https://[::1]/', allow_private: true}]}\n"))
+	f.Add([]byte("auth: {trusted_proxies: ['::/0', 0.0.0.0/0, '1.2.3.4/33'], session_idle: 1h, session_max: 1h}\n"))
 	f.Add([]byte("a: &a [*a]\n"))
 	f.Add([]byte("ingest: {rules: [&r {topic: x}, *r, {<<: *r, format: json}]}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -125,6 +138,26 @@ func FuzzExpandEnv(f *testing.F) {
 		out, sub, errs := expandEnv(s, func(string) (string, bool) { return "", true })
 		if len(errs) == 0 && !sub && !strings.Contains(s, "$$") && out != s {
 			t.Fatalf("%q changed to %q without a substitution", s, out)
+		}
+	})
+}
+
+// FuzzCheckWebhookURL: a webhook URL check never panics and never echoes the URL's path, query or userinfo,
+// which carry tokens.
+func FuzzCheckWebhookURL(f *testing.F) {
+	for _, tc := range webhookURLCases {
+		f.Add(tc.url, tc.allowPrivate)
+	}
+	f.Fuzz(func(t *testing.T, raw string, allowPrivate bool) {
+		msg := checkWebhookURL(raw, allowPrivate)
+		u, err := url.Parse(raw)
+		if err != nil || msg == "" {
+			return
+		}
+		for _, part := range []string{u.Path, u.RawQuery, u.User.String()} {
+			if len(part) >= 4 && strings.Contains(msg, part) && !strings.Contains(u.Scheme+u.Hostname(), part) {
+				t.Fatalf("message %q echoes %q of %q", msg, part, raw)
+			}
 		}
 	})
 }

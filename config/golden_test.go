@@ -16,6 +16,9 @@ var testVars = map[string]string{
 	"CITYWATCH_CENTRAL_MQTT_PASSWORD": "example-central-password",
 	"CITYWATCH_INFLUX_TOKEN":          "example-influx-token",
 	"CITYWATCH_CAMERA_PASSWORD":       "example-camera-password",
+	"CITYWATCH_WEBHOOK_SECRET":        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+	"CITYWATCH_CHAT_TOKEN":            "example-chat-token",
+	"CITYWATCH_TELEGRAM_BOT_TOKEN":    "123456:example-telegram-bot-token",
 }
 
 func testEnv() environment {

@@ -85,15 +85,20 @@ type ReceiverConfig struct {
 	// TelegramChatID is the chat_id of the telegram format (required there). It defaults to "".
 	TelegramChatID string `yaml:"telegram_chat_id"`
 
-	fileSecrets []Secret          // read from SecretFiles, in order
-	fileHeaders map[string]Secret // read from HeaderFiles
+	// SecretFileValues are the secrets read from SecretFiles, in order ("" where a file could not be read).
+	// Parse and Complete fill them; they are not a key of the file. (Exported so that fmt redacts them too:
+	// fmt cannot call the redacting methods of an unexported field.)
+	SecretFileValues []Secret `yaml:"-" json:"-"`
+	// HeaderFileValues are the header values read from HeaderFiles. Parse and Complete fill them; they are not
+	// a key of the file.
+	HeaderFileValues map[string]Secret `yaml:"-" json:"-"`
 }
 
 // SigningSecrets returns the signing secrets: Secrets, then those read from SecretFiles.
 func (r ReceiverConfig) SigningSecrets() []Secret {
-	out := make([]Secret, 0, len(r.Secrets)+len(r.fileSecrets))
+	out := make([]Secret, 0, len(r.Secrets)+len(r.SecretFileValues))
 	out = append(out, r.Secrets...)
-	for _, s := range r.fileSecrets {
+	for _, s := range r.SecretFileValues {
 		if s != "" {
 			out = append(out, s)
 		}
@@ -103,11 +108,11 @@ func (r ReceiverConfig) SigningSecrets() []Secret {
 
 // HTTPHeaders returns the extra HTTP headers: Headers and those read from HeaderFiles.
 func (r ReceiverConfig) HTTPHeaders() map[string]Secret {
-	out := make(map[string]Secret, len(r.Headers)+len(r.fileHeaders))
+	out := make(map[string]Secret, len(r.Headers)+len(r.HeaderFileValues))
 	for k, v := range r.Headers {
 		out[k] = v
 	}
-	for k, v := range r.fileHeaders {
+	for k, v := range r.HeaderFileValues {
 		out[k] = v
 	}
 	return out

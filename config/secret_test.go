@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -21,18 +22,30 @@ const (
 	markToken    = "token-SECRET-d4"
 	markHashFile = "$2a$10$wFVOI6FLZX2oYjTZBhyzwuKrgLitzjVCnC9zgcN4jG5D3SvvQ1ewy"
 	markHashHead = "wFVOI6FLZX2oYjTZ" // part of the bcrypt hash
+	// Notification and auth secrets: webhook URL tokens, signing secrets, header values, the admin token.
+	markURL       = "url-SECRET-e5"
+	markSigning   = "signing-SECRET-f6-0123456789"
+	markSignFile  = "signfile-SECRET-g7-0123456789"
+	markHeader    = "header-SECRET-h8"
+	markHeadFile  = "headfile-SECRET-i9"
+	markURLFile   = "urlfile-SECRET-j0"
+	markAdmin     = "admin-SECRET-k1-0123456789"
+	markAdminFile = "adminfile-SECRET-l2-0123456789"
 )
 
-var secretMarks = []string{markInline, markEnv, markFile, markToken, markHashHead}
+var secretMarks = []string{markInline, markEnv, markFile, markToken, markHashHead, markURL, markSigning,
+	markSignFile, markHeader, markHeadFile, markURLFile, markAdmin, markAdminFile}
 
 func secretEnv(t *testing.T) (environment, string) {
 	dir := t.TempDir()
-	for name, content := range map[string]string{"pw": markFile + "\n", "hash": markHashFile + "\n"} {
+	for name, content := range map[string]string{"pw": markFile + "\n", "hash": markHashFile + "\n",
+		"sign": markSignFile + "\n", "head": markHeadFile + "\n", "url": "https://hooks.example/" + markURLFile + "\n",
+		"admin": markAdminFile + "\n", "short": "s-" + markHeadFile[:5] + "\n"} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	vars := map[string]string{"SECRET_ENV": markEnv, "SECRET_TOKEN": markToken}
+	vars := map[string]string{"SECRET_ENV": markEnv, "SECRET_TOKEN": markToken, "SECRET_ADMIN": markAdmin}
 	return environment{
 		lookup: func(k string) (string, bool) { v, ok := vars[k]; return v, ok },
 		host:   "testhost",
@@ -53,7 +66,21 @@ ingest:
     - {name: t, url: "tcp://127.0.0.1:1884", username: u, password_file: pw}
 storage:
   influx: {url: "http://127.0.0.1:8086", org: o, bucket: b, token: "${SECRET_TOKEN}"}
+notify:
+  receivers:
+    - name: inline
+      url: "https://hooks.example/` + markURL + `"
+      secrets: [` + markSigning + `]
+      secret_files: [sign]
+      headers: {Authorization: "Bearer ` + markHeader + `"}
+      header_files: {X-Key: head}
+    - {name: fromfile, url_file: url}
+auth:
+  admin_token_file: admin
 `
+
+// secretConfigEnvAdmin sets the admin token through ${ENV}.
+const secretConfigEnvAdmin = "auth: {admin_token: '${SECRET_ADMIN}'}\n"
 
 func assertNoSecret(t *testing.T, what, out string) {
 	t.Helper()
@@ -76,6 +103,17 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		cfg.Storage.Influx.Token.Value() != markToken || cfg.Ingest.Sources[1].Password.Value() != markFile {
 		t.Fatalf("secrets not loaded: %#v", cfg)
 	}
+	r := cfg.Notify.Receivers
+	if r[0].URL.Value() != "https://hooks.example/"+markURL || r[1].URL.Value() != "https://hooks.example/"+markURLFile ||
+		!reflect.DeepEqual(r[0].SigningSecrets(), []Secret{markSigning, markSignFile}) ||
+		!reflect.DeepEqual(r[0].HTTPHeaders(), map[string]Secret{"Authorization": "Bearer " + markHeader, "X-Key": markHeadFile}) ||
+		cfg.Auth.AdminToken.Value() != markAdminFile {
+		t.Fatalf("notify/auth secrets not loaded: %#v %#v", r, cfg.Auth)
+	}
+	admin, err := parse([]byte(secretConfigEnvAdmin), filepath.Join(dir, "c.yaml"), env)
+	if err != nil || admin.Auth.AdminToken.Value() != markAdmin {
+		t.Fatalf("admin token from env: %v", err)
+	}
 	// ...and never shown.
 	outputs := map[string]string{
 		"String":  cfg.String(),
@@ -87,6 +125,9 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		"%x":      fmt.Sprintf("%x", cfg.Storage.Influx.Token),
 		"%d":      fmt.Sprintf("%d", cfg.Storage.Influx.Token),
 		"Println": fmt.Sprintln(cfg.Broker.Users, cfg.Storage.Influx),
+		"notify":  fmt.Sprintf("%v %+v %#v", cfg.Notify, cfg.Notify, cfg.Notify),
+		"auth":    fmt.Sprintf("%v %+v %#v %s", cfg.Auth, cfg.Auth, cfg.Auth, admin),
+		"methods": fmt.Sprint(r[0].SigningSecrets(), r[0].HTTPHeaders()),
 	}
 	if b, err := json.Marshal(cfg); err != nil {
 		t.Fatal(err)
@@ -101,9 +142,18 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	var logs bytes.Buffer
 	slog.New(slog.NewTextHandler(&logs, nil)).Info("cfg", "token", cfg.Storage.Influx.Token, "users", cfg.Broker.Users)
 	slog.New(slog.NewJSONHandler(&logs, nil)).Info("cfg", "token", cfg.Storage.Influx.Token, "influx", cfg.Storage.Influx)
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("cfg", "notify", cfg.Notify, "auth", cfg.Auth,
+		"headers", r[0].HTTPHeaders(), "secrets", r[0].SigningSecrets())
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("cfg", "receiver", r[0], "admin", cfg.Auth.AdminToken)
 	outputs["slog"] = logs.String()
 	for what, out := range outputs {
 		assertNoSecret(t, what, out)
+	}
+	for _, want := range []string{"password: <redacted>", "url: <redacted>", "admin_token: <redacted>",
+		"Authorization: <redacted>", "- <redacted>"} {
+		if !strings.Contains(outputs["String"], want) {
+			t.Errorf("String() lacks %q", want)
+		}
 	}
 	if !strings.Contains(outputs["String"], "password: <redacted>") || !strings.Contains(outputs["json"], `redacted`) {
 		t.Errorf("secrets should print as <redacted>:\n%s", outputs["String"])
@@ -139,6 +189,36 @@ var badSecretConfigs = []string{
 	"storage:\n  influx: {token: " + markToken + "\n",
 	"storage:\n  influx:\n    token: '" + markToken + "\n",
 	"storage:\n  influx:\n\ttoken: " + markToken + "\n",
+	// webhook URLs: every kind of URL error; the path and query carry tokens
+	"notify:\n  receivers:\n    - {name: a, url: 'ftp://hooks.example/" + markURL + "'}\n",
+	"notify:\n  receivers:\n    - {name: a, url: 'https://u:" + markURL + "@hooks.example/'}\n",
+	"notify:\n  receivers:\n    - {name: a, url: 'https://hooks.example/" + markURL + "%zz'}\n",
+	"notify:\n  receivers:\n    - {name: a, url: 'http://127.0.0.1/" + markURL + "?t=" + markURL + "'}\n",
+	"notify:\n  receivers:\n    - {name: a, url: 'https://hooks.example:99999/" + markURL + "'}\n",
+	"notify:\n  receivers:\n    - {name: a, url: 'https:///" + markURL + "'}\n",
+	"notify:\n  receivers:\n    - {name: a, url: '" + markURL + "', url_file: url}\n",
+	"notify:\n  receivers:\n    - {name: a, url: [" + markURL + "]}\n",
+	"notify:\n  receivers:\n    - {name: 'Bad " + markURL[:3] + "', url: 'https://h.example/" + markURL + "', format: nope}\n",
+	// signing secrets: too short, bad base64, wrong type, short file
+	"notify:\n  receivers:\n    - {name: a, url: 'https://h.example/', secrets: [" + markHeader[:10] + "]}\n",
+	"notify:\n  receivers:\n    - {name: a, url: 'https://h.example/', secrets: ['whsec_" + markSigning + "']}\n",
+	"notify:\n  receivers:\n    - {name: a, url: 'https://h.example/', secrets: ['whsec_c2hvcnQ=', {" + markSigning + ": 1}]}\n",
+	"notify:\n  receivers:\n    - {name: a, url: 'https://h.example/', secrets: ['${" + markSigning + "']}\n",
+	"notify:\n  receivers:\n    - {name: a, url: 'https://h.example/', secret_files: [short, nofile]}\n",
+	// header values: CR/LF, empty, reserved or invalid names, both inline and file, wrong types
+	"notify:\n  receivers:\n    - {name: a, url: 'https://h.example/', headers: {X-A: \"" + markHeader + "\\r\\nX-B: 1\"}}\n",
+	"notify:\n  receivers:\n    - {name: a, url: 'https://h.example/', headers: {Host: " + markHeader + ", 'B@d': " + markHeader + "}}\n",
+	"notify:\n  receivers:\n    - {name: a, url: 'https://h.example/', headers: {X-A: " + markHeader + "}, header_files: {x-a: head}}\n",
+	"notify:\n  receivers:\n    - {name: a, url: 'https://h.example/', headers: {X-A: [" + markHeader + "]}}\n",
+	"notify:\n  receivers:\n    - {name: a, url: 'https://h.example/', headers: [" + markHeader + "]}\n",
+	// admin token: too short, spaces, both inline and file, wrong type, bad ${
+	"auth: {admin_token: " + markAdmin[:12] + "}\n",
+	"auth: {admin_token: '" + markAdmin + " x'}\n",
+	"auth: {admin_token: \"" + markAdmin + "\\n\"}\n",
+	"auth: {admin_token: " + markAdmin + ", admin_token_file: admin}\n",
+	"auth: {admin_token: [" + markAdmin + "]}\n",
+	"auth: {admin_token: '${" + markAdmin + "}'}\n",
+	"auth: {admin_token: " + markAdmin + "\n",
 }
 
 func TestSecretsNeverInErrors(t *testing.T) {

@@ -120,23 +120,23 @@ func (c *Config) readSecretFiles(s *errorSink, fsys fileOpener) {
 		p := indexPath("notify.receivers", i)
 		read(p+".url", &r.URL, r.URLFile)
 		// Lists and maps of files: re-read from scratch, so Complete stays idempotent.
-		r.fileSecrets = make([]Secret, len(r.SecretFiles))
+		r.SecretFileValues = make([]Secret, len(r.SecretFiles))
 		for j, file := range r.SecretFiles {
 			fp := indexPath(p+".secret_files", j)
 			if file == "" {
 				s.add(fp, "must not be empty")
 				continue
 			}
-			readList(fp, &r.fileSecrets[j], file)
+			readList(fp, &r.SecretFileValues[j], file)
 		}
-		r.fileHeaders = nil
+		r.HeaderFileValues = nil
 		for _, name := range sortedKeys(r.HeaderFiles) {
 			var val Secret
 			if readList(joinPath(p+".header_files", name), &val, r.HeaderFiles[name]) {
-				if r.fileHeaders == nil {
-					r.fileHeaders = map[string]Secret{}
+				if r.HeaderFileValues == nil {
+					r.HeaderFileValues = map[string]Secret{}
 				}
-				r.fileHeaders[name] = val
+				r.HeaderFileValues[name] = val
 			}
 		}
 	}

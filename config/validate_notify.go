@@ -193,7 +193,7 @@ func (v validator) receiver(p string, r *ReceiverConfig) {
 			v.add(indexPath(p+".secrets", i), "%s", msg)
 		}
 	}
-	for i, s := range r.fileSecrets { // aligned with SecretFiles; "" where the file could not be read
+	for i, s := range r.SecretFileValues { // aligned with SecretFiles; "" where the file could not be read
 		if msg := checkWebhookSecret(s.Value()); s != "" && msg != "" {
 			v.add(indexPath(p+".secret_files", i), "%s", msg)
 		}
@@ -241,7 +241,7 @@ func (v validator) headers(p string, r *ReceiverConfig) {
 	}
 	for _, name := range sortedKeys(r.HeaderFiles) {
 		check(p+".header_files", name, "", true)
-		if val, ok := r.fileHeaders[name]; ok {
+		if val, ok := r.HeaderFileValues[name]; ok {
 			v.headerValue(joinPath(p+".header_files", name), val)
 		}
 	}
@@ -372,9 +372,6 @@ func internalAddress(ip netip.Addr) string {
 				return r
 			}
 		}
-	}
-	if ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
-		return "broadcast"
 	}
 	return ""
 }

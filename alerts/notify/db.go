@@ -4,32 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net/url"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"citywatch/internal/sqlitedb"
 )
 
-// OpenDB opens (creating if needed) a SQLite database file with the settings the outbox is tuned for: WAL
-// journal, synchronous=FULL (a committed alert change and its notifications survive a power loss; the outbox
-// batches its own writes so the fsync per commit stays affordable), busy_timeout 10s so concurrent writers wait instead of failing, and immediate transactions so a read-then-
-// write transaction cannot fail with SQLITE_BUSY midway. The alerts package should share this *sql.DB.
-func OpenDB(path string) (*sql.DB, error) {
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(FULL)")
-	q.Add("_pragma", "foreign_keys(ON)")
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("notify: open database: %w", err)
-	}
-	if err := db.Ping(); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("notify: open database: %w", err)
-	}
-	return db, nil
-}
+// OpenDB opens (creating if needed) the database the outbox keeps its table in; the alerts package shares the
+// same *sql.DB. See sqlitedb.Open for its settings.
+func OpenDB(path string) (*sql.DB, error) { return sqlitedb.Open(path) }
 
 var schema = []string{
 	`CREATE TABLE IF NOT EXISTS notify_deliveries (

@@ -299,6 +299,7 @@ func (a *Analyzer) sampleLoop() {
 	defer a.outWG.Done()
 	var lastErr string
 	for s := range a.samples {
+		s = a.coalesce(s)
 		ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
 		err := a.deps.Appender.Append(ctx, s)
 		cancel()
@@ -312,6 +313,26 @@ func (a *Analyzer) sampleLoop() {
 			a.log.Warn("appending analysis samples failed", "err", err)
 		}
 	}
+}
+
+// maxBatch bounds how many samples one Append carries.
+const maxBatch = 4096
+
+// coalesce appends the batches already waiting to s, so that many cameras cost one Append (one WAL commit)
+// per round instead of one each.
+func (a *Analyzer) coalesce(s []store.Sample) []store.Sample {
+	for len(s) < maxBatch {
+		select {
+		case more, ok := <-a.samples:
+			if !ok {
+				return s
+			}
+			s = append(s, more...)
+		default:
+			return s
+		}
+	}
+	return s
 }
 
 func (a *Analyzer) eventLoop() {

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -290,4 +291,29 @@ func TestKeyframeOnlyFeed(t *testing.T) {
 	st := h.a.Status("cam1")
 	require.Equal(t, FeedKeyframes, st.Feed, "a 1 s GOP at 1 analysed frame per second needs keyframes only")
 	require.InDelta(t, 1, st.FPS, 0.1)
+}
+
+func TestCloseStopsEverything(t *testing.T) {
+	before := runtime.NumGoroutine()
+	h := newHarness(t, Config{Cameras: []CameraConfig{{ID: "cam1"}, {ID: "cam2"}}})
+	normal := loadClip(t, clipPath("clip.h264"), cameras.CodecH264)
+	p := newPlayer()
+	p.play(t, h.a, "cam1", normal, 1)
+	waitFrames(t, h.a, "cam1", 2)
+	for i := range normal.aus { // left in the queue and the decoder at Close
+		h.a.OnAccessUnit("cam1", p.next(normal, i))
+	}
+	h.a.Close()
+	h.a.Close()
+	h.a.OnAccessUnit("cam1", p.next(normal, 0)) // after Close: ignored, no panic
+	// Polled here, not with require.Eventually, which runs its condition on a goroutine of its own.
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if runtime.NumGoroutine() > before {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("goroutines: before %d, now %d:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+	}
+	require.Error(t, h.a.Start(), "no restart after Close")
 }

@@ -149,7 +149,8 @@ func (p *decoderProc) feed(au cameras.AccessUnit, now time.Time) error {
 	}
 	p.inflight = append(p.inflight, frameMeta{pts: au.PTS, t: au.Time, session: au.Session, fed: now})
 	p.mu.Unlock()
-	if err := p.stdin.SetWriteDeadline(now.Add(p.stall)); err != nil {
+	// An OS deadline: on the real clock, whatever clock the Analyzer was given.
+	if err := p.stdin.SetWriteDeadline(time.Now().Add(p.stall)); err != nil {
 		return err
 	}
 	_, err := p.stdin.Write(p.buf)

@@ -241,3 +241,29 @@ func TestAnalysisSize(t *testing.T) {
 		require.Equal(t, [2]int{tc.aw, tc.ah}, [2]int{aw, ah}, "%dx%d", tc.w, tc.h)
 	}
 }
+
+// FuzzAnalyse feeds arbitrary access units through the Annex-B writer and arbitrary pictures through the
+// detector: neither may panic.
+func FuzzAnalyse(f *testing.F) {
+	f.Add([]byte{0x65, 1, 2}, []byte{1, 2, 3, 4}, true, false)
+	f.Add([]byte{}, []byte{}, false, true)
+	f.Add([]byte{0x46, 0x01}, make([]byte, 64), true, true)
+	f.Fuzz(func(t *testing.T, nalu, pix []byte, key, h265 bool) {
+		au := cameraAU(key, nalu, nalu, [][]byte{nalu, nil, pix})
+		au.VPS = pix
+		_ = appendAnnexB(nil, au, h265)
+		cfg := CameraConfig{ID: "c", LearnFrames: 1}
+		cfg.SetDefaults()
+		d := newDetector(cfg)
+		d.resize(8, 6)
+		t0 := time.Unix(0, 0)
+		for i := range 3 {
+			frame := make([]byte, 48)
+			copy(frame, pix)
+			if i == 1 {
+				frame = pix // any length
+			}
+			_ = d.analyse(frame, t0.Add(time.Duration(i)*time.Second))
+		}
+	})
+}

@@ -1,0 +1,223 @@
+package main_test
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"citywatch/internal/testenv"
+)
+
+// webhookSecret is a Standard Webhooks secret: "whsec_" and the base64 of the HMAC key.
+var webhookSecret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("e2e-signing-key-0123456789"))
+
+// hook is a webhook receiver that verifies every signature with its own HMAC code (not citywatch's) and keeps
+// the payloads it accepted.
+type hook struct {
+	t        *testing.T
+	mu       sync.Mutex
+	payloads []map[string]any
+}
+
+func (h *hook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		w.WriteHeader(400)
+		return
+	}
+	id, ts, sigs := r.Header.Get("webhook-id"), r.Header.Get("webhook-timestamp"), r.Header.Get("webhook-signature")
+	key, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(webhookSecret, "whsec_"))
+	mac := hmac.New(sha256.New, key)
+	fmt.Fprintf(mac, "%s.%s.", id, ts)
+	mac.Write(body)
+	want := "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	valid := false
+	for _, s := range strings.Fields(sigs) {
+		valid = valid || hmac.Equal([]byte(s), []byte(want))
+	}
+	if id == "" || ts == "" || !valid {
+		h.t.Errorf("webhook with a bad signature: id %q ts %q sig %q", id, ts, sigs)
+		w.WriteHeader(401)
+		return
+	}
+	var p map[string]any
+	if err := json.Unmarshal(body, &p); err != nil {
+		h.t.Errorf("webhook body is not JSON: %v: %s", err, body)
+		w.WriteHeader(400)
+		return
+	}
+	h.mu.Lock()
+	h.payloads = append(h.payloads, p)
+	h.mu.Unlock()
+	w.WriteHeader(204)
+}
+
+// count returns how many accepted payloads match state and reminder.
+func (h *hook) count(state string, reminder bool) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, p := range h.payloads {
+		if p["state"] == state && p["reminder"] == reminder {
+			n++
+		}
+	}
+	return n
+}
+
+func (h *hook) last() map[string]any {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.payloads) == 0 {
+		return nil
+	}
+	return h.payloads[len(h.payloads)-1]
+}
+
+// TestFeverAlertWebhook drives alerting end to end: a fever reading published over MQTT fires the rule, a
+// receiver gets the signed webhook with the expected payload, reminders repeat until the alert is acknowledged
+// through the API, and a normal reading resolves it with a recovery notice that carries the outage length.
+func TestFeverAlertWebhook(t *testing.T) {
+	h := &hook{t: t}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(rules, []byte(`groups:
+  - name: e2e
+    rules:
+      - alert: Fever
+        expr: body_temperature > 38.0
+        for: 1s
+        labels:
+          severity: critical
+        annotations:
+          summary: "Fever at {{ $labels.site }}: {{ $labels.device }} reads {{ $value }}"
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	httpAddr, mqttAddr := testenv.FreePort(t), testenv.FreePort(t)
+	cfg := writeConfig(t, dir, fmt.Sprintf(`data_dir: %s
+http:
+  listen: %s
+broker:
+  listen: %s
+  allow_anonymous: true
+alerts:
+  eval_interval: 1s
+  rule_files: [rules.yaml]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 3s
+notify:
+  receivers:
+    - name: health-post
+      url: %s/hook
+      format: citywatch
+      secrets: [%q]
+      allow_private: true
+`, filepath.Join(dir, "data"), httpAddr, mqttAddr, srv.URL, webhookSecret))
+	base := "http://" + httpAddr
+	p := start(t, "serve", "--config", cfg)
+	waitReady(t, p, base)
+	c := mqttClient(t, "tcp://"+mqttAddr, "e2e-wearable")
+
+	// The wearable reports a fever every 200 ms until the test says otherwise.
+	temp := make(chan string, 1)
+	temp <- "39.2"
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cur := <-temp
+		for {
+			select {
+			case v := <-temp:
+				cur = v
+			case <-stop:
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			tok := c.Publish("city/central/q-hotel-1/wearable-001", 1, false, `{"body_temperature":`+cur+`}`)
+			tok.WaitTimeout(5 * time.Second)
+		}
+	}()
+	defer func() { close(stop); <-done }()
+
+	eventually(t, 30*time.Second, func() string {
+		if h.count("firing", false) == 0 {
+			return "no firing notification yet"
+		}
+		return ""
+	})
+	first := h.last()
+	if first["alert"] != "Fever" || first["site"] != "q-hotel-1" || !strings.Contains(fmt.Sprint(first["summary"]), "wearable-001 reads 39.2") {
+		t.Fatalf("unexpected firing payload: %v", first)
+	}
+	if h.count("firing", false) != 1 {
+		t.Fatalf("%d firing notifications, want exactly 1", h.count("firing", false))
+	}
+	// Unacknowledged, it is repeated every repeat_interval.
+	eventually(t, 30*time.Second, func() string {
+		if h.count("firing", true) == 0 {
+			return "no reminder yet"
+		}
+		return ""
+	})
+
+	// Acknowledge through the API: reminders stop, the alert keeps firing.
+	var list struct {
+		Alerts []struct {
+			ID    int64  `json:"id"`
+			State string `json:"state"`
+			Rule  string `json:"rule"`
+		} `json:"alerts"`
+	}
+	if code, err := getJSON(base, "/api/alerts?state=firing", &list); err != nil || code != 200 || len(list.Alerts) != 1 {
+		t.Fatalf("firing alerts: %d %v %+v", code, err, list)
+	}
+	req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/alerts/%d/ack", base, list.Alerts[0].ID), strings.NewReader(`{"comment":"nurse on the way"}`))
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("ack: %v %v", resp.Status, err)
+	}
+	resp.Body.Close()
+	reminders := h.count("firing", true)
+	// Three repeat intervals with no new reminder. (A reminder already being sent when the ack landed may still
+	// arrive: allow one.)
+	time.Sleep(9 * time.Second)
+	if got := h.count("firing", true); got > reminders+1 {
+		t.Fatalf("reminders went on after the ack: %d before, %d after", reminders, got)
+	}
+
+	// Back to normal: the recovery notice says how long the fever lasted.
+	temp <- "36.8"
+	eventually(t, 30*time.Second, func() string {
+		if h.count("resolved", false) == 0 {
+			return "no recovery notice yet"
+		}
+		return ""
+	})
+	resolved := h.last()
+	if out, ok := resolved["outage_seconds"].(float64); !ok || out <= 0 {
+		t.Fatalf("recovery notice without an outage length: %v", resolved)
+	}
+	if resolved["acked_by"] == "" {
+		t.Errorf("recovery notice does not say who acknowledged: %v", resolved)
+	}
+	p.stop()
+}

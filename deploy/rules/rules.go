@@ -1,0 +1,13 @@
+// Package rules embeds citywatch's default alert rule pack, so the demo and a `serve` without rule files of
+// its own have the quarantine-site and city rules wherever the binary runs.
+package rules
+
+import _ "embed"
+
+// DefaultName is the rule pack's file name, used in file:line errors.
+const DefaultName = "deploy/rules/citywatch-default.yaml"
+
+// Default is the default rule pack (Prometheus rule-file format plus citywatch's event rules).
+//
+//go:embed citywatch-default.yaml
+var Default string
