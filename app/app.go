@@ -20,6 +20,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/crypto/bcrypt"
 
+	"citywatch/alerts"
+	"citywatch/alerts/notify"
 	"citywatch/cameras"
 	"citywatch/config"
 	"citywatch/dashboards"
@@ -43,6 +45,8 @@ type Options struct {
 	Cameras []cameras.CameraConfig
 	// AdminToken, when set, is an admin API token with exactly this value (CITYWATCH_ADMIN_TOKEN).
 	AdminToken string
+	// DemoGrouping groups and repeats notifications on demo timescales (seconds, not minutes).
+	DemoGrouping bool
 	// OnInitialAdmin is told the login of the admin created on first start, once. Nil logs where the password
 	// file is instead.
 	OnInitialAdmin func(user, password string)
@@ -65,6 +69,8 @@ type App struct {
 	cams      *cameras.Monitor
 	api       *promapi.API
 	meta      *sql.DB
+	outbox    *notify.Outbox
+	alerts    *alerts.Manager
 	audit     *audit.Log
 	auth      *auth.Auth
 	http      *dashboards.Server
@@ -149,7 +155,7 @@ func (a *App) build() error {
 	}
 	if cams := a.cameraConfigs(); len(cams) > 0 {
 		a.cams, err = cameras.New(cameras.Config{Cameras: cams}, cameras.Deps{
-			Appender: a.appender, Logger: a.log, Registerer: a.reg,
+			Appender: a.appender, Logger: a.log, Registerer: a.reg, Events: a.cameraEvent,
 		})
 		if err != nil {
 			return err
@@ -162,11 +168,15 @@ func (a *App) build() error {
 	if err := a.buildAuth(); err != nil {
 		return err
 	}
+	if err := a.buildAlerting(); err != nil {
+		return err
+	}
 	a.http, err = dashboards.New(dashboards.Config{
 		Listen: cfg.HTTP.Listen, TLSCertFile: cfg.HTTP.TLS.CertFile, TLSKeyFile: cfg.HTTP.TLS.KeyFile,
 	}, dashboards.Deps{
 		Logger: a.log, Gatherer: a.reg, Registerer: a.reg, Ingest: a.pipeline, Cameras: a.camerasInfo(),
 		PromAPI: a.api, Auth: a.auth, Audit: a.audit, Checks: a.checks(),
+		Alerts: a.alerts, Deliveries: a.outbox, ReloadRules: a.ReloadRules,
 	})
 	return err
 }
@@ -201,8 +211,11 @@ func (a *App) buildAuth() error {
 				"user", user, "file", filepath.Join(a.cfg.DataDir, auth.InitialAdminFile))
 		}
 	}
-	a.auth, err = auth.New(auth.Config{DataDir: a.cfg.DataDir, AdminToken: a.opts.AdminToken, SecureCookies: a.cfg.HTTP.TLS.Enabled()},
-		auth.Deps{DB: a.meta, Audit: a.audit, Logger: a.log, Registerer: a.reg, OnInitialAdmin: onAdmin})
+	ac, err := a.authConfig()
+	if err != nil {
+		return err
+	}
+	a.auth, err = auth.New(ac, auth.Deps{DB: a.meta, Audit: a.audit, Logger: a.log, Registerer: a.reg, OnInitialAdmin: onAdmin})
 	return err
 }
 
@@ -381,11 +394,20 @@ func (a *App) run(ctx context.Context, started chan<- struct{}) (err error) {
 			return err
 		}
 	}
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		_ = a.pipeline.Run(ctx)
 	}()
+	go func() {
+		defer wg.Done()
+		if err := a.alerts.Run(ctx); err != nil {
+			a.log.Error("alert evaluation stopped", "component", "alerts", "err", err)
+		}
+	}()
+	if err := a.outbox.Start(); err != nil {
+		return err
+	}
 	if a.broker != nil {
 		if err := a.broker.Start(); err != nil {
 			return err
@@ -420,9 +442,16 @@ func (a *App) run(ctx context.Context, started chan<- struct{}) (err error) {
 	return nil
 }
 
-// closeStores closes the InfluxDB queue and the TSDB; safe to call twice.
+// closeStores closes the outbox, the InfluxDB queue, the TSDB and the metadata database; safe to call twice.
+// Run has stopped rule evaluation (and everything that appends) before.
 func (a *App) closeStores() error {
 	var errs []error
+	if a.outbox != nil {
+		a.outbox.Close()
+	}
+	if a.alerts != nil {
+		errs = append(errs, a.alerts.Close())
+	}
 	if a.influx != nil {
 		errs = append(errs, a.influx.Close())
 	}
@@ -436,17 +465,27 @@ func (a *App) closeStores() error {
 	return errors.Join(errs...)
 }
 
-// Reload applies what can change without a restart (the topic mapping rules) and logs what needs one.
+// Reload applies what can change without a restart — the topic mapping rules and the alert rule files — and
+// logs that other changes need one. Nothing changes unless both load.
 func (a *App) Reload(next *config.Config) error {
 	m, err := newMapper(next)
 	if err != nil {
 		return err
 	}
+	ruleList, err := loadRules(next)
+	if err != nil {
+		return err
+	}
+	if err := a.alerts.SetRules(ruleList); err != nil {
+		return err
+	}
 	a.mapper.cur.Store(m)
 	old := *a.cfg
 	old.Ingest.Rules, old.Ingest.DefaultMapping, old.Ingest.MaxPayloadBytes = next.Ingest.Rules, next.Ingest.DefaultMapping, next.Ingest.MaxPayloadBytes
+	old.Alerts.RuleFiles = next.Alerts.RuleFiles
+	a.cfg.Ingest.Rules, a.cfg.Alerts.RuleFiles = next.Ingest.Rules, next.Alerts.RuleFiles
 	if old.String() != next.String() {
-		a.log.Warn("configuration changes other than ingest.rules need a restart to apply")
+		a.log.Warn("configuration changes other than ingest rules and alert rule files need a restart to apply")
 	}
 	return nil
 }

@@ -88,7 +88,7 @@ func RunDemo(ctx context.Context, o DemoOptions, stdout io.Writer, log *slog.Log
 	}
 
 	login := "admin / (unchanged: see " + filepath.Join(cfg.DataDir, "initial-admin.txt") + ")"
-	a, err := New(cfg, Options{Logger: log, Cameras: cams, AdminToken: o.AdminToken,
+	a, err := New(cfg, Options{Logger: log, Cameras: cams, AdminToken: o.AdminToken, DemoGrouping: true,
 		OnInitialAdmin: func(user, password string) { login = user + " / " + password }})
 	if err != nil {
 		return err

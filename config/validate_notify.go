@@ -349,6 +349,13 @@ var internalPrefixes = []struct {
 	{netip.MustParsePrefix("ff00::/8"), "multicast"},
 }
 
+// IPv6 ranges that embed an IPv4 address.
+var (
+	nat64Prefix        = netip.MustParsePrefix("64:ff9b::/96")
+	v4CompatiblePrefix = netip.MustParsePrefix("::/96")
+	sixToFourPrefix    = netip.MustParsePrefix("2002::/16")
+)
+
 // internalAddress says why ip is internal, or "" for a public address. IPv4 embedded in IPv6 (mapped,
 // compatible, NAT64, 6to4) is checked as IPv4.
 func internalAddress(ip netip.Addr) string {
@@ -362,9 +369,9 @@ func internalAddress(ip netip.Addr) string {
 		a := ip.As16()
 		var v4 netip.Addr
 		switch {
-		case netip.MustParsePrefix("64:ff9b::/96").Contains(ip), netip.MustParsePrefix("::/96").Contains(ip):
+		case nat64Prefix.Contains(ip), v4CompatiblePrefix.Contains(ip):
 			v4 = netip.AddrFrom4([4]byte(a[12:16]))
-		case netip.MustParsePrefix("2002::/16").Contains(ip):
+		case sixToFourPrefix.Contains(ip):
 			v4 = netip.AddrFrom4([4]byte(a[2:6]))
 		}
 		if v4.IsValid() {

@@ -65,7 +65,7 @@ func newCamera(a *Analyzer, cfg CameraConfig) *camera {
 	if cfg.Feed == FeedKeyframes {
 		c.st.Feed = FeedKeyframes
 	}
-	for _, k := range TamperKinds {
+	for _, k := range tamperKinds {
 		c.st.Tamper[k] = false
 	}
 	return c
@@ -326,7 +326,7 @@ func (c *camera) selectFrame(m frameMeta) bool {
 // publish records the result in the status and emits samples and events.
 func (c *camera) publish(r frameResult, t time.Time) {
 	ms := t.UnixMilli()
-	samples := make([]store.Sample, 0, len(c.cfg.Zones)+len(TamperKinds))
+	samples := make([]store.Sample, 0, len(c.cfg.Zones)+len(tamperKinds))
 	c.mu.Lock()
 	c.st.Frames++
 	c.st.Reason = ""
@@ -346,7 +346,7 @@ func (c *camera) publish(r frameResult, t time.Time) {
 		}
 		c.st.MotionActive[z.Name] = c.det.hyst[i].active
 	}
-	for _, k := range TamperKinds {
+	for _, k := range tamperKinds {
 		c.st.Tamper[k] = r.tamper[k]
 		v := 0.0
 		if r.tamper[k] {

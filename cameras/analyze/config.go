@@ -29,8 +29,9 @@ const (
 	TamperMoved   = "moved"
 )
 
-// TamperKinds lists every tamper kind in the order samples are emitted.
-var TamperKinds = []string{TamperBlack, TamperCovered, TamperFrozen, TamperMoved}
+// tamperKinds lists every tamper kind in the order samples are emitted. It is not exported: package state
+// must not be mutable from outside.
+var tamperKinds = []string{TamperBlack, TamperCovered, TamperFrozen, TamperMoved}
 
 // Event kinds for Event.Kind.
 const (

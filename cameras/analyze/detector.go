@@ -45,7 +45,7 @@ func newDetector(cfg CameraConfig) *detector {
 	for i := range d.hyst {
 		d.hyst[i] = hysteresis{on: cfg.MotionThreshold, off: cfg.MotionOffThreshold, onN: cfg.MotionOnFrames, offN: cfg.MotionOffFrames}
 	}
-	for _, k := range TamperKinds {
+	for _, k := range tamperKinds {
 		d.tamper[k] = &debounce{}
 	}
 	return d
@@ -76,7 +76,7 @@ func (d *detector) resetPrev() { d.prev = nil }
 // analyse scores one w×h grey frame taken at t.
 func (d *detector) analyse(pix []byte, t time.Time) frameResult {
 	var r frameResult
-	r.tamper = make(map[string]bool, len(TamperKinds))
+	r.tamper = make(map[string]bool, len(tamperKinds))
 	mean, variance := lumaStats(pix)
 	r.luma = mean
 	black := mean < d.cfg.BlackLuma
@@ -105,7 +105,7 @@ func (d *detector) analyse(pix []byte, t time.Time) frameResult {
 	moved := r.moved > d.cfg.MovedThreshold
 	d.tamperUpdate(&r, TamperMoved, moved, t, d.cfg.MovedAfter, d.cfg.TamperAfter, r.moved)
 
-	for _, k := range TamperKinds {
+	for _, k := range tamperKinds {
 		r.tamper[k] = d.tamper[k].active
 	}
 	if d.prev == nil {

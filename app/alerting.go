@@ -1,0 +1,110 @@
+package app
+
+import (
+	"fmt"
+	"net/netip"
+
+	"citywatch/alerts"
+	"citywatch/alerts/notify"
+	"citywatch/cameras"
+	"citywatch/config"
+	"citywatch/dashboards/auth"
+	"citywatch/deploy/rules"
+)
+
+// loadRules reads the configured rule files, or the embedded default rule pack when none are configured.
+func loadRules(cfg *config.Config) ([]alerts.Rule, error) {
+	if len(cfg.Alerts.RuleFiles) == 0 {
+		return alerts.ParseRuleFile(rules.DefaultName, []byte(rules.Default))
+	}
+	return alerts.LoadRuleFiles(cfg.Alerts.RuleFiles...)
+}
+
+// notifyConfig translates the notify section into the outbox's configuration.
+func notifyConfig(cfg *config.Config) notify.Config {
+	nc := cfg.Notify
+	out := notify.Config{DefaultReceiver: nc.DefaultReceiver, ExternalURL: cfg.Alerts.ExternalURL}
+	for _, r := range nc.Receivers {
+		secrets := make([]string, len(r.Secrets))
+		for i, s := range r.Secrets {
+			secrets[i] = s.Value()
+		}
+		headers := make(map[string]string, len(r.Headers))
+		for k, v := range r.Headers {
+			headers[k] = v.Value()
+		}
+		out.Receivers = append(out.Receivers, notify.Receiver{
+			Name: r.Name, URL: r.URL.Value(), Format: r.Format, Template: r.Template, Secrets: secrets, Headers: headers,
+			AllowPrivate: r.AllowPrivate, Timeout: r.Timeout.Std(), MaxConcurrency: r.MaxConcurrency,
+			TelegramChatID: r.TelegramChatID,
+		})
+	}
+	for _, r := range nc.Routes {
+		out.Routes = append(out.Routes, notify.Route{Receiver: r.Receiver, Match: r.Match, MatchRE: r.MatchRE, Continue: r.Continue})
+	}
+	return out
+}
+
+// buildAlerting builds the notification outbox and the alert manager on the metadata database, so an alert
+// change and its notifications commit in one transaction.
+func (a *App) buildAlerting() error {
+	ruleList, err := loadRules(a.cfg)
+	if err != nil {
+		return err
+	}
+	deps := notify.Deps{DB: a.meta, Logger: a.log, Registerer: a.reg}
+	if a.broker != nil && a.cfg.Notify.MQTT.Enabled {
+		deps.MQTT = a.broker
+	}
+	if a.outbox, err = notify.NewOutbox(notifyConfig(a.cfg), deps); err != nil {
+		return err
+	}
+	ac := a.cfg.Alerts
+	grouping := alerts.Grouping{GroupBy: ac.GroupBy, GroupWait: ac.GroupWait.Std(), GroupInterval: ac.GroupInterval.Std(),
+		RepeatInterval: ac.RepeatInterval.Std()}
+	if a.opts.DemoGrouping {
+		grouping = alerts.DemoGrouping()
+	}
+	a.alerts, err = alerts.New(alerts.Config{EvalInterval: ac.EvalInterval.Std(), Rules: ruleList, Grouping: grouping,
+		ExternalURL: ac.ExternalURL},
+		alerts.Deps{Queryable: a.db, Engine: a.api.Engine(), DB: a.meta, Outbox: a.outbox, Logger: a.log, Registerer: a.reg})
+	return err
+}
+
+// ReloadRules re-reads the rule files; on any error the running rules stay.
+func (a *App) ReloadRules() error {
+	ruleList, err := loadRules(a.cfg)
+	if err != nil {
+		return err
+	}
+	return a.alerts.SetRules(ruleList)
+}
+
+// cameraEvent hands a camera state change to the event rules (camera offline for ≥ N s).
+func (a *App) cameraEvent(e cameras.Event) {
+	if a.alerts == nil {
+		return
+	}
+	a.alerts.Event(alerts.Event{Kind: alerts.KindCameraState, Time: e.Time,
+		Labels: map[string]string{"camera": e.CameraID, "site": e.Site, "state": string(e.To)}})
+}
+
+// authConfig translates the auth section.
+func (a *App) authConfig() (auth.Config, error) {
+	ac := a.cfg.Auth
+	token := a.opts.AdminToken
+	if token == "" {
+		token = ac.AdminToken.Value()
+	}
+	out := auth.Config{DataDir: a.cfg.DataDir, AdminToken: token, SessionIdle: ac.SessionIdle.Std(),
+		SessionMax: ac.SessionMax.Std(), TokenTTL: ac.TokenTTL.Std(),
+		SecureCookies: ac.SecureCookies || a.cfg.HTTP.TLS.Enabled()}
+	for _, p := range ac.TrustedProxies {
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			return auth.Config{}, fmt.Errorf("auth.trusted_proxies: %w", err)
+		}
+		out.TrustedProxies = append(out.TrustedProxies, prefix)
+	}
+	return out, nil
+}
