@@ -7,14 +7,19 @@ import (
 	"citywatch/alerts"
 	"citywatch/alerts/notify"
 	"citywatch/cameras"
+	"citywatch/cameras/analyze"
 	"citywatch/config"
 	"citywatch/dashboards/auth"
 	"citywatch/deploy/rules"
 )
 
-// loadRules reads the configured rule files, or the embedded default rule pack when none are configured.
-func loadRules(cfg *config.Config) ([]alerts.Rule, error) {
+// loadRules reads the configured rule files, or the embedded default rule pack when none are configured (the
+// demo pack in the demo).
+func (a *App) loadRules(cfg *config.Config) ([]alerts.Rule, error) {
 	if len(cfg.Alerts.RuleFiles) == 0 {
+		if a.opts.Demo {
+			return alerts.ParseRuleFile(rules.DemoName, []byte(rules.Demo))
+		}
 		return alerts.ParseRuleFile(rules.DefaultName, []byte(rules.Default))
 	}
 	return alerts.LoadRuleFiles(cfg.Alerts.RuleFiles...)
@@ -25,16 +30,17 @@ func notifyConfig(cfg *config.Config) notify.Config {
 	nc := cfg.Notify
 	out := notify.Config{DefaultReceiver: nc.DefaultReceiver, ExternalURL: cfg.Alerts.ExternalURL}
 	for _, r := range nc.Receivers {
-		secrets := make([]string, len(r.Secrets))
-		for i, s := range r.Secrets {
-			secrets[i] = s.Value()
+		var secrets []string
+		for _, s := range r.SigningSecrets() {
+			secrets = append(secrets, s.Value())
 		}
-		headers := make(map[string]string, len(r.Headers))
-		for k, v := range r.Headers {
+		headers := map[string]string{}
+		for k, v := range r.HTTPHeaders() {
 			headers[k] = v.Value()
 		}
 		out.Receivers = append(out.Receivers, notify.Receiver{
-			Name: r.Name, URL: r.URL.Value(), Format: r.Format, Template: r.Template, Secrets: secrets, Headers: headers,
+			Name: r.Name, URL: r.URL.Value(), Format: r.Format, Template: r.Template, ContentType: r.ContentType,
+			Secrets: secrets, Headers: headers,
 			AllowPrivate: r.AllowPrivate, Timeout: r.Timeout.Std(), MaxConcurrency: r.MaxConcurrency,
 			TelegramChatID: r.TelegramChatID,
 		})
@@ -48,7 +54,7 @@ func notifyConfig(cfg *config.Config) notify.Config {
 // buildAlerting builds the notification outbox and the alert manager on the metadata database, so an alert
 // change and its notifications commit in one transaction.
 func (a *App) buildAlerting() error {
-	ruleList, err := loadRules(a.cfg)
+	ruleList, err := a.loadRules(a.cfg)
 	if err != nil {
 		return err
 	}
@@ -62,7 +68,10 @@ func (a *App) buildAlerting() error {
 	ac := a.cfg.Alerts
 	grouping := alerts.Grouping{GroupBy: ac.GroupBy, GroupWait: ac.GroupWait.Std(), GroupInterval: ac.GroupInterval.Std(),
 		RepeatInterval: ac.RepeatInterval.Std()}
-	if a.opts.DemoGrouping {
+	if grouping.GroupWait == 0 {
+		grouping.GroupWait = -1 // group_wait: 0 is "send at once"; alerts.Grouping reads 0 as "the default"
+	}
+	if a.opts.Demo {
 		grouping = alerts.DemoGrouping()
 	}
 	a.alerts, err = alerts.New(alerts.Config{EvalInterval: ac.EvalInterval.Std(), Rules: ruleList, Grouping: grouping,
@@ -73,7 +82,7 @@ func (a *App) buildAlerting() error {
 
 // ReloadRules re-reads the rule files; on any error the running rules stay.
 func (a *App) ReloadRules() error {
-	ruleList, err := loadRules(a.cfg)
+	ruleList, err := a.loadRules(a.cfg)
 	if err != nil {
 		return err
 	}
@@ -87,6 +96,29 @@ func (a *App) cameraEvent(e cameras.Event) {
 	}
 	a.alerts.Event(alerts.Event{Kind: alerts.KindCameraState, Time: e.Time,
 		Labels: map[string]string{"camera": e.CameraID, "site": e.Site, "state": string(e.To)}})
+}
+
+// analysisEvent hands motion and tamper changes to the event rules.
+func (a *App) analysisEvent(e analyze.Event) {
+	if a.alerts == nil {
+		return
+	}
+	ev := alerts.Event{Time: e.Time, Labels: map[string]string{"camera": e.CameraID, "site": e.Site}}
+	switch e.Kind {
+	case analyze.KindTamper:
+		ev.Kind, ev.Labels["kind"] = alerts.KindCameraTamper, e.Tamper
+	case analyze.KindMotion:
+		ev.Kind, ev.Labels["zone"], ev.Value = alerts.KindMotion, e.Zone, e.Score
+	default:
+		return
+	}
+	if e.Kind == analyze.KindTamper && e.Active {
+		ev.Value = 1
+	}
+	if e.Kind == analyze.KindMotion && !e.Active {
+		ev.Value = 0
+	}
+	a.alerts.Event(ev)
 }
 
 // authConfig translates the auth section.

@@ -23,6 +23,7 @@ import (
 	"citywatch/alerts"
 	"citywatch/alerts/notify"
 	"citywatch/cameras"
+	"citywatch/cameras/analyze"
 	"citywatch/config"
 	"citywatch/dashboards"
 	"citywatch/dashboards/audit"
@@ -45,8 +46,9 @@ type Options struct {
 	Cameras []cameras.CameraConfig
 	// AdminToken, when set, is an admin API token with exactly this value (CITYWATCH_ADMIN_TOKEN).
 	AdminToken string
-	// DemoGrouping groups and repeats notifications on demo timescales (seconds, not minutes).
-	DemoGrouping bool
+	// Demo runs the demo rule pack and groups and repeats notifications on demo timescales (seconds, not
+	// minutes).
+	Demo bool
 	// OnInitialAdmin is told the login of the admin created on first start, once. Nil logs where the password
 	// file is instead.
 	OnInitialAdmin func(user, password string)
@@ -67,6 +69,7 @@ type App struct {
 	broker    *broker.Broker
 	externals []*ingest.External
 	cams      *cameras.Monitor
+	analyzer  *analyze.Analyzer
 	api       *promapi.API
 	meta      *sql.DB
 	outbox    *notify.Outbox
@@ -154,8 +157,19 @@ func (a *App) build() error {
 		a.externals = append(a.externals, ext)
 	}
 	if cams := a.cameraConfigs(); len(cams) > 0 {
+		// Motion and tamper analysis decodes the monitor's own access units with ffmpeg: no second connection to
+		// the camera. Without ffmpeg the analyzer says why and the cameras keep their health monitoring.
+		acams := make([]analyze.CameraConfig, len(cams))
+		for i, c := range cams {
+			acams[i] = analyze.CameraConfig{ID: c.ID, Site: c.Site}
+		}
+		a.analyzer, err = analyze.New(analyze.Config{Cameras: acams}, analyze.Deps{Appender: a.appender,
+			Events: a.analysisEvent, Logger: a.log, Registerer: a.reg})
+		if err != nil {
+			return err
+		}
 		a.cams, err = cameras.New(cameras.Config{Cameras: cams}, cameras.Deps{
-			Appender: a.appender, Logger: a.log, Registerer: a.reg, Events: a.cameraEvent,
+			Appender: a.appender, Logger: a.log, Registerer: a.reg, Events: a.cameraEvent, Sink: a.analyzer,
 		})
 		if err != nil {
 			return err
@@ -175,7 +189,8 @@ func (a *App) build() error {
 		Listen: cfg.HTTP.Listen, TLSCertFile: cfg.HTTP.TLS.CertFile, TLSKeyFile: cfg.HTTP.TLS.KeyFile,
 	}, dashboards.Deps{
 		Logger: a.log, Gatherer: a.reg, Registerer: a.reg, Ingest: a.pipeline, Cameras: a.camerasInfo(),
-		PromAPI: a.api, Auth: a.auth, Audit: a.audit, Checks: a.checks(),
+		Analysis: a.analysisInfo(),
+		PromAPI:  a.api, Auth: a.auth, Audit: a.audit, Checks: a.checks(),
 		Alerts: a.alerts, Deliveries: a.outbox, ReloadRules: a.ReloadRules,
 	})
 	return err
@@ -218,6 +233,18 @@ func (a *App) buildAuth() error {
 	a.auth, err = auth.New(ac, auth.Deps{DB: a.meta, Audit: a.audit, Logger: a.log, Registerer: a.reg, OnInitialAdmin: onAdmin})
 	return err
 }
+
+func (a *App) analysisInfo() dashboards.AnalysisInfo {
+	if a.analyzer == nil {
+		return nil
+	}
+	return analysisStatus{a.analyzer}
+}
+
+// analysisStatus gives the camera API each camera's analysis status.
+type analysisStatus struct{ a *analyze.Analyzer }
+
+func (s analysisStatus) AnalysisStatus(id string) any { return s.a.Status(id) }
 
 func (a *App) camerasInfo() dashboards.CameraInfo {
 	if a.cams == nil {
@@ -421,6 +448,10 @@ func (a *App) run(ctx context.Context, started chan<- struct{}) (err error) {
 		defer ext.Close()
 	}
 	if a.cams != nil {
+		if err := a.analyzer.Start(); err != nil {
+			return err
+		}
+		defer a.analyzer.Close()
 		if err := a.cams.Start(); err != nil {
 			return err
 		}
@@ -472,7 +503,7 @@ func (a *App) Reload(next *config.Config) error {
 	if err != nil {
 		return err
 	}
-	ruleList, err := loadRules(next)
+	ruleList, err := a.loadRules(next)
 	if err != nil {
 		return err
 	}

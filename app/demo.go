@@ -88,7 +88,7 @@ func RunDemo(ctx context.Context, o DemoOptions, stdout io.Writer, log *slog.Log
 	}
 
 	login := "admin / (unchanged: see " + filepath.Join(cfg.DataDir, "initial-admin.txt") + ")"
-	a, err := New(cfg, Options{Logger: log, Cameras: cams, AdminToken: o.AdminToken, DemoGrouping: true,
+	a, err := New(cfg, Options{Logger: log, Cameras: cams, AdminToken: o.AdminToken, Demo: true,
 		OnInitialAdmin: func(user, password string) { login = user + " / " + password }})
 	if err != nil {
 		return err
@@ -111,8 +111,8 @@ func RunDemo(ctx context.Context, o DemoOptions, stdout io.Writer, log *slog.Log
 		simCfg := sim.SensorsConfig{
 			Broker: "tcp://" + a.BrokerAddr(), ClientID: "citywatch-demo-sensors", Devices: o.Devices, Rate: o.Rate,
 			QoS: 1, Seed: 1,
-			Faults: sim.Faults{FeverDevice: "wearable-001", FeverAfter: 45 * time.Second, SilentDevice: "room-002",
-				SilentAfter: 90 * time.Second, MalformedRatio: 0.01},
+			Faults: sim.Faults{FeverDevice: "wearable-001", FeverAfter: 10 * time.Second, SilentDevice: "room-002",
+				SilentAfter: 40 * time.Second, MalformedRatio: 0.01},
 		}
 		if err := sim.RunSensors(ctx, simCfg, log); err != nil && !errors.Is(err, context.Canceled) {
 			log.Error("sensor simulator stopped", "err", err)

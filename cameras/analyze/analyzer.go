@@ -71,30 +71,30 @@ type Event struct {
 // Status is the analysis state of one camera.
 type Status struct {
 	// Available is false when the camera cannot be analysed (no ffmpeg, unknown camera); Reason says why.
-	Available bool
+	Available bool `json:"available"`
 	// Reason explains an unavailable analysis, or the last decoder failure of an available one.
-	Reason string
+	Reason string `json:"reason,omitempty"`
 	// FPS is the measured rate of analysed frames.
-	FPS float64
+	FPS float64 `json:"fps"`
 	// LastFrame is the time of the last analysed frame.
-	LastFrame time.Time
+	LastFrame time.Time `json:"last_frame"`
 	// Motion is the last motion score per zone.
-	Motion map[string]float64
+	Motion map[string]float64 `json:"motion"`
 	// MotionActive tells which zones are in a motion event.
-	MotionActive map[string]bool
+	MotionActive map[string]bool `json:"motion_active"`
 	// Tamper is the state of each tamper kind.
-	Tamper map[string]bool
+	Tamper map[string]bool `json:"tamper"`
 	// Luma is the mean luma (0..1) of the last analysed frame.
-	Luma float64
+	Luma float64 `json:"luma"`
 	// MovedScore is the last moved score (share of picture cells unlike the learned reference, 0..1); 0
 	// while the reference is being learned.
-	MovedScore float64
+	MovedScore float64 `json:"moved_score"`
 	// Feed is the current feed: FeedAll or FeedKeyframes.
-	Feed string
+	Feed string `json:"feed"`
 	// Frames is the number of analysed frames.
-	Frames uint64
+	Frames uint64 `json:"frames"`
 	// Restarts counts decoder restarts (crash, stall, session or resolution change).
-	Restarts uint64
+	Restarts uint64 `json:"restarts"`
 	// Dropped counts access units dropped before the decoder (queue full, waiting for a keyframe, decoder down).
 	Dropped uint64
 }

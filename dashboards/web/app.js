@@ -48,6 +48,26 @@ function renderCameras(list) {
     el("div", { class: "age" }, c.codec ? `${c.codec} ${c.width}×${c.height} · ${c.fps.toFixed(1)} fps · ${(c.bitrate_bps / 1000).toFixed(0)} kbit/s · ${c.reconnects} reconnects` : `${c.reconnects} reconnects`))));
 }
 
+async function ack(id) {
+  const comment = prompt("Acknowledge with a comment (who is handling it):", "") ;
+  if (comment === null) return;
+  await fetch(`/api/alerts/${id}/ack`, { method: "POST", credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: JSON.stringify({ comment }) });
+  refresh();
+}
+
+function renderAlerts(list) {
+  const active = list.filter((a) => a.state !== "resolved");
+  $("alert-count").textContent = `(${active.length} active)`;
+  $("alerts").replaceChildren(...list.slice(0, 30).map((a) => {
+    const acked = a.acked_by ? `${a.acked_by}` : el("button", { type: "button", "data-ack": a.id }, "Acknowledge");
+    if (!a.acked_by && a.state !== "resolved") acked.addEventListener("click", () => ack(a.id));
+    return el("tr", { "data-alert": a.id }, el("td", {}, el("span", { class: "badge " + (a.state === "firing" ? "offline" : a.state === "pending" ? "degraded" : "online") }, a.state)),
+      el("td", {}, a.rule), el("td", {}, (a.labels && a.labels.site) || ""), el("td", {}, (a.annotations && a.annotations.summary) || ""),
+      el("td", {}, new Date(a.active_at).toLocaleTimeString()), el("td", {}, a.state === "resolved" ? (a.acked_by || "") : acked));
+  }));
+}
+
 function renderRejected(list) {
   $("rejected").replaceChildren(...list.slice(0, 20).map((r) =>
     el("tr", {}, el("td", {}, new Date(r.time).toLocaleTimeString()), el("td", {}, r.topic),
@@ -81,9 +101,11 @@ $("logout").addEventListener("click", async () => {
 
 async function refresh() {
   try {
-    const [dev, rej, cams] = await Promise.all([getJSON("/api/devices"),
+    const [dev, rej, cams, al] = await Promise.all([getJSON("/api/devices"),
       getJSON("/api/ingest/rejected").catch(() => ({ rejected: [] })), // operators and admins only
-      getJSON("/api/cameras").catch(() => ({ cameras: [] }))]);
+      getJSON("/api/cameras").catch(() => ({ cameras: [] })),
+      getJSON("/api/alerts?limit=50").catch(() => ({ alerts: [] }))]);
+    renderAlerts(al.alerts || []);
     renderDevices(dev.devices || []);
     renderCameras(cams.cameras || []);
     renderRejected(rej.rejected || []);

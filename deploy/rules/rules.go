@@ -11,3 +11,12 @@ const DefaultName = "deploy/rules/citywatch-default.yaml"
 //
 //go:embed citywatch-default.yaml
 var Default string
+
+// DemoName is the demo rule pack's file name.
+const DemoName = "deploy/rules/citywatch-demo.yaml"
+
+// Demo is the default pack on demo timescales (fever for 15 s, camera offline for 5 s, ...), for
+// `citywatch demo`.
+//
+//go:embed citywatch-demo.yaml
+var Demo string
