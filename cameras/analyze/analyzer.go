@@ -96,7 +96,7 @@ type Status struct {
 	// Restarts counts decoder restarts (crash, stall, session or resolution change).
 	Restarts uint64 `json:"restarts"`
 	// Dropped counts access units dropped before the decoder (queue full, waiting for a keyframe, decoder down).
-	Dropped uint64
+	Dropped uint64 `json:"dropped"`
 }
 
 // Analyzer analyses the decoded pictures of a fixed set of cameras. It implements cameras.AccessUnitSink.
