@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -47,32 +48,10 @@ type RejectedError struct {
 }
 
 func (e *RejectedError) Error() string {
-	return "store: " + itoa(e.Count) + " samples rejected (" + e.Reason + "): " + e.Err.Error()
+	return "store: " + strconv.Itoa(e.Count) + " samples rejected (" + e.Reason + "): " + e.Err.Error()
 }
 
 func (e *RejectedError) Unwrap() error { return e.Err }
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
-}
 
 // SortLabels sorts ls by name in place and returns it.
 func SortLabels(ls []Label) []Label {
