@@ -1,15 +1,9 @@
 package config
 
 import (
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -195,7 +189,7 @@ var webhookURLCases = []struct {
 	{"http://localhost:9000/", true, ""},
 	{"http://10.1.2.3/", false, "host 10.1.2.3 is a private address; set allow_private: true to deliver to internal addresses"},
 	{"http://[::ffff:192.168.0.1]/", false, "host ::ffff:192.168.0.1 is a private address; set allow_private: true to deliver to internal addresses"},
-	{"http://[64:ff9b::7f00:1]/", false, "host 64:ff9b::7f00:1 is a loopback address; set allow_private: true to deliver to internal addresses"},
+	{"http://[64:ff9b::7f00:1]/", false, "host 64:ff9b::7f00:1 is a loopback (embedded in IPv6) address; set allow_private: true to deliver to internal addresses"},
 	{"http://169.254.169.254/latest/meta-data", false, "host 169.254.169.254 is a link-local address; set allow_private: true to deliver to internal addresses"},
 	{"http://[fe80::1%25eth0]/", false, "host fe80::1%eth0 is a link-local address; set allow_private: true to deliver to internal addresses"},
 	{"http://x.example/%zz", false, "is not a valid URL"},
@@ -205,15 +199,6 @@ func TestCheckWebhookURL(t *testing.T) {
 	for _, tc := range webhookURLCases {
 		if got := checkWebhookURL(tc.url, tc.allowPrivate); got != tc.want {
 			t.Errorf("checkWebhookURL(%q, %v) = %q, want %q", tc.url, tc.allowPrivate, got, tc.want)
-		}
-	}
-}
-
-func TestInternalAddress(t *testing.T) {
-	for s, want := range map[string]string{"1.1.1.1": "", "2606:4700::1111": "", "127.0.0.2": "loopback",
-		"255.255.255.255": "reserved", "2002:c0a8:101::1": "private", "::": "unspecified", "fd12::1": "unique local"} {
-		if got := internalAddress(netip.MustParseAddr(s)); got != want {
-			t.Errorf("internalAddress(%s) = %q, want %q", s, got, want)
 		}
 	}
 }
@@ -228,49 +213,6 @@ func TestTemplateErrorWithoutFile(t *testing.T) {
 	want := `notify.receivers[0].template: invalid template (template line 2): function "nosuch" not defined`
 	if err == nil || err.Error() != want {
 		t.Errorf("Validate() = %v, want %s", err, want)
-	}
-}
-
-// TestNotifyTemplateFuncsMatch keeps notifyTemplateFuncs in step with the functions alerts/notify gives
-// templates, by reading its source (config cannot import notify): a template valid here must be valid there.
-func TestNotifyTemplateFuncsMatch(t *testing.T) {
-	const src = "../alerts/notify/format.go"
-	f, err := parser.ParseFile(token.NewFileSet(), src, nil, 0)
-	if err != nil {
-		t.Fatalf("reading the notify template functions: %v", err)
-	}
-	var theirs []string
-	ast.Inspect(f, func(n ast.Node) bool {
-		vs, ok := n.(*ast.ValueSpec)
-		if !ok || len(vs.Names) != 1 || vs.Names[0].Name != "templateFuncs" || len(vs.Values) != 1 {
-			return true
-		}
-		lit, ok := vs.Values[0].(*ast.CompositeLit)
-		if !ok {
-			return true
-		}
-		for _, e := range lit.Elts {
-			if kv, ok := e.(*ast.KeyValueExpr); ok {
-				if bl, ok := kv.Key.(*ast.BasicLit); ok {
-					if s, err := strconv.Unquote(bl.Value); err == nil {
-						theirs = append(theirs, s)
-					}
-				}
-			}
-		}
-		return false
-	})
-	if len(theirs) == 0 {
-		t.Fatalf("%s: no templateFuncs map literal found; update this test and notifyTemplateFuncs", src)
-	}
-	var ours []string
-	for k := range notifyTemplateFuncs {
-		ours = append(ours, k)
-	}
-	sort.Strings(theirs)
-	sort.Strings(ours)
-	if !reflect.DeepEqual(ours, theirs) {
-		t.Errorf("config's template functions %v differ from alerts/notify's %v", ours, theirs)
 	}
 }
 

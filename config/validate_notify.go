@@ -1,6 +1,7 @@
 package config
 
 import (
+	"citywatch/alerts/notify"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -17,18 +18,6 @@ import (
 )
 
 var receiverNameRE = regexp.MustCompile(`^[a-z0-9_-]+$`)
-
-// notifyTemplateFuncs has the names of the functions alerts/notify gives custom templates (its templateFuncs),
-// so that a template calling an unknown function fails at load. Only parsing uses them; they never run.
-// TestNotifyTemplateFuncsMatch keeps the list in step with alerts/notify/format.go.
-var notifyTemplateFuncs = func() template.FuncMap {
-	m := template.FuncMap{}
-	for _, name := range []string{"json", "upper", "lower", "replace", "trim", "html", "join", "rfc3339",
-		"default", "quote", "sortKeys"} {
-		m[name] = func(...any) (any, error) { return nil, errors.New("not callable at load") }
-	}
-	return m
-}()
 
 // templateErrRE matches text/template parse errors: "template: <name>:<line>: <message>".
 var templateErrRE = regexp.MustCompile(`^template: template:(\d+): (.*)$`)
@@ -318,66 +307,8 @@ func checkWebhookURL(raw string, allowPrivate bool) string {
 		return "host " + quote(host) + " is a loopback address; set allow_private: true to deliver to internal addresses"
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
-		if reason := internalAddress(ip); reason != "" {
+		if reason := notify.BlockedReason(ip); reason != "" {
 			return "host " + ip.String() + " is a " + reason + " address; set allow_private: true to deliver to internal addresses"
-		}
-	}
-	return ""
-}
-
-// internalPrefixes are the destinations refused without allow_private, as the notifier's dialer refuses them.
-var internalPrefixes = []struct {
-	p      netip.Prefix
-	reason string
-}{
-	{netip.MustParsePrefix("0.0.0.0/8"), "unspecified"},
-	{netip.MustParsePrefix("10.0.0.0/8"), "private"},
-	{netip.MustParsePrefix("100.64.0.0/10"), "CGNAT"},
-	{netip.MustParsePrefix("127.0.0.0/8"), "loopback"},
-	{netip.MustParsePrefix("169.254.0.0/16"), "link-local"},
-	{netip.MustParsePrefix("172.16.0.0/12"), "private"},
-	{netip.MustParsePrefix("192.0.0.0/24"), "IETF protocol assignment"},
-	{netip.MustParsePrefix("192.168.0.0/16"), "private"},
-	{netip.MustParsePrefix("198.18.0.0/15"), "benchmarking"},
-	{netip.MustParsePrefix("224.0.0.0/4"), "multicast"},
-	{netip.MustParsePrefix("240.0.0.0/4"), "reserved"},
-	{netip.MustParsePrefix("::/128"), "unspecified"},
-	{netip.MustParsePrefix("::1/128"), "loopback"},
-	{netip.MustParsePrefix("fc00::/7"), "unique local"},
-	{netip.MustParsePrefix("fe80::/10"), "link-local"},
-	{netip.MustParsePrefix("fec0::/10"), "site-local"},
-	{netip.MustParsePrefix("ff00::/8"), "multicast"},
-}
-
-// IPv6 ranges that embed an IPv4 address.
-var (
-	nat64Prefix        = netip.MustParsePrefix("64:ff9b::/96")
-	v4CompatiblePrefix = netip.MustParsePrefix("::/96")
-	sixToFourPrefix    = netip.MustParsePrefix("2002::/16")
-)
-
-// internalAddress says why ip is internal, or "" for a public address. IPv4 embedded in IPv6 (mapped,
-// compatible, NAT64, 6to4) is checked as IPv4.
-func internalAddress(ip netip.Addr) string {
-	ip = ip.WithZone("").Unmap()
-	for _, b := range internalPrefixes {
-		if b.p.Contains(ip) {
-			return b.reason
-		}
-	}
-	if ip.Is6() {
-		a := ip.As16()
-		var v4 netip.Addr
-		switch {
-		case nat64Prefix.Contains(ip), v4CompatiblePrefix.Contains(ip):
-			v4 = netip.AddrFrom4([4]byte(a[12:16]))
-		case sixToFourPrefix.Contains(ip):
-			v4 = netip.AddrFrom4([4]byte(a[2:6]))
-		}
-		if v4.IsValid() {
-			if r := internalAddress(v4); r != "" {
-				return r
-			}
 		}
 	}
 	return ""
@@ -390,7 +321,7 @@ func (v validator) template(path, text string) {
 		v.add(path, "must be at most %d bytes; got %d", maxNotifyTemplateBytes, len(text))
 		return
 	}
-	_, err := template.New("template").Funcs(notifyTemplateFuncs).Option("missingkey=error").Parse(text)
+	_, err := template.New("template").Funcs(notify.TemplateFuncs()).Option("missingkey=error").Parse(text)
 	if err == nil {
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"maps"
 	"net/url"
 	"sort"
 	"strconv"
@@ -381,6 +382,10 @@ func telegramPayload(chatID string, p Payload) map[string]any {
 	}
 	return map[string]any{"chat_id": chatID, "text": text, "parse_mode": "HTML", "disable_web_page_preview": true}
 }
+
+// TemplateFuncs returns the functions available to custom templates, so configuration validation parses a
+// template exactly as delivery will.
+func TemplateFuncs() template.FuncMap { return maps.Clone(templateFuncs) }
 
 // templateFuncs are the functions available to custom templates.
 var templateFuncs = template.FuncMap{

@@ -46,6 +46,10 @@ var (
 	v4Compatible = netip.MustParsePrefix("::/96")
 )
 
+// BlockedReason says why ip is refused as a webhook destination without allow_private ("loopback",
+// "private", ...), or "" when it is a public address. Configuration validation uses it to refuse such URLs at load.
+func BlockedReason(ip netip.Addr) string { return blockedReason(ip) }
+
 // blockedReason says why ip is internal, or "" when it is a public address. IPv4 addresses embedded in IPv6
 // (mapped ::ffff:a.b.c.d, compatible ::a.b.c.d, NAT64 64:ff9b::/96, 6to4 2002::/16) are checked as IPv4.
 func blockedReason(ip netip.Addr) string {

@@ -1,0 +1,129 @@
+// Small DOM and formatting helpers shared by every view. No framework: views build elements with el() and
+// replace what changed.
+
+// PROPS are keys el() sets as DOM properties rather than attributes.
+const PROPS = new Set(["value", "checked", "disabled", "hidden", "selected", "textContent", "muted", "autoplay",
+  "playsInline", "controls", "defaultMuted"]);
+
+// el creates an element. Keys starting with "on" and holding a function become event listeners, keys in PROPS
+// become properties, everything else an attribute (true → empty attribute). Children may be strings, nodes,
+// arrays or null.
+export function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on") && typeof v === "function") e.addEventListener(k.slice(2), v);
+    else if (PROPS.has(k)) e[k] = v;
+    else e.setAttribute(k, v === true ? "" : String(v));
+  }
+  append(e, children);
+  return e;
+}
+
+function append(e, children) {
+  for (const c of children) {
+    if (c === null || c === undefined || c === false) continue;
+    if (Array.isArray(c)) append(e, c);
+    else e.append(c);
+  }
+}
+
+// clear empties a node and appends new children.
+export function replace(node, ...children) {
+  node.replaceChildren();
+  append(node, children);
+  return node;
+}
+
+// UNITS are the display units of the contract's sensor metrics.
+export const UNITS = {
+  body_temperature: "°C", temperature: "°C", heart_rate: "bpm", humidity: "%", co2: "ppm", pm25: "µg/m³",
+  noise: "dB", water_level: "m", battery: "V", rssi: "dBm",
+};
+
+// LABELS are readable names of the contract's sensor metrics.
+export const LABELS = {
+  body_temperature: "Body temperature", temperature: "Temperature", heart_rate: "Heart rate", humidity: "Humidity",
+  co2: "CO₂", pm25: "PM2.5", noise: "Noise", water_level: "Water level", battery: "Battery", rssi: "Signal",
+};
+
+// fmtNum formats a reading with sensible precision.
+export function fmtNum(v) {
+  if (typeof v !== "number" || !isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  if (a >= 1000) return v.toFixed(0);
+  if (a >= 100) return v.toFixed(1);
+  return v.toFixed(2).replace(/\.?0+$/, "") || "0";
+}
+
+// fmtValue formats a metric reading with its unit.
+export function fmtValue(metric, v) {
+  const u = UNITS[metric];
+  return u ? `${fmtNum(v)} ${u}` : fmtNum(v);
+}
+
+// isZeroTime reports Go's zero time.Time, which the API sends for "never".
+export function isZeroTime(t) { return !t || t.startsWith("0001-01-01"); }
+
+// ageSeconds is how long ago an RFC 3339 time was.
+export function ageSeconds(t) { return isZeroTime(t) ? Infinity : Math.max(0, (Date.now() - Date.parse(t)) / 1000); }
+
+// fmtDuration renders seconds as "45 s", "3 min", "2 h 5 min", "3 d".
+export function fmtDuration(s) {
+  if (!isFinite(s)) return "never";
+  if (s < 60) return `${Math.round(s)} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+  return `${Math.floor(s / 86400)} d`;
+}
+
+// ago renders an RFC 3339 time as "12 s ago".
+export function ago(t) { return isZeroTime(t) ? "never" : `${fmtDuration(ageSeconds(t))} ago`; }
+
+// fmtTime renders an RFC 3339 time in the browser's locale, with the ISO value as a tooltip via <time>.
+export function timeEl(t) {
+  if (isZeroTime(t)) return el("span", { class: "muted" }, "—");
+  const d = new Date(t);
+  return el("time", { datetime: t, title: d.toISOString() }, d.toLocaleString());
+}
+
+// fmtBitrate renders bits per second.
+export function fmtBitrate(b) {
+  if (!b) return "0 bit/s";
+  if (b >= 1e6) return `${(b / 1e6).toFixed(2)} Mbit/s`;
+  return `${(b / 1e3).toFixed(0)} kbit/s`;
+}
+
+// badge is a coloured state pill with the state spelled out (never colour alone).
+export function badge(state, text) {
+  return el("span", { class: `badge state-${String(state).replace(/[^a-z0-9_-]/gi, "")}` }, text || state);
+}
+
+// deviceSite is the site label of a device.
+export function deviceSite(d) { return (d.labels && d.labels.site) || "unassigned"; }
+
+// alertSite is the site label of an alert.
+export function alertSite(a) { return (a.labels && a.labels.site) || ""; }
+
+// isAcked reports whether an alert has been acknowledged.
+export function isAcked(a) { return !!a.acked_by; }
+
+// SILENT_AFTER is how long a device may be quiet before the UI calls it silent; it matches the demo rules.
+export const SILENT_AFTER = 30;
+
+// announce reads a message to screen readers through the page's polite live region.
+export function announce(msg) {
+  const r = document.getElementById("announce");
+  if (r) { r.textContent = ""; setTimeout(() => { r.textContent = msg; }, 30); }
+}
+
+// errorBox renders an error message for a failed load.
+export function errorBox(err) {
+  return el("p", { class: "error", role: "alert" }, err && err.message ? err.message : String(err));
+}
+
+// siteHref links to a site page.
+export function siteHref(site) { return `#/site/${encodeURIComponent(site)}`; }
+
+// cameraHref links to a camera page.
+export function cameraHref(id) { return `#/camera/${encodeURIComponent(id)}`; }
