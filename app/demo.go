@@ -35,6 +35,21 @@ type DemoOptions struct {
 // demoCameras is the number of simulated cameras: DemoSchedule gives each of six a part to play.
 const demoCameras = 6
 
+const demoBanner = `
+citywatch demo is running.
+
+  Dashboard:  http://%s/
+  Login:      %s
+  MQTT:       tcp://%s (anonymous allowed in the demo)
+  Cameras:    rtsp://%s/cam1 … cam%d (simulated)
+  Data:       %s
+
+Demo only: requests without credentials may read sensor data, camera states and alerts (no video, no
+changes). Sign in, or start with CITYWATCH_ADMIN_TOKEN=<16+ characters>, for the rest.
+Try: curl 'http://%s/api/v1/query?query=temperature'
+
+`
+
 // DemoConfig is the configuration the demo runs: embedded broker open to anonymous clients, embedded TSDB,
 // everything on loopback.
 func DemoConfig(o DemoOptions) (*config.Config, error) {
@@ -118,8 +133,7 @@ func RunDemo(ctx context.Context, o DemoOptions, stdout io.Writer, log *slog.Log
 			log.Error("sensor simulator stopped", "err", err)
 		}
 	}()
-	fmt.Fprintf(stdout, "\ncitywatch demo is running.\n\n  Dashboard:  http://%s/\n  Login:      %s\n  MQTT:       tcp://%s (anonymous allowed in the demo)\n  Cameras:    rtsp://%s/cam1 … cam%d (simulated)\n  Data:       %s\n\nThe API takes the session of a signed-in browser or a token: start the demo with\nCITYWATCH_ADMIN_TOKEN=<at least 16 characters> and\n  curl -H \"Authorization: Bearer $CITYWATCH_ADMIN_TOKEN\" 'http://%s/api/v1/query?query=temperature'\n\n",
-		a.HTTPAddr(), login, a.BrokerAddr(), camSim.Addr(), demoCameras, cfg.DataDir, a.HTTPAddr())
+	fmt.Fprintf(stdout, demoBanner, a.HTTPAddr(), login, a.BrokerAddr(), camSim.Addr(), demoCameras, cfg.DataDir, a.HTTPAddr())
 	err = <-runErr
 	cancel()
 	wg.Wait()

@@ -32,6 +32,10 @@ type Config struct {
 	TLSCertFile, TLSKeyFile string
 	// ShutdownTimeout bounds a graceful stop. It defaults to 5s.
 	ShutdownTimeout time.Duration
+	// AnonymousRead serves GET requests that carry no credentials as a read-only viewer of every site: no
+	// video, no metrics, no changes. Only the demo sets it (simulated data on loopback), so a newcomer's curl
+	// works; it defaults to false and has no configuration key.
+	AnonymousRead bool
 }
 
 // Mounter adds routes to a mux: the Prometheus-compatible query API registers its /api/v1/ routes on one that
@@ -130,8 +134,27 @@ func (s *Server) Handler() http.Handler {
 	var h http.Handler = s.router
 	if s.deps.Auth != nil {
 		h = s.deps.Auth.Middleware(h)
+		if s.cfg.AnonymousRead {
+			h = anonymousReader(h, s.router)
+		}
 	}
 	return s.instrument(h)
+}
+
+// anonymousViewer is who a credential-less request is in the demo.
+var anonymousViewer = auth.Principal{Kind: auth.KindUser, ID: "anonymous", Name: "anonymous", Role: auth.RoleViewer,
+	Sites: []string{auth.AllSitesWildcard}}
+
+// anonymousReader serves GETs without a session cookie or Authorization header as anonymousViewer, straight to
+// the router (whose per-route checks still apply); everything else goes through authentication.
+func anonymousReader(authenticated, router http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := r.Cookie(auth.SessionCookie); r.Method == http.MethodGet && err != nil && r.Header.Get("Authorization") == "" {
+			router.ServeHTTP(w, r.WithContext(auth.NewContext(r.Context(), anonymousViewer)))
+			return
+		}
+		authenticated.ServeHTTP(w, r)
+	})
 }
 
 // Router is where every route is registered (for the access matrix test).

@@ -1,0 +1,180 @@
+package main_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"citywatch/internal/testenv"
+)
+
+// influxSeqValues returns how often each sequence value of measurement "seq" tagged with the edge and site is
+// stored in InfluxDB.
+func influxSeqValues(influx *testenv.InfluxServer, edge, site string) (map[int]int, error) {
+	body, err := influx.InfluxQL(fmt.Sprintf(`SELECT "value" FROM "seq" WHERE "edge" = '%s' AND "site" = '%s'`, edge, site))
+	if err != nil {
+		return nil, err
+	}
+	var r struct {
+		Results []struct {
+			Series []struct {
+				Values [][]any `json:"values"`
+			} `json:"series"`
+		} `json:"results"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&r); err != nil {
+		return nil, err
+	}
+	seen := map[int]int{}
+	for _, res := range r.Results {
+		for _, s := range res.Series {
+			for _, row := range s.Values {
+				if len(row) < 2 {
+					continue
+				}
+				n, ok := row[1].(json.Number)
+				if !ok {
+					return nil, fmt.Errorf("value %v is not a number", row[1])
+				}
+				v, err := n.Int64()
+				if err != nil {
+					return nil, err
+				}
+				seen[int(v)]++
+			}
+		}
+	}
+	return seen, nil
+}
+
+// checkExactlyOnce reports "" when every sequence number below n is stored exactly once and nothing else is.
+func checkExactlyOnce(seen map[int]int, n int) string {
+	var missing, dup []int
+	for i := 0; i < n; i++ {
+		switch seen[i] {
+		case 0:
+			missing = append(missing, i)
+		case 1:
+		default:
+			dup = append(dup, i)
+		}
+	}
+	if len(seen) > n {
+		return fmt.Sprintf("%d distinct values stored, want %d", len(seen), n)
+	}
+	if len(missing) > 0 || len(dup) > 0 {
+		return fmt.Sprintf("%d missing (first %v), %d duplicated (first %v)", len(missing), missing[:min(5, len(missing))],
+			len(dup), dup[:min(5, len(dup))])
+	}
+	return ""
+}
+
+type readyz struct {
+	Status string            `json:"status"`
+	Checks map[string]string `json:"checks"`
+}
+
+// TestInfluxForwarding drives the InfluxDB forwarder through the built binary: sensor JSON published over MQTT
+// to the embedded broker lands in InfluxDB with the edge and site tags; while influxd is down the edge stays
+// ready (edge autonomy) with the outage in the /readyz detail and keeps queueing; after influxd is back every
+// sample is in InfluxDB exactly once.
+func TestInfluxForwarding(t *testing.T) {
+	influx := testenv.Influxd(t)
+	dir := t.TempDir()
+	httpAddr, mqttAddr := testenv.FreePort(t), testenv.FreePort(t)
+	const edge, site = "edge-7", "north"
+	cfg := writeConfig(t, dir, fmt.Sprintf(`data_dir: %s
+edge:
+  name: %s
+  site: %s
+http:
+  listen: %s
+broker:
+  listen: %s
+  allow_anonymous: true
+storage:
+  influx:
+    url: %s
+    org: %s
+    bucket: %s
+    flush_interval: 200ms
+    timeout: 2s
+`, filepath.Join(dir, "data"), edge, site, httpAddr, mqttAddr, influx.URL, influx.Org, influx.Bucket))
+	base := "http://" + httpAddr
+	p := start(t, "serve", "--config", cfg)
+	waitReady(t, p, base)
+	c := mqttClient(t, "tcp://"+mqttAddr, "e2e-influx-sensor")
+
+	t0 := time.Now().Add(-10 * time.Minute).UnixMilli()
+	publishRange := func(from, to int) {
+		for i := from; i < to; i++ {
+			publish(t, c, "city/d1/"+site+"/seqdev", 1, fmt.Sprintf(`{"seq":%d,"ts":%d}`, i, t0+int64(i)))
+		}
+	}
+	waitInflux := func(n int, within time.Duration) {
+		t.Helper()
+		eventually(t, within, func() string {
+			seen, err := influxSeqValues(influx, edge, site)
+			if err != nil {
+				return err.Error()
+			}
+			if msg := checkExactlyOnce(seen, n); msg != "" {
+				return fmt.Sprintf("after %d published: %s", n, msg)
+			}
+			return ""
+		})
+	}
+
+	const first, second = 300, 700
+	publishRange(0, first)
+	waitInflux(first, 60*time.Second)
+	if n, err := influx.Count("seq", fmt.Sprintf(`"edge" = '%s' AND "site" = '%s' AND "device" = 'seqdev' AND "district" = 'd1'`, edge, site)); err != nil || n != first {
+		t.Fatalf("count with the topic labels as tags: %d, %v; want %d", n, err, first)
+	}
+
+	influx.Stop()
+	publishRange(first, second)
+	// While InfluxDB is down the edge stays ready and says why in the detail; the samples are queued and
+	// already queryable in the embedded TSDB.
+	eventually(t, 60*time.Second, func() string {
+		var r readyz
+		code, err := getJSON(base, "/readyz", &r)
+		if err != nil {
+			return err.Error()
+		}
+		if code != http.StatusOK || r.Status != "ready" {
+			return fmt.Sprintf("/readyz %d %+v: the InfluxDB outage must not make the edge unready", code, r)
+		}
+		if d := r.Checks["influx"]; d == "" || d == "ok" {
+			return fmt.Sprintf("/readyz does not show the InfluxDB outage yet: %+v", r.Checks)
+		}
+		return ""
+	})
+	eventually(t, 30*time.Second, func() string {
+		res := query(t, base, `count_over_time(seq{device="seqdev"}[1h])`)
+		if len(res.Data.Result) != 1 || res.Data.Result[0].Value[1] != fmt.Sprint(second) {
+			return fmt.Sprintf("embedded TSDB during the outage: %+v", res.Data.Result)
+		}
+		return ""
+	})
+
+	influx.Start()
+	waitInflux(second, 120*time.Second)
+	eventually(t, 60*time.Second, func() string {
+		var r readyz
+		if _, err := getJSON(base, "/readyz", &r); err != nil {
+			return err.Error()
+		}
+		if r.Checks["influx"] != "ok" {
+			return fmt.Sprintf("influx check after recovery: %q", r.Checks["influx"])
+		}
+		return ""
+	})
+	p.stop()
+}

@@ -1,0 +1,138 @@
+// Alert tables and the acknowledge / silence dialogs shared by the alerts, site and overview pages.
+
+import { el, replace, timeEl, ago, badge, isAcked, announce, siteHref, cameraHref } from "./dom.js";
+import { post } from "./api.js";
+import { refresh } from "./live.js";
+
+const SEVERITY_ORDER = { critical: 0, warning: 1, info: 2 };
+
+// sortAlerts orders by severity, then newest first.
+export function sortAlerts(list) {
+  return [...list].sort((a, b) =>
+    (SEVERITY_ORDER[a.labels?.severity] ?? 3) - (SEVERITY_ORDER[b.labels?.severity] ?? 3) ||
+    Date.parse(b.active_at) - Date.parse(a.active_at));
+}
+
+// stateOf is the state shown to people: firing alerts someone took are "acknowledged".
+export function stateOf(a) {
+  if (a.state === "firing" && isAcked(a)) return "acknowledged";
+  if (a.state === "firing" && a.silenced_by && a.silenced_by.length) return "silenced";
+  return a.state;
+}
+
+function subject(a) {
+  const l = a.labels || {};
+  const bits = [];
+  if (l.site) bits.push(el("a", { href: siteHref(l.site) }, l.site));
+  if (l.camera) bits.push(" · ", el("a", { href: cameraHref(l.camera) }, l.camera));
+  if (l.device) bits.push(` · ${l.device}`);
+  if (l.kind) bits.push(` · ${l.kind}`);
+  return bits;
+}
+
+// alertTable renders alerts with their actions (those the user may take).
+export function alertTable(list, ctx, { caption = "Alerts", empty = "No alerts." } = {}) {
+  if (!list.length) return el("p", { class: "muted empty" }, empty);
+  const rows = sortAlerts(list).map((a) => {
+    const st = stateOf(a);
+    const actions = [];
+    if (a.state !== "resolved" && ctx.can("ack") && !isAcked(a)) {
+      actions.push(el("button", { type: "button", class: "small", "data-action": "ack",
+        "aria-label": `Acknowledge ${a.rule} ${a.labels?.site || ""}`, onclick: () => ackDialog(a) }, "Acknowledge"));
+    }
+    if (a.state !== "resolved" && ctx.can("silence")) {
+      actions.push(el("button", { type: "button", class: "small secondary", "data-action": "silence",
+        "aria-label": `Silence ${a.rule} ${a.labels?.site || ""}`, onclick: () => silenceDialog(a) }, "Silence"));
+    }
+    return el("tr", { "data-alert-id": a.id, "data-state": st, class: `sev-${a.labels?.severity || "none"}` },
+      el("td", {}, badge(st)),
+      el("td", {}, badge(a.labels?.severity || "none")),
+      el("th", { scope: "row" }, a.rule),
+      el("td", {}, subject(a)),
+      el("td", {}, a.annotations?.summary || ""),
+      el("td", {}, a.state === "resolved" ? ["resolved ", timeEl(a.resolved_at)] : ["since ", el("span", { title: a.active_at }, ago(a.active_at))]),
+      el("td", {}, isAcked(a) ? [el("strong", {}, a.acked_by), a.ack_comment ? `: ${a.ack_comment}` : "", el("br"), el("small", {}, ago(a.acked_at))] : el("span", { class: "muted" }, "—")),
+      el("td", { class: "actions" }, actions));
+  });
+  return el("div", { class: "table-wrap" }, el("table", { class: "alerts" },
+    el("caption", { class: "sr-only" }, caption),
+    el("thead", {}, el("tr", {}, ["State", "Severity", "Alert", "Where", "Summary", "When", "Acknowledged", "Actions"].map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, rows)));
+}
+
+// dialog opens a modal <dialog> with a form; submit(form) returns a promise, errors stay in the dialog.
+function dialog(title, fields, submitLabel, submit) {
+  const err = el("p", { class: "error", role: "alert" });
+  const form = el("form", { method: "dialog" }, el("h2", {}, title), fields, err,
+    el("div", { class: "buttons" },
+      el("button", { type: "submit" }, submitLabel),
+      el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
+  const d = el("dialog", { "aria-label": title }, form);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    err.textContent = "";
+    const btn = form.querySelector("button[type=submit]");
+    btn.disabled = true;
+    try {
+      await submit(form);
+      d.close();
+      refresh();
+    } catch (e) {
+      err.textContent = e.message;
+    } finally {
+      btn.disabled = false;
+    }
+  });
+  d.addEventListener("close", () => d.remove());
+  document.body.append(d);
+  d.showModal();
+  return d;
+}
+
+// ackDialog asks for a comment and acknowledges the alert.
+export function ackDialog(a) {
+  dialog(`Acknowledge ${a.rule}`, [
+    el("p", {}, a.annotations?.summary || ""),
+    el("label", { for: "ack-comment" }, "Comment (who handles it, what is being done)"),
+    el("textarea", { id: "ack-comment", name: "comment", rows: 3 }),
+  ], "Acknowledge", async (form) => {
+    await post(`/api/alerts/${encodeURIComponent(a.id)}/ack`, { comment: form.comment.value });
+    announce(`${a.rule} acknowledged`);
+  });
+}
+
+const DURATIONS = [["1h", 3600], ["4h", 14400], ["12h", 43200], ["24h", 86400], ["7d", 604800]];
+
+// silenceDialog creates a silence prefilled with the alert's labels.
+export function silenceDialog(a) {
+  const labels = Object.entries(a.labels || {}).filter(([k]) => k !== "severity");
+  const matchers = labels.map(([k, v], i) => el("div", { class: "matcher" },
+    el("input", { type: "checkbox", id: `m-${i}`, name: "m", value: String(i), checked: true }),
+    el("label", { for: `m-${i}` }, el("code", {}, `${k}="${v}"`))));
+  dialog(`Silence ${a.rule}`, [
+    el("fieldset", {}, el("legend", {}, "Match alerts with"), matchers),
+    el("label", { for: "sil-duration" }, "Duration"),
+    el("select", { id: "sil-duration", name: "duration" }, DURATIONS.map(([l, s]) => el("option", { value: String(s), selected: s === 14400 }, l))),
+    el("label", { for: "sil-comment" }, "Comment (required: why)"),
+    el("textarea", { id: "sil-comment", name: "comment", rows: 2, required: true }),
+  ], "Create silence", async (form) => {
+    const chosen = [...form.querySelectorAll("input[name=m]:checked")].map((c) => labels[Number(c.value)]);
+    if (!chosen.length) throw new Error("Choose at least one label to match.");
+    const now = new Date();
+    const ends = new Date(now.getTime() + Number(form.duration.value) * 1000);
+    const res = await post("/api/silences", {
+      matchers: chosen.map(([name, value]) => ({ name, op: "=", value })),
+      starts_at: now.toISOString(), ends_at: ends.toISOString(), comment: form.comment.value,
+    });
+    announce(`Silence ${res && res.id ? res.id + " " : ""}created`);
+  });
+}
+
+// countBy counts alerts per state as shown.
+export function countBy(list) {
+  const c = { firing: 0, pending: 0, acknowledged: 0, silenced: 0, resolved: 0 };
+  for (const a of list) c[stateOf(a)] = (c[stateOf(a)] || 0) + 1;
+  return c;
+}
+
+export { replace };

@@ -1,0 +1,72 @@
+// Overview: every site the user may see, coloured by its worst condition, with counts, and the firing alerts.
+
+import { el, replace, deviceSite, ageSeconds, SILENT_AFTER, siteHref, alertSite } from "../dom.js";
+import { subscribe } from "../live.js";
+import { alertTable, stateOf } from "../alertui.js";
+
+// siteSummaries folds devices, cameras and alerts into one summary per site.
+export function siteSummaries(devices, cameras, alerts) {
+  const sites = new Map();
+  const get = (name) => {
+    if (!sites.has(name)) sites.set(name, { name, district: "", devices: 0, silent: 0, cameras: 0, camerasDown: 0, firing: 0, critical: 0, pending: 0 });
+    return sites.get(name);
+  };
+  for (const d of devices) {
+    const s = get(deviceSite(d));
+    s.district = s.district || d.labels?.district || "";
+    s.devices++;
+    if (ageSeconds(d.last_seen) > SILENT_AFTER) s.silent++;
+  }
+  for (const c of cameras) {
+    const s = get(c.site || "unassigned");
+    s.cameras++;
+    if (c.state !== "online") s.camerasDown++;
+  }
+  for (const a of alerts) {
+    const site = alertSite(a);
+    if (!site) continue;
+    const s = get(site);
+    const st = stateOf(a);
+    if (st === "firing" || st === "acknowledged") {
+      s.firing++;
+      if (a.labels?.severity === "critical") s.critical++;
+    } else if (st === "pending") s.pending++;
+  }
+  for (const s of sites.values()) {
+    s.status = s.critical ? "critical" : (s.firing || s.camerasDown || s.silent) ? "warning" : "ok";
+  }
+  return [...sites.values()].sort((a, b) => ({ critical: 0, warning: 1, ok: 2 }[a.status] - { critical: 0, warning: 1, ok: 2 }[b.status]) || a.name.localeCompare(b.name));
+}
+
+const STATUS_TEXT = { critical: "Critical", warning: "Attention", ok: "OK" };
+
+// render draws the overview.
+export function render(root, params, ctx) {
+  const grid = el("div", { class: "grid sites", "aria-live": "polite", "aria-busy": "true" }, el("p", { class: "muted" }, "Loading…"));
+  const alertsBox = el("div");
+  replace(root, el("h1", {}, "Overview"),
+    el("section", { "aria-labelledby": "sites-h" }, el("h2", { id: "sites-h" }, "Sites"), grid),
+    el("section", { "aria-labelledby": "firing-h" }, el("h2", { id: "firing-h" }, "Firing alerts"), alertsBox));
+  let devices = null, cameras = null, alerts = null;
+  const draw = () => {
+    if (!devices || !cameras || !alerts) return;
+    grid.removeAttribute("aria-busy");
+    const sums = siteSummaries(devices, cameras, alerts);
+    if (!sums.length) { replace(grid, el("p", { class: "muted" }, "No sites yet: no device has reported and no camera is configured.")); return; }
+    replace(grid, sums.map((s) => el("a", { class: `card site-card status-${s.status}`, href: siteHref(s.name), "data-site": s.name },
+      el("h3", {}, s.name, " ", el("span", { class: `badge state-${s.status}` }, STATUS_TEXT[s.status])),
+      s.district ? el("p", { class: "muted" }, s.district) : null,
+      el("dl", { class: "counts" },
+        el("div", {}, el("dt", {}, "Devices"), el("dd", {}, String(s.devices), s.silent ? el("small", {}, ` (${s.silent} silent)`) : "")),
+        el("div", {}, el("dt", {}, "Cameras"), el("dd", {}, String(s.cameras), s.camerasDown ? el("small", {}, ` (${s.camerasDown} down)`) : "")),
+        el("div", {}, el("dt", {}, "Firing"), el("dd", { class: s.firing ? "hot" : "" }, String(s.firing)))))));
+    replace(alertsBox, alertTable(alerts.filter((a) => ["firing", "acknowledged", "silenced"].includes(stateOf(a))), ctx,
+      { caption: "Firing alerts", empty: "Nothing is firing." }));
+  };
+  const unsubs = [
+    subscribe("devices", (l) => { devices = l; draw(); }),
+    subscribe("cameras", (l) => { cameras = l; draw(); }),
+    subscribe("alerts", (l) => { alerts = l; draw(); }),
+  ];
+  return () => unsubs.forEach((u) => u());
+}
