@@ -28,6 +28,7 @@ import (
 	"citywatch/dashboards"
 	"citywatch/dashboards/audit"
 	"citywatch/dashboards/auth"
+	"citywatch/dashboards/live"
 	"citywatch/dashboards/promapi"
 	"citywatch/ingest"
 	"citywatch/ingest/broker"
@@ -76,6 +77,7 @@ type App struct {
 	alerts    *alerts.Manager
 	audit     *audit.Log
 	auth      *auth.Auth
+	bus       *live.Bus
 	http      *dashboards.Server
 
 	ready atomic.Bool
@@ -185,6 +187,7 @@ func (a *App) build() error {
 	if err := a.buildAlerting(); err != nil {
 		return err
 	}
+	a.bus = live.New(live.Config{}, a.reg)
 	a.http, err = dashboards.New(dashboards.Config{
 		Listen: cfg.HTTP.Listen, TLSCertFile: cfg.HTTP.TLS.CertFile, TLSKeyFile: cfg.HTTP.TLS.KeyFile,
 		AnonymousRead: a.opts.Demo,
@@ -192,7 +195,7 @@ func (a *App) build() error {
 		Logger: a.log, Gatherer: a.reg, Registerer: a.reg, Ingest: a.pipeline, Cameras: a.camerasInfo(),
 		Analysis: a.analysisInfo(),
 		PromAPI:  a.api, Auth: a.auth, Audit: a.audit, Checks: a.checks(),
-		Alerts: a.alerts, Deliveries: a.outbox, ReloadRules: a.ReloadRules,
+		Alerts: a.alerts, Deliveries: a.outbox, ReloadRules: a.ReloadRules, Live: a.bus,
 	})
 	return err
 }
@@ -422,10 +425,14 @@ func (a *App) run(ctx context.Context, started chan<- struct{}) (err error) {
 			return err
 		}
 	}
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		_ = a.pipeline.Run(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		a.runLive(ctx)
 	}()
 	go func() {
 		defer wg.Done()

@@ -14,6 +14,7 @@ import (
 	"citywatch/dashboards/audit"
 	"citywatch/dashboards/auth"
 	"citywatch/dashboards/auth/authtest"
+	"citywatch/dashboards/live"
 	"citywatch/ingest"
 )
 
@@ -112,7 +113,8 @@ func newAccessServer(t *testing.T) (*Server, *auth.Auth, fakePromAPI) {
 	}
 	prom := fakePromAPI{lastQuery: make(chan string, 1), lastMatch: make(chan string, 1)}
 	s, err := New(Config{}, Deps{Ingest: fakeIngest{}, Cameras: fakeCameras{}, PromAPI: prom, Auth: a, Audit: lg,
-		Gatherer: emptyGatherer{}, Alerts: fakeAlerts{}, Deliveries: fakeDeliveries{}, ReloadRules: func() error { return nil }})
+		Gatherer: emptyGatherer{}, Alerts: fakeAlerts{}, Deliveries: fakeDeliveries{}, ReloadRules: func() error { return nil },
+		Live: live.New(live.Config{}, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

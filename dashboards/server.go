@@ -21,6 +21,7 @@ import (
 
 	"citywatch/dashboards/audit"
 	"citywatch/dashboards/auth"
+	"citywatch/dashboards/live"
 )
 
 // Config configures the HTTP server.
@@ -62,6 +63,8 @@ type Deps struct {
 	ReloadRules func() error
 	// Deliveries serves the notification log and replay.
 	Deliveries DeliveriesAPI
+	// Live streams state changes at /api/events (Server-Sent Events).
+	Live *live.Bus
 	// PromAPI serves the Prometheus-compatible query API under /api/v1/.
 	PromAPI Mounter
 	// Auth authenticates every request and authorizes every route. Nil means no access control: for tests of
@@ -265,6 +268,11 @@ func (s *Server) routes() {
 		s.handleFunc(with(read, "GET", "/api/cameras/{id}", true), s.camera)
 	}
 	s.alertRoutes()
+	if s.deps.Live != nil {
+		s.handleFunc(with(read, "GET", "/api/events", false), func(w http.ResponseWriter, r *http.Request) {
+			s.deps.Live.Serve(w, r, func(site string) bool { return s.visible(r, site) })
+		})
+	}
 	if s.deps.PromAPI != nil {
 		prom := http.NewServeMux()
 		s.deps.PromAPI.Register(prom)

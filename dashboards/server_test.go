@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"path"
 	"strings"
 	"testing"
 
@@ -85,13 +87,23 @@ func TestUnknownRouteJSON404(t *testing.T) {
 	}
 }
 
-// TestRootServesUI: the embedded page is served at / with a restrictive CSP.
+// TestRootServesUI: the pages and every embedded asset are served, each with a restrictive CSP.
 func TestRootServesUI(t *testing.T) {
 	s, err := New(Config{}, Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{"/", "/ui/app.js", "/ui/style.css"} {
+	paths := []string{"/", "/login"}
+	err = fs.WalkDir(webFS, "web", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && path.Base(p) != "index.html" { // index.html is served at /
+			paths = append(paths, "/ui/"+strings.TrimPrefix(p, "web/"))
+		}
+		return err
+	})
+	if err != nil || len(paths) < 4 {
+		t.Fatalf("walk the embedded UI: %v (%d files)", err, len(paths))
+	}
+	for _, path := range paths {
 		rec := httptest.NewRecorder()
 		s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
 		if rec.Code != 200 || rec.Header().Get("Content-Security-Policy") == "" {

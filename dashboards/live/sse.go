@@ -1,0 +1,59 @@
+package live
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// heartbeat keeps idle streams (and the proxies in between) from timing out.
+const heartbeat = 15 * time.Second
+
+// Serve streams a subscription as Server-Sent Events until the client leaves: every batch interval, one
+// "event: <kind>" message per changed thing with its latest JSON, a "reload" event after an overflow, and a
+// comment line as a heartbeat. The browser's EventSource reconnects by itself (retry: 3 s).
+func (b *Bus) Serve(w http.ResponseWriter, r *http.Request, visible func(site string) bool) {
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	sub := b.Subscribe(visible)
+	defer sub.Close()
+	if _, err := fmt.Fprint(w, "retry: 3000\n: connected\n\n"); err != nil || rc.Flush() != nil {
+		return
+	}
+	batch := time.NewTicker(b.cfg.BatchInterval)
+	defer batch.Stop()
+	beat := time.NewTicker(heartbeat)
+	defer beat.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-beat.C:
+			if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil || rc.Flush() != nil {
+				return
+			}
+		case <-batch.C:
+			events, overflow := sub.Take()
+			if len(events) == 0 && !overflow {
+				continue
+			}
+			// A client that stops reading is cut instead of holding this goroutine forever.
+			_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			for _, ev := range events {
+				if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", ev.Kind, ev.Data); err != nil {
+					return
+				}
+			}
+			if overflow {
+				fmt.Fprint(w, "event: reload\ndata: {}\n\n")
+			}
+			if rc.Flush() != nil {
+				return
+			}
+		}
+	}
+}
