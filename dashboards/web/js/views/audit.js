@@ -1,0 +1,37 @@
+// Audit page (admins): who did what, when, from where; CSV export of the same filter.
+
+import { el, replace, errorBox, timeEl, badge } from "../dom.js";
+import { get } from "../api.js";
+
+// render draws the audit table.
+export function render(root, params) {
+  const actor = el("input", { id: "au-actor", name: "actor", value: params.query.get("actor") || "" });
+  const action = el("input", { id: "au-action", name: "action", value: params.query.get("action") || "" });
+  const csv = el("a", { class: "button secondary", href: "/api/audit?format=csv" }, "Download CSV");
+  const body = el("div", { "aria-live": "polite" });
+  const form = el("form", { class: "toolbar" },
+    el("label", { for: "au-actor" }, "Actor "), actor, el("label", { for: "au-action" }, "Action "), action,
+    el("button", { type: "submit" }, "Filter"), csv);
+  replace(root, el("h1", {}, "Audit trail"), form, body);
+  async function load() {
+    const qs = new URLSearchParams({ limit: "500" });
+    if (actor.value) qs.set("actor", actor.value);
+    if (action.value) qs.set("action", action.value);
+    const csvQs = new URLSearchParams(qs);
+    csvQs.set("format", "csv");
+    csv.href = `/api/audit?${csvQs}`;
+    try {
+      const data = await get(`/api/audit?${qs}`);
+      const list = (data && (data.records || data.audit)) || [];
+      if (!list.length) { replace(body, el("p", { class: "muted" }, "No records.")); return; }
+      replace(body, el("div", { class: "table-wrap" }, el("table", {},
+        el("thead", {}, el("tr", {}, ["Time", "Actor", "Role", "Action", "Target", "Site", "Camera", "IP", "Result", "Detail"].map((h) => el("th", { scope: "col" }, h)))),
+        el("tbody", {}, list.map((r) => el("tr", {},
+          el("td", {}, timeEl(r.time)), el("td", {}, r.actor || ""), el("td", {}, r.role || ""), el("td", {}, r.action || ""),
+          el("td", {}, r.target || ""), el("td", {}, r.site || ""), el("td", {}, r.camera || ""), el("td", {}, r.ip || ""),
+          el("td", {}, badge(r.success ? "ok" : "failed")), el("td", {}, r.detail || "")))))));
+    } catch (e) { replace(body, errorBox(e)); }
+  }
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); load(); });
+  load();
+}

@@ -1,0 +1,139 @@
+// Camera page: live view, health, motion and tamper status, health history charts and event clips.
+
+import { el, replace, badge, fmtBitrate, fmtDuration, timeEl, errorBox, siteHref, isZeroTime } from "../dom.js";
+import { subscribe } from "../live.js";
+import { get, queryRange } from "../api.js";
+import { timeChart } from "../chart.js";
+import { CameraTile } from "../cameratile.js";
+
+const RANGES = [["15 min", 900], ["1 h", 3600], ["6 h", 21600], ["24 h", 86400]];
+
+function kv(pairs) {
+  return el("dl", { class: "kv" }, pairs.filter(Boolean).map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v))));
+}
+
+function quote(s) { return `"${String(s).replace(/["\\]/g, "\\$&")}"`; }
+
+// render draws one camera.
+export function render(root, params, ctx) {
+  const id = params.id;
+  const head = el("div");
+  const liveBox = el("div", { class: "camera-live" });
+  const health = el("div", { "aria-live": "polite" });
+  const analysis = el("div", { "aria-live": "polite" });
+  const charts = el("div", { class: "charts" });
+  const clips = el("div");
+  const rangeSel = el("select", { id: "cam-range" }, RANGES.map(([l, s]) => el("option", { value: String(s), selected: s === 3600 }, l)));
+  replace(root, head, liveBox,
+    el("div", { class: "two-col" },
+      el("section", { "aria-labelledby": "health-h" }, el("h2", { id: "health-h" }, "Health"), health),
+      el("section", { "aria-labelledby": "analysis-h" }, el("h2", { id: "analysis-h" }, "Motion and tamper"), analysis)),
+    el("section", { "aria-labelledby": "hist-h" }, el("h2", { id: "hist-h" }, "History"),
+      el("label", { for: "cam-range" }, "Range "), rangeSel, charts),
+    el("section", { "aria-labelledby": "clips-h" }, el("h2", { id: "clips-h" }, "Event clips"), clips));
+
+  let tile = null;
+  let found = null;
+  let destroyCharts = [];
+  const abort = new AbortController();
+
+  function notFound() {
+    replace(root, el("h1", {}, "Camera not found"),
+      el("p", {}, `There is no camera "${id}", or you may not see it. `, el("a", { href: "#/" }, "Go to the overview.")));
+  }
+
+  async function drawCharts() {
+    destroyCharts.forEach((d) => d());
+    destroyCharts = [];
+    const secs = Number(rangeSel.value);
+    const sel = `{camera=${quote(id)}}`;
+    const specs = [["Frames per second", `camera_fps${sel}`, "fps"], ["Bitrate", `camera_bitrate_bps${sel}`, "bit/s"], ["Up (1) / down (0)", `camera_up${sel}`, ""]];
+    replace(charts, specs.map(([title]) => el("figure", { class: "chart", "data-chart": title }, el("figcaption", {}, title), el("div", { class: "plot" }))));
+    await Promise.all(specs.map(async ([title, expr, unit], i) => {
+      const box = charts.children[i].querySelector(".plot");
+      try {
+        const { result } = await queryRange(expr, secs, 300, abort.signal);
+        destroyCharts.push(timeChart(box, result, { unit, height: 160 }));
+      } catch (e) { if (e.name !== "AbortError") replace(box, errorBox(e)); }
+    }));
+  }
+  rangeSel.addEventListener("change", drawCharts);
+
+  async function loadClips() {
+    try {
+      const data = await get(`/api/cameras/${encodeURIComponent(id)}/clips`, { signal: abort.signal });
+      const list = (data && data.clips) || [];
+      if (!list.length) { replace(clips, el("p", { class: "muted" }, "No clips recorded yet.")); return; }
+      const player = el("video", { controls: true, class: "clip-player", hidden: true, "aria-label": "Clip playback" });
+      replace(clips, player, el("div", { class: "table-wrap" }, el("table", {},
+        el("thead", {}, el("tr", {}, ["Start", "Reason", "Length", ""].map((h) => el("th", { scope: "col" }, h)))),
+        el("tbody", {}, list.map((c) => {
+          const src = `/api/cameras/${encodeURIComponent(id)}/clips/${encodeURIComponent(c.id)}`;
+          return el("tr", { "data-clip": c.id },
+            el("td", {}, c.start ? timeEl(c.start) : "—"), el("td", {}, c.reason || ""),
+            el("td", {}, c.duration != null ? fmtDuration(typeof c.duration === "number" ? (c.duration > 1e6 ? c.duration / 1e9 : c.duration) : parseFloat(c.duration)) : "—"),
+            el("td", { class: "actions" },
+              el("button", { type: "button", class: "small", onclick: () => { player.hidden = false; player.src = src; player.play().catch(() => {}); player.focus(); } }, "Play"),
+              " ", el("a", { href: src, download: `${id}-${c.id}.mp4` }, "Download")));
+        })))));
+    } catch (e) {
+      if (e.name === "AbortError") return;
+      replace(clips, el("p", { class: "muted" }, e.status === 404 ? "Clips are not available for this camera." : `Clips could not be loaded: ${e.message}`));
+    }
+  }
+
+  function draw(c) {
+    replace(head,
+      el("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, el("a", { href: "#/" }, "Overview"), " › ",
+        el("a", { href: siteHref(c.site) }, c.site), " › ", c.name || c.id),
+      el("h1", {}, c.name || c.id, " ", badge(c.state)));
+    replace(health, kv([
+      ["State", [badge(c.state), " ", c.reason || ""]],
+      ["Since", isZeroTime(c.since) ? "—" : timeEl(c.since)],
+      ["Uptime", c.state === "online" ? fmtDuration(c.uptime_seconds) : "—"],
+      ["Stream", c.codec ? `${c.codec} ${c.profile || ""} ${c.width}×${c.height}` : "—"],
+      ["Frame rate", c.fps != null ? `${c.fps.toFixed(1)} fps${c.nominal_fps ? ` (nominal ${c.nominal_fps})` : ""}` : "—"],
+      ["Bitrate", fmtBitrate(c.bitrate_bps)],
+      ["Last frame", c.last_frame_age_seconds != null ? `${c.last_frame_age_seconds.toFixed(2)} s ago` : "—"],
+      ["Packet loss", c.packet_loss_ratio != null ? `${(c.packet_loss_ratio * 100).toFixed(2)} %` : "—"],
+      ["Reconnects", String(c.reconnects ?? 0)],
+    ]));
+    const a = c.analysis || {};
+    if (!a.available) {
+      replace(analysis, el("p", { class: "muted" }, `Analysis unavailable${a.reason ? `: ${a.reason}` : "."}`));
+    } else {
+      const tamper = Object.entries(a.tamper || {});
+      replace(analysis, kv([
+        ...Object.entries(a.motion || {}).map(([zone, score]) => [`Motion (${zone})`,
+          [el("meter", { min: 0, max: 1, value: score, "aria-label": `motion score ${zone}` }), ` ${(score * 100).toFixed(1)} %`,
+            a.motion_active && a.motion_active[zone] ? " · active" : ""]]),
+        ["Tamper", tamper.some(([, v]) => v) ? tamper.filter(([, v]) => v).map(([k]) => badge("critical", k)) : "none detected"],
+        a.fps != null ? ["Analysis rate", `${a.fps.toFixed(1)} fps`] : null,
+      ]));
+    }
+  }
+
+  const unsub = subscribe("cameras", (all) => {
+    const c = all.find((x) => x.id === id);
+    if (!c) {
+      if (found !== false) { found = false; if (tile) { tile.destroy(); tile = null; } notFound(); }
+      return;
+    }
+    if (found === false) return; // already reported missing; a reload brings it back
+    if (!found) {
+      found = true;
+      tile = new CameraTile(c, ctx, { large: true });
+      liveBox.append(tile.root);
+      drawCharts();
+      loadClips();
+    }
+    tile.update(c);
+    draw(c);
+  });
+  return () => {
+    unsub();
+    abort.abort();
+    if (tile) tile.destroy();
+    destroyCharts.forEach((d) => d());
+  };
+}

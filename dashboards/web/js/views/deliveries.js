@@ -1,0 +1,40 @@
+// Deliveries page: the notification outbox — what was sent where, its status, and replay.
+
+import { el, replace, errorBox, badge, timeEl, announce } from "../dom.js";
+import { get, post } from "../api.js";
+
+// render draws the deliveries table.
+export function render(root, params, ctx) {
+  const status = el("select", { id: "dl-status" }, ["", "pending", "delivered", "failed", "dead"].map((s) => el("option", { value: s, selected: s === (params.query.get("status") || "") }, s || "any")));
+  const body = el("div", { "aria-live": "polite" }, el("p", { class: "muted" }, "Loading…"));
+  replace(root, el("h1", {}, "Notification deliveries"),
+    el("div", { class: "toolbar" }, el("label", { for: "dl-status" }, "Status "), status), body);
+  let stop = false;
+  async function load() {
+    try {
+      const qs = new URLSearchParams({ limit: "200" });
+      if (status.value) qs.set("status", status.value);
+      const data = await get(`/api/deliveries?${qs}`);
+      if (stop) return;
+      const list = (data && data.deliveries) || [];
+      if (!list.length) { replace(body, el("p", { class: "muted" }, "No deliveries.")); return; }
+      replace(body, el("div", { class: "table-wrap" }, el("table", {},
+        el("thead", {}, el("tr", {}, ["#", "Receiver", "Alert", "State", "Status", "Attempts", "Last error", "Created", "Delivered", ""].map((h) => el("th", { scope: "col" }, h)))),
+        el("tbody", {}, list.map((d) => el("tr", { "data-delivery": d.id },
+          el("td", { class: "num" }, String(d.id)), el("td", {}, d.receiver), el("td", {}, d.alert || ""),
+          el("td", {}, d.state || ""), el("td", {}, badge(d.status || "unknown")),
+          el("td", { class: "num" }, String(d.attempts ?? "")),
+          el("td", {}, d.last_error ? [d.last_status_code ? `HTTP ${d.last_status_code}: ` : "", d.last_error] : "—"),
+          el("td", {}, timeEl(d.created_at)), el("td", {}, d.delivered_at ? timeEl(d.delivered_at) : "—"),
+          el("td", {}, ctx.can("replay") ? el("button", { type: "button", class: "small", onclick: async (ev) => {
+            ev.target.disabled = true;
+            try { await post(`/api/deliveries/${encodeURIComponent(d.id)}/replay`); announce(`Delivery ${d.id} queued again`); } catch (e) { alert(e.message); }
+            load();
+          } }, "Replay") : "")))))));
+    } catch (e) { if (!stop) replace(body, errorBox(e)); }
+  }
+  status.addEventListener("change", load);
+  load();
+  const timer = setInterval(load, 5000);
+  return () => { stop = true; clearInterval(timer); };
+}

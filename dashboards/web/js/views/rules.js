@@ -1,0 +1,47 @@
+// Rules page: every alerting rule with its health and how many alerts it has pending and firing.
+
+import { el, replace, errorBox, badge, ago, fmtDuration } from "../dom.js";
+import { get } from "../api.js";
+
+function field(r, ...names) {
+  for (const n of names) if (r && r[n] !== undefined) return r[n];
+  return undefined;
+}
+
+function dur(ns) { return typeof ns === "number" && ns > 0 ? fmtDuration(ns / 1e9) : "—"; }
+
+// render draws the rules table.
+export function render(root) {
+  const body = el("div", { "aria-live": "polite" }, el("p", { class: "muted" }, "Loading…"));
+  replace(root, el("h1", {}, "Rules"), body);
+  let stop = false;
+  async function load() {
+    try {
+      const data = await get("/api/rules");
+      if (stop) return;
+      const list = (data && data.rules) || [];
+      replace(body, el("div", { class: "table-wrap" }, el("table", { class: "rules" },
+        el("thead", {}, el("tr", {}, ["Alert", "Group", "Expression", "For", "Severity", "Health", "Last evaluation", "Pending", "Firing", "Source"].map((h) => el("th", { scope: "col" }, h)))),
+        el("tbody", {}, list.map((x) => {
+          const r = x.rule || x;
+          const name = field(r, "Alert", "alert", "name");
+          const expr = field(r, "Expr", "expr") || (field(r, "Event", "event") ? `event: ${JSON.stringify(field(r, "Event", "event"))}` : "");
+          const labels = field(r, "Labels", "labels") || {};
+          return el("tr", { "data-rule": name },
+            el("th", { scope: "row" }, name),
+            el("td", {}, field(r, "Group", "group") || ""),
+            el("td", {}, el("code", {}, expr)),
+            el("td", {}, dur(field(r, "For", "for"))),
+            el("td", {}, labels.severity ? badge(labels.severity) : "—"),
+            el("td", {}, badge(x.health || "unknown"), x.last_error ? el("small", { class: "error" }, ` ${x.last_error}`) : ""),
+            el("td", {}, x.last_eval ? ago(x.last_eval) : "—"),
+            el("td", { class: "num" }, String(x.pending ?? "")),
+            el("td", { class: "num" }, String(x.firing ?? "")),
+            el("td", {}, el("small", {}, `${field(r, "File", "file") || ""}${field(r, "Line", "line") ? ":" + field(r, "Line", "line") : ""}`)));
+        })))));
+    } catch (e) { if (!stop) replace(body, errorBox(e)); }
+  }
+  load();
+  const timer = setInterval(load, 10000);
+  return () => { stop = true; clearInterval(timer); };
+}
