@@ -165,6 +165,16 @@ func (a *App) build() error {
 		for i, c := range cams {
 			acams[i] = analyze.CameraConfig{ID: c.ID, Site: c.Site}
 		}
+		for i, c := range a.cfg.Cameras { // configured cameras come first in cams
+			acams[i].AnalysisFPS = c.AnalysisFPS
+			for _, z := range c.Zones {
+				zone, err := analyze.ParseZone(z) // validated at load
+				if err != nil {
+					return fmt.Errorf("cameras[%d].zones: %w", i, err)
+				}
+				acams[i].Zones = append(acams[i].Zones, zone)
+			}
+		}
 		a.analyzer, err = analyze.New(analyze.Config{Cameras: acams}, analyze.Deps{Appender: a.appender,
 			Events: a.analysisEvent, Logger: a.log, Registerer: a.reg})
 		if err != nil {

@@ -390,4 +390,13 @@ type CameraConfig struct {
 	ReconnectMax Duration `yaml:"reconnect_max"`
 	// Jitter is the random fraction added to or taken from each backoff, 0 to 1. It defaults to 0.2.
 	Jitter float64 `yaml:"jitter"`
+	// Zones are named polygons in relative coordinates (0..1, origin top left) in which motion is scored,
+	// written "name: x1,y1 x2,y2 x3,y3 ...". They default to one zone "all" covering the picture.
+	Zones []string `yaml:"zones"`
+	// AnalysisFPS is how many frames per second motion and tamper analysis decodes. It defaults to 2.
+	AnalysisFPS float64 `yaml:"analysis_fps"`
+	// ClipPre and ClipPost are the seconds an event clip keeps before and after its event. They default to 5s
+	// and 10s.
+	ClipPre  Duration `yaml:"clip_pre"`
+	ClipPost Duration `yaml:"clip_post"`
 }

@@ -81,6 +81,9 @@ func DefaultCamera() CameraConfig {
 		ReconnectMin: Duration(time.Second),
 		ReconnectMax: Duration(30 * time.Second),
 		Jitter:       0.2,
+		AnalysisFPS:  2,
+		ClipPre:      Duration(5 * time.Second),
+		ClipPost:     Duration(10 * time.Second),
 	}
 }
 

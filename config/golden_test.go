@@ -34,6 +34,12 @@ var badConfigs = []struct {
 	file string
 	errs []string
 }{
+	{"camera_zones.bad.yaml", []string{
+		`testdata/camera_zones.bad.yaml:6: cameras[0].zones[0]: zone "door": polygon: must have 3..64 points, got 2; got "door: 0.1,0.1 0.5,0.1"`,
+		`testdata/camera_zones.bad.yaml:7: cameras[0].zones[1]: zone: want "name: x1,y1 x2,y2 x3,y3 ..."; got "hall 0,0 1,0 1,1"`,
+		`testdata/camera_zones.bad.yaml:9: cameras[0].analysis_fps: must be > 0 and <= 30; got 0`,
+		`testdata/camera_zones.bad.yaml:10: cameras[0].clip_pre: must be between 0s and 1m (the ring buffer keeps 30s); got "2m"`,
+	}},
 	{"camera_bad_url.bad.yaml", []string{
 		`testdata/camera_bad_url.bad.yaml:2: cameras[0].id: must match [a-z0-9_-]+; got "Bad ID"`,
 		`testdata/camera_bad_url.bad.yaml:2: cameras[0].username: is required when a password is set`,

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"citywatch/cameras/analyze"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"golang.org/x/crypto/bcrypt"
@@ -338,6 +340,25 @@ func (c *Config) validateCameras(v validator) {
 		}
 		if cam.Jitter < 0 || cam.Jitter > 1 {
 			v.add(p+".jitter", "must be between 0 and 1; got %g", cam.Jitter)
+		}
+		zones := map[string]bool{}
+		for j, z := range cam.Zones {
+			zp := indexPath(p+".zones", j)
+			parsed, err := analyze.ParseZone(z)
+			switch {
+			case err != nil:
+				v.add(zp, "%v; got %s", err, quote(z))
+			case zones[parsed.Name]:
+				v.add(zp, "duplicate zone name %s", quote(parsed.Name))
+			}
+			zones[parsed.Name] = true
+		}
+		if cam.AnalysisFPS <= 0 || cam.AnalysisFPS > 30 {
+			v.add(p+".analysis_fps", "must be > 0 and <= 30; got %g", cam.AnalysisFPS)
+		}
+		v.positive(p+".clip_post", cam.ClipPost)
+		if cam.ClipPre < 0 || cam.ClipPre > Duration(time.Minute) {
+			v.add(p+".clip_pre", "must be between 0s and 1m (the ring buffer keeps 30s); got %s", quote(cam.ClipPre.String()))
 		}
 	}
 }
