@@ -76,7 +76,7 @@ func (a *App) buildAlerting() error {
 	}
 	a.alerts, err = alerts.New(alerts.Config{EvalInterval: ac.EvalInterval.Std(), Rules: ruleList, Grouping: grouping,
 		ExternalURL: ac.ExternalURL},
-		alerts.Deps{Queryable: a.db, Engine: a.api.Engine(), DB: a.meta, Outbox: a.outbox, Logger: a.log, Registerer: a.reg})
+		alerts.Deps{Queryable: a.db, DB: a.meta, Outbox: a.outbox, Logger: a.log, Registerer: a.reg})
 	return err
 }
 

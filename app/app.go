@@ -187,7 +187,7 @@ func (a *App) build() error {
 			return err
 		}
 	}
-	a.api, err = promapi.New(a.db, promapi.Options{Logger: a.log, Registerer: a.reg})
+	a.api, err = promapi.New(dashboards.ScopeToSites(a.db), promapi.Options{Logger: a.log, Registerer: a.reg})
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,7 @@ import (
 	"citywatch/ingest"
 	"citywatch/ingest/broker"
 	"citywatch/ingest/mapping"
+	"citywatch/sim/camerasim"
 	"citywatch/store/tsdb"
 )
 
@@ -39,17 +40,67 @@ func main() {
 	publishers := flag.Int("publishers", 4, "concurrent publishing connections")
 	series := flag.Int("series", 100000, "series for the memory measurement")
 	skipExternal := flag.Bool("skip-external", false, "skip the mosquitto measurements")
+	skipIngest := flag.Bool("skip-ingest", false, "skip the ingest, memory and query measurements")
+	skipAlerts := flag.Bool("skip-alerts", false, "skip the alerting measurements")
+	skipInflux := flag.Bool("skip-influx", false, "skip the InfluxDB measurements")
+	skipCameras := flag.Bool("skip-cameras", false, "skip the camera measurements")
+	alertN := flag.Int("alerts", 60, "alerts (distinct devices) for the publish → webhook latency")
+	eventRounds := flag.Int("event-rounds", 10, "camera faults for the event rule latency")
+	deliveries := flag.Int("deliveries", 10000, "notifications for the outbox throughput")
+	ruleCount := flag.Int("rules", 1000, "rules per evaluation round")
+	ruleSeries := flag.Int("rule-series", 100000, "series the rules select from")
+	influxSamplesN := flag.Int("influx-samples", 300000, "samples for the InfluxDB throughput")
+	influxOutage := flag.Duration("influx-outage", 60*time.Second, "simulated outage: backlog = 5,000 samples/s × this")
+	camN := flag.Int("cameras", 32, "cameras for the per-camera CPU and RSS")
+	camFrom := flag.Int("camera-search-from", 32, "first camera count of the real-time search (doubles)")
+	camMax := flag.Int("camera-search-max", camerasim.MaxCameras, "largest camera count tried by the real-time search")
+	camDetect := flag.Int("detect-cameras", 100, "cameras for the stall/disconnect detection latency")
+	camWarmup := flag.Duration("camera-warmup", 6*time.Second, "camera warm-up before measuring")
+	camWindow := flag.Duration("camera-window", 15*time.Second, "camera measurement window")
+	childRole := flag.String("child", "", "internal: run as a measuring child (monitor|bare)")
+	childURL := flag.String("child-url", "", "internal: rtsp://host:port of the simulator")
+	childN := flag.Int("child-n", 0, "internal: cameras")
+	childWarmup := flag.Duration("child-warmup", 0, "internal: warm-up")
+	childWindow := flag.Duration("child-window", 0, "internal: window")
 	flag.Parse()
+	if *childRole != "" {
+		runChild(*childRole, *childURL, *childN, *childWarmup, *childWindow)
+		return
+	}
+	began := time.Now()
 
 	var rows []row
 	add := func(r row) {
 		rows = append(rows, r)
 		fmt.Fprintf(os.Stderr, "  %s: %s (baseline %s, ratio %s)\n", r.what, r.value, r.baseline, r.ratio)
 	}
+	if !*skipIngest {
+		ingestRows(add, *msgs, *extMsgs, *publishers, *series, *skipExternal)
+	}
+	if !*skipAlerts {
+		alertRows(add, *alertN, *eventRounds, *deliveries, *ruleCount, *ruleSeries)
+	}
+	if !*skipInflux {
+		influxRows(add, *influxSamplesN, *influxOutage)
+	}
+	if !*skipCameras {
+		cameraRows(add, *camN, *camFrom, *camMax, *camDetect, *camWarmup, *camWindow)
+	}
+
+	fmt.Printf("\nMachine: %d cores, %s/%s, %s. Command: `make bench` (go run ./bench). Took %s.\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), time.Since(began).Round(time.Second))
+	fmt.Println("| measurement | citywatch | baseline (same run) | ratio | goal |")
+	fmt.Println("|---|---|---|---|---|")
+	for _, r := range rows {
+		fmt.Printf("| %s | %s | %s | %s | %s |\n", r.what, r.value, r.baseline, r.ratio, r.goal)
+	}
+	exitOnFailures()
+}
+
+func ingestRows(add func(row), msgs, extMsgs, publishers, series int, skipExternal bool) {
 	for _, qos := range []byte{0, 1} {
-		base, err := embeddedBaseline(*msgs, *publishers, qos)
+		base, err := embeddedBaseline(msgs, publishers, qos)
 		check(err)
-		cw, err := embeddedCitywatch(*msgs, *publishers, qos)
+		cw, err := embeddedCitywatch(msgs, publishers, qos)
 		check(err)
 		goal := "≥100k msg/s, ratio ≥0.7"
 		if qos == 1 {
@@ -57,24 +108,17 @@ func main() {
 		}
 		add(row{fmt.Sprintf("embedded broker → decode → TSDB, 5-field JSON, QoS %d", qos), rate(cw), rate(base) + " (bare mochi, counting subscriber)", ratio(cw, base), goal})
 	}
-	if !*skipExternal {
-		base, cw, err := external(*extMsgs)
+	if !skipExternal {
+		base, cw, err := external(extMsgs)
 		check(err)
 		add(row{"external mosquitto → paho → decode → TSDB, QoS 1", rate(cw), rate(base) + " (bare paho subscriber, counting)", ratio(cw, base), "ratio ≥0.9"})
 	}
-	perSeries, err := memoryPerSeries(*series)
+	perSeries, err := memoryPerSeries(series)
 	check(err)
-	add(row{fmt.Sprintf("memory per active series after %d series", *series), fmt.Sprintf("%.2f KiB", perSeries/1024), "", "", "≤3 KiB"})
+	add(row{fmt.Sprintf("memory per active series after %d series", series), fmt.Sprintf("%.2f KiB", perSeries/1024), "", "", "≤3 KiB"})
 	q, err := rangeQuery(1000)
 	check(err)
 	add(row{"range query, 1 h × 1,000 series at 1 s resolution, step 15 s", q.Round(time.Millisecond).String(), "", "", "≤200 ms"})
-
-	fmt.Printf("\nMachine: %d cores, %s/%s, %s. Command: `make bench` (go run ./bench).\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
-	fmt.Println("| measurement | citywatch | baseline (same run) | ratio | goal |")
-	fmt.Println("|---|---|---|---|---|")
-	for _, r := range rows {
-		fmt.Printf("| %s | %s | %s | %s | %s |\n", r.what, r.value, r.baseline, r.ratio, r.goal)
-	}
 }
 
 func check(err error) {

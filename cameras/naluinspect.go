@@ -116,7 +116,7 @@ func (p *paramSets) inspectH265(au [][]byte) (auInfo, error) {
 		typ := h265.NALUType((nalu[0] >> 1) & 0x3f)
 		switch {
 		case typ == h265.NALUType_VPS_NUT:
-			p.vps = append(p.vps[:0], nalu...)
+			p.vps = append([]byte(nil), nalu...) // a fresh slice: sinks may keep the old one
 		case typ == h265.NALUType_SPS_NUT:
 			p.setSPS265(nalu)
 		case typ == h265.NALUType_PPS_NUT:
@@ -177,7 +177,7 @@ func (p *paramSets) setPPS(nalu []byte, hdr int) {
 	if len(p.ppsIDs) < 64 {
 		p.ppsIDs[id] = true
 	}
-	p.pps = append(p.pps[:0], nalu...)
+	p.pps = append([]byte(nil), nalu...) // a fresh slice: sinks may keep the old one
 }
 
 func (p *paramSets) setSPS264(nalu []byte) {

@@ -3,7 +3,6 @@ package dashboards
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -142,43 +141,3 @@ func TestAccessMatrix(t *testing.T) {
 	})
 }
 
-// TestPromQLScopedToSites: a site-limited principal's PromQL reaches the engine with a site matcher on every
-// selector; an all-sites principal's query is untouched.
-func TestPromQLScopedToSites(t *testing.T) {
-	s, a, prom := newAccessServer(t)
-	ctx := context.Background()
-	staff, err := a.IssueToken(ctx, "staff", auth.RoleHealthStaff, []string{"q-hotel-1"}, false, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := a.IssueToken(ctx, "admin", auth.RoleAdmin, nil, false, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cases := []struct {
-		token, path, want, wantMatch string
-	}{
-		{staff, "/api/v1/query?query=" + url.QueryEscape(`max by (device) (body_temperature{device=~"w.*"}) > 38`),
-			`max by (device) (body_temperature{device=~"w.*",site=~"q-hotel-1"}) > 38`, ""},
-		{staff, "/api/v1/query_range?query=" + url.QueryEscape(`rate(co2[5m]) / on(device) humidity`),
-			`rate(co2{site=~"q-hotel-1"}[5m]) / on (device) humidity{site=~"q-hotel-1"}`, ""},
-		{staff, "/api/v1/series?match[]=" + url.QueryEscape(`{__name__="co2"}`), "", `{__name__="co2",site=~"q-hotel-1"}`},
-		{staff, "/api/v1/labels", "", `{site=~"q-hotel-1"}`},
-		{admin, "/api/v1/query?query=" + url.QueryEscape(`body_temperature > 38`), `body_temperature > 38`, ""},
-	}
-	for _, c := range cases {
-		req, _ := http.NewRequest("GET", c.path, nil)
-		req.Header.Set("Authorization", "Bearer "+c.token)
-		rec := newRecorder()
-		s.Handler().ServeHTTP(rec, req)
-		if rec.Code != 200 {
-			t.Fatalf("%s: %d %s", c.path, rec.Code, rec.body.String())
-		}
-		if q := <-prom.lastQuery; q != c.want {
-			t.Errorf("%s: the engine got query %q, want %q", c.path, q, c.want)
-		}
-		if m := <-prom.lastMatch; m != c.wantMatch {
-			t.Errorf("%s: the engine got match[] %q, want %q", c.path, m, c.wantMatch)
-		}
-	}
-}

@@ -1,50 +1,63 @@
 package dashboards
 
 import (
-	"net/http"
+	"context"
 	"regexp"
 	"strings"
 
 	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/util/annotations"
 
 	"citywatch/dashboards/auth"
 )
 
-// scopeToSites rewrites the PromQL of a request made by a principal limited to some sites, the way
-// prom-label-proxy does: every vector selector gets a site=~"<their sites>" matcher, and the series and label
-// endpoints get a match[] of the same when they have none. A site-limited user thus reads through the
-// Prometheus API exactly the series of their sites, and series without a site label not at all (fail closed).
-// A query that does not parse is left alone: the API answers it with Prometheus' own bad_data error.
-func scopeToSites(pp parser.Parser, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, ok := auth.FromContext(r.Context())
-		if !ok || p.AllSites() {
-			next.ServeHTTP(w, r)
-			return
-		}
-		if err := r.ParseForm(); err != nil {
-			WriteError(w, http.StatusBadRequest, "invalid form: "+err.Error(), nil)
-			return
-		}
-		m := siteMatcher(p.Sites)
-		// r.Form merges the URL query and the form body; PostForm is kept in step so no reader sees the original.
-		for _, key := range []string{"query", "match[]"} {
-			for _, vals := range []map[string][]string{r.Form, r.PostForm} {
-				for i, q := range vals[key] {
-					vals[key][i] = scopeExpr(pp, q, m)
-				}
-			}
-		}
-		if len(r.Form["match[]"]) == 0 && strings.HasPrefix(r.URL.Path, "/api/v1/label") {
-			sel := (&parser.VectorSelector{LabelMatchers: []*labels.Matcher{m}}).String()
-			r.Form["match[]"] = []string{sel}
-		}
-		next.ServeHTTP(w, r)
-	})
+// ScopeToSites wraps the storage the Prometheus API reads so that a principal limited to some sites reads
+// exactly their sites' series: every Select, LabelNames and LabelValues made on behalf of a request gets
+// site=~"<their sites>" and site!="" matchers, taken from the principal in the request context. This holds for
+// every endpoint and every query form (PromQL, match[] selectors, label endpoints), whatever grammar the caller
+// used, because it sits below them all, as prom-label-proxy does in front of Prometheus. Series without a site
+// label are not theirs (fail closed). Calls without a principal (rule evaluation inside citywatch) and
+// principals that see every site are not restricted.
+func ScopeToSites(q storage.Queryable) storage.Queryable { return scopedQueryable{q} }
+
+type scopedQueryable struct{ storage.Queryable }
+
+func (q scopedQueryable) Querier(mint, maxt int64) (storage.Querier, error) {
+	in, err := q.Queryable.Querier(mint, maxt)
+	if err != nil {
+		return nil, err
+	}
+	return scopedQuerier{in}, nil
 }
 
-// siteMatcher matches exactly the given sites (none: a matcher that matches nothing).
+type scopedQuerier struct{ storage.Querier }
+
+func (q scopedQuerier) Select(ctx context.Context, sortSeries bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
+	return q.Querier.Select(ctx, sortSeries, hints, scoped(ctx, ms)...)
+}
+
+func (q scopedQuerier) LabelValues(ctx context.Context, name string, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
+	return q.Querier.LabelValues(ctx, name, hints, scoped(ctx, ms)...)
+}
+
+func (q scopedQuerier) LabelNames(ctx context.Context, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
+	return q.Querier.LabelNames(ctx, hints, scoped(ctx, ms)...)
+}
+
+// scoped adds the site matchers of the request's principal to ms.
+func scoped(ctx context.Context, ms []*labels.Matcher) []*labels.Matcher {
+	p, ok := auth.FromContext(ctx)
+	if !ok || p.AllSites() {
+		return ms
+	}
+	out := make([]*labels.Matcher, 0, len(ms)+2)
+	out = append(out, ms...)
+	return append(out, siteMatcher(p.Sites), labels.MustNewMatcher(labels.MatchNotEqual, "site", ""))
+}
+
+// siteMatcher matches exactly the given sites; with none (never valid for a site-limited principal, but fail
+// closed) it matches only the empty value, which the site!="" matcher then excludes.
 func siteMatcher(sites []string) *labels.Matcher {
 	quoted := make([]string, 0, len(sites))
 	for _, s := range sites {
@@ -52,24 +65,5 @@ func siteMatcher(sites []string) *labels.Matcher {
 			quoted = append(quoted, regexp.QuoteMeta(s))
 		}
 	}
-	re := strings.Join(quoted, "|")
-	if re == "" {
-		re = "$^" // no site at all: nothing matches
-	}
-	return labels.MustNewMatcher(labels.MatchRegexp, "site", re)
-}
-
-// scopeExpr adds m to every vector selector of the PromQL expression q.
-func scopeExpr(pp parser.Parser, q string, m *labels.Matcher) string {
-	expr, err := pp.ParseExpr(q)
-	if err != nil {
-		return q
-	}
-	parser.Inspect(expr, func(node parser.Node, _ []parser.Node) error {
-		if vs, ok := node.(*parser.VectorSelector); ok {
-			vs.LabelMatchers = append(vs.LabelMatchers, m)
-		}
-		return nil
-	})
-	return expr.String()
+	return labels.MustNewMatcher(labels.MatchRegexp, "site", strings.Join(quoted, "|"))
 }

@@ -17,7 +17,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/prometheus/prometheus/promql/parser"
 
 	"citywatch/dashboards/audit"
 	"citywatch/dashboards/auth"
@@ -65,7 +64,8 @@ type Deps struct {
 	Deliveries DeliveriesAPI
 	// Live streams state changes at /api/events (Server-Sent Events).
 	Live *live.Bus
-	// PromAPI serves the Prometheus-compatible query API under /api/v1/.
+	// PromAPI serves the Prometheus-compatible query API under /api/v1/. Its storage must be wrapped with
+	// ScopeToSites, which confines site-limited users to their sites' series.
 	PromAPI Mounter
 	// Auth authenticates every request and authorizes every route. Nil means no access control: for tests of
 	// the handlers alone; app always sets it.
@@ -92,7 +92,6 @@ type Server struct {
 	log    *slog.Logger
 	router *auth.Router
 	rules  []auth.RouteRule
-	parser parser.Parser
 	srv    *http.Server
 	ln     net.Listener
 	done   chan struct{}
@@ -117,7 +116,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s := &Server{cfg: cfg, deps: deps, log: log.With("component", "http"), router: auth.NewRouter(),
-		parser: parser.NewParser(parser.Options{}), done: make(chan struct{})}
+		done: make(chan struct{})}
 	reg := deps.Registerer
 	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "citywatch_http_requests_total",
@@ -276,7 +275,7 @@ func (s *Server) routes() {
 	if s.deps.PromAPI != nil {
 		prom := http.NewServeMux()
 		s.deps.PromAPI.Register(prom)
-		h := scopeToSites(s.parser, prom)
+		h := http.Handler(prom)
 		for _, p := range promRoutes {
 			method, pattern, _ := strings.Cut(p, " ")
 			s.handle(with(read, method, pattern, false), h)

@@ -270,7 +270,12 @@ func (c *Canary) Round(ctx context.Context) error {
 		return ctx.Err() // shutting down: not a verdict on the alerting path
 	}
 	// Resolve the synthetic alert so that the next round fires a new one, whatever happened.
-	if rerr := c.appendValue(ctx, c.clock.Now(), 0); rerr != nil && err == nil {
+	// It must not share the firing sample's millisecond, or the TSDB refuses it as a duplicate.
+	at := c.clock.Now()
+	if at.UnixMilli() <= start.UnixMilli() {
+		at = start.Add(time.Millisecond)
+	}
+	if rerr := c.appendValue(ctx, at, 0); rerr != nil && err == nil {
 		err = &roundError{"append_error", rerr}
 	}
 	c.record(ctx, start, res, err)
@@ -358,7 +363,7 @@ func (c *Canary) findDelivery(ctx context.Context, a *alerts.Alert, since time.T
 		return false, fmt.Errorf("canary: look up deliveries: %w", err)
 	}
 	for _, d := range list {
-		if d.State == "firing" && d.Status == notify.StatusDelivered && !d.CreatedAt.Before(since.Truncate(time.Second)) {
+		if d.State == "firing" && d.Status == notify.StatusDelivered && !d.CreatedAt.Before(since.Truncate(time.Millisecond)) {
 			return true, nil
 		}
 	}

@@ -108,14 +108,10 @@ func (m *Media) StartClip(cameraID, reason string, at time.Time) (Clip, error) {
 	if c == nil {
 		return Clip{}, ErrCameraNotFound
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return Clip{}, ErrClosed
+	if at.IsZero() {
+		at = m.now()
 	}
-	if !m.started {
-		return Clip{}, errors.New("media: not started")
-	}
+	// Lock order: a camera's mutex before m.mu (ServeLive and Snapshot call m.track under c.mu).
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if r := c.rec; r != nil {
@@ -128,6 +124,18 @@ func (m *Media) StartClip(cameraID, reason string, at time.Time) (Clip, error) {
 		}
 		r.clip.Events++
 		return r.clip, nil
+	}
+	m.mu.Lock()
+	closed, started := m.closed, m.started
+	if !closed && started {
+		m.wg.Add(1) // for the writer goroutine below
+	}
+	m.mu.Unlock()
+	if closed {
+		return Clip{}, ErrClosed
+	}
+	if !started {
+		return Clip{}, ErrNotStarted
 	}
 	pre := c.ring.since(at.Add(-c.pre))
 	start := at.Add(-c.pre)
@@ -157,7 +165,6 @@ func (m *Media) StartClip(cameraID, reason string, at time.Time) (Clip, error) {
 	}
 	c.rec = r
 	m.met.recordings.Inc()
-	m.wg.Add(1)
 	go m.record(c, r)
 	return r.clip, nil
 }
@@ -528,6 +535,8 @@ func (m *Media) Clip(cameraID, clipID string) (Clip, string, error) {
 // retention deletes clips older than Retention, then the oldest clips while the total exceeds
 // MaxClipBytes.
 func (m *Media) retention() {
+	m.retMu.Lock()
+	defer m.retMu.Unlock()
 	cutoff := m.now().Add(-m.cfg.Retention)
 	m.idxMu.Lock()
 	var all []Clip

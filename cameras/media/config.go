@@ -25,6 +25,8 @@ var (
 	ErrClipNotFound = errors.New("media: clip not found")
 	// ErrClipInProgress means the clip is still being recorded; it can be fetched once complete.
 	ErrClipInProgress = errors.New("media: clip is still recording")
+	// ErrNotStarted means Start has not been called.
+	ErrNotStarted = errors.New("media: not started")
 	// ErrClosed means Media was closed.
 	ErrClosed = errors.New("media: closed")
 )

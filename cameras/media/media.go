@@ -1,6 +1,7 @@
 package media
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -36,12 +37,13 @@ type Media struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu      sync.Mutex // guards started, closed and wg.Add after Close
+	mu      sync.Mutex // guards started, closed and wg.Add after Close; taken after a camera's mutex
 	started bool
 	closed  bool
 
 	idxMu sync.Mutex
 	index map[string]map[string]Clip // camera → clip ID → stored clip
+	retMu sync.Mutex                 // one retention pass at a time
 }
 
 var _ cameras.AccessUnitSink = (*Media)(nil)
@@ -64,6 +66,9 @@ type camera struct {
 	viewers   map[*viewer]struct{}
 	snap      *snapResult // cached snapshot of a keyframe
 	flight    *snapFlight // snapshot being decoded
+	vps       []byte      // the current parameter sets, owned by Media
+	sps       []byte
+	pps       []byte
 }
 
 // New validates cfg, applies defaults and returns Media; call Start to begin clip writing and retention.
@@ -173,7 +178,7 @@ func (m *Media) Close() {
 			c.mu.Lock()
 			c.endRecording()
 			for v := range c.viewers {
-				v.kill(websocket.CloseGoingAway, "server shutting down")
+				v.kill(websocket.CloseGoingAway, closeShutdownReason)
 			}
 			c.mu.Unlock()
 		}
@@ -202,6 +207,7 @@ func (m *Media) OnAccessUnit(cameraID string, au cameras.AccessUnit) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.ownParams(&au)
 	if au.Session != c.session {
 		c.session = au.Session
 		c.lastKey = nil
@@ -216,8 +222,26 @@ func (m *Media) OnAccessUnit(cameraID string, au cameras.AccessUnit) {
 		m.feedRecording(c, au)
 	}
 	for v := range c.viewers {
-		v.offer(au)
+		if !v.offer(au) {
+			delete(c.viewers, v)
+			m.met.dropped.WithLabelValues(dropLiveSlow).Inc()
+		}
 	}
+}
+
+// ownParams points au's parameter sets at the camera's own copies, made when they change: the monitor
+// may rewrite its parameter set buffers in place, and Media retains access units long after the call.
+// c.mu is held.
+func (c *camera) ownParams(au *cameras.AccessUnit) {
+	own := func(mine *[]byte, theirs []byte) []byte {
+		if !bytes.Equal(*mine, theirs) {
+			*mine = bytes.Clone(theirs)
+		}
+		return *mine
+	}
+	au.VPS = own(&c.vps, au.VPS)
+	au.SPS = own(&c.sps, au.SPS)
+	au.PPS = own(&c.pps, au.PPS)
 }
 
 // ringMetrics publishes the ring's memory and the evictions and skips since the last call. c.mu is held.

@@ -33,6 +33,7 @@ const (
 	dropClipWaitKey   = "clip_wait_keyframe"
 	dropLiveSlow      = "live_slow_viewer"
 	dropLiveWaitKey   = "live_wait_keyframe"
+	dropLiveBadFrame  = "live_bad_frame"
 )
 
 type metrics struct {

@@ -905,3 +905,104 @@ func TestFluxDashboardsAgainstInfluxDB(t *testing.T) {
 		})
 	}
 }
+
+// provisioningEnvRE matches the ${NAME} references Grafana expands in provisioning files.
+var provisioningEnvRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// TestComposeGrafanaEnvironment: a docker compose service that mounts this provisioning directory must set
+// every environment variable the data sources read, or Grafana provisions them with empty URLs and tokens.
+func TestComposeGrafanaEnvironment(t *testing.T) {
+	var needed []string
+	files, _ := filepath.Glob(filepath.Join("provisioning", "datasources", "*.yaml"))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "#") {
+				continue
+			}
+			for _, m := range provisioningEnvRE.FindAllStringSubmatch(line, -1) {
+				if !slices.Contains(needed, m[1]) {
+					needed = append(needed, m[1])
+				}
+			}
+		}
+	}
+	sort.Strings(needed)
+	want, err := filepath.Abs("provisioning")
+	if err != nil {
+		t.Fatal(err)
+	}
+	composeFiles, _ := filepath.Glob(filepath.Join("..", "compose", "*.yaml"))
+	mounted := 0
+	for _, f := range composeFiles {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Services map[string]struct {
+				Volumes     []any `yaml:"volumes"`
+				Environment any   `yaml:"environment"`
+			} `yaml:"services"`
+		}
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			continue // not a compose file (a citywatch configuration)
+		}
+		for name, svc := range doc.Services {
+			if !mountsDir(f, svc.Volumes, want) {
+				continue
+			}
+			mounted++
+			env := composeEnvNames(svc.Environment)
+			for _, n := range needed {
+				if !slices.Contains(env, n) {
+					t.Errorf("%s: service %s mounts deploy/grafana/provisioning but does not set %s", f, name, n)
+				}
+			}
+		}
+	}
+	if mounted == 0 {
+		t.Logf("no compose service mounts deploy/grafana/provisioning yet; it needs %v", needed)
+	}
+}
+
+// mountsDir reports whether a compose volume list bind-mounts dir (absolute) from file's directory.
+func mountsDir(file string, vols []any, dir string) bool {
+	for _, v := range vols {
+		var src string
+		switch x := v.(type) {
+		case string:
+			src, _, _ = strings.Cut(x, ":")
+		case map[string]any:
+			src, _ = x["source"].(string)
+		}
+		if !strings.HasPrefix(src, ".") && !strings.HasPrefix(src, "/") {
+			continue
+		}
+		abs, err := filepath.Abs(filepath.Join(filepath.Dir(file), src))
+		if err == nil && abs == dir {
+			return true
+		}
+	}
+	return false
+}
+
+// composeEnvNames lists the variable names of a compose environment (map or KEY=VALUE list).
+func composeEnvNames(env any) []string {
+	var out []string
+	switch x := env.(type) {
+	case map[string]any:
+		for k := range x {
+			out = append(out, k)
+		}
+	case []any:
+		for _, e := range x {
+			k, _, _ := strings.Cut(fmt.Sprint(e), "=")
+			out = append(out, k)
+		}
+	}
+	return out
+}

@@ -125,6 +125,7 @@ export function silenceDialog(a) {
       starts_at: now.toISOString(), ends_at: ends.toISOString(), comment: form.comment.value,
     });
     announce(`Silence ${res && res.id ? res.id + " " : ""}created`);
+    document.dispatchEvent(new Event("citywatch:silences")); // lists of silences reload now
   });
 }
 

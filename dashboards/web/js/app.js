@@ -107,8 +107,14 @@ async function boot() {
     sites: me.sites || [],
   };
   document.getElementById("who").textContent = `${me.user} (${me.role.replace("_", " ")})`;
-  document.getElementById("logout").addEventListener("click", async () => {
-    try { await post("/api/logout"); } catch { /* the session is gone either way */ }
+  const logout = document.getElementById("logout");
+  // A server with anonymous read access (the demo) answers /api/me without a session: offer to sign in.
+  const anonymous = me.user === "anonymous" && !me.csrf_token;
+  logout.textContent = anonymous ? "Sign in" : "Sign out";
+  logout.addEventListener("click", async () => {
+    if (!anonymous) {
+      try { await post("/api/logout"); } catch { /* the session is gone either way */ }
+    }
     toLogin();
   });
   renderNav();

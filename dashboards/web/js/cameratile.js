@@ -14,17 +14,23 @@ export class CameraTile {
     this.info = el("p", { class: "muted small" });
     this.title = el("a", { href: cameraHref(cam.id) }, cam.name || cam.id);
     this.playerState = "idle";
+    this.cam = cam;
     this.root = el("article", { class: `card camera-tile${large ? " large" : ""}`, "data-camera": cam.id },
       el("div", { class: "frame" }, this.video, this.overlay),
       el("h3", {}, this.title, " ", this.stateBadge), this.info);
     this.player = null;
+    this.render();
+    this.posterTimer = 0;
     if (ctx.can("video")) {
+      // Until (or whenever) live video is not playing, show the latest snapshot behind the state badge.
+      this.refreshPoster();
+      this.posterTimer = setInterval(() => this.refreshPoster(), 15000);
       this.player = new LivePlayer(this.video, cam.id, { onState: (s, why) => { this.playerState = s; this.playerWhy = why; this.render(); } });
       this.player.start();
     } else {
       this.playerState = "no-permission";
+      this.render();
     }
-    this.update(cam);
   }
 
   update(cam) {
@@ -52,6 +58,14 @@ export class CameraTile {
     this.info.textContent = bits.join(" · ");
   }
 
+  refreshPoster() {
+    if (this.playerState === "playing" || this.cam.state !== "online") return;
+    this.video.poster = `/api/cameras/${encodeURIComponent(this.id)}/snapshot.jpg?t=${Date.now()}`;
+  }
+
   // destroy stops the video.
-  destroy() { if (this.player) this.player.stop(); }
+  destroy() {
+    clearInterval(this.posterTimer);
+    if (this.player) this.player.stop();
+  }
 }

@@ -15,8 +15,12 @@ export function seriesName(metric, common) {
 }
 
 function commonLabels(result) {
-  if (result.length < 2) return {};
+  if (!result.length) return {};
   const common = { ...result[0].metric };
+  if (result.length === 1) {
+    delete common.__name__; // one series: its metric name alone says what it is
+    return common;
+  }
   for (const r of result.slice(1)) for (const k of Object.keys(common)) if (r.metric[k] !== common[k]) delete common[k];
   return common;
 }
@@ -37,7 +41,8 @@ export function align(result) {
 function widthOf(node) { return Math.max(200, Math.floor(node.getBoundingClientRect().width || node.clientWidth || 600)); }
 
 // timeChart draws a range-query result into container and keeps it sized to it. It returns a destroy function.
-export function timeChart(container, result, { height = 220, title = "", unit = "" } = {}) {
+// start and end (unix seconds) fix the x range to the queried range, so sparse data is not stretched.
+export function timeChart(container, result, { height = 220, title = "", unit = "", start, end } = {}) {
   container.replaceChildren();
   if (!result.length) {
     container.append(el("p", { class: "muted" }, "No data in this range."));
@@ -51,6 +56,7 @@ export function timeChart(container, result, { height = 220, title = "", unit = 
       value: (u, v) => (v == null ? "—" : `${+v.toPrecision(4)}${unit ? " " + unit : ""}`),
     }))],
     axes: [{}, { size: 60, values: (u, vals) => vals.map((v) => +v.toPrecision(3)) }],
+    scales: start && end ? { x: { time: true, range: () => [start, end] } } : {},
     legend: { live: true },
     cursor: { drag: { x: true, y: false } },
   };
@@ -62,17 +68,25 @@ export function timeChart(container, result, { height = 220, title = "", unit = 
 
 // Sparkline is a tiny axis-less chart of one series that accepts live points.
 export class Sparkline {
-  constructor(container, { width = 160, height = 36, maxPoints = 240, color = PALETTE[0] } = {}) {
+  constructor(container, { height = 36, maxPoints = 240, color = PALETTE[0] } = {}) {
     this.xs = [];
     this.ys = [];
     this.maxPoints = maxPoints;
+    this.height = height;
+    this.container = container;
     this.plot = new uPlot({
-      width, height, class: "spark",
+      width: Math.max(80, container.clientWidth || 200), height, class: "spark",
       legend: { show: false }, cursor: { show: false }, select: { show: false },
       scales: { x: { time: false } },
       axes: [{ show: false }, { show: false }],
       series: [{}, { stroke: color, width: 1.5, points: { show: false } }],
     }, [[], []], container);
+    // Tiles are built before they are in the page and reflow on phones: follow the container's width.
+    this.ro = new ResizeObserver(() => {
+      const w = Math.floor(container.clientWidth);
+      if (w > 0 && w !== this.plot.width) this.plot.setSize({ width: w, height: this.height });
+    });
+    this.ro.observe(container);
   }
 
   // seed replaces the points with a history [[t, v], ...] (t in seconds).
@@ -94,5 +108,5 @@ export class Sparkline {
   draw() { this.plot.setData([this.xs, this.ys]); }
 
   // destroy frees the chart.
-  destroy() { this.plot.destroy(); }
+  destroy() { this.ro.disconnect(); this.plot.destroy(); }
 }

@@ -51,8 +51,8 @@ export const LABELS = {
 export function fmtNum(v) {
   if (typeof v !== "number" || !isFinite(v)) return String(v);
   const a = Math.abs(v);
-  if (a >= 1000) return v.toFixed(0);
-  if (a >= 100) return v.toFixed(1);
+  if (a >= 1000 || Number.isInteger(v)) return v.toFixed(0);
+  if (a >= 100) return v.toFixed(1).replace(/\.0$/, "");
   return v.toFixed(2).replace(/\.?0+$/, "") || "0";
 }
 
@@ -110,6 +110,16 @@ export function isAcked(a) { return !!a.acked_by; }
 
 // SILENT_AFTER is how long a device may be quiet before the UI calls it silent; it matches the demo rules.
 export const SILENT_AFTER = 30;
+
+// bySilence orders devices silent first (longest silent first), then the reporting ones by id, so tiles
+// and rows keep their places between polls.
+export function bySilence(a, b) {
+  const sa = ageSeconds(a.last_seen), sb = ageSeconds(b.last_seen);
+  const qa = sa > SILENT_AFTER, qb = sb > SILENT_AFTER;
+  if (qa !== qb) return qa ? -1 : 1;
+  if (qa && sa !== sb) return sb - sa;
+  return a.id.localeCompare(b.id);
+}
 
 // announce reads a message to screen readers through the page's polite live region.
 export function announce(msg) {

@@ -51,6 +51,8 @@ function setStatus(state, error = "") {
 }
 
 function publish(topic, list) {
+  // The first data of each topic is a user-visible milestone: mark it for performance measurements.
+  if (!last.has(topic) && performance.mark) performance.mark(`citywatch:first-${topic}`);
   last.set(topic, list);
   for (const fn of subs.get(topic) || []) {
     try { fn(list); } catch (e) { console.error(`live ${topic} subscriber`, e); }

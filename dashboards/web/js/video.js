@@ -17,7 +17,9 @@ export class LivePlayer {
   constructor(video, cameraId, { onState = () => {} } = {}) {
     this.video = video;
     this.id = cameraId;
-    this.onState = onState;
+    this.notify = onState;
+    this.state = "";
+    this.detail = "";
     this.closed = true;
     this.backoff = 1000;
     this.queue = [];
@@ -28,6 +30,14 @@ export class LivePlayer {
     this.retry = 0;
     this.watchdog = 0;
     this.lastMessage = 0;
+  }
+
+  // onState reports a state to the owner only when it changes (updateend fires for every fragment).
+  onState(state, detail) {
+    if (state === this.state && detail === this.detail) return;
+    this.state = state;
+    this.detail = detail;
+    this.notify(state, detail);
   }
 
   // supported reports whether this browser can play the stream at all.
@@ -62,8 +72,15 @@ export class LivePlayer {
     ws.binaryType = "arraybuffer";
     this.ws = ws;
     this.lastMessage = Date.now();
+    let opened = false;
+    ws.onopen = () => { opened = true; };
     ws.onmessage = (ev) => { if (this.ws === ws) this.message(ev.data); };
-    ws.onclose = (ev) => { if (this.ws === ws) this.lost(ev.reason || `connection closed (${ev.code})`); };
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      // A handshake that never completed is a refusal (no permission, unknown camera, no live view on this
+      // server); the browser hides the HTTP status, so say it plainly.
+      this.lost(ev.reason || (opened ? "live video interrupted; reconnecting" : "live video unavailable; retrying"));
+    };
     ws.onerror = () => {}; // onclose follows with the details we have
   }
 

@@ -67,5 +67,6 @@ export function render(root, params, ctx) {
   }
   loadSilences();
   const timer = setInterval(loadSilences, 10000);
-  return () => { unsub(); clearInterval(timer); };
+  document.addEventListener("citywatch:silences", loadSilences);
+  return () => { unsub(); clearInterval(timer); document.removeEventListener("citywatch:silences", loadSilences); };
 }

@@ -22,7 +22,8 @@ export function render(root, params, ctx) {
   const health = el("div", { "aria-live": "polite" });
   const analysis = el("div", { "aria-live": "polite" });
   const charts = el("div", { class: "charts" });
-  const clips = el("div");
+  const clips = el("div", { "aria-live": "polite" });
+  const player = el("video", { controls: true, class: "clip-player", hidden: true, "aria-label": "Clip playback" });
   const rangeSel = el("select", { id: "cam-range" }, RANGES.map(([l, s]) => el("option", { value: String(s), selected: s === 3600 }, l)));
   replace(root, head, liveBox,
     el("div", { class: "two-col" },
@@ -30,11 +31,12 @@ export function render(root, params, ctx) {
       el("section", { "aria-labelledby": "analysis-h" }, el("h2", { id: "analysis-h" }, "Motion and tamper"), analysis)),
     el("section", { "aria-labelledby": "hist-h" }, el("h2", { id: "hist-h" }, "History"),
       el("label", { for: "cam-range" }, "Range "), rangeSel, charts),
-    el("section", { "aria-labelledby": "clips-h" }, el("h2", { id: "clips-h" }, "Event clips"), clips));
+    el("section", { "aria-labelledby": "clips-h" }, el("h2", { id: "clips-h" }, "Event clips"), player, clips));
 
   let tile = null;
   let found = null;
   let destroyCharts = [];
+  let clipTimer = 0;
   const abort = new AbortController();
 
   function notFound() {
@@ -52,8 +54,8 @@ export function render(root, params, ctx) {
     await Promise.all(specs.map(async ([title, expr, unit], i) => {
       const box = charts.children[i].querySelector(".plot");
       try {
-        const { result } = await queryRange(expr, secs, 300, abort.signal);
-        destroyCharts.push(timeChart(box, result, { unit, height: 160 }));
+        const { result, start, end } = await queryRange(expr, secs, 300, abort.signal);
+        destroyCharts.push(timeChart(box, result, { unit, height: 160, start, end }));
       } catch (e) { if (e.name !== "AbortError") replace(box, errorBox(e)); }
     }));
   }
@@ -64,17 +66,19 @@ export function render(root, params, ctx) {
       const data = await get(`/api/cameras/${encodeURIComponent(id)}/clips`, { signal: abort.signal });
       const list = (data && data.clips) || [];
       if (!list.length) { replace(clips, el("p", { class: "muted" }, "No clips recorded yet.")); return; }
-      const player = el("video", { controls: true, class: "clip-player", hidden: true, "aria-label": "Clip playback" });
-      replace(clips, player, el("div", { class: "table-wrap" }, el("table", {},
-        el("thead", {}, el("tr", {}, ["Start", "Reason", "Length", ""].map((h) => el("th", { scope: "col" }, h)))),
+      replace(clips, el("div", { class: "table-wrap" }, el("table", {},
+        el("thead", {}, el("tr", {}, ["Event", "Reason", "Length", "Size", ""].map((h) => el("th", { scope: "col" }, h)))),
         el("tbody", {}, list.map((c) => {
           const src = `/api/cameras/${encodeURIComponent(id)}/clips/${encodeURIComponent(c.id)}`;
+          const when = !isZeroTime(c.event_time) ? c.event_time : c.start;
           return el("tr", { "data-clip": c.id },
-            el("td", {}, c.start ? timeEl(c.start) : "—"), el("td", {}, c.reason || ""),
-            el("td", {}, c.duration != null ? fmtDuration(typeof c.duration === "number" ? (c.duration > 1e6 ? c.duration / 1e9 : c.duration) : parseFloat(c.duration)) : "—"),
-            el("td", { class: "actions" },
-              el("button", { type: "button", class: "small", onclick: () => { player.hidden = false; player.src = src; player.play().catch(() => {}); player.focus(); } }, "Play"),
-              " ", el("a", { href: src, download: `${id}-${c.id}.mp4` }, "Download")));
+            el("td", {}, when ? timeEl(when) : "—"),
+            el("td", {}, c.reason || "", c.events > 1 ? ` (${c.events} events)` : ""),
+            el("td", {}, c.duration_seconds != null ? `${c.duration_seconds.toFixed(1)} s` : "—"),
+            el("td", { class: "num" }, c.size_bytes ? `${(c.size_bytes / 1e6).toFixed(1)} MB` : "—"),
+            el("td", { class: "actions" }, c.recording ? el("span", { class: "muted" }, "recording…") : [
+              el("button", { type: "button", class: "small", "aria-label": `Play clip ${c.id}`, onclick: () => { player.hidden = false; player.src = src; player.play().catch(() => {}); player.focus(); } }, "Play"),
+              " ", el("a", { href: src, download: `${id}-${c.id}.mp4` }, "Download")]));
         })))));
     } catch (e) {
       if (e.name === "AbortError") return;
@@ -126,13 +130,16 @@ export function render(root, params, ctx) {
       liveBox.append(tile.root);
       drawCharts();
       loadClips();
+      clipTimer = setInterval(loadClips, 15000);
     }
     tile.update(c);
     draw(c);
   });
   return () => {
     unsub();
+    clearInterval(clipTimer);
     abort.abort();
+    player.removeAttribute("src");
     if (tile) tile.destroy();
     destroyCharts.forEach((d) => d());
   };

@@ -1,6 +1,6 @@
 // Devices page: every device, silent ones first, with last seen, battery and signal when reported.
 
-import { el, replace, ageSeconds, ago, SILENT_AFTER, fmtValue, siteHref, deviceSite } from "../dom.js";
+import { el, replace, ageSeconds, ago, SILENT_AFTER, fmtValue, siteHref, deviceSite, bySilence } from "../dom.js";
 import { subscribe } from "../live.js";
 
 const HIDDEN = new Set(["seq", "battery", "rssi"]);
@@ -16,7 +16,7 @@ export function render(root, params) {
   const draw = () => {
     const q = filter.value.trim().toLowerCase();
     const list = last.filter((d) => !q || JSON.stringify([d.id, d.labels, Object.keys(d.last_values || {})]).toLowerCase().includes(q))
-      .sort((a, b) => ageSeconds(b.last_seen) - ageSeconds(a.last_seen) || a.id.localeCompare(b.id));
+      .sort(bySilence);
     const silent = list.filter((d) => ageSeconds(d.last_seen) > SILENT_AFTER).length;
     summary.textContent = `${list.length} devices, ${silent} silent for more than ${SILENT_AFTER} s.`;
     replace(body, el("div", { class: "table-wrap" }, el("table", { class: "devices" },

@@ -22,11 +22,11 @@ export function render(root, params) {
     destroy = () => {};
     replace(out, el("p", { class: "muted" }, "Running…"));
     try {
-      const { result } = await queryRange(input.value, Number(range.value), 400);
+      const { result, start, end } = await queryRange(input.value, Number(range.value), 400);
       replace(out, el("p", { class: "muted" }, `${result.length} series`));
       const box = el("div", { class: "plot" });
       out.append(box);
-      destroy = timeChart(box, result, { height: 320 });
+      destroy = timeChart(box, result, { height: 320, start, end });
     } catch (e) { replace(out, errorBox(e)); }
   }
   form.addEventListener("submit", (ev) => {

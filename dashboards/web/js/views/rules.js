@@ -8,6 +8,21 @@ function field(r, ...names) {
   return undefined;
 }
 
+// eventText describes an event rule: its kind, and its count threshold and grouping when it has them.
+function eventText(ev) {
+  if (!ev) return "";
+  const kind = field(ev, "Kind", "kind") || "event";
+  const threshold = field(ev, "Threshold", "threshold");
+  const win = field(ev, "Window", "window");
+  const by = field(ev, "By", "by");
+  const match = field(ev, "Match", "match");
+  let s = `on event ${kind}`;
+  if (match && Object.keys(match).length) s += ` where ${Object.entries(match).map(([k, v]) => `${k}="${v}"`).join(", ")}`;
+  if (threshold) s += `, at least ${threshold} within ${dur(win)}`;
+  if (by && by.length) s += ` by ${by.join(", ")}`;
+  return s;
+}
+
 function dur(ns) { return typeof ns === "number" && ns > 0 ? fmtDuration(ns / 1e9) : "—"; }
 
 // render draws the rules table.
@@ -25,7 +40,7 @@ export function render(root) {
         el("tbody", {}, list.map((x) => {
           const r = x.rule || x;
           const name = field(r, "Alert", "alert", "name");
-          const expr = field(r, "Expr", "expr") || (field(r, "Event", "event") ? `event: ${JSON.stringify(field(r, "Event", "event"))}` : "");
+          const expr = field(r, "Expr", "expr") || eventText(field(r, "Event", "event"));
           const labels = field(r, "Labels", "labels") || {};
           return el("tr", { "data-rule": name },
             el("th", { scope: "row" }, name),

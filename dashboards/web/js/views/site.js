@@ -1,6 +1,6 @@
 // Site page: live sensor tiles with sparklines, the site's cameras with live video, and its active alerts.
 
-import { el, replace, deviceSite, ageSeconds, ago, SILENT_AFTER, fmtValue, LABELS, alertSite } from "../dom.js";
+import { el, replace, deviceSite, ageSeconds, ago, SILENT_AFTER, fmtValue, LABELS, alertSite, bySilence } from "../dom.js";
 import { subscribe } from "../live.js";
 import { queryRange } from "../api.js";
 import { Sparkline } from "../chart.js";
@@ -84,7 +84,7 @@ export function render(root, params, ctx) {
   const unsubs = [
     subscribe("devices", (all) => {
       const list = all.filter((d) => deviceSite(d) === site)
-        .sort((a, b) => ageSeconds(b.last_seen) - ageSeconds(a.last_seen) || a.id.localeCompare(b.id));
+        .sort(bySilence);
       if (!list.length) { replace(sensors, el("p", { class: "muted empty" }, "No sensors at this site.")); return; }
       if (!tiles.size) sensors.replaceChildren();
       const seen = new Set();

@@ -1,0 +1,186 @@
+package browser_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	cdplog "github.com/chromedp/cdproto/log"
+	cdpruntime "github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"citywatch/internal/testenv"
+)
+
+// browser is one headless chromium with a fresh profile (so its own cookies) and one tab.
+type browser struct {
+	t    *testing.T
+	ctx  context.Context
+	base string
+
+	mu       sync.Mutex
+	problems []string // uncaught exceptions and security (CSP) errors: each fails the test
+	console  []string // other console errors, logged on failure
+}
+
+// newBrowser starts chromium for the demo at base.
+func newBrowser(t *testing.T, base string) *browser {
+	t.Helper()
+	path := testenv.LookPath(t, "chromium")
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.NoFirstRun,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	b := &browser{t: t, ctx: ctx, base: base}
+	t.Cleanup(func() {
+		cancelCtx()
+		cancelAlloc()
+	})
+	// The first action starts the browser; it must not run under a timeout (that would end the browser).
+	if err := chromedp.Listen(ctx, b.onEvent); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, cdplog.Enable, cdp.Empty{})
+		return err
+	})); err != nil {
+		t.Fatalf("enable the browser log: %v", err)
+	}
+	t.Cleanup(func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		for _, p := range b.problems {
+			t.Errorf("browser: %s", p)
+		}
+		if t.Failed() {
+			for _, c := range b.console {
+				t.Logf("browser console: %s", c)
+			}
+		}
+	})
+	return b
+}
+
+func (b *browser) onEvent(ev any) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch e := ev.(type) {
+	case *cdpruntime.EventExceptionThrown:
+		b.problems = append(b.problems, (&chromedp.ExceptionError{ExceptionDetails: e.ExceptionDetails}).Error())
+	case *cdplog.EventEntryAdded:
+		line := fmt.Sprintf("[%s/%s] %s %s", e.Entry.Source, e.Entry.Level, e.Entry.Text, e.Entry.URL)
+		if e.Entry.Source == cdplog.EntrySourceSecurity {
+			b.problems = append(b.problems, line)
+		} else if e.Entry.Level == cdplog.EntryLevelError || e.Entry.Level == cdplog.EntryLevelWarning {
+			b.console = append(b.console, line)
+		}
+	case *cdpruntime.EventConsoleAPICalled:
+		if e.Type == cdpruntime.ConsoleAPICalledTypeError || e.Type == cdpruntime.ConsoleAPICalledTypeWarning {
+			parts := make([]string, 0, len(e.Args))
+			for _, a := range e.Args {
+				if a.Value != nil {
+					parts = append(parts, string(a.Value))
+				} else {
+					parts = append(parts, a.Description)
+				}
+			}
+			b.console = append(b.console, fmt.Sprintf("console.%s %s", e.Type, strings.Join(parts, " ")))
+		}
+	}
+}
+
+// do runs actions with a bound.
+func (b *browser) do(within time.Duration, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, within)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		b.t.Fatalf("browser: %v (at %s)", err, b.location())
+	}
+}
+
+func (b *browser) location() string {
+	ctx, cancel := context.WithTimeout(b.ctx, 2*time.Second)
+	defer cancel()
+	loc, _ := chromedp.Run(ctx, chromedp.Location())
+	return loc
+}
+
+// eval evaluates a JavaScript expression and decodes its value.
+func eval[T any](b *browser, expr string) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		b.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// waitJS waits until a JavaScript expression is truthy. Evaluation errors (such as a page navigating away
+// under the check) count as "not yet".
+func (b *browser) waitJS(within time.Duration, expr string) {
+	b.t.Helper()
+	deadline := time.Now().Add(within)
+	var last error
+	for {
+		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](fmt.Sprintf("!!(%s)", expr)))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		last = err
+		if time.Now().After(deadline) {
+			b.t.Fatalf("not true within %v: %s (last error %v, at %s)", within, expr, last, b.location())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// route switches the single-page app to a hash route without reloading the document.
+func (b *browser) route(hash string) {
+	b.t.Helper()
+	eval[any](b, fmt.Sprintf("location.hash = %q, null", hash))
+}
+
+// login signs in through the login form and waits for the dashboard to show the user.
+func (b *browser) login(user, password string) {
+	b.t.Helper()
+	b.do(30*time.Second,
+		chromedp.Navigate(b.base+"/login?next=%2F"),
+		chromedp.WaitVisible(chromedp.CSS("#username")),
+		chromedp.SendKeys(chromedp.CSS("#username"), user),
+		chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.Click(chromedp.CSS("#login button[type=submit]")),
+	)
+	b.waitJS(30*time.Second, fmt.Sprintf(`location.pathname === "/" && (document.querySelector("#who")?.textContent || "").startsWith(%q)`, user+" ("))
+}
+
+// js quotes s as a JavaScript string literal.
+func js(s string) string { return fmt.Sprintf("%q", s) }
+
+// newBrowserPath finds chromium (fails in CI, skips elsewhere when missing).
+func newBrowserPath(t *testing.T) string { t.Helper(); return testenv.LookPath(t, "chromium") }
+
+// navigate loads a URL in the tab.
+func navigate(url string) chromedp.Action[chromedp.Void] { return chromedp.Navigate(url) }
+
+// readFile reads a file the test made.
+func readFile(path string) ([]byte, error) { return os.ReadFile(path) }

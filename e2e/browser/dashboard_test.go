@@ -1,0 +1,394 @@
+package browser_test
+
+import (
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+var updateScreenshots = flag.Bool("update-screenshots", false, "write docs/img/site.png from the site page")
+
+// site is the demo's quarantine hotel: the site the health_staff user is limited to.
+const site = "q-hotel-1"
+
+type apiCamera struct {
+	ID    string `json:"id"`
+	Site  string `json:"site"`
+	State string `json:"state"`
+}
+
+type apiAlert struct {
+	ID      int64             `json:"id"`
+	Rule    string            `json:"rule"`
+	State   string            `json:"state"`
+	Labels  map[string]string `json:"labels"`
+	AckedBy string            `json:"acked_by"`
+	Comment string            `json:"ack_comment"`
+}
+
+// pages are the routes every user flow passes through, with a selector that shows each has loaded its data.
+var pages = []struct{ hash, ready string }{
+	{"#/", ".site-card"},
+	{"#/site/" + site, ".sensor-tile .spark-box canvas"},
+	{"#/camera/cam1", "figure.chart .uplot"},
+	{"#/alerts/history", "table.alerts tr[data-alert-id]"},
+	{"#/devices", "tr[data-device]"},
+	{"#/rules", "tr[data-rule]"},
+	{"#/deliveries", "main h1"},
+	{"#/explore?q=temperature&range=900", ".chart-box .uplot"},
+	{"#/audit", "main table tbody tr"},
+}
+
+// TestDashboard drives the UI of one demo like its users do. The subtests share the demo and run in order.
+func TestDashboard(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test: builds citywatch and runs chromium")
+	}
+	testenvChromium(t)
+	d := startDemo(t, buildCitywatch(t))
+	admin := newBrowser(t, d.base)
+
+	t.Run("login", func(t *testing.T) {
+		admin.t = t
+		admin.login("admin", d.password)
+		nav := eval[[]string](admin, `[...document.querySelectorAll("#nav a")].map(a => a.textContent)`)
+		for _, want := range []string{"Overview", "Alerts", "Devices", "Rules", "Deliveries", "Explore", "Audit"} {
+			if !slices.Contains(nav, want) {
+				t.Errorf("admin navigation %v lacks %q", nav, want)
+			}
+		}
+		paints := eval[[]map[string]any](admin, `performance.getEntriesByType("paint").map(e => ({name: e.name, ms: e.startTime}))`)
+		for _, p := range paints {
+			t.Logf("first paint figure (overview after sign-in): %v = %.0f ms", p["name"], p["ms"])
+		}
+		admin.waitJS(20*time.Second, `document.querySelector("#live")?.dataset.state === "live"`)
+		admin.waitJS(20*time.Second, fmt.Sprintf(`document.querySelector('.site-card[data-site=%s]')`, js(site)))
+	})
+
+	t.Run("sensor value updates live", func(t *testing.T) {
+		admin.t = t
+		admin.route("#/site/" + site)
+		admin.waitJS(20*time.Second, `document.querySelector(".sensor-tile .values dd[data-metric]")`)
+		dev := eval[string](admin, `document.querySelector(".sensor-tile[data-silent=false]")?.dataset.device || ""`)
+		if dev == "" {
+			t.Fatal("no sensor tile of a reporting device on the site page")
+		}
+		sel := fmt.Sprintf(`document.querySelector('.sensor-tile[data-device=%s] .values').textContent`, js(dev))
+		before := eval[string](admin, sel)
+		// The simulator publishes about once a second and the page polls every 2 s.
+		admin.waitJS(30*time.Second, fmt.Sprintf(`%s !== %s`, sel, js(before)))
+		t.Logf("%s: %q → %q", dev, before, eval[string](admin, sel))
+		// The sparkline drew: uPlot made its canvas.
+		admin.waitJS(10*time.Second, fmt.Sprintf(`document.querySelector('.sensor-tile[data-device=%s] .spark-box canvas')`, js(dev)))
+	})
+
+	t.Run("camera video plays", func(t *testing.T) {
+		admin.t = t
+		code, err := d.getJSON("/api/cameras/cam1/live", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code == http.StatusNotFound {
+			t.Skip("PENDING: GET /api/cameras/{id}/live is not served by this build (404); the live view is being built")
+		}
+		// Media Source Extensions play from a blob: URL; a policy without media-src blob: blocks every live view.
+		resp, err := http.Get(d.base + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if policy := resp.Header.Get("Content-Security-Policy"); !strings.Contains(policy, "media-src 'self' blob:") {
+			t.Errorf("the page CSP %q lacks \"media-src 'self' blob:\": chromium blocks MSE live video under it (see TestLivePlayer)", policy)
+		}
+		var cams struct{ Cameras []apiCamera }
+		if _, err := d.getJSON("/api/cameras", &cams); err != nil {
+			t.Fatal(err)
+		}
+		var cam string
+		for _, c := range cams.Cameras {
+			if c.Site == site && c.State == "online" {
+				cam = c.ID
+				break
+			}
+		}
+		if cam == "" {
+			t.Fatalf("no online camera at %s: %+v", site, cams.Cameras)
+		}
+		admin.route("#/site/" + site)
+		video := fmt.Sprintf(`document.querySelector('.camera-tile[data-camera=%s] video')`, js(cam))
+		admin.waitJS(30*time.Second, fmt.Sprintf(`%s && %s.readyState >= 2 && %s.currentTime > 0`, video, video, video))
+		start := eval[float64](admin, video+".currentTime")
+		admin.waitJS(30*time.Second, fmt.Sprintf(`%s.currentTime > %v + 1`, video, start))
+		admin.waitJS(5*time.Second, fmt.Sprintf(`document.querySelector('.camera-tile[data-camera=%s]').dataset.player === "playing"`, js(cam)))
+	})
+
+	t.Run("phone layout", func(t *testing.T) {
+		admin.t = t
+		admin.do(10*time.Second, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateScale(2)))
+		defer admin.do(10*time.Second, chromedp.EmulateViewport(1280, 900))
+		for _, route := range []string{"#/", "#/site/" + site, "#/alerts", "#/devices"} {
+			admin.route(route)
+			admin.waitJS(10*time.Second, `document.querySelector("main h1")`)
+			// Wide tables scroll inside their own box; the page itself must not scroll sideways.
+			admin.waitJS(10*time.Second, `document.documentElement.scrollWidth <= window.innerWidth + 1`)
+			if dir := os.Getenv("CITYWATCH_UI_SHOTS"); dir != "" {
+				png, err := chromedpRun(admin, chromedp.FullScreenshot(100))
+				if err != nil {
+					t.Fatal(err)
+				}
+				name := "phone-" + strings.Trim(strings.NewReplacer("#/", "", "/", "-").Replace(route), "-")
+				if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	})
+
+	t.Run("screenshot and first paint", func(t *testing.T) {
+		admin.t = t
+		admin.do(30*time.Second, chromedp.Navigate(d.base+"/#/site/"+site))
+		admin.waitJS(20*time.Second, `document.querySelectorAll(".sensor-tile .spark-box canvas").length > 3 && document.querySelector(".camera-tile")`)
+		paints := eval[map[string]float64](admin, `Object.fromEntries(performance.getEntriesByType("paint").map(e => [e.name, e.startTime]))`)
+		marks := eval[map[string]float64](admin, `Object.fromEntries(performance.getEntriesByType("mark").map(e => [e.name, e.startTime]))`)
+		t.Logf("first paint figure (site page, cold navigation): first-paint %.0f ms, first-contentful-paint %.0f ms, first device data rendered at %.0f ms, cameras at %.0f ms",
+			paints["first-paint"], paints["first-contentful-paint"], marks["citywatch:first-devices"], marks["citywatch:first-cameras"])
+		if _, ok := paints["first-contentful-paint"]; !ok {
+			t.Errorf("no first-contentful-paint entry: %v", paints)
+		}
+		// Give live video (when served) a moment to show a picture, without depending on it.
+		deadline := time.Now().Add(8 * time.Second)
+		for time.Now().Before(deadline) && !eval[bool](admin, `[...document.querySelectorAll(".camera-tile")].some(e => e.dataset.player === "playing")`) {
+			time.Sleep(200 * time.Millisecond)
+		}
+		png, err := chromedpRun(admin, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(t.TempDir(), "site.png")
+		if *updateScreenshots {
+			out = filepath.Join(repoRoot(t), "docs", "img", "site.png")
+			if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(out, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("site page screenshot: %s (%d bytes)", out, len(png))
+	})
+
+	t.Run("every page renders", func(t *testing.T) {
+		admin.t = t
+		shots := os.Getenv("CITYWATCH_UI_SHOTS") // a directory to keep a screenshot of every page in
+		for _, p := range pages {
+			admin.route(p.hash)
+			admin.waitJS(20*time.Second, fmt.Sprintf(`document.querySelector("main h1")?.textContent && document.querySelector(%s)`, js(p.ready)))
+			if msg := eval[string](admin, `[...document.querySelectorAll("main .error")].map(e => e.textContent).join("; ")`); msg != "" {
+				t.Errorf("%s shows an error: %s", p.hash, msg)
+			}
+			if shots != "" {
+				png, err := chromedpRun(admin, chromedp.FullScreenshot(100))
+				if err != nil {
+					t.Fatal(err)
+				}
+				name := strings.Trim(strings.NewReplacer("#/", "", "/", "-", "?", "-", "=", "-").Replace(p.hash), "-")
+				if name == "" {
+					name = "overview"
+				}
+				if err := os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	})
+
+	t.Run("acknowledge an alert", func(t *testing.T) {
+		admin.t = t
+		var target apiAlert
+		// The demo's faults fire Fever, CameraTampered and CameraOffline within about a minute.
+		eventually(t, 120*time.Second, func() string {
+			var list struct{ Alerts []apiAlert }
+			if _, err := d.getJSON("/api/alerts?state=firing", &list); err != nil {
+				return err.Error()
+			}
+			for _, rule := range []string{"Fever", "CameraTampered", "CameraOffline"} {
+				for _, a := range list.Alerts {
+					if a.Rule == rule && a.State == "firing" && a.AckedBy == "" {
+						target = a
+						return ""
+					}
+				}
+			}
+			return fmt.Sprintf("no unacknowledged firing alert yet: %+v", list.Alerts)
+		})
+		row := fmt.Sprintf(`tr[data-alert-id="%d"]`, target.ID)
+		comment := "nurse on the way"
+		admin.route("#/alerts/firing")
+		admin.do(30*time.Second,
+			chromedp.WaitVisible(chromedp.CSS(row+` button[data-action=ack]`)),
+			chromedp.Click(chromedp.CSS(row+` button[data-action=ack]`)),
+			chromedp.WaitVisible(chromedp.CSS(`dialog[open] #ack-comment`)),
+			chromedp.SendKeys(chromedp.CSS(`dialog[open] #ack-comment`), comment),
+			chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)),
+			chromedp.WaitNotPresent(chromedp.CSS(`dialog`)),
+		)
+		admin.route("#/alerts/acknowledged")
+		admin.waitJS(20*time.Second, fmt.Sprintf(`document.querySelector('%s[data-state="acknowledged"]')?.textContent.includes(%s)`, row, js(comment)))
+		var got apiAlert
+		if _, err := d.getJSON(fmt.Sprintf("/api/alerts/%d", target.ID), &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.AckedBy != "admin" || got.Comment != comment {
+			t.Errorf("alert %d after ack: acked_by %q comment %q, want admin / %q", target.ID, got.AckedBy, got.Comment, comment)
+		}
+	})
+
+	t.Run("silence from an alert", func(t *testing.T) {
+		admin.t = t
+		var target apiAlert
+		eventually(t, 60*time.Second, func() string {
+			var list struct{ Alerts []apiAlert }
+			if _, err := d.getJSON("/api/alerts", &list); err != nil {
+				return err.Error()
+			}
+			for _, a := range list.Alerts {
+				if a.State != "resolved" && a.Labels["site"] != "" {
+					target = a
+					return ""
+				}
+			}
+			return "no active alert to silence"
+		})
+		row := fmt.Sprintf(`tr[data-alert-id="%d"]`, target.ID)
+		admin.route("#/alerts/history")
+		admin.do(30*time.Second,
+			chromedp.WaitVisible(chromedp.CSS(row+` button[data-action=silence]`)),
+			chromedp.Click(chromedp.CSS(row+` button[data-action=silence]`)),
+			chromedp.WaitVisible(chromedp.CSS(`dialog[open] #sil-comment`)),
+			chromedp.SendKeys(chromedp.CSS(`dialog[open] #sil-comment`), "maintenance window"),
+			chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)),
+			chromedp.WaitNotPresent(chromedp.CSS(`dialog`)),
+		)
+		var sil struct {
+			Silences []struct {
+				ID       string `json:"id"`
+				Comment  string `json:"comment"`
+				Matchers []struct{ Name, Op, Value string }
+			}
+		}
+		if _, err := d.getJSON("/api/silences", &sil); err != nil {
+			t.Fatal(err)
+		}
+		var id string
+		for _, s := range sil.Silences {
+			if s.Comment == "maintenance window" {
+				id = s.ID
+				for _, m := range s.Matchers {
+					if want, ok := target.Labels[m.Name]; !ok || m.Value != want || m.Op != "=" {
+						t.Errorf("silence matcher %+v does not match the alert's labels %v", m, target.Labels)
+					}
+				}
+				if len(s.Matchers) == 0 {
+					t.Error("silence without matchers")
+				}
+			}
+		}
+		if id == "" {
+			t.Fatalf("no silence created: %+v", sil.Silences)
+		}
+		// The silences list shows it; expiring it from the UI works.
+		admin.waitJS(15*time.Second, fmt.Sprintf(`document.querySelector('tr[data-silence=%s] button')`, js(id)))
+		admin.do(10*time.Second, chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-silence=%s] button`, js(id)))))
+		eventually(t, 15*time.Second, func() string {
+			var after struct {
+				Silences []struct{ ID, Status string }
+			}
+			if _, err := d.getJSON("/api/silences", &after); err != nil {
+				return err.Error()
+			}
+			for _, s := range after.Silences {
+				if s.ID == id && s.Status != "expired" {
+					return "silence " + id + " is still " + s.Status
+				}
+			}
+			return ""
+		})
+	})
+
+	t.Run("health staff sees only their site", func(t *testing.T) {
+		const user, password = "nurse-ward1", "correct-horse-battery-9"
+		if _, err := d.request("POST", "/api/users", map[string]any{
+			"username": user, "password": password, "role": "health_staff", "sites": []string{site},
+		}, &struct{}{}); err != nil {
+			t.Fatal(err)
+		}
+		var cams struct{ Cameras []apiCamera }
+		if _, err := d.getJSON("/api/cameras", &cams); err != nil {
+			t.Fatal(err)
+		}
+		var own, foreign string
+		for _, c := range cams.Cameras {
+			if c.Site == site && own == "" {
+				own = c.ID
+			} else if c.Site != site && foreign == "" {
+				foreign = c.ID
+			}
+		}
+		if own == "" || foreign == "" {
+			t.Fatalf("the demo needs a camera at %s and one elsewhere: %+v", site, cams.Cameras)
+		}
+
+		staff := newBrowser(t, d.base)
+		staff.login(user, password)
+		staff.waitJS(20*time.Second, `document.querySelector(".site-card")`)
+		sites := eval[[]string](staff, `[...document.querySelectorAll(".site-card")].map(e => e.dataset.site)`)
+		if !slices.Equal(sites, []string{site}) {
+			t.Errorf("health staff overview shows sites %v, want only %s", sites, site)
+		}
+		nav := eval[[]string](staff, `[...document.querySelectorAll("#nav a")].map(a => a.textContent)`)
+		for _, hidden := range []string{"Audit", "Deliveries"} {
+			if slices.Contains(nav, hidden) {
+				t.Errorf("health staff navigation %v shows %q", nav, hidden)
+			}
+		}
+
+		staff.route("#/devices")
+		staff.waitJS(20*time.Second, `document.querySelector("tr[data-device]")`)
+		devices := eval[[]string](staff, `[...document.querySelectorAll("tr[data-device]")].map(e => e.dataset.device)`)
+		for _, dev := range devices {
+			if !strings.Contains(dev, "/"+site+"/") {
+				t.Errorf("health staff sees device %s of another site", dev)
+			}
+		}
+
+		staff.route("#/site/" + site)
+		staff.waitJS(20*time.Second, fmt.Sprintf(`document.querySelector('.camera-tile[data-camera=%s]')`, js(own)))
+		cameras := eval[[]string](staff, `[...document.querySelectorAll(".camera-tile")].map(e => e.dataset.camera)`)
+		if slices.Contains(cameras, foreign) {
+			t.Errorf("health staff sees camera %s of another site on %s", foreign, site)
+		}
+
+		staff.route("#/camera/" + foreign)
+		staff.waitJS(20*time.Second, `document.querySelector("main h1")?.textContent === "Camera not found"`)
+		staff.route("#/audit")
+		staff.waitJS(10*time.Second, `document.querySelector("main h1")?.textContent === "Not found"`)
+	})
+}
+
+func chromedpRun[T any](b *browser, a chromedp.Action[T]) (T, error) {
+	return chromedp.Run(b.ctx, a)
+}
+
+// testenvChromium fails or skips early, before building anything, when chromium is missing.
+func testenvChromium(t *testing.T) {
+	t.Helper()
+	newBrowserPath(t)
+}

@@ -1,0 +1,189 @@
+package browser_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"citywatch/internal/testenv"
+)
+
+// adminToken is the CITYWATCH_ADMIN_TOKEN the demo gets; API calls made by the test itself carry it.
+const adminToken = "browser-e2e-admin-token-0123456789"
+
+// syncBuffer collects a child's output safely while it runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// demo is a running `citywatch demo`.
+type demo struct {
+	t        *testing.T
+	cmd      *exec.Cmd
+	out      *syncBuffer
+	done     chan struct{}
+	err      error
+	base     string // http://127.0.0.1:port
+	password string // the admin password the demo printed
+}
+
+// repoRoot is the module root, two levels up from this package.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("cannot locate the test source")
+	}
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// buildCitywatch builds the binary into a temporary directory.
+func buildCitywatch(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "citywatch")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/citywatch")
+	cmd.Dir = repoRoot(t)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build citywatch: %v\n%s", err, out)
+	}
+	return bin
+}
+
+var loginLine = regexp.MustCompile(`Login:\s+admin / (\S+)`)
+
+// startDemo runs `citywatch demo` on free ports and waits until it is ready and has printed the admin login.
+func startDemo(t *testing.T, bin string) *demo {
+	t.Helper()
+	httpAddr := testenv.FreePort(t)
+	d := &demo{t: t, out: &syncBuffer{}, done: make(chan struct{}), base: "http://" + httpAddr}
+	d.cmd = exec.Command(bin, "demo", "--data", t.TempDir(), "--http", httpAddr,
+		"--mqtt", testenv.FreePort(t), "--rtsp", testenv.FreePort(t))
+	d.cmd.Stdout = d.out
+	d.cmd.Stderr = d.out
+	d.cmd.Env = append(os.Environ(), "CITYWATCH_ADMIN_TOKEN="+adminToken)
+	if err := d.cmd.Start(); err != nil {
+		t.Fatalf("start citywatch demo: %v", err)
+	}
+	go func() {
+		d.err = d.cmd.Wait()
+		close(d.done)
+	}()
+	t.Cleanup(func() {
+		d.signal(syscall.SIGTERM)
+		select {
+		case <-d.done:
+		case <-time.After(30 * time.Second):
+			d.signal(syscall.SIGKILL)
+			<-d.done
+		}
+		if t.Failed() {
+			t.Logf("citywatch demo output:\n%s", d.out.String())
+		}
+	})
+	eventually(t, 90*time.Second, func() string {
+		select {
+		case <-d.done:
+			t.Fatalf("citywatch demo exited early: %v\n%s", d.err, d.out.String())
+		default:
+		}
+		if code, err := d.getJSON("/readyz", nil); err != nil || code != http.StatusOK {
+			return fmt.Sprintf("/readyz: %d %v", code, err)
+		}
+		m := loginLine.FindStringSubmatch(d.out.String())
+		if m == nil {
+			return "no admin login printed yet"
+		}
+		d.password = m[1]
+		return ""
+	})
+	return d
+}
+
+func (d *demo) signal(sig syscall.Signal) {
+	select {
+	case <-d.done:
+	default:
+		_ = d.cmd.Process.Signal(sig)
+	}
+}
+
+// request sends an API request with the admin bearer token.
+func (d *demo) request(method, path string, body any, out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, d.base+path, rd)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, err
+	}
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.Unmarshal(data, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("%s %s: %w: %s", method, path, err, data)
+		}
+	}
+	if resp.StatusCode >= 300 && out != nil {
+		return resp.StatusCode, fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, strings.TrimSpace(string(data)))
+	}
+	return resp.StatusCode, nil
+}
+
+func (d *demo) getJSON(path string, out any) (int, error) { return d.request("GET", path, nil, out) }
+
+// eventually polls cond until it returns "" or the deadline passes; the last message explains the failure.
+func eventually(t *testing.T, within time.Duration, cond func() string) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		msg := cond()
+		if msg == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not met within %v: %s", within, msg)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
