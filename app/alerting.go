@@ -100,6 +100,13 @@ func (a *App) cameraEvent(e cameras.Event) {
 
 // analysisEvent hands motion and tamper changes to the event rules.
 func (a *App) analysisEvent(e analyze.Event) {
+	if e.Active && a.media != nil {
+		// Evidence: a clip with the seconds before and after the motion or tamper event.
+		reason := e.Kind + ":" + e.Zone + e.Tamper
+		if _, err := a.media.StartClip(e.CameraID, reason, e.Time); err != nil {
+			a.log.Debug("no clip for the event", "component", "media", "camera", e.CameraID, "err", err)
+		}
+	}
 	if a.alerts == nil {
 		return
 	}

@@ -24,6 +24,7 @@ import (
 	"citywatch/alerts/notify"
 	"citywatch/cameras"
 	"citywatch/cameras/analyze"
+	"citywatch/cameras/media"
 	"citywatch/config"
 	"citywatch/dashboards"
 	"citywatch/dashboards/audit"
@@ -71,6 +72,7 @@ type App struct {
 	externals []*ingest.External
 	cams      *cameras.Monitor
 	analyzer  *analyze.Analyzer
+	media     *media.Media
 	api       *promapi.API
 	meta      *sql.DB
 	outbox    *notify.Outbox
@@ -180,8 +182,20 @@ func (a *App) build() error {
 		if err != nil {
 			return err
 		}
+		mcams := make([]media.CameraConfig, len(cams))
+		for i, c := range cams {
+			mcams[i] = media.CameraConfig{ID: c.ID, Site: c.Site}
+		}
+		for i, c := range a.cfg.Cameras {
+			mcams[i].PreSeconds, mcams[i].PostSeconds = c.ClipPre.Std().Seconds(), c.ClipPost.Std().Seconds()
+		}
+		a.media, err = media.New(media.Config{DataDir: a.cfg.DataDir, Cameras: mcams}, media.Deps{Logger: a.log, Registerer: a.reg})
+		if err != nil {
+			return err
+		}
 		a.cams, err = cameras.New(cameras.Config{Cameras: cams}, cameras.Deps{
-			Appender: a.appender, Logger: a.log, Registerer: a.reg, Events: a.cameraEvent, Sink: a.analyzer,
+			Appender: a.appender, Logger: a.log, Registerer: a.reg, Events: a.cameraEvent,
+			Sink: cameras.Sinks{a.analyzer, a.media},
 		})
 		if err != nil {
 			return err
@@ -203,8 +217,8 @@ func (a *App) build() error {
 		AnonymousRead: a.opts.Demo,
 	}, dashboards.Deps{
 		Logger: a.log, Gatherer: a.reg, Registerer: a.reg, Ingest: a.pipeline, Cameras: a.camerasInfo(),
-		Analysis: a.analysisInfo(),
-		PromAPI:  a.api, Auth: a.auth, Audit: a.audit, Checks: a.checks(),
+		Analysis: a.analysisInfo(), Media: a.mediaAPI(),
+		PromAPI: a.api, Auth: a.auth, Audit: a.audit, Checks: a.checks(),
 		Alerts: a.alerts, Deliveries: a.outbox, ReloadRules: a.ReloadRules, Live: a.bus,
 	})
 	return err
@@ -246,6 +260,13 @@ func (a *App) buildAuth() error {
 	}
 	a.auth, err = auth.New(ac, auth.Deps{DB: a.meta, Audit: a.audit, Logger: a.log, Registerer: a.reg, OnInitialAdmin: onAdmin})
 	return err
+}
+
+func (a *App) mediaAPI() dashboards.MediaAPI {
+	if a.media == nil {
+		return nil
+	}
+	return a.media
 }
 
 func (a *App) analysisInfo() dashboards.AnalysisInfo {
@@ -470,6 +491,10 @@ func (a *App) run(ctx context.Context, started chan<- struct{}) (err error) {
 			return err
 		}
 		defer a.analyzer.Close()
+		if err := a.media.Start(); err != nil {
+			return err
+		}
+		defer a.media.Close()
 		if err := a.cams.Start(); err != nil {
 			return err
 		}

@@ -6,14 +6,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"citywatch/alerts"
 	"citywatch/alerts/notify"
 	"citywatch/cameras"
+	"citywatch/cameras/media"
 	"citywatch/dashboards/audit"
 	"citywatch/dashboards/auth"
 	"citywatch/dashboards/auth/authtest"
 	"citywatch/dashboards/live"
+	"citywatch/dashboards/openapi"
 	"citywatch/ingest"
 )
 
@@ -77,6 +80,24 @@ func (fakeDeliveries) Deliveries(context.Context, notify.DeliveryFilter) ([]noti
 
 func (fakeDeliveries) Replay(context.Context, int64) error { return notify.ErrNotFound }
 
+// fakeMedia has one finished clip for every camera.
+type fakeMedia struct{}
+
+func (fakeMedia) Snapshot(context.Context, string) ([]byte, time.Time, error) {
+	return []byte{0xff, 0xd8, 0xff, 0xd9}, time.Now(), nil
+}
+
+func (fakeMedia) Clips(string) []media.Clip { return []media.Clip{{ID: "c1"}} }
+
+// Clip serves this test file as the clip's bytes: the matrix checks access, not video.
+func (fakeMedia) Clip(camera, clip string) (media.Clip, string, error) {
+	return media.Clip{ID: clip, Camera: camera}, "access_test.go", nil
+}
+
+func (fakeMedia) ServeLive(w http.ResponseWriter, r *http.Request, camera string) {
+	writeJSON(w, http.StatusOK, map[string]string{"camera": camera})
+}
+
 // fakePromAPI answers every query route with 200 and records the query it was given.
 type fakePromAPI struct{ lastQuery, lastMatch chan string }
 
@@ -113,7 +134,7 @@ func newAccessServer(t *testing.T) (*Server, *auth.Auth, fakePromAPI) {
 	prom := fakePromAPI{lastQuery: make(chan string, 1), lastMatch: make(chan string, 1)}
 	s, err := New(Config{}, Deps{Ingest: fakeIngest{}, Cameras: fakeCameras{}, PromAPI: prom, Auth: a, Audit: lg,
 		Gatherer: emptyGatherer{}, Alerts: fakeAlerts{}, Deliveries: fakeDeliveries{}, ReloadRules: func() error { return nil },
-		Live: live.New(live.Config{}, nil)})
+		Live: live.New(live.Config{}, nil), Media: fakeMedia{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,3 +162,15 @@ func TestAccessMatrix(t *testing.T) {
 	})
 }
 
+// TestOpenAPIMatchesRoutes: every REST route the server registers is in /api/openapi.json and every documented
+// operation is registered.
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	s, _, _ := newAccessServer(t)
+	undocumented, unregistered := openapi.Diff(s.Router().Patterns())
+	if len(undocumented) > 0 {
+		t.Errorf("routes missing from the OpenAPI document: %v", undocumented)
+	}
+	if len(unregistered) > 0 {
+		t.Errorf("documented operations with no route: %v", unregistered)
+	}
+}

@@ -3,6 +3,7 @@
 package dashboards
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -21,6 +22,7 @@ import (
 	"citywatch/dashboards/audit"
 	"citywatch/dashboards/auth"
 	"citywatch/dashboards/live"
+	"citywatch/dashboards/openapi"
 )
 
 // Config configures the HTTP server.
@@ -62,6 +64,8 @@ type Deps struct {
 	ReloadRules func() error
 	// Deliveries serves the notification log and replay.
 	Deliveries DeliveriesAPI
+	// Media serves snapshots, clips and the live view.
+	Media MediaAPI
 	// Live streams state changes at /api/events (Server-Sent Events).
 	Live *live.Bus
 	// PromAPI serves the Prometheus-compatible query API under /api/v1/. Its storage must be wrapped with
@@ -96,8 +100,13 @@ type Server struct {
 	ln     net.Listener
 	done   chan struct{}
 	once   sync.Once
-	reqs   *prometheus.CounterVec
-	errRun error
+	// streams ends long-lived streams (SSE) when Close starts, so a graceful stop does not wait them out;
+	// base is every request's context, cancelled when the grace period is over.
+	streams, base           context.Context
+	stopStreams, cancelBase context.CancelFunc
+	inflight                sync.WaitGroup
+	reqs                    *prometheus.CounterVec
+	errRun                  error
 }
 
 // New builds the server; Start binds it.
@@ -117,6 +126,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, deps: deps, log: log.With("component", "http"), router: auth.NewRouter(),
 		done: make(chan struct{})}
+	s.streams, s.stopStreams = context.WithCancel(context.Background())
+	s.base, s.cancelBase = context.WithCancel(context.Background())
 	reg := deps.Registerer
 	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "citywatch_http_requests_total",
@@ -178,6 +189,7 @@ func (s *Server) Start() error {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return s.base },
 	}
 	go func() {
 		defer close(s.done)
@@ -204,10 +216,13 @@ func (s *Server) Addr() string {
 	return s.ln.Addr().String()
 }
 
-// Close stops the server gracefully within the shutdown timeout. It is safe to call twice.
+// Close stops the server: streams end at once, other requests get the shutdown timeout to finish, then their
+// contexts are cancelled and Close waits for every handler to return, so the stores can close after it. It is
+// safe to call twice.
 func (s *Server) Close() error {
 	var err error
 	s.once.Do(func() {
+		s.stopStreams()
 		if s.srv == nil {
 			close(s.done)
 			return
@@ -215,16 +230,29 @@ func (s *Server) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 		defer cancel()
 		if err = s.srv.Shutdown(ctx); err != nil {
+			s.cancelBase()
 			err = s.srv.Close()
 		}
+		s.cancelBase()
 		<-s.done
+		s.inflight.Wait()
 	})
 	return err
+}
+
+// streamRequest is r with a context that also ends when the server starts to close.
+func (s *Server) streamRequest(r *http.Request) (*http.Request, func()) {
+	ctx, cancel := context.WithCancel(r.Context())
+	stop := context.AfterFunc(s.streams, cancel)
+	return r.WithContext(ctx), func() { stop(); cancel() }
 }
 
 // handle registers h for rule's route behind the rule's access check, and remembers the rule.
 func (s *Server) handle(rule auth.RouteRule, h http.Handler) {
 	s.rules = append(s.rules, rule)
+	if rule.AllSites {
+		h = requireAllSites(h)
+	}
 	if s.deps.Auth != nil && !rule.Public {
 		h = s.deps.Auth.Require(rule.Action, h)
 	}
@@ -252,23 +280,27 @@ func (s *Server) routes() {
 	})
 	s.handleFunc(public("GET", "/readyz"), s.readyz)
 	if s.deps.Gatherer != nil {
-		s.handle(auth.RouteRule{Method: "GET", Pattern: "/metrics", Action: auth.ActionReadMetrics},
+		s.handle(auth.RouteRule{Method: "GET", Pattern: "/metrics", Action: auth.ActionReadMetrics, AllSites: true},
 			promhttp.HandlerFor(s.deps.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}))
 	}
 	if s.deps.Ingest != nil {
 		s.handleFunc(with(read, "GET", "/api/devices", false), s.devices)
 		s.handleFunc(with(read, "GET", "/api/devices/{id...}", true), s.device)
-		// Rejected payloads are not tied to a site the pipeline could check: they are diagnostics for those who
-		// see every site's metrics.
-		s.handleFunc(auth.RouteRule{Method: "GET", Pattern: "/api/ingest/rejected", Action: auth.ActionReadMetrics}, s.rejected)
+		// Rejected payloads are not tied to a site the pipeline could check (the topic may name none): they are
+		// diagnostics for those who see every site.
+		s.handleFunc(auth.RouteRule{Method: "GET", Pattern: "/api/ingest/rejected", Action: auth.ActionReadMetrics, AllSites: true}, s.rejected)
 	}
 	if s.deps.Cameras != nil {
 		s.handleFunc(with(read, "GET", "/api/cameras", false), s.cameraList)
 		s.handleFunc(with(read, "GET", "/api/cameras/{id}", true), s.camera)
 	}
 	s.alertRoutes()
+	s.mediaRoutes()
+	s.handle(auth.RouteRule{Method: "GET", Pattern: "/api/openapi.json", Action: auth.ActionSelf}, openapi.Handler())
 	if s.deps.Live != nil {
 		s.handleFunc(with(read, "GET", "/api/events", false), func(w http.ResponseWriter, r *http.Request) {
+			r, done := s.streamRequest(r)
+			defer done()
 			s.deps.Live.Serve(w, r, func(site string) bool { return s.visible(r, site) })
 		})
 	}
@@ -292,6 +324,17 @@ func (s *Server) routes() {
 	s.handle(public("GET", "/ui/"), webHandler())
 	s.handleFunc(auth.RouteRule{Pattern: "/", Action: auth.ActionSelf, OK: http.StatusNotFound}, func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, "not found", r.URL.Path)
+	})
+}
+
+// requireAllSites answers 403 to principals limited to some sites (without access control, everyone passes).
+func requireAllSites(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p, ok := auth.FromContext(r.Context()); ok && !p.AllSites() {
+			WriteError(w, http.StatusForbidden, "forbidden: this route serves data of every site", nil)
+			return
+		}
+		h.ServeHTTP(w, r)
 	})
 }
 
@@ -337,11 +380,23 @@ func (r *statusRecorder) Flush() {
 	}
 }
 
+// Hijack lets WebSocket upgrades (live view) take over the connection through the recorder.
+func (r *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := r.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("http: connection cannot be hijacked")
+	}
+	r.code = http.StatusSwitchingProtocols
+	return h.Hijack()
+}
+
 // Unwrap exposes the underlying writer to http.ResponseController.
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func (s *Server) instrument(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.inflight.Add(1)
+		defer s.inflight.Done()
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		h.ServeHTTP(rec, r)
 		_, pattern := s.router.Handler(r)

@@ -23,7 +23,7 @@ func webPage(name string) http.Handler {
 
 func setPageHeaders(w http.ResponseWriter) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; media-src 'self' blob:; frame-ancestors 'none'")
 	w.Header().Set("Referrer-Policy", "same-origin")
 }
 

@@ -17,6 +17,9 @@ type RouteRule struct {
 	SiteScoped bool
 	// Public routes answer OK to everyone, authenticated or not.
 	Public bool
+	// AllSites routes serve data that is not tied to a site the server can check (self metrics, rejected
+	// payloads): principals limited to some sites get 403 even when their role has the action.
+	AllSites bool
 	// OK is the status an allowed request gets. It defaults to 200.
 	OK int
 	// Body is sent with the allowed requests (JSON); choose one that changes nothing when the matrix runs.

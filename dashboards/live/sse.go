@@ -33,9 +33,11 @@ func (b *Bus) Serve(w http.ResponseWriter, r *http.Request, visible func(site st
 		case <-r.Context().Done():
 			return
 		case <-beat.C:
+			_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
 			if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil || rc.Flush() != nil {
 				return
 			}
+			_ = rc.SetWriteDeadline(time.Time{})
 		case <-batch.C:
 			events, overflow := sub.Take()
 			if len(events) == 0 && !overflow {
@@ -54,6 +56,7 @@ func (b *Bus) Serve(w http.ResponseWriter, r *http.Request, visible func(site st
 			if rc.Flush() != nil {
 				return
 			}
+			_ = rc.SetWriteDeadline(time.Time{}) // the next write sets its own; none while idle
 		}
 	}
 }

@@ -42,7 +42,7 @@ var pages = []struct{ hash, ready string }{
 	{"#/alerts/history", "table.alerts tr[data-alert-id]"},
 	{"#/devices", "tr[data-device]"},
 	{"#/rules", "tr[data-rule]"},
-	{"#/deliveries", "main h1"},
+	{"#/deliveries", "tr[data-delivery], p.empty"},
 	{"#/explore?q=temperature&range=900", ".chart-box .uplot"},
 	{"#/audit", "main table tbody tr"},
 }

@@ -68,7 +68,7 @@ func Expected(rule auth.RouteRule, s Subject, site string) int {
 		return ok
 	case s.Anonymous:
 		return http.StatusUnauthorized
-	case !s.Principal.Can(rule.Action):
+	case !s.Principal.Can(rule.Action), rule.AllSites && !s.Principal.AllSites():
 		return http.StatusForbidden
 	case rule.SiteScoped && !s.Principal.CanSeeSite(site):
 		return http.StatusNotFound

@@ -17,7 +17,7 @@ export function render(root, params, ctx) {
       const data = await get(`/api/deliveries?${qs}`);
       if (stop) return;
       const list = (data && data.deliveries) || [];
-      if (!list.length) { replace(body, el("p", { class: "muted" }, "No deliveries.")); return; }
+      if (!list.length) { replace(body, el("p", { class: "muted empty" }, "No deliveries.")); return; }
       replace(body, el("div", { class: "table-wrap" }, el("table", {},
         el("thead", {}, el("tr", {}, ["#", "Receiver", "Alert", "State", "Status", "Attempts", "Last error", "Created", "Delivered", ""].map((h) => el("th", { scope: "col" }, h)))),
         el("tbody", {}, list.map((d) => el("tr", { "data-delivery": d.id },
