@@ -82,6 +82,8 @@ func (a *App) buildAlerting() error {
 
 // ReloadRules re-reads the rule files; on any error the running rules stay.
 func (a *App) ReloadRules() error {
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
 	ruleList, err := a.loadRules(a.cfg)
 	if err != nil {
 		return err

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -83,6 +85,8 @@ type App struct {
 	http      *dashboards.Server
 
 	ready atomic.Bool
+	// reloadMu serializes reloads (SIGHUP, POST /api/rules/reload) and guards the rule-file list they read.
+	reloadMu sync.Mutex
 }
 
 // New builds every component from cfg without starting anything that listens. The data directory is opened
@@ -214,7 +218,7 @@ func (a *App) build() error {
 	a.bus = live.New(live.Config{}, a.reg)
 	a.http, err = dashboards.New(dashboards.Config{
 		Listen: cfg.HTTP.Listen, TLSCertFile: cfg.HTTP.TLS.CertFile, TLSKeyFile: cfg.HTTP.TLS.KeyFile,
-		AnonymousRead: a.opts.Demo,
+		AnonymousRead: a.opts.Demo && loopback(cfg.HTTP.Listen),
 	}, dashboards.Deps{
 		Logger: a.log, Gatherer: a.reg, Registerer: a.reg, Ingest: a.pipeline, Cameras: a.camerasInfo(),
 		Analysis: a.analysisInfo(), Media: a.mediaAPI(),
@@ -479,6 +483,8 @@ func (a *App) run(ctx context.Context, started chan<- struct{}) (err error) {
 			return err
 		}
 		defer a.broker.Close()
+		// The outbox publishes alert changes to MQTT receivers through the broker: stop it first.
+		defer a.outbox.Close()
 	}
 	for _, ext := range a.externals {
 		if err := ext.Start(); err != nil {
@@ -542,6 +548,8 @@ func (a *App) closeStores() error {
 // Reload applies what can change without a restart — the topic mapping rules and the alert rule files — and
 // logs that other changes need one. Nothing changes unless both load.
 func (a *App) Reload(next *config.Config) error {
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
 	m, err := newMapper(next)
 	if err != nil {
 		return err
@@ -562,4 +570,17 @@ func (a *App) Reload(next *config.Config) error {
 		a.log.Warn("configuration changes other than ingest rules and alert rule files need a restart to apply")
 	}
 	return nil
+}
+
+// loopback reports whether addr listens on a loopback address only (the demo's anonymous read stays local).
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }

@@ -102,6 +102,9 @@ func RunDemo(ctx context.Context, o DemoOptions, stdout io.Writer, log *slog.Log
 			Site: site, URL: camSim.URL(n)}
 	}
 
+	if !loopback(cfg.HTTP.Listen) {
+		log.Warn("the dashboard listens beyond this machine: requests without credentials are refused, sign in", "http", cfg.HTTP.Listen)
+	}
 	login := "admin / (unchanged: see " + filepath.Join(cfg.DataDir, "initial-admin.txt") + ")"
 	a, err := New(cfg, Options{Logger: log, Cameras: cams, AdminToken: o.AdminToken, Demo: true,
 		OnInitialAdmin: func(user, password string) { login = user + " / " + password }})

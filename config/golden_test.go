@@ -40,6 +40,9 @@ var badConfigs = []struct {
 		`testdata/camera_zones.bad.yaml:9: cameras[0].analysis_fps: must be > 0 and <= 30; got 0`,
 		`testdata/camera_zones.bad.yaml:10: cameras[0].clip_pre: must be between 0s and 1m (the ring buffer keeps 30s); got "2m"`,
 	}},
+	{"camera_query_credentials.bad.yaml", []string{
+		`testdata/camera_query_credentials.bad.yaml:4: cameras[0].url: must not contain credentials; use username and password (or password_file)`,
+	}},
 	{"camera_bad_url.bad.yaml", []string{
 		`testdata/camera_bad_url.bad.yaml:2: cameras[0].id: must match [a-z0-9_-]+; got "Bad ID"`,
 		`testdata/camera_bad_url.bad.yaml:2: cameras[0].username: is required when a password is set`,

@@ -320,7 +320,7 @@ func (c *Config) validateCameras(v validator) {
 			v.add(p+".url", "invalid URL %s", quoteURL(cam.URL))
 		} else {
 			switch {
-			case u.User != nil:
+			case u.User != nil || queryHasCredentials(u.Query()):
 				v.add(p+".url", "must not contain credentials; use username and password (or password_file)")
 			case u.Scheme != "rtsp" && u.Scheme != "rtsps":
 				v.add(p+".url", "scheme must be rtsp or rtsps; got %s", quote(cam.URL))
@@ -734,4 +734,16 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// queryHasCredentials reports a query parameter that commonly carries a camera credential (?user=&password=),
+// which would otherwise show in /api/cameras and logs.
+func queryHasCredentials(q url.Values) bool {
+	for k := range q {
+		switch strings.ToLower(k) {
+		case "user", "username", "usr", "pass", "password", "pwd", "passwd", "token", "auth", "key", "secret":
+			return true
+		}
+	}
+	return false
 }

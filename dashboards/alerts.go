@@ -100,6 +100,15 @@ func (s *Server) alertList(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Since = t
 	}
+	limit := f.Limit
+	if limit == 0 {
+		limit = 100
+	}
+	if p, ok := auth.FromContext(r.Context()); ok && !p.AllSites() {
+		// The site filter comes after the query: ask for enough that other sites' alerts cannot crowd out
+		// the requester's own.
+		f.Limit = 10000
+	}
 	list, err := s.deps.Alerts.Alerts(f)
 	if errors.Is(err, alerts.ErrInvalid) {
 		WriteError(w, http.StatusBadRequest, err.Error(), nil)
@@ -109,7 +118,11 @@ func (s *Server) alertList(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusInternalServerError, err.Error(), nil)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"alerts": visibleOnly(s, r, list, alertSite)})
+	list = visibleOnly(s, r, list, alertSite)
+	if len(list) > limit {
+		list = list[:limit]
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"alerts": list})
 }
 
 // visibleAlert finds alert {id} and answers 404 unless the requester may see its site.
@@ -174,7 +187,13 @@ func (s *Server) alertAssign(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Assignee string `json:"assignee"`
 	}
-	if !decodeBody(w, r, &body) || s.alertError(w, s.deps.Alerts.Assign(a.ID, body.Assignee)) {
+	if !decodeBody(w, r, &body) {
+		return
+	}
+	err := s.deps.Alerts.Assign(a.ID, body.Assignee)
+	s.audit(r, audit.Record{Action: audit.AlertAck, Site: alertSite(a), Target: strconv.FormatInt(a.ID, 10),
+		Detail: "assigned to " + body.Assignee, Success: err == nil})
+	if s.alertError(w, err) {
 		return
 	}
 	a, _ = s.deps.Alerts.Alert(a.ID)
@@ -262,13 +281,14 @@ func firstOr(list []string) string {
 
 func (s *Server) silenceExpire(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	i := slices.IndexFunc(s.deps.Alerts.Silences(), func(sl alerts.Silence) bool { return sl.ID == id })
-	if i < 0 || !s.silenceVisible(r, s.deps.Alerts.Silences()[i]) {
+	silences := s.deps.Alerts.Silences()
+	i := slices.IndexFunc(silences, func(sl alerts.Silence) bool { return sl.ID == id })
+	if i < 0 || !s.silenceVisible(r, silences[i]) {
 		WriteError(w, http.StatusNotFound, "silence not found", id)
 		return
 	}
 	err := s.deps.Alerts.ExpireSilence(id)
-	s.audit(r, audit.Record{Action: audit.SilenceExpire, Target: id, Success: err == nil})
+	s.audit(r, audit.Record{Action: audit.SilenceExpire, Site: firstOr(silenceSites(silences[i])), Target: id, Success: err == nil})
 	if s.alertError(w, err) {
 		return
 	}
@@ -334,7 +354,7 @@ func (s *Server) deliveryList(w http.ResponseWriter, r *http.Request) {
 	}
 	list, err := s.deps.Deliveries.Deliveries(r.Context(), f)
 	if err != nil {
-		WriteError(w, http.StatusBadRequest, err.Error(), nil)
+		WriteError(w, http.StatusInternalServerError, err.Error(), nil)
 		return
 	}
 	visible := s.deliveryVisible(r)

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -97,7 +98,7 @@ type Server struct {
 	router *auth.Router
 	rules  []auth.RouteRule
 	srv    *http.Server
-	ln     net.Listener
+	ln     atomic.Pointer[net.Listener]
 	done   chan struct{}
 	once   sync.Once
 	// streams ends long-lived streams (SSE) when Close starts, so a graceful stop does not wait them out;
@@ -183,7 +184,7 @@ func (s *Server) Start() error {
 	if err != nil {
 		return fmt.Errorf("http: listen on %s: %w", s.cfg.Listen, err)
 	}
-	s.ln = ln
+	s.ln.Store(&ln)
 	s.srv = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -210,10 +211,11 @@ func (s *Server) Start() error {
 
 // Addr is the bound address (after Start).
 func (s *Server) Addr() string {
-	if s.ln == nil {
+	ln := s.ln.Load()
+	if ln == nil {
 		return s.cfg.Listen
 	}
-	return s.ln.Addr().String()
+	return (*ln).Addr().String()
 }
 
 // Close stops the server: streams end at once, other requests get the shutdown timeout to finish, then their

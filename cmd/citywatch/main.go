@@ -120,17 +120,22 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	logger := app.NewLogger(stderr, cfg.Log.Level, cfg.Log.Format)
+	// SIGHUP is caught from here on: one that arrives while the TSDB replays its WAL waits instead of killing.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	a, err := app.New(cfg, app.Options{Logger: logger, AdminToken: os.Getenv("CITYWATCH_ADMIN_TOKEN"),
-		OnInitialAdmin: func(user, password string) {
-			fmt.Fprintf(stderr, "\nCreated the first admin. Sign in as %q with password %q and change it; the password is also in %s (mode 0600).\n\n",
-				user, password, filepath.Join(cfg.DataDir, "initial-admin.txt"))
+		OnInitialAdmin: func(user, _ string) {
+			// The password goes to the file only: logs (journald, docker) are read by more people than the box.
+			fmt.Fprintf(stderr, "\nCreated the first admin %q. Its password is in %s (mode 0600): sign in and change it.\n\n",
+				user, filepath.Join(cfg.DataDir, "initial-admin.txt"))
 		}})
 	if err != nil {
 		return err
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+	if ctx.Err() != nil {
+		return nil
+	}
 	go func() {
 		for range hup {
 			next, err := config.Load(*path)
