@@ -1,10 +1,14 @@
 package app
 
 import (
+	"context"
 	"fmt"
+	"math"
 	"net/netip"
+	"time"
 
 	"citywatch/alerts"
+	"citywatch/alerts/canary"
 	"citywatch/alerts/notify"
 	"citywatch/cameras"
 	"citywatch/cameras/analyze"
@@ -16,13 +20,48 @@ import (
 // loadRules reads the configured rule files, or the embedded default rule pack when none are configured (the
 // demo pack in the demo).
 func (a *App) loadRules(cfg *config.Config) ([]alerts.Rule, error) {
-	if len(cfg.Alerts.RuleFiles) == 0 {
-		if a.opts.Demo {
-			return alerts.ParseRuleFile(rules.DemoName, []byte(rules.Demo))
-		}
-		return alerts.ParseRuleFile(rules.DefaultName, []byte(rules.Default))
+	var list []alerts.Rule
+	var err error
+	switch {
+	case len(cfg.Alerts.RuleFiles) > 0:
+		list, err = alerts.LoadRuleFiles(cfg.Alerts.RuleFiles...)
+	case a.opts.Demo:
+		list, err = alerts.ParseRuleFile(rules.DemoName, []byte(rules.Demo))
+	default:
+		list, err = alerts.ParseRuleFile(rules.DefaultName, []byte(rules.Default))
 	}
-	return alerts.LoadRuleFiles(cfg.Alerts.RuleFiles...)
+	if err == nil && cfg.Alerts.Canary.Enabled {
+		list = append(list, canary.Rule()) // kept across reloads
+	}
+	return list, err
+}
+
+// buildCanary builds the watchdog that proves, every interval, that a sample still becomes a firing alert and
+// a delivery; when it does not, it alarms the fallback receiver directly, outside the outbox it doubts.
+func (a *App) buildCanary() error {
+	cc := a.cfg.Alerts.Canary
+	if !cc.Enabled {
+		return nil
+	}
+	var err error
+	a.canary, err = canary.New(canary.Config{Enabled: true, Interval: cc.Interval.Std(), Timeout: cc.Timeout.Std(),
+		FallbackReceiver: cc.FallbackReceiver}, canary.Deps{Appender: a.db, Alerts: canary.ManagerAlerts(a.alerts),
+		Deliveries: a.outbox, Fallback: fallback{a.outbox, cc.FallbackReceiver}, Logger: a.log, Registerer: a.reg})
+	return err
+}
+
+// fallback sends the canary's alarm straight to one receiver.
+type fallback struct {
+	outbox   *notify.Outbox
+	receiver string
+}
+
+func (f fallback) Notify(ctx context.Context, msg string) error {
+	now := time.Now()
+	return f.outbox.SendDirect(ctx, f.receiver, notify.Change{Fingerprint: "citywatch-canary-failing",
+		Name: "CitywatchCanaryFailing", State: "firing", Value: math.NaN(), StartsAt: now,
+		Labels:      map[string]string{"alertname": "CitywatchCanaryFailing", "severity": "critical"},
+		Annotations: map[string]string{"summary": msg}})
 }
 
 // notifyConfig translates the notify section into the outbox's configuration.
@@ -77,7 +116,10 @@ func (a *App) buildAlerting() error {
 	a.alerts, err = alerts.New(alerts.Config{EvalInterval: ac.EvalInterval.Std(), Rules: ruleList, Grouping: grouping,
 		ExternalURL: ac.ExternalURL},
 		alerts.Deps{Queryable: a.db, DB: a.meta, Outbox: a.outbox, Logger: a.log, Registerer: a.reg})
-	return err
+	if err != nil {
+		return err
+	}
+	return a.buildCanary()
 }
 
 // ReloadRules re-reads the rule files; on any error the running rules stay.

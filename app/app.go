@@ -23,6 +23,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"citywatch/alerts"
+	"citywatch/alerts/canary"
 	"citywatch/alerts/notify"
 	"citywatch/cameras"
 	"citywatch/cameras/analyze"
@@ -79,6 +80,7 @@ type App struct {
 	meta      *sql.DB
 	outbox    *notify.Outbox
 	alerts    *alerts.Manager
+	canary    *canary.Canary
 	audit     *audit.Log
 	auth      *auth.Auth
 	bus       *live.Bus
@@ -477,6 +479,13 @@ func (a *App) run(ctx context.Context, started chan<- struct{}) (err error) {
 	}()
 	if err := a.outbox.Start(); err != nil {
 		return err
+	}
+	if a.canary != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = a.canary.Run(ctx)
+		}()
 	}
 	if a.broker != nil {
 		if err := a.broker.Start(); err != nil {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -94,5 +96,53 @@ func TestSecondInstanceOnSameDataDir(t *testing.T) {
 	_, err = New(testConfig(t, dir), Options{})
 	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "tsdb")) || !strings.Contains(err.Error(), "in use") {
 		t.Fatalf("second instance: %v", err)
+	}
+}
+
+// TestCanaryOK: with the canary on, a synthetic sample becomes a firing alert and a delivery to the receiver,
+// and citywatch_canary_ok reports 1.
+func TestCanaryOK(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(204)
+	}))
+	defer srv.Close()
+	cfg := testConfig(t, t.TempDir())
+	cfg.Alerts.EvalInterval = config.Duration(time.Second)
+	cfg.Alerts.GroupWait = 0
+	cfg.Alerts.GroupInterval = config.Duration(time.Second)
+	r := config.DefaultReceiver()
+	r.Name, r.URL, r.AllowPrivate = "oncall", config.Secret(srv.URL), true
+	cfg.Notify.Receivers = []config.ReceiverConfig{r}
+	cfg.Notify.DefaultReceiver = "oncall"
+	cfg.Alerts.Canary = config.CanaryConfig{Enabled: true, Interval: config.Duration(8 * time.Second),
+		Timeout: config.Duration(7 * time.Second), FallbackReceiver: "oncall"}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		mfs, _ := a.Registry().Gather()
+		for _, mf := range mfs {
+			if mf.GetName() == "citywatch_canary_ok" && mf.GetMetric()[0].GetGauge().GetValue() == 1 {
+				if hits.Load() == 0 {
+					t.Fatal("canary ok without a delivery to the receiver")
+				}
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("citywatch_canary_ok never became 1 (%d deliveries)", hits.Load())
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
