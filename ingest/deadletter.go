@@ -36,7 +36,7 @@ type Rejected struct {
 	// Truncated says that Payload holds only a prefix of the payload.
 	Truncated bool `json:"truncated,omitempty"`
 	// Size is the size of the whole payload in bytes.
-	Size int
+	Size int `json:"size"`
 }
 
 // deadLetters is a bounded ring of rejected messages.
