@@ -15,8 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"os/exec"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -151,7 +149,7 @@ func New(cfg Config, deps Deps) (*Analyzer, error) {
 		samples: make(chan []store.Sample, cfg.SampleBuffer),
 		events:  make(chan Event, cfg.EventBuffer),
 	}
-	a.ffmpeg, a.reason = findFFmpeg(cfg.FFmpegPath)
+	a.ffmpeg, a.reason = cameras.FindFFmpeg(cfg.FFmpegPath)
 	a.available = a.reason == ""
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	for _, cc := range cfg.Cameras {
@@ -160,27 +158,6 @@ func New(cfg Config, deps Deps) (*Analyzer, error) {
 		a.order = append(a.order, c)
 	}
 	return a, nil
-}
-
-// findFFmpeg resolves the ffmpeg executable, or returns why analysis is unavailable.
-func findFFmpeg(path string) (resolved, reason string) {
-	if path == "" {
-		p, err := exec.LookPath("ffmpeg")
-		if err != nil {
-			return "", "ffmpeg not found on PATH"
-		}
-		return p, ""
-	}
-	fi, err := os.Stat(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return "", fmt.Sprintf("ffmpeg not found at %q", path)
-	case err != nil:
-		return "", fmt.Sprintf("ffmpeg at %q: %v", path, err)
-	case fi.IsDir() || fi.Mode()&0o111 == 0:
-		return "", fmt.Sprintf("ffmpeg at %q is not an executable file", path)
-	}
-	return path, ""
 }
 
 // Start starts one worker per camera and the sample and event loops. Without ffmpeg it starts nothing and

@@ -3,12 +3,10 @@ package media
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"time"
@@ -104,7 +102,7 @@ func New(cfg Config, deps Deps) (*Media, error) {
 		m.order = append(m.order, c)
 		m.index[cc.ID] = map[string]Clip{}
 	}
-	m.ffmpeg, m.ffReason = findFFmpeg(cfg.FFmpegPath)
+	m.ffmpeg, m.ffReason = cameras.FindFFmpeg(cfg.FFmpegPath)
 	return m, nil
 }
 
@@ -113,27 +111,6 @@ func seconds(v, def float64) time.Duration {
 		v = def
 	}
 	return time.Duration(v * float64(time.Second))
-}
-
-// findFFmpeg resolves the ffmpeg executable, or returns why snapshots are unavailable.
-func findFFmpeg(path string) (resolved, reason string) {
-	if path == "" {
-		p, err := exec.LookPath("ffmpeg")
-		if err != nil {
-			return "", "ffmpeg not found on PATH"
-		}
-		return p, ""
-	}
-	fi, err := os.Stat(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return "", fmt.Sprintf("ffmpeg not found at %q", path)
-	case err != nil:
-		return "", fmt.Sprintf("ffmpeg at %q: %v", path, err)
-	case fi.IsDir() || fi.Mode()&0o111 == 0:
-		return "", fmt.Sprintf("ffmpeg at %q is not an executable file", path)
-	}
-	return path, ""
 }
 
 // Start creates the clip directories, loads the stored clips (removing leftovers of an interrupted run)
