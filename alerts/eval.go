@@ -65,6 +65,12 @@ func (m *Manager) evalOnce(ctx context.Context) {
 		}
 	}
 
+	m.settle(ctx, now, jobs)
+}
+
+// settle applies the waiting events and the query results of jobs, commits the alert changes with their
+// notifications, and installs them.
+func (m *Manager) settle(ctx context.Context, now time.Time, jobs []*job) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.drainEvents()
@@ -75,6 +81,17 @@ func (m *Manager) evalOnce(ctx context.Context) {
 		return
 	}
 	m.install(t)
+}
+
+// eventSettle is how long Run waits after an event before evaluating the event rules.
+const eventSettle = 20 * time.Millisecond
+
+// evalEvents is an evaluation round without PromQL queries: event rules move and their notifications are
+// committed, while expression rules keep their state until their next scheduled evaluation.
+func (m *Manager) evalEvents(ctx context.Context) {
+	m.evalMu.Lock()
+	defer m.evalMu.Unlock()
+	m.settle(ctx, m.now(), nil)
 }
 
 func (m *Manager) due(rs *ruleState, now time.Time) bool {

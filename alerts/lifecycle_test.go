@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"citywatch/alerts/notify"
 )
 
 func TestRestartKeepsFiringAndPending(t *testing.T) {
@@ -370,4 +372,31 @@ func TestSetRulesRemoveAndRestoreKeepsAlerts(t *testing.T) {
 	e.at(10 * sec)
 	assert.Equal(t, id, e.active("Hot", "site")["a"].ID)
 	assert.Empty(t, e.outbox.take())
+}
+
+// TestEventRulesDoNotWaitForTheTick: with a one-hour evaluation interval, a camera going offline is still
+// notified and recovered at once, by the round Run starts shortly after events arrive; expression rules keep
+// their schedule.
+func TestEventRulesDoNotWaitForTheTick(t *testing.T) {
+	out := &fakeOutbox{}
+	m, err := New(Config{EvalInterval: time.Hour, Grouping: instantGrouping, DBPath: t.TempDir() + "/a.db",
+		Rules: []Rule{{Alert: "CameraOffline", Event: &EventSpec{Kind: EventCameraOffline}}}}, Deps{Outbox: out})
+	require.NoError(t, err)
+	defer m.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	var got []notify.Change
+	collect := func(n int) func() bool {
+		return func() bool {
+			got = append(got, out.take()...)
+			return len(got) >= n
+		}
+	}
+	m.Event(Event{Kind: KindCameraState, Labels: map[string]string{"camera": "c", "site": "s", "state": "offline"}})
+	require.Eventually(t, collect(1), 10*time.Second, 5*time.Millisecond, "no notification before the next tick")
+	m.Event(Event{Kind: KindCameraState, Labels: map[string]string{"camera": "c", "site": "s", "state": "online"}})
+	require.Eventually(t, collect(2), 10*time.Second, 5*time.Millisecond, "no recovery before the next tick")
+	assert.Equal(t, []string{"CameraOffline/s/firing", "CameraOffline/s/resolved"}, kinds(got))
 }

@@ -364,6 +364,9 @@ func (m *Manager) Run(ctx context.Context) error {
 	t := time.NewTicker(m.cfg.EvalInterval)
 	defer t.Stop()
 	m.evalOnce(ctx)
+	// soon fires shortly after events arrive: event rules (camera offline, tamper, motion) are then evaluated
+	// and notified at once instead of at the next tick. The short delay gathers a burst into one round.
+	var soon <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -372,6 +375,12 @@ func (m *Manager) Run(ctx context.Context) error {
 			m.mu.Lock()
 			m.applyEvent(ev)
 			m.mu.Unlock()
+			if soon == nil {
+				soon = time.After(eventSettle)
+			}
+		case <-soon:
+			soon = nil
+			m.evalEvents(ctx)
 		case <-t.C:
 			m.evalOnce(ctx)
 		}
