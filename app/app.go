@@ -195,7 +195,9 @@ func (a *App) build() error {
 		for i, c := range a.cfg.Cameras {
 			mcams[i].PreSeconds, mcams[i].PostSeconds = c.ClipPre.Std().Seconds(), c.ClipPost.Std().Seconds()
 		}
-		a.media, err = media.New(media.Config{DataDir: a.cfg.DataDir, Cameras: mcams}, media.Deps{Logger: a.log, Registerer: a.reg})
+		mc := a.cfg.Media
+		a.media, err = media.New(media.Config{DataDir: a.cfg.DataDir, Cameras: mcams, RingSeconds: mc.RingSeconds.Std().Seconds(),
+			Retention: mc.ClipRetention.Std(), MaxClipBytes: int64(mc.ClipMaxBytes)}, media.Deps{Logger: a.log, Registerer: a.reg})
 		if err != nil {
 			return err
 		}

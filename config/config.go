@@ -31,6 +31,8 @@ type Config struct {
 	Storage StorageConfig `yaml:"storage"`
 	// Cameras are the RTSP cameras to monitor. It defaults to none.
 	Cameras []CameraConfig `yaml:"cameras"`
+	// Media configures the cameras' ring buffers and event clips.
+	Media MediaConfig `yaml:"media"`
 	// Alerts configures rule evaluation and notification grouping.
 	Alerts AlertsConfig `yaml:"alerts"`
 	// Notify configures notification receivers and routes.
@@ -399,4 +401,15 @@ type CameraConfig struct {
 	// and 10s.
 	ClipPre  Duration `yaml:"clip_pre"`
 	ClipPost Duration `yaml:"clip_post"`
+}
+
+// MediaConfig configures video kept for the cameras: the in-memory ring buffer each camera's clips and live
+// view start from, and the event clips on disk.
+type MediaConfig struct {
+	// RingSeconds is how much video each camera keeps in memory. It defaults to 30s.
+	RingSeconds Duration `yaml:"ring_seconds"`
+	// ClipRetention is how long event clips are kept. It defaults to 7d.
+	ClipRetention Duration `yaml:"clip_retention"`
+	// ClipMaxBytes bounds the disk space of all clips; the oldest go first. It defaults to 2GiB.
+	ClipMaxBytes ByteSize `yaml:"clip_max_bytes"`
 }

@@ -13,8 +13,13 @@ import (
 func Default() *Config {
 	return &Config{
 		DataDir: "data",
-		Log:     LogConfig{Level: LogLevelInfo, Format: LogFormatText},
-		HTTP:    HTTPConfig{Listen: "127.0.0.1:8080"},
+		Media: MediaConfig{
+			RingSeconds:   Duration(30 * time.Second),
+			ClipRetention: Duration(7 * 24 * time.Hour),
+			ClipMaxBytes:  2 << 30,
+		},
+		Log:  LogConfig{Level: LogLevelInfo, Format: LogFormatText},
+		HTTP: HTTPConfig{Listen: "127.0.0.1:8080"},
 		Broker: BrokerConfig{
 			Listen:          "127.0.0.1:1883",
 			MaxMessageBytes: 256 << 10,

@@ -38,7 +38,7 @@ var badConfigs = []struct {
 		`testdata/camera_zones.bad.yaml:6: cameras[0].zones[0]: zone "door": polygon: must have 3..64 points, got 2; got "door: 0.1,0.1 0.5,0.1"`,
 		`testdata/camera_zones.bad.yaml:7: cameras[0].zones[1]: zone: want "name: x1,y1 x2,y2 x3,y3 ..."; got "hall 0,0 1,0 1,1"`,
 		`testdata/camera_zones.bad.yaml:9: cameras[0].analysis_fps: must be > 0 and <= 30; got 0`,
-		`testdata/camera_zones.bad.yaml:10: cameras[0].clip_pre: must be between 0s and 1m (the ring buffer keeps 30s); got "2m"`,
+		`testdata/camera_zones.bad.yaml:10: cameras[0].clip_pre: must not exceed media.ring_seconds (30s); got "2m"`,
 	}},
 	{"camera_query_credentials.bad.yaml", []string{
 		`testdata/camera_query_credentials.bad.yaml:4: cameras[0].url: must not contain credentials; use username and password (or password_file)`,

@@ -283,6 +283,7 @@ func (c *Config) validate(s *errorSink, fsys fileOpener) {
 	c.validateIngest(v)
 	c.validateStorage(v)
 	c.validateCameras(v)
+	c.validateMedia(v)
 	c.validateAlerts(v)
 	c.validateNotify(v)
 	c.validateAuth(v)
@@ -357,8 +358,8 @@ func (c *Config) validateCameras(v validator) {
 			v.add(p+".analysis_fps", "must be > 0 and <= 30; got %g", cam.AnalysisFPS)
 		}
 		v.positive(p+".clip_post", cam.ClipPost)
-		if cam.ClipPre < 0 || cam.ClipPre > Duration(time.Minute) {
-			v.add(p+".clip_pre", "must be between 0s and 1m (the ring buffer keeps 30s); got %s", quote(cam.ClipPre.String()))
+		if cam.ClipPre < 0 {
+			v.add(p+".clip_pre", "must not be negative; got %s", quote(cam.ClipPre.String()))
 		}
 	}
 }
@@ -746,4 +747,20 @@ func queryHasCredentials(q url.Values) bool {
 		}
 	}
 	return false
+}
+
+func (c *Config) validateMedia(v validator) {
+	m := c.Media
+	if m.RingSeconds < Duration(2*time.Second) || m.RingSeconds > Duration(5*time.Minute) {
+		v.add("media.ring_seconds", "must be between 2s and 5m; got %s", quote(m.RingSeconds.String()))
+	}
+	v.positive("media.clip_retention", m.ClipRetention)
+	if m.ClipMaxBytes < 1<<20 {
+		v.add("media.clip_max_bytes", "must be at least 1MiB; got %s", quote(m.ClipMaxBytes.String()))
+	}
+	for i, cam := range c.Cameras {
+		if cam.ClipPre > m.RingSeconds {
+			v.add(indexPath("cameras", i)+".clip_pre", "must not exceed media.ring_seconds (%s); got %s", m.RingSeconds, quote(cam.ClipPre.String()))
+		}
+	}
 }
