@@ -116,7 +116,7 @@ func (f fakePromAPI) Register(mux *http.ServeMux) {
 	})
 }
 
-func newAccessServer(t *testing.T) (*Server, *auth.Auth, fakePromAPI) {
+func newAccessServer(t *testing.T) (*Server, *auth.Auth, *audit.Log) {
 	t.Helper()
 	db, err := auth.OpenDB(filepath.Join(t.TempDir(), "meta.db"))
 	if err != nil {
@@ -138,7 +138,7 @@ func newAccessServer(t *testing.T) (*Server, *auth.Auth, fakePromAPI) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, a, prom
+	return s, a, lg
 }
 
 // TestAccessMatrix: every route × every role × own/other site × anonymous gets exactly the expected status,
