@@ -32,8 +32,13 @@ type DemoOptions struct {
 	Rate    float64
 }
 
-// demoCameras is the number of simulated cameras: DemoSchedule gives each of six a part to play.
-const demoCameras = 6
+// demoCameras is the number of simulated cameras: DemoSchedule gives each of six a part to play. They
+// require a login, like real cameras.
+const (
+	demoCameras        = 6
+	demoCameraUser     = "viewer"
+	demoCameraPassword = "demo-camera-password"
+)
 
 const demoBanner = `
 citywatch demo is running.
@@ -83,7 +88,7 @@ func RunDemo(ctx context.Context, o DemoOptions, stdout io.Writer, log *slog.Log
 	// Cameras 2–6 misbehave on a repeating schedule so the demo shows every camera state.
 	schedule, period := camerasim.DemoSchedule()
 	camSim, err := camerasim.New(camerasim.Config{Listen: o.RTSP, Cameras: demoCameras, Schedule: schedule,
-		ScheduleRepeat: period}, log)
+		ScheduleRepeat: period, Username: demoCameraUser, Password: demoCameraPassword}, log)
 	if err != nil {
 		return err
 	}
@@ -99,8 +104,12 @@ func RunDemo(ctx context.Context, o DemoOptions, stdout io.Writer, log *slog.Log
 			site = "embankment"
 		}
 		cams[i] = cameras.CameraConfig{ID: "cam" + strconv.Itoa(n), Name: "Corridor camera " + strconv.Itoa(n),
-			Site: site, URL: camSim.URL(n)}
+			Site: site, URL: camSim.URL(n), Username: demoCameraUser, Password: demoCameraPassword}
 	}
+	// One more camera whose configured password is wrong, so the demo shows the unauthorized state too (with
+	// the long backoff, not a retry storm).
+	cams = append(cams, cameras.CameraConfig{ID: "door1", Name: "Door camera (wrong password)", Site: "q-hotel-2",
+		URL: camSim.URL(1), Username: demoCameraUser, Password: "not-the-password"})
 
 	if !loopback(cfg.HTTP.Listen) {
 		log.Warn("the dashboard listens beyond this machine: requests without credentials are refused, sign in", "http", cfg.HTTP.Listen)
