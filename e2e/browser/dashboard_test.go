@@ -1,16 +1,21 @@
 package browser_test
 
 import (
+	"context"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
@@ -77,17 +82,68 @@ func TestDashboard(t *testing.T) {
 		admin.t = t
 		admin.route("#/site/" + site)
 		admin.waitJS(20*time.Second, `document.querySelector(".sensor-tile .values dd[data-metric]")`)
+		// The page holds an EventSource on /api/events, and the server counts it as a subscriber.
+		admin.waitJS(20*time.Second, `window.__citywatchLive?.transport === "sse" && window.__citywatchLive.state === "open"`)
+		if n := liveSubscribers(t, d); n < 1 {
+			t.Errorf("citywatch_live_subscribers = %v with the site page open, want ≥ 1", n)
+		}
 		dev := eval[string](admin, `document.querySelector(".sensor-tile[data-silent=false]")?.dataset.device || ""`)
 		if dev == "" {
 			t.Fatal("no sensor tile of a reporting device on the site page")
 		}
-		sel := fmt.Sprintf(`document.querySelector('.sensor-tile[data-device=%s] .values').textContent`, js(dev))
-		before := eval[string](admin, sel)
-		// The simulator publishes about once a second and the page polls every 2 s.
-		admin.waitJS(30*time.Second, fmt.Sprintf(`%s !== %s`, sel, js(before)))
-		t.Logf("%s: %q → %q", dev, before, eval[string](admin, sel))
+		sel := fmt.Sprintf(`document.querySelector('.sensor-tile[data-device=%s] .values')`, js(dev))
+		before := eval[string](admin, sel+".textContent")
+		// Record, for every change of the tile's values, what delivered the list it was drawn from ("sse" or
+		// "rest"): the live stream, not the slow REST safety net, must be what moves the page.
+		eval[bool](admin, fmt.Sprintf(`(() => {
+			const box = %s;
+			let prev = box.textContent;
+			window.__e2eSources = [];
+			new MutationObserver(() => {
+				if (box.textContent === prev) return;
+				prev = box.textContent;
+				window.__e2eSources.push(window.__citywatchLive.source.devices);
+			}).observe(box, { childList: true, subtree: true, characterData: true });
+			return true;
+		})()`, sel))
+		// The simulator publishes about once a second; the server batches changes once a second.
+		admin.waitJS(30*time.Second, `window.__e2eSources.includes("sse")`)
+		t.Logf("%s: %q → %q (changes by %v)", dev, before, eval[string](admin, sel+".textContent"), eval[[]string](admin, "window.__e2eSources"))
+		if n := eval[float64](admin, `window.__citywatchLive.byKind.device`); n <= 0 {
+			t.Errorf("no device event counted (%v)", n)
+		}
 		// The sparkline drew: uPlot made its canvas.
 		admin.waitJS(10*time.Second, fmt.Sprintf(`document.querySelector('.sensor-tile[data-device=%s] .spark-box canvas')`, js(dev)))
+	})
+
+	t.Run("live indicator follows the stream", func(t *testing.T) {
+		admin.t = t
+		admin.waitJS(20*time.Second, `window.__citywatchLive?.state === "open" && document.querySelector("#live").dataset.state === "live"`)
+		if role, polite := eval[string](admin, `document.querySelector("#live").getAttribute("role")`), eval[string](admin, `document.querySelector("#live").getAttribute("aria-live")`); role != "status" || polite != "polite" {
+			t.Errorf("the live indicator has role %q aria-live %q, want status / polite (screen readers hear it change)", role, polite)
+		}
+		// Break the stream: the browser may not reach /api/events any more, and the open stream is dropped.
+		blockEvents(admin, true)
+		unblocked := false
+		defer func() {
+			if !unblocked {
+				blockEvents(admin, false)
+			}
+		}()
+		eval[any](admin, `window.__citywatchLive.reconnect(), null`)
+		admin.waitJS(20*time.Second, `document.querySelector("#live").dataset.state === "disconnected" && document.querySelector("#live-text").textContent === "disconnected — retrying"`)
+		t.Logf("stream broken: %s", eval[string](admin, `JSON.stringify(window.__citywatchLive)`))
+		// Chromium gives up on a stream that fails to connect (readyState CLOSED); the page must keep trying
+		// on its own: a second failed attempt shows it does.
+		admin.waitJS(30*time.Second, `window.__citywatchLive.errors >= 2`)
+		opens := eval[float64](admin, `window.__citywatchLive.opens`)
+		events := eval[float64](admin, `window.__citywatchLive.events`)
+		// The stream comes back by itself once the server is reachable again, and events flow again.
+		blockEvents(admin, false)
+		unblocked = true
+		admin.waitJS(60*time.Second, fmt.Sprintf(`window.__citywatchLive.opens > %v && document.querySelector("#live").dataset.state === "live" && document.querySelector("#live-text").textContent === "live"`, opens))
+		admin.waitJS(30*time.Second, fmt.Sprintf(`window.__citywatchLive.events > %v`, events))
+		t.Logf("stream back: %s", eval[string](admin, `JSON.stringify(window.__citywatchLive)`))
 	})
 
 	t.Run("camera video plays", func(t *testing.T) {
@@ -362,6 +418,8 @@ func TestDashboard(t *testing.T) {
 
 		staff.route("#/devices")
 		staff.waitJS(20*time.Second, `document.querySelector("tr[data-device]")`)
+		// The table is drawn from the live stream too, which the server scopes to the user's sites.
+		staff.waitJS(20*time.Second, `window.__citywatchLive?.byKind.device > 0 && window.__citywatchLive.source.devices === "sse"`)
 		devices := eval[[]string](staff, `[...document.querySelectorAll("tr[data-device]")].map(e => e.dataset.device)`)
 		for _, dev := range devices {
 			if !strings.Contains(dev, "/"+site+"/") {
@@ -381,6 +439,49 @@ func TestDashboard(t *testing.T) {
 		staff.route("#/audit")
 		staff.waitJS(10*time.Second, `document.querySelector("main h1")?.textContent === "Not found"`)
 	})
+}
+
+// blockEvents makes the browser fail (or again allow) requests to /api/events.
+func blockEvents(b *browser, block bool) {
+	b.t.Helper()
+	var params network.SetBlockedURLsParams
+	if block {
+		params.URLPatterns = []*network.BlockPattern{{URLPattern: "*://*:*/api/events", Block: true}}
+	}
+	b.do(10*time.Second, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, network.SetBlockedURLs, params)
+		return err
+	}))
+}
+
+// liveSubscribers reads citywatch_live_subscribers from /metrics: the SSE streams the server has open.
+func liveSubscribers(t *testing.T, d *demo) float64 {
+	t.Helper()
+	req, err := http.NewRequest("GET", d.base+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %v", resp.StatusCode, err)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "citywatch_live_subscribers "); ok {
+			n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("citywatch_live_subscribers %q: %v", v, err)
+			}
+			return n
+		}
+	}
+	t.Fatal("/metrics has no citywatch_live_subscribers")
+	return 0
 }
 
 func chromedpRun[T any](b *browser, a chromedp.Action[T]) (T, error) {

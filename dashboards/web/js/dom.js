@@ -28,6 +28,16 @@ function append(e, children) {
   }
 }
 
+// refill is replace() for content redrawn on every live update: when the new children would render exactly
+// what is shown, the shown nodes stay, so a live region does not announce the same thing again and focus
+// (on an Acknowledge button, say) is not lost once a second.
+export function refill(node, ...children) {
+  const next = node.cloneNode(false);
+  append(next, children);
+  if (next.innerHTML !== node.innerHTML) node.replaceChildren(...next.childNodes);
+  return node;
+}
+
 // clear empties a node and appends new children.
 export function replace(node, ...children) {
   node.replaceChildren();

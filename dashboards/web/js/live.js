@@ -1,41 +1,87 @@
 // Live updates for every view. Views subscribe to a topic ("devices", "cameras", "alerts") and get the whole
-// current list on every change. Today this polls the REST API every 2 s, backing off while the server is
-// unreachable; when /api/events (SSE) lands, only this module changes: an EventSource feeds the same
-// publish() and drives the same status indicator.
+// current list on every change.
+//
+// Changes arrive over Server-Sent Events from GET /api/events: once a second the server sends one message per
+// changed thing ("event: device|camera|alert", data: that thing's JSON, already scoped to the user's sites),
+// "event: reload" when this client fell behind, and heartbeat comments. The events are merged by id into the
+// lists the views render. REST fills the lists: when a view subscribes, whenever the stream (re)opens (the
+// server only sends changes made after that), on "reload", and every 30 s as a safety net (every 10 s while
+// the stream is down, so a page behind a proxy that breaks streaming still moves).
+//
+// The indicator says "live" while the stream is open and "disconnected" when it breaks. The browser's
+// EventSource reconnects by itself; when it gives up (readyState CLOSED: an HTTP error such as an ended
+// session), this module recreates it with backoff. window.__citywatchLive exposes counters for diagnostics
+// and the browser tests.
 
 import { get, APIError } from "./api.js";
 
-const INTERVAL = 2000;
-const MAX_BACKOFF = 30000;
+const EVENTS_URL = "/api/events";
+const REFRESH_OPEN = 30000; // safety-net REST refresh while the stream is open
+const REFRESH_DOWN = 10000; // REST refresh while the stream is down
+const RETRY_MIN = 3000; // first delay before recreating a closed EventSource (the server's retry: value)
+const RETRY_MAX = 30000;
+const COALESCE = 100; // events of one server batch arrive as separate messages: render once per burst
+const ALERTS_LIMIT = 500;
 
-// TOPICS maps a topic to the endpoint that lists it and the key holding the list.
+// TOPICS maps a topic to the endpoint that lists it, the key holding the list, and the SSE event kind.
 const TOPICS = {
-  devices: { path: "/api/devices", key: "devices" },
-  cameras: { path: "/api/cameras", key: "cameras" },
-  alerts: { path: "/api/alerts?limit=500", key: "alerts" },
+  devices: { path: "/api/devices", key: "devices", kind: "device" },
+  cameras: { path: "/api/cameras", key: "cameras", kind: "camera" },
+  alerts: { path: `/api/alerts?limit=${ALERTS_LIMIT}`, key: "alerts", kind: "alert" },
 };
+const KIND_TOPIC = Object.fromEntries(Object.entries(TOPICS).map(([t, v]) => [v.kind, t]));
 
 const subs = new Map(); // topic → Set of callbacks
-const last = new Map(); // topic → last list
+const items = new Map(); // topic → Map id → item: the merged state
+const lists = new Map(); // topic → last list handed to subscribers (only once REST has loaded the topic)
+const touched = new Map(); // topic → Map id → performance.now() of the last stream update
 const unavailable = new Set(); // topics the server does not serve to this user (403/404)
+const inflight = new Set(); // topics with a REST load running
+const again = new Set(); // topics to load once more when their running load ends
+const dirty = new Set(); // topics changed by the stream since the last publish
 const statusSubs = new Set();
 let status = { state: "connecting", since: Date.now(), error: "" };
-let timer = 0;
-let failures = 0;
-let inflight = false;
+let es = null;
+let retryTimer = 0;
+let retries = 0;
+let refreshTimer = 0;
+let flushTimer = 0;
 
-// subscribe calls fn(list) now (if a value is known) and after every poll; it returns the unsubscribe function.
+// diag is window.__citywatchLive: what the live layer does, for diagnostics and the browser tests.
+const diag = {
+  transport: typeof EventSource === "function" ? "sse" : "poll",
+  state: "connecting", // the stream: connecting | open | closed
+  events: 0, // stream messages merged (device, camera, alert)
+  byKind: { device: 0, camera: 0, alert: 0, reload: 0, invalid: 0 },
+  opens: 0,
+  errors: 0,
+  restLoads: 0,
+  source: {}, // topic → "rest" | "sse": what produced the list subscribers got last
+  reconnect, // closes the stream and opens a new one now
+};
+window.__citywatchLive = diag;
+
+// subscribe calls fn(list) now (if a value is known) and after every change; it returns the unsubscribe
+// function. Each subscription also loads the topic over REST once, so a view starts from fresh state.
 export function subscribe(topic, fn) {
   if (!TOPICS[topic]) throw new Error(`unknown live topic ${topic}`);
   if (!subs.has(topic)) subs.set(topic, new Set());
   subs.get(topic).add(fn);
-  if (last.has(topic)) fn(last.get(topic));
-  else refresh();
+  if (lists.has(topic)) fn(lists.get(topic));
+  load([topic]);
+  connect();
   return () => subs.get(topic).delete(fn);
 }
 
 // latest is the last known list of a topic, or undefined.
-export function latest(topic) { return last.get(topic); }
+export function latest(topic) { return lists.get(topic); }
+
+// merge folds one item (such as a single camera fetched by a view) into a topic's state and publishes it.
+export function merge(topic, item) {
+  if (!TOPICS[topic] || !item || item.id == null) return;
+  put(topic, item);
+  if (lists.has(topic)) publish(topic, "rest");
+}
 
 // onStatus calls fn({state: "connecting"|"live"|"disconnected", since, error}) now and on every change.
 export function onStatus(fn) {
@@ -44,60 +90,195 @@ export function onStatus(fn) {
   return () => statusSubs.delete(fn);
 }
 
+// refresh reloads every subscribed topic over REST now (after an action such as an ack).
+export function refresh() {
+  load(wanted());
+}
+
 function setStatus(state, error = "") {
   if (status.state === state && status.error === error) return;
   status = { state, since: state === status.state ? status.since : Date.now(), error };
   for (const fn of statusSubs) fn(status);
 }
 
-function publish(topic, list) {
+function wanted() {
+  return [...subs.entries()].filter(([t, s]) => s.size > 0 && !unavailable.has(t)).map(([t]) => t);
+}
+
+function stateOf(topic) {
+  if (!items.has(topic)) items.set(topic, new Map());
+  return items.get(topic);
+}
+
+// put merges an item into its topic; fields the item lacks (such as a camera's analysis, which only the REST
+// answer carries) keep their last value.
+function put(topic, item) {
+  const m = stateOf(topic);
+  const id = String(item.id);
+  const old = m.get(id);
+  m.set(id, old ? { ...old, ...item } : item);
+}
+
+function listOf(topic) {
+  let list = [...stateOf(topic).values()];
+  if (topic === "alerts") {
+    // The REST order: newest activation first.
+    list.sort((a, b) => (Date.parse(b.active_at) || 0) - (Date.parse(a.active_at) || 0) || b.id - a.id);
+    if (list.length > ALERTS_LIMIT) {
+      for (const a of list.slice(ALERTS_LIMIT)) stateOf(topic).delete(String(a.id));
+      list = list.slice(0, ALERTS_LIMIT);
+    }
+  }
+  return list;
+}
+
+function publish(topic, source) {
+  // Until REST has loaded a topic the merged state is partial: keep it, show nothing yet.
+  if (!lists.has(topic) && source !== "rest") return;
   // The first data of each topic is a user-visible milestone: mark it for performance measurements.
-  if (!last.has(topic) && performance.mark) performance.mark(`citywatch:first-${topic}`);
-  last.set(topic, list);
+  if (!lists.has(topic) && performance.mark) performance.mark(`citywatch:first-${topic}`);
+  const list = listOf(topic);
+  lists.set(topic, list);
+  diag.source[topic] = source;
   for (const fn of subs.get(topic) || []) {
     try { fn(list); } catch (e) { console.error(`live ${topic} subscriber`, e); }
   }
 }
 
-// refresh polls now instead of at the next tick (after an action such as an ack).
-export function refresh() {
-  clearTimeout(timer);
-  timer = setTimeout(tick, 0);
-}
-
-async function tick() {
-  if (inflight) return;
-  inflight = true;
-  const wanted = [...subs.entries()].filter(([t, s]) => s.size > 0 && !unavailable.has(t)).map(([t]) => t);
-  let ok = true;
-  let error = "";
-  await Promise.all(wanted.map(async (topic) => {
-    const { path, key } = TOPICS[topic];
-    try {
-      const data = await get(path);
-      publish(topic, (data && data[key]) || []);
-    } catch (e) {
-      if (e instanceof APIError && (e.status === 403 || e.status === 404)) {
-        unavailable.add(topic); // not for this user or not served: not an outage
-        publish(topic, []);
-        return;
-      }
-      ok = false;
-      error = e.message || String(e);
-    }
-  }));
-  inflight = false;
-  if (ok) {
-    failures = 0;
-    setStatus("live");
-  } else {
-    failures++;
-    setStatus("disconnected", error);
+// load fetches topics over REST and replaces their state with the answer, except for items the stream
+// updated after the request went out (those are newer than the answer).
+function load(topics) {
+  for (const topic of topics) {
+    if (unavailable.has(topic)) continue;
+    if (inflight.has(topic)) { again.add(topic); continue; }
+    loadOne(topic);
   }
-  const delay = ok ? INTERVAL : Math.min(MAX_BACKOFF, INTERVAL * 2 ** Math.min(failures, 5));
-  clearTimeout(timer);
-  timer = setTimeout(tick, document.hidden && ok ? INTERVAL * 5 : delay);
 }
 
-document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(); });
-addEventListener("online", refresh);
+async function loadOne(topic) {
+  inflight.add(topic);
+  const started = performance.now();
+  const { path, key } = TOPICS[topic];
+  try {
+    const data = await get(path);
+    diag.restLoads++;
+    const fresh = new Map();
+    for (const item of (data && data[key]) || []) if (item && item.id != null) fresh.set(String(item.id), item);
+    const cur = stateOf(topic);
+    for (const [id, at] of touched.get(topic) || []) {
+      if (at >= started && cur.has(id)) fresh.set(id, { ...(fresh.get(id) || {}), ...cur.get(id) });
+    }
+    items.set(topic, fresh);
+    publish(topic, "rest");
+  } catch (e) {
+    if (e instanceof APIError && (e.status === 403 || e.status === 404)) {
+      unavailable.add(topic); // not for this user or not served: not an outage
+      items.set(topic, new Map());
+      publish(topic, "rest");
+    } else if (!(e instanceof APIError && e.status === 401)) {
+      console.warn(`live: loading ${topic} failed: ${e.message || e}`);
+    }
+  } finally {
+    inflight.delete(topic);
+    if (again.delete(topic)) load([topic]);
+  }
+}
+
+// connect opens the event stream unless it is open or a reconnect is scheduled.
+function connect() {
+  if (es || retryTimer) return;
+  scheduleRefresh();
+  if (diag.transport !== "sse") {
+    setStatus("live"); // no EventSource in this browser: the REST refresh is all there is
+    return;
+  }
+  diag.state = "connecting";
+  const s = new EventSource(EVENTS_URL) // same origin: the session cookie goes along;
+  es = s;
+  s.onopen = () => {
+    if (es !== s) return;
+    diag.state = "open";
+    diag.opens++;
+    retries = 0;
+    setStatus("live");
+    // The stream carries only changes made from now on: reload what changed while it was not open.
+    refresh();
+    scheduleRefresh();
+  };
+  s.onerror = () => {
+    if (es !== s) return;
+    diag.errors++;
+    if (s.readyState === EventSource.CLOSED) {
+      // The browser gave up (an HTTP error, such as an ended session or a restarting proxy): recreate the
+      // stream with backoff. The REST refresh that follows also sends an ended session to the sign-in page.
+      diag.state = "closed";
+      es = null;
+      s.close();
+      const delay = Math.min(RETRY_MAX, RETRY_MIN * 2 ** Math.min(retries, 4)) * (0.8 + 0.4 * Math.random());
+      retries++;
+      retryTimer = setTimeout(() => { retryTimer = 0; connect(); }, delay);
+      refresh();
+    } else {
+      diag.state = "connecting"; // the browser reconnects by itself after the server's retry interval
+    }
+    setStatus("disconnected", "The live event stream is interrupted; reconnecting.");
+    scheduleRefresh();
+  };
+  for (const kind of Object.keys(KIND_TOPIC)) s.addEventListener(kind, (ev) => { if (es === s) onEvent(kind, ev.data); });
+  s.addEventListener("reload", () => {
+    if (es !== s) return;
+    diag.byKind.reload++;
+    refresh();
+  });
+}
+
+// reconnect closes the stream and opens a new one now.
+function reconnect() {
+  if (es) es.close();
+  es = null;
+  clearTimeout(retryTimer);
+  retryTimer = 0;
+  retries = 0;
+  connect();
+}
+
+function onEvent(kind, data) {
+  let item;
+  try { item = JSON.parse(data); } catch { item = null; }
+  if (!item || typeof item !== "object" || item.id == null) {
+    diag.byKind.invalid++;
+    if (diag.byKind.invalid <= 3) console.warn(`live: ignoring a ${kind} event without an id`);
+    return;
+  }
+  const topic = KIND_TOPIC[kind];
+  if (unavailable.has(topic)) return;
+  diag.events++;
+  diag.byKind[kind]++;
+  put(topic, item);
+  if (!touched.has(topic)) touched.set(topic, new Map());
+  touched.get(topic).set(String(item.id), performance.now());
+  dirty.add(topic);
+  if (!flushTimer) flushTimer = setTimeout(flush, COALESCE);
+}
+
+function flush() {
+  flushTimer = 0;
+  const now = performance.now();
+  for (const topic of dirty) {
+    publish(topic, "sse");
+    // Stream updates only matter against REST answers still on their way; forget the old ones.
+    for (const [id, at] of touched.get(topic) || []) if (now - at > 60000) touched.get(topic).delete(id);
+  }
+  dirty.clear();
+}
+
+// scheduleRefresh (re)arms the safety-net REST refresh: slow while the stream is open, faster while not.
+function scheduleRefresh() {
+  clearTimeout(refreshTimer);
+  const open = diag.state === "open" || diag.transport !== "sse";
+  const delay = diag.transport === "sse" ? (open ? REFRESH_OPEN : REFRESH_DOWN) : 2000;
+  refreshTimer = setTimeout(() => { refresh(); scheduleRefresh(); }, document.hidden ? Math.max(delay, REFRESH_OPEN) : delay);
+}
+
+document.addEventListener("visibilitychange", () => { if (!document.hidden && diag.state !== "open") refresh(); });
+addEventListener("online", () => { if (!es || es.readyState === EventSource.CLOSED) reconnect(); refresh(); });

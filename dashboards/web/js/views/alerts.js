@@ -1,7 +1,7 @@
 // Alerts page: tabs for firing, pending, acknowledged and resolved alerts plus the full history, acknowledge
 // and silence actions, and the silences list.
 
-import { el, replace, timeEl, badge, errorBox, announce } from "../dom.js";
+import { el, replace, refill, timeEl, badge, errorBox, announce } from "../dom.js";
 import { subscribe } from "../live.js";
 import { get, del } from "../api.js";
 import { alertTable, stateOf, countBy } from "../alertui.js";
@@ -25,7 +25,7 @@ export function render(root, params, ctx) {
     el("section", { "aria-labelledby": "sil-h" }, el("h2", { id: "sil-h" }, "Silences"), silences));
 
   function drawTabs(counts) {
-    replace(tablist, TABS.map(([k, label]) => el("a", {
+    refill(tablist, TABS.map(([k, label]) => el("a", {
       role: "tab", href: `#/alerts/${k}`, id: `tab-${k}`, "aria-selected": String(k === tab), "aria-controls": "alerts-panel",
       "data-tab": k, class: k === tab ? "tab active" : "tab",
     }, label, counts && k !== "history" ? ` (${counts[k] || 0})` : "")));
@@ -43,7 +43,7 @@ export function render(root, params, ctx) {
   const unsub = subscribe("alerts", (all) => {
     drawTabs(countBy(all));
     const list = all.filter(filter);
-    replace(panel, alertTable(list, ctx, { caption: `${tab} alerts`, empty: `No ${tab === "history" ? "" : tab + " "}alerts.` }));
+    refill(panel, alertTable(list, ctx, { caption: `${tab} alerts`, empty: `No ${tab === "history" ? "" : tab + " "}alerts.` }));
   });
 
   async function loadSilences() {

@@ -1,7 +1,7 @@
 // Camera page: live view, health, motion and tamper status, health history charts and event clips.
 
 import { el, replace, badge, fmtBitrate, fmtDuration, timeEl, errorBox, siteHref, isZeroTime } from "../dom.js";
-import { subscribe } from "../live.js";
+import { subscribe, merge } from "../live.js";
 import { get, queryRange } from "../api.js";
 import { timeChart } from "../chart.js";
 import { CameraTile } from "../cameratile.js";
@@ -135,8 +135,19 @@ export function render(root, params, ctx) {
     tile.update(c);
     draw(c);
   });
+  // Motion and tamper scores come with the REST answer only (the live stream carries the camera's status):
+  // fetch this camera every few seconds while its page shows.
+  const analysisTimer = setInterval(async () => {
+    if (!found || document.hidden) return;
+    try {
+      merge("cameras", await get(`/api/cameras/${encodeURIComponent(id)}`, { signal: abort.signal }));
+    } catch (e) {
+      if (e.name !== "AbortError" && e.status !== 404) console.warn("camera analysis", e.message || e);
+    }
+  }, 3000);
   return () => {
     unsub();
+    clearInterval(analysisTimer);
     clearInterval(clipTimer);
     abort.abort();
     player.removeAttribute("src");

@@ -1,6 +1,6 @@
 // Devices page: every device, silent ones first, with last seen, battery and signal when reported.
 
-import { el, replace, ageSeconds, ago, SILENT_AFTER, fmtValue, siteHref, deviceSite, bySilence } from "../dom.js";
+import { el, replace, refill, ageSeconds, ago, SILENT_AFTER, fmtValue, siteHref, deviceSite, bySilence } from "../dom.js";
 import { subscribe } from "../live.js";
 
 const HIDDEN = new Set(["seq", "battery", "rssi"]);
@@ -19,7 +19,7 @@ export function render(root, params) {
       .sort(bySilence);
     const silent = list.filter((d) => ageSeconds(d.last_seen) > SILENT_AFTER).length;
     summary.textContent = `${list.length} devices, ${silent} silent for more than ${SILENT_AFTER} s.`;
-    replace(body, el("div", { class: "table-wrap" }, el("table", { class: "devices" },
+    refill(body, el("div", { class: "table-wrap" }, el("table", { class: "devices" },
       el("thead", {}, el("tr", {}, ["Device", "Site", "Last seen", "Battery", "Signal", "Readings", "Messages", "Errors"].map((h) => el("th", { scope: "col" }, h)))),
       el("tbody", {}, list.map((d) => {
         const v = d.last_values || {};

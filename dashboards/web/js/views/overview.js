@@ -1,6 +1,6 @@
 // Overview: every site the user may see, coloured by its worst condition, with counts, and the firing alerts.
 
-import { el, replace, deviceSite, ageSeconds, SILENT_AFTER, siteHref, alertSite } from "../dom.js";
+import { el, replace, refill, deviceSite, ageSeconds, SILENT_AFTER, siteHref, alertSite } from "../dom.js";
 import { subscribe } from "../live.js";
 import { alertTable, stateOf } from "../alertui.js";
 
@@ -52,15 +52,15 @@ export function render(root, params, ctx) {
     if (!devices || !cameras || !alerts) return;
     grid.removeAttribute("aria-busy");
     const sums = siteSummaries(devices, cameras, alerts);
-    if (!sums.length) { replace(grid, el("p", { class: "muted" }, "No sites yet: no device has reported and no camera is configured.")); return; }
-    replace(grid, sums.map((s) => el("a", { class: `card site-card status-${s.status}`, href: siteHref(s.name), "data-site": s.name },
+    if (!sums.length) { refill(grid, el("p", { class: "muted" }, "No sites yet: no device has reported and no camera is configured.")); return; }
+    refill(grid, sums.map((s) => el("a", { class: `card site-card status-${s.status}`, href: siteHref(s.name), "data-site": s.name },
       el("h3", {}, s.name, " ", el("span", { class: `badge state-${s.status}` }, STATUS_TEXT[s.status])),
       s.district ? el("p", { class: "muted" }, s.district) : null,
       el("dl", { class: "counts" },
         el("div", {}, el("dt", {}, "Devices"), el("dd", {}, String(s.devices), s.silent ? el("small", {}, ` (${s.silent} silent)`) : "")),
         el("div", {}, el("dt", {}, "Cameras"), el("dd", {}, String(s.cameras), s.camerasDown ? el("small", {}, ` (${s.camerasDown} down)`) : "")),
         el("div", {}, el("dt", {}, "Firing"), el("dd", { class: s.firing ? "hot" : "" }, String(s.firing)))))));
-    replace(alertsBox, alertTable(alerts.filter((a) => ["firing", "acknowledged", "silenced"].includes(stateOf(a))), ctx,
+    refill(alertsBox, alertTable(alerts.filter((a) => ["firing", "acknowledged", "silenced"].includes(stateOf(a))), ctx,
       { caption: "Firing alerts", empty: "Nothing is firing." }));
   };
   const unsubs = [

@@ -1,6 +1,6 @@
 // Site page: live sensor tiles with sparklines, the site's cameras with live video, and its active alerts.
 
-import { el, replace, deviceSite, ageSeconds, ago, SILENT_AFTER, fmtValue, LABELS, alertSite, bySilence } from "../dom.js";
+import { el, replace, refill, deviceSite, ageSeconds, ago, SILENT_AFTER, fmtValue, LABELS, alertSite, bySilence } from "../dom.js";
 import { subscribe } from "../live.js";
 import { queryRange } from "../api.js";
 import { Sparkline } from "../chart.js";
@@ -114,7 +114,7 @@ export function render(root, params, ctx) {
       for (const [id, t] of camTiles) if (!seen.has(id)) { t.destroy(); t.root.remove(); camTiles.delete(id); }
     }),
     subscribe("alerts", (all) => {
-      replace(alertsBox, alertTable(all.filter((a) => alertSite(a) === site && a.state !== "resolved"), ctx,
+      refill(alertsBox, alertTable(all.filter((a) => alertSite(a) === site && a.state !== "resolved"), ctx,
         { caption: `Active alerts at ${site}`, empty: "No active alerts at this site." }));
     }),
   ];
