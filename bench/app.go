@@ -38,6 +38,11 @@ type runningApp struct {
 // listen address, both free ports) and the rule file into a temp directory, loads it like `citywatch serve
 // --config` does, runs the app and waits until /readyz answers 200.
 func startApp(cfgBody, rules string, cams []cameras.CameraConfig) (*runningApp, error) {
+	return startAppWith(cfgBody, rules, app.Options{Cameras: cams})
+}
+
+// startAppWith is startApp with more app options; the admin token and the logger are always the bench's.
+func startAppWith(cfgBody, rules string, opts app.Options) (*runningApp, error) {
 	dir, err := os.MkdirTemp("", "citywatch-bench-app-")
 	if err != nil {
 		return nil, err
@@ -55,7 +60,8 @@ func startApp(cfgBody, rules string, cams []cameras.CameraConfig) (*runningApp, 
 	if err != nil {
 		return nil, err
 	}
-	a, err := app.New(cfg, app.Options{AdminToken: benchToken, Cameras: cams, Logger: quiet})
+	opts.AdminToken, opts.Logger = benchToken, quiet
+	a, err := app.New(cfg, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -57,6 +58,13 @@ func main() {
 	camDetect := flag.Int("detect-cameras", 100, "cameras for the stall/disconnect detection latency")
 	camWarmup := flag.Duration("camera-warmup", 6*time.Second, "camera warm-up before measuring")
 	camWindow := flag.Duration("camera-window", 15*time.Second, "camera measurement window")
+	skipUI := flag.Bool("skip-ui", false, "skip the SSE fan-out and page load measurements")
+	uiDevices := flag.Int("ui-devices", 500, "devices publishing once a second for the SSE and page measurements")
+	uiCameras := flag.Int("ui-cameras", 50, "simulated cameras for the SSE and page measurements")
+	sseClientsN := flag.Int("sse-clients", 100, "concurrent /api/events clients")
+	sseWindow := flag.Duration("sse-window", 15*time.Second, "SSE measurement window")
+	pageLoads := flag.Int("page-loads", 3, "site page loads (the median is reported)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (not of the measuring children) to this file")
 	childRole := flag.String("child", "", "internal: run as a measuring child (monitor|bare)")
 	childURL := flag.String("child-url", "", "internal: rtsp://host:port of the simulator")
 	childN := flag.Int("child-n", 0, "internal: cameras")
@@ -66,6 +74,13 @@ func main() {
 	if *childRole != "" {
 		runChild(*childRole, *childURL, *childN, *childWarmup, *childWindow)
 		return
+	}
+	stopProfile := func() {}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+		stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
 	}
 	began := time.Now()
 
@@ -87,12 +102,17 @@ func main() {
 		cameraRows(add, *camN, *camFrom, *camMax, *camDetect, *camWarmup, *camWindow)
 	}
 
+	if !*skipUI {
+		uiRows(add, *uiDevices, *uiCameras, *sseClientsN, *sseWindow, *pageLoads)
+	}
+
 	fmt.Printf("\nMachine: %d cores, %s/%s, %s. Command: `make bench` (go run ./bench). Took %s.\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), time.Since(began).Round(time.Second))
 	fmt.Println("| measurement | citywatch | baseline (same run) | ratio | goal |")
 	fmt.Println("|---|---|---|---|---|")
 	for _, r := range rows {
 		fmt.Printf("| %s | %s | %s | %s | %s |\n", r.what, r.value, r.baseline, r.ratio, r.goal)
 	}
+	stopProfile()
 	exitOnFailures()
 }
 

@@ -75,11 +75,12 @@ func (b *Bus) BatchInterval() time.Duration { return b.cfg.BatchInterval }
 // Publish hands ev to every subscriber that may see its site. It never blocks on a subscriber.
 func (b *Bus) Publish(ev Event) {
 	b.events.Inc()
+	key := ev.Kind + "\x00" + ev.Key
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for s := range b.subs {
 		if s.visible(ev.Site) {
-			s.add(ev, b.cfg.MaxPending, b.lost)
+			s.add(key, ev, b.cfg.MaxPending, b.lost)
 		}
 	}
 }
@@ -106,10 +107,9 @@ type Subscription struct {
 	once     sync.Once
 }
 
-func (s *Subscription) add(ev Event, max int, lost prometheus.Counter) {
+func (s *Subscription) add(k string, ev Event, max int, lost prometheus.Counter) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := ev.Kind + "\x00" + ev.Key
 	if _, ok := s.pending[k]; !ok {
 		if len(s.pending) >= max {
 			if !s.overflow {

@@ -1,6 +1,7 @@
 package live
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"time"
@@ -28,6 +29,7 @@ func (b *Bus) Serve(w http.ResponseWriter, r *http.Request, visible func(site st
 	defer batch.Stop()
 	beat := time.NewTicker(heartbeat)
 	defer beat.Stop()
+	var buf bytes.Buffer
 	for {
 		select {
 		case <-r.Context().Done():
@@ -43,17 +45,20 @@ func (b *Bus) Serve(w http.ResponseWriter, r *http.Request, visible func(site st
 			if len(events) == 0 && !overflow {
 				continue
 			}
-			// A client that stops reading is cut instead of holding this goroutine forever.
-			_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			// The whole batch in one write; a client that stops reading is cut instead of holding this goroutine.
+			buf.Reset()
 			for _, ev := range events {
-				if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", ev.Kind, ev.Data); err != nil {
-					return
-				}
+				buf.WriteString("event: ")
+				buf.WriteString(ev.Kind)
+				buf.WriteString("\ndata: ")
+				buf.Write(ev.Data)
+				buf.WriteString("\n\n")
 			}
 			if overflow {
-				fmt.Fprint(w, "event: reload\ndata: {}\n\n")
+				buf.WriteString("event: reload\ndata: {}\n\n")
 			}
-			if rc.Flush() != nil {
+			_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			if _, err := w.Write(buf.Bytes()); err != nil || rc.Flush() != nil {
 				return
 			}
 			_ = rc.SetWriteDeadline(time.Time{}) // the next write sets its own; none while idle
