@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +21,7 @@ import (
 	"github.com/pion/rtp"
 
 	"citywatch/cameras"
+	"citywatch/cameras/analyze"
 	"citywatch/sim/camerasim"
 	"citywatch/store"
 )
@@ -34,6 +37,9 @@ type childReport struct {
 	MinFPS       float64 `json:"min_fps"`        // the slowest camera (monitor: its measured FPS)
 	FalseOffline int     `json:"false_offline"`  // changes away from online after the first online (monitor)
 	Online       int     `json:"online"`         // cameras online at the end (monitor) or streaming (bare)
+	ChildCores   float64 `json:"child_cores"`    // CPU of this child's own children (the ffmpeg decoders) / wall
+	AnalysedFPS  float64 `json:"analysed_fps"`   // analyze: the slowest camera's analysed frames per second
+	Analysing    int     `json:"analysing"`      // analyze: cameras whose decoder produced frames in the window
 	Err          string  `json:"err,omitempty"`
 }
 
@@ -86,8 +92,9 @@ func child(role, base string, n int, warmup, window time.Duration) (childReport,
 	var frames func() int64
 	mark := func() {}
 	var finish func() (online int, minFPS float64, falseOffline int)
+	var an *analyze.Analyzer
 	switch role {
-	case "monitor":
+	case "monitor", "analyze":
 		cfgs := make([]cameras.CameraConfig, n)
 		for i := range cfgs {
 			cfgs[i] = cameras.CameraConfig{ID: "cam" + strconv.Itoa(i+1), Site: "s1", URL: base + "/cam" + strconv.Itoa(i+1),
@@ -96,7 +103,23 @@ func child(role, base string, n int, warmup, window time.Duration) (childReport,
 		var mu sync.Mutex
 		wasOnline := map[string]bool{}
 		falseOff := 0
-		m, err := cameras.New(cameras.Config{Cameras: cfgs}, cameras.Deps{Appender: &discardAppender{}, Logger: quiet,
+		var sink cameras.AccessUnitSink
+		if role == "analyze" {
+			acams := make([]analyze.CameraConfig, n)
+			for i := range acams {
+				acams[i] = analyze.CameraConfig{ID: cfgs[i].ID, Site: "s1"} // default analysis fps
+			}
+			var err error
+			if an, err = analyze.New(analyze.Config{Cameras: acams}, analyze.Deps{Appender: &discardAppender{}, Logger: quiet}); err != nil {
+				return rep, err
+			}
+			if err := an.Start(); err != nil {
+				return rep, err
+			}
+			defer an.Close()
+			sink = an
+		}
+		m, err := cameras.New(cameras.Config{Cameras: cfgs}, cameras.Deps{Appender: &discardAppender{}, Logger: quiet, Sink: sink,
 			Events: func(ev cameras.Event) {
 				mu.Lock()
 				defer mu.Unlock()
@@ -173,10 +196,28 @@ func child(role, base string, n int, warmup, window time.Duration) (childReport,
 	}
 	time.Sleep(warmup)
 	mark()
+	var aFrames0 []uint64
+	if an != nil {
+		for i := range n {
+			aFrames0 = append(aFrames0, an.Status("cam"+strconv.Itoa(i+1)).Frames)
+		}
+	}
+	k0 := childCPU()
 	c0, f0, t0 := cpuTime(), frames(), time.Now()
 	time.Sleep(window)
 	wall := time.Since(t0)
 	rep.CPUCores = float64(cpuTime()-c0) / float64(wall)
+	rep.ChildCores = float64(childCPU().since(k0)) / float64(wall)
+	if an != nil {
+		rep.AnalysedFPS = 1e9
+		for i := range n {
+			fps := float64(an.Status("cam"+strconv.Itoa(i+1)).Frames-aFrames0[i]) / wall.Seconds()
+			if fps > 0 {
+				rep.Analysing++
+			}
+			rep.AnalysedFPS = min(rep.AnalysedFPS, fps)
+		}
+	}
 	rep.FramesPerSec = float64(frames()-f0) / wall.Seconds() / float64(n)
 	rep.RSSDelta = rssBytes() - rss0
 	rep.Online, rep.MinFPS, rep.FalseOffline = finish()
@@ -248,8 +289,61 @@ func runMeasuringChild(role, base string, n int, warmup, window time.Duration) (
 	return rep, nil
 }
 
-func startCameraSim(n int) (*camerasim.Server, string, error) {
-	sim, err := camerasim.New(camerasim.Config{Listen: "127.0.0.1:0", Cameras: n}, quiet)
+// streamClip is the clip the simulator serves for the camera measurements; nil is its embedded 640x360 12 fps
+// clip.
+type streamClip struct {
+	data          []byte
+	fps           int
+	width, height int
+	kbps          int
+}
+
+func (c streamClip) String() string {
+	if c.data == nil {
+		return "640x360 12 fps H.264 (the simulator's embedded clip)"
+	}
+	return fmt.Sprintf("%dx%d %d fps %d kbit/s H.264", c.width, c.height, c.fps, c.kbps)
+}
+
+// cameraStream is what issue 3 specifies for the camera benchmark: 720p, 25 fps, 2 Mbit/s.
+var cameraStream = streamClip{fps: 25, width: 1280, height: 720, kbps: 2000}
+
+// genClip encodes a 4 s testsrc2 clip with ffmpeg: baseline profile, GOP 1 s, CBR-ish at c.kbps, Annex-B with
+// an AUD before every access unit and SPS/PPS on every keyframe (what the simulator needs to loop it).
+func genClip(c streamClip) (streamClip, error) {
+	ff, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		return c, fmt.Errorf("ffmpeg is needed to encode the camera clip: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "citywatch-bench-clip")
+	if err != nil {
+		return c, err
+	}
+	defer os.RemoveAll(dir)
+	out := dir + "/clip.h264"
+	rate := strconv.Itoa(c.kbps) + "k"
+	cmd := exec.Command(ff, "-hide_banner", "-loglevel", "error", "-y",
+		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%dx%d:rate=%d:duration=4", c.width, c.height, c.fps),
+		"-an", "-c:v", "libx264", "-profile:v", "baseline", "-pix_fmt", "yuv420p",
+		"-b:v", rate, "-maxrate", rate, "-bufsize", rate,
+		"-g", strconv.Itoa(c.fps), "-keyint_min", strconv.Itoa(c.fps), "-sc_threshold", "0", "-bf", "0",
+		"-x264-params", "repeat-headers=1:aud=1:nal-hrd=cbr", "-bsf:v", "h264_metadata=aud=insert", "-f", "h264", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return c, fmt.Errorf("ffmpeg: %w: %s", err, b)
+	}
+	if c.data, err = os.ReadFile(out); err != nil {
+		return c, err
+	}
+	c.kbps = len(c.data) * 8 / 4 / 1000 // what was actually encoded
+	return c, nil
+}
+
+// startCameraSim starts n simulated cameras of the embedded clip (the UI measurements use it).
+func startCameraSim(n int) (*camerasim.Server, string, error) { return startClipSim(n, streamClip{}) }
+
+// startClipSim starts n simulated cameras streaming clip.
+func startClipSim(n int, clip streamClip) (*camerasim.Server, string, error) {
+	sim, err := camerasim.New(camerasim.Config{Listen: "127.0.0.1:0", Cameras: n, Clip: clip.data, ClipFPS: clip.fps}, quiet)
 	if err != nil {
 		return nil, "", err
 	}
@@ -259,23 +353,79 @@ func startCameraSim(n int) (*camerasim.Server, string, error) {
 	return sim, "rtsp://" + sim.Addr(), nil
 }
 
+// cpuSnapshot is the CPU used by this process's children: live ones from /proc, waited-for ones from rusage.
+type cpuSnapshot struct {
+	live   map[int]time.Duration
+	waited time.Duration
+}
+
+// childCPU snapshots the CPU time of this process's children (the analyzer's ffmpeg decoders). /proc reports
+// it in clock ticks of 1/100 s (USER_HZ on Linux).
+func childCPU() cpuSnapshot {
+	snap := cpuSnapshot{live: map[int]time.Duration{}}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru); err == nil {
+		snap.waited = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	self := os.Getpid()
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		if ppid, _ := strconv.Atoi(f[1]); ppid != self {
+			continue
+		}
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		snap.live[pid] = time.Duration(ut+st) * 10 * time.Millisecond
+	}
+	return snap
+}
+
+// since is the children's CPU between prev and s. A child that exited in between counts in full.
+func (s cpuSnapshot) since(prev cpuSnapshot) time.Duration {
+	d := s.waited - prev.waited
+	for pid, t := range s.live {
+		d += t - prev.live[pid]
+	}
+	return d
+}
+
 type cameraCost struct {
 	n                    int
+	clip                 streamClip
 	monitor, bare        childReport
 	maxN                 int
 	tried                []string
+	stopped              string // why the real-time search stopped
 	stallP50, stallP99   time.Duration
 	discP50, discP99     time.Duration
 	detectN              int
 	stallTimeout, checkI time.Duration
 }
 
-// cameraBench measures per-camera CPU and RSS of the monitor against the bare reader at n cameras, searches
-// the largest camera count (doubling from searchFrom up to searchMax) the monitor keeps in real time with no
-// false offline, and the stall and disconnect detection latency across detectN cameras.
-func cameraBench(n, searchFrom, searchMax, detectN int, warmup, window time.Duration) (cameraCost, error) {
-	res := cameraCost{n: n, detectN: detectN}
-	sim, base, err := startCameraSim(max(n, searchMax))
+// cameraBench measures per-camera CPU and RSS of the monitor against the bare reader at n cameras of clip,
+// searches the largest camera count (doubling from searchFrom, at most searchMax) the monitor keeps in real
+// time with no false offline, and the stall and disconnect detection latency across detectN cameras of the
+// simulator's embedded clip. The simulator runs in this process, on the same cores as the measured child:
+// a search step also fails when the simulator itself cannot keep its frame clock.
+func cameraBench(clip streamClip, n, searchFrom, searchMax, detectN int, warmup, window time.Duration) (cameraCost, error) {
+	res := cameraCost{n: n, detectN: detectN, clip: clip}
+	sim, base, err := startClipSim(n, clip)
 	if err != nil {
 		return res, err
 	}
@@ -287,26 +437,51 @@ func cameraBench(n, searchFrom, searchMax, detectN int, warmup, window time.Dura
 		sim.Close()
 		return res, err
 	}
-	for k := searchFrom; ; k = min(k*2, searchMax) {
-		rep, err := runMeasuringChild("monitor", base, k, warmup, window)
+	sim.Close()
+	fps := float64(clip.fps)
+	for k := searchFrom; ; k *= 2 {
+		k = min(k, searchMax)
+		sim, base, err := startClipSim(k, clip)
 		if err != nil {
-			sim.Close()
 			return res, err
 		}
-		ok := rep.Online == k && rep.FalseOffline == 0 && rep.MinFPS >= 0.9*camerasim.FPS
-		res.tried = append(res.tried, fmt.Sprintf("%d:%s", k, map[bool]string{true: "ok", false: fmt.Sprintf("fail(online %d, false offline %d, min fps %.1f)", rep.Online, rep.FalseOffline, rep.MinFPS)}[ok]))
-		fmt.Fprintf(os.Stderr, "    %d cameras: online %d, false offline %d, min fps %.1f, cpu %.2f cores\n", k, rep.Online, rep.FalseOffline, rep.MinFPS, rep.CPUCores)
-		if !ok {
+		sent0, c0, t0 := sim.FramesSent(), cpuTime(), time.Now()
+		rep, err := runMeasuringChild("monitor", base, k, warmup, window)
+		simFPS := float64(sim.FramesSent()-sent0) / time.Since(t0).Seconds() / float64(k)
+		simCores := float64(cpuTime()-c0) / float64(time.Since(t0))
+		sim.Close()
+		if err != nil {
+			return res, err
+		}
+		var why []string
+		if simFPS < 0.9*fps {
+			why = append(why, fmt.Sprintf("simulator sent only %.1f fps per camera", simFPS))
+		}
+		if rep.Online != k {
+			why = append(why, fmt.Sprintf("%d of %d online", rep.Online, k))
+		}
+		if rep.FalseOffline > 0 {
+			why = append(why, fmt.Sprintf("%d false offline", rep.FalseOffline))
+		}
+		if rep.MinFPS < 0.9*fps {
+			why = append(why, fmt.Sprintf("slowest camera %.1f fps", rep.MinFPS))
+		}
+		fmt.Fprintf(os.Stderr, "    %d cameras: online %d, false offline %d, min fps %.1f, monitor %.2f cores, simulator %.1f fps/camera %.2f cores\n",
+			k, rep.Online, rep.FalseOffline, rep.MinFPS, rep.CPUCores, simFPS, simCores)
+		if len(why) > 0 {
+			res.tried = append(res.tried, fmt.Sprintf("%d: fail (%s; monitor %.2f + simulator %.2f cores)", k, strings.Join(why, ", "), rep.CPUCores, simCores))
+			res.stopped = fmt.Sprintf("stopped at %d: %s", k, strings.Join(why, ", "))
 			break
 		}
+		res.tried = append(res.tried, fmt.Sprintf("%d: ok (monitor %.2f + simulator %.2f cores)", k, rep.CPUCores, simCores))
 		res.maxN = k
 		if k >= searchMax {
+			res.stopped = fmt.Sprintf("stopped at the search cap %d", searchMax)
 			break
 		}
 	}
-	sim.Close()
 
-	sim, base, err = startCameraSim(detectN)
+	sim, base, err = startClipSim(detectN, streamClip{})
 	if err != nil {
 		return res, err
 	}
@@ -314,6 +489,71 @@ func cameraBench(n, searchFrom, searchMax, detectN int, warmup, window time.Dura
 	if err := detection(sim, base, &res); err != nil {
 		return res, err
 	}
+	return res, nil
+}
+
+type analysisCost struct {
+	n             int
+	clip          streamClip
+	rep           childReport
+	perCam        float64 // CPU s per camera-second: monitor + analyzer + ffmpeg decoders
+	ours, ffmpeg  float64 // the two parts of perCam
+	bareFFmpeg    float64 // CPU s per camera-second of ffmpeg alone decoding the same clip
+	fit, fitBare  float64 // cores / perCam, cores / bareFFmpeg
+	analysisFPS   float64
+	monitorPerCam float64 // the monitor alone (health only), same clip, from cameraBench
+}
+
+// analysisBench runs n cameras of clip through cameras.Monitor with an analyze.Analyzer sink at the default
+// analysis fps in a measuring child (its CPU and its ffmpeg decoders' CPU), against ffmpeg alone decoding the
+// same clip (every frame, as the decoder does at the default rate), measured in this run.
+func analysisBench(clip streamClip, n int, warmup, window time.Duration) (analysisCost, error) {
+	var acfg analyze.CameraConfig
+	acfg.SetDefaults()
+	res := analysisCost{n: n, clip: clip, analysisFPS: acfg.AnalysisFPS}
+	sim, base, err := startClipSim(n, clip)
+	if err != nil {
+		return res, err
+	}
+	res.rep, err = runMeasuringChild("analyze", base, n, warmup, window)
+	sim.Close()
+	if err != nil {
+		return res, err
+	}
+	if res.rep.Analysing != n {
+		return res, fmt.Errorf("only %d of %d cameras analysed frames in the window", res.rep.Analysing, n)
+	}
+	res.ours, res.ffmpeg = res.rep.CPUCores/float64(n), res.rep.ChildCores/float64(n)
+	res.perCam = res.ours + res.ffmpeg
+	cores := float64(runtime.NumCPU())
+	res.fit = cores / res.perCam
+
+	// Baseline: ffmpeg alone decodes 20 s of the same clip (concatenated: raw H.264 cannot be looped) with
+	// the analyzer's decoder settings, to /dev/null.
+	ff, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		return res, err
+	}
+	dir, err := os.MkdirTemp("", "citywatch-bench-decode")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(dir)
+	const loops = 5 // × 4 s
+	long := dir + "/long.h264"
+	if err := os.WriteFile(long, bytes.Repeat(clip.data, loops), 0o600); err != nil {
+		return res, err
+	}
+	var ru0, ru1 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru0)
+	cmd := exec.Command(ff, "-hide_banner", "-loglevel", "error", "-threads", "1", "-f", "h264", "-i", long, "-f", "null", "-")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return res, fmt.Errorf("baseline ffmpeg: %w: %s", err, out)
+	}
+	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru1)
+	d := time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()) - time.Duration(ru0.Utime.Nano()+ru0.Stime.Nano())
+	res.bareFFmpeg = d.Seconds() / (loops * 4)
+	res.fitBare = cores / res.bareFFmpeg
 	return res, nil
 }
 

@@ -53,11 +53,13 @@ func main() {
 	influxSamplesN := flag.Int("influx-samples", 300000, "samples for the InfluxDB throughput")
 	influxOutage := flag.Duration("influx-outage", 60*time.Second, "simulated outage: backlog = 5,000 samples/s × this")
 	camN := flag.Int("cameras", 32, "cameras for the per-camera CPU and RSS")
-	camFrom := flag.Int("camera-search-from", 32, "first camera count of the real-time search (doubles)")
-	camMax := flag.Int("camera-search-max", camerasim.MaxCameras, "largest camera count tried by the real-time search")
+	camFrom := flag.Int("camera-search-from", 16, "first camera count of the real-time search (doubles)")
+	camMax := flag.Int("camera-search-max", 512, "largest camera count tried by the real-time search (at most 1000)")
 	camDetect := flag.Int("detect-cameras", 100, "cameras for the stall/disconnect detection latency")
-	camWarmup := flag.Duration("camera-warmup", 6*time.Second, "camera warm-up before measuring")
-	camWindow := flag.Duration("camera-window", 15*time.Second, "camera measurement window")
+	camWarmup := flag.Duration("camera-warmup", 5*time.Second, "camera warm-up before measuring")
+	camWindow := flag.Duration("camera-window", 10*time.Second, "camera measurement window")
+	skipAnalysis := flag.Bool("skip-analysis", false, "skip the camera analysis cost measurement")
+	analysisN := flag.Int("analysis-cameras", 8, "cameras for the analysis cost")
 	skipUI := flag.Bool("skip-ui", false, "skip the SSE fan-out and page load measurements")
 	uiDevices := flag.Int("ui-devices", 500, "devices publishing once a second for the SSE and page measurements")
 	uiCameras := flag.Int("ui-cameras", 50, "simulated cameras for the SSE and page measurements")
@@ -65,7 +67,7 @@ func main() {
 	sseWindow := flag.Duration("sse-window", 15*time.Second, "SSE measurement window")
 	pageLoads := flag.Int("page-loads", 3, "site page loads (the median is reported)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (not of the measuring children) to this file")
-	childRole := flag.String("child", "", "internal: run as a measuring child (monitor|bare)")
+	childRole := flag.String("child", "", "internal: run as a measuring child (monitor|bare|analyze)")
 	childURL := flag.String("child-url", "", "internal: rtsp://host:port of the simulator")
 	childN := flag.Int("child-n", 0, "internal: cameras")
 	childWarmup := flag.Duration("child-warmup", 0, "internal: warm-up")
@@ -98,8 +100,19 @@ func main() {
 	if !*skipInflux {
 		influxRows(add, *influxSamplesN, *influxOutage)
 	}
-	if !*skipCameras {
-		cameraRows(add, *camN, *camFrom, *camMax, *camDetect, *camWarmup, *camWindow)
+	if !*skipCameras || !*skipAnalysis {
+		clip, err := genClip(cameraStream)
+		if err != nil {
+			failed(add, "camera clip", err)
+		} else {
+			var monitorPerCam float64
+			if !*skipCameras {
+				monitorPerCam = cameraRows(add, clip, *camN, *camFrom, min(*camMax, camerasim.MaxCameras), *camDetect, *camWarmup, *camWindow)
+			}
+			if !*skipAnalysis {
+				analysisRows(add, clip, *analysisN, monitorPerCam, *camWarmup, *camWindow)
+			}
+		}
 	}
 
 	if !*skipUI {

@@ -120,7 +120,8 @@ func (c *camera) removeSession(ss *gortsplib.ServerSession) {
 // whatever is sent, so they stay continuous across loops, clip switches and stalls.
 func (c *camera) run(ctx context.Context) {
 	const clockRate = 90000
-	period := time.Second / clipFPS
+	fps := uint64(c.s.cfg.ClipFPS)
+	period := time.Second / time.Duration(fps)
 	ticker := time.NewTicker(period)
 	defer ticker.Stop()
 
@@ -140,7 +141,7 @@ func (c *camera) run(ctx context.Context) {
 		}
 		tick++
 		now := time.Now()
-		ts := baseTS + uint32(tick*clockRate/clipFPS)
+		ts := baseTS + uint32(tick*clockRate/fps)
 
 		kind := c.currentFault(now)
 		want := normal
@@ -181,6 +182,7 @@ func (c *camera) run(ctx context.Context) {
 			c.s.log.Error("encode", "camera", c.n, "err", err)
 			continue
 		}
+		c.s.sent.Add(1)
 		for _, pkt := range pkts {
 			pkt.Timestamp = ts
 			if kind == FaultGarbage {

@@ -21,10 +21,9 @@ var (
 	clipH265 []byte
 )
 
-// FPS is the frame rate of every clip (gen-clip.sh), hence of every simulated camera.
+// FPS is the frame rate of every embedded clip (gen-clip.sh), hence of every simulated camera unless
+// Config.ClipFPS says otherwise.
 const FPS = 12
-
-const clipFPS = FPS
 
 // Codecs a simulated camera can stream.
 const (

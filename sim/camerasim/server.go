@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4"
@@ -56,6 +57,13 @@ type Config struct {
 	// ScheduleRepeat, when > 0, replays Schedule every ScheduleRepeat (for demos). It must be longer than
 	// the largest At. It defaults to 0: the schedule runs once.
 	ScheduleRepeat time.Duration
+	// Clip, when set, is an H.264 Annex-B stream (every access unit starting with an AUD, SPS/PPS in band)
+	// that H.264 cameras stream in a loop instead of the embedded 640x360 clip, e.g. a 720p clip for load
+	// tests. The black and motion faults still switch to the embedded clips. Empty: the embedded clip.
+	Clip []byte
+	// ClipFPS is the frame rate at which every camera is paced (and RTP timestamps advance). It defaults to
+	// FPS (the embedded clips' rate); set it to Clip's rate when Clip is set. At most 120.
+	ClipFPS int
 }
 
 func (c *Config) setDefaults() {
@@ -64,6 +72,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Cameras == 0 {
 		c.Cameras = 1
+	}
+	if c.ClipFPS == 0 {
+		c.ClipFPS = FPS
 	}
 }
 
@@ -84,6 +95,9 @@ func (c *Config) checkCodecFault(n int, f Fault) error {
 func (c *Config) validate() error {
 	if c.Cameras < 1 || c.Cameras > MaxCameras {
 		return fmt.Errorf("cameras: must be 1..%d, got %d", MaxCameras, c.Cameras)
+	}
+	if c.ClipFPS < 1 || c.ClipFPS > 120 {
+		return fmt.Errorf("clip_fps: must be 1..120, got %d", c.ClipFPS)
 	}
 	if c.Password != "" && c.Username == "" {
 		return errors.New("password set without username")
@@ -121,6 +135,7 @@ type Server struct {
 	log   *slog.Logger
 	clips *clips
 	cams  []*camera
+	sent  atomic.Uint64 // access units sent, all cameras
 
 	rtsp    *gortsplib.Server
 	rtspLn  net.Listener
@@ -146,6 +161,11 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	cs, err := loadClips()
 	if err != nil {
 		return nil, err
+	}
+	if len(cfg.Clip) > 0 {
+		if cs.normal, err = parseClip(cfg.Clip, CodecH264); err != nil {
+			return nil, fmt.Errorf("camerasim: clip: %w", err)
+		}
 	}
 	// The schedule runs in time order.
 	cfg.Schedule = slices.Clone(cfg.Schedule)
@@ -488,3 +508,8 @@ func newStream(srv *gortsplib.Server, cl *clip) (*gortsplib.ServerStream, *descr
 	}
 	return st, medi, enc, nil
 }
+
+// FramesSent is the number of access units sent by all cameras since Start, whether or not anyone plays
+// them. Load tests use it to tell a simulator that cannot keep its frame clock (it sends fewer than
+// Cameras × ClipFPS per second) from a reader that falls behind.
+func (s *Server) FramesSent() uint64 { return s.sent.Load() }

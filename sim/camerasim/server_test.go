@@ -1,7 +1,12 @@
 package camerasim
 
 import (
+	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -10,8 +15,11 @@ import (
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/pion/rtp"
 	"github.com/stretchr/testify/require"
+
+	"citywatch/internal/testenv"
 )
 
 func TestClipsParse(t *testing.T) {
@@ -41,6 +49,9 @@ var badConfigs = []struct {
 	{Config{Schedule: []ScheduledFault{{Camera: 1, Fault: Fault{Kind: "melt"}}}}, `unknown fault kind "melt"`},
 	{Config{Schedule: []ScheduledFault{{Camera: 1, At: 5 * time.Second, Fault: Fault{Kind: FaultStall}}}, ScheduleRepeat: time.Second}, "schedule_repeat"},
 	{Config{H265: []int{2}}, "h265[0]: must be 1..1"},
+	{Config{ClipFPS: -1}, "clip_fps: must be 1..120"},
+	{Config{ClipFPS: 121}, "clip_fps: must be 1..120"},
+	{Config{Clip: []byte("not h264")}, "camerasim: clip:"},
 	{Config{H265: []int{1}, Schedule: []ScheduledFault{{Camera: 1, Fault: Fault{Kind: FaultBlack}}}}, "streams H.265"},
 }
 
@@ -280,5 +291,68 @@ func TestDemoScheduleIsValid(t *testing.T) {
 		if k != FaultNone {
 			require.True(t, kinds[k], "demo never shows %s", k)
 		}
+	}
+}
+
+// customClip encodes a small Annex-B clip the way gen-clip.sh does, at another size and rate.
+func customClip(t *testing.T, w, h, fps int) []byte {
+	t.Helper()
+	ff := testenv.LookPath(t, "ffmpeg")
+	out := filepath.Join(t.TempDir(), "clip.h264")
+	cmd := exec.Command(ff, "-hide_banner", "-loglevel", "error", "-y",
+		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%dx%d:rate=%d:duration=1", w, h, fps),
+		"-an", "-c:v", "libx264", "-profile:v", "baseline", "-pix_fmt", "yuv420p", "-threads", "1",
+		"-g", strconv.Itoa(fps), "-bf", "0", "-x264-params", "repeat-headers=1:aud=1",
+		"-bsf:v", "h264_metadata=aud=insert", "-f", "h264", out)
+	b, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(b))
+	clip, err := os.ReadFile(out)
+	require.NoError(t, err)
+	return clip
+}
+
+var clipCases = []struct {
+	name          string
+	w, h, fps     int // 0: the embedded clip
+	wantW, wantH  int
+	wantFrameStep uint32
+}{
+	{"embedded", 0, 0, 0, 640, 360, 90000 / FPS},
+	{"custom 320x240 25fps", 320, 240, 25, 320, 240, 90000 / 25},
+}
+
+func TestCustomClip(t *testing.T) {
+	for _, tc := range clipCases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Config{}
+			if tc.w > 0 {
+				cfg.Clip = customClip(t, tc.w, tc.h, tc.fps)
+				cfg.ClipFPS = tc.fps
+			}
+			s := startServer(t, cfg)
+			r, _ := play(t, s, 1, "", "")
+			require.NoError(t, r.err)
+			// The announced SPS carries the clip's resolution.
+			u, err := base.ParseURL(s.URL(1))
+			require.NoError(t, err)
+			c := &gortsplib.Client{Scheme: u.Scheme, Host: u.Host}
+			require.NoError(t, c.Start2())
+			defer c.Close()
+			desc, _, err := c.Describe(u)
+			require.NoError(t, err)
+			var h264f *format.H264
+			require.NotNil(t, desc.FindFormat(&h264f))
+			var sps h264.SPS
+			require.NoError(t, sps.Unmarshal(h264f.SPS))
+			require.Equal(t, tc.wantW, sps.Width())
+			require.Equal(t, tc.wantH, sps.Height())
+			// Frames are paced at the clip's rate.
+			require.Eventually(t, func() bool { return len(r.frames()) >= 4 }, 10*time.Second, 10*time.Millisecond)
+			ts := r.frames()
+			require.GreaterOrEqual(t, s.FramesSent(), uint64(len(ts)))
+			for i := 1; i < len(ts); i++ {
+				require.Equal(t, tc.wantFrameStep, ts[i]-ts[i-1], "frame %d", i)
+			}
+		})
 	}
 }
