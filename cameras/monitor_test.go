@@ -1,7 +1,6 @@
 package cameras
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
+	"citywatch/internal/testenv"
 	"citywatch/sim/camerasim"
 	"citywatch/store"
 )
@@ -32,24 +32,6 @@ const (
 	testUsername      = "operator"
 	testWrongPassword = "wr0ng-S3CRET-pw"
 )
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // recorder collects events.
 type recorder struct {
@@ -117,7 +99,7 @@ type harness struct {
 	mon  *Monitor
 	rec  *recorder
 	app  *fakeAppender
-	logs *syncBuffer
+	logs *testenv.Buffer
 }
 
 func startSim(t *testing.T, cfg camerasim.Config) *camerasim.Server {
@@ -144,7 +126,7 @@ func startMonitor(t *testing.T, cams []CameraConfig) *harness {
 
 func startMonitorWith(t *testing.T, cams []CameraConfig, tweak func(*Deps)) *harness {
 	t.Helper()
-	h := &harness{rec: &recorder{}, app: &fakeAppender{}, logs: &syncBuffer{}}
+	h := &harness{rec: &recorder{}, app: &fakeAppender{}, logs: &testenv.Buffer{}}
 	deps := Deps{
 		Appender: h.app,
 		Logger:   slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

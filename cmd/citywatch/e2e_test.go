@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -48,83 +47,23 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// syncBuffer collects a child's output safely while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // proc is a running citywatch.
 type proc struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	out  *syncBuffer
-	done chan struct{}
-	err  error
+	*testenv.Process
+	t *testing.T
 }
 
 func start(t *testing.T, args ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, out: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(binPath, args...)
-	p.cmd.Stdout = p.out
-	p.cmd.Stderr = p.out
-	p.cmd.Env = append(os.Environ(), "CITYWATCH_ADMIN_TOKEN="+adminToken)
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start citywatch %v: %v", args, err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		p.signal(syscall.SIGKILL)
-		<-p.done
-		if t.Failed() {
-			t.Logf("citywatch %v output:\n%s", args, p.out.String())
-		}
-	})
-	return p
+	return &proc{Process: testenv.StartProcess(t, binPath, []string{"CITYWATCH_ADMIN_TOKEN=" + adminToken}, args...), t: t}
 }
 
-func (p *proc) signal(sig syscall.Signal) {
-	select {
-	case <-p.done:
-	default:
-		_ = p.cmd.Process.Signal(sig)
-	}
-}
-
-// stop sends SIGTERM and waits for a clean exit.
+// stop sends SIGTERM and requires a clean exit within a minute.
 func (p *proc) stop() {
 	p.t.Helper()
-	p.signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(60 * time.Second):
-		p.t.Fatalf("citywatch did not stop within 60s after SIGTERM:\n%s", p.out.String())
+	if err := p.Stop(60 * time.Second); err != nil {
+		p.t.Fatalf("citywatch after SIGTERM: %v\n%s", err, p.Out.String())
 	}
-	if p.err != nil {
-		p.t.Fatalf("citywatch exited with %v after SIGTERM:\n%s", p.err, p.out.String())
-	}
-}
-
-// kill sends SIGKILL and waits for the process to be gone.
-func (p *proc) kill() {
-	p.signal(syscall.SIGKILL)
-	<-p.done
 }
 
 // eventually polls cond until it returns "" or the deadline passes; the last message explains the failure.
@@ -175,8 +114,8 @@ func waitReady(t *testing.T, p *proc, base string) {
 	t.Helper()
 	eventually(t, 60*time.Second, func() string {
 		select {
-		case <-p.done:
-			t.Fatalf("citywatch exited early: %v\n%s", p.err, p.out.String())
+		case <-p.Done():
+			t.Fatalf("citywatch exited early: %v\n%s", p.Err(), p.Out.String())
 		default:
 		}
 		code, err := getJSON(base, "/readyz", nil)
@@ -239,7 +178,7 @@ func TestDemo(t *testing.T) {
 	base := "http://" + httpAddr
 	waitReady(t, p, base)
 	eventually(t, 10*time.Second, func() string {
-		if !strings.Contains(p.out.String(), base) {
+		if !strings.Contains(p.Out.String(), base) {
 			return "the dashboard URL is not printed yet"
 		}
 		return ""
@@ -313,8 +252,8 @@ func TestDemo(t *testing.T) {
 	} else {
 		resp.Body.Close()
 	}
-	if !regexp.MustCompile(`Login:\s+admin / \S{12,}`).MatchString(p.out.String()) {
-		t.Errorf("the demo did not print the admin login:\n%s", p.out.String())
+	if !regexp.MustCompile(`Login:\s+admin / \S{12,}`).MatchString(p.Out.String()) {
+		t.Errorf("the demo did not print the admin login:\n%s", p.Out.String())
 	}
 	// Unknown routes get a JSON 404.
 	var e struct{ Error string }
@@ -372,7 +311,7 @@ broker:
 		t.Fatalf("after a clean stop: %s of 100 samples", got)
 	}
 	publishN("killed", 100) // QoS 1: every PUBACK means the sample is in the WAL
-	p.kill()
+	p.Kill()
 
 	p = start(t, "serve", "--config", cfg)
 	waitReady(t, p, base)
@@ -431,7 +370,7 @@ ingest:
 			}
 			n++
 		}
-		p.kill()
+		p.Kill()
 		p = start(t, "serve", "--config", cfg)
 		waitReady(t, p, base)
 	}
@@ -536,9 +475,9 @@ func TestReloadMappingOnSIGHUP(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(head+"ingest:\n  rules:\n    - topic: \"legacy/{device}/{metric}\"\n      format: number\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p.signal(syscall.SIGHUP)
+	p.Signal(syscall.SIGHUP)
 	eventually(t, 10*time.Second, func() string {
-		if !strings.Contains(p.out.String(), "configuration reloaded") {
+		if !strings.Contains(p.Out.String(), "configuration reloaded") {
 			return "no reload logged"
 		}
 		return ""
@@ -554,9 +493,9 @@ func TestReloadMappingOnSIGHUP(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(head+"ingest:\n  rules:\n    - topic: \"legacy/#/x\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p.signal(syscall.SIGHUP)
+	p.Signal(syscall.SIGHUP)
 	eventually(t, 10*time.Second, func() string {
-		if !strings.Contains(p.out.String(), "reload refused") {
+		if !strings.Contains(p.Out.String(), "reload refused") {
 			return "invalid reload not refused"
 		}
 		return ""

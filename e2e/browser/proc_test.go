@@ -6,14 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,31 +20,10 @@ import (
 // adminToken is the CITYWATCH_ADMIN_TOKEN the demo gets; API calls made by the test itself carry it.
 const adminToken = "browser-e2e-admin-token-0123456789"
 
-// syncBuffer collects a child's output safely while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // demo is a running `citywatch demo`.
 type demo struct {
+	*testenv.Process
 	t        *testing.T
-	cmd      *exec.Cmd
-	out      *syncBuffer
-	done     chan struct{}
-	err      error
 	base     string // http://127.0.0.1:port
 	password string // the admin password the demo printed
 }
@@ -80,41 +56,19 @@ var loginLine = regexp.MustCompile(`Login:\s+admin / (\S+)`)
 func startDemo(t *testing.T, bin string) *demo {
 	t.Helper()
 	httpAddr := testenv.FreePort(t)
-	d := &demo{t: t, out: &syncBuffer{}, done: make(chan struct{}), base: "http://" + httpAddr}
-	d.cmd = exec.Command(bin, "demo", "--data", t.TempDir(), "--http", httpAddr,
-		"--mqtt", testenv.FreePort(t), "--rtsp", testenv.FreePort(t))
-	d.cmd.Stdout = d.out
-	d.cmd.Stderr = d.out
-	d.cmd.Env = append(os.Environ(), "CITYWATCH_ADMIN_TOKEN="+adminToken)
-	if err := d.cmd.Start(); err != nil {
-		t.Fatalf("start citywatch demo: %v", err)
-	}
-	go func() {
-		d.err = d.cmd.Wait()
-		close(d.done)
-	}()
-	t.Cleanup(func() {
-		d.signal(syscall.SIGTERM)
-		select {
-		case <-d.done:
-		case <-time.After(30 * time.Second):
-			d.signal(syscall.SIGKILL)
-			<-d.done
-		}
-		if t.Failed() {
-			t.Logf("citywatch demo output:\n%s", d.out.String())
-		}
-	})
+	d := &demo{t: t, base: "http://" + httpAddr}
+	d.Process = testenv.StartProcess(t, bin, []string{"CITYWATCH_ADMIN_TOKEN=" + adminToken}, "demo", "--data", t.TempDir(),
+		"--http", httpAddr, "--mqtt", testenv.FreePort(t), "--rtsp", testenv.FreePort(t))
 	eventually(t, 90*time.Second, func() string {
 		select {
-		case <-d.done:
-			t.Fatalf("citywatch demo exited early: %v\n%s", d.err, d.out.String())
+		case <-d.Done():
+			t.Fatalf("citywatch demo exited early: %v\n%s", d.Err(), d.Out.String())
 		default:
 		}
 		if code, err := d.getJSON("/readyz", nil); err != nil || code != http.StatusOK {
 			return fmt.Sprintf("/readyz: %d %v", code, err)
 		}
-		m := loginLine.FindStringSubmatch(d.out.String())
+		m := loginLine.FindStringSubmatch(d.Out.String())
 		if m == nil {
 			return "no admin login printed yet"
 		}
@@ -122,14 +76,6 @@ func startDemo(t *testing.T, bin string) *demo {
 		return ""
 	})
 	return d
-}
-
-func (d *demo) signal(sig syscall.Signal) {
-	select {
-	case <-d.done:
-	default:
-		_ = d.cmd.Process.Signal(sig)
-	}
 }
 
 // request sends an API request with the admin bearer token.
