@@ -518,35 +518,9 @@ func (a *API) series(r *http.Request) apiResult {
 }
 
 func (a *API) labelNames(r *http.Request) apiResult {
-	limit, err := parseLimit(r.Form.Get("limit"))
-	if err != nil {
-		return apiResult{err: invalidParam(err, "limit")}
-	}
-	start, end, apiErr := timeRange(r)
-	if apiErr != nil {
-		return apiResult{err: apiErr}
-	}
-	sets, err := parseMatchers(a.parser, r.Form["match[]"])
-	if err != nil {
-		return apiResult{err: &apiError{errorBadData, err}}
-	}
-	q, err := a.q.Querier(timestamp.FromTime(start), timestamp.FromTime(end))
-	if err != nil {
-		return apiResult{err: returnAPIError(err)}
-	}
-	defer q.Close()
-	hints := &storage.LabelHints{Limit: toHintLimit(limit)}
-	names, warnings, apiErr := collectStrings(sets, func(ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
+	return a.labelStrings(r, returnAPIError, func(q storage.Querier, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
 		return q.LabelNames(r.Context(), hints, ms...)
 	})
-	if apiErr != nil {
-		return apiResult{err: apiErr, warnings: warnings}
-	}
-	if limit > 0 && len(names) > limit {
-		names = names[:limit]
-		warnings = warnings.Add(errors.New("results truncated due to limit"))
-	}
-	return apiResult{data: names, warnings: warnings}
 }
 
 func (a *API) labelValues(r *http.Request) apiResult {
@@ -557,6 +531,17 @@ func (a *API) labelValues(r *http.Request) apiResult {
 	if !model.UTF8Validation.IsValidLabelName(name) {
 		return apiResult{err: &apiError{errorBadData, fmt.Errorf("invalid label name: %q", name)}}
 	}
+	querierErr := func(err error) *apiError { return &apiError{errorExec, err} }
+	return a.labelStrings(r, querierErr, func(q storage.Querier, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
+		return q.LabelValues(r.Context(), name, hints, ms...)
+	})
+}
+
+// labelStrings serves /labels and /label/{name}/values: the limit, time range and match[] parameters, one
+// querier, the union of get over the matcher sets, and the limit's truncation warning. querierErr maps a
+// failure to open the querier the way Prometheus does for that endpoint.
+func (a *API) labelStrings(r *http.Request, querierErr func(error) *apiError,
+	get func(q storage.Querier, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error)) apiResult {
 	limit, err := parseLimit(r.Form.Get("limit"))
 	if err != nil {
 		return apiResult{err: invalidParam(err, "limit")}
@@ -571,12 +556,12 @@ func (a *API) labelValues(r *http.Request) apiResult {
 	}
 	q, err := a.q.Querier(timestamp.FromTime(start), timestamp.FromTime(end))
 	if err != nil {
-		return apiResult{err: &apiError{errorExec, err}}
+		return apiResult{err: querierErr(err)}
 	}
 	defer q.Close()
 	hints := &storage.LabelHints{Limit: toHintLimit(limit)}
 	vals, warnings, apiErr := collectStrings(sets, func(ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
-		return q.LabelValues(r.Context(), name, hints, ms...)
+		return get(q, hints, ms...)
 	})
 	if apiErr != nil {
 		return apiResult{err: apiErr, warnings: warnings}
