@@ -15,12 +15,13 @@ import (
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 
+	"citywatch/internal/testenv"
 	"citywatch/store"
 	"citywatch/store/influx"
 )
 
 // influxd is an influxd 1.8 child process on free loopback ports, configured like internal/testenv's (which
-// needs a testing.TB), with database "citywatch" created.
+// needs a testing.TB; the configuration is testenv.InfluxdConfig), with database "citywatch" created.
 type influxd struct {
 	url string
 	dir string
@@ -51,31 +52,7 @@ func startInfluxd() (*influxd, error) {
 		return nil, err
 	}
 	httpAddr := "127.0.0.1:" + strconv.Itoa(freePort())
-	conf := fmt.Sprintf(`reporting-disabled = true
-bind-address = "127.0.0.1:%d"
-[meta]
-  dir = %q
-[data]
-  dir = %q
-  wal-dir = %q
-  query-log-enabled = false
-[retention]
-  enabled = false
-[monitor]
-  store-enabled = false
-[http]
-  enabled = true
-  bind-address = %q
-  auth-enabled = false
-  log-enabled = false
-  flux-enabled = true
-[logging]
-  level = "warn"
-[subscriber]
-  enabled = false
-[continuous_queries]
-  enabled = false
-`, freePort(), filepath.Join(dir, "meta"), filepath.Join(dir, "data"), filepath.Join(dir, "wal"), httpAddr)
+	conf := testenv.InfluxdConfig(dir, "127.0.0.1:"+strconv.Itoa(freePort()), httpAddr)
 	confPath := filepath.Join(dir, "influxdb.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		return nil, err

@@ -64,42 +64,7 @@ func Influxd(t testing.TB) *InfluxServer {
 		conf:    filepath.Join(dir, "influxdb.conf"),
 		logPath: filepath.Join(dir, "influxd.log"),
 	}
-	conf := fmt.Sprintf(`reporting-disabled = true
-bind-address = %q
-
-[meta]
-  dir = %q
-
-[data]
-  dir = %q
-  wal-dir = %q
-  query-log-enabled = false
-
-[coordinator]
-  log-queries-after = "0s"
-
-[retention]
-  enabled = false
-
-[monitor]
-  store-enabled = false
-
-[http]
-  enabled = true
-  bind-address = %q
-  auth-enabled = false
-  log-enabled = false
-  flux-enabled = true
-
-[logging]
-  level = "warn"
-
-[subscriber]
-  enabled = false
-
-[continuous_queries]
-  enabled = false
-`, FreePort(t), filepath.Join(dir, "meta"), filepath.Join(dir, "data"), filepath.Join(dir, "wal"), httpAddr)
+	conf := InfluxdConfig(dir, FreePort(t), httpAddr)
 	if err := os.WriteFile(s.conf, []byte(conf), 0o600); err != nil {
 		t.Fatalf("influxd config: %v", err)
 	}
@@ -344,4 +309,46 @@ func parseFluxCSV(body []byte) ([]map[string]string, error) {
 		}
 	}
 	return rows, nil
+}
+
+// InfluxdConfig is the influxd 1.8 configuration tests and benchmarks run with: data, meta and WAL under dir,
+// the RPC and HTTP listeners on the given loopback addresses, the v2 API with Flux on, usage reporting,
+// retention enforcement, self-monitoring, subscriptions and continuous queries off.
+func InfluxdConfig(dir, bindAddr, httpAddr string) string {
+	return fmt.Sprintf(`reporting-disabled = true
+bind-address = %q
+
+[meta]
+  dir = %q
+
+[data]
+  dir = %q
+  wal-dir = %q
+  query-log-enabled = false
+
+[coordinator]
+  log-queries-after = "0s"
+
+[retention]
+  enabled = false
+
+[monitor]
+  store-enabled = false
+
+[http]
+  enabled = true
+  bind-address = %q
+  auth-enabled = false
+  log-enabled = false
+  flux-enabled = true
+
+[logging]
+  level = "warn"
+
+[subscriber]
+  enabled = false
+
+[continuous_queries]
+  enabled = false
+`, bindAddr, filepath.Join(dir, "meta"), filepath.Join(dir, "data"), filepath.Join(dir, "wal"), httpAddr)
 }
