@@ -58,7 +58,7 @@ func newHook(t *testing.T) *hook {
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
-			t.Errorf("read body: %v", err)
+			return // the client gave up mid-body (its context ended): not a delivery, and not a test failure
 		}
 		h.mu.Lock()
 		defer h.mu.Unlock()

@@ -46,18 +46,19 @@ func (f *fakeInflux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if got := r.Header.Get("Authorization"); got != "Token "+secretToken {
 		f.t.Errorf("Authorization header %q", got)
 	}
+	// A body that cannot be read in full is a client that gave up (the writer cancels its in-flight retry
+	// when it closes, possibly after the test body returned): not a server's business and not a test failure.
+	// What the test checks is what was accepted, and a request cut short is never accepted.
 	var body io.Reader = r.Body
 	if r.Header.Get("Content-Encoding") == "gzip" {
 		zr, err := gzip.NewReader(r.Body)
 		if err != nil {
-			f.t.Errorf("gzip: %v", err)
 			return
 		}
 		body = zr
 	}
 	b, err := io.ReadAll(body)
 	if err != nil {
-		f.t.Errorf("read body: %v", err)
 		return
 	}
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
