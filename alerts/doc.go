@@ -11,8 +11,8 @@
 // the PromQL lookback (Config.LookbackDelta, 5m), and a failing query leaves alerts as they are. Label
 // templates see the series labels; annotation templates see the final alert labels, and both see $value.
 //
-// Event rules (camera_offline, camera_tamper, zone_motion, device_silent, ingest_rejected) consume Event
-// values passed to (*Manager).Event. Their state is rebuilt from the persisted alerts after a restart, so a
+// Event rules (camera_offline, camera_tamper, zone_motion, device_silent, ingest_rejected, ingest_stalled)
+// consume Event values passed to (*Manager).Event. Their state is rebuilt from the persisted alerts after a restart, so a
 // firing camera-offline alert stays firing until the camera reports "online".
 //
 // # Persistence and notifications

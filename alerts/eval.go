@@ -124,56 +124,28 @@ func (m *Manager) applyEvent(ev Event) {
 func (m *Manager) query(ctx context.Context, expr string, now time.Time) ([]activeItem, error) {
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.QueryTimeout)
 	defer cancel()
-	q, err := m.engine.NewInstantQuery(ctx, m.q, nil, expr, now)
+	v, err := m.eval(ctx, expr, now)
 	if err != nil {
 		return nil, err
 	}
-	defer q.Close()
-	res := q.Exec(ctx)
-	if res.Err != nil {
-		return nil, res.Err
-	}
-	switch v := res.Value.(type) {
-	case promql.Vector:
-		out := make([]activeItem, 0, len(v))
-		for _, s := range v {
-			lb := labels.NewBuilder(s.Metric)
-			lb.Del(labels.MetricName)
-			f := s.F
-			if s.H != nil {
-				f = math.NaN()
-			}
-			out = append(out, activeItem{labels: lb.Labels().Map(), value: f})
+	out := make([]activeItem, 0, len(v))
+	for _, s := range v {
+		lb := labels.NewBuilder(s.Metric)
+		lb.Del(labels.MetricName)
+		f := s.F
+		if s.H != nil {
+			f = math.NaN()
 		}
-		return out, nil
-	case promql.Scalar:
-		return []activeItem{{labels: map[string]string{}, value: v.V}}, nil
-	default:
-		return nil, fmt.Errorf("rule result is %s, not a vector or scalar", res.Value.Type())
+		out = append(out, activeItem{labels: lb.Labels().Map(), value: f})
 	}
+	return out, nil
 }
 
 func (m *Manager) templateQuery(ctx context.Context, q string, ts time.Time) (promql.Vector, error) {
-	if m.q == nil {
+	if m.eval == nil {
 		return nil, fmt.Errorf("no queryable")
 	}
-	qry, err := m.engine.NewInstantQuery(ctx, m.q, nil, q, ts)
-	if err != nil {
-		return nil, err
-	}
-	defer qry.Close()
-	res := qry.Exec(ctx)
-	if res.Err != nil {
-		return nil, res.Err
-	}
-	switch v := res.Value.(type) {
-	case promql.Vector:
-		return v, nil
-	case promql.Scalar:
-		return promql.Vector{promql.Sample{T: v.T, F: v.V}}, nil
-	default:
-		return nil, fmt.Errorf("query result is %s, not a vector or scalar", res.Value.Type())
-	}
+	return m.eval(ctx, q, ts)
 }
 
 // stage computes the next state of every alert on copies.

@@ -156,6 +156,20 @@ func (s *eventState) apply(ev *Event) bool {
 			e.counts = append(e.counts, bucket{sec: sec, n: n})
 		}
 		e.prune(ev.Time, s.rule.window())
+	case EventIngestStalled:
+		e, ok := s.entry(ev.Labels, true)
+		if !ok {
+			return false
+		}
+		if ev.Time.Before(e.last) {
+			return true // an older status than the one applied
+		}
+		e.last, e.value = ev.Time, ev.Value
+		stalled := ev.Value >= s.rule.window().Seconds()
+		if stalled && !e.active {
+			e.since = ev.Time
+		}
+		e.active = stalled
 	}
 	return true
 }
@@ -218,6 +232,11 @@ func (s *eventState) active(now time.Time) []activeItem {
 				e.active, e.since = true, now
 			}
 			out = append(out, activeItem{labels: e.labels, value: sum, since: e.since})
+		case EventIngestStalled:
+			if !e.active {
+				continue // kept: its last status time orders late events (one key per pipeline, bounded by max)
+			}
+			out = append(out, activeItem{labels: e.labels, value: e.value, since: e.since})
 		}
 	}
 	return out
@@ -236,7 +255,7 @@ func (s *eventState) seed(a *Alert) {
 		last = a.ActiveAt
 	}
 	switch s.rule.Event.Kind {
-	case EventCameraOffline, EventCameraTamper:
+	case EventCameraOffline, EventCameraTamper, EventIngestStalled:
 		e.active, e.since, e.value = true, a.ActiveAt, nanToZero(a.Value)
 	case EventZoneMotion:
 		e.active, e.since, e.last, e.value = true, a.ActiveAt, last, nanToZero(a.Value)

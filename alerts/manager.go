@@ -151,6 +151,9 @@ type Deps struct {
 	Queryable storage.Queryable
 	// Engine evaluates PromQL; nil builds one with Config.LookbackDelta and QueryTimeout.
 	Engine *promql.Engine
+	// Query, when set, evaluates rule and template expressions instead of Engine over Queryable: a centre
+	// evaluates them on a remote engine (storage.query). Queryable is then not needed.
+	Query QueryFunc
 	// DB is the SQLite database shared with the notification outbox; nil opens Config.DBPath.
 	DB *sql.DB
 	// Outbox receives notifications inside the state-change transaction. Required.
@@ -204,6 +207,7 @@ type Manager struct {
 	ownDB   bool
 	q       storage.Queryable
 	engine  *promql.Engine
+	eval    QueryFunc
 	outbox  notify.Enqueuer
 	log     *slog.Logger
 	now     func() time.Time
@@ -256,9 +260,13 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 		m.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	m.log = m.log.With("component", "alerts")
-	if m.engine == nil {
-		m.engine = promql.NewEngine(promql.EngineOpts{MaxSamples: 50_000_000, Timeout: cfg.QueryTimeout,
-			LookbackDelta: cfg.LookbackDelta, EnableAtModifier: true, EnableNegativeOffset: true})
+	m.eval = deps.Query
+	if m.eval == nil && m.q != nil {
+		if m.engine == nil {
+			m.engine = promql.NewEngine(promql.EngineOpts{MaxSamples: 50_000_000, Timeout: cfg.QueryTimeout,
+				LookbackDelta: cfg.LookbackDelta, EnableAtModifier: true, EnableNegativeOffset: true})
+		}
+		m.eval = EngineQueryFunc(m.engine, m.q)
 	}
 	m.db = deps.DB
 	if m.db == nil {
@@ -424,7 +432,7 @@ func (m *Manager) SetRules(rules []Rule) error {
 			errs = append(errs, err)
 			continue
 		}
-		if c.Expr != "" && m.q == nil {
+		if c.Expr != "" && m.eval == nil {
 			errs = append(errs, r.errorf("expr: no Queryable to evaluate PromQL against"))
 			continue
 		}

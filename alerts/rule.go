@@ -65,6 +65,11 @@ const (
 	// EventIngestRejected is active while the sum of "ingest_rejected" event values (0 counts as 1) in the
 	// last Window (default 1m) is at least Threshold (default 1). Alert labels: By (default none).
 	EventIngestRejected EventRuleKind = "ingest_rejected"
+	// EventIngestStalled is active while the last "ingest_status" event says that nothing has been stored for
+	// at least Window (default 1m) although devices are known: the store refuses or fails every write. Events
+	// come from the ingest pipeline itself, so it fires when the TSDB cannot write and PromQL sees nothing.
+	// Alert labels: By (default none).
+	EventIngestStalled EventRuleKind = "ingest_stalled"
 )
 
 // Event kinds (Event.Kind) consumed by the event rules.
@@ -79,6 +84,9 @@ const (
 	KindDeviceSeen = "device_seen"
 	// KindIngestRejected counts rejected ingest messages; label reason; Value is the count (0 means 1).
 	KindIngestRejected = "ingest_rejected"
+	// KindIngestStatus is the ingest pipeline's periodic status; Value is how many seconds nothing has been
+	// stored although devices are known (0 while samples are stored).
+	KindIngestStatus = "ingest_status"
 )
 
 // EventSpec configures an event rule.
@@ -111,6 +119,7 @@ var eventKinds = map[EventRuleKind]struct {
 	EventZoneMotion:     {KindMotion, []string{"camera", "site", "zone"}},
 	EventDeviceSilent:   {KindDeviceSeen, []string{"district", "site", "device"}},
 	EventIngestRejected: {KindIngestRejected, nil},
+	EventIngestStalled:  {KindIngestStatus, nil},
 }
 
 const defaultEventWindow = time.Minute
@@ -195,7 +204,7 @@ func (c *compiledRule) compileEvent() error {
 	e := c.Event
 	kind, ok := eventKinds[e.Kind]
 	if !ok {
-		return c.errorf("event: unknown event rule kind %q (want camera_offline, camera_tamper, zone_motion, device_silent or ingest_rejected)", e.Kind)
+		return c.errorf("event: unknown event rule kind %q (want camera_offline, camera_tamper, zone_motion, device_silent, ingest_rejected or ingest_stalled)", e.Kind)
 	}
 	c.by = kind.by
 	if e.By != nil {

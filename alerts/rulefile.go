@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 
@@ -67,28 +68,41 @@ func ParseRuleFile(name string, data []byte) ([]Rule, error) {
 		return nil, nil // empty file: no rules
 	}
 	rules := p.file_(doc.Content[0])
-	if len(p.errs) > 0 {
-		return nil, errors.Join(p.errs...)
-	}
-	var errs []error
-	for _, r := range rules {
+	// Every problem of the file at once, in line order: the decoding errors, and the validation errors of the
+	// rules that decoded cleanly (a rule with a decoding error would only repeat it).
+	for i, r := range rules {
+		if i < len(p.broken) && p.broken[i] {
+			continue
+		}
 		if _, err := compile(r); err != nil {
-			errs = append(errs, err)
+			p.errs = append(p.errs, lineError{r.Line, err})
 		}
 	}
-	if len(errs) > 0 {
+	if len(p.errs) > 0 {
+		slices.SortStableFunc(p.errs, func(a, b lineError) int { return a.line - b.line })
+		errs := make([]error, len(p.errs))
+		for i, e := range p.errs {
+			errs[i] = e.err
+		}
 		return nil, errors.Join(errs...)
 	}
 	return rules, nil
 }
 
 type ruleParser struct {
-	file string
-	errs []error
+	file   string
+	errs   []lineError
+	broken []bool // per rule of file_'s result: it had a decoding error
+}
+
+// lineError is an error at a line of the rule file.
+type lineError struct {
+	line int
+	err  error
 }
 
 func (p *ruleParser) errorf(n *yaml.Node, path, format string, args ...any) {
-	p.errs = append(p.errs, fmt.Errorf("%s:%d: %s: %s", p.file, n.Line, path, fmt.Sprintf(format, args...)))
+	p.errs = append(p.errs, lineError{n.Line, fmt.Errorf("%s:%d: %s: %s", p.file, n.Line, path, fmt.Sprintf(format, args...))})
 }
 
 // mapping iterates the key/value pairs of a mapping node, rejecting non-mappings, aliases, duplicate keys and
@@ -211,7 +225,9 @@ func (p *ruleParser) file_(root *yaml.Node) []Rule {
 					interval = p.duration(v, path+".interval")
 				case "rules":
 					p.seq(v, path+".rules", func(j int, r *yaml.Node) {
+						before := len(p.errs)
 						grules = append(grules, p.rule(r, fmt.Sprintf("%s.rules[%d]", path, j)))
+						p.broken = append(p.broken, len(p.errs) > before)
 					})
 				}
 			})

@@ -43,6 +43,9 @@ var badRuleFiles = []struct {
 	{"bad timezone", "groups:\n- name: g\n  rules:\n  - alert: A\n    event: zone_motion\n    schedule: '22:00-06:00'\n    timezone: Mars/Olympus\n",
 		[]string{"timezone:"}},
 	{"duplicate group", "groups:\n- name: g\n  rules: []\n- name: g\n  rules: []\n", []string{`r.yaml:4: groups[1].name: duplicate group name "g"`}},
+	// Every problem at once, in line order: a decoding error does not hide the next rule's validation error.
+	{"decoding and validation errors together", "groups:\n- name: g\n  rules:\n  - alert: A\n    event: zone_motion\n  - alert: B\n    expr: up\n    fro: 5m\n  - alert: C\n    expr: rate(x[5m]\n",
+		[]string{"r.yaml:4: rule \"A\": schedule: required for zone_motion", "\nr.yaml:8: groups[0].rules[1]: unknown key \"fro\"\nr.yaml:9: rule \"C\": expr:"}},
 	{"duplicate key", "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up\n    expr: down\n", []string{`duplicate key "expr"`}},
 	{"alias", "x: &a 1\ngroups: *a\n", []string{"unknown key \"x\""}},
 	{"alertname label", "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up\n    labels: {alertname: B}\n", []string{"cannot be set"}},

@@ -18,13 +18,17 @@ import (
 )
 
 // loadRules reads the configured rule files, or the embedded default rule pack when none are configured (the
-// demo pack in the demo).
+// demo pack in the demo), and checks the references of the operator's event rules to cameras. New, Reload and
+// Check (`citywatch check`) all load rules through it.
 func (a *App) loadRules(cfg *config.Config) ([]alerts.Rule, error) {
 	var list []alerts.Rule
 	var err error
 	switch {
 	case len(cfg.Alerts.RuleFiles) > 0:
 		list, err = alerts.LoadRuleFiles(cfg.Alerts.RuleFiles...)
+		if err == nil { // the operator's rules only: the built-in packs are generic (NightDoorMotion's "door")
+			err = alerts.CheckCameraRefs(list, cameraRefs(cfg))
+		}
 	case a.opts.Demo:
 		list, err = alerts.ParseRuleFile(rules.DemoName, []byte(rules.Demo))
 	default:
@@ -32,6 +36,9 @@ func (a *App) loadRules(cfg *config.Config) ([]alerts.Rule, error) {
 	}
 	if err == nil && cfg.Alerts.Canary.Enabled {
 		list = append(list, canary.Rule()) // kept across reloads
+	}
+	if err == nil {
+		list, err = withSelfRules(list) // IngestStalled, IngestSeriesLimit
 	}
 	return list, err
 }
@@ -67,7 +74,8 @@ func (f fallback) Notify(ctx context.Context, msg string) error {
 // notifyConfig translates the notify section into the outbox's configuration.
 func notifyConfig(cfg *config.Config) notify.Config {
 	nc := cfg.Notify
-	out := notify.Config{DefaultReceiver: nc.DefaultReceiver, ExternalURL: cfg.Alerts.ExternalURL}
+	out := notify.Config{DefaultReceiver: nc.DefaultReceiver, ExternalURL: cfg.Alerts.ExternalURL,
+		GroupBy: cfg.Alerts.GroupBy}
 	for _, r := range nc.Receivers {
 		var secrets []string
 		for _, s := range r.SigningSecrets() {
@@ -97,13 +105,6 @@ func (a *App) buildAlerting() error {
 	if err != nil {
 		return err
 	}
-	deps := notify.Deps{DB: a.meta, Logger: a.log, Registerer: a.reg}
-	if a.broker != nil && a.cfg.Notify.MQTT.Enabled {
-		deps.MQTT = a.broker
-	}
-	if a.outbox, err = notify.NewOutbox(notifyConfig(a.cfg), deps); err != nil {
-		return err
-	}
 	ac := a.cfg.Alerts
 	grouping := alerts.Grouping{GroupBy: ac.GroupBy, GroupWait: ac.GroupWait.Std(), GroupInterval: ac.GroupInterval.Std(),
 		RepeatInterval: ac.RepeatInterval.Std()}
@@ -113,9 +114,20 @@ func (a *App) buildAlerting() error {
 	if a.opts.Demo {
 		grouping = alerts.DemoGrouping()
 	}
+	nc := notifyConfig(a.cfg)
+	nc.GroupBy = grouping.GroupBy // the Alertmanager format's groupLabels and groupKey
+	deps := notify.Deps{DB: a.meta, Logger: a.log, Registerer: a.reg}
+	if a.broker != nil {
+		// Receivers of format mqtt, and notify.mqtt.enabled (every notification), publish on the embedded broker.
+		deps.MQTT = a.broker
+		nc.PublishMQTT = a.cfg.Notify.MQTT.Enabled
+	}
+	if a.outbox, err = notify.NewOutbox(nc, deps); err != nil {
+		return err
+	}
 	a.alerts, err = alerts.New(alerts.Config{EvalInterval: ac.EvalInterval.Std(), Rules: ruleList, Grouping: grouping,
 		ExternalURL: ac.ExternalURL},
-		alerts.Deps{Queryable: a.db, DB: a.meta, Outbox: a.outbox, Logger: a.log, Registerer: a.reg})
+		alerts.Deps{Queryable: a.db, Query: a.ruleQuery(), DB: a.meta, Outbox: a.outbox, Logger: a.log, Registerer: a.reg})
 	if err != nil {
 		return err
 	}

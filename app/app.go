@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -40,6 +41,8 @@ import (
 	"citywatch/internal/sqlitedb"
 	"citywatch/store"
 	"citywatch/store/influx"
+	"citywatch/store/remotequery"
+	"citywatch/store/remotewrite"
 	"citywatch/store/tsdb"
 )
 
@@ -57,6 +60,11 @@ type Options struct {
 	// OnInitialAdmin is told the login of the admin created on first start, once. Nil logs where the password
 	// file is instead.
 	OnInitialAdmin func(user, password string)
+	// LivePingInterval is how often the live event stream pings the dashboards (live.Config.PingInterval): a
+	// page calls itself stale after two intervals without news. It defaults to 5s; tests shorten it.
+	LivePingInterval time.Duration
+	// Flags are the command-line flags by name, for /api/v1/status/flags. Nil reports none.
+	Flags map[string]string
 }
 
 // App is a configured citywatch: New builds every component, Run starts them and stops them when ctx ends.
@@ -77,6 +85,8 @@ type App struct {
 	analyzer  *analyze.Analyzer
 	media     *media.Media
 	api       *promapi.API
+	remote    *remotequery.Client // storage.query: a centre's engine; nil on an edge
+	listings  *centreListings     // a centre's camera and device lists
 	meta      *sql.DB
 	outbox    *notify.Outbox
 	alerts    *alerts.Manager
@@ -86,9 +96,14 @@ type App struct {
 	bus       *live.Bus
 	http      *dashboards.Server
 
+	// remoteWrite are the storage.remote_write forwarders (app/remote_write.go).
+	remoteWrite []*remotewrite.Writer
+
 	ready atomic.Bool
 	// reloadMu serializes reloads (SIGHUP, POST /api/rules/reload) and guards the rule-file list they read.
 	reloadMu sync.Mutex
+	// reload is the last configuration reload, for /api/v1/status/runtimeinfo.
+	reload reloadStatus
 }
 
 // New builds every component from cfg without starting anything that listens. The data directory is opened
@@ -117,6 +132,8 @@ func (a *App) build() error {
 		Dir:              filepath.Join(cfg.DataDir, "tsdb"),
 		Retention:        cfg.Storage.TSDB.Retention.Std(),
 		OutOfOrderWindow: cfg.Storage.TSDB.OutOfOrderWindow.Std(),
+		MaxFutureSkew:    cfg.Ingest.MaxFutureSkew.Std(),
+		MaxHeadSeries:    cfg.Storage.TSDB.MaxHeadSeries,
 	}, tsdb.Deps{Logger: a.log, Registerer: a.reg})
 	if err != nil {
 		return err
@@ -133,24 +150,22 @@ func (a *App) build() error {
 		if err != nil {
 			return err
 		}
-		secondaryErrors := a.log.With("component", "store")
-		var lastErr atomic.Value
-		a.appender = &store.Fanout{Primary: a.db, Secondary: []store.Appender{a.influx}, OnSecondaryError: func(_ int, err error) {
-			// The queue only fails when its disk does; log each new kind of failure once.
-			if prev, _ := lastErr.Load().(string); prev != err.Error() {
-				lastErr.Store(err.Error())
-				secondaryErrors.Error("InfluxDB queue refused samples; the embedded TSDB has them", "err", err)
-			}
-		}}
 	}
+	if err := a.buildRemoteWrite(); err != nil {
+		return err
+	}
+	a.appender = a.storeAppender()
 	m, err := newMapper(cfg)
 	if err != nil {
 		return err
 	}
 	a.mapper = &swapMapper{}
 	a.mapper.cur.Store(m)
-	a.pipeline, err = ingest.NewPipeline(ingest.PipelineConfig{DeadLetterSize: cfg.Ingest.DeadLetterSize},
-		ingest.PipelineDeps{Mapper: a.mapper, Appender: a.appender, Logger: a.log, Registerer: a.reg})
+	a.pipeline, err = ingest.NewPipeline(ingest.PipelineConfig{DeadLetterSize: cfg.Ingest.DeadLetterSize,
+		MaxFutureSkew: cfg.Ingest.MaxFutureSkew.Std(), MaxSampleAge: cfg.Storage.TSDB.OutOfOrderWindow.Std(),
+		MaxSeriesPerDevice: cfg.Ingest.MaxSeriesPerDevice},
+		ingest.PipelineDeps{Mapper: a.mapper, Appender: a.appender, Logger: a.log, Registerer: a.reg,
+			OnReject: a.ingestRejected, OnStatus: a.ingestStatus})
 	if err != nil {
 		return err
 	}
@@ -209,22 +224,22 @@ func (a *App) build() error {
 			return err
 		}
 	}
-	a.api, err = promapi.New(dashboards.ScopeToSites(a.db), promapi.Options{Logger: a.log, Registerer: a.reg})
-	if err != nil {
+	if err := a.buildAuth(); err != nil {
 		return err
 	}
-	if err := a.buildAuth(); err != nil {
+	a.api, err = a.newQueryAPI()
+	if err != nil {
 		return err
 	}
 	if err := a.buildAlerting(); err != nil {
 		return err
 	}
-	a.bus = live.New(live.Config{}, a.reg)
+	a.bus = live.New(live.Config{PingInterval: a.opts.LivePingInterval}, a.reg)
 	a.http, err = dashboards.New(dashboards.Config{
 		Listen: cfg.HTTP.Listen, TLSCertFile: cfg.HTTP.TLS.CertFile, TLSKeyFile: cfg.HTTP.TLS.KeyFile,
-		AnonymousRead: a.opts.Demo && loopback(cfg.HTTP.Listen),
+		AnonymousRead: a.opts.Demo && loopback(cfg.HTTP.Listen), Limits: httpLimits(cfg.HTTP.Limits),
 	}, dashboards.Deps{
-		Logger: a.log, Gatherer: a.reg, Registerer: a.reg, Ingest: a.pipeline, Cameras: a.camerasInfo(),
+		Logger: a.log, Gatherer: a.reg, Registerer: a.reg, Ingest: a.ingestInfo(), Cameras: a.camerasInfo(),
 		Analysis: a.analysisInfo(), Media: a.mediaAPI(),
 		PromAPI: a.api, Auth: a.auth, Audit: a.audit, Checks: a.checks(),
 		Alerts: a.alerts, Deliveries: a.outbox, ReloadRules: a.ReloadRules, Live: a.bus,
@@ -290,6 +305,9 @@ type analysisStatus struct{ a *analyze.Analyzer }
 func (s analysisStatus) AnalysisStatus(id string) any { return s.a.Status(id) }
 
 func (a *App) camerasInfo() dashboards.CameraInfo {
+	if a.remote != nil {
+		return a.centreListings()
+	}
 	if a.cams == nil {
 		return nil
 	}
@@ -308,7 +326,7 @@ func newMapper(cfg *config.Config) (*mapping.Mapper, error) {
 			DeviceLabels: r.DeviceLabels}
 	}
 	return mapping.New(rules, mapping.Options{DefaultMapping: cfg.Ingest.DefaultMapping,
-		MaxPayloadBytes: int(cfg.Ingest.MaxPayloadBytes)})
+		MaxPayloadBytes: int(cfg.Ingest.MaxPayloadBytes), MaxFields: cfg.Ingest.MaxFieldsPerMessage})
 }
 
 // swapMapper lets a reload replace the topic mapping while messages flow.
@@ -401,6 +419,8 @@ func (a *App) checks() []dashboards.Check {
 		}
 		return nil
 	}}}
+	checks = append(checks, a.storageChecks()...)
+	checks = append(checks, a.centreChecks()...)
 	for _, ext := range a.externals {
 		checks = append(checks, dashboards.Check{Name: "source_" + ext.Status().Name, Err: func() error {
 			st := ext.Status()
@@ -424,6 +444,7 @@ func (a *App) checks() []dashboards.Check {
 			return fmt.Errorf("%s: %s (%d samples queued, data kept)", st.State, st.LastError, st.QueueSamples)
 		}})
 	}
+	checks = append(checks, a.remoteWriteChecks()...)
 	return checks
 }
 
@@ -463,6 +484,9 @@ func (a *App) run(ctx context.Context, started chan<- struct{}) (err error) {
 		if err := a.influx.Start(); err != nil {
 			return err
 		}
+	}
+	if err := a.startRemoteWrite(); err != nil {
+		return err
 	}
 	wg.Add(3)
 	go func() {
@@ -546,6 +570,7 @@ func (a *App) closeStores() error {
 	if a.influx != nil {
 		errs = append(errs, a.influx.Close())
 	}
+	errs = append(errs, a.closeRemoteWrite()...)
 	if a.db != nil {
 		errs = append(errs, a.db.Close())
 	}
@@ -558,9 +583,10 @@ func (a *App) closeStores() error {
 
 // Reload applies what can change without a restart — the topic mapping rules and the alert rule files — and
 // logs that other changes need one. Nothing changes unless both load.
-func (a *App) Reload(next *config.Config) error {
+func (a *App) Reload(next *config.Config) (err error) {
 	a.reloadMu.Lock()
 	defer a.reloadMu.Unlock()
+	defer func() { a.reload.set(time.Now(), err == nil) }()
 	m, err := newMapper(next)
 	if err != nil {
 		return err
@@ -575,6 +601,7 @@ func (a *App) Reload(next *config.Config) error {
 	a.mapper.cur.Store(m)
 	old := *a.cfg
 	old.Ingest.Rules, old.Ingest.DefaultMapping, old.Ingest.MaxPayloadBytes = next.Ingest.Rules, next.Ingest.DefaultMapping, next.Ingest.MaxPayloadBytes
+	old.Ingest.MaxFieldsPerMessage = next.Ingest.MaxFieldsPerMessage // the mapper applies it
 	old.Alerts.RuleFiles = next.Alerts.RuleFiles
 	a.cfg.Ingest.Rules, a.cfg.Alerts.RuleFiles = next.Ingest.Rules, next.Alerts.RuleFiles
 	if old.String() != next.String() {
@@ -594,4 +621,38 @@ func loopback(addr string) bool {
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.IsLoopback()
+}
+
+// httpLimits are the HTTP server's limits from http.limits.
+func httpLimits(l config.HTTPLimitsConfig) dashboards.Limits {
+	return dashboards.Limits{
+		MaxConnections:              l.MaxConnections,
+		MaxConnectionsPerAddress:    l.MaxConnectionsPerAddress,
+		ReadHeaderTimeout:           l.ReadHeaderTimeout.Std(),
+		BodyReadTimeout:             l.BodyReadTimeout.Std(),
+		IdleTimeout:                 l.IdleTimeout.Std(),
+		MaxBodyBytes:                int64(l.MaxBodyBytes),
+		MaxLoginBodyBytes:           int64(l.MaxLoginBodyBytes),
+		MaxEventStreams:             l.MaxEventStreams,
+		MaxEventStreamsPerPrincipal: l.MaxEventStreamsPerPrincipal,
+	}
+}
+
+// queryOptions are the Prometheus API's options from http.query: the budget of every API and UI query. Rule
+// evaluation has its own engine (alerts.New), so a saturated API never delays an alert.
+func queryOptions(q config.HTTPQueryConfig, client func(*http.Request) string, log *slog.Logger, reg prometheus.Registerer) promapi.Options {
+	return promapi.Options{
+		Timeout: q.Timeout.Std(), MaxSamples: q.MaxSamples, MaxConcurrent: q.MaxConcurrent,
+		MaxConcurrentPerClient: q.MaxConcurrentPerClient, ClientKey: client, QueueWait: q.QueueWait.Std(),
+		MaxPoints: q.MaxPoints, MinStep: q.MinStep.Std(), Logger: log, Registerer: reg,
+	}
+}
+
+// queryClient is whose query r is, for http.query.max_concurrent_per_client: the user or API token, or the
+// client address for anonymous requests (the demo's loopback viewers share the principal "anonymous").
+func (a *App) queryClient(r *http.Request) string {
+	if p, ok := auth.FromContext(r.Context()); ok && p.ID != "" && !(a.opts.Demo && p.ID == "anonymous") {
+		return string(p.Kind) + ":" + p.ID
+	}
+	return "addr:" + a.auth.ClientIP(r)
 }

@@ -30,6 +30,8 @@ type DemoOptions struct {
 	// Devices and Rate size the sensor simulator.
 	Devices int
 	Rate    float64
+	// LivePingInterval is Options.LivePingInterval (--live-ping-interval); zero means its default.
+	LivePingInterval time.Duration
 }
 
 // demoCameras is the number of simulated cameras: DemoSchedule gives each of six a part to play. They
@@ -116,7 +118,7 @@ func RunDemo(ctx context.Context, o DemoOptions, stdout io.Writer, log *slog.Log
 	}
 	login := "admin / (unchanged: see " + filepath.Join(cfg.DataDir, "initial-admin.txt") + ")"
 	a, err := New(cfg, Options{Logger: log, Cameras: cams, AdminToken: o.AdminToken, Demo: true,
-		OnInitialAdmin: func(user, password string) { login = user + " / " + password }})
+		OnInitialAdmin: func(user, password string) { login = user + " / " + password }, LivePingInterval: o.LivePingInterval})
 	if err != nil {
 		return err
 	}

@@ -12,12 +12,15 @@ import (
 
 // runLive feeds the live bus once per batch interval with what changed since the last round: devices whose
 // last message is newer, every camera's status (its fps and bitrate move every second), alerts whose state,
-// acknowledgement or silencing changed. It does nothing while no one is subscribed.
+// acknowledgement or silencing changed. It does nothing while no one is subscribed. After every whole round
+// it marks the bus current, so the pings tell pages that what they show is up to date; a round that cannot
+// finish (the alert store failing) leaves the mark behind and pages call themselves stale.
 func (a *App) runLive(ctx context.Context) {
 	t := time.NewTicker(a.bus.BatchInterval())
 	defer t.Stop()
 	devices := map[string]time.Time{}
 	alertsSeen := map[int64]string{}
+	alertsFailing := false // logged once per failure spell
 	for {
 		select {
 		case <-ctx.Done():
@@ -25,6 +28,7 @@ func (a *App) runLive(ctx context.Context) {
 		case <-t.C:
 		}
 		if a.bus.Subscribers() == 0 {
+			a.bus.MarkCurrent() // nothing to deliver: a page subscribing now loads the lists over REST
 			continue
 		}
 		for _, d := range a.pipeline.Devices() {
@@ -41,8 +45,13 @@ func (a *App) runLive(ctx context.Context) {
 		}
 		list, err := a.alerts.Alerts(alerts.AlertFilter{Limit: 500})
 		if err != nil {
+			if !alertsFailing {
+				a.log.Warn("live updates: listing alerts failed; dashboards will show themselves stale", "component", "live", "err", err)
+			}
+			alertsFailing = true
 			continue
 		}
+		alertsFailing = false
 		for _, al := range list {
 			sig := string(al.State) + "|" + al.AckedBy + "|" + strconv.Itoa(len(al.SilencedBy)) + "|" + strconv.Itoa(len(al.InhibitedBy))
 			if alertsSeen[al.ID] == sig {
@@ -51,6 +60,7 @@ func (a *App) runLive(ctx context.Context) {
 			alertsSeen[al.ID] = sig
 			a.publish("alert", strconv.FormatInt(al.ID, 10), al.Labels["site"], al)
 		}
+		a.bus.MarkCurrent()
 	}
 }
 

@@ -44,6 +44,9 @@ func main() {
 	skipIngest := flag.Bool("skip-ingest", false, "skip the ingest, memory and query measurements")
 	skipAlerts := flag.Bool("skip-alerts", false, "skip the alerting measurements")
 	skipInflux := flag.Bool("skip-influx", false, "skip the InfluxDB measurements")
+	skipRemoteWrite := flag.Bool("skip-remote-write", false, "skip the remote write (VictoriaMetrics) measurements")
+	remoteWriteSamplesN := flag.Int("remote-write-samples", 300000, "samples for the remote write throughput")
+	remoteWriteOutage := flag.Duration("remote-write-outage", 60*time.Second, "simulated remote write outage: backlog = 5,000 samples/s × this")
 	skipCameras := flag.Bool("skip-cameras", false, "skip the camera measurements")
 	alertN := flag.Int("alerts", 60, "alerts (distinct devices) for the publish → webhook latency")
 	eventRounds := flag.Int("event-rounds", 10, "camera faults for the event rule latency")
@@ -61,6 +64,8 @@ func main() {
 	skipAnalysis := flag.Bool("skip-analysis", false, "skip the camera analysis cost measurement")
 	analysisN := flag.Int("analysis-cameras", 8, "cameras for the analysis cost")
 	skipUI := flag.Bool("skip-ui", false, "skip the SSE fan-out and page load measurements")
+	skipQueryBudget := flag.Bool("skip-query-budget", false, "skip the hostile query load measurements")
+	skipCentre := flag.Bool("skip-centre", false, "skip the centre (storage.query → VictoriaMetrics) query measurements")
 	uiDevices := flag.Int("ui-devices", 500, "devices publishing once a second for the SSE and page measurements")
 	uiCameras := flag.Int("ui-cameras", 50, "simulated cameras for the SSE and page measurements")
 	sseClientsN := flag.Int("sse-clients", 100, "concurrent /api/events clients")
@@ -100,6 +105,9 @@ func main() {
 	if !*skipInflux {
 		influxRows(add, *influxSamplesN, *influxOutage)
 	}
+	if !*skipRemoteWrite {
+		remoteWriteRows(add, *remoteWriteSamplesN, *remoteWriteOutage)
+	}
 	if !*skipCameras || !*skipAnalysis {
 		clip, err := genClip(cameraStream)
 		if err != nil {
@@ -117,6 +125,12 @@ func main() {
 
 	if !*skipUI {
 		uiRows(add, *uiDevices, *uiCameras, *sseClientsN, *sseWindow, *pageLoads)
+	}
+	if !*skipQueryBudget {
+		queryBudgetRows(add)
+	}
+	if !*skipCentre {
+		centreRows(add)
 	}
 
 	fmt.Printf("\nMachine: %d cores, %s/%s, %s. Command: `make bench` (go run ./bench). Took %s.\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), time.Since(began).Round(time.Second))

@@ -22,6 +22,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph265"
+	"github.com/bluenviron/gortsplib/v4/pkg/format/rtpmjpeg"
 	"github.com/pion/rtp"
 
 	"citywatch/store"
@@ -58,6 +59,7 @@ type camera struct {
 	supported        bool
 	dec264           *rtph264.Decoder
 	dec265           *rtph265.Decoder
+	decMJPEG         *rtpmjpeg.Decoder
 	failure          Failure
 	lastError        string
 	lastErrorTime    time.Time
@@ -242,7 +244,8 @@ func (c *camera) runSession(ctx context.Context) (streamed bool, err error) {
 	return streamed, err
 }
 
-// pickVideo chooses the first H.264/H.265 track, else the first video track of another codec.
+// pickVideo chooses the first H.264/H.265 track, else the first M-JPEG track, else the first video track of
+// another codec.
 func pickVideo(desc *description.Session) (*description.Media, format.Format, error) {
 	var h264f *format.H264
 	if m := desc.FindFormat(&h264f); m != nil {
@@ -251,6 +254,10 @@ func pickVideo(desc *description.Session) (*description.Media, format.Format, er
 	var h265f *format.H265
 	if m := desc.FindFormat(&h265f); m != nil {
 		return m, h265f, nil
+	}
+	var mjpegf *format.MJPEG
+	if m := desc.FindFormat(&mjpegf); m != nil {
+		return m, mjpegf, nil
 	}
 	var tracks []string
 	for _, m := range desc.Medias {
@@ -277,7 +284,7 @@ func (c *camera) prepareSession(forma format.Format) error {
 	c.lastPacket, c.lastFrame, c.lastKeyframe = time.Time{}, time.Time{}, time.Time{}
 	c.keyframeInterval = 0
 	c.params = paramSets{}
-	c.dec264, c.dec265 = nil, nil
+	c.dec264, c.dec265, c.decMJPEG = nil, nil, nil
 	c.supported = true
 	switch f := forma.(type) {
 	case *format.H264:
@@ -296,6 +303,12 @@ func (c *camera) prepareSession(forma format.Format) error {
 		c.dec265, c.codec, c.params.codec = d, CodecH265, CodecH265
 		vps, sps, pps := f.SafeParams()
 		c.params.inspectParams(sps, pps, vps)
+	case *format.MJPEG:
+		d, err := f.CreateDecoder()
+		if err != nil {
+			return fmt.Errorf("M-JPEG depacketizer: %w", err)
+		}
+		c.decMJPEG, c.codec, c.params.codec = d, CodecMJPEG, CodecMJPEG
 	default:
 		c.codec, c.supported = c.sanitize(forma.Codec()), false
 	}
@@ -378,6 +391,10 @@ func (c *camera) onRTP(pkt *rtp.Packet, pts int64, ptsOK bool) {
 	b.bytes += int64(pkt.MarshalSize())
 	c.lastPacket = now
 
+	if c.decMJPEG != nil {
+		c.onMJPEGLocked(pkt, pts, ptsOK, now, b) // unlocks
+		return
+	}
 	var nalus [][]byte
 	var err error
 	switch {

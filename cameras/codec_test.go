@@ -109,29 +109,29 @@ func TestMonitorLossAndLowFPSDegrade(t *testing.T) {
 	require.Greater(t, s.V, 0.0)
 }
 
-// mjpegServer streams an audio track and an M-JPEG video track: a codec the monitor does not inspect.
-type mjpegServer struct {
+// codecServer streams an audio track and a video track of the given format, each packet a whole frame.
+type codecServer struct {
 	srv    *gortsplib.Server
 	stream *gortsplib.ServerStream
 	video  *description.Media
 	addr   string
 }
 
-func (s *mjpegServer) OnDescribe(*gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
+func (s *codecServer) OnDescribe(*gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
 	return &base.Response{StatusCode: base.StatusOK}, s.stream, nil
 }
 
-func (s *mjpegServer) OnSetup(*gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
+func (s *codecServer) OnSetup(*gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
 	return &base.Response{StatusCode: base.StatusOK}, s.stream, nil
 }
 
-func (s *mjpegServer) OnPlay(*gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
+func (s *codecServer) OnPlay(*gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
 	return &base.Response{StatusCode: base.StatusOK}, nil
 }
 
-func startMJPEGServer(t *testing.T) *mjpegServer {
+func startCodecServer(t *testing.T, video format.Format, payload []byte) *codecServer {
 	t.Helper()
-	s := &mjpegServer{}
+	s := &codecServer{}
 	s.srv = &gortsplib.Server{Handler: s, RTSPAddress: "127.0.0.1:0", Listen: func(network, address string) (net.Listener, error) {
 		ln, err := net.Listen(network, address)
 		if err == nil {
@@ -141,7 +141,7 @@ func startMJPEGServer(t *testing.T) *mjpegServer {
 	}}
 	require.NoError(t, s.srv.Start())
 	audio := &description.Media{Type: description.MediaTypeAudio, Formats: []format.Format{&format.G711{PayloadTyp: 0, MULaw: true, SampleRate: 8000, ChannelCount: 1}}}
-	s.video = &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{&format.MJPEG{}}}
+	s.video = &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{video}}
 	s.stream = &gortsplib.ServerStream{Server: s.srv, Desc: &description.Session{Medias: []*description.Media{audio, s.video}}}
 	require.NoError(t, s.stream.Initialize())
 	ctx, cancel := context.WithCancel(context.Background())
@@ -159,7 +159,7 @@ func startMJPEGServer(t *testing.T) *mjpegServer {
 			case <-tick.C:
 			}
 			seq++
-			pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 26, SequenceNumber: seq, Timestamp: uint32(seq) * 9000, Marker: true}, Payload: []byte{0, 0, 0, 0, 1, 2, 3, 4}}
+			pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: video.PayloadType(), SequenceNumber: seq, Timestamp: uint32(seq) * 9000, Marker: true}, Payload: payload}
 			s.stream.WritePacketRTP(s.video, pkt) //nolint:errcheck
 		}
 	}()
@@ -172,16 +172,30 @@ func startMJPEGServer(t *testing.T) *mjpegServer {
 	return s
 }
 
+// TestMonitorUnsupportedCodecAndExtraTracks: a video codec the monitor cannot inspect (VP8) is degraded with
+// the codec named, and its frame rate is still measured from the RTP marker bit.
 func TestMonitorUnsupportedCodecAndExtraTracks(t *testing.T) {
-	s := startMJPEGServer(t)
-	h := startMonitor(t, []CameraConfig{testCamera("mjpeg", "rtsp://"+s.addr+"/x")})
-	st := h.waitState(t, "mjpeg", StateDegraded, 10*time.Second)
-	require.Contains(t, st.Reason, "not inspected")
-	require.Equal(t, "M-JPEG", st.Codec)
+	s := startCodecServer(t, &format.VP8{PayloadTyp: 96}, []byte{0x10, 1, 2, 3, 4})
+	h := startMonitor(t, []CameraConfig{testCamera("vp8", "rtsp://"+s.addr+"/x")})
+	st := h.waitState(t, "vp8", StateDegraded, 10*time.Second)
+	require.Contains(t, st.Reason, "video codec VP8 is not inspected")
+	require.Equal(t, "VP8", st.Codec)
 	require.Eventually(t, func() bool {
-		st, _ = h.mon.Camera("mjpeg")
+		st, _ = h.mon.Camera("vp8")
 		return st.FPS > 0
 	}, 10*time.Second, 20*time.Millisecond)
+}
+
+// TestMonitorGarbageMJPEG: RTP/JPEG packets without image data are counted as corrupt frames, never handed
+// on as pictures: the camera is degraded for undecodable video, not online.
+func TestMonitorGarbageMJPEG(t *testing.T) {
+	s := startCodecServer(t, &format.MJPEG{}, []byte{0, 0, 0, 0, 1, 2, 3, 4})
+	sink := &countingSink{}
+	h := startMonitorWith(t, []CameraConfig{testCamera("mjpeg", "rtsp://"+s.addr+"/x")}, func(d *Deps) { d.Sink = sink })
+	st := h.waitState(t, "mjpeg", StateDegraded, 10*time.Second)
+	require.Equal(t, CodecMJPEG, st.Codec)
+	require.Contains(t, st.Reason, "undecodable video")
+	require.Zero(t, sink.aus.Load())
 }
 
 func TestEventsNeverBlockTheMonitor(t *testing.T) {

@@ -11,6 +11,8 @@ import (
 const (
 	CodecH264 = "H264"
 	CodecH265 = "H265"
+	// CodecMJPEG is Motion JPEG (RTP/JPEG, RFC 2435): every frame is a complete JPEG image, and a keyframe.
+	CodecMJPEG = "MJPEG"
 )
 
 // paramSets tracks the parameter sets of a stream and what they say.

@@ -2,25 +2,29 @@ package cameras
 
 import "time"
 
-// AccessUnit is one decoded-from-RTP video frame (an H.264/H.265 access unit), handed to an
-// AccessUnitSink for analysis, snapshots, clips and live view.
+// AccessUnit is one decoded-from-RTP video frame (an H.264/H.265 access unit, or one M-JPEG image), handed
+// to an AccessUnitSink for analysis, snapshots, clips and live view.
 type AccessUnit struct {
-	// Codec is CodecH264 or CodecH265.
+	// Codec is CodecH264, CodecH265 or CodecMJPEG.
 	Codec string
-	// NALUs are the frame's NAL units without start codes. They are not reused by the monitor and may be
-	// retained, but must not be modified.
+	// NALUs are the frame's NAL units without start codes. For CodecMJPEG it holds exactly one element: the
+	// complete JPEG image (SOI to EOI). They are not reused by the monitor and may be retained, but must
+	// not be modified.
 	NALUs [][]byte
 	// PTS is the presentation time in 90 kHz units since the session started (monotonic within a session).
 	PTS int64
 	// Keyframe is true for a random access point whose parameter sets are known: a decoder can start here.
+	// Every M-JPEG frame is a keyframe.
 	Keyframe bool
 	// Time is when the frame's last packet arrived.
 	Time time.Time
 	// Session increments on every new RTSP session of the camera, so a sink can reset its decoder state.
 	Session uint64
 	// VPS (H.265 only), SPS and PPS are the current parameter sets, for initializing a decoder or muxer.
+	// They are empty for M-JPEG.
 	VPS, SPS, PPS []byte
-	// Width and Height are the coded picture size from the SPS; 0 when unknown.
+	// Width and Height are the coded picture size from the SPS (M-JPEG: the JPEG frame header); 0 when
+	// unknown.
 	Width, Height int
 }
 

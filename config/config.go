@@ -74,6 +74,11 @@ type HTTPConfig struct {
 	Listen string `yaml:"listen"`
 	// TLS enables HTTPS when both files are set.
 	TLS TLSServerConfig `yaml:"tls"`
+	// Limits bounds connections, slow requests, request bodies and live event streams.
+	Limits HTTPLimitsConfig `yaml:"limits"`
+	// Query is the budget of the Prometheus query API and the UI's charts: concurrency, samples, points,
+	// step floor and timeout.
+	Query HTTPQueryConfig `yaml:"query"`
 }
 
 // TLSServerConfig is a server certificate. Both files or neither must be set.
@@ -167,6 +172,16 @@ type IngestConfig struct {
 	// DeadLetterSize is how many rejected messages are kept for /api/ingest/rejected; 0 keeps none. It defaults
 	// to 1000.
 	DeadLetterSize int `yaml:"dead_letter_size"`
+	// MaxFutureSkew is how far ahead of the receive time a sample may be stamped (device clocks run fast);
+	// later samples are rejected (reason ts_future), here and by the embedded TSDB for every other producer. It
+	// defaults to 10m.
+	MaxFutureSkew Duration `yaml:"max_future_skew"`
+	// MaxSeriesPerDevice bounds the series one device may have; samples of new series beyond it are rejected
+	// (reason series_limit) while its existing series keep flowing. It defaults to 200.
+	MaxSeriesPerDevice int `yaml:"max_series_per_device"`
+	// MaxFieldsPerMessage bounds the numeric fields (samples) of one message; a message with more is rejected
+	// whole (reason too_many_fields). It defaults to 1000.
+	MaxFieldsPerMessage int `yaml:"max_fields_per_message"`
 	// DefaultMapping applies the default city/{district}/{site}/{device}[/{metric}] mapping to topics that no
 	// rule matches. It defaults to true.
 	DefaultMapping bool `yaml:"default_mapping"`
@@ -284,6 +299,12 @@ type StorageConfig struct {
 	TSDB TSDBConfig `yaml:"tsdb"`
 	// Influx is the optional InfluxDB forwarder.
 	Influx InfluxConfig `yaml:"influx"`
+	// RemoteWrite are Prometheus remote-write endpoints every sample is forwarded to, each through its own
+	// durable queue (config/remote_write.go). It defaults to none.
+	RemoteWrite []RemoteWriteConfig `yaml:"remote_write"`
+	// Query, when its url is set, makes this citywatch a centre that queries a remote engine instead of the
+	// embedded TSDB (storage_query.go).
+	Query StorageQueryConfig `yaml:"query"`
 }
 
 // TSDBConfig configures the embedded TSDB under <data_dir>/tsdb.
@@ -293,6 +314,10 @@ type TSDBConfig struct {
 	// OutOfOrderWindow accepts samples this much older than the newest of their series; 0 disables it.
 	// It defaults to 1h.
 	OutOfOrderWindow Duration `yaml:"out_of_order_window"`
+	// MaxHeadSeries bounds the series in the in-memory head block (about 2–4 KiB of memory each); samples of
+	// new series beyond it are rejected (reason series_limit) while existing series keep flowing. It defaults
+	// to 2000000.
+	MaxHeadSeries int `yaml:"max_head_series"`
 }
 
 // InfluxDB write precisions and queue full policies.

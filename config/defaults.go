@@ -19,7 +19,7 @@ func Default() *Config {
 			ClipMaxBytes:  2 << 30,
 		},
 		Log:  LogConfig{Level: LogLevelInfo, Format: LogFormatText},
-		HTTP: HTTPConfig{Listen: "127.0.0.1:8080"},
+		HTTP: HTTPConfig{Listen: "127.0.0.1:8080", Limits: defaultHTTPLimits(), Query: defaultHTTPQuery()},
 		Broker: BrokerConfig{
 			Listen:          "127.0.0.1:1883",
 			MaxMessageBytes: 256 << 10,
@@ -28,11 +28,17 @@ func Default() *Config {
 			MaxPayloadBytes: 64 << 10,
 			DeadLetterSize:  1000,
 			DefaultMapping:  true,
+			// Door limits (time sanity, cardinality); see docs/operations.md.
+			MaxFutureSkew:      Duration(10 * time.Minute),
+			MaxSeriesPerDevice: 200,
+			// Payload limits; see ingest/mapping.
+			MaxFieldsPerMessage: 1000,
 		},
 		Storage: StorageConfig{
 			TSDB: TSDBConfig{
 				Retention:        Duration(15 * 24 * time.Hour),
 				OutOfOrderWindow: Duration(time.Hour),
+				MaxHeadSeries:    2_000_000,
 			},
 			Influx: InfluxConfig{
 				Precision:     PrecisionMS,
@@ -46,6 +52,7 @@ func Default() *Config {
 					FullPolicy:   FullPolicyDropOldest,
 				},
 			},
+			Query: defaultStorageQuery(),
 		},
 		Alerts: AlertsConfig{
 			EvalInterval:   Duration(time.Second),
@@ -121,6 +128,8 @@ func elemDefault(t reflect.Type) reflect.Value {
 		return reflect.ValueOf(DefaultReceiver())
 	case reflect.TypeOf(ScaleConfig{}):
 		return reflect.ValueOf(DefaultScale())
+	case reflect.TypeOf(RemoteWriteConfig{}):
+		return reflect.ValueOf(DefaultRemoteWrite())
 	}
 	return reflect.New(t).Elem()
 }
@@ -159,6 +168,7 @@ func (c *Config) setDerivedDefaults(hostname string) {
 	if c.Storage.Influx.Queue.Dir == "" && c.DataDir != "" {
 		c.Storage.Influx.Queue.Dir = filepath.Join(c.DataDir, "influx-queue")
 	}
+	c.setRemoteWriteDefaults()
 	if c.Alerts.ExternalURL == "" {
 		c.Alerts.ExternalURL = defaultExternalURL(c.HTTP, hostname)
 	}

@@ -10,6 +10,8 @@ const (
 	NotifyFormatTeamsMessageCard = "teams_messagecard"
 	NotifyFormatTelegram         = "telegram"
 	NotifyFormatTemplate         = "template"
+	// NotifyFormatMQTT publishes on the embedded broker instead of posting a webhook (no url).
+	NotifyFormatMQTT = "mqtt"
 )
 
 // DefaultReceiverContentType is the Content-Type of template bodies unless content_type says otherwise.
@@ -39,9 +41,11 @@ type NotifyConfig struct {
 	MQTT NotifyMQTTConfig `yaml:"mqtt"`
 }
 
-// NotifyMQTTConfig configures alert publishing to citywatch/alerts/<site>/<alert> on the embedded broker.
+// NotifyMQTTConfig configures alert publishing to citywatch/alerts/<site>/<alert>/<fingerprint> on the embedded
+// broker.
 type NotifyMQTTConfig struct {
-	// Enabled publishes alert changes. It defaults to true.
+	// Enabled publishes every alert notification (firing, reminder, resolve), besides what routes send to
+	// receivers, while the embedded broker runs. It defaults to true.
 	Enabled bool `yaml:"enabled"`
 }
 
@@ -51,12 +55,14 @@ type ReceiverConfig struct {
 	// most 64 characters.
 	Name string `yaml:"name"`
 	// URL is the webhook URL, http or https, without credentials. It is a Secret because webhook URLs carry
-	// tokens in their path (Slack, Teams, Telegram). Required (or url_file).
+	// tokens in their path (Slack, Teams, Telegram). Required (or url_file), except for format mqtt, which has
+	// none.
 	URL Secret `yaml:"url"`
 	// URLFile is a file holding the URL. Parse reads it into URL.
 	URLFile string `yaml:"url_file"`
-	// Format is citywatch, alertmanager, alertmanager_api, slack, teams, teams_messagecard, telegram or
-	// template. It defaults to "citywatch".
+	// Format is citywatch, alertmanager, alertmanager_api, slack, teams, teams_messagecard, telegram, template
+	// or mqtt (publish on the embedded broker what the routes send here; needs notify.mqtt.enabled: false,
+	// which publishes everything). It defaults to "citywatch".
 	Format string `yaml:"format"`
 	// Template is the Go text/template of the body, for format template only (required there). It defaults
 	// to "".

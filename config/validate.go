@@ -113,6 +113,9 @@ func (c *Config) readSecretFiles(s *errorSink, fsys fileOpener) {
 		read(indexPath("ingest.sources", i)+".password", &src.Password, src.PasswordFile)
 	}
 	read("storage.influx.token", &c.Storage.Influx.Token, c.Storage.Influx.TokenFile)
+	c.readRemoteWriteSecrets(read)
+	read("storage.query.password", &c.Storage.Query.Password, c.Storage.Query.PasswordFile)
+	read("storage.query.bearer_token", &c.Storage.Query.BearerToken, c.Storage.Query.BearerTokenFile)
 	for i := range c.Cameras {
 		cam := &c.Cameras[i]
 		read(indexPath("cameras", i)+".password", &cam.Password, cam.PasswordFile)
@@ -279,9 +282,13 @@ func (c *Config) validate(s *errorSink, fsys fileOpener) {
 	v.pair("http.tls", "cert_file", c.HTTP.TLS.CertFile, "key_file", c.HTTP.TLS.KeyFile)
 	v.file("http.tls.cert_file", c.HTTP.TLS.CertFile)
 	v.file("http.tls.key_file", c.HTTP.TLS.KeyFile)
+	c.validateHTTPLimits(v)
+	c.validateHTTPQuery(v)
 	c.validateBroker(v)
 	c.validateIngest(v)
 	c.validateStorage(v)
+	c.validateRemoteWrite(v)
+	c.validateStorageQuery(v)
 	c.validateCameras(v)
 	c.validateMedia(v)
 	c.validateAlerts(v)
@@ -485,6 +492,7 @@ func (c *Config) validateIngest(v validator) {
 	if in.DeadLetterSize < 0 || in.DeadLetterSize > maxDeadLetterSize {
 		v.add("ingest.dead_letter_size", "must be between 0 and %d; got %d", maxDeadLetterSize, in.DeadLetterSize)
 	}
+	c.validateIngestLimits(v)
 	names := map[string]int{}
 	clientIDs := map[string]int{}
 	for i := range in.Sources {
@@ -687,6 +695,9 @@ func (c *Config) validateStorage(v validator) {
 	if c.Storage.TSDB.OutOfOrderWindow < 0 {
 		v.add("storage.tsdb.out_of_order_window", "must be >= 0; got %s", quote(c.Storage.TSDB.OutOfOrderWindow.String()))
 	}
+	if n := c.Storage.TSDB.MaxHeadSeries; n <= 0 {
+		v.add("storage.tsdb.max_head_series", "must be > 0; got %d", n)
+	}
 	in := &c.Storage.Influx
 	if in.URL == "" {
 		if in.Org != "" || in.Bucket != "" || in.Token != "" || in.TokenFile != "" {
@@ -762,5 +773,19 @@ func (c *Config) validateMedia(v validator) {
 		if cam.ClipPre > m.RingSeconds {
 			v.add(indexPath("cameras", i)+".clip_pre", "must not exceed media.ring_seconds (%s); got %s", m.RingSeconds, quote(cam.ClipPre.String()))
 		}
+	}
+}
+
+// validateIngestLimits checks the door limits of ingest: time sanity and per-device cardinality.
+func (c *Config) validateIngestLimits(v validator) {
+	in := &c.Ingest
+	if in.MaxFutureSkew <= 0 {
+		v.add("ingest.max_future_skew", "must be > 0; got %s", quote(in.MaxFutureSkew.String()))
+	}
+	if in.MaxSeriesPerDevice <= 0 {
+		v.add("ingest.max_series_per_device", "must be > 0; got %d", in.MaxSeriesPerDevice)
+	}
+	if in.MaxFieldsPerMessage <= 0 {
+		v.add("ingest.max_fields_per_message", "must be > 0; got %d", in.MaxFieldsPerMessage)
 	}
 }

@@ -19,8 +19,9 @@ import (
 
 var receiverNameRE = regexp.MustCompile(`^[a-z0-9_-]+$`)
 
-// templateErrRE matches text/template parse errors: "template: <name>:<line>: <message>".
-var templateErrRE = regexp.MustCompile(`^template: template:(\d+): (.*)$`)
+// templateErrRE matches text/template parse errors, "template: <name>:<line>: <message>", and execution errors,
+// "executing with a sample firing alert: template: <name>:<line>:<column>: <message>".
+var templateErrRE = regexp.MustCompile(`^(?:(executing with a sample \w+ alert: ))?template: template:(\d+):(?:\d+:)? (.*)$`)
 
 func (c *Config) validateAlerts(v validator) {
 	a := &c.Alerts
@@ -134,6 +135,7 @@ func (c *Config) validateNotify(v validator) {
 			}
 		}
 	}
+	c.validateNotifyMQTT(v)
 	switch {
 	case n.DefaultReceiver != "" && !c.hasReceiver(n.DefaultReceiver):
 		v.add("notify.default_receiver", "unknown receiver %s; define it under notify.receivers", quote(n.DefaultReceiver))
@@ -157,15 +159,21 @@ func (v validator) receiver(p string, r *ReceiverConfig) {
 	if r.URLFile != "" {
 		urlKey = p + ".url_file"
 	}
-	if r.URL == "" {
+	switch {
+	case r.Format == NotifyFormatMQTT:
+		v.mqttReceiver(p, urlKey, r)
+	case r.URL == "":
 		if r.URLFile == "" {
 			v.add(urlKey, "is required")
 		}
-	} else if msg := checkWebhookURL(r.URL.Value(), r.AllowPrivate); msg != "" {
-		v.add(urlKey, "%s", msg)
+	default:
+		if msg := checkWebhookURL(r.URL.Value(), r.AllowPrivate); msg != "" {
+			v.add(urlKey, "%s", msg)
+		}
 	}
 	v.oneOf(p+".format", r.Format, NotifyFormatCitywatch, NotifyFormatAlertmanager, NotifyFormatAlertmanagerAPI,
-		NotifyFormatSlack, NotifyFormatTeams, NotifyFormatTeamsMessageCard, NotifyFormatTelegram, NotifyFormatTemplate)
+		NotifyFormatSlack, NotifyFormatTeams, NotifyFormatTeamsMessageCard, NotifyFormatTelegram, NotifyFormatTemplate,
+		NotifyFormatMQTT)
 	switch {
 	case r.Format == NotifyFormatTemplate && strings.TrimSpace(r.Template) == "":
 		v.add(p+".template", "is required for format template")
@@ -199,6 +207,41 @@ func (v validator) receiver(p string, r *ReceiverConfig) {
 		v.add(p+".telegram_chat_id", "is only used with format telegram; got format %s", quote(r.Format))
 	default:
 		v.text(p+".telegram_chat_id", r.TelegramChatID)
+	}
+}
+
+// mqttReceiver rejects the webhook keys of a receiver with format mqtt, which publishes on the embedded broker:
+// a URL, signing secrets or headers would be silently unused.
+func (v validator) mqttReceiver(p, urlKey string, r *ReceiverConfig) {
+	if r.URL != "" || r.URLFile != "" {
+		v.add(urlKey, "is not used with format mqtt, which publishes on the embedded broker; remove it")
+	}
+	for key, n := range map[string]int{".secrets": len(r.Secrets), ".secret_files": len(r.SecretFiles)} {
+		if n > 0 {
+			v.add(p+key, "are not used with format mqtt (MQTT messages are not signed); remove them")
+		}
+	}
+	for key, n := range map[string]int{".headers": len(r.Headers), ".header_files": len(r.HeaderFiles)} {
+		if n > 0 {
+			v.add(p+key, "are not used with format mqtt; remove them")
+		}
+	}
+}
+
+// validateNotifyMQTT checks receivers of format mqtt against the broker and notify.mqtt.
+func (c *Config) validateNotifyMQTT(v validator) {
+	for i := range c.Notify.Receivers {
+		if c.Notify.Receivers[i].Format != NotifyFormatMQTT {
+			continue
+		}
+		p := indexPath("notify.receivers", i) + ".format"
+		switch {
+		case !c.BrokerEnabled():
+			v.add(p, "mqtt publishes on the embedded broker, which is disabled (broker.enabled)")
+		case c.Notify.MQTT.Enabled:
+			v.add(p, "mqtt would publish alerts that notify.mqtt.enabled (default true) already publishes on the same "+
+				"topics; set notify.mqtt.enabled: false to publish only what the routes send to this receiver")
+		}
 	}
 }
 
@@ -321,7 +364,10 @@ func (v validator) template(path, text string) {
 		v.add(path, "must be at most %d bytes; got %d", maxNotifyTemplateBytes, len(text))
 		return
 	}
-	_, err := template.New("template").Funcs(notify.TemplateFuncs()).Option("missingkey=error").Parse(text)
+	t, err := template.New("template").Funcs(notify.TemplateFuncs()).Option("missingkey=error").Parse(text)
+	if err == nil {
+		err = notify.ExecuteSamples(t) // as the outbox does at start
+	}
 	if err == nil {
 		return
 	}
@@ -331,8 +377,8 @@ func (v validator) template(path, text string) {
 		v.add(path, "invalid template: %s", msg)
 		return
 	}
-	line, _ := strconv.Atoi(m[1])
-	msg = fmt.Sprintf("invalid template (template line %d): %s", line, m[2])
+	line, _ := strconv.Atoi(m[2])
+	msg = fmt.Sprintf("invalid template (template line %d): %s%s", line, m[1], m[3])
 	if start, ok := v.s.blocks[path]; ok && line > 0 {
 		v.s.addAt(start+line-1, path, msg)
 		return

@@ -103,6 +103,11 @@ type fakePromAPI struct{ lastQuery, lastMatch chan string }
 
 func (f fakePromAPI) Register(mux *http.ServeMux) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/v1/" { // the catch-all's path in the matrix: no such endpoint
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
 		_ = r.ParseForm()
 		select {
 		case f.lastQuery <- r.Form.Get("query"):

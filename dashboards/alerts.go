@@ -35,14 +35,20 @@ type DeliveriesAPI interface {
 	Replay(ctx context.Context, id int64) error
 }
 
-// maxBody bounds every JSON request body.
+// maxBody bounds every JSON request body, whatever http.limits.max_body_bytes says (limitBodies applies that).
 const maxBody = 1 << 20
 
-// decodeBody reads a JSON body strictly: unknown fields, trailing data and oversized bodies are 400s.
+// decodeBody reads a JSON body strictly: unknown fields and trailing data are 400s, an oversized body 413.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+	err := dec.Decode(v)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		WriteError(w, http.StatusRequestEntityTooLarge, "request body too large", map[string]int64{"limit_bytes": tooBig.Limit})
+		return false
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
 		WriteError(w, http.StatusBadRequest, "invalid request body: "+err.Error(), nil)
 		return false
 	}

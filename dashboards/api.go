@@ -61,6 +61,23 @@ func (s *Server) visible(r *http.Request, site string) bool {
 	return s.deps.Auth == nil || auth.SiteVisible(r, site)
 }
 
+// siteFilter is visible for a long-lived stream, with the requester resolved once: the live bus asks it about
+// every event for every open stream, so looking the requester up each time (a walk up the request's context
+// chain) made the work of each event grow with the streams open, taken from every other request.
+func (s *Server) siteFilter(r *http.Request) func(site string) bool {
+	if s.deps.Auth == nil {
+		return func(string) bool { return true }
+	}
+	p, ok := auth.FromContext(r.Context())
+	switch {
+	case !ok || !p.Role.Valid():
+		return func(string) bool { return false }
+	case p.AllSites():
+		return func(string) bool { return true }
+	}
+	return p.CanSeeSite
+}
+
 // visibleOnly keeps the items of list whose site the requester may see.
 func visibleOnly[T any](s *Server, r *http.Request, list []T, site func(T) string) []T {
 	if s.deps.Auth == nil {

@@ -60,6 +60,13 @@ func TestPrometheusAPIScopedToSites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	assertScopedToSites(t, api)
+}
+
+// assertScopedToSites runs scopeCases through api behind access control, over storage holding temperature of
+// site a (device x) and site b (device y, label secret_b_label) and nosite_metric without a site (device z).
+func assertScopedToSites(t *testing.T, api Mounter) {
+	t.Helper()
 	meta, err := auth.OpenDB(filepath.Join(t.TempDir(), "meta.db"))
 	if err != nil {
 		t.Fatal(err)

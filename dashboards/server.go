@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +26,7 @@ import (
 	"citywatch/dashboards/auth"
 	"citywatch/dashboards/live"
 	"citywatch/dashboards/openapi"
+	"citywatch/dashboards/promapi"
 )
 
 // Config configures the HTTP server.
@@ -39,6 +42,8 @@ type Config struct {
 	// video, no metrics, no changes. Only the demo sets it (simulated data on loopback), so a newcomer's curl
 	// works; it defaults to false and has no configuration key.
 	AnonymousRead bool
+	// Limits bound connections, slow requests, request bodies and event streams.
+	Limits Limits
 }
 
 // Mounter adds routes to a mux: the Prometheus-compatible query API registers its /api/v1/ routes on one that
@@ -83,7 +88,8 @@ type Deps struct {
 
 // Check is one readiness condition; Err returns nil when it is met. A Degraded check reports its error in the
 // /readyz detail without making the server unready: an InfluxDB uplink that is down must not take an edge out
-// of service, since the edge keeps ingesting and alerting on its own.
+// of service, since the edge keeps ingesting and alerting on its own. A check that writes (a disk or database
+// probe) wraps its Err with Cached. The detail goes to authorised callers only (see readyz).
 type Check struct {
 	Name     string
 	Err      func() error
@@ -108,6 +114,12 @@ type Server struct {
 	inflight                sync.WaitGroup
 	reqs                    *prometheus.CounterVec
 	errRun                  error
+	// What enforces and counts the Limits.
+	limitLn         atomic.Pointer[limitListener]
+	streamCaps      *streamLimiter
+	connsRejected   prometheus.Counter
+	bodyRejected    prometheus.Counter
+	streamsRejected *prometheus.CounterVec
 }
 
 // New builds the server; Start binds it.
@@ -118,6 +130,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 5 * time.Second
 	}
+	cfg.Limits = cfg.Limits.withDefaults()
 	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
 		return nil, errors.New("dashboards: TLS needs both a certificate and a key file")
 	}
@@ -139,11 +152,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			return nil, fmt.Errorf("dashboards: register metrics: %w", err)
 		}
 	}
+	s.limitMetrics(reg)
 	s.routes()
 	return s, nil
 }
 
-// Handler returns the server's handler chain: metrics, then authentication, then the router.
+// Handler returns the server's handler chain: metrics, then Prometheus' error shape for /api/v1 (promerrors.go),
+// then body limits, then authentication, then the router.
 func (s *Server) Handler() http.Handler {
 	var h http.Handler = s.router
 	if s.deps.Auth != nil {
@@ -152,7 +167,7 @@ func (s *Server) Handler() http.Handler {
 			h = anonymousReader(h, s.router)
 		}
 	}
-	return s.instrument(h)
+	return s.instrument(promErrorShape(s.limitBodies(h)))
 }
 
 // anonymousViewer is who a credential-less request is in the demo.
@@ -184,11 +199,15 @@ func (s *Server) Start() error {
 	if err != nil {
 		return fmt.Errorf("http: listen on %s: %w", s.cfg.Listen, err)
 	}
+	lim := &limitListener{Listener: ln, max: s.cfg.Limits.MaxConnections, perAddr: s.cfg.Limits.MaxConnectionsPerAddress,
+		rejected: s.connsRejected, byAddr: map[netip.Addr]int{}, warn: &logEvery{l: s.log, interval: time.Minute}}
+	s.limitLn.Store(lim)
+	ln = lim
 	s.ln.Store(&ln)
 	s.srv = &http.Server{
 		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: s.cfg.Limits.ReadHeaderTimeout,
+		IdleTimeout:       s.cfg.Limits.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return s.base },
 	}
@@ -263,13 +282,23 @@ func (s *Server) handle(rule auth.RouteRule, h http.Handler) {
 
 func (s *Server) handleFunc(rule auth.RouteRule, f http.HandlerFunc) { s.handle(rule, f) }
 
-// promRoutes are the Prometheus API routes, all read-only queries (POST is Prometheus' form encoding of a
+// promRoutes are the Prometheus API routes (promapi.Routes), all reads (POST is Prometheus' form encoding of a
 // query, not a change).
-var promRoutes = []string{
-	"GET /api/v1/query", "POST /api/v1/query", "GET /api/v1/query_range", "POST /api/v1/query_range",
-	"GET /api/v1/series", "POST /api/v1/series", "GET /api/v1/labels", "POST /api/v1/labels",
-	"GET /api/v1/label/{name}/values", "GET /api/v1/query_exemplars", "POST /api/v1/query_exemplars",
-	"GET /api/v1/status/buildinfo", "GET /api/v1/metadata",
+var promRoutes = promapi.Routes()
+
+// promRule is the access rule of a Prometheus API route: read for queries, rules, alerts and the rest, whose
+// data the API scopes to the principal's sites itself; the status endpoints describe every site (series
+// counts, flags, process), so they need the self-metrics permission and every site, and the running
+// configuration (accounts, cameras and receivers of every site, secrets redacted) is for admins only.
+func promRule(route string) auth.RouteRule {
+	method, pattern, _ := strings.Cut(route, " ")
+	switch {
+	case route == "GET /api/v1/status/config":
+		return auth.RouteRule{Method: method, Pattern: pattern, Action: auth.ActionManageUsers, AllSites: true}
+	case slices.Contains(promapi.StatusRoutes, route):
+		return auth.RouteRule{Method: method, Pattern: pattern, Action: auth.ActionReadMetrics, AllSites: true}
+	}
+	return auth.RouteRule{Method: method, Pattern: pattern, Action: auth.ActionRead}
 }
 
 func (s *Server) routes() {
@@ -300,20 +329,21 @@ func (s *Server) routes() {
 	s.mediaRoutes()
 	s.handle(auth.RouteRule{Method: "GET", Pattern: "/api/openapi.json", Action: auth.ActionSelf}, openapi.Handler())
 	if s.deps.Live != nil {
-		s.handleFunc(with(read, "GET", "/api/events", false), func(w http.ResponseWriter, r *http.Request) {
+		s.handleFunc(with(read, "GET", "/api/events", false), s.limitStreams(func(w http.ResponseWriter, r *http.Request) {
 			r, done := s.streamRequest(r)
 			defer done()
-			s.deps.Live.Serve(w, r, func(site string) bool { return s.visible(r, site) })
-		})
+			s.deps.Live.Serve(w, r, s.siteFilter(r))
+		}))
 	}
 	if s.deps.PromAPI != nil {
 		prom := http.NewServeMux()
 		s.deps.PromAPI.Register(prom)
 		h := http.Handler(prom)
 		for _, p := range promRoutes {
-			method, pattern, _ := strings.Cut(p, " ")
-			s.handle(with(read, method, pattern, false), h)
+			s.handle(promRule(p), h)
 		}
+		// Unknown /api/v1 paths and wrong methods: the API answers 404 not_found or 405 in Prometheus' shape.
+		s.handle(auth.RouteRule{Pattern: "/api/v1/", Action: auth.ActionSelf, OK: http.StatusNotFound}, h)
 	}
 	if s.deps.Auth != nil {
 		s.deps.Auth.Register(s.router)
@@ -344,24 +374,6 @@ func requireAllSites(h http.Handler) http.Handler {
 func with(rule auth.RouteRule, method, pattern string, siteScoped bool) auth.RouteRule {
 	rule.Method, rule.Pattern, rule.SiteScoped = method, pattern, siteScoped
 	return rule
-}
-
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	checks := make(map[string]string, len(s.deps.Checks))
-	ready := true
-	for _, c := range s.deps.Checks {
-		if err := c.Err(); err != nil {
-			ready = ready && c.Degraded
-			checks[c.Name] = err.Error()
-			continue
-		}
-		checks[c.Name] = "ok"
-	}
-	status, code := "ready", http.StatusOK
-	if !ready {
-		status, code = "not ready", http.StatusServiceUnavailable
-	}
-	writeJSON(w, code, map[string]any{"status": status, "checks": checks})
 }
 
 // statusRecorder remembers the status code for the request counter.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +49,17 @@ type PipelineConfig struct {
 	// DeviceExportInterval is how often Run appends device_last_seen_seconds for every known device. It
 	// defaults to 5s.
 	DeviceExportInterval time.Duration
+	// MaxFutureSkew is how far ahead of the receive time a sample may be stamped (device clocks run fast);
+	// later ones are rejected with reason ts_future before the store, so no device can move the store's time
+	// into the future. It defaults to 10m.
+	MaxFutureSkew time.Duration
+	// MaxSampleAge is how far before the receive time a sample may be stamped; older ones are rejected with
+	// reason ts_too_old before the store. Set it to the store's out-of-order window. Zero disables the check.
+	MaxSampleAge time.Duration
+	// MaxSeriesPerDevice bounds the series one device may have (series not written for one to two hours no
+	// longer count); samples of new series beyond it are rejected with reason series_limit while the device's
+	// existing series keep flowing. It defaults to 200.
+	MaxSeriesPerDevice int
 	// RejectLogInterval is the minimum time between two log lines for the same rejection reason; the lines
 	// in between are counted and the next line reports how many were suppressed. It defaults to 10s.
 	RejectLogInterval time.Duration
@@ -64,6 +77,25 @@ type PipelineDeps struct {
 	Registerer prometheus.Registerer
 	// Now is the clock. It defaults to time.Now.
 	Now func() time.Time
+	// OnReject, when set, is called with every counted rejection (reason, number of messages or samples), for
+	// event rules such as the built-in IngestSeriesLimit. It must not block.
+	OnReject func(reason string, n int)
+	// OnStatus, when set, is called by Run every DeviceExportInterval with the pipeline's status, for the
+	// built-in IngestStalled rule; it is called even when the store cannot write. It must not block.
+	OnStatus func(Status)
+}
+
+// Status is what the pipeline reports about itself every DeviceExportInterval.
+type Status struct {
+	// Time is when the status was taken.
+	Time time.Time
+	// Devices is the number of known devices.
+	Devices int
+	// LastStored is when a message's samples were last stored (the pipeline's start before the first).
+	LastStored time.Time
+	// Stalled is how long nothing has been stored although devices are known or messages arrive; zero when
+	// samples are being stored or nothing is expected.
+	Stalled time.Duration
 }
 
 // Reason labels used by the pipeline itself, besides mapping.Reasons and the "store_<reason>" reasons of
@@ -74,7 +106,22 @@ const (
 	ReasonMapperError = "mapper_error"
 	// ReasonStoreOther is used for store rejection reasons beyond maxStoreReasons distinct ones.
 	ReasonStoreOther = "store_other"
+	// ReasonTSFuture counts samples stamped more than MaxFutureSkew ahead of the receive time.
+	ReasonTSFuture = "ts_future"
+	// ReasonTSTooOld counts samples stamped more than MaxSampleAge before the receive time.
+	ReasonTSTooOld = "ts_too_old"
+	// ReasonSeriesLimit counts samples of new series beyond a device's MaxSeriesPerDevice, or beyond the
+	// store's series limit (store reason store.ReasonSeriesLimit).
+	ReasonSeriesLimit = "series_limit"
 )
+
+// doorReasons are the reasons of the pipeline's own checks, by verdict.
+var doorReasons = [numVerdicts]string{verdictFuture: ReasonTSFuture, verdictTooOld: ReasonTSTooOld,
+	verdictSeriesLimit: ReasonSeriesLimit}
+
+// storeReasonAliases gives store reasons that mean the same as a door check the door's reason, so an operator
+// sees one reason whichever layer refused.
+var storeReasonAliases = map[string]string{store.ReasonFuture: ReasonTSFuture, store.ReasonSeriesLimit: ReasonSeriesLimit}
 
 const (
 	maxSources      = 64 // distinct Message.Source values with their own label; more are counted as "other"
@@ -93,8 +140,14 @@ type Pipeline struct {
 	log      *slog.Logger
 	now      func() time.Time
 
-	dead    *deadLetters
-	devices *registry
+	dead     *deadLetters
+	devices  *registry
+	stamps   *arrivalStamps
+	onReject func(reason string, n int)
+	onStatus func(Status)
+
+	lastStored  atomic.Int64 // unix nanoseconds when samples of a message were last stored
+	lastArrived atomic.Int64 // unix nanoseconds when a message with samples last arrived
 
 	mu      sync.Mutex                                // serialises copy-on-write updates of sources and reasons
 	sources atomic.Pointer[map[string]*sourceMetrics] // read without locks on the hot path
@@ -110,6 +163,7 @@ type Pipeline struct {
 	duration     prometheus.Histogram
 	evicted      prometheus.Counter
 	exportErrors prometheus.Counter
+	storedAt     prometheus.GaugeFunc
 
 	exportErr string // last device export error, to log only changes; used by Run only
 }
@@ -146,6 +200,9 @@ func NewPipeline(cfg PipelineConfig, deps PipelineDeps) (*Pipeline, error) {
 		log:      deps.Logger,
 		now:      deps.Now,
 		dead:     newDeadLetters(cfg.DeadLetterSize, cfg.DeadLetterPayloadBytes),
+		stamps:   newArrivalStamps(),
+		onReject: deps.OnReject,
+		onStatus: deps.OnStatus,
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -154,6 +211,7 @@ func NewPipeline(cfg PipelineConfig, deps PipelineDeps) (*Pipeline, error) {
 	if p.now == nil {
 		p.now = time.Now
 	}
+	p.lastStored.Store(p.now().UnixNano())
 	p.messages = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "citywatch_ingest_messages_total",
 		Help: "Messages handled to the end (stored or rejected), by source. Store failures are not counted: those messages are delivered again.",
@@ -183,14 +241,18 @@ func NewPipeline(cfg PipelineConfig, deps PipelineDeps) (*Pipeline, error) {
 		Name: "citywatch_ingest_device_export_errors_total",
 		Help: "Failed appends of device_last_seen_seconds.",
 	})
-	p.devices = newRegistry(cfg.MaxDevices, cfg.MaxMetricsPerDevice, p.evicted)
+	p.devices = newRegistry(cfg.MaxDevices, cfg.MaxMetricsPerDevice, cfg.MaxSeriesPerDevice, p.evicted)
+	p.storedAt = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "citywatch_ingest_last_stored_timestamp_seconds",
+		Help: "When samples of a message were last stored (Unix seconds; the pipeline's start before the first).",
+	}, func() float64 { return float64(p.lastStored.Load()) / 1e9 })
 	devicesGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "citywatch_ingest_devices",
 		Help: "Devices in the device registry.",
 	}, func() float64 { return float64(p.devices.len()) })
 
 	reasons := make(map[string]*reasonState, len(mapping.Reasons)+1)
-	for _, r := range append([]string{ReasonMapperError}, mapping.Reasons...) {
+	for _, r := range append([]string{ReasonMapperError, ReasonTSFuture, ReasonTSTooOld, ReasonSeriesLimit}, mapping.Reasons...) {
 		reasons[r] = &reasonState{name: r, counter: p.rejected.WithLabelValues(r)}
 	}
 	p.reasons.Store(&reasons)
@@ -199,7 +261,7 @@ func NewPipeline(cfg PipelineConfig, deps PipelineDeps) (*Pipeline, error) {
 
 	if deps.Registerer != nil {
 		for _, c := range []prometheus.Collector{p.messages, p.samples, p.rejected, p.appendErrors, p.duration,
-			p.evicted, p.exportErrors, devicesGauge} {
+			p.evicted, p.exportErrors, devicesGauge, p.storedAt} {
 			if err := deps.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("ingest: registering metrics: %w", err)
 			}
@@ -218,6 +280,7 @@ func (c *PipelineConfig) setDefaults() error {
 		{"DeadLetterPayloadBytes", &c.DeadLetterPayloadBytes, 512},
 		{"MaxDevices", &c.MaxDevices, 100000},
 		{"MaxMetricsPerDevice", &c.MaxMetricsPerDevice, 64},
+		{"MaxSeriesPerDevice", &c.MaxSeriesPerDevice, 200},
 	}
 	for _, f := range ints {
 		if *f.v < 0 {
@@ -234,6 +297,8 @@ func (c *PipelineConfig) setDefaults() error {
 	}{
 		{"DeviceExportInterval", &c.DeviceExportInterval, 5 * time.Second},
 		{"RejectLogInterval", &c.RejectLogInterval, 10 * time.Second},
+		{"MaxFutureSkew", &c.MaxFutureSkew, 10 * time.Minute},
+		{"MaxSampleAge", &c.MaxSampleAge, 0},
 	}
 	for _, f := range durs {
 		if *f.v < 0 {
@@ -267,8 +332,14 @@ func (p *Pipeline) Handle(ctx context.Context, m Message) error {
 		p.duration.Observe(time.Since(start).Seconds())
 		return nil
 	}
-	stored := len(res.Samples)
 	rejected := false
+	if len(res.Samples) > 0 {
+		p.lastArrived.Store(recv.UnixNano())
+		var refused bool
+		res.Samples, refused = p.door(m, &res, recv)
+		rejected = refused
+	}
+	stored := len(res.Samples)
 	if stored > 0 {
 		if err := p.appender.Append(ctx, res.Samples); err != nil {
 			var rej *store.RejectedError
@@ -281,6 +352,9 @@ func (p *Pipeline) Handle(ctx context.Context, m Message) error {
 			stored -= n
 			rejected = true
 			p.reject(m, p.storeReason(rej.Reason), err, n)
+		}
+		if stored > 0 {
+			p.lastStored.Store(max(p.now().UnixNano(), p.lastStored.Load()))
 		}
 	}
 	if res.Device != "" {
@@ -297,6 +371,85 @@ func (p *Pipeline) Handle(ctx context.Context, m Message) error {
 	}
 	p.duration.Observe(time.Since(start).Seconds())
 	return nil
+}
+
+// door stamps arrival-timed samples and refuses, before the store, samples stamped too far ahead or behind the
+// receive time and samples of new series beyond the device's series limit. It returns the samples to store
+// (res.Samples itself when none was refused) and whether any was refused (counted, logged and dead-lettered).
+func (p *Pipeline) door(m Message, res *mapping.Result, recv time.Time) ([]store.Sample, bool) {
+	b := timeBounds{recv: recv, min: math.MinInt64, max: math.MaxInt64}
+	recvMs := recv.UnixMilli()
+	if p.cfg.MaxSampleAge > 0 {
+		b.min = recvMs - p.cfg.MaxSampleAge.Milliseconds()
+	}
+	b.max = recvMs + p.cfg.MaxFutureSkew.Milliseconds()
+	samples := res.Samples
+	if res.ArrivalTime {
+		t, ok := p.stamps.stamp(m.Topic, recvMs, p.cfg.MaxFutureSkew)
+		if !ok {
+			err := fmt.Errorf("topic %.200q: more than %s of readings without a time arrived faster than one a "+
+				"millisecond; each needs a millisecond of its own and would be stamped ahead of ingest.max_future_skew "+
+				"(send a ts field with the readings)", m.Topic, p.cfg.MaxFutureSkew)
+			p.reject(m, p.reasonState(ReasonTSFuture), err, len(samples))
+			return nil, true
+		}
+		for i := range samples {
+			samples[i].T = t
+		}
+	}
+	var r refusals
+	keep := samples
+	for i := range samples {
+		v := verdictOK
+		switch t := samples[i].T; {
+		case t > b.max:
+			v = verdictFuture
+		case t < b.min:
+			v = verdictTooOld
+		}
+		if v != verdictOK {
+			if !r.any() {
+				keep = slices.Clone(samples[:i])
+			}
+			r.add(v, &samples[i])
+			continue
+		}
+		if r.any() {
+			keep = append(keep, samples[i])
+		}
+	}
+	if res.Device != "" {
+		var n int
+		var first store.Sample
+		keep, n, first = p.devices.admitSeries(res, keep, recv)
+		if n > 0 {
+			r.count[verdictSeriesLimit], r.first[verdictSeriesLimit] = n, first
+		}
+	}
+	if !r.any() {
+		return samples, false
+	}
+	for v := verdictFuture; v < numVerdicts; v++ {
+		if r.count[v] > 0 {
+			p.reject(m, p.reasonState(doorReasons[v]), r.errFor(v, b, &p.cfg, res.Device), r.count[v])
+		}
+	}
+	return keep, true
+}
+
+// reasonState returns the state of one of the pipeline's preinitialised reasons.
+func (p *Pipeline) reasonState(reason string) *reasonState { return (*p.reasons.Load())[reason] }
+
+// Status returns the pipeline's status now: stalled when nothing has been stored since the last stored message
+// although devices are known or messages keep arriving (the store refuses or fails every write).
+func (p *Pipeline) Status() Status {
+	now := p.now()
+	last := p.lastStored.Load()
+	st := Status{Time: now, Devices: p.devices.len(), LastStored: time.Unix(0, last)}
+	if st.Devices > 0 || p.lastArrived.Load() > last {
+		st.Stalled = max(now.Sub(st.LastStored), 0)
+	}
+	return st
 }
 
 // Rejected returns the kept rejected messages, newest first.
@@ -321,6 +474,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 			p.exportDevices(ctx)
+			if p.onStatus != nil {
+				p.onStatus(p.Status())
+			}
 		}
 	}
 }
@@ -356,6 +512,9 @@ func (p *Pipeline) reject(m Message, reason *reasonState, err error, n int) {
 	if n > 0 {
 		reason.counter.Add(float64(n))
 	}
+	if p.onReject != nil {
+		p.onReject(reason.name, max(n, 1))
+	}
 	now := p.now()
 	p.dead.add(now, m, reason.name, err)
 
@@ -389,6 +548,9 @@ func isStoreReason(r string) bool { return len(r) > 6 && r[:6] == "store_" }
 // storeReason returns the reason state "store_<reason>" for a store rejection, creating it on first use. The
 // store's reason is sanitised and the number of distinct ones bounded, so the label stays bounded.
 func (p *Pipeline) storeReason(reason string) *reasonState {
+	if alias, ok := storeReasonAliases[reason]; ok {
+		return p.reasonState(alias)
+	}
 	name := "store_" + sanitizeReason(reason)
 	if r, ok := (*p.reasons.Load())[name]; ok {
 		return r

@@ -38,6 +38,7 @@ const registryShards = 64
 type registry struct {
 	max        int
 	maxMetrics int
+	maxSeries  int
 	evicted    prometheus.Counter
 	seed       maphash.Seed
 
@@ -61,6 +62,8 @@ type deviceEntry struct {
 	// a device usually carry the same fields in the same order, so the position of a sample in the message
 	// finds its slot without hashing.
 	values []lastValue
+	// series are the device's recent series, for the per-device series limit.
+	series seriesSet
 }
 
 type lastValue struct {
@@ -68,8 +71,9 @@ type lastValue struct {
 	v    float64
 }
 
-func newRegistry(maxDevices, maxMetrics int, evicted prometheus.Counter) *registry {
-	r := &registry{max: maxDevices, maxMetrics: maxMetrics, evicted: evicted, seed: maphash.MakeSeed()}
+func newRegistry(maxDevices, maxMetrics, maxSeries int, evicted prometheus.Counter) *registry {
+	r := &registry{max: maxDevices, maxMetrics: maxMetrics, maxSeries: maxSeries, evicted: evicted,
+		seed: maphash.MakeSeed()}
 	for i := range r.shards {
 		r.shards[i].m = make(map[string]*deviceEntry)
 	}
@@ -84,6 +88,13 @@ func (r *registry) shard(id string) *registryShard {
 
 // seen records a message of res.Device received at t; failed says it was (partly) rejected.
 func (r *registry) seen(res *mapping.Result, t time.Time, failed bool) {
+	sh, e := r.lockEntry(res, t)
+	r.update(e, res, t, failed)
+	sh.mu.Unlock()
+}
+
+// lockEntry returns the entry of res.Device, created if needed, with its shard locked.
+func (r *registry) lockEntry(res *mapping.Result, t time.Time) (*registryShard, *deviceEntry) {
 	sh := r.shard(res.Device)
 	sh.mu.Lock()
 	e := sh.m[res.Device]
@@ -98,8 +109,90 @@ func (r *registry) seen(res *mapping.Result, t time.Time, failed bool) {
 			sh.m[res.Device] = e
 		}
 	}
-	r.update(e, res, t, failed)
-	sh.mu.Unlock()
+	return sh, e
+}
+
+// admitSeries applies the per-device series limit to samples of res.Device received at t. It returns the
+// samples that may be stored (samples itself when all may), how many were refused and the first refused one.
+func (r *registry) admitSeries(res *mapping.Result, samples []store.Sample, t time.Time) (keep []store.Sample, refused int, first store.Sample) {
+	if len(samples) == 0 {
+		return samples, 0, first
+	}
+	sh, e := r.lockEntry(res, t)
+	defer sh.mu.Unlock()
+	e.series.maybeRotate(t)
+	keep = samples
+	for i := range samples {
+		if e.series.admit(r.seriesHash(&samples[i]), r.maxSeries) {
+			if refused > 0 {
+				keep = append(keep, samples[i])
+			}
+			continue
+		}
+		if refused == 0 {
+			keep, first = slices.Clone(samples[:i]), samples[i]
+		}
+		refused++
+	}
+	return keep, refused, first
+}
+
+// seriesHash identifies a sample's series within its device.
+func (r *registry) seriesHash(s *store.Sample) uint64 {
+	var h maphash.Hash
+	h.SetSeed(r.seed)
+	h.WriteString(s.Name)
+	for _, l := range s.Labels {
+		h.WriteByte(0xff)
+		h.WriteString(l.Name)
+		h.WriteByte(0xfe)
+		h.WriteString(l.Value)
+	}
+	return h.Sum64()
+}
+
+// seriesGeneration is how often a device's series set turns over: a series not written for one to two
+// generations no longer counts against the device's limit (the TSDB drops idle series from its head after a
+// few hours too), so a device whose fields were renamed recovers without a restart.
+const seriesGeneration = time.Hour
+
+// seriesSet is the bounded set of one device's recent series, in two generations. It holds at most the
+// device's series limit of hashes, so the whole registry holds at most MaxDevices × MaxSeriesPerDevice.
+type seriesSet struct {
+	cur, prev map[uint64]struct{}
+	rotated   time.Time
+}
+
+func (s *seriesSet) maybeRotate(now time.Time) {
+	if s.rotated.IsZero() {
+		s.rotated = now
+		return
+	}
+	idle := now.Sub(s.rotated)
+	if idle < seriesGeneration {
+		return
+	}
+	s.prev, s.cur, s.rotated = s.cur, nil, now
+	if idle >= 2*seriesGeneration {
+		s.prev = nil // the current generation is idle too
+	}
+}
+
+// admit reports whether the series h may be written: it is known, or the set has room for it.
+func (s *seriesSet) admit(h uint64, limit int) bool {
+	if _, ok := s.cur[h]; ok {
+		return true
+	}
+	if _, ok := s.prev[h]; ok {
+		delete(s.prev, h)
+	} else if len(s.cur)+len(s.prev) >= limit {
+		return false
+	}
+	if s.cur == nil {
+		s.cur = make(map[uint64]struct{}, 4)
+	}
+	s.cur[h] = struct{}{}
+	return true
 }
 
 func (r *registry) update(e *deviceEntry, res *mapping.Result, t time.Time, failed bool) {
@@ -231,6 +324,9 @@ func (r *registry) list() []Device {
 		sh := &r.shards[i]
 		sh.mu.Lock()
 		for id, e := range sh.m {
+			if e.messages == 0 {
+				continue // created by admitSeries for a message whose store failed: not seen yet
+			}
 			d := Device{ID: id, FirstSeen: e.first, LastSeen: e.last, Messages: e.messages, Errors: e.errors,
 				Labels: make(map[string]string, len(e.labels)), LastValues: make(map[string]float64, len(e.values))}
 			for _, l := range e.labels {
@@ -256,6 +352,9 @@ func (r *registry) samples(now time.Time) []store.Sample {
 		sh := &r.shards[i]
 		sh.mu.Lock()
 		for _, e := range sh.m {
+			if e.messages == 0 {
+				continue
+			}
 			out = append(out, store.Sample{Name: deviceMetric, Labels: e.labels, T: ts,
 				V: max(now.Sub(e.last).Seconds(), 0)})
 		}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # install-test-deps.sh installs what citywatch's integration tests run as child processes:
-#   mosquitto, mosquitto_pub/sub, ffmpeg, chromium, chromedriver (Debian packages) and influxd v1.8.10
-#   (built from source with the Go toolchain into $CITYWATCH_TEST_BIN, default ~/.cache/citywatch/bin).
+#   mosquitto, mosquitto_pub/sub, ffmpeg, chromium, chromedriver (Debian packages), and influxd v1.8.10,
+#   victoria-metrics v1.151.0 and prometheus v0.316.0 (remote-write receivers), built from source with the Go
+#   toolchain into $CITYWATCH_TEST_BIN, default ~/.cache/citywatch/bin.
 #
 # It is idempotent: it installs only what is missing, runs apt-get update only when it has to install, and
 # never leaves a system mosquitto service running (tests start their own on free ports; a system one would
@@ -13,7 +14,15 @@ set -uo pipefail
 
 CACHE="${CITYWATCH_TEST_BIN:-$HOME/.cache/citywatch/bin}"
 INFLUXD_VERSION="v1.8.10"
+# name|package|module|version of the Go-built receivers; prometheus needs no web assets (tests use its API).
+GO_TOOLS=(
+	"victoria-metrics|github.com/VictoriaMetrics/VictoriaMetrics/app/victoria-metrics|github.com/VictoriaMetrics/VictoriaMetrics|v1.151.0"
+	"prometheus|github.com/prometheus/prometheus/cmd/prometheus|github.com/prometheus/prometheus|v0.316.0"
+)
 APT_PACKAGES=(mosquitto mosquitto-clients ffmpeg chromium chromium-driver)
+# GStreamer's RTSP server through python3-gi: the third-party MJPEG (RTP/JPEG) camera of cameras' tests.
+APT_PACKAGES+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+	gstreamer1.0-plugins-ugly gstreamer1.0-libav)
 
 failures=()
 
@@ -162,6 +171,57 @@ install_influxd() {
 	exec 9>&-
 }
 
+# go_tool_ok reports whether binary $1 was built from module $2 at version $3 (read from the binary).
+go_tool_ok() {
+	[ -x "$1" ] || return 1
+	command -v go >/dev/null 2>&1 || return 0
+	go version -m "$1" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+$2[[:space:]]+$3([[:space:]]|$)"
+}
+
+# install_go_tool builds name from pkg@version into $CACHE unless a binary of that module version is there.
+install_go_tool() {
+	local name="$1" pkg="$2" mod="$3" version="$4"
+	local bin="$CACHE/$name"
+	if go_tool_ok "$bin" "$mod" "$version"; then
+		say "$name $version present: $bin"
+		return
+	fi
+	if ! command -v go >/dev/null 2>&1; then
+		fail "go not found; cannot build $name $version into $CACHE"
+		return
+	fi
+	mkdir -p "$CACHE" || {
+		fail "cannot create $CACHE"
+		return
+	}
+	# Another run may be building it right now: wait for it rather than build twice.
+	local lock="$CACHE/.$name.lock"
+	exec 8>"$lock"
+	if command -v flock >/dev/null 2>&1; then
+		flock 8
+	fi
+	if go_tool_ok "$bin" "$mod" "$version"; then
+		say "$name $version present: $bin"
+		exec 8>&-
+		return
+	fi
+	say "building $name $version into $CACHE (takes a few minutes on 2 cores)..."
+	if (cd / && GOFLAGS='' GOBIN="$CACHE" go install "$pkg@$version"); then
+		say "built $bin"
+	else
+		fail "building $name $version failed (go install $pkg@$version)"
+	fi
+	exec 8>&-
+}
+
+install_go_tools() {
+	local t name pkg mod version
+	for t in "${GO_TOOLS[@]}"; do
+		IFS='|' read -r name pkg mod version <<<"$t"
+		install_go_tool "$name" "$pkg" "$mod" "$version"
+	done
+}
+
 summary() {
 	say "summary:"
 	local name path
@@ -169,16 +229,31 @@ summary() {
 		path="$(PATH="$PATH:/usr/sbin:/sbin" command -v "$name" 2>/dev/null || true)"
 		printf '  %-14s %s\n' "$name" "${path:-MISSING}"
 	done
+	if /usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0"); from gi.repository import GstRtspServer' 2>/dev/null; then
+		printf '  %-14s %s\n' gst-rtsp "python3-gi GstRtspServer 1.0"
+	else
+		printf '  %-14s %s\n' gst-rtsp "MISSING (python3-gi GstRtspServer 1.0)"
+	fi
 	if influxd_ok "$CACHE/influxd"; then
 		printf '  %-14s %s (%s)\n' influxd "$CACHE/influxd" "$INFLUXD_VERSION"
 	else
 		printf '  %-14s %s\n' influxd "MISSING ($CACHE/influxd)"
 	fi
+	local t pkg mod version
+	for t in "${GO_TOOLS[@]}"; do
+		IFS='|' read -r name pkg mod version <<<"$t"
+		if go_tool_ok "$CACHE/$name" "$mod" "$version"; then
+			printf '  %-14s %s (%s)\n' "$name" "$CACHE/$name" "$version"
+		else
+			printf '  %-14s %s\n' "$name" "MISSING ($CACHE/$name)"
+		fi
+	done
 }
 
 install_apt_packages
 stop_system_mosquitto
 install_influxd
+install_go_tools
 summary
 
 if [ ${#failures[@]} -gt 0 ]; then

@@ -47,6 +47,16 @@ type RejectedError struct {
 	Err error
 }
 
+// Rejection reasons every backend uses for the same refusal, so that callers can tell them apart from the
+// backend-specific ones.
+const (
+	// ReasonFuture: the sample is stamped further ahead of the backend's clock than it allows. Storing it would
+	// move the newest time of the store into the future and refuse the present as too old.
+	ReasonFuture = "future"
+	// ReasonSeriesLimit: the sample would create a new series beyond the backend's series limit.
+	ReasonSeriesLimit = "series_limit"
+)
+
 func (e *RejectedError) Error() string {
 	return "store: " + strconv.Itoa(e.Count) + " samples rejected (" + e.Reason + "): " + e.Err.Error()
 }

@@ -356,14 +356,17 @@ func (c *Canary) findAlert(ctx context.Context, since time.Time) (*alerts.Alert,
 	return nil, nil
 }
 
-// findDelivery reports whether a firing notification for the alert was delivered.
+// findDelivery reports whether a firing notification for the alert was delivered to a receiver. The built-in
+// MQTT publish (notify.mqtt.enabled) does not count: it is in-process and always succeeds, so it would pass
+// the canary while every webhook is failing.
 func (c *Canary) findDelivery(ctx context.Context, a *alerts.Alert, since time.Time) (bool, error) {
 	list, err := c.deps.Deliveries.Deliveries(ctx, notify.DeliveryFilter{Alert: RuleName, Fingerprint: a.Fingerprint, Limit: 100})
 	if err != nil {
 		return false, fmt.Errorf("canary: look up deliveries: %w", err)
 	}
 	for _, d := range list {
-		if d.State == "firing" && d.Status == notify.StatusDelivered && !d.CreatedAt.Before(since.Truncate(time.Millisecond)) {
+		if d.State == "firing" && d.Status == notify.StatusDelivered && d.Receiver != notify.MQTTReceiverName &&
+			!d.CreatedAt.Before(since.Truncate(time.Millisecond)) {
 			return true, nil
 		}
 	}

@@ -91,9 +91,10 @@ func (f *fakeAlerts) AlertsByRule(_ context.Context, rule string, since time.Tim
 
 // fakeDeliveries has a delivered firing notification for fingerprint fp-canary when deliver is set.
 type fakeDeliveries struct {
-	clock   *fakeClock
-	deliver bool
-	status  string
+	clock    *fakeClock
+	deliver  bool
+	status   string
+	receiver string // "" is "pager"
 }
 
 func (f *fakeDeliveries) Deliveries(_ context.Context, flt notify.DeliveryFilter) ([]notify.Delivery, error) {
@@ -104,7 +105,12 @@ func (f *fakeDeliveries) Deliveries(_ context.Context, flt notify.DeliveryFilter
 	if status == "" {
 		status = notify.StatusDelivered
 	}
-	return []notify.Delivery{{ID: 7, Alert: RuleName, Fingerprint: "fp-canary", State: "firing", Status: status, CreatedAt: f.clock.Now()}}, nil
+	receiver := f.receiver
+	if receiver == "" {
+		receiver = "pager"
+	}
+	return []notify.Delivery{{ID: 7, Receiver: receiver, Alert: RuleName, Fingerprint: "fp-canary", State: "firing",
+		Status: status, CreatedAt: f.clock.Now()}}, nil
 }
 
 type fakeNotifier struct {
@@ -185,6 +191,8 @@ var failureCases = []struct {
 	{"alert fires too late", func(f *fixture) { f.al.firesAfter = time.Minute }, "no_alert", "did not fire", 1},
 	{"delivery missing", func(f *fixture) { f.del.deliver = false }, "no_delivery", "no notification", 1},
 	{"delivery still pending", func(f *fixture) { f.del.status = notify.StatusPending }, "no_delivery", "no notification", 1},
+	// The in-process MQTT publish of notify.mqtt.enabled always succeeds: it proves nothing about receivers.
+	{"only the built-in MQTT publish delivered", func(f *fixture) { f.del.receiver = notify.MQTTReceiverName }, "no_delivery", "no notification", 1},
 	{"append fails", func(f *fixture) { f.app.err = errors.New("disk full") }, "append_error", "disk full", 1},
 }
 

@@ -8,9 +8,12 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/prometheus/common/model"
 )
 
 // Receiver formats.
@@ -34,6 +37,10 @@ const (
 	// FormatMQTT publishes to the MQTT broker given in Deps.MQTT (Receiver.URL is unused).
 	FormatMQTT = "mqtt"
 )
+
+// MQTTReceiverName is the built-in receiver of Config.PublishMQTT (notify.mqtt.enabled) in the delivery log and
+// the metrics. A configured receiver cannot take the name: "." is not allowed in receiver names.
+const MQTTReceiverName = "notify.mqtt"
 
 var validFormats = map[string]bool{
 	FormatCitywatch: true, FormatAlertmanager: true, FormatAlertmanagerAPI: true, FormatSlack: true,
@@ -110,8 +117,16 @@ type Config struct {
 	// Retention is how long finished (delivered, failed, dead) rows are kept in the delivery log. It
 	// defaults to 168h (7 days).
 	Retention time.Duration `yaml:"retention"`
-	// MQTTTopicPrefix is the topic prefix of the mqtt format. It defaults to "citywatch/alerts".
+	// MQTTTopicPrefix is the topic prefix of the mqtt format and of PublishMQTT. It defaults to
+	// "citywatch/alerts".
 	MQTTTopicPrefix string `yaml:"mqtt_topic_prefix"`
+	// PublishMQTT publishes every change on Deps.MQTT as well, whatever the routes say (notify.mqtt.enabled),
+	// through a built-in receiver named MQTTReceiverName. It defaults to false.
+	PublishMQTT bool `yaml:"publish_mqtt"`
+	// GroupBy are the labels of alerts.group_by. The alertmanager format's groupLabels and groupKey are made
+	// of them, as Alertmanager makes them from its route's group_by. It defaults to ["alertname", "site"] (nil);
+	// an empty non-nil list is one group of all alerts.
+	GroupBy []string `yaml:"group_by"`
 }
 
 // Defaults for Config and Receiver.
@@ -128,6 +143,9 @@ const (
 	DefaultRetention        = 7 * 24 * time.Hour
 	DefaultMQTTTopicPrefix  = "citywatch/alerts"
 )
+
+// DefaultGroupBy is Config.GroupBy's default, the same as alerts.group_by's.
+var DefaultGroupBy = []string{"alertname", "site"}
 
 var receiverNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
@@ -151,6 +169,10 @@ func (c Config) withDefaults() Config {
 	if c.MQTTTopicPrefix == "" {
 		c.MQTTTopicPrefix = DefaultMQTTTopicPrefix
 	}
+	if c.GroupBy == nil {
+		c.GroupBy = DefaultGroupBy
+	}
+	c.GroupBy = slices.Clone(c.GroupBy)
 	c.Receivers = append([]Receiver(nil), c.Receivers...)
 	for i := range c.Receivers {
 		r := &c.Receivers[i]
@@ -186,9 +208,10 @@ type compiled struct {
 
 type compiledReceiver struct {
 	Receiver
-	tmpl   *template.Template
-	target *url.URL
-	keys   [][]byte // decoded signing secrets
+	groupBy []string // Config.GroupBy, for the alertmanager format's group fields
+	tmpl    *template.Template
+	target  *url.URL
+	keys    [][]byte // decoded signing secrets
 }
 
 type compiledRoute struct {
@@ -213,8 +236,19 @@ func compileConfig(c Config) (*compiled, error) {
 			add("%s.name: duplicate receiver %q", p, r.Name)
 			continue
 		}
+		cr.groupBy = c.GroupBy
 		cc.receivers[r.Name] = cr
 		cc.order = append(cc.order, r.Name)
+	}
+	if c.PublishMQTT {
+		cc.receivers[MQTTReceiverName] = &compiledReceiver{groupBy: c.GroupBy, Receiver: Receiver{Name: MQTTReceiverName,
+			Format: FormatMQTT, Timeout: DefaultTimeout, MaxConcurrency: DefaultMaxConcurrency, ContentType: "application/json"}}
+		cc.order = append(cc.order, MQTTReceiverName)
+	}
+	for i, l := range c.GroupBy {
+		if !model.LegacyValidation.IsValidLabelName(l) {
+			add("group_by[%d]: invalid label name %q", i, truncate(l, 64))
+		}
 	}
 	for i, rt := range c.Routes {
 		p := fmt.Sprintf("routes[%d]", i)

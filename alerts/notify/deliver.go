@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 	"unicode"
+
+	"citywatch/internal/safehttp"
 )
 
 // job is one claimed delivery row.
@@ -225,6 +227,8 @@ func (o *Outbox) post(ctx context.Context, rs *receiverState, j job, body []byte
 		switch {
 		case errors.Is(err, ErrBlockedDestination):
 			return result{job: j, kind: resDead, err: msg}, "blocked"
+		case errors.Is(err, safehttp.ErrRedirectRefused):
+			return result{job: j, kind: resDead, err: msg}, "redirect"
 		case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 			return result{job: j, kind: resRetry, err: fmt.Sprintf("timed out after %s: %s", rs.cr.Timeout, msg)}, "timeout"
 		}
@@ -275,7 +279,7 @@ func (o *Outbox) finish(rs *receiverState, j job, r result, outcome string, now 
 	o.m.attempts.WithLabelValues(name, outcome).Inc()
 	// Only failures that say the receiver is unhealthy count towards its breaker; a 4xx or 429 means it is up.
 	switch outcome {
-	case "success", "http_4xx", "rate_limited", "render_error", "blocked":
+	case "success", "http_4xx", "rate_limited", "render_error", "blocked", "redirect":
 		if rs.record(true, now, cfg.BreakerThreshold, cfg.BreakerCooldown) {
 			o.m.circuitOpen.WithLabelValues(name).Set(1)
 		} else {

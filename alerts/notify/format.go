@@ -13,6 +13,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/prometheus/common/model"
 )
 
 // Payload is the citywatch JSON notification body, and the data a custom template is executed with.
@@ -196,7 +198,7 @@ func render(r *compiledReceiver, p Payload, c storedChange, externalURL string) 
 	case FormatCitywatch, FormatMQTT:
 		v = p
 	case FormatAlertmanager:
-		v = alertmanagerPayload(r.Name, externalURL, c)
+		v = alertmanagerPayload(r.Name, externalURL, r.groupBy, c)
 	case FormatAlertmanagerAPI:
 		v = alertmanagerAPIPayload(c)
 	case FormatSlack:
@@ -265,11 +267,28 @@ func nonNil(m map[string]string) map[string]string {
 	return m
 }
 
-func alertmanagerPayload(receiver, externalURL string, c storedChange) amWebhook {
+// alertmanagerPayload is the webhook Alertmanager would send for a group of this one alert. Its groupLabels are
+// the alert's values of groupBy (nil: DefaultGroupBy; labels the alert lacks are left out) and its groupKey
+// is Alertmanager's "<route key>:<group labels>", e.g. {}:{alertname="Fever", site="ward-b"}: receivers that
+// deduplicate or thread on groupKey see citywatch's groups as Alertmanager's.
+func alertmanagerPayload(receiver, externalURL string, groupBy []string, c storedChange) amWebhook {
 	labels := amLabels(c)
+	if groupBy == nil {
+		groupBy = DefaultGroupBy
+	}
+	group := model.LabelSet{}
+	for _, l := range groupBy {
+		if v, ok := labels[l]; ok {
+			group[model.LabelName(l)] = model.LabelValue(v)
+		}
+	}
+	groupLabels := make(map[string]string, len(group))
+	for k, v := range group {
+		groupLabels[string(k)] = string(v)
+	}
 	return amWebhook{
-		Version: "4", GroupKey: "{}:{alertname=" + strconv.Quote(labels["alertname"]) + "}", Status: c.State,
-		Receiver: receiver, GroupLabels: map[string]string{"alertname": labels["alertname"]},
+		Version: "4", GroupKey: "{}:" + group.String(), Status: c.State,
+		Receiver: receiver, GroupLabels: groupLabels,
 		CommonLabels: labels, CommonAnnotations: nonNil(c.Annotations), ExternalURL: externalURL,
 		Alerts: []amAlert{{Status: c.State, Labels: labels, Annotations: nonNil(c.Annotations), StartsAt: c.StartsAt,
 			EndsAt: c.EndsAt, GeneratorURL: c.GeneratorURL, Fingerprint: c.Fingerprint}},
@@ -435,14 +454,24 @@ func parseTemplate(name, text string) (*template.Template, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := ExecuteSamples(t); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// ExecuteSamples executes a parsed template with sample alerts (firing with a value, resolved without), as
+// the outbox does when it loads a receiver: configuration validation calls it so that a template that parses
+// but cannot execute (a missing field, a bad call) is reported at its file:line, not at delivery.
+func ExecuteSamples(t *template.Template) error {
 	for _, c := range sampleChanges {
 		var b limitedBuffer
 		b.limit = 1 << 20
-		if err := t.Execute(&b, buildPayload("cw_sample", name, "https://citywatch.example", c)); err != nil {
-			return nil, fmt.Errorf("executing with a sample %s alert: %w", c.State, err)
+		if err := t.Execute(&b, buildPayload("cw_sample", t.Name(), "https://citywatch.example", c)); err != nil {
+			return fmt.Errorf("executing with a sample %s alert: %w", c.State, err)
 		}
 	}
-	return t, nil
+	return nil
 }
 
 // limitedBuffer fails writes past limit so a runaway template cannot exhaust memory at load time.

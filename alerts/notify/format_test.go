@@ -71,7 +71,7 @@ func TestFormatsGolden(t *testing.T) {
 // The Alertmanager webhook field names are a contract with third-party consumers: check them literally.
 func TestAlertmanagerFieldNames(t *testing.T) {
 	c := toStored(goldenChanges["firing"])
-	b, err := json.Marshal(alertmanagerPayload("am", "https://cw.example", c))
+	b, err := json.Marshal(alertmanagerPayload("am", "https://cw.example", nil, c))
 	require.NoError(t, err)
 	var m map[string]json.RawMessage
 	require.NoError(t, json.Unmarshal(b, &m))

@@ -6,11 +6,20 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
-// MQTTPublisher publishes alert changes to "<Prefix>/<site>/<alert>": the citywatch JSON payload, retained,
-// while firing, and an empty retained message on resolve, which clears the topic for new subscribers. The
-// outbox uses it for receivers with format "mqtt" (durable, retried); it can also be used directly.
+// MQTTPublisher publishes alert changes to "<Prefix>/<site>/<alert>/<fingerprint>": the citywatch JSON payload,
+// retained, while firing, and an empty retained message on resolve, which clears the topic for new
+// subscribers. The outbox uses it for receivers with format "mqtt" and for Config.PublishMQTT (durable,
+// retried); it can also be used directly.
+//
+// Each alert has its own topic: several alerts of one name at one site (two cameras offline, two wearables
+// with a fever) would otherwise share one retained message, so the resolve of one would clear the topic while
+// the other still fires, and a subscriber connecting later would see only one of them. The fingerprint is the
+// stable hash of the alert's labels (the payload's "fingerprint"): subscribe to "<Prefix>/<site>/<alert>/+"
+// for one alert name, or "<Prefix>/#" for everything.
 type MQTTPublisher struct {
 	// Pub is the broker (the embedded mochi server's Publish matches).
 	Pub Publisher
@@ -22,18 +31,19 @@ type MQTTPublisher struct {
 	ExternalURL string
 }
 
-// Topic returns the topic of a change: prefix, site label ("_" if none) and alert name, with MQTT wildcard
-// and separator characters replaced by "_" so a label cannot address another topic.
+// Topic returns the topic of a change: prefix, site label ("_" if none), alert name and fingerprint, with
+// MQTT wildcard and separator characters replaced by "_" so a label cannot address another topic.
 func (m *MQTTPublisher) Topic(c Change) string {
-	return m.topic(c.Labels["site"], c.Name)
+	return m.topic(c.Labels["site"], c.Name, c.Fingerprint)
 }
 
-func (m *MQTTPublisher) topic(site, alert string) string {
+func (m *MQTTPublisher) topic(site, alert, fingerprint string) string {
 	prefix := m.Prefix
 	if prefix == "" {
 		prefix = DefaultMQTTTopicPrefix
 	}
-	return strings.TrimSuffix(prefix, "/") + "/" + topicSegment(site) + "/" + topicSegment(alert)
+	return strings.TrimSuffix(prefix, "/") + "/" + topicSegment(site) + "/" + topicSegment(alert) + "/" +
+		topicSegment(fingerprint)
 }
 
 func topicSegment(s string) string {
@@ -41,9 +51,9 @@ func topicSegment(s string) string {
 		return "_"
 	}
 	return strings.Map(func(r rune) rune {
-		switch r {
-		case '/', '+', '#', 0:
-			return '_'
+		switch {
+		case r == '/', r == '+', r == '#', r == utf8.RuneError, unicode.IsControl(r):
+			return '_' // separators, wildcards, invalid UTF-8 and controls (MQTT 1.5.4) never reach the topic
 		}
 		return r
 	}, s)
@@ -66,7 +76,7 @@ func (m *MQTTPublisher) Notify(_ context.Context, c Change) error {
 }
 
 func (m *MQTTPublisher) publish(c storedChange, body []byte) error {
-	topic := m.topic(c.Labels["site"], c.Name)
+	topic := m.topic(c.Labels["site"], c.Name, c.Fingerprint)
 	if c.State == "resolved" {
 		body = []byte{} // an empty retained message deletes the retained one
 	}

@@ -144,7 +144,8 @@ func NewOutbox(cfg Config, deps Deps) (*Outbox, error) {
 			if deps.MQTT == nil {
 				return nil, fmt.Errorf("notify: receiver %q has format mqtt but Deps.MQTT is nil", name)
 			}
-			o.mqtt = &MQTTPublisher{Pub: deps.MQTT, Prefix: cc.cfg.MQTTTopicPrefix, ExternalURL: cc.cfg.ExternalURL}
+			// QoS 1: a siren subscribed with QoS 1 and a persistent session gets what was published while it was away.
+			o.mqtt = &MQTTPublisher{Pub: deps.MQTT, Prefix: cc.cfg.MQTTTopicPrefix, QoS: 1, ExternalURL: cc.cfg.ExternalURL}
 		}
 		rs := newReceiverState(cr)
 		o.recv[name] = rs

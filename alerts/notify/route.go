@@ -1,8 +1,18 @@
 package notify
 
+import "slices"
+
 // route returns the receivers a change goes to, in order and without duplicates. The labels seen by routes
-// are the change's labels plus "alertname".
+// are the change's labels plus "alertname". With PublishMQTT every change also goes to MQTTReceiverName.
 func (c *compiled) route(ch Change) []string {
+	out := c.routeReceivers(ch)
+	if c.cfg.PublishMQTT && !slices.Contains(out, MQTTReceiverName) {
+		out = append(out, MQTTReceiverName)
+	}
+	return out
+}
+
+func (c *compiled) routeReceivers(ch Change) []string {
 	labels := make(map[string]string, len(ch.Labels)+1)
 	for k, v := range ch.Labels {
 		labels[k] = v

@@ -8,13 +8,16 @@ import (
 	"net/netip"
 	"syscall"
 	"time"
+
+	"citywatch/internal/safehttp"
 )
 
 // ErrBlockedDestination is returned (wrapped) when a webhook would connect to an internal address and the
 // receiver does not set AllowPrivate. Such a delivery is not retried.
 var ErrBlockedDestination = errors.New("destination address blocked (set allow_private to permit internal targets)")
 
-// maxRedirects is how many redirects a webhook may follow; each target is re-checked by the dialer.
+// maxRedirects is how many redirects a webhook may follow, all on the receiver's origin; each target is
+// re-checked by the dialer.
 const maxRedirects = 3
 
 var blockedPrefixes = []struct {
@@ -107,7 +110,9 @@ func (g guard) control(network, address string, _ syscall.RawConn) error {
 }
 
 // newHTTPClient builds the client for one receiver: SSRF-checking dialer, no proxy from the environment (it
-// would bypass the check), http/https only, at most maxRedirects redirects, each re-checked.
+// would bypass the check), http/https only, and at most maxRedirects redirects, each re-checked by the dialer
+// and followed only on the receiver's own origin with the method kept (safehttp.CheckRedirect): the
+// receiver's headers, URL token and signature never go to another host.
 func newHTTPClient(g guard, maxConns int) *http.Client {
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: g.control}
 	tr := &http.Transport{
@@ -122,16 +127,14 @@ func newHTTPClient(g guard, maxConns int) *http.Client {
 		ExpectContinueTimeout: time.Second,
 		ResponseHeaderTimeout: 0, // per-attempt context deadline bounds the whole exchange
 	}
+	sameOrigin := safehttp.CheckRedirect(maxRedirects)
 	return &http.Client{
 		Transport: tr,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) > maxRedirects {
-				return fmt.Errorf("stopped after %d redirects", maxRedirects)
-			}
 			if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
 				return fmt.Errorf("%w: redirect to scheme %q", ErrBlockedDestination, req.URL.Scheme)
 			}
-			return nil
+			return sameOrigin(req, via)
 		},
 	}
 }

@@ -66,11 +66,29 @@ type Event struct {
 	Time time.Time
 }
 
+// Analysis states of a camera (Status.State).
+const (
+	// StateUnavailable: the camera cannot be analysed (no ffmpeg, unknown camera).
+	StateUnavailable = "unavailable"
+	// StateWaiting: no decodable video (H.264, H.265 or M-JPEG) has arrived from the camera yet.
+	StateWaiting = "waiting"
+	// StateStarting: video arrives and is being decoded, but no frame has been analysed yet.
+	StateStarting = "starting"
+	// StateFailing: the decoder failed (Reason says how) and restarts with backoff.
+	StateFailing = "failing"
+	// StateAnalysing: the last decoded frame was analysed.
+	StateAnalysing = "analysing"
+)
+
 // Status is the analysis state of one camera.
 type Status struct {
-	// Available is false when the camera cannot be analysed (no ffmpeg, unknown camera); Reason says why.
+	// Available is true only while frames are being analysed (State is StateAnalysing): never before the
+	// first frame is decoded, nor while the decoder fails.
 	Available bool `json:"available"`
-	// Reason explains an unavailable analysis, or the last decoder failure of an available one.
+	// State is one of StateUnavailable, StateWaiting, StateStarting, StateFailing, StateAnalysing.
+	State string `json:"state"`
+	// Reason explains every state but StateAnalysing: why analysis is unavailable, what it waits for, or
+	// the last decoder failure.
 	Reason string `json:"reason,omitempty"`
 	// FPS is the measured rate of analysed frames.
 	FPS float64 `json:"fps"`
@@ -241,7 +259,7 @@ func (a *Analyzer) OnAccessUnit(cameraID string, au cameras.AccessUnit) {
 func (a *Analyzer) Status(cameraID string) Status {
 	c := a.cams[cameraID]
 	if c == nil {
-		return Status{Reason: "camera not analysed"}
+		return Status{State: StateUnavailable, Reason: "camera not analysed"}
 	}
 	return c.status()
 }

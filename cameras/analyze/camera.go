@@ -35,6 +35,8 @@ type camera struct {
 	gop       int64 // measured keyframe interval in 90 kHz units, 0 when unknown
 	notBefore time.Time
 	backoff   time.Duration
+	mjSession uint64    // session of mjNext
+	mjNext    time.Time // arrival time from which the next M-JPEG frame is fed; zero: feed the next one
 
 	// frame selection, used by the frame reader
 	nextPTS     int64
@@ -60,15 +62,32 @@ func newCamera(a *Analyzer, cfg CameraConfig) *camera {
 		c.labels = append(c.labels, store.Label{Name: "site", Value: cfg.Site})
 	}
 	c.keyOnly.Store(cfg.Feed == FeedKeyframes)
-	c.st = Status{Available: a.available, Reason: a.reason, Feed: FeedAll,
+	c.st = Status{State: StateUnavailable, Reason: a.reason, Feed: FeedAll,
 		Motion: map[string]float64{}, MotionActive: map[string]bool{}, Tamper: map[string]bool{}}
 	if cfg.Feed == FeedKeyframes {
 		c.st.Feed = FeedKeyframes
+	}
+	if a.available {
+		c.st.State, c.st.Reason = StateWaiting, reasonWaiting
 	}
 	for _, k := range tamperKinds {
 		c.st.Tamper[k] = false
 	}
 	return c
+}
+
+// reasonWaiting explains StateWaiting. The monitor hands on only codecs it depacketizes, so a camera of
+// another codec stays here; its camera status names the codec.
+const reasonWaiting = "no video received yet (analysis decodes H264, H265 and MJPEG)"
+
+// starting leaves StateWaiting when the first access unit arrives; a failing decoder keeps its state and
+// reason until a frame is analysed.
+func (c *camera) starting() {
+	c.mu.Lock()
+	if c.st.State == StateWaiting {
+		c.st.State, c.st.Reason = StateStarting, "decoding: no frame analysed yet"
+	}
+	c.mu.Unlock()
 }
 
 func (c *camera) drop(reason string) {
@@ -122,6 +141,10 @@ func (c *camera) handle(ctx context.Context, au cameras.AccessUnit) {
 	format := ffmpegFormat(au.Codec)
 	if format == "" {
 		c.drop(dropCodec)
+		c.mu.Lock()
+		c.st.State, c.st.Available = StateUnavailable, false
+		c.st.Reason = "video codec " + au.Codec + " cannot be analysed (analysis decodes H264, H265 and MJPEG)"
+		c.mu.Unlock()
 		return
 	}
 	if c.proc != nil {
@@ -136,10 +159,14 @@ func (c *camera) handle(ctx context.Context, au cameras.AccessUnit) {
 		c.lastKey, c.gop = -1, 0
 	}
 	c.session = au.Session
+	c.starting()
 	if au.Keyframe {
 		c.keyframeSeen(au.PTS)
 	}
 	if c.keyOnly.Load() && !au.Keyframe {
+		return
+	}
+	if au.Codec == cameras.CodecMJPEG && !c.mjpegDue(au) {
 		return
 	}
 	if c.proc == nil {
@@ -168,6 +195,29 @@ func (c *camera) handle(ctx context.Context, au cameras.AccessUnit) {
 		}
 		c.procEnded(reason)
 	}
+}
+
+// mjpegDue thins an M-JPEG stream to about AnalysisFPS before the decoder: every frame is a keyframe, so a
+// frame that would not be analysed need not be decoded. It paces on arrival time, which every access unit
+// has (the PTS may be unknown), with the same tolerance as selectFrame.
+func (c *camera) mjpegDue(au cameras.AccessUnit) bool {
+	t := au.Time
+	if t.IsZero() {
+		return true
+	}
+	interval := time.Duration(float64(time.Second) / c.cfg.AnalysisFPS)
+	if c.mjNext.IsZero() || au.Session != c.mjSession || t.Before(c.mjNext.Add(-10*interval)) {
+		c.mjSession, c.mjNext = au.Session, t.Add(interval)
+		return true
+	}
+	if t.Before(c.mjNext.Add(-interval / 20)) {
+		return false
+	}
+	c.mjNext = c.mjNext.Add(interval)
+	if !c.mjNext.After(t) {
+		c.mjNext = t.Add(interval)
+	}
+	return true
 }
 
 func sizeChanged(w, h, nw, nh int) bool {
@@ -275,7 +325,7 @@ func (c *camera) failed(msg string) {
 	}
 	c.notBefore = c.a.now().Add(c.backoff)
 	c.mu.Lock()
-	c.st.Reason = msg
+	c.st.State, c.st.Available, c.st.Reason = StateFailing, false, msg
 	c.mu.Unlock()
 	if c.logLim.allow(msg, c.a.now()) {
 		c.a.log.Warn("video analysis decoder failed", "camera", c.cfg.ID, "err", msg, "retry_in", c.backoff)
@@ -329,7 +379,7 @@ func (c *camera) publish(r frameResult, t time.Time) {
 	samples := make([]store.Sample, 0, len(c.cfg.Zones)+len(tamperKinds))
 	c.mu.Lock()
 	c.st.Frames++
-	c.st.Reason = ""
+	c.st.State, c.st.Available, c.st.Reason = StateAnalysing, true, ""
 	c.st.Luma, c.st.MovedScore = r.luma, r.moved
 	c.st.LastFrame = t
 	c.ft = append(c.ft, t)

@@ -44,6 +44,7 @@ type decoderProc struct {
 	stderr  *tailBuffer
 	w, h    int
 	h265    bool
+	mjpeg   bool // access units are whole JPEG images, written as they are
 	started time.Time
 	now     func() time.Time
 	stall   time.Duration
@@ -63,6 +64,8 @@ func ffmpegFormat(codec string) string {
 		return "h264"
 	case "H265":
 		return "hevc"
+	case "MJPEG":
+		return "mjpeg"
 	}
 	return ""
 }
@@ -103,7 +106,7 @@ func startDecoder(ctx context.Context, path, format string, w, h int, now func()
 		return nil, fmt.Errorf("stdout pipe: %w", err)
 	}
 	p := &decoderProc{cmd: cmd, stdin: pw, cancel: cancel, done: make(chan struct{}), stderr: &tailBuffer{max: 512},
-		w: w, h: h, h265: format == "hevc", now: now, stall: stall}
+		w: w, h: h, h265: format == "hevc", mjpeg: format == "mjpeg", now: now, stall: stall}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		cancel()
@@ -142,7 +145,13 @@ func (p *decoderProc) read(stdout io.Reader, onFrame frameFunc) {
 
 // feed writes one access unit. An error means the process is gone or stuck.
 func (p *decoderProc) feed(au cameras.AccessUnit, now time.Time) error {
-	p.buf = appendAnnexB(p.buf[:0], au, p.h265)
+	if p.mjpeg {
+		for _, img := range au.NALUs { // exactly one image
+			p.buf = append(p.buf[:0], img...)
+		}
+	} else {
+		p.buf = appendAnnexB(p.buf[:0], au, p.h265)
+	}
 	p.mu.Lock()
 	if len(p.inflight) >= maxInflight {
 		p.inflight = p.inflight[1:]

@@ -36,7 +36,8 @@ type Clip struct {
 	End   time.Time `json:"end"`
 	// DurationSeconds is the media duration.
 	DurationSeconds float64 `json:"duration_seconds"`
-	// Codec is cameras.CodecH264 or cameras.CodecH265; Width and Height the picture size.
+	// Codec is cameras.CodecH264, cameras.CodecH265 or cameras.CodecMJPEG (M-JPEG in MP4, which players
+	// such as VLC and ffmpeg play; browsers do not); Width and Height the picture size.
 	Codec  string `json:"codec"`
 	Width  int    `json:"width,omitempty"`
 	Height int    `json:"height,omitempty"`
@@ -309,7 +310,7 @@ func (w *clipWriter) add(au cameras.AccessUnit) error {
 	} else if w.frag.sessionChanged(au) {
 		return nil // the recording ends at a session change; never mix parameter sets in one file
 	}
-	if au.Keyframe || len(w.buf) >= maxFragSamples {
+	if w.cutBefore(au) {
 		if err := w.writeFragment(); err != nil {
 			return err
 		}
@@ -322,6 +323,18 @@ func (w *clipWriter) add(au cameras.AccessUnit) error {
 		w.push(s)
 	}
 	return nil
+}
+
+// cutBefore reports whether the buffered samples end a fragment before au: at every keyframe (a fragment
+// is a GOP), or at most maxFragSamples. M-JPEG has only keyframes: its fragments span about a second.
+func (w *clipWriter) cutBefore(au cameras.AccessUnit) bool {
+	if len(w.buf) >= maxFragSamples {
+		return true
+	}
+	if au.Codec == cameras.CodecMJPEG {
+		return len(w.buf) > 0 && au.Time.Sub(w.buf[0].au.Time) >= time.Second
+	}
+	return au.Keyframe
 }
 
 func (w *clipWriter) push(s *timedSample) {

@@ -19,6 +19,10 @@ var (
 	ErrCameraNotFound = errors.New("media: camera not found")
 	// ErrNoKeyframe means the camera has delivered no picture yet (no keyframe in this session).
 	ErrNoKeyframe = errors.New("media: camera has no picture yet")
+	// ErrLiveUnsupported means the camera's codec (M-JPEG) cannot be played through Media Source
+	// Extensions; its snapshot is its latest frame.
+	ErrLiveUnsupported = errors.New("live view is not supported for MJPEG cameras (browsers cannot play " +
+		"M-JPEG through Media Source Extensions); use the snapshot, which is always the latest frame, and refresh it")
 	// ErrFFmpegUnavailable means snapshots cannot be decoded; the wrapping error says why.
 	ErrFFmpegUnavailable = errors.New("media: ffmpeg unavailable")
 	// ErrClipNotFound means no stored clip has that ID (or the ID is not a valid clip ID).

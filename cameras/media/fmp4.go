@@ -34,6 +34,11 @@ func initSegment(au cameras.AccessUnit) ([]byte, error) {
 			return nil, errors.New("missing H.265 parameter sets")
 		}
 		codec = &mp4.CodecH265{VPS: au.VPS, SPS: au.SPS, PPS: au.PPS}
+	case cameras.CodecMJPEG:
+		if au.Width <= 0 || au.Height <= 0 {
+			return nil, errors.New("M-JPEG picture size unknown")
+		}
+		codec = &mp4.CodecMJPEG{Width: au.Width, Height: au.Height}
 	default:
 		return nil, fmt.Errorf("unsupported codec %q", au.Codec)
 	}
@@ -112,7 +117,7 @@ func hvcCodecString(sps []byte) (string, error) {
 // withParams returns the access unit's NAL units with its parameter sets in front when it is a keyframe
 // that does not carry them in band.
 func withParams(au cameras.AccessUnit) [][]byte {
-	if !au.Keyframe {
+	if !au.Keyframe || au.Codec == cameras.CodecMJPEG {
 		return au.NALUs
 	}
 	h265 := au.Codec == cameras.CodecH265
@@ -194,6 +199,7 @@ type fragmenter struct {
 	session  uint64
 	started  bool
 	h265     bool
+	mjpeg    bool // every sample is a JPEG image: no DTS extraction, no NAL units
 	x264     *h264.DTSExtractor
 	x265     *h265.DTSExtractor
 	origin   int64  // DTS of the session's first access unit
@@ -207,11 +213,14 @@ type fragmenter struct {
 // reset starts a new session: the next access unit is placed right after the last one returned.
 func (f *fragmenter) reset(au cameras.AccessUnit) {
 	f.session, f.started, f.h265 = au.Session, true, au.Codec == cameras.CodecH265
+	f.mjpeg = au.Codec == cameras.CodecMJPEG
 	f.x264, f.x265 = nil, nil
-	if f.h265 {
+	switch {
+	case f.mjpeg:
+	case f.h265:
 		f.x265 = &h265.DTSExtractor{}
 		f.x265.Initialize()
-	} else {
+	default:
 		f.x264 = &h264.DTSExtractor{}
 		f.x264.Initialize()
 	}
@@ -233,7 +242,9 @@ func (f *fragmenter) dts(au cameras.AccessUnit) int64 {
 	var dts int64
 	var err error
 	nalus := withParams(au)
-	if f.h265 {
+	if f.mjpeg {
+		dts = au.PTS // no reordering in M-JPEG
+	} else if f.h265 {
 		dts, err = f.x265.Extract(nalus, au.PTS)
 	} else {
 		dts, err = f.x264.Extract(nalus, au.PTS)
@@ -263,9 +274,15 @@ func (f *fragmenter) add(au cameras.AccessUnit) (*timedSample, error) {
 	var s fmp4.Sample
 	ptsOffset := au.PTS - dts
 	var err error
-	if f.h265 {
+	switch {
+	case f.mjpeg:
+		if len(au.NALUs) != 1 {
+			return nil, errors.New("sample: M-JPEG frame is not one image")
+		}
+		s.Payload = au.NALUs[0]
+	case f.h265:
 		err = s.FillH265(int32(ptsOffset), au.NALUs)
-	} else {
+	default:
 		err = s.FillH264(int32(ptsOffset), au.NALUs)
 	}
 	if err != nil {

@@ -65,7 +65,9 @@ func (v *viewer) offer(au cameras.AccessUnit) bool {
 
 // ServeLive streams the camera as fragmented MP4 over a WebSocket for Media Source Extensions, and
 // returns when the viewer leaves, is dropped, or Media closes. Before upgrading it answers JSON errors:
-// 404 for an unknown camera, 503 when the camera has no picture yet or Media is closing. After the
+// 404 for an unknown camera, 503 when the camera has no picture yet or Media is closing. An M-JPEG camera
+// has no live view (browsers cannot play M-JPEG through MSE, and its snapshot already is its latest
+// frame): see refuseLive. After the
 // upgrade it sends, for each (new) session of the camera:
 //
 //   - a TEXT message {"type":"init","mime":"video/mp4; codecs=\"avc1.PPCCLL\""} (hvc1.* for H.265),
@@ -85,6 +87,11 @@ func (m *Media) ServeLive(w http.ResponseWriter, r *http.Request, cameraID strin
 	if c.lastKey == nil {
 		c.mu.Unlock()
 		writeJSONError(w, http.StatusServiceUnavailable, "camera has no picture yet")
+		return
+	}
+	if c.lastKey.Codec == cameras.CodecMJPEG {
+		c.mu.Unlock()
+		m.refuseLive(w, r)
 		return
 	}
 	if !m.track() {
@@ -239,6 +246,33 @@ func (m *Media) sendInit(write func(int, []byte) error, au cameras.AccessUnit) e
 }
 
 // writeJSONError answers {"error": msg} with status.
+// closeUnsupportedReason is the close reason for an M-JPEG live view (at most 123 bytes).
+const closeUnsupportedReason = "live view not supported for MJPEG; the snapshot is the latest frame"
+
+// refuseLive answers a live view request for an M-JPEG camera: 415 with ErrLiveUnsupported as JSON to a
+// plain request; a WebSocket handshake is completed so that a browser, which never sees the HTTP status of
+// a failed handshake, gets the reason: a TEXT {"type":"error","error":...} message, then close code 1003
+// (unsupported data) with closeUnsupportedReason.
+func (m *Media) refuseLive(w http.ResponseWriter, r *http.Request) {
+	if !websocket.IsWebSocketUpgrade(r) {
+		writeJSONError(w, http.StatusUnsupportedMediaType, ErrLiveUnsupported.Error())
+		return
+	}
+	conn, err := m.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered the request
+	}
+	defer conn.Close()
+	deadline := time.Now().Add(m.cfg.LiveWriteTimeout)
+	_ = conn.SetWriteDeadline(deadline)
+	msg, _ := json.Marshal(map[string]string{"type": "error", "error": ErrLiveUnsupported.Error()})
+	if conn.WriteMessage(websocket.TextMessage, msg) != nil {
+		return
+	}
+	_ = conn.WriteControl(websocket.CloseMessage,
+		websocket.FormatCloseMessage(websocket.CloseUnsupportedData, closeUnsupportedReason), deadline)
+}
+
 func writeJSONError(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

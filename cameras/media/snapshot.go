@@ -39,12 +39,16 @@ type snapFlight struct {
 
 // Snapshot returns the camera's latest keyframe as a JPEG and the time it arrived. A keyframe is decoded
 // once: later calls are served from a cache, and concurrent calls share one ffmpeg run, which is bounded
-// by SnapshotTimeout. Errors: ErrCameraNotFound, ErrNoKeyframe, ErrFFmpegUnavailable (wrapped with the
-// reason), ctx's error, or a decode failure. The returned slice must not be modified.
+// by SnapshotTimeout. An M-JPEG camera's latest frame already is a JPEG: it is returned as is, without
+// ffmpeg. Errors: ErrCameraNotFound, ErrNoKeyframe, ErrFFmpegUnavailable (wrapped with the reason), ctx's
+// error, or a decode failure. The returned slice must not be modified.
 func (m *Media) Snapshot(ctx context.Context, cameraID string) ([]byte, time.Time, error) {
 	c := m.cams[cameraID]
 	if c == nil {
 		return nil, time.Time{}, ErrCameraNotFound
+	}
+	if img, at, ok := m.jpegSnapshot(c); ok {
+		return img, at, nil
 	}
 	if m.ffReason != "" {
 		m.met.snapshots.WithLabelValues(snapUnavailable).Inc()
@@ -90,6 +94,25 @@ func (m *Media) Snapshot(ctx context.Context, cameraID string) ([]byte, time.Tim
 	}
 	m.met.snapshots.WithLabelValues(snapOK).Inc()
 	return f.res.jpeg, f.res.at, nil
+}
+
+// jpegSnapshot serves the latest frame of an M-JPEG camera, which needs no decoding; ok is false for other
+// codecs and before the first frame.
+func (m *Media) jpegSnapshot(c *camera) ([]byte, time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key := c.lastKey
+	if key == nil || key.Codec != cameras.CodecMJPEG || len(key.NALUs) != 1 {
+		return nil, time.Time{}, false
+	}
+	k := snapKey{session: key.Session, pts: key.PTS}
+	if s := c.snap; s != nil && s.key == k && s.at.Equal(key.Time) {
+		m.met.snapshots.WithLabelValues(snapCached).Inc()
+		return s.jpeg, s.at, true
+	}
+	c.snap = &snapResult{key: k, jpeg: key.NALUs[0], at: key.Time}
+	m.met.snapshots.WithLabelValues(snapOK).Inc()
+	return c.snap.jpeg, c.snap.at, true
 }
 
 // decodeSnapshot runs ffmpeg for one keyframe, caches the result and releases the flight's waiters. It

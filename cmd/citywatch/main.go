@@ -26,8 +26,9 @@ Usage:
   citywatch serve --config FILE
       The platform as configured. SIGHUP reloads the configuration.
   citywatch check --config FILE [--print]
-      Validate a configuration file; errors are listed as file:line: message. --print shows the
-      effective configuration with defaults (secrets redacted).
+      Validate a configuration file and what serve loads with it (rule files, their references to
+      cameras and zones, receiver templates); errors are listed as file:line: message. --print shows
+      the effective configuration with defaults (secrets redacted).
   citywatch simulate sensors [--broker URL] [--devices N] [--rate R] [--faults SPEC] [flags]
       Publish simulated quarantine-site and city sensor data to an MQTT broker. SPEC injects faults,
       e.g. "fever=wearable-001@30s,silent=room-002@2m,malformed=0.02". The password may come from
@@ -124,7 +125,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	a, err := app.New(cfg, app.Options{Logger: logger, AdminToken: os.Getenv("CITYWATCH_ADMIN_TOKEN"),
+	a, err := app.New(cfg, app.Options{Logger: logger, AdminToken: os.Getenv("CITYWATCH_ADMIN_TOKEN"), Flags: flagValues(fs),
 		OnInitialAdmin: func(user, _ string) {
 			// The password goes to the file only: logs (journald, docker) are read by more people than the box.
 			fmt.Fprintf(stderr, "\nCreated the first admin %q. Its password is in %s (mode 0600): sign in and change it.\n\n",
@@ -173,6 +174,11 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	// Rule files, their references to cameras and the receivers, exactly as serve loads them.
+	if err := app.Check(cfg); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
 	if *print {
 		fmt.Fprint(stdout, cfg.String())
 		return 0
@@ -190,6 +196,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&o.RTSP, "rtsp", "127.0.0.1:8554", "simulated camera RTSP `address`")
 	fs.IntVar(&o.Devices, "devices", 24, "simulated sensor `count`")
 	fs.Float64Var(&o.Rate, "rate", 1, "messages per second per simulated sensor")
+	fs.DurationVar(&o.LivePingInterval, "live-ping-interval", 0, "how often the dashboard's live stream pings pages (default 5s; the browser tests shorten it)")
 	o.AdminToken = os.Getenv("CITYWATCH_ADMIN_TOKEN")
 	if err := parseFlags(fs, args); err != nil {
 		return err

@@ -90,18 +90,20 @@ type Deps struct {
 // Auth authenticates requests and manages users, tokens and sessions. It is safe for concurrent use. It starts
 // no goroutines (expired sessions are pruned at each login), so it needs no Close.
 type Auth struct {
-	cfg      Config
-	deps     Deps
-	st       *store
-	log      *slog.Logger
-	now      func() time.Time
-	public   []publicPath
-	byUser   *limiter
-	byIP     *limiter
-	dummy    string        // a password hash verified for unknown users, so they cost the same time
-	hashSem  chan struct{} // bounds concurrent argon2 work (memory)
-	logins   *prometheus.CounterVec
-	rejected *prometheus.CounterVec
+	cfg     Config
+	deps    Deps
+	st      *store
+	log     *slog.Logger
+	now     func() time.Time
+	public  []publicPath
+	byUser  *limiter
+	byIP    *limiter
+	dummy   string        // a password hash verified for unknown users, so they cost the same time
+	hashSem chan struct{} // bounds concurrent argon2 work (memory)
+	// checkHook, when set (tests only), runs just before a login's password check.
+	checkHook func()
+	logins    *prometheus.CounterVec
+	rejected  *prometheus.CounterVec
 }
 
 // InitialAdminFile is the name, under Config.DataDir, of the first start's admin credentials.

@@ -87,7 +87,7 @@ func permissions(p Principal) []Action {
 }
 
 func (a *Auth) login(w http.ResponseWriter, r *http.Request) {
-	data, err := readBody(w, r)
+	data, err := readBodyMax(w, r, maxLoginBody)
 	if err != nil {
 		writeBodyError(w, err)
 		return
@@ -98,9 +98,14 @@ func (a *Auth) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip := a.ClientIP(r)
+	userKey, ipKey := "u:"+req.Username, "ip:"+ip
+	wait, err := a.admitLogin(r.Context(), userKey, ipKey)
+	if err != nil {
+		return // the client left while its attempt waited for those in flight
+	}
 	now := a.now()
 	rec := audit.Record{Time: now, Actor: req.Username, IP: ip, Action: audit.LoginFailure}
-	if wait := max(a.byUser.wait("u:"+req.Username, now), a.byIP.wait("ip:"+ip, now)); wait > 0 {
+	if wait > 0 {
 		a.logins.WithLabelValues("throttled").Inc()
 		rec.Detail = "throttled"
 		a.record(r.Context(), rec)
@@ -110,6 +115,9 @@ func (a *Auth) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, why, err := a.verify(r.Context(), req)
+	now = a.now()
+	lockU := a.byUser.release(userKey, err == nil && why != "", now)
+	lockIP := a.byIP.release(ipKey, err == nil && why != "", now)
 	if err != nil {
 		a.logins.WithLabelValues("error").Inc()
 		a.log.Error("login failed on an internal error", "user", req.Username, "err", err)
@@ -118,8 +126,6 @@ func (a *Auth) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if why != "" {
 		a.logins.WithLabelValues("failure").Inc()
-		lockU := a.byUser.fail("u:"+req.Username, now)
-		lockIP := a.byIP.fail("ip:"+ip, now)
 		if lockU > 0 || lockIP > 0 {
 			a.log.Warn("failed logins: backing off", "user", req.Username, "ip", ip, "lockout", max(lockU, lockIP))
 		}
@@ -128,7 +134,7 @@ func (a *Auth) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "invalid username or password", nil)
 		return
 	}
-	a.byUser.reset("u:" + req.Username)
+	a.byUser.reset(userKey)
 	resp, err := a.startSession(w, r, u, now)
 	if err != nil {
 		a.logins.WithLabelValues("error").Inc()
@@ -142,6 +148,38 @@ func (a *Auth) login(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
+// admitLogin reserves a login attempt against both the user name's and the client address's limits before any
+// password is hashed, waiting while the attempts in flight use them up, so a parallel burst is checked no more
+// often than the same attempts made in turn. It returns the lockout when either key is locked (then nothing is
+// reserved); otherwise the caller must release both keys once the attempt is decided. It never waits while
+// holding a reservation.
+func (a *Auth) admitLogin(ctx context.Context, userKey, ipKey string) (time.Duration, error) {
+	for {
+		now := a.now()
+		lock, busy := a.byUser.reserve(userKey, now)
+		if lock > 0 {
+			return lock, nil
+		}
+		if busy == nil {
+			lock, busy = a.byIP.reserve(ipKey, now)
+			if lock > 0 || busy != nil {
+				a.byUser.release(userKey, false, now)
+			}
+			if lock > 0 {
+				return lock, nil
+			}
+			if busy == nil {
+				return 0, nil
+			}
+		}
+		select {
+		case <-busy:
+		case <-ctx.Done():
+			return 0, fmt.Errorf("auth: waiting for a login slot: %w", ctx.Err())
+		}
+	}
+}
+
 // verify checks the credentials. why is the failure reason for the audit trail ("" on success); the client
 // only ever learns "invalid username or password", after the same argon2 work whether the user exists or not.
 func (a *Auth) verify(ctx context.Context, req loginRequest) (u User, why string, err error) {
@@ -150,6 +188,9 @@ func (a *Auth) verify(ctx context.Context, req loginRequest) (u User, why string
 		defer func() { <-a.hashSem }()
 	case <-ctx.Done():
 		return u, "", ctx.Err()
+	}
+	if a.checkHook != nil {
+		a.checkHook()
 	}
 	u, hash, err := a.st.getUser(ctx, req.Username)
 	if errors.Is(err, ErrNotFound) {

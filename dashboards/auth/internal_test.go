@@ -207,3 +207,35 @@ func FuzzParseTokenCreate(f *testing.F) {
 		}
 	})
 }
+
+// reserveSteps drive one key of a limiter (free=2, base=1s): "r" reserves (want "ok", "busy" or "locked"),
+// "f" and "s" release one reserved attempt as failed or succeeded.
+var reserveSteps = []struct{ op, want string }{
+	{"r", "ok"}, {"r", "ok"}, {"r", "busy"}, // the free attempts are all in flight
+	{"s", ""}, {"r", "ok"}, // a success frees its place
+	{"f", ""}, {"f", ""}, // two failures: the free attempts are used up
+	{"r", "ok"}, {"r", "busy"}, // past them, one at a time
+	{"f", ""}, {"r", "locked"}, // the third failure locks
+}
+
+func TestLimiterReserve(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := newLimiter(2, time.Second, 8*time.Second, time.Minute, 10)
+	for i, st := range reserveSteps {
+		switch st.op {
+		case "r":
+			lock, busy := l.reserve("k", t0)
+			got := "ok"
+			if lock > 0 {
+				got = "locked"
+			} else if busy != nil {
+				got = "busy"
+			}
+			require.Equal(t, st.want, got, "step %d", i)
+		case "f", "s":
+			l.release("k", st.op == "f", t0)
+		}
+	}
+	_, busy := l.reserve("k", t0.Add(2*time.Minute))
+	assert.Nil(t, busy, "failures are forgotten")
+}

@@ -10,8 +10,12 @@ import (
 	"net/http"
 )
 
-// maxBody bounds every JSON request body.
-const maxBody = 1 << 20
+// maxBody bounds every JSON request body; maxLoginBody bounds a login's (a user name and a password of at most
+// maxPassword characters, even if every one is a \u escape), which anyone may send.
+const (
+	maxBody      = 1 << 20
+	maxLoginBody = 16 << 10
+)
 
 // errorBody is the JSON shape of every error this package writes.
 type errorBody struct {
@@ -72,15 +76,20 @@ func decodeJSON(data []byte, v any) error {
 
 // readBody reads r's body: JSON content type, at most 1 MiB.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	return readBodyMax(w, r, maxBody)
+}
+
+// readBodyMax reads r's body: JSON content type, at most limit bytes.
+func readBodyMax(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || ct != "application/json" {
 		return nil, &bodyError{http.StatusUnsupportedMediaType, "Content-Type must be application/json"}
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, &bodyError{http.StatusRequestEntityTooLarge, fmt.Sprintf("body exceeds %d bytes", maxBody)}
+			return nil, &bodyError{http.StatusRequestEntityTooLarge, fmt.Sprintf("body exceeds %d bytes", tooBig.Limit)}
 		}
 		return nil, &bodyError{http.StatusBadRequest, "reading body failed"}
 	}

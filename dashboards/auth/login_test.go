@@ -94,7 +94,7 @@ func TestLoginBadBodies(t *testing.T) {
 		{"not json", `username=a&password=b`, "application/json", 400, "malformed JSON at offset 1"},
 		{"form", `username=a&password=b`, "application/x-www-form-urlencoded", 415, "Content-Type must be application/json"},
 		{"missing password", `{"username":"a"}`, "application/json", 400, "password: required"},
-		{"too big", `{"username":"` + string(make([]byte, 2<<20)) + `"}`, "application/json", 413, "body exceeds 1048576 bytes"},
+		{"too big", `{"username":"` + string(make([]byte, 20<<10)) + `"}`, "application/json", 413, "body exceeds 16384 bytes"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

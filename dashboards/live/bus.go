@@ -7,6 +7,7 @@ package live
 import (
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,11 +34,19 @@ type Config struct {
 	// MaxPending bounds the keys a subscriber may have waiting; past it the subscriber is told it lost events
 	// and should reload. It defaults to 10000.
 	MaxPending int
+	// PingInterval is how often a stream sends a "ping" event with the server's time (see Ping). A page calls
+	// itself stale after two intervals without a ping or data, so this bounds how long a frozen server, a
+	// stuck producer or a silently dead connection can pass for live; the pings also keep idle connections
+	// (and the proxies in between) open. It defaults to 5s.
+	PingInterval time.Duration
+	// Now is the clock the pings read. It defaults to time.Now.
+	Now func() time.Time
 }
 
 // Bus fans events out to subscribers.
 type Bus struct {
 	cfg     Config
+	current atomic.Int64 // unix nanoseconds of the last MarkCurrent; 0 before the first
 	mu      sync.Mutex
 	subs    map[*Subscription]struct{}
 	clients prometheus.Gauge
@@ -52,6 +61,12 @@ func New(cfg Config, reg prometheus.Registerer) *Bus {
 	}
 	if cfg.MaxPending <= 0 {
 		cfg.MaxPending = 10000
+	}
+	if cfg.PingInterval <= 0 {
+		cfg.PingInterval = DefaultPingInterval
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	f := promauto.With(reg)
 	return &Bus{cfg: cfg, subs: map[*Subscription]struct{}{},
@@ -69,8 +84,19 @@ func (b *Bus) Subscribers() int {
 	return len(b.subs)
 }
 
+// DefaultPingInterval is the ping interval of a Config that sets none.
+const DefaultPingInterval = 5 * time.Second
+
 // BatchInterval is the configured batch interval.
 func (b *Bus) BatchInterval() time.Duration { return b.cfg.BatchInterval }
+
+// PingInterval is the configured ping interval.
+func (b *Bus) PingInterval() time.Duration { return b.cfg.PingInterval }
+
+// MarkCurrent records that the producer has published every change it knows of up to now. The pings carry
+// the time of the last mark (Ping.CurrentAt), so a page can tell a stream that is open but no longer fed (a
+// stuck producer) from a live one. A bus nobody marks sends pings without it.
+func (b *Bus) MarkCurrent() { b.current.Store(b.cfg.Now().UnixNano()) }
 
 // Publish hands ev to every subscriber that may see its site. It never blocks on a subscriber.
 func (b *Bus) Publish(ev Event) {

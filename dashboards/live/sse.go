@@ -2,17 +2,47 @@ package live
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
 )
 
-// heartbeat keeps idle streams (and the proxies in between) from timing out.
-const heartbeat = 15 * time.Second
+// writeTimeout bounds one write to a client: a client that stops reading is cut instead of holding the
+// stream's goroutine.
+const writeTimeout = 10 * time.Second
 
-// Serve streams a subscription as Server-Sent Events until the client leaves: every batch interval, one
-// "event: <kind>" message per changed thing with its latest JSON, a "reload" event after an overflow, and a
-// comment line as a heartbeat. The browser's EventSource reconnects by itself (retry: 3 s).
+// Ping is the data of a "ping" event. A page that has had neither a ping nor another event for two
+// IntervalMS calls what it shows stale; Time lets it correct for its own clock's offset when it ticks "last
+// seen" ages.
+type Ping struct {
+	// Time is the server's time when the ping was sent.
+	Time time.Time `json:"time"`
+	// IntervalMS is the ping interval in milliseconds: the next ping follows within it.
+	IntervalMS int64 `json:"interval_ms"`
+	// BatchMS is the batch interval in milliseconds: changes arrive at most this late.
+	BatchMS int64 `json:"batch_ms"`
+	// CurrentAt is when the producer last had every change published (Bus.MarkCurrent). When it lags Time by
+	// more than two ping intervals the stream is open but not fed, and what the page shows is stale. Absent
+	// when no producer marks the bus.
+	CurrentAt *time.Time `json:"current_at,omitempty"`
+}
+
+// ping is the "ping" event message for now.
+func (b *Bus) ping() []byte {
+	p := Ping{Time: b.cfg.Now().UTC(), IntervalMS: b.cfg.PingInterval.Milliseconds(), BatchMS: b.cfg.BatchInterval.Milliseconds()}
+	if ns := b.current.Load(); ns != 0 {
+		at := time.Unix(0, ns).UTC()
+		p.CurrentAt = &at
+	}
+	data, _ := json.Marshal(p) // a struct of times and numbers always encodes
+	return fmt.Appendf(nil, "event: ping\ndata: %s\n\n", data)
+}
+
+// Serve streams a subscription as Server-Sent Events until the client leaves: at once and then every ping
+// interval an "event: ping" message (Ping); every batch interval one "event: <kind>" message per changed
+// thing with its latest JSON, and a "reload" event after an overflow. The browser's EventSource reconnects
+// by itself (retry: 3 s).
 func (b *Bus) Serve(w http.ResponseWriter, r *http.Request, visible func(site string) bool) {
 	rc := http.NewResponseController(w)
 	h := w.Header()
@@ -22,30 +52,37 @@ func (b *Bus) Serve(w http.ResponseWriter, r *http.Request, visible func(site st
 	w.WriteHeader(http.StatusOK)
 	sub := b.Subscribe(visible)
 	defer sub.Close()
-	if _, err := fmt.Fprint(w, "retry: 3000\n: connected\n\n"); err != nil || rc.Flush() != nil {
+	send := func(p []byte) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		if _, err := w.Write(p); err != nil || rc.Flush() != nil {
+			return false
+		}
+		_ = rc.SetWriteDeadline(time.Time{}) // the next write sets its own; none while idle
+		return true
+	}
+	// The first ping right away tells the page the interval to expect and the server's clock.
+	if !send(append([]byte("retry: 3000\n: connected\n\n"), b.ping()...)) {
 		return
 	}
 	batch := time.NewTicker(b.cfg.BatchInterval)
 	defer batch.Stop()
-	beat := time.NewTicker(heartbeat)
-	defer beat.Stop()
+	ping := time.NewTicker(b.cfg.PingInterval)
+	defer ping.Stop()
 	var buf bytes.Buffer
 	for {
 		select {
 		case <-r.Context().Done():
 			return
-		case <-beat.C:
-			_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
-			if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil || rc.Flush() != nil {
+		case <-ping.C:
+			if !send(b.ping()) {
 				return
 			}
-			_ = rc.SetWriteDeadline(time.Time{})
 		case <-batch.C:
 			events, overflow := sub.Take()
 			if len(events) == 0 && !overflow {
 				continue
 			}
-			// The whole batch in one write; a client that stops reading is cut instead of holding this goroutine.
+			// The whole batch in one write.
 			buf.Reset()
 			for _, ev := range events {
 				buf.WriteString("event: ")
@@ -57,11 +94,9 @@ func (b *Bus) Serve(w http.ResponseWriter, r *http.Request, visible func(site st
 			if overflow {
 				buf.WriteString("event: reload\ndata: {}\n\n")
 			}
-			_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
-			if _, err := w.Write(buf.Bytes()); err != nil || rc.Flush() != nil {
+			if !send(buf.Bytes()) {
 				return
 			}
-			_ = rc.SetWriteDeadline(time.Time{}) // the next write sets its own; none while idle
 		}
 	}
 }

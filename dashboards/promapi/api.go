@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
+	"net/url"
 	"runtime"
 	"slices"
 	"strconv"
@@ -28,12 +30,28 @@ import (
 	"github.com/prometheus/prometheus/util/stats"
 )
 
-// Defaults applied by New to zero Options fields.
+// Defaults applied by New to zero Options fields. The memory arithmetic behind DefaultMaxSamples and
+// DefaultMaxConcurrentCap is in docs/configuration.md (http.query).
 const (
 	// DefaultTimeout is the longest a query may run.
-	DefaultTimeout = 2 * time.Minute
-	// DefaultMaxSamples is the most samples a query may hold in memory at once.
-	DefaultMaxSamples = 50_000_000
+	DefaultTimeout = 30 * time.Second
+	// DefaultMaxSamples is the most samples a query may hold in memory at once: with
+	// DefaultMaxConcurrentCap queries at this limit, queries hold under 1 GiB (BytesPerSample).
+	DefaultMaxSamples = 1_000_000
+	// BytesPerSample bounds what one sample a query holds costs the heap, garbage not yet collected included:
+	// the engine's points, the result and its JSON answer. TestSampleCost measures about 80 for a range
+	// query's matrix answered as JSON; 128 leaves margin.
+	BytesPerSample = 128
+	// DefaultMaxConcurrentCap caps the default concurrency (2 per core) so the default budget stays within
+	// 1 GiB on machines with many cores: 8 × DefaultMaxSamples × BytesPerSample = 1.02e9 bytes < 1 GiB.
+	DefaultMaxConcurrentCap = 8
+	// DefaultQueueWait is how long a query waits for a free slot before a 503.
+	DefaultQueueWait = 2 * time.Second
+	// DefaultMaxPoints is the most points per series of a range query or of one subquery, as Prometheus caps
+	// range queries.
+	DefaultMaxPoints = 11_000
+	// DefaultMinStep is the smallest range-query and subquery step.
+	DefaultMinStep = time.Second
 	// DefaultLookbackDelta is how far back an instant selector looks for the latest sample.
 	DefaultLookbackDelta = 5 * time.Minute
 	// subqueryStep is the step of a subquery without one ("x[1h:]"): Prometheus' default evaluation interval.
@@ -47,10 +65,29 @@ const BuildVersion = "3.0.0"
 // Options configures the API.
 type Options struct {
 	// Timeout is the longest a query may run; a request's own timeout parameter can only shorten it. It
-	// defaults to 2m.
+	// defaults to 30s.
 	Timeout time.Duration
-	// MaxSamples is the most samples a single query may load into memory. It defaults to 50e6.
+	// MaxSamples is the most samples a single query may load into memory; past it the query fails with 422.
+	// It defaults to 1e6.
 	MaxSamples int
+	// MaxConcurrent is how many queries (query, query_range, series, labels, label values) run at once. It
+	// defaults to 2 × GOMAXPROCS, at most DefaultMaxConcurrentCap.
+	MaxConcurrent int
+	// MaxConcurrentPerClient is how many of the MaxConcurrent slots one client (ClientKey) may hold, so one
+	// client looping expensive queries leaves the others a slot and, with the default MaxConcurrent, half the
+	// cores. It defaults to a quarter of MaxConcurrent, at least 1.
+	MaxConcurrentPerClient int
+	// ClientKey names the client of a request for MaxConcurrentPerClient (the authenticated principal, or
+	// the client address); nil puts every request under one key, so only MaxConcurrent applies.
+	ClientKey func(*http.Request) string
+	// QueueWait is how long a query waits for one of the MaxConcurrent slots before it is answered 503 with
+	// Retry-After. It defaults to 2s.
+	QueueWait time.Duration
+	// MaxPoints is the most points per series of a range query ((end-start)/step) and of one subquery
+	// (range/step). It defaults to 11000, Prometheus' range query limit.
+	MaxPoints int
+	// MinStep is the smallest step of a range query and of a subquery. It defaults to 1s.
+	MinStep time.Duration
 	// LookbackDelta is how far back instant selectors look for a sample. It defaults to 5m.
 	LookbackDelta time.Duration
 	// Logger receives request errors; nil discards them.
@@ -58,6 +95,10 @@ type Options struct {
 	// Registerer receives the citywatch_promapi_* metrics and the PromQL engine's metrics (prefixed
 	// "citywatch_"); nil registers nothing.
 	Registerer prometheus.Registerer
+	// Rules gives /api/v1/rules and /api/v1/alerts their rules and alerts; nil serves none.
+	Rules RuleSource
+	// Status is what the status endpoints report (status.go).
+	Status Status
 }
 
 // API is the Prometheus-compatible query API. It is safe for concurrent use.
@@ -68,6 +109,18 @@ type API struct {
 	logger  *slog.Logger
 	metrics *metrics
 	now     func() time.Time
+	gate    *gate
+	client  func(*http.Request) string
+	budget  exprBudget
+	timeout time.Duration
+	// retryAfter is the Retry-After of a 503 for a full gate, in whole seconds.
+	retryAfter string
+	// remote, when set (NewRemote), answers the queries instead of q, scoped by sites.
+	remote Remote
+	sites  SitesFunc
+	// ruleSource and status serve the rules, alerts and status endpoints.
+	ruleSource RuleSource
+	status     Status
 }
 
 // New returns an API that answers queries from q.
@@ -79,15 +132,11 @@ func New(q storage.Queryable, opts Options) (*API, error) {
 		return nil, fmt.Errorf("promapi: timeout, max samples and lookback delta must not be negative, got %s, %d, %s",
 			opts.Timeout, opts.MaxSamples, opts.LookbackDelta)
 	}
-	if opts.Timeout == 0 {
-		opts.Timeout = DefaultTimeout
+	if opts.MaxConcurrent < 0 || opts.MaxConcurrentPerClient < 0 || opts.QueueWait < 0 || opts.MaxPoints < 0 || opts.MinStep < 0 {
+		return nil, fmt.Errorf("promapi: max concurrent (per client), queue wait, max points and min step must not be negative, got %d, %d, %s, %d, %s",
+			opts.MaxConcurrent, opts.MaxConcurrentPerClient, opts.QueueWait, opts.MaxPoints, opts.MinStep)
 	}
-	if opts.MaxSamples == 0 {
-		opts.MaxSamples = DefaultMaxSamples
-	}
-	if opts.LookbackDelta == 0 {
-		opts.LookbackDelta = DefaultLookbackDelta
-	}
+	opts = opts.withDefaults()
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -117,14 +166,63 @@ func New(q storage.Queryable, opts Options) (*API, error) {
 	if engineReg != nil && engineReg.err != nil {
 		return nil, fmt.Errorf("promapi: register PromQL engine metrics: %w", engineReg.err)
 	}
-	m, err := newMetrics(opts.Registerer)
+	g := newGate(opts.MaxConcurrent, opts.MaxConcurrentPerClient, opts.QueueWait)
+	m, err := newMetrics(opts.Registerer, g)
 	if err != nil {
 		return nil, err
 	}
-	return &API{q: q, engine: engine, parser: p, logger: logger, metrics: m, now: time.Now}, nil
+	a := &API{q: q, engine: engine, parser: p, logger: logger, metrics: m, now: time.Now,
+		gate:       g,
+		client:     opts.ClientKey,
+		budget:     exprBudget{minStep: opts.MinStep, maxPoints: int64(opts.MaxPoints)},
+		timeout:    opts.Timeout,
+		retryAfter: strconv.Itoa(max(1, int(math.Ceil(opts.QueueWait.Seconds())))),
+		ruleSource: opts.Rules,
+		status:     opts.Status,
+	}
+	if a.status.StartTime.IsZero() {
+		a.status.StartTime = time.Now()
+	}
+	return a, nil
 }
 
-// Engine returns the PromQL engine, for other components (rules) to evaluate queries with the same limits.
+// withDefaults fills the zero fields of o.
+func (o Options) withDefaults() Options {
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.MaxSamples == 0 {
+		o.MaxSamples = DefaultMaxSamples
+	}
+	if o.MaxConcurrent == 0 {
+		o.MaxConcurrent = DefaultMaxConcurrent()
+	}
+	if o.MaxConcurrentPerClient == 0 {
+		o.MaxConcurrentPerClient = max(1, o.MaxConcurrent/4)
+	}
+	if o.QueueWait == 0 {
+		o.QueueWait = DefaultQueueWait
+	}
+	if o.MaxPoints == 0 {
+		o.MaxPoints = DefaultMaxPoints
+	}
+	if o.MinStep == 0 {
+		o.MinStep = DefaultMinStep
+	}
+	if o.LookbackDelta == 0 {
+		o.LookbackDelta = DefaultLookbackDelta
+	}
+	return o
+}
+
+// DefaultMaxConcurrent is the default of Options.MaxConcurrent: two queries per core the Go scheduler uses,
+// at most DefaultMaxConcurrentCap.
+func DefaultMaxConcurrent() int {
+	return min(2*runtime.GOMAXPROCS(0), DefaultMaxConcurrentCap)
+}
+
+// Engine returns the API's PromQL engine, with the API's MaxSamples and Timeout but without its concurrency
+// gate or expression checks. Rule evaluation uses an engine of its own, so a saturated API never delays it.
 func (a *API) Engine() *promql.Engine { return a.engine }
 
 // Query evaluates expr at ts and returns its value (a promql.Vector, Scalar, Matrix or String). The value is
@@ -157,32 +255,11 @@ func copyValue(v parser.Value) parser.Value {
 	return v
 }
 
-// Register adds the API's routes to mux: GET and POST /api/v1/query, /api/v1/query_range, /api/v1/series,
-// /api/v1/labels, /api/v1/label/{name}/values, /api/v1/query_exemplars, and GET /api/v1/status/buildinfo and
-// /api/v1/metadata. Authentication is the caller's (wrap the mux).
+// Register adds the API's routes to mux (routes.go): the query, metadata, rules, alerts, targets, status and
+// parser endpoints with the methods Prometheus accepts, and "/api/v1/" answering unknown paths and wrong
+// methods in Prometheus' error shape. Authentication is the caller's (wrap the mux).
 func (a *API) Register(mux *http.ServeMux) {
-	routes := []struct {
-		path string
-		name string
-		f    apiFunc
-		post bool
-	}{
-		{"/api/v1/query", "query", a.query, true},
-		{"/api/v1/query_range", "query_range", a.queryRange, true},
-		{"/api/v1/series", "series", a.series, true},
-		{"/api/v1/labels", "labels", a.labelNames, true},
-		{"/api/v1/label/{name}/values", "label_values", a.labelValues, true},
-		{"/api/v1/query_exemplars", "query_exemplars", a.queryExemplars, true},
-		{"/api/v1/status/buildinfo", "buildinfo", a.buildInfo, false},
-		{"/api/v1/metadata", "metadata", a.metadata, false},
-	}
-	for _, rt := range routes {
-		h := a.wrap(rt.name, rt.f)
-		mux.Handle("GET "+rt.path, h)
-		if rt.post {
-			mux.Handle("POST "+rt.path, h)
-		}
-	}
+	a.registerRoutes(mux, a.routes())
 }
 
 // Error types of the error envelope, as in Prometheus.
@@ -192,6 +269,8 @@ const (
 	errorExec     = "execution"
 	errorBadData  = "bad_data"
 	errorInternal = "internal"
+	// errorUnavailable is Prometheus' type for a server that cannot take the query now (503).
+	errorUnavailable = "unavailable"
 )
 
 // statusClientClosedRequest is nginx's non-standard status for a client that went away, which Prometheus
@@ -214,8 +293,12 @@ func (e *apiError) statusCode() int {
 		return http.StatusUnprocessableEntity
 	case errorCanceled:
 		return statusClientClosedRequest
-	case errorTimeout:
+	case errorTimeout, errorUnavailable:
 		return http.StatusServiceUnavailable
+	case ErrorNotFound:
+		return http.StatusNotFound
+	case ErrorForbidden:
+		return http.StatusForbidden
 	default:
 		return http.StatusInternalServerError
 	}
@@ -232,6 +315,8 @@ type apiResult struct {
 	err       *apiError
 	warnings  annotations.Annotations
 	finalizer func()
+	// stream, when set, writes the whole answer (a remote engine's, passed through) and returns its status.
+	stream func(http.ResponseWriter) int
 }
 
 type apiFunc func(r *http.Request) apiResult
@@ -263,10 +348,15 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, f apiFunc) (code int
 	query := r.Form.Get("query")
 	warnings, infos := res.warnings.AsStrings(query, 10, 10)
 	if res.err != nil {
-		if res.err.typ == errorInternal || res.err.typ == errorExec {
+		if reason := rejectReason(res.err.err); reason != "" {
+			a.metrics.rejected.WithLabelValues(reason).Inc()
+		} else if res.err.typ == errorInternal || res.err.typ == errorExec {
 			a.logger.Warn("query failed", "path", r.URL.Path, "query", query, "err", res.err.err)
 		}
 		return a.respondError(w, res.err, warnings)
+	}
+	if res.stream != nil {
+		return res.stream(w)
 	}
 	body, err := encodeSuccess(nil, res.data, warnings, infos)
 	if err != nil {
@@ -287,6 +377,9 @@ func (a *API) respondError(w http.ResponseWriter, e *apiError, warnings []string
 	code := e.statusCode()
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	if e.typ == errorUnavailable {
+		w.Header().Set("Retry-After", a.retryAfter)
+	}
 	w.WriteHeader(code)
 	_, _ = w.Write(body)
 	return code
@@ -379,11 +472,23 @@ func (a *API) query(r *http.Request) apiResult {
 	if err != nil {
 		return apiResult{err: &apiError{errorBadData, err}}
 	}
+	if a.remote != nil {
+		return a.remoteQuery(r, "/api/v1/query", ts, ts, 0)
+	}
+	if apiErr := a.check(r.Form.Get("query"), ts, ts, 0); apiErr != nil {
+		return apiResult{err: apiErr}
+	}
+	release, apiErr := a.admit(ctx, r)
+	if apiErr != nil {
+		return apiResult{err: apiErr}
+	}
+	defer releaseOnPanic(release)
 	qry, err := a.engine.NewInstantQuery(ctx, a.q, opts, r.Form.Get("query"), ts)
 	if err != nil {
+		release()
 		return apiResult{err: constructionError(err)}
 	}
-	return a.exec(ctx, r, qry, limit)
+	return a.exec(ctx, r, qry, limit).thenRelease(release)
 }
 
 func (a *API) queryRange(r *http.Request) apiResult {
@@ -404,11 +509,81 @@ func (a *API) queryRange(r *http.Request) apiResult {
 	if err != nil {
 		return apiResult{err: &apiError{errorBadData, err}}
 	}
+	if a.remote != nil {
+		return a.remoteQuery(r, "/api/v1/query_range", p.start, p.end, p.step)
+	}
+	if apiErr := a.check(r.Form.Get("query"), p.start, p.end, p.step); apiErr != nil {
+		return apiResult{err: apiErr}
+	}
+	release, apiErr := a.admit(ctx, r)
+	if apiErr != nil {
+		return apiResult{err: apiErr}
+	}
+	defer releaseOnPanic(release)
 	qry, err := a.engine.NewRangeQuery(ctx, a.q, opts, r.Form.Get("query"), p.start, p.end, p.step)
 	if err != nil {
+		release()
 		return apiResult{err: constructionError(err)}
 	}
-	return a.exec(ctx, r, qry, limit)
+	return a.exec(ctx, r, qry, limit).thenRelease(release)
+}
+
+// check parses expr and refuses it as bad_data when it does not parse or its shape exceeds the budget
+// (checkQuery), before it takes a slot or allocates anything.
+func (a *API) check(expr string, start, end time.Time, step time.Duration) *apiError {
+	parsed, err := a.parser.ParseExpr(expr)
+	if err != nil {
+		return invalidParam(err, "query") // the engine's own parser and message
+	}
+	err = checkQuery(parsed, start, end, step, a.budget)
+	var be *budgetError
+	switch {
+	case errors.As(err, &be):
+		return &apiError{errorBadData, err}
+	case err != nil:
+		return invalidParam(err, "query") // a duration expression the engine would refuse the same way
+	}
+	return nil
+}
+
+// admit takes one of the concurrent query slots for r's client, or answers 503 unavailable when none frees up
+// within the queue wait. The caller runs release once the answer is written.
+func (a *API) admit(ctx context.Context, r *http.Request) (release func(), apiErr *apiError) {
+	key := ""
+	if a.client != nil {
+		key = a.client(r)
+	}
+	release, err := a.gate.enter(ctx, key)
+	switch {
+	case errors.Is(err, errGateFull):
+		return nil, &apiError{errorUnavailable, &budgetError{reasonConcurrency, fmt.Errorf("%d queries are already running; retry later", cap(a.gate.slots))}}
+	case errors.Is(err, errClientFull):
+		return nil, &apiError{errorUnavailable, &budgetError{reasonConcurrency, fmt.Errorf("%d queries of this client are already running; retry later", a.gate.perKey)}}
+	case err != nil:
+		return nil, returnAPIError(err)
+	}
+	return release, nil
+}
+
+// releaseOnPanic gives a slot back when the handler panics before its result (and so its finalizer) exists;
+// serve recovers the panic. Deferred right after admit.
+func releaseOnPanic(release func()) {
+	if p := recover(); p != nil {
+		release()
+		panic(p)
+	}
+}
+
+// thenRelease runs release after the result's own finalizer, once the answer is written.
+func (res apiResult) thenRelease(release func()) apiResult {
+	fin := res.finalizer
+	res.finalizer = func() {
+		if fin != nil {
+			fin()
+		}
+		release()
+	}
+	return res
 }
 
 // exec runs a built query; the query is closed by the result's finalizer, after the response is written.
@@ -462,6 +637,9 @@ func (a *API) series(r *http.Request) apiResult {
 	if len(r.Form["match[]"]) == 0 {
 		return apiResult{err: &apiError{errorBadData, errors.New("no match[] parameter provided")}}
 	}
+	if a.remote != nil {
+		return a.remoteSelectors(r, "/api/v1/series")
+	}
 	limit, err := parseLimit(r.Form.Get("limit"))
 	if err != nil {
 		return apiResult{err: invalidParam(err, "limit")}
@@ -474,12 +652,19 @@ func (a *API) series(r *http.Request) apiResult {
 	if err != nil {
 		return apiResult{err: invalidParam(err, "match[]")}
 	}
-	ctx := r.Context()
+	ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
+	defer cancel()
+	release, apiErr := a.admit(ctx, r)
+	if apiErr != nil {
+		return apiResult{err: apiErr}
+	}
+	defer releaseOnPanic(release)
 	q, err := a.q.Querier(timestamp.FromTime(start), timestamp.FromTime(end))
 	if err != nil {
+		release()
 		return apiResult{err: returnAPIError(err)}
 	}
-	closer := func() { _ = q.Close() }
+	closer := func() { _ = q.Close(); release() }
 	hints := &storage.SelectHints{
 		Start: timestamp.FromTime(start),
 		End:   timestamp.FromTime(end),
@@ -518,8 +703,11 @@ func (a *API) series(r *http.Request) apiResult {
 }
 
 func (a *API) labelNames(r *http.Request) apiResult {
-	return a.labelStrings(r, returnAPIError, func(q storage.Querier, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
-		return q.LabelNames(r.Context(), hints, ms...)
+	if a.remote != nil {
+		return a.remoteSelectors(r, "/api/v1/labels")
+	}
+	return a.labelStrings(r, returnAPIError, func(ctx context.Context, q storage.Querier, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
+		return q.LabelNames(ctx, hints, ms...)
 	})
 }
 
@@ -531,9 +719,12 @@ func (a *API) labelValues(r *http.Request) apiResult {
 	if !model.UTF8Validation.IsValidLabelName(name) {
 		return apiResult{err: &apiError{errorBadData, fmt.Errorf("invalid label name: %q", name)}}
 	}
+	if a.remote != nil {
+		return a.remoteSelectors(r, "/api/v1/label/"+url.PathEscape(name)+"/values")
+	}
 	querierErr := func(err error) *apiError { return &apiError{errorExec, err} }
-	return a.labelStrings(r, querierErr, func(q storage.Querier, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
-		return q.LabelValues(r.Context(), name, hints, ms...)
+	return a.labelStrings(r, querierErr, func(ctx context.Context, q storage.Querier, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
+		return q.LabelValues(ctx, name, hints, ms...)
 	})
 }
 
@@ -541,7 +732,7 @@ func (a *API) labelValues(r *http.Request) apiResult {
 // querier, the union of get over the matcher sets, and the limit's truncation warning. querierErr maps a
 // failure to open the querier the way Prometheus does for that endpoint.
 func (a *API) labelStrings(r *http.Request, querierErr func(error) *apiError,
-	get func(q storage.Querier, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error)) apiResult {
+	get func(ctx context.Context, q storage.Querier, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error)) apiResult {
 	limit, err := parseLimit(r.Form.Get("limit"))
 	if err != nil {
 		return apiResult{err: invalidParam(err, "limit")}
@@ -554,6 +745,13 @@ func (a *API) labelStrings(r *http.Request, querierErr func(error) *apiError,
 	if err != nil {
 		return apiResult{err: &apiError{errorBadData, err}}
 	}
+	ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
+	defer cancel()
+	release, apiErr := a.admit(ctx, r)
+	if apiErr != nil {
+		return apiResult{err: apiErr}
+	}
+	defer release()
 	q, err := a.q.Querier(timestamp.FromTime(start), timestamp.FromTime(end))
 	if err != nil {
 		return apiResult{err: querierErr(err)}
@@ -561,7 +759,7 @@ func (a *API) labelStrings(r *http.Request, querierErr func(error) *apiError,
 	defer q.Close()
 	hints := &storage.LabelHints{Limit: toHintLimit(limit)}
 	vals, warnings, apiErr := collectStrings(sets, func(ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
-		return get(q, hints, ms...)
+		return get(ctx, q, hints, ms...)
 	})
 	if apiErr != nil {
 		return apiResult{err: apiErr, warnings: warnings}

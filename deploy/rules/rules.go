@@ -20,3 +20,12 @@ const DemoName = "deploy/rules/citywatch-demo.yaml"
 //
 //go:embed citywatch-demo.yaml
 var Demo string
+
+// SelfName is the self-monitoring rule pack's file name.
+const SelfName = "deploy/rules/citywatch-self.yaml"
+
+// Self is the self-monitoring rule pack (IngestStalled, IngestSeriesLimit), added to every rule set; a rule of
+// the same alert name in the loaded rules replaces the built-in one.
+//
+//go:embed citywatch-self.yaml
+var Self string

@@ -31,3 +31,28 @@ func TestPacksLoad(t *testing.T) {
 		t.Errorf("demo pack has %d rules", len(demo))
 	}
 }
+
+// TestSelfPackLoads: the built-in self-monitoring pack parses and holds the rules the ingest pipeline feeds.
+func TestSelfPackLoads(t *testing.T) {
+	self, err := alerts.ParseRuleFile(rules.SelfName, []byte(rules.Self))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]alerts.EventRuleKind{}
+	for _, r := range self {
+		if r.Event == nil {
+			t.Errorf("%s: the self pack must not depend on PromQL over the TSDB it watches", r.Alert)
+			continue
+		}
+		kinds[r.Alert] = r.Event.Kind
+	}
+	want := map[string]alerts.EventRuleKind{"IngestStalled": alerts.EventIngestStalled, "IngestSeriesLimit": alerts.EventIngestRejected}
+	if len(kinds) != len(want) {
+		t.Errorf("self pack rules %v, want %v", kinds, want)
+	}
+	for name, k := range want {
+		if kinds[name] != k {
+			t.Errorf("%s: kind %q, want %q", name, kinds[name], k)
+		}
+	}
+}

@@ -52,13 +52,15 @@ func buildCitywatch(t *testing.T) string {
 
 var loginLine = regexp.MustCompile(`Login:\s+admin / (\S+)`)
 
-// startDemo runs `citywatch demo` on free ports and waits until it is ready and has printed the admin login.
-func startDemo(t *testing.T, bin string) *demo {
+// startDemo runs `citywatch demo` on free ports, with extra flags, and waits until it is ready and has
+// printed the admin login.
+func startDemo(t *testing.T, bin string, extra ...string) *demo {
 	t.Helper()
 	httpAddr := testenv.FreePort(t)
 	d := &demo{t: t, base: "http://" + httpAddr}
-	d.Process = testenv.StartProcess(t, bin, []string{"CITYWATCH_ADMIN_TOKEN=" + adminToken}, "demo", "--data", t.TempDir(),
-		"--http", httpAddr, "--mqtt", testenv.FreePort(t), "--rtsp", testenv.FreePort(t))
+	args := append([]string{"demo", "--data", t.TempDir(), "--http", httpAddr, "--mqtt", testenv.FreePort(t),
+		"--rtsp", testenv.FreePort(t)}, extra...)
+	d.Process = testenv.StartProcess(t, bin, []string{"CITYWATCH_ADMIN_TOKEN=" + adminToken}, args...)
 	eventually(t, 90*time.Second, func() string {
 		select {
 		case <-d.Done():

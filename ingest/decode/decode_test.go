@@ -54,6 +54,21 @@ var jsonCases = []decodeCase{
 	{name: "negative overflow", payload: `{"a":-1e400}`, err: "out of range"},
 	{name: "NaN", payload: `{"a":NaN}`, err: "malformed number"},
 	{name: "Infinity", payload: `{"a":Infinity}`, err: "malformed number"},
+	{name: "minus Infinity", payload: `{"a":-Infinity}`, err: "malformed number"},
+	{name: "BOM", payload: "\xef\xbb\xbf{\"a\":1}", want: `{a=1}`},
+	{name: "non-ASCII key", payload: `{"température":1}`, want: `{température=1}`},
+	{name: "invalid UTF-8 key", payload: "{\"\xff\xfe\":1}", err: "not valid UTF-8"},
+	{name: "invalid UTF-8 escaped key", payload: "{\"a\\n\xc3\x28\":1}", err: "not valid UTF-8"},
+	{name: "invalid UTF-8 ignored value", payload: "{\"v\":1,\"fw\":\"\xc3\x28\"}", err: "not valid UTF-8"},
+	{name: "invalid UTF-8 in array", payload: "{\"v\":1,\"a\":[\"\xed\xa0\x80\"]}", err: "not valid UTF-8"},
+	{name: "ts year 9999", payload: `{"ts":"9999-12-31T23:59:59Z","v":1}`, ts: true, err: "after 2262"},
+	{name: "ts year 1 is not none", payload: `{"ts":"0001-01-01T00:00:00Z","v":1}`, ts: true, err: "not after 1970"},
+	{name: "ts 1900", payload: `{"ts":"1900-01-01T00:00:00Z","v":1}`, ts: true, err: "not after 1970"},
+	{name: "ts epoch string", payload: `{"ts":"1970-01-01T00:00:00Z","v":1}`, ts: true},
+	{name: "ts just after epoch string", payload: `{"ts":"1970-01-01T00:00:00.001Z","v":1}`, want: `{v=1} @0.001000000`},
+	{name: "ts microseconds", payload: `{"ts":1700000000000000,"v":1}`, ts: true},
+	{name: "10k levels", payload: strings.Repeat(`{"a":`, 10000) + "1" + strings.Repeat("}", 10000), err: "nesting deeper than 16"},
+	{name: "null top level", payload: `null`, err: "expected a JSON object"},
 	{name: "duplicate key", payload: `{"a":1,"a":2}`, err: `field "a" occurs twice`},
 	{name: "duplicate after flattening", payload: `{"a_b":1,"a":{"b":2}}`, err: `field "a_b" occurs twice`},
 	{name: "duplicate ts", payload: `{"ts":1,"ts":2,"v":1}`, err: `key "ts" occurs twice`},
@@ -95,7 +110,7 @@ var lineCases = []decodeCase{
 	{name: "precision s", payload: "m v=1 1700000000", prec: Second, want: `m{v=1} @1700000000.000000000`},
 	{name: "precision ms", payload: "m v=1 1700000000123", prec: Millisecond, want: `m{v=1} @1700000000.123000000`},
 	{name: "precision us", payload: "m v=1 1700000000123456", prec: Microsecond, want: `m{v=1} @1700000000.123456000`},
-	{name: "negative time", payload: "m v=1 -1000000000", want: `m{v=1} @-1.000000000`},
+	{name: "BOM", payload: "\xef\xbb\xbfm v=1", want: `m{v=1}`},
 	{name: "empty", payload: "", want: ``},
 	{name: "comments only", payload: "# x\n\n", want: ``},
 
@@ -112,6 +127,11 @@ var lineCases = []decodeCase{
 	{name: "timestamp overflow s", payload: "m v=1 9223372036854775", prec: Second, ts: true},
 	{name: "timestamp too big", payload: "m v=1 99999999999999999999", ts: true},
 	{name: "json", payload: `{"a":1}`, err: "line 1"},
+	{name: "negative time", payload: "m v=1 -1000000000", ts: true, err: "not after 1970"},
+	{name: "zero time", payload: "m v=1 0", ts: true, err: "not after 1970"},
+	{name: "invalid UTF-8 measurement", payload: "m\xff v=1", err: "invalid utf-8"},
+	{name: "invalid UTF-8 tag value", payload: "m,t=\xff v=1", err: "invalid utf-8"},
+	{name: "+Inf", payload: "m v=+Inf", err: "unrecognized type"},
 }
 
 var numberCases = []decodeCase{
@@ -128,9 +148,11 @@ var numberCases = []decodeCase{
 
 	{name: "empty", payload: "", err: "empty payload"},
 	{name: "blank", payload: " \n", err: "empty payload"},
-	{name: "NaN", payload: "NaN", err: "not a decimal number"},
-	{name: "Inf", payload: "Inf", err: "not a decimal number"},
-	{name: "inf sign", payload: "-inf", err: "not a decimal number"},
+	{name: "BOM", payload: "\xef\xbb\xbf 4", want: `{=4}`},
+	{name: "NaN", payload: "NaN", err: "NaN and infinities are rejected"},
+	{name: "Inf", payload: "Inf", err: "NaN and infinities are rejected"},
+	{name: "inf sign", payload: "-inf", err: "NaN and infinities are rejected"},
+	{name: "Infinity", payload: " +Infinity\n", err: "NaN and infinities are rejected"},
 	{name: "hex", payload: "0x10", err: "not a decimal number"},
 	{name: "underscore", payload: "1_000", err: "not a decimal number"},
 	{name: "unit", payload: "21.5 C", err: "not a decimal number"},
@@ -179,6 +201,10 @@ var senmlCases = []decodeCase{
 	{name: "relative time too old", payload: `[{"n":"a","v":1,"t":-1e10}]`, ts: true},
 	{name: "trailing", payload: `[]]`, err: "unexpected data after the array"},
 	{name: "unterminated", payload: `[{"n":"a","v":1}`, err: "unterminated array"},
+	{name: "BOM", payload: "\xef\xbb\xbf[{\"n\":\"a\",\"v\":1,\"t\":1.7e9}]", want: `{a=1} @1700000000.000000000`},
+	{name: "invalid UTF-8 base name", payload: "[{\"bn\":\"\xff\",\"n\":\"t\",\"v\":1}]", err: "not valid UTF-8"},
+	{name: "invalid UTF-8 string value", payload: "[{\"n\":\"t\",\"vs\":\"\xc0\xaf\"}]", err: "not valid UTF-8"},
+	{name: "NaN", payload: `[{"n":"a","v":NaN}]`, err: "expected a number"},
 	{name: "deep ignored field", payload: `[{"n":"a","v":1,"x":` + strings.Repeat("[", 15) + strings.Repeat("]", 15) + `}]`, err: "nesting deeper"},
 }
 
@@ -283,7 +309,15 @@ var detectCases = []struct {
 	{"", FormatNumber},
 	{"weather,site=a t=1", FormatLineProtocol},
 	{"trueish v=1", FormatLineProtocol},
-	{"NaN", FormatLineProtocol},
+	{"NaN v=1", FormatLineProtocol},
+	{"NaN", FormatNumber},
+	{"-Inf\n", FormatNumber},
+	{"infinity", FormatNumber},
+	{"null", FormatJSON},
+	{`"21.5"`, FormatJSON},
+	{"\xef\xbb\xbf{\"a\":1}", FormatJSON},
+	{"\xef\xbb\xbf[]", FormatSenML},
+	{"\xef\xbb\xbf21", FormatNumber},
 }
 
 func TestDetect(t *testing.T) {
@@ -361,5 +395,38 @@ func TestUnixTime(t *testing.T) {
 		if c.ok && stamp(got) != c.want {
 			t.Errorf("unixTime(%v) = %s, want %s", c.in, stamp(got), c.want)
 		}
+	}
+}
+
+// maxFieldsCases are payloads of exactly 3 fields per format; with MaxFields 3 they decode, with 2 they stop at
+// the third field with ErrTooManyFields.
+var maxFieldsCases = []struct {
+	name    string
+	format  Format
+	payload string
+}{
+	{"json", FormatJSON, `{"a":1,"b":{"c":true},"d":2,"s":"x"}`},
+	{"line one line", FormatLineProtocol, `m a=1,b=2,c=3,s="x"`},
+	{"line over lines", FormatLineProtocol, "m a=1,b=2\nm c=3"},
+	{"senml", FormatSenML, `[{"n":"a","v":1,"t":1.7e9},{"n":"b","v":2,"s":3,"t":1.7e9}]`},
+}
+
+func TestMaxFields(t *testing.T) {
+	for _, c := range maxFieldsCases {
+		t.Run(c.name, func(t *testing.T) {
+			d := Decoder{MaxFields: 3}
+			if _, _, err := d.Decode(c.format, []byte(c.payload), Nanosecond, testNow); err != nil {
+				t.Fatalf("at the limit: %v", err)
+			}
+			d.MaxFields = 2
+			_, _, err := d.Decode(c.format, []byte(c.payload), Nanosecond, testNow)
+			if !errors.Is(err, ErrTooManyFields) {
+				t.Fatalf("past the limit: %v, want ErrTooManyFields", err)
+			}
+			d.MaxFields = 0 // no limit
+			if _, _, err := d.Decode(c.format, []byte(c.payload), Nanosecond, testNow); err != nil {
+				t.Fatalf("without a limit: %v", err)
+			}
+		})
 	}
 }

@@ -45,8 +45,12 @@ func FuzzJSON(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !json.Valid(payload) {
+		payload = trimBOM(payload)
+		if !json.Valid(payload) || !utf8.Valid(payload) {
 			t.Fatalf("accepted invalid JSON %q", payload)
+		}
+		if !recs[0].Time.IsZero() && (!recs[0].Time.After(time.Unix(0, 0)) || recs[0].Time.Year() > 2262) {
+			t.Fatalf("accepted time %v", recs[0].Time)
 		}
 		if len(recs) != 1 {
 			t.Fatalf("%d records", len(recs))
@@ -107,6 +111,11 @@ func FuzzLineProtocol(f *testing.F) {
 		if err != nil {
 			return
 		}
+		for _, r := range recs {
+			if !r.Time.IsZero() && r.Time.UnixNano() <= 0 {
+				t.Fatalf("accepted time %v", r.Time)
+			}
+		}
 		checkRecords(t, recs, func() ([]Record, error) { return new(Decoder).LineProtocol(payload, p) })
 	})
 }
@@ -121,7 +130,8 @@ func FuzzSenML(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !json.Valid(payload) {
+		payload = trimBOM(payload)
+		if !json.Valid(payload) || !utf8.Valid(payload) {
 			t.Fatalf("accepted invalid JSON %q", payload)
 		}
 		for _, r := range recs {
@@ -152,7 +162,7 @@ func FuzzNumber(f *testing.F) {
 			t.Fatalf("want one field, got %s", render(recs))
 		}
 		v := recs[0].Fields[0].Value
-		s := string(trimSpace(payload))
+		s := string(trimSpace(trimBOM(payload)))
 		switch s {
 		case "true":
 			if v != 1 {

@@ -14,15 +14,16 @@ import (
 //     mapping can name. A payload whose only values are of those kinds decodes to a record without fields.
 //   - The top-level keys "ts" and "time" are the timestamp, not fields: a number above 1e11 is Unix
 //     milliseconds, a smaller positive number Unix seconds (fractions allowed), a string RFC 3339; null means
-//     none. Anything else, a value out of range (before 1970 or after 2262), or both keys at once wraps
-//     ErrTimestamp. Nested "ts"/"time" keys are ordinary fields.
+//     none. Anything else, a value out of range (before 1970 or after 2262, numbers and strings alike), or
+//     both keys at once wraps ErrTimestamp. Nested "ts"/"time" keys are ordinary fields.
 //
 // Rejected, never guessed: malformed JSON, anything after the object, a top level that is not an object,
-// nesting deeper than MaxDepth, a number that overflows a float64 (JSON has no NaN or Inf), and a field name
-// that occurs twice after flattening ({"a_b":1,"a":{"b":2}}).
+// nesting deeper than MaxDepth, a number that overflows a float64 (JSON has no NaN or Inf), a string (key or
+// value) that is not valid UTF-8, and a field name that occurs twice after flattening ({"a_b":1,"a":{"b":2}}).
+// A leading UTF-8 byte order mark is skipped.
 func (d *Decoder) JSON(payload []byte) ([]Record, error) {
 	d.reset()
-	s := scanner{data: payload}
+	s := scanner{data: trimBOM(payload)}
 	if s.peek() != '{' {
 		return nil, s.errorf("expected a JSON object")
 	}
@@ -107,7 +108,7 @@ func (d *Decoder) jsonValue(s *scanner, depth, pathLen int, key []byte, escaped 
 			return err
 		}
 		d.addJSONField(pathLen, key, escaped, float64(v))
-		return nil
+		return d.tooMany()
 	case 0:
 		return s.errorf("expected value, got %v", errEOF)
 	default:
@@ -116,7 +117,7 @@ func (d *Decoder) jsonValue(s *scanner, depth, pathLen int, key []byte, escaped 
 			return err
 		}
 		d.addJSONField(pathLen, key, escaped, f)
-		return nil
+		return d.tooMany()
 	}
 }
 
@@ -155,6 +156,9 @@ func (d *Decoder) jsonTime(s *scanner, key []byte, st *jsonState) error {
 		if err != nil {
 			return fmt.Errorf("%w: %s %.60q is not RFC 3339", ErrTimestamp, st.tsKey, v)
 		}
+		if err := inRange(t); err != nil {
+			return fmt.Errorf("%w: %s %.60q: %v", ErrTimestamp, st.tsKey, v, err)
+		}
 		st.t = t
 		return nil
 	case 'n':
@@ -192,6 +196,18 @@ const (
 	maxSeconds  = math.MaxInt64 / 1e9 // ≈ 9.2e9 (2262-04-11)
 	maxMillis   = math.MaxInt64 / 1e6 // ≈ 9.2e12
 )
+
+// inRange checks that t is after 1970 and before 2262, the range numeric timestamps have, so that a time
+// given as text cannot be the zero Time (which means "no time") or overflow int64 nanoseconds downstream.
+func inRange(t time.Time) error {
+	if !t.After(time.Unix(0, 0)) {
+		return fmt.Errorf("%s is not after 1970", t.Format(time.RFC3339))
+	}
+	if float64(t.Unix()) >= maxSeconds {
+		return fmt.Errorf("%s is after 2262", t.Format(time.RFC3339))
+	}
+	return nil
+}
 
 // unixTime interprets a numeric timestamp: Unix milliseconds above 1e11, else Unix seconds.
 func unixTime(f float64) (time.Time, error) {

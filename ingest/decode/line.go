@@ -17,10 +17,11 @@ import (
 // Timestamps are integers in unit prec (nanoseconds by default, as in Influx); a line without one has the zero
 // Time. The payload is decoded whole or not at all: one malformed line rejects it, so a message never lands
 // half-stored. A field key or tag key that occurs twice in a line is malformed. A timestamp that does not fit
-// int64 nanoseconds wraps ErrTimestamp.
+// int64 nanoseconds (after 2262) or is not after 1970 wraps ErrTimestamp. A leading UTF-8 byte order mark is
+// skipped.
 func (d *Decoder) LineProtocol(payload []byte, prec Precision) ([]Record, error) {
 	d.reset()
-	dec := lineprotocol.NewDecoderWithBytes(payload)
+	dec := lineprotocol.NewDecoderWithBytes(trimBOM(payload))
 	for entry := 1; dec.Next(); entry++ {
 		if err := d.line(dec, prec); err != nil {
 			var de *lineprotocol.DecodeError
@@ -77,6 +78,9 @@ func (d *Decoder) line(dec *lineprotocol.Decoder, prec Precision) error {
 			continue // string fields carry no reading
 		}
 		d.fields = append(d.fields, Field{Name: d.str(k), Value: f})
+		if err := d.tooMany(); err != nil {
+			return err
+		}
 	}
 	if fields == 0 {
 		return errors.New("no fields")
@@ -108,7 +112,11 @@ func lineTime(b []byte, prec Precision) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%w: %.40q is not an int64", ErrTimestamp, b)
 	}
 	mul := prec.nanos()
-	if n > math.MaxInt64/mul || n < math.MinInt64/mul {
+	if n <= 0 {
+		// Influx takes times back to 1677; a sensor reading from before 1970 is a broken clock, as in JSON.
+		return time.Time{}, fmt.Errorf("%w: %d%s is not after 1970", ErrTimestamp, n, prec)
+	}
+	if n > math.MaxInt64/mul {
 		return time.Time{}, fmt.Errorf("%w: %d%s does not fit int64 nanoseconds", ErrTimestamp, n, prec)
 	}
 	return time.Unix(0, n*mul), nil

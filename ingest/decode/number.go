@@ -2,6 +2,7 @@ package decode
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -11,6 +12,7 @@ import (
 // rejected. The one field has an empty name: the mapping names it.
 func (d *Decoder) Number(payload []byte) ([]Record, error) {
 	d.reset()
+	payload = trimBOM(payload)
 	p := trimSpace(payload)
 	var v float64
 	switch string(p) {
@@ -21,8 +23,11 @@ func (d *Decoder) Number(payload []byte) ([]Record, error) {
 	case "false":
 		v = 0
 	default:
+		if isNonFinite(p) {
+			return nil, fmt.Errorf("%.20q is not a reading: NaN and infinities are rejected", p)
+		}
 		if !isDecimal(p) {
-			return nil, errors.New("not a decimal number")
+			return nil, fmt.Errorf("%.40q is not a decimal number", p)
 		}
 		f, err := parseFloat(p, len(payload)-len(trimLeft(payload)))
 		if err != nil {

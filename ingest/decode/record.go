@@ -41,6 +41,9 @@ type Field struct {
 // callers can tell a bad timestamp from a malformed payload with errors.Is.
 var ErrTimestamp = errors.New("bad timestamp")
 
+// ErrTooManyFields is wrapped by the error of a payload with more than Decoder.MaxFields fields.
+var ErrTooManyFields = errors.New("too many fields")
+
 // MaxDepth is the deepest nesting of JSON objects and arrays accepted; deeper payloads are rejected.
 const MaxDepth = 16
 
@@ -90,27 +93,56 @@ func ParseFormat(s string) (Format, error) {
 	return FormatAuto, fmt.Errorf("unknown format %q (want auto, json, influx, number or senml)", s)
 }
 
-// Detect picks the format of payload by its first non-blank byte: '{' is JSON, '[' is SenML, a digit, sign or
-// '.' (or the whole payload being "true" or "false") is a plain number, anything else is line protocol. An
-// Influx measurement that starts with a digit is therefore taken for a number: configure format influx for it.
-// An empty or blank payload is reported as FormatNumber, whose decoder rejects it.
+// Detect picks the format of payload by its first non-blank byte after an optional UTF-8 byte order mark:
+// '{' is JSON, '[' is SenML, a digit, sign or '.' (or the whole payload being "true", "false" or a spelling of
+// NaN or infinity) is a plain number, '"' or the whole payload "null" is JSON (which rejects it: the reading
+// is not an object), anything else is line protocol. An Influx measurement that starts with a digit is
+// therefore taken for a number: configure format influx for it. An empty or blank payload is reported as
+// FormatNumber, whose decoder rejects it.
 func Detect(payload []byte) Format {
-	p := trimSpace(payload)
+	p := trimSpace(trimBOM(payload))
 	if len(p) == 0 {
 		return FormatNumber
 	}
 	switch c := p[0]; {
-	case c == '{':
+	case c == '{' || c == '"':
 		return FormatJSON
 	case c == '[':
 		return FormatSenML
 	case c == '+' || c == '-' || c == '.' || (c >= '0' && c <= '9'):
 		return FormatNumber
 	}
-	if string(p) == "true" || string(p) == "false" {
+	switch {
+	case string(p) == "true" || string(p) == "false" || isNonFinite(p):
 		return FormatNumber
+	case string(p) == "null":
+		return FormatJSON
 	}
 	return FormatLineProtocol
+}
+
+// bom is the UTF-8 byte order mark. RFC 8259 lets JSON parsers ignore it, and some Windows tools write it;
+// every decoder skips it.
+const bom = "\xef\xbb\xbf"
+
+func trimBOM(b []byte) []byte {
+	if len(b) >= len(bom) && string(b[:len(bom)]) == bom {
+		return b[len(bom):]
+	}
+	return b
+}
+
+// isNonFinite reports whether b spells NaN or an infinity the way sensors and strconv do ("NaN", "-Inf",
+// "+infinity", any case): such payloads are plain numbers the number decoder rejects by name.
+func isNonFinite(b []byte) bool {
+	if len(b) > 0 && (b[0] == '+' || b[0] == '-') {
+		b = b[1:]
+	}
+	switch strings.ToLower(string(b)) {
+	case "nan", "inf", "infinity":
+		return true
+	}
+	return false
 }
 
 // Precision is the unit of Influx line-protocol timestamps.
@@ -170,6 +202,10 @@ func (p Precision) nanos() int64 {
 // payload and the decoder's buffers: they are valid until the next call on the Decoder. A Decoder must not be
 // used by two goroutines at once; the zero value is ready to use.
 type Decoder struct {
+	// MaxFields, when > 0, is the most fields a payload may have: decoding stops with ErrTooManyFields at the
+	// first field beyond it, so a huge payload costs no more than the limit in fields.
+	MaxFields int
+
 	records []Record
 	spans   []recSpan
 	fields  []Field
@@ -204,6 +240,14 @@ func (d *Decoder) reset() {
 	if cap(d.tags) > 1<<12 {
 		d.tags = nil
 	}
+}
+
+// tooMany returns an error wrapping ErrTooManyFields when the fields are past d.MaxFields.
+func (d *Decoder) tooMany() error {
+	if d.MaxFields > 0 && len(d.fields) > d.MaxFields {
+		return fmt.Errorf("%w: more than %d", ErrTooManyFields, d.MaxFields)
+	}
+	return nil
 }
 
 // beginRecord starts a record whose fields and tags are the ones appended next.

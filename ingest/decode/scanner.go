@@ -53,33 +53,53 @@ func (s *scanner) expect(c byte) error {
 
 // str reads a string at the current position (which must be '"'). The content is returned as a slice of the
 // input when it has no escapes, else unescaped into dst's spare capacity; escaped reports which.
+// Strings must be valid UTF-8 (RFC 8259 section 8.1): invalid bytes are an error, never replaced, so a field
+// name made of garbage cannot turn into a metric name.
 func (s *scanner) str(dst []byte) (content []byte, escaped bool, err error) {
 	s.pos++ // opening quote
 	start := s.pos
+	var high byte
 	for s.pos < len(s.data) {
 		c := s.data[s.pos]
 		switch {
 		case c == '"':
 			s.pos++
-			return s.data[start : s.pos-1], false, nil
+			content = s.data[start : s.pos-1]
+			if high >= utf8.RuneSelf && !utf8.Valid(content) {
+				return nil, false, s.badUTF8(start)
+			}
+			return content, false, nil
 		case c == '\\':
 			s.pos = start
 			return s.unescape(dst)
 		case c < 0x20:
 			return nil, false, s.errorf("control character %#x in string", c)
 		}
+		high |= c
 		s.pos++
 	}
 	return nil, false, s.errorf("unterminated string: %v", errEOF)
 }
 
+// badUTF8 reports invalid UTF-8 in the string that starts at start.
+func (s *scanner) badUTF8(start int) error {
+	return fmt.Errorf("offset %d: string is not valid UTF-8", start)
+}
+
 func (s *scanner) unescape(dst []byte) ([]byte, bool, error) {
 	out := dst[len(dst):]
+	start := s.pos
+	var high byte
 	for s.pos < len(s.data) {
 		c := s.data[s.pos]
+		high |= c
 		switch {
 		case c == '"':
 			s.pos++
+			// Escapes only ever produce valid UTF-8, so checking the raw bytes once is enough.
+			if high >= utf8.RuneSelf && !utf8.Valid(s.data[start:s.pos-1]) {
+				return nil, false, s.badUTF8(start)
+			}
 			return out, true, nil
 		case c < 0x20:
 			return nil, false, s.errorf("control character %#x in string", c)
@@ -157,11 +177,17 @@ func (s *scanner) hex4() (rune, bool) {
 // skipString validates and skips a string.
 func (s *scanner) skipString() error {
 	s.pos++
+	start := s.pos
+	var high byte
 	for s.pos < len(s.data) {
 		c := s.data[s.pos]
+		high |= c
 		switch {
 		case c == '"':
 			s.pos++
+			if high >= utf8.RuneSelf && !utf8.Valid(s.data[start:s.pos-1]) {
+				return s.badUTF8(start)
+			}
 			return nil
 		case c < 0x20:
 			return s.errorf("control character %#x in string", c)

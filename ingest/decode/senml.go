@@ -28,11 +28,11 @@ const maxRelative = 3e9
 // Rejected: a top level that is not an array, a record that is not an object, a field of the wrong type, a
 // record with more than one of v, vs, vb, vd, an empty resolved name for a record with a value, a key that
 // occurs twice in a record, a key ending in "_" (RFC 8428 "must understand" fields we don't), NaN/Inf and
-// overflowing numbers, and nesting deeper than MaxDepth inside ignored fields. Times out of range wrap
-// ErrTimestamp.
+// overflowing numbers, strings that are not valid UTF-8, and nesting deeper than MaxDepth inside ignored fields.
+// Times out of range wrap ErrTimestamp. A leading UTF-8 byte order mark is skipped.
 func (d *Decoder) SenML(payload []byte, now time.Time) ([]Record, error) {
 	d.reset()
-	s := scanner{data: payload}
+	s := scanner{data: trimBOM(payload)}
 	if s.peek() != '[' {
 		return nil, s.errorf("expected a JSON array")
 	}
@@ -334,7 +334,7 @@ func (d *Decoder) senmlResolve(r *senmlRec, base *senmlBase, now time.Time) erro
 		d.fields = append(d.fields, Field{Name: sumName, Value: sum})
 	}
 	d.endRecord()
-	return nil
+	return d.tooMany()
 }
 
 // senmlTime resolves a SenML time: below 2^28 it is seconds relative to now, else Unix seconds.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"citywatch/ingest/decode"
 	"citywatch/store"
@@ -19,6 +20,7 @@ import (
 type Mapper struct {
 	rules      []rule
 	maxPayload int
+	maxFields  int
 	pool       sync.Pool // *scratch
 }
 
@@ -65,9 +67,15 @@ func (m *Mapper) Map(topic string, payload []byte, now time.Time) (Result, error
 	if len(payload) > m.maxPayload {
 		return Result{}, reject(ReasonTooLarge, "payload of %d bytes exceeds the limit of %d", len(payload), m.maxPayload)
 	}
+	if len(topic) > MaxTopicBytes {
+		return Result{}, reject(ReasonTooLarge, "topic of %d bytes exceeds the limit of %d", len(topic), MaxTopicBytes)
+	}
 	okTopic, ascii := validTopic(topic)
 	if !okTopic {
 		return Result{}, reject(ReasonUnmappedTopic, "topic %.200q has an empty level or a wildcard", topic)
+	}
+	if !ascii && !utf8.ValidString(topic) {
+		return Result{}, reject(ReasonUnmappedTopic, "topic %.200q is not valid UTF-8", topic)
 	}
 	var caps [MaxCaptures]span
 	var ms span
@@ -110,6 +118,7 @@ func (m *Mapper) decode(sc *scratch, r *rule, t *topicLevels, ms span, payload [
 	if r.allowed&formatBit(format) == 0 {
 		return Result{}, reject(ReasonUnmappedTopic, "%s maps no %s payload on topic %.200q%s", r.name, format, t.topic, defaultHint(format))
 	}
+	sc.dec.MaxFields = m.maxFields
 	recs, _, err := sc.dec.Decode(format, payload, r.prec, now)
 	if err != nil {
 		return Result{}, &RejectError{Reason: reasonFor(format, err), Err: fmt.Errorf("%s payload: %w", format, err)}
@@ -121,7 +130,7 @@ func (m *Mapper) decode(sc *scratch, r *rule, t *topicLevels, ms span, payload [
 	if format == decode.FormatNumber && base == "" {
 		return Result{}, reject(ReasonBadName, "plain number on topic %.200q, but rule %q names no metric", t.topic, r.name)
 	}
-	return sc.build(r, t, base, recs, now)
+	return sc.build(r, t, base, recs, now, m.maxFields)
 }
 
 func blank(p []byte) bool {
@@ -146,6 +155,9 @@ func defaultHint(f decode.Format) string {
 func reasonFor(f decode.Format, err error) string {
 	if errors.Is(err, decode.ErrTimestamp) {
 		return ReasonBadTimestamp
+	}
+	if errors.Is(err, decode.ErrTooManyFields) {
+		return ReasonTooManyFields
 	}
 	switch f {
 	case decode.FormatJSON:
@@ -174,7 +186,7 @@ func (t *topicLevels) capture(i int) string {
 	return labelValue(v)
 }
 
-func (sc *scratch) build(r *rule, topic *topicLevels, base string, recs []decode.Record, now time.Time) (Result, error) {
+func (sc *scratch) build(r *rule, topic *topicLevels, base string, recs []decode.Record, now time.Time, maxFields int) (Result, error) {
 	total := 0
 	for i := range recs {
 		total += len(recs[i].Fields)
@@ -182,8 +194,12 @@ func (sc *scratch) build(r *rule, topic *topicLevels, base string, recs []decode
 	if total == 0 {
 		return Result{}, reject(ReasonNoFields, "payload on topic %.200q has no numeric field", topic.topic)
 	}
+	if total > maxFields {
+		return Result{}, reject(ReasonTooManyFields, "%d fields, more than the limit of %d per message", total, maxFields)
+	}
 	var res Result
 	res.Samples = make([]store.Sample, 0, total)
+	res.ArrivalTime = true
 	nowMs := now.UnixMilli()
 	var labels []store.Label
 	var prevTags []store.Label
@@ -201,8 +217,9 @@ func (sc *scratch) build(r *rule, topic *topicLevels, base string, recs []decode
 			prevTags = rec.Tags
 		}
 		t := nowMs
-		if !rec.Time.IsZero() {
+		if !rec.Time.IsZero() && !rec.Time.Equal(now) { // SenML without a time resolves to now exactly
 			t = rec.Time.UnixMilli()
+			res.ArrivalTime = false
 		}
 		recBase := base
 		if recBase == "" {
@@ -358,6 +375,9 @@ func (sc *scratch) addTags(ls, tags []store.Label) ([]store.Label, error) {
 		if name == "" {
 			return nil, reject(ReasonBadName, "tag %.80q cannot be a label name", tag.Name)
 		}
+		if len(tag.Value) > MaxLabelValueBytes {
+			return nil, reject(ReasonTooLarge, "tag %.80q: value of %d bytes exceeds the limit of %d", tag.Name, len(tag.Value), MaxLabelValueBytes)
+		}
 		if hasLabel(ls[:fixed], name) {
 			conflicts++
 			continue
@@ -484,6 +504,9 @@ func (r *rule) nameEntry(base, field string) nameEntry {
 	if u == "" {
 		return nameEntry{bad: fmt.Sprintf("empty metric name (rule %q)", r.name)}
 	}
+	if !hasAlnum(u) {
+		return nameEntry{bad: fmt.Sprintf("field %.80q gives metric name %.80q, which has no letter or digit", field, u)}
+	}
 	e := nameEntry{changed: u != joined}
 	if len(r.include) > 0 && !matchAny(r.include, u) || matchAny(r.exclude, u) {
 		e.drop = true
@@ -499,6 +522,9 @@ func (r *rule) nameEntry(base, field string) nameEntry {
 	}
 	if len(final) > MaxNameLen {
 		return nameEntry{bad: fmt.Sprintf("metric name %.80q… is longer than %d bytes", final, MaxNameLen)}
+	}
+	if strings.HasPrefix(final, "__") {
+		return nameEntry{bad: fmt.Sprintf("metric name %.80q starts with \"__\", which Prometheus reserves", final)}
 	}
 	e.name = strings.Clone(final)
 	return e

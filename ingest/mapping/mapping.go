@@ -18,8 +18,13 @@
 // protocol), else the Influx measurement; then sanitized to [a-zA-Z_:][a-zA-Z0-9_:]* (invalid characters
 // become "_"), filtered by Include/Exclude, scaled, and given MetricPrefix; a leading digit gets "_" in front.
 // Label names from tags are sanitized to [a-zA-Z_][a-zA-Z0-9_]*; names starting with "__", empty or longer
-// than MaxNameLen are rejected (bad_name), as are two fields or tags that become the same name. Label values
-// are made valid UTF-8; empty tag values are dropped. Labels are sorted.
+// than MaxNameLen are rejected (bad_name), as are metric names starting with "__" (reserved) or without a letter
+// or digit, and two fields or tags that become the same name. Empty tag values are dropped; label values are
+// valid UTF-8 (the decoders reject invalid text, topics that are not UTF-8 are unmapped_topic). Labels are
+// sorted.
+//
+// Limits: payloads over Options.MaxPayloadBytes, topics over MaxTopicBytes and tag values over
+// MaxLabelValueBytes are too_large; messages with more than Options.MaxFields fields are too_many_fields.
 //
 // Topic labels win: a tag named like a topic or static label (say device) never replaces it; it is kept as
 // exported_device, as Prometheus does with honor_labels off.
@@ -43,6 +48,9 @@ type Result struct {
 	Device string
 	// DeviceLabels are the labels that identify the device (for the default mapping: district, site, device).
 	DeviceLabels []store.Label
+	// ArrivalTime says that no sample carries a time of its own: every T is the receive time, so the pipeline
+	// may move it by a millisecond to keep readings that arrive in one millisecond apart.
+	ArrivalTime bool
 }
 
 // Rejection reasons. They are label values of citywatch_ingest_rejected_total, so the set is closed.
@@ -56,11 +64,12 @@ const (
 	ReasonBadTimestamp  = "bad_timestamp"
 	ReasonNoFields      = "no_fields"
 	ReasonBadName       = "bad_name"
+	ReasonTooManyFields = "too_many_fields"
 )
 
 // Reasons lists every rejection reason, so counters can be initialised to zero.
 var Reasons = []string{ReasonUnmappedTopic, ReasonTooLarge, ReasonBadJSON, ReasonBadLine, ReasonBadSenML,
-	ReasonBadNumber, ReasonBadTimestamp, ReasonNoFields, ReasonBadName}
+	ReasonBadNumber, ReasonBadTimestamp, ReasonNoFields, ReasonBadName, ReasonTooManyFields}
 
 // RejectError says why a message was rejected. Reason is one of the Reason* constants.
 type RejectError struct {

@@ -94,8 +94,8 @@ var mapCases = []mapCase{
 		want: []string{`a{device="dev1", unit="V"} 1 @now`}, device: "dev1"},
 	{name: "senml relative time", topic: "city/d1/siteA/sensor42", payload: `[{"n":"a","v":1,"t":-10}]`,
 		want: []string{fmt.Sprintf(`a{`+devD1+`} 1 @%d`, nowMs-10000)}},
-	{name: "topic value invalid utf8", topic: "city/d\xff/s/dev", payload: `{"v":1}`,
-		want: []string{"v{device=\"dev\", district=\"d\uFFFD\", site=\"s\"} 1 @now"}, device: "d\uFFFD/s/dev"},
+	{name: "topic non-ASCII", topic: "city/dé/s/dev", payload: `{"v":1}`,
+		want: []string{"v{device=\"dev\", district=\"dé\", site=\"s\"} 1 @now"}, device: "dé/s/dev"},
 	{name: "tag order does not matter", topic: "city/d1/siteA/sensor42", payload: "weather,exported_site=y,site=x t=1",
 		want: []string{`weather_t{device="sensor42", district="d1", exported_exported_site="x", exported_site="y", site="siteA"} 1 @now`}},
 
@@ -160,6 +160,55 @@ var mapCases = []mapCase{
 	{name: "number without metric", topic: "plain/x", payload: "1", reason: ReasonBadName},
 	{name: "too large", topic: "city/d1/siteA/sensor42", payload: `{"a":"` + strings.Repeat("x", 300<<10) + `"}`, reason: ReasonTooLarge},
 	{name: "dollar topic", topic: "$SYS/broker/load", payload: "1", reason: ReasonUnmappedTopic},
+
+	// Hostile input (see cmd/citywatch/hostile_e2e_test.go for the same kinds against the binary).
+	{name: "topic invalid utf8", topic: "city/d\xff/s/dev", payload: `{"v":1}`, reason: ReasonUnmappedTopic, errHas: "UTF-8"},
+	{name: "topic too long", topic: "city/d1/siteA/" + strings.Repeat("x", MaxTopicBytes), payload: `{"v":1}`, reason: ReasonTooLarge, errHas: "topic"},
+	{name: "topic longest", topic: "city/d1/siteA/" + strings.Repeat("x", MaxTopicBytes-14), payload: `{"v":1}`,
+		want: []string{`v{device="` + strings.Repeat("x", MaxTopicBytes-14) + `", district="d1", site="siteA"} 1 @now`}},
+	{name: "tag value too long", topic: "city/d1", payload: "m,t=" + strings.Repeat("x", MaxLabelValueBytes+1) + " v=1", reason: ReasonTooLarge, errHas: "tag"},
+	{name: "too many fields", topic: "city/d1/siteA/sensor42", payload: manyFields(DefaultMaxFields + 1), reason: ReasonTooManyFields,
+		errHas: "too many fields"}, // the decoder stops at the first field past the limit
+	{name: "most fields", topic: "city/d1/siteA/sensor42", payload: manyFields(DefaultMaxFields), want: manySamples(DefaultMaxFields)},
+	{name: "too many fields over lines", topic: "city/d1", payload: strings.Repeat("m a=1,b=2\n", DefaultMaxFields/2+1), reason: ReasonTooManyFields,
+		errHas: "too many fields"},
+	{name: "field __name__", topic: "city/d1/siteA/sensor42", payload: `{"__name__":1}`, reason: ReasonBadName, errHas: "reserves"},
+	{name: "field sanitized to reserved", topic: "city/d1/siteA/sensor42", payload: `{"--x":1}`, reason: ReasonBadName, errHas: "reserves"},
+	{name: "senml name __name__", topic: "city/d1/siteA/sensor42", payload: `[{"bn":"__","n":"name__","v":1}]`, reason: ReasonBadName},
+	{name: "field of no letters", topic: "city/d1/siteA/sensor42", payload: `{"°":1}`, reason: ReasonBadName, errHas: "no letter or digit"},
+	{name: "field invalid utf8", topic: "city/d1/siteA/sensor42", payload: "{\"\xff\xfe\":1}", reason: ReasonBadJSON, errHas: "UTF-8"},
+	{name: "field named like a label", topic: "city/d1/siteA/sensor42", payload: `{"device":5}`, want: []string{`device{` + devD1 + `} 5 @now`}},
+	{name: "senml invalid utf8", topic: "city/d1/siteA/sensor42", payload: "[{\"bn\":\"\xff\",\"n\":\"t\",\"v\":1}]", reason: ReasonBadSenML},
+	{name: "json ts year 9999", topic: "city/d1/siteA/sensor42", payload: `{"v":1,"ts":"9999-12-31T23:59:59Z"}`, reason: ReasonBadTimestamp},
+	{name: "json ts year 1", topic: "city/d1/siteA/sensor42", payload: `{"v":1,"ts":"0001-01-01T00:00:00Z"}`, reason: ReasonBadTimestamp},
+	{name: "line negative ts", topic: "city/d1/siteA/sensor42", payload: "m v=1 -1000", reason: ReasonBadTimestamp},
+	{name: "number word NaN", topic: "city/d1/siteA/sensor42/level", payload: "NaN", reason: ReasonBadNumber, errHas: "NaN"},
+	{name: "number word Infinity", topic: "city/d1/siteA/sensor42/level", payload: "Infinity", reason: ReasonBadNumber},
+	{name: "null", topic: "city/d1/siteA/sensor42", payload: "null", reason: ReasonBadJSON},
+	{name: "json string", topic: "city/d1/siteA/sensor42", payload: `"21.5"`, reason: ReasonBadJSON},
+	{name: "BOM", topic: "city/d1/siteA/sensor42", payload: "\xef\xbb\xbf{\"v\":3}", want: []string{`v{` + devD1 + `} 3 @now`}},
+}
+
+// manyFields returns a JSON object of n fields f0..f<n-1> with the value 1.
+func manyFields(n int) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"f%d":1`, i)
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+func manySamples(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf(`f%d{`+devD1+`} 1 @now`, i)
+	}
+	return out
 }
 
 // testMappers builds the mappers the cases name.
@@ -241,8 +290,11 @@ func TestMap(t *testing.T) {
 // checkResult asserts the invariants of every successful Result.
 func checkResult(t *testing.T, res Result) {
 	t.Helper()
+	if len(res.Samples) > DefaultMaxFields {
+		t.Errorf("%d samples, more than the limit of %d", len(res.Samples), DefaultMaxFields)
+	}
 	for _, s := range res.Samples {
-		if !validMetricName(s.Name) {
+		if !validMetricName(s.Name) || strings.HasPrefix(s.Name, "__") || !hasAlnum(s.Name) {
 			t.Errorf("invalid metric name %q", s.Name)
 		}
 		if math.IsNaN(s.V) || math.IsInf(s.V, 0) {
@@ -252,7 +304,7 @@ func checkResult(t *testing.T, res Result) {
 			if !validLabelName(l.Name) {
 				t.Errorf("invalid label name %q in %s", l.Name, renderSample(s))
 			}
-			if l.Value == "" || !utf8.ValidString(l.Value) {
+			if l.Value == "" || !utf8.ValidString(l.Value) || len(l.Value) > MaxLabelValueBytes {
 				t.Errorf("bad label value %q in %s", l.Value, renderSample(s))
 			}
 			if i > 0 && s.Labels[i-1].Name >= l.Name {

@@ -12,6 +12,25 @@ const MaxLabels = 64
 // MaxNameLen is the longest metric or label name accepted, in bytes; longer names are rejected (bad_name).
 const MaxNameLen = 200
 
+// MaxTopicBytes is the longest topic mapped, in bytes; longer topics are rejected (too_large). Topic levels
+// become label values, and MQTT allows 65535-byte topics.
+const MaxTopicBytes = 1024
+
+// MaxLabelValueBytes is the longest tag value accepted as a label value, in bytes; longer ones are rejected
+// (too_large).
+const MaxLabelValueBytes = 1024
+
+// hasAlnum reports whether s has an ASCII letter or digit: a name made only of "_" and ":" (what sanitizing
+// leaves of "-", "°" or "ü") names nothing.
+func hasAlnum(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') {
+			return true
+		}
+	}
+	return false
+}
+
 // SanitizeMetricName makes s a valid Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*): every invalid byte,
 // or invalid UTF-8 sequence or non-ASCII character, becomes one "_", and a leading digit gets a "_" in front
 // ("2.5um" → "_2_5um"). It returns s itself when s is already valid and "" when s is empty.

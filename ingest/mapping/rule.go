@@ -57,10 +57,17 @@ type Options struct {
 	// MaxPayloadBytes is the largest payload accepted; larger ones are rejected as too_large. It defaults to
 	// 262144 (256 KiB).
 	MaxPayloadBytes int
+	// MaxFields is the most numeric fields (samples) one message may carry: JSON fields, line-protocol fields
+	// of every line, SenML values. A message with more is rejected whole as too_many_fields, so one payload
+	// cannot create thousands of series at once. It defaults to 1000.
+	MaxFields int
 }
 
 // DefaultMaxPayloadBytes is the default of Options.MaxPayloadBytes.
 const DefaultMaxPayloadBytes = 256 << 10
+
+// DefaultMaxFields is the default of Options.MaxFields.
+const DefaultMaxFields = 1000
 
 // formatSet restricts which detected formats a default rule maps; other formats leave the topic unmapped.
 type formatSet uint8
@@ -154,7 +161,13 @@ func New(rules []Rule, opts Options) (*Mapper, error) {
 	if opts.MaxPayloadBytes == 0 {
 		opts.MaxPayloadBytes = DefaultMaxPayloadBytes
 	}
-	m := &Mapper{maxPayload: opts.MaxPayloadBytes}
+	if opts.MaxFields < 0 {
+		return nil, fmt.Errorf("max fields must be >= 0, got %d", opts.MaxFields)
+	}
+	if opts.MaxFields == 0 {
+		opts.MaxFields = DefaultMaxFields
+	}
+	m := &Mapper{maxPayload: opts.MaxPayloadBytes, maxFields: opts.MaxFields}
 	var errs []error
 	for i, r := range rules {
 		cr, err := compile(r)

@@ -36,10 +36,7 @@ type encoder interface {
 }
 
 func newCamera(s *Server, n int, codec string) (*camera, error) {
-	cl := s.clips.normal
-	if codec == CodecH265 {
-		cl = s.clips.h265
-	}
+	cl, _, _ := s.clips.forCodec(codec)
 	st, medi, enc, err := newStream(s.rtsp, cl)
 	if err != nil {
 		return nil, err
@@ -127,10 +124,7 @@ func (c *camera) run(ctx context.Context) {
 
 	baseTS := c.rnd.Uint32()
 	var tick uint64
-	normal := c.s.clips.normal
-	if c.codec == CodecH265 {
-		normal = c.s.clips.h265
-	}
+	normal, black, motion := c.s.clips.forCodec(c.codec)
 	cur := normal
 	pos := cur.keyframe
 	for {
@@ -147,12 +141,12 @@ func (c *camera) run(ctx context.Context) {
 		want := normal
 		switch kind {
 		case FaultBlack:
-			if c.codec == CodecH264 {
-				want = c.s.clips.black
+			if black != nil {
+				want = black
 			}
 		case FaultMotion:
-			if c.codec == CodecH264 {
-				want = c.s.clips.motion
+			if motion != nil {
+				want = motion
 			}
 		}
 		if want != cur {

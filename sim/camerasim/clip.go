@@ -126,6 +126,19 @@ func (c *clip) finish() error {
 type clips struct {
 	normal, black, motion *clip
 	h265                  *clip
+	mjpeg                 *mjpegClips // nil unless a camera streams M-JPEG
+}
+
+// forCodec returns the normal, black and motion clips of a codec; black and motion are nil when the codec
+// has none.
+func (cs *clips) forCodec(codec string) (normal, black, motion *clip) {
+	switch codec {
+	case CodecH265:
+		return cs.h265, nil, nil
+	case CodecMJPEG:
+		return cs.mjpeg.normal, cs.mjpeg.black, cs.mjpeg.motion
+	}
+	return cs.normal, cs.black, cs.motion
 }
 
 func loadClips() (*clips, error) {

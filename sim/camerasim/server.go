@@ -1,5 +1,5 @@
-// Package camerasim is an RTSP server that simulates N H.264 cameras at rtsp://addr/cam1..camN, streaming an
-// embedded clip in a loop with continuous RTP timestamps, with per-camera fault injection (stall, disconnect,
+// Package camerasim is an RTSP server that simulates N H.264 (or H.265, or M-JPEG) cameras at
+// rtsp://addr/cam1..camN, streaming an embedded clip in a loop with continuous RTP timestamps, with per-camera fault injection (stall, disconnect,
 // refuse, frozen, black, motion, garbage) through SetFault, a schedule, or a small HTTP control API.
 package camerasim
 
@@ -52,6 +52,10 @@ type Config struct {
 	// H265 lists the 1-based numbers of cameras that stream H.265 instead of H.264. The black and motion
 	// faults exist for H.264 cameras only.
 	H265 []int
+	// MJPEG lists the 1-based numbers of cameras that stream M-JPEG (RTP/JPEG, RFC 2435, 320x240) instead
+	// of H.264. Their clips are drawn at New, including black and motion variants for those faults; Clip
+	// does not apply to them.
+	MJPEG []int
 	// Schedule applies faults at offsets from Start.
 	Schedule []ScheduledFault
 	// ScheduleRepeat, when > 0, replays Schedule every ScheduleRepeat (for demos). It must be longer than
@@ -82,6 +86,9 @@ func (c *Config) codec(n int) string {
 	if slices.Contains(c.H265, n) {
 		return CodecH265
 	}
+	if slices.Contains(c.MJPEG, n) {
+		return CodecMJPEG
+	}
 	return CodecH264
 }
 
@@ -105,6 +112,14 @@ func (c *Config) validate() error {
 	for i, n := range c.H265 {
 		if n < 1 || n > c.Cameras {
 			return fmt.Errorf("h265[%d]: must be 1..%d, got %d", i, c.Cameras, n)
+		}
+	}
+	for i, n := range c.MJPEG {
+		if n < 1 || n > c.Cameras {
+			return fmt.Errorf("mjpeg[%d]: must be 1..%d, got %d", i, c.Cameras, n)
+		}
+		if slices.Contains(c.H265, n) {
+			return fmt.Errorf("mjpeg[%d]: camera %d is also listed in h265", i, n)
 		}
 	}
 	var maxAt time.Duration
@@ -165,6 +180,11 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if len(cfg.Clip) > 0 {
 		if cs.normal, err = parseClip(cfg.Clip, CodecH264); err != nil {
 			return nil, fmt.Errorf("camerasim: clip: %w", err)
+		}
+	}
+	if len(cfg.MJPEG) > 0 {
+		if cs.mjpeg, err = newMJPEGClips(); err != nil {
+			return nil, err
 		}
 	}
 	// The schedule runs in time order.
@@ -489,11 +509,18 @@ func newStream(srv *gortsplib.Server, cl *clip) (*gortsplib.ServerStream, *descr
 	var forma format.Format
 	var enc encoder
 	var err error
-	if cl.codec == CodecH265 {
+	switch cl.codec {
+	case CodecMJPEG:
+		f := &format.MJPEG{}
+		forma = f
+		var e mjpegEncoder
+		e.enc, err = f.CreateEncoder()
+		enc = e
+	case CodecH265:
 		f := &format.H265{PayloadTyp: 96, VPS: cl.vps, SPS: cl.sps, PPS: cl.pps}
 		forma = f
 		enc, err = f.CreateEncoder()
-	} else {
+	default:
 		f := &format.H264{PayloadTyp: 96, PacketizationMode: 1, SPS: cl.sps, PPS: cl.pps}
 		forma = f
 		enc, err = f.CreateEncoder()

@@ -49,6 +49,8 @@ var badConfigs = []struct {
 	{Config{Schedule: []ScheduledFault{{Camera: 1, Fault: Fault{Kind: "melt"}}}}, `unknown fault kind "melt"`},
 	{Config{Schedule: []ScheduledFault{{Camera: 1, At: 5 * time.Second, Fault: Fault{Kind: FaultStall}}}, ScheduleRepeat: time.Second}, "schedule_repeat"},
 	{Config{H265: []int{2}}, "h265[0]: must be 1..1"},
+	{Config{MJPEG: []int{0}}, "mjpeg[0]: must be 1..1"},
+	{Config{Cameras: 2, H265: []int{2}, MJPEG: []int{1, 2}}, "mjpeg[1]: camera 2 is also listed in h265"},
 	{Config{ClipFPS: -1}, "clip_fps: must be 1..120"},
 	{Config{ClipFPS: 121}, "clip_fps: must be 1..120"},
 	{Config{Clip: []byte("not h264")}, "camerasim: clip:"},

@@ -9,7 +9,7 @@ import (
 
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 
-	"citywatch/store/influx/diskqueue"
+	"citywatch/store/diskqueue"
 )
 
 // Queue-full policies for Config.QueueFullPolicy.

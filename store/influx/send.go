@@ -14,7 +14,8 @@ import (
 	ihttp "github.com/influxdata/influxdb-client-go/v2/api/http"
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 
-	"citywatch/store/influx/diskqueue"
+	"citywatch/internal/safehttp"
+	"citywatch/store/diskqueue"
 )
 
 // lineWriter writes line protocol; the client's blocking write API implements it.
@@ -31,7 +32,9 @@ const maxRetryAfter = time.Hour
 func newClient(cfg Config, prec byte) influxdb2.Client {
 	opts := influxdb2.DefaultOptions().
 		SetUseGZip(cfg.Gzip).
-		SetHTTPClient(&http.Client{Timeout: cfg.Timeout}).
+		// The token rides in Authorization, which Go keeps on a redirect to another port or from https to http
+		// of the same host: follow no redirect that leaves the configured origin.
+		SetHTTPClient(&http.Client{Timeout: cfg.Timeout, CheckRedirect: safehttp.CheckRedirect(3)}).
 		SetApplicationName("citywatch").
 		SetPrecision(lineprotocol.Precision(prec).Duration())
 	return influxdb2.NewClientWithOptions(cfg.URL, cfg.Token, opts)

@@ -25,7 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"citywatch/store"
-	"citywatch/store/influx/diskqueue"
+	"citywatch/store/diskqueue"
 )
 
 // Deps are the Writer's dependencies.

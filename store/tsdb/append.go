@@ -60,8 +60,18 @@ func (d *DB) Append(ctx context.Context, samples []store.Sample) error {
 	var rej rejections
 	appended := 0
 	runT := int64(math.MinInt64)
+	limit := int64(math.MaxInt64)
+	if d.cfg.MaxFutureSkew > 0 {
+		limit = d.now().Add(d.cfg.MaxFutureSkew).UnixMilli()
+	}
 	for _, i := range b.order {
 		s := &samples[i]
+		if s.T > limit {
+			// Defence in depth: whoever the caller, no sample may move the database's newest time ahead.
+			rej.add(ReasonFuture, s, fmt.Errorf("stamped %s ahead of the clock, more than the %s allowed",
+				aheadOf(s.T, limit-d.cfg.MaxFutureSkew.Milliseconds()), d.cfg.MaxFutureSkew))
+			continue
+		}
 		sh := &d.shards[b.shardOf[i]]
 		e := sh.lookup(b.hashes[i], s)
 		if e == nil {
@@ -69,6 +79,14 @@ func (d *DB) Append(ctx context.Context, samples []store.Sample) error {
 			if err != nil {
 				rej.add(ReasonInvalidSeries, s, err)
 				continue
+			}
+			if full, n := d.headFull(); full {
+				if !inHead(app, lset) {
+					// Not cached: a refused series must not grow the cache either.
+					rej.add(ReasonSeriesLimit, s, fmt.Errorf("new series refused: the head holds %d series, the limit is %d "+
+						"(storage.tsdb.max_head_series); existing series are still stored", n, d.cfg.MaxHeadSeries))
+					continue
+				}
 			}
 			e = newSeriesEntry(s, lset)
 			sh.insert(b.hashes[i], e)
@@ -111,6 +129,34 @@ func (d *DB) Append(ctx context.Context, samples []store.Sample) error {
 	}
 	d.metrics.appendDuration.Observe(time.Since(start).Seconds())
 	return rej.err()
+}
+
+// headFull reports whether the head holds MaxHeadSeries series or more, and how many it holds.
+func (d *DB) headFull() (bool, uint64) {
+	if d.cfg.MaxHeadSeries <= 0 {
+		return false, 0
+	}
+	n := d.db.Head().NumSeries()
+	return n >= uint64(d.cfg.MaxHeadSeries), n
+}
+
+// inHead reports whether the series lset exists in the head.
+func inHead(app storage.Appender, lset labels.Labels) bool {
+	g, ok := app.(storage.GetRef)
+	if !ok {
+		return false
+	}
+	ref, _ := g.GetRef(lset, lset.Hash())
+	return ref != 0
+}
+
+// aheadOf renders how far the Unix millisecond time t is after ref, without overflowing for far-future times.
+func aheadOf(t, ref int64) string {
+	d := t - ref
+	if d > math.MaxInt64/int64(time.Millisecond) {
+		return fmt.Sprintf("%d days", d/(24*3600*1000))
+	}
+	return (time.Duration(d) * time.Millisecond).String()
 }
 
 // classify maps a TSDB append error to a rejection reason; ok is false for errors that are failures of the

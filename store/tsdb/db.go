@@ -4,6 +4,7 @@
 package tsdb
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,11 @@ const (
 	// DefaultOutOfOrderWindow is how far behind the newest sample a late sample may be when
 	// Config.OutOfOrderWindow is zero.
 	DefaultOutOfOrderWindow = time.Hour
+	// DefaultMaxFutureSkew is how far ahead of the clock a sample may be when Config.MaxFutureSkew is zero.
+	DefaultMaxFutureSkew = 10 * time.Minute
+	// DefaultMaxHeadSeries is the head series limit when Config.MaxHeadSeries is zero: about 4–8 GiB of head
+	// memory, sized for an edge box.
+	DefaultMaxHeadSeries = 2_000_000
 
 	maxBlockDuration = 31 * 24 * time.Hour
 )
@@ -44,6 +50,15 @@ type Config struct {
 	// a negative value disables out-of-order ingestion (late samples are rejected as "out_of_order" or
 	// "out_of_bounds").
 	OutOfOrderWindow time.Duration
+	// MaxFutureSkew is how far ahead of the clock a sample may be stamped. Later samples are refused with reason
+	// "future" (store.ReasonFuture) whoever the caller, because one would move the newest time of the database
+	// ahead and the out-of-order window would then refuse the present. Open moves samples beyond it, written by
+	// older versions, to the quarantine directory. It defaults to 10m; a negative value disables both.
+	MaxFutureSkew time.Duration
+	// MaxHeadSeries bounds the series of the in-memory head block. Samples that would create a series beyond it
+	// are refused with reason "series_limit" (store.ReasonSeriesLimit); existing series keep flowing. The bound
+	// is soft by the number of concurrent appends. It defaults to 2,000,000; a negative value disables it.
+	MaxHeadSeries int
 }
 
 // Deps are the DB's collaborators. Every field may be nil.
@@ -53,6 +68,8 @@ type Deps struct {
 	// Registerer receives the citywatch_tsdb_* and citywatch_store_* metrics and the TSDB's own metrics under
 	// a "citywatch_" prefix; nil registers nothing.
 	Registerer prometheus.Registerer
+	// Now is the clock for the future check. It defaults to time.Now.
+	Now func() time.Time
 }
 
 // DB is an open embedded TSDB. It implements store.Appender and storage.Queryable and is safe for concurrent
@@ -124,10 +141,14 @@ func Open(cfg Config, deps Deps) (*DB, error) {
 	if deps.Registerer != nil {
 		tsdbReg = prometheus.WrapRegistererWithPrefix("citywatch_", reg)
 	}
-	pdb, err := promtsdb.Open(cfg.Dir, logger, tsdbReg, opts, nil)
+	now := deps.Now
+	if now == nil {
+		now = time.Now
+	}
+	pdb, quarantined, err := openRecovering(cfg, opts, logger, reg, tsdbReg, now)
 	if err != nil {
 		reg.unregisterAll()
-		return nil, errors.Join(openError(cfg.Dir, err), lock.release())
+		return nil, errors.Join(err, lock.release())
 	}
 
 	d := &DB{
@@ -136,12 +157,13 @@ func Open(cfg Config, deps Deps) (*DB, error) {
 		logger: logger,
 		reg:    reg,
 		lock:   lock,
-		now:    time.Now,
+		now:    now,
 	}
 	for i := range d.shards {
 		d.shards[i].init(d.now())
 	}
 	d.metrics = newMetrics(reg, pdb.Head().NumSeries)
+	d.metrics.futureQuarantined.Add(float64(quarantined))
 	logger.Info("TSDB opened", "dir", cfg.Dir, "retention", cfg.Retention, "out_of_order_window",
 		cfg.OutOfOrderWindow, "head_series", pdb.Head().NumSeries())
 	return d, nil
@@ -166,7 +188,74 @@ func (c Config) withDefaults() (Config, error) {
 	if c.OutOfOrderWindow > 0 && c.OutOfOrderWindow < time.Millisecond {
 		return c, fmt.Errorf("store/tsdb: out-of-order window must be at least 1ms, got %s", c.OutOfOrderWindow)
 	}
+	if c.MaxFutureSkew == 0 {
+		c.MaxFutureSkew = DefaultMaxFutureSkew
+	}
+	if c.MaxHeadSeries == 0 {
+		c.MaxHeadSeries = DefaultMaxHeadSeries
+	}
 	return c, nil
+}
+
+// openRecovering opens the Prometheus TSDB in cfg.Dir. When the directory holds samples stamped beyond
+// now+MaxFutureSkew (written by an older version) it moves them to the quarantine directory first (blocks) or
+// after the WAL replay (head), and opens it again (future.go). It returns how many samples it quarantined.
+func openRecovering(cfg Config, opts *promtsdb.Options, logger *slog.Logger, reg *trackingRegisterer,
+	tsdbReg prometheus.Registerer, now func() time.Time) (*promtsdb.DB, int, error) {
+	ctx := context.Background()
+	start := now()
+	limit := start.Add(cfg.MaxFutureSkew).UnixMilli()
+	q := newQuarantine(cfg.Dir, start)
+	var quarantined int
+	recoverOK := cfg.MaxFutureSkew >= 0
+	if last := lastWrite(cfg.Dir); recoverOK && last.After(start.Add(cfg.MaxFutureSkew)) {
+		logger.Error("the clock is behind the data directory's last write: it went backwards (no real-time clock, "+
+			"NTP not synced yet?); samples stamped in the future are left where they are. Fix the clock and restart",
+			"dir", cfg.Dir, "now", start.UTC(), "last_write", last.UTC())
+		recoverOK = false
+	}
+	if recoverOK {
+		n, blocks, err := recoverBlocks(ctx, cfg.Dir, limit, q, logger)
+		if err != nil {
+			return nil, 0, fmt.Errorf("store/tsdb: %s: quarantining samples stamped in the future (files moved so far are in %s): %w",
+				cfg.Dir, q.dir, err)
+		}
+		if n > 0 {
+			logger.Warn("TSDB blocks recovered from samples stamped in the future", "dir", cfg.Dir,
+				"quarantined_samples", n, "blocks", blocks, "quarantine", q.dir)
+		}
+		quarantined += n
+	}
+	pdb, err := promtsdb.Open(cfg.Dir, logger, tsdbReg, opts, nil)
+	if err != nil {
+		return nil, 0, openError(cfg.Dir, err)
+	}
+	if !recoverOK {
+		return pdb, 0, nil
+	}
+	n, err := headFuture(ctx, pdb, limit)
+	if err != nil {
+		return nil, 0, errors.Join(fmt.Errorf("store/tsdb: %s: looking for samples stamped in the future: %w", cfg.Dir, err), pdb.Close())
+	}
+	if n == 0 {
+		return pdb, quarantined, nil
+	}
+	logger.Warn("TSDB head holds samples stamped in the future (written by an older version); moving them to the "+
+		"quarantine directory so that present samples are accepted again", "dir", cfg.Dir, "future_samples", n,
+		"head_max_time", pdb.Head().MaxTime(), "limit", time.UnixMilli(limit).UTC())
+	kept, err := recoverHead(ctx, pdb, cfg.Dir, limit, q, logger)
+	if err != nil {
+		return nil, 0, fmt.Errorf("store/tsdb: %s: quarantining samples stamped in the future (files moved so far are in %s): %w",
+			cfg.Dir, q.dir, err)
+	}
+	reg.unregisterAll() // the closed TSDB's metrics; the reopened one registers its own
+	pdb, err = promtsdb.Open(cfg.Dir, logger, tsdbReg, opts, nil)
+	if err != nil {
+		return nil, 0, openError(cfg.Dir, err)
+	}
+	logger.Warn("TSDB head recovered from samples stamped in the future", "dir", cfg.Dir, "quarantined_samples", n,
+		"kept_samples", kept, "quarantine", q.dir, "head_max_time", pdb.Head().MaxTime())
+	return pdb, quarantined + n, nil
 }
 
 // Dir returns the data directory.

@@ -5,6 +5,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"citywatch/store"
 )
 
 // Rejection reasons, the bounded values of the reason label of citywatch_store_samples_rejected_total and of
@@ -25,14 +27,21 @@ const (
 	// ReasonMultiple is the RejectedError.Reason when one call's samples were rejected for several reasons;
 	// the metric counts each sample under its own reason.
 	ReasonMultiple = "multiple"
+	// ReasonFuture: stamped more than Config.MaxFutureSkew ahead of the clock.
+	ReasonFuture = store.ReasonFuture
+	// ReasonSeriesLimit: would create a series beyond Config.MaxHeadSeries.
+	ReasonSeriesLimit = store.ReasonSeriesLimit
 )
 
-var allReasons = [...]string{ReasonOutOfBounds, ReasonTooOld, ReasonOutOfOrder, ReasonDuplicate, ReasonInvalidSeries}
+var allReasons = [...]string{ReasonOutOfBounds, ReasonTooOld, ReasonOutOfOrder, ReasonDuplicate, ReasonInvalidSeries,
+	ReasonFuture, ReasonSeriesLimit}
 
 type metrics struct {
 	appendDuration  prometheus.Histogram
 	samplesAppended prometheus.Counter
 	samplesRejected *prometheus.CounterVec
+	// futureQuarantined counts samples stamped in the future that Open moved to the quarantine directory.
+	futureQuarantined prometheus.Counter
 }
 
 // newMetrics creates the store metrics on reg (nil: unregistered collectors that still count).
@@ -57,6 +66,10 @@ func newMetrics(reg prometheus.Registerer, headSeries func() uint64) *metrics {
 			ConstLabels: constLabels,
 		}, []string{"reason"}),
 	}
+	m.futureQuarantined = f.NewCounter(prometheus.CounterOpts{
+		Name: "citywatch_tsdb_future_samples_quarantined_total",
+		Help: "Samples stamped beyond the future skew that Open found in the data directory (written by an older version) and moved to the quarantine directory.",
+	})
 	for _, r := range allReasons {
 		m.samplesRejected.WithLabelValues(r)
 	}

@@ -3,6 +3,7 @@
 
 import { get, post, setCSRF, toLogin } from "./api.js";
 import { onStatus } from "./live.js";
+import { hhmmss } from "./clock.js";
 import { el, replace, errorBox } from "./dom.js";
 import * as overview from "./views/overview.js";
 import * as site from "./views/site.js";
@@ -80,12 +81,23 @@ function renderNav() {
     el("li", {}, el("a", { href: `#/${r.path}`, "data-path": r.path }, r.nav)))));
 }
 
+// LIVE_TEXT says the live state in words (the dot's colour only reinforces it).
+const LIVE_TEXT = {
+  live: () => "live",
+  stale: (s) => `stale — no data since ${hhmmss(s.dataAt)}`,
+  disconnected: () => "disconnected — retrying",
+  connecting: () => "connecting…",
+};
+
 function renderLive() {
   const live = document.getElementById("live");
   const text = document.getElementById("live-text");
   onStatus((s) => {
     live.dataset.state = s.state;
-    text.textContent = s.state === "live" ? "live" : s.state === "disconnected" ? "disconnected — retrying" : "connecting…";
+    document.body.dataset.live = s.state; // views grey what they show unless live
+    const words = (LIVE_TEXT[s.state] || LIVE_TEXT.connecting)(s);
+    // The indicator is a live region: only a real change is announced.
+    if (text.textContent !== words) text.textContent = words;
     live.title = s.error || "";
   });
 }

@@ -1,6 +1,8 @@
 // Small DOM and formatting helpers shared by every view. No framework: views build elements with el() and
 // replace what changed.
 
+import { serverNow } from "./clock.js";
+
 // PROPS are keys el() sets as DOM properties rather than attributes.
 const PROPS = new Set(["value", "checked", "disabled", "hidden", "selected", "textContent", "muted", "autoplay",
   "playsInline", "controls", "defaultMuted"]);
@@ -75,8 +77,8 @@ export function fmtValue(metric, v) {
 // isZeroTime reports Go's zero time.Time, which the API sends for "never".
 export function isZeroTime(t) { return !t || t.startsWith("0001-01-01"); }
 
-// ageSeconds is how long ago an RFC 3339 time was.
-export function ageSeconds(t) { return isZeroTime(t) ? Infinity : Math.max(0, (Date.now() - Date.parse(t)) / 1000); }
+// ageSeconds is how long ago an RFC 3339 time (of the server's clock) was.
+export function ageSeconds(t) { return isZeroTime(t) ? Infinity : Math.max(0, (serverNow() - Date.parse(t)) / 1000); }
 
 // fmtDuration renders seconds as "45 s", "3 min", "2 h 5 min", "3 d".
 export function fmtDuration(s) {
@@ -117,19 +119,6 @@ export function alertSite(a) { return (a.labels && a.labels.site) || ""; }
 
 // isAcked reports whether an alert has been acknowledged.
 export function isAcked(a) { return !!a.acked_by; }
-
-// SILENT_AFTER is how long a device may be quiet before the UI calls it silent; it matches the demo rules.
-export const SILENT_AFTER = 30;
-
-// bySilence orders devices silent first (longest silent first), then the reporting ones by id, so tiles
-// and rows keep their places between polls.
-export function bySilence(a, b) {
-  const sa = ageSeconds(a.last_seen), sb = ageSeconds(b.last_seen);
-  const qa = sa > SILENT_AFTER, qb = sb > SILENT_AFTER;
-  if (qa !== qb) return qa ? -1 : 1;
-  if (qa && sa !== sb) return sb - sa;
-  return a.id.localeCompare(b.id);
-}
 
 // announce reads a message to screen readers through the page's polite live region.
 export function announce(msg) {

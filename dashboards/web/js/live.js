@@ -3,17 +3,23 @@
 //
 // Changes arrive over Server-Sent Events from GET /api/events: once a second the server sends one message per
 // changed thing ("event: device|camera|alert", data: that thing's JSON, already scoped to the user's sites),
-// "event: reload" when this client fell behind, and heartbeat comments. The events are merged by id into the
-// lists the views render. REST fills the lists: when a view subscribes, whenever the stream (re)opens (the
-// server only sends changes made after that), on "reload", and every 30 s as a safety net (every 10 s while
-// the stream is down, so a page behind a proxy that breaks streaming still moves).
+// "event: reload" when this client fell behind, and every few seconds "event: ping" with the server's time and
+// the ping interval. The events are merged by id into the lists the views render. REST fills the lists: when a
+// view subscribes, whenever the stream (re)opens (the server only sends changes made after that), on
+// "reload", and every 30 s as a safety net (every 10 s while the stream is down, so a page behind a proxy that
+// breaks streaming still moves).
 //
-// The indicator says "live" while the stream is open and "disconnected" when it breaks. The browser's
-// EventSource reconnects by itself; when it gives up (readyState CLOSED: an HTTP error such as an ended
-// session), this module recreates it with backoff. window.__citywatchLive exposes counters for diagnostics
-// and the browser tests.
+// The indicator says "live" while the stream is open and news keeps coming, "disconnected" when the stream
+// breaks, and "stale" when it is open but nothing (no ping, no data) came for two ping intervals — a frozen
+// server or a dead connection the browser has not noticed — or when the pings say the server's live feed
+// stopped (current_at lags). pageState() tells views whether what they show is current and since when, so
+// they can grey it and say "no data since HH:MM:SS". The browser's EventSource reconnects by itself; when it
+// gives up (readyState CLOSED: an HTTP error such as an ended session), this module recreates it with backoff.
+// window.__citywatchLive exposes counters for diagnostics and the browser tests.
 
 import { get, APIError } from "./api.js";
+import { setServerTime, toLocal, onTick } from "./clock.js";
+import { rates } from "./freshness.js";
 
 const EVENTS_URL = "/api/events";
 const REFRESH_OPEN = 30000; // safety-net REST refresh while the stream is open
@@ -22,6 +28,8 @@ const RETRY_MIN = 3000; // first delay before recreating a closed EventSource (t
 const RETRY_MAX = 30000;
 const COALESCE = 100; // events of one server batch arrive as separate messages: render once per burst
 const ALERTS_LIMIT = 500;
+const PING_DEFAULT = 5000; // the ping interval assumed until the first ping tells the real one
+const STALE_PINGS = 2; // ping intervals without news after which the page is stale
 
 // TOPICS maps a topic to the endpoint that lists it, the key holding the list, and the SSE event kind.
 const TOPICS = {
@@ -40,7 +48,11 @@ const inflight = new Set(); // topics with a REST load running
 const again = new Set(); // topics to load once more when their running load ends
 const dirty = new Set(); // topics changed by the stream since the last publish
 const statusSubs = new Set();
-let status = { state: "connecting", since: Date.now(), error: "" };
+let status = { state: "connecting", since: Date.now(), error: "", dataAt: Date.now() };
+let pingInterval = PING_DEFAULT;
+let lastContact = performance.now(); // the last message from the server (stream or REST)
+let dataAt = Date.now(); // until when (this browser's clock) the shown data is known to be current
+let feedStalledAt = 0; // when the pings say the server's feed stopped (this browser's clock), or 0
 let es = null;
 let retryTimer = 0;
 let retries = 0;
@@ -52,7 +64,8 @@ const diag = {
   transport: typeof EventSource === "function" ? "sse" : "poll",
   state: "connecting", // the stream: connecting | open | closed
   events: 0, // stream messages merged (device, camera, alert)
-  byKind: { device: 0, camera: 0, alert: 0, reload: 0, invalid: 0 },
+  byKind: { device: 0, camera: 0, alert: 0, reload: 0, ping: 0, invalid: 0 },
+  pingInterval, // ms, as the server's pings say
   opens: 0,
   errors: 0,
   restLoads: 0,
@@ -83,11 +96,18 @@ export function merge(topic, item) {
   if (lists.has(topic)) publish(topic, "rest");
 }
 
-// onStatus calls fn({state: "connecting"|"live"|"disconnected", since, error}) now and on every change.
+// onStatus calls fn({state: "connecting"|"live"|"stale"|"disconnected", since, error, dataAt}) now and on every
+// change. dataAt is when (this browser's clock) the data shown was last known to be current.
 export function onStatus(fn) {
   statusSubs.add(fn);
   fn(status);
   return () => statusSubs.delete(fn);
+}
+
+// pageState says whether the data the views show is current (live) and, when not, since when it has not
+// been (dataAt, this browser's clock).
+export function pageState() {
+  return { live: status.state !== "stale" && status.state !== "disconnected", dataAt };
 }
 
 // refresh reloads every subscribed topic over REST now (after an action such as an ack).
@@ -96,10 +116,35 @@ export function refresh() {
 }
 
 function setStatus(state, error = "") {
-  if (status.state === state && status.error === error) return;
-  status = { state, since: state === status.state ? status.since : Date.now(), error };
+  // While live the data is current by definition: news does not re-announce the indicator.
+  if (status.state === state && status.error === error && (state === "live" || status.dataAt === dataAt)) return;
+  status = { state, since: state === status.state ? status.since : Date.now(), error, dataAt };
   for (const fn of statusSubs) fn(status);
 }
+
+// contact records news from the server: the shown data is current as of now (unless the pings say the
+// server's feed stopped), and a stale page is live again.
+function contact() {
+  lastContact = performance.now();
+  dataAt = feedStalledAt || Date.now();
+  checkStale();
+}
+
+// checkStale turns an open stream stale after STALE_PINGS ping intervals without news, or while the pings
+// say the server's feed stopped, and live again when news comes. A broken stream says "disconnected".
+function checkStale() {
+  if (diag.transport === "sse" && diag.state !== "open") return;
+  if (status.state !== "live" && status.state !== "stale") return;
+  const quiet = performance.now() - lastContact > STALE_PINGS * pingInterval;
+  if (feedStalledAt) {
+    setStatus("stale", "The server's live feed stopped updating: what the page shows may be out of date.");
+  } else if (quiet) {
+    setStatus("stale", "Nothing has come from the server for a while: what the page shows may be out of date.");
+  } else {
+    setStatus("live");
+  }
+}
+onTick(checkStale);
 
 function wanted() {
   return [...subs.entries()].filter(([t, s]) => s.size > 0 && !unavailable.has(t)).map(([t]) => t);
@@ -162,8 +207,13 @@ async function loadOne(topic) {
   try {
     const data = await get(path);
     diag.restLoads++;
+    contact();
     const fresh = new Map();
-    for (const item of (data && data[key]) || []) if (item && item.id != null) fresh.set(String(item.id), item);
+    for (const item of (data && data[key]) || []) {
+      if (!item || item.id == null) continue;
+      fresh.set(String(item.id), item);
+      if (topic === "devices") rates.observe(item);
+    }
     const cur = stateOf(topic);
     for (const [id, at] of touched.get(topic) || []) {
       if (at >= started && cur.has(id)) fresh.set(id, { ...(fresh.get(id) || {}), ...cur.get(id) });
@@ -200,7 +250,10 @@ function connect() {
     diag.state = "open";
     diag.opens++;
     retries = 0;
+    lastContact = performance.now();
+    feedStalledAt = 0;
     setStatus("live");
+    contact();
     // The stream carries only changes made from now on: reload what changed while it was not open.
     refresh();
     scheduleRefresh();
@@ -228,8 +281,10 @@ function connect() {
   s.addEventListener("reload", () => {
     if (es !== s) return;
     diag.byKind.reload++;
+    contact();
     refresh();
   });
+  s.addEventListener("ping", (ev) => { if (es === s) onPing(ev.data); });
 }
 
 // reconnect closes the stream and opens a new one now.
@@ -242,7 +297,24 @@ function reconnect() {
   connect();
 }
 
+// onPing takes a ping: the server's time (for ages on the server's clock), the interval to expect the next
+// one within, and how current the server's feed is.
+function onPing(data) {
+  diag.byKind.ping++;
+  let p;
+  try { p = JSON.parse(data); } catch { p = null; }
+  if (p && typeof p === "object") {
+    const t = Date.parse(p.time);
+    if (Number.isFinite(t)) setServerTime(t);
+    if (Number.isFinite(p.interval_ms) && p.interval_ms > 0) diag.pingInterval = pingInterval = p.interval_ms;
+    const cur = Date.parse(p.current_at);
+    feedStalledAt = Number.isFinite(t) && Number.isFinite(cur) && t - cur > STALE_PINGS * pingInterval ? toLocal(cur) : 0;
+  }
+  contact();
+}
+
 function onEvent(kind, data) {
+  contact();
   let item;
   try { item = JSON.parse(data); } catch { item = null; }
   if (!item || typeof item !== "object" || item.id == null) {
@@ -254,6 +326,7 @@ function onEvent(kind, data) {
   if (unavailable.has(topic)) return;
   diag.events++;
   diag.byKind[kind]++;
+  if (kind === "device") rates.observe(item);
   put(topic, item);
   if (!touched.has(topic)) touched.set(topic, new Map());
   touched.get(topic).set(String(item.id), performance.now());

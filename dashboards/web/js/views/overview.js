@@ -1,11 +1,13 @@
 // Overview: every site the user may see, coloured by its worst condition, with counts, and the firing alerts.
 
-import { el, replace, refill, deviceSite, ageSeconds, SILENT_AFTER, siteHref, alertSite } from "../dom.js";
-import { subscribe } from "../live.js";
+import { el, replace, refill, deviceSite, siteHref, alertSite } from "../dom.js";
+import { subscribe, pageState } from "../live.js";
+import { onTick, hhmmss } from "../clock.js";
+import { deviceFreshness } from "../freshness.js";
 import { alertTable, stateOf } from "../alertui.js";
 
-// siteSummaries folds devices, cameras and alerts into one summary per site.
-export function siteSummaries(devices, cameras, alerts) {
+// siteSummaries folds devices, cameras and alerts into one summary per site. page is live.js pageState().
+export function siteSummaries(devices, cameras, alerts, page = { live: true, dataAt: Date.now() }) {
   const sites = new Map();
   const get = (name) => {
     if (!sites.has(name)) sites.set(name, { name, district: "", devices: 0, silent: 0, cameras: 0, camerasDown: 0, firing: 0, critical: 0, pending: 0 });
@@ -15,7 +17,7 @@ export function siteSummaries(devices, cameras, alerts) {
     const s = get(deviceSite(d));
     s.district = s.district || d.labels?.district || "";
     s.devices++;
-    if (ageSeconds(d.last_seen) > SILENT_AFTER) s.silent++;
+    if (deviceFreshness(d, page).silent) s.silent++;
   }
   for (const c of cameras) {
     const s = get(c.site || "unassigned");
@@ -48,18 +50,25 @@ export function render(root, params, ctx) {
     el("section", { "aria-labelledby": "sites-h" }, el("h2", { id: "sites-h" }, "Sites"), grid),
     el("section", { "aria-labelledby": "firing-h" }, el("h2", { id: "firing-h" }, "Firing alerts"), alertsBox));
   let devices = null, cameras = null, alerts = null;
-  const draw = () => {
+  const drawSites = () => {
     if (!devices || !cameras || !alerts) return;
     grid.removeAttribute("aria-busy");
-    const sums = siteSummaries(devices, cameras, alerts);
+    const page = pageState();
+    const sums = siteSummaries(devices, cameras, alerts, page);
+    const stale = page.live ? null : el("p", { class: "small stale-note" }, `no data since ${hhmmss(page.dataAt)}`);
     if (!sums.length) { refill(grid, el("p", { class: "muted" }, "No sites yet: no device has reported and no camera is configured.")); return; }
-    refill(grid, sums.map((s) => el("a", { class: `card site-card status-${s.status}`, href: siteHref(s.name), "data-site": s.name },
+    refill(grid, sums.map((s) => el("a", { class: `card site-card status-${s.status}${stale ? " stale" : ""}`, href: siteHref(s.name), "data-site": s.name },
       el("h3", {}, s.name, " ", el("span", { class: `badge state-${s.status}` }, STATUS_TEXT[s.status])),
       s.district ? el("p", { class: "muted" }, s.district) : null,
       el("dl", { class: "counts" },
         el("div", {}, el("dt", {}, "Devices"), el("dd", {}, String(s.devices), s.silent ? el("small", {}, ` (${s.silent} silent)`) : "")),
         el("div", {}, el("dt", {}, "Cameras"), el("dd", {}, String(s.cameras), s.camerasDown ? el("small", {}, ` (${s.camerasDown} down)`) : "")),
-        el("div", {}, el("dt", {}, "Firing"), el("dd", { class: s.firing ? "hot" : "" }, String(s.firing)))))));
+        el("div", {}, el("dt", {}, "Firing"), el("dd", { class: s.firing ? "hot" : "" }, String(s.firing)))),
+      stale && stale.cloneNode(true))));
+  };
+  const draw = () => {
+    if (!devices || !cameras || !alerts) return;
+    drawSites();
     refill(alertsBox, alertTable(alerts.filter((a) => ["firing", "acknowledged", "silenced"].includes(stateOf(a))), ctx,
       { caption: "Firing alerts", empty: "Nothing is firing." }));
   };
@@ -67,6 +76,7 @@ export function render(root, params, ctx) {
     subscribe("devices", (l) => { devices = l; draw(); }),
     subscribe("cameras", (l) => { cameras = l; draw(); }),
     subscribe("alerts", (l) => { alerts = l; draw(); }),
+    onTick(drawSites), // devices turn silent, and the page stale, without news
   ];
   return () => unsubs.forEach((u) => u());
 }

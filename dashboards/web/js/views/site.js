@@ -1,7 +1,9 @@
 // Site page: live sensor tiles with sparklines, the site's cameras with live video, and its active alerts.
 
-import { el, replace, refill, deviceSite, ageSeconds, ago, SILENT_AFTER, fmtValue, LABELS, alertSite, bySilence } from "../dom.js";
-import { subscribe } from "../live.js";
+import { el, replace, refill, deviceSite, fmtValue, LABELS, alertSite, announce } from "../dom.js";
+import { subscribe, pageState } from "../live.js";
+import { onTick } from "../clock.js";
+import { deviceFreshness, freshnessText, bySilence } from "../freshness.js";
 import { queryRange } from "../api.js";
 import { Sparkline } from "../chart.js";
 import { alertTable } from "../alertui.js";
@@ -18,6 +20,7 @@ function primaryMetric(values) {
 class SensorTile {
   constructor(d) {
     this.id = d.id;
+    this.d = d;
     this.values = el("dl", { class: "values" });
     this.age = el("p", { class: "muted small age" });
     this.sparkBox = el("div", { class: "spark-box", "aria-hidden": "true" });
@@ -30,15 +33,36 @@ class SensorTile {
   }
 
   update(d) {
+    this.d = d;
     const vals = d.last_values || {};
     const entries = Object.entries(vals).filter(([k]) => !HIDDEN.has(k)).sort(([a], [b]) => (PRIMARY.indexOf(a) + 1 || 99) - (PRIMARY.indexOf(b) + 1 || 99) || a.localeCompare(b));
     replace(this.values, entries.map(([k, v]) => el("div", { class: k === this.metric ? "primary" : "" },
       el("dt", {}, LABELS[k] || k), el("dd", { "data-metric": k }, fmtValue(k, v)))));
-    const silent = ageSeconds(d.last_seen) > SILENT_AFTER;
-    this.root.classList.toggle("silent", silent);
-    this.root.dataset.silent = String(silent);
-    this.age.textContent = `${silent ? "SILENT · " : ""}last seen ${ago(d.last_seen)} · ${d.messages} msgs${d.errors ? ` · ${d.errors} errors` : ""}`;
+    this.renderAge(pageState());
     if (this.spark && this.metric in vals) this.spark.push(Date.parse(d.last_seen) / 1000, vals[this.metric]);
+  }
+
+  // renderAge says how fresh the tile is, from the timestamps, on every update and every second: "last seen"
+  // ticks, a device quiet past its own rhythm turns silent, and while the page is stale the tile is greyed and
+  // says since when it has no data. data-fresh is live, silent, never or stale.
+  renderAge(page) {
+    const d = this.d;
+    const f = deviceFreshness(d, page);
+    this.root.classList.toggle("silent", f.state === "silent" || f.state === "never");
+    this.root.classList.toggle("stale", f.state === "stale");
+    this.root.dataset.silent = String(f.silent);
+    this.root.dataset.fresh = f.state;
+    const text = `${freshnessText(f)} · ${d.messages} msgs${d.errors ? ` · ${d.errors} error${d.errors === 1 ? "" : "s"}` : ""}`;
+    if (this.age.textContent !== text) this.age.textContent = text;
+    if (this.heardSilent === undefined) this.heardSilent = f.state === "silent"; // silent on arrival: not news
+    if (f.state === "live") this.heardSilent = false;
+  }
+
+  // silentNews is, once per spell of silence, what to announce about it.
+  silentNews() {
+    if (this.heardSilent || this.root.dataset.fresh !== "silent") return "";
+    this.heardSilent = true;
+    return `${this.d.labels?.device || this.d.id} is silent`;
   }
 
   destroy() { if (this.spark) this.spark.destroy(); }
@@ -84,7 +108,7 @@ export function render(root, params, ctx) {
   const unsubs = [
     subscribe("devices", (all) => {
       const list = all.filter((d) => deviceSite(d) === site)
-        .sort(bySilence);
+        .sort(bySilence(pageState()));
       if (!list.length) { replace(sensors, el("p", { class: "muted empty" }, "No sensors at this site.")); return; }
       if (!tiles.size) sensors.replaceChildren();
       const seen = new Set();
@@ -116,6 +140,13 @@ export function render(root, params, ctx) {
     subscribe("alerts", (all) => {
       refill(alertsBox, alertTable(all.filter((a) => alertSite(a) === site && a.state !== "resolved"), ctx,
         { caption: `Active alerts at ${site}`, empty: "No active alerts at this site." }));
+    }),
+    onTick(() => {
+      const page = pageState();
+      // Devices that just turned silent are announced (the tiles are not a live region: they tick).
+      for (const t of tiles.values()) t.renderAge(page);
+      const news = [...tiles.values()].map((t) => t.silentNews()).filter(Boolean);
+      if (news.length) announce(news.length > 3 ? `${news.length} devices at ${site} turned silent.` : `${news.join(", ")}.`);
     }),
   ];
   return () => {

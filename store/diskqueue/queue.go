@@ -1,4 +1,5 @@
-// Package diskqueue is a durable, bounded FIFO of records on local disk, for store-and-forward.
+// Package diskqueue is a durable, bounded FIFO of records on local disk, for store-and-forward. It is the one
+// queue design behind every forwarder (store/influx, store/remotewrite).
 //
 // Records are appended to segment files named after the queue offset of their first byte. Each record is
 // framed as

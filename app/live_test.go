@@ -1,0 +1,82 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"citywatch/dashboards/live"
+)
+
+// TestLivePingsSayCurrent: the live stream pings at the configured interval, and the app's producer marks
+// the bus after every round, so the pings' current_at moves on: a page can tell a fed stream from one whose
+// producer is stuck.
+func TestLivePingsSayCurrent(t *testing.T) {
+	const token = "live-test-admin-token-0123456789"
+	a, err := New(testConfig(t, t.TempDir()), Options{AdminToken: token, LivePingInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- a.run(ctx, started) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("run did not return after cancel")
+		}
+	})
+	select {
+	case <-started:
+	case err := <-done:
+		t.Fatalf("run: %v", err)
+	}
+
+	rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer rcancel()
+	req, _ := http.NewRequestWithContext(rctx, "GET", "http://"+a.HTTPAddr()+"/api/events", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /api/events: %d", resp.StatusCode)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	seen := map[time.Time]bool{}
+	ping := false
+	for len(seen) < 2 && sc.Scan() {
+		line := sc.Text()
+		if line == "event: ping" {
+			ping = true
+			continue
+		}
+		data, ok := strings.CutPrefix(line, "data: ")
+		if !ok || !ping {
+			continue
+		}
+		ping = false
+		var p live.Ping
+		if err := json.Unmarshal([]byte(data), &p); err != nil {
+			t.Fatalf("ping %q: %v", data, err)
+		}
+		if p.IntervalMS != 50 {
+			t.Fatalf("ping %q: interval_ms %d, want the configured 50", data, p.IntervalMS)
+		}
+		if p.CurrentAt != nil {
+			seen[*p.CurrentAt] = true
+		}
+	}
+	if len(seen) < 2 {
+		t.Fatalf("the pings' current_at did not move on (%d distinct values; %v)", len(seen), sc.Err())
+	}
+}

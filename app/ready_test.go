@@ -1,0 +1,150 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// mountTmpfs mounts a tmpfs of size bytes on a new directory for the test. Outside CI a machine that cannot
+// mount (not root, no CAP_SYS_ADMIN) skips the test; in CI (CI=true) that is a failure.
+func mountTmpfs(t *testing.T, size int64) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d,mode=0750", size)); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("mount a tmpfs for the full-disk test: %v", err)
+		}
+		t.Skipf("cannot mount a tmpfs (run as root, or in CI where this fails): %v", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", dir, err)
+		}
+	})
+	return dir
+}
+
+// fillDisk writes to path until the filesystem is full.
+func fillDisk(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			require.ErrorIs(t, err, syscall.ENOSPC)
+			break
+		}
+	}
+	// The last megabyte may have been cut short at a page boundary; fill pages too.
+	for {
+		if _, err := f.Write(buf[:512]); err != nil {
+			require.ErrorIs(t, err, syscall.ENOSPC)
+			return
+		}
+	}
+}
+
+// readyz is one answer of /readyz.
+type readyz struct {
+	code   int
+	Status string            `json:"status"`
+	Checks map[string]string `json:"checks"`
+	raw    string
+}
+
+func getReadyz(addr, token string) (readyz, error) {
+	req, err := http.NewRequest("GET", "http://"+addr+"/readyz", nil)
+	if err != nil {
+		return readyz{}, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return readyz{}, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return readyz{}, err
+	}
+	r := readyz{code: resp.StatusCode, raw: string(body)}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return r, fmt.Errorf("%w: %s", err, body)
+	}
+	return r, nil
+}
+
+// TestReadyzFullDisk reproduces /readyz saying ready while the disk was full (token creation answered 500,
+// ingest went unacknowledged): the real app on a small tmpfs turns unready within seconds of the disk filling,
+// tells an admin why and an anonymous caller only that it is not ready, and turns ready again once space is
+// freed.
+func TestReadyzFullDisk(t *testing.T) {
+	dir := mountTmpfs(t, 64<<20)
+	const token = "app-test-admin-token-0123456789"
+	a, err := New(testConfig(t, filepath.Join(dir, "data")), Options{AdminToken: token})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- a.run(ctx, started) }()
+	defer func() {
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("run did not return after cancel")
+		}
+	}()
+	select {
+	case <-started:
+	case err := <-done:
+		t.Fatalf("run: %v", err)
+	}
+	eventuallyReady := func(want int, who string) readyz {
+		var last readyz
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
+			r, err := getReadyz(a.HTTPAddr(), who)
+			if assert.NoError(c, err) && assert.Equal(c, want, r.code, "/readyz: %s", r.raw) {
+				last = r
+			}
+		}, 30*time.Second, 50*time.Millisecond)
+		return last
+	}
+	eventuallyReady(http.StatusOK, token)
+
+	filler := filepath.Join(dir, "filler")
+	fillDisk(t, filler)
+	admin := eventuallyReady(http.StatusServiceUnavailable, token)
+	t.Logf("full disk: %s", admin.raw)
+	require.Equal(t, "not ready", admin.Status)
+	require.Contains(t, admin.Checks["data_dir"], "no space left on device", "the reason: %s", admin.raw)
+	require.Contains(t, admin.Checks["tsdb"], "no space left on device", "the reason: %s", admin.raw)
+
+	anon, err := getReadyz(a.HTTPAddr(), "")
+	require.NoError(t, err)
+	require.Equal(t, http.StatusServiceUnavailable, anon.code)
+	require.Equal(t, `{"status":"not ready"}`, strings.TrimSpace(anon.raw), "the public body says only the status")
+
+	require.NoError(t, os.Remove(filler))
+	eventuallyReady(http.StatusOK, token)
+	anon, err = getReadyz(a.HTTPAddr(), "")
+	require.NoError(t, err)
+	require.Equal(t, `{"status":"ready"}`, strings.TrimSpace(anon.raw))
+}

@@ -1,0 +1,184 @@
+package analyze
+
+import (
+	"bytes"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/require"
+
+	"citywatch/cameras"
+	"citywatch/internal/testenv"
+	"citywatch/sim/camerasim"
+)
+
+// jpegFrame is a 320×240 grey JPEG with a white box at x (a moving object when x changes), or all black.
+func jpegFrame(t testing.TB, x int, black bool) []byte {
+	t.Helper()
+	img := image.NewGray(image.Rect(0, 0, 320, 240))
+	for y := range 240 {
+		for i := range 320 {
+			v := uint8(90 + (i+y)%40)
+			switch {
+			case black:
+				v = 0
+			case i >= x && i < x+60 && y >= 100 && y < 160:
+				v = 255
+			}
+			img.SetGray(i, y, color.Gray{Y: v})
+		}
+	}
+	var b bytes.Buffer
+	require.NoError(t, jpeg.Encode(&b, img, &jpeg.Options{Quality: 85}))
+	return b.Bytes()
+}
+
+var mjpegEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func mjpegAU(n int, img []byte) cameras.AccessUnit {
+	return cameras.AccessUnit{Codec: cameras.CodecMJPEG, NALUs: [][]byte{img}, Keyframe: true, Session: 1,
+		PTS: int64(n) * 90000 / clipFPS, Time: mjpegEpoch.Add(time.Duration(n) * time.Second / clipFPS), Width: 320, Height: 240}
+}
+
+// TestMJPEGAnalysis: M-JPEG frames are decoded by ffmpeg and analysed like any other video: frames are
+// counted, motion in a zone and a black picture are detected.
+func TestMJPEGAnalysis(t *testing.T) {
+	h := newHarness(t, Config{Cameras: []CameraConfig{{ID: "cam1", Zones: []Zone{zoneBand}, MotionThreshold: 0.05,
+		TamperAfter: time.Second}}})
+	still := jpegFrame(t, 0, false)
+	n := 0
+	feed := func(frames int, img func(i int) []byte) {
+		for i := range frames {
+			feedWait(t, h.a, "cam1", mjpegAU(n, img(i)))
+			n++
+		}
+	}
+	// Fed back to back, ffmpeg holds up to a few frames (its M-JPEG parser ends a frame at the next one's
+	// start): 4 s of pictures at the analysis rate of 2 fps leave at least 2 analysed.
+	feed(4*clipFPS, func(int) []byte { return still })
+	waitFrames(t, h.a, "cam1", 2)
+	st := h.a.Status("cam1")
+	require.True(t, st.Available)
+	require.Equal(t, StateAnalysing, st.State)
+	require.Empty(t, st.Reason)
+
+	moving := make([][]byte, 8)
+	for i := range moving {
+		moving[i] = jpegFrame(t, 20+30*i, false)
+	}
+	feed(4*clipFPS, func(i int) []byte { return moving[i%len(moving)] })
+	require.Eventually(t, func() bool { _, ok := h.ev.find(KindMotion, "band", true); return ok }, 10*time.Second, 5*time.Millisecond)
+
+	black := jpegFrame(t, 0, true)
+	feed(4*clipFPS, func(int) []byte { return black })
+	require.Eventually(t, func() bool { _, ok := h.ev.find(KindTamper, TamperBlack, true); return ok }, 10*time.Second, 5*time.Millisecond)
+	require.Zero(t, h.a.Status("cam1").Restarts)
+}
+
+// TestStatusNeverAvailableWithoutFrames: before a frame is analysed the status says what it waits for,
+// never available.
+func TestStatusNeverAvailableWithoutFrames(t *testing.T) {
+	h := newHarness(t, Config{Cameras: []CameraConfig{{ID: "cam1"}}})
+	st := h.a.Status("cam1")
+	require.False(t, st.Available)
+	require.Zero(t, st.Frames)
+	require.Equal(t, StateWaiting, st.State)
+	require.Contains(t, st.Reason, "no video received")
+
+	// A camera that streams something undecodable: access units arrive, no frame ever comes out.
+	for n := range 3 * clipFPS {
+		au := mjpegAU(n, []byte{0xff, 0xd8, 0xff, 0xdb, 1, 2, 3, 0xff, 0xd9})
+		h.a.OnAccessUnit("cam1", au)
+	}
+	require.Eventually(t, func() bool { return h.a.Status("cam1").State != StateWaiting }, 10*time.Second, 5*time.Millisecond)
+	st = h.a.Status("cam1")
+	require.False(t, st.Available, "%+v", st)
+	require.Zero(t, st.Frames)
+	require.NotEmpty(t, st.Reason)
+}
+
+// TestUnsupportedCodecIsUnavailable: access units of a codec ffmpeg is not fed are dropped and counted, and
+// the status names the codec.
+func TestUnsupportedCodecIsUnavailable(t *testing.T) {
+	h := newHarness(t, Config{Cameras: []CameraConfig{{ID: "cam1"}}})
+	feedWait(t, h.a, "cam1", cameras.AccessUnit{Codec: "VP8", NALUs: [][]byte{{1, 2, 3}}, Keyframe: true, Session: 1})
+	require.Eventually(t, func() bool { return h.a.Status("cam1").Dropped > 0 }, 10*time.Second, 5*time.Millisecond)
+	st := h.a.Status("cam1")
+	require.False(t, st.Available)
+	require.Equal(t, StateUnavailable, st.State)
+	require.Contains(t, st.Reason, "video codec VP8 cannot be analysed")
+}
+
+// TestMJPEGWithGStreamer: a real RTP/JPEG camera (GStreamer's RTSP server) through the monitor into the
+// Analyzer: frames are analysed.
+func TestMJPEGWithGStreamer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-time integration test")
+	}
+	gst := testenv.GstRTSP(t, "mjpeg", testenv.GstMJPEGLaunch)
+	h := newHarness(t, Config{Cameras: []CameraConfig{{ID: "cam1", Zones: []Zone{zoneBand}}}})
+	mon, err := cameras.New(cameras.Config{Cameras: []cameras.CameraConfig{
+		{ID: "cam1", URL: gst.URL, Transport: cameras.TransportTCP},
+	}}, cameras.Deps{Sink: h.a})
+	require.NoError(t, err)
+	require.NoError(t, mon.Start())
+	t.Cleanup(mon.Close)
+	require.Eventually(t, func() bool { return h.a.Status("cam1").Frames >= 4 }, 15*time.Second, 20*time.Millisecond,
+		"status %+v", h.a.Status("cam1"))
+	st := h.a.Status("cam1")
+	require.True(t, st.Available)
+	require.Equal(t, StateAnalysing, st.State)
+	require.InDelta(t, 2, st.FPS, 0.6)
+}
+
+// TestMJPEGSimulatorMotionAndBlack: the simulator's M-JPEG camera through the monitor: its motion and black
+// faults are detected from the decoded pictures.
+func TestMJPEGSimulatorMotionAndBlack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-time integration test")
+	}
+	sim, err := camerasim.New(camerasim.Config{Listen: "127.0.0.1:0", Cameras: 1, MJPEG: []int{1}}, nil)
+	require.NoError(t, err)
+	require.NoError(t, sim.Start())
+	t.Cleanup(sim.Close)
+	h := newHarness(t, Config{Cameras: []CameraConfig{{ID: "cam1", Zones: []Zone{zoneBand}, MotionThreshold: 0.05,
+		TamperAfter: time.Second}}})
+	mon, err := cameras.New(cameras.Config{Cameras: []cameras.CameraConfig{
+		{ID: "cam1", URL: sim.URL(1), Transport: cameras.TransportTCP},
+	}}, cameras.Deps{Sink: h.a})
+	require.NoError(t, err)
+	require.NoError(t, mon.Start())
+	t.Cleanup(mon.Close)
+	waitFrames(t, h.a, "cam1", 4)
+	require.NoError(t, sim.SetFault(1, camerasim.Fault{Kind: camerasim.FaultMotion}))
+	require.Eventually(t, func() bool { _, ok := h.ev.find(KindMotion, "band", true); return ok }, 10*time.Second, 20*time.Millisecond)
+	require.NoError(t, sim.SetFault(1, camerasim.Fault{Kind: camerasim.FaultBlack}))
+	require.Eventually(t, func() bool { _, ok := h.ev.find(KindTamper, TamperBlack, true); return ok }, 10*time.Second, 20*time.Millisecond)
+}
+
+// TestMJPEGOnlyAnalysedFramesAreDecoded: every M-JPEG frame is a keyframe, so frames that would not be
+// analysed are not fed to ffmpeg: a 12 fps camera analysed at 2 fps costs 2 decodes per second, not 12.
+func TestMJPEGOnlyAnalysedFramesAreDecoded(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	a, err := New(Config{FFmpegPath: testenv.LookPath(t, "ffmpeg"), Cameras: []CameraConfig{{ID: "cam1"}}},
+		Deps{Registerer: reg})
+	require.NoError(t, err)
+	require.NoError(t, a.Start())
+	t.Cleanup(a.Close)
+	img := jpegFrame(t, 0, false)
+	const seconds = 6
+	for n := range seconds * clipFPS {
+		feedWait(t, a, "cam1", mjpegAU(n, img))
+	}
+	// ffmpeg's M-JPEG parser completes a frame when the next one starts: the last fed frames (up to a few
+	// when fed back to back) stay inside.
+	waitFrames(t, a, "cam1", 2*seconds-4)
+	decoded := testutil.ToFloat64(a.metrics.decoded)
+	require.LessOrEqual(t, decoded, float64(2*seconds+1), "decoded frames")
+	require.Zero(t, a.Status("cam1").Dropped, "thinning is not dropping")
+}

@@ -1,0 +1,118 @@
+package dashboards
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"citywatch/dashboards/audit"
+	"citywatch/dashboards/auth"
+	"citywatch/dashboards/promapi"
+	"citywatch/store/tsdb"
+)
+
+// promErrorCases are /api/v1 requests that fail in the layers in front of the API or in its router, with the
+// status and Prometheus errorType each must answer. who is "" (no credentials), "bad" (an unknown token),
+// "viewer-a" (site a only), "viewer-all" or "admin".
+var promErrorCases = []struct {
+	name, who, method, path string
+	code                    int
+	errType                 string
+}{
+	{"no credentials", "", "GET", "/api/v1/query?query=up", 401, "unauthorized"},
+	{"bad token", "bad", "GET", "/api/v1/labels", 401, "unauthorized"},
+	{"unknown path unauthenticated", "", "GET", "/api/v1/nope", 401, "unauthorized"},
+	{"unknown path", "viewer-a", "GET", "/api/v1/nope", 404, "not_found"},
+	{"unknown admin path", "admin", "POST", "/api/v1/admin/tsdb/snapshot", 404, "not_found"},
+	{"POST label values", "viewer-a", "POST", "/api/v1/label/site/values", 405, "method_not_allowed"},
+	{"DELETE query", "admin", "DELETE", "/api/v1/query", 405, "method_not_allowed"},
+	{"POST rules", "admin", "POST", "/api/v1/rules", 405, "method_not_allowed"},
+	{"tsdb status site-limited", "viewer-a", "GET", "/api/v1/status/tsdb", 403, "forbidden"},
+	{"tsdb status viewer", "viewer-all", "GET", "/api/v1/status/tsdb", 403, "forbidden"}, // no read_metrics
+	{"config viewer", "viewer-all", "GET", "/api/v1/status/config", 403, "forbidden"},
+	{"bad query", "viewer-a", "GET", "/api/v1/query?query=sum(", 400, "bad_data"},
+	{"rules allowed", "viewer-a", "GET", "/api/v1/rules", 200, ""},
+	{"tsdb status admin", "admin", "GET", "/api/v1/status/tsdb", 200, ""},
+	{"config admin", "admin", "GET", "/api/v1/status/config", 200, ""},
+	{"format_query POST", "viewer-a", "POST", "/api/v1/format_query?query=x", 200, ""},
+}
+
+// TestPrometheusErrorShape: every /api/v1 error, whichever layer gives it (authentication, authorization, the
+// all-sites check, unknown paths, wrong methods, the API), is Prometheus' envelope with the right status.
+func TestPrometheusErrorShape(t *testing.T) {
+	db, err := tsdb.Open(tsdb.Config{Dir: t.TempDir()}, tsdb.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	api, err := promapi.New(ScopeToSites(db), promapi.Options{Status: promapi.Status{TSDB: db}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := auth.OpenDB(filepath.Join(t.TempDir(), "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer meta.Close()
+	lg, _ := audit.New(meta, audit.Config{}, audit.Deps{})
+	a, err := auth.New(auth.Config{DataDir: t.TempDir()}, auth.Deps{DB: meta, Audit: lg, OnInitialAdmin: func(string, string) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{}, Deps{PromAPI: api, Auth: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	tokens := map[string]string{"bad": "cw_nosuchtoken"}
+	for name, sub := range map[string]struct {
+		role  auth.Role
+		sites []string
+	}{"viewer-a": {auth.RoleViewer, []string{"a"}}, "viewer-all": {auth.RoleViewer, []string{auth.AllSitesWildcard}}, "admin": {auth.RoleAdmin, nil}} {
+		tok, err := a.IssueToken(ctx, name, sub.role, sub.sites, false, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens[name] = tok
+	}
+	for _, c := range promErrorCases {
+		t.Run(c.name, func(t *testing.T) {
+			req := httptest.NewRequest(c.method, c.path, strings.NewReader(""))
+			if tok := tokens[c.who]; tok != "" {
+				req.Header.Set("Authorization", "Bearer "+tok)
+			}
+			if c.method == "POST" {
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
+			rec := httptest.NewRecorder()
+			s.Handler().ServeHTTP(rec, req)
+			body, _ := io.ReadAll(rec.Body)
+			if rec.Code != c.code {
+				t.Fatalf("status %d, want %d: %s", rec.Code, c.code, body)
+			}
+			if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type %q", ct)
+			}
+			var env struct {
+				Status, ErrorType, Error string
+			}
+			if err := json.Unmarshal(body, &env); err != nil {
+				t.Fatalf("not JSON: %s", body)
+			}
+			if c.code == 200 {
+				if env.Status != "success" {
+					t.Errorf("body %s", body)
+				}
+				return
+			}
+			if env.Status != "error" || env.ErrorType != c.errType || env.Error == "" {
+				t.Errorf("want Prometheus' error envelope with errorType %q, got %s", c.errType, body)
+			}
+		})
+	}
+}

@@ -1,0 +1,158 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// childServer is an HTTP server child process that a test can stop or kill and start again with the same
+// arguments (same port, same data directory), as influxd's InfluxServer does.
+type childServer struct {
+	t       testing.TB
+	name    string
+	bin     string
+	args    []string
+	logPath string
+	ready   string // URL answering 200 once the server is ready
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// start starts the process unless it runs and waits until ready answers 200. It fails the test on error and
+// must be called from the test goroutine.
+func (s *childServer) start() {
+	s.t.Helper()
+	s.mu.Lock()
+	if s.cmd != nil {
+		s.mu.Unlock()
+		return
+	}
+	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		s.mu.Unlock()
+		s.t.Fatalf("%s log: %v", s.name, err)
+	}
+	cmd := exec.Command(s.bin, s.args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		s.mu.Unlock()
+		s.t.Fatalf("%s start: %v", s.name, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		logf.Close()
+		close(done)
+	}()
+	s.cmd, s.done = cmd, done
+	s.mu.Unlock()
+
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		select {
+		case <-done:
+			s.t.Fatalf("%s exited during start; log:\n%s", s.name, s.logTail())
+		default:
+		}
+		if httpOK(s.ready) == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("%s at %s not ready after 60s; log:\n%s", s.name, s.ready, s.logTail())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stop signals the process (SIGKILL after 15s) and waits for it to exit. Safe from any goroutine, and when
+// it is not running.
+func (s *childServer) stop(sig syscall.Signal) {
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.cmd, s.done = nil, nil
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(sig)
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+func (s *childServer) logTail() string {
+	b, err := os.ReadFile(s.logPath)
+	if err != nil {
+		return err.Error()
+	}
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+// cleanup stops the server when the test ends and logs its output if the test failed.
+func (s *childServer) cleanup() {
+	s.t.Cleanup(func() {
+		s.stop(syscall.SIGTERM)
+		if s.t.Failed() {
+			s.t.Logf("%s log tail:\n%s", s.name, s.logTail())
+		}
+	})
+}
+
+func httpOK(u string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", u, resp.Status)
+	}
+	return nil
+}
+
+// getBody GETs u and returns the body of a 200 answer.
+func getBody(u string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s: %.500s", u, resp.Status, body)
+	}
+	return body, nil
+}

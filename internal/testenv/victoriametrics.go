@@ -1,0 +1,87 @@
+package testenv
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+// VMServer is a VictoriaMetrics single-node child process (victoria-metrics, built by
+// scripts/install-test-deps.sh) on a free loopback port with its storage in a temporary directory. It accepts
+// Prometheus remote write at WriteURL and serves the Prometheus query API at URL.
+type VMServer struct {
+	// URL is the HTTP base URL, e.g. http://127.0.0.1:38123.
+	URL string
+	// WriteURL is the remote-write URL (URL + /api/v1/write).
+	WriteURL string
+	// Dir holds the storage and the log file.
+	Dir string
+
+	s *childServer
+}
+
+// VictoriaMetrics starts victoria-metrics and stops it in t.Cleanup. Queries see samples without the default
+// 30 s latency offset. It fails the test when the server does not become ready, and when the binary is
+// missing in CI (skips elsewhere).
+func VictoriaMetrics(t testing.TB) *VMServer {
+	t.Helper()
+	bin := LookPath(t, "victoria-metrics")
+	dir := t.TempDir()
+	addr := FreePort(t)
+	v := &VMServer{URL: "http://" + addr, WriteURL: "http://" + addr + "/api/v1/write", Dir: dir}
+	v.s = &childServer{t: t, name: "victoria-metrics", bin: bin, logPath: filepath.Join(dir, "victoria-metrics.log"),
+		ready: v.URL + "/health",
+		args: []string{"-httpListenAddr=" + addr, "-storageDataPath=" + filepath.Join(dir, "data"),
+			"-search.latencyOffset=0s", "-loggerLevel=WARN", "-retentionPeriod=100y"}}
+	v.s.cleanup()
+	v.s.start()
+	return v
+}
+
+// Start starts victoria-metrics again after Stop or Kill, on the same port with the same data. It must be
+// called from the test goroutine.
+func (v *VMServer) Start() { v.s.start() }
+
+// Stop stops victoria-metrics gracefully (SIGTERM) and waits for it to exit.
+func (v *VMServer) Stop() { v.s.stop(syscall.SIGTERM) }
+
+// Kill stops victoria-metrics with SIGKILL, like a crash, and waits for it to exit.
+func (v *VMServer) Kill() { v.s.stop(syscall.SIGKILL) }
+
+// ExportedSeries is one series of /api/v1/export.
+type ExportedSeries struct {
+	Metric     map[string]string `json:"metric"`
+	Values     []float64         `json:"values"`
+	Timestamps []int64           `json:"timestamps"`
+}
+
+// Export flushes recently written samples to searchable storage and returns every raw sample of the series
+// matching the selector match (e.g. `{__name__="x"}`), duplicates included.
+func (v *VMServer) Export(match string) ([]ExportedSeries, error) {
+	if _, err := getBody(v.URL + "/internal/force_flush"); err != nil {
+		return nil, fmt.Errorf("force flush: %w", err)
+	}
+	body, err := getBody(v.URL + "/api/v1/export?" + url.Values{"match[]": {match}}.Encode())
+	if err != nil {
+		return nil, err
+	}
+	var out []ExportedSeries
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc.Buffer(make([]byte, 1<<20), 256<<20)
+	for sc.Scan() {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		var s ExportedSeries
+		if err := json.Unmarshal(sc.Bytes(), &s); err != nil {
+			return nil, fmt.Errorf("export: %w", err)
+		}
+		out = append(out, s)
+	}
+	return out, sc.Err()
+}

@@ -1,0 +1,205 @@
+package remotewrite
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"time"
+
+	"citywatch/store/diskqueue"
+)
+
+// Protobuf messages for Config.ProtobufMessage, named as in Prometheus' remote_write configuration.
+const (
+	// MessageV1 is remote write 1.0 (prometheus.WriteRequest), which every receiver accepts.
+	MessageV1 = "prometheus.WriteRequest"
+	// MessageV2 is remote write 2.0 (io.prometheus.write.v2.Request, with a symbol table). A receiver that
+	// answers 415 Unsupported Media Type is written 1.0 from then on.
+	MessageV2 = "io.prometheus.write.v2.Request"
+)
+
+// Queue-full policies for Config.QueueFullPolicy.
+const (
+	// PolicyDropOldest deletes the oldest queued samples to make room, counting each one.
+	PolicyDropOldest = string(diskqueue.DropOldest)
+	// PolicyBlock makes Append wait for space (or its context).
+	PolicyBlock = string(diskqueue.Block)
+)
+
+// Relabel actions for RelabelRule.Action.
+const (
+	// ActionKeep forwards only samples whose metric name matches.
+	ActionKeep = "keep"
+	// ActionDrop forwards no sample whose metric name matches.
+	ActionDrop = "drop"
+)
+
+// RelabelRule keeps or drops samples by metric name before they are queued, like a Prometheus
+// write_relabel_configs entry with source_labels [__name__].
+type RelabelRule struct {
+	// Action is "keep" or "drop".
+	Action string
+	// Regex is matched against the whole metric name (anchored at both ends, RE2 syntax).
+	Regex string
+}
+
+// Config configures one remote-write endpoint. Zero values take the documented defaults.
+type Config struct {
+	// Name identifies the endpoint in logs and as the "endpoint" label of the citywatch_remote_write_*
+	// metrics. Required; [a-z0-9_-]+.
+	Name string
+	// URL is the receiver's write URL, e.g. "http://victoriametrics:8428/api/v1/write". Required. It must
+	// not carry credentials: use BasicAuth* or BearerToken.
+	URL string
+	// ProtobufMessage is MessageV1 or MessageV2. It defaults to MessageV1.
+	ProtobufMessage string
+	// BasicAuthUser and BasicAuthPassword set HTTP basic authentication. They default to "" (none).
+	BasicAuthUser, BasicAuthPassword string
+	// BearerToken is sent as "Authorization: Bearer <token>". It defaults to "" (none). It is a secret: never
+	// logged or reported.
+	BearerToken string
+	// Headers are extra HTTP headers of every request (e.g. X-Scope-OrgID for Mimir). They default to none.
+	Headers map[string]string
+	// TLSCAFile, TLSCertFile, TLSKeyFile, TLSServerName and TLSInsecureSkipVerify configure TLS for https
+	// URLs. They default to the system roots, no client certificate, the URL's host and verification on.
+	TLSCAFile, TLSCertFile, TLSKeyFile, TLSServerName string
+	TLSInsecureSkipVerify                             bool
+	// Timeout bounds one write request. It defaults to 30s.
+	Timeout time.Duration
+	// BatchSize is the most samples in one write request. It defaults to 2000.
+	BatchSize int
+	// FlushInterval is how long a partial batch waits for more samples before it is sent, and the group
+	// commit interval of the queue (fsync at least this often). It defaults to 1s.
+	FlushInterval time.Duration
+	// RetryInitial is the first backoff after a failed write; it doubles per failure, with jitter. It
+	// defaults to 500ms.
+	RetryInitial time.Duration
+	// RetryMax caps the backoff. It defaults to 30s.
+	RetryMax time.Duration
+
+	// Edge is the edge identity, added as label "edge" to every series that has no such label (the
+	// semantics of Prometheus' external_labels). It defaults to the host name.
+	Edge string
+	// Site is added as label "site" to series without one when set. It defaults to "".
+	Site string
+	// ExternalLabels are further labels added to series that lack them. It defaults to none.
+	ExternalLabels map[string]string
+	// Relabel rules are applied in order; a sample dropped by one is not forwarded (and counted). It
+	// defaults to none (forward everything).
+	Relabel []RelabelRule
+
+	// QueueDir holds the durable queue and the dead-letter file (dead-letter.prom). Required.
+	QueueDir string
+	// QueueMaxBytes bounds the queue on disk. It defaults to 1 GiB.
+	QueueMaxBytes int64
+	// QueueSegmentBytes is the queue segment size. It defaults to QueueMaxBytes/16, at most 64 MiB.
+	QueueSegmentBytes int64
+	// QueueFullPolicy is "drop_oldest" or "block". It defaults to "drop_oldest".
+	QueueFullPolicy string
+	// DeadLetterMaxBytes bounds dead-letter.prom; when full it is rotated to dead-letter.prom.1. It
+	// defaults to 16 MiB.
+	DeadLetterMaxBytes int64
+}
+
+var nameRE = regexp.MustCompile(`^[a-z0-9_-]+$`)
+
+func (c *Config) applyDefaults() error {
+	if c.ProtobufMessage == "" {
+		c.ProtobufMessage = MessageV1
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 30 * time.Second
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 2000
+	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = time.Second
+	}
+	if c.RetryInitial == 0 {
+		c.RetryInitial = 500 * time.Millisecond
+	}
+	if c.RetryMax == 0 {
+		c.RetryMax = 30 * time.Second
+	}
+	if c.Edge == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("remotewrite: edge not set and host name unknown: %w", err)
+		}
+		c.Edge = h
+	}
+	if c.QueueFullPolicy == "" {
+		c.QueueFullPolicy = PolicyDropOldest
+	}
+	if c.DeadLetterMaxBytes == 0 {
+		c.DeadLetterMaxBytes = 16 << 20
+	}
+	return c.validate()
+}
+
+func (c *Config) validate() error {
+	u, err := url.Parse(c.URL)
+	switch {
+	case !nameRE.MatchString(c.Name):
+		return fmt.Errorf("remotewrite: name must match [a-z0-9_-]+, got %q", c.Name)
+	case c.URL == "":
+		return errors.New("remotewrite: url is required")
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return errors.New("remotewrite: url must be an http(s) URL with a host")
+	case u.User != nil:
+		return errors.New("remotewrite: url must not contain credentials; use basic auth or a bearer token")
+	case c.ProtobufMessage != MessageV1 && c.ProtobufMessage != MessageV2:
+		return fmt.Errorf("remotewrite: protobuf_message must be %q or %q, got %q", MessageV1, MessageV2, c.ProtobufMessage)
+	case c.BearerToken != "" && (c.BasicAuthUser != "" || c.BasicAuthPassword != ""):
+		return errors.New("remotewrite: set basic auth or a bearer token, not both")
+	case c.QueueDir == "":
+		return errors.New("remotewrite: queue_dir is required")
+	case c.BatchSize < 1:
+		return fmt.Errorf("remotewrite: batch_size must be >= 1, got %d", c.BatchSize)
+	case c.FlushInterval < 0 || c.Timeout < 0:
+		return fmt.Errorf("remotewrite: flush_interval (%s) and timeout (%s) must be > 0", c.FlushInterval, c.Timeout)
+	case c.RetryInitial < 0 || c.RetryMax < c.RetryInitial:
+		return fmt.Errorf("remotewrite: need 0 < retry_initial (%s) <= retry_max (%s)", c.RetryInitial, c.RetryMax)
+	case c.QueueFullPolicy != PolicyDropOldest && c.QueueFullPolicy != PolicyBlock:
+		return fmt.Errorf("remotewrite: queue_full_policy must be %q or %q, got %q", PolicyDropOldest, PolicyBlock, c.QueueFullPolicy)
+	case c.DeadLetterMaxBytes < 4096:
+		return fmt.Errorf("remotewrite: dead_letter_max_bytes must be >= 4096, got %d", c.DeadLetterMaxBytes)
+	}
+	for k, v := range c.externalLabels() {
+		if !validLabelName(k) || v == "" {
+			return fmt.Errorf("remotewrite: external label %q=%q: need a valid name and a non-empty value", k, v)
+		}
+	}
+	if _, err := compileRelabel(c.Relabel); err != nil {
+		return err
+	}
+	return nil
+}
+
+// externalLabels are the labels added to series that lack them: ExternalLabels, edge and site.
+func (c *Config) externalLabels() map[string]string {
+	m := make(map[string]string, len(c.ExternalLabels)+2)
+	for k, v := range c.ExternalLabels {
+		m[k] = v
+	}
+	m["edge"] = c.Edge
+	if c.Site != "" {
+		m["site"] = c.Site
+	}
+	return m
+}
+
+func validLabelName(s string) bool {
+	if s == "" || len(s) > 1024 || s == "__name__" {
+		return false
+	}
+	for i, r := range s {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
