@@ -18,8 +18,8 @@ import (
 )
 
 // loadRules reads the configured rule files, or the embedded default rule pack when none are configured (the
-// demo pack in the demo), and checks the references of the operator's event rules to cameras. New, Reload and
-// Check (`citywatch check`) all load rules through it.
+// demo pack in the demo), and checks the references of the operator's event rules to cameras and of the
+// routes to alert names. New, Reload and Check (`citywatch check`) all load rules through it.
 func (a *App) loadRules(cfg *config.Config) ([]alerts.Rule, error) {
 	var list []alerts.Rule
 	var err error
@@ -39,6 +39,9 @@ func (a *App) loadRules(cfg *config.Config) ([]alerts.Rule, error) {
 	}
 	if err == nil {
 		list, err = withSelfRules(list) // IngestStalled, IngestSeriesLimit
+	}
+	if err == nil {
+		err = checkRouteRefs(cfg, list)
 	}
 	return list, err
 }
@@ -121,6 +124,8 @@ func (a *App) buildAlerting() error {
 		// Receivers of format mqtt, and notify.mqtt.enabled (every notification), publish on the embedded broker.
 		deps.MQTT = a.broker
 		nc.PublishMQTT = a.cfg.Notify.MQTT.Enabled
+	} else if a.cfg.Notify.MQTT.Enabled {
+		a.log.Info("alerts are not published on MQTT: the embedded broker is disabled", "component", "notify")
 	}
 	if a.outbox, err = notify.NewOutbox(nc, deps); err != nil {
 		return err

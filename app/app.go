@@ -644,12 +644,14 @@ func queryOptions(q config.HTTPQueryConfig, client func(*http.Request) string, l
 	return promapi.Options{
 		Timeout: q.Timeout.Std(), MaxSamples: q.MaxSamples, MaxConcurrent: q.MaxConcurrent,
 		MaxConcurrentPerClient: q.MaxConcurrentPerClient, ClientKey: client, QueueWait: q.QueueWait.Std(),
+		RatePerClient: q.RatePerClient, BurstPerClient: q.BurstPerClient,
 		MaxPoints: q.MaxPoints, MinStep: q.MinStep.Std(), Logger: log, Registerer: reg,
 	}
 }
 
-// queryClient is whose query r is, for http.query.max_concurrent_per_client: the user or API token, or the
-// client address for anonymous requests (the demo's loopback viewers share the principal "anonymous").
+// queryClient is whose query r is, for http.query.max_concurrent_per_client and rate_per_client: the user or
+// API token, or the client address for anonymous requests (the demo's loopback viewers share the principal
+// "anonymous").
 func (a *App) queryClient(r *http.Request) string {
 	if p, ok := auth.FromContext(r.Context()); ok && p.ID != "" && !(a.opts.Demo && p.ID == "anonymous") {
 		return string(p.Kind) + ":" + p.ID

@@ -59,7 +59,18 @@ type centreListings struct {
 
 	mu      sync.Mutex
 	lastErr string // logged once per new error, not once per request
+
+	// The lists are kept for listingsTTL: every open dashboard asks for them, and each costs the engine six
+	// queries.
+	cacheMu sync.Mutex
+	cams    []cameras.Status
+	camsAt  time.Time
+	devs    []ingest.Device
+	devsAt  time.Time
 }
+
+// listingsTTL is how long a centre reuses its camera and device lists.
+const listingsTTL = 5 * time.Second
 
 // edgeLabel is the label the edges' remote write adds (storage.remote_write, edge.name).
 const edgeLabel = "edge"
@@ -93,6 +104,15 @@ func (c *centreListings) query(expr string) (map[string]map[string]string, map[s
 
 // Cameras lists every camera the edges report, by edge, site and camera id.
 func (c *centreListings) Cameras() []cameras.Status {
+	c.cacheMu.Lock()
+	defer c.cacheMu.Unlock()
+	if c.cams == nil || time.Since(c.camsAt) > listingsTTL {
+		c.cams, c.camsAt = c.queryCameras(), time.Now()
+	}
+	return c.cams
+}
+
+func (c *centreListings) queryCameras() []cameras.Status {
 	up, upV := c.query(`last_over_time(camera_up[15m])`)
 	_, fps := c.query(`last_over_time(camera_fps[15m])`)
 	_, bps := c.query(`last_over_time(camera_bitrate_bps[15m])`)
@@ -148,6 +168,15 @@ func (c *centreListings) Camera(id string) (cameras.Status, error) {
 
 // Devices lists every device the edges report through device_last_seen_seconds.
 func (c *centreListings) Devices() []ingest.Device {
+	c.cacheMu.Lock()
+	defer c.cacheMu.Unlock()
+	if c.devs == nil || time.Since(c.devsAt) > listingsTTL {
+		c.devs, c.devsAt = c.queryDevices(), time.Now()
+	}
+	return c.devs
+}
+
+func (c *centreListings) queryDevices() []ingest.Device {
 	lbls, ago := c.query(`last_over_time(device_last_seen_seconds[15m])`)
 	_, at := c.query(`timestamp(last_over_time(device_last_seen_seconds[15m]))`)
 	out := make([]ingest.Device, 0, len(lbls))

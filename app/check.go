@@ -21,6 +21,22 @@ func Check(cfg *config.Config) error {
 	return errors.Join(rulesErr, prefixed("notify.", notifyConfig(cfg).Validate()))
 }
 
+// checkRouteRefs reports routes that match an alert name no loaded rule defines: such a route never matches,
+// so the alerts meant for its receiver would silently go elsewhere (a typo like "Fevr").
+func checkRouteRefs(cfg *config.Config, rules []alerts.Rule) error {
+	names := make(map[string]bool, len(rules))
+	for _, r := range rules {
+		names[r.Alert] = true
+	}
+	var errs []error
+	for i, rt := range cfg.Notify.Routes {
+		if name, ok := rt.Match["alertname"]; ok && !names[name] {
+			errs = append(errs, fmt.Errorf("notify.routes[%d].match.alertname: no rule defines alert %q, so the route never matches", i, name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // cameraRefs are the configured cameras as the event rules may refer to them: a camera without zones has the
 // analyzer's whole-picture zone.
 func cameraRefs(cfg *config.Config) []alerts.CameraRef {

@@ -29,6 +29,11 @@ var checkCases = []struct {
 		`testdata/check/rules/rule_syntax.rules.yaml:12: groups[0].rules[2]: unknown key "fro"`,
 		`testdata/check/rules/rule_syntax.rules.yaml:13: rule "SilentWithoutWindow": window: required for device_silent (how long without data counts as silent)`,
 	}},
+	{"route_refs.bad.yaml", []string{
+		// A route to an alert no rule defines never matches ("Fever" is in the rule file, "IngestStalled" is a
+		// built-in self-monitoring rule).
+		`notify.routes[0].match.alertname: no rule defines alert "Fevr", so the route never matches`,
+	}},
 	{"notify_template_exec.bad.yaml", []string{
 		// It parses, but the outbox, which executes templates with sample alerts when it starts, refuses it.
 		`testdata/check/notify_template_exec.bad.yaml:9: notify.receivers[0].template: invalid template (template line 2): executing with a sample firing alert: executing "template" at <.Device>: can't evaluate field Device in type notify.Payload`,

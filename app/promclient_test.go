@@ -60,6 +60,8 @@ func TestPrometheusClient(t *testing.T) {
 	cfg := testConfig(t, dir)
 	cfg.Alerts.RuleFiles = []string{rules}
 	cfg.Alerts.EvalInterval = config.Duration(200 * time.Millisecond)
+	const configSecret = "config-admin-token-must-never-show-0123"
+	cfg.Auth.AdminToken = config.Secret(configSecret)
 	require.NoError(t, cfg.Validate())
 	const adminToken = "client-test-admin-token-0123456789"
 	a, err := New(cfg, Options{AdminToken: adminToken, Flags: map[string]string{"config": "/etc/citywatch.yaml"}})
@@ -145,7 +147,8 @@ func TestPrometheusClient(t *testing.T) {
 	conf, err := c.Config(ctx)
 	require.NoError(t, err, "Config")
 	require.Contains(t, conf.YAML, "data_dir:")
-	require.NotContains(t, conf.YAML, adminToken)
+	require.Contains(t, conf.YAML, "admin_token: <redacted>")
+	require.NotContains(t, conf.YAML, configSecret)
 	tsdbRes, err := c.TSDB(ctx)
 	require.NoError(t, err, "TSDB")
 	require.GreaterOrEqual(t, tsdbRes.HeadStats.NumSeries, 2)

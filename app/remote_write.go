@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"sync/atomic"
 
@@ -58,8 +59,11 @@ func (a *App) storeAppender() store.Appender {
 	log := a.log.With("component", "store")
 	lastErr := make([]atomic.Value, len(secondary))
 	return &store.Fanout{Primary: a.db, Secondary: secondary, OnSecondaryError: func(i int, err error) {
-		// A queue only fails when its disk does (or a sample is refused, counted by the forwarder); log each new
-		// kind of failure once.
+		var rej *store.RejectedError
+		if errors.As(err, &rej) {
+			return // samples the forwarder cannot carry: it counts them and logs them rate-limited
+		}
+		// A queue only fails when its disk does; log each new kind of failure once.
 		if prev, _ := lastErr[i].Load().(string); prev != err.Error() {
 			lastErr[i].Store(err.Error())
 			log.Error(names[i]+" queue refused samples; the embedded TSDB has them", "err", err)

@@ -362,6 +362,16 @@ var badConfigs = []struct {
 		`testdata/http_query.bad.yaml:7: http.query.max_points: must be 1 to 11000; got 20000`,
 		`testdata/http_query.bad.yaml:8: http.query.min_step: must be >= 1ms; got "100µs"`,
 		`testdata/http_query.bad.yaml:9: http.query.timeout: must be > 0; got "-1s"`,
+		`testdata/http_query.bad.yaml:10: http.query.rate_per_client: must be > 0 and <= 1000000 requests per second; got 0`,
+		`testdata/http_query.bad.yaml:11: http.query.burst_per_client: must be 1 to 1000000; got 0`,
+	}},
+	{"storage_query.bad.yaml", []string{
+		// The URL's password is not printed.
+		`testdata/storage_query.bad.yaml:3: storage.query.url: must not contain credentials`,
+		`testdata/storage_query.bad.yaml:4: storage.query.timeout: must be > 0; got "0s"`,
+		`testdata/storage_query.bad.yaml:6: storage.query.bearer_token: set either username/password or bearer_token, not both`,
+		`testdata/storage_query.bad.yaml:8: storage.query.headers.Authorization: use username/password or bearer_token, which are kept secret`,
+		`testdata/storage_query.bad.yaml:10: storage.query.edges.edge-1: must be an http or https URL like "https://edge-1.example.org"; got "ftp://edge-1"`,
 	}},
 	{"auth_admin_token.bad.yaml", []string{
 		`testdata/auth_admin_token.bad.yaml:2: auth.admin_token: must not contain spaces or control characters (the value is not shown)`,

@@ -17,6 +17,14 @@ type HTTPQueryConfig struct {
 	// QueueWait is how long a query waits for a free slot before it is answered 503 with Retry-After. It
 	// defaults to 2s.
 	QueueWait Duration `yaml:"queue_wait"`
+	// RatePerClient is how many requests per second one user or API token (one address when anonymous) may
+	// send to /api/v1, refused ones included, sustained; past it and burst_per_client a request is answered
+	// 429 with Retry-After before it is parsed, so a client looping on refusals cannot take the CPU others'
+	// queries need. It defaults to 20 (a 100-query Grafana dashboard refreshed every 5s).
+	RatePerClient float64 `yaml:"rate_per_client"`
+	// BurstPerClient is how many requests one client may send at once above rate_per_client. It defaults to
+	// 100 (two large Grafana dashboards refreshing together).
+	BurstPerClient int `yaml:"burst_per_client"`
 	// MaxSamples is the most samples one query may hold in memory; past it the query is answered 422. It
 	// defaults to 1000000.
 	MaxSamples int `yaml:"max_samples"`
@@ -37,11 +45,13 @@ const maxQueryPoints = 11_000
 // defaultHTTPQuery are http.query's defaults; Default uses them.
 func defaultHTTPQuery() HTTPQueryConfig {
 	return HTTPQueryConfig{
-		QueueWait:  Duration(2 * time.Second),
-		MaxSamples: 1_000_000,
-		MaxPoints:  maxQueryPoints,
-		MinStep:    Duration(time.Second),
-		Timeout:    Duration(30 * time.Second),
+		QueueWait:      Duration(2 * time.Second),
+		RatePerClient:  20,
+		BurstPerClient: 100,
+		MaxSamples:     1_000_000,
+		MaxPoints:      maxQueryPoints,
+		MinStep:        Duration(time.Second),
+		Timeout:        Duration(30 * time.Second),
 	}
 }
 
@@ -57,6 +67,12 @@ func (c *Config) validateHTTPQuery(v validator) {
 		v.add("http.query.max_concurrent_per_client", "must be <= max_concurrent (%d); got %d", q.MaxConcurrent, q.MaxConcurrentPerClient)
 	}
 	v.positive("http.query.queue_wait", q.QueueWait)
+	if !(q.RatePerClient > 0) || q.RatePerClient > 1e6 {
+		v.add("http.query.rate_per_client", "must be > 0 and <= 1000000 requests per second; got %g", q.RatePerClient)
+	}
+	if q.BurstPerClient < 1 || q.BurstPerClient > 1_000_000 {
+		v.add("http.query.burst_per_client", "must be 1 to 1000000; got %d", q.BurstPerClient)
+	}
 	if q.MaxSamples < 1 {
 		v.add("http.query.max_samples", "must be >= 1; got %d", q.MaxSamples)
 	}

@@ -31,8 +31,8 @@ type RemoteWriteConfig struct {
 	// URL is the receiver's write URL, e.g. "http://victoriametrics:8428/api/v1/write". Required.
 	URL string `yaml:"url"`
 	// ProtobufMessage is the protocol: prometheus.WriteRequest (remote write 1.0, every receiver) or
-	// io.prometheus.write.v2.Request (2.0; a receiver answering 415 is written 1.0 instead). It defaults to
-	// "prometheus.WriteRequest".
+	// io.prometheus.write.v2.Request (2.0; a receiver that answers 415, or 2xx without the 2.0 written-samples
+	// headers, is written 1.0 instead). It defaults to "prometheus.WriteRequest".
 	ProtobufMessage string `yaml:"protobuf_message"`
 	// Username sets HTTP basic authentication with Password. It defaults to "" (none).
 	Username string `yaml:"username"`

@@ -47,7 +47,7 @@ func (s *Server) cameraView(st cameras.Status) cameraJSON {
 	if s.deps.Analysis != nil {
 		v.analysis = s.deps.Analysis.AnalysisStatus(st.ID)
 	} else {
-		v.analysis = map[string]any{"available": false, "reason": "motion and tamper analysis is not configured"}
+		v.analysis = map[string]any{"available": false, "state": "unavailable", "reason": "motion and tamper analysis is not configured"}
 	}
 	return v
 }

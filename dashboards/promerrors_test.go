@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -112,6 +114,62 @@ func TestPrometheusErrorShape(t *testing.T) {
 			}
 			if env.Status != "error" || env.ErrorType != c.errType || env.Error == "" {
 				t.Errorf("want Prometheus' error envelope with errorType %q, got %s", c.errType, body)
+			}
+		})
+	}
+}
+
+// promShapeCases are answers of the layers in front of the Prometheus API and what promErrorShape makes of
+// them: the status is kept, errors get Prometheus' envelope, everything else passes unchanged.
+var promShapeCases = []struct {
+	name, path string
+	inner      http.HandlerFunc
+	code       int
+	body       string
+}{
+	{"REST error with object detail", "/api/v1/query", func(w http.ResponseWriter, r *http.Request) {
+		WriteError(w, http.StatusRequestEntityTooLarge, "request body too large", map[string]int64{"limit_bytes": 10})
+	}, 413, `{"status":"error","errorType":"bad_data","error":"request body too large"}`},
+	{"REST error with string detail", "/api/v1/query", func(w http.ResponseWriter, r *http.Request) {
+		WriteError(w, http.StatusForbidden, "forbidden", "site b")
+	}, 403, `{"status":"error","errorType":"forbidden","error":"forbidden: site b"}`},
+	{"plain text error", "/api/v1/labels", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "slow down", http.StatusTooManyRequests)
+	}, 429, `{"status":"error","errorType":"unavailable","error":"too many requests"}`},
+	{"Prometheus error passes", "/api/v1/query", func(w http.ResponseWriter, r *http.Request) {
+		promapi.WriteError(w, http.StatusUnprocessableEntity, "execution", "boom")
+	}, 422, `{"status":"error","errorType":"execution","error":"boom"}`},
+	{"success passes", "/api/v1/query", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "success"})
+	}, 200, `{"status":"success"}`},
+	{"implicit 200 passes", "/api/v1/query", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"status":"success"}`))
+	}, 200, `{"status":"success"}`},
+	{"REST API untouched", "/api/alerts/9", func(w http.ResponseWriter, r *http.Request) {
+		WriteError(w, http.StatusNotFound, "alert not found", "9")
+	}, 404, `{"error":"alert not found","detail":"9"}`},
+}
+
+func TestPromErrorShapeRewrites(t *testing.T) {
+	for _, c := range promShapeCases {
+		t.Run(c.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			promErrorShape(c.inner).ServeHTTP(rec, httptest.NewRequest("GET", c.path, nil))
+			if rec.Code != c.code {
+				t.Fatalf("status %d, want %d", rec.Code, c.code)
+			}
+			var got, want any
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+				t.Fatalf("not JSON: %s", rec.Body)
+			}
+			_ = json.Unmarshal([]byte(c.body), &want)
+			gj, _ := json.Marshal(got)
+			wj, _ := json.Marshal(want)
+			if string(gj) != string(wj) {
+				t.Errorf("body %s, want %s", rec.Body, c.body)
+			}
+			if cl := rec.Header().Get("Content-Length"); cl != "" && cl != strconv.Itoa(rec.Body.Len()) {
+				t.Errorf("Content-Length %s for %d bytes", cl, rec.Body.Len())
 			}
 		})
 	}

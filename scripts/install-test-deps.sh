@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # install-test-deps.sh installs what citywatch's integration tests run as child processes:
-#   mosquitto, mosquitto_pub/sub, ffmpeg, chromium, chromedriver (Debian packages), and influxd v1.8.10,
+#   mosquitto, mosquitto_pub/sub, ffmpeg, chromium, chromedriver, GStreamer's RTSP server for python3-gi
+#   (Debian packages), and influxd v1.8.10,
 #   victoria-metrics v1.151.0 and prometheus v0.316.0 (remote-write receivers), built from source with the Go
 #   toolchain into $CITYWATCH_TEST_BIN, default ~/.cache/citywatch/bin.
 #

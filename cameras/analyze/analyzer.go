@@ -8,6 +8,11 @@
 // least the camera's keyframe interval (Feed auto) only keyframes are fed, which cuts decoding by the GOP
 // length. ffmpeg runs single-threaded and scales to a 160-pixel-wide grey picture, and Go picks the frames
 // to analyse by PTS, so the analysis rate does not depend on ffmpeg's idea of the frame rate.
+//
+// M-JPEG frames are written to ffmpeg's mjpeg demuxer as they are. Every one is a keyframe, so the stream is
+// thinned to about AnalysisFPS by arrival time before ffmpeg: frames that would not be analysed are not
+// decoded. ffmpeg's M-JPEG parser ends a frame where the next one starts, so a frame is analysed when the
+// next fed frame arrives (1/AnalysisFPS later).
 package analyze
 
 import (
@@ -70,20 +75,22 @@ type Event struct {
 const (
 	// StateUnavailable: the camera cannot be analysed (no ffmpeg, unknown camera).
 	StateUnavailable = "unavailable"
-	// StateWaiting: no decodable video (H.264, H.265 or M-JPEG) has arrived from the camera yet.
+	// StateWaiting: no decodable video (H.264, H.265 or M-JPEG) has arrived from the camera yet, or no frame
+	// was analysed for DecoderStallTimeout.
 	StateWaiting = "waiting"
 	// StateStarting: video arrives and is being decoded, but no frame has been analysed yet.
 	StateStarting = "starting"
 	// StateFailing: the decoder failed (Reason says how) and restarts with backoff.
 	StateFailing = "failing"
-	// StateAnalysing: the last decoded frame was analysed.
+	// StateAnalysing: frames are analysed; the last one less than DecoderStallTimeout ago.
 	StateAnalysing = "analysing"
 )
 
 // Status is the analysis state of one camera.
 type Status struct {
 	// Available is true only while frames are being analysed (State is StateAnalysing): never before the
-	// first frame is decoded, nor while the decoder fails.
+	// first frame is decoded, nor while the decoder fails, nor once no frame was analysed for
+	// DecoderStallTimeout (the camera stopped sending: State is StateWaiting again).
 	Available bool `json:"available"`
 	// State is one of StateUnavailable, StateWaiting, StateStarting, StateFailing, StateAnalysing.
 	State string `json:"state"`

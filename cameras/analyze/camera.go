@@ -43,9 +43,10 @@ type camera struct {
 	haveNext    bool
 	lastSession uint64
 
-	mu sync.Mutex
-	st Status
-	ft []time.Time // recent analysed frame times, for FPS
+	mu         sync.Mutex
+	st         Status
+	ft         []time.Time // recent analysed frame times, for FPS
+	analysedAt time.Time   // when (on the Analyzer's clock) the last frame was analysed
 }
 
 func newCamera(a *Analyzer, cfg CameraConfig) *camera {
@@ -98,9 +99,17 @@ func (c *camera) drop(reason string) {
 }
 
 func (c *camera) status() Status {
+	now := c.a.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.st
+	// Frames that stopped (camera offline or stalled) are not shown as analysed from the last one on.
+	if s.State == StateAnalysing {
+		if age := now.Sub(c.analysedAt); age > c.a.cfg.DecoderStallTimeout {
+			s.State, s.Available = StateWaiting, false
+			s.Reason = "no frame analysed for " + age.Round(time.Second).String() + ": waiting for video"
+		}
+	}
 	s.Motion = make(map[string]float64, len(c.st.Motion))
 	for k, v := range c.st.Motion {
 		s.Motion[k] = v
@@ -380,6 +389,7 @@ func (c *camera) publish(r frameResult, t time.Time) {
 	c.mu.Lock()
 	c.st.Frames++
 	c.st.State, c.st.Available, c.st.Reason = StateAnalysing, true, ""
+	c.analysedAt = c.a.now()
 	c.st.Luma, c.st.MovedScore = r.luma, r.moved
 	c.st.LastFrame = t
 	c.ft = append(c.ft, t)

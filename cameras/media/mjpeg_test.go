@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"citywatch/cameras"
+	"citywatch/cameras/analyze"
 	"citywatch/internal/testenv"
 )
 
@@ -135,20 +136,33 @@ func TestMJPEGLiveRefused(t *testing.T) {
 	assert.Contains(t, ce.Text, "not supported for MJPEG")
 }
 
-// TestMJPEGWithGStreamer: a real RTP/JPEG camera (GStreamer's RTSP server) through the monitor into Media:
-// the snapshot is a 320×240 JPEG without ffmpeg.
+// TestMJPEGWithGStreamer: a real RTP/JPEG camera (GStreamer's RTSP server) through the monitor into Media and
+// the Analyzer, as a deployment wires them: the camera is online, its snapshot is a 320×240 JPEG served
+// without ffmpeg, and analysis decodes frames.
 func TestMJPEGWithGStreamer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-time integration test")
 	}
+	ff := testenv.LookPath(t, "ffmpeg")
 	gst := testenv.GstRTSP(t, "mjpeg", testenv.GstMJPEGLaunch)
 	m, _ := newTestMedia(t, func(c *Config) { c.FFmpegPath = "/nonexistent/ffmpeg" })
+	an, err := analyze.New(analyze.Config{FFmpegPath: ff, Cameras: []analyze.CameraConfig{{ID: "cam1"}}}, analyze.Deps{})
+	require.NoError(t, err)
+	require.NoError(t, an.Start())
+	t.Cleanup(an.Close)
 	mon, err := cameras.New(cameras.Config{Cameras: []cameras.CameraConfig{
 		{ID: "cam1", URL: gst.URL, Transport: cameras.TransportTCP},
-	}}, cameras.Deps{Sink: m})
+	}}, cameras.Deps{Sink: cameras.Sinks{m, an}})
 	require.NoError(t, err)
 	require.NoError(t, mon.Start())
 	t.Cleanup(mon.Close)
+
+	var st cameras.Status
+	require.Eventually(t, func() bool {
+		st, err = mon.Camera("cam1")
+		return err == nil && st.State == cameras.StateOnline
+	}, 15*time.Second, 20*time.Millisecond)
+	assert.Equal(t, cameras.CodecMJPEG, st.Codec)
 	var img []byte
 	require.Eventually(t, func() bool {
 		img, _, err = m.Snapshot(context.Background(), "cam1")
@@ -158,7 +172,9 @@ func TestMJPEGWithGStreamer(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 320, pic.Bounds().Dx())
 	assert.Equal(t, 240, pic.Bounds().Dy())
-	st, err := mon.Camera("cam1")
-	require.NoError(t, err)
-	assert.Equal(t, cameras.CodecMJPEG, st.Codec)
+
+	require.Eventually(t, func() bool { return an.Status("cam1").Frames > 0 }, 15*time.Second, 20*time.Millisecond)
+	as := an.Status("cam1")
+	assert.True(t, as.Available)
+	assert.Equal(t, analyze.StateAnalysing, as.State)
 }

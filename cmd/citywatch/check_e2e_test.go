@@ -56,6 +56,22 @@ func TestCheckRuleFiles(t *testing.T) {
 		t.Fatalf("serve: want an exit with %q, got %v:\n%s", want, p.Err(), p.Out.String())
 	}
 
+	// A route to an alert no rule defines: reported against the configuration file.
+	typo := writeConfig(t, dir, head+`notify:
+  receivers:
+    - name: ward
+      url: https://ward.example/hook
+  routes:
+    - receiver: ward
+      match: {alertname: Fevr}
+  default_receiver: ward
+`)
+	out, err = exec.Command(binPath, "check", "--config", typo).CombinedOutput()
+	want = typo + `: notify.routes[0].match.alertname: no rule defines alert "Fevr", so the route never matches`
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), want) {
+		t.Fatalf("check of a route to no rule: want exit 1 and %q, got %v\n%s", want, err, out)
+	}
+
 	// Fixed, and with a receiver of format mqtt: check passes.
 	if err := os.WriteFile(rules, []byte(`groups:
   - name: night

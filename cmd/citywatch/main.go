@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"citywatch/app"
@@ -176,7 +177,12 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	// Rule files, their references to cameras and the receivers, exactly as serve loads them.
 	if err := app.Check(cfg); err != nil {
-		fmt.Fprintln(stderr, err)
+		for line := range strings.SplitSeq(err.Error(), "\n") {
+			if strings.HasPrefix(line, "notify.") { // a key of the configuration file (rule errors name their file)
+				line = *path + ": " + line
+			}
+			fmt.Fprintln(stderr, line)
+		}
 		return 1
 	}
 	if *print {

@@ -83,6 +83,13 @@ type Options struct {
 	// QueueWait is how long a query waits for one of the MaxConcurrent slots before it is answered 503 with
 	// Retry-After. It defaults to 2s.
 	QueueWait time.Duration
+	// RatePerClient is how many requests per second one client (ClientKey) may send to any /api/v1 endpoint,
+	// refused ones included, sustained; past it and its BurstPerClient the request is answered 429 with
+	// Retry-After (ratelimit.go). It defaults to DefaultRatePerClient.
+	RatePerClient float64
+	// BurstPerClient is how many requests one client may send at once above RatePerClient. It defaults to
+	// DefaultBurstPerClient.
+	BurstPerClient int
 	// MaxPoints is the most points per series of a range query ((end-start)/step) and of one subquery
 	// (range/step). It defaults to 11000, Prometheus' range query limit.
 	MaxPoints int
@@ -110,6 +117,7 @@ type API struct {
 	metrics *metrics
 	now     func() time.Time
 	gate    *gate
+	limiter *limiter
 	client  func(*http.Request) string
 	budget  exprBudget
 	timeout time.Duration
@@ -135,6 +143,9 @@ func New(q storage.Queryable, opts Options) (*API, error) {
 	if opts.MaxConcurrent < 0 || opts.MaxConcurrentPerClient < 0 || opts.QueueWait < 0 || opts.MaxPoints < 0 || opts.MinStep < 0 {
 		return nil, fmt.Errorf("promapi: max concurrent (per client), queue wait, max points and min step must not be negative, got %d, %d, %s, %d, %s",
 			opts.MaxConcurrent, opts.MaxConcurrentPerClient, opts.QueueWait, opts.MaxPoints, opts.MinStep)
+	}
+	if !(opts.RatePerClient >= 0) || opts.BurstPerClient < 0 {
+		return nil, fmt.Errorf("promapi: rate and burst per client must not be negative, got %g, %d", opts.RatePerClient, opts.BurstPerClient)
 	}
 	opts = opts.withDefaults()
 	logger := opts.Logger
@@ -173,6 +184,7 @@ func New(q storage.Queryable, opts Options) (*API, error) {
 	}
 	a := &API{q: q, engine: engine, parser: p, logger: logger, metrics: m, now: time.Now,
 		gate:       g,
+		limiter:    newLimiter(opts.RatePerClient, opts.BurstPerClient, maxRateClients, time.Now),
 		client:     opts.ClientKey,
 		budget:     exprBudget{minStep: opts.MinStep, maxPoints: int64(opts.MaxPoints)},
 		timeout:    opts.Timeout,
@@ -202,6 +214,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.QueueWait == 0 {
 		o.QueueWait = DefaultQueueWait
+	}
+	if o.RatePerClient == 0 {
+		o.RatePerClient = DefaultRatePerClient
+	}
+	if o.BurstPerClient == 0 {
+		o.BurstPerClient = DefaultBurstPerClient
 	}
 	if o.MaxPoints == 0 {
 		o.MaxPoints = DefaultMaxPoints
@@ -324,7 +342,10 @@ type apiFunc func(r *http.Request) apiResult
 func (a *API) wrap(name string, f apiFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		code := a.serve(w, r, f)
+		code, limited := a.rateLimited(w, r)
+		if !limited {
+			code = a.serve(w, r, f)
+		}
 		a.metrics.requests.WithLabelValues(name, strconv.Itoa(code)).Inc()
 		a.metrics.duration.WithLabelValues(name).Observe(time.Since(start).Seconds())
 	})

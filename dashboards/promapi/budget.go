@@ -24,7 +24,7 @@ const (
 	reasonPoints      = "points"      // a range query or subquery with too many points per series
 )
 
-var rejectReasons = []string{reasonConcurrency, reasonSamples, reasonTimeout, reasonStep, reasonPoints}
+var rejectReasons = []string{reasonConcurrency, reasonSamples, reasonTimeout, reasonStep, reasonPoints, reasonRate}
 
 // budgetError is a query refused by checkQuery: a bad_data answer counted under reason.
 type budgetError struct {

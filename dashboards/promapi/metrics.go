@@ -27,7 +27,7 @@ func newMetrics(reg prometheus.Registerer, g *gate) (*metrics, error) {
 		}, []string{"handler"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "citywatch_query_rejected_total",
-			Help: "Prometheus API queries refused by a query budget, by reason: concurrency (no slot within the queue wait), samples (max_samples), timeout, step (below min_step), points (over max_points).",
+			Help: "Prometheus API queries refused by a query budget, by reason: concurrency (no slot within the queue wait), samples (max_samples), timeout, step (below min_step), points (over max_points), rate (a client over rate_per_client, answered 429).",
 		}, []string{"reason"}),
 	}
 	for _, r := range rejectReasons {

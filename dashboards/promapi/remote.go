@@ -110,7 +110,7 @@ func (a *API) forward(r *http.Request, path string, form url.Values) apiResult {
 	} else if t > 0 && t < timeout {
 		timeout = t
 	}
-	form.Set("timeout", strconv.FormatFloat(timeout.Seconds(), 'f', -1, 64)+"s")
+	form.Set("timeout", strconv.FormatFloat(timeout.Seconds(), 'f', -1, 64)) // seconds: what every engine parses
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	release, apiErr := a.admit(ctx, r)
 	if apiErr != nil {

@@ -81,15 +81,15 @@ func TestRemoteRewrites(t *testing.T) {
 		want url.Values
 	}{
 		{apiCase{path: "/api/v1/query", form: url.Values{"query": {`rate(x{site="b"}[5m])`}, "time": {"1700000000"}, "timeout": {"1m"}, "secret": {"s"}}},
-			"/api/v1/query", url.Values{"query": {`rate(x{site!="",site="b",site=~"a"}[5m])`}, "time": {"1700000000"}, "timeout": {"10s"}}},
-		{apiCase{path: "/api/v1/query_range", method: http.MethodPost, form: url.Values{"query": {`x`}, "start": {"0"}, "end": {"3600"}, "step": {"60"}, "timeout": {"2s"}}},
-			"/api/v1/query_range", url.Values{"query": {`x{site!="",site=~"a"}`}, "start": {"0"}, "end": {"3600"}, "step": {"60"}, "timeout": {"2s"}}},
+			"/api/v1/query", url.Values{"query": {`rate(x{site!="",site="b",site=~"a"}[5m])`}, "time": {"1700000000"}, "timeout": {"10"}}},
+		{apiCase{path: "/api/v1/query_range", method: http.MethodPost, form: url.Values{"query": {`x`}, "start": {"0"}, "end": {"3600"}, "step": {"60"}, "timeout": {"2"}}},
+			"/api/v1/query_range", url.Values{"query": {`x{site!="",site=~"a"}`}, "start": {"0"}, "end": {"3600"}, "step": {"60"}, "timeout": {"2"}}},
 		{apiCase{path: "/api/v1/series", form: url.Values{"match[]": {`{__name__=~".+"}`, `y`}, "limit": {"5"}}},
-			"/api/v1/series", url.Values{"match[]": {`{__name__=~".+",site!="",site=~"a"}`, `{__name__="y",site!="",site=~"a"}`}, "limit": {"5"}, "timeout": {"10s"}}},
+			"/api/v1/series", url.Values{"match[]": {`{__name__=~".+",site!="",site=~"a"}`, `{__name__="y",site!="",site=~"a"}`}, "limit": {"5"}, "timeout": {"10"}}},
 		{apiCase{path: "/api/v1/labels"},
-			"/api/v1/labels", url.Values{"match[]": {`{site!="",site=~"a"}`}, "timeout": {"10s"}}},
+			"/api/v1/labels", url.Values{"match[]": {`{site!="",site=~"a"}`}, "timeout": {"10"}}},
 		{apiCase{path: "/api/v1/label/site/values"},
-			"/api/v1/label/site/values", url.Values{"match[]": {`{site!="",site=~"a"}`}, "timeout": {"10s"}}},
+			"/api/v1/label/site/values", url.Values{"match[]": {`{site!="",site=~"a"}`}, "timeout": {"10"}}},
 	} {
 		code, body, _ := do(t, srv, c.req)
 		require.Equal(t, 200, code, body)

@@ -82,7 +82,10 @@ func (a *API) registerRoutes(mux *http.ServeMux, routes []route) {
 	}
 	mux.Handle("/api/v1/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		code := a.unmatched(w, r, paths, allow)
+		code, limited := a.rateLimited(w, r)
+		if !limited {
+			code = a.unmatched(w, r, paths, allow)
+		}
 		a.metrics.requests.WithLabelValues("unmatched", strconv.Itoa(code)).Inc()
 		a.metrics.duration.WithLabelValues("unmatched").Observe(time.Since(start).Seconds())
 	}))

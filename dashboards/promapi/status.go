@@ -30,8 +30,8 @@ type Status struct {
 	LastReload func() (at time.Time, ok bool)
 	// StorageRetention is the TSDB retention runtimeinfo reports ("15d"). It defaults to "".
 	StorageRetention string
-	// TSDB gives the head statistics of /api/v1/status/tsdb. Nil answers 503 unavailable (a centre without an
-	// embedded TSDB has none).
+	// TSDB gives the head statistics of /api/v1/status/tsdb. Nil answers 503 unavailable: a centre's queries
+	// read the remote engine, whose statistics are the engine's to give.
 	TSDB TSDBStatser
 }
 
@@ -162,7 +162,7 @@ func (a *API) tsdbStatus(r *http.Request) apiResult {
 		}
 	}
 	if a.status.TSDB == nil {
-		return apiResult{err: &apiError{errorUnavailable, errors.New("this citywatch has no embedded TSDB")}}
+		return apiResult{err: &apiError{errorUnavailable, errors.New("no TSDB statistics here: queries read a remote engine (storage.query); ask it for its /api/v1/status/tsdb")}}
 	}
 	s, chunks, err := a.status.TSDB.HeadStats(limit)
 	if err != nil {

@@ -1,6 +1,6 @@
-// Package testenv starts real servers (mosquitto, influxd) and tools (ffmpeg, chromium) for integration tests,
-// on free loopback ports. A missing dependency skips the test on a developer machine and fails it when CI=true:
-// in CI integration tests never skip.
+// Package testenv starts real servers (mosquitto, influxd, victoria-metrics, prometheus) and tools (ffmpeg,
+// chromium) for integration tests, on free loopback ports. A missing dependency skips the test on a developer
+// machine and fails it when CI=true: in CI integration tests never skip.
 package testenv
 
 import (

@@ -327,6 +327,9 @@ var retryAfterCases = []struct {
 	{"http date", "Fri, 27 Nov 2026 04:00:30 GMT", 0, 30 * time.Second, true},
 	{"date in the past", "Fri, 27 Nov 2026 03:00:00 GMT", 0, 0, true},
 	{"capped", "999999", 0, maxRetryAfter, true},
+	{"header overflowing a Duration is capped, not negative", "9227000000", 0, maxRetryAfter, true},
+	{"client seconds overflowing a Duration are capped", "", 9227000000, maxRetryAfter, true},
+	{"client seconds beyond int64 are capped", "", ^uint(0), maxRetryAfter, true},
 	{"garbage", "soon", 0, 0, false},
 	{"absent", "", 0, 0, false},
 }

@@ -298,8 +298,11 @@ func errorText(herr *ihttp.Error) string {
 
 // retryAfter parses the Retry-After of a 429/503 (seconds or an HTTP date).
 func retryAfter(herr *ihttp.Error, now time.Time) (time.Duration, bool) {
+	// Seconds are compared before they are multiplied: a huge Retry-After would overflow to a negative delay,
+	// that is a retry loop without pause.
+	maxSeconds := int64(maxRetryAfter / time.Second)
 	if herr.RetryAfter > 0 {
-		return min(time.Duration(herr.RetryAfter)*time.Second, maxRetryAfter), true
+		return time.Duration(min(uint64(herr.RetryAfter), uint64(maxSeconds))) * time.Second, true
 	}
 	v := ""
 	if herr.Header != nil {
@@ -308,8 +311,8 @@ func retryAfter(herr *ihttp.Error, now time.Time) (time.Duration, bool) {
 	if v == "" {
 		return 0, false
 	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return min(time.Duration(s)*time.Second, maxRetryAfter), true
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil && s >= 0 {
+		return time.Duration(min(s, maxSeconds)) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		return min(max(t.Sub(now), 0), maxRetryAfter), true

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	remoteapi "github.com/prometheus/client_golang/exp/api/remote"
@@ -100,9 +101,13 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	if v == "" {
 		return 0, false
 	}
-	var s int64
-	if _, err := fmt.Sscanf(v, "%d", &s); err == nil && fmt.Sprint(s) == v && s >= 0 {
-		return min(time.Duration(s)*time.Second, maxRetryAfter), true
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil && s >= 0 {
+		// Compare in seconds: a huge value multiplied into a Duration would overflow to a negative delay
+		// and a retry loop without pause.
+		if s >= int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter, true
+		}
+		return time.Duration(s) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		return min(max(t.Sub(now), 0), maxRetryAfter), true

@@ -16,7 +16,9 @@ const (
 	// MessageV1 is remote write 1.0 (prometheus.WriteRequest), which every receiver accepts.
 	MessageV1 = "prometheus.WriteRequest"
 	// MessageV2 is remote write 2.0 (io.prometheus.write.v2.Request, with a symbol table). A receiver that
-	// answers 415 Unsupported Media Type is written 1.0 from then on.
+	// answers 415 Unsupported Media Type, or 2xx without the X-Prometheus-Remote-Write-Samples-Written header
+	// every 2.0 receiver sends (a 1.0 receiver reads a 2.0 body as an empty request), is written 1.0 from then
+	// on, starting with the same batch.
 	MessageV2 = "io.prometheus.write.v2.Request"
 )
 
@@ -62,10 +64,12 @@ type Config struct {
 	BearerToken string
 	// Headers are extra HTTP headers of every request (e.g. X-Scope-OrgID for Mimir). They default to none.
 	Headers map[string]string
-	// TLSCAFile, TLSCertFile, TLSKeyFile, TLSServerName and TLSInsecureSkipVerify configure TLS for https
-	// URLs. They default to the system roots, no client certificate, the URL's host and verification on.
+	// TLSCAFile, TLSCertFile, TLSKeyFile and TLSServerName configure TLS for https URLs: CAs to trust
+	// instead of the system roots, a client certificate and its key (together), the name to verify. They
+	// default to "" (system roots, no client certificate, the URL's host).
 	TLSCAFile, TLSCertFile, TLSKeyFile, TLSServerName string
-	TLSInsecureSkipVerify                             bool
+	// TLSInsecureSkipVerify turns server certificate verification off (testing only). It defaults to false.
+	TLSInsecureSkipVerify bool
 	// Timeout bounds one write request. It defaults to 30s.
 	Timeout time.Duration
 	// BatchSize is the most samples in one write request. It defaults to 2000.

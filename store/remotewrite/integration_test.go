@@ -128,6 +128,7 @@ func TestKillReceiverMidStream(t *testing.T) {
 			}
 			st := w.Status()
 			require.GreaterOrEqual(t, st.Sent, int64(n), "at-least-once")
+			require.Equal(t, c.msg, st.Protocol, "Prometheus confirms 2.0 writes; no fallback")
 			t.Logf("%s: sent %d (replays %d), dead-lettered %d", c.name, st.Sent, st.Sent-n, st.DeadLettered)
 		})
 	}
@@ -174,4 +175,28 @@ func TestPrometheusBadRequestDeadLettered(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(b), ` 400 server returned HTTP status 400 Bad Request: `)
 	require.Contains(t, string(b), fmt.Sprintf(`cw_rw_old{device="x",edge="edge-1",site="siteE"} 7 %d`, old.T))
+}
+
+// TestVictoriaMetricsWithRemoteWrite2: an endpoint configured for 2.0 reaches VictoriaMetrics, natively or
+// after falling back to 1.0 on its 415.
+func TestVictoriaMetricsWithRemoteWrite2(t *testing.T) {
+	vm := testenv.VictoriaMetrics(t)
+	cfg := testConfig(t, vm.WriteURL)
+	cfg.ProtobufMessage = MessageV2
+	w := start(t, cfg, nil, nil)
+	now := time.Now().UnixMilli()
+	var in []store.Sample
+	for i := 0; i < 100; i++ {
+		in = append(in, store.Sample{Name: "cw_rw_v2", Labels: []store.Label{{Name: "device", Value: fmt.Sprint(i)}}, T: now, V: float64(i)})
+	}
+	require.NoError(t, w.Append(context.Background(), in))
+	if !assert.Eventually(t, func() bool { return w.Status().Sent == 100 }, 30*time.Second, 5*time.Millisecond) {
+		t.Fatalf("status: %+v", w.Status())
+	}
+	require.Eventually(t, func() bool {
+		series, err := vm.Export(`{__name__="cw_rw_v2"}`)
+		return err == nil && len(series) == 100
+	}, 30*time.Second, 100*time.Millisecond)
+	t.Logf("protocol after the first write: %s", w.Status().Protocol)
+	require.EqualValues(t, 0, w.Status().DeadLettered)
 }

@@ -2,6 +2,7 @@ package remotewrite
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -37,6 +38,8 @@ type receiver struct {
 	*httptest.Server
 	t      *testing.T
 	decide func(r *request) (status int, header map[string]string)
+	// noV2Stats makes the receiver answer 2.0 requests like a 1.0 receiver: 2xx without written counts.
+	noV2Stats bool
 
 	mu   sync.Mutex
 	reqs []*request
@@ -83,6 +86,10 @@ func (rv *receiver) serve(w http.ResponseWriter, r *http.Request) {
 	rv.mu.Lock()
 	rv.reqs = append(rv.reqs, req)
 	rv.mu.Unlock()
+	if req.Version == "2.0.0" && !rv.noV2Stats {
+		// A remote write 2.0 receiver confirms what it wrote.
+		w.Header().Set("X-Prometheus-Remote-Write-Samples-Written", fmt.Sprint(len(req.Samples)))
+	}
 	for k, v := range hdr {
 		w.Header().Set(k, v)
 	}

@@ -172,8 +172,9 @@ func (w *Writer) body(p *pending) ([]byte, error) {
 			return nil, err
 		}
 	}
-	w.bodyBuf = snappy.Encode(w.bodyBuf[:cap(w.bodyBuf)], raw)
-	return w.bodyBuf, nil
+	// A fresh buffer per request: the HTTP transport may still read a body after the response arrived
+	// (http.RoundTripper), so a body is never reused.
+	return snappy.Encode(nil, raw), nil
 }
 
 // send writes p, retrying until it is written or dead-lettered. minChunk is the fewest series a refused
@@ -189,16 +190,26 @@ func (w *Writer) send(ctx context.Context, p *pending, minChunk int) error {
 		}
 		x := &exchange{}
 		start := time.Now()
-		_, err = w.client.Store(context.WithValue(ctx, exchangeKey{}, x), body, attempt)
+		rs, err := w.client.Store(context.WithValue(ctx, exchangeKey{}, x), body, attempt)
 		w.m.duration.Observe(time.Since(start).Seconds())
+		proto := w.protocol.Load().(string)
+		if err == nil && proto == MessageV2 && !rs.Confirmed {
+			// A 2.0 receiver confirms what it wrote in X-Prometheus-Remote-Write-*-Written. A 1.0 receiver (such
+			// as VictoriaMetrics) answers 204 to a 2.0 body it read as an empty 1.0 request: send it again as 1.0.
+			w.downgrade(errors.New("2xx without X-Prometheus-Remote-Write-Samples-Written: not a remote write 2.0 receiver"))
+			attempt = 0
+			continue
+		}
 		if err == nil {
+			if proto == MessageV2 && rs.Samples < p.samples {
+				w.log.Warn("receiver wrote fewer samples than sent", "sent", p.samples, "written", rs.Samples)
+			}
 			w.succeeded(p.samples, len(body))
 			return nil
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		proto := w.protocol.Load().(string)
 		o := classify(x.status, proto == MessageV2)
 		switch o.act {
 		case actDowngrade:

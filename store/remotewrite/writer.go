@@ -10,7 +10,8 @@
 // at-least-once; receivers drop a replayed sample with the same series, timestamp and value. Per response:
 // 2xx → acknowledged; network errors, 5xx and 429 → retried with exponential backoff and jitter, honouring
 // Retry-After; 401/403 (unauthorized), 404, 408 and refused redirects → retried, data kept; 413 → the batch is
-// split; 415 to a 2.0 request → 1.0 from then on; 400 and every other 4xx → the refused series (found by
+// split; 415 to a 2.0 request, or a 2xx without the 2.0 written-samples header → 1.0 from then on (the
+// batch is sent again); 400 and every other 4xx → the refused series (found by
 // splitting the batch) go to the dead-letter file and the rest is written.
 package remotewrite
 
@@ -111,7 +112,6 @@ type Writer struct {
 	client   storer
 	protocol atomic.Value // string
 	raw      []byte
-	bodyBuf  []byte
 
 	mu            sync.Mutex
 	state         State

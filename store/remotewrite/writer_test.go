@@ -2,10 +2,16 @@ package remotewrite
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,6 +22,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/prometheus/prompb"
 	"github.com/stretchr/testify/require"
 
 	"citywatch/store"
@@ -116,6 +123,27 @@ func TestRemoteWrite2FallsBackTo1On415(t *testing.T) {
 	require.Eventually(t, func() bool { return len(rv.accepted()) == 20 }, 10*time.Second, 5*time.Millisecond)
 	require.Equal(t, MessageV1, w.Status().Protocol)
 	require.EqualValues(t, 0, w.Status().DeadLettered)
+}
+
+func TestRemoteWrite2FallsBackTo1WithoutWrittenHeaders(t *testing.T) {
+	rv := newReceiver(t, nil)
+	rv.noV2Stats = true
+	cfg := testConfig(t, rv.URL)
+	cfg.ProtobufMessage = MessageV2
+	w := start(t, cfg, nil, nil)
+	require.NoError(t, w.Append(context.Background(), seq("humidity", 20, 3, 1000)))
+	require.Eventually(t, func() bool { return w.Status().Sent == 20 }, 10*time.Second, 5*time.Millisecond)
+	require.Equal(t, MessageV1, w.Status().Protocol)
+	reqs := rv.requests()
+	require.Equal(t, "2.0.0", reqs[0].Version)
+	require.Equal(t, "0.1.0", reqs[len(reqs)-1].Version, "the unconfirmed 2.0 batch is sent again as 1.0")
+	var v1 int
+	for _, r := range reqs {
+		if r.Version == "0.1.0" {
+			v1 += len(r.Samples)
+		}
+	}
+	require.Equal(t, 20, v1)
 }
 
 var classifyCases = []struct {
@@ -478,4 +506,176 @@ func TestEncoderLabelsSortedWithExternal(t *testing.T) {
 			require.Equal(t, c.want, got[0].Series)
 		})
 	}
+}
+
+func TestLargeAppendSplitIntoRecords(t *testing.T) {
+	rv := newReceiver(t, nil)
+	cfg := testConfig(t, rv.URL)
+	cfg.QueueSegmentBytes = 4096 // records of at most ~4 KiB: one Append of 3,000 series needs many
+	cfg.BatchSize = 5000
+	w := start(t, cfg, nil, nil)
+	require.NoError(t, w.Append(context.Background(), seq("pm25", 3000, 3000, 1000)))
+	require.Eventually(t, func() bool { return len(rv.accepted()) == 3000 }, 10*time.Second, 5*time.Millisecond)
+	require.EqualValues(t, 0, w.Status().Dropped)
+}
+
+// writeClientCert makes a CA and a client certificate signed by it, writes the client's PEM files to dir and
+// returns the CA pool and the file paths.
+func writeClientCert(t *testing.T, dir string) (*x509.CertPool, string, string) {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test ca"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	require.NoError(t, err)
+	ca, err := x509.ParseCertificate(caDER)
+	require.NoError(t, err)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "edge-1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	require.NoError(t, err)
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	require.NoError(t, err)
+	certFile, keyFile := filepath.Join(dir, "client.crt"), filepath.Join(dir, "client.key")
+	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600))
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	return pool, certFile, keyFile
+}
+
+func TestTLSClientCertificate(t *testing.T) {
+	dir := t.TempDir()
+	pool, certFile, keyFile := writeClientCert(t, dir)
+	rv := &receiver{t: t}
+	rv.Server = httptest.NewUnstartedServer(http.HandlerFunc(rv.serve))
+	rv.Server.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
+	rv.StartTLS()
+	t.Cleanup(rv.Close)
+	ca := filepath.Join(dir, "server-ca.pem")
+	require.NoError(t, os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rv.Certificate().Raw}), 0o600))
+
+	cfg := testConfig(t, rv.URL)
+	cfg.TLSCAFile, cfg.TLSCertFile, cfg.TLSKeyFile = ca, certFile, keyFile
+	w := start(t, cfg, nil, nil)
+	require.NoError(t, w.Append(context.Background(), seq("x", 2, 1, 1)))
+	require.Eventually(t, func() bool { return len(rv.accepted()) == 2 }, 5*time.Second, 5*time.Millisecond)
+
+	// Without the client certificate the handshake fails: retried, data kept.
+	sl := &sleeps{}
+	cfg2 := testConfig(t, rv.URL)
+	cfg2.TLSCAFile = ca
+	w2 := start(t, cfg2, sl, nil)
+	require.NoError(t, w2.Append(context.Background(), seq("y", 1, 1, 1)))
+	require.Eventually(t, func() bool { return len(sl.all()) >= 1 }, 5*time.Second, 5*time.Millisecond)
+	require.Len(t, rv.accepted(), 2)
+	require.EqualValues(t, 1, w2.Status().QueueSamples)
+}
+
+func TestExtraHeaders(t *testing.T) {
+	rv := newReceiver(t, nil)
+	cfg := testConfig(t, rv.URL)
+	cfg.Headers = map[string]string{"X-Scope-OrgID": "city"}
+	w := start(t, cfg, nil, nil)
+	require.NoError(t, w.Append(context.Background(), seq("x", 1, 1, 1)))
+	require.Eventually(t, func() bool { return len(rv.accepted()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	require.Equal(t, "city", rv.requests()[0].Header.Get("X-Scope-OrgID"))
+}
+
+// FuzzEncode: whatever names and labels a device sends, a sample is either refused by add or encoded into a
+// record that decodes to sorted, unique label names carrying the external labels.
+func FuzzEncode(f *testing.F) {
+	for _, c := range mergeCases {
+		for _, l := range c.labels {
+			f.Add("m", l.Name, l.Value)
+		}
+	}
+	f.Add("", "a", "b")
+	f.Add("bad\xff", "site", "x")
+	f.Add("m", "__name__", "x")
+	f.Add("m", "edge", "")
+	f.Fuzz(func(t *testing.T, name, ln, lv string) {
+		e := newEncoder(map[string]string{"edge": "e", "site": "S"})
+		s := &store.Sample{Name: name, Labels: []store.Label{{Name: ln, Value: lv}}, T: 1, V: 1}
+		if err := e.add(s); err != nil {
+			return
+		}
+		rec, err := e.record(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := decodeRecords(nil, [][]byte{rec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var req prompb.WriteRequest
+		if err := req.Unmarshal(raw); err != nil {
+			t.Fatal(err)
+		}
+		ls := req.Timeseries[0].Labels
+		names := map[string]bool{}
+		for i, l := range ls {
+			if i > 0 && ls[i-1].Name >= l.Name {
+				t.Fatalf("labels not sorted and unique: %v", ls)
+			}
+			names[l.Name] = true
+		}
+		if !names["__name__"] || !names["edge"] || !names["site"] {
+			t.Fatalf("missing __name__ or external labels: %v", ls)
+		}
+	})
+}
+
+var fullPolicyCases = []struct {
+	policy string
+}{{PolicyDropOldest}, {PolicyBlock}}
+
+// TestQueueFullPolicies: with the receiver down and the queue full, drop_oldest drops (and counts) the oldest
+// samples so Append keeps working; block makes Append wait until its context ends.
+func TestQueueFullPolicies(t *testing.T) {
+	for _, c := range fullPolicyCases {
+		t.Run(c.policy, func(t *testing.T) {
+			rv := newReceiver(t, func(*request) (int, map[string]string) { return http.StatusServiceUnavailable, nil })
+			cfg := testConfig(t, rv.URL)
+			cfg.QueueMaxBytes, cfg.QueueSegmentBytes, cfg.QueueFullPolicy = 8192, 4096, c.policy
+			reg := prometheus.NewRegistry()
+			w := start(t, cfg, &sleeps{}, reg)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			var err error
+			for i := 0; i < 200 && err == nil; i++ {
+				err = w.Append(ctx, seq(fmt.Sprintf("m%d", i), 20, 20, int64(i)))
+			}
+			st := w.Status()
+			if c.policy == PolicyBlock {
+				require.ErrorIs(t, err, context.DeadlineExceeded, "Append waits for space until its context ends")
+				require.Zero(t, st.Dropped)
+				return
+			}
+			require.NoError(t, err)
+			require.Positive(t, st.Dropped)
+			require.LessOrEqual(t, st.QueueDiskBytes, int64(8192))
+			require.Equal(t, float64(st.Dropped), testutil.ToFloat64(findCounter(t, reg, "citywatch_remote_write_dropped_samples_total")))
+		})
+	}
+}
+
+// findCounter returns the registered collector of a single-series metric, for testutil.ToFloat64.
+func findCounter(t *testing.T, reg *prometheus.Registry, name string) prometheus.Collector {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			v := mf.GetMetric()[0].GetCounter().GetValue()
+			return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: "copy"}, func() float64 { return v })
+		}
+	}
+	t.Fatalf("metric %s not registered", name)
+	return nil
 }

@@ -117,6 +117,9 @@ func FuzzEnforce(f *testing.F) {
 		if err := Check(expr, s); err != nil {
 			t.Fatalf("rewritten %q: %v (from %q)", out, err, query)
 		}
+		if again := expr.String(); again != out {
+			t.Fatalf("printing is not stable: %q parses back as %q (from %q)", out, again, query)
+		}
 		for _, sel := range []string{query} {
 			if _, err := p.ParseMetricSelector(sel); err != nil {
 				continue

@@ -32,6 +32,12 @@ export class CameraTile {
     if (this.edge) {
       this.playerState = "at-edge";
       this.render();
+    } else if (ctx.can("video") && cam.codec === "MJPEG") {
+      // An MJPEG camera has no live view in browsers (the server refuses it): every frame is a JPEG, so the
+      // latest snapshot, refreshed every 2 s, is the picture.
+      this.playerState = "snapshot";
+      this.refreshPoster();
+      this.posterTimer = setInterval(() => this.refreshPoster(), 2000);
     } else if (ctx.can("video")) {
       // Until (or whenever) live video is not playing, show the latest snapshot behind the state badge.
       this.refreshPoster();
@@ -58,12 +64,14 @@ export class CameraTile {
     this.root.dataset.fresh = stale ? "stale" : "live";
     this.root.dataset.player = this.playerState;
     replace(this.stateBadge, badge(c.state));
-    const playing = this.playerState === "playing";
+    // An online MJPEG camera's refreshed snapshot is its picture: no overlay over it.
+    const playing = this.playerState === "playing" || (this.playerState === "snapshot" && c.state === "online");
     this.overlay.hidden = playing;
     if (!playing) {
       const why = this.playerState === "at-edge" ? `Live video is at edge ${this.edge}.` :
         this.playerState === "no-permission" ? "Video is not enabled for your account." :
         this.playerState === "connecting" ? "Connecting to live video…" :
+        this.playerState === "snapshot" ? "MJPEG camera: the latest picture, refreshed every 2 s (no live video)." :
           this.playerWhy || c.reason || "";
       replace(this.overlay, badge(c.state), el("p", {}, c.state === "online" ? why : c.reason || why),
         this.liveURL ? el("p", {}, el("a", { href: this.liveURL, target: "_blank", rel: "noopener noreferrer" }, `Open at edge ${this.edge}`)) : null);
