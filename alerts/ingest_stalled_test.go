@@ -9,7 +9,7 @@ import (
 )
 
 // TestEventIngestStalled: the ingest pipeline reports every few seconds how long nothing has been stored although
-// devices are known; the rule fires once that reaches its window and resolves when samples are stored again. It
+// messages keep arriving; the rule fires once that reaches its window and resolves when samples are stored again. It
 // needs no PromQL, so it fires when the TSDB itself cannot write.
 func TestEventIngestStalled(t *testing.T) {
 	e := newEnv(t, Config{Rules: []Rule{{Alert: "IngestStalled",

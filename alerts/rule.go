@@ -66,7 +66,7 @@ const (
 	// last Window (default 1m) is at least Threshold (default 1). Alert labels: By (default none).
 	EventIngestRejected EventRuleKind = "ingest_rejected"
 	// EventIngestStalled is active while the last "ingest_status" event says that nothing has been stored for
-	// at least Window (default 1m) although devices are known: the store refuses or fails every write. Events
+	// at least Window (default 1m) while messages keep arriving: the store refuses or fails every write. Events
 	// come from the ingest pipeline itself, so it fires when the TSDB cannot write and PromQL sees nothing.
 	// Alert labels: By (default none).
 	EventIngestStalled EventRuleKind = "ingest_stalled"
@@ -85,7 +85,7 @@ const (
 	// KindIngestRejected counts rejected ingest messages; label reason; Value is the count (0 means 1).
 	KindIngestRejected = "ingest_rejected"
 	// KindIngestStatus is the ingest pipeline's periodic status; Value is how many seconds nothing has been
-	// stored although devices are known (0 while samples are stored).
+	// stored while messages keep arriving (0 while samples are stored).
 	KindIngestStatus = "ingest_status"
 )
 

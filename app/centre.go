@@ -156,12 +156,31 @@ func (c *centreListings) liveURL(edge, camera string) string {
 	return strings.TrimSuffix(base, "/") + "/#/camera/" + url.PathEscape(camera)
 }
 
-// Camera is the first camera of the listing with this id.
+// centreCameraKey names a camera of the listing unambiguously: "edge/site/camera", as device ids, because camera
+// ids are only unique within an edge's configuration and two edges or sites may both have a "cam1". Without
+// an edge label it is "site/camera".
+func centreCameraKey(st cameras.Status) string {
+	if e := st.Labels[edgeLabel]; e != "" {
+		return e + "/" + st.Site + "/" + st.ID
+	}
+	return st.Site + "/" + st.ID
+}
+
+// Camera is the camera of the listing with this key ("edge/site/camera", centreCameraKey), or with this
+// camera id if only one edge and site has it. An id several have names none of them: answering the first
+// would show another edge's or site's camera under the link.
 func (c *centreListings) Camera(id string) (cameras.Status, error) {
+	var found []cameras.Status
 	for _, st := range c.Cameras() {
-		if st.ID == id {
+		if centreCameraKey(st) == id {
 			return st, nil
 		}
+		if st.ID == id {
+			found = append(found, st)
+		}
+	}
+	if len(found) == 1 {
+		return found[0], nil
 	}
 	return cameras.Status{}, cameras.ErrCameraNotFound
 }

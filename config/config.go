@@ -316,7 +316,8 @@ type TSDBConfig struct {
 	OutOfOrderWindow Duration `yaml:"out_of_order_window"`
 	// MaxHeadSeries bounds the series in the in-memory head block (about 2–4 KiB of memory each); samples of
 	// new series beyond it are rejected (reason series_limit) while existing series keep flowing. It defaults
-	// to 2000000.
+	// to 0: automatic, a quarter of the memory the process may use (GOMEMLIMIT, cgroup, machine) at 4 KiB per
+	// series, between 10,000 and 2,000,000.
 	MaxHeadSeries int `yaml:"max_head_series"`
 }
 

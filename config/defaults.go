@@ -38,7 +38,6 @@ func Default() *Config {
 			TSDB: TSDBConfig{
 				Retention:        Duration(15 * 24 * time.Hour),
 				OutOfOrderWindow: Duration(time.Hour),
-				MaxHeadSeries:    2_000_000,
 			},
 			Influx: InfluxConfig{
 				Precision:     PrecisionMS,

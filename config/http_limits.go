@@ -5,11 +5,14 @@ import "time"
 // HTTPLimitsConfig bounds what clients can hold of the HTTP server: connections, slow requests, request bodies
 // and live event streams, so no client, slow or many, can stop the server serving the others.
 type HTTPLimitsConfig struct {
-	// MaxConnections caps the open connections (idle keep-alives, event streams and WebSockets included); a
-	// connection over the cap is closed as soon as it is accepted, and counted. It defaults to 1024.
+	// MaxConnections caps the open connections (idle keep-alives, event streams and WebSockets included). A
+	// connection over the cap takes the place of the longest idle keep-alive; only when none is idle is it
+	// closed as soon as it is accepted, and counted. It defaults to 1024.
 	MaxConnections int `yaml:"max_connections"`
 	// MaxConnectionsPerAddress caps the open connections of one client address (the TCP peer: behind a reverse
-	// proxy, the proxy's), so one client cannot take them all; at most max_connections. It defaults to 256.
+	// proxy, the proxy's; for IPv6 its /64, which one host may hold whole), so one client cannot take them all;
+	// over it a new connection takes the place of that address's longest idle one, or is closed. At most
+	// max_connections. It defaults to 64.
 	MaxConnectionsPerAddress int `yaml:"max_connections_per_address"`
 	// ReadHeaderTimeout bounds reading a request's headers. It defaults to 10s.
 	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
@@ -36,7 +39,7 @@ type HTTPLimitsConfig struct {
 func defaultHTTPLimits() HTTPLimitsConfig {
 	return HTTPLimitsConfig{
 		MaxConnections:              1024,
-		MaxConnectionsPerAddress:    256,
+		MaxConnectionsPerAddress:    64,
 		ReadHeaderTimeout:           Duration(10 * time.Second),
 		BodyReadTimeout:             Duration(30 * time.Second),
 		IdleTimeout:                 Duration(2 * time.Minute),

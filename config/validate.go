@@ -695,8 +695,8 @@ func (c *Config) validateStorage(v validator) {
 	if c.Storage.TSDB.OutOfOrderWindow < 0 {
 		v.add("storage.tsdb.out_of_order_window", "must be >= 0; got %s", quote(c.Storage.TSDB.OutOfOrderWindow.String()))
 	}
-	if n := c.Storage.TSDB.MaxHeadSeries; n <= 0 {
-		v.add("storage.tsdb.max_head_series", "must be > 0; got %d", n)
+	if n := c.Storage.TSDB.MaxHeadSeries; n < 0 {
+		v.add("storage.tsdb.max_head_series", "must be >= 0 (0: automatic); got %d", n)
 	}
 	in := &c.Storage.Influx
 	if in.URL == "" {

@@ -1,6 +1,7 @@
 package dashboards
 
 import (
+	"container/list"
 	"errors"
 	"io"
 	"log/slog"
@@ -19,11 +20,13 @@ import (
 // Limits bound what clients can hold of the server, so no client, slow or many, stops it serving the others.
 // Zero fields take their defaults.
 type Limits struct {
-	// MaxConnections caps the open connections (idle keep-alives, event streams and WebSockets included); a
-	// connection over the cap is closed as soon as it is accepted. It defaults to 1024.
+	// MaxConnections caps the open connections (idle keep-alives, event streams and WebSockets included). A
+	// connection over the cap takes the place of the longest idle keep-alive, or is closed as soon as it is
+	// accepted when none is idle. It defaults to 1024.
 	MaxConnections int
-	// MaxConnectionsPerAddress caps the open connections of one client address, so one client cannot take
-	// every connection. It defaults to 256.
+	// MaxConnectionsPerAddress caps the open connections of one client address (of one /64 for IPv6), so one
+	// client cannot take every connection; over it, a new connection takes the place of that address's longest
+	// idle one, or is closed. It defaults to 64.
 	MaxConnectionsPerAddress int
 	// ReadHeaderTimeout bounds reading a request's headers. It defaults to 10s.
 	ReadHeaderTimeout time.Duration
@@ -47,7 +50,11 @@ func (s *Server) limitMetrics(reg prometheus.Registerer) {
 	f := promauto.With(reg)
 	s.connsRejected = f.NewCounter(prometheus.CounterOpts{
 		Name: "citywatch_http_connections_rejected_total",
-		Help: "Connections closed on accept because http.limits.max_connections were open, in all or from the client's address.",
+		Help: "Connections closed on accept because http.limits.max_connections were open, in all or from the client's address, and none of them idle.",
+	})
+	s.connsEvicted = f.NewCounter(prometheus.CounterOpts{
+		Name: "citywatch_http_idle_connections_closed_total",
+		Help: "Idle keep-alive connections closed to make room for a new connection over http.limits.max_connections.",
 	})
 	f.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "citywatch_http_connections_open",
@@ -87,7 +94,7 @@ func (l Limits) withDefaults() Limits {
 		}
 	}
 	def(&l.MaxConnections, 1024)
-	def(&l.MaxConnectionsPerAddress, 256)
+	def(&l.MaxConnectionsPerAddress, 64)
 	defD(&l.ReadHeaderTimeout, 10*time.Second)
 	defD(&l.BodyReadTimeout, 30*time.Second)
 	defD(&l.IdleTimeout, 2*time.Minute)
@@ -98,20 +105,40 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// limitListener closes connections over its caps (in all, and per client address) as soon as they are
-// accepted, rather than leaving them queued in the kernel: a client over a cap fails fast, and the connections
-// already open (a monitoring scrape, an operator's browser) keep being served. Slow clients cannot hold
-// connections for long (header, body and idle deadlines), and one address cannot take them all, so the cap is
-// reached only by many clients at once. The address is the TCP peer: behind a reverse proxy every client
-// shares the proxy's.
+// limitListener bounds the open connections, in all and per client address, as they are accepted. A new
+// connection over a cap takes the place of the connection that has been idle longest (of its own address, for
+// the per-address cap): an idle keep-alive is only a client's wish to save a handshake, and clients reconnect
+// when it is closed, whereas refusing would let a few clients that keep connections idle lock everyone else
+// out, the kubelet's probes included. Only when no connection can be taken back (all new, serving a request,
+// or hijacked by a WebSocket) is the new one closed at once rather than left queued in the kernel: it fails
+// fast, and the connections already open keep being served. Slow clients cannot hold new connections for long
+// (header and body deadlines). The address is the TCP peer, its /64 for IPv6 (see peerKey): behind a reverse
+// proxy every client shares the proxy's.
+//
+// The server reports each connection's state through connState; accepting is O(1): the idle connections are
+// kept in lists ordered by when they went idle, oldest first.
 type limitListener struct {
 	net.Listener
 	max, perAddr int
 	rejected     prometheus.Counter
+	evicted      prometheus.Counter
 	warn         *logEvery
 	mu           sync.Mutex
 	open         int
-	byAddr       map[netip.Addr]int
+	idle         list.List // of *trackedConn, oldest idle first
+	byAddr       map[netip.Prefix]*peerConns
+}
+
+// peerConns are the connections of one client address (peerKey).
+type peerConns struct {
+	open int
+	idle list.List // of *trackedConn, oldest idle first
+}
+
+func newLimitListener(ln net.Listener, l Limits, rejected, evicted prometheus.Counter, log *slog.Logger) *limitListener {
+	return &limitListener{Listener: ln, max: l.MaxConnections, perAddr: l.MaxConnectionsPerAddress,
+		rejected: rejected, evicted: evicted, byAddr: map[netip.Prefix]*peerConns{},
+		warn: &logEvery{l: log, interval: time.Minute}}
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -120,43 +147,119 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		addr := peerAddr(c)
-		if why := l.take(addr); why != "" {
+		tc, victim, why := l.take(c, peerKey(peerAddr(c)))
+		if victim != nil {
+			l.evicted.Inc()
+			_ = victim.Conn.Close() // its server goroutine sees the read fail and ends
+		}
+		if why != "" {
 			l.rejected.Inc()
 			l.warn.log("connection refused: "+why, "max_connections", l.max, "max_connections_per_address", l.perAddr)
 			_ = c.Close()
 			continue
 		}
-		return &countedConn{Conn: c, l: l, addr: addr}, nil
+		return tc, nil
 	}
 }
 
-// take counts a new connection from addr, or says which cap it is over.
-func (l *limitListener) take(addr netip.Addr) string {
+// take counts c, a new connection from key, making room by giving up the longest idle connection when a cap
+// is reached; that victim, already uncounted, is for the caller to close. When no connection can make room
+// it says which cap c is over instead.
+func (l *limitListener) take(c net.Conn, key netip.Prefix) (tc *trackedConn, victim *trackedConn, why string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	p := l.byAddr[key]
 	switch {
+	case key.IsValid() && p != nil && p.open >= l.perAddr:
+		if victim = oldest(&p.idle); victim == nil {
+			return nil, nil, "too many open connections from one address"
+		}
 	case l.open >= l.max:
-		return "too many open connections"
-	case addr.IsValid() && l.byAddr[addr] >= l.perAddr:
-		return "too many open connections from one address"
+		if victim = oldest(&l.idle); victim == nil {
+			return nil, nil, "too many open connections"
+		}
+	}
+	if victim != nil {
+		l.releaseLocked(victim)
+	}
+	if key.IsValid() && l.byAddr[key] == nil { // the victim may have been the address's last
+		l.byAddr[key] = &peerConns{}
 	}
 	l.open++
-	if addr.IsValid() {
-		l.byAddr[addr]++
+	if key.IsValid() {
+		l.byAddr[key].open++
 	}
-	return ""
+	return &trackedConn{Conn: c, l: l, key: key}, victim, ""
 }
 
-func (l *limitListener) release(addr netip.Addr) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.open--
-	if !addr.IsValid() {
+// oldest is the first connection of idle, or nil.
+func oldest(idle *list.List) *trackedConn {
+	if e := idle.Front(); e != nil {
+		return e.Value.(*trackedConn)
+	}
+	return nil
+}
+
+// connState is the http.Server's ConnState hook: it keeps the idle lists in step with the connections.
+func (l *limitListener) connState(c net.Conn, state http.ConnState) {
+	tc := asTracked(c)
+	if tc == nil {
 		return
 	}
-	if l.byAddr[addr]--; l.byAddr[addr] <= 0 {
-		delete(l.byAddr, addr)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if tc.released {
+		return
+	}
+	l.unidleLocked(tc)
+	if state == http.StateIdle {
+		tc.idleAll = l.idle.PushBack(tc)
+		if p := l.byAddr[tc.key]; p != nil {
+			tc.idlePeer = p.idle.PushBack(tc)
+		}
+	}
+}
+
+// asTracked is the trackedConn under c, which TLS wraps.
+func asTracked(c net.Conn) *trackedConn {
+	for {
+		switch v := c.(type) {
+		case *trackedConn:
+			return v
+		case interface{ NetConn() net.Conn }:
+			c = v.NetConn()
+		default:
+			return nil
+		}
+	}
+}
+
+// unidleLocked takes tc off the idle lists, if it is on them.
+func (l *limitListener) unidleLocked(tc *trackedConn) {
+	if tc.idleAll != nil {
+		l.idle.Remove(tc.idleAll)
+		tc.idleAll = nil
+	}
+	if tc.idlePeer != nil {
+		if p := l.byAddr[tc.key]; p != nil {
+			p.idle.Remove(tc.idlePeer)
+		}
+		tc.idlePeer = nil
+	}
+}
+
+// releaseLocked gives tc's place back, once.
+func (l *limitListener) releaseLocked(tc *trackedConn) {
+	if tc.released {
+		return
+	}
+	tc.released = true
+	l.unidleLocked(tc)
+	l.open--
+	if p := l.byAddr[tc.key]; p != nil {
+		if p.open--; p.open <= 0 {
+			delete(l.byAddr, tc.key)
+		}
 	}
 }
 
@@ -167,6 +270,13 @@ func (l *limitListener) openConns() int {
 	return l.open
 }
 
+// idleConns is the number of connections idle between requests.
+func (l *limitListener) idleConns() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.idle.Len()
+}
+
 // peerAddr is c's remote IP address, or the zero Addr when it has none (not TCP).
 func peerAddr(c net.Conn) netip.Addr {
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
@@ -175,18 +285,38 @@ func peerAddr(c net.Conn) netip.Addr {
 	return netip.Addr{}
 }
 
-// countedConn gives its place back when closed, whoever closes it (the server, or a WebSocket handler that
-// hijacked it).
-type countedConn struct {
-	net.Conn
-	l    *limitListener
-	addr netip.Addr
-	once sync.Once
+// peerKey is the client of addr for the per-address cap: the IPv4 address, or the /64 of an IPv6 address,
+// since a single host is routinely given a whole /64 (RFC 7421, SLAAC privacy addresses) and could otherwise
+// open max_connections_per_address from each of its 2^64 addresses. The zero Addr has no key (zero Prefix).
+func peerKey(addr netip.Addr) netip.Prefix {
+	if !addr.IsValid() {
+		return netip.Prefix{}
+	}
+	addr = addr.Unmap().WithZone("")
+	bits := 32
+	if addr.Is6() {
+		bits = 64
+	}
+	p, _ := addr.Prefix(bits) // cannot fail: bits is within addr's length
+	return p
 }
 
-func (c *countedConn) Close() error {
+// trackedConn is a counted connection. It gives its place back when closed, whoever closes it (the server, a
+// WebSocket handler that hijacked it, or the listener taking it back while idle).
+type trackedConn struct {
+	net.Conn
+	l   *limitListener
+	key netip.Prefix
+	// Guarded by l.mu.
+	released          bool
+	idleAll, idlePeer *list.Element // its places in the idle lists while idle, else nil
+}
+
+func (c *trackedConn) Close() error {
 	err := c.Conn.Close()
-	c.once.Do(func() { c.l.release(c.addr) })
+	c.l.mu.Lock()
+	c.l.releaseLocked(c)
+	c.l.mu.Unlock()
 	return err
 }
 

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -168,32 +170,23 @@ func TestBodyLimits(t *testing.T) {
 	}
 }
 
-// TestConnectionCap: connections over max_connections are closed at once and counted; once one closes, a new
-// connection is served again.
+// TestConnectionCap: when max_connections are open and none is idle (here: connected, no request sent yet),
+// a new connection is closed at once and counted; once one closes, a new connection is served again.
 func TestConnectionCap(t *testing.T) {
-	e := newLimitsEnv(t, Limits{MaxConnections: 3, MaxEventStreams: 2, MaxEventStreamsPerPrincipal: 2}, Deps{})
-	healthz := func(c net.Conn) (string, error) {
-		if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-			return "", err
-		}
-		_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
-		line, err := bufio.NewReader(c).ReadString('\n')
-		return line, err
-	}
+	e := newLimitsEnv(t, Limits{MaxConnections: 3, MaxEventStreams: 2, MaxEventStreamsPerPrincipal: 2,
+		ReadHeaderTimeout: time.Minute}, Deps{})
 	var held []net.Conn
 	for range 3 {
-		c := e.dial(t)
-		line, err := healthz(c)
-		require.NoError(t, err)
-		require.True(t, strings.HasPrefix(line, "HTTP/1.1 200"), line)
-		held = append(held, c)
+		held = append(held, e.dial(t))
 	}
+	require.Eventually(t, func() bool { return e.s.limitLn.Load().openConns() == 3 }, 10*time.Second, 5*time.Millisecond)
 	over := e.dial(t)
 	_, _ = io.WriteString(over, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n") // may fail: the server may have closed already
 	got, closed := readToEOF(over)
 	require.True(t, closed, "a connection over the cap was kept open")
 	require.Empty(t, got, "a connection over the cap was served")
 	assert.Equal(t, float64(1), testutil.ToFloat64(e.s.connsRejected))
+	assert.Equal(t, float64(0), testutil.ToFloat64(e.s.connsEvicted))
 	require.NoError(t, held[0].Close())
 	require.Eventually(t, func() bool {
 		c, err := net.Dial("tcp", e.s.Addr())
@@ -201,13 +194,15 @@ func TestConnectionCap(t *testing.T) {
 			return false
 		}
 		defer c.Close()
-		line, err := healthz(c)
-		return err == nil && strings.HasPrefix(line, "HTTP/1.1 200")
+		return getHealthz(c)
 	}, 10*time.Second, 20*time.Millisecond)
+	for _, c := range held[1:] {
+		assert.True(t, getHealthz(c), "a connection within the cap was closed")
+	}
 }
 
-// TestConnectionCapPerAddress: one client address cannot take every connection; another address is still
-// served when the first is at its cap.
+// TestConnectionCapPerAddress: one client address cannot take every connection. At its cap, a new connection
+// from it takes the place of its own longest idle connection, not another address's, even an older one.
 func TestConnectionCapPerAddress(t *testing.T) {
 	e := newLimitsEnv(t, Limits{MaxConnections: 10, MaxConnectionsPerAddress: 2, MaxEventStreams: 2,
 		MaxEventStreamsPerPrincipal: 2}, Deps{})
@@ -218,17 +213,23 @@ func TestConnectionCapPerAddress(t *testing.T) {
 		t.Cleanup(func() { _ = c.Close() })
 		return c
 	}
-	served := func(c net.Conn) bool {
-		_, _ = io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-		_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
-		line, err := bufio.NewReader(c).ReadString('\n')
-		return err == nil && strings.HasPrefix(line, "HTTP/1.1 200")
-	}
-	require.True(t, served(from("127.0.0.1")))
-	require.True(t, served(from("127.0.0.1")))
-	assert.False(t, served(from("127.0.0.1")), "a third connection from one address was served")
-	assert.True(t, served(from("127.0.0.2")), "another address was refused")
-	assert.Equal(t, float64(1), testutil.ToFloat64(e.s.connsRejected))
+	lim := e.s.limitLn.Load()
+	other := from("127.0.0.2")
+	require.True(t, getHealthz(other))
+	require.Eventually(t, func() bool { return lim.idleConns() == 1 }, 10*time.Second, 5*time.Millisecond)
+	first, second := from("127.0.0.1"), from("127.0.0.1")
+	require.True(t, getHealthz(first))
+	require.Eventually(t, func() bool { return lim.idleConns() == 2 }, 10*time.Second, 5*time.Millisecond)
+	require.True(t, getHealthz(second))
+	require.Eventually(t, func() bool { return lim.idleConns() == 3 }, 10*time.Second, 5*time.Millisecond)
+
+	require.True(t, getHealthz(from("127.0.0.1")), "a third connection from one address was refused")
+	_, closed := readToEOF(first)
+	assert.True(t, closed, "the address's longest idle connection was kept")
+	assert.True(t, getHealthz(second), "the address's other idle connection was closed")
+	assert.True(t, getHealthz(other), "another address's idle connection was closed")
+	assert.Equal(t, float64(1), testutil.ToFloat64(e.s.connsEvicted))
+	assert.Equal(t, float64(0), testutil.ToFloat64(e.s.connsRejected))
 }
 
 // openStream opens /api/events with token and returns the status and, for 200, a func that ends the stream.
@@ -286,4 +287,173 @@ func TestEventStreamCaps(t *testing.T) {
 	closers[0]()
 	require.Eventually(t, func() bool { return e.bus.Subscribers() == 2 }, 10*time.Second, 5*time.Millisecond)
 	open(third, 200)
+}
+
+// getHealthz sends GET /healthz on c and reads the whole response, leaving c open for the next request; it
+// says whether the answer was 200.
+func getHealthz(c net.Conn) bool {
+	if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		return false
+	}
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	_ = res.Body.Close()
+	return res.StatusCode == http.StatusOK
+}
+
+// TestIdleConnectionsDoNotLockOut is the reviewer's case: clients that send one request and keep their
+// connections idle fill max_connections; a new client (the kubelet's probe) is still served, and the longest
+// idle connection was closed to make room.
+func TestIdleConnectionsDoNotLockOut(t *testing.T) {
+	e := newLimitsEnv(t, Limits{MaxConnections: 3, MaxEventStreams: 2, MaxEventStreamsPerPrincipal: 2}, Deps{})
+	lim := e.s.limitLn.Load()
+	var held []net.Conn
+	for i := range 3 {
+		c := e.dial(t)
+		require.True(t, getHealthz(c))
+		require.Eventually(t, func() bool { return lim.idleConns() == i+1 }, 10*time.Second, 5*time.Millisecond)
+		held = append(held, c)
+	}
+	require.True(t, getHealthz(e.dial(t)), "a new client was locked out by idle keep-alive connections")
+	_, closed := readToEOF(held[0])
+	assert.True(t, closed, "the longest idle connection was kept")
+	for _, c := range held[1:] {
+		assert.True(t, getHealthz(c), "a newer idle connection was closed")
+	}
+	assert.Equal(t, float64(1), testutil.ToFloat64(e.s.connsEvicted))
+	assert.Equal(t, float64(0), testutil.ToFloat64(e.s.connsRejected))
+}
+
+// TestBusyConnectionsAreNotEvicted: a connection serving a request or hijacked (a WebSocket) is never closed
+// to make room; with only those open, a new connection over the cap is refused, and with an idle one too, the
+// idle one makes room.
+func TestBusyConnectionsAreNotEvicted(t *testing.T) {
+	entered, unblock := make(chan struct{}), make(chan struct{})
+	h := http.NewServeMux()
+	h.HandleFunc("/block", func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-unblock
+	})
+	h.HandleFunc("/hijack", func(w http.ResponseWriter, r *http.Request) {
+		c, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close()
+		_, _ = rw.WriteString("hijacked\n")
+		_ = rw.Flush()
+		_, _ = io.Copy(c, rw) // echo until the client closes
+	})
+	h.HandleFunc("/", func(http.ResponseWriter, *http.Request) {})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	rejected, evicted := prometheus.NewCounter(prometheus.CounterOpts{Name: "r"}), prometheus.NewCounter(prometheus.CounterOpts{Name: "e"})
+	lim := newLimitListener(ln, Limits{MaxConnections: 3, MaxConnectionsPerAddress: 3}, rejected, evicted, slog.New(slog.DiscardHandler))
+	srv := &http.Server{Handler: h, ConnState: lim.connState, ReadHeaderTimeout: time.Minute}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(lim) }()
+	t.Cleanup(func() { _ = srv.Close(); <-done })
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	refused := func() bool {
+		c := dial()
+		_, _ = io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		got, closed := readToEOF(c)
+		return closed && got == ""
+	}
+
+	active := dial()
+	_, err = io.WriteString(active, "GET /block HTTP/1.1\r\nHost: x\r\n\r\n")
+	require.NoError(t, err)
+	<-entered
+	hijacked := dial()
+	_, err = io.WriteString(hijacked, "GET /hijack HTTP/1.1\r\nHost: x\r\n\r\n")
+	require.NoError(t, err)
+	hr := bufio.NewReader(hijacked)
+	line, err := hr.ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "hijacked\n", line)
+
+	idle := dial()
+	require.True(t, getHealthz(idle))
+	require.Eventually(t, func() bool { return lim.idleConns() == 1 }, 10*time.Second, 5*time.Millisecond)
+	require.True(t, getHealthz(dial()), "a new connection was refused with an idle one open")
+	_, closed := readToEOF(idle)
+	assert.True(t, closed, "the idle connection was kept")
+	assert.Equal(t, float64(1), testutil.ToFloat64(evicted))
+
+	// Open now: active, hijacked and the last client's connection, idle. A connection that sends nothing
+	// takes the idle one's place; then none is idle, and the next connection is refused.
+	require.Eventually(t, func() bool { return lim.idleConns() == 1 }, 10*time.Second, 5*time.Millisecond)
+	fresh := dial() // takes the idle one's place; it sends nothing, so it is new, not idle
+	require.Eventually(t, func() bool { return testutil.ToFloat64(evicted) == 2 }, 10*time.Second, 5*time.Millisecond)
+	assert.True(t, refused(), "a connection over the cap was served with none idle")
+	assert.Equal(t, float64(1), testutil.ToFloat64(rejected))
+	assert.Equal(t, 3, lim.openConns())
+
+	// The busy connections were left alone.
+	_, err = io.WriteString(hijacked, "ping\n")
+	require.NoError(t, err)
+	line, err = hr.ReadString('\n')
+	require.NoError(t, err)
+	assert.Equal(t, "ping\n", line)
+	close(unblock)
+	_ = active.SetReadDeadline(time.Now().Add(20 * time.Second))
+	res, err := http.ReadResponse(bufio.NewReader(active), nil)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	_ = res.Body.Close()
+	_ = fresh.Close()
+	_ = hijacked.Close()
+}
+
+// peerKeyCases: IPv4 addresses count one by one, IPv6 ones by their /64.
+var peerKeyCases = []struct {
+	a, b string
+	same bool
+}{
+	{"192.0.2.1", "192.0.2.1", true},
+	{"192.0.2.1", "192.0.2.2", false},
+	{"::ffff:192.0.2.1", "192.0.2.1", true}, // IPv4-mapped is the IPv4 address
+	{"2001:db8:1:2::1", "2001:db8:1:2::1", true},
+	{"2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:ffff", true},
+	{"2001:db8:1:2::1", "2001:db8:1:3::1", false},
+	{"fe80::1%eth0", "fe80::2%eth1", true},
+	{"::1", "::2", true},
+	{"::1", "127.0.0.1", false},
+}
+
+func TestPeerKey(t *testing.T) {
+	for _, tc := range peerKeyCases {
+		a, b := netip.MustParseAddr(tc.a), netip.MustParseAddr(tc.b)
+		ka, kb := peerKey(a), peerKey(b)
+		assert.True(t, ka.IsValid() && ka.Contains(a.Unmap().WithZone("")), "%s: key %s", tc.a, ka)
+		assert.Equal(t, tc.same, ka == kb, "%s (%s) and %s (%s)", tc.a, ka, tc.b, kb)
+	}
+	assert.False(t, peerKey(netip.Addr{}).IsValid(), "an address-less peer has a key")
+}
+
+// TestIPv6SlashSixtyFourSharesCap: connections from different addresses of one /64 count against one
+// per-address cap.
+func TestIPv6SlashSixtyFourSharesCap(t *testing.T) {
+	lim := newLimitListener(nil, Limits{MaxConnections: 10, MaxConnectionsPerAddress: 2},
+		prometheus.NewCounter(prometheus.CounterOpts{Name: "r"}), prometheus.NewCounter(prometheus.CounterOpts{Name: "e"}),
+		slog.New(slog.DiscardHandler))
+	take := func(ip string) string {
+		_, _, why := lim.take(nil, peerKey(netip.MustParseAddr(ip)))
+		return why
+	}
+	assert.Empty(t, take("2001:db8::1"))
+	assert.Empty(t, take("2001:db8::ffff:2"))
+	assert.NotEmpty(t, take("2001:db8::3"), "a third address of the /64 was let in")
+	assert.Empty(t, take("2001:db8:0:1::1"), "the next /64 was refused")
 }

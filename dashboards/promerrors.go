@@ -2,8 +2,11 @@ package dashboards
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -71,16 +74,23 @@ func (w *promErrorWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// finish writes the held error answer: unchanged if it already is Prometheus' envelope, else rewritten.
+// finish writes the held error answer: unchanged if it already is Prometheus' envelope, else rewritten. Either
+// way it goes out unencoded: an envelope a remote engine gzipped (passed through by promapi) is decoded to be
+// checked, and a rewritten body must not go out under the encoding of the body it replaces, or the client
+// fails to decode it instead of reading the reason.
 func (w *promErrorWriter) finish() {
 	if w.code == 0 {
 		return
 	}
-	body := w.body
-	if !promapi.IsErrorEnvelope(body) || w.overflow {
-		body = nil
+	plain := w.body
+	if w.overflow {
+		plain = nil
 	}
-	if body != nil {
+	if ce := w.Header().Get("Content-Encoding"); ce != "" {
+		plain = decodeErrorBody(ce, plain)
+		w.Header().Del("Content-Encoding")
+	}
+	if body := plain; promapi.IsErrorEnvelope(body) {
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 		w.ResponseWriter.WriteHeader(w.code)
 		_, _ = w.ResponseWriter.Write(body)
@@ -88,7 +98,24 @@ func (w *promErrorWriter) finish() {
 	}
 	w.Header().Del("Content-Length")
 	w.Header().Del("Cache-Control")
-	promapi.WriteError(w.ResponseWriter, w.code, promapi.ErrorType(w.code), restErrorMessage(w.body, w.code))
+	promapi.WriteError(w.ResponseWriter, w.code, promapi.ErrorType(w.code), restErrorMessage(plain, w.code))
+}
+
+// decodeErrorBody decodes a held error body of Content-Encoding ce, up to maxErrorBody bytes; it returns nil
+// for another encoding than gzip, a corrupt body, or one larger decoded.
+func decodeErrorBody(ce string, body []byte) []byte {
+	if !strings.EqualFold(strings.TrimSpace(ce), "gzip") || body == nil {
+		return nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		return nil
+	}
+	out, err := io.ReadAll(io.LimitReader(zr, maxErrorBody+1))
+	if err != nil || len(out) > maxErrorBody {
+		return nil
+	}
+	return out
 }
 
 // restErrorMessage is the message of a REST error body {"error": "...", "detail": ...}, with a string

@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -119,6 +118,7 @@ type Server struct {
 	limitLn         atomic.Pointer[limitListener]
 	streamCaps      *streamLimiter
 	connsRejected   prometheus.Counter
+	connsEvicted    prometheus.Counter
 	bodyRejected    prometheus.Counter
 	streamsRejected *prometheus.CounterVec
 }
@@ -200,8 +200,7 @@ func (s *Server) Start() error {
 	if err != nil {
 		return fmt.Errorf("http: listen on %s: %w", s.cfg.Listen, err)
 	}
-	lim := &limitListener{Listener: ln, max: s.cfg.Limits.MaxConnections, perAddr: s.cfg.Limits.MaxConnectionsPerAddress,
-		rejected: s.connsRejected, byAddr: map[netip.Addr]int{}, warn: &logEvery{l: s.log, interval: time.Minute}}
+	lim := newLimitListener(ln, s.cfg.Limits, s.connsRejected, s.connsEvicted, s.log)
 	s.limitLn.Store(lim)
 	ln = lim
 	s.ln.Store(&ln)
@@ -209,6 +208,7 @@ func (s *Server) Start() error {
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: s.cfg.Limits.ReadHeaderTimeout,
 		IdleTimeout:       s.cfg.Limits.IdleTimeout,
+		ConnState:         lim.connState, // which connections are idle, for the connection caps
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return s.base },
 	}

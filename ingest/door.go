@@ -29,10 +29,21 @@ func newArrivalStamps() *arrivalStamps { return &arrivalStamps{seed: maphash.Mak
 // stamp returns the arrival stamp of a message on topic received at recvMs, or ok false when the topic's stamps
 // already run more than maxLead ahead of the receive time (more than a thousand messages a second on one topic,
 // for longer than maxLead): then the message cannot get a millisecond of its own near its arrival.
+//
+// A slot further ahead than a flood can push it (maxLead plus a tenth, at least a second) means the receive
+// clock stepped back (an NTP correction): the topic starts again from its arrival time instead of refusing
+// every reading until the wall clock catches up.
 func (a *arrivalStamps) stamp(topic string, recvMs int64, maxLead time.Duration) (t int64, ok bool) {
 	slot := &a.slots[maphash.String(a.seed, topic)%stampSlots]
+	step := (maxLead + max(time.Second, maxLead/10)).Milliseconds()
 	for {
 		last := slot.Load()
+		if maxLead > 0 && last-recvMs > step {
+			if slot.CompareAndSwap(last, recvMs) {
+				return recvMs, true
+			}
+			continue
+		}
 		t = max(recvMs, last+1)
 		if maxLead > 0 && t-recvMs > maxLead.Milliseconds() {
 			return t, false

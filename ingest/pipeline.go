@@ -93,8 +93,8 @@ type Status struct {
 	Devices int
 	// LastStored is when a message's samples were last stored (the pipeline's start before the first).
 	LastStored time.Time
-	// Stalled is how long nothing has been stored although devices are known or messages arrive; zero when
-	// samples are being stored or nothing is expected.
+	// Stalled is how long messages have been arriving without any being stored (since the first such message);
+	// zero while samples are stored or nothing arrives.
 	Stalled time.Duration
 }
 
@@ -148,6 +148,10 @@ type Pipeline struct {
 
 	lastStored  atomic.Int64 // unix nanoseconds when samples of a message were last stored
 	lastArrived atomic.Int64 // unix nanoseconds when a message with samples last arrived
+	// pendingSince is when the first message with samples arrived that is not stored yet (unix nanoseconds), 0
+	// when every message that arrived was stored: a stall is messages that arrive and are not stored, not
+	// devices that are quiet (device silence is the device rules' job).
+	pendingSince atomic.Int64
 
 	mu      sync.Mutex                                // serialises copy-on-write updates of sources and reasons
 	sources atomic.Pointer[map[string]*sourceMetrics] // read without locks on the hot path
@@ -335,6 +339,7 @@ func (p *Pipeline) Handle(ctx context.Context, m Message) error {
 	rejected := false
 	if len(res.Samples) > 0 {
 		p.lastArrived.Store(recv.UnixNano())
+		p.pendingSince.CompareAndSwap(0, recv.UnixNano())
 		var refused bool
 		res.Samples, refused = p.door(m, &res, recv)
 		rejected = refused
@@ -355,6 +360,7 @@ func (p *Pipeline) Handle(ctx context.Context, m Message) error {
 		}
 		if stored > 0 {
 			p.lastStored.Store(max(p.now().UnixNano(), p.lastStored.Load()))
+			p.pendingSince.Store(0)
 		}
 	}
 	if res.Device != "" {
@@ -440,14 +446,15 @@ func (p *Pipeline) door(m Message, res *mapping.Result, recv time.Time) ([]store
 // reasonState returns the state of one of the pipeline's preinitialised reasons.
 func (p *Pipeline) reasonState(reason string) *reasonState { return (*p.reasons.Load())[reason] }
 
-// Status returns the pipeline's status now: stalled when nothing has been stored since the last stored message
-// although devices are known or messages keep arriving (the store refuses or fails every write).
+// Status returns the pipeline's status now: stalled since the first message that arrived and was not stored,
+// while messages keep arriving and none is stored (the store refuses or fails every write). Devices that are
+// merely quiet are not a stall.
 func (p *Pipeline) Status() Status {
 	now := p.now()
 	last := p.lastStored.Load()
 	st := Status{Time: now, Devices: p.devices.len(), LastStored: time.Unix(0, last)}
-	if st.Devices > 0 || p.lastArrived.Load() > last {
-		st.Stalled = max(now.Sub(st.LastStored), 0)
+	if since := p.pendingSince.Load(); since != 0 && p.lastArrived.Load() > last {
+		st.Stalled = max(now.Sub(time.Unix(0, since)), 0)
 	}
 	return st
 }

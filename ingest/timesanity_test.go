@@ -274,6 +274,26 @@ func TestArrivalStampsBoundedLead(t *testing.T) {
 	assert.LessOrEqual(t, got, recv+1)
 }
 
+// TestArrivalStampsAfterClockStepBack: after the receive clock steps back by more than the allowed lead (an NTP
+// correction), readings without a time are stamped with their arrival time again, not refused until the wall
+// clock catches up.
+func TestArrivalStampsAfterClockStepBack(t *testing.T) {
+	a := newArrivalStamps()
+	const lead = 10 * time.Minute
+	recv := int64(1_000_000_000)
+	for range 3 {
+		_, ok := a.stamp("city/d/s/w", recv, lead)
+		require.True(t, ok)
+	}
+	back := recv - (15 * time.Minute).Milliseconds()
+	got, ok := a.stamp("city/d/s/w", back, lead)
+	require.True(t, ok, "a clock that stepped back 15m is not a flood")
+	assert.Equal(t, back, got)
+	got, ok = a.stamp("city/d/s/w", back, lead)
+	require.True(t, ok)
+	assert.Equal(t, back+1, got, "stamps increase again from the new arrival time")
+}
+
 // TestBurstBeyondSkewIsCounted: readings without a time that would need stamps beyond max_future_skew are a
 // counted ts_future rejection, not a silent drop.
 func TestBurstBeyondSkewIsCounted(t *testing.T) {

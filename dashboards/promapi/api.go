@@ -67,6 +67,10 @@ type Options struct {
 	// Timeout is the longest a query may run; a request's own timeout parameter can only shorten it. It
 	// defaults to 30s.
 	Timeout time.Duration
+	// WriteTimeout is the longest writing one answer to the client may take. A query holds its slot (and its
+	// result) until the answer is written, so a client that does not read would otherwise hold it for ever; past
+	// the deadline the write fails and the slot is given back. It defaults to Timeout.
+	WriteTimeout time.Duration
 	// MaxSamples is the most samples a single query may load into memory; past it the query fails with 422.
 	// It defaults to 1e6.
 	MaxSamples int
@@ -121,6 +125,8 @@ type API struct {
 	client  func(*http.Request) string
 	budget  exprBudget
 	timeout time.Duration
+	// writeTimeout bounds writing one answer (Options.WriteTimeout).
+	writeTimeout time.Duration
 	// retryAfter is the Retry-After of a 503 for a full gate, in whole seconds.
 	retryAfter string
 	// remote, when set (NewRemote), answers the queries instead of q, scoped by sites.
@@ -136,9 +142,9 @@ func New(q storage.Queryable, opts Options) (*API, error) {
 	if q == nil {
 		return nil, errors.New("promapi: a queryable storage is required")
 	}
-	if opts.Timeout < 0 || opts.MaxSamples < 0 || opts.LookbackDelta < 0 {
-		return nil, fmt.Errorf("promapi: timeout, max samples and lookback delta must not be negative, got %s, %d, %s",
-			opts.Timeout, opts.MaxSamples, opts.LookbackDelta)
+	if opts.Timeout < 0 || opts.WriteTimeout < 0 || opts.MaxSamples < 0 || opts.LookbackDelta < 0 {
+		return nil, fmt.Errorf("promapi: timeout, write timeout, max samples and lookback delta must not be negative, got %s, %s, %d, %s",
+			opts.Timeout, opts.WriteTimeout, opts.MaxSamples, opts.LookbackDelta)
 	}
 	if opts.MaxConcurrent < 0 || opts.MaxConcurrentPerClient < 0 || opts.QueueWait < 0 || opts.MaxPoints < 0 || opts.MinStep < 0 {
 		return nil, fmt.Errorf("promapi: max concurrent (per client), queue wait, max points and min step must not be negative, got %d, %d, %s, %d, %s",
@@ -183,14 +189,15 @@ func New(q storage.Queryable, opts Options) (*API, error) {
 		return nil, err
 	}
 	a := &API{q: q, engine: engine, parser: p, logger: logger, metrics: m, now: time.Now,
-		gate:       g,
-		limiter:    newLimiter(opts.RatePerClient, opts.BurstPerClient, maxRateClients, time.Now),
-		client:     opts.ClientKey,
-		budget:     exprBudget{minStep: opts.MinStep, maxPoints: int64(opts.MaxPoints)},
-		timeout:    opts.Timeout,
-		retryAfter: strconv.Itoa(max(1, int(math.Ceil(opts.QueueWait.Seconds())))),
-		ruleSource: opts.Rules,
-		status:     opts.Status,
+		gate:         g,
+		limiter:      newLimiter(opts.RatePerClient, opts.BurstPerClient, maxRateClients, time.Now),
+		client:       opts.ClientKey,
+		budget:       exprBudget{minStep: opts.MinStep, maxPoints: int64(opts.MaxPoints)},
+		timeout:      opts.Timeout,
+		writeTimeout: opts.WriteTimeout,
+		retryAfter:   strconv.Itoa(max(1, int(math.Ceil(opts.QueueWait.Seconds())))),
+		ruleSource:   opts.Rules,
+		status:       opts.Status,
 	}
 	if a.status.StartTime.IsZero() {
 		a.status.StartTime = time.Now()
@@ -202,6 +209,9 @@ func New(q storage.Queryable, opts Options) (*API, error) {
 func (o Options) withDefaults() Options {
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout
+	}
+	if o.WriteTimeout == 0 {
+		o.WriteTimeout = o.Timeout
 	}
 	if o.MaxSamples == 0 {
 		o.MaxSamples = DefaultMaxSamples
@@ -377,7 +387,10 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, f apiFunc) (code int
 		return a.respondError(w, res.err, warnings)
 	}
 	if res.stream != nil {
-		return res.stream(w)
+		endWrite := a.limitWrite(w)
+		code := res.stream(w)
+		endWrite()
+		return code
 	}
 	body, err := encodeSuccess(nil, res.data, warnings, infos)
 	if err != nil {
@@ -386,11 +399,30 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, f apiFunc) (code int
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	endWrite := a.limitWrite(w)
 	w.WriteHeader(http.StatusOK)
 	if _, err := w.Write(body); err != nil {
 		a.logger.Debug("write query API response", "path", r.URL.Path, "err", err)
 	}
+	endWrite()
 	return http.StatusOK
+}
+
+// limitWrite puts a deadline of writeTimeout on writing the answer to w: the query's finalizer, which gives
+// its slot back, runs only once the answer is written, so without one a client that never reads a large
+// answer would hold the slot for ever (the server has no WriteTimeout: answers of any size stream). Past the
+// deadline Write fails and the finalizer runs. The returned function flushes what the server still buffers
+// under the deadline, then lifts it for the next request on the connection. A writer without deadlines
+// (httptest.ResponseRecorder) is written without one.
+func (a *API) limitWrite(w http.ResponseWriter) (end func()) {
+	rc := http.NewResponseController(w)
+	if err := rc.SetWriteDeadline(time.Now().Add(a.writeTimeout)); err != nil {
+		return func() {}
+	}
+	return func() {
+		_ = rc.Flush()
+		_ = rc.SetWriteDeadline(time.Time{})
+	}
 }
 
 func (a *API) respondError(w http.ResponseWriter, e *apiError, warnings []string) int {

@@ -29,9 +29,6 @@ const (
 	DefaultOutOfOrderWindow = time.Hour
 	// DefaultMaxFutureSkew is how far ahead of the clock a sample may be when Config.MaxFutureSkew is zero.
 	DefaultMaxFutureSkew = 10 * time.Minute
-	// DefaultMaxHeadSeries is the head series limit when Config.MaxHeadSeries is zero: about 4–8 GiB of head
-	// memory, sized for an edge box.
-	DefaultMaxHeadSeries = 2_000_000
 
 	maxBlockDuration = 31 * 24 * time.Hour
 )
@@ -57,7 +54,8 @@ type Config struct {
 	MaxFutureSkew time.Duration
 	// MaxHeadSeries bounds the series of the in-memory head block. Samples that would create a series beyond it
 	// are refused with reason "series_limit" (store.ReasonSeriesLimit); existing series keep flowing. The bound
-	// is soft by the number of concurrent appends. It defaults to 2,000,000; a negative value disables it.
+	// is soft by the number of concurrent appends. It defaults to AutoMaxHeadSeries (a quarter of the process's memory at 4 KiB per
+	// series, between 10,000 and 2,000,000); a negative value disables it.
 	MaxHeadSeries int
 }
 
@@ -145,7 +143,7 @@ func Open(cfg Config, deps Deps) (*DB, error) {
 	if now == nil {
 		now = time.Now
 	}
-	pdb, quarantined, err := openRecovering(cfg, opts, logger, reg, tsdbReg, now)
+	pdb, recovered, err := openRecovering(cfg, opts, logger, reg, tsdbReg, now)
 	if err != nil {
 		reg.unregisterAll()
 		return nil, errors.Join(err, lock.release())
@@ -163,9 +161,10 @@ func Open(cfg Config, deps Deps) (*DB, error) {
 		d.shards[i].init(d.now())
 	}
 	d.metrics = newMetrics(reg, pdb.Head().NumSeries)
-	d.metrics.futureQuarantined.Add(float64(quarantined))
+	d.metrics.futureQuarantined.Add(float64(recovered.quarantined))
+	newRecoveryMetrics(reg, recovered)
 	logger.Info("TSDB opened", "dir", cfg.Dir, "retention", cfg.Retention, "out_of_order_window",
-		cfg.OutOfOrderWindow, "head_series", pdb.Head().NumSeries())
+		cfg.OutOfOrderWindow, "head_series", pdb.Head().NumSeries(), "max_head_series", cfg.MaxHeadSeries)
 	return d, nil
 }
 
@@ -192,70 +191,77 @@ func (c Config) withDefaults() (Config, error) {
 		c.MaxFutureSkew = DefaultMaxFutureSkew
 	}
 	if c.MaxHeadSeries == 0 {
-		c.MaxHeadSeries = DefaultMaxHeadSeries
+		c.MaxHeadSeries = AutoMaxHeadSeries()
 	}
 	return c, nil
 }
 
 // openRecovering opens the Prometheus TSDB in cfg.Dir. When the directory holds samples stamped beyond
 // now+MaxFutureSkew (written by an older version) it moves them to the quarantine directory first (blocks) or
-// after the WAL replay (head), and opens it again (future.go). It returns how many samples it quarantined.
+// after the WAL replay (head), and opens it again (future.go).
 func openRecovering(cfg Config, opts *promtsdb.Options, logger *slog.Logger, reg *trackingRegisterer,
-	tsdbReg prometheus.Registerer, now func() time.Time) (*promtsdb.DB, int, error) {
+	tsdbReg prometheus.Registerer, now func() time.Time) (*promtsdb.DB, recovery, error) {
 	ctx := context.Background()
 	start := now()
 	limit := start.Add(cfg.MaxFutureSkew).UnixMilli()
 	q := newQuarantine(cfg.Dir, start)
-	var quarantined int
+	var rec recovery
 	recoverOK := cfg.MaxFutureSkew >= 0
-	if last := lastWrite(cfg.Dir); recoverOK && last.After(start.Add(cfg.MaxFutureSkew)) {
-		logger.Error("the clock is behind the data directory's last write: it went backwards (no real-time clock, "+
-			"NTP not synced yet?); samples stamped in the future are left where they are. Fix the clock and restart",
-			"dir", cfg.Dir, "now", start.UTC(), "last_write", last.UTC())
-		recoverOK = false
-	}
+	last := lastWrite(cfg.Dir)
+	clockBehind := recoverOK && last.After(start.Add(cfg.MaxFutureSkew))
 	if recoverOK {
 		n, blocks, err := recoverBlocks(ctx, cfg.Dir, limit, q, logger)
 		if err != nil {
-			return nil, 0, fmt.Errorf("store/tsdb: %s: quarantining samples stamped in the future (files moved so far are in %s): %w",
+			return nil, rec, fmt.Errorf("store/tsdb: %s: quarantining samples stamped in the future (files moved so far are in %s): %w",
 				cfg.Dir, q.dir, err)
 		}
 		if n > 0 {
 			logger.Warn("TSDB blocks recovered from samples stamped in the future", "dir", cfg.Dir,
 				"quarantined_samples", n, "blocks", blocks, "quarantine", q.dir)
 		}
-		quarantined += n
+		rec.quarantined += n
 	}
 	pdb, err := promtsdb.Open(cfg.Dir, logger, tsdbReg, opts, nil)
 	if err != nil {
-		return nil, 0, openError(cfg.Dir, err)
+		return nil, rec, openError(cfg.Dir, err)
 	}
 	if !recoverOK {
-		return pdb, 0, nil
+		return pdb, rec, nil
 	}
 	n, err := headFuture(ctx, pdb, limit)
 	if err != nil {
-		return nil, 0, errors.Join(fmt.Errorf("store/tsdb: %s: looking for samples stamped in the future: %w", cfg.Dir, err), pdb.Close())
+		return nil, rec, errors.Join(fmt.Errorf("store/tsdb: %s: looking for samples stamped in the future: %w", cfg.Dir, err), pdb.Close())
 	}
-	if n == 0 {
-		return pdb, quarantined, nil
+	if n > 0 {
+		logger.Warn("TSDB head holds samples stamped in the future (written by an older version); moving them to the "+
+			"quarantine directory so that present samples are accepted again", "dir", cfg.Dir, "future_samples", n,
+			"head_max_time", pdb.Head().MaxTime(), "limit", time.UnixMilli(limit).UTC())
+		floor := start.Add(-cfg.Retention).UnixMilli()
+		kept, err := recoverHead(ctx, pdb, cfg.Dir, floor, limit, q, logger)
+		if err != nil {
+			return nil, rec, fmt.Errorf("store/tsdb: %s: quarantining samples stamped in the future (files moved so far are in %s): %w",
+				cfg.Dir, q.dir, err)
+		}
+		reg.unregisterAll() // the closed TSDB's metrics; the reopened one registers its own
+		if pdb, err = promtsdb.Open(cfg.Dir, logger, tsdbReg, opts, nil); err != nil {
+			return nil, rec, openError(cfg.Dir, err)
+		}
+		logger.Warn("TSDB head recovered from samples stamped in the future", "dir", cfg.Dir, "quarantined_samples", n,
+			"kept_samples", kept, "quarantine", q.dir, "head_max_time", pdb.Head().MaxTime())
+		rec.quarantined += n
 	}
-	logger.Warn("TSDB head holds samples stamped in the future (written by an older version); moving them to the "+
-		"quarantine directory so that present samples are accepted again", "dir", cfg.Dir, "future_samples", n,
-		"head_max_time", pdb.Head().MaxTime(), "limit", time.UnixMilli(limit).UTC())
-	kept, err := recoverHead(ctx, pdb, cfg.Dir, limit, q, logger)
-	if err != nil {
-		return nil, 0, fmt.Errorf("store/tsdb: %s: quarantining samples stamped in the future (files moved so far are in %s): %w",
-			cfg.Dir, q.dir, err)
+	if clockBehind && len(q.moved) > 0 {
+		// Recovery ran although the clock may be the one that is wrong (it went backwards): nothing was deleted,
+		// and this says how to undo it.
+		rec.clockBehind = true
+		logger.Error("the clock is behind the data directory's last write, and samples stamped after it were moved "+
+			"to the quarantine anyway. If the clock ran ahead earlier and is right now, nothing is to be done. If it "+
+			"went backwards (no real-time clock, NTP not synced yet), the moved samples are present ones: fix the "+
+			"clock, stop citywatch, move the moved entries from the quarantine directory back into the data directory "+
+			"and start again (docs/operations.md)", "dir", cfg.Dir, "now", start.UTC(), "last_write", last.UTC(),
+			"quarantine", q.dir, "moved", q.moved)
 	}
-	reg.unregisterAll() // the closed TSDB's metrics; the reopened one registers its own
-	pdb, err = promtsdb.Open(cfg.Dir, logger, tsdbReg, opts, nil)
-	if err != nil {
-		return nil, 0, openError(cfg.Dir, err)
-	}
-	logger.Warn("TSDB head recovered from samples stamped in the future", "dir", cfg.Dir, "quarantined_samples", n,
-		"kept_samples", kept, "quarantine", q.dir, "head_max_time", pdb.Head().MaxTime())
-	return pdb, quarantined + n, nil
+	return pdb, rec, nil
 }
 
 // Dir returns the data directory.

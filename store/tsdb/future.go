@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 	promtsdb "github.com/prometheus/prometheus/tsdb"
@@ -29,13 +31,37 @@ import (
 //   - Blocks, before the TSDB is opened (a future block would make the WAL replay drop present samples): a block
 //     holding samples beyond now+MaxFutureSkew is rewritten without them and the original moved to the
 //     quarantine.
-//   - The head, after the WAL replay: when its newest time is beyond the limit, every head sample at or before
-//     the limit is written to a new block, and the head's files (wal, wbl, chunks_head) are moved to the
-//     quarantine; the TSDB is then opened again with an empty head.
+//   - The head, after the WAL replay: when its newest time is beyond the limit, every head sample (in-order and
+//     out-of-order) from now-retention to the limit is written to a new block, and the head's files (wal, wbl,
+//     chunks_head) are moved to the quarantine; the TSDB is then opened again with an empty head. Only the head
+//     is read: persisted blocks are not copied, and samples older than the retention would be deleted anyway (an
+//     old version took samples stamped 1970, which gave the head an ancient minimum time).
 //
-// The quarantine is quarantine/<time>/ in the data directory; nothing is deleted, so an operator can inspect
-// what was moved (docs/operations.md). Samples of blocks that overlap the rewritten head range are copied into
-// the new block too; overlapping blocks are merged by queries and compaction, so they are stored once.
+// Every step first puts the new block into the data directory and only then moves the original out, so a crash
+// at any point leaves every present sample queryable, at worst twice (overlapping blocks are merged by queries
+// and compaction); the next start finds the future samples again and finishes. The quarantine is
+// quarantine/<time>/ in the data directory, which also holds the temporary files of the rewrite (never
+// os.TempDir, often a small tmpfs); nothing is deleted, so an operator can inspect what was moved and put it
+// back (docs/operations.md).
+
+// recovery is what openRecovering did to the data directory.
+type recovery struct {
+	// quarantined is the number of samples moved to the quarantine.
+	quarantined int
+	// clockBehind is set when samples were moved although the clock was behind the directory's last write.
+	clockBehind bool
+}
+
+// newRecoveryMetrics counts on reg what the recovery of this Open did.
+func newRecoveryMetrics(reg prometheus.Registerer, r recovery) {
+	clockBehind := promauto.With(reg).NewCounter(prometheus.CounterOpts{
+		Name: "citywatch_tsdb_future_recoveries_clock_behind_total",
+		Help: "Recoveries from samples stamped in the future that Open ran although the clock was behind the data directory's last write (if the clock went backwards, the moved samples are present ones: see the log to put them back).",
+	})
+	if r.clockBehind {
+		clockBehind.Inc()
+	}
+}
 
 // quarantineDir is the directory under the data directory that holds what recovery moved away.
 const quarantineDir = "quarantine"
@@ -47,6 +73,27 @@ var headFiles = []string{"wal", "wbl", "chunks_head"}
 type quarantine struct {
 	dir     string
 	created bool
+	// moved lists the data directory's entries moved into the quarantine, for the log.
+	moved []string
+	// changed, when set, is called after each change to the data directory (a block renamed in, an original
+	// moved out); an error stops the recovery there. Tests use it to simulate a crash between the steps.
+	changed func(step string) error
+}
+
+// step reports a change to the data directory to q.changed.
+func (q *quarantine) step(s string) error {
+	if q.changed == nil {
+		return nil
+	}
+	return q.changed(s)
+}
+
+// putInPlace renames the block directory newBlock into dataDir.
+func (q *quarantine) putInPlace(newBlock, dataDir string) error {
+	if err := os.Rename(newBlock, filepath.Join(dataDir, filepath.Base(newBlock))); err != nil {
+		return err
+	}
+	return q.step("rename in " + filepath.Base(newBlock))
 }
 
 func newQuarantine(dataDir string, now time.Time) *quarantine {
@@ -64,13 +111,32 @@ func (q *quarantine) path(name string) (string, error) {
 	return filepath.Join(q.dir, name), nil
 }
 
-// moveIn moves src into the quarantine.
+// tempDir creates a new directory in the quarantine for the files of a rewrite; a crash leaves them there.
+func (q *quarantine) tempDir() (string, error) {
+	if _, err := q.path(""); err != nil {
+		return "", err
+	}
+	return os.MkdirTemp(q.dir, "rewrite-")
+}
+
+// moveIn moves src into the quarantine, under a new name when the name is taken (a recovery that crashed in
+// the same millisecond).
 func (q *quarantine) moveIn(src string) error {
 	dst, err := q.path(filepath.Base(src))
 	if err != nil {
 		return err
 	}
-	return os.Rename(src, dst)
+	for i := 1; ; i++ {
+		if _, err := os.Lstat(dst); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		dst = filepath.Join(q.dir, fmt.Sprintf("%s.%d", filepath.Base(src), i))
+	}
+	if err := os.Rename(src, dst); err != nil {
+		return err
+	}
+	q.moved = append(q.moved, filepath.Base(src))
+	return q.step("move out " + filepath.Base(src))
 }
 
 // recoverBlocks rewrites, before the TSDB is opened, every block in dataDir holding samples after limit. It
@@ -105,9 +171,10 @@ func recoverBlocks(ctx context.Context, dataDir string, limit int64, q *quaranti
 }
 
 // lastWrite returns the newest modification time of the data directory's WAL segments and block metadata: when
-// the directory was last written, by the clock of that time. A clock now behind it by more than the skew went
-// backwards (an edge box booting without a real-time clock, before NTP): then the "future" samples are the
-// present ones, and recovery must not move them.
+// the directory was last written, by the clock of that time. A clock now behind it by more than the skew either
+// went backwards (an edge box booting without a real-time clock, before NTP: the "future" samples are then the
+// present ones) or ran ahead earlier and was corrected (the samples are in the future). Open cannot tell which:
+// it recovers anyway, since nothing is deleted, and says loudly how to undo it.
 func lastWrite(dataDir string) time.Time {
 	var newest time.Time
 	see := func(path string) {
@@ -162,7 +229,7 @@ func recoverBlock(ctx context.Context, dir string, limit int64, q *quarantine, l
 	}
 	logger.Warn("TSDB block holds samples stamped in the future (written by an older version); rewriting it without them",
 		"block", meta.ULID.String(), "future_samples", n, "limit", time.UnixMilli(limit).UTC())
-	tmp, err := q.path("rewrite")
+	tmp, err := q.tempDir()
 	if err != nil {
 		return 0, errors.Join(err, b.Close())
 	}
@@ -174,15 +241,17 @@ func recoverBlock(ctx context.Context, dir string, limit int64, q *quarantine, l
 	if err = errors.Join(err, bq.Close(), b.Close()); err != nil {
 		return 0, err
 	}
-	if err := q.moveIn(dir); err != nil {
-		return 0, err
-	}
+	// The new block goes in before the original goes out: a crash in between leaves both, merged by queries,
+	// and the next start rewrites the original again.
 	if newBlock != "" {
-		if err := os.Rename(newBlock, filepath.Join(filepath.Dir(dir), filepath.Base(newBlock))); err != nil {
+		if err := q.putInPlace(newBlock, filepath.Dir(dir)); err != nil {
 			return 0, err
 		}
 	}
-	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := q.moveIn(dir); err != nil {
+		return 0, err
+	}
+	if err := os.RemoveAll(tmp); err != nil {
 		return n, err
 	}
 	return n, nil
@@ -222,26 +291,49 @@ func countSamples(ctx context.Context, r promtsdb.BlockReader, mint, maxt int64)
 }
 
 // writeBlock writes the float samples of q in [mint, maxt] into one new block under dir and returns its
-// directory ("" when there was nothing to write) and the number of samples.
-func writeBlock(ctx context.Context, q storage.Querier, mint, maxt int64, dir string, logger *slog.Logger) (string, int, error) {
-	// The writer's head refuses samples older than half its chunk range behind its newest: make the range cover
+// directory ("" when there was nothing to write) and the number of samples. It does what promtsdb.BlockWriter
+// does, but keeps the chunks of its head under dir (BlockWriter uses os.TempDir, often a small tmpfs).
+func writeBlock(ctx context.Context, q storage.Querier, mint, maxt int64, dir string, logger *slog.Logger) (_ string, n int, err error) {
+	// The head refuses samples older than half its chunk range behind its newest: make the range cover
 	// everything.
 	span := maxt - mint + 1
 	blockSize := max(2*time.Hour.Milliseconds(), 2*min(span, math.MaxInt64/4))
-	w, err := promtsdb.NewBlockWriter(logger, dir, blockSize)
+	opts := promtsdb.DefaultHeadOptions()
+	opts.ChunkRange = blockSize
+	opts.ChunkDirRoot = filepath.Join(dir, "head")
+	h, err := promtsdb.NewHead(nil, logger, nil, nil, opts, promtsdb.NewHeadStats())
 	if err != nil {
 		return "", 0, err
 	}
-	defer func() { _ = w.Close() }()
+	defer func() { err = errors.Join(err, h.Close(), os.RemoveAll(opts.ChunkDirRoot)) }()
+	if err := h.Init(math.MinInt64); err != nil {
+		return "", 0, err
+	}
+	if n, err = copySamples(ctx, q, h, mint, maxt); err != nil || n == 0 {
+		return "", n, err
+	}
+	compactor, err := promtsdb.NewLeveledCompactor(ctx, nil, logger, []int64{blockSize}, chunkenc.NewPool(), nil)
+	if err != nil {
+		return "", n, err
+	}
+	ids, err := compactor.Write(dir, h, h.MinTime(), h.MaxTime()+1, nil)
+	if err != nil || len(ids) == 0 {
+		return "", n, err
+	}
+	return filepath.Join(dir, ids[0].String()), n, nil
+}
 
+// copySamples appends the float samples of q in [mint, maxt] to h and returns how many.
+func copySamples(ctx context.Context, q storage.Querier, h *promtsdb.Head, mint, maxt int64) (int, error) {
 	set := q.Select(ctx, false, nil, labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, ".*"))
-	app := w.Appender(ctx)
+	app := h.Appender(ctx)
 	n, pending := 0, 0
 	var it chunkenc.Iterator
 	for set.Next() {
 		s := set.At()
 		it = s.Iterator(it)
 		var ref storage.SeriesRef
+		var err error
 		for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
 			if vt != chunkenc.ValFloat {
 				continue // citywatch stores floats only
@@ -252,62 +344,82 @@ func writeBlock(ctx context.Context, q storage.Querier, mint, maxt int64, dir st
 			}
 			if ref, err = app.Append(ref, s.Labels(), t, v); err != nil {
 				_ = app.Rollback()
-				return "", n, fmt.Errorf("rewrite %s @%d: %w", s.Labels(), t, err)
+				return n, fmt.Errorf("rewrite %s @%d: %w", s.Labels(), t, err)
 			}
 			n++
 			if pending++; pending >= 10000 {
 				if err := app.Commit(); err != nil {
-					return "", n, err
+					return n, err
 				}
-				app, pending = w.Appender(ctx), 0
+				app, pending = h.Appender(ctx), 0
 			}
 		}
 		if err := it.Err(); err != nil {
 			_ = app.Rollback()
-			return "", n, err
+			return n, err
 		}
 	}
 	if err := set.Err(); err != nil {
 		_ = app.Rollback()
-		return "", n, err
+		return n, err
 	}
-	if err := app.Commit(); err != nil {
-		return "", n, err
-	}
-	if n == 0 {
-		return "", 0, nil
-	}
-	id, err := w.Flush(ctx)
-	if err != nil {
-		return "", n, err
-	}
-	return filepath.Join(dir, id.String()), n, nil
+	return n, app.Commit()
 }
 
-// recoverHead writes the head samples of the open pdb at or before limit into a new block, closes pdb, and
-// moves the head's files to the quarantine. The caller opens the directory again. It returns the number of
-// samples kept.
-func recoverHead(ctx context.Context, pdb *promtsdb.DB, dataDir string, limit int64, q *quarantine, logger *slog.Logger) (int, error) {
+// headQuerier returns a querier over the head of pdb alone, in-order and out-of-order samples, in [mint, maxt].
+// pdb.Querier would read every persisted block of the range too.
+func headQuerier(ctx context.Context, h *promtsdb.Head, mint, maxt int64) (storage.Querier, error) {
+	inOrder, err := promtsdb.NewBlockQuerier(promtsdb.NewRangeHead(h, mint, maxt), mint, maxt)
+	if err != nil {
+		return nil, err
+	}
+	if h.MinOOOTime() > maxt || h.MaxOOOTime() < mint {
+		return inOrder, nil
+	}
+	ooo, err := promtsdb.NewOOOCompactionHead(ctx, h)
+	if err != nil {
+		return nil, errors.Join(err, inOrder.Close())
+	}
+	oooQ, err := promtsdb.NewBlockQuerier(ooo, mint, maxt)
+	if err != nil {
+		return nil, errors.Join(err, inOrder.Close())
+	}
+	return storage.NewMergeQuerier([]storage.Querier{inOrder, oooQ}, nil, storage.ChainedSeriesMerge), nil
+}
+
+// recoverHead writes the head samples of the open pdb in [floor, limit] into a new block, closes pdb, puts the
+// block in place and then moves the head's files to the quarantine. floor is the start of the retention: older
+// samples would be deleted anyway, and a head whose minimum time is ancient (a sample stamped 1970) must not
+// make the new block span, and the rewrite hold, the whole retention. The caller opens the directory again. It
+// returns the number of samples kept.
+func recoverHead(ctx context.Context, pdb *promtsdb.DB, dataDir string, floor, limit int64, q *quarantine, logger *slog.Logger) (int, error) {
+	pdb.DisableCompactions() // the head must not change under the rewrite
 	h := pdb.Head()
-	mint := min(h.MinTime(), h.MinOOOTime())
-	var newBlock string
+	mint := max(min(h.MinTime(), h.MinOOOTime()), floor)
+	var newBlock, tmp string
 	var kept int
 	var err error
 	if mint <= limit {
-		var tmp string
-		if tmp, err = q.path("rewrite"); err == nil {
-			var dq storage.Querier
-			if dq, err = pdb.Querier(mint, limit); err == nil {
-				newBlock, kept, err = writeBlock(ctx, dq, mint, limit, tmp, logger)
-				err = errors.Join(err, dq.Close())
+		if tmp, err = q.tempDir(); err == nil {
+			var hq storage.Querier
+			if hq, err = headQuerier(ctx, h, mint, limit); err == nil {
+				newBlock, kept, err = writeBlock(ctx, hq, mint, limit, tmp, logger)
+				err = errors.Join(err, hq.Close())
 			}
 		}
 	}
 	if cerr := pdb.Close(); err != nil || cerr != nil {
 		return kept, errors.Join(err, cerr)
 	}
-	// From here on the data directory changes; a failure leaves the moved files in the quarantine directory and
-	// is reported, so the operator can put them back.
+	// From here on the data directory changes. The new block goes in first: a crash before the head's files are
+	// out leaves the present samples twice (block and WAL), merged by queries, and the next start finishes. A
+	// failure leaves the moved files in the quarantine directory and is reported, so the operator can put them
+	// back.
+	if newBlock != "" {
+		if err := q.putInPlace(newBlock, dataDir); err != nil {
+			return kept, err
+		}
+	}
 	for _, name := range headFiles {
 		src := filepath.Join(dataDir, name)
 		if _, err := os.Stat(src); errors.Is(err, os.ErrNotExist) {
@@ -317,11 +429,8 @@ func recoverHead(ctx context.Context, pdb *promtsdb.DB, dataDir string, limit in
 			return kept, err
 		}
 	}
-	if newBlock != "" {
-		if err := os.Rename(newBlock, filepath.Join(dataDir, filepath.Base(newBlock))); err != nil {
-			return kept, err
-		}
-		return kept, os.Remove(filepath.Dir(newBlock))
+	if tmp != "" {
+		return kept, os.RemoveAll(tmp)
 	}
 	return kept, nil
 }

@@ -3,10 +3,12 @@ package tsdb
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -232,19 +234,61 @@ func setMtimes(t *testing.T, dir string, at time.Time) {
 	}))
 }
 
-// TestOpenLeavesFutureSamplesWhenTheClockWentBack: when the clock is behind the directory's last write (an edge
-// box booting without a real-time clock), the "future" samples are the present ones: nothing is moved.
-func TestOpenLeavesFutureSamplesWhenTheClockWentBack(t *testing.T) {
+// TestOpenRecoversAlsoWhenTheClockLooksBehind: when the clock is behind the directory's last write, either the
+// clock went backwards (an edge box booting without a real-time clock: the "future" samples are present ones) or
+// it ran ahead earlier and was corrected (they are in the future, and skipping recovery would keep the box
+// refusing the present). Open cannot tell: it recovers, says so at ERROR level with what it moved, counts it, and
+// moving the files back restores the samples.
+func TestOpenRecoversAlsoWhenTheClockLooksBehind(t *testing.T) {
 	dir := t.TempDir()
 	later := base + (24 * time.Hour).Milliseconds()
 	writeRaw(t, dir, message("a", later, 1))
 	setMtimes(t, dir, time.UnixMilli(later))
 	logs := &lockedBuffer{}
-	db := openT(t, Config{Dir: dir}, Deps{Now: fixedClock, Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	assert.Len(t, readAll(t, db), 5, "nothing was moved")
-	_, err := os.Stat(filepath.Join(dir, quarantineDir))
-	assert.True(t, errors.Is(err, os.ErrNotExist))
-	assert.Contains(t, logs.String(), "the clock is behind")
+	reg := prometheus.NewRegistry()
+	db := openT(t, Config{Dir: dir}, Deps{Now: fixedClock, Registerer: reg, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	assert.Empty(t, readAll(t, db), "the samples after the limit were moved")
+	assert.Equal(t, 5.0, testutil.ToFloat64(db.metrics.futureQuarantined))
+	n, err := testutil.GatherAndCount(reg, "citywatch_tsdb_future_recoveries_clock_behind_total")
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	assert.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP citywatch_tsdb_future_recoveries_clock_behind_total Recoveries from samples stamped in the future that Open ran although the clock was behind the data directory's last write (if the clock went backwards, the moved samples are present ones: see the log to put them back).
+# TYPE citywatch_tsdb_future_recoveries_clock_behind_total counter
+citywatch_tsdb_future_recoveries_clock_behind_total 1
+`), "citywatch_tsdb_future_recoveries_clock_behind_total"))
+	assert.Contains(t, logs.String(), "level=ERROR")
+	assert.Contains(t, logs.String(), "the clock is behind the data directory's last write")
+	assert.Contains(t, logs.String(), `moved="[wal wbl chunks_head]"`)
+	require.NoError(t, db.Close())
+
+	// Undo, as docs/operations.md says: with the clock right (here: at the samples' time), put the moved WAL back.
+	qs, err := os.ReadDir(filepath.Join(dir, quarantineDir))
+	require.NoError(t, err)
+	require.Len(t, qs, 1)
+	require.NoError(t, os.RemoveAll(filepath.Join(dir, "wal")))
+	require.NoError(t, os.RemoveAll(filepath.Join(dir, "chunks_head")))
+	require.NoError(t, os.Rename(filepath.Join(dir, quarantineDir, qs[0].Name(), "wal"), filepath.Join(dir, "wal")))
+	db = openT(t, Config{Dir: dir}, Deps{Now: func() time.Time { return time.UnixMilli(later) }})
+	assert.Len(t, readAll(t, db), 5, "the moved samples are back")
+}
+
+// TestOpenWithAClockBehindAndNothingInTheFutureDoesNotWarn: a clock behind the last write alone moves nothing
+// and is not counted.
+func TestOpenWithAClockBehindAndNothingInTheFutureDoesNotWarn(t *testing.T) {
+	dir := t.TempDir()
+	writeRaw(t, dir, message("a", base-1000, 1))
+	setMtimes(t, dir, futureNow.Add(time.Hour))
+	logs := &lockedBuffer{}
+	reg := prometheus.NewRegistry()
+	db := openT(t, Config{Dir: dir}, Deps{Now: fixedClock, Registerer: reg, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	assert.Len(t, readAll(t, db), 5)
+	assert.NotContains(t, logs.String(), "level=ERROR")
+	assert.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP citywatch_tsdb_future_recoveries_clock_behind_total Recoveries from samples stamped in the future that Open ran although the clock was behind the data directory's last write (if the clock went backwards, the moved samples are present ones: see the log to put them back).
+# TYPE citywatch_tsdb_future_recoveries_clock_behind_total counter
+citywatch_tsdb_future_recoveries_clock_behind_total 0
+`), "citywatch_tsdb_future_recoveries_clock_behind_total"))
 }
 
 // TestOpenWithoutFutureSamplesTouchesNothing: a normal directory is opened as it is.
@@ -256,4 +300,170 @@ func TestOpenWithoutFutureSamplesTouchesNothing(t *testing.T) {
 	_, err := os.Stat(filepath.Join(dir, quarantineDir))
 	assert.True(t, errors.Is(err, os.ErrNotExist))
 	assert.Len(t, readAll(t, db), 5)
+}
+
+// series returns n samples of device, one every step from start.
+func series(device string, start, step int64, n int) []store.Sample {
+	out := make([]store.Sample, n)
+	for i := range out {
+		out[i] = store.Sample{Name: "body_temperature", Labels: lbls("device", device), T: start + int64(i)*step, V: 36}
+	}
+	return out
+}
+
+// key is the readAll key of device's series.
+func key(device string) string { return `{__name__="body_temperature", device="` + device + `"}` }
+
+// blockMetas returns the meta of every block in dir by ULID.
+func blockMetas(t *testing.T, dir string) map[string]promtsdb.BlockMeta {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	out := map[string]promtsdb.BlockMeta{}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "meta.json"))
+		if err != nil {
+			continue
+		}
+		var m promtsdb.BlockMeta
+		require.NoError(t, json.Unmarshal(b, &m))
+		out[e.Name()] = m
+	}
+	return out
+}
+
+// markOutOfOrder marks every block in dir as compacted from the out-of-order head, as the TSDB marks the blocks
+// it writes from out-of-order samples: such blocks may lie inside the head's range.
+func markOutOfOrder(t *testing.T, dir string) {
+	t.Helper()
+	for id, m := range blockMetas(t, dir) {
+		m.Compaction.SetOutOfOrder()
+		b, err := json.Marshal(m)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, id, "meta.json"), b, 0o644))
+	}
+}
+
+// TestOpenRecoversTheHeadAlone: the head is rewritten from the head alone. A persisted block inside the head's
+// range (written from out-of-order samples) is left as it is and not copied, and a head whose minimum time is
+// ancient (an old version took a sample stamped 1970) is rewritten from the start of the retention only: the
+// rewrite does not span, nor hold in memory, the whole retention.
+func TestOpenRecoversTheHeadAlone(t *testing.T) {
+	for _, ancient := range []bool{false, true} {
+		t.Run(map[bool]string{false: "block inside the head's range", true: "head from 1970"}[ancient], func(t *testing.T) {
+			dir := t.TempDir()
+			good := series("good", base-20*30_000, 30_000, 20)
+			head := append(append([]store.Sample(nil), good...),
+				store.Sample{Name: "body_temperature", Labels: lbls("device", "evil"), T: base + (30 * 24 * time.Hour).Milliseconds(), V: 36.6})
+			if ancient {
+				head = append(series("ancient", 1000, 1, 1), head...)
+			}
+			writeRaw(t, dir, head)
+			persisted := series("persisted", base-15*60_000, 10_000, 30)
+			writeRawBlock(t, dir, persisted)
+			markOutOfOrder(t, dir)
+			before := blockMetas(t, dir)
+			require.Len(t, before, 1)
+
+			setMtimes(t, dir, futureNow.Add(-time.Minute))
+			db := openT(t, Config{Dir: dir}, Deps{Now: fixedClock})
+			got := readAll(t, db)
+			assert.Len(t, got[key("good")], len(good), "present head samples are kept")
+			assert.Len(t, got[key("persisted")], len(persisted), "the persisted block is kept")
+			assert.NotContains(t, got, key("evil"), "the future sample is quarantined")
+			assert.NotContains(t, got, key("ancient"), "a sample older than the retention is quarantined with the head")
+			assert.Equal(t, 1.0, testutil.ToFloat64(db.metrics.futureQuarantined))
+
+			after := blockMetas(t, dir)
+			require.Len(t, after, 2, "the persisted block and the head's new block")
+			for id, m := range after {
+				if _, ok := before[id]; ok {
+					assert.Equal(t, before[id], m, "the persisted block is untouched")
+					continue
+				}
+				assert.Equal(t, uint64(len(good)), m.Stats.NumSamples, "only the head's samples are in the new block")
+				assert.GreaterOrEqual(t, m.MinTime, futureNow.Add(-DefaultRetention).UnixMilli())
+			}
+		})
+	}
+}
+
+// TestOpenRecoversOutOfOrderHeadSamples: present samples that went into the out-of-order head (within the
+// window behind a future sample of the same series) are kept.
+func TestOpenRecoversOutOfOrderHeadSamples(t *testing.T) {
+	dir := t.TempDir()
+	writeRaw(t, dir, series("a", base+(40*time.Minute).Milliseconds(), 1, 1))
+	ooo := series("a", base-10*60_000, 60_000, 10)
+	writeRaw(t, dir, ooo)
+	setMtimes(t, dir, futureNow.Add(-time.Minute))
+	db := openT(t, Config{Dir: dir}, Deps{Now: fixedClock})
+	got := readAll(t, db)
+	require.Len(t, got[key("a")], len(ooo))
+	assert.Less(t, got[key("a")][len(ooo)-1].T, futureNow.UnixMilli())
+	assert.Equal(t, 1.0, testutil.ToFloat64(db.metrics.futureQuarantined))
+}
+
+var errCrash = errors.New("crash")
+
+// TestRecoveryCrashHidesNoPresentSample: a crash after any change the recovery makes to the data directory (the
+// new block renamed in, each original moved out) leaves every present sample in the data directory, and the next
+// start finishes the recovery with all of them.
+func TestRecoveryCrashHidesNoPresentSample(t *testing.T) {
+	ctx := context.Background()
+	logger := slog.New(slog.DiscardHandler)
+	limit := futureNow.Add(DefaultMaxFutureSkew).UnixMilli()
+	good := series("good", base-20*30_000, 30_000, 20)
+	evil := series("evil", base+(30*24*time.Hour).Milliseconds(), 1, 1)
+	for _, kind := range []string{"block", "head"} {
+		t.Run(kind, func(t *testing.T) {
+			for crashAt := 1; ; crashAt++ {
+				dir := t.TempDir()
+				if kind == "block" {
+					writeRaw(t, dir, good[10:])
+					writeRawBlock(t, dir, append(append([]store.Sample(nil), good[:10]...), evil...))
+				} else {
+					writeRaw(t, dir, append(append([]store.Sample(nil), good...), evil...))
+				}
+				q := newQuarantine(dir, futureNow)
+				steps := 0
+				q.changed = func(string) error {
+					if steps++; steps == crashAt {
+						return errCrash
+					}
+					return nil
+				}
+				var err error
+				if kind == "block" {
+					_, _, err = recoverBlocks(ctx, dir, limit, q, logger)
+				} else {
+					opts := promtsdb.DefaultOptions()
+					opts.OutOfOrderTimeWindow = time.Hour.Milliseconds()
+					pdb, oerr := promtsdb.Open(dir, nil, nil, opts, nil)
+					require.NoError(t, oerr)
+					_, err = recoverHead(ctx, pdb, dir, futureNow.Add(-DefaultRetention).UnixMilli(), limit, q, logger)
+				}
+				crashed := errors.Is(err, errCrash)
+				if !crashed {
+					require.NoError(t, err)
+				}
+				if kind == "head" {
+					// Without a recovery, the present samples are all in the data directory: in the WAL, the new
+					// block, or both.
+					db := openT(t, Config{Dir: dir, MaxFutureSkew: -1}, Deps{Now: fixedClock})
+					assert.Len(t, readAll(t, db)[key("good")], len(good), "crash after step %d", crashAt)
+					require.NoError(t, db.Close())
+				}
+				setMtimes(t, dir, futureNow.Add(-time.Minute))
+				db := openT(t, Config{Dir: dir}, Deps{Now: fixedClock})
+				got := readAll(t, db)
+				assert.Len(t, got[key("good")], len(good), "crash after step %d: the next start keeps them all", crashAt)
+				assert.NotContains(t, got, key("evil"), "crash after step %d", crashAt)
+				require.NoError(t, db.Close())
+				if !crashed {
+					assert.Greater(t, crashAt, 2, "the recovery took several steps")
+					return
+				}
+			}
+		})
+	}
 }
