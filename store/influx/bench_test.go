@@ -28,7 +28,7 @@ func BenchmarkQueueVsDirect(b *testing.B) {
 	if err := fw.Append(context.Background(), seq("bench_size", 0, size, base)); err != nil {
 		b.Fatal(err)
 	}
-	bytesPerSample := float64(fw.q.Stats().Bytes) / size
+	bytesPerSample := float64(fw.f.Queue().Stats().Bytes) / size
 	if err := fw.Close(); err != nil {
 		b.Fatal(err)
 	}

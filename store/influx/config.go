@@ -10,6 +10,7 @@ import (
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 
 	"citywatch/store/diskqueue"
+	"citywatch/store/forward"
 )
 
 // Queue-full policies for Config.QueueFullPolicy.
@@ -176,4 +177,25 @@ func parsePrecision(s string) (lineprotocol.Precision, error) {
 		return 0, fmt.Errorf("influx: precision must be one of ns, us, ms, s; got %q", s)
 	}
 	return p, nil
+}
+
+// forward is the durable forwarder's part of c.
+func (c *Config) forward(deliver forward.DeliverFunc) forward.Config {
+	return forward.Config{
+		Queue: diskqueue.Config{
+			Dir:          c.QueueDir,
+			MaxBytes:     c.QueueMaxBytes,
+			SegmentBytes: c.QueueSegmentBytes,
+			Policy:       diskqueue.Policy(c.QueueFullPolicy),
+			SyncInterval: c.FlushInterval,
+		},
+		BatchSize:     c.BatchSize,
+		MaxBatchBytes: maxBatchBytes,
+		FlushInterval: c.FlushInterval,
+		RetryInitial:  c.RetryInitial,
+		RetryMax:      c.RetryMax,
+		ReplayRate:    c.ReplayRate,
+		Receiver:      "InfluxDB",
+		Deliver:       deliver,
+	}
 }

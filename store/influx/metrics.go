@@ -3,6 +3,8 @@ package influx
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"citywatch/store/forward"
 )
 
 type metrics struct {
@@ -13,7 +15,7 @@ type metrics struct {
 	up           prometheus.Gauge
 }
 
-func newMetrics(reg prometheus.Registerer, w *Writer) *metrics {
+func newMetrics(reg prometheus.Registerer, w *forward.Forwarder) *metrics {
 	f := promauto.With(reg)
 	m := &metrics{
 		sent: f.NewCounter(prometheus.CounterOpts{
@@ -50,18 +52,23 @@ func newMetrics(reg prometheus.Registerer, w *Writer) *metrics {
 		f.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, v)
 	}
 	gauge("citywatch_influx_queue_bytes", "Bytes of queued records not yet written to InfluxDB.",
-		func() float64 { return float64(w.q.Stats().Bytes) })
+		func() float64 { return float64(w.Queue().Stats().Bytes) })
 	gauge("citywatch_influx_queue_disk_bytes", "Bytes of all queue segment files (bounded by the queue size limit).",
-		func() float64 { return float64(w.q.Stats().DiskBytes) })
+		func() float64 { return float64(w.Queue().Stats().DiskBytes) })
 	gauge("citywatch_influx_queue_samples", "Samples queued and not yet written to InfluxDB.",
-		func() float64 { return float64(w.q.Stats().Items) })
+		func() float64 { return float64(w.Queue().Stats().Items) })
 	gauge("citywatch_influx_queue_oldest_age_seconds", "Age of the oldest queued sample, 0 when the queue is empty.",
 		func() float64 { return w.Status().OldestAge.Seconds() })
 	counter("citywatch_influx_dropped_samples_total", "Samples deleted unsent because the queue was full (drop_oldest).",
-		func() float64 { return float64(w.q.Stats().DroppedItems) })
+		func() float64 { return float64(w.Queue().Stats().DroppedItems) })
 	counter("citywatch_influx_queue_corrupt_samples_total", "Queued samples lost to records found corrupt while reading.",
-		func() float64 { return float64(w.q.Stats().CorruptItems) })
+		func() float64 { return float64(w.Queue().Stats().CorruptItems) })
 	counter("citywatch_influx_queue_corrupt_bytes_total", "Queue bytes truncated or skipped as torn or corrupt (crash recovery).",
-		func() float64 { return float64(w.q.Stats().CorruptBytes) })
+		func() float64 { return float64(w.Queue().Stats().CorruptBytes) })
 	return m
+}
+
+// forward are the metrics the forwarder keeps.
+func (m *metrics) forward() forward.Metrics {
+	return forward.Metrics{Sent: m.sent, DeadLettered: m.deadLettered, Retries: m.retries, Up: m.up}
 }

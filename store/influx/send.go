@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 
 	"citywatch/internal/safehttp"
 	"citywatch/store/diskqueue"
+	"citywatch/store/forward"
 )
 
 // lineWriter writes line protocol; the client's blocking write API implements it.
@@ -25,9 +24,6 @@ type lineWriter interface {
 
 // maxBatchBytes bounds the line protocol of one request besides BatchSize.
 const maxBatchBytes = 16 << 20
-
-// maxRetryAfter caps a server's Retry-After.
-const maxRetryAfter = time.Hour
 
 func newClient(cfg Config, prec byte) influxdb2.Client {
 	opts := influxdb2.DefaultOptions().
@@ -54,62 +50,6 @@ func (w *Writer) api(prec byte) lineWriter {
 	a := c.WriteAPIBlocking(w.cfg.Org, w.cfg.Bucket)
 	w.apis[prec] = a
 	return a
-}
-
-// run sends queued batches in order until ctx is cancelled.
-func (w *Writer) run(ctx context.Context) {
-	for {
-		b, err := w.q.Read(ctx, w.cfg.BatchSize, maxBatchBytes, w.cfg.FlushInterval)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, diskqueue.ErrClosed) {
-				return
-			}
-			// A disk problem: keep trying rather than stall for good.
-			w.log.Error("queue read failed; retrying", "err", err)
-			if sleep(ctx, w.cfg.RetryMax) != nil {
-				return
-			}
-			continue
-		}
-		start, err := w.pace(ctx, b)
-		if err != nil {
-			return
-		}
-		if err := w.deliver(ctx, b); err != nil {
-			return // cancelled: the batch stays queued
-		}
-		if !start.IsZero() {
-			// Credit does not accumulate while a batch is retried through an outage.
-			w.nextReplay = start.Add(time.Duration(float64(b.Items) / w.cfg.ReplayRate * float64(time.Second)))
-			if now := w.now(); now.After(w.nextReplay) {
-				w.nextReplay = now
-			}
-		}
-		for err := w.q.Ack(b); err != nil; err = w.q.Ack(b) {
-			if errors.Is(err, diskqueue.ErrClosed) {
-				return // not acknowledged: sent again after a restart, which InfluxDB absorbs
-			}
-			w.log.Error("queue ack failed; retrying", "err", err)
-			if sleep(ctx, w.cfg.RetryMax) != nil {
-				return
-			}
-		}
-	}
-}
-
-// pace applies ReplayRate while the queue holds a backlog: it waits until the batch's scheduled start and
-// returns that start, or the zero time when the batch is not paced.
-func (w *Writer) pace(ctx context.Context, b *diskqueue.Batch) (time.Time, error) {
-	if w.cfg.ReplayRate <= 0 || !b.Backlog {
-		w.nextReplay = time.Time{}
-		return time.Time{}, nil
-	}
-	now := w.now()
-	start := w.nextReplay
-	if start.Before(now) {
-		start = now
-	}
-	return start, sleep(ctx, start.Sub(now))
 }
 
 // deliver writes every record of b, split into runs of the same precision. It returns only nil or ctx's
@@ -192,7 +132,7 @@ func (w *Writer) send(ctx context.Context, prec byte, lines []string, depth int)
 		}
 		delay := w.failed(herr, attempt)
 		attempt++
-		if err := sleep(ctx, delay); err != nil {
+		if err := w.f.Sleep(ctx, delay); err != nil {
 			return err
 		}
 	}
@@ -221,63 +161,32 @@ func (w *Writer) deadLetterLines(status int, msg string, lines []string, bad []i
 		}
 		keep = append(keep, l)
 	}
-	if err := w.dl.write(w.now(), status, msg, refused); err != nil {
+	if err := w.dl.write(w.f.Now(), status, msg, refused); err != nil {
 		w.log.Error("dead-letter write failed; refused lines are lost", "lines", len(refused), "err", err)
 	}
-	w.deadLettered.Add(int64(len(refused)))
-	w.m.deadLettered.Add(float64(len(refused)))
+	w.f.CountDeadLettered(len(refused))
 	w.log.Warn("InfluxDB refused lines; moved to dead-letter file", "lines", len(refused), "status", status,
 		"message", oneLine(msg), "file", w.dl.path)
 	return keep
 }
 
-func (w *Writer) succeeded(n int) {
-	w.sent.Add(int64(n))
-	w.m.sent.Add(float64(n))
-	w.m.up.Set(1)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.state != StateOK && w.state != StateStarting && !w.closed {
-		w.log.Info("InfluxDB writes recovered", "previous_state", string(w.state))
-	}
-	if !w.closed {
-		w.state = StateOK
-	}
-	w.lastErr = ""
-	w.lastSuccess = w.now()
-}
+func (w *Writer) succeeded(n int) { w.f.Succeeded(n) }
 
 // failed records a retryable failure and returns the delay before the next attempt.
 func (w *Writer) failed(herr *ihttp.Error, attempt int) time.Duration {
-	state, reason := StateUnreachable, "network"
-	delay := backoff(w.cfg.RetryInitial, w.cfg.RetryMax, attempt)
+	x := forward.Failure{State: StateUnreachable, Reason: "network", Message: errorText(herr)}
 	switch c := herr.StatusCode; {
 	case c == http.StatusUnauthorized || c == http.StatusForbidden:
-		state, reason = StateUnauthorized, "unauthorized"
+		x.State, x.Reason = StateUnauthorized, "unauthorized"
 	case c == http.StatusTooManyRequests || c == http.StatusServiceUnavailable:
-		reason = "throttled"
-		if ra, ok := retryAfter(herr, w.now()); ok {
-			delay = ra
-		}
+		x.Reason = "throttled"
+		x.RetryAfter, x.HasRetryAfter = retryAfter(herr, w.f.Now())
 	case c >= 500:
-		reason = "server"
+		x.Reason = "server"
 	case c != 0:
-		state, reason = StateFailing, "other"
+		x.State, x.Reason = StateFailing, "other"
 	}
-	msg := errorText(herr)
-	w.m.retries.WithLabelValues(reason).Inc()
-	w.m.up.Set(0)
-	w.mu.Lock()
-	changed := w.state != state || w.lastErr != msg
-	if !w.closed {
-		w.state = state
-	}
-	w.lastErr, w.lastErrTime = msg, w.now()
-	w.mu.Unlock()
-	if changed {
-		w.log.Warn("InfluxDB write failed; data kept, retrying", "state", string(state), "err", msg, "retry_in", delay)
-	}
-	return delay
+	return w.f.Failed(x, attempt)
 }
 
 // errorText describes a write error without secrets: the client error carries status and server message,
@@ -296,54 +205,14 @@ func errorText(herr *ihttp.Error) string {
 	return fmt.Sprintf("HTTP %d: %s", herr.StatusCode, oneLine(msg))
 }
 
-// retryAfter parses the Retry-After of a 429/503 (seconds or an HTTP date).
+// retryAfter is the Retry-After of a 429/503: the seconds the client parsed, else the header (seconds or an
+// HTTP date).
 func retryAfter(herr *ihttp.Error, now time.Time) (time.Duration, bool) {
-	// Seconds are compared before they are multiplied: a huge Retry-After would overflow to a negative delay,
-	// that is a retry loop without pause.
-	maxSeconds := int64(maxRetryAfter / time.Second)
 	if herr.RetryAfter > 0 {
-		return time.Duration(min(uint64(herr.RetryAfter), uint64(maxSeconds))) * time.Second, true
+		return forward.RetryAfterSeconds(uint64(herr.RetryAfter)), true
 	}
-	v := ""
-	if herr.Header != nil {
-		v = herr.Header.Get("Retry-After")
-	}
-	if v == "" {
+	if herr.Header == nil {
 		return 0, false
 	}
-	if s, err := strconv.ParseInt(v, 10, 64); err == nil && s >= 0 {
-		return time.Duration(min(s, maxSeconds)) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return min(max(t.Sub(now), 0), maxRetryAfter), true
-	}
-	return 0, false
-}
-
-// backoff returns the delay before retry attempt+1: exponential from initial, capped at maxDelay, with
-// jitter in [d/2, d] so that many edges do not retry in lockstep.
-func backoff(initial, maxDelay time.Duration, attempt int) time.Duration {
-	d := initial
-	for i := 0; i < attempt && d < maxDelay; i++ {
-		d *= 2
-	}
-	d = min(d, maxDelay)
-	if d <= 1 {
-		return d
-	}
-	return d/2 + rand.N(d/2+1)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return forward.ParseRetryAfter(herr.Header.Get("Retry-After"), now)
 }

@@ -14,18 +14,16 @@ package influx
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"citywatch/store"
-	"citywatch/store/diskqueue"
+	"citywatch/store/forward"
 )
 
 // Deps are the Writer's dependencies.
@@ -39,23 +37,23 @@ type Deps struct {
 }
 
 // State is the Writer's connection state, for /readyz detail.
-type State string
+type State = forward.State
 
 // Writer states.
 const (
 	// StateStarting means no write has been attempted yet.
-	StateStarting State = "starting"
+	StateStarting = forward.StateStarting
 	// StateOK means the last write succeeded (possibly with refused lines dead-lettered).
-	StateOK State = "ok"
+	StateOK = forward.StateOK
 	// StateUnreachable means the last write failed for the network, a 5xx or throttling; it is retried.
-	StateUnreachable State = "unreachable"
+	StateUnreachable = forward.StateUnreachable
 	// StateUnauthorized means InfluxDB answered 401/403: the token is wrong or lacks permission. Data is kept
 	// and retried.
-	StateUnauthorized State = "unauthorized"
+	StateUnauthorized = forward.StateUnauthorized
 	// StateFailing means another error, such as 404 for a missing bucket; it is retried.
-	StateFailing State = "failing"
+	StateFailing = forward.StateFailing
 	// StateClosed means Close was called.
-	StateClosed State = "closed"
+	StateClosed = forward.StateClosed
 )
 
 // Status is a snapshot of the Writer for health endpoints. It never contains the token.
@@ -84,30 +82,17 @@ type Status struct {
 type Writer struct {
 	cfg    Config
 	log    *slog.Logger
-	now    func() time.Time
-	q      *diskqueue.Queue
+	f      *forward.Forwarder
 	dl     *deadLetter
 	m      *metrics
 	encs   sync.Pool
 	prec   byte
 	client influxdb2.Client
-	apis   map[byte]lineWriter
+	// Sender state, owned by the sender goroutine.
+	apis map[byte]lineWriter
 	// extraClients serve records queued with another precision than configured now.
 	extraClients []influxdb2.Client
-
-	mu            sync.Mutex
-	state         State
-	lastErr       string
-	lastErrTime   time.Time
-	lastSuccess   time.Time
-	started       bool
-	closed        bool
-	cancel        context.CancelFunc
-	wg            sync.WaitGroup
-	nextReplay    time.Time
-	rejectLogTime time.Time
-
-	sent, deadLettered atomic.Int64
+	closeClients sync.Once
 }
 
 // New validates cfg, opens (and recovers) the queue and registers the metrics. Start begins sending.
@@ -115,80 +100,50 @@ func New(cfg Config, deps Deps) (*Writer, error) {
 	if err := cfg.applyDefaults(); err != nil {
 		return nil, err
 	}
-	w := &Writer{cfg: cfg, log: deps.Logger, now: deps.Now, state: StateStarting, apis: map[byte]lineWriter{}}
+	w := &Writer{cfg: cfg, log: deps.Logger, apis: map[byte]lineWriter{}}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
 	}
 	w.log = w.log.With("component", "influx")
-	if w.now == nil {
-		w.now = time.Now
-	}
 	p, _ := parsePrecision(cfg.Precision)
 	w.prec = byte(p)
 	static := sortedTags(cfg.staticTags())
 	w.encs.New = func() any { return newEncoder(static, p) }
-	q, err := diskqueue.Open(diskqueue.Config{
-		Dir:          cfg.QueueDir,
-		MaxBytes:     cfg.QueueMaxBytes,
-		SegmentBytes: cfg.QueueSegmentBytes,
-		Policy:       diskqueue.Policy(cfg.QueueFullPolicy),
-		SyncInterval: cfg.FlushInterval,
-	}, diskqueue.Deps{Logger: w.log, Now: w.now})
+	f, err := forward.New(cfg.forward(w.deliver), forward.Deps{
+		Logger: w.log,
+		Now:    deps.Now,
+		NewMetrics: func(f *forward.Forwarder) forward.Metrics {
+			w.m = newMetrics(deps.Registerer, f)
+			return w.m.forward()
+		},
+	})
 	if err != nil {
 		return nil, fmt.Errorf("influx: queue: %w", err)
 	}
-	w.q = q
+	w.f = f
 	w.dl = newDeadLetter(cfg.QueueDir, cfg.DeadLetterMaxBytes)
 	w.client = newClient(cfg, w.prec)
-	w.m = newMetrics(deps.Registerer, w)
-	if st := q.Stats(); st.Items > 0 {
-		w.log.Info("queue recovered", "samples", st.Items, "bytes", st.Bytes, "repairs", st.Repairs)
-	}
 	return w, nil
 }
 
 // Start starts the sender. It is an error to call it twice or after Close.
 func (w *Writer) Start() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closed {
-		return errors.New("influx: writer closed")
+	if err := w.f.Start(); err != nil {
+		return fmt.Errorf("influx: %w", err)
 	}
-	if w.started {
-		return errors.New("influx: writer already started")
-	}
-	w.started = true
-	ctx, cancel := context.WithCancel(context.Background())
-	w.cancel = cancel
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		w.run(ctx)
-	}()
 	return nil
 }
 
 // Close stops the sender (a batch in flight stays queued and is sent again after a restart), fsyncs and
 // closes the queue. It is safe to call more than once and returns after the sender has exited.
 func (w *Writer) Close() error {
-	w.mu.Lock()
-	if w.closed {
-		w.mu.Unlock()
-		return nil
-	}
-	w.closed = true
-	w.state = StateClosed
-	cancel := w.cancel
-	w.mu.Unlock()
-	if cancel != nil {
-		cancel()
-	}
-	w.wg.Wait()
-	err := w.q.Close()
-	w.client.Close()
-	for _, c := range w.extraClients {
-		c.Close()
-	}
+	err := w.f.Close()
+	w.closeClients.Do(func() {
+		w.client.Close()
+		for _, c := range w.extraClients {
+			c.Close()
+		}
+	})
 	if err != nil {
 		return fmt.Errorf("influx: close: %w", err)
 	}
@@ -203,7 +158,7 @@ func (w *Writer) Close() error {
 func (w *Writer) Append(ctx context.Context, samples []store.Sample) error {
 	enc := w.encs.Get().(*encoder)
 	defer w.encs.Put(enc)
-	maxRec := w.q.MaxRecordBytes()
+	maxRec := w.f.Queue().MaxRecordBytes()
 	buf := append(make([]byte, 0, 64*min(len(samples), w.cfg.BatchSize)+1), w.prec)
 	n := 0
 	var rejected *store.RejectedError
@@ -223,7 +178,7 @@ func (w *Writer) Append(ctx context.Context, samples []store.Sample) error {
 		if len(buf) > maxRec && n > 0 {
 			// The line does not fit: queue what came before, start the next record with it.
 			line := append([]byte{w.prec}, buf[before:]...)
-			if err := w.q.Append(ctx, n, buf[:before]); err != nil {
+			if err := w.f.Queue().Append(ctx, n, buf[:before]); err != nil {
 				return fmt.Errorf("influx: queue: %w", err)
 			}
 			buf, n = line, 0
@@ -239,59 +194,40 @@ func (w *Writer) Append(ctx context.Context, samples []store.Sample) error {
 		}
 		n++
 		if n == w.cfg.BatchSize {
-			if err := w.q.Append(ctx, n, buf); err != nil {
+			if err := w.f.Queue().Append(ctx, n, buf); err != nil {
 				return fmt.Errorf("influx: queue: %w", err)
 			}
 			buf, n = buf[:1], 0
 		}
 	}
 	if n > 0 {
-		if err := w.q.Append(ctx, n, buf); err != nil {
+		if err := w.f.Queue().Append(ctx, n, buf); err != nil {
 			return fmt.Errorf("influx: queue: %w", err)
 		}
 	}
 	if rejected != nil {
-		w.logRejected(rejected)
+		w.f.LogRejected("samples not encodable as line protocol", rejected)
 		return rejected
 	}
 	return nil
 }
 
-// logRejected logs refused samples at most every 10s; the counter has them all.
-func (w *Writer) logRejected(r *store.RejectedError) {
-	w.mu.Lock()
-	now := w.now()
-	due := now.Sub(w.rejectLogTime) >= 10*time.Second
-	if due {
-		w.rejectLogTime = now
-	}
-	w.mu.Unlock()
-	if due {
-		w.log.Warn("samples not encodable as line protocol", "count", r.Count, "reason", r.Reason, "err", r.Err)
-	}
-}
-
 // Status returns the Writer's state and queue figures.
 func (w *Writer) Status() Status {
-	st := w.q.Stats()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	s := Status{
-		State:         w.state,
-		Up:            w.state == StateOK,
-		LastError:     w.lastErr,
-		LastErrorTime: w.lastErrTime,
-		LastSuccess:   w.lastSuccess,
-		QueueSamples:  st.Items,
-		QueueBytes:    st.Bytes,
-		Sent:          w.sent.Load(),
-		DeadLettered:  w.deadLettered.Load(),
-		Dropped:       st.DroppedItems,
+	st := w.f.Status()
+	return Status{
+		State:         st.State,
+		Up:            st.Up,
+		LastError:     st.LastError,
+		LastErrorTime: st.LastErrorTime,
+		LastSuccess:   st.LastSuccess,
+		QueueSamples:  st.Queue.Items,
+		QueueBytes:    st.Queue.Bytes,
+		OldestAge:     st.OldestAge,
+		Sent:          st.Sent,
+		DeadLettered:  st.DeadLettered,
+		Dropped:       st.Queue.DroppedItems,
 	}
-	if !st.Oldest.IsZero() {
-		s.OldestAge = max(w.now().Sub(st.Oldest), 0)
-	}
-	return s
 }
 
 var _ store.Appender = (*Writer)(nil)

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
-	"time"
 
 	remoteapi "github.com/prometheus/client_golang/exp/api/remote"
 	config_util "github.com/prometheus/common/config"
@@ -91,26 +89,4 @@ func newClient(cfg *Config, msg string) (storer, error) {
 	c.Client.CheckRedirect = safehttp.CheckRedirect(3)
 	c.Client.Transport = recorder{next: c.Client.Transport}
 	return c, nil
-}
-
-// maxRetryAfter caps a server's Retry-After.
-const maxRetryAfter = time.Hour
-
-// parseRetryAfter reads a Retry-After header: seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.ParseInt(v, 10, 64); err == nil && s >= 0 {
-		// Compare in seconds: a huge value multiplied into a Duration would overflow to a negative delay
-		// and a retry loop without pause.
-		if s >= int64(maxRetryAfter/time.Second) {
-			return maxRetryAfter, true
-		}
-		return time.Duration(s) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return min(max(t.Sub(now), 0), maxRetryAfter), true
-	}
-	return 0, false
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"citywatch/store/diskqueue"
+	"citywatch/store/forward"
 )
 
 // Protobuf messages for Config.ProtobufMessage, named as in Prometheus' remote_write configuration.
@@ -206,4 +207,24 @@ func validLabelName(s string) bool {
 		}
 	}
 	return true
+}
+
+// forward is the durable forwarder's part of c.
+func (c *Config) forward(deliver forward.DeliverFunc) forward.Config {
+	return forward.Config{
+		Queue: diskqueue.Config{
+			Dir:          c.QueueDir,
+			MaxBytes:     c.QueueMaxBytes,
+			SegmentBytes: c.QueueSegmentBytes,
+			Policy:       diskqueue.Policy(c.QueueFullPolicy),
+			SyncInterval: c.FlushInterval,
+		},
+		BatchSize:     c.BatchSize,
+		MaxBatchBytes: maxBatchBytes,
+		FlushInterval: c.FlushInterval,
+		RetryInitial:  c.RetryInitial,
+		RetryMax:      c.RetryMax,
+		Receiver:      "remote",
+		Deliver:       deliver,
+	}
 }

@@ -3,6 +3,8 @@ package remotewrite
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"citywatch/store/forward"
 )
 
 // Retry reasons of citywatch_remote_write_retries_total.
@@ -21,8 +23,8 @@ type metrics struct {
 
 // newMetrics registers the endpoint's metrics; the "endpoint" label is the configured name, so its values are
 // bounded by the configuration.
-func newMetrics(reg prometheus.Registerer, w *Writer) *metrics {
-	f := promauto.With(prometheus.WrapRegistererWith(prometheus.Labels{"endpoint": w.cfg.Name}, reg))
+func newMetrics(reg prometheus.Registerer, endpoint string, w *forward.Forwarder) *metrics {
+	f := promauto.With(prometheus.WrapRegistererWith(prometheus.Labels{"endpoint": endpoint}, reg))
 	if reg == nil {
 		f = promauto.With(nil)
 	}
@@ -72,16 +74,21 @@ func newMetrics(reg prometheus.Registerer, w *Writer) *metrics {
 		f.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, v)
 	}
 	gauge("citywatch_remote_write_queue_samples", "Samples queued and not yet accepted by the receiver.",
-		func() float64 { return float64(w.q.Stats().Items) })
+		func() float64 { return float64(w.Queue().Stats().Items) })
 	gauge("citywatch_remote_write_queue_bytes", "Bytes of queued records not yet accepted by the receiver.",
-		func() float64 { return float64(w.q.Stats().Bytes) })
+		func() float64 { return float64(w.Queue().Stats().Bytes) })
 	gauge("citywatch_remote_write_queue_disk_bytes", "Bytes of all queue segment files (bounded by queue.max_bytes).",
-		func() float64 { return float64(w.q.Stats().DiskBytes) })
+		func() float64 { return float64(w.Queue().Stats().DiskBytes) })
 	gauge("citywatch_remote_write_queue_oldest_age_seconds", "Age of the oldest queued sample, 0 when the queue is empty.",
 		func() float64 { return w.Status().OldestAge.Seconds() })
 	counter("citywatch_remote_write_dropped_samples_total", "Samples deleted unsent because the queue was full (drop_oldest).",
-		func() float64 { return float64(w.q.Stats().DroppedItems) })
+		func() float64 { return float64(w.Queue().Stats().DroppedItems) })
 	counter("citywatch_remote_write_queue_corrupt_samples_total", "Queued samples lost to records found corrupt while reading.",
-		func() float64 { return float64(w.q.Stats().CorruptItems) })
+		func() float64 { return float64(w.Queue().Stats().CorruptItems) })
 	return m
+}
+
+// forward are the metrics the forwarder keeps.
+func (m *metrics) forward() forward.Metrics {
+	return forward.Metrics{Sent: m.sent, DeadLettered: m.deadLettered, Retries: m.retries, Up: m.up}
 }

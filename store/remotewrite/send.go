@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 
 	"citywatch/store/diskqueue"
+	"citywatch/store/forward"
 )
 
 // maxBatchBytes bounds the uncompressed records of one request besides BatchSize.
@@ -66,36 +66,6 @@ func classify(status int, v2 bool) outcome {
 		return outcome{act: actRetry, state: StateFailing, reason: "other"}
 	default:
 		return outcome{act: actDeadLetter, state: StateOK}
-	}
-}
-
-// run sends queued batches in order until ctx is cancelled.
-func (w *Writer) run(ctx context.Context) {
-	for {
-		b, err := w.q.Read(ctx, w.cfg.BatchSize, maxBatchBytes, w.cfg.FlushInterval)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, diskqueue.ErrClosed) {
-				return
-			}
-			// A disk problem: keep trying rather than stall for good.
-			w.log.Error("queue read failed; retrying", "err", err)
-			if w.sleep(ctx, w.cfg.RetryMax) != nil {
-				return
-			}
-			continue
-		}
-		if err := w.deliver(ctx, b); err != nil {
-			return // cancelled: the batch stays queued
-		}
-		for err := w.q.Ack(b); err != nil; err = w.q.Ack(b) {
-			if errors.Is(err, diskqueue.ErrClosed) {
-				return // not acknowledged: sent again after a restart, which the receiver absorbs
-			}
-			w.log.Error("queue ack failed; retrying", "err", err)
-			if w.sleep(ctx, w.cfg.RetryMax) != nil {
-				return
-			}
-		}
 	}
 }
 
@@ -221,7 +191,7 @@ func (w *Writer) send(ctx context.Context, p *pending, minChunk int) error {
 		}
 		delay := w.failed(o, x, err, attempt)
 		attempt++
-		if err := w.sleep(ctx, delay); err != nil {
+		if err := w.f.Sleep(ctx, delay); err != nil {
 			return err
 		}
 	}
@@ -233,7 +203,7 @@ func (w *Writer) refused(ctx context.Context, p *pending, act action, minChunk, 
 	req, err := p.decoded()
 	if err != nil {
 		w.log.Error("refused batch not decodable; dropped", "samples", p.samples, "err", err)
-		w.countDeadLettered(p.samples)
+		w.f.CountDeadLettered(p.samples)
 		return nil
 	}
 	if minChunk == 0 {
@@ -253,19 +223,14 @@ func (w *Writer) refused(ctx context.Context, p *pending, act action, minChunk, 
 		return nil
 	}
 	lines := exposition(req)
-	if err := w.dl.Write(w.now(), status, cause.Error(), lines); err != nil {
+	if err := w.dl.Write(w.f.Now(), status, cause.Error(), lines); err != nil {
 		w.log.Error("dead-letter write failed; refused samples are lost", "samples", len(lines), "err", err)
 	}
-	w.countDeadLettered(len(lines))
+	w.f.CountDeadLettered(len(lines))
 	w.log.Warn("receiver refused samples; moved to dead-letter file", "samples", len(lines), "status", status,
 		"message", diskqueue.OneLine(cause.Error()), "file", w.dl.Path())
 	w.succeeded(0, 0)
 	return nil
-}
-
-func (w *Writer) countDeadLettered(n int) {
-	w.deadLettered.Add(int64(n))
-	w.m.deadLettered.Add(float64(n))
 }
 
 // downgrade switches to remote write 1.0 after a 415 to a 2.0 request.
@@ -283,71 +248,16 @@ func (w *Writer) downgrade(cause error) {
 }
 
 func (w *Writer) succeeded(samples, bytes int) {
-	w.sent.Add(int64(samples))
-	w.m.sent.Add(float64(samples))
 	w.m.sentBytes.Add(float64(bytes))
-	w.m.up.Set(1)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.state != StateOK && w.state != StateStarting && !w.closed {
-		w.log.Info("remote writes recovered", "previous_state", string(w.state))
-	}
-	if !w.closed {
-		w.state = StateOK
-	}
-	w.lastErr = ""
-	w.lastSuccess = w.now()
+	w.f.Succeeded(samples)
 }
 
 // failed records a retryable failure and returns the delay before the next attempt: the server's
 // Retry-After for 429 and 5xx when it sent one, else exponential backoff.
 func (w *Writer) failed(o outcome, x *exchange, cause error, attempt int) time.Duration {
-	delay := backoff(w.cfg.RetryInitial, w.cfg.RetryMax, attempt)
+	f := forward.Failure{State: o.state, Reason: o.reason, Message: diskqueue.OneLine(cause.Error())}
 	if o.reason == "throttled" || o.reason == "server" {
-		if ra, ok := parseRetryAfter(x.retryAfter, w.now()); ok {
-			delay = ra
-		}
+		f.RetryAfter, f.HasRetryAfter = forward.ParseRetryAfter(x.retryAfter, w.f.Now())
 	}
-	msg := diskqueue.OneLine(cause.Error())
-	w.m.retries.WithLabelValues(o.reason).Inc()
-	w.m.up.Set(0)
-	w.mu.Lock()
-	changed := w.state != o.state || w.lastErr != msg
-	if !w.closed {
-		w.state = o.state
-	}
-	w.lastErr, w.lastErrTime = msg, w.now()
-	w.mu.Unlock()
-	if changed {
-		w.log.Warn("remote write failed; data kept, retrying", "state", string(o.state), "err", msg, "retry_in", delay)
-	}
-	return delay
-}
-
-// backoff returns the delay before retry attempt+1: exponential from initial, capped at maxDelay, with
-// jitter in [d/2, d] so that many edges do not retry in lockstep.
-func backoff(initial, maxDelay time.Duration, attempt int) time.Duration {
-	d := initial
-	for i := 0; i < attempt && d < maxDelay; i++ {
-		d *= 2
-	}
-	d = min(d, maxDelay)
-	if d <= 1 {
-		return d
-	}
-	return d/2 + rand.N(d/2+1)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return w.f.Failed(f, attempt)
 }

@@ -17,7 +17,6 @@ package remotewrite
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -30,6 +29,7 @@ import (
 
 	"citywatch/store"
 	"citywatch/store/diskqueue"
+	"citywatch/store/forward"
 )
 
 // DeadLetterFile is the name of the dead-letter file in Config.QueueDir: Prometheus text exposition lines
@@ -50,22 +50,22 @@ type Deps struct {
 }
 
 // State is the Writer's connection state, for /readyz detail.
-type State string
+type State = forward.State
 
 // Writer states.
 const (
 	// StateStarting means no write has been attempted yet.
-	StateStarting State = "starting"
+	StateStarting = forward.StateStarting
 	// StateOK means the last write succeeded (possibly with refused series dead-lettered).
-	StateOK State = "ok"
+	StateOK = forward.StateOK
 	// StateUnreachable means the last write failed for the network, a 5xx or throttling; it is retried.
-	StateUnreachable State = "unreachable"
+	StateUnreachable = forward.StateUnreachable
 	// StateUnauthorized means the receiver answered 401/403. Data is kept and retried.
-	StateUnauthorized State = "unauthorized"
+	StateUnauthorized = forward.StateUnauthorized
 	// StateFailing means another retried error, such as 404 for a wrong path or a refused redirect.
-	StateFailing State = "failing"
+	StateFailing = forward.StateFailing
 	// StateClosed means Close was called.
-	StateClosed State = "closed"
+	StateClosed = forward.StateClosed
 )
 
 // Status is a snapshot of the Writer for health endpoints. It never contains credentials.
@@ -98,33 +98,20 @@ type Status struct {
 
 // Writer forwards to one remote-write endpoint. It implements store.Appender.
 type Writer struct {
-	cfg   Config
-	log   *slog.Logger
-	now   func() time.Time
-	sleep func(ctx context.Context, d time.Duration) error
-	q     *diskqueue.Queue
-	dl    *diskqueue.DeadLetter
-	m     *metrics
-	rl    *relabeler
-	encs  sync.Pool
+	cfg  Config
+	log  *slog.Logger
+	f    *forward.Forwarder
+	dl   *diskqueue.DeadLetter
+	m    *metrics
+	rl   *relabeler
+	encs sync.Pool
 
 	// Sender state, owned by the sender goroutine.
 	client   storer
 	protocol atomic.Value // string
 	raw      []byte
 
-	mu            sync.Mutex
-	state         State
-	lastErr       string
-	lastErrTime   time.Time
-	lastSuccess   time.Time
-	started       bool
-	closed        bool
-	cancel        context.CancelFunc
-	wg            sync.WaitGroup
-	rejectLogTime time.Time
-
-	sent, deadLettered, relabelDropped atomic.Int64
+	relabelDropped atomic.Int64
 }
 
 // New validates cfg, opens (and recovers) the queue, builds the client and registers the metrics. Start begins
@@ -133,17 +120,11 @@ func New(cfg Config, deps Deps) (*Writer, error) {
 	if err := cfg.applyDefaults(); err != nil {
 		return nil, err
 	}
-	w := &Writer{cfg: cfg, log: deps.Logger, now: deps.Now, sleep: deps.Sleep, state: StateStarting}
+	w := &Writer{cfg: cfg, log: deps.Logger}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
 	}
 	w.log = w.log.With("component", "remote_write", "endpoint", cfg.Name)
-	if w.now == nil {
-		w.now = time.Now
-	}
-	if w.sleep == nil {
-		w.sleep = sleep
-	}
 	w.rl, _ = compileRelabel(cfg.Relabel) // validated by applyDefaults
 	ext := cfg.externalLabels()
 	w.encs.New = func() any { return newEncoder(ext) }
@@ -152,22 +133,20 @@ func New(cfg Config, deps Deps) (*Writer, error) {
 		return nil, err
 	}
 	w.protocol.Store(cfg.ProtobufMessage)
-	q, err := diskqueue.Open(diskqueue.Config{
-		Dir:          cfg.QueueDir,
-		MaxBytes:     cfg.QueueMaxBytes,
-		SegmentBytes: cfg.QueueSegmentBytes,
-		Policy:       diskqueue.Policy(cfg.QueueFullPolicy),
-		SyncInterval: cfg.FlushInterval,
-	}, diskqueue.Deps{Logger: w.log, Now: w.now})
+	f, err := forward.New(cfg.forward(w.deliver), forward.Deps{
+		Logger: w.log,
+		Now:    deps.Now,
+		Sleep:  deps.Sleep,
+		NewMetrics: func(f *forward.Forwarder) forward.Metrics {
+			w.m = newMetrics(deps.Registerer, cfg.Name, f)
+			return w.m.forward()
+		},
+	})
 	if err != nil {
 		return nil, fmt.Errorf("remotewrite %s: queue: %w", cfg.Name, err)
 	}
-	w.q = q
+	w.f = f
 	w.dl = diskqueue.NewDeadLetter(filepath.Join(cfg.QueueDir, DeadLetterFile), cfg.DeadLetterMaxBytes)
-	w.m = newMetrics(deps.Registerer, w)
-	if st := q.Stats(); st.Items > 0 {
-		w.log.Info("queue recovered", "samples", st.Items, "bytes", st.Bytes, "repairs", st.Repairs)
-	}
 	return w, nil
 }
 
@@ -176,42 +155,16 @@ func (w *Writer) Name() string { return w.cfg.Name }
 
 // Start starts the sender. It is an error to call it twice or after Close.
 func (w *Writer) Start() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closed {
-		return errors.New("remotewrite: writer closed")
+	if err := w.f.Start(); err != nil {
+		return fmt.Errorf("remotewrite: %w", err)
 	}
-	if w.started {
-		return errors.New("remotewrite: writer already started")
-	}
-	w.started = true
-	ctx, cancel := context.WithCancel(context.Background())
-	w.cancel = cancel
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		w.run(ctx)
-	}()
 	return nil
 }
 
 // Close stops the sender (a batch in flight stays queued and is sent again after a restart), fsyncs and
 // closes the queue. It is safe to call more than once and returns after the sender has exited.
 func (w *Writer) Close() error {
-	w.mu.Lock()
-	if w.closed {
-		w.mu.Unlock()
-		return nil
-	}
-	w.closed = true
-	w.state = StateClosed
-	cancel := w.cancel
-	w.mu.Unlock()
-	if cancel != nil {
-		cancel()
-	}
-	w.wg.Wait()
-	if err := w.q.Close(); err != nil {
+	if err := w.f.Close(); err != nil {
 		return fmt.Errorf("remotewrite %s: close: %w", w.cfg.Name, err)
 	}
 	return nil
@@ -258,7 +211,7 @@ func (w *Writer) Append(ctx context.Context, samples []store.Sample) error {
 		}
 	}
 	if rejected != nil {
-		w.logRejected(rejected)
+		w.f.LogRejected("samples not forwardable by remote write", rejected)
 		return rejected
 	}
 	return nil
@@ -278,58 +231,39 @@ func (w *Writer) queueSeries(ctx context.Context, enc *encoder, series []prompb.
 		return err
 	}
 	enc.rec = rec
-	if len(rec) > w.q.MaxRecordBytes() && len(series) > 1 {
+	if len(rec) > w.f.Queue().MaxRecordBytes() && len(series) > 1 {
 		mid := len(series) / 2
 		if err := w.queueSeries(ctx, enc, series[:mid], countPoints(series[:mid])); err != nil {
 			return err
 		}
 		return w.queueSeries(ctx, enc, series[mid:], countPoints(series[mid:]))
 	}
-	if err := w.q.Append(ctx, n, rec); err != nil {
+	if err := w.f.Queue().Append(ctx, n, rec); err != nil {
 		return fmt.Errorf("remotewrite %s: queue: %w", w.cfg.Name, err)
 	}
 	return nil
 }
 
-// logRejected logs refused samples at most every 10s; the counter has them all.
-func (w *Writer) logRejected(r *store.RejectedError) {
-	w.mu.Lock()
-	now := w.now()
-	due := now.Sub(w.rejectLogTime) >= 10*time.Second
-	if due {
-		w.rejectLogTime = now
-	}
-	w.mu.Unlock()
-	if due {
-		w.log.Warn("samples not forwardable by remote write", "count", r.Count, "reason", r.Reason, "err", r.Err)
-	}
-}
-
 // Status returns the Writer's state and queue figures.
 func (w *Writer) Status() Status {
-	st := w.q.Stats()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	s := Status{
+	st := w.f.Status()
+	return Status{
 		Name:           w.cfg.Name,
-		State:          w.state,
-		Up:             w.state == StateOK,
+		State:          st.State,
+		Up:             st.Up,
 		Protocol:       w.protocol.Load().(string),
-		LastError:      w.lastErr,
-		LastErrorTime:  w.lastErrTime,
-		LastSuccess:    w.lastSuccess,
-		QueueSamples:   st.Items,
-		QueueBytes:     st.Bytes,
-		QueueDiskBytes: st.DiskBytes,
-		Sent:           w.sent.Load(),
-		DeadLettered:   w.deadLettered.Load(),
-		Dropped:        st.DroppedItems,
+		LastError:      st.LastError,
+		LastErrorTime:  st.LastErrorTime,
+		LastSuccess:    st.LastSuccess,
+		QueueSamples:   st.Queue.Items,
+		QueueBytes:     st.Queue.Bytes,
+		QueueDiskBytes: st.Queue.DiskBytes,
+		OldestAge:      st.OldestAge,
+		Sent:           st.Sent,
+		DeadLettered:   st.DeadLettered,
+		Dropped:        st.Queue.DroppedItems,
 		RelabelDropped: w.relabelDropped.Load(),
 	}
-	if !st.Oldest.IsZero() {
-		s.OldestAge = max(w.now().Sub(st.Oldest), 0)
-	}
-	return s
 }
 
 var _ store.Appender = (*Writer)(nil)

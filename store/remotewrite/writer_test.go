@@ -467,19 +467,6 @@ func TestConfig(t *testing.T) {
 	}
 }
 
-func FuzzParseRetryAfter(f *testing.F) {
-	for _, s := range []string{"", "7", "-1", "120", "Wed, 21 Oct 2015 07:28:00 GMT", "1e3", "99999999999999999999"} {
-		f.Add(s)
-	}
-	now := time.Date(2026, 12, 7, 7, 0, 0, 0, time.UTC)
-	f.Fuzz(func(t *testing.T, v string) {
-		d, ok := parseRetryAfter(v, now)
-		if ok && (d < 0 || d > maxRetryAfter) {
-			t.Fatalf("parseRetryAfter(%q) = %s out of [0, %s]", v, d, maxRetryAfter)
-		}
-	})
-}
-
 var mergeCases = []struct {
 	name   string
 	labels []store.Label
