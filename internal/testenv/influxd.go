@@ -10,11 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -37,14 +34,7 @@ type InfluxServer struct {
 	// Dir holds the config, data, WAL and meta directories and the log file.
 	Dir string
 
-	t       testing.TB
-	bin     string
-	conf    string
-	logPath string
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	*childServer
 }
 
 // Influxd starts influxd (built by scripts/install-test-deps.sh into CacheBin) and stops it in t.Cleanup.
@@ -55,126 +45,24 @@ func Influxd(t testing.TB) *InfluxServer {
 	dir := t.TempDir()
 	httpAddr := FreePort(t)
 	s := &InfluxServer{
-		URL:     "http://" + httpAddr,
-		Org:     "citywatch",
-		Bucket:  InfluxDatabase + "/autogen",
-		Dir:     dir,
-		t:       t,
-		bin:     bin,
-		conf:    filepath.Join(dir, "influxdb.conf"),
-		logPath: filepath.Join(dir, "influxd.log"),
+		URL:    "http://" + httpAddr,
+		Org:    "citywatch",
+		Bucket: InfluxDatabase + "/autogen",
+		Dir:    dir,
 	}
-	conf := InfluxdConfig(dir, FreePort(t), httpAddr)
-	if err := os.WriteFile(s.conf, []byte(conf), 0o600); err != nil {
+	conf := filepath.Join(dir, "influxdb.conf")
+	if err := os.WriteFile(conf, []byte(InfluxdConfig(dir, FreePort(t), httpAddr)), 0o600); err != nil {
 		t.Fatalf("influxd config: %v", err)
 	}
-	t.Cleanup(func() {
-		s.Stop()
-		if t.Failed() {
-			if b, err := os.ReadFile(s.logPath); err == nil {
-				if len(b) > 4000 {
-					b = b[len(b)-4000:]
-				}
-				t.Logf("influxd log tail:\n%s", b)
-			}
-		}
-	})
+	s.childServer = &childServer{t: t, name: "influxd", bin: bin, args: []string{"run", "-config", conf},
+		env: []string{"INFLUXDB_DATA_QUERY_LOG_ENABLED=false"}, logPath: filepath.Join(dir, "influxd.log"),
+		ready: s.URL + "/ping", readyStatus: http.StatusNoContent}
+	s.cleanup()
 	s.Start()
 	if _, err := s.InfluxQL("CREATE DATABASE " + InfluxDatabase); err != nil {
 		t.Fatalf("influxd: create database: %v", err)
 	}
 	return s
-}
-
-// Start starts influxd (again, after Stop) on the same ports with the same data, and waits until /ping
-// answers. It fails the test on error. It must be called from the test goroutine.
-func (s *InfluxServer) Start() {
-	s.t.Helper()
-	s.mu.Lock()
-	if s.cmd != nil {
-		s.mu.Unlock()
-		return
-	}
-	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		s.mu.Unlock()
-		s.t.Fatalf("influxd log: %v", err)
-	}
-	cmd := exec.Command(s.bin, "run", "-config", s.conf)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = append(os.Environ(), "INFLUXDB_DATA_QUERY_LOG_ENABLED=false")
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		s.mu.Unlock()
-		s.t.Fatalf("influxd start: %v", err)
-	}
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		logf.Close()
-		close(done)
-	}()
-	s.cmd, s.done = cmd, done
-	s.mu.Unlock()
-
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		select {
-		case <-done:
-			s.t.Fatalf("influxd exited during start; see %s", s.logPath)
-		default:
-		}
-		if s.ping() == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("influxd at %s not ready after 60s", s.URL)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// Stop terminates influxd (SIGTERM, SIGKILL after 15s) and waits for it to exit. Data stays for Start. It is
-// safe to call more than once and from any goroutine.
-func (s *InfluxServer) Stop() { s.stop(syscall.SIGTERM) }
-
-// Kill stops influxd with SIGKILL, like a crash, and waits for it to exit.
-func (s *InfluxServer) Kill() { s.stop(syscall.SIGKILL) }
-
-func (s *InfluxServer) stop(sig syscall.Signal) {
-	s.mu.Lock()
-	cmd, done := s.cmd, s.done
-	s.cmd, s.done = nil, nil
-	s.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(sig)
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
-}
-
-func (s *InfluxServer) ping() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/ping", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusNoContent {
-		return fmt.Errorf("ping: %s", resp.Status)
-	}
-	return nil
 }
 
 // InfluxQL runs an InfluxQL statement against the test database via POST /query and returns the raw JSON.

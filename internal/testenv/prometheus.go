@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -23,7 +22,7 @@ type PrometheusServer struct {
 	// Dir holds the configuration, the TSDB and the log file.
 	Dir string
 
-	s *childServer
+	*childServer
 }
 
 // Prometheus starts prometheus --web.enable-remote-write-receiver and stops it in t.Cleanup. It fails the test
@@ -38,24 +37,11 @@ func Prometheus(t testing.TB) *PrometheusServer {
 		t.Fatalf("prometheus config: %v", err)
 	}
 	p := &PrometheusServer{URL: "http://" + addr, WriteURL: "http://" + addr + "/api/v1/write", Dir: dir}
-	p.s = &childServer{t: t, name: "prometheus", bin: bin, logPath: filepath.Join(dir, "prometheus.log"),
-		ready: p.URL + "/-/ready",
-		args: []string{"--config.file=" + conf, "--storage.tsdb.path=" + filepath.Join(dir, "data"),
-			"--web.listen-address=" + addr, "--web.enable-remote-write-receiver", "--log.level=warn"}}
-	p.s.cleanup()
-	p.s.start()
+	p.childServer = startChild(t, "prometheus", bin, dir, p.URL+"/-/ready",
+		"--config.file="+conf, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+addr, "--web.enable-remote-write-receiver", "--log.level=warn")
 	return p
 }
-
-// Start starts Prometheus again after Stop or Kill, on the same port with the same TSDB. It must be called
-// from the test goroutine.
-func (p *PrometheusServer) Start() { p.s.start() }
-
-// Stop stops Prometheus gracefully (SIGTERM) and waits for it to exit.
-func (p *PrometheusServer) Stop() { p.s.stop(syscall.SIGTERM) }
-
-// Kill stops Prometheus with SIGKILL, like a crash, and waits for it to exit.
-func (p *PrometheusServer) Kill() { p.s.stop(syscall.SIGKILL) }
 
 // PromSeries is one series of a query answer: its labels and its samples (one for a vector, all in the range
 // for a matrix).

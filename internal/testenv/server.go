@@ -1,12 +1,14 @@
 package testenv
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
@@ -14,23 +16,35 @@ import (
 )
 
 // childServer is an HTTP server child process that a test can stop or kill and start again with the same
-// arguments (same port, same data directory), as influxd's InfluxServer does.
+// arguments (same port, same data directory). The server types embed it for their Start, Stop and Kill.
 type childServer struct {
-	t       testing.TB
-	name    string
-	bin     string
-	args    []string
-	logPath string
-	ready   string // URL answering 200 once the server is ready
+	t           testing.TB
+	name        string
+	bin         string
+	args        []string
+	env         []string // added to the environment
+	logPath     string
+	ready       string // URL answering readyStatus once the server is ready
+	readyStatus int    // 0 means 200
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
 }
 
-// start starts the process unless it runs and waits until ready answers 200. It fails the test on error and
-// must be called from the test goroutine.
-func (s *childServer) start() {
+// startChild starts the server bin args in dir (its log in dir/<name>.log), stops it in t.Cleanup and waits
+// until ready answers 200. It must be called from the test goroutine.
+func startChild(t testing.TB, name, bin, dir, ready string, args ...string) *childServer {
+	t.Helper()
+	s := &childServer{t: t, name: name, bin: bin, args: args, logPath: filepath.Join(dir, name+".log"), ready: ready}
+	s.cleanup()
+	s.Start()
+	return s
+}
+
+// Start starts the server (again, after Stop or Kill) on the same port with the same data, unless it runs,
+// and waits until it is ready. It fails the test on error and must be called from the test goroutine.
+func (s *childServer) Start() {
 	s.t.Helper()
 	s.mu.Lock()
 	if s.cmd != nil {
@@ -44,6 +58,9 @@ func (s *childServer) start() {
 	}
 	cmd := exec.Command(s.bin, s.args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	if s.env != nil {
+		cmd.Env = append(os.Environ(), s.env...)
+	}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		s.mu.Unlock()
@@ -65,7 +82,7 @@ func (s *childServer) start() {
 			s.t.Fatalf("%s exited during start; log:\n%s", s.name, s.logTail())
 		default:
 		}
-		if httpOK(s.ready) == nil {
+		if httpStatus(s.ready, cmp.Or(s.readyStatus, http.StatusOK)) == nil {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -74,6 +91,13 @@ func (s *childServer) start() {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// Stop stops the server gracefully (SIGTERM) and waits for it to exit. Data stays for Start. It is safe to
+// call more than once and from any goroutine.
+func (s *childServer) Stop() { s.stop(syscall.SIGTERM) }
+
+// Kill stops the server with SIGKILL, like a crash, and waits for it to exit.
+func (s *childServer) Kill() { s.stop(syscall.SIGKILL) }
 
 // stop signals the process (SIGKILL after 15s) and waits for it to exit. Safe from any goroutine, and when
 // it is not running.
@@ -108,14 +132,15 @@ func (s *childServer) logTail() string {
 // cleanup stops the server when the test ends and logs its output if the test failed.
 func (s *childServer) cleanup() {
 	s.t.Cleanup(func() {
-		s.stop(syscall.SIGTERM)
+		s.Stop()
 		if s.t.Failed() {
 			s.t.Logf("%s log tail:\n%s", s.name, s.logTail())
 		}
 	})
 }
 
-func httpOK(u string) error {
+// httpStatus GETs u and reports an error unless it answers want.
+func httpStatus(u string, want int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
@@ -128,7 +153,7 @@ func httpOK(u string) error {
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode != want {
 		return fmt.Errorf("%s: %s", u, resp.Status)
 	}
 	return nil

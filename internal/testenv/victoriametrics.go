@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
-	"syscall"
 	"testing"
 )
 
@@ -22,7 +21,7 @@ type VMServer struct {
 	// Dir holds the storage and the log file.
 	Dir string
 
-	s *childServer
+	*childServer
 }
 
 // VictoriaMetrics starts victoria-metrics and stops it in t.Cleanup. Queries see samples without the default
@@ -34,24 +33,11 @@ func VictoriaMetrics(t testing.TB) *VMServer {
 	dir := t.TempDir()
 	addr := FreePort(t)
 	v := &VMServer{URL: "http://" + addr, WriteURL: "http://" + addr + "/api/v1/write", Dir: dir}
-	v.s = &childServer{t: t, name: "victoria-metrics", bin: bin, logPath: filepath.Join(dir, "victoria-metrics.log"),
-		ready: v.URL + "/health",
-		args: []string{"-httpListenAddr=" + addr, "-storageDataPath=" + filepath.Join(dir, "data"),
-			"-search.latencyOffset=0s", "-loggerLevel=WARN", "-retentionPeriod=100y"}}
-	v.s.cleanup()
-	v.s.start()
+	v.childServer = startChild(t, "victoria-metrics", bin, dir, v.URL+"/health",
+		"-httpListenAddr="+addr, "-storageDataPath="+filepath.Join(dir, "data"),
+		"-search.latencyOffset=0s", "-loggerLevel=WARN", "-retentionPeriod=100y")
 	return v
 }
-
-// Start starts victoria-metrics again after Stop or Kill, on the same port with the same data. It must be
-// called from the test goroutine.
-func (v *VMServer) Start() { v.s.start() }
-
-// Stop stops victoria-metrics gracefully (SIGTERM) and waits for it to exit.
-func (v *VMServer) Stop() { v.s.stop(syscall.SIGTERM) }
-
-// Kill stops victoria-metrics with SIGKILL, like a crash, and waits for it to exit.
-func (v *VMServer) Kill() { v.s.stop(syscall.SIGKILL) }
 
 // ExportedSeries is one series of /api/v1/export.
 type ExportedSeries struct {

@@ -4,21 +4,19 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"time"
 
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 
-	"citywatch/store/diskqueue"
 	"citywatch/store/forward"
 )
 
 // Queue-full policies for Config.QueueFullPolicy.
 const (
 	// PolicyDropOldest deletes the oldest queued samples to make room, counting each one.
-	PolicyDropOldest = string(diskqueue.DropOldest)
+	PolicyDropOldest = forward.PolicyDropOldest
 	// PolicyBlock makes Append wait for space (or its context).
-	PolicyBlock = string(diskqueue.Block)
+	PolicyBlock = forward.PolicyBlock
 )
 
 // Config configures the InfluxDB backend. Zero values take the documented defaults.
@@ -80,33 +78,15 @@ func (c *Config) applyDefaults() error {
 	if c.Precision == "" {
 		c.Precision = "ms"
 	}
-	if c.BatchSize == 0 {
-		c.BatchSize = 5000
-	}
-	if c.FlushInterval == 0 {
-		c.FlushInterval = time.Second
-	}
 	if c.Timeout == 0 {
 		c.Timeout = 10 * time.Second
 	}
-	if c.RetryInitial == 0 {
-		c.RetryInitial = time.Second
-	}
-	if c.RetryMax == 0 {
-		c.RetryMax = time.Minute
-	}
-	if c.Edge == "" {
-		h, err := os.Hostname()
-		if err != nil {
-			return fmt.Errorf("influx: edge not set and host name unknown: %w", err)
-		}
-		c.Edge = h
-	}
-	if c.QueueFullPolicy == "" {
-		c.QueueFullPolicy = PolicyDropOldest
-	}
-	if c.DeadLetterMaxBytes == 0 {
-		c.DeadLetterMaxBytes = 16 << 20
+	if err := c.settings().ApplyDefaults(forward.Defaults{
+		BatchSize:    5000,
+		RetryInitial: time.Second,
+		RetryMax:     time.Minute,
+	}); err != nil {
+		return fmt.Errorf("influx: %w", err)
 	}
 	return c.validate()
 }
@@ -122,22 +102,15 @@ func (c *Config) validate() error {
 		return errors.New("influx: url must not contain credentials; use token")
 	case c.Bucket == "":
 		return errors.New("influx: bucket is required")
-	case c.QueueDir == "":
-		return errors.New("influx: queue_dir is required")
-	case c.BatchSize < 1:
-		return fmt.Errorf("influx: batch_size must be >= 1, got %d", c.BatchSize)
 	case c.FlushInterval < 0:
 		return fmt.Errorf("influx: flush_interval must be > 0, got %s", c.FlushInterval)
 	case c.Timeout < 0:
 		return fmt.Errorf("influx: timeout must be > 0, got %s", c.Timeout)
 	case c.ReplayRate < 0:
 		return fmt.Errorf("influx: replay_rate must be >= 0, got %g", c.ReplayRate)
-	case c.RetryInitial < 0 || c.RetryMax < c.RetryInitial:
-		return fmt.Errorf("influx: need 0 < retry_initial (%s) <= retry_max (%s)", c.RetryInitial, c.RetryMax)
-	case c.QueueFullPolicy != PolicyDropOldest && c.QueueFullPolicy != PolicyBlock:
-		return fmt.Errorf("influx: queue_full_policy must be %q or %q, got %q", PolicyDropOldest, PolicyBlock, c.QueueFullPolicy)
-	case c.DeadLetterMaxBytes < 4096:
-		return fmt.Errorf("influx: dead_letter_max_bytes must be >= 4096, got %d", c.DeadLetterMaxBytes)
+	}
+	if err := c.settings().Validate(); err != nil {
+		return fmt.Errorf("influx: %w", err)
 	}
 	if _, err := parsePrecision(c.Precision); err != nil {
 		return err
@@ -182,13 +155,7 @@ func parsePrecision(s string) (lineprotocol.Precision, error) {
 // forward is the durable forwarder's part of c.
 func (c *Config) forward(deliver forward.DeliverFunc) forward.Config {
 	return forward.Config{
-		Queue: diskqueue.Config{
-			Dir:          c.QueueDir,
-			MaxBytes:     c.QueueMaxBytes,
-			SegmentBytes: c.QueueSegmentBytes,
-			Policy:       diskqueue.Policy(c.QueueFullPolicy),
-			SyncInterval: c.FlushInterval,
-		},
+		Queue:         c.settings().Queue(),
 		BatchSize:     c.BatchSize,
 		MaxBatchBytes: maxBatchBytes,
 		FlushInterval: c.FlushInterval,
@@ -197,5 +164,21 @@ func (c *Config) forward(deliver forward.DeliverFunc) forward.Config {
 		ReplayRate:    c.ReplayRate,
 		Receiver:      "InfluxDB",
 		Deliver:       deliver,
+	}
+}
+
+// settings are c's fields whose defaults and checks every forwarder shares.
+func (c *Config) settings() forward.Settings {
+	return forward.Settings{
+		BatchSize:          &c.BatchSize,
+		FlushInterval:      &c.FlushInterval,
+		RetryInitial:       &c.RetryInitial,
+		RetryMax:           &c.RetryMax,
+		Edge:               &c.Edge,
+		QueueDir:           &c.QueueDir,
+		QueueMaxBytes:      &c.QueueMaxBytes,
+		QueueSegmentBytes:  &c.QueueSegmentBytes,
+		QueueFullPolicy:    &c.QueueFullPolicy,
+		DeadLetterMaxBytes: &c.DeadLetterMaxBytes,
 	}
 }

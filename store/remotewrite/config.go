@@ -4,11 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"regexp"
 	"time"
 
-	"citywatch/store/diskqueue"
 	"citywatch/store/forward"
 )
 
@@ -26,9 +24,9 @@ const (
 // Queue-full policies for Config.QueueFullPolicy.
 const (
 	// PolicyDropOldest deletes the oldest queued samples to make room, counting each one.
-	PolicyDropOldest = string(diskqueue.DropOldest)
+	PolicyDropOldest = forward.PolicyDropOldest
 	// PolicyBlock makes Append wait for space (or its context).
-	PolicyBlock = string(diskqueue.Block)
+	PolicyBlock = forward.PolicyBlock
 )
 
 // Relabel actions for RelabelRule.Action.
@@ -117,30 +115,12 @@ func (c *Config) applyDefaults() error {
 	if c.Timeout == 0 {
 		c.Timeout = 30 * time.Second
 	}
-	if c.BatchSize == 0 {
-		c.BatchSize = 2000
-	}
-	if c.FlushInterval == 0 {
-		c.FlushInterval = time.Second
-	}
-	if c.RetryInitial == 0 {
-		c.RetryInitial = 500 * time.Millisecond
-	}
-	if c.RetryMax == 0 {
-		c.RetryMax = 30 * time.Second
-	}
-	if c.Edge == "" {
-		h, err := os.Hostname()
-		if err != nil {
-			return fmt.Errorf("remotewrite: edge not set and host name unknown: %w", err)
-		}
-		c.Edge = h
-	}
-	if c.QueueFullPolicy == "" {
-		c.QueueFullPolicy = PolicyDropOldest
-	}
-	if c.DeadLetterMaxBytes == 0 {
-		c.DeadLetterMaxBytes = 16 << 20
+	if err := c.settings().ApplyDefaults(forward.Defaults{
+		BatchSize:    2000,
+		RetryInitial: 500 * time.Millisecond,
+		RetryMax:     30 * time.Second,
+	}); err != nil {
+		return fmt.Errorf("remotewrite: %w", err)
 	}
 	return c.validate()
 }
@@ -160,18 +140,11 @@ func (c *Config) validate() error {
 		return fmt.Errorf("remotewrite: protobuf_message must be %q or %q, got %q", MessageV1, MessageV2, c.ProtobufMessage)
 	case c.BearerToken != "" && (c.BasicAuthUser != "" || c.BasicAuthPassword != ""):
 		return errors.New("remotewrite: set basic auth or a bearer token, not both")
-	case c.QueueDir == "":
-		return errors.New("remotewrite: queue_dir is required")
-	case c.BatchSize < 1:
-		return fmt.Errorf("remotewrite: batch_size must be >= 1, got %d", c.BatchSize)
 	case c.FlushInterval < 0 || c.Timeout < 0:
 		return fmt.Errorf("remotewrite: flush_interval (%s) and timeout (%s) must be > 0", c.FlushInterval, c.Timeout)
-	case c.RetryInitial < 0 || c.RetryMax < c.RetryInitial:
-		return fmt.Errorf("remotewrite: need 0 < retry_initial (%s) <= retry_max (%s)", c.RetryInitial, c.RetryMax)
-	case c.QueueFullPolicy != PolicyDropOldest && c.QueueFullPolicy != PolicyBlock:
-		return fmt.Errorf("remotewrite: queue_full_policy must be %q or %q, got %q", PolicyDropOldest, PolicyBlock, c.QueueFullPolicy)
-	case c.DeadLetterMaxBytes < 4096:
-		return fmt.Errorf("remotewrite: dead_letter_max_bytes must be >= 4096, got %d", c.DeadLetterMaxBytes)
+	}
+	if err := c.settings().Validate(); err != nil {
+		return fmt.Errorf("remotewrite: %w", err)
 	}
 	for k, v := range c.externalLabels() {
 		if !validLabelName(k) || v == "" {
@@ -212,13 +185,7 @@ func validLabelName(s string) bool {
 // forward is the durable forwarder's part of c.
 func (c *Config) forward(deliver forward.DeliverFunc) forward.Config {
 	return forward.Config{
-		Queue: diskqueue.Config{
-			Dir:          c.QueueDir,
-			MaxBytes:     c.QueueMaxBytes,
-			SegmentBytes: c.QueueSegmentBytes,
-			Policy:       diskqueue.Policy(c.QueueFullPolicy),
-			SyncInterval: c.FlushInterval,
-		},
+		Queue:         c.settings().Queue(),
 		BatchSize:     c.BatchSize,
 		MaxBatchBytes: maxBatchBytes,
 		FlushInterval: c.FlushInterval,
@@ -226,5 +193,21 @@ func (c *Config) forward(deliver forward.DeliverFunc) forward.Config {
 		RetryMax:      c.RetryMax,
 		Receiver:      "remote",
 		Deliver:       deliver,
+	}
+}
+
+// settings are c's fields whose defaults and checks every forwarder shares.
+func (c *Config) settings() forward.Settings {
+	return forward.Settings{
+		BatchSize:          &c.BatchSize,
+		FlushInterval:      &c.FlushInterval,
+		RetryInitial:       &c.RetryInitial,
+		RetryMax:           &c.RetryMax,
+		Edge:               &c.Edge,
+		QueueDir:           &c.QueueDir,
+		QueueMaxBytes:      &c.QueueMaxBytes,
+		QueueSegmentBytes:  &c.QueueSegmentBytes,
+		QueueFullPolicy:    &c.QueueFullPolicy,
+		DeadLetterMaxBytes: &c.DeadLetterMaxBytes,
 	}
 }
