@@ -16,7 +16,6 @@ import (
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 
 	"citywatch/internal/testenv"
-	"citywatch/store"
 	"citywatch/store/influx"
 )
 
@@ -108,25 +107,9 @@ func (d *influxd) influxQL(q string) (string, error) {
 	return string(b), nil
 }
 
-// influxSamples makes batch k of the benchmark: 5,000 samples over 1,000 devices, distinct timestamps.
-func influxSamples(name string, k, size int, t0 int64) []store.Sample {
-	out := make([]store.Sample, size)
-	for i := range out {
-		j := k*size + i
-		out[i] = store.Sample{Name: name, Labels: []store.Label{{Name: "device", Value: "dev" + strconv.Itoa(j%1000)},
-			{Name: "district", Value: "d" + strconv.Itoa(j%10)}},
-			T: t0 + int64(j/1000), V: 20 + float64(j%100)/10}
-	}
-	return out
-}
-
 type influxResult struct {
-	queued, direct      float64 // samples/s
-	drain               float64 // samples/s
-	backlog             int
-	outage              time.Duration
-	bytesPerSample      float64
-	drainSeconds, ratio float64
+	queueResult
+	direct float64 // samples/s
 }
 
 // influxBench measures, against a real influxd: samples/s through store/influx (Append to the disk queue,
@@ -154,7 +137,7 @@ func influxBench(samples int, outage time.Duration) (influxResult, error) {
 	// The baseline's line protocol is built before the clock starts: it measures the writes alone.
 	all := make([][]string, batches)
 	for k := range all {
-		for _, s := range influxSamples("bench_direct", k, batch, t0) {
+		for _, s := range benchSamples("bench_direct", k, batch, t0) {
 			all[k] = append(all[k], fmt.Sprintf("%s,device=%s,district=%s,edge=bench value=%g %d", s.Name, s.Labels[0].Value, s.Labels[1].Value, s.V, s.T))
 		}
 	}
@@ -166,97 +149,17 @@ func influxBench(samples int, outage time.Duration) (influxResult, error) {
 	}
 	res.direct = float64(batches*batch) / time.Since(start).Seconds()
 
-	// citywatch: Append into the queue while the sender drains it.
-	newWriter := func(dir string) (*influx.Writer, error) {
-		return influx.New(influx.Config{URL: d.url, Bucket: influxBucket, Edge: "bench", QueueDir: dir, BatchSize: batch,
+	newWriter := func(dir string) (queueWriter, error) {
+		w, err := influx.New(influx.Config{URL: d.url, Bucket: influxBucket, Edge: "bench", QueueDir: dir, BatchSize: batch,
 			FlushInterval: 100 * time.Millisecond}, influx.Deps{Logger: quiet})
-	}
-	qdir, err := os.MkdirTemp("", "citywatch-bench-influxq-")
-	if err != nil {
-		return res, err
-	}
-	defer os.RemoveAll(qdir)
-	w, err := newWriter(filepath.Join(qdir, "live"))
-	if err != nil {
-		return res, err
-	}
-	start = time.Now()
-	if err := w.Start(); err != nil {
-		return res, err
-	}
-	for k := 0; k < batches; k++ {
-		if err := w.Append(context.Background(), influxSamples("bench_queue", k, batch, t0)); err != nil {
-			return res, err
-		}
-	}
-	if err := waitSent(w, int64(batches*batch)); err != nil {
-		return res, err
-	}
-	res.queued = float64(batches*batch) / time.Since(start).Seconds()
-	if err := w.Close(); err != nil {
-		return res, err
-	}
-
-	// Outage: the backlog piles up in the queue while nothing sends, then the sender starts.
-	res.outage = outage
-	res.backlog = int(outage.Seconds()) * 5000
-	w, err = newWriter(filepath.Join(qdir, "outage"))
-	if err != nil {
-		return res, err
-	}
-	defer w.Close()
-	for k := 0; k < res.backlog/batch; k++ {
-		if err := w.Append(context.Background(), influxSamples("bench_backlog", k, batch, t0)); err != nil {
-			return res, err
-		}
-	}
-	st := w.Status()
-	if st.QueueSamples != int64(res.backlog) {
-		return res, fmt.Errorf("queue holds %d samples, want %d", st.QueueSamples, res.backlog)
-	}
-	du, err := dirBytes(filepath.Join(qdir, "outage"))
-	if err != nil {
-		return res, err
-	}
-	res.bytesPerSample = float64(du) / float64(res.backlog)
-	start = time.Now()
-	if err := w.Start(); err != nil {
-		return res, err
-	}
-	if err := waitSent(w, int64(res.backlog)); err != nil {
-		return res, err
-	}
-	res.drainSeconds = time.Since(start).Seconds()
-	res.drain = float64(res.backlog) / res.drainSeconds
-	res.ratio = outage.Seconds() / res.drainSeconds
-	return res, nil
-}
-
-func waitSent(w *influx.Writer, n int64) error {
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
-		st := w.Status()
-		if st.Sent >= n {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("influx writer sent %d of %d in 5 minutes (state %s: %s)", st.Sent, n, st.State, st.LastError)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// dirBytes is the apparent size of the files under dir.
-func dirBytes(dir string) (int64, error) {
-	var n int64
-	err := filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
 		if err != nil {
-			return err
+			return queueWriter{}, err
 		}
-		if !info.IsDir() {
-			n += info.Size()
-		}
-		return nil
-	})
-	return n, err
+		return queueWriter{Appender: w, start: w.Start, close: w.Close, status: func() (int64, int64, string) {
+			st := w.Status()
+			return st.Sent, st.QueueSamples, fmt.Sprintf("state %s: %s", st.State, st.LastError)
+		}}, nil
+	}
+	res.queueResult, err = measureQueue("influx writer", "bench_", newWriter, batch, batches, outage, t0)
+	return res, err
 }

@@ -72,27 +72,10 @@ func (v *rwVM) stop() {
 	os.RemoveAll(v.dir)
 }
 
-// rwSamples makes batch k of the benchmark: size samples over 1,000 devices of 10 districts, distinct
-// timestamps per series.
-func rwSamples(name string, k, size int, t0 int64) []store.Sample {
-	out := make([]store.Sample, size)
-	for i := range out {
-		j := k*size + i
-		out[i] = store.Sample{Name: name, Labels: []store.Label{{Name: "device", Value: "dev" + strconv.Itoa(j%1000)},
-			{Name: "district", Value: "d" + strconv.Itoa(j%10)}},
-			T: t0 + int64(j/1000), V: 20 + float64(j%100)/10}
-	}
-	return out
-}
-
 type remoteWriteResult struct {
-	queued, direct      float64 // samples/s
-	writesOnly          float64 // samples/s of the baseline's writes with bodies encoded beforehand
-	drain               float64 // samples/s
-	backlog             int
-	outage              time.Duration
-	bytesPerSample      float64
-	drainSeconds, ratio float64
+	queueResult
+	direct     float64 // samples/s
+	writesOnly float64 // samples/s of the baseline's writes with bodies encoded beforehand
 }
 
 const rwBatch = 5000
@@ -134,7 +117,7 @@ func remoteWriteBench(samples int, outage time.Duration) (remoteWriteResult, err
 	}
 	direct := make([][]store.Sample, batches)
 	for k := range direct {
-		direct[k] = rwSamples("bench_rw_direct", k, rwBatch, t0)
+		direct[k] = benchSamples("bench_rw_direct", k, rwBatch, t0)
 	}
 	// Warm-up: the first write creates VictoriaMetrics' partition; neither side should pay for that.
 	warm, err := encode(direct[0])
@@ -157,7 +140,7 @@ func remoteWriteBench(samples int, outage time.Duration) (remoteWriteResult, err
 	res.direct = float64(batches*rwBatch) / time.Since(start).Seconds()
 	bodies := make([][]byte, batches)
 	for k := range bodies {
-		if bodies[k], err = encode(rwSamples("bench_rw_preencoded", k, rwBatch, t0)); err != nil {
+		if bodies[k], err = encode(benchSamples("bench_rw_preencoded", k, rwBatch, t0)); err != nil {
 			return res, err
 		}
 	}
@@ -169,84 +152,19 @@ func remoteWriteBench(samples int, outage time.Duration) (remoteWriteResult, err
 	}
 	res.writesOnly = float64(batches*rwBatch) / time.Since(start).Seconds()
 
-	newWriter := func(dir string) (*remotewrite.Writer, error) {
-		return remotewrite.New(remotewrite.Config{Name: "bench", URL: writeURL, Edge: "bench", QueueDir: dir,
+	newWriter := func(dir string) (queueWriter, error) {
+		w, err := remotewrite.New(remotewrite.Config{Name: "bench", URL: writeURL, Edge: "bench", QueueDir: dir,
 			BatchSize: rwBatch, FlushInterval: 100 * time.Millisecond}, remotewrite.Deps{Logger: quiet})
-	}
-	qdir, err := os.MkdirTemp("", "citywatch-bench-rwq-")
-	if err != nil {
-		return res, err
-	}
-	defer os.RemoveAll(qdir)
-
-	// citywatch: Append into the queue while the sender drains it.
-	w, err := newWriter(filepath.Join(qdir, "live"))
-	if err != nil {
-		return res, err
-	}
-	start = time.Now()
-	if err := w.Start(); err != nil {
-		return res, err
-	}
-	for k := 0; k < batches; k++ {
-		if err := w.Append(context.Background(), rwSamples("bench_rw_queue", k, rwBatch, t0)); err != nil {
-			return res, err
+		if err != nil {
+			return queueWriter{}, err
 		}
+		return queueWriter{Appender: w, start: w.Start, close: w.Close, status: func() (int64, int64, string) {
+			st := w.Status()
+			return st.Sent, st.QueueSamples, fmt.Sprintf("state %s: %s", st.State, st.LastError)
+		}}, nil
 	}
-	if err := waitRemoteWriteSent(w, int64(batches*rwBatch)); err != nil {
-		return res, err
-	}
-	res.queued = float64(batches*rwBatch) / time.Since(start).Seconds()
-	if err := w.Close(); err != nil {
-		return res, err
-	}
-
-	// Outage: the backlog piles up in the queue while nothing sends, then the sender starts.
-	res.outage = outage
-	res.backlog = int(outage.Seconds()) * 5000
-	w, err = newWriter(filepath.Join(qdir, "outage"))
-	if err != nil {
-		return res, err
-	}
-	defer w.Close()
-	for k := 0; k < res.backlog/rwBatch; k++ {
-		if err := w.Append(context.Background(), rwSamples("bench_rw_backlog", k, rwBatch, t0)); err != nil {
-			return res, err
-		}
-	}
-	if st := w.Status(); st.QueueSamples != int64(res.backlog) {
-		return res, fmt.Errorf("queue holds %d samples, want %d", st.QueueSamples, res.backlog)
-	}
-	du, err := dirBytes(filepath.Join(qdir, "outage"))
-	if err != nil {
-		return res, err
-	}
-	res.bytesPerSample = float64(du) / float64(res.backlog)
-	start = time.Now()
-	if err := w.Start(); err != nil {
-		return res, err
-	}
-	if err := waitRemoteWriteSent(w, int64(res.backlog)); err != nil {
-		return res, err
-	}
-	res.drainSeconds = time.Since(start).Seconds()
-	res.drain = float64(res.backlog) / res.drainSeconds
-	res.ratio = outage.Seconds() / res.drainSeconds
-	return res, nil
-}
-
-func waitRemoteWriteSent(w *remotewrite.Writer, n int64) error {
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
-		st := w.Status()
-		if st.Sent >= n {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("remote writer sent %d of %d in 5 minutes (state %s: %s)", st.Sent, n, st.State, st.LastError)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	res.queueResult, err = measureQueue("remote writer", "bench_rw_", newWriter, rwBatch, batches, outage, t0)
+	return res, err
 }
 
 func remoteWriteRows(add func(row), samples int, outage time.Duration) {

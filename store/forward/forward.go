@@ -50,17 +50,11 @@ type DeliverFunc func(ctx context.Context, b *diskqueue.Batch) error
 
 // Config configures a Forwarder. The owning backend has validated it and set its defaults.
 type Config struct {
-	// Queue is the durable queue's configuration.
-	Queue diskqueue.Config
-	// BatchSize is the most items (samples) read per batch.
-	BatchSize int
-	// MaxBatchBytes bounds the records of one batch besides BatchSize.
+	// Settings are the queue, batch and retry settings (after ApplyDefaults and Validate). New reads them
+	// once.
+	Settings Settings
+	// MaxBatchBytes bounds the records of one batch besides the batch size.
 	MaxBatchBytes int
-	// FlushInterval is how long a partial batch waits for more items.
-	FlushInterval time.Duration
-	// RetryInitial is the first backoff after a failed write; RetryMax caps it and is the pause after a
-	// failed queue read or acknowledgement.
-	RetryInitial, RetryMax time.Duration
 	// ReplayRate caps the items per second sent while the queue holds a backlog. 0 means no cap.
 	ReplayRate float64
 	// Receiver names the receiver in log messages ("InfluxDB writes recovered", "remote write failed").
@@ -101,6 +95,10 @@ type Forwarder struct {
 	sleep func(ctx context.Context, d time.Duration) error
 	q     *diskqueue.Queue
 	m     Metrics
+	// batch, flush, retryInitial and retryMax are read from cfg.Settings by New.
+	batch                  int
+	flush                  time.Duration
+	retryInitial, retryMax time.Duration
 
 	// nextReplay is owned by the sender goroutine.
 	nextReplay time.Time
@@ -121,7 +119,9 @@ type Forwarder struct {
 
 // New opens (and recovers) the queue and registers the metrics. Start begins sending.
 func New(cfg Config, deps Deps) (*Forwarder, error) {
-	f := &Forwarder{cfg: cfg, log: deps.Logger, now: deps.Now, sleep: deps.Sleep, state: StateStarting}
+	st := cfg.Settings
+	f := &Forwarder{cfg: cfg, batch: *st.BatchSize, flush: *st.FlushInterval, retryInitial: *st.RetryInitial,
+		retryMax: *st.RetryMax, log: deps.Logger, now: deps.Now, sleep: deps.Sleep, state: StateStarting}
 	if f.log == nil {
 		f.log = slog.New(slog.DiscardHandler)
 	}
@@ -131,7 +131,7 @@ func New(cfg Config, deps Deps) (*Forwarder, error) {
 	if f.sleep == nil {
 		f.sleep = Sleep
 	}
-	q, err := diskqueue.Open(cfg.Queue, diskqueue.Deps{Logger: f.log, Now: f.now})
+	q, err := diskqueue.Open(st.Queue(), diskqueue.Deps{Logger: f.log, Now: f.now})
 	if err != nil {
 		return nil, err
 	}
@@ -208,14 +208,14 @@ func (f *Forwarder) Close() error {
 // run sends queued batches in order until ctx is cancelled.
 func (f *Forwarder) run(ctx context.Context) {
 	for {
-		b, err := f.q.Read(ctx, f.cfg.BatchSize, f.cfg.MaxBatchBytes, f.cfg.FlushInterval)
+		b, err := f.q.Read(ctx, f.batch, f.cfg.MaxBatchBytes, f.flush)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, diskqueue.ErrClosed) {
 				return
 			}
 			// A disk problem: keep trying rather than stall for good.
 			f.log.Error("queue read failed; retrying", "err", err)
-			if f.sleep(ctx, f.cfg.RetryMax) != nil {
+			if f.sleep(ctx, f.retryMax) != nil {
 				return
 			}
 			continue
@@ -239,7 +239,7 @@ func (f *Forwarder) run(ctx context.Context) {
 				return // not acknowledged: sent again after a restart, which the receiver absorbs
 			}
 			f.log.Error("queue ack failed; retrying", "err", err)
-			if f.sleep(ctx, f.cfg.RetryMax) != nil {
+			if f.sleep(ctx, f.retryMax) != nil {
 				return
 			}
 		}
@@ -294,7 +294,7 @@ type Failure struct {
 // Failed records a retryable failure of retry attempt attempt (0 first) and returns the delay before the
 // next one. It logs only when the state or the error changes.
 func (f *Forwarder) Failed(x Failure, attempt int) time.Duration {
-	delay := Backoff(f.cfg.RetryInitial, f.cfg.RetryMax, attempt)
+	delay := Backoff(f.retryInitial, f.retryMax, attempt)
 	if x.HasRetryAfter {
 		delay = x.RetryAfter
 	}

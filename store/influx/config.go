@@ -155,12 +155,8 @@ func parsePrecision(s string) (lineprotocol.Precision, error) {
 // forward is the durable forwarder's part of c.
 func (c *Config) forward(deliver forward.DeliverFunc) forward.Config {
 	return forward.Config{
-		Queue:         c.settings().Queue(),
-		BatchSize:     c.BatchSize,
+		Settings:      c.settings(),
 		MaxBatchBytes: maxBatchBytes,
-		FlushInterval: c.FlushInterval,
-		RetryInitial:  c.RetryInitial,
-		RetryMax:      c.RetryMax,
 		ReplayRate:    c.ReplayRate,
 		Receiver:      "InfluxDB",
 		Deliver:       deliver,

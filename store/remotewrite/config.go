@@ -185,12 +185,8 @@ func validLabelName(s string) bool {
 // forward is the durable forwarder's part of c.
 func (c *Config) forward(deliver forward.DeliverFunc) forward.Config {
 	return forward.Config{
-		Queue:         c.settings().Queue(),
-		BatchSize:     c.BatchSize,
+		Settings:      c.settings(),
 		MaxBatchBytes: maxBatchBytes,
-		FlushInterval: c.FlushInterval,
-		RetryInitial:  c.RetryInitial,
-		RetryMax:      c.RetryMax,
 		Receiver:      "remote",
 		Deliver:       deliver,
 	}
