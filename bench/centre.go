@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -59,21 +58,9 @@ func centreRows(add func(row)) {
 
 type centreResult struct{ centre, direct, scoped, scopedDirect time.Duration }
 
-func victoriaMetricsBinary() (string, error) {
-	if p, err := exec.LookPath("victoria-metrics"); err == nil {
-		return p, nil
-	}
-	home, _ := os.UserHomeDir()
-	p := filepath.Join(home, ".cache", "citywatch", "bin", "victoria-metrics")
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("victoria-metrics not found (scripts/install-test-deps.sh builds it into %s): %w", p, err)
-	}
-	return p, nil
-}
-
 func centreQuery() (centreResult, error) {
 	var res centreResult
-	bin, err := victoriaMetricsBinary()
+	bin, err := benchBinary("victoria-metrics")
 	if err != nil {
 		return res, err
 	}
@@ -236,19 +223,4 @@ func (r *runningApp) createToken(body string) (string, error) {
 	return tok.Token, nil
 }
 
-func waitHTTP(u string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		resp, err := http.Get(u)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not ready: %v", u, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+func waitHTTP(u string, timeout time.Duration) error { return waitStatus(u, http.StatusOK, timeout) }

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -21,77 +20,25 @@ import (
 
 // influxd is an influxd 1.8 child process on free loopback ports, configured like internal/testenv's (which
 // needs a testing.TB; the configuration is testenv.InfluxdConfig), with database "citywatch" created.
-type influxd struct {
-	url string
-	dir string
-	cmd *exec.Cmd
-}
+type influxd struct{ *server }
 
 const influxBucket = "citywatch/autogen"
 
-func influxBinary() (string, error) {
-	if p, err := exec.LookPath("influxd"); err == nil {
-		return p, nil
-	}
-	home, _ := os.UserHomeDir()
-	p := filepath.Join(home, ".cache", "citywatch", "bin", "influxd")
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("influxd not found (scripts/install-test-deps.sh builds it into %s): %w", p, err)
-	}
-	return p, nil
-}
-
 func startInfluxd() (*influxd, error) {
-	bin, err := influxBinary()
+	c, err := startServer("influxd", "/ping", http.StatusNoContent, 60*time.Second, func(dir, addr string) ([]string, error) {
+		conf := filepath.Join(dir, "influxdb.conf")
+		cfg := testenv.InfluxdConfig(dir, "127.0.0.1:"+strconv.Itoa(freePort()), addr)
+		return []string{"run", "-config", conf}, os.WriteFile(conf, []byte(cfg), 0o600)
+	})
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "citywatch-bench-influxd-")
-	if err != nil {
-		return nil, err
-	}
-	httpAddr := "127.0.0.1:" + strconv.Itoa(freePort())
-	conf := testenv.InfluxdConfig(dir, "127.0.0.1:"+strconv.Itoa(freePort()), httpAddr)
-	confPath := filepath.Join(dir, "influxdb.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
-		return nil, err
-	}
-	logf, err := os.Create(filepath.Join(dir, "influxd.log"))
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, "run", "-config", confPath)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	d := &influxd{url: "http://" + httpAddr, dir: dir, cmd: cmd}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(d.url + "/ping")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusNoContent {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			d.stop()
-			return nil, fmt.Errorf("influxd not ready after 60s (log in %s)", dir)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	d := &influxd{c}
 	if _, err := d.influxQL("CREATE DATABASE citywatch"); err != nil {
 		d.stop()
 		return nil, err
 	}
 	return d, nil
-}
-
-func (d *influxd) stop() {
-	_ = d.cmd.Process.Kill()
-	_ = d.cmd.Wait()
-	os.RemoveAll(d.dir)
 }
 
 func (d *influxd) influxQL(q string) (string, error) {

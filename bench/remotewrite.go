@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/golang/snappy"
@@ -17,59 +14,14 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 	"github.com/prometheus/prometheus/storage/remote"
 
-	"citywatch/internal/testenv"
 	"citywatch/store"
 	"citywatch/store/remotewrite"
 )
 
-// rwVM is a victoria-metrics child process on a free loopback port with its storage in a temp dir, started
-// like internal/testenv.VictoriaMetrics (which needs a testing.TB).
-type rwVM struct {
-	url string
-	dir string
-	cmd *exec.Cmd
-}
-
-func startRemoteWriteVM() (*rwVM, error) {
-	bin, err := exec.LookPath("victoria-metrics")
-	if err != nil {
-		bin = filepath.Join(testenv.CacheBin(), "victoria-metrics")
-		if _, err := os.Stat(bin); err != nil {
-			return nil, fmt.Errorf("victoria-metrics not found (scripts/install-test-deps.sh builds it into %s): %w", testenv.CacheBin(), err)
-		}
-	}
-	dir, err := os.MkdirTemp("", "citywatch-bench-rw-vm-")
-	if err != nil {
-		return nil, err
-	}
-	addr := "127.0.0.1:" + strconv.Itoa(freePort())
-	cmd := exec.Command(bin, "-httpListenAddr="+addr, "-storageDataPath="+filepath.Join(dir, "data"), "-loggerLevel=ERROR")
-	if err := cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	v := &rwVM{url: "http://" + addr, dir: dir, cmd: cmd}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(v.url + "/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return v, nil
-			}
-		}
-		if time.Now().After(deadline) {
-			v.stop()
-			return nil, fmt.Errorf("victoria-metrics at %s not ready after 30s", v.url)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func (v *rwVM) stop() {
-	_ = v.cmd.Process.Kill()
-	_ = v.cmd.Wait()
-	os.RemoveAll(v.dir)
+func startRemoteWriteVM() (*server, error) {
+	return startServer("victoria-metrics", "/health", http.StatusOK, 30*time.Second, func(dir, addr string) ([]string, error) {
+		return []string{"-httpListenAddr=" + addr, "-storageDataPath=" + filepath.Join(dir, "data"), "-loggerLevel=ERROR"}, nil
+	})
 }
 
 type remoteWriteResult struct {
