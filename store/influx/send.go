@@ -103,7 +103,7 @@ func (w *Writer) send(ctx context.Context, prec byte, lines []string, depth int)
 	for len(lines) > 0 {
 		err := w.api(prec).WriteRecord(ctx, lines...)
 		if err == nil {
-			w.succeeded(countLines(lines))
+			w.f.Succeeded(countLines(lines))
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -124,7 +124,7 @@ func (w *Writer) send(ctx context.Context, prec byte, lines []string, depth int)
 				bad = []int{0}
 			}
 			lines = w.deadLetterLines(c, herr.Message, lines, bad)
-			w.succeeded(0)
+			w.f.Succeeded(0)
 			attempt = 0
 			continue
 		case c == http.StatusRequestEntityTooLarge && countLines(lines) > 1:
@@ -169,8 +169,6 @@ func (w *Writer) deadLetterLines(status int, msg string, lines []string, bad []i
 		"message", oneLine(msg), "file", w.dl.path)
 	return keep
 }
-
-func (w *Writer) succeeded(n int) { w.f.Succeeded(n) }
 
 // failed records a retryable failure and returns the delay before the next attempt.
 func (w *Writer) failed(herr *ihttp.Error, attempt int) time.Duration {
