@@ -44,7 +44,11 @@ func metaDescriptors(path string) int {
 func TestMetadataDescriptorsBounded(t *testing.T) {
 	dir := t.TempDir()
 	const token = "app-test-admin-token-0123456789"
-	a, err := New(testConfig(t, dir), Options{AdminToken: token})
+	cfg := testConfig(t, dir)
+	// 200 users from one loopback address: raise the per-address connection cap (64 by default, which would
+	// close idle keep-alives under the client's feet) so this test measures descriptors, not connection limits.
+	cfg.HTTP.Limits.MaxConnectionsPerAddress = cfg.HTTP.Limits.MaxConnections
+	a, err := New(cfg, Options{AdminToken: token})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan struct{})

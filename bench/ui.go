@@ -22,12 +22,15 @@ import (
 const uiSite = "bench"
 
 // uiConfig runs the app at its defaults (the live bus batches once a second); a rule that never fires keeps
-// the alert manager evaluating as it would in production. The SSE row opens 100 streams with one login, so
-// the per-principal stream cap (8 by default, a guard against one user exhausting the server) is raised.
+// the alert manager evaluating as it would in production. The SSE row opens 100 streams with one login from
+// one address, so the per-principal stream cap (8 by default) and the per-address connection cap (64 by
+// default), guards against one user or host exhausting the server, are raised.
 const uiConfig = `data_dir: %[1]s
 http:
   listen: %[2]s
   limits:
+    max_connections: 2048
+    max_connections_per_address: 2048
     max_event_streams: 1000
     max_event_streams_per_principal: 1000
 broker:
