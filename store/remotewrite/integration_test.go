@@ -127,7 +127,11 @@ func TestKillReceiverMidStream(t *testing.T) {
 				t.Fatalf("gaps: %d samples missing, the first %v", len(missing), missing[:min(len(missing), 20)])
 			}
 			st := w.Status()
-			require.GreaterOrEqual(t, st.Sent, int64(n), "at-least-once")
+			// At-least-once: every sample was sent at least once. A batch Prometheus stored just before it was
+			// killed comes back after the restart as a replay, which Prometheus (no out-of-order window) refuses
+			// as "out of order sample" (400): those replays are dead-lettered although their samples are stored,
+			// as the gap check above shows. VictoriaMetrics accepts replays.
+			require.GreaterOrEqual(t, st.Sent+st.DeadLettered, int64(n), "at-least-once")
 			require.Equal(t, c.msg, st.Protocol, "Prometheus confirms 2.0 writes; no fallback")
 			t.Logf("%s: sent %d (replays %d), dead-lettered %d", c.name, st.Sent, st.Sent-n, st.DeadLettered)
 		})
