@@ -55,7 +55,10 @@ func TestLoginParallelBurstIsLimited(t *testing.T) {
 			}))
 			defer srv.Close()
 			go func() {
-				for arrived.Load() < n {
+				// Open the gate once every request is in (each check waits at most 30 s for it anyway); a
+				// request that failed before arriving must not leave this goroutine polling forever.
+				deadline := time.Now().Add(time.Minute)
+				for arrived.Load() < n && time.Now().Before(deadline) {
 					time.Sleep(time.Millisecond)
 				}
 				close(gate)
