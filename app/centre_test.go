@@ -46,21 +46,8 @@ func startCentre(t *testing.T, vmURL string) (a *App, admin, staffA string) {
 		t.Fatal(err)
 	}
 	const adminToken = "centre-test-admin-token-0123456789"
-	a, err := New(cfg, Options{AdminToken: adminToken})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan struct{})
-	done := make(chan error, 1)
-	go func() { done <- a.run(ctx, started) }()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-started:
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	}
-	staffA, err = a.auth.IssueToken(context.Background(), "staff-a", auth.RoleHealthStaff, []string{"site-a"}, false, time.Hour)
+	a = runApp(t, cfg, Options{AdminToken: adminToken})
+	staffA, err := a.auth.IssueToken(context.Background(), "staff-a", auth.RoleHealthStaff, []string{"site-a"}, false, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,21 +244,7 @@ func startEdge(t *testing.T, name, vmURL string) *App {
 	if err := cfg.Complete(); err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(cfg, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan struct{})
-	done := make(chan error, 1)
-	go func() { done <- a.run(ctx, started) }()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-started:
-	case err := <-done:
-		t.Fatalf("edge %s: %v", name, err)
-	}
-	return a
+	return runApp(t, cfg, Options{})
 }
 
 // TestCentreTwoEdgesRemoteWrite is the city-wide setup end to end: two edge citywatch instances ingest their

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -48,26 +47,7 @@ func TestMetadataDescriptorsBounded(t *testing.T) {
 	// 200 users from one loopback address: raise the per-address connection cap (64 by default, which would
 	// close idle keep-alives under the client's feet) so this test measures descriptors, not connection limits.
 	cfg.HTTP.Limits.MaxConnectionsPerAddress = cfg.HTTP.Limits.MaxConnections
-	a, err := New(cfg, Options{AdminToken: token})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan struct{})
-	done := make(chan error, 1)
-	go func() { done <- a.run(ctx, started) }()
-	defer func() {
-		cancel()
-		select {
-		case err := <-done:
-			require.NoError(t, err)
-		case <-time.After(30 * time.Second):
-			t.Fatal("run did not return after cancel")
-		}
-	}()
-	select {
-	case <-started:
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	}
+	a := runApp(t, cfg, Options{AdminToken: token})
 	path := filepath.Join(dir, "citywatch.db")
 	if metaDescriptors(path) <= 0 {
 		t.Skip("no /proc/self/fd to count descriptors in")

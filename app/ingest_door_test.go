@@ -12,12 +12,20 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"citywatch/alerts"
+	"citywatch/config"
 )
 
-// startApp runs an app on :0 ports until the test ends.
+// startApp runs an app on :0 ports with the test configuration until the test ends.
 func startApp(t *testing.T) *App {
 	t.Helper()
-	a, err := New(testConfig(t, t.TempDir()), Options{})
+	return runApp(t, testConfig(t, t.TempDir()), Options{})
+}
+
+// runApp builds an app from cfg and runs it until the test ends: it returns once the app has started, and the
+// test's cleanup stops it and checks that Run returned nil within 30 s.
+func runApp(t *testing.T, cfg *config.Config, opts Options) *App {
+	t.Helper()
+	a, err := New(cfg, opts)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan struct{})
@@ -26,11 +34,19 @@ func startApp(t *testing.T) *App {
 	select {
 	case <-started:
 	case err := <-done:
+		cancel()
 		t.Fatalf("run: %v", err)
 	}
 	t.Cleanup(func() {
 		cancel()
-		<-done
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("run did not return after cancel")
+		}
 	})
 	return a
 }

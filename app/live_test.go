@@ -17,27 +17,8 @@ import (
 // producer is stuck.
 func TestLivePingsSayCurrent(t *testing.T) {
 	const token = "live-test-admin-token-0123456789"
-	a, err := New(testConfig(t, t.TempDir()), Options{AdminToken: token, LivePingInterval: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan struct{})
-	done := make(chan error, 1)
-	go func() { done <- a.run(ctx, started) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("run did not return after cancel")
-		}
-	})
-	select {
-	case <-started:
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	}
+	a := runApp(t, testConfig(t, t.TempDir()), Options{AdminToken: token, LivePingInterval: 50 * time.Millisecond})
+	ctx := t.Context()
 
 	rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)
 	defer rcancel()

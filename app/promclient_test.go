@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -64,18 +63,8 @@ func TestPrometheusClient(t *testing.T) {
 	cfg.Auth.AdminToken = config.Secret(configSecret)
 	require.NoError(t, cfg.Validate())
 	const adminToken = "client-test-admin-token-0123456789"
-	a, err := New(cfg, Options{AdminToken: adminToken, Flags: map[string]string{"config": "/etc/citywatch.yaml"}})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan struct{})
-	done := make(chan error, 1)
-	go func() { done <- a.run(ctx, started) }()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-started:
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	}
+	a := runApp(t, cfg, Options{AdminToken: adminToken, Flags: map[string]string{"config": "/etc/citywatch.yaml"}})
+	ctx := t.Context()
 	now := time.Now()
 	require.NoError(t, a.appender.Append(ctx, []store.Sample{
 		{Name: "temperature", Labels: []store.Label{{Name: "device", Value: "d1"}, {Name: "site", Value: "site-a"}}, T: now.UnixMilli(), V: 21},

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -97,26 +96,7 @@ func getReadyz(addr, token string) (readyz, error) {
 func TestReadyzFullDisk(t *testing.T) {
 	dir := mountTmpfs(t, 64<<20)
 	const token = "app-test-admin-token-0123456789"
-	a, err := New(testConfig(t, filepath.Join(dir, "data")), Options{AdminToken: token})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan struct{})
-	done := make(chan error, 1)
-	go func() { done <- a.run(ctx, started) }()
-	defer func() {
-		cancel()
-		select {
-		case err := <-done:
-			require.NoError(t, err)
-		case <-time.After(30 * time.Second):
-			t.Fatal("run did not return after cancel")
-		}
-	}()
-	select {
-	case <-started:
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	}
+	a := runApp(t, testConfig(t, filepath.Join(dir, "data")), Options{AdminToken: token})
 	eventuallyReady := func(want int, who string) readyz {
 		var last readyz
 		require.EventuallyWithT(t, func(c *assert.CollectT) {

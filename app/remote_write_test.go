@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -60,26 +59,8 @@ func TestRemoteWriteWiring(t *testing.T) {
 	require.Equal(t, filepath.Join(dir, "remote-write", "centre"), cfg.Storage.RemoteWrite[0].Queue.Dir)
 
 	const token = "app-test-admin-token-0123456789"
-	a, err := New(cfg, Options{AdminToken: token})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan struct{})
-	done := make(chan error, 1)
-	go func() { done <- a.run(ctx, started) }()
-	defer func() {
-		cancel()
-		select {
-		case err := <-done:
-			require.NoError(t, err)
-		case <-time.After(30 * time.Second):
-			t.Fatal("run did not return after cancel")
-		}
-	}()
-	select {
-	case <-started:
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	}
+	a := runApp(t, cfg, Options{AdminToken: token})
+	ctx := t.Context()
 
 	now := time.Now().UnixMilli()
 	require.NoError(t, a.appender.Append(ctx, []store.Sample{
