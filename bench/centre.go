@@ -89,7 +89,7 @@ func centreQuery() (centreResult, error) {
 		return res, err
 	}
 	defer a.stop()
-	staff, err := a.createToken(`{"name":"bench-staff","role":"health_staff","sites":["site-3"]}`)
+	staff, err := createToken(a.base, `{"name":"bench-staff","role":"health_staff","sites":["site-3"]}`)
 	if err != nil {
 		return res, err
 	}
@@ -201,9 +201,10 @@ func timedPost(u, token string, form url.Values, want int) (time.Duration, error
 	return d, nil
 }
 
-// createToken creates an API token as the admin and returns its secret.
-func (r *runningApp) createToken(body string) (string, error) {
-	req, err := http.NewRequest("POST", r.base+"/api/tokens", strings.NewReader(body))
+// createToken creates an API token (body: its JSON request) with the bench's admin token on the citywatch at
+// base and returns its secret.
+func createToken(base, body string) (string, error) {
+	req, err := http.NewRequest("POST", base+"/api/tokens", strings.NewReader(body))
 	if err != nil {
 		return "", err
 	}

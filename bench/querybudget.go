@@ -108,7 +108,7 @@ func queryBudgetLoad(hostile string) (qbResult, error) {
 	if err := qbWaitReady(base); err != nil {
 		return res, err
 	}
-	viewer, err := qbViewerToken(base)
+	viewer, err := createToken(base, `{"name":"bench-viewer","role":"viewer","sites":["*"]}`)
 	if err != nil {
 		return res, err
 	}
@@ -209,25 +209,6 @@ func qbWaitReady(base string) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return fmt.Errorf("citywatch not ready within 60s")
-}
-
-// qbViewerToken creates a viewer token for every site with the admin token and returns it.
-func qbViewerToken(base string) (string, error) {
-	req, _ := http.NewRequest("POST", base+"/api/tokens", strings.NewReader(`{"name":"bench-viewer","role":"viewer","sites":["*"]}`))
-	req.Header.Set("Authorization", "Bearer "+benchToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := apiClient.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	var created struct {
-		Token string `json:"token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&created); err != nil || created.Token == "" {
-		return "", fmt.Errorf("create viewer token: %s %v", resp.Status, err)
-	}
-	return created.Token, nil
 }
 
 // qbLoad publishes qbSamples readings of noise for each of qbSeries devices (20 sites) and waits until the
