@@ -105,7 +105,7 @@ func queryBudgetLoad(hostile string) (qbResult, error) {
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	base := "http://" + httpAddr
-	if err := qbWaitReady(base); err != nil {
+	if err := waitHTTP(base+"/readyz", 60*time.Second); err != nil {
 		return res, err
 	}
 	viewer, err := createToken(base, `{"name":"bench-viewer","role":"viewer","sites":["*"]}`)
@@ -198,17 +198,6 @@ func queryBudgetLoad(hostile string) (qbResult, error) {
 	}
 	res.loadP99, res.loadOK, res.peakRSS = percentile(loaded, 99), ok, peak.Load()
 	return res, nil
-}
-
-func qbWaitReady(base string) error {
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if code, _, _, err := qbGet(context.Background(), base+"/readyz", ""); err == nil && code == http.StatusOK {
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("citywatch not ready within 60s")
 }
 
 // qbLoad publishes qbSamples readings of noise for each of qbSeries devices (20 sites) and waits until the
