@@ -146,8 +146,7 @@ type Pipeline struct {
 	onReject func(reason string, n int)
 	onStatus func(Status)
 
-	lastStored  atomic.Int64 // unix nanoseconds when samples of a message were last stored
-	lastArrived atomic.Int64 // unix nanoseconds when a message with samples last arrived
+	lastStored atomic.Int64 // unix nanoseconds when samples of a message were last stored
 	// pendingSince is when the first message with samples arrived that is not stored yet (unix nanoseconds), 0
 	// when every message that arrived was stored: a stall is messages that arrive and are not stored, not
 	// devices that are quiet (device silence is the device rules' job).
@@ -338,7 +337,6 @@ func (p *Pipeline) Handle(ctx context.Context, m Message) error {
 	}
 	rejected := false
 	if len(res.Samples) > 0 {
-		p.lastArrived.Store(recv.UnixNano())
 		p.pendingSince.CompareAndSwap(0, recv.UnixNano())
 		var refused bool
 		res.Samples, refused = p.door(m, &res, recv)
@@ -453,7 +451,7 @@ func (p *Pipeline) Status() Status {
 	now := p.now()
 	last := p.lastStored.Load()
 	st := Status{Time: now, Devices: p.devices.len(), LastStored: time.Unix(0, last)}
-	if since := p.pendingSince.Load(); since != 0 && p.lastArrived.Load() > last {
+	if since := p.pendingSince.Load(); since != 0 {
 		st.Stalled = max(now.Sub(time.Unix(0, since)), 0)
 	}
 	return st
