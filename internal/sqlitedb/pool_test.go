@@ -20,6 +20,9 @@ func dbDescriptors(t *testing.T, path string) int {
 	t.Helper()
 	ents, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no /proc/self/fd (CI runs on Linux, where it must exist): %v", err)
+		}
 		t.Skipf("no /proc/self/fd: %v", err)
 	}
 	n := 0
