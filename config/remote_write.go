@@ -1,7 +1,7 @@
 package config
 
 import (
-	"net/http"
+	"net/textproto"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -173,7 +173,7 @@ func (c *Config) validateRemoteWrite(v validator) {
 		}
 		v.text(p+".username", rw.Username)
 		for _, k := range sortedKeys(rw.Headers) {
-			if !httpTokenRE.MatchString(k) || reservedRemoteWriteHeaders[http.CanonicalHeaderKey(k)] {
+			if !httpTokenRE.MatchString(k) || reservedRemoteWriteHeaders[textproto.CanonicalMIMEHeaderKey(k)] {
 				v.add(joinPath(p+".headers", k), "must be an HTTP header name other than %s; got %s", strings.Join(sortedKeys(reservedRemoteWriteHeaders), ", "), quote(k))
 			}
 			v.text(joinPath(p+".headers", k), rw.Headers[k])

@@ -1,7 +1,7 @@
 package config
 
 import (
-	"citywatch/cameras/analyze"
+	"citywatch/cameras/zone"
 	"errors"
 	"fmt"
 	"io"
@@ -352,7 +352,7 @@ func (c *Config) validateCameras(v validator) {
 		zones := map[string]bool{}
 		for j, z := range cam.Zones {
 			zp := indexPath(p+".zones", j)
-			parsed, err := analyze.ParseZone(z)
+			parsed, err := zone.Parse(z)
 			switch {
 			case err != nil:
 				v.add(zp, "%v; got %s", err, quote(z))

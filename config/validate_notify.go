@@ -1,7 +1,8 @@
 package config
 
 import (
-	"citywatch/alerts/notify"
+	"citywatch/internal/netguard"
+	"citywatch/internal/tmplfuncs"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -350,7 +351,7 @@ func checkWebhookURL(raw string, allowPrivate bool) string {
 		return "host " + quote(host) + " is a loopback address; set allow_private: true to deliver to internal addresses"
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
-		if reason := notify.BlockedReason(ip); reason != "" {
+		if reason := netguard.BlockedReason(ip); reason != "" {
 			return "host " + ip.String() + " is a " + reason + " address; set allow_private: true to deliver to internal addresses"
 		}
 	}
@@ -364,9 +365,9 @@ func (v validator) template(path, text string) {
 		v.add(path, "must be at most %d bytes; got %d", maxNotifyTemplateBytes, len(text))
 		return
 	}
-	t, err := template.New("template").Funcs(notify.TemplateFuncs()).Option("missingkey=error").Parse(text)
+	t, err := template.New("template").Funcs(tmplfuncs.Funcs()).Option("missingkey=error").Parse(text)
 	if err == nil {
-		err = notify.ExecuteSamples(t) // as the outbox does at start
+		err = tmplfuncs.ExecuteSamples(t) // as the outbox does at start
 	}
 	if err == nil {
 		return

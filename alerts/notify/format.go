@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"html"
-	"maps"
 	"net/url"
 	"sort"
 	"strconv"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+
+	"citywatch/internal/tmplfuncs"
 )
 
 // Payload is the citywatch JSON notification body, and the data a custom template is executed with.
@@ -403,33 +404,11 @@ func telegramPayload(chatID string, p Payload) map[string]any {
 }
 
 // TemplateFuncs returns the functions available to custom templates, so configuration validation parses a
-// template exactly as delivery will.
-func TemplateFuncs() template.FuncMap { return maps.Clone(templateFuncs) }
+// template exactly as delivery will (tmplfuncs.Funcs).
+func TemplateFuncs() template.FuncMap { return tmplfuncs.Funcs() }
 
 // templateFuncs are the functions available to custom templates.
-var templateFuncs = template.FuncMap{
-	"json": func(v any) (string, error) {
-		b, err := json.Marshal(v)
-		return string(b), err
-	},
-	"upper":   strings.ToUpper,
-	"lower":   strings.ToLower,
-	"replace": strings.ReplaceAll,
-	"trim":    strings.TrimSpace,
-	"html":    html.EscapeString,
-	"join":    strings.Join,
-	"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"default": func(def, v string) string { return map[bool]string{true: def, false: v}[v == ""] },
-	"quote":   strconv.Quote,
-	"sortKeys": func(m map[string]string) []string {
-		k := make([]string, 0, len(m))
-		for x := range m {
-			k = append(k, x)
-		}
-		sort.Strings(k)
-		return k
-	},
-}
+var templateFuncs = tmplfuncs.Funcs()
 
 // sampleChanges exercise a template at load time (firing with a value, resolved without), so a template that
 // fails at execution (a missing field, a bad call) is a config error, not a delivery failure at 3 a.m.

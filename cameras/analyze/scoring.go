@@ -3,17 +3,12 @@ package analyze
 import (
 	"math"
 	"time"
+
+	"citywatch/cameras/zone"
 )
 
-// polygonArea returns the absolute area of poly (shoelace formula), in relative units.
-func polygonArea(poly [][2]float64) float64 {
-	var a float64
-	for i := range poly {
-		j := (i + 1) % len(poly)
-		a += poly[i][0]*poly[j][1] - poly[j][0]*poly[i][1]
-	}
-	return math.Abs(a) / 2
-}
+// polygonArea returns the absolute area of poly, in relative units.
+func polygonArea(poly [][2]float64) float64 { return zone.Area(poly) }
 
 // pointInPolygon reports whether (x, y) lies inside poly by the even-odd rule.
 func pointInPolygon(x, y float64, poly [][2]float64) bool {
