@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"citywatch/config"
 )
 
 // Transport values for CameraConfig.Transport.
@@ -134,7 +136,6 @@ func (c *CameraConfig) setDefaults() {
 
 var (
 	fingerprintRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	idRE          = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 	labelRE       = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 )
 
@@ -170,8 +171,8 @@ func (c *Config) Validate() error {
 }
 
 func (c *CameraConfig) validate() error {
-	if !idRE.MatchString(c.ID) {
-		return fmt.Errorf("id: must be 1-64 characters of [A-Za-z0-9_.-], got %q", c.ID)
+	if !config.ValidCameraID(c.ID) {
+		return fmt.Errorf("id: must be %s, got %q", config.CameraIDRule, c.ID)
 	}
 	u, err := url.Parse(c.URL)
 	if err != nil {

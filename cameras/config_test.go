@@ -17,8 +17,9 @@ var badCameraConfigs = []struct {
 	mod  func(*CameraConfig)
 	want string
 }{
-	{"empty id", func(c *CameraConfig) { c.ID = "" }, `cameras[0].id: must be 1-64 characters of [A-Za-z0-9_.-], got ""`},
-	{"id with space", func(c *CameraConfig) { c.ID = "a b" }, `cameras[0].id: must be 1-64 characters of [A-Za-z0-9_.-], got "a b"`},
+	{"empty id", func(c *CameraConfig) { c.ID = "" }, `cameras[0].id: must be 1-64 characters of [A-Za-z0-9_.-], not "." or "..", got ""`},
+	{"id with space", func(c *CameraConfig) { c.ID = "a b" }, `cameras[0].id: must be 1-64 characters of [A-Za-z0-9_.-], not "." or "..", got "a b"`},
+	{"id dot-dot", func(c *CameraConfig) { c.ID = ".." }, `cameras[0].id: must be 1-64 characters of [A-Za-z0-9_.-], not "." or "..", got ".."`},
 	{"http url", func(c *CameraConfig) { c.URL = "http://x/y" }, `cameras[0].url: scheme must be rtsp or rtsps, got "http://x/y"`},
 	{"credentials in url", func(c *CameraConfig) { c.URL = "rtsp://admin:hunter22@x/y" }, `cameras[0].url: must not contain credentials; use username/password, got "rtsp://x/y"`},
 	{"no host", func(c *CameraConfig) { c.URL = "rtsp:///y" }, `cameras[0].url: missing host, got "rtsp:///y"`},

@@ -393,7 +393,8 @@ const (
 
 // CameraConfig is one RTSP camera to monitor.
 type CameraConfig struct {
-	// ID identifies the camera in the API and in the camera label; required, unique, [a-z0-9_-]+.
+	// ID identifies the camera in the API, in the camera label and as its clip directory; required, unique,
+	// 1-64 characters of [A-Za-z0-9_.-], not "." or ".." (CameraIDRule).
 	ID string `yaml:"id"`
 	// Name is shown in the UI. It defaults to the ID.
 	Name string `yaml:"name"`

@@ -44,7 +44,7 @@ var badConfigs = []struct {
 		`testdata/camera_query_credentials.bad.yaml:4: cameras[0].url: must not contain credentials; use username and password (or password_file)`,
 	}},
 	{"camera_bad_url.bad.yaml", []string{
-		`testdata/camera_bad_url.bad.yaml:2: cameras[0].id: must match [a-z0-9_-]+; got "Bad ID"`,
+		`testdata/camera_bad_url.bad.yaml:2: cameras[0].id: must be 1-64 characters of [A-Za-z0-9_.-], not "." or ".."; got "Bad ID"`,
 		`testdata/camera_bad_url.bad.yaml:2: cameras[0].username: is required when a password is set`,
 		`testdata/camera_bad_url.bad.yaml:4: cameras[0].url: must not contain credentials; use username and password (or password_file)`,
 		`testdata/camera_bad_url.bad.yaml:6: cameras[0].transport: must be one of auto, tcp, udp; got "quic"`,

@@ -296,8 +296,6 @@ func (c *Config) validate(s *errorSink, fsys fileOpener) {
 	c.validateAuth(v)
 }
 
-var cameraIDRE = regexp.MustCompile(`^[a-z0-9_-]+$`)
-
 func (c *Config) validateCameras(v validator) {
 	seen := map[string]bool{}
 	for i := range c.Cameras {
@@ -306,8 +304,8 @@ func (c *Config) validateCameras(v validator) {
 		switch {
 		case cam.ID == "":
 			v.add(p+".id", "is required")
-		case !cameraIDRE.MatchString(cam.ID):
-			v.add(p+".id", "must match [a-z0-9_-]+; got %s", quote(cam.ID))
+		case !ValidCameraID(cam.ID):
+			v.add(p+".id", "must be %s; got %s", CameraIDRule, quote(cam.ID))
 		case seen[cam.ID]:
 			v.add(p+".id", "duplicate camera id %s", quote(cam.ID))
 		}

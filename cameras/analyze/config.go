@@ -4,10 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"time"
 
 	"citywatch/cameras/zone"
+
+	"citywatch/config"
 )
 
 // Feed modes for CameraConfig.Feed: which access units the decoder gets.
@@ -203,8 +204,6 @@ func (c *CameraConfig) SetDefaults() {
 	setF(&c.ReferenceRate, 0.005)
 }
 
-var cameraIDRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
-
 // Validate reports the first problem of every camera, joined, with the field path and the bad value.
 func (c *Config) Validate() error {
 	var errs []error
@@ -236,8 +235,8 @@ func (c *Config) Validate() error {
 
 // Validate reports the first problem of c, prefixed with the field name.
 func (c *CameraConfig) Validate() error {
-	if !cameraIDRE.MatchString(c.ID) {
-		return fmt.Errorf("id: must be 1-64 characters of [A-Za-z0-9_.-], got %q", c.ID)
+	if !config.ValidCameraID(c.ID) {
+		return fmt.Errorf("id: must be %s, got %q", config.CameraIDRule, c.ID)
 	}
 	if len(c.Zones) > MaxZones {
 		return fmt.Errorf("zones: at most %d, got %d", MaxZones, len(c.Zones))

@@ -7,10 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"citywatch/config"
 )
 
 // Errors returned by Media. Callers check them with errors.Is.
@@ -111,8 +112,6 @@ type Deps struct {
 	Now func() time.Time
 }
 
-var cameraIDRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
-
 func (c *Config) applyDefaults() {
 	if c.RingSeconds == 0 {
 		c.RingSeconds = DefaultRingSeconds
@@ -178,8 +177,8 @@ func (c *Config) validate() error {
 	}
 	seen := map[string]bool{}
 	for i, cam := range c.Cameras {
-		if !cameraIDRE.MatchString(cam.ID) || cam.ID == "." || cam.ID == ".." {
-			return fmt.Errorf("cameras[%d].id: must be 1-64 characters of [A-Za-z0-9_.-], got %q", i, cam.ID)
+		if !config.ValidCameraID(cam.ID) {
+			return fmt.Errorf("cameras[%d].id: must be %s, got %q", i, config.CameraIDRule, cam.ID)
 		}
 		if seen[cam.ID] {
 			return fmt.Errorf("cameras[%d].id: duplicate %q", i, cam.ID)

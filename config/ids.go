@@ -1,0 +1,15 @@
+package config
+
+import "regexp"
+
+// CameraIDRule describes the one camera id rule, for error messages and docs.
+const CameraIDRule = `1-64 characters of [A-Za-z0-9_.-], not "." or ".."`
+
+// cameraIDRE is the camera id rule every package applies (config at load, the monitor, the analyzer and media
+// in New). It is the wider of the two rules citywatch used to have (config allowed [a-z0-9_-]+, the components
+// [A-Za-z0-9_.-]{1,64}), so every configuration that ran before still loads; "." and ".." are refused because
+// an id names the camera's clip directory.
+var cameraIDRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+// ValidCameraID reports whether id is a valid camera id (CameraIDRule).
+func ValidCameraID(id string) bool { return cameraIDRE.MatchString(id) && id != "." && id != ".." }
