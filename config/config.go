@@ -355,6 +355,18 @@ type InfluxConfig struct {
 	Timeout Duration `yaml:"timeout"`
 	// ReplayRate caps samples per second while draining a backlog; 0 is unlimited. It defaults to 0.
 	ReplayRate float64 `yaml:"replay_rate"`
+	// RetryInitial is the first backoff after a failed write; it doubles per failure, with jitter. It defaults
+	// to 1s.
+	RetryInitial Duration `yaml:"retry_initial"`
+	// RetryMax caps the retry backoff; >= retry_initial. It defaults to 1m.
+	RetryMax Duration `yaml:"retry_max"`
+	// Tags are static tags written on every sample, besides "edge" and "site" (edge.name, edge.site), which
+	// they may not set. A sample label with the same name and another value is kept as "exported_<name>". It
+	// defaults to none.
+	Tags map[string]string `yaml:"tags"`
+	// DeadLetterMaxBytes bounds the file of samples InfluxDB refused (<queue.dir>/dead-letter.lp); when full it
+	// is rotated to dead-letter.lp.1, replacing the previous one. It defaults to 16MiB.
+	DeadLetterMaxBytes ByteSize `yaml:"dead_letter_max_bytes"`
 	// Queue is the on-disk store-and-forward queue.
 	Queue InfluxQueueConfig `yaml:"queue"`
 }
@@ -410,6 +422,10 @@ type CameraConfig struct {
 	Password Secret `yaml:"password"`
 	// PasswordFile holds the password instead of password.
 	PasswordFile string `yaml:"password_file"`
+	// TLSFingerprint pins an rtsps:// camera's certificate: the hex SHA-256 of its leaf certificate (DER),
+	// written "ab12..." or "AB:12:...". When set it replaces chain verification, for cameras with self-signed
+	// certificates. It defaults to "" (the system roots verify).
+	TLSFingerprint string `yaml:"tls_fingerprint"`
 	// Transport is auto, tcp or udp. It defaults to "auto".
 	Transport string `yaml:"transport"`
 	// StallTimeout is how long a session may deliver no packets before the camera is stalled. It defaults to 3s.
@@ -417,8 +433,17 @@ type CameraConfig struct {
 	// ReconnectMin and ReconnectMax bound the reconnect backoff. They default to 1s and 30s.
 	ReconnectMin Duration `yaml:"reconnect_min"`
 	ReconnectMax Duration `yaml:"reconnect_max"`
-	// Jitter is the random fraction added to or taken from each backoff, 0 to 1. It defaults to 0.2.
+	// Jitter is the random fraction added to or taken from each backoff, >= 0 and < 1. It defaults to 0.2.
 	Jitter float64 `yaml:"jitter"`
+	// KeyframeTimeout is how long a session may deliver no decodable keyframe before the camera is degraded.
+	// It defaults to 10s.
+	KeyframeTimeout Duration `yaml:"keyframe_timeout"`
+	// MinFPSRatio degrades a camera whose measured frame rate falls below this fraction of the announced
+	// rate, > 0 and <= 1. It defaults to 0.5.
+	MinFPSRatio float64 `yaml:"min_fps_ratio"`
+	// MaxLossRatio degrades a camera whose RTP packet loss is above this ratio, > 0 and <= 1. It defaults to
+	// 0.05.
+	MaxLossRatio float64 `yaml:"max_loss_ratio"`
 	// Zones are named polygons in relative coordinates (0..1, origin top left) in which motion is scored,
 	// written "name: x1,y1 x2,y2 x3,y3 ...". They default to one zone "all" covering the picture.
 	Zones []string `yaml:"zones"`

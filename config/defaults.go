@@ -45,6 +45,10 @@ func Default() *Config {
 				FlushInterval: Duration(time.Second),
 				Gzip:          true,
 				Timeout:       Duration(10 * time.Second),
+				RetryInitial:  Duration(time.Second),
+				RetryMax:      Duration(time.Minute),
+				// DeadLetterMaxBytes: the influx package's default (16MiB).
+				DeadLetterMaxBytes: 16 << 20,
 				Queue: InfluxQueueConfig{
 					MaxBytes:     1 << 30,
 					SegmentBytes: 16 << 20,
@@ -92,9 +96,13 @@ func DefaultCamera() CameraConfig {
 		ReconnectMin: Duration(time.Second),
 		ReconnectMax: Duration(30 * time.Second),
 		Jitter:       0.2,
-		AnalysisFPS:  2,
-		ClipPre:      Duration(5 * time.Second),
-		ClipPost:     Duration(10 * time.Second),
+		// Health thresholds: the cameras package's defaults (DefaultKeyframeTimeout, ...).
+		KeyframeTimeout: Duration(10 * time.Second),
+		MinFPSRatio:     0.5,
+		MaxLossRatio:    0.05,
+		AnalysisFPS:     2,
+		ClipPre:         Duration(5 * time.Second),
+		ClipPost:        Duration(10 * time.Second),
 	}
 }
 

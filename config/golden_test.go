@@ -40,6 +40,17 @@ var badConfigs = []struct {
 		`testdata/camera_zones.bad.yaml:9: cameras[0].analysis_fps: must be > 0 and <= 30; got 0`,
 		`testdata/camera_zones.bad.yaml:10: cameras[0].clip_pre: must not exceed media.ring_seconds (30s); got "2m"`,
 	}},
+	{"exposed_keys.bad.yaml", []string{
+		`testdata/exposed_keys.bad.yaml:7: storage.influx.retry_max: must be >= retry_initial (10s); got "1s"`,
+		`testdata/exposed_keys.bad.yaml:8: storage.influx.tags.city: must not be empty`,
+		`testdata/exposed_keys.bad.yaml:8: storage.influx.tags.edge: is set by edge.name; remove it here`,
+		`testdata/exposed_keys.bad.yaml:9: storage.influx.dead_letter_max_bytes: must be > 0; got "0"`,
+		`testdata/exposed_keys.bad.yaml:14: cameras[0].tls_fingerprint: must be the SHA-256 of the certificate, 64 hex digits (colons allowed); got "ab:cd"`,
+		`testdata/exposed_keys.bad.yaml:15: cameras[0].keyframe_timeout: must be > 0; got "0s"`,
+		`testdata/exposed_keys.bad.yaml:16: cameras[0].min_fps_ratio: must be > 0 and <= 1; got 0`,
+		`testdata/exposed_keys.bad.yaml:17: cameras[0].max_loss_ratio: must be > 0 and <= 1; got 1.5`,
+		`testdata/exposed_keys.bad.yaml:21: cameras[1].tls_fingerprint: is only for rtsps:// URLs; got url "rtsp://cam.example/s"`,
+	}},
 	{"camera_query_credentials.bad.yaml", []string{
 		`testdata/camera_query_credentials.bad.yaml:4: cameras[0].url: must not contain credentials; use username and password (or password_file)`,
 	}},
@@ -49,7 +60,7 @@ var badConfigs = []struct {
 		`testdata/camera_bad_url.bad.yaml:4: cameras[0].url: must not contain credentials; use username and password (or password_file)`,
 		`testdata/camera_bad_url.bad.yaml:6: cameras[0].transport: must be one of auto, tcp, udp; got "quic"`,
 		`testdata/camera_bad_url.bad.yaml:7: cameras[0].stall_timeout: must be > 0; got "0s"`,
-		`testdata/camera_bad_url.bad.yaml:8: cameras[0].jitter: must be between 0 and 1; got 1.5`,
+		`testdata/camera_bad_url.bad.yaml:8: cameras[0].jitter: must be >= 0 and < 1; got 1.5`,
 		`testdata/camera_bad_url.bad.yaml:9: cameras[1].site: is required`,
 	}},
 	{"unknown_key.bad.yaml", []string{

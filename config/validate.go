@@ -43,6 +43,7 @@ func (c *Config) Validate() error {
 // depend on other keys (broker.enabled, sources' client_id, rules' device_labels, the InfluxDB queue dir), reads
 // every *_file secret into its Secret, and validates. It returns *Errors.
 func (c *Config) Complete() error {
+	c.defaultExposed()
 	s := newErrorSink("")
 	c.finish(s, processEnv())
 	return s.err()
@@ -344,9 +345,10 @@ func (c *Config) validateCameras(v validator) {
 		if cam.ReconnectMin > 0 && cam.ReconnectMax > 0 && cam.ReconnectMin > cam.ReconnectMax {
 			v.add(p+".reconnect_max", "must be >= reconnect_min (%s); got %s", cam.ReconnectMin, quote(cam.ReconnectMax.String()))
 		}
-		if cam.Jitter < 0 || cam.Jitter > 1 {
-			v.add(p+".jitter", "must be between 0 and 1; got %g", cam.Jitter)
+		if cam.Jitter < 0 || cam.Jitter >= 1 {
+			v.add(p+".jitter", "must be >= 0 and < 1; got %g", cam.Jitter)
 		}
+		c.validateCameraHealth(v, p, cam)
 		zones := map[string]bool{}
 		for j, z := range cam.Zones {
 			zp := indexPath(p+".zones", j)
@@ -735,6 +737,7 @@ func (c *Config) validateStorage(v validator) {
 		v.add("storage.influx.queue.segment_bytes", "must be <= max_bytes (%s); got %s", q.MaxBytes, quote(q.SegmentBytes.String()))
 	}
 	v.oneOf("storage.influx.queue.full_policy", q.FullPolicy, FullPolicyDropOldest, FullPolicyBlock)
+	validateInfluxRetry(v, in)
 }
 
 func sortedKeys[V any](m map[string]V) []string {
