@@ -21,7 +21,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"golang.org/x/crypto/bcrypt"
 
 	"citywatch/alerts"
 	"citywatch/alerts/canary"
@@ -128,25 +127,13 @@ func New(cfg *config.Config, opts Options) (*App, error) {
 func (a *App) build() error {
 	cfg := a.cfg
 	var err error
-	a.db, err = tsdb.Open(tsdb.Config{
-		Dir:              filepath.Join(cfg.DataDir, "tsdb"),
-		Retention:        cfg.Storage.TSDB.Retention.Std(),
-		OutOfOrderWindow: cfg.Storage.TSDB.OutOfOrderWindow.Std(),
-		MaxFutureSkew:    cfg.Ingest.MaxFutureSkew.Std(),
-		MaxHeadSeries:    cfg.Storage.TSDB.MaxHeadSeries,
-	}, tsdb.Deps{Logger: a.log, Registerer: a.reg})
+	a.db, err = tsdb.Open(tsdb.ConfigFromConfig(cfg), tsdb.Deps{Logger: a.log, Registerer: a.reg})
 	if err != nil {
 		return err
 	}
 	a.appender = a.db
 	if ic := cfg.Storage.Influx; ic.Enabled() {
-		a.influx, err = influx.New(influx.Config{
-			URL: ic.URL, Org: ic.Org, Bucket: ic.Bucket, Token: ic.Token.Value(), Precision: ic.Precision,
-			BatchSize: ic.BatchSize, FlushInterval: ic.FlushInterval.Std(), Gzip: ic.Gzip, Timeout: ic.Timeout.Std(),
-			ReplayRate: ic.ReplayRate, Edge: cfg.Edge.Name, Site: cfg.Edge.Site,
-			QueueDir: ic.Queue.Dir, QueueMaxBytes: int64(ic.Queue.MaxBytes), QueueSegmentBytes: int64(ic.Queue.SegmentBytes),
-			QueueFullPolicy: ic.Queue.FullPolicy,
-		}, influx.Deps{Logger: a.log, Registerer: a.reg})
+		a.influx, err = influx.New(influx.ConfigFromConfig(ic, cfg.Edge), influx.Deps{Logger: a.log, Registerer: a.reg})
 		if err != nil {
 			return err
 		}
@@ -161,9 +148,7 @@ func (a *App) build() error {
 	}
 	a.mapper = &swapMapper{}
 	a.mapper.cur.Store(m)
-	a.pipeline, err = ingest.NewPipeline(ingest.PipelineConfig{DeadLetterSize: cfg.Ingest.DeadLetterSize,
-		MaxFutureSkew: cfg.Ingest.MaxFutureSkew.Std(), MaxSampleAge: cfg.Storage.TSDB.OutOfOrderWindow.Std(),
-		MaxSeriesPerDevice: cfg.Ingest.MaxSeriesPerDevice},
+	a.pipeline, err = ingest.NewPipeline(ingest.PipelineFromConfig(cfg),
 		ingest.PipelineDeps{Mapper: a.mapper, Appender: a.appender, Logger: a.log, Registerer: a.reg,
 			OnReject: a.ingestRejected, OnStatus: a.ingestStatus})
 	if err != nil {
@@ -189,13 +174,8 @@ func (a *App) build() error {
 			acams[i] = analyze.CameraConfig{ID: c.ID, Site: c.Site}
 		}
 		for i, c := range a.cfg.Cameras { // configured cameras come first in cams
-			acams[i].AnalysisFPS = c.AnalysisFPS
-			for _, z := range c.Zones {
-				zone, err := analyze.ParseZone(z) // validated at load
-				if err != nil {
-					return fmt.Errorf("cameras[%d].zones: %w", i, err)
-				}
-				acams[i].Zones = append(acams[i].Zones, zone)
+			if acams[i], err = analyze.CameraFromConfig(c); err != nil {
+				return fmt.Errorf("cameras[%d].%w", i, err)
 			}
 		}
 		a.analyzer, err = analyze.New(analyze.Config{Cameras: acams}, analyze.Deps{Appender: a.appender,
@@ -208,11 +188,11 @@ func (a *App) build() error {
 			mcams[i] = media.CameraConfig{ID: c.ID, Site: c.Site}
 		}
 		for i, c := range a.cfg.Cameras {
-			mcams[i].PreSeconds, mcams[i].PostSeconds = c.ClipPre.Std().Seconds(), c.ClipPost.Std().Seconds()
+			mcams[i] = media.CameraFromConfig(c)
 		}
-		mc := a.cfg.Media
-		a.media, err = media.New(media.Config{DataDir: a.cfg.DataDir, Cameras: mcams, RingSeconds: mc.RingSeconds.Std().Seconds(),
-			Retention: mc.ClipRetention.Std(), MaxClipBytes: int64(mc.ClipMaxBytes)}, media.Deps{Logger: a.log, Registerer: a.reg})
+		mc := media.ConfigFromConfig(a.cfg.DataDir, a.cfg.Media)
+		mc.Cameras = mcams
+		a.media, err = media.New(mc, media.Deps{Logger: a.log, Registerer: a.reg})
 		if err != nil {
 			return err
 		}
@@ -237,7 +217,7 @@ func (a *App) build() error {
 	a.bus = live.New(live.Config{PingInterval: a.opts.LivePingInterval}, a.reg)
 	a.http, err = dashboards.New(dashboards.Config{
 		Listen: cfg.HTTP.Listen, TLSCertFile: cfg.HTTP.TLS.CertFile, TLSKeyFile: cfg.HTTP.TLS.KeyFile,
-		AnonymousRead: a.opts.Demo && loopback(cfg.HTTP.Listen), Limits: httpLimits(cfg.HTTP.Limits),
+		AnonymousRead: a.opts.Demo && loopback(cfg.HTTP.Listen), Limits: dashboards.LimitsFromConfig(cfg.HTTP.Limits),
 	}, dashboards.Deps{
 		Logger: a.log, Gatherer: a.reg, Registerer: a.reg, Ingest: a.ingestInfo(), Cameras: a.camerasInfo(),
 		Analysis: a.analysisInfo(), Media: a.mediaAPI(),
@@ -251,11 +231,7 @@ func (a *App) build() error {
 func (a *App) cameraConfigs() []cameras.CameraConfig {
 	out := make([]cameras.CameraConfig, 0, len(a.cfg.Cameras)+len(a.opts.Cameras))
 	for _, c := range a.cfg.Cameras {
-		out = append(out, cameras.CameraConfig{
-			ID: c.ID, Name: c.Name, Site: c.Site, Labels: c.Labels, URL: c.URL, Username: c.Username,
-			Password: c.Password.Value(), Transport: c.Transport, StallTimeout: c.StallTimeout.Std(),
-			ReconnectMin: c.ReconnectMin.Std(), ReconnectMax: c.ReconnectMax.Std(), Jitter: c.Jitter,
-		})
+		out = append(out, cameras.CameraFromConfig(c))
 	}
 	return append(out, a.opts.Cameras...)
 }
@@ -315,18 +291,7 @@ func (a *App) camerasInfo() dashboards.CameraInfo {
 }
 
 func newMapper(cfg *config.Config) (*mapping.Mapper, error) {
-	rules := make([]mapping.Rule, len(cfg.Ingest.Rules))
-	for i, r := range cfg.Ingest.Rules {
-		scale := make(map[string]mapping.Scale, len(r.Scale))
-		for k, s := range r.Scale {
-			scale[k] = mapping.Scale{Factor: s.Factor, Offset: s.Offset}
-		}
-		rules[i] = mapping.Rule{Topic: r.Topic, Format: r.Format, Precision: r.Precision, Metric: r.Metric,
-			MetricPrefix: r.MetricPrefix, Labels: r.Labels, Include: r.Include, Exclude: r.Exclude, Scale: scale,
-			DeviceLabels: r.DeviceLabels}
-	}
-	return mapping.New(rules, mapping.Options{DefaultMapping: cfg.Ingest.DefaultMapping,
-		MaxPayloadBytes: int(cfg.Ingest.MaxPayloadBytes), MaxFields: cfg.Ingest.MaxFieldsPerMessage})
+	return mapping.New(cfg.Ingest.Rules, mapping.OptionsFromConfig(cfg.Ingest))
 }
 
 // swapMapper lets a reload replace the topic mapping while messages flow.
@@ -340,18 +305,6 @@ func (s *swapMapper) Map(topic string, payload []byte, now time.Time) (mapping.R
 
 func (a *App) newBroker() (*broker.Broker, error) {
 	bc := a.cfg.Broker
-	users := make([]broker.User, len(bc.Users))
-	for i, u := range bc.Users {
-		hash := u.PasswordHash.Value()
-		if hash == "" {
-			h, err := bcrypt.GenerateFromPassword([]byte(u.Password.Value()), bcrypt.DefaultCost)
-			if err != nil {
-				return nil, fmt.Errorf("broker.users[%d]: hash the password of %q: %w", i, u.Username, err)
-			}
-			hash = string(h)
-		}
-		users[i] = broker.User{Username: u.Username, PasswordHash: hash, Publish: u.Publish, Subscribe: u.Subscribe}
-	}
 	var tlsCfg *tls.Config
 	if bc.TLS.Enabled() {
 		cert, err := tls.LoadX509KeyPair(bc.TLS.CertFile, bc.TLS.KeyFile)
@@ -368,10 +321,11 @@ func (a *App) newBroker() (*broker.Broker, error) {
 			tlsCfg.ClientAuth = tls.RequireAndVerifyClientCert
 		}
 	}
-	return broker.New(broker.Config{
-		Listen: bc.Listen, WebSocketListen: bc.WebsocketListen, TLSListen: bc.TLS.Listen, TLS: tlsCfg,
-		AllowAnonymous: bc.AllowAnonymous, MaxMessageBytes: int(bc.MaxMessageBytes), Users: users,
-	}, broker.Deps{Sink: a.pipeline, Logger: a.log, Registerer: a.reg})
+	bcfg, err := broker.ConfigFromConfig(bc, tlsCfg)
+	if err != nil {
+		return nil, err
+	}
+	return broker.New(bcfg, broker.Deps{Sink: a.pipeline, Logger: a.log, Registerer: a.reg})
 }
 
 func certPool(file string) (*x509.CertPool, error) {
@@ -405,11 +359,7 @@ func (a *App) newExternal(src config.SourceConfig) (*ingest.External, error) {
 			tlsCfg.Certificates = []tls.Certificate{cert}
 		}
 	}
-	return ingest.NewExternal(ingest.ExternalConfig{
-		Name: src.Name, URL: src.URL, ClientID: src.ClientID, Username: src.Username, Password: src.Password.Value(),
-		Topics: src.Topics, SharedGroup: src.SharedGroup, QoS: byte(src.QoS), MaxInflight: src.MaxInflight,
-		ReconnectMin: src.ReconnectMin.Std(), ReconnectMax: src.ReconnectMax.Std(), TLS: tlsCfg,
-	}, a.pipeline, ingest.ExternalDeps{Logger: a.log, Registerer: a.reg})
+	return ingest.NewExternal(ingest.ExternalFromConfig(src, tlsCfg), a.pipeline, ingest.ExternalDeps{Logger: a.log, Registerer: a.reg})
 }
 
 func (a *App) checks() []dashboards.Check {
@@ -621,21 +571,6 @@ func loopback(addr string) bool {
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.IsLoopback()
-}
-
-// httpLimits are the HTTP server's limits from http.limits.
-func httpLimits(l config.HTTPLimitsConfig) dashboards.Limits {
-	return dashboards.Limits{
-		MaxConnections:              l.MaxConnections,
-		MaxConnectionsPerAddress:    l.MaxConnectionsPerAddress,
-		ReadHeaderTimeout:           l.ReadHeaderTimeout.Std(),
-		BodyReadTimeout:             l.BodyReadTimeout.Std(),
-		IdleTimeout:                 l.IdleTimeout.Std(),
-		MaxBodyBytes:                int64(l.MaxBodyBytes),
-		MaxLoginBodyBytes:           int64(l.MaxLoginBodyBytes),
-		MaxEventStreams:             l.MaxEventStreams,
-		MaxEventStreamsPerPrincipal: l.MaxEventStreamsPerPrincipal,
-	}
 }
 
 // queryOptions are the Prometheus API's options from http.query: the budget of every API and UI query. Rule

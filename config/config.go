@@ -259,7 +259,7 @@ const (
 // MetricLabel is the template label whose value is the metric name ("{metric}").
 const MetricLabel = "metric"
 
-// RuleConfig maps the topics matching a template to samples.
+// RuleConfig maps the topics matching a template to samples. The mapper uses it as is (mapping.Rule).
 type RuleConfig struct {
 	// Topic is the topic template: levels separated by "/", where "{label}" captures one level into a label,
 	// "+" matches one level and "#" the rest (last level only); other levels match literally. Required.
@@ -268,13 +268,16 @@ type RuleConfig struct {
 	Format string `yaml:"format"`
 	// Precision is the unit of Influx line-protocol timestamps: ns, us, ms or s. It defaults to "ns".
 	Precision string `yaml:"precision"`
-	// Metric is the metric name of plain number payloads, when the template has no {metric}. It defaults to "".
+	// Metric names the metric. For a plain number it is the metric name; for JSON and SenML it is prepended to
+	// the field names with "_" ({"pm25":3} with metric "air" gives air_pm25); for line protocol it replaces the
+	// measurement. It conflicts with a {metric} level in Topic. It defaults to "".
 	Metric string `yaml:"metric"`
 	// MetricPrefix is prepended to every metric name of the rule. It defaults to "".
 	MetricPrefix string `yaml:"metric_prefix"`
 	// Labels are static labels added to every sample. It defaults to none.
 	Labels map[string]string `yaml:"labels"`
-	// Include lists the payload fields kept; empty keeps all. It defaults to none.
+	// Include keeps only the fields whose name matches one of these patterns (path.Match syntax: "air_*"), the
+	// name being the metric name without MetricPrefix. Empty keeps all. It defaults to none.
 	Include []string `yaml:"include"`
 	// Exclude lists payload fields dropped. It defaults to none.
 	Exclude []string `yaml:"exclude"`

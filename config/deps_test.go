@@ -9,7 +9,7 @@ import (
 // leafImports are the only citywatch packages config may depend on: small leaves shared with the components,
 // so that config stays the leaf every component can import (issue 13).
 var leafImports = map[string]bool{
-	"citywatch/cameras/zone":      true,
+	"citywatch/cameras/zone":       true,
 	"citywatch/internal/netguard":  true,
 	"citywatch/internal/tmplfuncs": true,
 }

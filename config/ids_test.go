@@ -12,7 +12,7 @@ var cameraIDCases = []struct {
 	{"Cam.Entrance", true}, // accepted by the components before; config used to refuse it
 	{"a", true},
 	{string(make([]byte, 64)), false},
-	{"x234567890123456789012345678901234567890123456789012345678901234", true}, // 64
+	{"x234567890123456789012345678901234567890123456789012345678901234", true},   // 64
 	{"x2345678901234567890123456789012345678901234567890123456789012345", false}, // 65
 	{"", false},
 	{".", false},

@@ -6,48 +6,19 @@ import (
 	"path"
 	"sort"
 
+	"citywatch/config"
 	"citywatch/ingest/decode"
 	"citywatch/store"
 )
 
 // Rule maps the topics matching a template. Rules are tried in order; the first whose template matches wins.
-type Rule struct {
-	// Topic is the topic template, e.g. "farm/{site}/{device}/{metric}" (see Template). Required. A {metric}
-	// level names the metric like Metric does, except for line protocol, whose measurement names it.
-	Topic string `yaml:"topic"`
-	// Format is the payload format: auto, json, influx, number or senml. It defaults to auto (see
-	// decode.Detect).
-	Format string `yaml:"format"`
-	// Precision is the unit of line-protocol timestamps: ns, us, ms or s. It defaults to ns.
-	Precision string `yaml:"precision"`
-	// Metric names the metric. For a plain number it is the metric name; for JSON and SenML it is prepended to
-	// the field names with "_" ({"pm25":3} with Metric "air" gives air_pm25); for line protocol it replaces the
-	// measurement. It conflicts with a {metric} level in Topic. Empty by default.
-	Metric string `yaml:"metric"`
-	// MetricPrefix is prepended to every metric name of the rule, e.g. "farm_". Empty by default.
-	MetricPrefix string `yaml:"metric_prefix"`
-	// Labels are static labels added to every sample. They may not repeat a label captured by Topic.
-	Labels map[string]string `yaml:"labels"`
-	// Include keeps only the fields whose name matches one of these patterns (path.Match syntax: "air_*").
-	// The name matched is the metric name without MetricPrefix: flattened, joined to Metric or the
-	// measurement when one applies, sanitized ("air_pm25", "weather_temperature"). Empty keeps every field.
-	Include []string `yaml:"include"`
-	// Exclude drops the fields whose name matches one of these patterns, after Include.
-	Exclude []string `yaml:"exclude"`
-	// Scale converts units per field name (matched like Include, exact names): value*Factor + Offset.
-	Scale map[string]Scale `yaml:"scale"`
-	// DeviceLabels are the labels (captured by Topic or static) that identify the device, in order: their
-	// values joined with "/" are Result.Device. Empty: the message names no device.
-	DeviceLabels []string `yaml:"device_labels"`
-}
+// It is config.RuleConfig itself (ingest.rules[] in the YAML): the keys, their defaults and their validation
+// are owned once, there.
+type Rule = config.RuleConfig
 
-// Scale is a linear unit conversion: value*Factor + Offset.
-type Scale struct {
-	// Factor multiplies the value. Zero is taken as 1, so a scale that only sets Offset works.
-	Factor float64 `yaml:"factor"`
-	// Offset is added after multiplying.
-	Offset float64 `yaml:"offset"`
-}
+// Scale is a linear unit conversion: value*Factor + Offset (config.ScaleConfig). A zero Factor is taken as 1,
+// so a scale that only sets Offset works.
+type Scale = config.ScaleConfig
 
 // Options configure a Mapper.
 type Options struct {
@@ -313,4 +284,9 @@ func (r *rule) setDevice(labels []string) {
 			}
 		}
 	}
+}
+
+// OptionsFromConfig are the mapper's options of the ingest section.
+func OptionsFromConfig(in config.IngestConfig) Options {
+	return Options{DefaultMapping: in.DefaultMapping, MaxPayloadBytes: int(in.MaxPayloadBytes), MaxFields: in.MaxFieldsPerMessage}
 }

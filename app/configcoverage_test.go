@@ -1,0 +1,188 @@
+package app
+
+import (
+	"crypto/tls"
+	"reflect"
+	"testing"
+	"time"
+
+	"citywatch/cameras"
+	"citywatch/cameras/analyze"
+	"citywatch/cameras/media"
+	"citywatch/config"
+	"citywatch/dashboards"
+	"citywatch/ingest"
+	"citywatch/ingest/broker"
+	"citywatch/ingest/mapping"
+	"citywatch/store/influx"
+	"citywatch/store/tsdb"
+)
+
+// internalFields are the component configuration fields that deliberately have no YAML key, with the reason.
+// A field missing here and reached by no key fails TestEveryComponentFieldHasAYAMLKey: that is how
+// cameras' TLSFingerprint, KeyframeTimeout, MinFPSRatio and MaxLossRatio and influx's RetryInitial, RetryMax,
+// Tags and DeadLetterMaxBytes went unreachable before issue 13.
+var internalFields = map[string]string{
+	"analyze.CameraConfig.Feed":               "decoder feed mode: chosen automatically from the measured GOP; a test knob",
+	"analyze.CameraConfig.MotionThreshold":    "detector tuning, calibrated on the test clips; not a user setting yet",
+	"analyze.CameraConfig.MotionOffThreshold": "detector tuning",
+	"analyze.CameraConfig.MotionOnFrames":     "detector tuning",
+	"analyze.CameraConfig.MotionOffFrames":    "detector tuning",
+	"analyze.CameraConfig.MotionPixelNoise":   "detector tuning",
+	"analyze.CameraConfig.BlackLuma":          "detector tuning",
+	"analyze.CameraConfig.CoveredVariance":    "detector tuning",
+	"analyze.CameraConfig.TamperAfter":        "detector tuning",
+	"analyze.CameraConfig.FrozenAfter":        "detector tuning",
+	"analyze.CameraConfig.FrozenDiff":         "detector tuning",
+	"analyze.CameraConfig.MovedThreshold":     "detector tuning",
+	"analyze.CameraConfig.MovedAfter":         "detector tuning",
+	"analyze.CameraConfig.LearnFrames":        "detector tuning",
+	"analyze.CameraConfig.ReferenceRate":      "detector tuning",
+
+	"media.Config.FFmpegPath":       "found on PATH; tests point it at a fake",
+	"media.Config.Cameras":          "set by the caller: configured cameras (media.CameraFromConfig) and the demo's",
+	"media.Config.RingMaxBytes":     "memory safety bound derived from ring_seconds; a test knob",
+	"media.Config.PreSeconds":       "per camera (cameras[].clip_pre)",
+	"media.Config.PostSeconds":      "per camera (cameras[].clip_post)",
+	"media.Config.MaxClipSeconds":   "bound on one clip's length; a safety limit, not a setting",
+	"media.Config.JanitorInterval":  "housekeeping period; a test knob",
+	"media.Config.ClipIdleTimeout":  "housekeeping; a test knob",
+	"media.Config.SnapshotTimeout":  "bounded by the HTTP request; a test knob",
+	"media.Config.LiveQueueFrames":  "live-view backpressure bound; a safety limit",
+	"media.Config.LiveWriteTimeout": "live-view slow-client bound; a safety limit",
+	"media.Config.ClipQueueFrames":  "clip writer backpressure bound; a safety limit",
+
+	"ingest.ExternalConfig.Workers":        "derived from max_inflight",
+	"ingest.ExternalConfig.ConnectTimeout": "network timeout; a test knob",
+	"ingest.ExternalConfig.KeepAlive":      "MQTT keep-alive; a test knob",
+	"ingest.ExternalConfig.StoreRetryMin":  "store retry backoff while the store fails; a test knob",
+	"ingest.ExternalConfig.StoreRetryMax":  "store retry backoff; a test knob",
+	"ingest.ExternalConfig.StoreRetryFor":  "store retry budget; a test knob",
+	"ingest.ExternalConfig.DrainTimeout":   "shutdown bound; a test knob",
+
+	"ingest.PipelineConfig.DeadLetterPayloadBytes": "bound of a dead-letter entry; a safety limit",
+	"ingest.PipelineConfig.MaxDevices":             "registry bound; a safety limit (issue 12 may expose it)",
+	"ingest.PipelineConfig.MaxMetricsPerDevice":    "registry bound; a safety limit (issue 12 may expose it)",
+	"ingest.PipelineConfig.DeviceExportInterval":   "device_last_seen_seconds period; a test knob",
+	"ingest.PipelineConfig.RejectLogInterval":      "log rate limit; a test knob",
+
+	"broker.Config.MaxClients": "connection bound; a safety limit",
+}
+
+// coverageCases convert a configuration whose every YAML key is set (fillConfig) into each component's
+// configuration.
+var coverageCases = []struct {
+	name    string
+	convert func(t *testing.T, c *config.Config) any
+}{
+	{"cameras.CameraConfig", func(_ *testing.T, c *config.Config) any { return cameras.CameraFromConfig(c.Cameras[0]) }},
+	{"analyze.CameraConfig", func(t *testing.T, c *config.Config) any {
+		out, err := analyze.CameraFromConfig(c.Cameras[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}},
+	{"media.CameraConfig", func(_ *testing.T, c *config.Config) any { return media.CameraFromConfig(c.Cameras[0]) }},
+	{"media.Config", func(_ *testing.T, c *config.Config) any { return media.ConfigFromConfig(c.DataDir, c.Media) }},
+	{"ingest.ExternalConfig", func(_ *testing.T, c *config.Config) any {
+		return ingest.ExternalFromConfig(c.Ingest.Sources[0], &tls.Config{MinVersion: tls.VersionTLS12})
+	}},
+	{"ingest.PipelineConfig", func(_ *testing.T, c *config.Config) any { return ingest.PipelineFromConfig(c) }},
+	{"mapping.Rule", func(_ *testing.T, c *config.Config) any { return mapping.Rule(c.Ingest.Rules[0]) }},
+	{"mapping.Options", func(_ *testing.T, c *config.Config) any { return mapping.OptionsFromConfig(c.Ingest) }},
+	{"broker.Config", func(t *testing.T, c *config.Config) any {
+		out, err := broker.ConfigFromConfig(c.Broker, &tls.Config{MinVersion: tls.VersionTLS12})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}},
+	{"influx.Config", func(_ *testing.T, c *config.Config) any { return influx.ConfigFromConfig(c.Storage.Influx, c.Edge) }},
+	{"tsdb.Config", func(_ *testing.T, c *config.Config) any { return tsdb.ConfigFromConfig(c) }},
+	{"dashboards.Limits", func(_ *testing.T, c *config.Config) any { return dashboards.LimitsFromConfig(c.HTTP.Limits) }},
+}
+
+// TestEveryComponentFieldHasAYAMLKey fails when a component configuration field is reached by no YAML key
+// and is not listed in internalFields: set every key, convert, and look for zero fields.
+func TestEveryComponentFieldHasAYAMLKey(t *testing.T) {
+	cfg := &config.Config{}
+	fill(reflect.ValueOf(cfg).Elem())
+	cfg.Cameras[0].Zones = []string{"z: 0,0 1,0 1,1"}
+	cfg.Broker.Users[0].Password = "" // the hash is used as is; a plain password is hashed (bcrypt, slow)
+	zero := map[string]bool{}
+	for _, tc := range coverageCases {
+		t.Run(tc.name, func(t *testing.T) {
+			out := reflect.ValueOf(tc.convert(t, cfg))
+			for _, f := range zeroFields(out, tc.name) {
+				zero[f] = true
+				if _, ok := internalFields[f]; !ok {
+					t.Errorf("%s has no YAML key (set it in its FromConfig, or list it in internalFields with a reason)", f)
+				}
+			}
+		})
+	}
+	for f := range internalFields {
+		if !zero[f] {
+			t.Errorf("internalFields lists %s, but a YAML key reaches it (or no case converts its type): remove it", f)
+		}
+	}
+}
+
+// fill sets every field of v to a non-zero value.
+func fill(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			if v.Type().Field(i).IsExported() {
+				fill(v.Field(i))
+			}
+		}
+	case reflect.Pointer:
+		v.Set(reflect.New(v.Type().Elem()))
+		fill(v.Elem())
+	case reflect.Slice:
+		s := reflect.MakeSlice(v.Type(), 1, 1)
+		fill(s.Index(0))
+		v.Set(s)
+	case reflect.Map:
+		m := reflect.MakeMap(v.Type())
+		k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
+		fill(k)
+		fill(e)
+		m.SetMapIndex(k, e)
+		v.Set(m)
+	case reflect.String:
+		v.SetString("x1")
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		v.SetInt(int64(3*time.Second + 7)) // non-zero even when narrowed to a byte
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		v.SetUint(1)
+	case reflect.Float32, reflect.Float64:
+		v.SetFloat(0.5)
+	}
+}
+
+// zeroFields lists the zero fields of v as "name.Field", descending into structs and the first element of
+// slices of structs.
+func zeroFields(v reflect.Value, name string) []string {
+	var out []string
+	for i := 0; i < v.NumField(); i++ {
+		f := v.Type().Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		fv, path := v.Field(i), name+"."+f.Name
+		switch {
+		case fv.IsZero():
+			out = append(out, path)
+		case fv.Kind() == reflect.Struct && fv.Type() != reflect.TypeOf(time.Time{}):
+			out = append(out, zeroFields(fv, path)...)
+		case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.Struct:
+			out = append(out, zeroFields(fv.Index(0), path+"[]")...)
+		}
+	}
+	return out
+}
