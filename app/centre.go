@@ -220,7 +220,7 @@ func (a *App) newQueryAPI() (*promapi.API, error) {
 	opts := queryOptions(a.cfg.HTTP.Query, a.queryClient, a.log, a.reg)
 	a.promStatus(&opts)
 	if !a.cfg.Storage.Query.Enabled() {
-		return promapi.New(dashboards.ScopeToSites(a.db), opts)
+		return promapi.New(a.db, opts) // promapi scopes it to each request's sites
 	}
 	var err error
 	if a.remote, err = newRemoteQuery(a.cfg.Storage.Query); err != nil {

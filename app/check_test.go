@@ -36,7 +36,7 @@ var checkCases = []struct {
 	}},
 	{"notify_template_exec.bad.yaml", []string{
 		// It parses, but the outbox, which executes templates with sample alerts when it starts, refuses it.
-		`testdata/check/notify_template_exec.bad.yaml:9: notify.receivers[0].template: invalid template (template line 2): executing with a sample firing alert: executing "template" at <.Device>: can't evaluate field Device in type notify.Payload`,
+		`testdata/check/notify_template_exec.bad.yaml:9: notify.receivers[0].template: invalid template (template line 2): executing with a sample firing alert: executing "template" at <.Device>: can't evaluate field Device in type tmplfuncs.Payload`,
 	}},
 }
 

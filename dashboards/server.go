@@ -73,8 +73,8 @@ type Deps struct {
 	Media MediaAPI
 	// Live streams state changes at /api/events (Server-Sent Events).
 	Live *live.Bus
-	// PromAPI serves the Prometheus-compatible query API under /api/v1/. Its storage must be wrapped with
-	// ScopeToSites, which confines site-limited users to their sites' series; on a centre (promapi.NewRemote)
+	// PromAPI serves the Prometheus-compatible query API under /api/v1/. promapi.New confines site-limited
+	// users to their sites' series itself (ScopeToSites below the engine); on a centre (promapi.NewRemote)
 	// RequestSites does, through the query rewrite.
 	PromAPI Mounter
 	// Auth authenticates every request and authorizes every route. Nil means no access control: for tests of

@@ -137,11 +137,13 @@ type API struct {
 	status     Status
 }
 
-// New returns an API that answers queries from q.
+// New returns an API that answers queries from q, confined per request to the sites of the request's
+// principal (ScopeToSites): q is the raw storage, and no API reads it unscoped.
 func New(q storage.Queryable, opts Options) (*API, error) {
 	if q == nil {
 		return nil, errors.New("promapi: a queryable storage is required")
 	}
+	q = ScopeToSites(q)
 	if opts.Timeout < 0 || opts.WriteTimeout < 0 || opts.MaxSamples < 0 || opts.LookbackDelta < 0 {
 		return nil, fmt.Errorf("promapi: timeout, write timeout, max samples and lookback delta must not be negative, got %s, %s, %d, %s",
 			opts.Timeout, opts.WriteTimeout, opts.MaxSamples, opts.LookbackDelta)
