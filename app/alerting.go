@@ -2,9 +2,7 @@ package app
 
 import (
 	"context"
-	"fmt"
 	"math"
-	"net/netip"
 	"time"
 
 	"citywatch/alerts"
@@ -54,8 +52,7 @@ func (a *App) buildCanary() error {
 		return nil
 	}
 	var err error
-	a.canary, err = canary.New(canary.Config{Enabled: true, Interval: cc.Interval.Std(), Timeout: cc.Timeout.Std(),
-		FallbackReceiver: cc.FallbackReceiver}, canary.Deps{Appender: a.db, Alerts: canary.ManagerAlerts(a.alerts),
+	a.canary, err = canary.New(canary.ConfigFromConfig(cc), canary.Deps{Appender: a.db, Alerts: canary.ManagerAlerts(a.alerts),
 		Deliveries: a.outbox, Fallback: fallback{a.outbox, cc.FallbackReceiver}, Logger: a.log, Registerer: a.reg})
 	return err
 }
@@ -109,11 +106,7 @@ func (a *App) buildAlerting() error {
 		return err
 	}
 	ac := a.cfg.Alerts
-	grouping := alerts.Grouping{GroupBy: ac.GroupBy, GroupWait: ac.GroupWait.Std(), GroupInterval: ac.GroupInterval.Std(),
-		RepeatInterval: ac.RepeatInterval.Std()}
-	if grouping.GroupWait == 0 {
-		grouping.GroupWait = -1 // group_wait: 0 is "send at once"; alerts.Grouping reads 0 as "the default"
-	}
+	grouping := alerts.GroupingFromConfig(ac)
 	if a.opts.Demo {
 		grouping = alerts.DemoGrouping()
 	}
@@ -189,22 +182,12 @@ func (a *App) analysisEvent(e analyze.Event) {
 	a.alerts.Event(ev)
 }
 
-// authConfig translates the auth section.
+// authConfig is the auth section's access control, with Options.AdminToken (CITYWATCH_ADMIN_TOKEN) in
+// place of auth.admin_token when set.
 func (a *App) authConfig() (auth.Config, error) {
-	ac := a.cfg.Auth
-	token := a.opts.AdminToken
-	if token == "" {
-		token = ac.AdminToken.Value()
+	out, err := auth.ConfigFromConfig(a.cfg.Auth, a.cfg.DataDir, a.cfg.HTTP.TLS.Enabled())
+	if a.opts.AdminToken != "" {
+		out.AdminToken = a.opts.AdminToken
 	}
-	out := auth.Config{DataDir: a.cfg.DataDir, AdminToken: token, SessionIdle: ac.SessionIdle.Std(),
-		SessionMax: ac.SessionMax.Std(), TokenTTL: ac.TokenTTL.Std(),
-		SecureCookies: ac.SecureCookies || a.cfg.HTTP.TLS.Enabled()}
-	for _, p := range ac.TrustedProxies {
-		prefix, err := netip.ParsePrefix(p)
-		if err != nil {
-			return auth.Config{}, fmt.Errorf("auth.trusted_proxies: %w", err)
-		}
-		out.TrustedProxies = append(out.TrustedProxies, prefix)
-	}
-	return out, nil
+	return out, err
 }

@@ -328,6 +328,30 @@ func (a *App) newBroker() (*broker.Broker, error) {
 	return broker.New(bcfg, broker.Deps{Sink: a.pipeline, Logger: a.log, Registerer: a.reg})
 }
 
+// clientTLS is the TLS client configuration of t, reading its files; nil when t sets nothing (the system
+// roots, no client certificate). Errors name the key ("tls.ca_file: ...").
+func clientTLS(t config.ClientTLSConfig) (*tls.Config, error) {
+	if t.CAFile == "" && t.CertFile == "" && !t.InsecureSkipVerify {
+		return nil, nil
+	}
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: t.InsecureSkipVerify} //nolint:gosec // explicit opt-in in the config
+	if t.CAFile != "" {
+		pool, err := certPool(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls.ca_file: %w", err)
+		}
+		tlsCfg.RootCAs = pool
+	}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		tlsCfg.Certificates = []tls.Certificate{cert}
+	}
+	return tlsCfg, nil
+}
+
 func certPool(file string) (*x509.CertPool, error) {
 	pem, err := os.ReadFile(file)
 	if err != nil {
@@ -341,23 +365,9 @@ func certPool(file string) (*x509.CertPool, error) {
 }
 
 func (a *App) newExternal(src config.SourceConfig) (*ingest.External, error) {
-	var tlsCfg *tls.Config
-	if t := src.TLS; t.CAFile != "" || t.CertFile != "" || t.InsecureSkipVerify {
-		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: t.InsecureSkipVerify} //nolint:gosec // explicit opt-in in the config
-		if t.CAFile != "" {
-			pool, err := certPool(t.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("ingest.sources %q: tls.ca_file: %w", src.Name, err)
-			}
-			tlsCfg.RootCAs = pool
-		}
-		if t.CertFile != "" {
-			cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-			if err != nil {
-				return nil, fmt.Errorf("ingest.sources %q: tls: %w", src.Name, err)
-			}
-			tlsCfg.Certificates = []tls.Certificate{cert}
-		}
+	tlsCfg, err := clientTLS(src.TLS)
+	if err != nil {
+		return nil, fmt.Errorf("ingest.sources %q: %w", src.Name, err)
 	}
 	return ingest.NewExternal(ingest.ExternalFromConfig(src, tlsCfg), a.pipeline, ingest.ExternalDeps{Logger: a.log, Registerer: a.reg})
 }
@@ -576,12 +586,9 @@ func loopback(addr string) bool {
 // queryOptions are the Prometheus API's options from http.query: the budget of every API and UI query. Rule
 // evaluation has its own engine (alerts.New), so a saturated API never delays an alert.
 func queryOptions(q config.HTTPQueryConfig, client func(*http.Request) string, log *slog.Logger, reg prometheus.Registerer) promapi.Options {
-	return promapi.Options{
-		Timeout: q.Timeout.Std(), MaxSamples: q.MaxSamples, MaxConcurrent: q.MaxConcurrent,
-		MaxConcurrentPerClient: q.MaxConcurrentPerClient, ClientKey: client, QueueWait: q.QueueWait.Std(),
-		RatePerClient: q.RatePerClient, BurstPerClient: q.BurstPerClient,
-		MaxPoints: q.MaxPoints, MinStep: q.MinStep.Std(), Logger: log, Registerer: reg,
-	}
+	opts := promapi.OptionsFromConfig(q)
+	opts.ClientKey, opts.Logger, opts.Registerer = client, log, reg
+	return opts
 }
 
 // queryClient is whose query r is, for http.query.max_concurrent_per_client and rate_per_client: the user or

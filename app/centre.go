@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -22,26 +21,11 @@ import (
 
 // newRemoteQuery builds the client of storage.query: a centre's engine.
 func newRemoteQuery(q config.StorageQueryConfig) (*remotequery.Client, error) {
-	var tlsCfg *tls.Config
-	if t := q.TLS; t.CAFile != "" || t.CertFile != "" || t.InsecureSkipVerify {
-		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: t.InsecureSkipVerify} //nolint:gosec // explicit opt-in in the config
-		if t.CAFile != "" {
-			pool, err := certPool(t.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("storage.query.tls.ca_file: %w", err)
-			}
-			tlsCfg.RootCAs = pool
-		}
-		if t.CertFile != "" {
-			cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-			if err != nil {
-				return nil, fmt.Errorf("storage.query.tls: %w", err)
-			}
-			tlsCfg.Certificates = []tls.Certificate{cert}
-		}
+	tlsCfg, err := clientTLS(q.TLS)
+	if err != nil {
+		return nil, fmt.Errorf("storage.query.%w", err)
 	}
-	c, err := remotequery.New(remotequery.Config{URL: q.URL, Timeout: q.Timeout.Std(), Username: q.Username,
-		Password: q.Password.Value(), BearerToken: q.BearerToken.Value(), Headers: q.Headers, TLS: tlsCfg})
+	c, err := remotequery.New(remotequery.ConfigFromConfig(q, tlsCfg))
 	if err != nil {
 		return nil, fmt.Errorf("storage.query: %w", err)
 	}

@@ -6,15 +6,21 @@ import (
 	"testing"
 	"time"
 
+	"citywatch/alerts"
+	"citywatch/alerts/canary"
 	"citywatch/cameras"
 	"citywatch/cameras/analyze"
 	"citywatch/cameras/media"
 	"citywatch/config"
 	"citywatch/dashboards"
+	"citywatch/dashboards/auth"
+	"citywatch/dashboards/promapi"
 	"citywatch/ingest"
 	"citywatch/ingest/broker"
 	"citywatch/ingest/mapping"
 	"citywatch/store/influx"
+	"citywatch/store/remotequery"
+	"citywatch/store/remotewrite"
 	"citywatch/store/tsdb"
 )
 
@@ -67,6 +73,29 @@ var internalFields = map[string]string{
 	"ingest.PipelineConfig.RejectLogInterval":      "log rate limit; a test knob",
 
 	"broker.Config.MaxClients": "connection bound; a safety limit",
+
+	"promapi.Options.WriteTimeout":  "slow-client bound of an answer; a safety limit",
+	"promapi.Options.LookbackDelta": "Prometheus' 5m, which Grafana assumes",
+	"promapi.Options.ClientKey":     "runtime: who a request is (app.queryClient)",
+	"promapi.Options.Logger":        "runtime",
+	"promapi.Options.Registerer":    "runtime",
+	"promapi.Options.Rules":         "runtime: the alert manager",
+	"promapi.Options.Status":        "runtime: what the status endpoints report",
+
+	"remotewrite.Config.TLSServerName": "tests dial 127.0.0.1 with a certificate for another name; tls.server_name is not a key yet",
+	"remotequery.Config.MaxBodyBytes":  "bound of an engine answer; a safety limit",
+
+	"auth.Config.LoginFreeAttempts":      "login throttling; a security default, not a setting",
+	"auth.Config.LoginFreeAttemptsPerIP": "login throttling",
+	"auth.Config.LoginBackoff":           "login throttling",
+	"auth.Config.LoginBackoffMax":        "login throttling",
+	"auth.Config.LoginForget":            "login throttling",
+	"auth.Config.PublicPaths":            "the routes without auth are part of the HTTP contract, not configuration",
+	"auth.Config.LoginPath":              "the login page's route",
+	"auth.Config.Argon2":                 "password hashing cost; tests lower it",
+
+	"canary.Config.RepeatInterval": "how often a failing canary re-alarms the fallback; a test knob",
+	"canary.Config.PollInterval":   "how often the canary looks for its alert; a test knob",
 }
 
 // coverageCases convert a configuration whose every YAML key is set (fillConfig) into each component's
@@ -101,6 +130,22 @@ var coverageCases = []struct {
 	{"influx.Config", func(_ *testing.T, c *config.Config) any { return influx.ConfigFromConfig(c.Storage.Influx, c.Edge) }},
 	{"tsdb.Config", func(_ *testing.T, c *config.Config) any { return tsdb.ConfigFromConfig(c) }},
 	{"dashboards.Limits", func(_ *testing.T, c *config.Config) any { return dashboards.LimitsFromConfig(c.HTTP.Limits) }},
+	{"promapi.Options", func(_ *testing.T, c *config.Config) any { return promapi.OptionsFromConfig(c.HTTP.Query) }},
+	{"remotewrite.Config", func(_ *testing.T, c *config.Config) any {
+		return remotewrite.ConfigFromConfig(c.Storage.RemoteWrite[0], c.Edge)
+	}},
+	{"remotequery.Config", func(_ *testing.T, c *config.Config) any {
+		return remotequery.ConfigFromConfig(c.Storage.Query, &tls.Config{MinVersion: tls.VersionTLS12})
+	}},
+	{"auth.Config", func(t *testing.T, c *config.Config) any {
+		out, err := auth.ConfigFromConfig(c.Auth, c.DataDir, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}},
+	{"canary.Config", func(_ *testing.T, c *config.Config) any { return canary.ConfigFromConfig(c.Alerts.Canary) }},
+	{"alerts.Grouping", func(_ *testing.T, c *config.Config) any { return alerts.GroupingFromConfig(c.Alerts) }},
 }
 
 // TestEveryComponentFieldHasAYAMLKey fails when a component configuration field is reached by no YAML key
@@ -110,6 +155,7 @@ func TestEveryComponentFieldHasAYAMLKey(t *testing.T) {
 	fill(reflect.ValueOf(cfg).Elem())
 	cfg.Cameras[0].Zones = []string{"z: 0,0 1,0 1,1"}
 	cfg.Broker.Users[0].Password = "" // the hash is used as is; a plain password is hashed (bcrypt, slow)
+	cfg.Auth.TrustedProxies = []string{"10.0.0.0/8"}
 	zero := map[string]bool{}
 	for _, tc := range coverageCases {
 		t.Run(tc.name, func(t *testing.T) {

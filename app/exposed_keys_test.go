@@ -8,6 +8,7 @@ import (
 	"citywatch/cameras"
 	"citywatch/config"
 	"citywatch/store/influx"
+	"citywatch/store/remotewrite"
 )
 
 // exposedKeysYAML sets every key issue 13 exposed to a non-default value.
@@ -21,6 +22,10 @@ storage:
     retry_max: 5m
     tags: {city: hanoi}
     dead_letter_max_bytes: 1MiB
+  remote_write:
+    - name: centre
+      url: http://vm.example:8428/api/v1/write
+      dead_letter_max_bytes: 2MiB
 cameras:
   - id: Cam.1
     site: s
@@ -53,5 +58,8 @@ func TestExposedKeysTakeEffect(t *testing.T) {
 	if ic.RetryInitial != 2*time.Second || ic.RetryMax != 5*time.Minute || ic.DeadLetterMaxBytes != 1<<20 ||
 		!reflect.DeepEqual(ic.Tags, map[string]string{"city": "hanoi"}) {
 		t.Errorf("influx: retry %s..%s, tags %v, dead letter %d", ic.RetryInitial, ic.RetryMax, ic.Tags, ic.DeadLetterMaxBytes)
+	}
+	if rw := remotewrite.ConfigFromConfig(cfg.Storage.RemoteWrite[0], cfg.Edge); rw.DeadLetterMaxBytes != 2<<20 {
+		t.Errorf("remote write dead letter %d", rw.DeadLetterMaxBytes)
 	}
 }

@@ -15,22 +15,7 @@ import (
 func (a *App) buildRemoteWrite() error {
 	cfg := a.cfg
 	for _, rw := range cfg.Storage.RemoteWrite {
-		relabel := make([]remotewrite.RelabelRule, len(rw.WriteRelabel))
-		for i, r := range rw.WriteRelabel {
-			relabel[i] = remotewrite.RelabelRule{Action: r.Action, Regex: r.Regex}
-		}
-		w, err := remotewrite.New(remotewrite.Config{
-			Name: rw.Name, URL: rw.URL, ProtobufMessage: rw.ProtobufMessage,
-			BasicAuthUser: rw.Username, BasicAuthPassword: rw.Password.Value(), BearerToken: rw.BearerToken.Value(),
-			Headers:   rw.Headers,
-			TLSCAFile: rw.TLS.CAFile, TLSCertFile: rw.TLS.CertFile, TLSKeyFile: rw.TLS.KeyFile,
-			TLSInsecureSkipVerify: rw.TLS.InsecureSkipVerify,
-			Timeout:               rw.Timeout.Std(), BatchSize: rw.BatchSize, FlushInterval: rw.FlushInterval.Std(),
-			RetryInitial: rw.MinBackoff.Std(), RetryMax: rw.MaxBackoff.Std(),
-			Edge: cfg.Edge.Name, Site: cfg.Edge.Site, ExternalLabels: rw.ExternalLabels, Relabel: relabel,
-			QueueDir: rw.Queue.Dir, QueueMaxBytes: int64(rw.Queue.MaxBytes), QueueSegmentBytes: int64(rw.Queue.SegmentBytes),
-			QueueFullPolicy: rw.Queue.FullPolicy,
-		}, remotewrite.Deps{Logger: a.log, Registerer: a.reg})
+		w, err := remotewrite.New(remotewrite.ConfigFromConfig(rw, cfg.Edge), remotewrite.Deps{Logger: a.log, Registerer: a.reg})
 		if err != nil {
 			return fmt.Errorf("storage.remote_write %s: %w", rw.Name, err)
 		}

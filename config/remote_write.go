@@ -70,6 +70,9 @@ type RemoteWriteConfig struct {
 	WriteRelabel []RelabelConfig `yaml:"write_relabel"`
 	// Queue is the endpoint's on-disk store-and-forward queue.
 	Queue RemoteWriteQueueConfig `yaml:"queue"`
+	// DeadLetterMaxBytes bounds the file of samples the receiver refused as invalid (in the queue directory);
+	// when full it is rotated once, replacing the previous one. It defaults to 16MiB.
+	DeadLetterMaxBytes ByteSize `yaml:"dead_letter_max_bytes"`
 }
 
 // RelabelConfig is a write_relabel rule on the metric name.
@@ -110,6 +113,8 @@ func DefaultRemoteWrite() RemoteWriteConfig {
 		FlushInterval:   Duration(time.Second),
 		MinBackoff:      Duration(500 * time.Millisecond),
 		MaxBackoff:      Duration(30 * time.Second),
+		// DeadLetterMaxBytes: the forwarders' default (16MiB), as storage.influx.dead_letter_max_bytes.
+		DeadLetterMaxBytes: 16 << 20,
 		Queue: RemoteWriteQueueConfig{
 			MaxBytes:     1 << 30,
 			SegmentBytes: 16 << 20,
@@ -217,6 +222,9 @@ func (c *Config) validateRemoteWrite(v validator) {
 			v.add(p+".queue.segment_bytes", "must be <= half of max_bytes (%s); got %s", q.MaxBytes, quote(q.SegmentBytes.String()))
 		}
 		v.oneOf(p+".queue.full_policy", q.FullPolicy, FullPolicyDropOldest, FullPolicyBlock)
+		if rw.DeadLetterMaxBytes <= 0 {
+			v.add(p+".dead_letter_max_bytes", "must be > 0; got %s", quote(rw.DeadLetterMaxBytes.String()))
+		}
 		if q.Dir != "" {
 			d := filepath.Clean(q.Dir)
 			if j, dup := dirs[d]; dup {

@@ -77,4 +77,9 @@ func (c *Config) defaultExposed() {
 	if in.DeadLetterMaxBytes == 0 {
 		in.DeadLetterMaxBytes = defIn.DeadLetterMaxBytes
 	}
+	for i := range c.Storage.RemoteWrite {
+		if rw := &c.Storage.RemoteWrite[i]; rw.DeadLetterMaxBytes == 0 {
+			rw.DeadLetterMaxBytes = DefaultRemoteWrite().DeadLetterMaxBytes
+		}
+	}
 }
