@@ -57,29 +57,23 @@ func (c *Config) defaultExposed() {
 	def := DefaultCamera()
 	for i := range c.Cameras {
 		cam := &c.Cameras[i]
-		if cam.KeyframeTimeout == 0 {
-			cam.KeyframeTimeout = def.KeyframeTimeout
-		}
-		if cam.MinFPSRatio == 0 {
-			cam.MinFPSRatio = def.MinFPSRatio
-		}
-		if cam.MaxLossRatio == 0 {
-			cam.MaxLossRatio = def.MaxLossRatio
-		}
+		orDefault(&cam.KeyframeTimeout, def.KeyframeTimeout)
+		orDefault(&cam.MinFPSRatio, def.MinFPSRatio)
+		orDefault(&cam.MaxLossRatio, def.MaxLossRatio)
 	}
 	in, defIn := &c.Storage.Influx, Default().Storage.Influx
-	if in.RetryInitial == 0 {
-		in.RetryInitial = defIn.RetryInitial
-	}
-	if in.RetryMax == 0 {
-		in.RetryMax = defIn.RetryMax
-	}
-	if in.DeadLetterMaxBytes == 0 {
-		in.DeadLetterMaxBytes = defIn.DeadLetterMaxBytes
-	}
+	orDefault(&in.RetryInitial, defIn.RetryInitial)
+	orDefault(&in.RetryMax, defIn.RetryMax)
+	orDefault(&in.DeadLetterMaxBytes, defIn.DeadLetterMaxBytes)
 	for i := range c.Storage.RemoteWrite {
-		if rw := &c.Storage.RemoteWrite[i]; rw.DeadLetterMaxBytes == 0 {
-			rw.DeadLetterMaxBytes = DefaultRemoteWrite().DeadLetterMaxBytes
-		}
+		orDefault(&c.Storage.RemoteWrite[i].DeadLetterMaxBytes, DefaultRemoteWrite().DeadLetterMaxBytes)
+	}
+}
+
+// orDefault sets *p to def when it is the zero value.
+func orDefault[T comparable](p *T, def T) {
+	var zero T
+	if *p == zero {
+		*p = def
 	}
 }

@@ -39,7 +39,7 @@ var scopeCases = []string{
 }
 
 // TestPrometheusAPIScopedToSites runs the real Prometheus API over a real TSDB holding two sites' series and a
-// series without a site: a user limited to site "a" sees only site a, whatever the endpoint or query grammar;
+// series without a site, given to promapi.New as is (scoping is by construction): a user limited to site "a" sees only site a, whatever the endpoint or query grammar;
 // an admin sees everything.
 func TestPrometheusAPIScopedToSites(t *testing.T) {
 	db, err := tsdb.Open(tsdb.Config{Dir: t.TempDir()}, tsdb.Deps{})
@@ -56,7 +56,7 @@ func TestPrometheusAPIScopedToSites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, err := promapi.New(ScopeToSites(db), promapi.Options{})
+	api, err := promapi.New(db, promapi.Options{}) // the raw TSDB: New scopes it, no caller can forget to
 	if err != nil {
 		t.Fatal(err)
 	}
