@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -135,7 +136,8 @@ func (s *httpSender) errorBody(b []byte) string {
 }
 
 // receiverSecrets are the strings of a receiver that must not appear in an error: its URL and the URL's
-// longer path segments, query and userinfo, its signing secrets, header values and access token.
+// longer path segments, query and its values, and userinfo, its signing secrets, header values and access
+// token. Longer ones come first, so a secret that contains another is redacted whole.
 func receiverSecrets(cr *compiledReceiver) []string {
 	var olds []string
 	if cr.URL != "" {
@@ -148,9 +150,15 @@ func receiverSecrets(cr *compiledReceiver) []string {
 			}
 			if u.RawQuery != "" {
 				olds = append(olds, u.RawQuery)
+				for _, vs := range u.Query() { // a receiver may echo one parameter's value alone
+					olds = append(olds, vs...)
+				}
 			}
 			if u.User != nil {
-				olds = append(olds, u.User.String())
+				olds = append(olds, u.User.String(), u.User.Username())
+				if pw, ok := u.User.Password(); ok {
+					olds = append(olds, pw)
+				}
 			}
 		}
 	}
@@ -167,6 +175,7 @@ func receiverSecrets(cr *compiledReceiver) []string {
 			out = append(out, x)
 		}
 	}
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
 	return out
 }
 
