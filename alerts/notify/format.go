@@ -364,6 +364,26 @@ func teamsAdaptivePayload(p Payload) map[string]any {
 		"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": nil, "content": card}}}
 }
 
+func telegramPayload(chatID string, p Payload) map[string]any {
+	var b strings.Builder
+	b.WriteString("<b>" + html.EscapeString(p.title()) + "</b>")
+	for _, f := range p.facts() {
+		b.WriteString("\n<b>" + html.EscapeString(f[0]) + ":</b> " + html.EscapeString(f[1]))
+	}
+	if p.GeneratorURL != "" {
+		b.WriteString("\n<a href=\"" + html.EscapeString(p.GeneratorURL) + "\">Open in citywatch</a>")
+	}
+	text := b.String()
+	if len(text) > 4000 { // Telegram's limit is 4096 characters; cut on a line so no HTML tag is split
+		if i := strings.LastIndexByte(text[:4000], '\n'); i > 0 {
+			text = text[:i]
+		} else {
+			text = "<b>" + html.EscapeString(truncate(p.title(), 300)) + "</b>"
+		}
+	}
+	return map[string]any{"chat_id": chatID, "text": text, "parse_mode": "HTML", "disable_web_page_preview": true}
+}
+
 // TemplateFuncs returns the functions available to custom templates, so configuration validation parses a
 // template exactly as delivery will.
 func TemplateFuncs() template.FuncMap { return maps.Clone(templateFuncs) }
