@@ -115,7 +115,7 @@ func (s *httpSender) send(ctx context.Context, m Message, body []byte, ctype str
 			ra, ok = s.retryAfter(snippet)
 		}
 		if ok {
-			e.RetryAfter = ra
+			e.RetryAfter = max(ra, time.Millisecond) // "Retry-After: 0" asks for a retry now, not a backoff
 		}
 		return true, e
 	case code == http.StatusRequestTimeout || code == http.StatusTooEarly:
