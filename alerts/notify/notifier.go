@@ -48,9 +48,10 @@ type Error struct {
 	Msg string
 }
 
+// Error returns the redacted message.
 func (e *Error) Error() string { return e.Msg }
 
-// Reasons an integration gives that are not about the receiver's health (the breaker does not count them).
+// Outcome words the outbox itself also gives (see Error.Reason).
 const (
 	reasonSuccess     = "success"
 	reasonRenderError = "render_error"
