@@ -89,7 +89,7 @@ func notifyConfig(cfg *config.Config) notify.Config {
 			Name: r.Name, URL: r.URL.Value(), Format: r.Format, Template: r.Template, ContentType: r.ContentType,
 			Secrets: secrets, Headers: headers,
 			AllowPrivate: r.AllowPrivate, Timeout: r.Timeout.Std(), MaxConcurrency: r.MaxConcurrency,
-			TelegramChatID: r.TelegramChatID,
+			TelegramChatID: r.TelegramChatID, ZaloUserID: r.ZaloUserID, ZaloAccessToken: r.ZaloAccessToken.Value(),
 		})
 	}
 	for _, r := range nc.Routes {

@@ -19,6 +19,7 @@ var testVars = map[string]string{
 	"CITYWATCH_WEBHOOK_SECRET":        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
 	"CITYWATCH_CHAT_TOKEN":            "example-chat-token",
 	"CITYWATCH_TELEGRAM_BOT_TOKEN":    "123456:example-telegram-bot-token",
+	"CITYWATCH_ZALO_ACCESS_TOKEN":     "example-zalo-oa-access-token",
 }
 
 func testEnv() environment {
@@ -304,7 +305,7 @@ var badConfigs = []struct {
 		`testdata/notify_receivers.bad.yaml:11: notify.receivers[3].url: must not contain credentials; use headers (e.g. Authorization) instead`,
 		`testdata/notify_receivers.bad.yaml:14: notify.receivers[4].url: host ::1 is a loopback address; set allow_private: true to deliver to internal addresses`,
 		`testdata/notify_receivers.bad.yaml:15: notify.receivers[4].template: is only used with format template; got format "slack"`,
-		`testdata/notify_receivers.bad.yaml:19: notify.receivers[5].format: must be one of citywatch, alertmanager, alertmanager_api, slack, teams, teams_messagecard, telegram, template, mqtt; got "pagerduty"`,
+		`testdata/notify_receivers.bad.yaml:19: notify.receivers[5].format: must be one of citywatch, alertmanager, alertmanager_api, slack, teams, teams_messagecard, telegram, zalo, template, mqtt; got "pagerduty"`,
 		`testdata/notify_receivers.bad.yaml:20: notify.receivers[5].timeout: must be > 0; got "0s"`,
 		`testdata/notify_receivers.bad.yaml:21: notify.receivers[5].max_concurrency: must be between 1 and 256; got 300`,
 		`testdata/notify_receivers.bad.yaml:22: notify.receivers[5].telegram_chat_id: is only used with format telegram; got format "pagerduty"`,

@@ -12,6 +12,8 @@ const (
 	NotifyFormatTemplate         = "template"
 	// NotifyFormatMQTT publishes on the embedded broker instead of posting a webhook (no url).
 	NotifyFormatMQTT = "mqtt"
+	// NotifyFormatZalo sends a Zalo Official Account text message (url defaults to the Zalo API).
+	NotifyFormatZalo = "zalo"
 )
 
 // DefaultReceiverContentType is the Content-Type of template bodies unless content_type says otherwise.
@@ -56,12 +58,12 @@ type ReceiverConfig struct {
 	Name string `yaml:"name"`
 	// URL is the webhook URL, http or https, without credentials. It is a Secret because webhook URLs carry
 	// tokens in their path (Slack, Teams, Telegram). Required (or url_file), except for format mqtt, which has
-	// none.
+	// none, and format zalo, where it defaults to "https://openapi.zalo.me/v3.0/oa/message/cs".
 	URL Secret `yaml:"url"`
 	// URLFile is a file holding the URL. Parse reads it into URL.
 	URLFile string `yaml:"url_file"`
-	// Format is citywatch, alertmanager, alertmanager_api, slack, teams, teams_messagecard, telegram, template
-	// or mqtt (publish on the embedded broker what the routes send here; needs notify.mqtt.enabled: false,
+	// Format is citywatch, alertmanager, alertmanager_api, slack, teams, teams_messagecard, telegram, zalo,
+	// template or mqtt (publish on the embedded broker what the routes send here; needs notify.mqtt.enabled: false,
 	// which publishes everything). It defaults to "citywatch".
 	Format string `yaml:"format"`
 	// Template is the Go text/template of the body, for format template only (required there). It defaults
@@ -90,6 +92,14 @@ type ReceiverConfig struct {
 	MaxConcurrency int `yaml:"max_concurrency"`
 	// TelegramChatID is the chat_id of the telegram format (required there). It defaults to "".
 	TelegramChatID string `yaml:"telegram_chat_id"`
+	// ZaloUserID is the Zalo user id (as seen by the Official Account) of format zalo (required there). It
+	// defaults to "".
+	ZaloUserID string `yaml:"zalo_user_id"`
+	// ZaloAccessToken is the Official Account's access token of format zalo, sent in the access_token header
+	// (required there, or zalo_access_token_file). It defaults to "".
+	ZaloAccessToken Secret `yaml:"zalo_access_token"`
+	// ZaloAccessTokenFile is a file holding the access token. Parse reads it into ZaloAccessToken.
+	ZaloAccessTokenFile string `yaml:"zalo_access_token_file"`
 
 	// SecretFileValues are the secrets read from SecretFiles, in order ("" where a file could not be read).
 	// Parse and Complete fill them; they are not a key of the file. (Exported so that fmt redacts them too:

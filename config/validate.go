@@ -125,6 +125,7 @@ func (c *Config) readSecretFiles(s *errorSink, fsys fileOpener) {
 		r := &c.Notify.Receivers[i]
 		p := indexPath("notify.receivers", i)
 		read(p+".url", &r.URL, r.URLFile)
+		read(p+".zalo_access_token", &r.ZaloAccessToken, r.ZaloAccessTokenFile)
 		// Lists and maps of files: re-read from scratch, so Complete stays idempotent.
 		r.SecretFileValues = make([]Secret, len(r.SecretFiles))
 		for j, file := range r.SecretFiles {

@@ -163,6 +163,8 @@ func (v validator) receiver(p string, r *ReceiverConfig) {
 	switch {
 	case r.Format == NotifyFormatMQTT:
 		v.mqttReceiver(p, urlKey, r)
+	case r.Format == NotifyFormatZalo && r.URL == "" && r.URLFile == "":
+		// the Zalo API's own URL
 	case r.URL == "":
 		if r.URLFile == "" {
 			v.add(urlKey, "is required")
@@ -173,8 +175,8 @@ func (v validator) receiver(p string, r *ReceiverConfig) {
 		}
 	}
 	v.oneOf(p+".format", r.Format, NotifyFormatCitywatch, NotifyFormatAlertmanager, NotifyFormatAlertmanagerAPI,
-		NotifyFormatSlack, NotifyFormatTeams, NotifyFormatTeamsMessageCard, NotifyFormatTelegram, NotifyFormatTemplate,
-		NotifyFormatMQTT)
+		NotifyFormatSlack, NotifyFormatTeams, NotifyFormatTeamsMessageCard, NotifyFormatTelegram, NotifyFormatZalo,
+		NotifyFormatTemplate, NotifyFormatMQTT)
 	switch {
 	case r.Format == NotifyFormatTemplate && strings.TrimSpace(r.Template) == "":
 		v.add(p+".template", "is required for format template")
@@ -209,6 +211,7 @@ func (v validator) receiver(p string, r *ReceiverConfig) {
 	default:
 		v.text(p+".telegram_chat_id", r.TelegramChatID)
 	}
+	v.zaloReceiver(p, r)
 }
 
 // mqttReceiver rejects the webhook keys of a receiver with format mqtt, which publishes on the embedded broker:

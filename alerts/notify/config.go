@@ -36,26 +36,23 @@ const (
 	FormatTemplate = "template"
 	// FormatMQTT publishes to the MQTT broker given in Deps.MQTT (Receiver.URL is unused).
 	FormatMQTT = "mqtt"
+	// FormatZalo is a Zalo Official Account API text message to one user (Receiver.ZaloUserID).
+	FormatZalo = "zalo"
 )
 
 // MQTTReceiverName is the built-in receiver of Config.PublishMQTT (notify.mqtt.enabled) in the delivery log and
 // the metrics. A configured receiver cannot take the name: "." is not allowed in receiver names.
 const MQTTReceiverName = "notify.mqtt"
 
-var validFormats = map[string]bool{
-	FormatCitywatch: true, FormatAlertmanager: true, FormatAlertmanagerAPI: true, FormatSlack: true,
-	FormatTeams: true, FormatTeamsMessageCard: true, FormatTelegram: true, FormatTemplate: true, FormatMQTT: true,
-}
-
 // Receiver is one notification destination.
 type Receiver struct {
 	// Name identifies the receiver in routes, the delivery log and metric labels: 1-64 of [A-Za-z0-9_-].
 	Name string `yaml:"name" json:"name"`
 	// URL is the webhook URL (http or https). It is a secret: it is never logged or returned by the API, only
-	// its scheme and host. Unused for the mqtt format.
+	// its scheme and host. Unused for the mqtt format; it defaults to DefaultZaloURL for the zalo format.
 	URL string `yaml:"url" json:"-"`
 	// Format is one of citywatch, alertmanager, alertmanager_api, slack, teams, teams_messagecard, telegram,
-	// template, mqtt. It defaults to citywatch.
+	// zalo, template, mqtt. It defaults to citywatch.
 	Format string `yaml:"format" json:"format"`
 	// Template is the Go text/template for the template format; it is executed with a Payload.
 	Template string `yaml:"template" json:"-"`
@@ -75,6 +72,11 @@ type Receiver struct {
 	MaxConcurrency int `yaml:"max_concurrency" json:"max_concurrency"`
 	// TelegramChatID is the chat_id for the telegram format.
 	TelegramChatID string `yaml:"telegram_chat_id" json:"-"`
+	// ZaloUserID is the Zalo user (of the Official Account) the zalo format sends to.
+	ZaloUserID string `yaml:"zalo_user_id" json:"-"`
+	// ZaloAccessToken is the Official Account's access token for the zalo format, sent in the access_token
+	// header. It is a secret: it never appears in errors, logs or the delivery log.
+	ZaloAccessToken string `yaml:"zalo_access_token" json:"-"`
 }
 
 // Route sends the alert changes it matches to a receiver.
@@ -185,6 +187,9 @@ func (c Config) withDefaults() Config {
 		}
 		if r.ContentType == "" {
 			r.ContentType = "application/json"
+		}
+		if r.URL == "" {
+			r.URL = kinds[r.Format].defaultURL
 		}
 	}
 	c.Routes = append([]Route(nil), c.Routes...)
@@ -311,11 +316,12 @@ func compileReceiver(p string, r Receiver) (*compiledReceiver, []error) {
 	if !receiverNameRE.MatchString(r.Name) {
 		add("%s.name: must be 1-64 characters of [A-Za-z0-9_-], got %q", p, truncate(r.Name, 80))
 	}
-	if !validFormats[r.Format] {
+	k, known := kinds[r.Format]
+	if !known {
 		add("%s.format: unknown format %q (want citywatch, alertmanager, alertmanager_api, slack, teams, "+
-			"teams_messagecard, telegram, template or mqtt)", p, truncate(r.Format, 40))
+			"teams_messagecard, telegram, zalo, template or mqtt)", p, truncate(r.Format, 40))
 	}
-	if r.Format != FormatMQTT {
+	if !k.noURL {
 		u, err := parseTarget(r.URL, r.AllowPrivate)
 		if err != nil {
 			add("%s.url: %w", p, err)
@@ -325,14 +331,14 @@ func compileReceiver(p string, r Receiver) (*compiledReceiver, []error) {
 			u.Path = strings.TrimSuffix(u.Path, "/") + "/api/v2/alerts"
 		}
 	}
+	if k.check != nil {
+		errs = append(errs, k.check(p, r)...)
+	}
 	if r.Timeout < 0 {
 		add("%s.timeout: must be > 0, got %q", p, r.Timeout.String())
 	}
 	if r.MaxConcurrency < 0 || r.MaxConcurrency > 256 {
 		add("%s.max_concurrency: must be between 1 and 256, got %d", p, r.MaxConcurrency)
-	}
-	if r.Format == FormatTelegram && r.TelegramChatID == "" {
-		add("%s.telegram_chat_id: required for the telegram format", p)
 	}
 	if r.Format == FormatTemplate {
 		t, err := parseTemplate(r.Name, r.Template)
@@ -417,13 +423,6 @@ func RedactURL(raw string) string {
 		s += "/<redacted>"
 	}
 	return s
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // floatPtr converts NaN and infinities to nil so payloads stay valid JSON.

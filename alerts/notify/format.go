@@ -192,38 +192,20 @@ func (p Payload) facts() [][2]string {
 	return f
 }
 
-// render produces the request body and content type of a delivery.
-func render(r *compiledReceiver, p Payload, c storedChange, externalURL string) ([]byte, string, error) {
-	var v any
-	switch r.Format {
-	case FormatCitywatch, FormatMQTT:
-		v = p
-	case FormatAlertmanager:
-		v = alertmanagerPayload(r.Name, externalURL, r.groupBy, c)
-	case FormatAlertmanagerAPI:
-		v = alertmanagerAPIPayload(c)
-	case FormatSlack:
-		v = slackPayload(p)
-	case FormatTeams:
-		v = teamsAdaptivePayload(p)
-	case FormatTeamsMessageCard:
-		v = teamsMessageCardPayload(p)
-	case FormatTelegram:
-		v = telegramPayload(r.TelegramChatID, p)
-	case FormatTemplate:
-		var b bytes.Buffer
-		if err := r.tmpl.Execute(&b, p); err != nil {
-			return nil, "", fmt.Errorf("template: %w", err)
-		}
-		return b.Bytes(), r.ContentType, nil
-	default:
-		return nil, "", fmt.Errorf("unknown format %q", r.Format)
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, "", fmt.Errorf("encode %s payload: %w", r.Format, err)
-	}
-	return b, "application/json", nil
+// The JSON bodies of the webhook kinds (see kinds).
+func citywatchBody(_ *compiledReceiver, p Payload, _ storedChange, _ string) any { return p }
+func alertmanagerBody(cr *compiledReceiver, _ Payload, c storedChange, externalURL string) any {
+	return alertmanagerPayload(cr.Name, externalURL, cr.groupBy, c)
+}
+func alertmanagerAPIBody(_ *compiledReceiver, _ Payload, c storedChange, _ string) any {
+	return alertmanagerAPIPayload(c)
+}
+func slackBody(_ *compiledReceiver, p Payload, _ storedChange, _ string) any { return slackPayload(p) }
+func teamsBody(_ *compiledReceiver, p Payload, _ storedChange, _ string) any {
+	return teamsAdaptivePayload(p)
+}
+func teamsMessageCardBody(_ *compiledReceiver, p Payload, _ storedChange, _ string) any {
+	return teamsMessageCardPayload(p)
 }
 
 // Alertmanager webhook v4 (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config).

@@ -34,6 +34,7 @@ var goldenReceivers = []Receiver{
 	{Name: "teams", Format: FormatTeams},
 	{Name: "teamscard", Format: FormatTeamsMessageCard},
 	{Name: "tg", Format: FormatTelegram, TelegramChatID: "-100123"},
+	{Name: "zalo", Format: FormatZalo, ZaloUserID: "2512523625412515", ZaloAccessToken: "not-in-the-body"},
 	{Name: "tmpl", Format: FormatTemplate, Template: `{"text":{{json (printf "%s is %s at %s" .Alert .State .Site)}},"since":"{{rfc3339 .StartsAt}}"}`},
 }
 

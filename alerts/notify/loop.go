@@ -228,8 +228,8 @@ func (o *Outbox) shutdown(pending []result) {
 	}
 	o.stmts.close()
 	for _, rs := range o.order {
-		if rs.client != nil {
-			rs.client.CloseIdleConnections()
+		if c, ok := rs.notifier.(interface{ CloseIdleConnections() }); ok {
+			c.CloseIdleConnections()
 		}
 	}
 }

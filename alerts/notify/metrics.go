@@ -24,7 +24,7 @@ func newMetrics(reg prometheus.Registerer, receivers []string) *metrics {
 		}, []string{"receiver", "status"}),
 		attempts: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "citywatch_notify_attempts_total",
-			Help: "Delivery attempts by receiver and outcome (success, http_4xx, http_4xx_retry, http_5xx, rate_limited, timeout, network, blocked, redirect, render_error).",
+			Help: "Delivery attempts by receiver and outcome (success, http_4xx, http_4xx_retry, http_5xx, rate_limited, api_error, timeout, network, blocked, redirect, render_error).",
 		}, []string{"receiver", "outcome"}),
 		pending: f.NewGauge(prometheus.GaugeOpts{
 			Name: "citywatch_notify_pending",

@@ -85,3 +85,37 @@ func (m *MQTTPublisher) publish(c storedChange, body []byte) error {
 	}
 	return nil
 }
+
+// mqttKind publishes the citywatch payload on the broker (MQTTPublisher): the receivers of format mqtt and the
+// built-in MQTTReceiverName of Config.PublishMQTT.
+var mqttKind = kind{
+	render: renderJSON(citywatchBody),
+	newNotifier: func(cr *compiledReceiver, env integrationEnv) (Notifier, error) {
+		if env.mqtt == nil {
+			return nil, fmt.Errorf("notify: receiver %q has format mqtt but Deps.MQTT is nil", cr.Name)
+		}
+		return &mqttNotifier{cr: cr, pub: env.mqtt}, nil
+	},
+	noURL: true,
+}
+
+// mqttNotifier is the mqtt integration. A failed publish is retried: the broker may be restarting.
+type mqttNotifier struct {
+	cr  *compiledReceiver
+	pub *MQTTPublisher
+}
+
+// Notify publishes the message, or the empty retained message of a resolve.
+func (n *mqttNotifier) Notify(ctx context.Context, m Message) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return failure(true, "network", 0, "mqtt publish: %s", err)
+	}
+	body, _, err := render(n.cr, buildPayload(m.Key, n.cr.Name, n.pub.ExternalURL, m.change), m.change, n.pub.ExternalURL)
+	if err != nil {
+		return failure(false, reasonRenderError, 0, "%s", err)
+	}
+	if err := n.pub.publish(m.change, body); err != nil {
+		return failure(true, "network", 0, "mqtt publish: %s", err)
+	}
+	return false, nil
+}

@@ -100,7 +100,6 @@ type Outbox struct {
 	log     *slog.Logger
 	clock   Clock
 	m       *metrics
-	mqtt    *MQTTPublisher
 	recv    map[string]*receiverState
 	order   []*receiverState
 	wake    chan struct{}
@@ -137,17 +136,17 @@ func NewOutbox(cfg Config, deps Deps) (*Outbox, error) {
 		o.clock = realClock{}
 	}
 	o.m = newMetrics(deps.Registerer, cc.order)
+	env := integrationEnv{externalURL: cc.cfg.ExternalURL, clock: o.clock}
+	if deps.MQTT != nil {
+		// QoS 1: a siren subscribed with QoS 1 and a persistent session gets what was published while it was away.
+		env.mqtt = &MQTTPublisher{Pub: deps.MQTT, Prefix: cc.cfg.MQTTTopicPrefix, QoS: 1, ExternalURL: cc.cfg.ExternalURL}
+	}
 	capacity := 0
 	for _, name := range cc.order {
-		cr := cc.receivers[name]
-		if cr.Format == FormatMQTT {
-			if deps.MQTT == nil {
-				return nil, fmt.Errorf("notify: receiver %q has format mqtt but Deps.MQTT is nil", name)
-			}
-			// QoS 1: a siren subscribed with QoS 1 and a persistent session gets what was published while it was away.
-			o.mqtt = &MQTTPublisher{Pub: deps.MQTT, Prefix: cc.cfg.MQTTTopicPrefix, QoS: 1, ExternalURL: cc.cfg.ExternalURL}
+		rs, err := newReceiverState(cc.receivers[name], env)
+		if err != nil {
+			return nil, err
 		}
-		rs := newReceiverState(cr)
 		o.recv[name] = rs
 		o.order = append(o.order, rs)
 		capacity += rs.capacity
