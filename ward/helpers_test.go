@@ -78,3 +78,13 @@ func (e *env) room(t *testing.T, site, name, wearable string) Room {
 	require.NoError(t, err)
 	return r
 }
+
+// motion is camera_motion_score samples of one zone, one a second over [from, to].
+func motion(site, camera, zone string, from, to time.Time, v float64) []store.Sample {
+	var ss []store.Sample
+	for ts := from; !ts.After(to); ts = ts.Add(time.Second) {
+		ss = append(ss, store.Sample{Name: "camera_motion_score", Labels: []store.Label{{Name: "camera", Value: camera},
+			{Name: "site", Value: site}, {Name: "zone", Value: zone}}, T: ts.UnixMilli(), V: v})
+	}
+	return ss
+}

@@ -136,7 +136,7 @@ func (s *Store) CreateRoom(ctx context.Context, r Room) (Room, error) {
 	if r.ID, err = res.LastInsertId(); err != nil {
 		return Room{}, fmt.Errorf("ward: create room: %w", err)
 	}
-	if err := writeBindings(ctx, tx, r.ID, r.Bindings); err != nil {
+	if err := writeBindings(ctx, tx, r.Site, r.ID, r.Bindings); err != nil {
 		return Room{}, err
 	}
 	return r, wrap("create room", tx.Commit())
@@ -149,7 +149,20 @@ func wrap(op string, err error) error {
 	return fmt.Errorf("ward: %s: %w", op, err)
 }
 
-func writeBindings(ctx context.Context, tx *sql.Tx, room int64, b Bindings) error {
+// writeBindings replaces room's bindings. A device is bound to one room of a site at most: two rooms would make
+// the Fever rule's join ambiguous (and the occupant unknowable).
+func writeBindings(ctx context.Context, tx *sql.Tx, site string, room int64, b Bindings) error {
+	for _, d := range append(append([]string{}, b.Wearables...), b.Sensors...) {
+		var other string
+		err := tx.QueryRowContext(ctx, `SELECT r.name FROM ward_bindings b JOIN ward_rooms r ON r.id = b.room_id
+			WHERE r.site = ? AND b.device = ? AND b.kind != 'camera' AND b.room_id != ?`, site, d, room).Scan(&other)
+		if err == nil {
+			return fmt.Errorf("%w: device %s is bound to room %s", ErrConflict, d, other)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return wrap("bindings", err)
+		}
+	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM ward_bindings WHERE room_id = ?`, room); err != nil {
 		return wrap("bindings", err)
 	}
@@ -187,7 +200,7 @@ func (s *Store) SetBindings(ctx context.Context, site string, room int64, b Bind
 		return wrap("bindings", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
-	if err := writeBindings(ctx, tx, room, b); err != nil {
+	if err := writeBindings(ctx, tx, site, room, b); err != nil {
 		return err
 	}
 	return wrap("bindings", tx.Commit())
@@ -369,8 +382,8 @@ func (s *Store) Occupancy(ctx context.Context, site string, id int64, personal b
 	return list[0], nil
 }
 
-// Occupancies returns site's occupancies ("" for every site) that were active at some time in [from, to)
-// (zero times do not bound), with personal fields when personal is true; activeOnly keeps the active ones.
+// Occupancies returns site's occupancies ("" for every site), with personal fields when personal is true;
+// activeOnly keeps the active ones.
 func (s *Store) Occupancies(ctx context.Context, site string, activeOnly, personal bool) ([]Occupancy, error) {
 	var where []string
 	var args []any

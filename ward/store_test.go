@@ -115,3 +115,16 @@ func TestPurgeReleasedBefore(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, manual, 2)
 }
+
+func TestDeviceBoundToOneRoom(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC), Config{})
+	e.room(t, "site-a", "101", "wearable-001")
+	_, err := e.ward.Store().CreateRoom(ctx, Room{Site: "site-a", Name: "102", Bindings: Bindings{Wearables: []string{"wearable-001"}}})
+	assert.ErrorIs(t, err, ErrConflict)
+	r3, err := e.ward.Store().CreateRoom(ctx, Room{Site: "site-a", Name: "103"})
+	require.NoError(t, err)
+	assert.ErrorIs(t, e.ward.Store().SetBindings(ctx, "site-a", r3.ID, Bindings{Sensors: []string{"wearable-001"}}), ErrConflict)
+	_, err = e.ward.Store().CreateRoom(ctx, Room{Site: "site-b", Name: "101", Bindings: Bindings{Wearables: []string{"wearable-001"}}})
+	assert.NoError(t, err, "another site's device of the same id")
+}
