@@ -13,6 +13,7 @@ import (
 
 	"citywatch/alerts"
 	"citywatch/dashboards/auth"
+	"citywatch/ward/wardtest"
 )
 
 // fakeAlerts answers the report's alert list.
@@ -37,7 +38,7 @@ func TestFHIRExport(t *testing.T) {
 
 	code, body := ae.do(t, auth.RoleHealthStaff, []string{"site-a"}, "GET", "/api/ward/site-a/fhir?date=2026-12-07", "")
 	require.Equal(t, http.StatusOK, code, body)
-	codes, err := validateFHIRBundle([]byte(body))
+	codes, err := wardtest.ValidateFHIRBundle([]byte(body))
 	require.NoError(t, err)
 	// 12 five-minute steps of temperature plus the manual one, 6 of heart rate.
 	assert.Equal(t, map[string]int{LOINCBodyTemp: 13, LOINCHeartRate: 6}, codes)
@@ -53,7 +54,7 @@ func TestFHIRValidatorRejects(t *testing.T) {
 "category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}],
 "code":{"coding":[{"system":"http://loinc.org","code":"8310-5"}]},"subject":{"reference":"urn:uuid:6e8bc430-9c3a-5d8c-8a3e-1e2a4b5c6d7e"},
 "effectiveDateTime":"2026-12-07T08:00:00Z","valueQuantity":{"value":36.6,"unit":"Cel","system":"http://unitsofmeasure.org","code":"Cel"}}}]}`
-	_, err := validateFHIRBundle([]byte(good))
+	_, err := wardtest.ValidateFHIRBundle([]byte(good))
 	require.NoError(t, err)
 	for _, bad := range []struct{ name, from, to string }{
 		{"unknown element", `"status":"final"`, `"status":"final","temperature":1`},
@@ -65,7 +66,7 @@ func TestFHIRValidatorRejects(t *testing.T) {
 		{"total", `"total":2`, `"total":3`},
 		{"effective", `"2026-12-07T08:00:00Z"`, `"yesterday"`},
 	} {
-		_, err := validateFHIRBundle([]byte(strings.Replace(good, bad.from, bad.to, 1)))
+		_, err := wardtest.ValidateFHIRBundle([]byte(strings.Replace(good, bad.from, bad.to, 1)))
 		assert.Error(t, err, bad.name)
 	}
 }

@@ -1,4 +1,6 @@
-package ward
+// Package wardtest validates the ward's exports the way a receiving system would, for the tests of package ward
+// and the end-to-end tests.
+package wardtest
 
 import (
 	"bytes"
@@ -10,13 +12,23 @@ import (
 	"github.com/samply/golang-fhir-models/fhir-models/fhir"
 )
 
-// validateFHIRBundle checks a FHIR R4 JSON bundle of vital signs the way a receiving server would: every element
+// The codes the ward's export must use (independent of package ward, so a wrong constant there fails here).
+const (
+	loincSystem    = "http://loinc.org"
+	ucumSystem     = "http://unitsofmeasure.org"
+	categorySystem = "http://terminology.hl7.org/CodeSystem/observation-category"
+	// LOINCBodyTemp and LOINCHeartRate key ValidateFHIRBundle's counts.
+	LOINCBodyTemp  = "8310-5"
+	LOINCHeartRate = "8867-4"
+)
+
+// ValidateFHIRBundle checks a FHIR R4 JSON bundle of vital signs the way a receiving server would: every element
 // is known to the R4 model (strict decoding into the generated R4 structs, resourceType stripped), the bundle is
 // a collection whose entries have absolute fullUrls, Patients carry only an id and an identifier (no name,
 // telecom or address: pseudonymous), and every Observation follows the vital-signs profile (status, the
 // vital-signs category, a LOINC code with a UCUM valueQuantity, a subject that resolves to a Patient in the
 // bundle, an effectiveDateTime). It returns the observations per LOINC code.
-func validateFHIRBundle(data []byte) (map[string]int, error) {
+func ValidateFHIRBundle(data []byte) (map[string]int, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return nil, fmt.Errorf("not JSON: %w", err)
@@ -80,10 +92,10 @@ func validateFHIRBundle(data []byte) (map[string]int, error) {
 			return nil, fmt.Errorf("observation %d: status %s", i, o.Status)
 		}
 		if len(o.Category) != 1 || len(o.Category[0].Coding) != 1 || *o.Category[0].Coding[0].Code != "vital-signs" ||
-			*o.Category[0].Coding[0].System != CategorySystem {
+			*o.Category[0].Coding[0].System != categorySystem {
 			return nil, fmt.Errorf("observation %d: not in the vital-signs category", i)
 		}
-		if len(o.Code.Coding) != 1 || *o.Code.Coding[0].System != LOINCSystem {
+		if len(o.Code.Coding) != 1 || *o.Code.Coding[0].System != loincSystem {
 			return nil, fmt.Errorf("observation %d: code is not LOINC", i)
 		}
 		code := *o.Code.Coding[0].Code
@@ -92,7 +104,7 @@ func validateFHIRBundle(data []byte) (map[string]int, error) {
 			return nil, fmt.Errorf("observation %d: LOINC %s is neither body temperature nor heart rate", i, code)
 		}
 		q := o.ValueQuantity
-		if q == nil || q.Value == nil || q.System == nil || *q.System != UCUMSystem || q.Code == nil || *q.Code != unit {
+		if q == nil || q.Value == nil || q.System == nil || *q.System != ucumSystem || q.Code == nil || *q.Code != unit {
 			return nil, fmt.Errorf("observation %d: valueQuantity is not UCUM %s", i, unit)
 		}
 		if _, err := q.Value.Float64(); err != nil || strings.ContainsAny(string(*q.Value), "eE") {
