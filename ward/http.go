@@ -13,17 +13,17 @@ import (
 	"citywatch/dashboards/auth"
 )
 
-// Audit actions of the ward. Views of an occupant's record and every change are recorded with the case id as
-// target, never a name.
+// Audit actions of the ward (defined in package audit, so the audit API knows them). Views of an occupant's
+// record and every change are recorded with the case id as target, never a name.
 const (
-	AuditOccupantView = "ward_occupant_view"
-	AuditRosterView   = "ward_roster_view"
-	AuditRoomCreate   = "ward_room_create"
-	AuditBindings     = "ward_bindings_change"
-	AuditCheckIn      = "ward_check_in"
-	AuditStatusChange = "ward_status_change"
-	AuditManualRead   = "ward_manual_reading"
-	AuditExport       = "ward_export"
+	AuditOccupantView = audit.WardOccupantView
+	AuditRosterView   = audit.WardRosterView
+	AuditRoomCreate   = audit.WardRoomCreate
+	AuditBindings     = audit.WardBindings
+	AuditCheckIn      = audit.WardCheckIn
+	AuditStatusChange = audit.WardStatusChange
+	AuditManualRead   = audit.WardManualRead
+	AuditExport       = audit.WardExport
 )
 
 // Route is one HTTP route of the ward with its access rule; the server registers it behind access control.

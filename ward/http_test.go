@@ -175,6 +175,13 @@ func TestOccupantViewsAudited(t *testing.T) {
 	assert.Equal(t, 1, count[AuditManualRead])
 	assert.Equal(t, 1, count[AuditStatusChange])
 	assert.Equal(t, 1, count[AuditCheckIn])
+
+	// Admins can filter the audit trail by the ward's actions.
+	code, body = ae.do(t, auth.RoleAdmin, nil, "GET", "/api/audit?action="+AuditOccupantView, "")
+	require.Equal(t, http.StatusOK, code, body)
+	var got struct{ Records []audit.Record }
+	require.NoError(t, json.Unmarshal([]byte(body), &got))
+	assert.Len(t, got.Records, 2)
 }
 
 // TestBadRequests: malformed or hostile bodies get 400 with a JSON error, never a 500 or a change.

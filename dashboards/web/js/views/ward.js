@@ -66,7 +66,7 @@ function renderWard(root, site, ctx) {
       rounds.length === 0 ? el("p", { class: "muted" }, "No rounds.") :
         rounds.map((r) => el("details", { open: r.missing > 0 || r.pending > 0, "data-round": r.label },
           el("summary", {}, `${r.label.slice(11)} — ${r.done} done, ${r.missing} missing, ${r.pending} pending, ${r.febrile} febrile`),
-          el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Room"), el("th", {}, "Case"), el("th", {}, "State"), el("th", {}, "Reading"))),
+          el("div", { class: "ward-table" }, el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Room"), el("th", {}, "Case"), el("th", {}, "State"), el("th", {}, "Reading"))),
             el("tbody", {}, r.rows.map((row) => {
               const res = row.result;
               const reading = res.reading ? `${res.reading.value.toFixed(1)} °C${res.reading.manual ? ` (manual, ${res.reading.by})` : ""}` : "";
@@ -74,8 +74,24 @@ function renderWard(root, site, ctx) {
                 el("td", {}, row.room), el("td", { class: "case" }, row.case_id),
                 el("td", {}, el("span", { class: `round-state ${res.state}` }, res.state),
                   res.febrile ? el("span", { class: "round-state febrile" }, " febrile") : null),
-                el("td", {}, reading));
-            }))))));
+                el("td", {}, reading, res.state === "missing" && canWard ? lateForm(row, r) : null));
+            })))))));
+  }
+
+  // lateForm enters a missed round's temperature afterwards, for that round.
+  function lateForm(row, round) {
+    const input = el("input", { type: "number", name: "value", step: "0.1", min: "30", max: "45", inputmode: "decimal", required: true,
+      "aria-label": `Temperature of case ${row.case_id} for the ${round.label.slice(11)} round, °C` });
+    const form = el("form", { class: "ward-inline", "data-late": row.case_id }, input, el("button", { type: "submit" }, "Enter"));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      try {
+        await post(`${base}/occupancies/${row.occupancy_id}/readings`, { value: Number(input.value), round: round.round });
+        say(`Reading ${input.value} °C entered for case ${row.case_id}, round ${round.label.slice(11)}.`);
+        load();
+      } catch (e) { say(`Not saved: ${e.message}`); }
+    });
+    return form;
   }
 
   function drawRooms(ward) {
