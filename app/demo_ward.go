@@ -24,7 +24,9 @@ const (
 )
 
 // demoPastRound is the demo's round that closed before it started (the first of demoWardSites' rounds).
-func demoPastRound(now time.Time) time.Time { return now.Add(-20 * time.Minute).UTC().Truncate(time.Minute) }
+func demoPastRound(now time.Time) time.Time {
+	return now.Add(-20 * time.Minute).UTC().Truncate(time.Minute)
+}
 
 // demoWardSites are the ward settings of the demo's quarantine hotels, relative to now (UTC).
 func demoWardSites(now time.Time) []config.WardSiteConfig {
