@@ -41,7 +41,7 @@ type env struct {
 }
 
 // newEnv builds a ward on a fresh metadata database and embedded TSDB, at now on a settable clock.
-func newEnv(t *testing.T, now time.Time, cfg Config) *env {
+func newEnv(t testing.TB, now time.Time, cfg Config) *env {
 	t.Helper()
 	dir := t.TempDir()
 	meta, err := sqlitedb.Open(filepath.Join(dir, "citywatch.db"))
@@ -71,7 +71,7 @@ func (e *env) wearable(t *testing.T, site, device, metric string, from, to time.
 }
 
 // room creates a room with one wearable at site.
-func (e *env) room(t *testing.T, site, name, wearable string) Room {
+func (e *env) room(t testing.TB, site, name, wearable string) Room {
 	t.Helper()
 	r, err := e.ward.Store().CreateRoom(context.Background(), Room{Site: site, Name: name,
 		Bindings: Bindings{Wearables: []string{wearable}, Camera: "cam-" + name, Zone: "door"}})
