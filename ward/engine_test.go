@@ -152,3 +152,22 @@ func TestPossibleLeaveSeries(t *testing.T) {
 	require.Len(t, evs, 1)
 	assert.Equal(t, EventPossibleLeave, evs[0].Kind)
 }
+
+// TestWearableSilentNamesRoomAndCase: the default pack's WearableSilent joins the occupant like Fever does.
+func TestWearableSilentNamesRoomAndCase(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	e := newEnv(t, now, Config{})
+	occupied := e.room(t, "site-a", "101", "wearable-001")
+	e.room(t, "site-a", "102", "wearable-002") // vacant
+	_, err := e.ward.Store().CheckIn(ctx, "site-a", CheckIn{RoomID: occupied.ID, CaseID: "Q-1"}, "nurse")
+	require.NoError(t, err)
+	for _, d := range []string{"wearable-001", "wearable-002", "wearable-003"} {
+		e.wearable(t, "site-a", d, "device_last_seen_seconds", now.Add(-time.Minute), now.Add(time.Second), 400)
+	}
+	require.NoError(t, e.ward.Evaluate(ctx))
+	assert.Equal(t, []string{
+		"case_id=Q-1,device=wearable-001,room=101,site=site-a",
+		"device=wearable-003,site=site-a",
+	}, e.eval(t, packExpr(t, rules.DefaultName, rules.Default, "WearableSilent")))
+}
