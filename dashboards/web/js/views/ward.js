@@ -46,8 +46,11 @@ function renderWard(root, site, ctx) {
 
   const say = (msg) => { status.textContent = msg; announce(msg); };
 
+  // load draws the rooms and the rounds. Showing personal fields is an audited view of the records, so only
+  // load (on open and after a change) reads the rooms; the timer refreshes the rounds alone.
+  let ward = null;
   async function load() {
-    let ward, rounds;
+    let rounds;
     try {
       [ward, rounds] = await Promise.all([get(base), get(`${base}/rounds`)]);
     } catch (e) {
@@ -58,6 +61,14 @@ function renderWard(root, site, ctx) {
     drawRounds(rounds, ward);
     drawRooms(ward);
     drawForms(ward);
+  }
+
+  async function refreshRounds() {
+    if (!ward) return;
+    try {
+      const rounds = await get(`${base}/rounds`);
+      if (!stopped) drawRounds(rounds, ward);
+    } catch (e) { say(`Rounds not refreshed: ${e.message}`); }
   }
 
   function drawRounds(data, ward) {
@@ -112,7 +123,8 @@ function renderWard(root, site, ctx) {
           : el("p", { class: "muted" }, "vacant"),
         el("p", { class: "muted small" }, `Devices: ${devices}`, b.camera ? ` · door ${b.camera}/${b.zone}` : ""),
         o && canWard ? readingForm(o) : null,
-        o && canWard ? checkoutForm(o) : null);
+        o && canWard ? checkoutForm(o) : null,
+        canWard ? bindingsForm(r) : null);
     }));
   }
 
@@ -130,6 +142,28 @@ function renderWard(root, site, ctx) {
       } catch (e) { say(`Not saved: ${e.message}`); }
     });
     return form;
+  }
+
+  function bindingsForm(r) {
+    const b = r.bindings || {};
+    const list = (v) => v.split(",").map((x) => x.trim()).filter(Boolean);
+    const wear = el("input", { name: "wearables", value: (b.wearables || []).join(", "), "aria-label": `Wearables of room ${r.name}` });
+    const sensors = el("input", { name: "sensors", value: (b.sensors || []).join(", "), "aria-label": `Room sensors of room ${r.name}` });
+    const cam = el("input", { name: "camera", value: b.camera || "", "aria-label": `Door camera of room ${r.name}` });
+    const zone = el("input", { name: "zone", value: b.zone || "", "aria-label": `Door zone of room ${r.name}` });
+    const form = el("form", { class: "ward-form", "data-bindings": r.name },
+      el("label", {}, "Wearables", wear), el("label", {}, "Room sensors", sensors),
+      el("label", {}, "Door camera", cam), el("label", {}, "Door zone", zone), el("button", { type: "submit", class: "secondary" }, "Save bindings"));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      try {
+        await api(`${base}/rooms/${r.id}/bindings`, { method: "PUT", body: { wearables: list(wear.value), sensors: list(sensors.value),
+          camera: cam.value.trim(), zone: cam.value.trim() ? (zone.value.trim() || "door") : "" } });
+        say(`Bindings of room ${r.name} saved.`);
+        load();
+      } catch (e) { say(`Not saved: ${e.message}`); }
+    });
+    return el("details", {}, el("summary", {}, "Bindings"), form);
   }
 
   function checkoutForm(o) {
@@ -193,6 +227,6 @@ function renderWard(root, site, ctx) {
   }
 
   load();
-  const timer = setInterval(load, 30000);
+  const timer = setInterval(refreshRounds, 30000);
   return () => { stopped = true; clearInterval(timer); };
 }
