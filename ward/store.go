@@ -450,6 +450,9 @@ func (s *Store) AddManualReading(ctx context.Context, site string, m ManualReadi
 	if m.Time.After(now.Add(5 * time.Minute)) {
 		return ManualReading{}, invalid("time is in the future")
 	}
+	if m.Round.After(now.Add(24 * time.Hour)) {
+		return ManualReading{}, invalid("round is more than a day ahead")
+	}
 	m.Site = site
 	res, err := s.db.ExecContext(ctx, `INSERT INTO ward_manual_readings
 		(occupancy_id, site, metric, value, time_ms, round_ms, entered_by) VALUES (?, ?, ?, ?, ?, ?, ?)`,

@@ -66,6 +66,7 @@ func TestManualReadingValidation(t *testing.T) {
 		{ManualReading{Value: 366}, ErrInvalid},
 		{ManualReading{Metric: "co2", Value: 400}, ErrInvalid},
 		{ManualReading{Value: 36.6, Time: e.clock.Now().Add(time.Hour)}, ErrInvalid},
+		{ManualReading{Value: 36.6, Round: e.clock.Now().Add(48 * time.Hour)}, ErrInvalid},
 	} {
 		tc.m.OccupancyID = occ.ID
 		_, err := st.AddManualReading(ctx, "site-a", tc.m)
