@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"net/http/httptest"
 	"path/filepath"
 	"testing"
 	"time"
@@ -60,7 +59,7 @@ func TestDemoWard(t *testing.T) {
 		}
 	}
 	assert.True(t, leave, "the leave fault's wearable is behind the door camera")
-	views, err := w.Rounds(httptest.NewRequest("GET", "/", nil), "q-hotel-1", now)
+	views, err := w.Rounds(ctx, "q-hotel-1", now)
 	require.NoError(t, err)
 	require.Len(t, views, 2)
 	assert.Equal(t, 3, views[0].Done, "the past round, by hand")

@@ -50,7 +50,7 @@ func BenchmarkWard500(b *testing.B) {
 	})
 	b.Run("round_view", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := e.ward.Rounds(req, "big", e.clock.Now()); err != nil {
+			if _, err := e.ward.Rounds(ctx, "big", e.clock.Now()); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -1,6 +1,7 @@
 package ward
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -378,8 +379,7 @@ type RoundView struct {
 }
 
 // Rounds returns the rounds of the site's local day containing day.
-func (w *Ward) Rounds(r *http.Request, site string, day time.Time) ([]RoundView, error) {
-	ctx := r.Context()
+func (w *Ward) Rounds(ctx context.Context, site string, day time.Time) ([]RoundView, error) {
 	rooms, err := w.st.Rooms(ctx, site)
 	if err != nil {
 		return nil, err
@@ -435,7 +435,7 @@ func (w *Ward) rounds(rw http.ResponseWriter, r *http.Request, site string) {
 		w.fail(rw, err)
 		return
 	}
-	views, err := w.Rounds(r, site, day)
+	views, err := w.Rounds(r.Context(), site, day)
 	if err != nil {
 		w.fail(rw, err)
 		return
