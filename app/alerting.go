@@ -39,6 +39,9 @@ func (a *App) loadRules(cfg *config.Config) ([]alerts.Rule, error) {
 		list, err = withSelfRules(list) // IngestStalled, IngestSeriesLimit
 	}
 	if err == nil {
+		list, err = withWardRules(list) // WardRoundMissed, WearableRemoved, PossibleLeave (app/ward.go)
+	}
+	if err == nil {
 		err = checkRouteRefs(cfg, list)
 	}
 	return list, err

@@ -43,6 +43,7 @@ import (
 	"citywatch/store/remotequery"
 	"citywatch/store/remotewrite"
 	"citywatch/store/tsdb"
+	"citywatch/ward"
 )
 
 // Options are the parts of a run that do not come from the configuration file.
@@ -94,6 +95,7 @@ type App struct {
 	auth      *auth.Auth
 	bus       *live.Bus
 	http      *dashboards.Server
+	ward      *ward.Ward // app/ward.go
 
 	// remoteWrite are the storage.remote_write forwarders (app/remote_write.go).
 	remoteWrite []*remotewrite.Writer
@@ -214,6 +216,9 @@ func (a *App) build() error {
 	if err := a.buildAlerting(); err != nil {
 		return err
 	}
+	if err := a.buildWard(); err != nil {
+		return err
+	}
 	a.bus = live.New(live.Config{PingInterval: a.opts.LivePingInterval}, a.reg)
 	a.http, err = dashboards.New(dashboards.Config{
 		Listen: cfg.HTTP.Listen, TLSCertFile: cfg.HTTP.TLS.CertFile, TLSKeyFile: cfg.HTTP.TLS.KeyFile,
@@ -223,6 +228,7 @@ func (a *App) build() error {
 		Analysis: a.analysisInfo(), Media: a.mediaAPI(),
 		PromAPI: a.api, Auth: a.auth, Audit: a.audit, Checks: a.checks(),
 		Alerts: a.alerts, Deliveries: a.outbox, ReloadRules: a.ReloadRules, Live: a.bus,
+		Routes: a.wardRoutes(),
 	})
 	return err
 }
@@ -466,6 +472,7 @@ func (a *App) run(ctx context.Context, started chan<- struct{}) (err error) {
 	if err := a.outbox.Start(); err != nil {
 		return err
 	}
+	a.runWard(ctx, &wg)
 	if a.canary != nil {
 		wg.Add(1)
 		go func() {

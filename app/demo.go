@@ -66,6 +66,7 @@ func DemoConfig(o DemoOptions) (*config.Config, error) {
 	cfg.Broker.Listen = o.MQTT
 	cfg.Broker.AllowAnonymous = true
 	cfg.Edge = config.EdgeConfig{Name: "demo", Site: "demo"}
+	cfg.Ward.Sites = demoWardSites(time.Now()) // app/demo_ward.go
 	if err := cfg.Complete(); err != nil {
 		return nil, err
 	}
@@ -133,16 +134,19 @@ func RunDemo(ctx context.Context, o DemoOptions, stdout io.Writer, log *slog.Log
 	case <-started:
 	}
 
+	simCfg := sim.SensorsConfig{
+		Broker: "tcp://" + a.BrokerAddr(), ClientID: "citywatch-demo-sensors", Devices: o.Devices, Rate: o.Rate,
+		QoS: 1, Seed: 1,
+		Faults: sim.Faults{FeverDevice: "wearable-001", FeverAfter: 10 * time.Second, SilentDevice: "room-002",
+			SilentAfter: 40 * time.Second, LeaveDevice: demoLeaveDevice, LeaveAfter: demoLeaveAfter, MalformedRatio: 0.01},
+	}
+	if err := seedDemoWard(ctx, a.Ward().Store(), simCfg, time.Now()); err != nil {
+		log.Error("demo ward not seeded", "component", "ward", "err", err)
+	}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		simCfg := sim.SensorsConfig{
-			Broker: "tcp://" + a.BrokerAddr(), ClientID: "citywatch-demo-sensors", Devices: o.Devices, Rate: o.Rate,
-			QoS: 1, Seed: 1,
-			Faults: sim.Faults{FeverDevice: "wearable-001", FeverAfter: 10 * time.Second, SilentDevice: "room-002",
-				SilentAfter: 40 * time.Second, MalformedRatio: 0.01},
-		}
 		if err := sim.RunSensors(ctx, simCfg, log); err != nil && !errors.Is(err, context.Canceled) {
 			log.Error("sensor simulator stopped", "err", err)
 		}

@@ -39,6 +39,8 @@ type Config struct {
 	Notify NotifyConfig `yaml:"notify"`
 	// Auth configures sessions, API tokens and the bootstrap admin token.
 	Auth AuthConfig `yaml:"auth"`
+	// Ward configures the quarantine ward: rounds per site, night hours, occupant signals (config/ward.go).
+	Ward WardConfig `yaml:"ward"`
 }
 
 // EdgeConfig is the identity of this edge collector. Non-empty values are added as tags "edge" and "site" to

@@ -74,6 +74,7 @@ func Default() *Config {
 			SessionMax:  Duration(12 * time.Hour),
 			TokenTTL:    Duration(90 * 24 * time.Hour),
 		},
+		Ward: defaultWard(),
 	}
 }
 
@@ -137,6 +138,8 @@ func elemDefault(t reflect.Type) reflect.Value {
 		return reflect.ValueOf(DefaultScale())
 	case reflect.TypeOf(RemoteWriteConfig{}):
 		return reflect.ValueOf(DefaultRemoteWrite())
+	case reflect.TypeOf(WardSiteConfig{}):
+		return reflect.ValueOf(DefaultWardSite())
 	}
 	return reflect.New(t).Elem()
 }

@@ -394,6 +394,19 @@ var badConfigs = []struct {
 		`testdata/merge_and_alias.bad.yaml:8: ingest.sources[0]: "<<" must merge a mapping or a list of mappings`,
 		`testdata/merge_and_alias.bad.yaml:8: ingest.sources[0]: "<<" must merge a mapping or a list of mappings`,
 	}},
+	{"ward.bad.yaml", []string{
+		`testdata/ward.bad.yaml:2: ward.interval: must be > 0; got "0s"`,
+		`testdata/ward.bad.yaml:4: ward.signals.removed_below: must be between 20 and 37 (°C); got 40`,
+		`testdata/ward.bad.yaml:5: ward.signals.motion_threshold: must be > 0 and < 1; got 2`,
+		`testdata/ward.bad.yaml:8: ward.sites[0].time_zone: must be an IANA time zone such as "Europe/Prague"; got "Mars/Olympus"`,
+		`testdata/ward.bad.yaml:9: ward.sites[0].rounds[0]: want a time of day HH:MM; got "8:00"`,
+		`testdata/ward.bad.yaml:10: ward.sites[0].round_window: must be > 0 and at most 6h; got "7h"`,
+		`testdata/ward.bad.yaml:11: ward.sites[0].night: want "HH:MM-HH:MM"; got "22:00"`,
+		`testdata/ward.bad.yaml:12: ward.sites[0].fever_threshold: must be between 37 and 41 (°C); got 50`,
+		`testdata/ward.bad.yaml:13: ward.sites[1].site: is listed twice; got "q-hotel-1"`,
+		`testdata/ward.bad.yaml:14: ward.sites[1].rounds: must list at least one round time`,
+		`testdata/ward.bad.yaml:15: ward.sites[2].site: is required`,
+	}},
 }
 
 func TestBadConfigs(t *testing.T) {

@@ -296,6 +296,7 @@ func (c *Config) validate(s *errorSink, fsys fileOpener) {
 	c.validateAlerts(v)
 	c.validateNotify(v)
 	c.validateAuth(v)
+	c.validateWard(v)
 }
 
 func (c *Config) validateCameras(v validator) {

@@ -2,6 +2,7 @@ package dashboards
 
 import (
 	"context"
+	"database/sql"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -18,7 +19,38 @@ import (
 	"citywatch/dashboards/live"
 	"citywatch/dashboards/openapi"
 	"citywatch/ingest"
+	"citywatch/ward"
 )
+
+// noReadings is a ward.Reader without data.
+type noReadings struct{}
+
+func (noReadings) Points(context.Context, string, map[string]string, time.Time, time.Time) ([]ward.Point, error) {
+	return nil, nil
+}
+
+// wardRoutes are the ward's routes with room 1 and occupancy 1 at site-a, room 2 and occupancy 2 at site-b.
+func wardRoutes(t *testing.T, db *sql.DB, lg *audit.Log) []Route {
+	t.Helper()
+	w, err := ward.New(ward.Config{}, ward.Deps{DB: db, Reader: noReadings{}, Audit: lg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, site := range []string{"site-a", "site-b"} {
+		r, err := w.Store().CreateRoom(context.Background(), ward.Room{Site: site, Name: "101"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Store().CheckIn(context.Background(), site, ward.CheckIn{RoomID: r.ID}, "nurse"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out []Route
+	for _, r := range w.Routes() {
+		out = append(out, Route{Rule: r.Rule, Handler: r.Handler})
+	}
+	return out
+}
 
 // Fixtures are named after their site so the matrix can address "another site's item" by id.
 type fakeIngest struct{}
@@ -139,7 +171,7 @@ func newAccessServer(t *testing.T) (*Server, *auth.Auth, *audit.Log) {
 	prom := fakePromAPI{lastQuery: make(chan string, 1), lastMatch: make(chan string, 1)}
 	s, err := New(Config{}, Deps{Ingest: fakeIngest{}, Cameras: fakeCameras{}, PromAPI: prom, Auth: a, Audit: lg,
 		Gatherer: emptyGatherer{}, Alerts: fakeAlerts{}, Deliveries: fakeDeliveries{}, ReloadRules: func() error { return nil },
-		Live: live.New(live.Config{}, nil), Media: fakeMedia{}})
+		Live: live.New(live.Config{}, nil), Media: fakeMedia{}, Routes: wardRoutes(t, db, lg)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,6 +189,10 @@ func TestAccessMatrix(t *testing.T) {
 		Path: func(rule auth.RouteRule, site string) string {
 			if rule.Pattern == "/" {
 				return "/no-such-route"
+			}
+			if strings.HasPrefix(rule.Pattern, "/api/ward/") { // wardRoutes' fixtures: id 1 at site-a, 2 at site-b
+				id := map[string]string{"site-a": "1", "site-b": "2"}[site]
+				return strings.Replace(strings.Replace(rule.Pattern, "{site}", site, 1), "{id}", id, 1)
 			}
 			if strings.HasPrefix(rule.Pattern, "/api/alerts/{id}") {
 				id := map[string]string{"site-a": "1", "site-b": "2"}[site]

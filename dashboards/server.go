@@ -84,6 +84,8 @@ type Deps struct {
 	Audit *audit.Log
 	// Checks decide /readyz.
 	Checks []Check
+	// Routes are more routes with their access rules (the ward's API, app/ward.go).
+	Routes []Route
 }
 
 // Check is one readiness condition; Err returns nil when it is met. A Degraded check reports its error in the
@@ -328,6 +330,9 @@ func (s *Server) routes() {
 	}
 	s.alertRoutes()
 	s.mediaRoutes()
+	for _, rt := range s.deps.Routes {
+		s.handle(rt.Rule, rt.Handler)
+	}
 	s.handle(auth.RouteRule{Method: "GET", Pattern: "/api/openapi.json", Action: auth.ActionSelf}, openapi.Handler())
 	if s.deps.Live != nil {
 		s.handleFunc(with(read, "GET", "/api/events", false), s.limitStreams(func(w http.ResponseWriter, r *http.Request) {

@@ -95,6 +95,12 @@ type Faults struct {
 	SilentDevice string
 	// SilentAfter is when the silent device stops.
 	SilentAfter time.Duration
+	// LeaveDevice names a wearable whose occupant walks out of the room LeaveAfter after the start: its rssi drops
+	// by LeaveRSSIDrop dB and stays there (away from the room's gateway), for the ward's "possible leave". Empty
+	// means none.
+	LeaveDevice string
+	// LeaveAfter is when the occupant leaves.
+	LeaveAfter time.Duration
 	// MalformedRatio is the fraction (0..1) of messages replaced by a malformed payload: truncated JSON,
 	// plain text, JSON with NaN, or binary garbage.
 	MalformedRatio float64
@@ -287,7 +293,7 @@ func ParseFaults(s string) (Faults, error) {
 		key = strings.TrimSpace(key)
 		val = strings.TrimSpace(val)
 		if !ok || key == "" {
-			return Faults{}, fmt.Errorf("faults: item %q: want key=value (fever=DEVICE@DELAY, silent=DEVICE@DELAY, malformed=RATIO)", item)
+			return Faults{}, fmt.Errorf("faults: item %q: want key=value (fever=DEVICE@DELAY, silent=DEVICE@DELAY, leave=DEVICE@DELAY, malformed=RATIO)", item)
 		}
 		if seen[key] {
 			return Faults{}, fmt.Errorf("faults: %q given twice", key)
@@ -299,6 +305,8 @@ func ParseFaults(s string) (Faults, error) {
 			f.FeverDevice, f.FeverAfter, err = parseDeviceAt(val)
 		case "silent":
 			f.SilentDevice, f.SilentAfter, err = parseDeviceAt(val)
+		case "leave":
+			f.LeaveDevice, f.LeaveAfter, err = parseDeviceAt(val)
 		case "malformed":
 			f.MalformedRatio, err = strconv.ParseFloat(val, 64)
 			if err == nil && (math.IsNaN(f.MalformedRatio) || f.MalformedRatio < 0 || f.MalformedRatio > 1) {
@@ -308,7 +316,7 @@ func ParseFaults(s string) (Faults, error) {
 				err = fmt.Errorf("not a number: %q", val)
 			}
 		default:
-			return Faults{}, fmt.Errorf("faults: unknown key %q (want fever, silent or malformed)", key)
+			return Faults{}, fmt.Errorf("faults: unknown key %q (want fever, silent, leave or malformed)", key)
 		}
 		if err != nil {
 			return Faults{}, fmt.Errorf("faults: %s: %w", key, err)
@@ -344,6 +352,9 @@ func (f Faults) String() string {
 	}
 	if f.SilentDevice != "" {
 		items = append(items, "silent="+f.SilentDevice+"@"+f.SilentAfter.String())
+	}
+	if f.LeaveDevice != "" {
+		items = append(items, "leave="+f.LeaveDevice+"@"+f.LeaveAfter.String())
 	}
 	if f.MalformedRatio != 0 {
 		items = append(items, "malformed="+strconv.FormatFloat(f.MalformedRatio, 'g', -1, 64))
@@ -381,5 +392,5 @@ func (c *SensorsConfig) RegisterFlags(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.Int64Var(&c.Seed, "seed", c.Seed, "random seed; the same seed gives the same readings")
-	fs.Var(&c.Faults, "faults", `fault injection, e.g. "fever=wearable-001@30s,silent=room-002@2m,malformed=0.02"`)
+	fs.Var(&c.Faults, "faults", `fault injection, e.g. "fever=wearable-001@30s,silent=room-002@2m,leave=wearable-003@1m,malformed=0.02"`)
 }

@@ -112,6 +112,9 @@ func (g *Generator) Next(now time.Time) (SensorMessage, bool) {
 		return SensorMessage{}, false
 	}
 	d.step(now, elapsed, g.faults.FeverAfter)
+	if g.faults.LeaveDevice == d.dev.ID && elapsed >= g.faults.LeaveAfter {
+		d.applyLeave()
+	}
 	d.seq++
 	g.buf = d.appendJSON(g.buf[:0], now)
 	msg := SensorMessage{Topic: d.topic, Device: d.dev, Seq: d.seq}
@@ -298,6 +301,18 @@ func (s *deviceState) step(now time.Time, elapsed, feverAfter time.Duration) {
 	}
 	if s.fever && elapsed >= feverAfter {
 		s.applyFever(elapsed - feverAfter)
+	}
+}
+
+// LeaveRSSIDrop is how far (dB) the leave fault lowers a wearable's rssi: well past the ward's default 10 dB.
+const LeaveRSSIDrop = 25
+
+// applyLeave holds the rssi LeaveRSSIDrop below its baseline: the wearable went out of the room with its wearer.
+func (s *deviceState) applyLeave() {
+	for i := range s.metrics {
+		if m := &s.metrics[i]; m.spec.name == "rssi" {
+			m.value = clamp(m.baseline(0)-LeaveRSSIDrop+s.rng.NormFloat64(), m.spec.min, m.spec.max)
+		}
 	}
 }
 

@@ -45,11 +45,11 @@ const (
 	maxDetailLength        = 2048
 )
 
-// Actions lists every known action, in the order above.
-var Actions = []Action{
+// Actions lists every known action, in the order above, then the ward's (ward.go).
+var Actions = append([]Action{
 	LoginSuccess, LoginFailure, Logout, LiveViewStart, LiveViewStop, SnapshotView, ClipPlay, ClipDownload,
 	AlertAck, SilenceCreate, SilenceExpire, RuleChange, UserCreate, UserUpdate, UserDelete, TokenCreate, TokenRevoke,
-}
+}, wardActions...)
 
 // KnownAction reports whether a is one of Actions.
 func KnownAction(a string) bool {

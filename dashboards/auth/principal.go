@@ -56,19 +56,22 @@ const (
 	ActionReadAudit Action = "read_audit"
 	// ActionReadMetrics reads the self metrics at /metrics.
 	ActionReadMetrics Action = "read_metrics"
+	// ActionWard runs a quarantine ward on the principal's sites: rooms, bindings, check-in and check-out, manual
+	// readings; it also shows occupants' personal fields (package ward).
+	ActionWard Action = "ward"
 )
 
 // Actions lists every action.
 var Actions = []Action{
 	ActionSelf, ActionRead, ActionVideo, ActionAck, ActionSilence, ActionReplay, ActionManageRules,
-	ActionManageUsers, ActionReadAudit, ActionReadMetrics,
+	ActionManageUsers, ActionReadAudit, ActionReadMetrics, ActionWard,
 }
 
 // grants is the permission model. Video for viewers depends on Principal.Video and is decided in Can.
 var grants = map[Role][]Action{
 	RoleAdmin:       Actions,
 	RoleOperator:    {ActionSelf, ActionRead, ActionVideo, ActionAck, ActionSilence, ActionReplay, ActionReadMetrics},
-	RoleHealthStaff: {ActionSelf, ActionRead, ActionVideo, ActionAck},
+	RoleHealthStaff: {ActionSelf, ActionRead, ActionVideo, ActionAck, ActionWard},
 	RoleViewer:      {ActionSelf, ActionRead},
 }
 

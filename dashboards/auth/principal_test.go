@@ -20,7 +20,7 @@ var permissionCases = []struct {
 	{auth.Principal{Role: auth.RoleOperator}, []auth.Action{auth.ActionSelf, auth.ActionRead, auth.ActionVideo,
 		auth.ActionAck, auth.ActionSilence, auth.ActionReplay, auth.ActionReadMetrics}},
 	{auth.Principal{Role: auth.RoleHealthStaff, Sites: []string{"a"}}, []auth.Action{auth.ActionSelf, auth.ActionRead,
-		auth.ActionVideo, auth.ActionAck}},
+		auth.ActionVideo, auth.ActionAck, auth.ActionWard}},
 	{auth.Principal{Role: auth.RoleViewer, Sites: []string{"a"}}, []auth.Action{auth.ActionSelf, auth.ActionRead}},
 	{auth.Principal{Role: auth.RoleViewer, Sites: []string{"a"}, Video: true}, []auth.Action{auth.ActionSelf,
 		auth.ActionRead, auth.ActionVideo}},

@@ -27,6 +27,11 @@ var requiredOperations = []string{
 	"GET /api/audit", "POST /api/login", "POST /api/logout", "GET /api/me",
 	"GET /api/users", "POST /api/users", "PATCH /api/users/{name}", "DELETE /api/users/{name}",
 	"GET /api/tokens", "POST /api/tokens", "DELETE /api/tokens/{id}", "GET /api/openapi.json",
+	"GET /api/ward", "GET /api/ward/{site}", "POST /api/ward/{site}/rooms",
+	"PUT /api/ward/{site}/rooms/{id}/bindings", "POST /api/ward/{site}/checkin", "GET /api/ward/{site}/occupancies/{id}",
+	"POST /api/ward/{site}/occupancies/{id}/status",
+	"POST /api/ward/{site}/occupancies/{id}/readings", "GET /api/ward/{site}/rounds",
+	"GET /api/ward/{site}/report", "GET /api/ward/{site}/fhir",
 }
 
 // publicOperations need no authentication; every other operation must inherit the document's security.

@@ -200,5 +200,7 @@ func DemoSchedule() (schedule []ScheduledFault, period time.Duration) {
 		s(5, 35*time.Second, FaultLoss, 10*time.Second),
 		s(6, 45*time.Second, FaultFrozen, 10*time.Second),
 		s(5, 50*time.Second, FaultLowFPS, 8*time.Second),
+		// cam1 watches a ward room's door in the demo: its night-time motion is the ward's "possible leave".
+		s(1, 60*time.Second, FaultMotion, 20*time.Second),
 	}, 90 * time.Second
 }

@@ -14,6 +14,7 @@ import * as rules from "./views/rules.js";
 import * as deliveries from "./views/deliveries.js";
 import * as explore from "./views/explore.js";
 import * as audit from "./views/audit.js";
+import * as ward from "./views/ward.js";
 
 // ROUTES: hash path pattern, view, title, nav entry (label) and the permission it needs.
 const ROUTES = [
@@ -27,6 +28,8 @@ const ROUTES = [
   { path: "deliveries", view: deliveries, title: "Deliveries", nav: "Deliveries", need: "replay" },
   { path: "explore", view: explore, title: "Explore", nav: "Explore", need: "read" },
   { path: "audit", view: audit, title: "Audit", nav: "Audit", need: "read_audit" },
+  { path: "ward", view: ward, title: "Ward", nav: "Ward", need: "read" },
+  { path: "ward/:site", view: ward, title: "Ward", need: "read" },
 ];
 
 let ctx = null;

@@ -1,0 +1,99 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"citywatch/alerts"
+	"citywatch/config"
+	"citywatch/dashboards"
+	"citywatch/deploy/rules"
+	"citywatch/ward"
+)
+
+// buildWard builds the quarantine ward on the metadata database and the embedded TSDB: it reads wearables,
+// door zones and RSSI from the TSDB and publishes its series (ward_occupant_info, ...) into the same appender as
+// every sample, so rules and remote write see them. It needs the alert manager (the report's alerts).
+func (a *App) buildWard() error {
+	cfg, err := wardConfig(a.cfg.Ward)
+	if err != nil {
+		return err
+	}
+	a.ward, err = ward.New(cfg, ward.Deps{DB: a.meta, Reader: ward.QueryableReader{Q: a.db}, Appender: a.appender,
+		Audit: a.audit, Alerts: a.alerts, ClientIP: a.auth.ClientIP, Logger: a.log, Registerer: a.reg})
+	return err
+}
+
+// wardConfig translates the ward section (validated at load).
+func wardConfig(wc config.WardConfig) (ward.Config, error) {
+	out := ward.Config{Interval: wc.Interval.Std(), ExportStep: wc.ExportStep.Std(), Signals: ward.SignalConfig{
+		Recent: wc.Signals.Recent.Std(), RemovedBelow: wc.Signals.RemovedBelow, MotionThreshold: wc.Signals.MotionThreshold,
+		RSSIDrop: wc.Signals.RSSIDrop}}
+	for i, s := range wc.Sites {
+		loc, err := time.LoadLocation(s.TimeZone)
+		if err != nil {
+			return ward.Config{}, fmt.Errorf("ward.sites[%d].time_zone: %w", i, err)
+		}
+		sc := ward.SiteConfig{Site: s.Site, Location: loc, Window: s.RoundWindow.Std(), FeverThreshold: s.FeverThreshold}
+		for j, r := range s.Rounds {
+			d, err := config.ParseClock(r)
+			if err != nil {
+				return ward.Config{}, fmt.Errorf("ward.sites[%d].rounds[%d]: %w", i, j, err)
+			}
+			sc.Rounds = append(sc.Rounds, d)
+		}
+		if sc.NightFrom, sc.NightTo, err = s.NightHours(); err != nil {
+			return ward.Config{}, fmt.Errorf("ward.sites[%d].night: %w", i, err)
+		}
+		out.Sites = append(out.Sites, sc)
+	}
+	return out, nil
+}
+
+// wardRoutes are the ward's HTTP routes for the server.
+func (a *App) wardRoutes() []dashboards.Route {
+	if a.ward == nil {
+		return nil
+	}
+	var out []dashboards.Route
+	for _, r := range a.ward.Routes() {
+		out = append(out, dashboards.Route{Rule: r.Rule, Handler: r.Handler})
+	}
+	return out
+}
+
+// runWard runs the ward engine until ctx ends; wg waits for it.
+func (a *App) runWard(ctx context.Context, wg *sync.WaitGroup) {
+	if a.ward == nil {
+		return
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = a.ward.Run(ctx)
+	}()
+}
+
+// Ward is the quarantine ward (tests, retention).
+func (a *App) Ward() *ward.Ward { return a.ward }
+
+// withWardRules adds the ward rule pack (deploy/rules/citywatch-ward.yaml) to list, except alerts list already
+// has: an operator's own rule of that name replaces the built-in one.
+func withWardRules(list []alerts.Rule) ([]alerts.Rule, error) {
+	pack, err := alerts.ParseRuleFile(rules.WardName, []byte(rules.Ward))
+	if err != nil {
+		return nil, err
+	}
+	have := make(map[string]bool, len(list))
+	for _, r := range list {
+		have[r.Alert] = true
+	}
+	for _, r := range pack {
+		if !have[r.Alert] {
+			list = append(list, r)
+		}
+	}
+	return list, nil
+}
