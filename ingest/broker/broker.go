@@ -16,6 +16,7 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"golang.org/x/crypto/bcrypt"
 
 	"citywatch/ingest"
@@ -111,6 +112,7 @@ type Broker struct {
 	ctx    context.Context // handed to Sink.Handle; cancelled by Close
 	cancel context.CancelFunc
 	auth   *authHook
+	flow   *subscriberFlow
 
 	connectTimeout time.Duration // for a new connection to send CONNECT; tests lengthen it
 
@@ -160,6 +162,9 @@ func New(cfg Config, deps Deps) (*Broker, error) {
 		Capabilities:           capabilities(cfg),
 		InlineClient:           true,
 		SysTopicResendInterval: 10,
+		// Packets queued for a client are coalesced into writes of up to this size (mochi flushes when its
+		// outbound queue is empty), so a burst to a subscriber costs a few syscalls, not one per message.
+		ClientNetWriteBufferSize: 16 << 10,
 		Logger: slog.New(&mochiLogHandler{
 			h:   log.With("lib", "mochi").Handler(),
 			lim: newRateLimiter(logInterval, time.Now),
@@ -180,7 +185,10 @@ func New(cfg Config, deps Deps) (*Broker, error) {
 		m:              m,
 		logs:           logs,
 	}
+	flow := newSubscriberFlow(subscriberHighWater, subscriberMaxWait, m.subscriberLagging.Inc)
 	hook := &ingestHook{
+		flow:      flow,
+		done:      b.ctx.Done(),
 		ctx:       b.ctx,
 		sink:      deps.Sink,
 		maxPacket: uint32(cfg.MaxMessageBytes),
@@ -189,6 +197,12 @@ func New(cfg Config, deps Deps) (*Broker, error) {
 		logs:      logs,
 	}
 	b.auth = auth
+	b.flow = flow
+	promauto.With(deps.Registerer).NewCounterFunc(prometheus.CounterOpts{
+		Name: "citywatch_broker_subscriber_inflight_dropped_total",
+		Help: "QoS 1/2 messages not delivered to a subscribing client because it had too many unacknowledged " +
+			"(only after it lagged behind for subscriber flow control's maximum wait).",
+	}, func() float64 { return float64(atomic.LoadInt64(&b.srv.Info.InflightDropped)) })
 	for _, h := range []mqtt.Hook{auth, hook} {
 		if err := b.srv.AddHook(h, nil); err != nil {
 			b.cancel()
@@ -197,6 +211,14 @@ func New(cfg Config, deps Deps) (*Broker, error) {
 	}
 	return b, nil
 }
+
+// Subscriber flow control (flow.go): publishers wait while a subscriber has subscriberHighWater QoS 1/2
+// messages unacknowledged, at most subscriberMaxWait in a row per subscriber. Half of MaximumInflight keeps
+// both mochi limits (inflight and outbound queue) out of reach of a subscriber that keeps up.
+const (
+	subscriberHighWater = 512
+	subscriberMaxWait   = 10 * time.Second
+)
 
 // capabilities are mochi's limits for cfg: bounded per-client queues and sessions, so that a slow or
 // abandoned client costs bounded memory.

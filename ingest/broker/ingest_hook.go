@@ -45,13 +45,16 @@ type ingestHook struct {
 	connected *atomic.Int64
 	m         *metrics
 	logs      *limitedLogger
+	flow      *subscriberFlow
+	done      <-chan struct{} // closed when the broker closes
 }
 
 func (h *ingestHook) ID() string { return "citywatch-ingest" }
 
 func (h *ingestHook) Provides(b byte) bool {
 	switch b {
-	case mqtt.OnPublish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnPacketEncode, mqtt.OnPublishDropped:
+	case mqtt.OnPublish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnPacketEncode, mqtt.OnPublishDropped,
+		mqtt.OnSubscribed, mqtt.OnQosComplete:
 		return true
 	}
 	return false
@@ -64,7 +67,14 @@ func (h *ingestHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 
 func (h *ingestHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
 	h.connected.Add(-1)
+	h.flow.remove(cl)
 }
+
+// OnSubscribed tracks subscribers for the flow control of publishers (flow.go).
+func (h *ingestHook) OnSubscribed(cl *mqtt.Client, _ packets.Packet, _ []byte) { h.flow.add(cl) }
+
+// OnQosComplete wakes publishers waiting for a subscriber to acknowledge.
+func (h *ingestHook) OnQosComplete(*mqtt.Client, packets.Packet) { h.flow.acked() }
 
 // OnPublishDropped counts and logs a message mochi could not queue for a slow subscriber (its outbound queue,
 // Capabilities.MaximumClientWritesPending, is full). Ingest is not affected: it does not subscribe.
@@ -88,6 +98,9 @@ func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 		return pk, nil // Broker.Publish has handed it to the Sink already
 	}
 	h.m.messagesReceived.Inc()
+	// Before anything else, so that a burst waits here while a subscriber is behind rather than be dropped
+	// for it by mochi after it was stored.
+	h.flow.wait(h.done)
 	if !ingestable(pk.TopicName) {
 		return pk, nil
 	}

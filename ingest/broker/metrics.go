@@ -32,6 +32,8 @@ type metrics struct {
 	ingestFailures   *prometheus.CounterVec
 	denied           *prometheus.CounterVec
 	subscriberDrops  prometheus.Counter
+	// subscriberLagging counts subscribers that stopped holding publishers back (flow.go).
+	subscriberLagging prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, connected *atomic.Int64) *metrics {
@@ -64,6 +66,11 @@ func newMetrics(reg prometheus.Registerer, connected *atomic.Int64) *metrics {
 		subscriberDrops: f.NewCounter(prometheus.CounterOpts{
 			Name: "citywatch_broker_subscriber_dropped_total",
 			Help: "Messages not delivered to a subscribing client because its outbound queue was full.",
+		}),
+		subscriberLagging: f.NewCounter(prometheus.CounterOpts{
+			Name: "citywatch_broker_subscriber_lagging_total",
+			Help: "Times a subscriber stayed at the unacknowledged-message high-water mark for the maximum wait and " +
+				"stopped holding publishers back (its further messages may be dropped).",
 		}),
 	}
 	for _, r := range []string{authBadCredentials, authAnonymousRefused, authRateLimited, authClientIDTaken} {
