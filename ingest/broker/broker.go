@@ -29,6 +29,14 @@ type Sink interface {
 	Handle(ctx context.Context, m ingest.Message) error
 }
 
+// AsyncSink is a Sink that can store a message without the caller waiting for it. HandleAsync returns once the
+// message is queued and calls done exactly once, possibly before it returns, with what Handle would have
+// returned; messages queued together are stored together. *ingest.Pipeline implements it.
+type AsyncSink interface {
+	Sink
+	HandleAsync(ctx context.Context, m ingest.Message, done func(error))
+}
+
 // Defaults applied by New to zero Config fields.
 const (
 	// DefaultMaxMessageBytes is the default Config.MaxMessageBytes.
@@ -186,7 +194,10 @@ func New(cfg Config, deps Deps) (*Broker, error) {
 		logs:           logs,
 	}
 	flow := newSubscriberFlow(subscriberHighWater, subscriberMaxWait, m.subscriberLagging.Inc)
+	async, _ := deps.Sink.(AsyncSink)
 	hook := &ingestHook{
+		async:     async,
+		srv:       b.srv,
 		flow:      flow,
 		done:      b.ctx.Done(),
 		ctx:       b.ctx,
