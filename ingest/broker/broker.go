@@ -121,6 +121,7 @@ type Broker struct {
 	cancel context.CancelFunc
 	auth   *authHook
 	flow   *subscriberFlow
+	m      *metrics
 
 	connectTimeout time.Duration // for a new connection to send CONNECT; tests lengthen it
 
@@ -209,6 +210,7 @@ func New(cfg Config, deps Deps) (*Broker, error) {
 	}
 	b.auth = auth
 	b.flow = flow
+	b.m = m
 	promauto.With(deps.Registerer).NewCounterFunc(prometheus.CounterOpts{
 		Name: "citywatch_broker_subscriber_inflight_dropped_total",
 		Help: "QoS 1/2 messages not delivered to a subscribing client because it had too many unacknowledged " +
@@ -329,12 +331,12 @@ func (b *Broker) Start() error {
 		*spec.out = ln.Addr().String()
 		switch spec.id {
 		case "tcp":
-			ls = append(ls, &netListener{id: spec.id, protocol: "tcp", ln: ln, connectTimeout: b.connectTimeout})
+			ls = append(ls, &netListener{id: spec.id, protocol: "tcp", ln: ln, connectTimeout: b.connectTimeout, m: b.m})
 		case "tls":
-			ls = append(ls, &netListener{id: spec.id, protocol: "tls", ln: tls.NewListener(ln, b.cfg.TLS),
+			ls = append(ls, &netListener{id: spec.id, protocol: "tls", ln: tls.NewListener(ln, b.cfg.TLS), m: b.m,
 				connectTimeout: b.connectTimeout})
 		case "ws":
-			ls = append(ls, &wsListener{id: spec.id, ln: ln, maxFrame: int64(b.cfg.MaxMessageBytes) + 1024,
+			ls = append(ls, &wsListener{id: spec.id, ln: ln, maxFrame: int64(b.cfg.MaxMessageBytes) + 1024, m: b.m,
 				connectTimeout: b.connectTimeout})
 		}
 	}

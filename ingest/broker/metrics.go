@@ -34,6 +34,9 @@ type metrics struct {
 	subscriberDrops  prometheus.Counter
 	// subscriberLagging counts subscribers that stopped holding publishers back (flow.go).
 	subscriberLagging prometheus.Counter
+	// slowClients and clientWrites are the client write path's (writer.go).
+	slowClients  prometheus.Counter
+	clientWrites prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, connected *atomic.Int64) *metrics {
@@ -66,6 +69,14 @@ func newMetrics(reg prometheus.Registerer, connected *atomic.Int64) *metrics {
 		subscriberDrops: f.NewCounter(prometheus.CounterOpts{
 			Name: "citywatch_broker_subscriber_dropped_total",
 			Help: "Messages not delivered to a subscribing client because its outbound queue was full.",
+		}),
+		slowClients: f.NewCounter(prometheus.CounterOpts{
+			Name: "citywatch_broker_slow_clients_disconnected_total",
+			Help: "Clients disconnected because they left more than 1 MiB sent to them unread.",
+		}),
+		clientWrites: f.NewCounter(prometheus.CounterOpts{
+			Name: "citywatch_broker_client_writes_total",
+			Help: "Socket writes to MQTT clients; packets sent in a burst share one write.",
 		}),
 		subscriberLagging: f.NewCounter(prometheus.CounterOpts{
 			Name: "citywatch_broker_subscriber_lagging_total",
