@@ -147,9 +147,11 @@ func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 	var state atomic.Int32 // 0: in HandleAsync, 1: returned, 2: completed in place
 	var inPlace error
 	h.async.HandleAsync(h.ctx, msg, func(err error) {
-		if state.CompareAndSwap(0, 2) {
-			inPlace = err
-			return
+		if state.Load() == 0 {
+			inPlace = err // before the swap, which publishes it to the reader below
+			if state.CompareAndSwap(0, 2) {
+				return
+			}
 		}
 		h.stored(cl, pk, err)
 	})
@@ -172,6 +174,9 @@ func (h *ingestHook) stored(cl *mqtt.Client, pk packets.Packet, err error) {
 	// Routing happens now, not when the publisher's read loop saw the message: wait here for subscribers
 	// that are behind, which holds the batch's other messages and, once the queue is full, the publishers.
 	h.flow.wait(h.done)
+	if cl.Closed() {
+		return // stored but not acknowledged: the publisher redelivers it with its session (at least once)
+	}
 	pk.Ignore = true
 	// An error means the client is gone: it was not acknowledged and redelivers with its session.
 	_ = h.srv.InjectPacket(cl, pk)
