@@ -125,12 +125,15 @@ func (c *committer) run() {
 // commitOne commits what is queued, up to the batch bounds. It reports false when the queue was empty.
 func (c *committer) commitOne() bool {
 	c.batch, c.samples = c.batch[:0], c.samples[:0]
-	if c.carry != nil {
-		c.add(c.carry)
-		c.carry = nil
-	}
 	lingering := false
 	waiting := int32(0) // Handle calls with a message in the batch
+	if c.carry != nil {
+		c.add(c.carry)
+		if c.carry.done == nil {
+			waiting++
+		}
+		c.carry = nil
+	}
 	for len(c.batch) < c.maxMsgs {
 		var pd *pending
 		select {
