@@ -63,6 +63,15 @@ type PipelineConfig struct {
 	// RejectLogInterval is the minimum time between two log lines for the same rejection reason; the lines
 	// in between are counted and the next line reports how many were suppressed. It defaults to 10s.
 	RejectLogInterval time.Duration
+	// BatchMaxMessages bounds the messages whose samples one append (one TSDB commit) stores (batch.go). It
+	// defaults to 1000.
+	BatchMaxMessages int
+	// BatchMaxSamples bounds the samples of one append; a single larger message is still appended whole. It
+	// defaults to 10000.
+	BatchMaxSamples int
+	// QueueSize bounds the messages waiting for their batch; when it is full, sources wait (back-pressure). It
+	// defaults to 2000.
+	QueueSize int
 }
 
 // PipelineDeps are the collaborators of a Pipeline. Mapper and Appender are required.
@@ -167,6 +176,11 @@ type Pipeline struct {
 	evicted      prometheus.Counter
 	exportErrors prometheus.Counter
 	storedAt     prometheus.GaugeFunc
+	// batchMessages observes the messages per append; queueFull counts submitters that found the queue full.
+	batchMessages prometheus.Histogram
+	queueFull     prometheus.Counter
+
+	batcher *committer
 
 	exportErr string // last device export error, to log only changes; used by Run only
 }
@@ -229,7 +243,7 @@ func NewPipeline(cfg PipelineConfig, deps PipelineDeps) (*Pipeline, error) {
 	}, []string{"reason"})
 	p.appendErrors = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "citywatch_ingest_append_errors_total",
-		Help: "Appends that failed because the store failed; the message was not acknowledged.",
+		Help: "Appends (batches of messages) that failed because the store failed; their messages were not acknowledged.",
 	})
 	p.duration = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "citywatch_ingest_handle_duration_seconds",
@@ -240,6 +254,16 @@ func NewPipeline(cfg PipelineConfig, deps PipelineDeps) (*Pipeline, error) {
 		Name: "citywatch_ingest_devices_evicted_total",
 		Help: "Devices evicted from the full device registry (longest-silent first).",
 	})
+	p.batchMessages = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "citywatch_ingest_batch_messages",
+		Help:    "Messages whose samples one store append (one TSDB commit) stored together.",
+		Buckets: prometheus.ExponentialBuckets(1, 4, 7), // 1 .. 4096
+	})
+	p.queueFull = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "citywatch_ingest_queue_full_total",
+		Help: "Messages that waited because the commit queue was full (back-pressure to their source).",
+	})
+	p.batcher = newCommitter(p, cfg.QueueSize, cfg.BatchMaxMessages, cfg.BatchMaxSamples)
 	p.exportErrors = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "citywatch_ingest_device_export_errors_total",
 		Help: "Failed appends of device_last_seen_seconds.",
@@ -264,7 +288,7 @@ func NewPipeline(cfg PipelineConfig, deps PipelineDeps) (*Pipeline, error) {
 
 	if deps.Registerer != nil {
 		for _, c := range []prometheus.Collector{p.messages, p.samples, p.rejected, p.appendErrors, p.duration,
-			p.evicted, p.exportErrors, devicesGauge, p.storedAt} {
+			p.evicted, p.exportErrors, devicesGauge, p.storedAt, p.batchMessages, p.queueFull} {
 			if err := deps.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("ingest: registering metrics: %w", err)
 			}
@@ -284,6 +308,9 @@ func (c *PipelineConfig) setDefaults() error {
 		{"MaxDevices", &c.MaxDevices, 100000},
 		{"MaxMetricsPerDevice", &c.MaxMetricsPerDevice, 64},
 		{"MaxSeriesPerDevice", &c.MaxSeriesPerDevice, 200},
+		{"BatchMaxMessages", &c.BatchMaxMessages, 1000},
+		{"BatchMaxSamples", &c.BatchMaxSamples, 10000},
+		{"QueueSize", &c.QueueSize, 2000},
 	}
 	for _, f := range ints {
 		if *f.v < 0 {
@@ -316,10 +343,53 @@ func (c *PipelineConfig) setDefaults() error {
 
 // Handle maps, stores and registers one message. It returns nil when the message is stored or rejected for its
 // content (counted, logged rate-limited, kept in the dead-letter list), and a non-nil error only when the store
-// failed: then nothing is counted as stored and the source must not acknowledge the message. Samples the store
-// refuses for what they are (a *store.RejectedError) are counted as rejected with reason "store_<reason>" and are
-// not a failure.
+// failed (or ctx ended first): then nothing is counted as stored and the source must not acknowledge the
+// message. Samples the store refuses for what they are (a *store.RejectedError) are counted as rejected with
+// reason "store_<reason>" and are not a failure. The samples of messages handled at the same time are stored
+// by one append (batch.go); Handle returns when that append returned.
 func (p *Pipeline) Handle(ctx context.Context, m Message) error {
+	p.batcher.active.Add(1)
+	defer p.batcher.active.Add(-1)
+	pd := p.prepare(m)
+	if pd == nil {
+		return nil
+	}
+	if err := p.batcher.submit(ctx, pd, true); err != nil {
+		return err // pd was not queued; not recycled, for simplicity
+	}
+	select {
+	case err := <-pd.ch:
+		pd.release()
+		return err
+	case <-ctx.Done():
+		// The message may still be stored: the source redelivers it, as after any failure (at least once).
+		return fmt.Errorf("ingest: waiting for the commit: %w", ctx.Err())
+	}
+}
+
+// HandleAsync is Handle without waiting: it returns once the message is queued for its batch (waiting only
+// while the queue is full, until ctx ends) and calls done exactly once with what Handle would have returned,
+// possibly before HandleAsync returns (messages without samples to store). done is called from the pipeline's
+// commit goroutine in the order messages were queued; it must not block for long, as the next batch waits.
+func (p *Pipeline) HandleAsync(ctx context.Context, m Message, done func(error)) {
+	p.batcher.active.Add(1)
+	pd := p.prepare(m)
+	if pd == nil {
+		p.batcher.active.Add(-1)
+		done(nil)
+		return
+	}
+	pd.done = done
+	err := p.batcher.submit(ctx, pd, false)
+	p.batcher.active.Add(-1)
+	if err != nil {
+		done(err)
+	}
+}
+
+// prepare maps a message and checks its samples at the door. It returns the message to commit, or nil when
+// there is nothing to store (rejected, or no samples) and the message is finished.
+func (p *Pipeline) prepare(m Message) *pending {
 	start := time.Now()
 	recv := m.Received
 	if recv.IsZero() {
@@ -335,46 +405,41 @@ func (p *Pipeline) Handle(ctx context.Context, m Message) error {
 		p.duration.Observe(time.Since(start).Seconds())
 		return nil
 	}
-	rejected := false
+	pd := pendings.Get().(*pending)
+	pd.m, pd.recv, pd.start = m, recv, start
 	if len(res.Samples) > 0 {
 		p.pendingSince.CompareAndSwap(0, recv.UnixNano())
-		var refused bool
-		res.Samples, refused = p.door(m, &res, recv)
-		rejected = refused
+		res.Samples, pd.rejected = p.door(m, &res, recv)
 	}
-	stored := len(res.Samples)
+	pd.res = res
+	if len(res.Samples) == 0 {
+		p.finish(pd, 0)
+		pd.release()
+		return nil
+	}
+	return pd
+}
+
+// finish registers a message whose samples were stored (stored of them) or refused, and counts it.
+func (p *Pipeline) finish(pd *pending, stored int) {
 	if stored > 0 {
-		if err := p.appender.Append(ctx, res.Samples); err != nil {
-			var rej *store.RejectedError
-			if !errors.As(err, &rej) {
-				p.appendErrors.Inc()
-				p.duration.Observe(time.Since(start).Seconds())
-				return fmt.Errorf("ingest: storing %d samples: %w", stored, err)
-			}
-			n := min(max(rej.Count, 0), stored)
-			stored -= n
-			rejected = true
-			p.reject(m, p.storeReason(rej.Reason), err, n)
-		}
-		if stored > 0 {
-			p.lastStored.Store(max(p.now().UnixNano(), p.lastStored.Load()))
-			p.pendingSince.Store(0)
-		}
+		p.lastStored.Store(max(p.now().UnixNano(), p.lastStored.Load()))
+		p.pendingSince.Store(0)
 	}
+	res := &pd.res
 	if res.Device != "" {
-		if rejected {
+		if pd.rejected {
 			// Which samples the store refused is unknown: keep the last values of fully stored messages only.
 			res.Samples = nil
 		}
-		p.devices.seen(&res, recv, rejected)
+		p.devices.seen(res, pd.recv, pd.rejected)
 	}
-	sm := p.source(m.Source)
+	sm := p.source(pd.m.Source)
 	sm.messages.Inc()
 	if stored > 0 {
 		sm.samples.Add(float64(stored))
 	}
-	p.duration.Observe(time.Since(start).Seconds())
-	return nil
+	p.duration.Observe(time.Since(pd.start).Seconds())
 }
 
 // door stamps arrival-timed samples and refuses, before the store, samples stamped too far ahead or behind the

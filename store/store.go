@@ -45,6 +45,10 @@ type RejectedError struct {
 	Reason string
 	// Err is the first underlying error.
 	Err error
+	// SampleReasons, when not nil, has one entry per sample of the call: the reason the sample was refused, or
+	// "" when it was stored, so that a caller that appended the samples of several messages at once can tell
+	// whose were refused. Backends that cannot tell leave it nil.
+	SampleReasons []string
 }
 
 // Rejection reasons every backend uses for the same refusal, so that callers can tell them apart from the

@@ -54,8 +54,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var err error
 	switch args[0] {
 	case "demo":
+		setMemoryLimit()
 		err = runDemo(ctx, args[1:], stdout, stderr)
 	case "serve":
+		setMemoryLimit()
 		err = runServe(ctx, args[1:], stderr)
 	case "check":
 		return runCheck(args[1:], stdout, stderr)

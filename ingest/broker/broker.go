@@ -16,6 +16,7 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"golang.org/x/crypto/bcrypt"
 
 	"citywatch/ingest"
@@ -26,6 +27,14 @@ import (
 // acknowledged (see the package's ingest hook). *ingest.Pipeline implements it.
 type Sink interface {
 	Handle(ctx context.Context, m ingest.Message) error
+}
+
+// AsyncSink is a Sink that can store a message without the caller waiting for it. HandleAsync returns once the
+// message is queued and calls done exactly once, possibly before it returns, with what Handle would have
+// returned; messages queued together are stored together. *ingest.Pipeline implements it.
+type AsyncSink interface {
+	Sink
+	HandleAsync(ctx context.Context, m ingest.Message, done func(error))
 }
 
 // Defaults applied by New to zero Config fields.
@@ -111,6 +120,8 @@ type Broker struct {
 	ctx    context.Context // handed to Sink.Handle; cancelled by Close
 	cancel context.CancelFunc
 	auth   *authHook
+	flow   *subscriberFlow
+	m      *metrics
 
 	connectTimeout time.Duration // for a new connection to send CONNECT; tests lengthen it
 
@@ -160,6 +171,9 @@ func New(cfg Config, deps Deps) (*Broker, error) {
 		Capabilities:           capabilities(cfg),
 		InlineClient:           true,
 		SysTopicResendInterval: 10,
+		// Packets queued for a client are coalesced into writes of up to this size (mochi flushes when its
+		// outbound queue is empty), so a burst to a subscriber costs a few syscalls, not one per message.
+		ClientNetWriteBufferSize: 16 << 10,
 		Logger: slog.New(&mochiLogHandler{
 			h:   log.With("lib", "mochi").Handler(),
 			lim: newRateLimiter(logInterval, time.Now),
@@ -180,7 +194,13 @@ func New(cfg Config, deps Deps) (*Broker, error) {
 		m:              m,
 		logs:           logs,
 	}
+	flow := newSubscriberFlow(subscriberHighWater, subscriberMaxWait, m.subscriberLagging.Inc)
+	async, _ := deps.Sink.(AsyncSink)
 	hook := &ingestHook{
+		async:     async,
+		srv:       b.srv,
+		flow:      flow,
+		done:      b.ctx.Done(),
 		ctx:       b.ctx,
 		sink:      deps.Sink,
 		maxPacket: uint32(cfg.MaxMessageBytes),
@@ -189,6 +209,13 @@ func New(cfg Config, deps Deps) (*Broker, error) {
 		logs:      logs,
 	}
 	b.auth = auth
+	b.flow = flow
+	b.m = m
+	promauto.With(deps.Registerer).NewCounterFunc(prometheus.CounterOpts{
+		Name: "citywatch_broker_subscriber_inflight_dropped_total",
+		Help: "QoS 1/2 messages not delivered to a subscribing client because it had too many unacknowledged " +
+			"(only after it lagged behind for subscriber flow control's maximum wait).",
+	}, func() float64 { return float64(atomic.LoadInt64(&b.srv.Info.InflightDropped)) })
 	for _, h := range []mqtt.Hook{auth, hook} {
 		if err := b.srv.AddHook(h, nil); err != nil {
 			b.cancel()
@@ -197,6 +224,14 @@ func New(cfg Config, deps Deps) (*Broker, error) {
 	}
 	return b, nil
 }
+
+// Subscriber flow control (flow.go): publishers wait while a subscriber has subscriberHighWater QoS 1/2
+// messages unacknowledged, at most subscriberMaxWait in a row per subscriber. Half of MaximumInflight keeps
+// both mochi limits (inflight and outbound queue) out of reach of a subscriber that keeps up.
+const (
+	subscriberHighWater = 512
+	subscriberMaxWait   = 10 * time.Second
+)
 
 // capabilities are mochi's limits for cfg: bounded per-client queues and sessions, so that a slow or
 // abandoned client costs bounded memory.
@@ -296,12 +331,12 @@ func (b *Broker) Start() error {
 		*spec.out = ln.Addr().String()
 		switch spec.id {
 		case "tcp":
-			ls = append(ls, &netListener{id: spec.id, protocol: "tcp", ln: ln, connectTimeout: b.connectTimeout})
+			ls = append(ls, &netListener{id: spec.id, protocol: "tcp", ln: ln, connectTimeout: b.connectTimeout, m: b.m})
 		case "tls":
-			ls = append(ls, &netListener{id: spec.id, protocol: "tls", ln: tls.NewListener(ln, b.cfg.TLS),
+			ls = append(ls, &netListener{id: spec.id, protocol: "tls", ln: tls.NewListener(ln, b.cfg.TLS), m: b.m,
 				connectTimeout: b.connectTimeout})
 		case "ws":
-			ls = append(ls, &wsListener{id: spec.id, ln: ln, maxFrame: int64(b.cfg.MaxMessageBytes) + 1024,
+			ls = append(ls, &wsListener{id: spec.id, ln: ln, maxFrame: int64(b.cfg.MaxMessageBytes) + 1024, m: b.m,
 				connectTimeout: b.connectTimeout})
 		}
 	}

@@ -102,8 +102,14 @@ func TestNotIngested(t *testing.T) {
 }
 
 func TestQoS1AckedOnlyAfterSinkReturns(t *testing.T) {
+	for _, mode := range sinkModes {
+		t.Run(mode.name, func(t *testing.T) { testQoS1AckedOnlyAfterSinkReturns(t, mode.wrap) })
+	}
+}
+
+func testQoS1AckedOnlyAfterSinkReturns(t *testing.T, wrap func(testing.TB, Sink) Sink) {
 	sink := &blockingSink{entered: make(chan ingestMessage, 1), release: make(chan error)}
-	b, _ := startBroker(t, anonConfig(), sink)
+	b, _ := startBroker(t, anonConfig(), wrap(t, sink))
 	c := mustConnect(t, clientOpts("tcp://"+b.Addrs().TCP, "qos1", "", ""))
 	tok := c.Publish("city/d1/s1/dev", 1, false, "42")
 	var m ingestMessage
@@ -129,9 +135,15 @@ func TestQoS1AckedOnlyAfterSinkReturns(t *testing.T) {
 }
 
 func TestSinkErrorDisconnectsV311(t *testing.T) {
+	for _, mode := range sinkModes {
+		t.Run(mode.name, func(t *testing.T) { testSinkErrorDisconnectsV311(t, mode.wrap) })
+	}
+}
+
+func testSinkErrorDisconnectsV311(t *testing.T, wrap func(testing.TB, Sink) Sink) {
 	sink := newRecordSink()
 	sink.setErr(errStore)
-	b, reg := startBroker(t, anonConfig(), sink)
+	b, reg := startBroker(t, anonConfig(), wrap(t, sink))
 	lost := make(chan error, 1)
 	o := clientOpts("tcp://"+b.Addrs().TCP, "v311", "", "").SetConnectionLostHandler(func(_ paho.Client, err error) { lost <- err })
 	c := mustConnect(t, o)
@@ -160,8 +172,14 @@ func TestSinkErrorDisconnectsV311(t *testing.T) {
 }
 
 func TestSinkErrorNacksV5(t *testing.T) {
+	for _, mode := range sinkModes {
+		t.Run(mode.name, func(t *testing.T) { testSinkErrorNacksV5(t, mode.wrap) })
+	}
+}
+
+func testSinkErrorNacksV5(t *testing.T, wrap func(testing.TB, Sink) Sink) {
 	sink := newRecordSink()
-	b, reg := startBroker(t, anonConfig(), sink)
+	b, reg := startBroker(t, anonConfig(), wrap(t, sink))
 	c, ack := dialV5(t, b.Addrs().TCP, "v5", "", "")
 	if ack.ReasonCode != 0 {
 		t.Fatalf("connack reason %#x", ack.ReasonCode)

@@ -224,3 +224,45 @@ func (b *Broker) authHook() *authHook { return b.auth }
 
 // The ingest pipeline is the Sink the app wires in.
 var _ Sink = (*ingest.Pipeline)(nil)
+
+// sinkModes run a test against the synchronous path of the ingest hook and the asynchronous one (AsyncSink,
+// what the ingest pipeline is).
+var sinkModes = []struct {
+	name string
+	wrap func(testing.TB, Sink) Sink
+}{
+	{"sync", func(_ testing.TB, s Sink) Sink { return syncSink{s} }},
+	{"async", newAsyncSink},
+}
+
+// syncSink hides whether a Sink is an AsyncSink.
+type syncSink struct{ s Sink }
+
+func (s syncSink) Handle(ctx context.Context, m ingest.Message) error { return s.s.Handle(ctx, m) }
+
+// asyncSink makes any Sink an AsyncSink: one goroutine handles the queued messages in order and completes
+// them, like the pipeline's commit goroutine. It ends with the test (after the broker closed).
+type asyncSink struct {
+	s Sink
+	q chan func()
+}
+
+func newAsyncSink(t testing.TB, s Sink) Sink {
+	a := &asyncSink{s: s, q: make(chan func(), 1024)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for f := range a.q {
+			f()
+		}
+	}()
+	t.Cleanup(func() { close(a.q); <-done })
+	return a
+}
+
+func (a *asyncSink) Handle(ctx context.Context, m ingest.Message) error { return a.s.Handle(ctx, m) }
+
+func (a *asyncSink) HandleAsync(ctx context.Context, m ingest.Message, done func(error)) {
+	m.Payload = append([]byte(nil), m.Payload...)
+	a.q <- func() { done(a.s.Handle(ctx, m)) }
+}

@@ -24,9 +24,20 @@ func ingestable(topic string) bool {
 // errNotStored is the reason code sent to MQTT 5 publishers whose QoS 1/2 message the Sink failed to store.
 var errNotStored = packets.Code{Code: packets.ErrUnspecifiedError.Code, Reason: "message not stored, retry later"}
 
-// ingestHook hands every publish from a network client to the Sink, synchronously in the client's read
-// goroutine, before mochi acknowledges it (mochi calls OnPublish before it writes PUBACK/PUBREC). The payload
-// is the slice mochi decoded, not a copy.
+// ingestHook hands every publish from a network client to the Sink before the client is acknowledged. The
+// payload is the slice mochi decoded for this packet alone, not a copy.
+//
+// With a plain Sink, OnPublish calls Handle synchronously in the client's read goroutine (mochi writes the
+// PUBACK/PUBREC after OnPublish returned). With an AsyncSink (the ingest pipeline, which stores the messages of
+// many publishes with one commit), the read goroutine does not wait for the commit:
+//   - QoS 0 is routed to subscribers at once and stored in the background: nothing waits on an ack path.
+//   - QoS 1/2 is held back from mochi (OnPublish refuses it for now) and, once its batch is durable, given to
+//     mochi again with InjectPacket, marked as stored, so that mochi acknowledges it and routes it as usual.
+//     The publisher's next messages are read meanwhile and join the batch; the acknowledgements of one
+//     client come in the order of its messages, since batches complete in queue order.
+//
+// The marker of a stored message given back is packets.Packet.Ignore, which mochi never sets on a decoded
+// packet and which this hook clears before mochi reads it.
 //
 // When the Sink fails, the message is not acknowledged as stored:
 //   - QoS 1/2, MQTT 5: the PUBACK/PUBREC carries reason code 0x80 "message not stored, retry later", and
@@ -45,13 +56,18 @@ type ingestHook struct {
 	connected *atomic.Int64
 	m         *metrics
 	logs      *limitedLogger
+	flow      *subscriberFlow
+	done      <-chan struct{} // closed when the broker closes
+	async     AsyncSink       // nil when the Sink is synchronous only
+	srv       *mqtt.Server    // to give stored QoS 1/2 messages back to mochi
 }
 
 func (h *ingestHook) ID() string { return "citywatch-ingest" }
 
 func (h *ingestHook) Provides(b byte) bool {
 	switch b {
-	case mqtt.OnPublish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnPacketEncode, mqtt.OnPublishDropped:
+	case mqtt.OnPublish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnPacketEncode, mqtt.OnPublishDropped,
+		mqtt.OnSubscribed, mqtt.OnQosComplete:
 		return true
 	}
 	return false
@@ -64,7 +80,14 @@ func (h *ingestHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 
 func (h *ingestHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
 	h.connected.Add(-1)
+	h.flow.remove(cl)
 }
+
+// OnSubscribed tracks subscribers for the flow control of publishers (flow.go).
+func (h *ingestHook) OnSubscribed(cl *mqtt.Client, _ packets.Packet, _ []byte) { h.flow.add(cl) }
+
+// OnQosComplete wakes publishers waiting for a subscriber to acknowledge.
+func (h *ingestHook) OnQosComplete(*mqtt.Client, packets.Packet) { h.flow.acked() }
 
 // OnPublishDropped counts and logs a message mochi could not queue for a slow subscriber (its outbound queue,
 // Capabilities.MaximumClientWritesPending, is full). Ingest is not affected: it does not subscribe.
@@ -87,21 +110,76 @@ func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 	if cl.Net.Inline {
 		return pk, nil // Broker.Publish has handed it to the Sink already
 	}
+	if pk.Ignore {
+		pk.Ignore = false // stored, given back by stored(): acknowledge and route
+		return pk, nil
+	}
 	h.m.messagesReceived.Inc()
+	// Before anything else, so that a burst waits here while a subscriber is behind rather than be dropped
+	// for it by mochi after it was stored.
+	h.flow.wait(h.done)
 	if !ingestable(pk.TopicName) {
 		return pk, nil
 	}
-	err := h.sink.Handle(h.ctx, ingest.Message{
+	msg := ingest.Message{
 		Topic:    pk.TopicName,
 		Payload:  pk.Payload,
 		Received: time.Now(),
 		Source:   Source,
 		ClientID: cl.ID,
-	})
-	if err == nil {
+	}
+	if h.async == nil {
+		if err := h.sink.Handle(h.ctx, msg); err != nil {
+			return h.failed(cl, pk, err)
+		}
 		return pk, nil
 	}
-	return h.failed(cl, pk, err)
+	if pk.FixedHeader.Qos == 0 {
+		h.async.HandleAsync(h.ctx, msg, func(err error) {
+			if err != nil {
+				h.failed(cl, pk, err)
+			}
+		})
+		return pk, nil
+	}
+	// Completed at once (a message rejected for its content, or nothing to store): answer in place, as the
+	// synchronous path does, instead of giving it back to mochi from inside its own OnPublish.
+	var state atomic.Int32 // 0: in HandleAsync, 1: returned, 2: completed in place
+	var inPlace error
+	h.async.HandleAsync(h.ctx, msg, func(err error) {
+		if state.Load() == 0 {
+			inPlace = err // before the swap, which publishes it to the reader below
+			if state.CompareAndSwap(0, 2) {
+				return
+			}
+		}
+		h.stored(cl, pk, err)
+	})
+	if !state.CompareAndSwap(0, 1) {
+		if inPlace != nil {
+			return h.failed(cl, pk, inPlace)
+		}
+		return pk, nil
+	}
+	return pk, packets.ErrRejectPacket // for now; stored() gives it back
+}
+
+// stored completes a QoS 1/2 message whose batch was committed (err nil) or failed: mochi acknowledges and
+// routes it, or the publisher is told it was not stored.
+func (h *ingestHook) stored(cl *mqtt.Client, pk packets.Packet, err error) {
+	if err != nil {
+		_, _ = h.failed(cl, pk, err)
+		return
+	}
+	// Routing happens now, not when the publisher's read loop saw the message: wait here for subscribers
+	// that are behind, which holds the batch's other messages and, once the queue is full, the publishers.
+	h.flow.wait(h.done)
+	if cl.Closed() {
+		return // stored but not acknowledged: the publisher redelivers it with its session (at least once)
+	}
+	pk.Ignore = true
+	// An error means the client is gone: it was not acknowledged and redelivers with its session.
+	_ = h.srv.InjectPacket(cl, pk)
 }
 
 func (h *ingestHook) failed(cl *mqtt.Client, pk packets.Packet, err error) (packets.Packet, error) {

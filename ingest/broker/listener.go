@@ -85,6 +85,7 @@ type netListener struct {
 	connectTimeout time.Duration
 	log            *slog.Logger
 	conns          connTracker
+	m              *metrics // of the client write path; nil in tests that need none
 }
 
 var _ listeners.Listener = (*netListener)(nil)
@@ -117,7 +118,7 @@ func (l *netListener) Serve(establish listeners.EstablishFn) {
 			_ = c.SetDeadline(time.Now().Add(l.connectTimeout))
 			// Refused CONNECTs and broken connections are counted and logged by the hooks; mochi's error
 			// here adds nothing but per-connection noise.
-			err := establish(l.id, c)
+			err := establish(l.id, newBufferedConn(c, l.m))
 			l.log.Debug("mqtt connection ended", "remote", c.RemoteAddr().String(), "err", err)
 		}()
 	}
@@ -145,6 +146,7 @@ type wsListener struct {
 	conns          connTracker
 	estab          listeners.EstablishFn
 	estabMu        sync.Mutex
+	m              *metrics // of the client write path; nil in tests that need none
 }
 
 var _ listeners.Listener = (*wsListener)(nil)
@@ -195,7 +197,7 @@ func (l *wsListener) handle(w http.ResponseWriter, r *http.Request) {
 	defer l.conns.done(c)
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(l.connectTimeout))
-	err = establish(l.id, c)
+	err = establish(l.id, newBufferedConn(c, l.m))
 	l.log.Debug("mqtt websocket connection ended", "remote", r.RemoteAddr, "err", err)
 }
 

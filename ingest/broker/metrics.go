@@ -32,6 +32,11 @@ type metrics struct {
 	ingestFailures   *prometheus.CounterVec
 	denied           *prometheus.CounterVec
 	subscriberDrops  prometheus.Counter
+	// subscriberLagging counts subscribers that stopped holding publishers back (flow.go).
+	subscriberLagging prometheus.Counter
+	// slowClients and clientWrites are the client write path's (writer.go).
+	slowClients  prometheus.Counter
+	clientWrites prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, connected *atomic.Int64) *metrics {
@@ -64,6 +69,19 @@ func newMetrics(reg prometheus.Registerer, connected *atomic.Int64) *metrics {
 		subscriberDrops: f.NewCounter(prometheus.CounterOpts{
 			Name: "citywatch_broker_subscriber_dropped_total",
 			Help: "Messages not delivered to a subscribing client because its outbound queue was full.",
+		}),
+		slowClients: f.NewCounter(prometheus.CounterOpts{
+			Name: "citywatch_broker_slow_clients_disconnected_total",
+			Help: "Clients disconnected because they left more than 1 MiB sent to them unread.",
+		}),
+		clientWrites: f.NewCounter(prometheus.CounterOpts{
+			Name: "citywatch_broker_client_writes_total",
+			Help: "Socket writes to MQTT clients; packets sent in a burst share one write.",
+		}),
+		subscriberLagging: f.NewCounter(prometheus.CounterOpts{
+			Name: "citywatch_broker_subscriber_lagging_total",
+			Help: "Times a subscriber stayed at the unacknowledged-message high-water mark for the maximum wait and " +
+				"stopped holding publishers back (its further messages may be dropped).",
 		}),
 	}
 	for _, r := range []string{authBadCredentials, authAnonymousRefused, authRateLimited, authClientIDTaken} {

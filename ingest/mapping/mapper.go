@@ -324,11 +324,11 @@ func (sc *scratch) labels(r *rule, topic *topicLevels, tags []store.Label, res *
 	ls = ls[:len(ls):len(ls)]
 	if nDev > 0 {
 		dev := all[:nDev:nDev]
-		for i, src := range r.devSource {
-			if src >= 0 {
-				dev[i] = store.Label{Name: r.devLabels[i], Value: topic.capture(src)}
+		for k, i := range r.devSorted {
+			if src := r.devSource[i]; src >= 0 {
+				dev[k] = store.Label{Name: r.devLabels[i], Value: topic.capture(src)}
 			} else {
-				dev[i] = r.static[-src-1]
+				dev[k] = r.static[-src-1]
 			}
 		}
 		res.DeviceLabels = dev
@@ -336,11 +336,11 @@ func (sc *scratch) labels(r *rule, topic *topicLevels, tags []store.Label, res *
 			res.Device = topic.topic[topic.caps[r.devSource[0]].start:topic.caps[r.devSource[nDev-1]].end]
 		} else {
 			var b strings.Builder
-			for i, l := range dev {
+			for i := range r.devLabels { // in the configured order
 				if i > 0 {
 					b.WriteByte('/')
 				}
-				b.WriteString(l.Value)
+				b.WriteString(dev[r.devPos[i]].Value)
 			}
 			res.Device = b.String()
 		}

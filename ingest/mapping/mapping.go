@@ -46,7 +46,8 @@ type Result struct {
 	// Device identifies the sending device ("d1/siteA/sensor42": the values of the rule's device labels joined
 	// with "/"), or "" when the topic names none.
 	Device string
-	// DeviceLabels are the labels that identify the device (for the default mapping: district, site, device).
+	// DeviceLabels are the labels that identify the device (for the default mapping: device, district, site),
+	// sorted by name like every label set.
 	DeviceLabels []store.Label
 	// ArrivalTime says that no sample carries a time of its own: every T is the receive time, so the pipeline
 	// may move it by a millisecond to keep readings that arrive in one millisecond apart.

@@ -57,7 +57,7 @@ var mapCases = []mapCase{
 	// The DESIGN.md contract, exactly.
 	{name: "design example", topic: "city/d1/siteA/sensor42", payload: `{"temperature":21.5,"humidity":40}`,
 		want:   []string{`temperature{` + devD1 + `} 21.5 @now`, `humidity{` + devD1 + `} 40 @now`},
-		device: "d1/siteA/sensor42", devLbls: `{district="d1", site="siteA", device="sensor42"}`},
+		device: "d1/siteA/sensor42", devLbls: `{device="sensor42", district="d1", site="siteA"}`},
 	{name: "design example, default only", mapper: "default", topic: "city/d1/siteA/sensor42", payload: `{"temperature":21.5,"humidity":40}`,
 		want: []string{`temperature{` + devD1 + `} 21.5 @now`, `humidity{` + devD1 + `} 40 @now`}, device: "d1/siteA/sensor42"},
 	{name: "metric topic number", topic: "city/d1/siteA/sensor42/co2", payload: " 612\n",
@@ -101,7 +101,7 @@ var mapCases = []mapCase{
 
 	// Configured rules.
 	{name: "rule number with prefix", topic: "farm/north/pump1/flow", payload: "3",
-		want: []string{`farm_flow{device="pump1", site="north", source="farm"} 3 @now`}, device: "north/pump1", devLbls: `{site="north", device="pump1"}`},
+		want: []string{`farm_flow{device="pump1", site="north", source="farm"} 3 @now`}, device: "north/pump1", devLbls: `{device="pump1", site="north"}`},
 	{name: "rule metric level sanitized", topic: "farm/north/pump1/flow-rate", payload: "3",
 		want: []string{`farm_flow_rate{device="pump1", site="north", source="farm"} 3 @now`}},
 	{name: "rule include exclude scale", topic: "lab/room1", payload: `{"temp_f":212,"humidity":40,"humidity_raw":999,"co2":1}`,
@@ -290,6 +290,12 @@ func TestMap(t *testing.T) {
 // checkResult asserts the invariants of every successful Result.
 func checkResult(t *testing.T, res Result) {
 	t.Helper()
+	for i := 1; i < len(res.DeviceLabels); i++ {
+		if res.DeviceLabels[i-1].Name >= res.DeviceLabels[i].Name {
+			t.Errorf("device labels %s not sorted by name (the device registry relies on it to compare them "+
+				"without a copy)", store.LabelsString("", res.DeviceLabels))
+		}
+	}
 	if len(res.Samples) > DefaultMaxFields {
 		t.Errorf("%d samples, more than the limit of %d", len(res.Samples), DefaultMaxFields)
 	}

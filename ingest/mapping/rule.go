@@ -64,6 +64,11 @@ type rule struct {
 	devLabels []string
 	// devSource tells where each device label comes from: >= 0 a capture index, < 0 -(static index)-1.
 	devSource []int
+	// devSorted lists the indexes of devLabels sorted by label name: Result.DeviceLabels are built in that
+	// order (sorted, as labels are everywhere), so the device registry can compare them without a copy.
+	devSorted []int
+	// devPos is the inverse of devSorted: where device label i is in Result.DeviceLabels.
+	devPos []int
 	// devContiguous: the device labels are captures of consecutive topic levels in order, so Device is a
 	// substring of the topic.
 	devContiguous bool
@@ -260,6 +265,15 @@ func compile(r Rule) (rule, error) {
 func (r *rule) setDevice(labels []string) {
 	r.devLabels = append([]string(nil), labels...)
 	r.devSource = make([]int, len(labels))
+	r.devSorted = make([]int, len(labels))
+	for i := range r.devSorted {
+		r.devSorted[i] = i
+	}
+	sort.SliceStable(r.devSorted, func(a, b int) bool { return labels[r.devSorted[a]] < labels[r.devSorted[b]] })
+	r.devPos = make([]int, len(labels))
+	for k, i := range r.devSorted {
+		r.devPos[i] = k
+	}
 	capLevel := map[string]int{} // capture name → template level index
 	capIdx := map[string]int{}   // capture name → capture index
 	for li, l := range r.tmpl.levels {

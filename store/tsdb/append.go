@@ -68,7 +68,7 @@ func (d *DB) Append(ctx context.Context, samples []store.Sample) error {
 		s := &samples[i]
 		if s.T > limit {
 			// Defence in depth: whoever the caller, no sample may move the database's newest time ahead.
-			rej.add(ReasonFuture, s, fmt.Errorf("stamped %s ahead of the clock, more than the %s allowed",
+			rej.add(ReasonFuture, samples, i, fmt.Errorf("stamped %s ahead of the clock, more than the %s allowed",
 				aheadOf(s.T, limit-d.cfg.MaxFutureSkew.Milliseconds()), d.cfg.MaxFutureSkew))
 			continue
 		}
@@ -77,13 +77,13 @@ func (d *DB) Append(ctx context.Context, samples []store.Sample) error {
 		if e == nil {
 			lset, err := buildLabels(s, &b.sb)
 			if err != nil {
-				rej.add(ReasonInvalidSeries, s, err)
+				rej.add(ReasonInvalidSeries, samples, i, err)
 				continue
 			}
 			if full, n := d.headFull(); full {
 				if !inHead(app, lset) {
 					// Not cached: a refused series must not grow the cache either.
-					rej.add(ReasonSeriesLimit, s, fmt.Errorf("new series refused: the head holds %d series, the limit is %d "+
+					rej.add(ReasonSeriesLimit, samples, i, fmt.Errorf("new series refused: the head holds %d series, the limit is %d "+
 						"(storage.tsdb.max_head_series); existing series are still stored", n, d.cfg.MaxHeadSeries))
 					continue
 				}
@@ -100,7 +100,7 @@ func (d *DB) Append(ctx context.Context, samples []store.Sample) error {
 				appended++ // The same reading twice: stored once, as the TSDB does.
 				continue
 			}
-			rej.add(ReasonDuplicate, s, storage.NewDuplicateFloatErr(s.T, prev, s.V))
+			rej.add(ReasonDuplicate, samples, i, storage.NewDuplicateFloatErr(s.T, prev, s.V))
 			continue
 		}
 		ref, err := app.Append(e.ref, e.lset, s.T, s.V)
@@ -110,7 +110,7 @@ func (d *DB) Append(ctx context.Context, samples []store.Sample) error {
 				rerr := app.Rollback()
 				return errors.Join(fmt.Errorf("store/tsdb: append %s: %w", store.LabelsString(s.Name, s.Labels), err), rerr)
 			}
-			rej.add(reason, s, err)
+			rej.add(reason, samples, i, err)
 			continue
 		}
 		e.ref = ref
@@ -183,9 +183,15 @@ type rejections struct {
 	reason    string
 	first     error
 	perReason [len(allReasons)]int
+	sample    []string // reason per sample of the call, "" when stored; allocated at the first refusal
 }
 
-func (r *rejections) add(reason string, s *store.Sample, err error) {
+func (r *rejections) add(reason string, samples []store.Sample, i int, err error) {
+	s := &samples[i]
+	if r.sample == nil {
+		r.sample = make([]string, len(samples))
+	}
+	r.sample[i] = reason
 	if r.count == 0 {
 		r.reason = reason
 		r.first = fmt.Errorf("%s @%d: %w", store.LabelsString(s.Name, s.Labels), s.T, err)
@@ -202,7 +208,7 @@ func (r *rejections) err() error {
 	if r.count == 0 {
 		return nil
 	}
-	return &store.RejectedError{Count: r.count, Reason: r.reason, Err: r.first}
+	return &store.RejectedError{Count: r.count, Reason: r.reason, Err: r.first, SampleReasons: r.sample}
 }
 
 // buildLabels validates a new series and builds its TSDB label set.

@@ -73,3 +73,10 @@ func memTotal() (uint64, bool) {
 	}
 	return 0, false
 }
+
+// MemoryBound returns the smallest memory bound the process is under (GOMEMLIMIT, the cgroup limit, the
+// machine's memory) and whether one was found.
+func MemoryBound() (uint64, bool) {
+	mem := availableMemory()
+	return mem, mem != defaultMemoryIfBlind
+}
