@@ -71,6 +71,9 @@ var internalFields = map[string]string{
 	"ingest.PipelineConfig.MaxMetricsPerDevice":    "registry bound; a safety limit (issue 12 may expose it)",
 	"ingest.PipelineConfig.DeviceExportInterval":   "device_last_seen_seconds period; a test knob",
 	"ingest.PipelineConfig.RejectLogInterval":      "log rate limit; a test knob",
+	"ingest.PipelineConfig.BatchMaxMessages":       "group-commit bound; a safety limit (docs/operations.md, ingest batching)",
+	"ingest.PipelineConfig.BatchMaxSamples":        "group-commit bound; a safety limit",
+	"ingest.PipelineConfig.QueueSize":              "back-pressure bound before sources wait; a safety limit",
 
 	"broker.Config.MaxClients": "connection bound; a safety limit",
 
