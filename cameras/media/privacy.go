@@ -1,0 +1,195 @@
+package media
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"citywatch/cameras/privacymask"
+)
+
+// Privacy masks (CameraConfig.PrivacyMask) are burned into everything Media hands out as pictures: a snapshot
+// is painted before it is cached (so even the cache never holds the hidden area), and a clip is transcoded
+// with the mask laid over every frame before it is published (the unmasked recording is a temporary file
+// that is never listed and is removed). A clip or snapshot that cannot be masked is not served: masking
+// fails closed. Live view is raw video; the HTTP layer refuses it for a masked camera to anyone without the
+// video_unmasked permission (see Masked).
+
+// Kinds for the privacy metrics' "kind" label.
+const (
+	maskSnapshot = "snapshot"
+	maskClip     = "clip"
+)
+
+// clipPurged is the citywatch_media_clips_total result of clips deleted by PurgeClips (retention by purpose).
+const clipPurged = "purged"
+
+// clipBurnTimeout bounds the transcoding of one masked clip (at most MaxClipSeconds of video). It is not tied
+// to Close: a clip being finished at shutdown is masked and kept, not lost.
+const clipBurnTimeout = 2 * time.Minute
+
+// fallbackMaskSize is the size of the overlay drawn for a clip whose picture size is unknown; ffmpeg scales
+// it to the video (the mask is in relative coordinates).
+const fallbackMaskW, fallbackMaskH = 1920, 1080
+
+type privacyMetrics struct {
+	duration *prometheus.HistogramVec
+	failures *prometheus.CounterVec
+}
+
+func newPrivacyMetrics(reg prometheus.Registerer) *privacyMetrics {
+	f := promauto.With(reg)
+	p := &privacyMetrics{
+		duration: f.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "citywatch_media_privacy_mask_duration_seconds",
+			Help:    "Time to burn a privacy mask into a snapshot (JPEG repaint) or a clip (ffmpeg transcode).",
+			Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
+		}, []string{"kind"}),
+		failures: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "citywatch_media_privacy_mask_failures_total",
+			Help: "Snapshots and clips withheld because their privacy mask could not be burned in.",
+		}, []string{"kind"}),
+	}
+	for _, k := range []string{maskSnapshot, maskClip} {
+		p.duration.WithLabelValues(k)
+		p.failures.WithLabelValues(k)
+	}
+	return p
+}
+
+// Masked reports whether the camera has a privacy mask. Its live view is raw video: callers must refuse it
+// to viewers not allowed to see behind the mask. An unknown camera reports true (fail closed).
+func (m *Media) Masked(cameraID string) bool {
+	c := m.cams[cameraID]
+	return c == nil || !c.cfg.PrivacyMask.Empty()
+}
+
+// burnSnapshot paints the camera's mask into a JPEG; it returns img as is for an unmasked camera.
+func (m *Media) burnSnapshot(c *camera, img []byte) ([]byte, error) {
+	if c.cfg.PrivacyMask.Empty() {
+		return img, nil
+	}
+	start := time.Now()
+	out, err := c.cfg.PrivacyMask.JPEG(img)
+	m.priv.duration.WithLabelValues(maskSnapshot).Observe(time.Since(start).Seconds())
+	if err != nil {
+		m.priv.failures.WithLabelValues(maskSnapshot).Inc()
+		return nil, fmt.Errorf("snapshot: privacy mask: %w", err)
+	}
+	return out, nil
+}
+
+// clipBurner returns the function that masks a finished recording, or nil for an unmasked camera.
+func (m *Media) clipBurner(c *camera) func(src string, w, h int) (string, error) {
+	if c.cfg.PrivacyMask.Empty() {
+		return nil
+	}
+	return func(src string, w, h int) (string, error) {
+		start := time.Now()
+		out, err := m.burnClip(c.cfg.PrivacyMask, src, w, h)
+		m.priv.duration.WithLabelValues(maskClip).Observe(time.Since(start).Seconds())
+		if err != nil {
+			m.priv.failures.WithLabelValues(maskClip).Inc()
+		}
+		return out, err
+	}
+}
+
+// burnClip transcodes the MP4 src to H.264 with mask laid over every frame, into a new temporary file next to
+// it whose path it returns. src is left for the caller to remove.
+func (m *Media) burnClip(mask privacymask.Mask, src string, w, h int) (string, error) {
+	if m.ffReason != "" {
+		return "", fmt.Errorf("privacy mask: %w: %s", ErrFFmpegUnavailable, m.ffReason)
+	}
+	if w <= 0 || h <= 0 {
+		w, h = fallbackMaskW, fallbackMaskH
+	}
+	png, err := mask.OverlayPNG(w, h)
+	if err != nil {
+		return "", fmt.Errorf("privacy mask: %w", err)
+	}
+	// Both temporary names end in .tmp, so a crash leaves nothing that the next start does not remove.
+	base := strings.TrimSuffix(src, ".mp4.tmp")
+	overlay := base + ".mask.tmp"
+	if err := os.WriteFile(overlay, png, 0o640); err != nil {
+		return "", fmt.Errorf("privacy mask: %w", err)
+	}
+	defer os.Remove(overlay)
+	dst := base + ".masked.tmp"
+	ctx, cancel := context.WithTimeout(context.Background(), clipBurnTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, m.ffmpeg, burnArgs(src, overlay, dst)...)
+	cmd.WaitDelay = time.Second
+	var stderr tailBuffer
+	stderr.max = 512
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		_ = os.Remove(dst)
+		if ctx.Err() != nil {
+			return "", fmt.Errorf("privacy mask: ffmpeg: %w", ctx.Err())
+		}
+		return "", fmt.Errorf("privacy mask: ffmpeg: %w: %s", err, stderr.String())
+	}
+	return dst, nil
+}
+
+// burnArgs is ffmpeg's argument list (no shell) to lay the overlay PNG over every frame of src and encode
+// H.264 into a fragmented MP4 like the clips Media writes itself. scale2ref fits the overlay to the video
+// (nearest neighbour, so the mask's opaque edge stays opaque); the even-size scale satisfies yuv420p.
+func burnArgs(src, overlay, dst string) []string {
+	return []string{
+		"-hide_banner", "-loglevel", "error", "-nostats", "-nostdin",
+		"-threads", "1", "-i", src, "-f", "png_pipe", "-i", overlay,
+		"-filter_complex", "[1:v][0:v]scale2ref=flags=neighbor[m][v];[v][m]overlay=0:0:format=auto," +
+			"scale=trunc(iw/2)*2:trunc(ih/2)*2,format=yuv420p[out]",
+		"-map", "[out]", "-an", "-sn", "-dn", "-fps_mode", "passthrough",
+		"-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-threads", "1",
+		"-movflags", "+frag_keyframe+empty_moov+default_base_moof", "-f", "mp4", dst,
+	}
+}
+
+// PurgeClips deletes the camera's stored clips that overlap [from, to] (inclusive) and returns them. It is
+// retention by purpose: the clips of a room's camera during an occupant's stay go when the occupant's
+// personal data does, whatever the age-based retention. A clip still recording is not touched; call again
+// after it is finished. Errors: ErrCameraNotFound, or the first deletion failure (the other clips are still
+// tried).
+func (m *Media) PurgeClips(cameraID string, from, to time.Time) ([]Clip, error) {
+	if m.cams[cameraID] == nil {
+		return nil, ErrCameraNotFound
+	}
+	m.retMu.Lock()
+	defer m.retMu.Unlock()
+	m.idxMu.Lock()
+	var hit []Clip
+	for _, c := range m.index[cameraID] {
+		if !c.End.Before(from) && !c.Start.After(to) {
+			hit = append(hit, c)
+		}
+	}
+	m.idxMu.Unlock()
+	sort.Slice(hit, func(i, j int) bool { return hit[i].Start.Before(hit[j].Start) })
+	var errs []error
+	out := hit[:0]
+	for _, c := range hit {
+		if err := m.deleteClip(c); err != nil {
+			errs = append(errs, fmt.Errorf("clip %s: %w", c.ID, err))
+			continue
+		}
+		out = append(out, c)
+		m.met.clips.WithLabelValues(clipPurged).Inc()
+		m.log.Info("clip deleted", "camera", c.Camera, "clip", c.ID, "why", clipPurged)
+	}
+	m.updateClipBytes()
+	return out, errors.Join(errs...)
+}
+
+// ClipsDir is the directory under which clips are stored, one subdirectory per camera.
+func (m *Media) ClipsDir() string { return m.clipsDir }
