@@ -14,9 +14,9 @@ type detector struct {
 	hidden  []bool
 	visible []int32
 	painted []byte // the frame with hidden pixels set to 0
-	prev  []byte
-	hyst  []hysteresis
-	noise int
+	prev    []byte
+	hyst    []hysteresis
+	noise   int
 
 	tamper map[string]*debounce
 

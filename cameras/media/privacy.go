@@ -20,8 +20,35 @@ import (
 // is painted before it is cached (so even the cache never holds the hidden area), and a clip is transcoded
 // with the mask laid over every frame before it is published (the unmasked recording is a temporary file
 // that is never listed and is removed). A clip or snapshot that cannot be masked is not served: masking
-// fails closed. Live view is raw video; the HTTP layer refuses it for a masked camera to anyone without the
-// video_unmasked permission (see Masked).
+// fails closed.
+//
+// Live view is raw video, so ServeLive refuses a masked camera unless the request's context was marked by
+// AllowUnmasked (the HTTP layer does so for the video_unmasked permission). Transcoding live video with the
+// mask would cost a decoder and an encoder per camera for as long as anyone watches (see the privacy rows of
+// make bench for what masking one clip costs); the staff who need a masked room's live picture are few and
+// named, so a permission is the cheaper and auditable choice.
+
+// ErrLiveMasked refuses the live view of a privacy-masked camera to a request not marked by AllowUnmasked.
+var ErrLiveMasked = errors.New("live view of this camera is refused: it has a privacy mask, and its live " +
+	"video is only shown to users with the video_unmasked permission; its snapshots and clips are masked")
+
+// closeMaskedReason is the WebSocket close reason (at most 123 bytes) of a refused masked live view.
+const closeMaskedReason = "privacy mask: live view needs the video_unmasked permission"
+
+type unmaskedKey struct{}
+
+// AllowUnmasked marks a request's context as allowed to watch privacy-masked cameras live (raw video). The
+// HTTP layer sets it for principals with the video_unmasked permission; without it ServeLive refuses a
+// masked camera, so a caller that forgets to check fails closed.
+func AllowUnmasked(ctx context.Context) context.Context {
+	return context.WithValue(ctx, unmaskedKey{}, true)
+}
+
+// UnmaskedAllowed reports whether AllowUnmasked marked ctx.
+func UnmaskedAllowed(ctx context.Context) bool {
+	ok, _ := ctx.Value(unmaskedKey{}).(bool)
+	return ok
+}
 
 // Kinds for the privacy metrics' "kind" label.
 const (

@@ -3,12 +3,18 @@ package media
 import (
 	"context"
 	"image"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
@@ -280,4 +286,47 @@ func maskObservations(t *testing.T, m *Media, kind string) uint64 {
 	var d dto.Metric
 	require.NoError(t, m.priv.duration.WithLabelValues(kind).(prometheus.Histogram).Write(&d))
 	return d.GetHistogram().GetSampleCount()
+}
+
+// TestPrivacyMaskLiveRefused: the masked camera's live view sends no video to a request without the unmasked
+// grant (403, or a WebSocket error message and close 1008); with the grant the raw stream starts.
+func TestPrivacyMaskLiveRefused(t *testing.T) {
+	m := newMaskedMedia(t, nil)
+	p := newPlayer(loadClip(t, "clip.h264", cameras.CodecH264))
+	p.feed(m, "cam2", clipFPS+1)
+	var grant atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if grant.Load() {
+			r = r.WithContext(AllowUnmasked(r.Context()))
+		}
+		m.ServeLive(w, r, "cam2")
+	}))
+	t.Cleanup(srv.Close)
+
+	resp, err := http.Get(srv.URL)
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+	assert.Contains(t, string(b), "video_unmasked")
+
+	conn, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	defer conn.Close()
+	typ, b := readMsg(t, conn)
+	require.Equal(t, websocket.TextMessage, typ)
+	assert.Contains(t, string(b), `"type":"error"`)
+	_, _, err = conn.ReadMessage()
+	var ce *websocket.CloseError
+	require.ErrorAs(t, err, &ce, "no video may follow the refusal")
+	assert.Equal(t, websocket.ClosePolicyViolation, ce.Code)
+
+	grant.Store(true)
+	conn2, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	defer conn2.Close()
+	im, _ := readInit(t, conn2)
+	assert.Contains(t, im.MIME, "avc1")
 }

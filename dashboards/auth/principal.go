@@ -56,12 +56,15 @@ const (
 	ActionReadAudit Action = "read_audit"
 	// ActionReadMetrics reads the self metrics at /metrics.
 	ActionReadMetrics Action = "read_metrics"
+	// ActionVideoUnmasked watches the live view of a camera that has a privacy mask (raw video). Snapshots and
+	// clips are masked for everyone; only admins hold it.
+	ActionVideoUnmasked Action = "video_unmasked"
 )
 
 // Actions lists every action.
 var Actions = []Action{
 	ActionSelf, ActionRead, ActionVideo, ActionAck, ActionSilence, ActionReplay, ActionManageRules,
-	ActionManageUsers, ActionReadAudit, ActionReadMetrics,
+	ActionManageUsers, ActionReadAudit, ActionReadMetrics, ActionVideoUnmasked,
 }
 
 // grants is the permission model. Video for viewers depends on Principal.Video and is decided in Can.
