@@ -70,6 +70,7 @@ func Default() *Config {
 			SessionMax:  Duration(12 * time.Hour),
 			TokenTTL:    Duration(90 * 24 * time.Hour),
 		},
+		Privacy: defaultPrivacy(),
 	}
 }
 

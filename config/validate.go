@@ -294,6 +294,7 @@ func (c *Config) validate(s *errorSink, fsys fileOpener) {
 	c.validateAlerts(v)
 	c.validateNotify(v)
 	c.validateAuth(v)
+	c.validatePrivacy(v)
 }
 
 var cameraIDRE = regexp.MustCompile(`^[a-z0-9_-]+$`)
