@@ -39,6 +39,7 @@ import (
 	"citywatch/ingest/broker"
 	"citywatch/ingest/mapping"
 	"citywatch/internal/sqlitedb"
+	"citywatch/retention"
 	"citywatch/store"
 	"citywatch/store/influx"
 	"citywatch/store/remotequery"
@@ -98,6 +99,8 @@ type App struct {
 
 	// remoteWrite are the storage.remote_write forwarders (app/remote_write.go).
 	remoteWrite []*remotewrite.Writer
+	// retention is retention by purpose (app/privacy.go); nil without an occupants store.
+	retention *retention.Engine
 
 	ready atomic.Bool
 	// reloadMu serializes reloads (SIGHUP, POST /api/rules/reload) and guards the rule-file list they read.
@@ -198,6 +201,9 @@ func (a *App) build() error {
 				acams[i].Zones = append(acams[i].Zones, zone)
 			}
 		}
+		if err := a.analysisPrivacy(acams); err != nil {
+			return err
+		}
 		a.analyzer, err = analyze.New(analyze.Config{Cameras: acams}, analyze.Deps{Appender: a.appender,
 			Events: a.analysisEvent, Logger: a.log, Registerer: a.reg})
 		if err != nil {
@@ -209,6 +215,9 @@ func (a *App) build() error {
 		}
 		for i, c := range a.cfg.Cameras {
 			mcams[i].PreSeconds, mcams[i].PostSeconds = c.ClipPre.Std().Seconds(), c.ClipPost.Std().Seconds()
+		}
+		if err := a.mediaPrivacy(mcams); err != nil {
+			return err
 		}
 		mc := a.cfg.Media
 		a.media, err = media.New(media.Config{DataDir: a.cfg.DataDir, Cameras: mcams, RingSeconds: mc.RingSeconds.Std().Seconds(),
@@ -545,6 +554,7 @@ func (a *App) run(ctx context.Context, started chan<- struct{}) (err error) {
 		return err
 	}
 	defer a.http.Close()
+	a.runRetention(ctx, &wg)
 	a.ready.Store(true)
 	a.log.Info("citywatch started", "version", Version, "http", a.http.Addr(), "broker", a.BrokerAddr(),
 		"sources", len(a.externals), "data_dir", a.cfg.DataDir)
