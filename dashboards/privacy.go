@@ -19,3 +19,10 @@ func (s *Server) maskedLive(r *http.Request, camera string) *http.Request {
 	}
 	return r
 }
+
+// privacyMasked reports whether the camera has privacy masks, for the camera's JSON ("privacy_masked": its
+// live view needs video_unmasked, its snapshots and clips are masked). A server without media reports false:
+// it serves no video at all.
+func (s *Server) privacyMasked(camera string) bool {
+	return s.deps.Media != nil && s.deps.Media.Masked(camera)
+}

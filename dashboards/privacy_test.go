@@ -247,3 +247,26 @@ func TestPrivacyMaskNoPixelLeaves(t *testing.T) {
 		require.Equal(t, "init", init.Type)
 	})
 }
+
+// TestCameraPrivacyMaskedField: the camera JSON says which cameras are masked, so the UI can offer the
+// snapshot instead of a live view that would be refused.
+func TestCameraPrivacyMaskedField(t *testing.T) {
+	m, err := media.New(media.Config{DataDir: t.TempDir(), Cameras: []media.CameraConfig{
+		{ID: "site-a", Site: "site-a", PrivacyMask: privacyMask}, {ID: "site-b", Site: "site-b"}}}, media.Deps{})
+	require.NoError(t, err)
+	s, a, _ := newAccessServer(t)
+	s.deps.Media = m
+	tok, err := a.IssueToken(context.Background(), "admin", auth.RoleAdmin, nil, false, time.Hour)
+	require.NoError(t, err)
+	for id, want := range map[string]bool{"site-a": true, "site-b": false} {
+		req := httptest.NewRequest("GET", "/api/cameras/"+id, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, req)
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		var got map[string]any
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got))
+		_, present := got["privacy_masked"]
+		require.Equal(t, want, present, rec.Body.String())
+	}
+}
