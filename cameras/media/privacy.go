@@ -2,10 +2,13 @@ package media
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -186,14 +189,15 @@ func burnArgs(src, overlay, dst string) []string {
 // PurgeClips deletes the camera's stored clips that overlap [from, to] (inclusive) and returns them. It is
 // retention by purpose: the clips of a room's camera during an occupant's stay go when the occupant's
 // personal data does, whatever the age-based retention. A clip still recording is not touched; call again
-// after it is finished. Errors: ErrCameraNotFound, or the first deletion failure (the other clips are still
-// tried).
+// after it is finished. The clips of a camera no longer configured (whose directory is left on disk, outside
+// the age-based retention) are found from their sidecars. Errors: ErrCameraNotFound (neither configured nor
+// on disk), or the deletion failures (the other clips are still tried).
 func (m *Media) PurgeClips(cameraID string, from, to time.Time) ([]Clip, error) {
-	if m.cams[cameraID] == nil {
-		return nil, ErrCameraNotFound
-	}
 	m.retMu.Lock()
 	defer m.retMu.Unlock()
+	if m.cams[cameraID] == nil {
+		return m.purgeUnconfigured(cameraID, from, to)
+	}
 	m.idxMu.Lock()
 	var hit []Clip
 	for _, c := range m.index[cameraID] {
@@ -220,3 +224,48 @@ func (m *Media) PurgeClips(cameraID string, from, to time.Time) ([]Clip, error) 
 
 // ClipsDir is the directory under which clips are stored, one subdirectory per camera.
 func (m *Media) ClipsDir() string { return m.clipsDir }
+
+// purgeUnconfigured deletes the clips overlapping [from, to] from the directory of a camera that is not
+// configured, reading their sidecars. m.retMu is held.
+func (m *Media) purgeUnconfigured(cameraID string, from, to time.Time) ([]Clip, error) {
+	if !cameraIDRE.MatchString(cameraID) || cameraID == "." || cameraID == ".." {
+		return nil, ErrCameraNotFound
+	}
+	dir := filepath.Join(m.clipsDir, cameraID)
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrCameraNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("media: read clips: %w", err)
+	}
+	var out []Clip
+	var errs []error
+	for _, e := range entries {
+		id, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok || !ValidClipID(id) {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		var c Clip
+		if err == nil {
+			err = json.Unmarshal(b, &c)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("clip %s: %w", id, err))
+			continue
+		}
+		if c.End.Before(from) || c.Start.After(to) {
+			continue
+		}
+		c.ID, c.Camera = id, cameraID
+		if err := m.deleteClip(c); err != nil {
+			errs = append(errs, fmt.Errorf("clip %s: %w", id, err))
+			continue
+		}
+		out = append(out, c)
+		m.met.clips.WithLabelValues(clipPurged).Inc()
+		m.log.Info("clip deleted", "camera", cameraID, "clip", id, "why", clipPurged)
+	}
+	return out, errors.Join(errs...)
+}

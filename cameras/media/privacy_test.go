@@ -330,3 +330,33 @@ func TestPrivacyMaskLiveRefused(t *testing.T) {
 	im, _ := readInit(t, conn2)
 	assert.Contains(t, im.MIME, "avc1")
 }
+
+// TestPurgeClipsOfRemovedCamera: a camera removed from the configuration leaves its clips on disk, outside
+// age-based retention; purging by purpose still finds and deletes them. Camera ids cannot leave the clips
+// directory.
+func TestPurgeClipsOfRemovedCamera(t *testing.T) {
+	m, _ := newTestMedia(t, nil)
+	dir := filepath.Join(m.clipsDir, "gone")
+	require.NoError(t, os.MkdirAll(dir, 0o750))
+	in, out := "20260101T120000Z-0000000a", "20260301T120000Z-0000000b"
+	for id, start := range map[string]time.Time{in: epoch, out: epoch.Add(60 * 24 * time.Hour)} {
+		c := Clip{ID: id, Camera: "gone", Start: start, End: start.Add(10 * time.Second)}
+		require.NoError(t, writeSidecar(filepath.Join(dir, id+".json"), &c))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, id+".mp4"), []byte("video"), 0o640))
+	}
+	gone, err := m.PurgeClips("gone", epoch.Add(-time.Hour), epoch.Add(time.Hour))
+	require.NoError(t, err)
+	require.Len(t, gone, 1)
+	assert.Equal(t, in, gone[0].ID)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	assert.ElementsMatch(t, []string{out + ".json", out + ".mp4"}, names)
+	for _, bad := range []string{"..", "../cam1", "nope"} {
+		_, err = m.PurgeClips(bad, time.Time{}, epoch.Add(time.Hour))
+		assert.ErrorIs(t, err, ErrCameraNotFound, bad)
+	}
+}
