@@ -86,9 +86,11 @@ type Deps struct {
 	Occupants Occupants
 	Clips     Clips
 	Audit     AuditLog
-	// DB is the metadata database (opened with secure_delete, see internal/sqlitedb). After a sweep that
-	// deleted anything its write-ahead log is checkpointed and truncated, so no deleted data linger in the
-	// -wal file. Optional.
+	// DB is the metadata database (opened with secure_delete, see internal/sqlitedb). The engine remembers
+	// there which occupancies it purged completely (table retention_purged: site, occupancy id, time), so
+	// later sweeps skip them instead of scanning the clips and the audit trail again; and after a sweep that
+	// deleted anything it checkpoints and truncates the write-ahead log, so no deleted data linger in the
+	// -wal file. Optional: without it every sweep reconsiders every ended occupancy (still idempotent).
 	DB *sql.DB
 	// Logger logs with component=retention; nil discards.
 	Logger *slog.Logger
@@ -165,7 +167,46 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 		Name: "citywatch_retention_last_sweep_timestamp_seconds",
 		Help: "When the last sweep finished.",
 	})
+	if deps.DB != nil {
+		if _, err := deps.DB.Exec(purgedSchema); err != nil {
+			return nil, fmt.Errorf("retention: create schema: %w", err)
+		}
+	}
 	return e, nil
+}
+
+const purgedSchema = `CREATE TABLE IF NOT EXISTS retention_purged (
+	site      TEXT NOT NULL,
+	occupancy TEXT NOT NULL,
+	time_ms   INTEGER NOT NULL,
+	PRIMARY KEY (site, occupancy)
+)`
+
+// done reports whether the occupancy was purged completely by an earlier sweep.
+func (e *Engine) done(ctx context.Context, o Occupancy) (bool, error) {
+	if e.deps.DB == nil {
+		return false, nil
+	}
+	var n int
+	err := e.deps.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM retention_purged WHERE site = ? AND occupancy = ?`,
+		o.Site, o.ID).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("retention: %w", err)
+	}
+	return n > 0, nil
+}
+
+// markDone remembers a complete purge.
+func (e *Engine) markDone(ctx context.Context, o Occupancy) error {
+	if e.deps.DB == nil {
+		return nil
+	}
+	_, err := e.deps.DB.ExecContext(ctx, `INSERT OR REPLACE INTO retention_purged (site, occupancy, time_ms) VALUES (?, ?, ?)`,
+		o.Site, o.ID, e.now().UnixMilli())
+	if err != nil {
+		return fmt.Errorf("retention: %w", err)
+	}
+	return nil
 }
 
 // AfterRelease returns the retention period of site.
@@ -209,7 +250,17 @@ func (e *Engine) Sweep(ctx context.Context) (Report, error) {
 	}
 	var errs []error
 	for _, o := range due(cands, now, e.AfterRelease) {
-		if err := e.purge(ctx, o, &rep); err != nil {
+		if done, err := e.done(ctx, o); err != nil || done {
+			if err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		err := e.purge(ctx, o, &rep)
+		if err == nil {
+			err = e.markDone(ctx, o)
+		}
+		if err != nil {
 			e.failures.Inc()
 			errs = append(errs, err)
 		}

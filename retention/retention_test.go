@@ -280,3 +280,50 @@ func TestDue(t *testing.T) {
 	}
 	assert.Equal(t, []string{"31d", "short2d"}, ids)
 }
+
+// countingAudit counts Pseudonymise calls (each one scans the site's audit trail).
+type countingAudit struct {
+	AuditLog
+	calls int
+}
+
+func (c *countingAudit) Pseudonymise(ctx context.Context, site string, subjects []string, pseudonym string) (int64, error) {
+	c.calls++
+	return c.AuditLog.Pseudonymise(ctx, site, subjects, pseudonym)
+}
+
+// TestSweepSkipsPurged: an occupancy purged completely is remembered, so later sweeps do not scan the audit
+// trail and the clips for it again, although the ward still lists it (its pseudonymous record stays).
+func TestSweepSkipsPurged(t *testing.T) {
+	dir := t.TempDir()
+	clk := &clock{t: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)}
+	db, err := sqlitedb.Open(filepath.Join(dir, "citywatch.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	lg, err := audit.New(db, audit.Config{}, audit.Deps{Now: clk.Now})
+	require.NoError(t, err)
+	ward := newFakeWard(t, db)
+	ward.add(t, Occupancy{Site: "s", ID: "o1", CaseID: "CASE-1", Names: []string{"Name One"}, End: clk.Now()}, "c1")
+	for _, withDB := range []bool{true, false} {
+		ca := &countingAudit{AuditLog: lg}
+		deps := Deps{Occupants: ward, Audit: ca, Now: clk.Now}
+		if withDB {
+			deps.DB = db
+		}
+		e, err := New(Config{}, deps)
+		require.NoError(t, err)
+		clk.Add(31 * 24 * time.Hour)
+		for range 3 {
+			_, err := e.Sweep(context.Background())
+			require.NoError(t, err)
+		}
+		if withDB {
+			require.Equal(t, 1, ca.calls, "purged once, then remembered")
+		} else {
+			require.Equal(t, 3, ca.calls, "without the database every sweep reconsiders it (idempotently)")
+		}
+	}
+	purges, err := lg.Query(context.Background(), audit.Filter{Action: audit.RetentionPurge})
+	require.NoError(t, err)
+	require.Len(t, purges, 1, "one deletion record however often it is reconsidered")
+}
