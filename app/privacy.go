@@ -59,6 +59,12 @@ func retentionConfig(p config.PrivacyConfig) retention.Config {
 
 // buildRetention builds retention by purpose over the occupants' store (the ward), the clips and the audit
 // trail. Without an occupants store there is nothing kept for a purpose and no engine is built.
+//
+// The ward plugs in with a small adapter (retention.Occupants): EndedBefore lists the occupancies whose status
+// is not active and whose status time is before t, each with its site, id, case id, personal name and contact
+// (as Names), the camera bound to its room, and its start and status time (End); Purge deletes the personal
+// fields and manual readings of that one occupancy (not of every occupancy ended before a time: sites have
+// their own periods).
 func (a *App) buildRetention(occ retention.Occupants) error {
 	if occ == nil {
 		return nil
