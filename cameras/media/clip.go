@@ -45,6 +45,9 @@ type Clip struct {
 	SizeBytes int64 `json:"size_bytes"`
 	// Recording is true while the clip is still being recorded (not yet downloadable).
 	Recording bool `json:"recording,omitempty"`
+	// PrivacyMask is the fingerprint of the privacy mask burned into the clip ("" for none), see
+	// privacymask.Mask.Fingerprint.
+	PrivacyMask string `json:"privacy_mask,omitempty"`
 }
 
 // clipIDRE is the only clip ID shape accepted: a UTC time and 8 random hex digits, e.g.
@@ -245,6 +248,7 @@ func (m *Media) record(c *camera, r *recording) {
 	}
 	clip := r.clip
 	clip.Recording = false
+	clip.PrivacyMask = c.cfg.PrivacyMask.Fingerprint() // burned in by finish, which fails otherwise
 	ok, err := w.finish(&clip)
 	switch {
 	case err != nil:
@@ -563,6 +567,9 @@ func (m *Media) Clip(cameraID, clipID string) (Clip, string, error) {
 	m.idxMu.Lock()
 	cl, ok := m.index[cameraID][clipID]
 	m.idxMu.Unlock()
+	if ok && cl.PrivacyMask != c.cfg.PrivacyMask.Fingerprint() && !c.cfg.PrivacyMask.Empty() {
+		return Clip{}, "", ErrClipMasking // recorded before the camera's current mask: never served unmasked
+	}
 	if ok {
 		return cl, filepath.Join(m.clipsDir, cameraID, clipID+".mp4"), nil
 	}

@@ -141,6 +141,10 @@ func (m *Media) Start() error {
 	m.started = true
 	m.wg.Add(1)
 	go m.janitor()
+	if stale := m.staleMaskedClips(); len(stale) > 0 {
+		m.wg.Add(1)
+		go m.remask(stale)
+	}
 	return nil
 }
 

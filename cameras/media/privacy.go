@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"citywatch/cameras"
 	"citywatch/cameras/privacymask"
 )
 
@@ -30,6 +31,10 @@ import (
 // mask would cost a decoder and an encoder per camera for as long as anyone watches (see the privacy rows of
 // make bench for what masking one clip costs); the staff who need a masked room's live picture are few and
 // named, so a permission is the cheaper and auditable choice.
+
+// ErrClipMasking means the clip was recorded before its camera's current privacy mask and is being masked
+// now (at start); it is served once that is done. It wraps ErrClipInProgress: the clip is not ready yet.
+var ErrClipMasking = fmt.Errorf("%w: the privacy mask is being applied", ErrClipInProgress)
 
 // ErrLiveMasked refuses the live view of a privacy-masked camera to a request not marked by AllowUnmasked.
 var ErrLiveMasked = errors.New("live view of this camera is refused: it has a privacy mask, and its live " +
@@ -124,7 +129,9 @@ func (m *Media) clipBurner(c *camera) func(src string, w, h int) (string, error)
 	}
 	return func(src string, w, h int) (string, error) {
 		start := time.Now()
-		out, err := m.burnClip(c.cfg.PrivacyMask, src, w, h)
+		ctx, cancel := context.WithTimeout(context.Background(), clipBurnTimeout)
+		defer cancel()
+		out, err := m.burnClip(ctx, c.cfg.PrivacyMask, src, strings.TrimSuffix(src, ".mp4.tmp"), w, h)
 		m.priv.duration.WithLabelValues(maskClip).Observe(time.Since(start).Seconds())
 		if err != nil {
 			m.priv.failures.WithLabelValues(maskClip).Inc()
@@ -133,9 +140,10 @@ func (m *Media) clipBurner(c *camera) func(src string, w, h int) (string, error)
 	}
 }
 
-// burnClip transcodes the MP4 src to H.264 with mask laid over every frame, into a new temporary file next to
-// it whose path it returns. src is left for the caller to remove.
-func (m *Media) burnClip(mask privacymask.Mask, src string, w, h int) (string, error) {
+// burnClip transcodes the MP4 src to H.264 with mask laid over every frame, into the temporary file
+// tmpBase+".masked.tmp" whose path it returns (tmpBase is a dot-file path, so a crash leaves only files that
+// the next start removes). src is left for the caller to remove.
+func (m *Media) burnClip(ctx context.Context, mask privacymask.Mask, src, tmpBase string, w, h int) (string, error) {
 	if m.ffReason != "" {
 		return "", fmt.Errorf("privacy mask: %w: %s", ErrFFmpegUnavailable, m.ffReason)
 	}
@@ -146,16 +154,12 @@ func (m *Media) burnClip(mask privacymask.Mask, src string, w, h int) (string, e
 	if err != nil {
 		return "", fmt.Errorf("privacy mask: %w", err)
 	}
-	// Both temporary names end in .tmp, so a crash leaves nothing that the next start does not remove.
-	base := strings.TrimSuffix(src, ".mp4.tmp")
-	overlay := base + ".mask.tmp"
+	overlay := tmpBase + ".mask.tmp"
 	if err := os.WriteFile(overlay, png, 0o640); err != nil {
 		return "", fmt.Errorf("privacy mask: %w", err)
 	}
 	defer os.Remove(overlay)
-	dst := base + ".masked.tmp"
-	ctx, cancel := context.WithTimeout(context.Background(), clipBurnTimeout)
-	defer cancel()
+	dst := tmpBase + ".masked.tmp"
 	cmd := exec.CommandContext(ctx, m.ffmpeg, burnArgs(src, overlay, dst)...)
 	cmd.WaitDelay = time.Second
 	var stderr tailBuffer
@@ -268,4 +272,86 @@ func (m *Media) purgeUnconfigured(cameraID string, from, to time.Time) ([]Clip, 
 		m.log.Info("clip deleted", "camera", cameraID, "clip", id, "why", clipPurged)
 	}
 	return out, errors.Join(errs...)
+}
+
+// staleMaskedClips lists the stored clips of masked cameras that do not carry the camera's current mask
+// (recorded before it was set or changed), oldest first.
+func (m *Media) staleMaskedClips() []Clip {
+	m.idxMu.Lock()
+	defer m.idxMu.Unlock()
+	var out []Clip
+	for _, c := range m.order {
+		fp := c.cfg.PrivacyMask.Fingerprint()
+		if fp == "" {
+			continue
+		}
+		for _, cl := range m.index[c.cfg.ID] {
+			if cl.PrivacyMask != fp {
+				out = append(out, cl)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
+	return out
+}
+
+// remask burns the current mask into clips recorded before it, one at a time, until done or Close. Until a
+// clip is done Clip refuses it (ErrClipMasking); one that fails stays refused, and is tried again at the next
+// start.
+func (m *Media) remask(stale []Clip) {
+	defer m.wg.Done()
+	m.log.Info("masking clips recorded before their camera's privacy mask", "clips", len(stale))
+	for _, cl := range stale {
+		if m.ctx.Err() != nil {
+			return
+		}
+		start := time.Now()
+		err := m.remaskClip(m.cams[cl.Camera], cl)
+		m.priv.duration.WithLabelValues(maskClip).Observe(time.Since(start).Seconds())
+		if err != nil {
+			m.priv.failures.WithLabelValues(maskClip).Inc()
+			m.log.Warn("clip not masked; it is not served", "camera", cl.Camera, "clip", cl.ID, "err", err)
+		}
+	}
+}
+
+// remaskClip replaces a stored clip by its transcode with the camera's mask and records the mask in its
+// sidecar. The MP4 is replaced first: a crash before the sidecar is written only masks it again.
+func (m *Media) remaskClip(c *camera, cl Clip) error {
+	dir := filepath.Join(m.clipsDir, cl.Camera)
+	src := filepath.Join(dir, cl.ID+".mp4")
+	ctx, cancel := context.WithTimeout(m.ctx, clipBurnTimeout)
+	defer cancel()
+	dst, err := m.burnClip(ctx, c.cfg.PrivacyMask, src, filepath.Join(dir, "."+cl.ID+".remask"), cl.Width, cl.Height)
+	if err != nil {
+		return err
+	}
+	m.retMu.Lock() // retention must not delete the clip under the swap
+	defer m.retMu.Unlock()
+	m.idxMu.Lock()
+	cur, ok := m.index[cl.Camera][cl.ID]
+	m.idxMu.Unlock()
+	if !ok { // deleted meanwhile
+		_ = os.Remove(dst)
+		return nil
+	}
+	if err := os.Rename(dst, src); err != nil {
+		_ = os.Remove(dst)
+		return fmt.Errorf("privacy mask: %w", err)
+	}
+	fi, err := os.Stat(src)
+	if err != nil {
+		return fmt.Errorf("privacy mask: %w", err)
+	}
+	cur.SizeBytes, cur.Codec, cur.PrivacyMask = fi.Size(), cameras.CodecH264, c.cfg.PrivacyMask.Fingerprint()
+	if err := writeSidecar(filepath.Join(dir, cl.ID+".json"), &cur); err != nil {
+		return err
+	}
+	syncDir(dir)
+	m.idxMu.Lock()
+	m.index[cl.Camera][cl.ID] = cur
+	m.idxMu.Unlock()
+	m.updateClipBytes()
+	m.log.Info("clip masked", "camera", cl.Camera, "clip", cl.ID)
+	return nil
 }

@@ -2,6 +2,7 @@ package media
 
 import (
 	"context"
+	"errors"
 	"image"
 	"io"
 	"net/http"
@@ -359,4 +360,53 @@ func TestPurgeClipsOfRemovedCamera(t *testing.T) {
 		_, err = m.PurgeClips(bad, time.Time{}, epoch.Add(time.Hour))
 		assert.ErrorIs(t, err, ErrCameraNotFound, bad)
 	}
+}
+
+// TestPrivacyMaskAppliedToOlderClips: a mask set after clips were recorded (a restart with the new
+// configuration) is burned into them before they are served again; until then they are refused.
+func TestPrivacyMaskAppliedToOlderClips(t *testing.T) {
+	ff := testenv.LookPath(t, "ffmpeg")
+	dir := t.TempDir()
+	cfg := Config{DataDir: dir, FFmpegPath: ff, PreSeconds: 1, PostSeconds: 2, Retention: 10 * 365 * 24 * time.Hour,
+		Cameras: []CameraConfig{{ID: "cam1", Site: "s1"}}} // the clip times are of 2026-01-01
+	m, err := New(cfg, Deps{})
+	require.NoError(t, err)
+	require.NoError(t, m.Start())
+	clip := loadClip(t, "clip.h264", cameras.CodecH264)
+	p := newPlayer(clip)
+	p.feed(m, "cam1", 2*clipFPS)
+	c, err := m.StartClip("cam1", "motion", p.at())
+	require.NoError(t, err)
+	p.feed(m, "cam1", 4*clipFPS)
+	_, path := waitClip(t, m, c.ID)
+	idx := interior(t, testMask, clip.w, clip.h)
+	require.Less(t, darkShare(decodeFrames(t, path, clip.w, clip.h)[0], idx), 0.2, "recorded unmasked")
+	m.Close()
+
+	cfg.Cameras[0].PrivacyMask = testMask
+	m2, err := New(cfg, Deps{})
+	require.NoError(t, err)
+	require.NoError(t, m2.Start())
+	t.Cleanup(m2.Close)
+	var got Clip
+	var unexpected atomic.Value
+	require.Eventually(t, func() bool {
+		got, path, err = m2.Clip("cam1", c.ID)
+		if err != nil && !errors.Is(err, ErrClipInProgress) {
+			unexpected.Store(err)
+		}
+		return err == nil
+	}, 60*time.Second, 20*time.Millisecond, "%v", m2.Clips("cam1"))
+	require.Nil(t, unexpected.Load(), "refused other than as being masked")
+	assert.Equal(t, testMask.Fingerprint(), got.PrivacyMask)
+	assert.Equal(t, cameras.CodecH264, got.Codec)
+	for i, f := range decodeFrames(t, path, clip.w, clip.h) {
+		require.Equal(t, 1.0, darkShare(f, idx), "frame %d", i)
+	}
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, fi.Size(), got.SizeBytes)
+	entries, err := os.ReadDir(filepath.Dir(path))
+	require.NoError(t, err)
+	assert.Len(t, entries, 2, "no temporary file left")
 }

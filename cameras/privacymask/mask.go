@@ -5,9 +5,12 @@
 package privacymask
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 )
 
 // Limits on masks, so per-frame work stays bounded.
@@ -146,4 +149,21 @@ func inside(x, y float64, p Polygon) bool {
 		}
 	}
 	return in
+}
+
+// Fingerprint identifies the mask's geometry: equal masks have equal fingerprints, and a clip records the
+// fingerprint of the mask burned into it, so a clip recorded before a mask was set or changed is recognised.
+// It is "" for an empty mask.
+func (m Mask) Fingerprint() string {
+	if m.Empty() {
+		return ""
+	}
+	h := sha256.New()
+	for _, p := range m {
+		for _, v := range p {
+			fmt.Fprintf(h, "%s,%s ", strconv.FormatFloat(v[0], 'g', -1, 64), strconv.FormatFloat(v[1], 'g', -1, 64))
+		}
+		h.Write([]byte{';'})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }

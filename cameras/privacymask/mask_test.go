@@ -184,3 +184,12 @@ func FuzzJPEG(f *testing.F) {
 		}
 	})
 }
+
+func TestFingerprint(t *testing.T) {
+	require.Empty(t, Mask(nil).Fingerprint())
+	a := leftHalf.Fingerprint()
+	require.Len(t, a, 16)
+	require.Equal(t, a, Mask{{{0, 0}, {0.5, 0}, {0.5, 1}, {0, 1}}}.Fingerprint())
+	require.NotEqual(t, a, Mask{{{0, 0}, {0.5, 0}, {0.5, 1}, {0, 0.9}}}.Fingerprint())
+	require.NotEqual(t, a, append(Mask{}, leftHalf[0], leftHalf[0]).Fingerprint())
+}
