@@ -34,8 +34,37 @@ func (a *App) analysisPrivacy(acams []analyze.CameraConfig) error {
 			return err
 		}
 		acams[i].PrivacyMask = m
+		for _, z := range zonesBehindMask(acams[i].Zones, m) {
+			a.log.Warn("motion zone lies entirely behind the camera's privacy masks: it never detects motion",
+				"component", "analyze", "camera", c.ID, "zone", z)
+		}
 	}
 	return nil
+}
+
+// zonesBehindMask names the zones that the mask covers entirely (on a 160×90 raster), whose motion the
+// analysis therefore never sees: most likely a configuration mistake.
+func zonesBehindMask(zones []analyze.Zone, m privacymask.Mask) []string {
+	const w, h = 160, 90
+	hidden := m.Bitmap(w, h)
+	if hidden == nil {
+		return nil
+	}
+	var out []string
+	for _, z := range zones {
+		zone := privacymask.Mask{z.Polygon}.Bitmap(w, h)
+		covered := true
+		for i, in := range zone {
+			if in && !hidden[i] {
+				covered = false
+				break
+			}
+		}
+		if covered {
+			out = append(out, z.Name)
+		}
+	}
+	return out
 }
 
 // mediaPrivacy sets the configured cameras' privacy masks on the media configs (configured cameras come

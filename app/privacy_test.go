@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"citywatch/cameras/analyze"
+	"citywatch/cameras/privacymask"
 	"citywatch/config"
 	"citywatch/retention"
 )
@@ -42,3 +44,14 @@ func (noOccupants) EndedBefore(context.Context, time.Time) ([]retention.Occupanc
 	return nil, nil
 }
 func (noOccupants) Purge(context.Context, retention.Occupancy) (int64, error) { return 0, nil }
+
+func TestZonesBehindMask(t *testing.T) {
+	left := privacymask.Mask{{{0, 0}, {0.5, 0}, {0.5, 1}, {0, 1}}}
+	zones := []analyze.Zone{
+		{Name: "bed", Polygon: [][2]float64{{0.1, 0.1}, {0.4, 0.1}, {0.4, 0.9}}},
+		{Name: "door", Polygon: [][2]float64{{0.6, 0.1}, {0.9, 0.1}, {0.9, 0.9}}},
+		{Name: "across", Polygon: [][2]float64{{0.3, 0.1}, {0.7, 0.1}, {0.7, 0.9}}},
+	}
+	require.Equal(t, []string{"bed"}, zonesBehindMask(zones, left))
+	require.Nil(t, zonesBehindMask(zones, nil))
+}
