@@ -100,6 +100,10 @@ func (s *Server) clipFile(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, "clip not found", r.PathValue("clip"))
 		return
 	}
+	if errors.Is(err, media.ErrClipMasking) {
+		WriteError(w, http.StatusConflict, "the clip is being masked (privacy mask); try again shortly", r.PathValue("clip"))
+		return
+	}
 	if errors.Is(err, media.ErrClipInProgress) {
 		WriteError(w, http.StatusConflict, "the clip is still recording", clip.ID)
 		return
