@@ -38,6 +38,7 @@ import (
 	"citywatch/ingest/broker"
 	"citywatch/ingest/mapping"
 	"citywatch/internal/sqlitedb"
+	"citywatch/retention"
 	"citywatch/store"
 	"citywatch/store/influx"
 	"citywatch/store/remotequery"
@@ -99,6 +100,8 @@ type App struct {
 
 	// remoteWrite are the storage.remote_write forwarders (app/remote_write.go).
 	remoteWrite []*remotewrite.Writer
+	// retention is retention by purpose (app/privacy.go); nil without an occupants store.
+	retention *retention.Engine
 
 	ready atomic.Bool
 	// reloadMu serializes reloads (SIGHUP, POST /api/rules/reload) and guards the rule-file list they read.
@@ -180,6 +183,7 @@ func (a *App) build() error {
 				return fmt.Errorf("cameras[%d].%w", i, err)
 			}
 		}
+		a.warnZonesBehindMask(acams)
 		a.analyzer, err = analyze.New(analyze.Config{Cameras: acams}, analyze.Deps{Appender: a.appender,
 			Events: a.analysisEvent, Logger: a.log, Registerer: a.reg})
 		if err != nil {
@@ -190,7 +194,9 @@ func (a *App) build() error {
 			mcams[i] = media.CameraConfig{ID: c.ID, Site: c.Site}
 		}
 		for i, c := range a.cfg.Cameras {
-			mcams[i] = media.CameraFromConfig(c)
+			if mcams[i], err = media.CameraFromConfig(c); err != nil {
+				return fmt.Errorf("cameras[%d].%w", i, err)
+			}
 		}
 		mc := media.ConfigFromConfig(a.cfg.DataDir, a.cfg.Media)
 		mc.Cameras = mcams
@@ -512,6 +518,7 @@ func (a *App) run(ctx context.Context, started chan<- struct{}) (err error) {
 		return err
 	}
 	defer a.http.Close()
+	a.runRetention(ctx, &wg)
 	a.ready.Store(true)
 	a.log.Info("citywatch started", "version", Version, "http", a.http.Addr(), "broker", a.BrokerAddr(),
 		"sources", len(a.externals), "data_dir", a.cfg.DataDir)

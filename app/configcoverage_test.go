@@ -115,7 +115,13 @@ var coverageCases = []struct {
 		}
 		return out
 	}},
-	{"media.CameraConfig", func(_ *testing.T, c *config.Config) any { return media.CameraFromConfig(c.Cameras[0]) }},
+	{"media.CameraConfig", func(t *testing.T, c *config.Config) any {
+		cc, err := media.CameraFromConfig(c.Cameras[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cc
+	}},
 	{"media.Config", func(_ *testing.T, c *config.Config) any { return media.ConfigFromConfig(c.DataDir, c.Media) }},
 	{"ingest.ExternalConfig", func(_ *testing.T, c *config.Config) any {
 		return ingest.ExternalFromConfig(c.Ingest.Sources[0], &tls.Config{MinVersion: tls.VersionTLS12})

@@ -66,6 +66,7 @@ func main() {
 	skipUI := flag.Bool("skip-ui", false, "skip the SSE fan-out and page load measurements")
 	skipQueryBudget := flag.Bool("skip-query-budget", false, "skip the hostile query load measurements")
 	skipCentre := flag.Bool("skip-centre", false, "skip the centre (storage.query → VictoriaMetrics) query measurements")
+	skipPrivacy := flag.Bool("skip-privacy", false, "skip the privacy mask (snapshot, clip, transcode) cost measurements")
 	uiDevices := flag.Int("ui-devices", 500, "devices publishing once a second for the SSE and page measurements")
 	uiCameras := flag.Int("ui-cameras", 50, "simulated cameras for the SSE and page measurements")
 	sseClientsN := flag.Int("sse-clients", 100, "concurrent /api/events clients")
@@ -132,6 +133,7 @@ func main() {
 	if !*skipCentre {
 		centreRows(add)
 	}
+	privacyRows(add, *skipPrivacy)
 
 	fmt.Printf("\nMachine: %d cores, %s/%s, %s. Command: `make bench` (go run ./bench). Took %s.\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), time.Since(began).Round(time.Second))
 	fmt.Println("| measurement | citywatch | baseline (same run) | ratio | goal |")

@@ -41,6 +41,8 @@ type Config struct {
 	Auth AuthConfig `yaml:"auth"`
 	// Ward configures the quarantine ward: rounds per site, night hours, occupant signals (config/ward.go).
 	Ward WardConfig `yaml:"ward"`
+	// Privacy configures retention by purpose of ward occupants' personal data (see privacy.go).
+	Privacy PrivacyConfig `yaml:"privacy"`
 }
 
 // EdgeConfig is the identity of this edge collector. Non-empty values are added as tags "edge" and "site" to
@@ -458,6 +460,10 @@ type CameraConfig struct {
 	// and 10s.
 	ClipPre  Duration `yaml:"clip_pre"`
 	ClipPost Duration `yaml:"clip_post"`
+	// PrivacyMasks are polygons written like zones ("name: x1,y1 x2,y2 x3,y3 ...") painted black into the
+	// camera's snapshots, clips and downloads, and ignored by motion and tamper analysis; the camera's live
+	// view is refused to users without the video_unmasked permission. They default to none.
+	PrivacyMasks []string `yaml:"privacy_masks"`
 }
 
 // MediaConfig configures video kept for the cameras: the in-memory ring buffer each camera's clips and live

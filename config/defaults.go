@@ -74,7 +74,8 @@ func Default() *Config {
 			SessionMax:  Duration(12 * time.Hour),
 			TokenTTL:    Duration(90 * 24 * time.Hour),
 		},
-		Ward: defaultWard(),
+		Ward:    defaultWard(),
+		Privacy: defaultPrivacy(),
 	}
 }
 

@@ -378,6 +378,13 @@ var badConfigs = []struct {
 		`testdata/http_query.bad.yaml:10: http.query.rate_per_client: must be > 0 and <= 1000000 requests per second; got 0`,
 		`testdata/http_query.bad.yaml:11: http.query.burst_per_client: must be 1 to 1000000; got 0`,
 	}},
+	{"privacy.bad.yaml", []string{
+		`testdata/privacy.bad.yaml:6: cameras[0].privacy_masks[0]: zone "bed": polygon: must have 3..64 points, got 2; got "bed: 0.1,0.1 0.5,0.1"`,
+		`testdata/privacy.bad.yaml:8: cameras[0].privacy_masks[2]: zone "window": polygon[1]: coordinates must be in 0..1, got [1.5, 0]; got "window: 0,0 1.5,0 1,1"`,
+		`testdata/privacy.bad.yaml:10: privacy.retention_after_release: must be > 0; got "0s"`,
+		`testdata/privacy.bad.yaml:11: privacy.retention_interval: must be > 0; got "-1h"`,
+		`testdata/privacy.bad.yaml:14: privacy.sites.q-hotel-1.retention_after_release: must not be negative; got "-2d"`,
+	}},
 	{"storage_query.bad.yaml", []string{
 		// The URL's password is not printed.
 		`testdata/storage_query.bad.yaml:3: storage.query.url: must not contain credentials`,

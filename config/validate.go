@@ -297,6 +297,7 @@ func (c *Config) validate(s *errorSink, fsys fileOpener) {
 	c.validateNotify(v)
 	c.validateAuth(v)
 	c.validateWard(v)
+	c.validatePrivacy(v)
 }
 
 func (c *Config) validateCameras(v validator) {

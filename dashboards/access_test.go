@@ -130,6 +130,8 @@ func (fakeMedia) ServeLive(w http.ResponseWriter, r *http.Request, camera string
 	writeJSON(w, http.StatusOK, map[string]string{"camera": camera})
 }
 
+func (fakeMedia) Masked(string) bool { return false }
+
 // fakePromAPI answers every query route with 200 and records the query it was given.
 type fakePromAPI struct{ lastQuery, lastMatch chan string }
 

@@ -25,6 +25,8 @@ type AnalysisInfo interface {
 type cameraJSON struct {
 	status   cameras.Status
 	analysis any
+	// masked adds "privacy_masked": true (see privacy.go).
+	masked bool
 }
 
 func (c cameraJSON) MarshalJSON() ([]byte, error) {
@@ -39,6 +41,9 @@ func (c cameraJSON) MarshalJSON() ([]byte, error) {
 	b = bytes.TrimSuffix(b, []byte("}"))
 	b = append(b, `,"analysis":`...)
 	b = append(b, a...)
+	if c.masked {
+		b = append(b, `,"privacy_masked":true`...)
+	}
 	return append(b, '}'), nil
 }
 
@@ -49,6 +54,7 @@ func (s *Server) cameraView(st cameras.Status) cameraJSON {
 	} else {
 		v.analysis = map[string]any{"available": false, "state": "unavailable", "reason": "motion and tamper analysis is not configured"}
 	}
+	v.masked = s.privacyMasked(st.ID)
 	return v
 }
 

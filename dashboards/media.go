@@ -20,6 +20,8 @@ type MediaAPI interface {
 	Clips(cameraID string) []media.Clip
 	Clip(cameraID, clipID string) (media.Clip, string, error)
 	ServeLive(w http.ResponseWriter, r *http.Request, cameraID string)
+	// Masked reports whether the camera has a privacy mask (true for an unknown camera).
+	Masked(cameraID string) bool
 }
 
 // mediaRoutes registers the video routes: each needs the video permission, is scoped to the camera's site,
@@ -98,6 +100,10 @@ func (s *Server) clipFile(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, "clip not found", r.PathValue("clip"))
 		return
 	}
+	if errors.Is(err, media.ErrClipMasking) {
+		WriteError(w, http.StatusConflict, "the clip is being masked (privacy mask); try again shortly", r.PathValue("clip"))
+		return
+	}
 	if errors.Is(err, media.ErrClipInProgress) {
 		WriteError(w, http.StatusConflict, "the clip is still recording", clip.ID)
 		return
@@ -130,6 +136,13 @@ func (s *Server) liveView(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if refused := s.maskedLive(r, c.ID); refused != nil {
+		s.audit(r, audit.Record{Action: audit.LiveViewStart, Site: c.Site, Camera: c.ID, Success: false,
+			Detail: "refused: privacy mask"})
+		s.deps.Media.ServeLive(w, refused, c.ID) // answers the refusal in the form the client understands
+		return
+	}
+	r = r.WithContext(media.AllowUnmasked(r.Context()))
 	start := time.Now()
 	s.audit(r, audit.Record{Action: audit.LiveViewStart, Site: c.Site, Camera: c.ID, Success: true})
 	s.deps.Media.ServeLive(w, r, c.ID)

@@ -6,6 +6,7 @@ import (
 	"math"
 	"time"
 
+	"citywatch/cameras/privacymask"
 	"citywatch/cameras/zone"
 
 	"citywatch/config"
@@ -65,6 +66,9 @@ type CameraConfig struct {
 	Site string
 	// Zones are the motion zones. It defaults to one zone named "all" covering the whole picture.
 	Zones []Zone
+	// PrivacyMask is ignored by the analysis: its pixels never score motion in any zone and do not count
+	// in the tamper checks, so what happens behind a mask cannot trigger anything. It defaults to none.
+	PrivacyMask privacymask.Mask
 	// AnalysisFPS is how many decoded frames per second are analysed. It defaults to 2; at most 30.
 	AnalysisFPS float64
 	// Feed selects which access units are decoded: auto, all or keyframes. It defaults to auto.
@@ -250,6 +254,9 @@ func (c *CameraConfig) Validate() error {
 			return fmt.Errorf("zones[%d].name: %q used twice", i, z.Name)
 		}
 		names[z.Name] = true
+	}
+	if err := c.PrivacyMask.Validate(); err != nil {
+		return fmt.Errorf("privacy_mask%w", err)
 	}
 	switch c.Feed {
 	case FeedAuto, FeedAll, FeedKeyframes:

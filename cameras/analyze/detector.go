@@ -10,9 +10,13 @@ type detector struct {
 	cfg   CameraConfig
 	w, h  int
 	masks [][]int32
-	prev  []byte
-	hyst  []hysteresis
-	noise int
+	// hidden marks the privacy-masked pixels (nil: none); visible lists the others (nil: all).
+	hidden  []bool
+	visible []int32
+	painted []byte // the frame with hidden pixels set to 0
+	prev    []byte
+	hyst    []hysteresis
+	noise   int
 
 	tamper map[string]*debounce
 
@@ -58,15 +62,55 @@ func (d *detector) resize(w, h int) {
 		return
 	}
 	d.w, d.h = w, h
+	d.hidden, d.visible, d.painted = d.cfg.PrivacyMask.Bitmap(w, h), nil, nil
+	if d.hidden != nil {
+		d.visible = make([]int32, 0, w*h)
+		for i, hid := range d.hidden {
+			if !hid {
+				d.visible = append(d.visible, int32(i))
+			}
+		}
+		d.painted = make([]byte, w*h)
+	}
 	d.masks = make([][]int32, len(d.cfg.Zones))
 	for i, z := range d.cfg.Zones {
-		d.masks[i] = polygonMask(z.Polygon, w, h)
+		d.masks[i] = d.withoutHidden(polygonMask(z.Polygon, w, h))
 	}
 	d.prev = nil
 	d.ref, d.refN = nil, 0
 	d.refEdges = make([]float32, w*h)
 	d.cur = make([]float32, w*h)
 	d.curEdges = make([]float32, w*h)
+}
+
+// withoutHidden drops the privacy-masked pixels from a zone's pixel list. A zone entirely behind the mask
+// keeps an empty, non-nil list (nil would mean the whole picture) and never scores.
+func (d *detector) withoutHidden(idx []int32) []int32 {
+	if d.hidden == nil {
+		return idx
+	}
+	out := make([]int32, 0, len(idx))
+	for _, i := range idx {
+		if int(i) < len(d.hidden) && !d.hidden[i] {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// paint returns pix with the privacy-masked pixels set to 0, so nothing behind the mask reaches the
+// frozen, moved or learned-reference computations; pix itself when there is no mask.
+func (d *detector) paint(pix []byte) []byte {
+	if d.hidden == nil || len(pix) < len(d.hidden) {
+		return pix
+	}
+	copy(d.painted, pix)
+	for i, hid := range d.hidden {
+		if hid {
+			d.painted[i] = 0
+		}
+	}
+	return d.painted
 }
 
 // resetPrev forgets the previous frame, after a decoder restart or session change: a difference across a gap
@@ -77,7 +121,8 @@ func (d *detector) resetPrev() { d.prev = nil }
 func (d *detector) analyse(pix []byte, t time.Time) frameResult {
 	var r frameResult
 	r.tamper = make(map[string]bool, len(tamperKinds))
-	mean, variance := lumaStats(pix)
+	pix = d.paint(pix)
+	mean, variance := lumaStatsAt(pix, d.visible)
 	r.luma = mean
 	black := mean < d.cfg.BlackLuma
 	covered := !black && variance < d.cfg.CoveredVariance
@@ -93,7 +138,7 @@ func (d *detector) analyse(pix []byte, t time.Time) frameResult {
 			}
 		}
 		// A black or flat picture does not change by nature; it is reported as what it is, not as frozen.
-		frozen = !black && !covered && meanAbsDiff(d.prev, pix, nil, 0) < d.cfg.FrozenDiff
+		frozen = !black && !covered && meanAbsDiff(d.prev, pix, d.visible, 0) < d.cfg.FrozenDiff
 	}
 	if d.prev != nil {
 		d.tamperUpdate(&r, TamperFrozen, frozen, t, d.cfg.FrozenAfter, 0, 0)

@@ -3,6 +3,7 @@ package analyze
 import (
 	"fmt"
 
+	"citywatch/cameras/privacymask"
 	"citywatch/cameras/zone"
 	"citywatch/config"
 )
@@ -19,5 +20,10 @@ func CameraFromConfig(c config.CameraConfig) (CameraConfig, error) {
 		}
 		out.Zones = append(out.Zones, z)
 	}
+	masks, err := c.PrivacyMaskPolygons() // validated at load
+	if err != nil {
+		return CameraConfig{}, fmt.Errorf("privacy_masks: %w", err)
+	}
+	out.PrivacyMask = privacymask.Mask(masks)
 	return out, nil
 }

@@ -98,6 +98,29 @@ func lumaStats(pix []byte) (mean, variance float64) {
 	return m / 255, max(variance, 0) / (255 * 255)
 }
 
+// lumaStatsAt is lumaStats over the pixels idx of pix (all pixels when idx is nil).
+func lumaStatsAt(pix []byte, idx []int32) (mean, variance float64) {
+	if idx == nil {
+		return lumaStats(pix)
+	}
+	var sum, sq uint64
+	var n int
+	for _, i := range idx {
+		if int(i) < len(pix) {
+			v := uint64(pix[i])
+			sum += v
+			sq += v * v
+			n++
+		}
+	}
+	if n == 0 {
+		return 0, 0
+	}
+	m := float64(sum) / float64(n)
+	variance = float64(sq)/float64(n) - m*m
+	return m / 255, max(variance, 0) / (255 * 255)
+}
+
 // hysteresis turns a score into an on/off state: on after onN consecutive scores above on, off after offN
 // consecutive scores below off.
 type hysteresis struct {

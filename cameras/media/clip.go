@@ -45,6 +45,9 @@ type Clip struct {
 	SizeBytes int64 `json:"size_bytes"`
 	// Recording is true while the clip is still being recorded (not yet downloadable).
 	Recording bool `json:"recording,omitempty"`
+	// PrivacyMask is the fingerprint of the privacy mask burned into the clip ("" for none), see
+	// privacymask.Mask.Fingerprint.
+	PrivacyMask string `json:"privacy_mask,omitempty"`
 }
 
 // clipIDRE is the only clip ID shape accepted: a UTC time and 8 random hex digits, e.g.
@@ -222,6 +225,7 @@ func (m *Media) record(c *camera, r *recording) {
 	defer m.met.recordings.Dec()
 	w, err := m.newClipWriter(c.cfg.ID, r.clip.ID)
 	if err == nil {
+		w.burn = m.clipBurner(c)
 		for _, au := range r.pre {
 			if err = w.add(au); err != nil {
 				break
@@ -244,6 +248,7 @@ func (m *Media) record(c *camera, r *recording) {
 	}
 	clip := r.clip
 	clip.Recording = false
+	clip.PrivacyMask = c.cfg.PrivacyMask.Fingerprint() // burned in by finish, which fails otherwise
 	ok, err := w.finish(&clip)
 	switch {
 	case err != nil:
@@ -276,6 +281,8 @@ type clipWriter struct {
 	first, last  *timedSample
 	codec        string
 	w, h         int
+	// burn masks the finished temporary file into a new one whose path it returns; nil for no mask.
+	burn func(src string, w, h int) (string, error)
 }
 
 const maxFragSamples = 120
@@ -392,6 +399,11 @@ func (w *clipWriter) finish(c *Clip) (bool, error) {
 		_ = os.Remove(w.tmp)
 		return false, fmt.Errorf("close clip: %w", err)
 	}
+	if w.burn != nil {
+		if err := w.burnMask(&fi); err != nil {
+			return false, err
+		}
+	}
 	dur := time.Duration(w.last.decodeTime+uint64(w.last.sample.Duration)-w.first.decodeTime) * time.Second / timescale
 	c.Start = w.first.au.Time
 	c.End = w.last.au.Time.Add(time.Duration(w.last.sample.Duration) * time.Second / timescale)
@@ -408,6 +420,28 @@ func (w *clipWriter) finish(c *Clip) (bool, error) {
 	}
 	syncDir(w.dir)
 	return true, nil
+}
+
+// burnMask replaces the closed temporary file with its masked transcode (H.264) and reports the new file's
+// size in fi. On failure nothing is left: an unmasked clip is never published.
+func (w *clipWriter) burnMask(fi *os.FileInfo) error {
+	masked, err := w.burn(w.tmp, w.w, w.h)
+	_ = os.Remove(w.tmp)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(masked, w.tmp); err != nil {
+		_ = os.Remove(masked)
+		return fmt.Errorf("privacy mask: %w", err)
+	}
+	st, err := os.Stat(w.tmp)
+	if err != nil {
+		_ = os.Remove(w.tmp)
+		return fmt.Errorf("privacy mask: %w", err)
+	}
+	*fi = st
+	w.codec = cameras.CodecH264
+	return nil
 }
 
 func (w *clipWriter) abort() {
@@ -533,6 +567,9 @@ func (m *Media) Clip(cameraID, clipID string) (Clip, string, error) {
 	m.idxMu.Lock()
 	cl, ok := m.index[cameraID][clipID]
 	m.idxMu.Unlock()
+	if ok && cl.PrivacyMask != c.cfg.PrivacyMask.Fingerprint() && !c.cfg.PrivacyMask.Empty() {
+		return Clip{}, "", ErrClipMasking // recorded before the camera's current mask: never served unmasked
+	}
 	if ok {
 		return cl, filepath.Join(m.clipsDir, cameraID, clipID+".mp4"), nil
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"citywatch/cameras/privacymask"
 	"citywatch/config"
 )
 
@@ -100,6 +101,9 @@ type CameraConfig struct {
 	PreSeconds float64
 	// PostSeconds overrides Config.PostSeconds for this camera when > 0.
 	PostSeconds float64
+	// PrivacyMask is burned into the camera's snapshots and clips (see Masked for live view). It defaults to
+	// none.
+	PrivacyMask privacymask.Mask
 }
 
 // Deps are Media's dependencies. Nil fields take no-op or real defaults.
@@ -186,6 +190,9 @@ func (c *Config) validate() error {
 		seen[cam.ID] = true
 		if cam.PreSeconds < 0 || cam.PostSeconds < 0 {
 			return fmt.Errorf("cameras[%d]: pre_seconds and post_seconds must be >= 0", i)
+		}
+		if err := cam.PrivacyMask.Validate(); err != nil {
+			return fmt.Errorf("cameras[%d].privacy_mask%w", i, err)
 		}
 		if cam.PreSeconds >= c.RingSeconds {
 			return fmt.Errorf("cameras[%d].pre_seconds: must be < ring_seconds (%v), got %v", i, c.RingSeconds, cam.PreSeconds)

@@ -83,6 +83,10 @@ func (m *Media) ServeLive(w http.ResponseWriter, r *http.Request, cameraID strin
 		writeJSONError(w, http.StatusNotFound, "camera not found")
 		return
 	}
+	if !c.cfg.PrivacyMask.Empty() && !UnmaskedAllowed(r.Context()) {
+		m.refuseLive(w, r, http.StatusForbidden, ErrLiveMasked.Error(), websocket.ClosePolicyViolation, closeMaskedReason)
+		return
+	}
 	c.mu.Lock()
 	if c.lastKey == nil {
 		c.mu.Unlock()
@@ -91,7 +95,8 @@ func (m *Media) ServeLive(w http.ResponseWriter, r *http.Request, cameraID strin
 	}
 	if c.lastKey.Codec == cameras.CodecMJPEG {
 		c.mu.Unlock()
-		m.refuseLive(w, r)
+		m.refuseLive(w, r, http.StatusUnsupportedMediaType, ErrLiveUnsupported.Error(),
+			websocket.CloseUnsupportedData, closeUnsupportedReason)
 		return
 	}
 	if !m.track() {
@@ -249,13 +254,14 @@ func (m *Media) sendInit(write func(int, []byte) error, au cameras.AccessUnit) e
 // closeUnsupportedReason is the close reason for an M-JPEG live view (at most 123 bytes).
 const closeUnsupportedReason = "live view not supported for MJPEG; the snapshot is the latest frame"
 
-// refuseLive answers a live view request for an M-JPEG camera: 415 with ErrLiveUnsupported as JSON to a
-// plain request; a WebSocket handshake is completed so that a browser, which never sees the HTTP status of
-// a failed handshake, gets the reason: a TEXT {"type":"error","error":...} message, then close code 1003
-// (unsupported data) with closeUnsupportedReason.
-func (m *Media) refuseLive(w http.ResponseWriter, r *http.Request) {
+// refuseLive answers a live view request that cannot be served (an M-JPEG camera: 415, close code 1003; a
+// privacy-masked camera for a viewer without the unmasked grant: 403, close code 1008): status with msg as
+// JSON to a plain request; a WebSocket handshake is completed so that a browser, which never sees the HTTP
+// status of a failed handshake, gets the reason: a TEXT {"type":"error","error":msg} message, then the close
+// code with reason. No video is sent.
+func (m *Media) refuseLive(w http.ResponseWriter, r *http.Request, status int, msg string, code int, reason string) {
 	if !websocket.IsWebSocketUpgrade(r) {
-		writeJSONError(w, http.StatusUnsupportedMediaType, ErrLiveUnsupported.Error())
+		writeJSONError(w, status, msg)
 		return
 	}
 	conn, err := m.upgrader.Upgrade(w, r, nil)
@@ -265,12 +271,11 @@ func (m *Media) refuseLive(w http.ResponseWriter, r *http.Request) {
 	defer conn.Close()
 	deadline := time.Now().Add(m.cfg.LiveWriteTimeout)
 	_ = conn.SetWriteDeadline(deadline)
-	msg, _ := json.Marshal(map[string]string{"type": "error", "error": ErrLiveUnsupported.Error()})
-	if conn.WriteMessage(websocket.TextMessage, msg) != nil {
+	b, _ := json.Marshal(map[string]string{"type": "error", "error": msg})
+	if conn.WriteMessage(websocket.TextMessage, b) != nil {
 		return
 	}
-	_ = conn.WriteControl(websocket.CloseMessage,
-		websocket.FormatCloseMessage(websocket.CloseUnsupportedData, closeUnsupportedReason), deadline)
+	_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), deadline)
 }
 
 func writeJSONError(w http.ResponseWriter, status int, msg string) {

@@ -24,6 +24,7 @@ type Media struct {
 	log      *slog.Logger
 	now      func() time.Time
 	met      *metrics
+	priv     *privacyMetrics
 	cams     map[string]*camera
 	order    []*camera
 	clipsDir string
@@ -85,6 +86,7 @@ func New(cfg Config, deps Deps) (*Media, error) {
 	}
 	m := &Media{
 		cfg: cfg, log: log.With("component", "media"), now: now, met: newMetrics(deps.Registerer),
+		priv: newPrivacyMetrics(deps.Registerer),
 		cams: map[string]*camera{}, clipsDir: filepath.Join(cfg.DataDir, "clips"),
 		index: map[string]map[string]Clip{},
 	}
@@ -139,6 +141,10 @@ func (m *Media) Start() error {
 	m.started = true
 	m.wg.Add(1)
 	go m.janitor()
+	if stale := m.staleMaskedClips(); len(stale) > 0 {
+		m.wg.Add(1)
+		go m.remask(stale)
+	}
 	return nil
 }
 

@@ -47,8 +47,8 @@ func (m *Media) Snapshot(ctx context.Context, cameraID string) ([]byte, time.Tim
 	if c == nil {
 		return nil, time.Time{}, ErrCameraNotFound
 	}
-	if img, at, ok := m.jpegSnapshot(c); ok {
-		return img, at, nil
+	if img, at, ok, err := m.jpegSnapshot(c); ok {
+		return img, at, err
 	}
 	if m.ffReason != "" {
 		m.met.snapshots.WithLabelValues(snapUnavailable).Inc()
@@ -96,23 +96,34 @@ func (m *Media) Snapshot(ctx context.Context, cameraID string) ([]byte, time.Tim
 	return f.res.jpeg, f.res.at, nil
 }
 
-// jpegSnapshot serves the latest frame of an M-JPEG camera, which needs no decoding; ok is false for other
-// codecs and before the first frame.
-func (m *Media) jpegSnapshot(c *camera) ([]byte, time.Time, bool) {
+// jpegSnapshot serves the latest frame of an M-JPEG camera, which needs no decoding (only painting when the
+// camera has a privacy mask, done outside the camera's lock); ok is false for other codecs and before the
+// first frame.
+func (m *Media) jpegSnapshot(c *camera) ([]byte, time.Time, bool, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	key := c.lastKey
 	if key == nil || key.Codec != cameras.CodecMJPEG || len(key.NALUs) != 1 {
-		return nil, time.Time{}, false
+		c.mu.Unlock()
+		return nil, time.Time{}, false, nil
 	}
 	k := snapKey{session: key.Session, pts: key.PTS}
 	if s := c.snap; s != nil && s.key == k && s.at.Equal(key.Time) {
+		c.mu.Unlock()
 		m.met.snapshots.WithLabelValues(snapCached).Inc()
-		return s.jpeg, s.at, true
+		return s.jpeg, s.at, true, nil
 	}
-	c.snap = &snapResult{key: k, jpeg: key.NALUs[0], at: key.Time}
+	raw, at := key.NALUs[0], key.Time
+	c.mu.Unlock()
+	img, err := m.burnSnapshot(c, raw)
+	if err != nil {
+		m.met.snapshots.WithLabelValues(snapError).Inc()
+		return nil, time.Time{}, true, err
+	}
+	c.mu.Lock()
+	c.snap = &snapResult{key: k, jpeg: img, at: at}
+	c.mu.Unlock()
 	m.met.snapshots.WithLabelValues(snapOK).Inc()
-	return c.snap.jpeg, c.snap.at, true
+	return img, at, true, nil
 }
 
 // decodeSnapshot runs ffmpeg for one keyframe, caches the result and releases the flight's waiters. It
@@ -124,6 +135,9 @@ func (m *Media) decodeSnapshot(c *camera, f *snapFlight, key cameras.AccessUnit)
 	start := time.Now()
 	jpeg, err := runFFmpegSnapshot(ctx, m.ffmpeg, key)
 	m.met.snapDuration.Observe(time.Since(start).Seconds())
+	if err == nil {
+		jpeg, err = m.burnSnapshot(c, jpeg) // before caching: the cache never holds the hidden area
+	}
 	c.mu.Lock()
 	if err == nil {
 		f.res = &snapResult{key: f.key, jpeg: jpeg, at: key.Time}

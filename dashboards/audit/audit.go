@@ -51,9 +51,9 @@ var Actions = append([]Action{
 	AlertAck, SilenceCreate, SilenceExpire, RuleChange, UserCreate, UserUpdate, UserDelete, TokenCreate, TokenRevoke,
 }, wardActions...)
 
-// KnownAction reports whether a is one of Actions.
+// KnownAction reports whether a is one of Actions or OccupantActions.
 func KnownAction(a string) bool {
-	for _, k := range Actions {
+	for _, k := range append(Actions[:len(Actions):len(Actions)], OccupantActions...) {
 		if k == a {
 			return true
 		}

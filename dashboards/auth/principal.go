@@ -59,12 +59,15 @@ const (
 	// ActionWard runs a quarantine ward on the principal's sites: rooms, bindings, check-in and check-out, manual
 	// readings; it also shows occupants' personal fields (package ward).
 	ActionWard Action = "ward"
+	// ActionVideoUnmasked watches the live view of a camera that has a privacy mask (raw video). Snapshots and
+	// clips are masked for everyone; only admins hold it.
+	ActionVideoUnmasked Action = "video_unmasked"
 )
 
 // Actions lists every action.
 var Actions = []Action{
 	ActionSelf, ActionRead, ActionVideo, ActionAck, ActionSilence, ActionReplay, ActionManageRules,
-	ActionManageUsers, ActionReadAudit, ActionReadMetrics, ActionWard,
+	ActionManageUsers, ActionReadAudit, ActionReadMetrics, ActionWard, ActionVideoUnmasked,
 }
 
 // grants is the permission model. Video for viewers depends on Principal.Video and is decided in Can.

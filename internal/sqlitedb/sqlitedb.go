@@ -40,7 +40,7 @@ const (
 
 // Open opens (creating if needed) the SQLite database at path: WAL journal; synchronous=FULL, so a committed
 // alert change and its notifications survive a power loss (the outbox batches its writes so the fsync per
-// commit stays affordable); a 10 s busy timeout so concurrent writers wait instead of failing; foreign keys on;
+// commit stays affordable); secure_delete, so deleted data are zeroed in the file; a 10 s busy timeout so concurrent writers wait instead of failing; foreign keys on;
 // IMMEDIATE transactions, so a read-then-write transaction cannot fail with SQLITE_BUSY midway; a pool of at
 // most MaxConns connections; and files readable by their owner only (FileMode), set on create and tightened
 // on open.
@@ -56,6 +56,9 @@ func Open(path string) (*sql.DB, error) {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(ON)")
+	// Deleted rows are overwritten with zeros, not left in free pages: retention by purpose deletes personal
+	// data, and they must not survive in the file (see package retention).
+	q.Add("_pragma", "secure_delete(ON)")
 	q.Set("_txlock", "immediate")
 	// The path goes into a URI: escape what would end it early ("?", "#") or read as an escape ("%").
 	escaped := strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path)

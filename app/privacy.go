@@ -1,0 +1,89 @@
+package app
+
+import (
+	"context"
+	"sync"
+
+	"citywatch/cameras/analyze"
+	"citywatch/cameras/privacymask"
+	"citywatch/config"
+	"citywatch/retention"
+)
+
+// warnZonesBehindMask logs the configured cameras' motion zones that their privacy masks cover entirely
+// (configured cameras come first in acams; analyze.CameraFromConfig set the masks).
+func (a *App) warnZonesBehindMask(acams []analyze.CameraConfig) {
+	for i, c := range a.cfg.Cameras {
+		for _, z := range zonesBehindMask(acams[i].Zones, acams[i].PrivacyMask) {
+			a.log.Warn("motion zone lies entirely behind the camera's privacy masks: it never detects motion",
+				"component", "analyze", "camera", c.ID, "zone", z)
+		}
+	}
+}
+
+// zonesBehindMask names the zones that the mask covers entirely (on a 160×90 raster), whose motion the
+// analysis therefore never sees: most likely a configuration mistake.
+func zonesBehindMask(zones []analyze.Zone, m privacymask.Mask) []string {
+	const w, h = 160, 90
+	hidden := m.Bitmap(w, h)
+	if hidden == nil {
+		return nil
+	}
+	var out []string
+	for _, z := range zones {
+		zone := privacymask.Mask{z.Polygon}.Bitmap(w, h)
+		covered := true
+		for i, in := range zone {
+			if in && !hidden[i] {
+				covered = false
+				break
+			}
+		}
+		if covered {
+			out = append(out, z.Name)
+		}
+	}
+	return out
+}
+
+// retentionConfig translates the privacy section (validated at load).
+func retentionConfig(p config.PrivacyConfig) retention.Config {
+	return retention.Config{AfterRelease: p.RetentionAfterRelease.Std(), Interval: p.RetentionInterval.Std(),
+		Sites: p.SiteRetentionAfterRelease()}
+}
+
+// buildRetention builds retention by purpose over the occupants' store (the ward), the clips and the audit
+// trail. Without an occupants store there is nothing kept for a purpose and no engine is built.
+//
+// The ward plugs in with a small adapter (retention.Occupants): EndedBefore lists the occupancies whose status
+// is not active and whose status time is before t, each with its site, id, case id, personal name and contact
+// (as Names), the camera bound to its room, and its start and status time (End); Purge deletes the personal
+// fields and manual readings of that one occupancy (not of every occupancy ended before a time: sites have
+// their own periods).
+func (a *App) buildRetention(occ retention.Occupants) error {
+	if occ == nil {
+		return nil
+	}
+	deps := retention.Deps{Occupants: occ, DB: a.meta, Logger: a.log, Registerer: a.reg}
+	if a.media != nil {
+		deps.Clips = a.media
+	}
+	if a.audit != nil {
+		deps.Audit = a.audit
+	}
+	var err error
+	a.retention, err = retention.New(retentionConfig(a.cfg.Privacy), deps)
+	return err
+}
+
+// runRetention runs retention by purpose until ctx ends; wg waits for it.
+func (a *App) runRetention(ctx context.Context, wg *sync.WaitGroup) {
+	if a.retention == nil {
+		return
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = a.retention.Run(ctx)
+	}()
+}

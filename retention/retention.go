@@ -1,0 +1,354 @@
+// Package retention applies retention by purpose: the personal data of a quarantine ward's occupant are kept
+// for their purpose (care during the stay, and a site-set period after it for follow-up, 30 days by default)
+// and then deleted or pseudonymised, everywhere they are: the occupant's personal fields and manual readings
+// (through Occupants, the ward's store), the event clips of their room's camera during the stay (through
+// Clips, the media store; files included), and the audit records that name them (through AuditLog). Each purge
+// leaves one deletion record in the audit trail (action retention_purge) that names a fresh pseudonym, not
+// the person, and says what was deleted.
+//
+// The Engine is a loop over a pure decision (which occupancies are due, per site) with I/O at the edges; a
+// sweep is idempotent, so a failure is retried by the next one.
+package retention
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"citywatch/cameras/media"
+	"citywatch/dashboards/audit"
+)
+
+// DefaultAfterRelease is how long an occupant's personal data are kept after their stay ended.
+const DefaultAfterRelease = 30 * 24 * time.Hour
+
+// Occupancy is an occupant's stay that has ended (released, transferred or hospitalised): what a sweep needs
+// to find their data.
+type Occupancy struct {
+	// Site is the occupancy's site; its retention setting applies.
+	Site string
+	// ID identifies the occupancy in the Occupants store.
+	ID string
+	// CaseID is the pseudonymous case id audit records name the occupant by.
+	CaseID string
+	// Names are the other strings audit records may name the occupant by (name, contact). Optional.
+	Names []string
+	// Cameras watch the occupant's room; their clips during the stay are the occupant's. Optional.
+	Cameras []string
+	// Start is when the stay began; End when it ended (the release).
+	Start, End time.Time
+}
+
+// Occupants is the store of occupancies (the ward). EndedBefore lists occupancies that ended before t;
+// it should leave out those already purged, but a sweep is idempotent either way (nothing left to delete is
+// no deletion record). Purge deletes the occupancy's personal fields and manual readings and returns how many
+// items it deleted.
+type Occupants interface {
+	EndedBefore(ctx context.Context, t time.Time) ([]Occupancy, error)
+	Purge(ctx context.Context, o Occupancy) (int64, error)
+}
+
+// Clips deletes a camera's stored clips overlapping a period (cameras/media.Media).
+type Clips interface {
+	PurgeClips(cameraID string, from, to time.Time) ([]media.Clip, error)
+}
+
+// AuditLog pseudonymises the records naming an occupant and takes the deletion record (audit.Log).
+type AuditLog interface {
+	Pseudonymise(ctx context.Context, site string, subjects []string, pseudonym string) (int64, error)
+	Record(ctx context.Context, r audit.Record) error
+}
+
+// Config configures the Engine.
+type Config struct {
+	// AfterRelease is how long personal data are kept after a stay ended, for sites without their own
+	// setting. It defaults to 30 days.
+	AfterRelease time.Duration
+	// Sites overrides AfterRelease per site. It defaults to none.
+	Sites map[string]time.Duration
+	// Interval is the time between sweeps. It defaults to 1h.
+	Interval time.Duration
+}
+
+// Deps are the Engine's collaborators. Occupants is required; Clips and Audit are optional (nil: nothing of
+// that kind is kept, so nothing to purge).
+type Deps struct {
+	Occupants Occupants
+	Clips     Clips
+	Audit     AuditLog
+	// DB is the metadata database (opened with secure_delete, see internal/sqlitedb). The engine remembers
+	// there which occupancies it purged completely (table retention_purged: site, occupancy id, time), so
+	// later sweeps skip them instead of scanning the clips and the audit trail again; and after a sweep that
+	// deleted anything it checkpoints and truncates the write-ahead log, so no deleted data linger in the
+	// -wal file. Optional: without it every sweep reconsiders every ended occupancy (still idempotent).
+	DB *sql.DB
+	// Logger logs with component=retention; nil discards.
+	Logger *slog.Logger
+	// Registerer registers the metrics; nil registers nothing.
+	Registerer prometheus.Registerer
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+}
+
+// Engine runs retention by purpose.
+type Engine struct {
+	cfg  Config
+	deps Deps
+	log  *slog.Logger
+	now  func() time.Time
+
+	purged   *prometheus.CounterVec
+	failures prometheus.Counter
+	last     prometheus.Gauge
+}
+
+// Report is what one sweep did.
+type Report struct {
+	// Occupancies counts the occupancies something was deleted for.
+	Occupancies int
+	// Personal counts the personal fields and manual readings deleted.
+	Personal int64
+	// Clips counts the clips deleted.
+	Clips int
+	// AuditRecords counts the audit records pseudonymised.
+	AuditRecords int64
+}
+
+// New validates cfg and returns an Engine.
+func New(cfg Config, deps Deps) (*Engine, error) {
+	if cfg.AfterRelease == 0 {
+		cfg.AfterRelease = DefaultAfterRelease
+	}
+	if cfg.Interval == 0 {
+		cfg.Interval = time.Hour
+	}
+	if cfg.AfterRelease < 0 || cfg.Interval < 0 {
+		return nil, fmt.Errorf("retention: after_release and interval must be > 0, got %s and %s", cfg.AfterRelease, cfg.Interval)
+	}
+	for site, d := range cfg.Sites {
+		if d <= 0 {
+			return nil, fmt.Errorf("retention: sites[%q]: after_release must be > 0, got %s", site, d)
+		}
+	}
+	if deps.Occupants == nil {
+		return nil, errors.New("retention: no occupants store")
+	}
+	e := &Engine{cfg: cfg, deps: deps, log: deps.Logger, now: deps.Now}
+	if e.log == nil {
+		e.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	e.log = e.log.With("component", "retention")
+	if e.now == nil {
+		e.now = time.Now
+	}
+	f := promauto.With(deps.Registerer)
+	e.purged = f.NewCounterVec(prometheus.CounterOpts{
+		Name: "citywatch_retention_purged_total",
+		Help: "Items deleted or pseudonymised by retention by purpose, by kind (personal, clip, audit_record).",
+	}, []string{"kind"})
+	for _, k := range []string{"personal", "clip", "audit_record"} {
+		e.purged.WithLabelValues(k)
+	}
+	e.failures = f.NewCounter(prometheus.CounterOpts{
+		Name: "citywatch_retention_failures_total",
+		Help: "Occupancies whose purge failed (retried at the next sweep).",
+	})
+	e.last = f.NewGauge(prometheus.GaugeOpts{
+		Name: "citywatch_retention_last_sweep_timestamp_seconds",
+		Help: "When the last sweep finished.",
+	})
+	if deps.DB != nil {
+		if _, err := deps.DB.Exec(purgedSchema); err != nil {
+			return nil, fmt.Errorf("retention: create schema: %w", err)
+		}
+	}
+	return e, nil
+}
+
+const purgedSchema = `CREATE TABLE IF NOT EXISTS retention_purged (
+	site      TEXT NOT NULL,
+	occupancy TEXT NOT NULL,
+	time_ms   INTEGER NOT NULL,
+	PRIMARY KEY (site, occupancy)
+)`
+
+// done reports whether the occupancy was purged completely by an earlier sweep.
+func (e *Engine) done(ctx context.Context, o Occupancy) (bool, error) {
+	if e.deps.DB == nil {
+		return false, nil
+	}
+	var n int
+	err := e.deps.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM retention_purged WHERE site = ? AND occupancy = ?`,
+		o.Site, o.ID).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("retention: %w", err)
+	}
+	return n > 0, nil
+}
+
+// markDone remembers a complete purge.
+func (e *Engine) markDone(ctx context.Context, o Occupancy) error {
+	if e.deps.DB == nil {
+		return nil
+	}
+	_, err := e.deps.DB.ExecContext(ctx, `INSERT OR REPLACE INTO retention_purged (site, occupancy, time_ms) VALUES (?, ?, ?)`,
+		o.Site, o.ID, e.now().UnixMilli())
+	if err != nil {
+		return fmt.Errorf("retention: %w", err)
+	}
+	return nil
+}
+
+// AfterRelease returns the retention period of site.
+func (e *Engine) AfterRelease(site string) time.Duration {
+	if d, ok := e.cfg.Sites[site]; ok {
+		return d
+	}
+	return e.cfg.AfterRelease
+}
+
+// due returns the occupancies whose retention period ended at now: a pure decision over the candidates.
+func due(cands []Occupancy, now time.Time, after func(site string) time.Duration) []Occupancy {
+	var out []Occupancy
+	for _, o := range cands {
+		if !o.End.IsZero() && o.End.Before(now.Add(-after(o.Site))) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// shortest is the shortest retention period of any site: occupancies that ended before now minus it are the
+// candidates of a sweep.
+func (e *Engine) shortest() time.Duration {
+	d := e.cfg.AfterRelease
+	for _, s := range e.cfg.Sites {
+		d = min(d, s)
+	}
+	return d
+}
+
+// Sweep purges every occupancy whose retention period has ended. An occupancy that fails is counted,
+// logged and left for the next sweep; the others go on. The error joins the failures.
+func (e *Engine) Sweep(ctx context.Context) (Report, error) {
+	var rep Report
+	now := e.now()
+	cands, err := e.deps.Occupants.EndedBefore(ctx, now.Add(-e.shortest()))
+	if err != nil {
+		e.failures.Inc()
+		return rep, fmt.Errorf("retention: list ended occupancies: %w", err)
+	}
+	var errs []error
+	for _, o := range due(cands, now, e.AfterRelease) {
+		if done, err := e.done(ctx, o); err != nil || done {
+			if err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		err := e.purge(ctx, o, &rep)
+		if err == nil {
+			err = e.markDone(ctx, o)
+		}
+		if err != nil {
+			e.failures.Inc()
+			errs = append(errs, err)
+		}
+	}
+	if rep.Occupancies > 0 && e.deps.DB != nil {
+		// The old pages of what was deleted sit in the write-ahead log until a checkpoint copies the new ones
+		// over them; TRUNCATE then empties the log file.
+		if _, err := e.deps.DB.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+			errs = append(errs, fmt.Errorf("retention: checkpoint: %w", err))
+		}
+	}
+	e.last.Set(float64(e.now().Unix()))
+	return rep, errors.Join(errs...)
+}
+
+// purge deletes one occupancy's data everywhere and writes the deletion record when anything was deleted.
+func (e *Engine) purge(ctx context.Context, o Occupancy, rep *Report) error {
+	pseudonym := newPseudonym()
+	var clips int
+	var errs []error
+	if e.deps.Clips != nil {
+		for _, cam := range o.Cameras {
+			gone, err := e.deps.Clips.PurgeClips(cam, o.Start, o.End)
+			clips += len(gone)
+			if err != nil && !errors.Is(err, media.ErrCameraNotFound) {
+				errs = append(errs, fmt.Errorf("clips of camera %s: %w", cam, err))
+			}
+		}
+	}
+	personal, err := e.deps.Occupants.Purge(ctx, o)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("personal fields: %w", err))
+	}
+	var records int64
+	if e.deps.Audit != nil {
+		subjects := append([]string{o.CaseID}, o.Names...)
+		records, err = e.deps.Audit.Pseudonymise(ctx, o.Site, slices.DeleteFunc(subjects, func(s string) bool { return s == "" }), pseudonym)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("audit records: %w", err))
+		}
+	}
+	e.purged.WithLabelValues("personal").Add(float64(personal))
+	e.purged.WithLabelValues("clip").Add(float64(clips))
+	e.purged.WithLabelValues("audit_record").Add(float64(records))
+	if personal+int64(clips)+records > 0 {
+		rep.Occupancies++
+		rep.Personal += personal
+		rep.Clips += clips
+		rep.AuditRecords += records
+		e.log.Info("personal data purged", "site", o.Site, "pseudonym", pseudonym, "personal", personal,
+			"clips", clips, "audit_records", records)
+		if e.deps.Audit != nil {
+			detail := fmt.Sprintf("retention by purpose (%s after release): %d personal fields and manual readings "+
+				"deleted, %d clips deleted, %d audit records pseudonymised; stay ended %s",
+				e.AfterRelease(o.Site), personal, clips, records, o.End.UTC().Format(time.RFC3339))
+			if err := e.deps.Audit.Record(ctx, audit.Record{Actor: "citywatch", Role: "system",
+				Action: audit.RetentionPurge, Site: o.Site, Target: pseudonym, Detail: detail,
+				Success: len(errs) == 0}); err != nil {
+				errs = append(errs, fmt.Errorf("deletion record: %w", err))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("occupancy %s of site %s: %w", o.ID, o.Site, errors.Join(errs...))
+	}
+	return nil
+}
+
+// newPseudonym returns a fresh random pseudonym: unlike a hash of the case id, it cannot be recomputed to
+// find the person again.
+func newPseudonym() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return "purged-" + hex.EncodeToString(b[:])
+}
+
+// Run sweeps at once and then every Interval until ctx is done. It returns nil when ctx ends.
+func (e *Engine) Run(ctx context.Context) error {
+	t := time.NewTicker(e.cfg.Interval)
+	defer t.Stop()
+	for {
+		if _, err := e.Sweep(ctx); err != nil && ctx.Err() == nil {
+			e.log.Error("sweep incomplete; retried at the next one", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
