@@ -163,6 +163,7 @@ func TestEveryComponentFieldHasAYAMLKey(t *testing.T) {
 	cfg := &config.Config{}
 	fill(reflect.ValueOf(cfg).Elem())
 	cfg.Cameras[0].Zones = []string{"z: 0,0 1,0 1,1"}
+	cfg.Cameras[0].PrivacyMasks = []string{"m: 0,0 0.5,0 0.5,0.5"}
 	cfg.Broker.Users[0].Password = "" // the hash is used as is; a plain password is hashed (bcrypt, slow)
 	cfg.Auth.TrustedProxies = []string{"10.0.0.0/8"}
 	zero := map[string]bool{}
