@@ -197,7 +197,7 @@ func (s *Server) alertAssign(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := s.deps.Alerts.Assign(a.ID, body.Assignee)
-	s.audit(r, audit.Record{Action: audit.AlertAck, Site: alertSite(a), Target: strconv.FormatInt(a.ID, 10),
+	s.audit(r, audit.Record{Action: audit.AlertAssign, Site: alertSite(a), Target: strconv.FormatInt(a.ID, 10),
 		Detail: "assigned to " + body.Assignee, Success: err == nil})
 	if s.alertError(w, err) {
 		return
