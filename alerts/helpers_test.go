@@ -140,7 +140,7 @@ func (e *env) active(rule, key string) map[string]Alert {
 	e.t.Helper()
 	out := map[string]Alert{}
 	for _, s := range []State{StatePending, StateFiring} {
-		as, err := e.m.Alerts(AlertFilter{State: s})
+		as, err := e.m.Alerts(context.Background(), AlertFilter{State: s})
 		require.NoError(e.t, err)
 		for _, a := range as {
 			if a.Rule == rule {

@@ -98,14 +98,14 @@ func TestAckStopsRemindersNotResolution(t *testing.T) {
 	assert.Equal(t, 2, cs[0].Seq)
 
 	id := e.active("Hot", "site")["a"].ID
-	require.NoError(t, e.m.Ack(id, "nurse.kim", "checking on the patient"))
-	require.ErrorIs(t, e.m.Ack(id+100, "x", ""), ErrAlertNotFound)
-	require.ErrorIs(t, e.m.Ack(id, " ", ""), ErrInvalid)
-	require.NoError(t, e.m.Assign(id, "dr.lee"))
+	require.NoError(t, e.m.Ack(context.Background(), id, "nurse.kim", "checking on the patient"))
+	require.ErrorIs(t, e.m.Ack(context.Background(), id+100, "x", ""), ErrAlertNotFound)
+	require.ErrorIs(t, e.m.Ack(context.Background(), id, " ", ""), ErrInvalid)
+	require.NoError(t, e.m.Assign(context.Background(), id, "dr.lee"))
 	e.at(180 * sec)
 	e.at(240 * sec)
 	assert.Empty(t, e.outbox.take(), "acked: no reminders")
-	a, err := e.m.Alert(id)
+	a, err := e.m.Alert(context.Background(), id)
 	require.NoError(t, err)
 	assert.Equal(t, StateFiring, a.State, "ack does not resolve")
 	assert.Equal(t, "nurse.kim", a.AckedBy)
@@ -117,7 +117,7 @@ func TestAckStopsRemindersNotResolution(t *testing.T) {
 	cs = e.outbox.take()
 	require.Equal(t, []string{"Hot/a/resolved"}, kinds(cs))
 	assert.Equal(t, "nurse.kim", cs[0].AckedBy)
-	a, err = e.m.Alert(id)
+	a, err = e.m.Alert(context.Background(), id)
 	require.NoError(t, err)
 	assert.Equal(t, StateResolved, a.State)
 	assert.Equal(t, "dr.lee", a.Assignee)
@@ -137,10 +137,10 @@ func TestSilences(t *testing.T) {
 		{Matchers: []Matcher{{Name: "site", Op: "==", Value: "a"}}, EndsAt: t0.Add(time.Hour), CreatedBy: "ops", Comment: "x"},
 		{Matchers: []Matcher{{Name: "site", Op: "=", Value: "a"}}, EndsAt: t0.Add(-time.Hour), CreatedBy: "ops", Comment: "x"},
 	} {
-		_, err := e.m.AddSilence(bad)
+		_, err := e.m.AddSilence(context.Background(), bad)
 		assert.ErrorIs(t, err, ErrInvalid, "%+v", bad)
 	}
-	id, err := e.m.AddSilence(Silence{Matchers: []Matcher{{Name: "site", Op: "=~", Value: "a|c"},
+	id, err := e.m.AddSilence(context.Background(), Silence{Matchers: []Matcher{{Name: "site", Op: "=~", Value: "a|c"},
 		{Name: "alertname", Op: "!=", Value: "Other"}}, EndsAt: t0.Add(time.Minute), CreatedBy: "ops", Comment: "maintenance"})
 	require.NoError(t, err)
 	e.at(0)
@@ -154,8 +154,8 @@ func TestSilences(t *testing.T) {
 
 	e.at(30 * sec)
 	assert.Empty(t, e.outbox.take())
-	require.NoError(t, e.m.ExpireSilence(id))
-	require.ErrorIs(t, e.m.ExpireSilence("nope"), ErrSilenceNotFound)
+	require.NoError(t, e.m.ExpireSilence(context.Background(), id))
+	require.ErrorIs(t, e.m.ExpireSilence(context.Background(), "nope"), ErrSilenceNotFound)
 	assert.Equal(t, "expired", e.m.Silences()[0].Status)
 	e.at(31 * sec)
 	assert.Equal(t, []string{"Hot/a/firing"}, kinds(e.outbox.take()), "notified once the silence ends")
@@ -172,7 +172,7 @@ func TestSilenceExpiresByTime(t *testing.T) {
 		e.add("temperature", hot("a"), float64(i), 35)
 	}
 	e.clock.set(t0)
-	_, err := e.m.AddSilence(Silence{Matchers: []Matcher{{Name: "site", Op: "=", Value: "a"}},
+	_, err := e.m.AddSilence(context.Background(), Silence{Matchers: []Matcher{{Name: "site", Op: "=", Value: "a"}},
 		EndsAt: t0.Add(time.Minute), CreatedBy: "ops", Comment: "short"})
 	require.NoError(t, err)
 	e.at(59 * sec)
@@ -277,12 +277,12 @@ func TestRun(t *testing.T) {
 	go func() { done <- m.Run(ctx) }()
 	m.Event(Event{Kind: KindCameraState, Labels: map[string]string{"camera": "c", "state": "offline"}})
 	require.Eventually(t, func() bool {
-		as, err := m.Alerts(AlertFilter{State: StateFiring})
+		as, err := m.Alerts(context.Background(), AlertFilter{State: StateFiring})
 		return err == nil && len(as) == 1
 	}, 10*time.Second, 5*time.Millisecond)
 	m.Event(Event{Kind: KindCameraState, Labels: map[string]string{"camera": "c", "state": "online"}})
 	require.Eventually(t, func() bool {
-		as, err := m.Alerts(AlertFilter{State: StateResolved})
+		as, err := m.Alerts(context.Background(), AlertFilter{State: StateResolved})
 		return err == nil && len(as) == 1
 	}, 10*time.Second, 5*time.Millisecond)
 	cancel()
@@ -336,25 +336,25 @@ func TestAlertsFilter(t *testing.T) {
 	e.at(0)
 	e.at(20 * sec) // a resolves
 	e.at(30 * sec)
-	all, err := e.m.Alerts(AlertFilter{})
+	all, err := e.m.Alerts(context.Background(), AlertFilter{})
 	require.NoError(t, err)
 	assert.Len(t, all, 2)
-	bySite, err := e.m.Alerts(AlertFilter{Site: "a"})
+	bySite, err := e.m.Alerts(context.Background(), AlertFilter{Site: "a"})
 	require.NoError(t, err)
 	require.Len(t, bySite, 1)
 	assert.Equal(t, StateResolved, bySite[0].State)
-	since, err := e.m.Alerts(AlertFilter{Since: t0.Add(25 * sec)})
+	since, err := e.m.Alerts(context.Background(), AlertFilter{Since: t0.Add(25 * sec)})
 	require.NoError(t, err)
 	require.Len(t, since, 1, "a resolved before Since")
 	assert.Equal(t, "b", since[0].Labels["site"])
-	one, err := e.m.Alerts(AlertFilter{Limit: 1})
+	one, err := e.m.Alerts(context.Background(), AlertFilter{Limit: 1})
 	require.NoError(t, err)
 	assert.Len(t, one, 1)
-	_, err = e.m.Alerts(AlertFilter{State: "bogus"})
+	_, err = e.m.Alerts(context.Background(), AlertFilter{State: "bogus"})
 	assert.ErrorIs(t, err, ErrInvalid)
-	_, err = e.m.Alert(9999)
+	_, err = e.m.Alert(context.Background(), 9999)
 	assert.ErrorIs(t, err, ErrAlertNotFound)
-	got, err := e.m.Alert(bySite[0].ID)
+	got, err := e.m.Alert(context.Background(), bySite[0].ID)
 	require.NoError(t, err)
 	assert.Equal(t, bySite[0].ResolvedAt, got.ResolvedAt)
 }

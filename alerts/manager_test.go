@@ -52,7 +52,7 @@ func TestForAndKeepFiringFor(t *testing.T) {
 	assert.Equal(t, 80*sec, cs[0].OutageDuration, "from active_at (10s) to resolution (90s)")
 	assert.Equal(t, t0.Add(90*sec), cs[0].EndsAt)
 
-	hist, err := e.m.Alerts(AlertFilter{State: StateResolved})
+	hist, err := e.m.Alerts(context.Background(), AlertFilter{State: StateResolved})
 	require.NoError(t, err)
 	require.Len(t, hist, 1)
 	assert.Equal(t, t0.Add(90*sec), hist[0].ResolvedAt)
@@ -67,7 +67,7 @@ func TestPendingThatVanishesNeverNotifies(t *testing.T) {
 	assert.Equal(t, map[string]State{"a": StatePending}, states(e.active("Hot", "site")))
 	e.at(20 * sec)
 	assert.Empty(t, e.active("Hot", "site"))
-	all, err := e.m.Alerts(AlertFilter{})
+	all, err := e.m.Alerts(context.Background(), AlertFilter{})
 	require.NoError(t, err)
 	assert.Empty(t, all, "a pending alert that never fired leaves no history")
 	assert.Empty(t, e.outbox.take())

@@ -42,7 +42,7 @@ func TestQueryFuncEvaluatesRules(t *testing.T) {
 	require.NoError(t, err)
 	defer m.Close()
 	m.evalOnce(context.Background())
-	list, err := m.Alerts(AlertFilter{State: StateFiring})
+	list, err := m.Alerts(context.Background(), AlertFilter{State: StateFiring})
 	require.NoError(t, err)
 	sites := map[string]string{}
 	for _, a := range list {

@@ -20,7 +20,7 @@ func (silenceAlerts) Silences() []alerts.Silence {
 	return []alerts.Silence{{ID: "s-a", Matchers: []alerts.Matcher{{Name: "site", Op: "=", Value: "site-a"}}}}
 }
 
-func (silenceAlerts) ExpireSilence(string) error { return nil }
+func (silenceAlerts) ExpireSilence(context.Context, string) error { return nil }
 
 // auditCases are the viewing and acting requests the dashboard audits itself, each with the record it must
 // leave (auth and audit test their own actions: logins, users, tokens).

@@ -440,7 +440,7 @@ func fallbackMessage(err error, lastSuccess time.Time) string {
 
 // AlertSource is what ManagerAlerts needs; *alerts.Manager implements it.
 type AlertSource interface {
-	Alerts(f alerts.AlertFilter) ([]alerts.Alert, error)
+	Alerts(ctx context.Context, f alerts.AlertFilter) ([]alerts.Alert, error)
 }
 
 // ManagerAlerts adapts an alert history (*alerts.Manager) to AlertLookup by filtering on the rule name.
@@ -448,10 +448,10 @@ func ManagerAlerts(src AlertSource) AlertLookup { return managerAlerts{src} }
 
 type managerAlerts struct{ src AlertSource }
 
-func (m managerAlerts) AlertsByRule(_ context.Context, rule string, since time.Time) ([]alerts.Alert, error) {
+func (m managerAlerts) AlertsByRule(ctx context.Context, rule string, since time.Time) ([]alerts.Alert, error) {
 	// The history is newest first; the canary's alert of this round is among the newest, but other rules'
 	// alerts may be too: ask for many and filter.
-	list, err := m.src.Alerts(alerts.AlertFilter{Since: since, Limit: 10000})
+	list, err := m.src.Alerts(ctx, alerts.AlertFilter{Since: since, Limit: 10000})
 	if err != nil {
 		return nil, err
 	}

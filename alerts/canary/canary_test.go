@@ -339,4 +339,6 @@ func TestManagerAlertsFilters(t *testing.T) {
 
 type alertSourceFunc func(alerts.AlertFilter) ([]alerts.Alert, error)
 
-func (f alertSourceFunc) Alerts(flt alerts.AlertFilter) ([]alerts.Alert, error) { return f(flt) }
+func (f alertSourceFunc) Alerts(_ context.Context, flt alerts.AlertFilter) ([]alerts.Alert, error) {
+	return f(flt)
+}
