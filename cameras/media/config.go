@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"citywatch/internal/clock"
 )
 
 // Errors returned by Media. Callers check them with errors.Is.
@@ -107,8 +109,8 @@ type Deps struct {
 	Logger *slog.Logger
 	// Registerer registers the metrics; nil registers nothing.
 	Registerer prometheus.Registerer
-	// Now is the clock (clip retention, idle timeouts); nil is time.Now.
-	Now func() time.Time
+	// Clock tells the time and runs the retention and idle-recording timers; nil is the real clock.
+	Clock clock.Clock
 }
 
 var cameraIDRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
