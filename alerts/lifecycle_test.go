@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"citywatch/alerts/notify"
+	"citywatch/internal/clock"
 )
 
 func TestRestartKeepsFiringAndPending(t *testing.T) {
@@ -129,7 +130,7 @@ func TestSilences(t *testing.T) {
 		e.add("temperature", hot("a"), float64(i), 35)
 		e.add("temperature", hot("b"), float64(i), 35)
 	}
-	e.clock.set(t0)
+	e.clock.Set(t0)
 	for _, bad := range []Silence{
 		{Matchers: []Matcher{{Name: "site", Op: "=", Value: "a"}}, EndsAt: t0.Add(time.Hour), CreatedBy: "ops"},
 		{Matchers: []Matcher{{Name: "site", Op: "=~", Value: ".*"}}, EndsAt: t0.Add(time.Hour), CreatedBy: "ops", Comment: "x"},
@@ -171,7 +172,7 @@ func TestSilenceExpiresByTime(t *testing.T) {
 	for i := 0; i <= 120; i += 10 {
 		e.add("temperature", hot("a"), float64(i), 35)
 	}
-	e.clock.set(t0)
+	e.clock.Set(t0)
 	_, err := e.m.AddSilence(context.Background(), Silence{Matchers: []Matcher{{Name: "site", Op: "=", Value: "a"}},
 		EndsAt: t0.Add(time.Minute), CreatedBy: "ops", Comment: "short"})
 	require.NoError(t, err)
@@ -379,14 +380,17 @@ func TestSetRulesRemoveAndRestoreKeepsAlerts(t *testing.T) {
 // their schedule.
 func TestEventRulesDoNotWaitForTheTick(t *testing.T) {
 	out := &fakeOutbox{}
+	clk := clock.NewFake(t0)
 	m, err := New(Config{EvalInterval: time.Hour, Grouping: instantGrouping, DBPath: t.TempDir() + "/a.db",
-		Rules: []Rule{{Alert: "CameraOffline", Event: &EventSpec{Kind: EventCameraOffline}}}}, Deps{Outbox: out})
+		Rules: []Rule{{Alert: "CameraOffline", Event: &EventSpec{Kind: EventCameraOffline}}}}, Deps{Outbox: out, Clock: clk})
 	require.NoError(t, err)
 	defer m.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()
 	defer func() { cancel(); <-done }()
+	wait, stop := context.WithTimeout(context.Background(), 30*time.Second)
+	defer stop()
 	var got []notify.Change
 	collect := func(n int) func() bool {
 		return func() bool {
@@ -394,9 +398,15 @@ func TestEventRulesDoNotWaitForTheTick(t *testing.T) {
 			return len(got) >= n
 		}
 	}
-	m.Event(Event{Kind: KindCameraState, Labels: map[string]string{"camera": "c", "site": "s", "state": "offline"}})
-	require.Eventually(t, collect(1), 10*time.Second, 5*time.Millisecond, "no notification before the next tick")
-	m.Event(Event{Kind: KindCameraState, Labels: map[string]string{"camera": "c", "site": "s", "state": "online"}})
-	require.Eventually(t, collect(2), 10*time.Second, 5*time.Millisecond, "no recovery before the next tick")
+	// Events that arrive before Run's first round are drained by it; wait for that round.
+	require.Eventually(t, func() bool { return m.Rules()[0].Health != "unknown" }, 10*time.Second, time.Millisecond)
+	for i, state := range []string{"offline", "online"} {
+		m.Event(Event{Kind: KindCameraState, Labels: map[string]string{"camera": "c", "site": "s", "state": state}})
+		require.NoError(t, clk.BlockUntil(wait, 2), "Run did not arm its settle timer next to the hourly tick (%s: %d waiters)", state, clk.Waiters())
+		require.Empty(t, out.take(), "notified before the settle delay gathered the burst")
+		clk.Advance(eventSettle)
+		require.Eventually(t, collect(i+1), 10*time.Second, time.Millisecond, "%s not notified before the next tick", state)
+	}
 	assert.Equal(t, []string{"CameraOffline/s/firing", "CameraOffline/s/resolved"}, kinds(got))
+	assert.Less(t, clk.Now().Sub(t0), time.Hour, "the hourly tick never came")
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/prometheus/storage"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"citywatch/internal/clock"
 )
 
 const sec = time.Second
@@ -121,11 +123,11 @@ func TestRuleErrorReportedOthersContinue(t *testing.T) {
 	db := newEnv(t, Config{}).db
 	reg := prometheus.NewRegistry()
 	out := &fakeOutbox{}
-	clk := &clock{t: t0}
+	clk := clock.NewFake(t0)
 	m, err := New(Config{Grouping: instantGrouping, DBPath: t.TempDir() + "/a.db", Rules: []Rule{
 		{Alert: "Broken", Expr: "broken > 0", Group: "g1"},
 		{Alert: "Hot", Expr: "temperature > 30", Group: "g2"},
-	}}, Deps{Queryable: failingQueryable{db}, Outbox: out, Now: clk.Now, Registerer: reg})
+	}}, Deps{Queryable: failingQueryable{db}, Outbox: out, Clock: clk, Registerer: reg})
 	require.NoError(t, err)
 	defer m.Close()
 	e := &env{t: t, db: db}
