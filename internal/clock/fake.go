@@ -112,6 +112,25 @@ func (f *Fake) AdvanceToNext() (time.Duration, bool) {
 	return at.Sub(from), true
 }
 
+// AutoAdvance starts a goroutine that, whenever a timer or ticker waits, moves the clock to its deadline,
+// so code that waits on the clock in one goroutine at a time (a round polling until its deadline) runs
+// at once and ends at exactly the fake time it would take. A ticker would keep it advancing: use it with
+// timers only. stop ends the goroutine and waits for it.
+func (f *Fake) AutoAdvance() (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for f.BlockUntil(ctx, 1) == nil {
+			f.AdvanceToNext()
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
 func (f *Fake) advanceTo(target time.Time) {
 	for {
 		f.mu.Lock()

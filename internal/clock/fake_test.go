@@ -183,3 +183,15 @@ func TestOrAndReal(t *testing.T) {
 	tk.Stop()
 	require.GreaterOrEqual(t, c.Since(c.Now().Add(-time.Second)), time.Second)
 }
+
+func TestFakeAutoAdvanceRunsWaitsAtOnce(t *testing.T) {
+	f := NewFake(t0)
+	stop := f.AutoAdvance()
+	defer stop()
+	ctx := context.Background()
+	for range 3 {
+		require.NoError(t, Sleep(ctx, f, time.Minute))
+	}
+	<-f.After(30 * time.Second)
+	require.Equal(t, t0.Add(3*time.Minute+30*time.Second), f.Now())
+}
