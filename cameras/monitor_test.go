@@ -102,8 +102,11 @@ type harness struct {
 	logs *testenv.Buffer
 }
 
+// startSim starts the RTSP camera simulator. It streams in real time, so a test using it is an integration
+// test: skipped under -short (the fake-clock tests in clock_test.go cover the timing logic there).
 func startSim(t *testing.T, cfg camerasim.Config) *camerasim.Server {
 	t.Helper()
+	testenv.SkipShort(t)
 	cfg.Listen = "127.0.0.1:0"
 	sim, err := camerasim.New(cfg, nil)
 	require.NoError(t, err)
