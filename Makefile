@@ -43,7 +43,7 @@ STRESS_PKGS  ?= $$($(GO) list -f '{{.ImportPath}} {{join .TestImports " "}} {{jo
 	grep ' citywatch/internal/testenv' | cut -d' ' -f1)
 stress: test-deps
 	@command -v stress-ng >/dev/null || { echo "stress-ng not found: run scripts/install-test-deps.sh"; exit 1; }
-	@stress-ng --cpu 2 --quiet & hog=$$!; trap 'kill $$hog 2>/dev/null' EXIT INT TERM; \
+	@stress-ng --cpu 2 --quiet & hog=$$!; trap 'kill $$hog 2>/dev/null; wait $$hog 2>/dev/null' EXIT INT TERM; \
 	pkgs="$(STRESS_PKGS)"; echo "stress: go test -count=$(STRESS_COUNT) -run '$(STRESS_RUN)' under stress-ng --cpu 2:" $$pkgs; \
 	$(GO) test -count=$(STRESS_COUNT) -run '$(STRESS_RUN)' -timeout 90m $$pkgs
 
