@@ -206,6 +206,9 @@ func TestStatusNotAvailableWhenFramesStop(t *testing.T) {
 			require.True(t, time.Now().Before(deadline), "status %+v", a.Status("cam1"))
 			feedWait(t, a, "cam1", mjpegAU(n, img))
 			n++
+			// Time passes as frames arrive: a decoder restarted after the stall waits out its backoff on
+			// this clock, which a frozen clock would never end.
+			clk.Advance(100 * time.Millisecond)
 		}
 	}
 	feedUntil(func(s Status) bool { return s.Frames > 0 })
