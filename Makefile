@@ -21,8 +21,8 @@ test: test-deps fmt-check vet
 test-deps:
 	bash scripts/install-test-deps.sh
 
-# unit runs the tests without installing anything; integration tests skip where a dependency is missing
-# (they fail instead when CI=true).
+# unit runs the unit tests alone (-short): no install, no real server, no external program, no e2e build
+# (internal/testenv's starters skip under -short).
 unit:
 	$(GO) test -count=1 -short $(PKGS)
 
