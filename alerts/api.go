@@ -16,7 +16,7 @@ const (
 
 // Alerts returns alerts from the history, newest first. Active alerts carry their current silences and
 // inhibition.
-func (m *Manager) Alerts(f AlertFilter) ([]Alert, error) {
+func (m *Manager) Alerts(ctx context.Context, f AlertFilter) ([]Alert, error) {
 	switch f.State {
 	case "", StatePending, StateFiring, StateResolved:
 	default:
@@ -26,7 +26,7 @@ func (m *Manager) Alerts(f AlertFilter) ([]Alert, error) {
 		f.Limit = defaultAlertLimit
 	}
 	f.Limit = min(f.Limit, maxAlertLimit)
-	rows, err := queryAlerts(context.Background(), m.db, f)
+	rows, err := queryAlerts(ctx, m.db, f)
 	if err != nil {
 		return nil, err
 	}
@@ -44,14 +44,14 @@ func (m *Manager) Alerts(f AlertFilter) ([]Alert, error) {
 }
 
 // Alert returns one alert by ID, or ErrAlertNotFound.
-func (m *Manager) Alert(id int64) (Alert, error) {
+func (m *Manager) Alert(ctx context.Context, id int64) (Alert, error) {
 	m.mu.Lock()
 	if a, ok := m.liveByID()[id]; ok {
 		defer m.mu.Unlock()
 		return publicCopy(a), nil
 	}
 	m.mu.Unlock()
-	row := m.db.QueryRow(`SELECT `+alertColumns+` FROM alerts WHERE id = ?`, id)
+	row := m.db.QueryRowContext(ctx, `SELECT `+alertColumns+` FROM alerts WHERE id = ?`, id)
 	a, err := scanAlert(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Alert{}, ErrAlertNotFound
@@ -87,7 +87,7 @@ func publicCopy(a *Alert) Alert {
 
 // Ack acknowledges an alert: who and why are recorded, reminders stop. It does not resolve the alert, and a
 // later new occurrence of the same condition is a new alert that needs its own acknowledgement.
-func (m *Manager) Ack(id int64, who, comment string) error {
+func (m *Manager) Ack(ctx context.Context, id int64, who, comment string) error {
 	who = strings.TrimSpace(who)
 	if who == "" {
 		return fmt.Errorf("%w: who is required", ErrInvalid)
@@ -95,7 +95,7 @@ func (m *Manager) Ack(id int64, who, comment string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
-	if err := m.updateRow(`UPDATE alerts SET acked_by = ?, acked_at = ?, ack_comment = ? WHERE id = ?`,
+	if err := m.updateRow(ctx, `UPDATE alerts SET acked_by = ?, acked_at = ?, ack_comment = ? WHERE id = ?`,
 		id, who, now.UnixMilli(), comment, id); err != nil {
 		return err
 	}
@@ -106,11 +106,11 @@ func (m *Manager) Ack(id int64, who, comment string) error {
 }
 
 // Assign sets who works on an alert; an empty who unassigns it.
-func (m *Manager) Assign(id int64, who string) error {
+func (m *Manager) Assign(ctx context.Context, id int64, who string) error {
 	who = strings.TrimSpace(who)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.updateRow(`UPDATE alerts SET assignee = ? WHERE id = ?`, id, who, id); err != nil {
+	if err := m.updateRow(ctx, `UPDATE alerts SET assignee = ? WHERE id = ?`, id, who, id); err != nil {
 		return err
 	}
 	if a, ok := m.liveByID()[id]; ok {
@@ -119,8 +119,8 @@ func (m *Manager) Assign(id int64, who string) error {
 	return nil
 }
 
-func (m *Manager) updateRow(q string, id int64, args ...any) error {
-	res, err := m.db.Exec(q, args...)
+func (m *Manager) updateRow(ctx context.Context, q string, id int64, args ...any) error {
+	res, err := m.db.ExecContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("alerts: alert %d: %w", id, err)
 	}
@@ -148,7 +148,7 @@ func (m *Manager) Silences() []Silence {
 
 // AddSilence validates and stores a silence and returns its ID. StartsAt defaults to now; EndsAt must be
 // later and in the future; CreatedBy and Comment are required.
-func (m *Manager) AddSilence(s Silence) (string, error) {
+func (m *Manager) AddSilence(ctx context.Context, s Silence) (string, error) {
 	now := m.now().UTC()
 	c, err := compileMatchers(s.Matchers)
 	if err != nil {
@@ -172,7 +172,6 @@ func (m *Manager) AddSilence(s Silence) (string, error) {
 	s.StartsAt, s.EndsAt = s.StartsAt.UTC(), s.EndsAt.UTC()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	ctx := context.Background()
 	tx, err := m.db.BeginTx(ctx, nil)
 	if err != nil {
 		return "", fmt.Errorf("alerts: add silence: %w", err)
@@ -197,7 +196,7 @@ func (m *Manager) AddSilence(s Silence) (string, error) {
 
 // ExpireSilence ends a silence now. Expiring an expired silence is a no-op; an unknown ID is
 // ErrSilenceNotFound.
-func (m *Manager) ExpireSilence(id string) error {
+func (m *Manager) ExpireSilence(ctx context.Context, id string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now().UTC()
@@ -213,7 +212,7 @@ func (m *Manager) ExpireSilence(id string) error {
 	if s.StartsAt.After(now) {
 		s.StartsAt = now
 	}
-	if _, err := m.db.Exec(`UPDATE silences SET starts_at = ?, ends_at = ? WHERE id = ?`, s.StartsAt.UnixMilli(),
+	if _, err := m.db.ExecContext(ctx, `UPDATE silences SET starts_at = ?, ends_at = ? WHERE id = ?`, s.StartsAt.UnixMilli(),
 		s.EndsAt.UnixMilli(), id); err != nil {
 		return fmt.Errorf("alerts: expire silence: %w", err)
 	}

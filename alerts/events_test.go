@@ -19,7 +19,7 @@ func TestEventCameraOffline(t *testing.T) {
 	e := newEnv(t, Config{Rules: []Rule{{Alert: "CameraOffline", For: 30 * sec,
 		Event:       &EventSpec{Kind: EventCameraOffline, Match: map[string]string{"site": "q-hotel-1"}},
 		Annotations: map[string]string{"summary": "{{ $labels.camera }} offline for {{ humanizeDuration $value }}"}}}})
-	e.clock.set(t0)
+	e.clock.Set(t0)
 	e.m.Event(camState("cam1", "offline", 0))
 	e.m.Event(camState("cam2", "stalled", 0))
 	e.m.Event(Event{Kind: KindCameraState, Labels: map[string]string{"camera": "cam9", "site": "elsewhere",
@@ -98,10 +98,10 @@ func TestEventCameraTamperAndMotion(t *testing.T) {
 
 	night := time.Date(2026, 11, 27, 23, 30, 0, 0, time.UTC)
 	e.m.Event(Event{Kind: KindMotion, Labels: lbl, Value: 0.4, Time: night})
-	e.clock.set(night.Add(sec))
+	e.clock.Set(night.Add(sec))
 	e.m.evalOnce(t.Context())
 	assert.Equal(t, map[string]State{"c1": StateFiring}, states(e.active("NightMotion", "camera")))
-	e.clock.set(night.Add(time.Minute))
+	e.clock.Set(night.Add(time.Minute))
 	e.m.evalOnce(t.Context())
 	assert.Empty(t, e.active("NightMotion", "camera"), "resolves a window after the last motion")
 }

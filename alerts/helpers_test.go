@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"citywatch/alerts/notify"
+	"citywatch/internal/clock"
 	"citywatch/store"
 	"citywatch/store/tsdb"
 )
@@ -55,28 +56,11 @@ func (f *fakeOutbox) take() []notify.Change {
 	return c
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
 type env struct {
 	t      *testing.T
 	db     *tsdb.DB
 	dbPath string
-	clock  *clock
+	clock  *clock.Fake
 	outbox *fakeOutbox
 	m      *Manager
 	q      storage.Queryable
@@ -90,7 +74,7 @@ func newEnv(t *testing.T, cfg Config) *env {
 	db, err := tsdb.Open(tsdb.Config{Dir: t.TempDir(), OutOfOrderWindow: 24 * time.Hour}, tsdb.Deps{})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
-	e := &env{t: t, db: db, q: db, dbPath: filepath.Join(t.TempDir(), "alerts.db"), clock: &clock{t: t0},
+	e := &env{t: t, db: db, q: db, dbPath: filepath.Join(t.TempDir(), "alerts.db"), clock: clock.NewFake(t0),
 		outbox: &fakeOutbox{}}
 	e.start(cfg)
 	return e
@@ -106,7 +90,7 @@ func (e *env) start(cfg Config) {
 		cfg.Grouping = instantGrouping
 	}
 	cfg.DBPath = e.dbPath
-	m, err := New(cfg, Deps{Queryable: e.q, DB: nil, Outbox: e.outbox, Now: e.clock.Now})
+	m, err := New(cfg, Deps{Queryable: e.q, DB: nil, Outbox: e.outbox, Clock: e.clock})
 	require.NoError(e.t, err)
 	e.t.Cleanup(func() { _ = m.Close() })
 	e.m = m
@@ -131,7 +115,7 @@ func (e *env) add(name string, lbls map[string]string, points ...float64) {
 
 // at sets the clock to t0+d and evaluates once.
 func (e *env) at(d time.Duration) {
-	e.clock.set(t0.Add(d))
+	e.clock.Set(t0.Add(d))
 	e.m.evalOnce(context.Background())
 }
 
@@ -140,7 +124,7 @@ func (e *env) active(rule, key string) map[string]Alert {
 	e.t.Helper()
 	out := map[string]Alert{}
 	for _, s := range []State{StatePending, StateFiring} {
-		as, err := e.m.Alerts(AlertFilter{State: s})
+		as, err := e.m.Alerts(context.Background(), AlertFilter{State: s})
 		require.NoError(e.t, err)
 		for _, a := range as {
 			if a.Rule == rule {

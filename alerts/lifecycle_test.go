@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"citywatch/alerts/notify"
+	"citywatch/internal/clock"
 )
 
 func TestRestartKeepsFiringAndPending(t *testing.T) {
@@ -98,14 +99,14 @@ func TestAckStopsRemindersNotResolution(t *testing.T) {
 	assert.Equal(t, 2, cs[0].Seq)
 
 	id := e.active("Hot", "site")["a"].ID
-	require.NoError(t, e.m.Ack(id, "nurse.kim", "checking on the patient"))
-	require.ErrorIs(t, e.m.Ack(id+100, "x", ""), ErrAlertNotFound)
-	require.ErrorIs(t, e.m.Ack(id, " ", ""), ErrInvalid)
-	require.NoError(t, e.m.Assign(id, "dr.lee"))
+	require.NoError(t, e.m.Ack(context.Background(), id, "nurse.kim", "checking on the patient"))
+	require.ErrorIs(t, e.m.Ack(context.Background(), id+100, "x", ""), ErrAlertNotFound)
+	require.ErrorIs(t, e.m.Ack(context.Background(), id, " ", ""), ErrInvalid)
+	require.NoError(t, e.m.Assign(context.Background(), id, "dr.lee"))
 	e.at(180 * sec)
 	e.at(240 * sec)
 	assert.Empty(t, e.outbox.take(), "acked: no reminders")
-	a, err := e.m.Alert(id)
+	a, err := e.m.Alert(context.Background(), id)
 	require.NoError(t, err)
 	assert.Equal(t, StateFiring, a.State, "ack does not resolve")
 	assert.Equal(t, "nurse.kim", a.AckedBy)
@@ -117,7 +118,7 @@ func TestAckStopsRemindersNotResolution(t *testing.T) {
 	cs = e.outbox.take()
 	require.Equal(t, []string{"Hot/a/resolved"}, kinds(cs))
 	assert.Equal(t, "nurse.kim", cs[0].AckedBy)
-	a, err = e.m.Alert(id)
+	a, err = e.m.Alert(context.Background(), id)
 	require.NoError(t, err)
 	assert.Equal(t, StateResolved, a.State)
 	assert.Equal(t, "dr.lee", a.Assignee)
@@ -129,7 +130,7 @@ func TestSilences(t *testing.T) {
 		e.add("temperature", hot("a"), float64(i), 35)
 		e.add("temperature", hot("b"), float64(i), 35)
 	}
-	e.clock.set(t0)
+	e.clock.Set(t0)
 	for _, bad := range []Silence{
 		{Matchers: []Matcher{{Name: "site", Op: "=", Value: "a"}}, EndsAt: t0.Add(time.Hour), CreatedBy: "ops"},
 		{Matchers: []Matcher{{Name: "site", Op: "=~", Value: ".*"}}, EndsAt: t0.Add(time.Hour), CreatedBy: "ops", Comment: "x"},
@@ -137,10 +138,10 @@ func TestSilences(t *testing.T) {
 		{Matchers: []Matcher{{Name: "site", Op: "==", Value: "a"}}, EndsAt: t0.Add(time.Hour), CreatedBy: "ops", Comment: "x"},
 		{Matchers: []Matcher{{Name: "site", Op: "=", Value: "a"}}, EndsAt: t0.Add(-time.Hour), CreatedBy: "ops", Comment: "x"},
 	} {
-		_, err := e.m.AddSilence(bad)
+		_, err := e.m.AddSilence(context.Background(), bad)
 		assert.ErrorIs(t, err, ErrInvalid, "%+v", bad)
 	}
-	id, err := e.m.AddSilence(Silence{Matchers: []Matcher{{Name: "site", Op: "=~", Value: "a|c"},
+	id, err := e.m.AddSilence(context.Background(), Silence{Matchers: []Matcher{{Name: "site", Op: "=~", Value: "a|c"},
 		{Name: "alertname", Op: "!=", Value: "Other"}}, EndsAt: t0.Add(time.Minute), CreatedBy: "ops", Comment: "maintenance"})
 	require.NoError(t, err)
 	e.at(0)
@@ -154,8 +155,8 @@ func TestSilences(t *testing.T) {
 
 	e.at(30 * sec)
 	assert.Empty(t, e.outbox.take())
-	require.NoError(t, e.m.ExpireSilence(id))
-	require.ErrorIs(t, e.m.ExpireSilence("nope"), ErrSilenceNotFound)
+	require.NoError(t, e.m.ExpireSilence(context.Background(), id))
+	require.ErrorIs(t, e.m.ExpireSilence(context.Background(), "nope"), ErrSilenceNotFound)
 	assert.Equal(t, "expired", e.m.Silences()[0].Status)
 	e.at(31 * sec)
 	assert.Equal(t, []string{"Hot/a/firing"}, kinds(e.outbox.take()), "notified once the silence ends")
@@ -171,8 +172,8 @@ func TestSilenceExpiresByTime(t *testing.T) {
 	for i := 0; i <= 120; i += 10 {
 		e.add("temperature", hot("a"), float64(i), 35)
 	}
-	e.clock.set(t0)
-	_, err := e.m.AddSilence(Silence{Matchers: []Matcher{{Name: "site", Op: "=", Value: "a"}},
+	e.clock.Set(t0)
+	_, err := e.m.AddSilence(context.Background(), Silence{Matchers: []Matcher{{Name: "site", Op: "=", Value: "a"}},
 		EndsAt: t0.Add(time.Minute), CreatedBy: "ops", Comment: "short"})
 	require.NoError(t, err)
 	e.at(59 * sec)
@@ -277,12 +278,12 @@ func TestRun(t *testing.T) {
 	go func() { done <- m.Run(ctx) }()
 	m.Event(Event{Kind: KindCameraState, Labels: map[string]string{"camera": "c", "state": "offline"}})
 	require.Eventually(t, func() bool {
-		as, err := m.Alerts(AlertFilter{State: StateFiring})
+		as, err := m.Alerts(context.Background(), AlertFilter{State: StateFiring})
 		return err == nil && len(as) == 1
 	}, 10*time.Second, 5*time.Millisecond)
 	m.Event(Event{Kind: KindCameraState, Labels: map[string]string{"camera": "c", "state": "online"}})
 	require.Eventually(t, func() bool {
-		as, err := m.Alerts(AlertFilter{State: StateResolved})
+		as, err := m.Alerts(context.Background(), AlertFilter{State: StateResolved})
 		return err == nil && len(as) == 1
 	}, 10*time.Second, 5*time.Millisecond)
 	cancel()
@@ -336,25 +337,25 @@ func TestAlertsFilter(t *testing.T) {
 	e.at(0)
 	e.at(20 * sec) // a resolves
 	e.at(30 * sec)
-	all, err := e.m.Alerts(AlertFilter{})
+	all, err := e.m.Alerts(context.Background(), AlertFilter{})
 	require.NoError(t, err)
 	assert.Len(t, all, 2)
-	bySite, err := e.m.Alerts(AlertFilter{Site: "a"})
+	bySite, err := e.m.Alerts(context.Background(), AlertFilter{Site: "a"})
 	require.NoError(t, err)
 	require.Len(t, bySite, 1)
 	assert.Equal(t, StateResolved, bySite[0].State)
-	since, err := e.m.Alerts(AlertFilter{Since: t0.Add(25 * sec)})
+	since, err := e.m.Alerts(context.Background(), AlertFilter{Since: t0.Add(25 * sec)})
 	require.NoError(t, err)
 	require.Len(t, since, 1, "a resolved before Since")
 	assert.Equal(t, "b", since[0].Labels["site"])
-	one, err := e.m.Alerts(AlertFilter{Limit: 1})
+	one, err := e.m.Alerts(context.Background(), AlertFilter{Limit: 1})
 	require.NoError(t, err)
 	assert.Len(t, one, 1)
-	_, err = e.m.Alerts(AlertFilter{State: "bogus"})
+	_, err = e.m.Alerts(context.Background(), AlertFilter{State: "bogus"})
 	assert.ErrorIs(t, err, ErrInvalid)
-	_, err = e.m.Alert(9999)
+	_, err = e.m.Alert(context.Background(), 9999)
 	assert.ErrorIs(t, err, ErrAlertNotFound)
-	got, err := e.m.Alert(bySite[0].ID)
+	got, err := e.m.Alert(context.Background(), bySite[0].ID)
 	require.NoError(t, err)
 	assert.Equal(t, bySite[0].ResolvedAt, got.ResolvedAt)
 }
@@ -379,14 +380,17 @@ func TestSetRulesRemoveAndRestoreKeepsAlerts(t *testing.T) {
 // their schedule.
 func TestEventRulesDoNotWaitForTheTick(t *testing.T) {
 	out := &fakeOutbox{}
+	clk := clock.NewFake(t0)
 	m, err := New(Config{EvalInterval: time.Hour, Grouping: instantGrouping, DBPath: t.TempDir() + "/a.db",
-		Rules: []Rule{{Alert: "CameraOffline", Event: &EventSpec{Kind: EventCameraOffline}}}}, Deps{Outbox: out})
+		Rules: []Rule{{Alert: "CameraOffline", Event: &EventSpec{Kind: EventCameraOffline}}}}, Deps{Outbox: out, Clock: clk})
 	require.NoError(t, err)
 	defer m.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()
 	defer func() { cancel(); <-done }()
+	wait, stop := context.WithTimeout(context.Background(), 30*time.Second)
+	defer stop()
 	var got []notify.Change
 	collect := func(n int) func() bool {
 		return func() bool {
@@ -394,9 +398,15 @@ func TestEventRulesDoNotWaitForTheTick(t *testing.T) {
 			return len(got) >= n
 		}
 	}
-	m.Event(Event{Kind: KindCameraState, Labels: map[string]string{"camera": "c", "site": "s", "state": "offline"}})
-	require.Eventually(t, collect(1), 10*time.Second, 5*time.Millisecond, "no notification before the next tick")
-	m.Event(Event{Kind: KindCameraState, Labels: map[string]string{"camera": "c", "site": "s", "state": "online"}})
-	require.Eventually(t, collect(2), 10*time.Second, 5*time.Millisecond, "no recovery before the next tick")
+	// Events that arrive before Run's first round are drained by it; wait for that round.
+	require.Eventually(t, func() bool { return m.Rules()[0].Health != "unknown" }, 10*time.Second, time.Millisecond)
+	for i, state := range []string{"offline", "online"} {
+		m.Event(Event{Kind: KindCameraState, Labels: map[string]string{"camera": "c", "site": "s", "state": state}})
+		require.NoError(t, clk.BlockUntil(wait, 2), "Run did not arm its settle timer next to the hourly tick (%s: %d waiters)", state, clk.Waiters())
+		require.Empty(t, out.take(), "notified before the settle delay gathered the burst")
+		clk.Advance(eventSettle)
+		require.Eventually(t, collect(i+1), 10*time.Second, time.Millisecond, "%s not notified before the next tick", state)
+	}
 	assert.Equal(t, []string{"CameraOffline/s/firing", "CameraOffline/s/resolved"}, kinds(got))
+	assert.Less(t, clk.Now().Sub(t0), time.Hour, "the hourly tick never came")
 }

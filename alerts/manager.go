@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/prometheus/storage"
 
 	"citywatch/alerts/notify"
+	"citywatch/internal/clock"
 )
 
 // State is the lifecycle state of an alert.
@@ -162,8 +163,9 @@ type Deps struct {
 	Logger *slog.Logger
 	// Registerer receives the citywatch_alerts_* metrics; nil registers nothing.
 	Registerer prometheus.Registerer
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	// Clock tells the time (alert, ack and silence times) and runs the evaluation ticker; nil is the real
+	// clock. Evaluation durations are measured on the real clock.
+	Clock clock.Clock
 }
 
 // RuleStatus is the evaluation health of one rule.
@@ -210,6 +212,7 @@ type Manager struct {
 	eval    QueryFunc
 	outbox  notify.Enqueuer
 	log     *slog.Logger
+	clock   clock.Clock
 	now     func() time.Time
 	metrics *metrics
 
@@ -250,12 +253,10 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 	if deps.Outbox == nil {
 		return nil, fmt.Errorf("%w: Deps.Outbox is required", ErrInvalid)
 	}
-	m := &Manager{cfg: cfg, q: deps.Queryable, engine: deps.Engine, outbox: deps.Outbox, now: deps.Now,
+	m := &Manager{cfg: cfg, q: deps.Queryable, engine: deps.Engine, outbox: deps.Outbox, clock: clock.Or(deps.Clock),
 		log: deps.Logger, events: make(chan Event, cfg.EventQueueSize), groups: map[string]*groupState{},
 		loaded: map[string][]*Alert{}}
-	if m.now == nil {
-		m.now = time.Now
-	}
+	m.now = m.clock.Now
 	if m.log == nil {
 		m.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -369,7 +370,7 @@ func (c Config) withDefaults() Config {
 // Run evaluates the rules every EvalInterval and processes events until ctx is done, then returns nil.
 // Evaluation errors are reported per rule (Rules) and never stop Run.
 func (m *Manager) Run(ctx context.Context) error {
-	t := time.NewTicker(m.cfg.EvalInterval)
+	t := m.clock.NewTicker(m.cfg.EvalInterval)
 	defer t.Stop()
 	m.evalOnce(ctx)
 	// soon fires shortly after events arrive: event rules (camera offline, tamper, motion) are then evaluated
@@ -384,12 +385,12 @@ func (m *Manager) Run(ctx context.Context) error {
 			m.applyEvent(ev)
 			m.mu.Unlock()
 			if soon == nil {
-				soon = time.After(eventSettle)
+				soon = m.clock.After(eventSettle)
 			}
 		case <-soon:
 			soon = nil
 			m.evalEvents(ctx)
-		case <-t.C:
+		case <-t.C():
 			m.evalOnce(ctx)
 		}
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/prometheus/storage"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"citywatch/internal/clock"
 )
 
 const sec = time.Second
@@ -52,7 +54,7 @@ func TestForAndKeepFiringFor(t *testing.T) {
 	assert.Equal(t, 80*sec, cs[0].OutageDuration, "from active_at (10s) to resolution (90s)")
 	assert.Equal(t, t0.Add(90*sec), cs[0].EndsAt)
 
-	hist, err := e.m.Alerts(AlertFilter{State: StateResolved})
+	hist, err := e.m.Alerts(context.Background(), AlertFilter{State: StateResolved})
 	require.NoError(t, err)
 	require.Len(t, hist, 1)
 	assert.Equal(t, t0.Add(90*sec), hist[0].ResolvedAt)
@@ -67,7 +69,7 @@ func TestPendingThatVanishesNeverNotifies(t *testing.T) {
 	assert.Equal(t, map[string]State{"a": StatePending}, states(e.active("Hot", "site")))
 	e.at(20 * sec)
 	assert.Empty(t, e.active("Hot", "site"))
-	all, err := e.m.Alerts(AlertFilter{})
+	all, err := e.m.Alerts(context.Background(), AlertFilter{})
 	require.NoError(t, err)
 	assert.Empty(t, all, "a pending alert that never fired leaves no history")
 	assert.Empty(t, e.outbox.take())
@@ -121,11 +123,11 @@ func TestRuleErrorReportedOthersContinue(t *testing.T) {
 	db := newEnv(t, Config{}).db
 	reg := prometheus.NewRegistry()
 	out := &fakeOutbox{}
-	clk := &clock{t: t0}
+	clk := clock.NewFake(t0)
 	m, err := New(Config{Grouping: instantGrouping, DBPath: t.TempDir() + "/a.db", Rules: []Rule{
 		{Alert: "Broken", Expr: "broken > 0", Group: "g1"},
 		{Alert: "Hot", Expr: "temperature > 30", Group: "g2"},
-	}}, Deps{Queryable: failingQueryable{db}, Outbox: out, Now: clk.Now, Registerer: reg})
+	}}, Deps{Queryable: failingQueryable{db}, Outbox: out, Clock: clk, Registerer: reg})
 	require.NoError(t, err)
 	defer m.Close()
 	e := &env{t: t, db: db}

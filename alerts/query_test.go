@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/stretchr/testify/require"
+
+	"citywatch/internal/clock"
 )
 
 // fakeEngine is a QueryFunc over a fixed answer: what a centre's remote engine returns.
@@ -35,14 +37,14 @@ func TestQueryFuncEvaluatesRules(t *testing.T) {
 		{Metric: labels.FromStrings("__name__", "temperature", "edge", "edge-1", "site", "a"), F: 35},
 		{Metric: labels.FromStrings("__name__", "temperature", "edge", "edge-2", "site", "b"), F: 36},
 	}}
-	c := &clock{t: t0}
+	c := clock.NewFake(t0)
 	m, err := New(Config{DBPath: filepath.Join(t.TempDir(), "alerts.db"), Grouping: instantGrouping,
 		Rules: []Rule{{Group: "city", Alert: "HotRoom", Expr: "temperature > 30"}}},
-		Deps{Query: f.query, Outbox: &fakeOutbox{}, Now: c.Now})
+		Deps{Query: f.query, Outbox: &fakeOutbox{}, Clock: c})
 	require.NoError(t, err)
 	defer m.Close()
 	m.evalOnce(context.Background())
-	list, err := m.Alerts(AlertFilter{State: StateFiring})
+	list, err := m.Alerts(context.Background(), AlertFilter{State: StateFiring})
 	require.NoError(t, err)
 	sites := map[string]string{}
 	for _, a := range list {
@@ -54,7 +56,7 @@ func TestQueryFuncEvaluatesRules(t *testing.T) {
 	f.mu.Lock()
 	f.err = errors.New("query engine unreachable")
 	f.mu.Unlock()
-	c.set(t0.Add(time.Second))
+	c.Set(t0.Add(time.Second))
 	m.evalOnce(context.Background())
 	st := m.Rules()
 	require.Equal(t, "err", st[0].Health)

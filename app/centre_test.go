@@ -117,7 +117,7 @@ func assertCentre(t *testing.T, a *App, admin, staffA string) {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		list, err := a.alerts.Alerts(alerts.AlertFilter{State: alerts.StateFiring})
+		list, err := a.alerts.Alerts(context.Background(), alerts.AlertFilter{State: alerts.StateFiring})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -147,7 +147,7 @@ func TestSeriesLimitAlertFires(t *testing.T) {
 		require.NoError(t, tok.Error())
 	}
 	require.Eventually(t, func() bool {
-		as, err := a.alerts.Alerts(alerts.AlertFilter{})
+		as, err := a.alerts.Alerts(context.Background(), alerts.AlertFilter{})
 		if err != nil {
 			return false
 		}

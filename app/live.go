@@ -43,7 +43,7 @@ func (a *App) runLive(ctx context.Context) {
 				a.publish("camera", c.ID, c.Site, c)
 			}
 		}
-		list, err := a.alerts.Alerts(alerts.AlertFilter{Limit: 500})
+		list, err := a.alerts.Alerts(ctx, alerts.AlertFilter{Limit: 500})
 		if err != nil {
 			if !alertsFailing {
 				a.log.Warn("live updates: listing alerts failed; dashboards will show themselves stale", "component", "live", "err", err)

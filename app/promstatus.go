@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -91,7 +92,7 @@ func (s ruleSource) ActiveAlerts() []promapi.Alert {
 	}
 	var out []promapi.Alert
 	for _, state := range []alerts.State{alerts.StateFiring, alerts.StatePending} {
-		list, err := s.a.alerts.Alerts(alerts.AlertFilter{State: state, Limit: maxActiveAlerts})
+		list, err := s.a.alerts.Alerts(context.Background(), alerts.AlertFilter{State: state, Limit: maxActiveAlerts})
 		if err != nil {
 			s.a.log.Warn("active alerts for the Prometheus API", "component", "promapi", "err", err)
 			continue

@@ -25,6 +25,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtpmjpeg"
 	"github.com/pion/rtp"
 
+	"citywatch/internal/clock"
 	"citywatch/store"
 )
 
@@ -113,12 +114,8 @@ func (c *camera) run(ctx context.Context) {
 		}
 		delay := c.backoff(attempt, f)
 		attempt++
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if clock.Sleep(ctx, c.m.clock, delay) != nil {
 			return
-		case <-t.C:
 		}
 	}
 }

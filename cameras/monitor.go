@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"citywatch/internal/clock"
 	"citywatch/store"
 )
 
@@ -26,8 +27,8 @@ type Deps struct {
 	Logger *slog.Logger
 	// Registerer registers the monitor's self metrics. Nil: not registered.
 	Registerer prometheus.Registerer
-	// Now is the clock. It defaults to time.Now.
-	Now func() time.Time
+	// Clock tells the time and runs the check, metrics and reconnect timers. Nil is the real clock.
+	Clock clock.Clock
 	// Events receives state changes, from one goroutine, in order. A slow consumer never stalls the
 	// monitor: events wait in a bounded queue (Config.EventBuffer) and are dropped and counted when it is full.
 	Events func(Event)
@@ -40,6 +41,7 @@ type Monitor struct {
 	cfg     Config
 	deps    Deps
 	log     *slog.Logger
+	clock   clock.Clock
 	now     func() time.Time
 	started time.Time
 	cams    []*camera
@@ -124,18 +126,16 @@ func New(cfg Config, deps Deps) (*Monitor, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
-	if deps.Now == nil {
-		deps.Now = time.Now
-	}
 	m := &Monitor{
 		cfg:     cfg,
 		deps:    deps,
 		log:     deps.Logger.With("component", "cameras"),
-		now:     deps.Now,
+		clock:   clock.Or(deps.Clock),
 		byID:    make(map[string]*camera, len(cfg.Cameras)),
 		metrics: newSelfMetrics(deps.Registerer),
 		events:  make(chan Event, cfg.EventBuffer),
 	}
+	m.now = m.clock.Now
 	m.started = m.now()
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	for _, cc := range cfg.Cameras {
@@ -245,38 +245,47 @@ func (m *Monitor) dispatch() {
 	}
 }
 
+// checkLoop re-evaluates every camera CheckInterval after the previous check ended (a timer re-armed after
+// the work, not a ticker: a slow round never queues checks, and a fake clock's waiter count shows when a
+// check is done).
 func (m *Monitor) checkLoop() {
-	t := time.NewTicker(m.cfg.CheckInterval)
+	t := m.clock.NewTimer(m.cfg.CheckInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-m.ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		}
-		counts := make(map[State]int, len(States()))
-		for _, c := range m.cams {
-			c.evaluate()
-			c.mu.Lock()
-			st, _, _ := c.health.State()
-			c.mu.Unlock()
-			counts[st]++
-		}
-		for _, s := range States() {
-			m.metrics.inState.WithLabelValues(string(s)).Set(float64(counts[s]))
-		}
+		m.check()
+		t.Reset(m.cfg.CheckInterval)
+	}
+}
+
+// check evaluates every camera and updates the per-state gauge.
+func (m *Monitor) check() {
+	counts := make(map[State]int, len(States()))
+	for _, c := range m.cams {
+		c.evaluate()
+		c.mu.Lock()
+		st, _, _ := c.health.State()
+		c.mu.Unlock()
+		counts[st]++
+	}
+	for _, s := range States() {
+		m.metrics.inState.WithLabelValues(string(s)).Set(float64(counts[s]))
 	}
 }
 
 func (m *Monitor) metricsLoop() {
-	t := time.NewTicker(m.cfg.MetricsInterval)
+	t := m.clock.NewTicker(m.cfg.MetricsInterval)
 	defer t.Stop()
 	var buf []store.Sample
 	for {
 		select {
 		case <-m.ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		}
 		now := m.now()
 		buf = buf[:0]

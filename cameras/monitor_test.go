@@ -102,8 +102,11 @@ type harness struct {
 	logs *testenv.Buffer
 }
 
+// startSim starts the RTSP camera simulator. It streams in real time, so a test using it is an integration
+// test: skipped under -short (the fake-clock tests in clock_test.go cover the timing logic there).
 func startSim(t *testing.T, cfg camerasim.Config) *camerasim.Server {
 	t.Helper()
+	testenv.SkipShort(t)
 	cfg.Listen = "127.0.0.1:0"
 	sim, err := camerasim.New(cfg, nil)
 	require.NoError(t, err)
@@ -209,15 +212,15 @@ func TestMonitorStallDetectedWithinStallTimeout(t *testing.T) {
 
 	faultAt := time.Now()
 	require.NoError(t, sim.SetFault(1, camerasim.Fault{Kind: camerasim.FaultStall}))
-	ev := h.waitEvent(t, "cam1", StateStalled, faultAt, 5*testStall)
+	ev := h.waitEvent(t, "cam1", StateStalled, faultAt, 10*testStall)
 	took := ev.Time.Sub(faultAt)
-	// The last packet left the simulator within one frame period of the fault (the pacer may be mid-frame);
-	// detection needs StallTimeout of silence and then at most one check tick (plus one tick of slack for
-	// scheduling on a busy machine).
+	// The last packet left the simulator within one frame period of the fault (the pacer may be mid-frame), so
+	// the stall cannot be declared earlier than that before StallTimeout. How late it may come is a question of
+	// scheduling on a busy machine, not of the monitor: TestStallOnTheCheckAtStallTimeout pins it exactly on
+	// the fake clock.
 	framePeriod := time.Second / camerasim.FPS
 	t.Logf("stall detected %s after the fault (StallTimeout %s, CheckInterval %s)", took, testStall, testCheck)
 	require.GreaterOrEqual(t, took, testStall-framePeriod, "stall declared before StallTimeout of silence")
-	require.LessOrEqual(t, took, testStall+framePeriod+2*testCheck, "stall detected late")
 	require.Contains(t, ev.Reason, "no RTP packets")
 
 	st, _ := h.mon.Camera("cam2")

@@ -82,13 +82,13 @@ func (f fakeCameras) Camera(id string) (cameras.Status, error) {
 // fakeAlerts holds alert 1 at site-a and alert 2 at site-b.
 type fakeAlerts struct{}
 
-func (fakeAlerts) Alerts(alerts.AlertFilter) ([]alerts.Alert, error) {
+func (fakeAlerts) Alerts(context.Context, alerts.AlertFilter) ([]alerts.Alert, error) {
 	return []alerts.Alert{{ID: 1, Fingerprint: "f1", Labels: map[string]string{"site": "site-a"}},
 		{ID: 2, Fingerprint: "f2", Labels: map[string]string{"site": "site-b"}}}, nil
 }
 
-func (f fakeAlerts) Alert(id int64) (alerts.Alert, error) {
-	list, _ := f.Alerts(alerts.AlertFilter{})
+func (f fakeAlerts) Alert(ctx context.Context, id int64) (alerts.Alert, error) {
+	list, _ := f.Alerts(ctx, alerts.AlertFilter{})
 	for _, a := range list {
 		if a.ID == id {
 			return a, nil
@@ -97,12 +97,12 @@ func (f fakeAlerts) Alert(id int64) (alerts.Alert, error) {
 	return alerts.Alert{}, alerts.ErrAlertNotFound
 }
 
-func (fakeAlerts) Ack(int64, string, string) error           { return nil }
-func (fakeAlerts) Assign(int64, string) error                { return nil }
-func (fakeAlerts) Silences() []alerts.Silence                { return nil }
-func (fakeAlerts) AddSilence(alerts.Silence) (string, error) { return "s1", nil }
-func (fakeAlerts) ExpireSilence(string) error                { return alerts.ErrSilenceNotFound }
-func (fakeAlerts) Rules() []alerts.RuleStatus                { return nil }
+func (fakeAlerts) Ack(context.Context, int64, string, string) error           { return nil }
+func (fakeAlerts) Assign(context.Context, int64, string) error                { return nil }
+func (fakeAlerts) Silences() []alerts.Silence                                 { return nil }
+func (fakeAlerts) AddSilence(context.Context, alerts.Silence) (string, error) { return "s1", nil }
+func (fakeAlerts) ExpireSilence(context.Context, string) error                { return alerts.ErrSilenceNotFound }
+func (fakeAlerts) Rules() []alerts.RuleStatus                                 { return nil }
 
 type fakeDeliveries struct{}
 

@@ -19,13 +19,13 @@ import (
 
 // AlertsAPI is what the REST API reads from and asks of the alert manager.
 type AlertsAPI interface {
-	Alerts(f alerts.AlertFilter) ([]alerts.Alert, error)
-	Alert(id int64) (alerts.Alert, error)
-	Ack(id int64, who, comment string) error
-	Assign(id int64, who string) error
+	Alerts(ctx context.Context, f alerts.AlertFilter) ([]alerts.Alert, error)
+	Alert(ctx context.Context, id int64) (alerts.Alert, error)
+	Ack(ctx context.Context, id int64, who, comment string) error
+	Assign(ctx context.Context, id int64, who string) error
 	Silences() []alerts.Silence
-	AddSilence(s alerts.Silence) (string, error)
-	ExpireSilence(id string) error
+	AddSilence(ctx context.Context, s alerts.Silence) (string, error)
+	ExpireSilence(ctx context.Context, id string) error
 	Rules() []alerts.RuleStatus
 }
 
@@ -115,7 +115,7 @@ func (s *Server) alertList(w http.ResponseWriter, r *http.Request) {
 		// the requester's own.
 		f.Limit = 10000
 	}
-	list, err := s.deps.Alerts.Alerts(f)
+	list, err := s.deps.Alerts.Alerts(r.Context(), f)
 	if errors.Is(err, alerts.ErrInvalid) {
 		WriteError(w, http.StatusBadRequest, err.Error(), nil)
 		return
@@ -136,7 +136,7 @@ func (s *Server) visibleAlert(w http.ResponseWriter, r *http.Request) (alerts.Al
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	var a alerts.Alert
 	if err == nil {
-		a, err = s.deps.Alerts.Alert(id)
+		a, err = s.deps.Alerts.Alert(r.Context(), id)
 	}
 	if err != nil || !s.visible(r, alertSite(a)) {
 		WriteError(w, http.StatusNotFound, "alert not found", r.PathValue("id"))
@@ -175,13 +175,13 @@ func (s *Server) alertAck(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &body) {
 		return
 	}
-	err := s.deps.Alerts.Ack(a.ID, actor(r), body.Comment)
+	err := s.deps.Alerts.Ack(r.Context(), a.ID, actor(r), body.Comment)
 	s.audit(r, audit.Record{Action: audit.AlertAck, Site: alertSite(a), Target: strconv.FormatInt(a.ID, 10),
 		Detail: a.Rule, Success: err == nil})
 	if s.alertError(w, err) {
 		return
 	}
-	a, _ = s.deps.Alerts.Alert(a.ID)
+	a, _ = s.deps.Alerts.Alert(r.Context(), a.ID)
 	writeJSON(w, http.StatusOK, a)
 }
 
@@ -196,13 +196,13 @@ func (s *Server) alertAssign(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &body) {
 		return
 	}
-	err := s.deps.Alerts.Assign(a.ID, body.Assignee)
-	s.audit(r, audit.Record{Action: audit.AlertAck, Site: alertSite(a), Target: strconv.FormatInt(a.ID, 10),
+	err := s.deps.Alerts.Assign(r.Context(), a.ID, body.Assignee)
+	s.audit(r, audit.Record{Action: audit.AlertAssign, Site: alertSite(a), Target: strconv.FormatInt(a.ID, 10),
 		Detail: "assigned to " + body.Assignee, Success: err == nil})
 	if s.alertError(w, err) {
 		return
 	}
-	a, _ = s.deps.Alerts.Alert(a.ID)
+	a, _ = s.deps.Alerts.Alert(r.Context(), a.ID)
 	writeJSON(w, http.StatusOK, a)
 }
 
@@ -269,7 +269,7 @@ func (s *Server) silenceCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sl.CreatedBy = actor(r)
-	id, err := s.deps.Alerts.AddSilence(sl)
+	id, err := s.deps.Alerts.AddSilence(r.Context(), sl)
 	s.audit(r, audit.Record{Action: audit.SilenceCreate, Site: firstOr(silenceSites(sl)), Target: id,
 		Detail: fmt.Sprintf("%v until %s: %s", sl.Matchers, sl.EndsAt.Format(time.RFC3339), sl.Comment), Success: err == nil})
 	if s.alertError(w, err) {
@@ -293,7 +293,7 @@ func (s *Server) silenceExpire(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, "silence not found", id)
 		return
 	}
-	err := s.deps.Alerts.ExpireSilence(id)
+	err := s.deps.Alerts.ExpireSilence(r.Context(), id)
 	s.audit(r, audit.Record{Action: audit.SilenceExpire, Site: firstOr(silenceSites(silences[i])), Target: id, Success: err == nil})
 	if s.alertError(w, err) {
 		return
@@ -328,7 +328,7 @@ func (s *Server) deliveryVisible(r *http.Request) func(notify.Delivery) bool {
 	}
 	sites := map[string]string{}
 	if s.deps.Alerts != nil {
-		list, _ := s.deps.Alerts.Alerts(alerts.AlertFilter{Limit: 10000})
+		list, _ := s.deps.Alerts.Alerts(r.Context(), alerts.AlertFilter{Limit: 10000})
 		for _, a := range list {
 			sites[a.Fingerprint] = alertSite(a)
 		}

@@ -20,7 +20,7 @@ func (silenceAlerts) Silences() []alerts.Silence {
 	return []alerts.Silence{{ID: "s-a", Matchers: []alerts.Matcher{{Name: "site", Op: "=", Value: "site-a"}}}}
 }
 
-func (silenceAlerts) ExpireSilence(string) error { return nil }
+func (silenceAlerts) ExpireSilence(context.Context, string) error { return nil }
 
 // auditCases are the viewing and acting requests the dashboard audits itself, each with the record it must
 // leave (auth and audit test their own actions: logins, users, tokens).
@@ -33,6 +33,7 @@ var auditCases = []struct {
 	{"GET", "/api/cameras/site-a/clips/c1?download=1", "", audit.ClipDownload, "site-a", "site-a"},
 	{"GET", "/api/cameras/site-a/live", "", audit.LiveViewStart, "site-a", "site-a"},
 	{"POST", "/api/alerts/1/ack", `{"comment":"on my way"}`, audit.AlertAck, "site-a", ""},
+	{"POST", "/api/alerts/1/assign", `{"assignee":"bob"}`, audit.AlertAssign, "site-a", ""},
 	{"POST", "/api/silences", `{"matchers":[{"name":"site","op":"=","value":"site-a"}],"ends_at":"2099-01-01T00:00:00Z","comment":"maintenance"}`, audit.SilenceCreate, "site-a", ""},
 	{"DELETE", "/api/silences/s-a", "", audit.SilenceExpire, "site-a", ""},
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,20 +17,10 @@ import (
 
 	"citywatch/cameras/media"
 	"citywatch/dashboards/audit"
+	"citywatch/internal/clock"
 	"citywatch/internal/sqlitedb"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // fakeWard keeps occupants' personal fields and manual readings in the metadata database, as the ward does,
 // so the test can check the database file itself.
@@ -125,7 +114,7 @@ func filesContaining(t *testing.T, dir string, words ...string) []string {
 // clips outside the stay and other occupants stay.
 func TestRetentionByPurpose(t *testing.T) {
 	dir := t.TempDir()
-	clk := &clock{t: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)}
+	clk := clock.NewFake(time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC))
 	stayStart := clk.Now().Add(-14 * 24 * time.Hour)
 	release := clk.Now()
 	writeClip(t, dir, "room101", "20260220T100000Z-00000001", stayStart.Add(48*time.Hour), 15*time.Second)
@@ -135,7 +124,7 @@ func TestRetentionByPurpose(t *testing.T) {
 
 	m, err := media.New(media.Config{DataDir: dir, FFmpegPath: "/nonexistent/ffmpeg", Retention: 365 * 24 * time.Hour,
 		Cameras: []media.CameraConfig{{ID: "room101", Site: "site-a"}, {ID: "room102", Site: "site-a"}, {ID: "b7", Site: "site-b"}}},
-		media.Deps{Now: clk.Now})
+		media.Deps{Clock: clk})
 	require.NoError(t, err)
 	require.NoError(t, m.Start())
 	t.Cleanup(m.Close)
@@ -172,7 +161,7 @@ func TestRetentionByPurpose(t *testing.T) {
 	require.NoError(t, err)
 	personA := []string{"CASE-8812", "Tran Thi Binh", "+84 90 555 0101", "20260220T100000Z-00000001", "20260301T075900Z-00000002"}
 
-	clk.Add(8 * 24 * time.Hour) // site-b's 7 days are over, site-a's 30 are not
+	clk.Advance(8 * 24 * time.Hour) // site-b's 7 days are over, site-a's 30 are not
 	rep, err := e.Sweep(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, 1, rep.Occupancies)
@@ -180,7 +169,7 @@ func TestRetentionByPurpose(t *testing.T) {
 	assert.Equal(t, 2, ward.personal(t, "occ-1"), "site-a keeps its occupant's data for 30 days")
 	assert.Len(t, m.Clips("room101"), 3)
 
-	clk.Add(23 * 24 * time.Hour) // 31 days after the release
+	clk.Advance(23 * 24 * time.Hour) // 31 days after the release
 	rep, err = e.Sweep(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, Report{Occupancies: 1, Personal: 2, Clips: 2, AuditRecords: 3}, rep)
@@ -223,7 +212,7 @@ func TestRetentionByPurpose(t *testing.T) {
 	assert.ElementsMatch(t, []string{p.Target, "CASE-9001"}, targets, "the trail keeps the view, under the pseudonym")
 
 	// A further sweep finds nothing to do and writes no record.
-	clk.Add(time.Hour)
+	clk.Advance(time.Hour)
 	rep, err = e.Sweep(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, Report{}, rep)
@@ -296,7 +285,7 @@ func (c *countingAudit) Pseudonymise(ctx context.Context, site string, subjects 
 // trail and the clips for it again, although the ward still lists it (its pseudonymous record stays).
 func TestSweepSkipsPurged(t *testing.T) {
 	dir := t.TempDir()
-	clk := &clock{t: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)}
+	clk := clock.NewFake(time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC))
 	db, err := sqlitedb.Open(filepath.Join(dir, "citywatch.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
@@ -312,7 +301,7 @@ func TestSweepSkipsPurged(t *testing.T) {
 		}
 		e, err := New(Config{}, deps)
 		require.NoError(t, err)
-		clk.Add(31 * 24 * time.Hour)
+		clk.Advance(31 * 24 * time.Hour)
 		for range 3 {
 			_, err := e.Sweep(context.Background())
 			require.NoError(t, err)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # install-test-deps.sh installs what citywatch's integration tests run as child processes:
-#   mosquitto, mosquitto_pub/sub, ffmpeg, chromium, chromedriver, GStreamer's RTSP server for python3-gi
-#   (Debian packages), and influxd v1.8.10,
+#   mosquitto, mosquitto_pub/sub, ffmpeg, chromium, chromedriver, GStreamer's RTSP server for python3-gi,
+#   stress-ng for `make stress` (Debian packages), and influxd v1.8.10,
 #   victoria-metrics v1.151.0 and prometheus v0.316.0 (remote-write receivers), built from source with the Go
 #   toolchain into $CITYWATCH_TEST_BIN, default ~/.cache/citywatch/bin.
 #
@@ -24,6 +24,8 @@ APT_PACKAGES=(mosquitto mosquitto-clients ffmpeg chromium chromium-driver)
 # GStreamer's RTSP server through python3-gi: the third-party MJPEG (RTP/JPEG) camera of cameras' tests.
 APT_PACKAGES+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
 	gstreamer1.0-plugins-ugly gstreamer1.0-libav)
+# stress-ng: the CPU hog `make stress` runs the integration tests under.
+APT_PACKAGES+=(stress-ng)
 
 failures=()
 

@@ -92,7 +92,7 @@ func (w *Ward) BuildReport(ctx context.Context, site string, day time.Time) (Rep
 	}
 	var alertList []alerts.Alert
 	if w.deps.Alerts != nil {
-		if alertList, err = w.deps.Alerts.Alerts(alerts.AlertFilter{Site: site, Since: from, Limit: 10000}); err != nil {
+		if alertList, err = w.deps.Alerts.Alerts(ctx, alerts.AlertFilter{Site: site, Since: from, Limit: 10000}); err != nil {
 			return rep, fmt.Errorf("ward: report alerts: %w", err)
 		}
 	}

@@ -33,7 +33,7 @@ type Config struct {
 
 // AlertsSource lists alerts for the daily report (*alerts.Manager).
 type AlertsSource interface {
-	Alerts(alerts.AlertFilter) ([]alerts.Alert, error)
+	Alerts(context.Context, alerts.AlertFilter) ([]alerts.Alert, error)
 }
 
 // Deps are the ward's collaborators.

@@ -19,6 +19,7 @@ import (
 
 	"citywatch/alerts"
 	"citywatch/alerts/notify"
+	"citywatch/internal/clock"
 	"citywatch/store"
 )
 
@@ -127,18 +128,6 @@ type Notifier interface {
 	Notify(ctx context.Context, msg string) error
 }
 
-// Clock tells the time and waits; nil in Deps is the real clock.
-type Clock interface {
-	Now() time.Time
-	// After returns a channel that receives once d has passed.
-	After(d time.Duration) <-chan time.Time
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-
 // Deps are the canary's collaborators.
 type Deps struct {
 	// Appender stores the synthetic samples where rules read them (the embedded TSDB or the fan-out). Required.
@@ -153,8 +142,8 @@ type Deps struct {
 	Logger *slog.Logger
 	// Registerer receives the citywatch_canary_* metrics; nil registers nothing.
 	Registerer prometheus.Registerer
-	// Clock is the clock; nil is the real one.
-	Clock Clock
+	// Clock tells the time and paces rounds and polls; nil is the real clock.
+	Clock clock.Clock
 }
 
 // Canary runs the rounds. Create it with New and run it with Run.
@@ -162,7 +151,7 @@ type Canary struct {
 	cfg   Config
 	deps  Deps
 	log   *slog.Logger
-	clock Clock
+	clock clock.Clock
 
 	ok        prometheus.Gauge
 	rounds    *prometheus.CounterVec
@@ -207,13 +196,9 @@ func New(cfg Config, deps Deps) (*Canary, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	clock := deps.Clock
-	if clock == nil {
-		clock = realClock{}
-	}
 	f := promauto.With(deps.Registerer)
 	return &Canary{
-		cfg: cfg, deps: deps, log: log.With("component", "canary"), clock: clock,
+		cfg: cfg, deps: deps, log: log.With("component", "canary"), clock: clock.Or(deps.Clock),
 		ok: f.NewGauge(prometheus.GaugeOpts{Name: "citywatch_canary_ok",
 			Help: "1 if the last canary round saw its synthetic alert fire and get delivered within the timeout, else 0."}),
 		rounds: f.NewCounterVec(prometheus.CounterOpts{Name: "citywatch_canary_rounds_total",
@@ -440,7 +425,7 @@ func fallbackMessage(err error, lastSuccess time.Time) string {
 
 // AlertSource is what ManagerAlerts needs; *alerts.Manager implements it.
 type AlertSource interface {
-	Alerts(f alerts.AlertFilter) ([]alerts.Alert, error)
+	Alerts(ctx context.Context, f alerts.AlertFilter) ([]alerts.Alert, error)
 }
 
 // ManagerAlerts adapts an alert history (*alerts.Manager) to AlertLookup by filtering on the rule name.
@@ -448,10 +433,10 @@ func ManagerAlerts(src AlertSource) AlertLookup { return managerAlerts{src} }
 
 type managerAlerts struct{ src AlertSource }
 
-func (m managerAlerts) AlertsByRule(_ context.Context, rule string, since time.Time) ([]alerts.Alert, error) {
+func (m managerAlerts) AlertsByRule(ctx context.Context, rule string, since time.Time) ([]alerts.Alert, error) {
 	// The history is newest first; the canary's alert of this round is among the newest, but other rules'
 	// alerts may be too: ask for many and filter.
-	list, err := m.src.Alerts(alerts.AlertFilter{Since: since, Limit: 10000})
+	list, err := m.src.Alerts(ctx, alerts.AlertFilter{Since: since, Limit: 10000})
 	if err != nil {
 		return nil, err
 	}

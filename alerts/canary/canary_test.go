@@ -14,32 +14,10 @@ import (
 
 	"citywatch/alerts"
 	"citywatch/alerts/notify"
+	"citywatch/internal/clock"
 	"citywatch/store"
 	"citywatch/store/tsdb"
 )
-
-// fakeClock moves time forward by exactly the wait whenever someone waits, so rounds run instantly and
-// deterministically.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	now := c.now
-	c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	ch <- now
-	return ch
-}
 
 type fakeAppender struct {
 	mu      sync.Mutex
@@ -59,7 +37,7 @@ func (a *fakeAppender) Append(_ context.Context, s []store.Sample) error {
 
 // fakeAlerts fires the canary alert firesAfter after the last sample with value 1 (never if negative).
 type fakeAlerts struct {
-	clock      *fakeClock
+	clock      *clock.Fake
 	app        *fakeAppender
 	firesAfter time.Duration
 	stale      bool // also return an old alert from a previous round
@@ -91,7 +69,7 @@ func (f *fakeAlerts) AlertsByRule(_ context.Context, rule string, since time.Tim
 
 // fakeDeliveries has a delivered firing notification for fingerprint fp-canary when deliver is set.
 type fakeDeliveries struct {
-	clock    *fakeClock
+	clock    *clock.Fake
 	deliver  bool
 	status   string
 	receiver string // "" is "pager"
@@ -134,7 +112,7 @@ func (n *fakeNotifier) count() int {
 
 type fixture struct {
 	c     *Canary
-	clock *fakeClock
+	clock *clock.Fake
 	app   *fakeAppender
 	al    *fakeAlerts
 	del   *fakeDeliveries
@@ -144,8 +122,10 @@ type fixture struct {
 
 func newFixture(t *testing.T, cfg Config) *fixture {
 	t.Helper()
-	f := &fixture{clock: &fakeClock{now: time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC)}, app: &fakeAppender{}, fb: &fakeNotifier{},
+	// Every wait of the canary moves the clock by exactly that wait, so rounds run at once and deterministically.
+	f := &fixture{clock: clock.NewFake(time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC)), app: &fakeAppender{}, fb: &fakeNotifier{},
 		reg: prometheus.NewRegistry()}
+	t.Cleanup(f.clock.AutoAdvance())
 	f.al = &fakeAlerts{clock: f.clock, app: f.app, firesAfter: 2 * time.Second}
 	f.del = &fakeDeliveries{clock: f.clock, deliver: true}
 	if cfg.FallbackReceiver == "" {
@@ -226,7 +206,7 @@ func TestFallbackRepeatsAndRecovers(t *testing.T) {
 	ctx := context.Background()
 	for i := 0; i < 4; i++ {
 		require.Error(t, f.c.Round(ctx))
-		f.clock.After(50 * time.Second) // to the next round
+		f.clock.Advance(50 * time.Second) // to the next round
 	}
 	// Rounds at 0, 1, 2, 3 min: told at 0 and again at 3 min (RepeatInterval).
 	require.Equal(t, 2, f.fb.count())
@@ -339,4 +319,6 @@ func TestManagerAlertsFilters(t *testing.T) {
 
 type alertSourceFunc func(alerts.AlertFilter) ([]alerts.Alert, error)
 
-func (f alertSourceFunc) Alerts(flt alerts.AlertFilter) ([]alerts.Alert, error) { return f(flt) }
+func (f alertSourceFunc) Alerts(_ context.Context, flt alerts.AlertFilter) ([]alerts.Alert, error) {
+	return f(flt)
+}

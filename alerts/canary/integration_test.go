@@ -68,7 +68,7 @@ func TestRoundWithRealAlerting(t *testing.T) {
 	require.NoError(t, err)
 
 	noneFiring := func() bool {
-		list, err := m.Alerts(alerts.AlertFilter{State: alerts.StateFiring})
+		list, err := m.Alerts(context.Background(), alerts.AlertFilter{State: alerts.StateFiring})
 		require.NoError(t, err)
 		return len(list) == 0
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"citywatch/cameras"
+	"citywatch/internal/clock"
 	"citywatch/store"
 )
 
@@ -47,9 +48,10 @@ type Deps struct {
 	Logger *slog.Logger
 	// Registerer registers the self metrics. Nil: not registered.
 	Registerer prometheus.Registerer
-	// Now is the clock for decoder restarts and for frames whose access unit has no Time. It defaults to
-	// time.Now. Analysis durations (FrozenAfter, TamperAfter, MovedAfter) run on the access units' Time.
-	Now func() time.Time
+	// Clock is the clock for decoder restarts and stalls, status age and frames whose access unit has no
+	// Time. Nil is the real clock. Analysis durations (FrozenAfter, TamperAfter, MovedAfter) run on the access
+	// units' Time.
+	Clock clock.Clock
 }
 
 // Event is a motion or tamper state change of a camera.
@@ -161,14 +163,11 @@ func New(cfg Config, deps Deps) (*Analyzer, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
-	if deps.Now == nil {
-		deps.Now = time.Now
-	}
 	a := &Analyzer{
 		cfg:     cfg,
 		deps:    deps,
 		log:     deps.Logger.With("component", "analyze"),
-		now:     deps.Now,
+		now:     clock.Or(deps.Clock).Now,
 		metrics: newSelfMetrics(deps.Registerer),
 		cams:    make(map[string]*camera, len(cfg.Cameras)),
 		samples: make(chan []store.Sample, cfg.SampleBuffer),

@@ -1,13 +1,13 @@
 package media
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,20 +17,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"citywatch/cameras"
+	"citywatch/internal/clock"
 	"citywatch/internal/testenv"
 )
 
-// fakeClock is a settable clock for retention tests.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+// startOnClock starts m and waits until its janitor's two tickers wait on clk, so advancing clk reaches them.
+func startOnClock(t *testing.T, m *Media, clk *clock.Fake) {
+	t.Helper()
+	require.NoError(t, m.Start())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, clk.BlockUntil(ctx, 2))
 }
 
 // waitClip waits until the clip is stored (no longer recording) and returns it with its path.
@@ -206,30 +203,30 @@ func TestCloseFinishesRecording(t *testing.T) {
 }
 
 func TestClipIdleEndsRecording(t *testing.T) {
-	clock := &fakeClock{t: time.Now()}
+	clk := clock.NewFake(time.Now())
 	cfg := Config{DataDir: t.TempDir(), Cameras: []CameraConfig{{ID: "cam1"}}, ClipIdleTimeout: time.Second}
-	m, err := New(cfg, Deps{Now: clock.Now})
+	m, err := New(cfg, Deps{Clock: clk})
 	require.NoError(t, err)
-	require.NoError(t, m.Start())
+	startOnClock(t, m, clk)
 	defer m.Close()
 	p := newPlayer(loadClip(t, "clip.h264", cameras.CodecH264))
 	p.feed(m, "cam1", 2*clipFPS)
 	c, err := m.StartClip("cam1", "motion", p.at())
 	require.NoError(t, err)
 	p.feed(m, "cam1", 6)
-	clock.Add(2 * time.Second) // the camera stalls
+	clk.Advance(2 * time.Second) // the camera stalls: the janitor's idle check ends the clip
 	got, _ := waitClip(t, m, c.ID)
 	assert.InDelta(t, 2.5, got.DurationSeconds, 2.0/clipFPS)
 }
 
 func TestClipRetention(t *testing.T) {
-	clock := &fakeClock{t: epoch}
+	clk := clock.NewFake(epoch)
 	reg := prometheus.NewRegistry()
 	cfg := Config{DataDir: t.TempDir(), Cameras: []CameraConfig{{ID: "cam1", PostSeconds: 1}},
 		JanitorInterval: time.Hour}
-	m, err := New(cfg, Deps{Now: clock.Now, Registerer: reg})
+	m, err := New(cfg, Deps{Clock: clk, Registerer: reg})
 	require.NoError(t, err)
-	require.NoError(t, m.Start())
+	startOnClock(t, m, clk)
 	defer m.Close()
 	p := newPlayer(loadClip(t, "clip.h264", cameras.CodecH264))
 	var ids []string
@@ -237,7 +234,7 @@ func TestClipRetention(t *testing.T) {
 		p.feed(m, "cam1", 6*clipFPS)
 		c, err := m.StartClip("cam1", "motion", p.at())
 		require.NoError(t, err)
-		clock.t = p.at()
+		clk.Set(p.at())
 		p.feed(m, "cam1", 2*clipFPS)
 		waitClip(t, m, c.ID)
 		ids = append(ids, c.ID)
@@ -263,11 +260,11 @@ func TestClipRetention(t *testing.T) {
 	assert.Equal(t, 1.0, testutil.ToFloat64(m.met.clips.WithLabelValues(clipEvicted)))
 
 	// Age bound.
-	clock.Add(DefaultRetention + time.Minute)
-	m.retention()
+	clk.Advance(DefaultRetention + time.Minute) // the janitor's hourly retention runs on the clock
+	require.Eventually(t, func() bool {
+		return testutil.ToFloat64(m.met.clips.WithLabelValues(clipExpired)) == 2 && testutil.ToFloat64(m.met.clipBytes) == 0
+	}, 20*time.Second, time.Millisecond)
 	assert.Empty(t, m.Clips("cam1"))
-	assert.Equal(t, 2.0, testutil.ToFloat64(m.met.clips.WithLabelValues(clipExpired)))
-	assert.Equal(t, 0.0, testutil.ToFloat64(m.met.clipBytes))
 }
 
 func TestStartRemovesLeftovers(t *testing.T) {

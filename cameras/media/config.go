@@ -13,6 +13,7 @@ import (
 
 	"citywatch/cameras/privacymask"
 	"citywatch/config"
+	"citywatch/internal/clock"
 )
 
 // Errors returned by Media. Callers check them with errors.Is.
@@ -112,8 +113,8 @@ type Deps struct {
 	Logger *slog.Logger
 	// Registerer registers the metrics; nil registers nothing.
 	Registerer prometheus.Registerer
-	// Now is the clock (clip retention, idle timeouts); nil is time.Now.
-	Now func() time.Time
+	// Clock tells the time and runs the retention and idle-recording timers; nil is the real clock.
+	Clock clock.Clock
 }
 
 func (c *Config) applyDefaults() {

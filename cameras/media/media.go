@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"citywatch/cameras"
+	"citywatch/internal/clock"
 )
 
 // Media buffers every configured camera's access units and serves snapshots, event clips and live view.
@@ -22,6 +23,7 @@ import (
 type Media struct {
 	cfg      Config
 	log      *slog.Logger
+	clock    clock.Clock
 	now      func() time.Time
 	met      *metrics
 	priv     *privacyMetrics
@@ -80,12 +82,9 @@ func New(cfg Config, deps Deps) (*Media, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	now := deps.Now
-	if now == nil {
-		now = time.Now
-	}
+	clk := clock.Or(deps.Clock)
 	m := &Media{
-		cfg: cfg, log: log.With("component", "media"), now: now, met: newMetrics(deps.Registerer),
+		cfg: cfg, log: log.With("component", "media"), clock: clk, now: clk.Now, met: newMetrics(deps.Registerer),
 		priv: newPrivacyMetrics(deps.Registerer),
 		cams: map[string]*camera{}, clipsDir: filepath.Join(cfg.DataDir, "clips"),
 		index: map[string]map[string]Clip{},
@@ -282,17 +281,17 @@ func (m *Media) Ring(cameraID string) (RingStats, error) {
 func (m *Media) janitor() {
 	defer m.wg.Done()
 	m.retention()
-	ret := time.NewTicker(m.cfg.JanitorInterval)
+	ret := m.clock.NewTicker(m.cfg.JanitorInterval)
 	defer ret.Stop()
-	idle := time.NewTicker(time.Second)
+	idle := m.clock.NewTicker(time.Second)
 	defer idle.Stop()
 	for {
 		select {
 		case <-m.ctx.Done():
 			return
-		case <-ret.C:
+		case <-ret.C():
 			m.retention()
-		case <-idle.C:
+		case <-idle.C():
 			m.endIdleRecordings()
 		}
 	}

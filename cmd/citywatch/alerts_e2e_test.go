@@ -89,6 +89,7 @@ func (h *hook) last() map[string]any {
 // receiver gets the signed webhook with the expected payload, reminders repeat until the alert is acknowledged
 // through the API, and a normal reading resolves it with a recovery notice that carries the outage length.
 func TestFeverAlertWebhook(t *testing.T) {
+	needBinary(t)
 	h := &hook{t: t}
 	srv := httptest.NewServer(h)
 	defer srv.Close()
@@ -195,11 +196,42 @@ notify:
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("ack: %v %v", resp.Status, err)
 	}
+	var acked struct {
+		AckedAt time.Time `json:"acked_at"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&acked)
 	resp.Body.Close()
+	if err != nil || acked.AckedAt.IsZero() {
+		t.Fatalf("ack answer without acked_at: %v %+v", err, acked)
+	}
 	reminders := h.count("firing", true)
-	// Three repeat intervals with no new reminder. (A reminder already being sent when the ack landed may still
-	// arrive: allow one.)
-	time.Sleep(9 * time.Second)
+	// Three repeat intervals of the server's evaluations with no new reminder: poll the rule's last evaluation
+	// (server time) rather than sleeping. (A reminder already being sent when the ack landed may still arrive:
+	// allow one.)
+	const repeatInterval = 3 * time.Second
+	eventually(t, 60*time.Second, func() string {
+		var rules struct {
+			Rules []struct {
+				Rule struct {
+					Alert string
+				} `json:"rule"`
+				LastEval time.Time `json:"last_eval"`
+			} `json:"rules"`
+		}
+		if code, err := getJSON(base, "/api/rules", &rules); err != nil || code != 200 {
+			return fmt.Sprintf("rules: %d %v", code, err)
+		}
+		for _, r := range rules.Rules {
+			if r.Rule.Alert != "Fever" {
+				continue
+			}
+			if r.LastEval.Before(acked.AckedAt.Add(3 * repeatInterval)) {
+				return fmt.Sprintf("Fever last evaluated %s, not yet three repeat intervals after the ack at %s", r.LastEval, acked.AckedAt)
+			}
+			return ""
+		}
+		return fmt.Sprintf("no Fever rule in %+v", rules)
+	})
 	if got := h.count("firing", true); got > reminders+1 {
 		t.Fatalf("reminders went on after the ack: %d before, %d after", reminders, got)
 	}

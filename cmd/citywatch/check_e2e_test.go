@@ -16,6 +16,7 @@ import (
 // status 1, and serve refuses the same file with the same message. A receiver with format mqtt, which
 // docs/webhooks.md lists, passes.
 func TestCheckRuleFiles(t *testing.T) {
+	needBinary(t)
 	dir := t.TempDir()
 	rules := filepath.Join(dir, "motion.rules.yaml")
 	if err := os.WriteFile(rules, []byte(`groups:

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -30,14 +31,24 @@ var binPath string
 // adminToken is the CITYWATCH_ADMIN_TOKEN every started citywatch gets; requests carry it as a bearer token.
 const adminToken = "e2e-admin-token-0123456789abcdef"
 
+// TestMain builds the binary once, with -race only when this test binary is race-built (raceEnabled).
+// Under -short it builds nothing: every test here is end-to-end and skips (needBinary).
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "citywatch-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	binPath = filepath.Join(dir, "citywatch")
-	out, err := exec.Command("go", "build", "-race", "-o", binPath, ".").CombinedOutput()
+	args := []string{"build", "-o", binPath}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "build citywatch: %v\n%s", err, out)
 		os.Exit(1)
@@ -53,8 +64,16 @@ type proc struct {
 	t *testing.T
 }
 
+// needBinary returns the citywatch binary TestMain built, and skips the test under -short (nothing was built).
+func needBinary(t *testing.T) string {
+	t.Helper()
+	testenv.SkipShort(t)
+	return binPath
+}
+
 func start(t *testing.T, args ...string) *proc {
 	t.Helper()
+	needBinary(t)
 	return &proc{Process: testenv.StartProcess(t, binPath, []string{"CITYWATCH_ADMIN_TOKEN=" + adminToken}, args...), t: t}
 }
 
@@ -173,6 +192,7 @@ func publish(t *testing.T, c mqtt.Client, topic string, qos byte, payload string
 // TestDemo starts `citywatch demo` on free ports, publishes a reading to the embedded broker with a real MQTT
 // client, reads it back through the Prometheus API, and checks the simulator's data and the self metrics.
 func TestDemo(t *testing.T) {
+	needBinary(t)
 	httpAddr, mqttAddr, rtspAddr := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
 	p := start(t, "demo", "--data", t.TempDir(), "--http", httpAddr, "--mqtt", mqttAddr, "--rtsp", rtspAddr)
 	base := "http://" + httpAddr
@@ -274,6 +294,7 @@ func writeConfig(t *testing.T, dir, body string) string {
 
 // TestRestartPersistence: samples written before a clean stop and before a SIGKILL are queryable after restart.
 func TestRestartPersistence(t *testing.T) {
+	needBinary(t)
 	dir := t.TempDir()
 	httpAddr, mqttAddr := testenv.FreePort(t), testenv.FreePort(t)
 	cfg := writeConfig(t, dir, fmt.Sprintf(`data_dir: %s
@@ -328,6 +349,7 @@ broker:
 // mosquitto while the collector (citywatch serve with an external source) is SIGKILLed and restarted three
 // times. Every sequence number must be queryable afterwards: duplicates are allowed, gaps are not.
 func TestCollectorKilledWhileMosquittoDelivers(t *testing.T) {
+	needBinary(t)
 	mq := testenv.Mosquitto(t)
 	dir := t.TempDir()
 	httpAddr := testenv.FreePort(t)
@@ -407,6 +429,7 @@ ingest:
 // TestCheck: `citywatch check` exits 0 on a good file and 1 with every error listed as file:line on a bad one,
 // never echoing a secret.
 func TestCheck(t *testing.T) {
+	needBinary(t)
 	dir := t.TempDir()
 	good := writeConfig(t, dir, "data_dir: "+filepath.Join(dir, "data")+"\n")
 	out, err := exec.Command(binPath, "check", "--config", good).CombinedOutput()
@@ -451,6 +474,7 @@ ingest:
 // TestReloadMappingOnSIGHUP: a new ingest rule applies after SIGHUP without a restart; an invalid file is
 // refused and the running configuration stays.
 func TestReloadMappingOnSIGHUP(t *testing.T) {
+	needBinary(t)
 	dir := t.TempDir()
 	httpAddr, mqttAddr := testenv.FreePort(t), testenv.FreePort(t)
 	head := fmt.Sprintf("data_dir: %s\nhttp:\n  listen: %s\nbroker:\n  listen: %s\n  allow_anonymous: true\n", filepath.Join(dir, "data"), httpAddr, mqttAddr)

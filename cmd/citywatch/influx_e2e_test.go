@@ -85,6 +85,7 @@ type readyz struct {
 // ready (edge autonomy) with the outage in the /readyz detail and keeps queueing; after influxd is back every
 // sample is in InfluxDB exactly once.
 func TestInfluxForwarding(t *testing.T) {
+	needBinary(t)
 	influx := testenv.Influxd(t)
 	dir := t.TempDir()
 	httpAddr, mqttAddr := testenv.FreePort(t), testenv.FreePort(t)

@@ -33,6 +33,7 @@ const (
 	ClipPlay        Action = "clip_play"
 	ClipDownload    Action = "clip_download"
 	AlertAck        Action = "alert_ack"
+	AlertAssign     Action = "alert_assign"
 	SilenceCreate   Action = "silence_create"
 	SilenceExpire   Action = "silence_expire"
 	RuleChange      Action = "rule_change"
@@ -49,6 +50,7 @@ const (
 var Actions = append([]Action{
 	LoginSuccess, LoginFailure, Logout, LiveViewStart, LiveViewStop, SnapshotView, ClipPlay, ClipDownload,
 	AlertAck, SilenceCreate, SilenceExpire, RuleChange, UserCreate, UserUpdate, UserDelete, TokenCreate, TokenRevoke,
+	AlertAssign,
 }, wardActions...)
 
 // KnownAction reports whether a is one of Actions or OccupantActions.

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"citywatch/dashboards/audit"
+	"citywatch/internal/clock"
 )
 
 // Config configures access control.
@@ -80,8 +81,8 @@ type Deps struct {
 	Logger *slog.Logger
 	// Registerer receives the auth metrics; nil registers nothing.
 	Registerer prometheus.Registerer
-	// Now defaults to time.Now.
-	Now func() time.Time
+	// Clock tells the time (sessions, tokens, login backoff, audit times); nil is the real clock.
+	Clock clock.Clock
 	// OnInitialAdmin is called once, on the first start, with the generated admin credentials (the caller
 	// prints them to the operator's terminal, never to a log file).
 	OnInitialAdmin func(user, password string)
@@ -138,15 +139,12 @@ func New(cfg Config, deps Deps) (*Auth, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Auth{cfg: cfg, deps: deps, st: &store{db: deps.DB}, log: deps.Logger, now: deps.Now, public: public,
+	a := &Auth{cfg: cfg, deps: deps, st: &store{db: deps.DB}, log: deps.Logger, now: clock.Or(deps.Clock).Now, public: public,
 		hashSem: make(chan struct{}, 4)}
 	if a.log == nil {
 		a.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	a.log = a.log.With("component", "auth")
-	if a.now == nil {
-		a.now = time.Now
-	}
 	a.byUser = newLimiter(cfg.LoginFreeAttempts, cfg.LoginBackoff, cfg.LoginBackoffMax, cfg.LoginForget, 100000)
 	a.byIP = newLimiter(cfg.LoginFreeAttemptsPerIP, cfg.LoginBackoff, cfg.LoginBackoffMax, cfg.LoginForget, 100000)
 	f := promauto.With(deps.Registerer)

@@ -20,25 +20,8 @@ import (
 
 	"citywatch/dashboards/audit"
 	"citywatch/dashboards/auth"
+	"citywatch/internal/clock"
 )
-
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // syncBuffer collects log output from concurrent handlers.
 type syncBuffer struct {
@@ -62,7 +45,7 @@ func (b *syncBuffer) String() string {
 type env struct {
 	a        *auth.Auth
 	audit    *audit.Log
-	clock    *clock
+	clock    *clock.Fake
 	logs     *syncBuffer
 	reg      *prometheus.Registry
 	dir      string
@@ -79,7 +62,7 @@ var fastArgon = auth.Argon2Params{Memory: 64, Time: 1, Threads: 1}
 
 func newEnv(t *testing.T, mod func(*auth.Config)) *env {
 	t.Helper()
-	e := &env{clock: &clock{t: time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)}, logs: &syncBuffer{},
+	e := &env{clock: clock.NewFake(time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)), logs: &syncBuffer{},
 		reg: prometheus.NewRegistry(), dir: t.TempDir()}
 	db, err := auth.OpenDB(filepath.Join(e.dir, "meta.db"))
 	require.NoError(t, err)
@@ -92,7 +75,7 @@ func newEnv(t *testing.T, mod func(*auth.Config)) *env {
 		mod(&cfg)
 	}
 	e.adminTok = cfg.AdminToken
-	e.a, err = auth.New(cfg, auth.Deps{DB: db, Audit: e.audit, Logger: logger, Registerer: e.reg, Now: e.clock.Now,
+	e.a, err = auth.New(cfg, auth.Deps{DB: db, Audit: e.audit, Logger: logger, Registerer: e.reg, Clock: e.clock,
 		OnInitialAdmin: func(user, pw string) { e.adminPW = pw }})
 	require.NoError(t, err)
 	e.router = auth.NewRouter()

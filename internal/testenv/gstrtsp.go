@@ -43,6 +43,7 @@ type GstRTSPServer struct {
 // A missing GStreamer (python3-gi, gir1.2-gst-rtsp-server-1.0, plugins) skips the test, or fails it in CI.
 func GstRTSP(t testing.TB, path, launch string) *GstRTSPServer {
 	t.Helper()
+	SkipShort(t)
 	checkGst(t, launch)
 	dir := t.TempDir()
 	script := filepath.Join(dir, "gst_rtsp_server.py")

@@ -43,6 +43,7 @@ type Process struct {
 // StartProcess starts bin with args and extra environment variables (added to the test's own).
 func StartProcess(t testing.TB, bin string, env []string, args ...string) *Process {
 	t.Helper()
+	SkipShort(t)
 	p := &Process{Out: &Buffer{}, done: make(chan struct{})}
 	p.Cmd = exec.Command(bin, args...)
 	p.Cmd.Stdout, p.Cmd.Stderr = p.Out, p.Out

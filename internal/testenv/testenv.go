@@ -15,9 +15,11 @@ import (
 func InCI() bool { return os.Getenv("CI") == "true" }
 
 // LookPath finds an executable on PATH or in extra directories (such as the test dependency cache) and ends
-// the test when it is missing: t.Fatal in CI, t.Skip elsewhere, each saying how to install it.
+// the test when it is missing: t.Fatal in CI, t.Skip elsewhere, each saying how to install it. Under -short
+// it skips the test (SkipShort): a test that needs an external program is an integration test.
 func LookPath(t testing.TB, name string, extraDirs ...string) string {
 	t.Helper()
+	SkipShort(t)
 	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
