@@ -21,7 +21,6 @@ import (
 	"citywatch/internal/sqlitedb"
 )
 
-
 // fakeWard keeps occupants' personal fields and manual readings in the metadata database, as the ward does,
 // so the test can check the database file itself.
 type fakeWard struct {

@@ -19,7 +19,9 @@ import (
 // fakeAlerts answers the report's alert list.
 type fakeAlerts []alerts.Alert
 
-func (f fakeAlerts) Alerts(context.Context, alerts.AlertFilter) ([]alerts.Alert, error) { return f, nil }
+func (f fakeAlerts) Alerts(context.Context, alerts.AlertFilter) ([]alerts.Alert, error) {
+	return f, nil
+}
 
 // TestFHIRExport: the day's bundle has one Patient per occupant (case id only) and vital-signs Observations of
 // body temperature and heart rate, wearable readings at the export step and every manual reading, and it
