@@ -352,9 +352,11 @@ func (s *Server) routes() {
 			s.deps.Audit.Register(s.router, s.deps.Auth.Wrap(auth.ActionReadAudit))
 		}
 	}
-	s.handle(public("GET", "/login"), webPage("login.html"))
-	s.handle(with(auth.RouteRule{Action: auth.ActionSelf}, "GET", "/{$}", false), webPage("index.html"))
-	s.handle(public("GET", "/ui/"), webHandler())
+	web := webSite()
+	s.handle(public("GET", "/login"), web.page("login.html"))
+	s.handle(with(auth.RouteRule{Action: auth.ActionSelf}, "GET", "/{$}", false), web.page("index.html"))
+	// /ui/ itself lists nothing: the matrix's probe of the pattern gets a 404, the files under it a 200.
+	s.handle(auth.RouteRule{Method: "GET", Pattern: "/ui/", Public: true, OK: http.StatusNotFound}, web.assets())
 	s.handleFunc(auth.RouteRule{Pattern: "/", Action: auth.ActionSelf, OK: http.StatusNotFound}, func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, "not found", r.URL.Path)
 	})
