@@ -121,6 +121,8 @@ type Server struct {
 	connsEvicted    prometheus.Counter
 	bodyRejected    prometheus.Counter
 	streamsRejected *prometheus.CounterVec
+	// liveFails remembers series of refused live views, audited once per series (liveaudit.go).
+	liveFails *attemptSeries
 }
 
 // New builds the server; Start binds it.
@@ -140,7 +142,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s := &Server{cfg: cfg, deps: deps, log: log.With("component", "http"), router: auth.NewRouter(),
-		done: make(chan struct{})}
+		done: make(chan struct{}), liveFails: newAttemptSeries(liveFailSeries, liveFailWindow, nil)}
 	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.base, s.cancelBase = context.WithCancel(context.Background())
 	reg := deps.Registerer
