@@ -2,12 +2,13 @@
 
 import { el, replace, errorBox, badge, timeEl, announce } from "../dom.js";
 import { get, post } from "../api.js";
+import { t } from "../i18n.js";
 
 // render draws the deliveries table.
 export function render(root, params, ctx) {
   const status = el("select", { id: "dl-status" }, ["", "pending", "delivered", "failed", "dead"].map((s) => el("option", { value: s, selected: s === (params.query.get("status") || "") }, s || "any")));
-  const body = el("div", { "aria-live": "polite" }, el("p", { class: "muted" }, "Loading…"));
-  replace(root, el("h1", {}, "Notification deliveries"),
+  const body = el("div", { "aria-live": "polite" }, el("p", { class: "muted" }, t("page.loading")));
+  replace(root, el("h1", {}, t("deliveries.title")),
     el("div", { class: "toolbar" }, el("label", { for: "dl-status" }, "Status "), status), body);
   let stop = false;
   async function load() {

@@ -2,6 +2,7 @@
 
 import { el, replace, errorBox, badge, ago, fmtDuration } from "../dom.js";
 import { get } from "../api.js";
+import { t } from "../i18n.js";
 
 function field(r, ...names) {
   for (const n of names) if (r && r[n] !== undefined) return r[n];
@@ -27,8 +28,8 @@ function dur(ns) { return typeof ns === "number" && ns > 0 ? fmtDuration(ns / 1e
 
 // render draws the rules table.
 export function render(root) {
-  const body = el("div", { "aria-live": "polite" }, el("p", { class: "muted" }, "Loading…"));
-  replace(root, el("h1", {}, "Rules"), body);
+  const body = el("div", { "aria-live": "polite" }, el("p", { class: "muted" }, t("page.loading")));
+  replace(root, el("h1", {}, t("nav.rules")), body);
   let stop = false;
   async function load() {
     try {
