@@ -64,7 +64,7 @@ export function alertTable(list, ctx, { caption = t("alerts.caption"), empty = t
       el("td", { "data-label": t("alerts.col.acked") }, isAcked(a) ? [el("strong", {}, a.acked_by), a.ack_comment ? `: ${a.ack_comment}` : "", el("br"), el("small", {}, ago(a.acked_at))] : el("span", { class: "muted" }, "—")),
       el("td", { class: "actions" }, actions));
   });
-  return el("div", { class: "table-wrap" }, el("table", { class: "alerts" },
+  return el("div", { class: "table-wrap", tabindex: "0" }, el("table", { class: "alerts" },
     el("caption", { class: "sr-only" }, caption),
     el("thead", {}, el("tr", {}, ["alerts.col.state", "alerts.col.severity", "alerts.col.alert", "alerts.col.where", "alerts.col.summary", "alerts.col.when", "alerts.col.acked", "alerts.col.actions"].map((h) => el("th", { scope: "col" }, t(h))))),
     el("tbody", {}, rows)));

@@ -52,7 +52,7 @@ export function render(root, params, ctx) {
       const data = await get("/api/silences");
       const list = (data && data.silences) || [];
       if (!list.length) { replace(silences, el("p", { class: "muted" }, t("silences.none"))); return; }
-      replace(silences, el("div", { class: "table-wrap" }, el("table", {},
+      replace(silences, el("div", { class: "table-wrap", tabindex: "0" }, el("table", {},
         el("thead", {}, el("tr", {}, ["silences.col.status", "silences.col.matchers", "silences.col.from", "silences.col.until", "silences.col.by", "silences.col.comment", "silences.col.actions"].map((h) => el("th", { scope: "col" }, t(h))))),
         el("tbody", {}, list.map((s) => el("tr", { "data-silence": s.id },
           el("td", {}, badge(s.status || "active")),

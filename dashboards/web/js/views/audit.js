@@ -25,7 +25,7 @@ export function render(root, params) {
       const data = await get(`/api/audit?${qs}`);
       const list = (data && (data.records || data.audit)) || [];
       if (!list.length) { replace(body, el("p", { class: "muted" }, "No records.")); return; }
-      replace(body, el("div", { class: "table-wrap" }, el("table", {},
+      replace(body, el("div", { class: "table-wrap", tabindex: "0" }, el("table", {},
         el("thead", {}, el("tr", {}, ["Time", "Actor", "Role", "Action", "Target", "Site", "Camera", "IP", "Result", "Detail"].map((h) => el("th", { scope: "col" }, h)))),
         el("tbody", {}, list.map((r) => el("tr", {},
           el("td", {}, timeEl(r.time)), el("td", {}, r.actor || ""), el("td", {}, r.role || ""), el("td", {}, r.action || ""),

@@ -69,7 +69,7 @@ export function render(root, params, ctx) {
       const data = await get(`/api/cameras/${encodeURIComponent(id)}/clips`, { signal: abort.signal });
       const list = (data && data.clips) || [];
       if (!list.length) { replace(clips, el("p", { class: "muted" }, "No clips recorded yet.")); return; }
-      replace(clips, el("div", { class: "table-wrap" }, el("table", {},
+      replace(clips, el("div", { class: "table-wrap", tabindex: "0" }, el("table", {},
         el("thead", {}, el("tr", {}, ["Event", "Reason", "Length", "Size", ""].map((h) => el("th", { scope: "col" }, h)))),
         el("tbody", {}, list.map((c) => {
           const src = `/api/cameras/${encodeURIComponent(id)}/clips/${encodeURIComponent(c.id)}`;

@@ -19,7 +19,7 @@ export function render(root, params, ctx) {
       if (stop) return;
       const list = (data && data.deliveries) || [];
       if (!list.length) { replace(body, el("p", { class: "muted empty" }, "No deliveries.")); return; }
-      replace(body, el("div", { class: "table-wrap" }, el("table", {},
+      replace(body, el("div", { class: "table-wrap", tabindex: "0" }, el("table", {},
         el("thead", {}, el("tr", {}, ["#", "Receiver", "Alert", "State", "Status", "Attempts", "Last error", "Created", "Delivered", ""].map((h) => el("th", { scope: "col" }, h)))),
         el("tbody", {}, list.map((d) => el("tr", { "data-delivery": d.id },
           el("td", { class: "num" }, String(d.id)), el("td", {}, d.receiver), el("td", {}, d.alert || ""),

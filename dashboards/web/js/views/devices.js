@@ -55,7 +55,7 @@ export function render(root, params) {
     const page = pageState();
     const list = last.filter((d) => !q || JSON.stringify([d.id, d.labels, Object.keys(d.last_values || {})]).toLowerCase().includes(q))
       .sort(bySilence(page));
-    refill(body, el("div", { class: "table-wrap" }, el("table", { class: "devices" },
+    refill(body, el("div", { class: "table-wrap", tabindex: "0" }, el("table", { class: "devices" },
       el("thead", {}, el("tr", {}, ["devices.col.device", "devices.col.site", "devices.col.last_seen", "devices.col.battery", "devices.col.signal", "devices.col.readings", "devices.col.messages", "devices.col.errors"].map((h) => el("th", { scope: "col" }, t(h))))),
       el("tbody", {}, list.map((d) => {
         const v = d.last_values || {};

@@ -36,7 +36,7 @@ export function render(root) {
       const data = await get("/api/rules");
       if (stop) return;
       const list = (data && data.rules) || [];
-      replace(body, el("div", { class: "table-wrap" }, el("table", { class: "rules" },
+      replace(body, el("div", { class: "table-wrap", tabindex: "0" }, el("table", { class: "rules" },
         el("thead", {}, el("tr", {}, ["Alert", "Group", "Expression", "For", "Severity", "Health", "Last evaluation", "Pending", "Firing", "Source"].map((h) => el("th", { scope: "col" }, h)))),
         el("tbody", {}, list.map((x) => {
           const r = x.rule || x;
