@@ -12,7 +12,7 @@ import (
 )
 
 // uiRuleCases are the pure rules of the UI modules, as JavaScript expressions over U (units.js), H
-// (thresholds.js), I (i18n.js), C (chart.js) and N (notify.js), with the value each must give.
+// (thresholds.js), I (i18n.js), C (chart.js), N (notify.js) and D (dom.js), with the value each must give.
 var uiRuleCases = []struct {
 	name, expr string
 	want       any
@@ -46,6 +46,7 @@ var uiRuleCases = []struct {
 	{"series named after device and site", `C.humanName({__name__: "body_temperature", device: "wearable-001", site: "q-hotel-1", district: "d1"}, {__name__: "body_temperature", district: "d1"})`, "wearable-001 · q-hotel-1"},
 	{"camera series with its zone", `C.humanName({camera: "cam1", site: "s", zone: "door"}, {site: "s"})`, "cam1 · s · zone=door"},
 	{"notify: new, unacknowledged critical alerts only", `N.newCritical([{id: 1, state: "firing", labels: {severity: "critical"}}, {id: 2, state: "firing", labels: {severity: "warning"}}, {id: 3, state: "firing", labels: {severity: "critical"}, acked_by: "x"}, {id: 4, state: "firing", labels: {severity: "critical"}}, {id: 5, state: "resolved", labels: {severity: "critical"}}], new Set([4])).map((a) => a.id)`, []any{1.0}},
+	{"a redraw keeps what the user typed", `(() => { const n = document.createElement("div"); document.body.append(n); D.refill(n, D.el("input", {id: "c1"}), "since 1 min"); n.querySelector("#c1").value = "on my way"; D.refill(n, D.el("input", {id: "c1"}), "since 2 min"); return [n.textContent, n.querySelector("#c1").value]; })()`, []any{"since 2 min", "on my way"}},
 	{"other series keep their labels", `C.humanName({job: "x", instance: "y"}, {})`, `{job="x", instance="y"}`},
 }
 
@@ -66,8 +67,8 @@ func TestUIRules(t *testing.T) {
 	t.Cleanup(srv.Close)
 	b := newBrowser(t, srv.URL)
 	b.do(30*time.Second, navigate(srv.URL+"/"))
-	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`Promise.all(["units", "thresholds", "i18n", "chart", "notify"].map((m) => import("/ui/js/" + m + ".js")))
-		.then(([U, H, I, C, N]) => { Object.assign(window, {U, H, I, C, N}); return true; })`, chromedp.EvalAwaitPromise)); err != nil {
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`Promise.all(["units", "thresholds", "i18n", "chart", "notify", "dom"].map((m) => import("/ui/js/" + m + ".js")))
+		.then(([U, H, I, C, N, D]) => { Object.assign(window, {U, H, I, C, N, D}); return true; })`, chromedp.EvalAwaitPromise)); err != nil {
 		t.Fatalf("load the UI modules: %v", err)
 	}
 	for _, c := range uiRuleCases {

@@ -38,7 +38,16 @@ function append(e, children) {
 export function refill(node, ...children) {
   const next = node.cloneNode(false);
   append(next, children);
-  if (next.innerHTML !== node.innerHTML) node.replaceChildren(...next.childNodes);
+  if (next.innerHTML === node.innerHTML) return node;
+  // What the user is typing (a comment beside Acknowledge on a phone) and where the focus is survive the redraw.
+  const typed = [...node.querySelectorAll("input[id], textarea[id]")].filter((i) => i.value).map((i) => [i.id, i.value]);
+  const focused = node.contains(document.activeElement) ? document.activeElement.id : "";
+  node.replaceChildren(...next.childNodes);
+  for (const [id, v] of typed) {
+    const i = node.querySelector(`#${CSS.escape(id)}`);
+    if (i && !i.value) i.value = v;
+  }
+  if (focused) node.querySelector(`#${CSS.escape(focused)}`)?.focus({ preventScroll: true });
   return node;
 }
 
