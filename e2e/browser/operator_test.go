@@ -110,6 +110,7 @@ func TestOperatorScreen(t *testing.T) {
 		}
 		// Once the Fever alert fires, the tile says so too.
 		b.waitJS(120*time.Second, tile+`.querySelector(".alert-note:not([hidden])")?.textContent.includes("Fever")`)
+		b.screenshot("site-thresholds.png")
 		// The devices table flags it as well.
 		b.route("#/devices")
 		b.waitJS(20*time.Second, fmt.Sprintf(`document.querySelector('tr[data-device$=%s] .reading[data-metric=body_temperature][data-level=critical]')`, js("/"+feverDevice)))
@@ -153,6 +154,9 @@ func TestOperatorScreen(t *testing.T) {
 			const e = performance.getEntriesByType("resource").find((e) => e.name.includes("/vendor/uPlot.esm.js"));
 			return e ? {encoded: e.encodedBodySize, decoded: e.decodedBodySize} : {};
 		})()`)
+		code := eval[map[string]float64](b, `performance.getEntriesByType("resource").filter((e) => /\/ui\/.*\.(js|css|json)$/.test(e.name))
+			.reduce((s, e) => ({files: s.files + 1, encoded: s.encoded + e.encodedBodySize, decoded: s.decoded + e.decodedBodySize}), {files: 0, encoded: 0, decoded: 0})`)
+		t.Logf("the site page's code: %v files, %.1f KiB sent (gzip) for %.1f KiB", code["files"], code["encoded"]/1024, code["decoded"]/1024)
 		if sizes["decoded"] == 0 || sizes["encoded"] > sizes["decoded"]/2 {
 			t.Errorf("uPlot: %v bytes sent for %v: not compressed", sizes["encoded"], sizes["decoded"])
 		}
@@ -215,6 +219,9 @@ func TestOperatorScreen(t *testing.T) {
 		if nav := eval[string](nurse, `document.querySelector("#nav a").textContent`); nav != "Tổng quan" {
 			t.Errorf("first navigation entry %q in Vietnamese, want Tổng quan", nav)
 		}
+		nurse.open("#/alerts/firing")
+		nurse.waitJS(20*time.Second, `document.querySelector("table.alerts tr[data-alert-id]")`)
+		nurse.screenshot("phone-alerts-vi.png")
 		phoneAck(t, nurse, d, func(a apiAlert) bool { return a.Rule == "Fever" && a.Labels["site"] == site }, "Xác nhận", "điều dưỡng đang đến")
 		// Dates read dd/MM/yyyy, 24-hour, and the zone is named.
 		nurse.open("#/alerts/history")
@@ -298,4 +305,19 @@ func phoneAck(t *testing.T, b *browser, d *demo, want func(apiAlert) bool, butto
 		t.Errorf("a dialog opened: the phone ack took more than one tap")
 	}
 	return target.ID
+}
+
+// screenshot writes the page to docs/img/<name> with -update-screenshots (for the README), else nothing.
+func (b *browser) screenshot(name string) {
+	b.t.Helper()
+	if !*updateScreenshots {
+		return
+	}
+	png, err := chromedpRun(b, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(repoRoot(b.t), "docs", "img", name), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
 }
