@@ -208,6 +208,12 @@ func TestOperatorScreen(t *testing.T) {
 					t.Errorf("%s at %dx%d: %s", p.hash, size[0], size[1], v)
 				}
 			}
+			// The sign-in page too (it is public; the session does not matter to it).
+			b.do(30*time.Second, chromedp.Navigate(b.base+"/login?next=%2F"))
+			b.waitJS(20*time.Second, `document.documentElement.lang && document.querySelector("#login button").textContent`)
+			for _, v := range b.axe() {
+				t.Errorf("/login at %dx%d: %s", size[0], size[1], v)
+			}
 		})
 	}
 
