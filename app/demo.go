@@ -32,6 +32,9 @@ type DemoOptions struct {
 	Rate    float64
 	// LivePingInterval is Options.LivePingInterval (--live-ping-interval); zero means its default.
 	LivePingInterval time.Duration
+	// Verbose logs to the logger RunDemo is given (--verbose); otherwise the demo logs to citywatch.log in
+	// its data directory, so its banner (URL, login) stays the last thing on the console.
+	Verbose bool
 }
 
 // demoCameras is the number of simulated cameras: DemoSchedule gives each of six a part to play. They
@@ -50,6 +53,7 @@ citywatch demo is running.
   MQTT:       tcp://%s (anonymous allowed in the demo)
   Cameras:    rtsp://%s/cam1 … cam%d (simulated)
   Data:       %s
+  Log:        %s
 
 Demo only: requests without credentials may read sensor data, camera states and alerts (no video, no
 changes). Sign in, or start with CITYWATCH_ADMIN_TOKEN=<16+ characters>, for the rest.
@@ -86,6 +90,16 @@ func RunDemo(ctx context.Context, o DemoOptions, stdout io.Writer, log *slog.Log
 	cfg, err := DemoConfig(o)
 	if err != nil {
 		return err
+	}
+	logNote := "on the console (--verbose)"
+	if !o.Verbose {
+		f, err := os.OpenFile(filepath.Join(cfg.DataDir, "citywatch.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			return fmt.Errorf("demo log: %w", err)
+		}
+		defer f.Close()
+		log = NewLogger(f, "info", "text")
+		logNote = f.Name() + " (--verbose shows it here)"
 	}
 
 	// Cameras 2–6 misbehave on a repeating schedule so the demo shows every camera state.
@@ -151,7 +165,7 @@ func RunDemo(ctx context.Context, o DemoOptions, stdout io.Writer, log *slog.Log
 			log.Error("sensor simulator stopped", "err", err)
 		}
 	}()
-	fmt.Fprintf(stdout, demoBanner, a.HTTPAddr(), login, a.BrokerAddr(), camSim.Addr(), demoCameras, cfg.DataDir, a.HTTPAddr())
+	fmt.Fprintf(stdout, demoBanner, a.HTTPAddr(), login, a.BrokerAddr(), camSim.Addr(), demoCameras, cfg.DataDir, logNote, a.HTTPAddr())
 	err = <-runErr
 	cancel()
 	wg.Wait()

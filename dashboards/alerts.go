@@ -302,7 +302,8 @@ func (s *Server) silenceExpire(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) ruleList(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"rules": s.deps.Alerts.Rules()})
+	rules := s.deps.Alerts.Rules()
+	writeJSON(w, http.StatusOK, map[string]any{"rules": rules, "thresholds": ruleThresholds(rules)})
 }
 
 func (s *Server) ruleReload(w http.ResponseWriter, r *http.Request) {

@@ -130,7 +130,8 @@ func (s *Server) clipFile(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, clip.ID+".mp4", clip.End, f)
 }
 
-// liveView streams the camera over a WebSocket (fMP4 for MSE), recording when the viewing starts and stops.
+// liveView streams the camera over a WebSocket (fMP4 for MSE), recording when the viewing starts and stops
+// (liveaudit.go: refused retries are one record per series).
 func (s *Server) liveView(w http.ResponseWriter, r *http.Request) {
 	c, ok := s.visibleCamera(w, r)
 	if !ok {
@@ -143,9 +144,5 @@ func (s *Server) liveView(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r = r.WithContext(media.AllowUnmasked(r.Context()))
-	start := time.Now()
-	s.audit(r, audit.Record{Action: audit.LiveViewStart, Site: c.Site, Camera: c.ID, Success: true})
-	s.deps.Media.ServeLive(w, r, c.ID)
-	s.audit(r, audit.Record{Action: audit.LiveViewStop, Site: c.Site, Camera: c.ID, Success: true,
-		Detail: "watched " + time.Since(start).Round(time.Second).String()})
+	s.auditedLive(w, r, c.Site, c.ID, func(w http.ResponseWriter) { s.deps.Media.ServeLive(w, r, c.ID) })
 }

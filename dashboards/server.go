@@ -123,6 +123,8 @@ type Server struct {
 	connsEvicted    prometheus.Counter
 	bodyRejected    prometheus.Counter
 	streamsRejected *prometheus.CounterVec
+	// liveFails remembers series of refused live views, audited once per series (liveaudit.go).
+	liveFails *attemptSeries
 }
 
 // New builds the server; Start binds it.
@@ -142,7 +144,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s := &Server{cfg: cfg, deps: deps, log: log.With("component", "http"), router: auth.NewRouter(),
-		done: make(chan struct{})}
+		done: make(chan struct{}), liveFails: newAttemptSeries(liveFailSeries, liveFailWindow, nil)}
 	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.base, s.cancelBase = context.WithCancel(context.Background())
 	reg := deps.Registerer
@@ -357,9 +359,11 @@ func (s *Server) routes() {
 			s.deps.Audit.Register(s.router, s.deps.Auth.Wrap(auth.ActionReadAudit))
 		}
 	}
-	s.handle(public("GET", "/login"), webPage("login.html"))
-	s.handle(with(auth.RouteRule{Action: auth.ActionSelf}, "GET", "/{$}", false), webPage("index.html"))
-	s.handle(public("GET", "/ui/"), webHandler())
+	web := webSite()
+	s.handle(public("GET", "/login"), web.page("login.html"))
+	s.handle(with(auth.RouteRule{Action: auth.ActionSelf}, "GET", "/{$}", false), web.page("index.html"))
+	// /ui/ itself lists nothing: the matrix's probe of the pattern gets a 404, the files under it a 200.
+	s.handle(auth.RouteRule{Method: "GET", Pattern: "/ui/", Public: true, OK: http.StatusNotFound}, web.assets())
 	s.handleFunc(auth.RouteRule{Pattern: "/", Action: auth.ActionSelf, OK: http.StatusNotFound}, func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, "not found", r.URL.Path)
 	})

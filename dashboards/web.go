@@ -2,24 +2,11 @@ package dashboards
 
 import (
 	"embed"
-	"io/fs"
 	"net/http"
 )
 
 //go:embed web
 var webFS embed.FS
-
-// webPage serves one embedded page.
-func webPage(name string) http.Handler {
-	sub, err := fs.Sub(webFS, "web")
-	if err != nil {
-		panic(err) // the embedded tree is fixed at build time; a failure here is a build defect
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		setPageHeaders(w)
-		http.ServeFileFS(w, r, sub, name)
-	})
-}
 
 func setPageHeaders(w http.ResponseWriter) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -27,15 +14,11 @@ func setPageHeaders(w http.ResponseWriter) {
 	w.Header().Set("Referrer-Policy", "same-origin")
 }
 
-// webHandler serves the embedded UI's assets under /ui/.
-func webHandler() http.Handler {
-	sub, err := fs.Sub(webFS, "web")
+// webSite is the embedded UI, read, hashed and compressed once (static.go).
+func webSite() *staticSite {
+	site, err := newStaticSite(webFS, "web")
 	if err != nil {
 		panic(err) // the embedded tree is fixed at build time; a failure here is a build defect
 	}
-	files := http.FileServerFS(sub)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		setPageHeaders(w)
-		http.StripPrefix("/ui", files).ServeHTTP(w, r)
-	})
+	return site
 }

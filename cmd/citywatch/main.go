@@ -22,8 +22,9 @@ import (
 const usage = `citywatch — sensors, cameras, alerts and dashboards for a city, in one binary.
 
 Usage:
-  citywatch demo [--data DIR] [--http ADDR] [--mqtt ADDR] [--rtsp ADDR]
-      Everything on embedded defaults plus simulated sensors; prints the dashboard URL.
+  citywatch demo [--data DIR] [--http ADDR] [--mqtt ADDR] [--rtsp ADDR] [--verbose]
+      Everything on embedded defaults plus simulated sensors; prints the dashboard URL and login
+      once it is up, and logs to citywatch.log in the data dir (--verbose: to the console).
   citywatch serve --config FILE
       The platform as configured. SIGHUP reloads the configuration.
   citywatch check --config FILE [--print]
@@ -204,6 +205,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&o.RTSP, "rtsp", "127.0.0.1:8554", "simulated camera RTSP `address`")
 	fs.IntVar(&o.Devices, "devices", 24, "simulated sensor `count`")
 	fs.Float64Var(&o.Rate, "rate", 1, "messages per second per simulated sensor")
+	fs.BoolVar(&o.Verbose, "verbose", false, "log to the console (default: to citywatch.log in the data dir, so the banner stays visible)")
 	fs.DurationVar(&o.LivePingInterval, "live-ping-interval", 0, "how often the dashboard's live stream pings pages (default 5s; the browser tests shorten it)")
 	o.AdminToken = os.Getenv("CITYWATCH_ADMIN_TOKEN")
 	if err := parseFlags(fs, args); err != nil {

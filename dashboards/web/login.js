@@ -1,4 +1,7 @@
 // Sign-in: POST the credentials as JSON, then go where the user was headed — only to a path on this site.
+// The texts come in the user's language (js/i18n.js), as on every other page.
+import { loadI18n, t } from "./js/i18n.js";
+
 const form = document.getElementById("login");
 const error = document.getElementById("login-error");
 const button = form.querySelector("button");
@@ -7,6 +10,14 @@ function nextPath() {
   const next = new URLSearchParams(location.search).get("next") || "/";
   return next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
 }
+
+loadI18n().then(() => {
+  document.title = `${t("login.title")} — citywatch`;
+  document.getElementById("login-intro").textContent = t("login.intro");
+  document.querySelector("label[for=username]").textContent = t("login.username");
+  document.querySelector("label[for=password]").textContent = t("login.password");
+  button.textContent = t("login.title");
+}).catch(() => { /* the English in the page stays */ });
 
 form.addEventListener("submit", async (ev) => {
   ev.preventDefault();
@@ -20,9 +31,9 @@ form.addEventListener("submit", async (ev) => {
       return;
     }
     const data = await res.json().catch(() => ({}));
-    error.textContent = res.status === 429 ? "Too many attempts; wait a moment and try again." : (data.error || `Sign-in failed (${res.status}).`);
+    error.textContent = res.status === 429 ? t("login.too_many") : (data.error || t("login.failed", { status: res.status }));
   } catch (e) {
-    error.textContent = "The server cannot be reached.";
+    error.textContent = t("login.unreachable");
   } finally {
     button.disabled = false;
   }

@@ -26,6 +26,7 @@ type browser struct {
 	mu       sync.Mutex
 	problems []string // uncaught exceptions and security (CSP) errors: each fails the test
 	console  []string // other console errors, logged on failure
+	loads    int      // full page loads made by open (operator_test.go)
 }
 
 // newBrowser starts chromium for the demo at base.

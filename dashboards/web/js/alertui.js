@@ -3,6 +3,10 @@
 import { el, replace, timeEl, ago, badge, isAcked, announce, siteHref, cameraHref } from "./dom.js";
 import { post } from "./api.js";
 import { refresh } from "./live.js";
+import { t } from "./i18n.js";
+
+// phone reports the phone layout (the CSS breakpoint): alerts are cards there, and Acknowledge acts at once.
+export const phone = () => matchMedia("(max-width: 640px)").matches;
 
 const SEVERITY_ORDER = { critical: 0, warning: 1, info: 2 };
 
@@ -30,34 +34,57 @@ function subject(a) {
   return bits;
 }
 
-// alertTable renders alerts with their actions (those the user may take).
-export function alertTable(list, ctx, { caption = "Alerts", empty = "No alerts." } = {}) {
+// alertTable renders alerts with their actions (those the user may take). On a phone the same rows are cards
+// (style.css): state, rule and place first, 44 px buttons, and an optional comment field beside Acknowledge,
+// which acknowledges with one tap.
+export function alertTable(list, ctx, { caption = t("alerts.caption"), empty = t("alerts.none") } = {}) {
   if (!list.length) return el("p", { class: "muted empty" }, empty);
   const rows = sortAlerts(list).map((a) => {
     const st = stateOf(a);
     const actions = [];
+    const commentId = `ackc-${a.id}`;
     if (a.state !== "resolved" && ctx.can("ack") && !isAcked(a)) {
-      actions.push(el("button", { type: "button", class: "small", "data-action": "ack",
-        "aria-label": `Acknowledge ${a.rule} ${a.labels?.site || ""}`, onclick: () => ackDialog(a) }, "Acknowledge"));
+      actions.push(el("label", { for: commentId, class: "sr-only phone-only" }, t("ack.comment_optional")),
+        el("input", { id: commentId, class: "ack-inline phone-only", name: "comment", placeholder: t("ack.comment_optional"), autocomplete: "off" }),
+        el("button", { type: "button", class: "small", "data-action": "ack",
+          "aria-label": t("ack.button_label", { rule: a.rule, site: a.labels?.site || "" }), onclick: (ev) => ackNow(a, ev.currentTarget) }, t("ack.button")));
     }
     if (a.state !== "resolved" && ctx.can("silence")) {
       actions.push(el("button", { type: "button", class: "small secondary", "data-action": "silence",
-        "aria-label": `Silence ${a.rule} ${a.labels?.site || ""}`, onclick: () => silenceDialog(a) }, "Silence"));
+        "aria-label": t("silence.button_label", { rule: a.rule, site: a.labels?.site || "" }), onclick: () => silenceDialog(a) }, t("silence.button")));
     }
-    return el("tr", { "data-alert-id": a.id, "data-state": st, class: `sev-${a.labels?.severity || "none"}` },
-      el("td", {}, badge(st)),
-      el("td", {}, badge(a.labels?.severity || "none")),
+    const sev = a.labels?.severity || "none";
+    return el("tr", { "data-alert-id": a.id, "data-state": st, class: `sev-${sev}` },
+      el("td", { "data-label": t("alerts.col.state") }, badge(st)),
+      el("td", { "data-label": t("alerts.col.severity") }, badge(sev, (sev === "critical" ? "⚠ " : sev === "warning" ? "▲ " : "") + (sev === "none" ? "—" : t(`severity.${sev === "critical" ? "critical" : sev === "warning" ? "warning" : "info"}`)))),
       el("th", { scope: "row" }, a.rule),
-      el("td", {}, subject(a)),
-      el("td", {}, a.annotations?.summary || ""),
-      el("td", {}, a.state === "resolved" ? ["resolved ", timeEl(a.resolved_at)] : ["since ", el("span", { title: a.active_at }, ago(a.active_at))]),
-      el("td", {}, isAcked(a) ? [el("strong", {}, a.acked_by), a.ack_comment ? `: ${a.ack_comment}` : "", el("br"), el("small", {}, ago(a.acked_at))] : el("span", { class: "muted" }, "—")),
+      el("td", { "data-label": t("alerts.col.where") }, subject(a)),
+      el("td", { "data-label": t("alerts.col.summary") }, a.annotations?.summary || ""),
+      el("td", { "data-label": t("alerts.col.when") }, a.state === "resolved" ? [t("alerts.resolved_at"), " ", timeEl(a.resolved_at)] : [t("alerts.since"), " ", el("span", { title: a.active_at }, ago(a.active_at))]),
+      el("td", { "data-label": t("alerts.col.acked") }, isAcked(a) ? [el("strong", {}, a.acked_by), a.ack_comment ? `: ${a.ack_comment}` : "", el("br"), el("small", {}, ago(a.acked_at))] : el("span", { class: "muted" }, "—")),
       el("td", { class: "actions" }, actions));
   });
-  return el("div", { class: "table-wrap" }, el("table", { class: "alerts" },
+  return el("div", { class: "table-wrap", tabindex: "0" }, el("table", { class: "alerts" },
     el("caption", { class: "sr-only" }, caption),
-    el("thead", {}, el("tr", {}, ["State", "Severity", "Alert", "Where", "Summary", "When", "Acknowledged", "Actions"].map((h) => el("th", { scope: "col" }, h)))),
+    el("thead", {}, el("tr", {}, ["alerts.col.state", "alerts.col.severity", "alerts.col.alert", "alerts.col.where", "alerts.col.summary", "alerts.col.when", "alerts.col.acked", "alerts.col.actions"].map((h) => el("th", { scope: "col" }, t(h))))),
     el("tbody", {}, rows)));
+}
+
+// ackNow acknowledges at once on a phone (with the comment typed beside the button, if any); elsewhere it
+// opens the dialog that asks for a comment.
+async function ackNow(a, button) {
+  if (!phone()) { ackDialog(a); return; }
+  const input = button.parentElement?.querySelector("input.ack-inline");
+  button.disabled = true;
+  try {
+    await post(`/api/alerts/${encodeURIComponent(a.id)}/ack`, { comment: input ? input.value : "" });
+    announce(t("ack.done", { rule: a.rule }));
+    refresh();
+  } catch (e) {
+    button.disabled = false;
+    announce(e.message);
+    alert(e.message);
+  }
 }
 
 // dialog opens a modal <dialog> with a form; submit(form) returns a promise, errors stay in the dialog.
@@ -66,7 +93,7 @@ function dialog(title, fields, submitLabel, submit) {
   const form = el("form", { method: "dialog" }, el("h2", {}, title), fields, err,
     el("div", { class: "buttons" },
       el("button", { type: "submit" }, submitLabel),
-      el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
+      el("button", { type: "button", class: "secondary", onclick: () => d.close() }, t("dialog.cancel"))));
   const d = el("dialog", { "aria-label": title }, form);
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -89,15 +116,15 @@ function dialog(title, fields, submitLabel, submit) {
   return d;
 }
 
-// ackDialog asks for a comment and acknowledges the alert.
+// ackDialog asks for an optional comment and acknowledges the alert.
 export function ackDialog(a) {
-  dialog(`Acknowledge ${a.rule}`, [
+  dialog(t("ack.title", { rule: a.rule }), [
     el("p", {}, a.annotations?.summary || ""),
-    el("label", { for: "ack-comment" }, "Comment (who handles it, what is being done)"),
+    el("label", { for: "ack-comment" }, t("ack.comment_label")),
     el("textarea", { id: "ack-comment", name: "comment", rows: 3 }),
-  ], "Acknowledge", async (form) => {
+  ], t("ack.button"), async (form) => {
     await post(`/api/alerts/${encodeURIComponent(a.id)}/ack`, { comment: form.comment.value });
-    announce(`${a.rule} acknowledged`);
+    announce(t("ack.done", { rule: a.rule }));
   });
 }
 
@@ -109,22 +136,22 @@ export function silenceDialog(a) {
   const matchers = labels.map(([k, v], i) => el("div", { class: "matcher" },
     el("input", { type: "checkbox", id: `m-${i}`, name: "m", value: String(i), checked: true }),
     el("label", { for: `m-${i}` }, el("code", {}, `${k}="${v}"`))));
-  dialog(`Silence ${a.rule}`, [
-    el("fieldset", {}, el("legend", {}, "Match alerts with"), matchers),
-    el("label", { for: "sil-duration" }, "Duration"),
+  dialog(t("silence.title", { rule: a.rule }), [
+    el("fieldset", {}, el("legend", {}, t("silence.match")), matchers),
+    el("label", { for: "sil-duration" }, t("silence.duration")),
     el("select", { id: "sil-duration", name: "duration" }, DURATIONS.map(([l, s]) => el("option", { value: String(s), selected: s === 14400 }, l))),
-    el("label", { for: "sil-comment" }, "Comment (required: why)"),
+    el("label", { for: "sil-comment" }, t("silence.comment")),
     el("textarea", { id: "sil-comment", name: "comment", rows: 2, required: true }),
-  ], "Create silence", async (form) => {
+  ], t("silence.create"), async (form) => {
     const chosen = [...form.querySelectorAll("input[name=m]:checked")].map((c) => labels[Number(c.value)]);
-    if (!chosen.length) throw new Error("Choose at least one label to match.");
+    if (!chosen.length) throw new Error(t("silence.need_matcher"));
     const now = new Date();
     const ends = new Date(now.getTime() + Number(form.duration.value) * 1000);
     const res = await post("/api/silences", {
       matchers: chosen.map(([name, value]) => ({ name, op: "=", value })),
       starts_at: now.toISOString(), ends_at: ends.toISOString(), comment: form.comment.value,
     });
-    announce(`Silence ${res && res.id ? res.id + " " : ""}created`);
+    announce(t("silence.created", { id: res && res.id ? res.id : "" }));
     document.dispatchEvent(new Event("citywatch:silences")); // lists of silences reload now
   });
 }

@@ -2,9 +2,11 @@
 // indicator. Every view is a module exporting render(root, params, ctx) that returns a cleanup function.
 
 import { get, post, setCSRF, toLogin } from "./api.js";
-import { onStatus } from "./live.js";
+import { onStatus, start as startLive } from "./live.js";
 import { hhmmss } from "./clock.js";
 import { el, replace, errorBox } from "./dom.js";
+import { loadI18n, t, tOr, LANGS, currentLang, setLang } from "./i18n.js";
+import { notifyControls } from "./notify.js";
 import * as overview from "./views/overview.js";
 import * as site from "./views/site.js";
 import * as camera from "./views/camera.js";
@@ -16,21 +18,28 @@ import * as explore from "./views/explore.js";
 import * as audit from "./views/audit.js";
 import * as ward from "./views/ward.js";
 
-// ROUTES: hash path pattern, view, title, nav entry (label) and the permission it needs.
+// ROUTES: hash path pattern, view, title (an i18n key, or a function of the params giving the text), nav
+// entry (an i18n key) and the permission it needs.
 const ROUTES = [
-  { path: "", view: overview, title: "Overview", nav: "Overview", need: "read" },
-  { path: "site/:site", view: site, title: "Site", need: "read" },
-  { path: "camera/:id", view: camera, title: "Camera", need: "read" },
-  { path: "alerts", view: alerts, title: "Alerts", nav: "Alerts", need: "read" },
-  { path: "alerts/:tab", view: alerts, title: "Alerts", need: "read" },
-  { path: "devices", view: devices, title: "Devices", nav: "Devices", need: "read" },
-  { path: "rules", view: rules, title: "Rules", nav: "Rules", need: "read" },
-  { path: "deliveries", view: deliveries, title: "Deliveries", nav: "Deliveries", need: "replay" },
-  { path: "explore", view: explore, title: "Explore", nav: "Explore", need: "read" },
-  { path: "audit", view: audit, title: "Audit", nav: "Audit", need: "read_audit" },
-  { path: "ward", view: ward, title: "Ward", nav: "Ward", need: "read" },
-  { path: "ward/:site", view: ward, title: "Ward", need: "read" },
+  { path: "", view: overview, title: "nav.overview", nav: "nav.overview", need: "read" },
+  { path: "site/:site", view: site, title: (p) => `${p.site} — ${t("page.site")}`, need: "read" },
+  { path: "camera/:id", view: camera, title: (p) => `${p.id} — ${t("page.camera")}`, need: "read" },
+  { path: "alerts", view: alerts, title: "nav.alerts", nav: "nav.alerts", need: "read" },
+  { path: "alerts/:tab", view: alerts, title: (p) => `${tOr(`alerts.tab.${p.tab}`, p.tab)} — ${t("nav.alerts")}`, need: "read" },
+  { path: "devices", view: devices, title: "nav.devices", nav: "nav.devices", need: "read" },
+  { path: "rules", view: rules, title: "nav.rules", nav: "nav.rules", need: "read" },
+  { path: "deliveries", view: deliveries, title: "nav.deliveries", nav: "nav.deliveries", need: "replay" },
+  { path: "explore", view: explore, title: "nav.explore", nav: "nav.explore", need: "read" },
+  { path: "audit", view: audit, title: "nav.audit", nav: "nav.audit", need: "read_audit" },
+  { path: "ward", view: ward, title: "nav.ward", nav: "nav.ward", need: "read" },
+  { path: "ward/:site", view: ward, title: (p) => `${p.site} — ${t("nav.ward")}`, need: "read" },
 ];
+
+// pageTitle is the document title of a matched route: "<page> — citywatch".
+function pageTitle(m) {
+  const title = typeof m.route.title === "function" ? m.route.title(m.params) : t(m.route.title);
+  return `${title} — citywatch`;
+}
 
 let ctx = null;
 let cleanup = () => {};
@@ -62,11 +71,11 @@ function route() {
     if (current) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   }
   if (!m || !ctx.can(m.route.need)) {
-    document.title = "Not found — citywatch";
-    replace(main, el("h1", {}, "Not found"), el("p", {}, "There is no such page, or you may not see it. ", el("a", { href: "#/" }, "Go to the overview.")));
+    document.title = `${t("page.not_found")} — citywatch`;
+    replace(main, el("h1", {}, t("page.not_found")), el("p", {}, t("page.not_found_text"), " ", el("a", { href: "#/" }, t("page.to_overview"))));
     return;
   }
-  document.title = `${m.route.title} — citywatch`;
+  document.title = pageTitle(m);
   main.replaceChildren();
   try {
     cleanup = m.route.view.render(main, { ...m.params, query: m.query }, ctx) || (() => {});
@@ -81,15 +90,26 @@ function route() {
 function renderNav() {
   const nav = document.getElementById("nav");
   replace(nav, el("ul", {}, ROUTES.filter((r) => r.nav && ctx.can(r.need)).map((r) =>
-    el("li", {}, el("a", { href: `#/${r.path}`, "data-path": r.path }, r.nav)))));
+    el("li", {}, el("a", { href: `#/${r.path}`, "data-path": r.path }, t(r.nav))))));
+}
+
+// renderSettings fills the header's settings menu: the UI language and the opt-in alert notifications.
+function renderSettings() {
+  const langSel = el("select", { id: "opt-lang" }, Object.entries(LANGS).map(([code, name]) =>
+    el("option", { value: code, selected: code === currentLang(), lang: code }, name)));
+  langSel.addEventListener("change", () => setLang(langSel.value));
+  replace(document.getElementById("settings-body"),
+    el("div", { class: "opt" }, el("label", { for: "opt-lang" }, t("settings.language")), langSel),
+    notifyControls());
+  document.getElementById("settings-label").textContent = t("settings.title");
 }
 
 // LIVE_TEXT says the live state in words (the dot's colour only reinforces it).
 const LIVE_TEXT = {
-  live: () => "live",
-  stale: (s) => `stale — no data since ${hhmmss(s.dataAt)}`,
-  disconnected: () => "disconnected — retrying",
-  connecting: () => "connecting…",
+  live: () => t("live.live"),
+  stale: (s) => t("live.stale", { time: hhmmss(s.dataAt) }),
+  disconnected: () => t("live.disconnected"),
+  connecting: () => t("live.connecting"),
 };
 
 function renderLive() {
@@ -108,7 +128,8 @@ function renderLive() {
 async function boot() {
   let me;
   try {
-    me = await get("/api/me");
+    // The texts and who is signed in load together; the live stream opens at once, on every page.
+    [me] = await Promise.all([get("/api/me"), loadI18n().catch((e) => console.error(e))]);
   } catch (e) {
     if (e.status !== 401) replace(document.getElementById("main"), errorBox(e));
     return;
@@ -121,11 +142,12 @@ async function boot() {
     // sites is the user's site restriction; empty means every site.
     sites: me.sites || [],
   };
-  document.getElementById("who").textContent = `${me.user} (${me.role.replace("_", " ")})`;
+  document.getElementById("who").textContent = `${me.user} (${tOr(`role.${me.role}`, me.role.replace("_", " "))})`;
+  document.querySelector(".skip").textContent = t("page.skip");
   const logout = document.getElementById("logout");
   // A server with anonymous read access (the demo) answers /api/me without a session: offer to sign in.
   const anonymous = me.user === "anonymous" && !me.csrf_token;
-  logout.textContent = anonymous ? "Sign in" : "Sign out";
+  logout.textContent = anonymous ? t("auth.sign_in") : t("auth.sign_out");
   logout.addEventListener("click", async () => {
     if (!anonymous) {
       try { await post("/api/logout"); } catch { /* the session is gone either way */ }
@@ -133,7 +155,9 @@ async function boot() {
     toLogin();
   });
   renderNav();
+  renderSettings();
   renderLive();
+  startLive();
   addEventListener("hashchange", route);
   route();
 }

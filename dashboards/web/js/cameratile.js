@@ -1,19 +1,28 @@
 // Camera tiles: live video when the user may see video and the browser can play it, otherwise (and whenever
-// there is no picture) the camera's state badge and reason.
+// there is no picture) the camera's state badge and reason. The badge agrees with the video: while the video
+// plays the camera has a picture, whatever an older status report said. Live video connects only while the
+// camera has a picture (online or degraded), so an offline camera's tile does not retry a view the server
+// refuses; it resumes when the camera is back. A firing alert about the camera marks the tile.
 
 import { el, replace, badge, cameraHref, fmtBitrate } from "./dom.js";
 import { LivePlayer } from "./video.js";
 import { onStatus } from "./live.js";
 import { hhmmss } from "./clock.js";
+import { t } from "./i18n.js";
 
-// CameraTile is one camera in a grid; update() takes the camera's latest JSON.
+// HAS_PICTURE are the camera states in which the server has video to send.
+const HAS_PICTURE = new Set(["online", "degraded"]);
+
+// CameraTile is one camera in a grid; update() takes the camera's latest JSON, setAlerts() the firing alerts
+// about it.
 export class CameraTile {
   constructor(cam, ctx, { large = false } = {}) {
     this.id = cam.id;
-    this.video = el("video", { muted: true, defaultMuted: true, autoplay: true, playsInline: true, "aria-label": `Live video of ${cam.name || cam.id}` });
+    this.video = el("video", { muted: true, defaultMuted: true, autoplay: true, playsInline: true, "aria-label": t("camera.video_of", { name: cam.name || cam.id }) });
     this.overlay = el("div", { class: "overlay", "aria-hidden": "false" });
     this.stateBadge = el("span");
-    this.info = el("p", { class: "muted small" });
+    this.alertNote = el("p", { class: "alert-note", hidden: true });
+    this.info = el("p", { class: "muted small cam-info" });
     this.title = el("a", { href: cameraHref(cam.id) }, cam.name || cam.id);
     // On a centre (storage.query) a camera comes from an edge's forwarded metrics: its video stays at the edge,
     // which labels.live_url links to when the centre's configuration maps the edge (storage.query.edges).
@@ -21,9 +30,10 @@ export class CameraTile {
     this.liveURL = cam.labels?.live_url || "";
     this.playerState = "idle";
     this.cam = cam;
+    this.alerts = [];
     this.root = el("article", { class: `card camera-tile${large ? " large" : ""}`, "data-camera": cam.id },
       el("div", { class: "frame" }, this.video, this.overlay),
-      el("h3", {}, this.title, " ", this.stateBadge), this.info);
+      el("h3", {}, this.title, " ", this.stateBadge), this.alertNote, this.info);
     this.player = null;
     this.page = { state: "connecting" };
     this.offStatus = onStatus((s) => { this.page = s; if (this.root) this.render(); });
@@ -42,7 +52,11 @@ export class CameraTile {
       // Until (or whenever) live video is not playing, show the latest snapshot behind the state badge.
       this.refreshPoster();
       this.posterTimer = setInterval(() => this.refreshPoster(), 15000);
-      this.player = new LivePlayer(this.video, cam.id, { onState: (s, why) => { this.playerState = s; this.playerWhy = why; this.render(); } });
+      this.player = new LivePlayer(this.video, cam.id, {
+        onState: (s, why) => { this.playerState = s; this.playerWhy = why; this.render(); },
+        gate: () => HAS_PICTURE.has(this.cam.state),
+        gateWhy: t("camera.waiting_for_picture"),
+      });
       this.player.start();
     } else {
       this.playerState = "no-permission";
@@ -52,40 +66,65 @@ export class CameraTile {
 
   update(cam) {
     this.cam = cam;
+    if (this.player && HAS_PICTURE.has(cam.state)) this.player.resume();
     this.render();
+  }
+
+  // setAlerts marks the tile with the firing alerts about this camera.
+  setAlerts(list) {
+    const key = list.map((a) => a.id).join(",");
+    if (key === this.alertKey) return;
+    this.alertKey = key;
+    this.alerts = list;
+    this.render();
+  }
+
+  // shownState is the state the badge says: the video playing proves a picture.
+  shownState() {
+    const c = this.cam;
+    return this.playerState === "playing" && !HAS_PICTURE.has(c.state) ? "online" : c.state;
   }
 
   render() {
     const c = this.cam;
-    this.root.dataset.state = c.state;
+    const state = this.shownState();
+    this.root.dataset.state = state;
     // While the page is not live the state shown is the last one known: grey it and say since when.
     const stale = this.page.state === "stale" || this.page.state === "disconnected";
     this.root.classList.toggle("stale", stale);
     this.root.dataset.fresh = stale ? "stale" : "live";
     this.root.dataset.player = this.playerState;
-    replace(this.stateBadge, badge(c.state));
+    replace(this.stateBadge, badge(state));
+    const sev = this.alerts.some((a) => a.labels?.severity === "critical") ? "critical" : this.alerts.length ? "warning" : "";
+    this.root.dataset.alert = sev;
+    this.alertNote.hidden = !sev;
+    if (sev) replace(this.alertNote, el("span", { class: `badge state-${sev}` }, sev === "critical" ? "⚠ " : "▲ ", t(`severity.${sev}`)), " ",
+      this.alerts.map((a) => a.rule).join(", "));
     // An online MJPEG camera's refreshed snapshot is its picture: no overlay over it.
     const playing = this.playerState === "playing" || (this.playerState === "snapshot" && c.state === "online");
     this.overlay.hidden = playing;
     if (!playing) {
-      const why = this.playerState === "at-edge" ? `Live video is at edge ${this.edge}.` :
-        this.playerState === "no-permission" ? "Video is not enabled for your account." :
-        this.playerState === "connecting" ? "Connecting to live video…" :
-        this.playerState === "snapshot" ? "MJPEG camera: the latest picture, refreshed every 2 s (no live video)." :
+      const why = this.playerState === "at-edge" ? t("camera.at_edge", { edge: this.edge }) :
+        this.playerState === "no-permission" ? t("camera.no_video_permission") :
+        this.playerState === "connecting" ? t("camera.connecting") :
+        this.playerState === "snapshot" ? t("camera.mjpeg") :
           this.playerWhy || c.reason || "";
-      replace(this.overlay, badge(c.state), el("p", {}, c.state === "online" ? why : c.reason || why),
-        this.liveURL ? el("p", {}, el("a", { href: this.liveURL, target: "_blank", rel: "noopener noreferrer" }, `Open at edge ${this.edge}`)) : null);
+      replace(this.overlay, badge(state), el("p", {}, HAS_PICTURE.has(c.state) ? why : c.reason || why),
+        this.liveURL ? el("p", {}, el("a", { href: this.liveURL, target: "_blank", rel: "noopener noreferrer" }, t("camera.open_at_edge", { edge: this.edge }))) : null);
     }
     const bits = this.edge ? [c.site, `edge ${this.edge}`] : [c.site];
-    if (c.codec) bits.push(`${c.codec} ${c.width}×${c.height}`, `${(c.fps || 0).toFixed(1)} fps`, fmtBitrate(c.bitrate_bps));
+    // The stream's figures come from the last status report; while the video plays without one, leave them out
+    // rather than say "0 fps" under a moving picture.
+    if (c.codec && !(playing && !c.fps)) bits.push(`${c.codec} ${c.width}×${c.height}`, `${(c.fps || 0).toFixed(1)} fps`, fmtBitrate(c.bitrate_bps));
     const tamper = Object.entries(c.analysis?.tamper || {}).filter(([, v]) => v).map(([k]) => k);
-    if (tamper.length) bits.push(`tamper: ${tamper.join(", ")}`);
-    if (stale) bits.unshift(`no data since ${hhmmss(this.page.dataAt)}`);
-    this.info.textContent = bits.join(" · ");
+    if (tamper.length) bits.push(t("camera.tamper", { kinds: tamper.join(", ") }));
+    if (stale) bits.unshift(t("live.no_data_since", { time: hhmmss(this.page.dataAt) }));
+    const text = bits.join(" · ");
+    if (this.info.textContent !== text) this.info.textContent = text;
   }
 
   refreshPoster() {
-    if (this.playerState === "playing" || this.cam.state !== "online") return;
+    if (this.playerState === "playing" || !HAS_PICTURE.has(this.cam.state)) return;
     this.video.poster = `/api/cameras/${encodeURIComponent(this.id)}/snapshot.jpg?t=${Date.now()}`;
   }
 

@@ -2,6 +2,8 @@
 // replace what changed.
 
 import { serverNow } from "./clock.js";
+import { t, tOr, fmtDateTime, zoneName } from "./i18n.js";
+import { SENSOR_UNITS } from "./units.js";
 
 // PROPS are keys el() sets as DOM properties rather than attributes.
 const PROPS = new Set(["value", "checked", "disabled", "hidden", "selected", "textContent", "muted", "autoplay",
@@ -36,7 +38,16 @@ function append(e, children) {
 export function refill(node, ...children) {
   const next = node.cloneNode(false);
   append(next, children);
-  if (next.innerHTML !== node.innerHTML) node.replaceChildren(...next.childNodes);
+  if (next.innerHTML === node.innerHTML) return node;
+  // What the user is typing (a comment beside Acknowledge on a phone) and where the focus is survive the redraw.
+  const typed = [...node.querySelectorAll("input[id], textarea[id]")].filter((i) => i.value).map((i) => [i.id, i.value]);
+  const focused = node.contains(document.activeElement) ? document.activeElement.id : "";
+  node.replaceChildren(...next.childNodes);
+  for (const [id, v] of typed) {
+    const i = node.querySelector(`#${CSS.escape(id)}`);
+    if (i && !i.value) i.value = v;
+  }
+  if (focused) node.querySelector(`#${CSS.escape(focused)}`)?.focus({ preventScroll: true });
   return node;
 }
 
@@ -48,16 +59,16 @@ export function replace(node, ...children) {
 }
 
 // UNITS are the display units of the contract's sensor metrics.
-export const UNITS = {
-  body_temperature: "°C", temperature: "°C", heart_rate: "bpm", humidity: "%", co2: "ppm", pm25: "µg/m³",
-  noise: "dB", water_level: "m", battery: "V", rssi: "dBm",
-};
+export const UNITS = SENSOR_UNITS;
 
-// LABELS are readable names of the contract's sensor metrics.
+// LABELS are the English names of the contract's sensor metrics (kept for older views; use metricLabel).
 export const LABELS = {
   body_temperature: "Body temperature", temperature: "Temperature", heart_rate: "Heart rate", humidity: "Humidity",
   co2: "CO₂", pm25: "PM2.5", noise: "Noise", water_level: "Water level", battery: "Battery", rssi: "Signal",
 };
+
+// metricLabel is the readable name of a metric (the contract's sensor metrics are translated).
+export function metricLabel(metric) { return tOr(`metric.${metric}`, metric); }
 
 // fmtNum formats a reading with sensible precision.
 export function fmtNum(v) {
@@ -82,7 +93,7 @@ export function ageSeconds(t) { return isZeroTime(t) ? Infinity : Math.max(0, (s
 
 // fmtDuration renders seconds as "45 s", "3 min", "2 h 5 min", "3 d".
 export function fmtDuration(s) {
-  if (!isFinite(s)) return "never";
+  if (!isFinite(s)) return t("time.never");
   if (s < 60) return `${Math.round(s)} s`;
   if (s < 3600) return `${Math.floor(s / 60)} min`;
   if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
@@ -90,13 +101,14 @@ export function fmtDuration(s) {
 }
 
 // ago renders an RFC 3339 time as "12 s ago".
-export function ago(t) { return isZeroTime(t) ? "never" : `${fmtDuration(ageSeconds(t))} ago`; }
+export function ago(ts) { return isZeroTime(ts) ? t("time.never") : t("time.ago", { d: fmtDuration(ageSeconds(ts)) }); }
 
-// fmtTime renders an RFC 3339 time in the browser's locale, with the ISO value as a tooltip via <time>.
-export function timeEl(t) {
-  if (isZeroTime(t)) return el("span", { class: "muted" }, "—");
-  const d = new Date(t);
-  return el("time", { datetime: t, title: d.toISOString() }, d.toLocaleString());
+// timeEl renders an RFC 3339 time as a date (dd/MM/yyyy or yyyy-MM-dd by language) and 24-hour time in the
+// browser's zone, named in the tooltip with the ISO value.
+export function timeEl(ts) {
+  if (isZeroTime(ts)) return el("span", { class: "muted" }, "—");
+  const ms = Date.parse(ts);
+  return el("time", { datetime: ts, title: `${zoneName(ms)} · ${new Date(ms).toISOString()}` }, fmtDateTime(ms));
 }
 
 // fmtBitrate renders bits per second.
@@ -106,13 +118,16 @@ export function fmtBitrate(b) {
   return `${(b / 1e3).toFixed(0)} kbit/s`;
 }
 
-// badge is a coloured state pill with the state spelled out (never colour alone).
+// badge is a coloured state pill with the state spelled out (never colour alone), in the UI's language.
 export function badge(state, text) {
-  return el("span", { class: `badge state-${String(state).replace(/[^a-z0-9_-]/gi, "")}` }, text || state);
+  return el("span", { class: `badge state-${String(state).replace(/[^a-z0-9_-]/gi, "")}` }, text || tOr(`state.${state}`, String(state)));
 }
 
 // deviceSite is the site label of a device.
 export function deviceSite(d) { return (d.labels && d.labels.site) || "unassigned"; }
+
+// deviceName is a device's short name (its device label).
+export function deviceName(d) { return d.labels?.device || d.id; }
 
 // alertSite is the site label of an alert.
 export function alertSite(a) { return (a.labels && a.labels.site) || ""; }

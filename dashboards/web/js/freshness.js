@@ -12,6 +12,7 @@
 // moment the page knew its data to be current, and the views say "no data since HH:MM:SS" instead.
 
 import { serverNow, toServer, toLocal, hhmmss } from "./clock.js";
+import { tOr } from "./i18n.js";
 
 export const FALLBACK_SILENT = 30; // s: the demo rules' silence threshold, for devices whose rate is unknown
 export const FACTOR = 3; // expected intervals a device may miss before it is called silent
@@ -87,7 +88,7 @@ export function deviceFreshness(d, page) {
 
 // fmtAge renders seconds as "4 s", "3 min", "2 h 5 min", "3 d".
 export function fmtAge(s) {
-  if (!Number.isFinite(s)) return "never";
+  if (!Number.isFinite(s)) return tOr("time.never", "never");
   if (s < 60) return `${Math.floor(s)} s`;
   if (s < 3600) return `${Math.floor(s / 60)} min`;
   if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
@@ -100,13 +101,15 @@ export function fmtEvery(s) { return s < 10 ? `${Number(s.toFixed(1))} s` : fmtA
 // freshnessText says in words what a device's freshness is, for its tile or row.
 export function freshnessText(f) {
   switch (f.state) {
-    case "never": return "never seen";
-    case "stale": return `no data since ${hhmmss(f.dataAt)} — the page is not receiving updates`;
+    case "never": return tOr("fresh.never", "never seen");
+    case "stale": return tOr("fresh.stale", "no data since {time} — the page is not receiving updates", { time: hhmmss(f.dataAt) });
     case "silent": {
-      const rhythm = f.expected === undefined ? `silent after ${fmtAge(f.after)}` : `expected every ${fmtEvery(f.expected)}`;
-      return `silent — no message since ${hhmmss(toLocal(f.last))} (${rhythm}) · last seen ${fmtAge(f.age)} ago`;
+      const rhythm = f.expected === undefined ? tOr("fresh.silent_after", "silent after {d}", { d: fmtAge(f.after) })
+        : tOr("fresh.expected", "expected every {d}", { d: fmtEvery(f.expected) });
+      return tOr("fresh.silent", "silent — no message since {time} ({rhythm}) · last seen {age} ago",
+        { time: hhmmss(toLocal(f.last)), rhythm, age: fmtAge(f.age) });
     }
-    default: return `last seen ${fmtAge(f.age)} ago`;
+    default: return tOr("fresh.live", "last seen {age} ago", { age: fmtAge(f.age) });
   }
 }
 

@@ -81,10 +81,18 @@ export function subscribe(topic, fn) {
   if (!subs.has(topic)) subs.set(topic, new Set());
   subs.get(topic).add(fn);
   if (lists.has(topic)) fn(lists.get(topic));
-  load([topic]);
   connect();
+  // One REST load per list per page load: while the stream is connecting, its opening loads every wanted
+  // topic (loading now as well would fetch each list twice); while it is open, a list already loaded is kept
+  // current by it. Otherwise (stream down, no EventSource) load now.
+  const streaming = diag.transport === "sse" && (diag.state === "connecting" || diag.state === "open");
+  if (!streaming || (diag.state === "open" && !lists.has(topic))) load([topic]);
   return () => subs.get(topic).delete(fn);
 }
+
+// start opens the live stream at page load, so every page — also those that show no live list — says
+// whether it is live, and the first lists load once, when the stream opens.
+export function start() { connect(); }
 
 // latest is the last known list of a topic, or undefined.
 export function latest(topic) { return lists.get(topic); }

@@ -13,8 +13,13 @@ const MAX_BACKOFF = 30000;
 
 // LivePlayer plays one camera's live stream into a <video>.
 export class LivePlayer {
-  // onState(state, detail): state is "connecting", "playing", "waiting", "unsupported" or "error".
-  constructor(video, cameraId, { onState = () => {} } = {}) {
+  // onState(state, detail): state is "connecting", "playing", "waiting", "unsupported" or "error". gate, when
+  // given, says whether connecting is worth it (the camera has a picture); while it says no the player waits
+  // without opening connections the server would refuse, until resume().
+  constructor(video, cameraId, { onState = () => {}, gate = null, gateWhy = "" } = {}) {
+    this.gate = gate;
+    this.gateWhy = gateWhy;
+    this.parked = false;
     this.video = video;
     this.id = cameraId;
     this.notify = onState;
@@ -65,7 +70,21 @@ export class LivePlayer {
     this.resetMedia();
   }
 
+  // resume connects a player that the gate parked, now that it says yes.
+  resume() {
+    if (this.closed || !this.parked) return;
+    this.parked = false;
+    this.backoff = 1000;
+    clearTimeout(this.retry);
+    this.connect();
+  }
+
   connect() {
+    if (this.gate && !this.gate()) {
+      this.parked = true;
+      this.onState("waiting", this.gateWhy);
+      return;
+    }
     this.onState("connecting", "");
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
     const ws = new WebSocket(`${proto}//${location.host}/api/cameras/${encodeURIComponent(this.id)}/live`);
@@ -96,7 +115,8 @@ export class LivePlayer {
     if (this.closed) return;
     this.onState("waiting", why);
     clearTimeout(this.retry);
-    this.retry = setTimeout(() => { if (!this.closed) this.connect(); }, this.backoff);
+    // Backoff with jitter, so the tiles of a site do not retry in step.
+    this.retry = setTimeout(() => { if (!this.closed) this.connect(); }, this.backoff * (0.8 + 0.4 * Math.random()));
     this.backoff = Math.min(MAX_BACKOFF, this.backoff * 2);
   }
 

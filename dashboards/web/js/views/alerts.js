@@ -5,30 +5,31 @@ import { el, replace, refill, timeEl, badge, errorBox, announce } from "../dom.j
 import { subscribe } from "../live.js";
 import { get, del } from "../api.js";
 import { alertTable, stateOf, countBy } from "../alertui.js";
+import { t } from "../i18n.js";
 
 const TABS = [
-  ["firing", "Firing", (a) => stateOf(a) === "firing"],
-  ["pending", "Pending", (a) => a.state === "pending"],
-  ["acknowledged", "Acknowledged", (a) => stateOf(a) === "acknowledged"],
-  ["silenced", "Silenced", (a) => stateOf(a) === "silenced"],
-  ["resolved", "Resolved", (a) => a.state === "resolved"],
-  ["history", "History", () => true],
+  ["firing", "alerts.tab.firing", (a) => stateOf(a) === "firing"],
+  ["pending", "alerts.tab.pending", (a) => a.state === "pending"],
+  ["acknowledged", "alerts.tab.acknowledged", (a) => stateOf(a) === "acknowledged"],
+  ["silenced", "alerts.tab.silenced", (a) => stateOf(a) === "silenced"],
+  ["resolved", "alerts.tab.resolved", (a) => a.state === "resolved"],
+  ["history", "alerts.tab.history", () => true],
 ];
 
 // render draws the alerts page; params.tab selects the tab.
 export function render(root, params, ctx) {
   const tab = TABS.find(([k]) => k === params.tab) ? params.tab : "firing";
-  const tablist = el("div", { role: "tablist", "aria-label": "Alert states", class: "tabs" });
+  const tablist = el("div", { role: "tablist", "aria-label": t("alerts.states"), class: "tabs" });
   const panel = el("div", { role: "tabpanel", id: "alerts-panel", "aria-live": "polite", tabindex: "0" });
   const silences = el("div");
-  replace(root, el("h1", {}, "Alerts"), tablist, panel,
-    el("section", { "aria-labelledby": "sil-h" }, el("h2", { id: "sil-h" }, "Silences"), silences));
+  replace(root, el("h1", {}, t("nav.alerts")), tablist, panel,
+    el("section", { "aria-labelledby": "sil-h" }, el("h2", { id: "sil-h" }, t("silences.title")), silences));
 
   function drawTabs(counts) {
     refill(tablist, TABS.map(([k, label]) => el("a", {
       role: "tab", href: `#/alerts/${k}`, id: `tab-${k}`, "aria-selected": String(k === tab), "aria-controls": "alerts-panel",
       "data-tab": k, class: k === tab ? "tab active" : "tab",
-    }, label, counts && k !== "history" ? ` (${counts[k] || 0})` : "")));
+    }, t(label), counts && k !== "history" ? ` (${counts[k] || 0})` : "")));
     panel.setAttribute("aria-labelledby", `tab-${tab}`);
   }
   drawTabs(null);
@@ -43,16 +44,16 @@ export function render(root, params, ctx) {
   const unsub = subscribe("alerts", (all) => {
     drawTabs(countBy(all));
     const list = all.filter(filter);
-    refill(panel, alertTable(list, ctx, { caption: `${tab} alerts`, empty: `No ${tab === "history" ? "" : tab + " "}alerts.` }));
+    refill(panel, alertTable(list, ctx, { caption: t(TABS.find(([k]) => k === tab)[1]), empty: t("alerts.none_in", { tab: t(TABS.find(([k]) => k === tab)[1]) }) }));
   });
 
   async function loadSilences() {
     try {
       const data = await get("/api/silences");
       const list = (data && data.silences) || [];
-      if (!list.length) { replace(silences, el("p", { class: "muted" }, "No silences.")); return; }
-      replace(silences, el("div", { class: "table-wrap" }, el("table", {},
-        el("thead", {}, el("tr", {}, ["Status", "Matchers", "From", "Until", "By", "Comment", ""].map((h) => el("th", { scope: "col" }, h)))),
+      if (!list.length) { replace(silences, el("p", { class: "muted" }, t("silences.none"))); return; }
+      replace(silences, el("div", { class: "table-wrap", tabindex: "0" }, el("table", {},
+        el("thead", {}, el("tr", {}, ["silences.col.status", "silences.col.matchers", "silences.col.from", "silences.col.until", "silences.col.by", "silences.col.comment", "silences.col.actions"].map((h) => el("th", { scope: "col" }, t(h))))),
         el("tbody", {}, list.map((s) => el("tr", { "data-silence": s.id },
           el("td", {}, badge(s.status || "active")),
           el("td", {}, (s.matchers || []).map((m) => el("code", {}, `${m.name}${m.op}"${m.value}" `))),
@@ -60,9 +61,9 @@ export function render(root, params, ctx) {
           el("td", {}, s.created_by || ""), el("td", {}, s.comment || ""),
           el("td", {}, ctx.can("silence") && s.status !== "expired" ? el("button", { type: "button", class: "small secondary", onclick: async (ev) => {
             ev.target.disabled = true;
-            try { await del(`/api/silences/${encodeURIComponent(s.id)}`); announce("Silence expired"); } catch (e) { alert(e.message); }
+            try { await del(`/api/silences/${encodeURIComponent(s.id)}`); announce(t("silences.expired")); } catch (e) { alert(e.message); }
             loadSilences();
-          } }, "Expire") : "")))))));
+          } }, t("silences.expire")) : "")))))));
     } catch (e) { replace(silences, errorBox(e)); }
   }
   loadSilences();

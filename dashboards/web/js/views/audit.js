@@ -2,6 +2,7 @@
 
 import { el, replace, errorBox, timeEl, badge } from "../dom.js";
 import { get } from "../api.js";
+import { t } from "../i18n.js";
 
 // render draws the audit table.
 export function render(root, params) {
@@ -12,7 +13,7 @@ export function render(root, params) {
   const form = el("form", { class: "toolbar" },
     el("label", { for: "au-actor" }, "Actor "), actor, el("label", { for: "au-action" }, "Action "), action,
     el("button", { type: "submit" }, "Filter"), csv);
-  replace(root, el("h1", {}, "Audit trail"), form, body);
+  replace(root, el("h1", {}, t("audit.title")), form, body);
   async function load() {
     const qs = new URLSearchParams({ limit: "500" });
     if (actor.value) qs.set("actor", actor.value);
@@ -24,7 +25,7 @@ export function render(root, params) {
       const data = await get(`/api/audit?${qs}`);
       const list = (data && (data.records || data.audit)) || [];
       if (!list.length) { replace(body, el("p", { class: "muted" }, "No records.")); return; }
-      replace(body, el("div", { class: "table-wrap" }, el("table", {},
+      replace(body, el("div", { class: "table-wrap", tabindex: "0" }, el("table", {},
         el("thead", {}, el("tr", {}, ["Time", "Actor", "Role", "Action", "Target", "Site", "Camera", "IP", "Result", "Detail"].map((h) => el("th", { scope: "col" }, h)))),
         el("tbody", {}, list.map((r) => el("tr", {},
           el("td", {}, timeEl(r.time)), el("td", {}, r.actor || ""), el("td", {}, r.role || ""), el("td", {}, r.action || ""),

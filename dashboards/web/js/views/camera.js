@@ -5,8 +5,11 @@ import { subscribe, merge } from "../live.js";
 import { get, queryRange } from "../api.js";
 import { timeChart } from "../chart.js";
 import { CameraTile } from "../cameratile.js";
+import { t } from "../i18n.js";
+import { firingFor } from "../thresholds.js";
+import { subscribe as subscribeLive } from "../live.js";
 
-const RANGES = [["15 min", 900], ["1 h", 3600], ["6 h", 21600], ["24 h", 86400]];
+const RANGES = [["15m", 900], ["1h", 3600], ["6h", 21600], ["24h", 86400], ["7d", 604800]];
 
 function kv(pairs) {
   return el("dl", { class: "kv" }, pairs.filter(Boolean).map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v))));
@@ -24,14 +27,14 @@ export function render(root, params, ctx) {
   const charts = el("div", { class: "charts" });
   const clips = el("div", { "aria-live": "polite" });
   const player = el("video", { controls: true, class: "clip-player", hidden: true, "aria-label": "Clip playback" });
-  const rangeSel = el("select", { id: "cam-range" }, RANGES.map(([l, s]) => el("option", { value: String(s), selected: s === 3600 }, l)));
+  const rangeSel = el("select", { id: "cam-range" }, RANGES.map(([l, s]) => el("option", { value: String(s), selected: s === 3600 }, t(`range.${l}`))));
   replace(root, head, liveBox,
     el("div", { class: "two-col" },
-      el("section", { "aria-labelledby": "health-h" }, el("h2", { id: "health-h" }, "Health"), health),
-      el("section", { "aria-labelledby": "analysis-h" }, el("h2", { id: "analysis-h" }, "Motion and tamper"), analysis)),
-    el("section", { "aria-labelledby": "hist-h" }, el("h2", { id: "hist-h" }, "History"),
-      el("label", { for: "cam-range" }, "Range "), rangeSel, charts),
-    el("section", { "aria-labelledby": "clips-h" }, el("h2", { id: "clips-h" }, "Event clips"), player, clips));
+      el("section", { "aria-labelledby": "health-h" }, el("h2", { id: "health-h" }, t("camera.health")), health),
+      el("section", { "aria-labelledby": "analysis-h" }, el("h2", { id: "analysis-h" }, t("camera.analysis")), analysis)),
+    el("section", { "aria-labelledby": "hist-h" }, el("h2", { id: "hist-h" }, t("camera.history")),
+      el("label", { for: "cam-range" }, t("range.label")), rangeSel, charts),
+    el("section", { "aria-labelledby": "clips-h" }, el("h2", { id: "clips-h" }, t("camera.clips")), player, clips));
 
   let tile = null;
   let found = null;
@@ -40,7 +43,7 @@ export function render(root, params, ctx) {
   const abort = new AbortController();
 
   function notFound() {
-    replace(root, el("h1", {}, "Camera not found"),
+    replace(root, el("h1", {}, t("camera.not_found")),
       el("p", {}, `There is no camera "${id}", or you may not see it. `, el("a", { href: "#/" }, "Go to the overview.")));
   }
 
@@ -49,7 +52,7 @@ export function render(root, params, ctx) {
     destroyCharts = [];
     const secs = Number(rangeSel.value);
     const sel = `{camera=${quote(id)}}`;
-    const specs = [["Frames per second", `camera_fps${sel}`, "fps"], ["Bitrate", `camera_bitrate_bps${sel}`, "bit/s"], ["Up (1) / down (0)", `camera_up${sel}`, ""]];
+    const specs = [[t("camera.chart.fps"), `camera_fps${sel}`, "fps"], [t("camera.chart.bitrate"), `camera_bitrate_bps${sel}`, "bit/s"], [t("camera.chart.up"), `camera_up${sel}`, ""]];
     replace(charts, specs.map(([title]) => el("figure", { class: "chart", "data-chart": title }, el("figcaption", {}, title), el("div", { class: "plot" }))));
     await Promise.all(specs.map(async ([title, expr, unit], i) => {
       const box = charts.children[i].querySelector(".plot");
@@ -66,7 +69,7 @@ export function render(root, params, ctx) {
       const data = await get(`/api/cameras/${encodeURIComponent(id)}/clips`, { signal: abort.signal });
       const list = (data && data.clips) || [];
       if (!list.length) { replace(clips, el("p", { class: "muted" }, "No clips recorded yet.")); return; }
-      replace(clips, el("div", { class: "table-wrap" }, el("table", {},
+      replace(clips, el("div", { class: "table-wrap", tabindex: "0" }, el("table", {},
         el("thead", {}, el("tr", {}, ["Event", "Reason", "Length", "Size", ""].map((h) => el("th", { scope: "col" }, h)))),
         el("tbody", {}, list.map((c) => {
           const src = `/api/cameras/${encodeURIComponent(id)}/clips/${encodeURIComponent(c.id)}`;
@@ -117,6 +120,8 @@ export function render(root, params, ctx) {
     }
   }
 
+  let lastAlerts = [];
+  const unsubAlerts = subscribeLive("alerts", (all) => { lastAlerts = all; if (tile) tile.setAlerts(firingFor(all, { camera: id })); });
   const unsub = subscribe("cameras", (all) => {
     const c = all.find((x) => x.id === id);
     if (!c) {
@@ -133,6 +138,7 @@ export function render(root, params, ctx) {
       clipTimer = setInterval(loadClips, 15000);
     }
     tile.update(c);
+    tile.setAlerts(firingFor(lastAlerts, { camera: id }));
     draw(c);
   });
   // Motion and tamper scores come with the REST answer only (the live stream carries the camera's status):
@@ -147,6 +153,7 @@ export function render(root, params, ctx) {
   }, 3000);
   return () => {
     unsub();
+    unsubAlerts();
     clearInterval(analysisTimer);
     clearInterval(clipTimer);
     abort.abort();

@@ -2,12 +2,13 @@
 
 import { el, replace, errorBox, badge, timeEl, announce } from "../dom.js";
 import { get, post } from "../api.js";
+import { t } from "../i18n.js";
 
 // render draws the deliveries table.
 export function render(root, params, ctx) {
   const status = el("select", { id: "dl-status" }, ["", "pending", "delivered", "failed", "dead"].map((s) => el("option", { value: s, selected: s === (params.query.get("status") || "") }, s || "any")));
-  const body = el("div", { "aria-live": "polite" }, el("p", { class: "muted" }, "Loading…"));
-  replace(root, el("h1", {}, "Notification deliveries"),
+  const body = el("div", { "aria-live": "polite" }, el("p", { class: "muted" }, t("page.loading")));
+  replace(root, el("h1", {}, t("deliveries.title")),
     el("div", { class: "toolbar" }, el("label", { for: "dl-status" }, "Status "), status), body);
   let stop = false;
   async function load() {
@@ -18,7 +19,7 @@ export function render(root, params, ctx) {
       if (stop) return;
       const list = (data && data.deliveries) || [];
       if (!list.length) { replace(body, el("p", { class: "muted empty" }, "No deliveries.")); return; }
-      replace(body, el("div", { class: "table-wrap" }, el("table", {},
+      replace(body, el("div", { class: "table-wrap", tabindex: "0" }, el("table", {},
         el("thead", {}, el("tr", {}, ["#", "Receiver", "Alert", "State", "Status", "Attempts", "Last error", "Created", "Delivered", ""].map((h) => el("th", { scope: "col" }, h)))),
         el("tbody", {}, list.map((d) => el("tr", { "data-delivery": d.id },
           el("td", { class: "num" }, String(d.id)), el("td", {}, d.receiver), el("td", {}, d.alert || ""),

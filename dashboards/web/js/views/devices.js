@@ -1,6 +1,9 @@
-// Devices page: every device, silent ones first, with last seen, battery and signal when reported.
+// Devices page: every device, silent ones first, with last seen, battery and signal when reported. Readings
+// past an alerting rule's threshold are marked (icon, words and colour), as on the site page.
 
-import { el, replace, refill, fmtValue, siteHref, deviceSite } from "../dom.js";
+import { el, replace, refill, fmtValue, siteHref, deviceSite, metricLabel } from "../dom.js";
+import { t } from "../i18n.js";
+import { onThresholds, judge } from "../thresholds.js";
 import { subscribe, pageState } from "../live.js";
 import { onTick } from "../clock.js";
 import { deviceFreshness, freshnessText, bySilence } from "../freshness.js";
@@ -9,23 +12,32 @@ const HIDDEN = new Set(["seq", "battery", "rssi"]);
 
 // render draws the devices table.
 export function render(root, params) {
-  const filter = el("input", { id: "dev-filter", type: "search", placeholder: "site, device or metric", value: params.query.get("q") || "" });
+  const filter = el("input", { id: "dev-filter", type: "search", placeholder: t("devices.filter_placeholder"), value: params.query.get("q") || "" });
   // The table changes every second; only its summary is a live region, so screen readers hear when devices
   // turn silent or the page turns stale, not every tick.
-  const body = el("div", {}, el("p", { class: "muted" }, "Loading…"));
+  const body = el("div", {}, el("p", { class: "muted" }, t("page.loading")));
   const summary = el("p", { class: "muted", "aria-live": "polite" });
-  replace(root, el("h1", {}, "Devices"),
-    el("div", { class: "toolbar" }, el("label", { for: "dev-filter" }, "Filter "), filter), summary, body);
+  replace(root, el("h1", {}, t("nav.devices")),
+    el("div", { class: "toolbar" }, el("label", { for: "dev-filter" }, t("devices.filter")), filter), summary, body);
+  let thresholds = [];
   let last = [];
   let shown = []; // [device, row's "last seen" cell, row] as drawn
   const summarize = (list, page) => {
     const fs = list.map((d) => deviceFreshness(d, page));
     const silent = fs.filter((f) => f.silent).length;
-    const text = page.live ? `${list.length} devices, ${silent} silent (quiet for longer than their usual message interval allows).`
-      : `${list.length} devices. ${freshnessText({ state: "stale", dataAt: page.dataAt })}.`;
+    const text = page.live ? t("devices.summary", { n: list.length, silent })
+      : `${t("devices.count", { n: list.length })} ${freshnessText({ state: "stale", dataAt: page.dataAt })}.`;
     if (summary.textContent !== text) summary.textContent = text;
   };
   const rowClass = (f) => f.state === "stale" ? "stale" : f.silent ? "silent" : "";
+  // reading is one value of a device, marked when a rule's threshold is crossed.
+  const reading = (d, k, x) => {
+    const j = judge(thresholds, k, d.labels, x);
+    return el("span", { class: `reading${j.level ? ` level-${j.level}` : ""}`, "data-metric": k, "data-level": j.level || "ok",
+      title: j.level ? t("threshold.crossed", { rule: j.th.alert, op: j.th.op, limit: fmtValue(k, j.th.value), severity: t(`severity.${j.level}`) }) : null },
+    j.level ? (j.level === "critical" ? "⚠ " : "▲ ") : "", `${metricLabel(k)} ${fmtValue(k, x)}`,
+    j.level ? el("span", { class: "sr-only" }, ` (${t("threshold.crossed", { rule: j.th.alert, op: j.th.op, limit: fmtValue(k, j.th.value), severity: t(`severity.${j.level}`) })})`) : "");
+  };
   // tick re-renders every row's freshness from the timestamps, in place.
   const tick = () => {
     const page = pageState();
@@ -43,8 +55,8 @@ export function render(root, params) {
     const page = pageState();
     const list = last.filter((d) => !q || JSON.stringify([d.id, d.labels, Object.keys(d.last_values || {})]).toLowerCase().includes(q))
       .sort(bySilence(page));
-    refill(body, el("div", { class: "table-wrap" }, el("table", { class: "devices" },
-      el("thead", {}, el("tr", {}, ["Device", "Site", "Last seen", "Battery", "Signal", "Readings", "Messages", "Errors"].map((h) => el("th", { scope: "col" }, h)))),
+    refill(body, el("div", { class: "table-wrap", tabindex: "0" }, el("table", { class: "devices" },
+      el("thead", {}, el("tr", {}, ["devices.col.device", "devices.col.site", "devices.col.last_seen", "devices.col.battery", "devices.col.signal", "devices.col.readings", "devices.col.messages", "devices.col.errors"].map((h) => el("th", { scope: "col" }, t(h))))),
       el("tbody", {}, list.map((d) => {
         const v = d.last_values || {};
         const f = deviceFreshness(d, page);
@@ -54,7 +66,7 @@ export function render(root, params) {
           el("td", { class: "age" }, freshnessText(f)),
           el("td", {}, "battery" in v ? fmtValue("battery", v.battery) : "—"),
           el("td", {}, "rssi" in v ? fmtValue("rssi", v.rssi) : "—"),
-          el("td", {}, Object.entries(v).filter(([k]) => !HIDDEN.has(k)).map(([k, x]) => `${k} ${fmtValue(k, x)}`).join(" · ")),
+          el("td", { class: "readings" }, Object.entries(v).filter(([k]) => !HIDDEN.has(k)).map(([k, x], i) => [i ? " · " : "", reading(d, k, x)])),
           el("td", { class: "num" }, String(d.messages)),
           el("td", { class: "num" }, String(d.errors)));
       })))));
@@ -64,6 +76,7 @@ export function render(root, params) {
     tick();
   };
   filter.addEventListener("input", draw);
-  const unsubs = [subscribe("devices", (l) => { last = l; draw(); }), onTick(tick)];
+  const unsubs = [subscribe("devices", (l) => { last = l; draw(); }), onTick(tick),
+    onThresholds((list) => { thresholds = list; if (last.length) draw(); })];
   return () => unsubs.forEach((u) => u());
 }

@@ -2,6 +2,7 @@
 
 import { el, replace, errorBox, badge, ago, fmtDuration } from "../dom.js";
 import { get } from "../api.js";
+import { t } from "../i18n.js";
 
 function field(r, ...names) {
   for (const n of names) if (r && r[n] !== undefined) return r[n];
@@ -27,15 +28,15 @@ function dur(ns) { return typeof ns === "number" && ns > 0 ? fmtDuration(ns / 1e
 
 // render draws the rules table.
 export function render(root) {
-  const body = el("div", { "aria-live": "polite" }, el("p", { class: "muted" }, "Loading…"));
-  replace(root, el("h1", {}, "Rules"), body);
+  const body = el("div", { "aria-live": "polite" }, el("p", { class: "muted" }, t("page.loading")));
+  replace(root, el("h1", {}, t("nav.rules")), body);
   let stop = false;
   async function load() {
     try {
       const data = await get("/api/rules");
       if (stop) return;
       const list = (data && data.rules) || [];
-      replace(body, el("div", { class: "table-wrap" }, el("table", { class: "rules" },
+      replace(body, el("div", { class: "table-wrap", tabindex: "0" }, el("table", { class: "rules" },
         el("thead", {}, el("tr", {}, ["Alert", "Group", "Expression", "For", "Severity", "Health", "Last evaluation", "Pending", "Firing", "Source"].map((h) => el("th", { scope: "col" }, h)))),
         el("tbody", {}, list.map((x) => {
           const r = x.rule || x;

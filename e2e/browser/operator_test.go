@@ -1,0 +1,329 @@
+package browser_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// The sizes the operator's screen is tested at: a desktop and a phone.
+var (
+	desktop = [2]int64{1440, 900}
+	phone   = [2]int64{390, 844}
+)
+
+// feverDevice is the demo's wearable that runs a fever (sim Faults.FeverDevice), at site.
+const feverDevice = "wearable-001"
+
+// resize sets the viewport; phone-sized is a mobile device with touch.
+func (b *browser) resize(size [2]int64) {
+	b.t.Helper()
+	if size == phone {
+		b.do(10*time.Second, chromedp.EmulateViewport(size[0], size[1], chromedp.EmulateMobile, chromedp.EmulateScale(2)))
+		return
+	}
+	b.do(10*time.Second, chromedp.EmulateViewport(size[0], size[1]))
+}
+
+// open loads a page of the dashboard afresh (a direct visit, not a route change inside the app).
+func (b *browser) open(hash string) {
+	b.t.Helper()
+	// A new query string each time: a navigation that changes only the hash would not reload the page.
+	b.loads++
+	b.do(30*time.Second, chromedp.Navigate(fmt.Sprintf("%s/?load=%d%s", b.base, b.loads, hash)))
+	b.waitJS(20*time.Second, `document.querySelector("#who")?.textContent && document.querySelector("main h1")`)
+}
+
+// setLang sets the UI language the way the settings menu remembers it, and reloads.
+func (b *browser) setLang(lang string) {
+	b.t.Helper()
+	eval[any](b, fmt.Sprintf(`localStorage.setItem("citywatch.lang", %q), null`, lang))
+	b.do(30*time.Second, chromedp.Reload())
+	b.waitJS(20*time.Second, fmt.Sprintf(`document.documentElement.lang === %q && document.querySelector("#nav a")`, lang))
+}
+
+var axeSource string
+
+// axe runs axe-core (testdata/axe.min.js, vendored from npm) on the page and returns its serious and
+// critical violations.
+func (b *browser) axe() []string {
+	b.t.Helper()
+	if axeSource == "" {
+		src, err := os.ReadFile(filepath.Join("testdata", "axe.min.js"))
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		axeSource = string(src)
+	}
+	if !eval[bool](b, `typeof window.axe === "object"`) {
+		eval[any](b, axeSource+";null")
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	res, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`axe.run(document, {resultTypes: ["violations"]}).then((r) =>
+		r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+		 .map((v) => v.impact + " " + v.id + ": " + v.help + " — " + v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | ")))`,
+		chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("axe: %v", err)
+	}
+	return res
+}
+
+// TestOperatorScreen drives the operator's and the nurse's screens: thresholds you can see, every page
+// correct when opened directly, one fetch per list, compressed cached code, accessibility at desktop and
+// phone size, and a phone user acknowledging alerts — in English and in Vietnamese. The subtests share one
+// demo and run in order.
+func TestOperatorScreen(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test: builds citywatch and runs chromium")
+	}
+	testenvChromium(t)
+	d := startDemo(t, buildCitywatch(t), "--live-ping-interval", "1s")
+	b := newBrowser(t, d.base)
+	b.login("admin", d.password)
+
+	t.Run("fever tile carries the critical marking and the threshold", func(t *testing.T) {
+		b.t = t
+		b.resize(desktop)
+		b.open("#/site/" + site)
+		tile := fmt.Sprintf(`document.querySelector('.sensor-tile[data-device$=%s]')`, js("/"+feverDevice))
+		// The simulated fever rises past 38 °C some seconds after the demo starts.
+		b.waitJS(120*time.Second, tile+`?.dataset.level === "critical"`)
+		dd := eval[string](b, tile+`.querySelector('dd[data-metric=body_temperature]').textContent`)
+		limit := eval[string](b, tile+`.querySelector('.level-critical dd.limit')?.textContent || ""`)
+		if !strings.HasPrefix(dd, "⚠") || !strings.Contains(limit, "Fever") || !strings.Contains(limit, "38") || !strings.Contains(limit, "critical") {
+			t.Errorf("fever value %q, limit %q: want the ⚠ icon and the words \"critical: Fever > 38 °C\"", dd, limit)
+		}
+		if lines := eval[string](b, tile+`.querySelector('.spark-box').dataset.thresholds || ""`); !strings.Contains(lines, "Fever > 38") {
+			t.Errorf("the fever tile's trend draws limits %q, want Fever > 38", lines)
+		}
+		// A normal wearable is not marked.
+		if n := eval[float64](b, `[...document.querySelectorAll('.sensor-tile[data-device*="/wearable-"]')].filter((e) => e.dataset.level === "ok").length`); n < 1 {
+			t.Errorf("no wearable tile is unmarked: every tile is flagged")
+		}
+		// Once the Fever alert fires, the tile says so too.
+		b.waitJS(120*time.Second, tile+`.querySelector(".alert-note:not([hidden])")?.textContent.includes("Fever")`)
+		b.screenshot("site-thresholds.png")
+		// The devices table flags it as well.
+		b.route("#/devices")
+		b.waitJS(20*time.Second, fmt.Sprintf(`document.querySelector('tr[data-device$=%s] .reading[data-metric=body_temperature][data-level=critical]')`, js("/"+feverDevice)))
+	})
+
+	t.Run("every page sets its status and title when opened directly", func(t *testing.T) {
+		b.t = t
+		for _, p := range []struct{ hash, title string }{
+			{"#/", "Overview — citywatch"}, {"#/site/" + site, site + " — Site — citywatch"}, {"#/camera/cam1", "cam1 — Camera — citywatch"},
+			{"#/alerts/firing", "Firing — Alerts — citywatch"}, {"#/devices", "Devices — citywatch"}, {"#/rules", "Rules — citywatch"},
+			{"#/deliveries", "Deliveries — citywatch"}, {"#/explore?q=temperature&range=900", "Explore — citywatch"}, {"#/audit", "Audit — citywatch"},
+		} {
+			b.open(p.hash)
+			b.waitJS(20*time.Second, `document.querySelector("#live").dataset.state === "live" && document.querySelector("#live-text").textContent === "live"`)
+			if got := eval[string](b, `document.title`); got != p.title {
+				t.Errorf("%s: title %q, want %q", p.hash, got, p.title)
+			}
+		}
+	})
+
+	t.Run("one fetch per list per load, code compressed and cached", func(t *testing.T) {
+		b.t = t
+		b.open("#/site/" + site)
+		// Two pings after the stream opened, every load the opening started has been answered.
+		b.waitJS(20*time.Second, `document.querySelector(".sensor-tile") && document.querySelector(".camera-tile") && window.__citywatchLive.state === "open" && window.__citywatchLive.byKind.ping >= 2`)
+		counts := eval[map[string]float64](b, `(() => {
+			const c = {"/api/devices": 0, "/api/cameras": 0, "/api/alerts": 0};
+			for (const e of performance.getEntriesByType("resource")) {
+				const p = new URL(e.name).pathname;
+				if (p in c) c[p]++;
+			}
+			return c;
+		})()`)
+		t.Logf("REST loads on one direct load of the site page: %v", counts)
+		for path, n := range counts {
+			if n != 1 {
+				t.Errorf("%s fetched %v times on one load of the site page, want 1", path, n)
+			}
+		}
+		sizes := eval[map[string]float64](b, `(() => {
+			const e = performance.getEntriesByType("resource").find((e) => e.name.includes("/vendor/uPlot.esm.js"));
+			return e ? {encoded: e.encodedBodySize, decoded: e.decodedBodySize} : {};
+		})()`)
+		code := eval[map[string]float64](b, `performance.getEntriesByType("resource").filter((e) => /\/ui\/.*\.(js|css|json)$/.test(e.name))
+			.reduce((s, e) => ({files: s.files + 1, encoded: s.encoded + e.encodedBodySize, decoded: s.decoded + e.decodedBodySize}), {files: 0, encoded: 0, decoded: 0})`)
+		t.Logf("the site page's code: %v files, %.1f KiB sent (gzip) for %.1f KiB", code["files"], code["encoded"]/1024, code["decoded"]/1024)
+		if sizes["decoded"] == 0 || sizes["encoded"] > sizes["decoded"]/2 {
+			t.Errorf("uPlot: %v bytes sent for %v: not compressed", sizes["encoded"], sizes["decoded"])
+		}
+		// The code is served for keeps under its content hash; a second load takes it from the browser's cache.
+		cc, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`fetch(document.querySelector("script[type=module]").src).then((r) => r.headers.get("cache-control") || "")`, chromedp.EvalAwaitPromise))
+		if err != nil || !strings.Contains(cc, "immutable") {
+			t.Errorf("the page's code is served with Cache-Control %q (%v), want long-lived and immutable", cc, err)
+		}
+		b.open("#/site/" + site)
+		b.waitJS(20*time.Second, `document.querySelector(".sensor-tile")`)
+		sent := eval[float64](b, `performance.getEntriesByType("resource").filter((e) => /\/ui\/v-[0-9a-f]+\/.*\.(js|css)$/.test(e.name)).reduce((s, e) => s + e.transferSize, 0)`)
+		if sent != 0 {
+			t.Errorf("a reload transferred %v bytes of code: the hashed assets are not cached", sent)
+		}
+	})
+
+	t.Run("no layout shift when the site page loads", func(t *testing.T) {
+		b.t = t
+		b.loads++
+		b.do(30*time.Second, chromedp.Navigate(fmt.Sprintf("%s/?load=%d#/site/%s", b.base, b.loads, site)))
+		eval[any](b, `(window.__cls = 0, new PerformanceObserver((l) => { for (const e of l.getEntries()) if (!e.hadRecentInput) window.__cls += e.value; }).observe({type: "layout-shift", buffered: true}), null)`)
+		b.waitJS(20*time.Second, `document.querySelectorAll(".sensor-tile .spark-box canvas").length > 3 && document.querySelector(".camera-tile")`)
+		b.waitJS(20*time.Second, `[...document.querySelectorAll(".camera-tile")].some((e) => e.dataset.player === "playing")`)
+		cls := eval[float64](b, `window.__cls`)
+		t.Logf("cumulative layout shift of the site page (desktop): %.3f", cls)
+		if cls > 0.05 {
+			t.Errorf("CLS %.3f, want ≤ 0.05", cls)
+		}
+	})
+
+	t.Run("camera badge agrees with the video", func(t *testing.T) {
+		b.t = t
+		b.waitJS(30*time.Second, `[...document.querySelectorAll(".camera-tile")].some((e) => e.dataset.player === "playing")`)
+		bad := eval[[]string](b, `[...document.querySelectorAll('.camera-tile[data-player="playing"]')].filter((e) => !["online", "degraded"].includes(e.dataset.state) || /offline|0\.0 fps/.test(e.querySelector("h3").textContent + e.querySelector(".cam-info").textContent)).map((e) => e.dataset.camera + ": " + e.textContent)`)
+		if len(bad) > 0 {
+			t.Errorf("tiles playing video but saying otherwise: %v", bad)
+		}
+	})
+
+	for _, size := range [][2]int64{desktop, phone} {
+		t.Run(fmt.Sprintf("axe at %dx%d", size[0], size[1]), func(t *testing.T) {
+			b.t = t
+			b.resize(size)
+			defer b.resize(desktop)
+			for _, p := range pages {
+				b.open(p.hash)
+				b.waitJS(20*time.Second, fmt.Sprintf(`document.querySelector(%s)`, js(p.ready)))
+				for _, v := range b.axe() {
+					t.Errorf("%s at %dx%d: %s", p.hash, size[0], size[1], v)
+				}
+			}
+			// The sign-in page too (it is public; the session does not matter to it).
+			b.do(30*time.Second, chromedp.Navigate(b.base+"/login?next=%2F"))
+			b.waitJS(20*time.Second, `document.documentElement.lang && document.querySelector("#login button").textContent`)
+			for _, v := range b.axe() {
+				t.Errorf("/login at %dx%d: %s", size[0], size[1], v)
+			}
+		})
+	}
+
+	t.Run("Vietnamese: a nurse acknowledges a fever alert on the phone", func(t *testing.T) {
+		nurse := newBrowser(t, d.base)
+		nurse.login("admin", d.password)
+		nurse.resize(phone)
+		nurse.setLang("vi")
+		if nav := eval[string](nurse, `document.querySelector("#nav a").textContent`); nav != "Tổng quan" {
+			t.Errorf("first navigation entry %q in Vietnamese, want Tổng quan", nav)
+		}
+		nurse.open("#/alerts/firing")
+		nurse.waitJS(20*time.Second, `document.querySelector("table.alerts tr[data-alert-id]")`)
+		nurse.screenshot("phone-alerts-vi.png")
+		phoneAck(t, nurse, d, func(a apiAlert) bool { return a.Rule == "Fever" && a.Labels["site"] == site }, "Xác nhận", "điều dưỡng đang đến")
+		// Dates read dd/MM/yyyy, 24-hour, and the zone is named.
+		nurse.open("#/alerts/history")
+		nurse.waitJS(20*time.Second, `document.querySelector("table.alerts time") || document.querySelector("table.alerts tr")`)
+		nurse.open("#/explore?q=body_temperature&range=900")
+		nurse.waitJS(20*time.Second, `document.querySelector(".chart-box .zone")`)
+		if z := eval[string](nurse, `document.querySelector(".chart-box .zone").textContent`); !strings.HasPrefix(z, "Giờ theo ") || !strings.Contains(z, "UTC") {
+			t.Errorf("chart zone caption %q", z)
+		}
+		// Switch back to English the way a user does, from the settings menu.
+		nurse.do(10*time.Second, chromedp.Click(chromedp.CSS(".settings summary")))
+		nurse.do(10*time.Second, chromedp.WaitVisible(chromedp.CSS("#opt-lang")))
+		eval[any](nurse, `(() => { const s = document.querySelector("#opt-lang"); s.value = "en"; setTimeout(() => s.dispatchEvent(new Event("change"))); })(), null`)
+		nurse.waitJS(20*time.Second, `document.documentElement.lang === "en" && document.querySelector("#nav a")?.textContent === "Overview"`)
+	})
+
+	t.Run("phone user acknowledges with one tap, no sideways scroll", func(t *testing.T) {
+		b.t = t
+		b.resize(phone)
+		defer b.resize(desktop)
+		id := phoneAck(t, b, d, func(a apiAlert) bool { return a.Rule != "Fever" }, "Acknowledge", "on my way")
+		t.Logf("acknowledged alert %d from the phone", id)
+	})
+}
+
+// phoneAck acknowledges, at phone size, the first unacknowledged firing alert that want accepts, with a
+// comment typed beside the button and one tap, checks the page never scrolls sideways and the button is a 44 px
+// target, and returns the alert's id. button is the button's text ("" to skip checking it).
+func phoneAck(t *testing.T, b *browser, d *demo, want func(apiAlert) bool, button, comment string) int64 {
+	t.Helper()
+	var target apiAlert
+	eventually(t, 180*time.Second, func() string {
+		var list struct{ Alerts []apiAlert }
+		if _, err := d.getJSON("/api/alerts?state=firing", &list); err != nil {
+			return err.Error()
+		}
+		for _, a := range list.Alerts {
+			if a.State == "firing" && a.AckedBy == "" && want(a) {
+				target = a
+				return ""
+			}
+		}
+		return fmt.Sprintf("no unacknowledged firing alert of the kind wanted yet: %+v", list.Alerts)
+	})
+	row := fmt.Sprintf(`tr[data-alert-id="%d"]`, target.ID)
+	b.open("#/alerts/firing")
+	b.waitJS(30*time.Second, fmt.Sprintf(`document.querySelector('%s button[data-action=ack]')`, row))
+	if w := eval[float64](b, `document.documentElement.scrollWidth - window.innerWidth`); w > 1 {
+		t.Errorf("the alerts page scrolls sideways by %v px on a phone", w)
+	}
+	if h := eval[float64](b, fmt.Sprintf(`document.querySelector('%s button[data-action=ack]').getBoundingClientRect().height`, row)); h < 44 {
+		t.Errorf("Acknowledge is %v px tall on a phone, want ≥ 44", h)
+	}
+	if h := eval[float64](b, `document.querySelector("header.top").getBoundingClientRect().height`); h > 100 {
+		t.Errorf("the header is %v px tall on a phone, want ≤ 100", h)
+	}
+	if right := eval[float64](b, fmt.Sprintf(`document.querySelector('%s button[data-action=ack]').getBoundingClientRect().right`, row)); right > 390 {
+		t.Errorf("Acknowledge ends at x=%v, off a 390 px screen", right)
+	}
+	if button != "" {
+		if got := eval[string](b, fmt.Sprintf(`document.querySelector('%s button[data-action=ack]').textContent`, row)); got != button {
+			t.Errorf("Acknowledge button says %q, want %q", got, button)
+		}
+	}
+	b.do(30*time.Second,
+		chromedp.ScrollIntoView(chromedp.CSS(row+` input.ack-inline`)),
+		chromedp.SendKeys(chromedp.CSS(row+` input.ack-inline`), comment),
+		chromedp.Click(chromedp.CSS(row+` button[data-action=ack]`)),
+	)
+	eventually(t, 20*time.Second, func() string {
+		var got apiAlert
+		if _, err := d.getJSON(fmt.Sprintf("/api/alerts/%d", target.ID), &got); err != nil {
+			return err.Error()
+		}
+		if got.AckedBy != "admin" || got.Comment != comment {
+			return fmt.Sprintf("alert %d: acked_by %q comment %q", target.ID, got.AckedBy, got.Comment)
+		}
+		return ""
+	})
+	if n := eval[float64](b, `document.querySelectorAll("dialog[open]").length`); n != 0 {
+		t.Errorf("a dialog opened: the phone ack took more than one tap")
+	}
+	return target.ID
+}
+
+// screenshot writes the page to docs/img/<name> with -update-screenshots (for the README), else nothing.
+func (b *browser) screenshot(name string) {
+	b.t.Helper()
+	if !*updateScreenshots {
+		return
+	}
+	png, err := chromedpRun(b, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(repoRoot(b.t), "docs", "img", name), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
