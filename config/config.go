@@ -186,7 +186,7 @@ type IngestConfig struct {
 	// longest-silent device is evicted for each new one, counted and logged. It defaults to 100000.
 	MaxDevices int `yaml:"max_devices"`
 	// DeviceSaveInterval is how often the device registry's changes are saved to the metadata database (it is
-	// restored at start; a graceful stop saves everything). It defaults to 30s.
+	// restored at start; a graceful stop saves everything). It defaults to 1m.
 	DeviceSaveInterval Duration `yaml:"device_save_interval"`
 	// DefaultMapping applies the default city/{district}/{site}/{device}[/{metric}] mapping to topics that no
 	// rule matches. It defaults to true.

@@ -33,7 +33,7 @@ func Default() *Config {
 			MaxSeriesPerDevice: 200,
 			// Device registry bound and persistence; see ingest/registry.go.
 			MaxDevices:         100000,
-			DeviceSaveInterval: Duration(30 * time.Second),
+			DeviceSaveInterval: Duration(time.Minute),
 			// Payload limits; see ingest/mapping.
 			MaxFieldsPerMessage: 1000,
 		},

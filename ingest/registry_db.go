@@ -38,7 +38,8 @@ CREATE INDEX IF NOT EXISTS ingest_devices_last_seen ON ingest_devices(last_seen_
 type DeviceStoreConfig struct {
 	// FlushInterval is how often Run saves the devices that changed. After a crash (SIGKILL, power loss) the
 	// registry restarts from the last save, so at most this much of first-seen, counts and last values is
-	// lost; a graceful stop saves everything (Flush). It defaults to 30s.
+	// lost; a graceful stop saves everything (Flush). A save costs about 20 µs of CPU per changed device
+	// (SQLite upserts), so a minute keeps 166,000 busy devices near 5 % of one core. It defaults to 1m.
 	FlushInterval time.Duration
 	// BatchRows bounds the rows written per transaction, so that other writers of the metadata database
 	// (logins, alert changes, the notification outbox) wait for at most one batch. It defaults to 2000.
@@ -100,7 +101,7 @@ func NewDeviceStore(cfg DeviceStoreConfig, deps DeviceStoreDeps) (*DeviceStore, 
 			cfg.FlushInterval, cfg.BatchRows)
 	}
 	if cfg.FlushInterval == 0 {
-		cfg.FlushInterval = 30 * time.Second
+		cfg.FlushInterval = time.Minute
 	}
 	if cfg.BatchRows == 0 {
 		cfg.BatchRows = 2000
