@@ -96,7 +96,7 @@ func TestRestartKeepsDeviceRegistry(t *testing.T) {
 	defer resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	var body struct {
-		Devices  []ingest.Device       `json:"devices"`
+		Devices  []ingest.Device        `json:"devices"`
 		Registry *ingest.RegistryStatus `json:"registry"`
 	}
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
