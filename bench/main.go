@@ -31,6 +31,7 @@ func main() {
 	series := flag.Int("series", 100000, "active series for the serve scale and RSS rows")
 	series1M := flag.Bool("series-1m", false, "also measure serve at 1,000,000 series (166,667 devices; several minutes, needs ~2 GB)")
 	skipExternal := flag.Bool("skip-external", false, "skip the mosquitto measurements")
+	skipServeRates := flag.Bool("skip-serve-rates", false, "skip the embedded-broker serve rate rows (keep the scale, RSS and query rows)")
 	skipIngest := flag.Bool("skip-ingest", false, "skip the ingest, memory and query measurements")
 	skipAlerts := flag.Bool("skip-alerts", false, "skip the alerting measurements")
 	skipInflux := flag.Bool("skip-influx", false, "skip the InfluxDB measurements")
@@ -111,7 +112,7 @@ func main() {
 		if *series1M {
 			seriesList = append(seriesList, 1000000)
 		}
-		ingestRows(add, *msgs, *extMsgs, *publishers, seriesList, *skipExternal)
+		ingestRows(add, *msgs, *extMsgs, *publishers, seriesList, *skipExternal, *skipServeRates)
 	}
 	if !*skipAlerts {
 		alertRows(add, *alertN, *eventRounds, *deliveries, *ruleCount, *ruleSeries)
@@ -159,8 +160,10 @@ func main() {
 }
 
 // ingestRows adds the ingest rows: `citywatch serve` driven from outside (serve.go) and the range query.
-func ingestRows(add func(row), msgs, extMsgs, publishers int, seriesList []int, skipExternal bool) {
-	serveIngestRows(add, msgs, publishers)
+func ingestRows(add func(row), msgs, extMsgs, publishers int, seriesList []int, skipExternal, skipServeRates bool) {
+	if !skipServeRates {
+		serveIngestRows(add, msgs, publishers)
+	}
 	if !skipExternal {
 		externalServeRows(add, extMsgs, publishers)
 	}
