@@ -30,6 +30,8 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"citywatch/internal/testenv"
 )
 
 // serveRounds is how many alternating rounds each serve row runs; the median is the figure.
@@ -503,9 +505,47 @@ func newLineCounter() *lineCounter {
 	return lc
 }
 
-// startTelegraf runs Telegraf (built by scripts/install-test-deps.sh) against the broker at addr.
+// Telegraf is the external-broker baseline, built (once, minutes) into the test-binary cache.
+const (
+	telegrafModule  = "github.com/influxdata/telegraf"
+	telegrafVersion = "v1.37.2"
+	telegrafTags    = "custom,inputs.mqtt_consumer,outputs.influxdb_v2,parsers.json"
+)
+
+// telegrafBinary returns Telegraf from the cache (internal/testenv's CacheBin, where
+// scripts/install-test-deps.sh builds influxd), building it there first if it is missing or another version:
+// go install -tags custom,inputs.mqtt_consumer,outputs.influxdb_v2,parsers.json telegraf@v1.37.2, outside the
+// repository so its go.mod does not apply.
+var telegrafBinary = sync.OnceValues(func() (string, error) {
+	dir := testenv.CacheBin()
+	bin := filepath.Join(dir, "telegraf")
+	ok := func() bool {
+		out, err := exec.Command("go", "version", "-m", bin).Output()
+		return err == nil && strings.Contains(string(out), telegrafModule+"\t"+telegrafVersion)
+	}
+	if ok() {
+		return bin, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(os.Stderr, "    building Telegraf %s into %s (a few minutes)...\n", telegrafVersion, dir)
+	cmd := exec.Command("go", "install", "-tags", telegrafTags, telegrafModule+"/cmd/telegraf@"+telegrafVersion)
+	cmd.Dir = "/"
+	cmd.Env = append(os.Environ(), "GOBIN="+dir, "GOFLAGS=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building Telegraf (go install -tags %s %s/cmd/telegraf@%s): %w: %.2000s", telegrafTags,
+			telegrafModule, telegrafVersion, err, out)
+	}
+	if !ok() {
+		return "", fmt.Errorf("built %s but go version -m does not show %s %s", bin, telegrafModule, telegrafVersion)
+	}
+	return bin, nil
+})
+
+// startTelegraf runs Telegraf against the broker at addr, writing to the InfluxDB v2 endpoint out.
 func startTelegraf(addr string, qos byte, out string) (stop func(), err error) {
-	bin, err := benchBinary("telegraf")
+	bin, err := telegrafBinary()
 	if err != nil {
 		return nil, err
 	}
