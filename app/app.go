@@ -80,6 +80,7 @@ type App struct {
 	appender  store.Appender
 	mapper    *swapMapper
 	pipeline  *ingest.Pipeline
+	devices   *ingest.DeviceStore // the pipeline's device registry in the metadata database (app/devices.go)
 	broker    *broker.Broker
 	externals []*ingest.External
 	cams      *cameras.Monitor
@@ -213,6 +214,9 @@ func (a *App) build() error {
 		}
 	}
 	if err := a.buildAuth(); err != nil {
+		return err
+	}
+	if err := a.buildDeviceStore(); err != nil {
 		return err
 	}
 	a.api, err = a.newQueryAPI()
@@ -460,10 +464,14 @@ func (a *App) run(ctx context.Context, started chan<- struct{}) (err error) {
 	if err := a.startRemoteWrite(); err != nil {
 		return err
 	}
-	wg.Add(3)
+	wg.Add(4)
 	go func() {
 		defer wg.Done()
 		_ = a.pipeline.Run(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		a.runDeviceStore(ctx)
 	}()
 	go func() {
 		defer wg.Done()
@@ -548,6 +556,7 @@ func (a *App) closeStores() error {
 	if a.db != nil {
 		errs = append(errs, a.db.Close())
 	}
+	a.saveDevices()
 	if a.meta != nil {
 		errs = append(errs, a.meta.Close())
 		a.meta = nil

@@ -67,7 +67,6 @@ var internalFields = map[string]string{
 	"ingest.ExternalConfig.DrainTimeout":   "shutdown bound; a test knob",
 
 	"ingest.PipelineConfig.DeadLetterPayloadBytes": "bound of a dead-letter entry; a safety limit",
-	"ingest.PipelineConfig.MaxDevices":             "registry bound; a safety limit (issue 12 may expose it)",
 	"ingest.PipelineConfig.MaxMetricsPerDevice":    "registry bound; a safety limit (issue 12 may expose it)",
 	"ingest.PipelineConfig.DeviceExportInterval":   "device_last_seen_seconds period; a test knob",
 	"ingest.PipelineConfig.RejectLogInterval":      "log rate limit; a test knob",

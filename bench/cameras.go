@@ -22,6 +22,8 @@ import (
 
 	"citywatch/cameras"
 	"citywatch/cameras/analyze"
+	"citywatch/cameras/media"
+	"citywatch/config"
 	"citywatch/sim/camerasim"
 	"citywatch/store"
 )
@@ -94,7 +96,7 @@ func child(role, base string, n int, warmup, window time.Duration) (childReport,
 	var finish func() (online int, minFPS float64, falseOffline int)
 	var an *analyze.Analyzer
 	switch role {
-	case "monitor", "analyze":
+	case "monitor", "analyze", "sinks":
 		cfgs := make([]cameras.CameraConfig, n)
 		for i := range cfgs {
 			cfgs[i] = cameras.CameraConfig{ID: "cam" + strconv.Itoa(i+1), Site: "s1", URL: base + "/cam" + strconv.Itoa(i+1),
@@ -104,7 +106,7 @@ func child(role, base string, n int, warmup, window time.Duration) (childReport,
 		wasOnline := map[string]bool{}
 		falseOff := 0
 		var sink cameras.AccessUnitSink
-		if role == "analyze" {
+		if role == "analyze" || role == "sinks" {
 			acams := make([]analyze.CameraConfig, n)
 			for i := range acams {
 				acams[i] = analyze.CameraConfig{ID: cfgs[i].ID, Site: "s1"} // default analysis fps
@@ -118,6 +120,30 @@ func child(role, base string, n int, warmup, window time.Duration) (childReport,
 			}
 			defer an.Close()
 			sink = an
+		}
+		if role == "sinks" {
+			// What `citywatch serve` runs for every camera: analysis at the default fps and the media ring
+			// (media's defaults as configured: ring_seconds 30 s, at most 32 MiB per camera).
+			dir, err := os.MkdirTemp("", "citywatch-bench-media-")
+			if err != nil {
+				return rep, err
+			}
+			defer os.RemoveAll(dir)
+			mc := config.Default().Media
+			mcams := make([]media.CameraConfig, n)
+			for i := range mcams {
+				mcams[i] = media.CameraConfig{ID: cfgs[i].ID, Site: "s1"}
+			}
+			med, err := media.New(media.Config{DataDir: dir, Cameras: mcams, RingSeconds: mc.RingSeconds.Std().Seconds(),
+				Retention: mc.ClipRetention.Std(), MaxClipBytes: int64(mc.ClipMaxBytes)}, media.Deps{Logger: quiet})
+			if err != nil {
+				return rep, err
+			}
+			if err := med.Start(); err != nil {
+				return rep, err
+			}
+			defer med.Close()
+			sink = cameras.Sinks{an, med}
 		}
 		m, err := cameras.New(cameras.Config{Cameras: cfgs}, cameras.Deps{Appender: &discardAppender{}, Logger: quiet, Sink: sink,
 			Events: func(ev cameras.Event) {
@@ -409,6 +435,7 @@ type cameraCost struct {
 	n                    int
 	clip                 streamClip
 	monitor, bare        childReport
+	sinks                childReport // the monitor with the default sinks (analysis + media ring), as serve runs it
 	maxN                 int
 	tried                []string
 	stopped              string // why the real-time search stopped
@@ -437,6 +464,10 @@ func cameraBench(clip streamClip, n, searchFrom, searchMax, detectN int, warmup,
 		sim.Close()
 		return res, err
 	}
+	if res.sinks, err = runMeasuringChild("sinks", base, n, warmup, window); err != nil {
+		sim.Close()
+		return res, err
+	}
 	sim.Close()
 	fps := float64(clip.fps)
 	for k := searchFrom; ; k *= 2 {
@@ -446,7 +477,7 @@ func cameraBench(clip streamClip, n, searchFrom, searchMax, detectN int, warmup,
 			return res, err
 		}
 		sent0, c0, t0 := sim.FramesSent(), cpuTime(), time.Now()
-		rep, err := runMeasuringChild("monitor", base, k, warmup, window)
+		rep, err := runMeasuringChild("sinks", base, k, warmup, window)
 		simFPS := float64(sim.FramesSent()-sent0) / time.Since(t0).Seconds() / float64(k)
 		simCores := float64(cpuTime()-c0) / float64(time.Since(t0))
 		sim.Close()
@@ -466,14 +497,14 @@ func cameraBench(clip streamClip, n, searchFrom, searchMax, detectN int, warmup,
 		if rep.MinFPS < 0.9*fps {
 			why = append(why, fmt.Sprintf("slowest camera %.1f fps", rep.MinFPS))
 		}
-		fmt.Fprintf(os.Stderr, "    %d cameras: online %d, false offline %d, min fps %.1f, monitor %.2f cores, simulator %.1f fps/camera %.2f cores\n",
-			k, rep.Online, rep.FalseOffline, rep.MinFPS, rep.CPUCores, simFPS, simCores)
+		fmt.Fprintf(os.Stderr, "    %d cameras: online %d, false offline %d, min fps %.1f, citywatch %.2f + ffmpeg %.2f cores, simulator %.1f fps/camera %.2f cores\n",
+			k, rep.Online, rep.FalseOffline, rep.MinFPS, rep.CPUCores, rep.ChildCores, simFPS, simCores)
 		if len(why) > 0 {
-			res.tried = append(res.tried, fmt.Sprintf("%d: fail (%s; monitor %.2f + simulator %.2f cores)", k, strings.Join(why, ", "), rep.CPUCores, simCores))
+			res.tried = append(res.tried, fmt.Sprintf("%d: fail (%s; citywatch %.2f + ffmpeg %.2f + simulator %.2f cores)", k, strings.Join(why, ", "), rep.CPUCores, rep.ChildCores, simCores))
 			res.stopped = fmt.Sprintf("stopped at %d: %s", k, strings.Join(why, ", "))
 			break
 		}
-		res.tried = append(res.tried, fmt.Sprintf("%d: ok (monitor %.2f + simulator %.2f cores)", k, rep.CPUCores, simCores))
+		res.tried = append(res.tried, fmt.Sprintf("%d: ok (citywatch %.2f + ffmpeg %.2f + simulator %.2f cores)", k, rep.CPUCores, rep.ChildCores, simCores))
 		res.maxN = k
 		if k >= searchMax {
 			res.stopped = fmt.Sprintf("stopped at the search cap %d", searchMax)

@@ -14,6 +14,7 @@ import (
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 
+	"citywatch/config"
 	"citywatch/internal/testenv"
 	"citywatch/store/influx"
 )
@@ -97,8 +98,11 @@ func influxBench(samples int, outage time.Duration) (influxResult, error) {
 	res.direct = float64(batches*batch) / time.Since(start).Seconds()
 
 	newWriter := func(dir string) (queueWriter, error) {
-		w, err := influx.New(influx.Config{URL: d.url, Bucket: influxBucket, Edge: "bench", QueueDir: dir, BatchSize: batch,
-			FlushInterval: 100 * time.Millisecond}, influx.Deps{Logger: quiet})
+		// What users run: storage.influx's defaults (batch 5,000, flush 1 s, gzip on).
+		def := config.Default().Storage.Influx
+		w, err := influx.New(influx.Config{URL: d.url, Bucket: influxBucket, Edge: "bench", QueueDir: dir, BatchSize: def.BatchSize,
+			FlushInterval: def.FlushInterval.Std(), Gzip: def.Gzip, Timeout: def.Timeout.Std(), Precision: def.Precision},
+			influx.Deps{Logger: quiet})
 		if err != nil {
 			return queueWriter{}, err
 		}

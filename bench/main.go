@@ -4,7 +4,6 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -15,20 +14,10 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strconv"
-	"sync"
-	"sync/atomic"
+	"strings"
 	"time"
 
-	mochi "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
-	"github.com/mochi-mqtt/server/v2/listeners"
-	"github.com/mochi-mqtt/server/v2/packets"
-
-	"citywatch/ingest"
-	"citywatch/ingest/broker"
-	"citywatch/ingest/mapping"
 	"citywatch/sim/camerasim"
-	"citywatch/store/tsdb"
 )
 
 type row struct {
@@ -36,11 +25,13 @@ type row struct {
 }
 
 func main() {
-	msgs := flag.Int("messages", 300000, "messages per embedded-broker run")
-	extMsgs := flag.Int("external-messages", 100000, "messages per external-broker run")
-	publishers := flag.Int("publishers", 4, "concurrent publishing connections")
-	series := flag.Int("series", 100000, "series for the memory measurement")
+	msgs := flag.Int("messages", 300000, "messages per embedded-broker run (each of 3 rounds per contender)")
+	extMsgs := flag.Int("external-messages", 100000, "messages per external-broker run (each of 3 rounds per contender)")
+	publishers := flag.Int("publishers", 4, "publisher processes (one connection each)")
+	series := flag.Int("series", 100000, "active series for the serve scale and RSS rows")
+	series1M := flag.Bool("series-1m", false, "also measure serve at 1,000,000 series (166,667 devices; several minutes, needs ~2 GB)")
 	skipExternal := flag.Bool("skip-external", false, "skip the mosquitto measurements")
+	skipServeRates := flag.Bool("skip-serve-rates", false, "skip the embedded-broker serve rate rows (keep the scale, RSS and query rows)")
 	skipIngest := flag.Bool("skip-ingest", false, "skip the ingest, memory and query measurements")
 	skipAlerts := flag.Bool("skip-alerts", false, "skip the alerting measurements")
 	skipInflux := flag.Bool("skip-influx", false, "skip the InfluxDB measurements")
@@ -78,8 +69,27 @@ func main() {
 	childN := flag.Int("child-n", 0, "internal: cameras")
 	childWarmup := flag.Duration("child-warmup", 0, "internal: warm-up")
 	childWindow := flag.Duration("child-window", 0, "internal: window")
+	childQoS := flag.Int("child-qos", 0, "internal: publisher/subscriber QoS")
+	childOffset := flag.Int("child-offset", 0, "internal: publisher's first device")
+	childDevices := flag.Int("child-devices", 1000, "internal: devices the publisher spreads messages over")
+	childFields := flag.Int("child-fields", 5, "internal: fields per message")
 	flag.Parse()
-	if *childRole != "" {
+	switch *childRole {
+	case "":
+	case "publish":
+		if err := runPublisherChild(publisherArgs{addr: *childURL, n: *childN, offset: *childOffset, devices: *childDevices,
+			qos: *childQoS, fields: *childFields}); err != nil {
+			fmt.Fprintln(os.Stderr, "publish:", err)
+			os.Exit(1)
+		}
+		return
+	case "mochi", "paho":
+		if err := runCounterChild(*childRole, *childURL, byte(*childQoS)); err != nil {
+			fmt.Fprintln(os.Stderr, *childRole+":", err)
+			os.Exit(1)
+		}
+		return
+	default:
 		runChild(*childRole, *childURL, *childN, *childWarmup, *childWindow)
 		return
 	}
@@ -91,6 +101,7 @@ func main() {
 		stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
 	}
 	began := time.Now()
+	loadBefore := loadAverage()
 
 	var rows []row
 	add := func(r row) {
@@ -98,7 +109,11 @@ func main() {
 		fmt.Fprintf(os.Stderr, "  %s: %s (baseline %s, ratio %s)\n", r.what, r.value, r.baseline, r.ratio)
 	}
 	if !*skipIngest {
-		ingestRows(add, *msgs, *extMsgs, *publishers, *series, *skipExternal)
+		seriesList := []int{*series}
+		if *series1M {
+			seriesList = append(seriesList, 1000000)
+		}
+		ingestRows(add, *msgs, *extMsgs, *publishers, seriesList, *skipExternal, *skipServeRates)
 	}
 	if !*skipAlerts {
 		alertRows(add, *alertN, *eventRounds, *deliveries, *ruleCount, *ruleSeries)
@@ -135,7 +150,8 @@ func main() {
 	}
 	privacyRows(add, *skipPrivacy)
 
-	fmt.Printf("\nMachine: %d cores, %s/%s, %s. Command: `make bench` (go run ./bench). Took %s.\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), time.Since(began).Round(time.Second))
+	fmt.Printf("\nMachine: %d cores, %s/%s, %s. Command: `go run ./bench%s` (`make bench` runs it without flags). Load average (1/5/15 min) at the start: %s, at the end: %s. Took %s.\n\n",
+		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), argsString(), loadBefore, loadAverage(), time.Since(began).Round(time.Second))
 	fmt.Println("| measurement | citywatch | baseline (same run) | ratio | goal |")
 	fmt.Println("|---|---|---|---|---|")
 	for _, r := range rows {
@@ -145,29 +161,30 @@ func main() {
 	exitOnFailures()
 }
 
-func ingestRows(add func(row), msgs, extMsgs, publishers, series int, skipExternal bool) {
-	for _, qos := range []byte{0, 1} {
-		base, err := embeddedBaseline(msgs, publishers, qos)
-		check(err)
-		cw, err := embeddedCitywatch(msgs, publishers, qos)
-		check(err)
-		goal := "≥100k msg/s, ratio ≥0.7"
-		if qos == 1 {
-			goal = "≥50k msg/s, ratio ≥0.7"
-		}
-		add(row{fmt.Sprintf("embedded broker → decode → TSDB, 5-field JSON, QoS %d", qos), rate(cw), rate(base) + " (bare mochi, counting subscriber)", ratio(cw, base), goal})
+// ingestRows adds the ingest rows: `citywatch serve` driven from outside (serve.go) and the range query.
+func ingestRows(add func(row), msgs, extMsgs, publishers int, seriesList []int, skipExternal, skipServeRates bool) {
+	if !skipServeRates {
+		serveIngestRows(add, msgs, publishers)
 	}
 	if !skipExternal {
-		base, cw, err := external(extMsgs)
-		check(err)
-		add(row{"external mosquitto → paho → decode → TSDB, QoS 1", rate(cw), rate(base) + " (bare paho subscriber, counting)", ratio(cw, base), "ratio ≥0.9"})
+		externalServeRows(add, extMsgs, publishers)
 	}
-	perSeries, err := memoryPerSeries(series)
-	check(err)
-	add(row{fmt.Sprintf("memory per active series after %d series", series), fmt.Sprintf("%.2f KiB", perSeries/1024), "", "", "≤3 KiB"})
+	seriesRows(add, seriesList, publishers)
 	q, err := rangeQuery(1000)
-	check(err)
+	if err != nil {
+		failed(add, "range query", err)
+		return
+	}
 	add(row{"range query, 1 h × 1,000 series at 1 s resolution, step 15 s", q.Round(time.Millisecond).String(), "", "", "≤200 ms"})
+}
+
+// argsString is the command-line flags of this run, for the table's header.
+func argsString() string {
+	var b strings.Builder
+	for _, a := range os.Args[1:] {
+		b.WriteString(" " + a)
+	}
+	return b.String()
 }
 
 func check(err error) {
@@ -182,137 +199,6 @@ func rate(perSec float64) string { return fmt.Sprintf("%.0f msg/s", perSec) }
 func ratio(a, b float64) string { return fmt.Sprintf("%.2f", a/b) }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
-
-// sensorPayload is a realistic 5-field sensor message; devices spread the load over 1,000 series per field.
-func sensorMessage(i int) (string, []byte) {
-	dev := i % 1000
-	topic := "city/d" + strconv.Itoa(dev%10) + "/site" + strconv.Itoa(dev%50) + "/dev" + strconv.Itoa(dev)
-	payload := fmt.Appendf(nil, `{"temperature":%.1f,"humidity":%d,"co2":%d,"battery":3.71,"rssi":-67}`, 20+float64(i%50)/10, 40+i%20, 600+i%300)
-	return topic, payload
-}
-
-// publishRaw pushes n messages over `publishers` raw MQTT connections and returns when all are written (QoS 0)
-// or acknowledged (QoS 1).
-func publishRaw(addr string, n, publishers int, qos byte) error {
-	var wg sync.WaitGroup
-	errs := make(chan error, publishers)
-	per := n / publishers
-	for p := 0; p < publishers; p++ {
-		pub, err := dialRaw(addr, "bench-pub-"+strconv.Itoa(p), true)
-		if err != nil {
-			return err
-		}
-		wg.Add(1)
-		go func(p int) {
-			defer wg.Done()
-			defer pub.close()
-			if err := pub.publishAll(per, qos, 1000, func(i int) (string, []byte) { return sensorMessage(p*per + i) }); err != nil {
-				errs <- err
-			}
-		}(p)
-	}
-	wg.Wait()
-	close(errs)
-	return <-errs
-}
-
-// waitCount waits until count() reaches n, failing after a generous bound (a stall is a bug, not a figure).
-func waitCount(count func() int64, n int64) error {
-	deadline := time.Now().Add(5 * time.Minute)
-	for count() < n {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("only %d of %d messages arrived", count(), n)
-		}
-		time.Sleep(time.Millisecond)
-	}
-	return nil
-}
-
-func embeddedBaseline(n, publishers int, qos byte) (float64, error) {
-	srv := mochi.New(&mochi.Options{InlineClient: true, Logger: quiet})
-	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
-		return 0, err
-	}
-	tcp := listeners.NewTCP(listeners.Config{ID: "t", Address: "127.0.0.1:0"})
-	if err := srv.AddListener(tcp); err != nil {
-		return 0, err
-	}
-	if err := srv.Serve(); err != nil {
-		return 0, err
-	}
-	defer srv.Close()
-	var count atomic.Int64
-	if err := srv.Subscribe("city/#", 1, func(*mochi.Client, packets.Subscription, packets.Packet) { count.Add(1) }); err != nil {
-		return 0, err
-	}
-	per := n / publishers * publishers
-	start := time.Now()
-	if err := publishRaw(tcp.Address(), per, publishers, qos); err != nil {
-		return 0, err
-	}
-	if err := waitCount(count.Load, int64(per)); err != nil {
-		return 0, err
-	}
-	return float64(per) / time.Since(start).Seconds(), nil
-}
-
-// countingSink counts what the pipeline has finished with.
-type countingSink struct {
-	p *ingest.Pipeline
-	n atomic.Int64
-}
-
-func (c *countingSink) Handle(ctx context.Context, m ingest.Message) error {
-	err := c.p.Handle(ctx, m)
-	if err == nil {
-		c.n.Add(1)
-	}
-	return err
-}
-
-func newPipeline(dir string) (*ingest.Pipeline, *tsdb.DB, error) {
-	db, err := tsdb.Open(tsdb.Config{Dir: dir}, tsdb.Deps{Logger: quiet})
-	if err != nil {
-		return nil, nil, err
-	}
-	m, err := mapping.New(nil, mapping.Options{DefaultMapping: true})
-	if err != nil {
-		return nil, nil, err
-	}
-	p, err := ingest.NewPipeline(ingest.PipelineConfig{}, ingest.PipelineDeps{Mapper: m, Appender: db, Logger: quiet})
-	return p, db, err
-}
-
-func embeddedCitywatch(n, publishers int, qos byte) (float64, error) {
-	dir, err := os.MkdirTemp("", "citywatch-bench-")
-	if err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(dir)
-	p, db, err := newPipeline(dir)
-	if err != nil {
-		return 0, err
-	}
-	defer db.Close()
-	sink := &countingSink{p: p}
-	b, err := broker.New(broker.Config{Listen: "127.0.0.1:0", AllowAnonymous: true}, broker.Deps{Sink: sink, Logger: quiet})
-	if err != nil {
-		return 0, err
-	}
-	if err := b.Start(); err != nil {
-		return 0, err
-	}
-	defer b.Close()
-	per := n / publishers * publishers
-	start := time.Now()
-	if err := publishRaw(b.Addrs().TCP, per, publishers, qos); err != nil {
-		return 0, err
-	}
-	if err := waitCount(sink.n.Load, int64(per)); err != nil {
-		return 0, err
-	}
-	return float64(per) / time.Since(start).Seconds(), nil
-}
 
 // mosquitto starts a mosquitto on a free port for one measurement.
 func mosquitto(dir string) (addr string, stop func(), err error) {

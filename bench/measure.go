@@ -8,13 +8,10 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
-	"sync/atomic"
 	"time"
 
-	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/prometheus/prometheus/promql"
 
-	"citywatch/ingest"
 	"citywatch/store"
 	"citywatch/store/tsdb"
 )
@@ -26,127 +23,12 @@ func freePort() int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// external measures QoS 1 ingest through a real mosquitto: first a bare paho subscriber that only counts, then
-// citywatch's external source with the full pipeline, each with a fresh broker and the same publisher.
-func external(n int) (baseline, citywatch float64, err error) {
-	dir, err := os.MkdirTemp("", "citywatch-bench-ext-")
-	if err != nil {
-		return 0, 0, err
-	}
-	defer os.RemoveAll(dir)
-
-	addr, stop, err := mosquitto(dir)
-	if err != nil {
-		return 0, 0, err
-	}
-	var count atomic.Int64
-	opts := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("bench-baseline").SetCleanSession(false).SetOrderMatters(false)
-	c := paho.NewClient(opts)
-	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		stop()
-		return 0, 0, fmt.Errorf("baseline connect: %v", tok.Error())
-	}
-	if tok := c.Subscribe("city/#", 1, func(paho.Client, paho.Message) { count.Add(1) }); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		stop()
-		return 0, 0, fmt.Errorf("baseline subscribe: %v", tok.Error())
-	}
-	start := time.Now()
-	if err := publishRaw(addr, n, 1, 1); err != nil {
-		stop()
-		return 0, 0, err
-	}
-	if err := waitCount(count.Load, int64(n)); err != nil {
-		stop()
-		return 0, 0, err
-	}
-	baseline = float64(n) / time.Since(start).Seconds()
-	c.Disconnect(0)
-	stop()
-
-	addr, stop, err = mosquitto(dir)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer stop()
-	p, db, err := newPipeline(dir + "/tsdb")
-	if err != nil {
-		return 0, 0, err
-	}
-	defer db.Close()
-	sink := &countingSink{p: p}
-	ext, err := ingest.NewExternal(ingest.ExternalConfig{Name: "bench", URL: "tcp://" + addr, ClientID: "bench-collector",
-		Topics: []string{"city/#"}, QoS: 1}, sink, ingest.ExternalDeps{Logger: quiet})
-	if err != nil {
-		return 0, 0, err
-	}
-	if err := ext.Start(); err != nil {
-		return 0, 0, err
-	}
-	defer ext.Close()
-	if err := waitCount(func() int64 {
-		if ext.Status().Subscribed {
-			return 1
-		}
-		return 0
-	}, 1); err != nil {
-		return 0, 0, fmt.Errorf("citywatch source never subscribed")
-	}
-	start = time.Now()
-	if err := publishRaw(addr, n, 1, 1); err != nil {
-		return 0, 0, err
-	}
-	if err := waitCount(sink.n.Load, int64(n)); err != nil {
-		return 0, 0, err
-	}
-	return baseline, float64(n) / time.Since(start).Seconds(), nil
-}
-
 func heapInuse() uint64 {
 	runtime.GC()
 	runtime.GC()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return m.HeapInuse
-}
-
-// memoryPerSeries appends two samples to each of n series and reports the heap growth per series.
-func memoryPerSeries(n int) (float64, error) {
-	dir, err := os.MkdirTemp("", "citywatch-bench-mem-")
-	if err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(dir)
-	before := heapInuse()
-	db, err := tsdb.Open(tsdb.Config{Dir: dir}, tsdb.Deps{Logger: quiet})
-	if err != nil {
-		return 0, err
-	}
-	defer db.Close()
-	now := time.Now().UnixMilli()
-	batch := make([]store.Sample, 0, 1000)
-	for round := 0; round < 2; round++ {
-		for i := 0; i < n; i++ {
-			dev := strconv.Itoa(i)
-			batch = append(batch, store.Sample{Name: "temperature", Labels: []store.Label{
-				{Name: "device", Value: "dev" + dev}, {Name: "district", Value: "d" + strconv.Itoa(i%10)}, {Name: "site", Value: "site" + strconv.Itoa(i%100)},
-			}, T: now + int64(round)*1000, V: float64(i)})
-			if len(batch) == cap(batch) {
-				if err := db.Append(context.Background(), batch); err != nil {
-					return 0, err
-				}
-				batch = batch[:0]
-			}
-		}
-	}
-	if len(batch) > 0 {
-		if err := db.Append(context.Background(), batch); err != nil {
-			return 0, err
-		}
-	}
-	if got := db.HeadSeries(); got != uint64(n) {
-		return 0, fmt.Errorf("head has %d series, want %d", got, n)
-	}
-	return float64(heapInuse()-before) / float64(n), nil
 }
 
 // rangeQuery loads one hour of 1 s samples for n series and times a 1 h range query at a 15 s step (median of

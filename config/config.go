@@ -186,6 +186,12 @@ type IngestConfig struct {
 	// MaxFieldsPerMessage bounds the numeric fields (samples) of one message; a message with more is rejected
 	// whole (reason too_many_fields). It defaults to 1000.
 	MaxFieldsPerMessage int `yaml:"max_fields_per_message"`
+	// MaxDevices bounds the device registry (/api/devices, device_last_seen_seconds); when it is full the
+	// longest-silent device is evicted for each new one, counted and logged. It defaults to 100000.
+	MaxDevices int `yaml:"max_devices"`
+	// DeviceSaveInterval is how often the device registry's changes are saved to the metadata database (it is
+	// restored at start; a graceful stop saves everything). It defaults to 1m.
+	DeviceSaveInterval Duration `yaml:"device_save_interval"`
 	// DefaultMapping applies the default city/{district}/{site}/{device}[/{metric}] mapping to topics that no
 	// rule matches. It defaults to true.
 	DefaultMapping bool `yaml:"default_mapping"`

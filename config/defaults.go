@@ -31,6 +31,9 @@ func Default() *Config {
 			// Door limits (time sanity, cardinality); see docs/operations.md.
 			MaxFutureSkew:      Duration(10 * time.Minute),
 			MaxSeriesPerDevice: 200,
+			// Device registry bound and persistence; see ingest/registry.go.
+			MaxDevices:         100000,
+			DeviceSaveInterval: Duration(time.Minute),
 			// Payload limits; see ingest/mapping.
 			MaxFieldsPerMessage: 1000,
 		},

@@ -103,6 +103,10 @@ var badConfigs = []struct {
 		`testdata/nonpositive_duration.bad.yaml:12: storage.influx.flush_interval: must be > 0; got "0s"`,
 		`testdata/nonpositive_duration.bad.yaml:13: storage.influx.timeout: must be > 0; got "0s"`,
 	}},
+	{"ingest_devices.bad.yaml", []string{
+		`testdata/ingest_devices.bad.yaml:2: ingest.max_devices: must be between 1 and 10000000; got 0`,
+		`testdata/ingest_devices.bad.yaml:3: ingest.device_save_interval: must be > 0; got "0s"`,
+	}},
 	{"bad_enum.bad.yaml", []string{
 		`testdata/bad_enum.bad.yaml:2: log.level: must be one of debug, info, warn, error; got "verbose"`,
 		`testdata/bad_enum.bad.yaml:3: log.format: must be one of text, json; got "xml"`,

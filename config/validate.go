@@ -792,4 +792,5 @@ func (c *Config) validateIngestLimits(v validator) {
 	if in.MaxFieldsPerMessage <= 0 {
 		v.add("ingest.max_fields_per_message", "must be > 0; got %d", in.MaxFieldsPerMessage)
 	}
+	c.validateIngestDevices(v)
 }

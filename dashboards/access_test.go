@@ -64,6 +64,10 @@ func (fakeIngest) Devices() []ingest.Device {
 
 func (fakeIngest) Rejected() []ingest.Rejected { return nil }
 
+func (fakeIngest) DeviceRegistry() ingest.RegistryStatus {
+	return ingest.RegistryStatus{Devices: 2, MaxDevices: 2, Policy: ingest.RegistryPolicy, Evicted: 5}
+}
+
 type fakeCameras struct{}
 
 func (fakeCameras) Cameras() []cameras.Status {

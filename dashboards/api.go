@@ -36,8 +36,29 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 func deviceSite(d ingest.Device) string { return d.Labels["site"] }
 
+// RegistryInfo is implemented by an IngestInfo whose device registry is bounded (*ingest.Pipeline): /api/devices
+// then reports the bound, the policy when it is full and the evictions under "registry".
+type RegistryInfo interface {
+	DeviceRegistry() ingest.RegistryStatus
+}
+
 func (s *Server) devices(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"devices": visibleOnly(s, r, s.deps.Ingest.Devices(), deviceSite)})
+	body := map[string]any{"devices": visibleOnly(s, r, s.deps.Ingest.Devices(), deviceSite)}
+	// The registry's counts span every site: only a caller who sees every site gets them.
+	if ri, ok := s.deps.Ingest.(RegistryInfo); ok && s.seesAllSites(r) {
+		body["registry"] = ri.DeviceRegistry()
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// seesAllSites reports whether r's caller sees every site. Without access control (handler tests) everyone
+// does.
+func (s *Server) seesAllSites(r *http.Request) bool {
+	if s.deps.Auth == nil {
+		return true
+	}
+	p, ok := auth.FromContext(r.Context())
+	return ok && p.AllSites()
 }
 
 func (s *Server) device(w http.ResponseWriter, r *http.Request) {

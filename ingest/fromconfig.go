@@ -20,5 +20,6 @@ func ExternalFromConfig(src config.SourceConfig, tlsCfg *tls.Config) ExternalCon
 // out-of-order window as the oldest sample accepted.
 func PipelineFromConfig(cfg *config.Config) PipelineConfig {
 	return PipelineConfig{DeadLetterSize: cfg.Ingest.DeadLetterSize, MaxFutureSkew: cfg.Ingest.MaxFutureSkew.Std(),
-		MaxSampleAge: cfg.Storage.TSDB.OutOfOrderWindow.Std(), MaxSeriesPerDevice: cfg.Ingest.MaxSeriesPerDevice}
+		MaxSampleAge: cfg.Storage.TSDB.OutOfOrderWindow.Std(), MaxSeriesPerDevice: cfg.Ingest.MaxSeriesPerDevice,
+		MaxDevices: cfg.Ingest.MaxDevices}
 }

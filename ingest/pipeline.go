@@ -40,8 +40,9 @@ type PipelineConfig struct {
 	DeadLetterSize int
 	// DeadLetterPayloadBytes bounds the payload prefix kept per rejected message. It defaults to 512.
 	DeadLetterPayloadBytes int
-	// MaxDevices bounds the device registry. When it is full, the longest-silent 1% of devices (at least one)
-	// are evicted to make room, and counted in citywatch_ingest_devices_evicted_total. It defaults to 100000.
+	// MaxDevices bounds the device registry. When it is full, the longest-silent device is evicted for each new
+	// one (RegistryPolicy), counted in citywatch_ingest_devices_evicted_total and logged rate-limited. It
+	// defaults to 100000.
 	MaxDevices int
 	// MaxMetricsPerDevice bounds the last values kept per device: the first metric names seen are kept, later
 	// new names are not tracked (their samples are stored as usual). It defaults to 64.
@@ -268,7 +269,7 @@ func NewPipeline(cfg PipelineConfig, deps PipelineDeps) (*Pipeline, error) {
 		Name: "citywatch_ingest_device_export_errors_total",
 		Help: "Failed appends of device_last_seen_seconds.",
 	})
-	p.devices = newRegistry(cfg.MaxDevices, cfg.MaxMetricsPerDevice, cfg.MaxSeriesPerDevice, p.evicted)
+	p.devices = newRegistry(cfg.MaxDevices, cfg.MaxMetricsPerDevice, cfg.MaxSeriesPerDevice, p.evicted, p.log)
 	p.storedAt = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "citywatch_ingest_last_stored_timestamp_seconds",
 		Help: "When samples of a message were last stored (Unix seconds; the pipeline's start before the first).",

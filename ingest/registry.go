@@ -2,6 +2,8 @@ package ingest
 
 import (
 	"hash/maphash"
+	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -31,33 +33,82 @@ type Device struct {
 	LastValues map[string]float64 `json:"last_values"`
 }
 
+// RegistryPolicy is what the device registry does when it is full: it evicts the longest-silent device for
+// each new one, counts it (citywatch_ingest_devices_evicted_total), logs it rate-limited and reports it in
+// RegistryStatus.
+const RegistryPolicy = "evict_longest_silent"
+
+// RegistryStatus is what the device registry reports about itself (/api/devices, for callers who see every
+// site).
+type RegistryStatus struct {
+	// Devices is the number of devices in the registry, MaxDevices its bound (ingest.max_devices).
+	Devices    int `json:"devices"`
+	MaxDevices int `json:"max_devices"`
+	// Policy is RegistryPolicy.
+	Policy string `json:"policy"`
+	// Evicted counts the devices evicted since the start; LastEviction is when the latest was (nil: never).
+	Evicted      uint64     `json:"evicted"`
+	LastEviction *time.Time `json:"last_eviction,omitempty"`
+	// Persisted says the registry is saved to the metadata database (DeviceStore); LastSave is the latest
+	// successful save and SaveError the error of the latest failed one ("" when the latest succeeded).
+	Persisted bool       `json:"persisted"`
+	LastSave  *time.Time `json:"last_save,omitempty"`
+	SaveError string     `json:"save_error,omitempty"`
+}
+
 const registryShards = 64
 
+// registryFullLogInterval is the least time between two log lines about evictions from the full registry.
+const registryFullLogInterval = time.Minute
+
 // registry is the device registry: a sharded map so that concurrent Handle calls for different devices rarely
-// contend. It is bounded: when full, the longest-silent 1% of devices (at least one) are evicted.
+// contend. Each shard keeps its devices in a list ordered by when a message of theirs was last handled (front:
+// most recent), so that both a message and an eviction cost O(1): a message moves its device to the front,
+// and an eviction compares the tails of the shards (registryShards of them, whatever the number of devices)
+// and removes the longest-silent one.
+//
+// The list order also tells the persistence (DeviceStore) what changed: a message marks its device dirty and
+// moves it to the front, so the dirty devices of a shard are a prefix of its list, and a save walks that prefix
+// only.
 type registry struct {
 	max        int
 	maxMetrics int
 	maxSeries  int
 	evicted    prometheus.Counter
 	seed       maphash.Seed
+	log        *slog.Logger
 
 	count   atomic.Int64 // devices in the registry, including reserved slots being inserted
 	evictMu sync.Mutex
 	shards  [registryShards]registryShard
+
+	// evictWork counts the entries an eviction looked at or removed: the unit test bounds it per eviction.
+	evictWork    atomic.Int64
+	evictedN     atomic.Uint64
+	lastEviction atomic.Int64 // unix nanoseconds, 0 = never
+	lastFullLog  atomic.Int64 // unix nanoseconds of the last "registry full" log line, 0 = never
+	unlogged     atomic.Uint64
+	// persist is set by a DeviceStore: nil when the registry is not saved.
+	persist atomic.Pointer[persistState]
 }
 
 type registryShard struct {
 	mu sync.Mutex
 	m  map[string]*deviceEntry
-	_  [40]byte // keep shards on separate cache lines
+	// head is the most recently seen device, tail the longest-silent one.
+	head, tail *deviceEntry
+	_          [24]byte // keep shards on separate cache lines
 }
 
 type deviceEntry struct {
+	id          string
+	prev, next  *deviceEntry  // the shard's list
 	labels      []store.Label // immutable once set: replaced, never modified, so samples can share it
-	first, last time.Time
+	first, last int64         // unix nanoseconds
 	messages    uint64
 	errors      uint64
+	// dirty says the entry changed since the registry was last saved.
+	dirty bool
 	// values are the last values, in the order metric names were first seen. A slice, not a map: messages of
 	// a device usually carry the same fields in the same order, so the position of a sample in the message
 	// finds its slot without hashing.
@@ -71,9 +122,12 @@ type lastValue struct {
 	v    float64
 }
 
-func newRegistry(maxDevices, maxMetrics, maxSeries int, evicted prometheus.Counter) *registry {
+func newRegistry(maxDevices, maxMetrics, maxSeries int, evicted prometheus.Counter, log *slog.Logger) *registry {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	r := &registry{max: maxDevices, maxMetrics: maxMetrics, maxSeries: maxSeries, evicted: evicted,
-		seed: maphash.MakeSeed()}
+		seed: maphash.MakeSeed(), log: log}
 	for i := range r.shards {
 		r.shards[i].m = make(map[string]*deviceEntry)
 	}
@@ -86,14 +140,53 @@ func (r *registry) shard(id string) *registryShard {
 	return &r.shards[maphash.String(r.seed, id)%registryShards]
 }
 
+// pushFront puts e at the front of the shard's list (e is not in it).
+func (sh *registryShard) pushFront(e *deviceEntry) {
+	e.prev, e.next = nil, sh.head
+	if sh.head != nil {
+		sh.head.prev = e
+	} else {
+		sh.tail = e
+	}
+	sh.head = e
+}
+
+// pushBack puts e at the back of the shard's list (e is not in it).
+func (sh *registryShard) pushBack(e *deviceEntry) {
+	e.prev, e.next = sh.tail, nil
+	if sh.tail != nil {
+		sh.tail.next = e
+	} else {
+		sh.head = e
+	}
+	sh.tail = e
+}
+
+// unlink takes e out of the shard's list.
+func (sh *registryShard) unlink(e *deviceEntry) {
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else {
+		sh.head = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else {
+		sh.tail = e.prev
+	}
+	e.prev, e.next = nil, nil
+}
+
 // seen records a message of res.Device received at t; failed says it was (partly) rejected.
 func (r *registry) seen(res *mapping.Result, t time.Time, failed bool) {
 	sh, e := r.lockEntry(res, t)
-	r.update(e, res, t, failed)
+	r.update(sh, e, res, t, failed)
 	sh.mu.Unlock()
 }
 
-// lockEntry returns the entry of res.Device, created if needed, with its shard locked.
+// lockEntry returns the entry of res.Device, created if needed, with its shard locked. A new entry goes to
+// the back of its shard's list: until a message of it is handled (update) it is not seen, and first in line
+// for eviction.
 func (r *registry) lockEntry(res *mapping.Result, t time.Time) (*registryShard, *deviceEntry) {
 	sh := r.shard(res.Device)
 	sh.mu.Lock()
@@ -105,8 +198,10 @@ func (r *registry) lockEntry(res *mapping.Result, t time.Time) (*registryShard, 
 		if e = sh.m[res.Device]; e != nil {
 			r.count.Add(-1) // inserted concurrently: give the reserved slot back
 		} else {
-			e = &deviceEntry{first: t, values: make([]lastValue, 0, min(len(res.Samples), r.maxMetrics))}
+			ns := t.UnixNano()
+			e = &deviceEntry{id: res.Device, first: ns, values: make([]lastValue, 0, min(len(res.Samples), r.maxMetrics))}
 			sh.m[res.Device] = e
+			sh.pushBack(e)
 		}
 	}
 	return sh, e
@@ -195,12 +290,15 @@ func (s *seriesSet) admit(h uint64, limit int) bool {
 	return true
 }
 
-func (r *registry) update(e *deviceEntry, res *mapping.Result, t time.Time, failed bool) {
-	if t.After(e.last) {
-		e.last = t
+// update records a message of e's device; sh is e's shard, locked. The entry moves to the front of the list
+// and is marked dirty.
+func (r *registry) update(sh *registryShard, e *deviceEntry, res *mapping.Result, t time.Time, failed bool) {
+	ns := t.UnixNano()
+	if ns > e.last || e.messages == 0 {
+		e.last = ns
 	}
-	if t.Before(e.first) {
-		e.first = t
+	if ns < e.first {
+		e.first = ns
 	}
 	e.messages++
 	if failed {
@@ -211,6 +309,11 @@ func (r *registry) update(e *deviceEntry, res *mapping.Result, t time.Time, fail
 	}
 	for i := range res.Samples {
 		e.setValue(i, res.Samples[i].Name, res.Samples[i].V, r.maxMetrics)
+	}
+	e.dirty = true
+	if sh.head != e {
+		sh.unlink(e)
+		sh.pushFront(e)
 	}
 }
 
@@ -265,7 +368,7 @@ func labelsEqual(have, ls []store.Label, id string) bool {
 	return true
 }
 
-// reserve takes a slot for a new device, evicting the longest-silent devices when the registry is full.
+// reserve takes a slot for a new device, evicting the longest-silent device when the registry is full.
 func (r *registry) reserve() {
 	for {
 		c := r.count.Load()
@@ -275,46 +378,102 @@ func (r *registry) reserve() {
 			}
 			continue
 		}
-		r.evict()
+		if !r.evict() {
+			runtime.Gosched() // every slot is reserved by an insertion in progress: let it finish
+		}
 	}
 }
 
-// evict removes the longest-silent 1% of devices (at least one). It scans every shard, so it runs once per
-// many insertions when the registry is full, not per message.
-func (r *registry) evict() {
+// evict removes the longest-silent device when the registry is full, and reports whether it made room (or
+// found room made). It looks at the tail of every shard and removes the oldest of them: registryShards steps
+// whatever the number of devices.
+func (r *registry) evict() bool {
 	r.evictMu.Lock()
 	defer r.evictMu.Unlock()
 	if r.count.Load() < int64(r.max) {
-		return // another goroutine made room
+		return true // another goroutine made room
 	}
-	type cand struct {
-		last  time.Time
-		id    string
-		shard int
-	}
-	var all []cand
+	oldest, at := -1, int64(0)
 	for i := range r.shards {
 		sh := &r.shards[i]
 		sh.mu.Lock()
-		for id, e := range sh.m {
-			all = append(all, cand{e.last, id, i})
+		if e := sh.tail; e != nil && (oldest < 0 || e.last < at) {
+			oldest, at = i, e.last
 		}
 		sh.mu.Unlock()
 	}
-	n := max(1, r.max/100)
-	slices.SortFunc(all, func(a, b cand) int { return a.last.Compare(b.last) })
-	removed := 0
-	for _, c := range all[:min(n, len(all))] {
-		sh := &r.shards[c.shard]
-		sh.mu.Lock()
-		if _, ok := sh.m[c.id]; ok {
-			delete(sh.m, c.id)
-			removed++
-		}
-		sh.mu.Unlock()
+	r.evictWork.Add(registryShards)
+	if oldest < 0 {
+		return false
 	}
-	r.count.Add(-int64(removed))
-	r.evicted.Add(float64(removed))
+	sh := &r.shards[oldest]
+	sh.mu.Lock()
+	e := sh.tail // the tail may have changed since: it is still that shard's longest-silent device
+	if e != nil {
+		sh.unlink(e)
+		delete(sh.m, e.id)
+	}
+	sh.mu.Unlock()
+	if e == nil {
+		return false
+	}
+	r.evictWork.Add(1)
+	r.count.Add(-1)
+	r.evicted.Inc()
+	r.evictedN.Add(1)
+	now := time.Now()
+	r.lastEviction.Store(now.UnixNano())
+	r.logFull(now, e)
+	return true
+}
+
+// logFull logs evictions from the full registry, at most once per registryFullLogInterval with the number of
+// evictions since the previous line.
+func (r *registry) logFull(now time.Time, e *deviceEntry) {
+	n := r.unlogged.Add(1)
+	last := r.lastFullLog.Load()
+	if last != 0 && now.UnixNano()-last < registryFullLogInterval.Nanoseconds() {
+		return
+	}
+	if !r.lastFullLog.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	r.unlogged.Add(^(n - 1)) // subtract the n logged now
+	r.log.Warn("ingest: device registry full: evicting the longest-silent devices to make room for new ones "+
+		"(raise ingest.max_devices if they are real)", "max_devices", r.max, "evicted", n,
+		"evicted_total", r.evictedN.Load(), "latest_evicted", clip(e.id, maxTopicBytes),
+		"latest_evicted_last_seen", time.Unix(0, e.last).UTC())
+}
+
+// status reports the registry's size, bound and evictions.
+func (r *registry) status() RegistryStatus {
+	st := RegistryStatus{Devices: r.len(), MaxDevices: r.max, Policy: RegistryPolicy, Evicted: r.evictedN.Load()}
+	if ns := r.lastEviction.Load(); ns != 0 {
+		t := time.Unix(0, ns).UTC()
+		st.LastEviction = &t
+	}
+	if ps := r.persist.Load(); ps != nil {
+		st.Persisted, st.SaveError = true, ps.err
+		if !ps.lastSave.IsZero() {
+			t := ps.lastSave.UTC()
+			st.LastSave = &t
+		}
+	}
+	return st
+}
+
+// device returns a copy of e as a Device.
+func (e *deviceEntry) device() Device {
+	d := Device{ID: e.id, FirstSeen: time.Unix(0, e.first).UTC(), LastSeen: time.Unix(0, e.last).UTC(),
+		Messages: e.messages, Errors: e.errors,
+		Labels: make(map[string]string, len(e.labels)), LastValues: make(map[string]float64, len(e.values))}
+	for _, l := range e.labels {
+		d.Labels[l.Name] = l.Value
+	}
+	for _, lv := range e.values {
+		d.LastValues[lv.name] = lv.v
+	}
+	return d
 }
 
 // list returns copies of every device, sorted by ID.
@@ -323,19 +482,11 @@ func (r *registry) list() []Device {
 	for i := range r.shards {
 		sh := &r.shards[i]
 		sh.mu.Lock()
-		for id, e := range sh.m {
+		for _, e := range sh.m {
 			if e.messages == 0 {
 				continue // created by admitSeries for a message whose store failed: not seen yet
 			}
-			d := Device{ID: id, FirstSeen: e.first, LastSeen: e.last, Messages: e.messages, Errors: e.errors,
-				Labels: make(map[string]string, len(e.labels)), LastValues: make(map[string]float64, len(e.values))}
-			for _, l := range e.labels {
-				d.Labels[l.Name] = l.Value
-			}
-			for _, lv := range e.values {
-				d.LastValues[lv.name] = lv.v
-			}
-			out = append(out, d)
+			out = append(out, e.device())
 		}
 		sh.mu.Unlock()
 	}
@@ -356,7 +507,7 @@ func (r *registry) samples(now time.Time) []store.Sample {
 				continue
 			}
 			out = append(out, store.Sample{Name: deviceMetric, Labels: e.labels, T: ts,
-				V: max(now.Sub(e.last).Seconds(), 0)})
+				V: max(now.Sub(time.Unix(0, e.last)).Seconds(), 0)})
 		}
 		sh.mu.Unlock()
 	}

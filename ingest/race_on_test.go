@@ -1,0 +1,6 @@
+//go:build race
+
+package ingest
+
+// raceEnabled says the race detector is on: tests shrink what multiplies its memory.
+const raceEnabled = true
