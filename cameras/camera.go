@@ -65,6 +65,10 @@ type camera struct {
 	lastErrorTime    time.Time
 	reconnects       uint64
 	outageStart      time.Time
+
+	// stop and done are the worker's cancel and exit, set by Monitor.startCamera under the monitor's mu.
+	stop context.CancelFunc
+	done chan struct{}
 }
 
 func newCamera(m *Monitor, cfg CameraConfig) (*camera, error) {

@@ -84,6 +84,9 @@ type Deps struct {
 	Audit *audit.Log
 	// Checks decide /readyz.
 	Checks []Check
+	// MoreChecks, when not nil, adds checks asked anew on every /readyz: those of parts a configuration
+	// reload may add or remove (external MQTT sources).
+	MoreChecks func() []Check
 }
 
 // Check is one readiness condition; Err returns nil when it is met. A Degraded check reports its error in the

@@ -43,6 +43,10 @@ type camera struct {
 	haveNext    bool
 	lastSession uint64
 
+	// stop and done are the worker's cancel and exit, set by Analyzer.startCamera under the analyzer's mu.
+	stop context.CancelFunc
+	done chan struct{}
+
 	mu         sync.Mutex
 	st         Status
 	ft         []time.Time // recent analysed frame times, for FPS
@@ -127,7 +131,6 @@ func (c *camera) status() Status {
 
 // run is the camera's worker: it feeds queued access units to the decoder and restarts it as needed.
 func (c *camera) run(ctx context.Context) {
-	defer c.a.wg.Done()
 	defer c.stopProc("", false)
 	for {
 		var done <-chan struct{}

@@ -1,0 +1,104 @@
+package cameras
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+)
+
+// cameraSet is the monitor's cameras at one moment. SetCameras replaces it whole; readers (the check and
+// metrics loops, the API) load it without a lock.
+type cameraSet struct {
+	list []*camera // configuration order
+	byID map[string]*camera
+}
+
+// cameras are the current cameras in configuration order.
+func (m *Monitor) cameras() []*camera { return m.set.Load().list }
+
+// plan builds the set for cfgs (defaults applied), reusing the cameras of cur whose configuration is
+// unchanged; stale are cur's cameras the new set drops (removed, or changed and so replaced).
+func (m *Monitor) plan(cur *cameraSet, cfgs []CameraConfig) (next *cameraSet, stale []*camera, err error) {
+	next = &cameraSet{byID: make(map[string]*camera, len(cfgs))}
+	for _, cc := range cfgs {
+		c := (*camera)(nil)
+		if cur != nil {
+			if old := cur.byID[cc.ID]; old != nil && reflect.DeepEqual(old.cfg, cc) {
+				c = old
+			}
+		}
+		if c == nil {
+			if c, err = newCamera(m, cc); err != nil {
+				return nil, nil, err
+			}
+		}
+		next.list = append(next.list, c)
+		next.byID[cc.ID] = c
+	}
+	if cur != nil {
+		for _, c := range cur.list {
+			if next.byID[c.cfg.ID] != c {
+				stale = append(stale, c)
+			}
+		}
+	}
+	return next, stale, nil
+}
+
+// startCamera starts c's worker under its own context, so SetCameras can stop it alone. Callers hold m.mu.
+func (m *Monitor) startCamera(c *camera) {
+	ctx, cancel := context.WithCancel(m.ctx)
+	done := make(chan struct{})
+	c.stop, c.done = cancel, done
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		defer close(done)
+		c.run(ctx)
+	}()
+}
+
+// SetCameras changes the monitored cameras to cfgs, as a configuration reload does: a camera whose
+// configuration is unchanged keeps its worker, RTSP session and health; a removed one is stopped (its
+// session closed) before SetCameras returns; an added or changed one starts afresh (a changed one as a new
+// camera: new session, health starting over). cfgs is validated with the monitor's settings first; on an
+// error nothing changes.
+func (m *Monitor) SetCameras(cfgs []CameraConfig) error {
+	next := m.cfg
+	next.Cameras = slices.Clone(cfgs)
+	next.SetDefaults()
+	if err := next.Validate(); err != nil {
+		return fmt.Errorf("cameras: %w", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return errors.New("cameras: SetCameras after Close")
+	}
+	set, stale, err := m.plan(m.set.Load(), next.Cameras)
+	if err != nil {
+		return err
+	}
+	for _, c := range stale {
+		if c.stop != nil {
+			c.stop()
+			<-c.done
+		}
+	}
+	m.set.Store(set)
+	m.cfg.Cameras = next.Cameras
+	if !m.running {
+		return nil
+	}
+	added := 0
+	for _, c := range set.list {
+		if c.stop == nil {
+			m.startCamera(c)
+			added++
+		}
+	}
+	m.log.Info("cameras changed", "cameras", len(set.list), "started", added, "stopped", len(stale))
+	return nil
+}
