@@ -75,7 +75,7 @@ type Deps struct {
 	Live *live.Bus
 	// PromAPI serves the Prometheus-compatible query API under /api/v1/. promapi.New confines site-limited
 	// users to their sites' series itself (ScopeToSites below the engine); on a centre (promapi.NewRemote)
-	// RequestSites does, through the query rewrite.
+	// promapi.RequestSites does, through the query rewrite: both take the principal from the request.
 	PromAPI Mounter
 	// Auth authenticates every request and authorizes every route. Nil means no access control: for tests of
 	// the handlers alone; app always sets it.
