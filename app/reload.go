@@ -118,6 +118,8 @@ func (a *App) Reload(next *config.Config) (err error) {
 	}
 	a.mapper.cur.Store(m)
 	a.cfg.Ingest.Rules, a.cfg.Alerts.RuleFiles = next.Ingest.Rules, next.Alerts.RuleFiles
+	a.cfg.Ingest.DefaultMapping, a.cfg.Ingest.MaxPayloadBytes = next.Ingest.DefaultMapping, next.Ingest.MaxPayloadBytes
+	a.cfg.Ingest.MaxFieldsPerMessage = next.Ingest.MaxFieldsPerMessage // the mapper applies these three
 
 	var errs []error
 	if err := a.outbox.SetConfig(notify.ConfigFromConfig(next)); err != nil {
