@@ -2,11 +2,15 @@ package app
 
 import (
 	"context"
+	"errors"
 	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -127,4 +131,41 @@ func TestReloadRecreatesOnlyWhatChanged(t *testing.T) {
 	// The running configuration says what is in force.
 	require.Contains(t, a.runningConfig(), "added")
 	require.NotContains(t, a.runningConfig(), "s-drop")
+}
+
+// TestReloadSignalIsOwnedByRun: the reload goroutine is a component of the runner: a signal on
+// Options.ReloadSignals loads and applies the configuration, a bad file is refused and the running one stays,
+// and Run returns only after the goroutine has ended.
+func TestReloadSignalIsOwnedByRun(t *testing.T) {
+	hook, hits := counter(t)
+	cfg := testConfig(t, t.TempDir())
+	next := *cfg
+	r := reloadReceiver(hook.URL)
+	r.Name = "pager"
+	next.Notify.Receivers, next.Notify.DefaultReceiver = []config.ReceiverConfig{r}, "pager"
+	require.NoError(t, next.Validate())
+	hup := make(chan os.Signal, 1)
+	var loads atomic.Int32
+	a, err := New(cfg, Options{ReloadSignals: hup, ReloadConfig: func() (*config.Config, error) {
+		if loads.Add(1) == 1 {
+			return nil, errors.New("citywatch.yaml:3: notify.receivers[0].url: is required")
+		}
+		return &next, nil
+	}})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	started, done := make(chan struct{}), make(chan error, 1)
+	go func() { done <- a.run(ctx, started) }()
+	<-started
+
+	hup <- syscall.SIGHUP
+	require.Eventually(t, func() bool { return loads.Load() == 1 }, waitFor, pollEvery)
+	require.NotContains(t, a.runningConfig(), "pager", "a bad file changes nothing")
+	hup <- syscall.SIGHUP
+	require.Eventually(t, func() bool { return strings.Contains(a.runningConfig(), "pager") }, waitFor, pollEvery)
+	require.NoError(t, a.outbox.SendDirect(ctx, "pager", notify.Change{Fingerprint: "hup", Name: "Hup", State: "firing",
+		Value: math.NaN(), StartsAt: time.Now()}))
+	require.Equal(t, int32(1), hits.Load())
+	cancel()
+	require.NoError(t, <-done)
 }
