@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // component is the one lifecycle shape the runner knows: Run runs a part of citywatch until ctx ends or the
@@ -46,6 +47,18 @@ func startClose(name string, start func() error, closeFn func() error) component
 
 // closeOnly is a component that holds what New built (the stores) and releases it when it stops.
 func closeOnly(name string, closeFn func() error) component { return startClose(name, nil, closeFn) }
+
+// spawns adapts a part that starts its goroutines on a WaitGroup and stops them when ctx ends (the shape
+// `runX(ctx, &wg)` some wiring files use): the component waits for them when it stops.
+func spawns(name string, start func(ctx context.Context, wg *sync.WaitGroup)) component {
+	return runFunc(name, func(ctx context.Context) error {
+		var wg sync.WaitGroup
+		start(ctx, &wg)
+		<-ctx.Done()
+		wg.Wait()
+		return nil
+	})
+}
 
 // noErr adapts a Close without an error result.
 func noErr(f func()) func() error { return func() error { f(); return nil } }

@@ -141,3 +141,23 @@ const (
 	waitFor   = 10 * time.Second
 	pollEvery = 5 * time.Millisecond
 )
+
+func TestRunnerSpawnsWaitsForTheGoroutines(t *testing.T) {
+	var tr trace
+	r := &runner{}
+	r.add(tr.part("stores", nil), spawns("ward", func(ctx context.Context, wg *sync.WaitGroup) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-ctx.Done()
+			tr.add("ward goroutine done")
+		}()
+	}), tr.part("http", nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	require.Eventually(t, func() bool { return slices.Contains(tr.get(), "start http") }, waitFor, pollEvery)
+	cancel()
+	require.NoError(t, <-done)
+	require.Equal(t, []string{"close http", "ward goroutine done", "close stores"}, tr.get()[2:])
+}
