@@ -184,6 +184,7 @@ func (a *App) build() error {
 				return fmt.Errorf("cameras[%d].%w", i, err)
 			}
 		}
+		a.running.analysed = acams
 		a.analyzer, err = analyze.New(analyze.Config{Cameras: acams}, analyze.Deps{Appender: a.appender,
 			Events: a.analysisEvent, Logger: a.log, Registerer: a.reg})
 		if err != nil {
@@ -198,6 +199,7 @@ func (a *App) build() error {
 		}
 		mc := media.ConfigFromConfig(a.cfg.DataDir, a.cfg.Media)
 		mc.Cameras = mcams
+		a.running.media = mcams
 		a.media, err = media.New(mc, media.Deps{Logger: a.log, Registerer: a.reg})
 		if err != nil {
 			return err

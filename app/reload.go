@@ -18,8 +18,11 @@ import (
 
 // running is what a reload may change while citywatch runs, and the stores' one close.
 type running struct {
-	mu         sync.Mutex // guards App.externals and sourcesUp
-	sourcesUp  bool       // the sources component has started them
+	mu        sync.Mutex // guards App.externals and sourcesUp
+	sourcesUp bool       // the sources component has started them
+	// analysed and media are the cameras of analysis and media now (reloadCameras; guarded by App.reloadMu).
+	analysed   []analyze.CameraConfig
+	media      []media.CameraConfig
 	storesOnce sync.Once
 	storesErr  error
 }
@@ -216,8 +219,11 @@ func (a *App) reloadSources(next []config.SourceConfig) error {
 }
 
 // reloadCameras makes the cameras those of next (plus Options.Cameras, the demo's) in the monitor, analysis
-// and media: an unchanged camera keeps its session, decoder, ring buffer and live viewers. An edge that
-// started without cameras has no camera monitor: its first cameras need a restart.
+// and media: an unchanged camera keeps its session, decoder, ring buffer and live viewers. The lists are
+// validated before anything changes. The sinks learn an added camera before the monitor connects to it and
+// forget a removed one only after the monitor has disconnected it, so no access unit reaches a sink that does
+// not know its camera. An edge that started without cameras has no camera monitor: its first cameras need a
+// restart.
 func (a *App) reloadCameras(next []config.CameraConfig) error {
 	if a.cams == nil {
 		if len(next) > 0 {
@@ -240,16 +246,47 @@ func (a *App) reloadCameras(next []config.CameraConfig) error {
 		acams = append(acams, analyze.CameraConfig{ID: c.ID, Site: c.Site})
 		mcams = append(mcams, media.CameraConfig{ID: c.ID, Site: c.Site})
 	}
-	// Sinks first, so an added camera's first access units find them; the monitor last.
-	if err := a.analyzer.SetCameras(acams); err != nil {
-		return err
+	// As New builds them (only the cameras set), so the components' own checks cannot refuse them halfway.
+	mc, ac := cameras.Config{Cameras: mons}, analyze.Config{Cameras: acams}
+	mc.SetDefaults()
+	ac.SetDefaults()
+	if err := errors.Join(mc.Validate(), ac.Validate()); err != nil {
+		return fmt.Errorf("cameras: %w", err)
 	}
-	if err := a.media.SetCameras(mcams); err != nil {
-		return err
+	prevA, prevM := a.running.analysed, a.running.media
+	steps := []func() error{
+		func() error {
+			return a.analyzer.SetCameras(withGone(acams, prevA, func(c analyze.CameraConfig) string { return c.ID }))
+		},
+		func() error {
+			return a.media.SetCameras(withGone(mcams, prevM, func(c media.CameraConfig) string { return c.ID }))
+		},
+		func() error { return a.cams.SetCameras(mons) },
+		func() error { return a.analyzer.SetCameras(acams) },
+		func() error { return a.media.SetCameras(mcams) },
 	}
-	if err := a.cams.SetCameras(mons); err != nil {
-		return err
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return err
+		}
 	}
+	a.running.analysed, a.running.media = acams, mcams
 	a.cfg.Cameras = next
 	return nil
+}
+
+// withGone is next followed by the entries of prev whose id next lacks: the sinks' list while the monitor
+// still feeds the cameras a reload removes.
+func withGone[T any](next, prev []T, id func(T) string) []T {
+	in := make(map[string]bool, len(next))
+	for _, c := range next {
+		in[id(c)] = true
+	}
+	out := append([]T(nil), next...)
+	for _, c := range prev {
+		if !in[id(c)] {
+			out = append(out, c)
+		}
+	}
+	return out
 }
