@@ -204,7 +204,7 @@ func (m *Monitor) Cameras() []Status {
 
 // Camera returns the status of one camera, or ErrCameraNotFound.
 func (m *Monitor) Camera(id string) (Status, error) {
-	c, ok := m.set.Load().byID[id]
+	c, ok := m.set.Load().ByID[id]
 	if !ok {
 		return Status{}, fmt.Errorf("%w: %q", ErrCameraNotFound, id)
 	}

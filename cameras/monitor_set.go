@@ -6,45 +6,23 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+
+	"citywatch/internal/reconcile"
 )
 
-// cameraSet is the monitor's cameras at one moment. SetCameras replaces it whole; readers (the check and
-// metrics loops, the API) load it without a lock.
-type cameraSet struct {
-	list []*camera // configuration order
-	byID map[string]*camera
-}
+// cameraSet is the monitor's cameras at one moment, in configuration order. SetCameras replaces it whole;
+// readers (the check and metrics loops, the API) load it without a lock.
+type cameraSet = reconcile.Set[*camera]
 
 // cameras are the current cameras in configuration order.
-func (m *Monitor) cameras() []*camera { return m.set.Load().list }
+func (m *Monitor) cameras() []*camera { return m.set.Load().List }
 
 // plan builds the set for cfgs (defaults applied), reusing the cameras of cur whose configuration is
 // unchanged; stale are cur's cameras the new set drops (removed, or changed and so replaced).
-func (m *Monitor) plan(cur *cameraSet, cfgs []CameraConfig) (next *cameraSet, stale []*camera, err error) {
-	next = &cameraSet{byID: make(map[string]*camera, len(cfgs))}
-	for _, cc := range cfgs {
-		c := (*camera)(nil)
-		if cur != nil {
-			if old := cur.byID[cc.ID]; old != nil && reflect.DeepEqual(old.cfg, cc) {
-				c = old
-			}
-		}
-		if c == nil {
-			if c, err = newCamera(m, cc); err != nil {
-				return nil, nil, err
-			}
-		}
-		next.list = append(next.list, c)
-		next.byID[cc.ID] = c
-	}
-	if cur != nil {
-		for _, c := range cur.list {
-			if next.byID[c.cfg.ID] != c {
-				stale = append(stale, c)
-			}
-		}
-	}
-	return next, stale, nil
+func (m *Monitor) plan(cur *cameraSet, cfgs []CameraConfig) (*cameraSet, []*camera, error) {
+	return reconcile.Plan(cur, cfgs, func(c CameraConfig) string { return c.ID },
+		func(c *camera, cc CameraConfig) bool { return reflect.DeepEqual(c.cfg, cc) },
+		func(cc CameraConfig) (*camera, error) { return newCamera(m, cc) })
 }
 
 // startCamera starts c's worker under its own context, so SetCameras can stop it alone. Callers hold m.mu.
@@ -93,12 +71,12 @@ func (m *Monitor) SetCameras(cfgs []CameraConfig) error {
 		return nil
 	}
 	added := 0
-	for _, c := range set.list {
+	for _, c := range set.List {
 		if c.stop == nil {
 			m.startCamera(c)
 			added++
 		}
 	}
-	m.log.Info("cameras changed", "cameras", len(set.list), "started", added, "stopped", len(stale))
+	m.log.Info("cameras changed", "cameras", len(set.List), "started", added, "stopped", len(stale))
 	return nil
 }

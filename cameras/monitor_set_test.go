@@ -27,15 +27,15 @@ func TestMonitorSetCamerasRecreatesOnlyWhatChanged(t *testing.T) {
 	require.NoError(t, h.mon.SetCameras([]CameraConfig{keep, changed, added}))
 
 	after := h.mon.set.Load()
-	require.Same(t, before.byID["keep"], after.byID["keep"], "an unchanged camera keeps its instance")
-	require.NotSame(t, before.byID["change"], after.byID["change"], "a changed camera is recreated")
+	require.Same(t, before.ByID["keep"], after.ByID["keep"], "an unchanged camera keeps its instance")
+	require.NotSame(t, before.ByID["change"], after.ByID["change"], "a changed camera is recreated")
 	select {
-	case <-before.byID["drop"].done: // its worker (and RTSP session) ended before SetCameras returned
+	case <-before.ByID["drop"].done: // its worker (and RTSP session) ended before SetCameras returned
 	default:
 		t.Fatal("the removed camera's worker still runs")
 	}
 	select {
-	case <-before.byID["change"].done:
+	case <-before.ByID["change"].done:
 	default:
 		t.Fatal("the changed camera's old worker still runs")
 	}

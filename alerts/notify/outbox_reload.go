@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"citywatch/internal/reconcile"
 )
 
 // reconfig asks the run loop to apply a new receiver set.
@@ -37,15 +39,8 @@ func (o *Outbox) SetConfig(cfg Config) error {
 	}
 	if !started { // nothing runs yet: Start starts what is set here
 		defer o.mu.Unlock()
-		recv, order, _, err := o.planReceivers(cc)
-		if err != nil {
-			return err
-		}
-		o.recvMu.Lock()
-		o.recv, o.order = recv, order
-		o.recvMu.Unlock()
-		o.cc.Store(cc)
-		return nil
+		_, err := o.swapReceivers(cc)
+		return err
 	}
 	o.mu.Unlock()
 	rc := reconfig{cc: cc, done: make(chan error, 1)}
@@ -57,46 +52,39 @@ func (o *Outbox) SetConfig(cfg Config) error {
 	}
 }
 
-// planReceivers builds the receiver states of cc, reusing the current ones whose configuration is unchanged;
-// stale are the current ones it drops.
-func (o *Outbox) planReceivers(cc *compiled) (recv map[string]*receiverState, order, stale []*receiverState, err error) {
-	recv = make(map[string]*receiverState, len(cc.order))
-	for _, name := range cc.order {
-		cr := cc.receivers[name]
-		rs := o.recv[name]
-		if rs == nil || !reflect.DeepEqual(rs.cr.Receiver, cr.Receiver) || !slices.Equal(rs.cr.groupBy, cr.groupBy) {
-			if rs, err = newReceiverState(cr, o.env); err != nil {
-				return nil, nil, nil, err
-			}
-		}
-		recv[name] = rs
-		order = append(order, rs)
+// swapReceivers makes cc the configuration, reusing the receiver states whose receiver is unchanged, and
+// returns the states it drops (removed, or changed and so replaced).
+func (o *Outbox) swapReceivers(cc *compiled) (stale []*receiverState, err error) {
+	cur := &reconcile.Set[*receiverState]{List: o.order, ByID: o.recv}
+	next, stale, err := reconcile.Plan(cur, cc.order, func(name string) string { return name },
+		func(rs *receiverState, name string) bool {
+			cr := cc.receivers[name]
+			return reflect.DeepEqual(rs.cr.Receiver, cr.Receiver) && slices.Equal(rs.cr.groupBy, cr.groupBy)
+		},
+		func(name string) (*receiverState, error) { return newReceiverState(cc.receivers[name], o.env) })
+	if err != nil {
+		return nil, err
 	}
-	for _, rs := range o.order {
-		if recv[rs.cr.Name] != rs {
-			stale = append(stale, rs)
-		}
-	}
-	return recv, order, stale, nil
+	o.recvMu.Lock()
+	o.recv, o.order = next.ByID, next.List
+	o.recvMu.Unlock()
+	o.cc.Store(cc)
+	return stale, nil
 }
 
 // applyReceivers is SetConfig in the run loop, the only writer of delivery state: stale receivers' workers
 // are told to hand their queued rows back and end; new ones start.
 func (o *Outbox) applyReceivers(ctx context.Context, cc *compiled) error {
-	recv, order, stale, err := o.planReceivers(cc)
+	stale, err := o.swapReceivers(cc)
 	if err != nil {
 		return err
 	}
-	o.recvMu.Lock()
-	o.recv, o.order = recv, order
-	o.recvMu.Unlock()
-	o.cc.Store(cc)
 	for _, rs := range stale {
 		rs.retired.Store(true)
 		close(rs.jobs)
 	}
 	started := 0
-	for _, rs := range order {
+	for _, rs := range o.order {
 		if rs.workers {
 			continue
 		}
@@ -107,7 +95,7 @@ func (o *Outbox) applyReceivers(ctx context.Context, cc *compiled) error {
 			go o.worker(ctx, rs)
 		}
 	}
-	o.log.Info("receivers changed", "receivers", len(order), "started", started, "stopped", len(stale))
+	o.log.Info("receivers changed", "receivers", len(o.order), "started", started, "stopped", len(stale))
 	if err := o.failUnconfigured(ctx); err != nil {
 		o.log.Warn("the change applies; the pending deliveries of removed receivers stay pending until the next start", "err", err)
 	}

@@ -196,10 +196,10 @@ func (a *Analyzer) Start() error {
 	go a.sampleLoop()
 	go a.eventLoop()
 	if !a.available {
-		a.log.Warn("video analysis unavailable", "reason", a.reason, "cameras", len(a.set.Load().list))
+		a.log.Warn("video analysis unavailable", "reason", a.reason, "cameras", len(a.set.Load().List))
 		return nil
 	}
-	for _, c := range a.set.Load().list {
+	for _, c := range a.set.Load().List {
 		a.startCamera(c)
 	}
 	return nil

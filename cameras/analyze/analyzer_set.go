@@ -6,41 +6,22 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+
+	"citywatch/internal/reconcile"
 )
 
-// cameraSet is the analysed cameras at one moment. SetCameras replaces it whole; OnAccessUnit and Status
-// load it without a lock.
-type cameraSet struct {
-	list []*camera // configuration order
-	byID map[string]*camera
-}
+// cameraSet is the analysed cameras at one moment, in configuration order. SetCameras replaces it whole;
+// OnAccessUnit and Status load it without a lock.
+type cameraSet = reconcile.Set[*camera]
 
-func (a *Analyzer) camera(id string) *camera { return a.set.Load().byID[id] }
+func (a *Analyzer) camera(id string) *camera { return a.set.Load().ByID[id] }
 
 // plan builds the set for cfgs (defaults applied), reusing the cameras of cur whose configuration is
 // unchanged; stale are cur's cameras the new set drops.
-func (a *Analyzer) plan(cur *cameraSet, cfgs []CameraConfig) (next *cameraSet, stale []*camera) {
-	next = &cameraSet{byID: make(map[string]*camera, len(cfgs))}
-	for _, cc := range cfgs {
-		var c *camera
-		if cur != nil {
-			if old := cur.byID[cc.ID]; old != nil && reflect.DeepEqual(old.cfg, cc) {
-				c = old
-			}
-		}
-		if c == nil {
-			c = newCamera(a, cc)
-		}
-		next.list = append(next.list, c)
-		next.byID[cc.ID] = c
-	}
-	if cur != nil {
-		for _, c := range cur.list {
-			if next.byID[c.cfg.ID] != c {
-				stale = append(stale, c)
-			}
-		}
-	}
+func (a *Analyzer) plan(cur *cameraSet, cfgs []CameraConfig) (*cameraSet, []*camera) {
+	next, stale, _ := reconcile.Plan(cur, cfgs, func(c CameraConfig) string { return c.ID },
+		func(c *camera, cc CameraConfig) bool { return reflect.DeepEqual(c.cfg, cc) },
+		func(cc CameraConfig) (*camera, error) { return newCamera(a, cc), nil })
 	return next, stale
 }
 
@@ -84,7 +65,7 @@ func (a *Analyzer) SetCameras(cfgs []CameraConfig) error {
 	if !a.started || !a.available {
 		return nil
 	}
-	for _, c := range set.list {
+	for _, c := range set.List {
 		if c.stop == nil {
 			a.startCamera(c)
 		}

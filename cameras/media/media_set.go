@@ -8,52 +8,35 @@ import (
 	"slices"
 
 	"github.com/gorilla/websocket"
+
+	"citywatch/internal/reconcile"
 )
 
-// cameraSet is Media's cameras at one moment. SetCameras replaces it whole; the access-unit path and the
-// API load it without a lock.
-type cameraSet struct {
-	list []*camera // configuration order
-	byID map[string]*camera
-}
+// cameraSet is Media's cameras at one moment, in configuration order. SetCameras replaces it whole; the
+// access-unit path and the API load it without a lock.
+type cameraSet = reconcile.Set[*camera]
 
-func (m *Media) camera(id string) *camera { return m.set.Load().byID[id] }
+func (m *Media) camera(id string) *camera { return m.set.Load().ByID[id] }
 
-func (m *Media) cameras() []*camera { return m.set.Load().list }
+func (m *Media) cameras() []*camera { return m.set.Load().List }
 
 // closeRemovedReason is what live viewers of a camera removed by a reload are told.
 const closeRemovedReason = "camera removed from the configuration"
 
 // plan builds the set for cfgs, reusing the cameras of cur whose configuration is unchanged (their ring,
 // recording and viewers go on); stale are cur's cameras the new set drops.
-func (m *Media) plan(cur *cameraSet, cfgs []CameraConfig) (next *cameraSet, stale []*camera) {
-	next = &cameraSet{byID: make(map[string]*camera, len(cfgs))}
-	for _, cc := range cfgs {
-		var c *camera
-		if cur != nil {
-			if old := cur.byID[cc.ID]; old != nil && old.cfg == cc {
-				c = old
-			}
-		}
-		if c == nil {
-			c = &camera{
+func (m *Media) plan(cur *cameraSet, cfgs []CameraConfig) (*cameraSet, []*camera) {
+	next, stale, _ := reconcile.Plan(cur, cfgs, func(c CameraConfig) string { return c.ID },
+		func(c *camera, cc CameraConfig) bool { return c.cfg == cc },
+		func(cc CameraConfig) (*camera, error) {
+			return &camera{
 				cfg: cc, ring: newRing(m.cfg.RingSeconds, m.cfg.RingMaxBytes), viewers: map[*viewer]struct{}{},
 				pre:       seconds(cc.PreSeconds, m.cfg.PreSeconds),
 				post:      seconds(cc.PostSeconds, m.cfg.PostSeconds),
 				ringBytes: m.met.ringBytes.WithLabelValues(cc.ID),
 				evicted:   m.met.ringEvicted.WithLabelValues(cc.ID),
-			}
-		}
-		next.list = append(next.list, c)
-		next.byID[cc.ID] = c
-	}
-	if cur != nil {
-		for _, c := range cur.list {
-			if next.byID[c.cfg.ID] != c {
-				stale = append(stale, c)
-			}
-		}
-	}
+			}, nil
+		})
 	return next, stale
 }
 
@@ -95,8 +78,8 @@ func (m *Media) SetCameras(cfgs []CameraConfig) error {
 	}
 	set, stale := m.plan(m.set.Load(), next.Cameras)
 	var errs []error
-	for _, c := range set.list {
-		if m.set.Load().byID[c.cfg.ID] == c {
+	for _, c := range set.List {
+		if m.set.Load().ByID[c.cfg.ID] == c {
 			continue // unchanged
 		}
 		m.idxMu.Lock()
