@@ -25,6 +25,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtpmjpeg"
 	"github.com/pion/rtp"
 
+	"citywatch/internal/reconcile"
 	"citywatch/store"
 )
 
@@ -66,9 +67,8 @@ type camera struct {
 	reconnects       uint64
 	outageStart      time.Time
 
-	// stop and done are the worker's cancel and exit, set by Monitor.startCamera under the monitor's mu.
-	stop context.CancelFunc
-	done chan struct{}
+	// worker runs run; Monitor.startCamera starts it under the monitor's mu, SetCameras stops it alone.
+	worker reconcile.Worker
 }
 
 func newCamera(m *Monitor, cfg CameraConfig) (*camera, error) {

@@ -1,7 +1,6 @@
 package cameras
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -26,17 +25,7 @@ func (m *Monitor) plan(cur *cameraSet, cfgs []CameraConfig) (*cameraSet, []*came
 }
 
 // startCamera starts c's worker under its own context, so SetCameras can stop it alone. Callers hold m.mu.
-func (m *Monitor) startCamera(c *camera) {
-	ctx, cancel := context.WithCancel(m.ctx)
-	done := make(chan struct{})
-	c.stop, c.done = cancel, done
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		defer close(done)
-		c.run(ctx)
-	}()
-}
+func (m *Monitor) startCamera(c *camera) { c.worker.Start(m.ctx, &m.wg, c.run) }
 
 // SetCameras changes the monitored cameras to cfgs, as a configuration reload does: a camera whose
 // configuration is unchanged keeps its worker, RTSP session and health; a removed one is stopped (its
@@ -60,10 +49,7 @@ func (m *Monitor) SetCameras(cfgs []CameraConfig) error {
 		return err
 	}
 	for _, c := range stale {
-		if c.stop != nil {
-			c.stop()
-			<-c.done
-		}
+		c.worker.Stop()
 	}
 	m.set.Store(set)
 	m.cfg.Cameras = next.Cameras
@@ -72,7 +58,7 @@ func (m *Monitor) SetCameras(cfgs []CameraConfig) error {
 	}
 	added := 0
 	for _, c := range set.List {
-		if c.stop == nil {
+		if !c.worker.Started() {
 			m.startCamera(c)
 			added++
 		}

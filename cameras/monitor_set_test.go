@@ -30,12 +30,12 @@ func TestMonitorSetCamerasRecreatesOnlyWhatChanged(t *testing.T) {
 	require.Same(t, before.ByID["keep"], after.ByID["keep"], "an unchanged camera keeps its instance")
 	require.NotSame(t, before.ByID["change"], after.ByID["change"], "a changed camera is recreated")
 	select {
-	case <-before.ByID["drop"].done: // its worker (and RTSP session) ended before SetCameras returned
+	case <-before.ByID["drop"].worker.Done(): // its worker (and RTSP session) ended before SetCameras returned
 	default:
 		t.Fatal("the removed camera's worker still runs")
 	}
 	select {
-	case <-before.ByID["change"].done:
+	case <-before.ByID["change"].worker.Done():
 	default:
 		t.Fatal("the changed camera's old worker still runs")
 	}

@@ -1,7 +1,6 @@
 package analyze
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -26,17 +25,7 @@ func (a *Analyzer) plan(cur *cameraSet, cfgs []CameraConfig) (*cameraSet, []*cam
 }
 
 // startCamera starts c's decoder worker under its own context. Callers hold a.mu.
-func (a *Analyzer) startCamera(c *camera) {
-	ctx, cancel := context.WithCancel(a.ctx)
-	done := make(chan struct{})
-	c.stop, c.done = cancel, done
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		defer close(done)
-		c.run(ctx)
-	}()
-}
+func (a *Analyzer) startCamera(c *camera) { c.worker.Start(a.ctx, &a.wg, c.run) }
 
 // SetCameras changes the analysed cameras to cfgs, as a configuration reload does: an unchanged camera keeps
 // its decoder and its motion and tamper state; a removed one's decoder stops before SetCameras returns; an
@@ -56,17 +45,14 @@ func (a *Analyzer) SetCameras(cfgs []CameraConfig) error {
 	set, stale := a.plan(a.set.Load(), next.Cameras)
 	a.set.Store(set)
 	for _, c := range stale {
-		if c.stop != nil {
-			c.stop()
-			<-c.done
-		}
+		c.worker.Stop()
 	}
 	a.cfg.Cameras = next.Cameras
 	if !a.started || !a.available {
 		return nil
 	}
 	for _, c := range set.List {
-		if c.stop == nil {
+		if !c.worker.Started() {
 			a.startCamera(c)
 		}
 	}

@@ -13,13 +13,13 @@ func TestSetCamerasKeepsUnchangedDecoders(t *testing.T) {
 	require.Same(t, keep, h.a.camera("keep"))
 	require.Nil(t, h.a.camera("drop"))
 	require.NotNil(t, h.a.camera("new"))
-	<-drop.done // stopped before SetCameras returned
+	<-drop.worker.Done() // stopped before SetCameras returned
 	select {
-	case <-keep.done:
+	case <-keep.worker.Done():
 		t.Fatal("the unchanged camera's worker stopped")
 	default:
 	}
-	require.NotNil(t, h.a.camera("new").done, "the added camera's worker runs")
+	require.True(t, h.a.camera("new").worker.Started(), "the added camera's worker runs")
 	require.Equal(t, StateUnavailable, h.a.Status("drop").State)
 	require.Error(t, h.a.SetCameras([]CameraConfig{{ID: "a"}, {ID: "a"}}))
 	require.NotNil(t, h.a.camera("new"), "an invalid list changes nothing")

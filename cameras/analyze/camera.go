@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"citywatch/cameras"
+	"citywatch/internal/reconcile"
 	"citywatch/store"
 )
 
@@ -43,9 +44,8 @@ type camera struct {
 	haveNext    bool
 	lastSession uint64
 
-	// stop and done are the worker's cancel and exit, set by Analyzer.startCamera under the analyzer's mu.
-	stop context.CancelFunc
-	done chan struct{}
+	// worker runs run; Analyzer.startCamera starts it under the analyzer's mu, SetCameras stops it alone.
+	worker reconcile.Worker
 
 	mu         sync.Mutex
 	st         Status

@@ -1,7 +1,10 @@
 package reconcile
 
 import (
+	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -71,4 +74,26 @@ func TestPlan(t *testing.T) {
 			require.Equal(t, c.stale, staleIDs)
 		})
 	}
+}
+
+func TestWorkerStopsAloneAndWaits(t *testing.T) {
+	var never Worker
+	never.Stop() // never started: nothing to stop
+	require.False(t, never.Started())
+
+	parent, cancelAll := context.WithCancel(context.Background())
+	defer cancelAll()
+	var wg sync.WaitGroup
+	var a, b Worker
+	var aDone, bDone atomic.Bool
+	a.Start(parent, &wg, func(ctx context.Context) { <-ctx.Done(); aDone.Store(true) })
+	b.Start(parent, &wg, func(ctx context.Context) { <-ctx.Done(); bDone.Store(true) })
+	require.True(t, a.Started())
+	a.Stop()
+	require.True(t, aDone.Load(), "Stop returns after the goroutine")
+	require.False(t, bDone.Load(), "the other worker runs on")
+	cancelAll() // the owner's Close
+	wg.Wait()
+	require.True(t, bDone.Load())
+	<-b.Done()
 }
