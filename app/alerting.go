@@ -74,33 +74,6 @@ func (f fallback) Notify(ctx context.Context, msg string) error {
 		Annotations: map[string]string{"summary": msg}})
 }
 
-// notifyConfig translates the notify section into the outbox's configuration.
-func notifyConfig(cfg *config.Config) notify.Config {
-	nc := cfg.Notify
-	out := notify.Config{DefaultReceiver: nc.DefaultReceiver, ExternalURL: cfg.Alerts.ExternalURL,
-		GroupBy: cfg.Alerts.GroupBy}
-	for _, r := range nc.Receivers {
-		var secrets []string
-		for _, s := range r.SigningSecrets() {
-			secrets = append(secrets, s.Value())
-		}
-		headers := map[string]string{}
-		for k, v := range r.HTTPHeaders() {
-			headers[k] = v.Value()
-		}
-		out.Receivers = append(out.Receivers, notify.Receiver{
-			Name: r.Name, URL: r.URL.Value(), Format: r.Format, Template: r.Template, ContentType: r.ContentType,
-			Secrets: secrets, Headers: headers,
-			AllowPrivate: r.AllowPrivate, Timeout: r.Timeout.Std(), MaxConcurrency: r.MaxConcurrency,
-			TelegramChatID: r.TelegramChatID, ZaloUserID: r.ZaloUserID, ZaloAccessToken: r.ZaloAccessToken.Value(),
-		})
-	}
-	for _, r := range nc.Routes {
-		out.Routes = append(out.Routes, notify.Route{Receiver: r.Receiver, Match: r.Match, MatchRE: r.MatchRE, Continue: r.Continue})
-	}
-	return out
-}
-
 // buildAlerting builds the notification outbox and the alert manager on the metadata database, so an alert
 // change and its notifications commit in one transaction.
 func (a *App) buildAlerting() error {
@@ -113,7 +86,7 @@ func (a *App) buildAlerting() error {
 	if a.opts.Demo {
 		grouping = alerts.DemoGrouping()
 	}
-	nc := notifyConfig(a.cfg)
+	nc := notify.ConfigFromConfig(a.cfg)
 	nc.GroupBy = grouping.GroupBy // the Alertmanager format's groupLabels and groupKey
 	deps := notify.Deps{DB: a.meta, Logger: a.log, Registerer: a.reg}
 	if a.broker != nil {

@@ -20,7 +20,7 @@ func TestNotifyConfigCarriesZalo(t *testing.T) {
       zalo_access_token: zalo-oa-token-123
 `), "c.yaml")
 	require.NoError(t, err)
-	nc := notifyConfig(cfg)
+	nc := notify.ConfigFromConfig(cfg)
 	require.Len(t, nc.Receivers, 1)
 	r := nc.Receivers[0]
 	require.Equal(t, notify.FormatZalo, r.Format)

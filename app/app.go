@@ -66,6 +66,10 @@ type Options struct {
 	LivePingInterval time.Duration
 	// Flags are the command-line flags by name, for /api/v1/status/flags. Nil reports none.
 	Flags map[string]string
+	// ReloadSignals asks for a reload per value received (cmd/citywatch relays SIGHUP); ReloadConfig loads the
+	// configuration to apply. Run owns the goroutine that waits for them. Either nil: no signal reloads.
+	ReloadSignals <-chan os.Signal
+	ReloadConfig  func() (*config.Config, error)
 }
 
 // App is a configured citywatch: New builds every component, Run starts them and stops them when ctx ends.
@@ -103,6 +107,8 @@ type App struct {
 	remoteWrite []*remotewrite.Writer
 	// retention is retention by purpose (app/privacy.go); nil without an occupants store.
 	retention *retention.Engine
+	// running is what a reload may change while citywatch runs (app/reload.go).
+	running running
 
 	ready atomic.Bool
 	// reloadMu serializes reloads (SIGHUP, POST /api/rules/reload) and guards the rule-file list they read.
@@ -185,6 +191,7 @@ func (a *App) build() error {
 			}
 		}
 		a.warnZonesBehindMask(acams)
+		a.running.analysed = acams
 		a.analyzer, err = analyze.New(analyze.Config{Cameras: acams}, analyze.Deps{Appender: a.appender,
 			Events: a.analysisEvent, Logger: a.log, Registerer: a.reg})
 		if err != nil {
@@ -201,6 +208,7 @@ func (a *App) build() error {
 		}
 		mc := media.ConfigFromConfig(a.cfg.DataDir, a.cfg.Media)
 		mc.Cameras = mcams
+		a.running.media = mcams
 		a.media, err = media.New(mc, media.Deps{Logger: a.log, Registerer: a.reg})
 		if err != nil {
 			return err
@@ -236,7 +244,7 @@ func (a *App) build() error {
 	}, dashboards.Deps{
 		Logger: a.log, Gatherer: a.reg, Registerer: a.reg, Ingest: a.ingestInfo(), Cameras: a.camerasInfo(),
 		Analysis: a.analysisInfo(), Media: a.mediaAPI(),
-		PromAPI: a.api, Auth: a.auth, Audit: a.audit, Checks: a.checks(),
+		PromAPI: a.api, Auth: a.auth, Audit: a.audit, Checks: a.checks(), MoreChecks: a.sourceChecks,
 		Alerts: a.alerts, Deliveries: a.outbox, ReloadRules: a.ReloadRules, Live: a.bus,
 		Routes: a.wardRoutes(),
 	})
@@ -397,20 +405,6 @@ func (a *App) checks() []dashboards.Check {
 	}}}
 	checks = append(checks, a.storageChecks()...)
 	checks = append(checks, a.centreChecks()...)
-	for _, ext := range a.externals {
-		checks = append(checks, dashboards.Check{Name: "source_" + ext.Status().Name, Err: func() error {
-			st := ext.Status()
-			switch {
-			case !st.Connected:
-				return fmt.Errorf("not connected to %s: %s", st.URL, st.LastError)
-			case !st.Subscribed:
-				return fmt.Errorf("connected to %s, not subscribed yet", st.URL)
-			case st.StoreFailing:
-				return errors.New("the store is failing; messages are held unacknowledged")
-			}
-			return nil
-		}})
-	}
 	if a.influx != nil {
 		checks = append(checks, dashboards.Check{Name: "influx", Degraded: true, Err: func() error {
 			st := a.influx.Status()
@@ -444,99 +438,12 @@ func (a *App) Run(ctx context.Context) error {
 	return a.run(ctx, nil)
 }
 
-func (a *App) run(ctx context.Context, started chan<- struct{}) (err error) {
-	defer func() {
-		if cerr := a.closeStores(); cerr != nil && err == nil {
-			err = cerr
-		}
-	}()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-
-	if a.influx != nil {
-		if err := a.influx.Start(); err != nil {
-			return err
-		}
-	}
-	if err := a.startRemoteWrite(); err != nil {
-		return err
-	}
-	wg.Add(4)
-	go func() {
-		defer wg.Done()
-		_ = a.pipeline.Run(ctx)
-	}()
-	go func() {
-		defer wg.Done()
-		a.runDeviceStore(ctx)
-	}()
-	go func() {
-		defer wg.Done()
-		a.runLive(ctx)
-	}()
-	go func() {
-		defer wg.Done()
-		if err := a.alerts.Run(ctx); err != nil {
-			a.log.Error("alert evaluation stopped", "component", "alerts", "err", err)
-		}
-	}()
-	if err := a.outbox.Start(); err != nil {
-		return err
-	}
-	a.runWard(ctx, &wg)
-	if a.canary != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = a.canary.Run(ctx)
-		}()
-	}
-	if a.broker != nil {
-		if err := a.broker.Start(); err != nil {
-			return err
-		}
-		defer a.broker.Close()
-		// The outbox publishes alert changes to MQTT receivers through the broker: stop it first.
-		defer a.outbox.Close()
-	}
-	for _, ext := range a.externals {
-		if err := ext.Start(); err != nil {
-			return err
-		}
-		defer ext.Close()
-	}
-	if a.cams != nil {
-		if err := a.analyzer.Start(); err != nil {
-			return err
-		}
-		defer a.analyzer.Close()
-		if err := a.media.Start(); err != nil {
-			return err
-		}
-		defer a.media.Close()
-		if err := a.cams.Start(); err != nil {
-			return err
-		}
-		defer a.cams.Close()
-	}
-	if err := a.http.Start(); err != nil {
-		return err
-	}
-	defer a.http.Close()
-	a.runRetention(ctx, &wg)
-	a.ready.Store(true)
-	a.log.Info("citywatch started", "version", Version, "http", a.http.Addr(), "broker", a.BrokerAddr(),
-		"sources", len(a.externals), "data_dir", a.cfg.DataDir)
-	if started != nil {
-		close(started)
-	}
-	<-ctx.Done()
-	a.ready.Store(false)
-	a.log.Info("citywatch stopping")
-	return nil
+func (a *App) run(ctx context.Context, started chan<- struct{}) error {
+	r := &runner{}
+	r.add(a.components(started)...)
+	err := r.Run(ctx)
+	// Cancelled before the runner reached the stores: they are closed here instead.
+	return errors.Join(err, a.closeStoresOnce())
 }
 
 // closeStores closes the outbox, the InfluxDB queue, the TSDB and the metadata database; safe to call twice.
@@ -562,35 +469,6 @@ func (a *App) closeStores() error {
 		a.meta = nil
 	}
 	return errors.Join(errs...)
-}
-
-// Reload applies what can change without a restart — the topic mapping rules and the alert rule files — and
-// logs that other changes need one. Nothing changes unless both load.
-func (a *App) Reload(next *config.Config) (err error) {
-	a.reloadMu.Lock()
-	defer a.reloadMu.Unlock()
-	defer func() { a.reload.set(time.Now(), err == nil) }()
-	m, err := newMapper(next)
-	if err != nil {
-		return err
-	}
-	ruleList, err := a.loadRules(next)
-	if err != nil {
-		return err
-	}
-	if err := a.alerts.SetRules(ruleList); err != nil {
-		return err
-	}
-	a.mapper.cur.Store(m)
-	old := *a.cfg
-	old.Ingest.Rules, old.Ingest.DefaultMapping, old.Ingest.MaxPayloadBytes = next.Ingest.Rules, next.Ingest.DefaultMapping, next.Ingest.MaxPayloadBytes
-	old.Ingest.MaxFieldsPerMessage = next.Ingest.MaxFieldsPerMessage // the mapper applies it
-	old.Alerts.RuleFiles = next.Alerts.RuleFiles
-	a.cfg.Ingest.Rules, a.cfg.Alerts.RuleFiles = next.Ingest.Rules, next.Alerts.RuleFiles
-	if old.String() != next.String() {
-		a.log.Warn("configuration changes other than ingest rules and alert rule files need a restart to apply")
-	}
-	return nil
 }
 
 // loopback reports whether addr listens on a loopback address only (the demo's anonymous read stays local).

@@ -211,7 +211,7 @@ func (a *App) newQueryAPI() (*promapi.API, error) {
 		return nil, err
 	}
 	a.log.Info("centre: queries, rules and listings read the remote query API", "component", "centre", "url", a.remote.URL())
-	return promapi.NewRemote(a.remote, dashboards.RequestSites, opts)
+	return promapi.NewRemote(a.remote, opts) // promapi scopes it to each request's principal
 }
 
 // ruleQuery is what rules are evaluated on: the remote engine on a centre, else nil (the embedded TSDB's

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"citywatch/alerts"
+	"citywatch/alerts/notify"
 	"citywatch/cameras/analyze"
 	"citywatch/config"
 )
@@ -14,11 +15,11 @@ import (
 // directory or listening on anything: the rule files (every rule, expression and template, with file:line),
 // the references of event rules to camera ids and zones, and the notification receivers as the outbox
 // compiles them (templates executed with sample alerts). New and Reload run the same functions (loadRules,
-// notifyConfig and the outbox's validation), so `citywatch check` and `citywatch serve` cannot disagree.
+// notify.ConfigFromConfig and the outbox's validation), so `citywatch check` and `citywatch serve` cannot disagree.
 func Check(cfg *config.Config) error {
 	a := &App{cfg: cfg}
 	_, rulesErr := a.loadRules(cfg)
-	return errors.Join(rulesErr, prefixed("notify.", notifyConfig(cfg).Validate()))
+	return errors.Join(rulesErr, prefixed("notify.", notify.ConfigFromConfig(cfg).Validate()))
 }
 
 // checkRouteRefs reports routes that match an alert name no loaded rule defines: such a route never matches,

@@ -9,7 +9,7 @@ import (
 
 // checkCases are the golden bad configurations of `citywatch check` beyond the configuration file itself:
 // testdata/check/<file> and the exact errors, in order, of loading it and then Check. serve loads the same
-// files through the same functions (loadRules, notifyConfig, the outbox's validation), so it refuses each.
+// files through the same functions (loadRules, notify.ConfigFromConfig, the outbox's validation), so it refuses each.
 var checkCases = []struct {
 	file string
 	errs []string

@@ -8,6 +8,7 @@ import (
 
 	"citywatch/alerts"
 	"citywatch/alerts/canary"
+	"citywatch/alerts/notify"
 	"citywatch/cameras"
 	"citywatch/cameras/analyze"
 	"citywatch/cameras/media"
@@ -96,6 +97,17 @@ var internalFields = map[string]string{
 	"auth.Config.LoginPath":              "the login page's route",
 	"auth.Config.Argon2":                 "password hashing cost; tests lower it",
 
+	"notify.Config.PollInterval":     "how often the outbox looks for due rows; a test knob",
+	"notify.Config.MinBackoff":       "retry backoff; a test knob",
+	"notify.Config.MaxBackoff":       "retry backoff; a test knob",
+	"notify.Config.MaxRetryAfter":    "bound of a receiver's Retry-After; a safety limit",
+	"notify.Config.RetryFor":         "retry budget; a test knob",
+	"notify.Config.BreakerThreshold": "circuit breaker tuning; a test knob",
+	"notify.Config.BreakerCooldown":  "circuit breaker tuning; a test knob",
+	"notify.Config.Retention":        "delivery log retention; a test knob",
+	"notify.Config.MQTTTopicPrefix":  "the MQTT alert topic is part of the MQTT contract",
+	"notify.Config.PublishMQTT":      "runtime: notify.mqtt.enabled, and only with the embedded broker (app.buildAlerting)",
+
 	"canary.Config.RepeatInterval": "how often a failing canary re-alarms the fallback; a test knob",
 	"canary.Config.PollInterval":   "how often the canary looks for its alert; a test knob",
 }
@@ -154,6 +166,7 @@ var coverageCases = []struct {
 	}},
 	{"canary.Config", func(_ *testing.T, c *config.Config) any { return canary.ConfigFromConfig(c.Alerts.Canary) }},
 	{"alerts.Grouping", func(_ *testing.T, c *config.Config) any { return alerts.GroupingFromConfig(c.Alerts) }},
+	{"notify.Config", func(_ *testing.T, c *config.Config) any { return notify.ConfigFromConfig(c) }},
 }
 
 // TestEveryComponentFieldHasAYAMLKey fails when a component configuration field is reached by no YAML key

@@ -72,15 +72,6 @@ func (a *App) remoteWriteChecks() []dashboards.Check {
 	return checks
 }
 
-func (a *App) startRemoteWrite() error {
-	for _, w := range a.remoteWrite {
-		if err := w.Start(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func (a *App) closeRemoteWrite() []error {
 	var errs []error
 	for _, w := range a.remoteWrite {

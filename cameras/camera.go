@@ -26,6 +26,7 @@ import (
 	"github.com/pion/rtp"
 
 	"citywatch/internal/clock"
+	"citywatch/internal/reconcile"
 	"citywatch/store"
 )
 
@@ -66,6 +67,9 @@ type camera struct {
 	lastErrorTime    time.Time
 	reconnects       uint64
 	outageStart      time.Time
+
+	// worker runs run; Monitor.startCamera starts it under the monitor's mu, SetCameras stops it alone.
+	worker reconcile.Worker
 }
 
 func newCamera(m *Monitor, cfg CameraConfig) (*camera, error) {

@@ -65,7 +65,7 @@ func newFakeTimed(t *testing.T, cam CameraConfig, dial bool) *fakeTimed {
 // first check that sees StallTimeout of silence — not one check earlier — and the event carries that time.
 func TestStallOnTheCheckAtStallTimeout(t *testing.T) {
 	f := newFakeTimed(t, testCamera("cam1", "rtsp://127.0.0.1:1/x"), false)
-	c := f.m.byID["cam1"]
+	c := f.m.set.Load().ByID["cam1"]
 	c.sessionUp()
 	packet := &rtp.Packet{Header: rtp.Header{Marker: true}}
 	for range 10 { // half a second of stream, one packet per check

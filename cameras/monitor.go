@@ -36,7 +36,7 @@ type Deps struct {
 	Sink AccessUnitSink
 }
 
-// Monitor watches a fixed set of cameras.
+// Monitor watches a set of cameras that SetCameras may change while it runs.
 type Monitor struct {
 	cfg     Config
 	deps    Deps
@@ -44,8 +44,7 @@ type Monitor struct {
 	clock   clock.Clock
 	now     func() time.Time
 	started time.Time
-	cams    []*camera
-	byID    map[string]*camera
+	set     atomic.Pointer[cameraSet]
 	metrics *selfMetrics
 
 	events  chan Event
@@ -131,21 +130,17 @@ func New(cfg Config, deps Deps) (*Monitor, error) {
 		deps:    deps,
 		log:     deps.Logger.With("component", "cameras"),
 		clock:   clock.Or(deps.Clock),
-		byID:    make(map[string]*camera, len(cfg.Cameras)),
 		metrics: newSelfMetrics(deps.Registerer),
 		events:  make(chan Event, cfg.EventBuffer),
 	}
 	m.now = m.clock.Now
 	m.started = m.now()
 	m.ctx, m.cancel = context.WithCancel(context.Background())
-	for _, cc := range cfg.Cameras {
-		c, err := newCamera(m, cc)
-		if err != nil {
-			return nil, err
-		}
-		m.cams = append(m.cams, c)
-		m.byID[cc.ID] = c
+	set, _, err := m.plan(nil, cfg.Cameras)
+	if err != nil {
+		return nil, err
 	}
+	m.set.Store(set)
 	return m, nil
 }
 
@@ -163,12 +158,8 @@ func (m *Monitor) Start() error {
 		defer m.dispWG.Done()
 		m.dispatch()
 	}()
-	for _, c := range m.cams {
-		m.wg.Add(1)
-		go func() {
-			defer m.wg.Done()
-			c.run(m.ctx)
-		}()
+	for _, c := range m.cameras() {
+		m.startCamera(c)
 	}
 	m.wg.Add(1)
 	go func() {
@@ -182,7 +173,7 @@ func (m *Monitor) Start() error {
 			m.metricsLoop()
 		}()
 	}
-	m.log.Info("camera monitor started", "cameras", len(m.cams))
+	m.log.Info("camera monitor started", "cameras", len(m.cameras()))
 	return nil
 }
 
@@ -203,8 +194,9 @@ func (m *Monitor) Close() {
 
 // Cameras returns the status of every camera in configuration order.
 func (m *Monitor) Cameras() []Status {
-	out := make([]Status, 0, len(m.cams))
-	for _, c := range m.cams {
+	cams := m.cameras()
+	out := make([]Status, 0, len(cams))
+	for _, c := range cams {
 		out = append(out, c.status())
 	}
 	return out
@@ -212,7 +204,7 @@ func (m *Monitor) Cameras() []Status {
 
 // Camera returns the status of one camera, or ErrCameraNotFound.
 func (m *Monitor) Camera(id string) (Status, error) {
-	c, ok := m.byID[id]
+	c, ok := m.set.Load().ByID[id]
 	if !ok {
 		return Status{}, fmt.Errorf("%w: %q", ErrCameraNotFound, id)
 	}
@@ -265,7 +257,7 @@ func (m *Monitor) checkLoop() {
 // check evaluates every camera and updates the per-state gauge.
 func (m *Monitor) check() {
 	counts := make(map[State]int, len(States()))
-	for _, c := range m.cams {
+	for _, c := range m.cameras() {
 		c.evaluate()
 		c.mu.Lock()
 		st, _, _ := c.health.State()
@@ -289,7 +281,7 @@ func (m *Monitor) metricsLoop() {
 		}
 		now := m.now()
 		buf = buf[:0]
-		for _, c := range m.cams {
+		for _, c := range m.cameras() {
 			buf = c.samples(now, buf)
 		}
 		m.append(buf)

@@ -478,7 +478,9 @@ func TestSelfMetricsSurviveRebuild(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 	require.Equal(t, 2.0, testutil.ToFloat64(mustCounterVec(t, reg)))
-	_, err = (&Monitor{byID: map[string]*camera{}}).Camera("nope")
+	empty, err := New(Config{}, Deps{})
+	require.NoError(t, err)
+	_, err = empty.Camera("nope")
 	require.ErrorIs(t, err, ErrCameraNotFound)
 }
 

@@ -32,7 +32,7 @@ nosite_metric{device="z"} 3 %d
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, err := promapi.NewRemote(client, RequestSites, promapi.Options{})
+	api, err := promapi.NewRemote(client, promapi.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ nosite_metric{device="z"} 3 %d
 // TestRequestSitesFailsClosed: a centre reads nothing for a request without a valid principal.
 func TestRequestSitesFailsClosed(t *testing.T) {
 	r := httptest.NewRequest("GET", "/api/v1/query", nil)
-	if s := RequestSites(r); s.All || len(s.Names) > 0 {
+	if s := promapi.RequestSites(r); s.All || len(s.Names) > 0 {
 		t.Errorf("no principal: %+v", s)
 	}
 	for _, c := range []struct {
@@ -55,7 +55,7 @@ func TestRequestSitesFailsClosed(t *testing.T) {
 		{auth.Principal{Role: auth.RoleAdmin}, promscope.Sites{All: true}},
 		{auth.Principal{Role: auth.RoleViewer, Sites: []string{"*"}}, promscope.Sites{All: true}},
 	} {
-		got := RequestSites(r.WithContext(auth.NewContext(context.Background(), c.p)))
+		got := promapi.RequestSites(r.WithContext(auth.NewContext(context.Background(), c.p)))
 		if got.All != c.want.All || strings.Join(got.Names, ",") != strings.Join(c.want.Names, ",") {
 			t.Errorf("%+v: got %+v, want %+v", c.p, got, c.want)
 		}

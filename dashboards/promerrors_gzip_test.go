@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"citywatch/dashboards/auth"
 	"citywatch/dashboards/promapi"
-	"citywatch/dashboards/promapi/promscope"
 	"citywatch/store/remotequery"
 )
 
@@ -56,13 +56,16 @@ func TestCentreGzipEngineError(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			api, err := promapi.NewRemote(client, func(*http.Request) promscope.Sites { return promscope.Sites{All: true} }, promapi.Options{})
+			api, err := promapi.NewRemote(client, promapi.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			mux := http.NewServeMux()
 			api.Register(mux)
-			srv := httptest.NewServer(promErrorShape(mux))
+			admin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { // a principal who reads every site
+				mux.ServeHTTP(w, r.WithContext(auth.NewContext(r.Context(), auth.Principal{Role: auth.RoleAdmin})))
+			})
+			srv := httptest.NewServer(promErrorShape(admin))
 			t.Cleanup(srv.Close)
 
 			req, _ := http.NewRequest("GET", srv.URL+"/api/v1/query?"+url.Values{"query": {"up"}}.Encode(), nil)

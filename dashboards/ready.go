@@ -3,6 +3,7 @@ package dashboards
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,9 +15,13 @@ import (
 // installation, so only callers who may read the self metrics of every site (admins, operators of all sites,
 // the metrics token) get the per-check detail; everyone else gets the status alone.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	checks := make(map[string]string, len(s.deps.Checks))
+	list := s.deps.Checks
+	if s.deps.MoreChecks != nil {
+		list = append(slices.Clip(list), s.deps.MoreChecks()...)
+	}
+	checks := make(map[string]string, len(list))
 	ready := true
-	for _, c := range s.deps.Checks {
+	for _, c := range list {
 		if err := c.Err(); err != nil {
 			ready = ready && c.Degraded
 			checks[c.Name] = err.Error()

@@ -75,7 +75,7 @@ type Deps struct {
 	Live *live.Bus
 	// PromAPI serves the Prometheus-compatible query API under /api/v1/. promapi.New confines site-limited
 	// users to their sites' series itself (ScopeToSites below the engine); on a centre (promapi.NewRemote)
-	// RequestSites does, through the query rewrite.
+	// promapi.RequestSites does, through the query rewrite: both take the principal from the request.
 	PromAPI Mounter
 	// Auth authenticates every request and authorizes every route. Nil means no access control: for tests of
 	// the handlers alone; app always sets it.
@@ -86,6 +86,9 @@ type Deps struct {
 	Checks []Check
 	// Routes are more routes with their access rules (the ward's API, app/ward.go).
 	Routes []Route
+	// MoreChecks, when not nil, adds checks asked anew on every /readyz: those of parts a configuration
+	// reload may add or remove (external MQTT sources).
+	MoreChecks func() []Check
 }
 
 // Check is one readiness condition; Err returns nil when it is met. A Degraded check reports its error in the

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,6 +31,7 @@ const (
 
 type result struct {
 	job        job
+	rs         *receiverState // whose worker made it: a reload may have replaced the receiver of that name
 	kind       resultKind
 	statusCode int
 	err        string
@@ -51,6 +53,8 @@ type receiverState struct {
 	jobs     chan job
 	capacity int // rows claimed at once (in flight + queued)
 	inflight int // owned by the run loop
+	retired  atomic.Bool
+	workers  bool // its workers were started (run loop, or Start)
 
 	mu          sync.Mutex
 	failures    int
@@ -148,7 +152,14 @@ func (o *Outbox) worker(ctx context.Context, rs *receiverState) {
 		if ctx.Err() != nil {
 			continue // Close puts unattempted rows back to pending
 		}
-		o.results <- o.attempt(ctx, rs, j)
+		if rs.retired.Load() { // removed or changed by SetConfig: back to pending, for the new receiver if any
+			now := o.clock.Now()
+			o.results <- result{job: j, rs: rs, kind: resRelease, next: now, at: now}
+			continue
+		}
+		res := o.attempt(ctx, rs, j)
+		res.rs = rs
+		o.results <- res
 	}
 }
 
@@ -189,7 +200,7 @@ func (o *Outbox) result(rs *receiverState, j job, retry bool, err error) (result
 		r.kind = resRetry
 	}
 	if retry && retryAfter > 0 {
-		r.next = o.clock.Now().Add(min(retryAfter, o.cc.cfg.MaxRetryAfter))
+		r.next = o.clock.Now().Add(min(retryAfter, o.cc.Load().cfg.MaxRetryAfter))
 		rs.pause(r.next)
 	}
 	return r, reason
@@ -197,7 +208,7 @@ func (o *Outbox) result(rs *receiverState, j job, retry bool, err error) (result
 
 // finish updates breaker, metrics and logs, and fills in the retry time.
 func (o *Outbox) finish(rs *receiverState, j job, r result, outcome string, now time.Time) result {
-	cfg := o.cc.cfg
+	cfg := o.cc.Load().cfg
 	name := rs.cr.Name
 	r.job, r.at = j, now
 	o.m.attempts.WithLabelValues(name, outcome).Inc()
@@ -232,7 +243,7 @@ func (o *Outbox) finish(rs *receiverState, j job, r result, outcome string, now 
 // backoff is exponential from MinBackoff, capped at MaxBackoff, with equal jitter (half fixed, half random)
 // so many rows failing together do not retry in lockstep.
 func (o *Outbox) backoff(attempt int) time.Duration {
-	cfg := o.cc.cfg
+	cfg := o.cc.Load().cfg
 	d := cfg.MinBackoff
 	for i := 1; i < attempt && d < cfg.MaxBackoff; i++ {
 		d *= 2

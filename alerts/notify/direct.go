@@ -10,7 +10,9 @@ import (
 // receiver's integration like every delivery (signed, guarded) and returns the attempt's error; nothing is
 // stored or retried.
 func (o *Outbox) SendDirect(ctx context.Context, receiver string, c Change) error {
+	o.recvMu.RLock()
 	rs, ok := o.recv[receiver]
+	o.recvMu.RUnlock()
 	if !ok {
 		return fmt.Errorf("notify: unknown receiver %q", receiver)
 	}

@@ -18,41 +18,9 @@ import (
 	"citywatch/internal/tmplfuncs"
 )
 
-// Payload is the citywatch JSON notification body, and the data a custom template is executed with.
-type Payload struct {
-	// Version of this payload format ("1").
-	Version string `json:"version"`
-	// ID is the delivery's idempotency key (also sent as the webhook-id header): receivers dedupe on it.
-	ID string `json:"id"`
-	// Receiver is the configured receiver name.
-	Receiver string `json:"receiver"`
-	// Alert is the alert name.
-	Alert string `json:"alert"`
-	// State is "firing" or "resolved".
-	State string `json:"state"`
-	// Reminder marks a repeat notification of a still-firing alert.
-	Reminder bool `json:"reminder"`
-	// Site is the "site" label.
-	Site        string            `json:"site,omitempty"`
-	Fingerprint string            `json:"fingerprint"`
-	Labels      map[string]string `json:"labels"`
-	Annotations map[string]string `json:"annotations"`
-	// Summary is the "summary" annotation, or a generated one-line description.
-	Summary string `json:"summary"`
-	// Value is the value that fired the alert; null when there is none.
-	Value    *float64   `json:"value"`
-	StartsAt time.Time  `json:"starts_at"`
-	EndsAt   *time.Time `json:"ends_at"`
-	// OutageSeconds is how long the alert was firing, on resolve.
-	OutageSeconds *float64 `json:"outage_seconds,omitempty"`
-	AckedBy       string   `json:"acked_by,omitempty"`
-	// LastValues is the "last_values" annotation (or label): embedded as JSON when it is JSON, else a string.
-	LastValues json.RawMessage `json:"last_values,omitempty"`
-	// SnapshotURL and ClipURL link to camera media when the alert has a "camera" label.
-	SnapshotURL  string `json:"snapshot_url,omitempty"`
-	ClipURL      string `json:"clip_url,omitempty"`
-	GeneratorURL string `json:"generator_url,omitempty"`
-}
+// Payload is the citywatch JSON notification body, and the data a custom template is executed with. It is
+// tmplfuncs.Payload, so configuration validation executes templates with the very type the outbox uses.
+type Payload = tmplfuncs.Payload
 
 // storedChange is the persisted form of a Change (NaN values are not valid JSON).
 type storedChange struct {
@@ -141,8 +109,8 @@ func defaultSummary(p Payload) string {
 	return s
 }
 
-// title is the one-line heading chat formats use.
-func (p Payload) title() string {
+// payloadTitle is the one-line heading chat formats use.
+func payloadTitle(p Payload) string {
 	tag := strings.ToUpper(p.State)
 	if p.Reminder && p.State == "firing" {
 		tag = "FIRING, REMINDER"
@@ -154,8 +122,8 @@ func (p Payload) title() string {
 	return t
 }
 
-// facts are the key/value lines chat formats show, in a stable order.
-func (p Payload) facts() [][2]string {
+// payloadFacts are the key/value lines chat formats show, in a stable order.
+func payloadFacts(p Payload) [][2]string {
 	var f [][2]string
 	add := func(k, v string) {
 		if v != "" {
@@ -305,18 +273,18 @@ func slackEscape(s string) string {
 
 func slackPayload(p Payload) map[string]any {
 	var lines []string
-	for _, f := range p.facts() {
+	for _, f := range payloadFacts(p) {
 		lines = append(lines, "*"+f[0]+":* "+slackEscape(f[1]))
 	}
 	blocks := []any{
-		map[string]any{"type": "header", "text": map[string]any{"type": "plain_text", "text": truncate(p.title(), 140)}},
+		map[string]any{"type": "header", "text": map[string]any{"type": "plain_text", "text": truncate(payloadTitle(p), 140)}},
 		map[string]any{"type": "section", "text": map[string]any{"type": "mrkdwn", "text": truncate(strings.Join(lines, "\n"), 2900)}},
 	}
 	if p.GeneratorURL != "" {
 		blocks = append(blocks, map[string]any{"type": "context", "elements": []any{
 			map[string]any{"type": "mrkdwn", "text": "<" + p.GeneratorURL + "|Open in citywatch>"}}})
 	}
-	return map[string]any{"text": slackEscape(p.title() + ": " + p.Summary), "blocks": blocks}
+	return map[string]any{"text": slackEscape(payloadTitle(p) + ": " + p.Summary), "blocks": blocks}
 }
 
 func stateColor(p Payload) string {
@@ -328,12 +296,12 @@ func stateColor(p Payload) string {
 
 func teamsMessageCardPayload(p Payload) map[string]any {
 	var facts []any
-	for _, f := range p.facts() {
+	for _, f := range payloadFacts(p) {
 		facts = append(facts, map[string]any{"name": f[0], "value": f[1]})
 	}
 	card := map[string]any{
 		"@type": "MessageCard", "@context": "https://schema.org/extensions", "themeColor": stateColor(p),
-		"summary": p.title(), "title": p.title(), "sections": []any{map[string]any{"facts": facts}},
+		"summary": payloadTitle(p), "title": payloadTitle(p), "sections": []any{map[string]any{"facts": facts}},
 	}
 	if p.GeneratorURL != "" {
 		card["potentialAction"] = []any{map[string]any{"@type": "OpenUri", "name": "Open in citywatch",
@@ -344,7 +312,7 @@ func teamsMessageCardPayload(p Payload) map[string]any {
 
 func teamsAdaptivePayload(p Payload) map[string]any {
 	var facts []any
-	for _, f := range p.facts() {
+	for _, f := range payloadFacts(p) {
 		facts = append(facts, map[string]any{"title": f[0], "value": f[1]})
 	}
 	color := "attention"
@@ -354,7 +322,7 @@ func teamsAdaptivePayload(p Payload) map[string]any {
 	card := map[string]any{
 		"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard", "version": "1.4",
 		"body": []any{
-			map[string]any{"type": "TextBlock", "text": p.title(), "weight": "bolder", "size": "medium", "color": color, "wrap": true},
+			map[string]any{"type": "TextBlock", "text": payloadTitle(p), "weight": "bolder", "size": "medium", "color": color, "wrap": true},
 			map[string]any{"type": "FactSet", "facts": facts},
 		},
 	}
@@ -367,8 +335,8 @@ func teamsAdaptivePayload(p Payload) map[string]any {
 
 func telegramPayload(chatID string, p Payload) map[string]any {
 	var b strings.Builder
-	b.WriteString("<b>" + html.EscapeString(p.title()) + "</b>")
-	for _, f := range p.facts() {
+	b.WriteString("<b>" + html.EscapeString(payloadTitle(p)) + "</b>")
+	for _, f := range payloadFacts(p) {
 		b.WriteString("\n<b>" + html.EscapeString(f[0]) + ":</b> " + html.EscapeString(f[1]))
 	}
 	if p.GeneratorURL != "" {
@@ -379,7 +347,7 @@ func telegramPayload(chatID string, p Payload) map[string]any {
 		if i := strings.LastIndexByte(text[:4000], '\n'); i > 0 {
 			text = text[:i]
 		} else {
-			text = "<b>" + html.EscapeString(truncate(p.title(), 300)) + "</b>"
+			text = "<b>" + html.EscapeString(truncate(payloadTitle(p), 300)) + "</b>"
 		}
 	}
 	return map[string]any{"chat_id": chatID, "text": text, "parse_mode": "HTML", "disable_web_page_preview": true}

@@ -14,7 +14,7 @@ const housekeepingEvery = time.Hour
 // rows for receivers with free capacity in one transaction, so SQLite sees few, batched writes.
 func (o *Outbox) run(ctx context.Context) {
 	defer close(o.done)
-	tick := time.NewTicker(o.cc.cfg.PollInterval)
+	tick := time.NewTicker(o.cc.Load().cfg.PollInterval)
 	defer tick.Stop()
 	recheck := time.NewTimer(time.Hour)
 	recheck.Stop()
@@ -32,6 +32,8 @@ func (o *Outbox) run(ctx context.Context) {
 			// The enqueuing transaction may not have committed yet: look now and once more shortly.
 			recheck.Reset(20 * time.Millisecond)
 		case <-recheck.C:
+		case rc := <-o.reconf:
+			rc.done <- o.applyReceivers(ctx, rc.cc)
 		case <-tick.C:
 			o.updatePending(ctx)
 			if now := o.clock.Now(); now.Sub(lastPrune) >= housekeepingEvery {
@@ -70,7 +72,10 @@ func (o *Outbox) cycle(ctx context.Context, pending []result, claim bool) []resu
 	}
 	o.dbErr = ""
 	for _, r := range pending {
-		rs := o.recv[r.job.receiver]
+		rs := r.rs
+		if rs == nil {
+			rs = o.recv[r.job.receiver]
+		}
 		rs.inflight--
 		switch r.kind {
 		case resDelivered:
@@ -243,7 +248,7 @@ func (o *Outbox) updatePending(ctx context.Context) {
 }
 
 func (o *Outbox) prune(ctx context.Context, now time.Time) {
-	cut := now.Add(-o.cc.cfg.Retention).UnixMilli()
+	cut := now.Add(-o.cc.Load().cfg.Retention).UnixMilli()
 	res, err := o.db.ExecContext(ctx, `DELETE FROM notify_deliveries WHERE status IN ('delivered','failed','dead') AND updated_at < ?`, cut)
 	if err != nil {
 		if ctx.Err() == nil {

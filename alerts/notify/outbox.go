@@ -13,7 +13,6 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,13 +94,16 @@ const (
 // Outbox is the durable notification outbox: Enqueue stores one row per (change, receiver) in the caller's
 // transaction, and delivery workers send each row until its receiver accepts it (at least once).
 type Outbox struct {
-	cc      *compiled
+	cc      atomic.Pointer[compiled] // swapped by SetConfig
+	env     integrationEnv
 	db      *sql.DB
 	log     *slog.Logger
 	clock   Clock
 	m       *metrics
-	recv    map[string]*receiverState
+	recv    map[string]*receiverState // written by the run loop (SetConfig) under recvMu once started
 	order   []*receiverState
+	recvMu  sync.RWMutex
+	reconf  chan reconfig
 	wake    chan struct{}
 	results chan result
 	dbErr   string       // last logged database error (run loop only)
@@ -126,8 +128,9 @@ func NewOutbox(cfg Config, deps Deps) (*Outbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("notify: invalid config: %w", err)
 	}
-	o := &Outbox{cc: cc, db: deps.DB, log: deps.Logger, clock: deps.Clock, wake: make(chan struct{}, 1),
-		recv: map[string]*receiverState{}, done: make(chan struct{})}
+	o := &Outbox{db: deps.DB, log: deps.Logger, clock: deps.Clock, wake: make(chan struct{}, 1),
+		recv: map[string]*receiverState{}, done: make(chan struct{}), reconf: make(chan reconfig)}
+	o.cc.Store(cc)
 	if o.log == nil {
 		o.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -141,6 +144,7 @@ func NewOutbox(cfg Config, deps Deps) (*Outbox, error) {
 		// QoS 1: a siren subscribed with QoS 1 and a persistent session gets what was published while it was away.
 		env.mqtt = &MQTTPublisher{Pub: deps.MQTT, Prefix: cc.cfg.MQTTTopicPrefix, QoS: 1, ExternalURL: cc.cfg.ExternalURL}
 	}
+	o.env = env
 	capacity := 0
 	for _, name := range cc.order {
 		rs, err := newReceiverState(cc.receivers[name], env)
@@ -209,7 +213,7 @@ func (o *Outbox) Enqueue(ctx context.Context, tx *sql.Tx, changes ...Change) err
 		if err != nil {
 			return fmt.Errorf("notify: enqueue change %d: encode: %w", i, err)
 		}
-		for _, r := range o.cc.route(c) {
+		for _, r := range o.cc.Load().route(c) {
 			if _, err := stmt.ExecContext(ctx, IdempotencyKey(c, r), r, c.Fingerprint, c.Name, c.State, js, now, now, now, now); err != nil {
 				return fmt.Errorf("notify: enqueue change %d for receiver %q: %w", i, r, err)
 			}
@@ -252,6 +256,7 @@ func (o *Outbox) Start() error {
 	o.cancel = cancel
 	o.started = true
 	for _, rs := range o.order {
+		rs.workers = true
 		for i := 0; i < rs.cr.MaxConcurrency; i++ {
 			o.workers.Add(1)
 			go o.worker(ctx, rs)
@@ -274,24 +279,7 @@ func (o *Outbox) recover() error {
 	if n, _ := res.RowsAffected(); n > 0 {
 		o.log.Info("re-queued deliveries that were in flight at the last stop", "count", n)
 	}
-	args := []any{now}
-	ph := make([]string, 0, len(o.order))
-	for _, rs := range o.order {
-		args = append(args, rs.cr.Name)
-		ph = append(ph, "?")
-	}
-	q := `UPDATE notify_deliveries SET status='failed', last_error='receiver not configured', updated_at=? WHERE status='pending'`
-	if len(ph) > 0 {
-		q += ` AND receiver NOT IN (` + strings.Join(ph, ",") + `)`
-	}
-	res, err = o.db.ExecContext(ctx, q, args...)
-	if err != nil {
-		return fmt.Errorf("notify: fail deliveries of removed receivers: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n > 0 {
-		o.log.Warn("deliveries for receivers no longer configured marked failed", "count", n)
-	}
-	return nil
+	return o.failUnconfigured(ctx)
 }
 
 // Close stops the workers, waits for them, records finished attempts and puts unfinished rows back to

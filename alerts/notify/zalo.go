@@ -60,8 +60,8 @@ type zaloMessage struct {
 // zaloPayload is a plain-text message: the title, then the facts one a line, then the link, cut on a line
 // (never inside a character) to Zalo's 2000 characters.
 func zaloPayload(userID string, p Payload) zaloMessage {
-	lines := []string{p.title()}
-	for _, f := range p.facts() {
+	lines := []string{payloadTitle(p)}
+	for _, f := range payloadFacts(p) {
 		lines = append(lines, f[0]+": "+f[1])
 	}
 	if p.GeneratorURL != "" {

@@ -134,8 +134,7 @@ type Analyzer struct {
 	available bool
 	reason    string
 	metrics   *selfMetrics
-	cams      map[string]*camera
-	order     []*camera
+	set       atomic.Pointer[cameraSet]
 
 	samples chan []store.Sample
 	events  chan Event
@@ -169,18 +168,14 @@ func New(cfg Config, deps Deps) (*Analyzer, error) {
 		log:     deps.Logger.With("component", "analyze"),
 		now:     clock.Or(deps.Clock).Now,
 		metrics: newSelfMetrics(deps.Registerer),
-		cams:    make(map[string]*camera, len(cfg.Cameras)),
 		samples: make(chan []store.Sample, cfg.SampleBuffer),
 		events:  make(chan Event, cfg.EventBuffer),
 	}
 	a.ffmpeg, a.reason = cameras.FindFFmpeg(cfg.FFmpegPath)
 	a.available = a.reason == ""
 	a.ctx, a.cancel = context.WithCancel(context.Background())
-	for _, cc := range cfg.Cameras {
-		c := newCamera(a, cc)
-		a.cams[cc.ID] = c
-		a.order = append(a.order, c)
-	}
+	set, _ := a.plan(nil, cfg.Cameras)
+	a.set.Store(set)
 	return a, nil
 }
 
@@ -200,12 +195,11 @@ func (a *Analyzer) Start() error {
 	go a.sampleLoop()
 	go a.eventLoop()
 	if !a.available {
-		a.log.Warn("video analysis unavailable", "reason", a.reason, "cameras", len(a.order))
+		a.log.Warn("video analysis unavailable", "reason", a.reason, "cameras", len(a.set.Load().List))
 		return nil
 	}
-	for _, c := range a.order {
-		a.wg.Add(1)
-		go c.run(a.ctx)
+	for _, c := range a.set.Load().List {
+		a.startCamera(c)
 	}
 	return nil
 }
@@ -239,7 +233,7 @@ func (a *Analyzer) OnAccessUnit(cameraID string, au cameras.AccessUnit) {
 	if !a.available {
 		return
 	}
-	c := a.cams[cameraID]
+	c := a.camera(cameraID)
 	if c == nil || a.closed.Load() {
 		return
 	}
@@ -263,7 +257,7 @@ func (a *Analyzer) OnAccessUnit(cameraID string, au cameras.AccessUnit) {
 
 // Status returns the analysis state of a camera.
 func (a *Analyzer) Status(cameraID string) Status {
-	c := a.cams[cameraID]
+	c := a.camera(cameraID)
 	if c == nil {
 		return Status{State: StateUnavailable, Reason: "camera not analysed"}
 	}

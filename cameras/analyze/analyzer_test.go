@@ -209,7 +209,7 @@ func TestNoFFmpegIsUnavailable(t *testing.T) {
 	for i := range normal.aus {
 		a.OnAccessUnit("cam1", p.next(normal, i)) // a no-op, never blocks
 	}
-	require.Empty(t, a.cams["cam1"].queue)
+	require.Empty(t, a.camera("cam1").queue)
 	require.False(t, a.Status("unknown").Available)
 }
 
@@ -274,7 +274,7 @@ func TestQueueFullDropsUntilKeyframe(t *testing.T) {
 	for i := range 12 {
 		a.OnAccessUnit("cam1", p.next(normal, i))
 	}
-	require.Len(t, a.cams["cam1"].queue, 4)
+	require.Len(t, a.camera("cam1").queue, 4)
 	require.Equal(t, 1.0, testutil.ToFloat64(a.metrics.dropped.WithLabelValues(dropQueueFull)))
 	require.Equal(t, 7.0, testutil.ToFloat64(a.metrics.dropped.WithLabelValues(dropWaitKeyframe)))
 	require.Equal(t, uint64(8), a.Status("cam1").Dropped)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"citywatch/cameras"
+	"citywatch/internal/reconcile"
 	"citywatch/store"
 )
 
@@ -42,6 +43,9 @@ type camera struct {
 	nextPTS     int64
 	haveNext    bool
 	lastSession uint64
+
+	// worker runs run; Analyzer.startCamera starts it under the analyzer's mu, SetCameras stops it alone.
+	worker reconcile.Worker
 
 	mu         sync.Mutex
 	st         Status
@@ -127,7 +131,6 @@ func (c *camera) status() Status {
 
 // run is the camera's worker: it feeds queued access units to the decoder and restarts it as needed.
 func (c *camera) run(ctx context.Context) {
-	defer c.a.wg.Done()
 	defer c.stopProc("", false)
 	for {
 		var done <-chan struct{}

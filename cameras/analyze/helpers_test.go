@@ -123,7 +123,7 @@ func (p *player) play(t testing.TB, a *Analyzer, id string, c *testClip, loops i
 // feedWait hands au to the camera's queue, blocking while it is full: a test feeds faster than real time.
 func feedWait(t testing.TB, a *Analyzer, id string, au cameras.AccessUnit) {
 	t.Helper()
-	c := a.cams[id]
+	c := a.camera(id)
 	if c.keyOnly.Load() && !au.Keyframe {
 		return
 	}

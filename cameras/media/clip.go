@@ -108,7 +108,7 @@ type recording struct {
 // MaxClipSeconds) and returns it. The clip is written to <DataDir>/clips/<camera>/<id>.mp4 with a .json
 // sidecar when complete; until then Clips lists it with Recording set.
 func (m *Media) StartClip(cameraID, reason string, at time.Time) (Clip, error) {
-	c := m.cams[cameraID]
+	c := m.camera(cameraID)
 	if c == nil {
 		return Clip{}, ErrCameraNotFound
 	}
@@ -207,7 +207,7 @@ func (c *camera) endRecording() {
 // endIdleRecordings ends recordings whose camera stopped delivering.
 func (m *Media) endIdleRecordings() {
 	now := m.now()
-	for _, c := range m.order {
+	for _, c := range m.cameras() {
 		c.mu.Lock()
 		if c.rec != nil && now.Sub(c.rec.lastFeed) > m.cfg.ClipIdleTimeout {
 			m.log.Info("clip ended early: camera delivered nothing", "camera", c.cfg.ID, "clip", c.rec.clip.ID)
@@ -530,7 +530,7 @@ func (m *Media) loadClips(camera string) error {
 // Clips lists the camera's clips, newest first, including one being recorded (Recording set). It returns
 // nil for an unknown camera.
 func (m *Media) Clips(cameraID string) []Clip {
-	c := m.cams[cameraID]
+	c := m.camera(cameraID)
 	if c == nil {
 		return nil
 	}
@@ -557,7 +557,7 @@ func (m *Media) Clips(cameraID string) []Clip {
 // Clip returns a stored clip and the path of its MP4 file (serve it with http.ServeContent for Range
 // requests). Errors: ErrCameraNotFound, ErrClipNotFound (also for a malformed ID), ErrClipInProgress.
 func (m *Media) Clip(cameraID, clipID string) (Clip, string, error) {
-	c := m.cams[cameraID]
+	c := m.camera(cameraID)
 	if c == nil {
 		return Clip{}, "", ErrCameraNotFound
 	}

@@ -78,7 +78,7 @@ func (v *viewer) offer(au cameras.AccessUnit) bool {
 // buffer. A viewer whose send queue fills up is closed with code 1013 "viewer too slow"; on shutdown the
 // code is 1001. Authentication, authorization and auditing are the caller's: wrap the handler.
 func (m *Media) ServeLive(w http.ResponseWriter, r *http.Request, cameraID string) {
-	c := m.cams[cameraID]
+	c := m.camera(cameraID)
 	if c == nil {
 		writeJSONError(w, http.StatusNotFound, "camera not found")
 		return

@@ -144,9 +144,9 @@ func TestLiveStream(t *testing.T) {
 	conn.Close()
 	require.Eventually(t, func() bool { return testutil.ToFloat64(m.met.liveViewers) == 0 }, 5*time.Second, 5*time.Millisecond)
 	p.feed(m, "cam1", 2)
-	m.cams["cam1"].mu.Lock()
-	assert.Empty(t, m.cams["cam1"].viewers)
-	m.cams["cam1"].mu.Unlock()
+	m.camera("cam1").mu.Lock()
+	assert.Empty(t, m.camera("cam1").viewers)
+	m.camera("cam1").mu.Unlock()
 }
 
 func TestLiveH265MIME(t *testing.T) {

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -27,8 +27,8 @@ type Media struct {
 	now      func() time.Time
 	met      *metrics
 	priv     *privacyMetrics
-	cams     map[string]*camera
-	order    []*camera
+	set      atomic.Pointer[cameraSet]
+	setMu    sync.Mutex // one SetCameras at a time
 	clipsDir string
 	ffmpeg   string
 	ffReason string // why ffmpeg is unavailable, "" when it is
@@ -85,22 +85,15 @@ func New(cfg Config, deps Deps) (*Media, error) {
 	clk := clock.Or(deps.Clock)
 	m := &Media{
 		cfg: cfg, log: log.With("component", "media"), clock: clk, now: clk.Now, met: newMetrics(deps.Registerer),
-		priv: newPrivacyMetrics(deps.Registerer),
-		cams: map[string]*camera{}, clipsDir: filepath.Join(cfg.DataDir, "clips"),
-		index: map[string]map[string]Clip{},
+		priv:     newPrivacyMetrics(deps.Registerer),
+		clipsDir: filepath.Join(cfg.DataDir, "clips"),
+		index:    map[string]map[string]Clip{},
 	}
 	m.upgrader = websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 64 << 10}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
+	set, _ := m.plan(nil, cfg.Cameras)
+	m.set.Store(set)
 	for _, cc := range cfg.Cameras {
-		c := &camera{
-			cfg: cc, ring: newRing(cfg.RingSeconds, cfg.RingMaxBytes), viewers: map[*viewer]struct{}{},
-			pre:       seconds(cc.PreSeconds, cfg.PreSeconds),
-			post:      seconds(cc.PostSeconds, cfg.PostSeconds),
-			ringBytes: m.met.ringBytes.WithLabelValues(cc.ID),
-			evicted:   m.met.ringEvicted.WithLabelValues(cc.ID),
-		}
-		m.cams[cc.ID] = c
-		m.order = append(m.order, c)
 		m.index[cc.ID] = map[string]Clip{}
 	}
 	m.ffmpeg, m.ffReason = cameras.FindFFmpeg(cfg.FFmpegPath)
@@ -125,11 +118,8 @@ func (m *Media) Start() error {
 	if m.started {
 		return nil
 	}
-	for _, c := range m.order {
-		if err := os.MkdirAll(filepath.Join(m.clipsDir, c.cfg.ID), 0o750); err != nil {
-			return fmt.Errorf("media: clip directory: %w", err)
-		}
-		if err := m.loadClips(c.cfg.ID); err != nil {
+	for _, c := range m.cameras() {
+		if err := m.openClips(c.cfg.ID); err != nil {
 			return err
 		}
 	}
@@ -156,13 +146,8 @@ func (m *Media) Close() {
 	m.mu.Unlock()
 	if !already {
 		m.cancel()
-		for _, c := range m.order {
-			c.mu.Lock()
-			c.endRecording()
-			for v := range c.viewers {
-				v.kill(websocket.CloseGoingAway, closeShutdownReason)
-			}
-			c.mu.Unlock()
+		for _, c := range m.cameras() {
+			c.stopAll(closeShutdownReason)
 		}
 	}
 	m.wg.Wait()
@@ -182,7 +167,7 @@ func (m *Media) track() bool {
 // OnAccessUnit implements cameras.AccessUnitSink: it buffers au and hands it to the camera's recording
 // and live viewers without blocking.
 func (m *Media) OnAccessUnit(cameraID string, au cameras.AccessUnit) {
-	c := m.cams[cameraID]
+	c := m.camera(cameraID)
 	if c == nil {
 		m.met.dropped.WithLabelValues(dropUnknownCamera).Inc()
 		return
@@ -261,7 +246,7 @@ type RingStats struct {
 
 // Ring returns the camera's ring buffer statistics.
 func (m *Media) Ring(cameraID string) (RingStats, error) {
-	c := m.cams[cameraID]
+	c := m.camera(cameraID)
 	if c == nil {
 		return RingStats{}, ErrCameraNotFound
 	}

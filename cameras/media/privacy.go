@@ -104,7 +104,7 @@ func newPrivacyMetrics(reg prometheus.Registerer) *privacyMetrics {
 // Masked reports whether the camera has a privacy mask. Its live view is raw video: callers must refuse it
 // to viewers not allowed to see behind the mask. An unknown camera reports true (fail closed).
 func (m *Media) Masked(cameraID string) bool {
-	c := m.cams[cameraID]
+	c := m.camera(cameraID)
 	return c == nil || !c.cfg.PrivacyMask.Empty()
 }
 
@@ -200,7 +200,7 @@ func burnArgs(src, overlay, dst string) []string {
 func (m *Media) PurgeClips(cameraID string, from, to time.Time) ([]Clip, error) {
 	m.retMu.Lock()
 	defer m.retMu.Unlock()
-	if m.cams[cameraID] == nil {
+	if m.camera(cameraID) == nil {
 		return m.purgeUnconfigured(cameraID, from, to)
 	}
 	m.idxMu.Lock()
@@ -281,7 +281,7 @@ func (m *Media) staleMaskedClips() []Clip {
 	m.idxMu.Lock()
 	defer m.idxMu.Unlock()
 	var out []Clip
-	for _, c := range m.order {
+	for _, c := range m.cameras() {
 		fp := c.cfg.PrivacyMask.Fingerprint()
 		if fp == "" {
 			continue
@@ -307,7 +307,7 @@ func (m *Media) remask(stale []Clip) {
 			return
 		}
 		start := time.Now()
-		err := m.remaskClip(m.cams[cl.Camera], cl)
+		err := m.remaskClip(m.camera(cl.Camera), cl)
 		m.priv.duration.WithLabelValues(maskClip).Observe(time.Since(start).Seconds())
 		if err != nil {
 			m.priv.failures.WithLabelValues(maskClip).Inc()

@@ -43,7 +43,7 @@ type snapFlight struct {
 // ffmpeg. Errors: ErrCameraNotFound, ErrNoKeyframe, ErrFFmpegUnavailable (wrapped with the reason), ctx's
 // error, or a decode failure. The returned slice must not be modified.
 func (m *Media) Snapshot(ctx context.Context, cameraID string) ([]byte, time.Time, error) {
-	c := m.cams[cameraID]
+	c := m.camera(cameraID)
 	if c == nil {
 		return nil, time.Time{}, ErrCameraNotFound
 	}

@@ -130,6 +130,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	a, err := app.New(cfg, app.Options{Logger: logger, AdminToken: os.Getenv("CITYWATCH_ADMIN_TOKEN"), Flags: flagValues(fs),
+		ReloadSignals: hup, ReloadConfig: func() (*config.Config, error) { return config.Load(*path) },
 		OnInitialAdmin: func(user, _ string) {
 			// The password goes to the file only: logs (journald, docker) are read by more people than the box.
 			fmt.Fprintf(stderr, "\nCreated the first admin %q. Its password is in %s (mode 0600): sign in and change it.\n\n",
@@ -141,20 +142,6 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if ctx.Err() != nil {
 		return nil
 	}
-	go func() {
-		for range hup {
-			next, err := config.Load(*path)
-			if err != nil {
-				logger.Error("reload refused: configuration is invalid; keeping the running one", "err", err)
-				continue
-			}
-			if err := a.Reload(next); err != nil {
-				logger.Error("reload failed", "err", err)
-				continue
-			}
-			logger.Info("configuration reloaded", "file", *path)
-		}
-	}()
 	return a.Run(ctx)
 }
 

@@ -131,7 +131,7 @@ type API struct {
 	retryAfter string
 	// remote, when set (NewRemote), answers the queries instead of q, scoped by sites.
 	remote Remote
-	sites  SitesFunc
+	sites  sitesFunc
 	// ruleSource and status serve the rules, alerts and status endpoints.
 	ruleSource RuleSource
 	status     Status

@@ -8,12 +8,14 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/prometheus/storage"
 
+	"citywatch/dashboards/auth"
 	"citywatch/dashboards/promapi/promscope"
 )
 
@@ -25,24 +27,41 @@ type Remote interface {
 	Do(ctx context.Context, path string, form url.Values, acceptEncoding string) (*http.Response, error)
 }
 
-// SitesFunc says whose series a request may read. It must fail closed: a request without a principal reads
-// nothing (the zero promscope.Sites).
-type SitesFunc func(*http.Request) promscope.Sites
+// sitesFunc says whose series a request may read; RequestSites in production, a fixed set in this package's
+// tests.
+type sitesFunc func(*http.Request) promscope.Sites
+
+// RequestSites is whose series a request to a centre's API may read, the centre's counterpart of
+// ScopeToSites: every series for a principal who sees every site, exactly their sites' otherwise, and nothing
+// without a valid principal (fail closed: on a centre every query comes from a request, never from rule
+// evaluation inside citywatch). On a centre nothing below the API can filter what the remote engine reads,
+// so the API rewrites each query with these sites instead.
+func RequestSites(r *http.Request) promscope.Sites {
+	p, ok := auth.FromContext(r.Context())
+	switch {
+	case !ok || !p.Role.Valid():
+		return promscope.Sites{}
+	case p.AllSites():
+		return promscope.Sites{All: true}
+	}
+	return promscope.Sites{Names: slices.DeleteFunc(slices.Clone(p.Sites), func(s string) bool { return s == auth.AllSitesWildcard })}
+}
 
 // NewRemote returns an API that answers /api/v1/query, query_range, series, labels and label values from
-// remote, with every query and match[] selector of a site-limited principal rewritten (promscope) so that
-// the engine itself reads only their sites' series. The budgets apply as for the embedded TSDB: the
+// remote, with every query and match[] selector rewritten (promscope) for the sites of the request's
+// principal (RequestSites) so that the engine itself reads only their sites' series: scoped by construction,
+// as New is, with no way for the caller to pass a wider scope. The budgets apply as for the embedded TSDB: the
 // concurrency gate, the step and points floor, and the timeout (also sent to the engine); the samples
 // budget is the engine's own (VictoriaMetrics' -search.maxSamplesPerQuery, Prometheus' --query.max-samples).
-func NewRemote(remote Remote, sites SitesFunc, opts Options) (*API, error) {
-	if remote == nil || sites == nil {
-		return nil, errors.New("promapi: a remote query API and a sites function are required")
+func NewRemote(remote Remote, opts Options) (*API, error) {
+	if remote == nil {
+		return nil, errors.New("promapi: a remote query API is required")
 	}
 	a, err := New(noLocalStorage{}, opts)
 	if err != nil {
 		return nil, err
 	}
-	a.remote, a.sites = remote, sites
+	a.remote, a.sites = remote, RequestSites // the request's principal decides; no caller can widen it
 	return a, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
+	"citywatch/dashboards/auth"
 	"citywatch/dashboards/promapi/promscope"
 )
 
@@ -65,8 +66,9 @@ func newRemoteTest(t *testing.T, f *fakeEngine, sites promscope.Sites, opts Opti
 	if f.status == 0 {
 		f.status, f.ctype, f.body = 200, "application/json", okVector
 	}
-	api, err := NewRemote(f, func(*http.Request) promscope.Sites { return sites }, opts)
+	api, err := NewRemote(f, opts)
 	require.NoError(t, err)
+	api.sites = func(*http.Request) promscope.Sites { return sites } // as if the principal had these sites
 	return api, serve(t, api)
 }
 
@@ -162,6 +164,39 @@ func TestRemoteErrors(t *testing.T) {
 			require.Equal(t, c.code, code, body)
 			require.NotContains(t, body, "SECRET")
 			decodeError(t, body)
+		})
+	}
+}
+
+// TestNewRemoteScopedByThePrincipal: a remote API is scoped by construction: with no sites function to pass,
+// the request's principal decides, and a request without one reads nothing (fail closed).
+func TestNewRemoteScopedByThePrincipal(t *testing.T) {
+	f := &fakeEngine{status: 200, ctype: "application/json", body: okVector}
+	api, err := NewRemote(f, Options{})
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	api.Register(mux)
+	for _, c := range []struct {
+		name string
+		p    *auth.Principal
+		want string
+	}{
+		{"no principal", nil, `x{site!="",site=~""}`},
+		{"invalid role", &auth.Principal{Role: "bogus", Sites: []string{"a"}}, `x{site!="",site=~""}`},
+		{"site a", &auth.Principal{Role: auth.RoleViewer, Sites: []string{"a"}}, `x{site!="",site=~"a"}`},
+		{"every site", &auth.Principal{Role: auth.RoleViewer, Sites: []string{"*"}}, `x`},
+		{"admin", &auth.Principal{Role: auth.RoleAdmin}, `x`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/api/v1/query?query=x", nil)
+			if c.p != nil {
+				r = r.WithContext(auth.NewContext(r.Context(), *c.p))
+			}
+			rec := httptest.NewRecorder()
+			mux.ServeHTTP(rec, r)
+			require.Equal(t, 200, rec.Code, rec.Body.String())
+			_, got := f.last()
+			require.Equal(t, c.want, got.Get("query"))
 		})
 	}
 }

@@ -42,8 +42,9 @@ var slowReaderCases = []struct {
 		return api
 	}},
 	{"remote", func(t *testing.T, opts Options) *API {
-		api, err := NewRemote(bigEngine{big: bigRemoteAnswer()}, func(*http.Request) promscope.Sites { return promscope.Sites{All: true} }, opts)
+		api, err := NewRemote(bigEngine{big: bigRemoteAnswer()}, opts)
 		require.NoError(t, err)
+		api.sites = func(*http.Request) promscope.Sites { return promscope.Sites{All: true} }
 		return api
 	}},
 }

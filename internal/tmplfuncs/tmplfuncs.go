@@ -43,29 +43,42 @@ func Funcs() template.FuncMap {
 	}
 }
 
-// Payload is the data a custom template is executed with. It has exactly the fields of notify.Payload (a test
-// in notify converts one into the other, so a field added there without here does not compile).
+// Payload is the citywatch JSON notification body, and the data a custom template is executed with
+// (notify.Payload is this type). It lives in this leaf so configuration validation executes templates with
+// exactly what the outbox does, without depending on the notifier.
 type Payload struct {
-	Version       string            `json:"version"`
-	ID            string            `json:"id"`
-	Receiver      string            `json:"receiver"`
-	Alert         string            `json:"alert"`
-	State         string            `json:"state"`
-	Reminder      bool              `json:"reminder"`
-	Site          string            `json:"site,omitempty"`
-	Fingerprint   string            `json:"fingerprint"`
-	Labels        map[string]string `json:"labels"`
-	Annotations   map[string]string `json:"annotations"`
-	Summary       string            `json:"summary"`
-	Value         *float64          `json:"value"`
-	StartsAt      time.Time         `json:"starts_at"`
-	EndsAt        *time.Time        `json:"ends_at"`
-	OutageSeconds *float64          `json:"outage_seconds,omitempty"`
-	AckedBy       string            `json:"acked_by,omitempty"`
-	LastValues    json.RawMessage   `json:"last_values,omitempty"`
-	SnapshotURL   string            `json:"snapshot_url,omitempty"`
-	ClipURL       string            `json:"clip_url,omitempty"`
-	GeneratorURL  string            `json:"generator_url,omitempty"`
+	// Version of this payload format ("1").
+	Version string `json:"version"`
+	// ID is the delivery's idempotency key (also sent as the webhook-id header): receivers dedupe on it.
+	ID string `json:"id"`
+	// Receiver is the configured receiver name.
+	Receiver string `json:"receiver"`
+	// Alert is the alert name.
+	Alert string `json:"alert"`
+	// State is "firing" or "resolved".
+	State string `json:"state"`
+	// Reminder marks a repeat notification of a still-firing alert.
+	Reminder bool `json:"reminder"`
+	// Site is the "site" label.
+	Site        string            `json:"site,omitempty"`
+	Fingerprint string            `json:"fingerprint"`
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	// Summary is the "summary" annotation, or a generated one-line description.
+	Summary string `json:"summary"`
+	// Value is the value that fired the alert; null when there is none.
+	Value    *float64   `json:"value"`
+	StartsAt time.Time  `json:"starts_at"`
+	EndsAt   *time.Time `json:"ends_at"`
+	// OutageSeconds is how long the alert was firing, on resolve.
+	OutageSeconds *float64 `json:"outage_seconds,omitempty"`
+	AckedBy       string   `json:"acked_by,omitempty"`
+	// LastValues is the "last_values" annotation (or label): embedded as JSON when it is JSON, else a string.
+	LastValues json.RawMessage `json:"last_values,omitempty"`
+	// SnapshotURL and ClipURL link to camera media when the alert has a "camera" label.
+	SnapshotURL  string `json:"snapshot_url,omitempty"`
+	ClipURL      string `json:"clip_url,omitempty"`
+	GeneratorURL string `json:"generator_url,omitempty"`
 }
 
 // SampleID and SampleExternalURL are the delivery id and external URL of the sample payloads.
