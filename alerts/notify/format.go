@@ -8,7 +8,6 @@ import (
 	"html"
 	"net/url"
 	"sort"
-	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -52,6 +51,11 @@ type Payload struct {
 	SnapshotURL  string `json:"snapshot_url,omitempty"`
 	ClipURL      string `json:"clip_url,omitempty"`
 	GeneratorURL string `json:"generator_url,omitempty"`
+	// Language is the receiver's language (receivers[].language) when it is not English, "vi": Summary is in
+	// it, and so are the labels and dates of the chat formats.
+	Language string `json:"language,omitempty"`
+	// TimeZone is the receiver's time_zone, the zone of the dates the chat formats show; "" is UTC.
+	TimeZone string `json:"-"`
 }
 
 // storedChange is the persisted form of a Change (NaN values are not valid JSON).
@@ -131,21 +135,21 @@ func buildPayload(id, receiver, externalURL string, c storedChange) Payload {
 }
 
 func defaultSummary(p Payload) string {
-	s := p.Alert + " " + p.State
+	s := p.text("notify.summary.plain", "alert", p.Alert, "state", p.stateText())
 	if p.Site != "" {
-		s += " at " + p.Site
+		s = p.text("notify.summary.site", "alert", p.Alert, "state", p.stateText(), "site", p.Site)
 	}
 	if p.Value != nil {
-		s += " (value " + strconv.FormatFloat(*p.Value, 'g', 6, 64) + ")"
+		s = p.text("notify.summary.value", "summary", s, "value", p.number(*p.Value))
 	}
 	return s
 }
 
 // title is the one-line heading chat formats use.
 func (p Payload) title() string {
-	tag := strings.ToUpper(p.State)
+	tag := strings.ToUpper(p.stateText())
 	if p.Reminder && p.State == "firing" {
-		tag = "FIRING, REMINDER"
+		tag += ", " + strings.ToUpper(p.text("notify.reminder"))
 	}
 	t := "[" + tag + "] " + p.Alert
 	if p.Site != "" {
@@ -162,18 +166,18 @@ func (p Payload) facts() [][2]string {
 			f = append(f, [2]string{k, truncate(v, 1000)})
 		}
 	}
-	add("Summary", p.Summary)
-	add("Description", p.Annotations["description"])
+	add(p.text("notify.fact.summary"), p.Summary)
+	add(p.text("notify.fact.description"), p.description())
 	if p.Value != nil {
-		add("Value", strconv.FormatFloat(*p.Value, 'g', 6, 64))
+		add(p.text("notify.fact.value"), p.number(*p.Value))
 	}
-	add("Since", p.StartsAt.UTC().Format(time.RFC3339))
+	add(p.text("notify.fact.since"), p.since())
 	if p.OutageSeconds != nil {
-		add("Outage", (time.Duration(*p.OutageSeconds * float64(time.Second))).Round(time.Second).String())
+		add(p.text("notify.fact.outage"), p.duration(time.Duration(*p.OutageSeconds*float64(time.Second))))
 	}
-	add("Acknowledged by", p.AckedBy)
+	add(p.text("notify.fact.acked_by"), p.AckedBy)
 	if p.LastValues != nil {
-		add("Last values", string(p.LastValues))
+		add(p.text("notify.fact.last_values"), string(p.LastValues))
 	}
 	keys := make([]string, 0, len(p.Labels))
 	for k := range p.Labels {
@@ -186,9 +190,9 @@ func (p Payload) facts() [][2]string {
 	for _, k := range keys {
 		lb = append(lb, k+"="+p.Labels[k])
 	}
-	add("Labels", strings.Join(lb, ", "))
-	add("Snapshot", p.SnapshotURL)
-	add("Clip", p.ClipURL)
+	add(p.text("notify.fact.labels"), strings.Join(lb, ", "))
+	add(p.text("notify.fact.snapshot"), p.SnapshotURL)
+	add(p.text("notify.fact.clip"), p.ClipURL)
 	return f
 }
 
@@ -314,7 +318,7 @@ func slackPayload(p Payload) map[string]any {
 	}
 	if p.GeneratorURL != "" {
 		blocks = append(blocks, map[string]any{"type": "context", "elements": []any{
-			map[string]any{"type": "mrkdwn", "text": "<" + p.GeneratorURL + "|Open in citywatch>"}}})
+			map[string]any{"type": "mrkdwn", "text": "<" + p.GeneratorURL + "|" + slackEscape(p.text("notify.open")) + ">"}}})
 	}
 	return map[string]any{"text": slackEscape(p.title() + ": " + p.Summary), "blocks": blocks}
 }
@@ -336,7 +340,7 @@ func teamsMessageCardPayload(p Payload) map[string]any {
 		"summary": p.title(), "title": p.title(), "sections": []any{map[string]any{"facts": facts}},
 	}
 	if p.GeneratorURL != "" {
-		card["potentialAction"] = []any{map[string]any{"@type": "OpenUri", "name": "Open in citywatch",
+		card["potentialAction"] = []any{map[string]any{"@type": "OpenUri", "name": p.text("notify.open"),
 			"targets": []any{map[string]any{"os": "default", "uri": p.GeneratorURL}}}}
 	}
 	return card
@@ -359,7 +363,7 @@ func teamsAdaptivePayload(p Payload) map[string]any {
 		},
 	}
 	if p.GeneratorURL != "" {
-		card["actions"] = []any{map[string]any{"type": "Action.OpenUrl", "title": "Open in citywatch", "url": p.GeneratorURL}}
+		card["actions"] = []any{map[string]any{"type": "Action.OpenUrl", "title": p.text("notify.open"), "url": p.GeneratorURL}}
 	}
 	return map[string]any{"type": "message", "attachments": []any{map[string]any{
 		"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": nil, "content": card}}}
@@ -372,7 +376,7 @@ func telegramPayload(chatID string, p Payload) map[string]any {
 		b.WriteString("\n<b>" + html.EscapeString(f[0]) + ":</b> " + html.EscapeString(f[1]))
 	}
 	if p.GeneratorURL != "" {
-		b.WriteString("\n<a href=\"" + html.EscapeString(p.GeneratorURL) + "\">Open in citywatch</a>")
+		b.WriteString("\n<a href=\"" + html.EscapeString(p.GeneratorURL) + "\">" + html.EscapeString(p.text("notify.open")) + "</a>")
 	}
 	text := b.String()
 	if len(text) > 4000 { // Telegram's limit is 4096 characters; cut on a line so no HTML tag is split

@@ -66,6 +66,8 @@ type Payload struct {
 	SnapshotURL   string            `json:"snapshot_url,omitempty"`
 	ClipURL       string            `json:"clip_url,omitempty"`
 	GeneratorURL  string            `json:"generator_url,omitempty"`
+	Language      string            `json:"language,omitempty"`
+	TimeZone      string            `json:"-"`
 }
 
 // SampleID and SampleExternalURL are the delivery id and external URL of the sample payloads.

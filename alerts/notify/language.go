@@ -1,0 +1,86 @@
+package notify
+
+import (
+	"fmt"
+	"time"
+
+	"citywatch/internal/i18n"
+)
+
+// compileLanguage validates the receiver's language and time zone.
+func (cr *compiledReceiver) compileLanguage(p string) []error {
+	var errs []error
+	if _, err := i18n.ParseLang(cr.Language); err != nil {
+		errs = append(errs, fmt.Errorf("%s.language: %w", p, err))
+	}
+	if _, err := time.LoadLocation(cr.TimeZone); err != nil || cr.TimeZone == "Local" {
+		errs = append(errs, fmt.Errorf("%s.time_zone: must be an IANA time zone such as \"Asia/Ho_Chi_Minh\", got %q", p, truncate(cr.TimeZone, 64)))
+	}
+	return errs
+}
+
+// localize makes p speak the receiver's language: the summary of that language when the alert's rule gives
+// one (summary_vi), else the rule's own, else a generated summary in that language. The chat formats' labels,
+// description and dates follow p.Language and p.TimeZone.
+func localize(cr *compiledReceiver, p Payload) Payload {
+	p.TimeZone = cr.TimeZone
+	if p.lang() == i18n.En {
+		return p
+	}
+	p.Language = string(p.lang())
+	if s := p.Annotations["summary_"+p.Language]; s != "" {
+		p.Summary = s
+	} else if p.Annotations["summary"] == "" {
+		p.Summary = defaultSummary(p)
+	}
+	return p
+}
+
+// lang is the payload's language, English unless localize set another.
+func (p Payload) lang() i18n.Lang {
+	l, err := i18n.ParseLang(p.Language)
+	if err != nil {
+		return i18n.En
+	}
+	return l
+}
+
+// text is the catalog text of key in p's language.
+func (p Payload) text(key string, vars ...string) string {
+	return i18n.Default().T(p.lang(), key, vars...)
+}
+
+// stateText names the alert state in p's language ("firing", "đang kích hoạt").
+func (p Payload) stateText() string {
+	if !i18n.Default().Has(i18n.En, "state."+p.State) {
+		return p.State
+	}
+	return p.text("state." + p.State)
+}
+
+// description is the description annotation in p's language (description_vi), else the rule's own.
+func (p Payload) description() string {
+	if l := p.lang(); l != i18n.En {
+		if d := p.Annotations["description_"+string(l)]; d != "" {
+			return d
+		}
+	}
+	return p.Annotations["description"]
+}
+
+// since is when the alert started: RFC 3339 in UTC for English receivers without a time zone (as before),
+// else the language's date order in the receiver's zone, the zone named.
+func (p Payload) since() string {
+	if p.lang() == i18n.En && p.TimeZone == "" {
+		return p.StartsAt.UTC().Format(time.RFC3339)
+	}
+	loc, err := time.LoadLocation(p.TimeZone) // validated at load; "" is UTC
+	if err != nil {
+		loc = time.UTC
+	}
+	return i18n.FormatDateTime(p.lang(), p.StartsAt, loc)
+}
+
+func (p Payload) number(v float64) string { return i18n.FormatNumber(p.lang(), v) }
+
+func (p Payload) duration(d time.Duration) string { return i18n.Default().FormatDuration(p.lang(), d) }
