@@ -23,11 +23,11 @@ func (cr *compiledReceiver) compileLanguage(p string) []error {
 // one (summary_vi), else the rule's own, else a generated summary in that language. The chat formats' labels,
 // description and dates follow p.Language and p.TimeZone.
 func localize(cr *compiledReceiver, p Payload) Payload {
-	p.TimeZone = cr.TimeZone
+	p.TimeZone, p.Language = cr.TimeZone, cr.Language
 	if p.lang() == i18n.En {
+		p.Language = "" // English is the default the payload does not state
 		return p
 	}
-	p.Language = string(p.lang())
 	if s := p.Annotations["summary_"+p.Language]; s != "" {
 		p.Summary = s
 	} else if p.Annotations["summary"] == "" {
