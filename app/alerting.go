@@ -93,6 +93,7 @@ func notifyConfig(cfg *config.Config) notify.Config {
 			Secrets: secrets, Headers: headers,
 			AllowPrivate: r.AllowPrivate, Timeout: r.Timeout.Std(), MaxConcurrency: r.MaxConcurrency,
 			TelegramChatID: r.TelegramChatID, ZaloUserID: r.ZaloUserID, ZaloAccessToken: r.ZaloAccessToken.Value(),
+			Language: r.Language, TimeZone: r.TimeZone,
 		})
 	}
 	for _, r := range nc.Routes {
