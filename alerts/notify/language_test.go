@@ -171,3 +171,33 @@ func TestLanguageValidation(t *testing.T) {
 	ok := Receiver{Name: "x", URL: "https://hooks.example/x", Language: "vi", TimeZone: "Asia/Ho_Chi_Minh"}
 	require.NoError(t, Config{Receivers: []Receiver{ok}, DefaultReceiver: "x"}.Validate())
 }
+
+// TestZaloDeliveryVietnamese sends a fever alert through the outbox to a local Zalo API with the receiver in
+// Vietnamese: the text the nurse reads is the rule's summary_vi with Vietnamese labels and a local date,
+// and the token travels in its header only.
+func TestZaloDeliveryVietnamese(t *testing.T) {
+	db, _ := openTestDB(t)
+	h := newHook(t)
+	h.set(200, map[string]string{"Content-Type": "application/json"}, `{"error":0,"message":"Success"}`)
+	r := zaloReceiver(h)
+	r.Language, r.TimeZone = "vi", "Asia/Ho_Chi_Minh"
+	o := startOutbox(t, db, Config{Receivers: []Receiver{r}}, nil, nil)
+	c := testChange("Fever")
+	c.Annotations = viFever.Annotations
+	c.StartsAt = viFever.StartsAt
+	enqueue(t, db, o, c)
+	require.Eventually(t, func() bool { return countStatus(t, o, "zalo", StatusDelivered) == 1 }, waitFor, tick)
+
+	h.mu.Lock()
+	req := h.reqs[0]
+	h.mu.Unlock()
+	require.Equal(t, testZaloToken, req.header.Get("access_token"))
+	var body zaloMessage
+	require.NoError(t, json.Unmarshal(req.body, &body))
+	text := body.Message.Text
+	require.True(t, strings.HasPrefix(text, "[ĐANG KÍCH HOẠT] Fever @ siteA\n"), text)
+	require.Contains(t, text, "Tóm tắt: Sốt ở phòng 203 tại ward-b: ca C-17 đo được 38,9 °C")
+	require.Contains(t, text, "Bắt đầu lúc: 07/12/2026 17:20 (Asia/Ho_Chi_Minh, UTC+07:00)")
+	require.Contains(t, string(req.body), "Sốt ở phòng", "diacritics are sent as UTF-8")
+	require.NotContains(t, string(req.body), testZaloToken)
+}
