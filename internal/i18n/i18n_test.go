@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"citywatch/config"
 )
 
 func TestDefaultCatalogLoads(t *testing.T) {
@@ -78,4 +80,14 @@ func TestCSVRoundTrip(t *testing.T) {
 	got, err := csv.NewReader(bytes.NewReader(TrimBOM(b.Bytes()))).ReadAll()
 	require.NoError(t, err)
 	require.Equal(t, rows, got)
+}
+
+// TestConfigKnowsTheLanguages: config (a leaf package) validates receivers' language against its own list,
+// which must be this package's.
+func TestConfigKnowsTheLanguages(t *testing.T) {
+	var want []string
+	for _, l := range Langs {
+		want = append(want, string(l))
+	}
+	require.Equal(t, want, config.NotifyLanguages)
 }
