@@ -100,6 +100,13 @@ type ReceiverConfig struct {
 	ZaloAccessToken Secret `yaml:"zalo_access_token"`
 	// ZaloAccessTokenFile is a file holding the access token. Parse reads it into ZaloAccessToken.
 	ZaloAccessTokenFile string `yaml:"zalo_access_token_file"`
+	// Language is the language of the notification texts, "en" or "vi": labels, state words, dates, and the
+	// summary and description from the rule's summary_<lang> and description_<lang> annotations when given. It
+	// defaults to "en".
+	Language string `yaml:"language"`
+	// TimeZone is the IANA time zone the chat formats show times in, with the zone named. It defaults to ""
+	// (UTC).
+	TimeZone string `yaml:"time_zone"`
 
 	// SecretFileValues are the secrets read from SecretFiles, in order ("" where a file could not be read).
 	// Parse and Complete fill them; they are not a key of the file. (Exported so that fmt redacts them too:

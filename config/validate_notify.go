@@ -212,6 +212,7 @@ func (v validator) receiver(p string, r *ReceiverConfig) {
 		v.text(p+".telegram_chat_id", r.TelegramChatID)
 	}
 	v.zaloReceiver(p, r)
+	v.receiverLanguage(p, r)
 }
 
 // mqttReceiver rejects the webhook keys of a receiver with format mqtt, which publishes on the embedded broker:

@@ -13,6 +13,7 @@ import (
 
 	"citywatch/alerts"
 	"citywatch/dashboards/auth"
+	"citywatch/internal/i18n"
 	"citywatch/ward/wardtest"
 )
 
@@ -105,7 +106,8 @@ func TestDailyReport(t *testing.T) {
 
 	code, body := ae.do(t, auth.RoleViewer, []string{"site-a"}, "GET", "/api/ward/site-a/report?date=2026-12-07&format=csv", "")
 	require.Equal(t, http.StatusOK, code, body)
-	rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	require.True(t, strings.HasPrefix(body, i18n.BOM), "the BOM makes Excel read the UTF-8 export")
+	rows, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(body, i18n.BOM))).ReadAll()
 	require.NoError(t, err)
 	require.Len(t, rows, 2)
 	assert.Equal(t, CSVHeader, rows[0])

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"citywatch/alerts"
+	"citywatch/internal/i18n"
 )
 
 // ReportRow is one occupant in the daily report.
@@ -244,7 +245,7 @@ func (w *Ward) report(rw http.ResponseWriter, r *http.Request, site string) {
 		rw.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		rw.Header().Set("Content-Disposition", `attachment; filename="`+name+`.csv"`)
 		rw.Header().Set("Cache-Control", "no-store")
-		_ = rep.WriteCSV(csv.NewWriter(rw))
+		_ = rep.WriteCSV(i18n.NewCSVWriter(rw)) // with the BOM: Excel shows Vietnamese diacritics
 	case "html":
 		rw.Header().Set("Content-Type", "text/html; charset=utf-8")
 		rw.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")

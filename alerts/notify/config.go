@@ -77,6 +77,13 @@ type Receiver struct {
 	// ZaloAccessToken is the Official Account's access token for the zalo format, sent in the access_token
 	// header. It is a secret: it never appears in errors, logs or the delivery log.
 	ZaloAccessToken string `yaml:"zalo_access_token" json:"-"`
+	// Language is the language of the texts the receiver gets (i18n.Langs: "en" or "vi"): the labels and
+	// dates of the chat formats, and the summary and description, taken from the alert's summary_<lang> and
+	// description_<lang> annotations when it has them. It defaults to "en".
+	Language string `yaml:"language" json:"language,omitempty"`
+	// TimeZone is the IANA zone the chat formats show times in, named beside them. It defaults to UTC (in
+	// English, RFC 3339 as before).
+	TimeZone string `yaml:"time_zone" json:"time_zone,omitempty"`
 }
 
 // Route sends the alert changes it matches to a receiver.
@@ -334,6 +341,7 @@ func compileReceiver(p string, r Receiver) (*compiledReceiver, []error) {
 	if k.check != nil {
 		errs = append(errs, k.check(p, r)...)
 	}
+	errs = append(errs, cr.compileLanguage(p)...)
 	if r.Timeout < 0 {
 		add("%s.timeout: must be > 0, got %q", p, r.Timeout.String())
 	}

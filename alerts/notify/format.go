@@ -8,7 +8,6 @@ import (
 	"html"
 	"net/url"
 	"sort"
-	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -99,21 +98,21 @@ func buildPayload(id, receiver, externalURL string, c storedChange) Payload {
 }
 
 func defaultSummary(p Payload) string {
-	s := p.Alert + " " + p.State
+	s := payloadText(p, "notify.summary.plain", "alert", p.Alert, "state", payloadStateText(p))
 	if p.Site != "" {
-		s += " at " + p.Site
+		s = payloadText(p, "notify.summary.site", "alert", p.Alert, "state", payloadStateText(p), "site", p.Site)
 	}
 	if p.Value != nil {
-		s += " (value " + strconv.FormatFloat(*p.Value, 'g', 6, 64) + ")"
+		s = payloadText(p, "notify.summary.value", "summary", s, "value", payloadNumber(p, *p.Value))
 	}
 	return s
 }
 
 // payloadTitle is the one-line heading chat formats use.
 func payloadTitle(p Payload) string {
-	tag := strings.ToUpper(p.State)
+	tag := strings.ToUpper(payloadStateText(p))
 	if p.Reminder && p.State == "firing" {
-		tag = "FIRING, REMINDER"
+		tag += ", " + strings.ToUpper(payloadText(p, "notify.reminder"))
 	}
 	t := "[" + tag + "] " + p.Alert
 	if p.Site != "" {
@@ -130,18 +129,18 @@ func payloadFacts(p Payload) [][2]string {
 			f = append(f, [2]string{k, truncate(v, 1000)})
 		}
 	}
-	add("Summary", p.Summary)
-	add("Description", p.Annotations["description"])
+	add(payloadText(p, "notify.fact.summary"), p.Summary)
+	add(payloadText(p, "notify.fact.description"), payloadDescription(p))
 	if p.Value != nil {
-		add("Value", strconv.FormatFloat(*p.Value, 'g', 6, 64))
+		add(payloadText(p, "notify.fact.value"), payloadNumber(p, *p.Value))
 	}
-	add("Since", p.StartsAt.UTC().Format(time.RFC3339))
+	add(payloadText(p, "notify.fact.since"), payloadSince(p))
 	if p.OutageSeconds != nil {
-		add("Outage", (time.Duration(*p.OutageSeconds * float64(time.Second))).Round(time.Second).String())
+		add(payloadText(p, "notify.fact.outage"), payloadDuration(p, time.Duration(*p.OutageSeconds*float64(time.Second))))
 	}
-	add("Acknowledged by", p.AckedBy)
+	add(payloadText(p, "notify.fact.acked_by"), p.AckedBy)
 	if p.LastValues != nil {
-		add("Last values", string(p.LastValues))
+		add(payloadText(p, "notify.fact.last_values"), string(p.LastValues))
 	}
 	keys := make([]string, 0, len(p.Labels))
 	for k := range p.Labels {
@@ -154,9 +153,9 @@ func payloadFacts(p Payload) [][2]string {
 	for _, k := range keys {
 		lb = append(lb, k+"="+p.Labels[k])
 	}
-	add("Labels", strings.Join(lb, ", "))
-	add("Snapshot", p.SnapshotURL)
-	add("Clip", p.ClipURL)
+	add(payloadText(p, "notify.fact.labels"), strings.Join(lb, ", "))
+	add(payloadText(p, "notify.fact.snapshot"), p.SnapshotURL)
+	add(payloadText(p, "notify.fact.clip"), p.ClipURL)
 	return f
 }
 
@@ -282,7 +281,7 @@ func slackPayload(p Payload) map[string]any {
 	}
 	if p.GeneratorURL != "" {
 		blocks = append(blocks, map[string]any{"type": "context", "elements": []any{
-			map[string]any{"type": "mrkdwn", "text": "<" + p.GeneratorURL + "|Open in citywatch>"}}})
+			map[string]any{"type": "mrkdwn", "text": "<" + p.GeneratorURL + "|" + slackEscape(payloadText(p, "notify.open")) + ">"}}})
 	}
 	return map[string]any{"text": slackEscape(payloadTitle(p) + ": " + p.Summary), "blocks": blocks}
 }
@@ -304,7 +303,7 @@ func teamsMessageCardPayload(p Payload) map[string]any {
 		"summary": payloadTitle(p), "title": payloadTitle(p), "sections": []any{map[string]any{"facts": facts}},
 	}
 	if p.GeneratorURL != "" {
-		card["potentialAction"] = []any{map[string]any{"@type": "OpenUri", "name": "Open in citywatch",
+		card["potentialAction"] = []any{map[string]any{"@type": "OpenUri", "name": payloadText(p, "notify.open"),
 			"targets": []any{map[string]any{"os": "default", "uri": p.GeneratorURL}}}}
 	}
 	return card
@@ -327,7 +326,7 @@ func teamsAdaptivePayload(p Payload) map[string]any {
 		},
 	}
 	if p.GeneratorURL != "" {
-		card["actions"] = []any{map[string]any{"type": "Action.OpenUrl", "title": "Open in citywatch", "url": p.GeneratorURL}}
+		card["actions"] = []any{map[string]any{"type": "Action.OpenUrl", "title": payloadText(p, "notify.open"), "url": p.GeneratorURL}}
 	}
 	return map[string]any{"type": "message", "attachments": []any{map[string]any{
 		"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": nil, "content": card}}}
@@ -340,7 +339,7 @@ func telegramPayload(chatID string, p Payload) map[string]any {
 		b.WriteString("\n<b>" + html.EscapeString(f[0]) + ":</b> " + html.EscapeString(f[1]))
 	}
 	if p.GeneratorURL != "" {
-		b.WriteString("\n<a href=\"" + html.EscapeString(p.GeneratorURL) + "\">Open in citywatch</a>")
+		b.WriteString("\n<a href=\"" + html.EscapeString(p.GeneratorURL) + "\">" + html.EscapeString(payloadText(p, "notify.open")) + "</a>")
 	}
 	text := b.String()
 	if len(text) > 4000 { // Telegram's limit is 4096 characters; cut on a line so no HTML tag is split

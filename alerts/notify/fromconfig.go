@@ -35,5 +35,6 @@ func ReceiverFromConfig(r config.ReceiverConfig) Receiver {
 		Secrets: secrets, Headers: headers,
 		AllowPrivate: r.AllowPrivate, Timeout: r.Timeout.Std(), MaxConcurrency: r.MaxConcurrency,
 		TelegramChatID: r.TelegramChatID, ZaloUserID: r.ZaloUserID, ZaloAccessToken: r.ZaloAccessToken.Value(),
+		Language: r.Language, TimeZone: r.TimeZone,
 	}
 }

@@ -119,7 +119,7 @@ func render(cr *compiledReceiver, p Payload, c storedChange, externalURL string)
 	if !ok || k.render == nil {
 		return nil, "", fmt.Errorf("unknown format %q", cr.Format)
 	}
-	return k.render(cr, p, c, externalURL)
+	return k.render(cr, localize(cr, p), c, externalURL)
 }
 
 // newNotifier builds the integration of a compiled receiver.

@@ -18,6 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 	_ "modernc.org/sqlite"
 
+	"citywatch/internal/i18n"
+
 	"citywatch/dashboards/audit"
 )
 
@@ -149,7 +151,8 @@ func TestCSVExport(t *testing.T) {
 	require.Equal(t, http.StatusOK, w.Code)
 	assert.Equal(t, "text/csv; charset=utf-8", w.Header().Get("Content-Type"))
 	assert.Contains(t, w.Header().Get("Content-Disposition"), `attachment; filename="citywatch-audit-20261127T080000Z.csv"`)
-	rows, err := csv.NewReader(strings.NewReader(w.Body.String())).ReadAll()
+	require.True(t, strings.HasPrefix(w.Body.String(), i18n.BOM), "the BOM makes Excel read UTF-8")
+	rows, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(w.Body.String(), i18n.BOM))).ReadAll()
 	require.NoError(t, err)
 	require.Len(t, rows, 6)
 	assert.Equal(t, audit.CSVHeader, rows[0])
@@ -157,6 +160,25 @@ func TestCSVExport(t *testing.T) {
 		"line1\nline2, \"quoted\""}, rows[1])
 	assert.Equal(t, "'=cmd|' /C calc'!A0", rows[2][2], "formula cells are defused")
 	assert.Equal(t, "true", rows[5][9])
+}
+
+// TestCSVExportVietnamese: Vietnamese names and details survive the export byte for byte, after the BOM.
+func TestCSVExportVietnamese(t *testing.T) {
+	l, _ := newLog(t)
+	detail := "Sốt 38,9 °C — Phòng 203; điều dưỡng Nguyễn Thị Hường đã xác nhận"
+	require.NoError(t, l.Record(context.Background(), audit.Record{Time: t0, Actor: "hường.nguyễn", Action: audit.AlertAck,
+		Site: "khu-cách-ly-3", Detail: detail, Success: true}))
+	w := httptest.NewRecorder()
+	l.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/api/audit?format=csv", nil))
+	require.Equal(t, http.StatusOK, w.Code)
+	body := w.Body.Bytes()
+	require.Equal(t, []byte{0xEF, 0xBB, 0xBF}, body[:3])
+	rows, err := csv.NewReader(strings.NewReader(string(i18n.TrimBOM(body)))).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, rows, 2)
+	assert.Equal(t, "hường.nguyễn", rows[1][2])
+	assert.Equal(t, "khu-cách-ly-3", rows[1][5])
+	assert.Equal(t, detail, rows[1][10])
 }
 
 func TestRegisterGuards(t *testing.T) {

@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"citywatch/internal/i18n"
 )
 
 // Mux is where Register adds its route; *http.ServeMux and auth.Router satisfy it.
@@ -61,7 +62,7 @@ func (l *Log) writeCSV(w http.ResponseWriter, recs []Record) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Content-Disposition",
 		fmt.Sprintf(`attachment; filename="citywatch-audit-%s.csv"`, l.now().UTC().Format("20060102T150405Z")))
-	cw := csv.NewWriter(w)
+	cw := i18n.NewCSVWriter(w) // with the BOM: Excel shows Vietnamese names and details
 	_ = cw.Write(CSVHeader)
 	for _, r := range recs {
 		_ = cw.Write([]string{

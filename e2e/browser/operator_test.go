@@ -229,6 +229,13 @@ func TestOperatorScreen(t *testing.T) {
 		nurse.waitJS(20*time.Second, `document.querySelector("table.alerts tr[data-alert-id]")`)
 		nurse.screenshot("phone-alerts-vi.png")
 		phoneAck(t, nurse, d, func(a apiAlert) bool { return a.Rule == "Fever" && a.Labels["site"] == site }, "Xác nhận", "điều dưỡng đang đến")
+		// The fever's summary is the rule's summary_vi; the tables of rules and audit speak Vietnamese too.
+		nurse.open("#/alerts/history")
+		nurse.waitJS(60*time.Second, `[...document.querySelectorAll("table.alerts tr[data-alert-id]")].some((r) => r.textContent.includes("Fever") && r.textContent.includes("Sốt"))`)
+		for hash, header := range map[string]string{"#/rules": "Biểu thức", "#/audit": "Thời gian", "#/deliveries": "Trạng thái"} {
+			nurse.open(hash)
+			nurse.waitJS(20*time.Second, fmt.Sprintf(`[...document.querySelectorAll("main th, main label")].some((h) => h.textContent.includes(%q))`, header))
+		}
 		// Dates read dd/MM/yyyy, 24-hour, and the zone is named.
 		nurse.open("#/alerts/history")
 		nurse.waitJS(20*time.Second, `document.querySelector("table.alerts time") || document.querySelector("table.alerts tr")`)

@@ -79,6 +79,11 @@ type Payload struct {
 	SnapshotURL  string `json:"snapshot_url,omitempty"`
 	ClipURL      string `json:"clip_url,omitempty"`
 	GeneratorURL string `json:"generator_url,omitempty"`
+	// Language is the receiver's language (receivers[].language) when it is not English, "vi": Summary is in
+	// it, and so are the labels and dates of the chat formats.
+	Language string `json:"language,omitempty"`
+	// TimeZone is the receiver's time_zone, the zone of the dates the chat formats show; "" is UTC.
+	TimeZone string `json:"-"`
 }
 
 // SampleID and SampleExternalURL are the delivery id and external URL of the sample payloads.

@@ -3,7 +3,7 @@
 import { el, replace, timeEl, ago, badge, isAcked, announce, siteHref, cameraHref } from "./dom.js";
 import { post } from "./api.js";
 import { refresh } from "./live.js";
-import { t } from "./i18n.js";
+import { t, localized } from "./i18n.js";
 
 // phone reports the phone layout (the CSS breakpoint): alerts are cards there, and Acknowledge acts at once.
 export const phone = () => matchMedia("(max-width: 640px)").matches;
@@ -59,7 +59,7 @@ export function alertTable(list, ctx, { caption = t("alerts.caption"), empty = t
       el("td", { "data-label": t("alerts.col.severity") }, badge(sev, (sev === "critical" ? "⚠ " : sev === "warning" ? "▲ " : "") + (sev === "none" ? "—" : t(`severity.${sev === "critical" ? "critical" : sev === "warning" ? "warning" : "info"}`)))),
       el("th", { scope: "row" }, a.rule),
       el("td", { "data-label": t("alerts.col.where") }, subject(a)),
-      el("td", { "data-label": t("alerts.col.summary") }, a.annotations?.summary || ""),
+      el("td", { "data-label": t("alerts.col.summary") }, localized(a.annotations, "summary")),
       el("td", { "data-label": t("alerts.col.when") }, a.state === "resolved" ? [t("alerts.resolved_at"), " ", timeEl(a.resolved_at)] : [t("alerts.since"), " ", el("span", { title: a.active_at }, ago(a.active_at))]),
       el("td", { "data-label": t("alerts.col.acked") }, isAcked(a) ? [el("strong", {}, a.acked_by), a.ack_comment ? `: ${a.ack_comment}` : "", el("br"), el("small", {}, ago(a.acked_at))] : el("span", { class: "muted" }, "—")),
       el("td", { class: "actions" }, actions));
@@ -119,7 +119,7 @@ function dialog(title, fields, submitLabel, submit) {
 // ackDialog asks for an optional comment and acknowledges the alert.
 export function ackDialog(a) {
   dialog(t("ack.title", { rule: a.rule }), [
-    el("p", {}, a.annotations?.summary || ""),
+    el("p", {}, localized(a.annotations, "summary")),
     el("label", { for: "ack-comment" }, t("ack.comment_label")),
     el("textarea", { id: "ack-comment", name: "comment", rows: 3 }),
   ], t("ack.button"), async (form) => {

@@ -50,6 +50,13 @@ export function setLang(l) {
   location.reload();
 }
 
+// localized is an alert's annotation in the UI language when its rule gives one (summary_vi beside summary,
+// as the shipped rule packs do), else the annotation itself.
+export function localized(annotations, name) {
+  if (!annotations) return "";
+  return annotations[`${name}_${lang}`] || annotations[name] || "";
+}
+
 // currentLang is the UI language.
 export function currentLang() { return lang; }
 

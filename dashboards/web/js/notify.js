@@ -4,7 +4,7 @@
 
 import { subscribe } from "./live.js";
 import { el } from "./dom.js";
-import { t } from "./i18n.js";
+import { t, localized } from "./i18n.js";
 
 const KEY = "citywatch.notify";
 let prefs = { notify: false, sound: false };
@@ -42,7 +42,7 @@ function alertUser(a) {
   const where = [a.labels?.site, a.labels?.device || a.labels?.camera].filter(Boolean).join(" · ");
   if (prefs.notify && typeof Notification !== "undefined" && Notification.permission === "granted") {
     try {
-      const n = new Notification(t("notify.title", { rule: a.rule }), { body: [where, a.annotations?.summary].filter(Boolean).join("\n"), tag: `citywatch-alert-${a.id}` });
+      const n = new Notification(t("notify.title", { rule: a.rule }), { body: [where, localized(a.annotations, "summary")].filter(Boolean).join("\n"), tag: `citywatch-alert-${a.id}` });
       n.onclick = () => { window.focus(); location.hash = "#/alerts/firing"; n.close(); };
     } catch { /* some browsers only notify from a service worker */ }
   }

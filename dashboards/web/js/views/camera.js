@@ -26,7 +26,7 @@ export function render(root, params, ctx) {
   const analysis = el("div", { "aria-live": "polite" });
   const charts = el("div", { class: "charts" });
   const clips = el("div", { "aria-live": "polite" });
-  const player = el("video", { controls: true, class: "clip-player", hidden: true, "aria-label": "Clip playback" });
+  const player = el("video", { controls: true, class: "clip-player", hidden: true, "aria-label": t("camera.clip_playback") });
   const rangeSel = el("select", { id: "cam-range" }, RANGES.map(([l, s]) => el("option", { value: String(s), selected: s === 3600 }, t(`range.${l}`))));
   replace(root, head, liveBox,
     el("div", { class: "two-col" },
@@ -44,7 +44,7 @@ export function render(root, params, ctx) {
 
   function notFound() {
     replace(root, el("h1", {}, t("camera.not_found")),
-      el("p", {}, `There is no camera "${id}", or you may not see it. `, el("a", { href: "#/" }, "Go to the overview.")));
+      el("p", {}, t("camera.not_found_text", { id }), " ", el("a", { href: "#/" }, t("page.to_overview"))));
   }
 
   async function drawCharts() {
@@ -68,54 +68,54 @@ export function render(root, params, ctx) {
     try {
       const data = await get(`/api/cameras/${encodeURIComponent(id)}/clips`, { signal: abort.signal });
       const list = (data && data.clips) || [];
-      if (!list.length) { replace(clips, el("p", { class: "muted" }, "No clips recorded yet.")); return; }
+      if (!list.length) { replace(clips, el("p", { class: "muted" }, t("camera.clips_none"))); return; }
       replace(clips, el("div", { class: "table-wrap", tabindex: "0" }, el("table", {},
-        el("thead", {}, el("tr", {}, ["Event", "Reason", "Length", "Size", ""].map((h) => el("th", { scope: "col" }, h)))),
+        el("thead", {}, el("tr", {}, ["camera.clip.event", "camera.clip.reason", "camera.clip.length", "camera.clip.size", ""].map((h) => el("th", { scope: "col" }, h && t(h))))),
         el("tbody", {}, list.map((c) => {
           const src = `/api/cameras/${encodeURIComponent(id)}/clips/${encodeURIComponent(c.id)}`;
           const when = !isZeroTime(c.event_time) ? c.event_time : c.start;
           return el("tr", { "data-clip": c.id },
             el("td", {}, when ? timeEl(when) : "—"),
-            el("td", {}, c.reason || "", c.events > 1 ? ` (${c.events} events)` : ""),
+            el("td", {}, c.reason || "", c.events > 1 ? " " + t("camera.clip.events", { n: c.events }) : ""),
             el("td", {}, c.duration_seconds != null ? `${c.duration_seconds.toFixed(1)} s` : "—"),
             el("td", { class: "num" }, c.size_bytes ? `${(c.size_bytes / 1e6).toFixed(1)} MB` : "—"),
-            el("td", { class: "actions" }, c.recording ? el("span", { class: "muted" }, "recording…") : [
-              el("button", { type: "button", class: "small", "aria-label": `Play clip ${c.id}`, onclick: () => { player.hidden = false; player.src = src; player.play().catch(() => {}); player.focus(); } }, "Play"),
-              " ", el("a", { href: src, download: `${id}-${c.id}.mp4` }, "Download")]));
+            el("td", { class: "actions" }, c.recording ? el("span", { class: "muted" }, t("camera.clip.recording")) : [
+              el("button", { type: "button", class: "small", "aria-label": t("camera.clip_play_label", { id: c.id }), onclick: () => { player.hidden = false; player.src = src; player.play().catch(() => {}); player.focus(); } }, t("camera.clip_play")),
+              " ", el("a", { href: src, download: `${id}-${c.id}.mp4` }, t("camera.clip_download"))]));
         })))));
     } catch (e) {
       if (e.name === "AbortError") return;
-      replace(clips, el("p", { class: "muted" }, e.status === 404 ? "Clips are not available for this camera." : `Clips could not be loaded: ${e.message}`));
+      replace(clips, el("p", { class: "muted" }, e.status === 404 ? t("camera.clips_unavailable") : t("camera.clips_error", { error: e.message })));
     }
   }
 
   function draw(c) {
     replace(head,
-      el("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, el("a", { href: "#/" }, "Overview"), " › ",
+      el("nav", { class: "crumbs", "aria-label": t("page.breadcrumb") }, el("a", { href: "#/" }, t("nav.overview")), " › ",
         el("a", { href: siteHref(c.site) }, c.site), " › ", c.name || c.id),
       el("h1", {}, c.name || c.id, " ", badge(c.state)));
     replace(health, kv([
-      ["State", [badge(c.state), " ", c.reason || ""]],
-      ["Since", isZeroTime(c.since) ? "—" : timeEl(c.since)],
-      ["Uptime", c.state === "online" ? fmtDuration(c.uptime_seconds) : "—"],
-      ["Stream", c.codec ? `${c.codec} ${c.profile || ""} ${c.width}×${c.height}` : "—"],
-      ["Frame rate", c.fps != null ? `${c.fps.toFixed(1)} fps${c.nominal_fps ? ` (nominal ${c.nominal_fps})` : ""}` : "—"],
-      ["Bitrate", fmtBitrate(c.bitrate_bps)],
-      ["Last frame", c.last_frame_age_seconds != null ? `${c.last_frame_age_seconds.toFixed(2)} s ago` : "—"],
-      ["Packet loss", c.packet_loss_ratio != null ? `${(c.packet_loss_ratio * 100).toFixed(2)} %` : "—"],
-      ["Reconnects", String(c.reconnects ?? 0)],
+      [t("camera.detail.state"), [badge(c.state), " ", c.reason || ""]],
+      [t("camera.detail.since"), isZeroTime(c.since) ? "—" : timeEl(c.since)],
+      [t("camera.detail.uptime"), c.state === "online" ? fmtDuration(c.uptime_seconds) : "—"],
+      [t("camera.detail.stream"), c.codec ? `${c.codec} ${c.profile || ""} ${c.width}×${c.height}` : "—"],
+      [t("camera.detail.frame_rate"), c.fps != null ? `${c.fps.toFixed(1)} fps${c.nominal_fps ? " " + t("camera.detail.nominal", { fps: c.nominal_fps }) : ""}` : "—"],
+      [t("camera.detail.bitrate"), fmtBitrate(c.bitrate_bps)],
+      [t("camera.detail.last_frame"), c.last_frame_age_seconds != null ? t("camera.detail.seconds_ago", { s: c.last_frame_age_seconds.toFixed(2) }) : "—"],
+      [t("camera.detail.packet_loss"), c.packet_loss_ratio != null ? `${(c.packet_loss_ratio * 100).toFixed(2)} %` : "—"],
+      [t("camera.detail.reconnects"), String(c.reconnects ?? 0)],
     ]));
     const a = c.analysis || {};
     if (!a.available) {
-      replace(analysis, el("p", { class: "muted" }, `Analysis unavailable${a.reason ? `: ${a.reason}` : "."}`));
+      replace(analysis, el("p", { class: "muted" }, a.reason ? t("camera.detail.analysis_unavailable_why", { reason: a.reason }) : t("camera.detail.analysis_unavailable")));
     } else {
       const tamper = Object.entries(a.tamper || {});
       replace(analysis, kv([
-        ...Object.entries(a.motion || {}).map(([zone, score]) => [`Motion (${zone})`,
-          [el("meter", { min: 0, max: 1, value: score, "aria-label": `motion score ${zone}` }), ` ${(score * 100).toFixed(1)} %`,
-            a.motion_active && a.motion_active[zone] ? " · active" : ""]]),
-        ["Tamper", tamper.some(([, v]) => v) ? tamper.filter(([, v]) => v).map(([k]) => badge("critical", k)) : "none detected"],
-        a.fps != null ? ["Analysis rate", `${a.fps.toFixed(1)} fps`] : null,
+        ...Object.entries(a.motion || {}).map(([zone, score]) => [t("camera.detail.motion", { zone }),
+          [el("meter", { min: 0, max: 1, value: score, "aria-label": t("camera.detail.motion_score", { zone }) }), ` ${(score * 100).toFixed(1)} %`,
+            a.motion_active && a.motion_active[zone] ? " · " + t("camera.detail.active") : ""]]),
+        [t("camera.detail.tamper"), tamper.some(([, v]) => v) ? tamper.filter(([, v]) => v).map(([k]) => badge("critical", k)) : t("camera.detail.none_detected")],
+        a.fps != null ? [t("camera.detail.analysis_rate"), `${a.fps.toFixed(1)} fps`] : null,
       ]));
     }
   }

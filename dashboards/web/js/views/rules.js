@@ -17,10 +17,10 @@ function eventText(ev) {
   const win = field(ev, "Window", "window");
   const by = field(ev, "By", "by");
   const match = field(ev, "Match", "match");
-  let s = `on event ${kind}`;
-  if (match && Object.keys(match).length) s += ` where ${Object.entries(match).map(([k, v]) => `${k}="${v}"`).join(", ")}`;
-  if (threshold) s += `, at least ${threshold} within ${dur(win)}`;
-  if (by && by.length) s += ` by ${by.join(", ")}`;
+  let s = t("rules.event", { kind });
+  if (match && Object.keys(match).length) s += " " + t("rules.event_where", { match: Object.entries(match).map(([k, v]) => `${k}="${v}"`).join(", ") });
+  if (threshold) s += ", " + t("rules.event_threshold", { n: threshold, window: dur(win) });
+  if (by && by.length) s += " " + t("rules.event_by", { labels: by.join(", ") });
   return s;
 }
 
@@ -37,7 +37,7 @@ export function render(root) {
       if (stop) return;
       const list = (data && data.rules) || [];
       replace(body, el("div", { class: "table-wrap", tabindex: "0" }, el("table", { class: "rules" },
-        el("thead", {}, el("tr", {}, ["Alert", "Group", "Expression", "For", "Severity", "Health", "Last evaluation", "Pending", "Firing", "Source"].map((h) => el("th", { scope: "col" }, h)))),
+        el("thead", {}, el("tr", {}, ["rules.col.alert", "rules.col.group", "rules.col.expression", "rules.col.for", "rules.col.severity", "rules.col.health", "rules.col.last_eval", "rules.col.pending", "rules.col.firing", "rules.col.source"].map((h) => el("th", { scope: "col" }, t(h))))),
         el("tbody", {}, list.map((x) => {
           const r = x.rule || x;
           const name = field(r, "Alert", "alert", "name");
