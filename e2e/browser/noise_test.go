@@ -114,4 +114,31 @@ func TestAlertNoiseAndEvidence(t *testing.T) {
 			t.Errorf("the clip entry says %q, want its reason (motion)", got)
 		}
 	})
+
+	t.Run("the new pages pass axe at both sizes", func(t *testing.T) {
+		b.t = t
+		hashes := []string{"#/wall", "#/alerts/history", "#/camera/cam1"}
+		if flapping.ID != 0 {
+			hashes = append(hashes, fmt.Sprintf("#/alert/%d", flapping.ID))
+		}
+		for _, size := range [][2]int64{desktop, phone} {
+			b.resize(size)
+			for _, h := range hashes {
+				b.open(h)
+				b.waitJS(20*time.Second, `document.querySelector(".camera-wall .camera-tile, details.alert-group, ol.timeline, #al-values-h")`)
+				if v := b.axe(); len(v) > 0 {
+					t.Errorf("%s at %v: %s", h, size, strings.Join(v, "\n"))
+				}
+			}
+		}
+		// On a phone the wall is one column: the tiles below the screen have not started live video.
+		b.resize(phone)
+		b.open("#/wall")
+		b.waitJS(20*time.Second, `document.querySelectorAll(".camera-wall .camera-tile").length >= 7`)
+		b.waitJS(20*time.Second, `(() => { const tiles = [...document.querySelectorAll(".camera-wall .camera-tile")];
+			const below = tiles.filter((t) => t.getBoundingClientRect().top > innerHeight + 10);
+			const seen = tiles.filter((t) => t.getBoundingClientRect().bottom > 0 && t.getBoundingClientRect().top < innerHeight);
+			return below.length > 0 && below.every((t) => t.dataset.player === "idle") && seen.some((t) => t.dataset.player !== "idle"); })()`)
+		b.resize(desktop)
+	})
 }

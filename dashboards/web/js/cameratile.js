@@ -130,7 +130,12 @@ export class CameraTile {
   }
 
   // pause stops live video while the tile cannot be seen (the wall: scrolled away, tab hidden); play resumes it.
-  pause() { if (this.player) this.player.stop(); }
+  pause() {
+    if (!this.player) return;
+    this.player.stop();
+    this.playerState = "idle";
+    this.render();
+  }
   play() { if (this.player) this.player.start(); }
 
   // destroy stops the video.
