@@ -113,6 +113,7 @@ func TestAlertNoiseAndEvidence(t *testing.T) {
 		if got := eval[string](b, `document.querySelector("ol.timeline li[data-kind=clip]").textContent`); !strings.Contains(got, "motion") {
 			t.Errorf("the clip entry says %q, want its reason (motion)", got)
 		}
+		b.screenshot("camera-timeline.png")
 	})
 
 	t.Run("the new pages pass axe at both sizes", func(t *testing.T) {
@@ -140,5 +141,8 @@ func TestAlertNoiseAndEvidence(t *testing.T) {
 			const seen = tiles.filter((t) => t.getBoundingClientRect().bottom > 0 && t.getBoundingClientRect().top < innerHeight);
 			return below.length > 0 && below.every((t) => t.dataset.player === "idle") && seen.some((t) => t.dataset.player !== "idle"); })()`)
 		b.resize(desktop)
+		b.open("#/wall")
+		b.waitJS(20*time.Second, `document.querySelectorAll(".camera-wall .camera-tile").length >= 7`)
+		b.screenshot("camera-wall.png")
 	})
 }
