@@ -32,6 +32,10 @@ type Payload struct {
 	State string `json:"state"`
 	// Reminder marks a repeat notification of a still-firing alert.
 	Reminder bool `json:"reminder"`
+	// Flapping says the alert fires and resolves repeatedly (FlapCount fires so far): this notification stands
+	// for the whole episode, the next comes when it settles.
+	Flapping  bool `json:"flapping,omitempty"`
+	FlapCount int  `json:"flap_count,omitempty"`
 	// Site is the "site" label.
 	Site        string            `json:"site,omitempty"`
 	Fingerprint string            `json:"fingerprint"`
@@ -60,6 +64,8 @@ type storedChange struct {
 	Name           string            `json:"name"`
 	State          string            `json:"state"`
 	Reminder       bool              `json:"reminder,omitempty"`
+	Flapping       bool              `json:"flapping,omitempty"`
+	FlapCount      int               `json:"flap_count,omitempty"`
 	Seq            int               `json:"seq,omitempty"`
 	Labels         map[string]string `json:"labels,omitempty"`
 	Annotations    map[string]string `json:"annotations,omitempty"`
@@ -73,6 +79,7 @@ type storedChange struct {
 
 func toStored(c Change) storedChange {
 	return storedChange{Fingerprint: c.Fingerprint, Name: c.Name, State: c.State, Reminder: c.Reminder, Seq: c.Seq,
+		Flapping: c.Flapping, FlapCount: c.FlapCount,
 		Labels: c.Labels, Annotations: c.Annotations, Value: floatPtr(c.Value), StartsAt: c.StartsAt.UTC(),
 		EndsAt: c.EndsAt.UTC(), OutageDuration: c.OutageDuration, AckedBy: c.AckedBy, GeneratorURL: c.GeneratorURL}
 }
@@ -84,6 +91,7 @@ func NewPayload(id, receiver, externalURL string, c Change) Payload {
 
 func buildPayload(id, receiver, externalURL string, c storedChange) Payload {
 	p := Payload{Version: "1", ID: id, Receiver: receiver, Alert: c.Name, State: c.State, Reminder: c.Reminder,
+		Flapping: c.Flapping, FlapCount: c.FlapCount,
 		Site: c.Labels["site"], Fingerprint: c.Fingerprint, Labels: c.Labels, Annotations: c.Annotations,
 		Value: c.Value, StartsAt: c.StartsAt, AckedBy: c.AckedBy, GeneratorURL: c.GeneratorURL}
 	if p.Labels == nil {
@@ -146,6 +154,9 @@ func (p Payload) title() string {
 	tag := strings.ToUpper(p.State)
 	if p.Reminder && p.State == "firing" {
 		tag = "FIRING, REMINDER"
+	}
+	if p.Flapping && p.State == "firing" {
+		tag = "FIRING, FLAPPING"
 	}
 	t := "[" + tag + "] " + p.Alert
 	if p.Site != "" {

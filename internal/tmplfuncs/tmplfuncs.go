@@ -52,6 +52,8 @@ type Payload struct {
 	Alert         string            `json:"alert"`
 	State         string            `json:"state"`
 	Reminder      bool              `json:"reminder"`
+	Flapping      bool              `json:"flapping,omitempty"`
+	FlapCount     int               `json:"flap_count,omitempty"`
 	Site          string            `json:"site,omitempty"`
 	Fingerprint   string            `json:"fingerprint"`
 	Labels        map[string]string `json:"labels"`
