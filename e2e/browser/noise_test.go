@@ -12,7 +12,8 @@ import (
 var flappingCameras = []string{"cam2", "cam3", "cam4"}
 
 // TestAlertNoiseAndEvidence: a flapping camera shows once, as flapping; the silence dialog previews the alerts
-// its matchers match; the camera timeline plays an event clip.
+// its matchers match and warns when the alert changes while it is open; the camera timeline plays an event clip;
+// the new pages pass axe at both sizes and the camera wall streams only the tiles on screen.
 func TestAlertNoiseAndEvidence(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test: builds citywatch and runs chromium")
@@ -82,6 +83,15 @@ func TestAlertNoiseAndEvidence(t *testing.T) {
 		eval[any](b, `(() => { const c = [...document.querySelectorAll("dialog input[name=m]")].find((i) =>
 			i.nextElementSibling.textContent.startsWith("camera=")); c.click(); })(), null`)
 		b.waitJS(20*time.Second, preview+`?.querySelector("[data-preview-count]") && Number(`+preview+`.querySelector("[data-preview-count]").dataset.previewCount) >= 1`)
+		// Someone else acknowledges the alert while the dialog is open: the dialog says so before a submit.
+		warn := `document.querySelector("dialog [data-state-changed]")`
+		if !eval[bool](b, warn+`.hidden`) {
+			t.Errorf("the dialog warns of a change before any: %q", eval[string](b, warn+`.textContent`))
+		}
+		if code, err := d.request("POST", fmt.Sprintf("/api/alerts/%d/ack", flapping.ID), map[string]string{"comment": "on it"}, nil); err != nil || code != 200 {
+			t.Fatalf("ack: %d %v", code, err)
+		}
+		b.waitJS(20*time.Second, `!`+warn+`.hidden && `+warn+`.textContent.includes("acknowledged")`)
 		eval[any](b, `document.querySelector("dialog").close(), null`)
 	})
 
