@@ -50,6 +50,8 @@ var migrations = []string{
 		comment    TEXT    NOT NULL,
 		created_at INTEGER NOT NULL
 	);`,
+	`ALTER TABLE alerts ADD COLUMN flapping INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE alerts ADD COLUMN flap_count INTEGER NOT NULL DEFAULT 0;`,
 }
 
 func migrate(ctx context.Context, db *sql.DB, now time.Time) error {
@@ -115,7 +117,7 @@ func jsonString(m map[string]string) string {
 
 const alertColumns = `id, fingerprint, rule, rule_key, rule_group, labels, annotations, state, value, active_at,
 	fired_at, resolved_at, last_eval, last_active_at, acked_by, acked_at, ack_comment, assignee, last_notified_at,
-	notify_count, notified_state`
+	notify_count, notified_state, flapping, flap_count`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -127,7 +129,7 @@ func scanAlert(s scanner) (*Alert, error) {
 	var fired, resolved, lastEval, lastActive, acked, notified sql.NullInt64
 	if err := s.Scan(&a.ID, &a.Fingerprint, &a.Rule, &a.ruleKey, &a.Group, &lbls, &anns, &state, &value,
 		&activeAt, &fired, &resolved, &lastEval, &lastActive, &a.AckedBy, &acked, &a.AckComment, &a.Assignee,
-		&notified, &a.NotifyCount, &a.NotifiedState); err != nil {
+		&notified, &a.NotifyCount, &a.NotifiedState, &a.Flapping, &a.FlapCount); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(lbls), &a.Labels); err != nil {
@@ -152,12 +154,12 @@ func saveAlert(ctx context.Context, tx *sql.Tx, a *Alert) error {
 	args := []any{a.Fingerprint, a.Rule, a.ruleKey, a.Group, a.Labels["site"], jsonString(a.Labels),
 		jsonString(a.Annotations), string(a.State), floatOrNil(a.Value), a.ActiveAt.UnixMilli(), msOrNil(a.FiredAt),
 		msOrNil(a.ResolvedAt), msOrNil(a.LastEval), msOrNil(a.lastActiveAt), a.AckedBy, msOrNil(a.AckedAt),
-		a.AckComment, a.Assignee, msOrNil(a.LastNotifiedAt), a.NotifyCount, a.NotifiedState}
+		a.AckComment, a.Assignee, msOrNil(a.LastNotifiedAt), a.NotifyCount, a.NotifiedState, a.Flapping, a.FlapCount}
 	if a.ID == 0 {
 		res, err := tx.ExecContext(ctx, `INSERT INTO alerts (fingerprint, rule, rule_key, rule_group, site, labels,
 			annotations, state, value, active_at, fired_at, resolved_at, last_eval, last_active_at, acked_by,
-			acked_at, ack_comment, assignee, last_notified_at, notify_count, notified_state)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+			acked_at, ack_comment, assignee, last_notified_at, notify_count, notified_state, flapping, flap_count)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 		if err != nil {
 			return fmt.Errorf("insert alert: %w", err)
 		}
@@ -171,7 +173,7 @@ func saveAlert(ctx context.Context, tx *sql.Tx, a *Alert) error {
 	_, err := tx.ExecContext(ctx, `UPDATE alerts SET fingerprint = ?, rule = ?, rule_key = ?, rule_group = ?,
 		site = ?, labels = ?, annotations = ?, state = ?, value = ?, active_at = ?, fired_at = ?, resolved_at = ?,
 		last_eval = ?, last_active_at = ?, acked_by = ?, acked_at = ?, ack_comment = ?, assignee = ?,
-		last_notified_at = ?, notify_count = ?, notified_state = ? WHERE id = ?`, append(args, a.ID)...)
+		last_notified_at = ?, notify_count = ?, notified_state = ?, flapping = ?, flap_count = ? WHERE id = ?`, append(args, a.ID)...)
 	if err != nil {
 		return fmt.Errorf("update alert %d: %w", a.ID, err)
 	}

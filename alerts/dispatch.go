@@ -83,7 +83,7 @@ func (m *Manager) dispatch(t *tick) {
 			if a.LastNotifiedAt.After(lastNotified) {
 				lastNotified = a.LastNotifiedAt
 			}
-			muted := len(a.SilencedBy) > 0 || len(a.inhibitors) > 0
+			muted := len(a.SilencedBy) > 0 || len(a.inhibitors) > 0 || a.flapMuted
 			switch {
 			case a.State == StateResolved:
 				// Whoever was told it fired is told it ended, even if it is muted now.
@@ -91,6 +91,8 @@ func (m *Manager) dispatch(t *tick) {
 			case muted:
 			case a.NotifiedState != string(StateFiring):
 				notes = append(notes, note{a, "firing"})
+			case a.flapSettled:
+				notes = append(notes, note{a, "settled"})
 			case a.AckedBy == "" && now.Sub(a.LastNotifiedAt) >= g.RepeatInterval:
 				notes = append(notes, note{a, "reminder"})
 			}
@@ -115,6 +117,7 @@ func (m *Manager) dispatch(t *tick) {
 			a := n.a
 			a.NotifiedState = string(a.State)
 			a.LastNotifiedAt, a.NotifyCount, a.dirty = now, a.NotifyCount+1, true
+			a.flapSettled = false
 			t.notes = append(t.notes, n)
 		}
 	}
@@ -144,7 +147,8 @@ func groupKey(lbls map[string]string, by []string) string {
 // change renders a notification for the outbox.
 func (m *Manager) change(n note) notify.Change {
 	a := n.a
-	c := notify.Change{Fingerprint: a.Fingerprint, Name: a.Rule, State: string(a.State), Reminder: n.kind == "reminder",
+	c := notify.Change{Fingerprint: a.Fingerprint, Name: a.Rule, State: string(a.State),
+		Reminder: n.kind == "reminder" || n.kind == "settled", Flapping: a.Flapping, FlapCount: a.FlapCount,
 		Labels: a.Labels, Annotations: a.Annotations, Value: a.Value, StartsAt: a.ActiveAt, AckedBy: a.AckedBy,
 		GeneratorURL: fmt.Sprintf("%s/api/alerts/%d", m.cfg.ExternalURL, a.ID)}
 	if c.Reminder {

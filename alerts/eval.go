@@ -28,6 +28,7 @@ type tick struct {
 	deletes  []int64  // pending alerts that vanished
 	groups   map[string]*groupState
 	notes    []note
+	flaps    map[*ruleState]map[string][]time.Time // staged fire times (flap detection)
 }
 
 type job struct {
@@ -150,7 +151,8 @@ func (m *Manager) templateQuery(ctx context.Context, q string, ts time.Time) (pr
 
 // stage computes the next state of every alert on copies.
 func (m *Manager) stage(ctx context.Context, now time.Time, jobs []*job) *tick {
-	t := &tick{now: now, next: map[*ruleState]map[string]*Alert{}, groups: map[string]*groupState{}}
+	t := &tick{now: now, next: map[*ruleState]map[string]*Alert{}, groups: map[string]*groupState{},
+		flaps: map[*ruleState]map[string][]time.Time{}}
 	for k, g := range m.groups {
 		c := *g
 		t.groups[k] = &c
@@ -162,6 +164,10 @@ func (m *Manager) stage(ctx context.Context, now time.Time, jobs []*job) *tick {
 			next[fp] = &c
 		}
 		t.next[rs] = next
+		t.flaps[rs] = maps.Clone(rs.flaps)
+		if t.flaps[rs] == nil {
+			t.flaps[rs] = map[string][]time.Time{}
+		}
 	}
 	for _, a := range m.resolved {
 		c := *a
@@ -226,6 +232,8 @@ func (m *Manager) stage(ctx context.Context, now time.Time, jobs []*job) *tick {
 func (m *Manager) updateRule(ctx context.Context, t *tick, rs *ruleState, items []activeItem) error {
 	now := t.now
 	next := t.next[rs]
+	flap := rs.Flap.over(m.cfg.Flap)
+	pruneFlaps(t.flaps[rs], flap, now)
 	type built struct {
 		labels, anns map[string]string
 		it           activeItem
@@ -276,12 +284,21 @@ func (m *Manager) updateRule(ctx context.Context, t *tick, rs *ruleState, items 
 		if a.Group != rs.Group {
 			a.Group, a.dirty = rs.Group, true
 		}
-		if a.State == StatePending && now.Sub(a.ActiveAt) >= rs.For {
+		switch {
+		case a.State == StatePending && now.Sub(a.ActiveAt) >= rs.For:
 			a.State, a.FiredAt, a.dirty = StateFiring, now, true
+			recordFire(t.flaps[rs], flap, a, now)
+		case a.Flapping:
+			flapPresent(a, flap, now)
 		}
+		a.flapMuted = a.Flapping && flap.Notify == FlapNotifyNone
 	}
 	for fp, a := range next {
 		if _, ok := byFP[fp]; ok {
+			continue
+		}
+		if a.Flapping && flapAbsentKeep(a, flap, now) {
+			a.flapMuted = flap.Notify == FlapNotifyNone
 			continue
 		}
 		if a.State == StateFiring && rs.KeepFiringFor > 0 {
@@ -390,6 +407,7 @@ func (m *Manager) install(t *tick) {
 	var all []*Alert
 	for rs, next := range t.next {
 		rs.alerts = next
+		rs.flaps = t.flaps[rs]
 		for _, a := range next {
 			all = append(all, a)
 		}

@@ -65,6 +65,10 @@ type Alert struct {
 	LastNotifiedAt time.Time `json:"last_notified_at"`
 	NotifyCount    int       `json:"notify_count"`
 	NotifiedState  string    `json:"notified_state"`
+	// Flapping says the alert fired FlapCount times within the rule's flap window: it stays firing through
+	// short recoveries, is shown once, and is notified per the rule's flap_notify until it settles.
+	Flapping  bool `json:"flapping"`
+	FlapCount int  `json:"flap_count,omitempty"`
 	// SilencedBy lists the IDs of active silences matching the alert (computed, active alerts only).
 	SilencedBy []string `json:"silenced_by,omitempty"`
 	// InhibitedBy lists the IDs of firing alerts (label inhibit_scope) that suppress this alert's
@@ -77,8 +81,12 @@ type Alert struct {
 	lastSaved    time.Time // last time the row was written
 	// keepFiringSince is the first evaluation without the condition while keep_firing_for holds the alert.
 	keepFiringSince time.Time
-	inhibitors      []*Alert // firing alerts inhibiting this one, resolved to InhibitedBy after commit
-	dirty           bool     // changed in the current evaluation, to be saved
+	inhibitors      []*Alert  // firing alerts inhibiting this one, resolved to InhibitedBy after commit
+	flapEdge        time.Time // last time a flapping alert's condition started or stopped holding
+	flapAbsent      bool      // a flapping alert's condition did not hold at the last evaluation
+	flapSettled     bool      // a flapping alert settled while still firing; to be notified once
+	flapMuted       bool      // flap_notify "none": no notifications while flapping
+	dirty           bool      // changed in the current evaluation, to be saved
 }
 
 // AlertFilter selects alerts from the history.
@@ -144,6 +152,9 @@ type Config struct {
 	ExternalURL string
 	// SilenceRetention is how long expired silences are kept. It defaults to 30 days.
 	SilenceRetention time.Duration
+	// Flap is the flap detection of every rule without its own; see FlapPolicy for defaults (3 fires in 10m,
+	// notify on transitions).
+	Flap FlapPolicy
 }
 
 // Deps are the manager's collaborators.
@@ -237,6 +248,7 @@ type ruleState struct {
 	*compiledRule
 	alerts   map[string]*Alert // pending and firing, by fingerprint
 	ev       *eventState
+	flaps    map[string][]time.Time // recent fire times by fingerprint, for flap detection
 	health   string
 	lastErr  string
 	lastEval time.Time
@@ -248,6 +260,9 @@ type ruleState struct {
 func New(cfg Config, deps Deps) (*Manager, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
+	}
+	if err := cfg.Flap.validate(); err != nil {
+		return nil, fmt.Errorf("%w: flap: %w", ErrInvalid, err)
 	}
 	cfg = cfg.withDefaults()
 	if deps.Outbox == nil {
@@ -301,6 +316,10 @@ func (m *Manager) open(ctx context.Context) error {
 	}
 	for _, a := range active {
 		a.lastSaved = m.now()
+		if a.Flapping {
+			// The edge time is not persisted: a restart starts the settle window anew.
+			a.flapEdge, a.flapAbsent = m.now(), a.lastActiveAt.Before(a.LastEval)
+		}
 		if a.State == StateResolved {
 			m.resolved = append(m.resolved, a)
 			continue

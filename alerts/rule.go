@@ -41,6 +41,9 @@ type Rule struct {
 	Interval time.Duration
 	// Event makes this an event rule; Expr must then be empty.
 	Event *EventSpec
+	// Flap overrides Config.Flap for this rule (rule file keys flap_count, flap_window, flap_notify); its zero
+	// fields take the Config values.
+	Flap FlapPolicy
 }
 
 // EventRuleKind names what an event rule watches.
@@ -158,6 +161,9 @@ func compile(r Rule) (*compiledRule, error) {
 	}
 	if r.For < 0 || r.KeepFiringFor < 0 || r.Interval < 0 {
 		errs = append(errs, r.errorf("for, keep_firing_for and interval must be >= 0"))
+	}
+	if err := r.Flap.validate(); err != nil {
+		errs = append(errs, r.errorf("%w", err))
 	}
 	c := &compiledRule{Rule: r}
 	switch {

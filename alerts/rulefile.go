@@ -200,7 +200,7 @@ var (
 	ruleKeys  = map[string]bool{
 		"alert": true, "expr": true, "for": true, "keep_firing_for": true, "labels": true, "annotations": true,
 		"record": true, "event": true, "match": true, "by": true, "window": true, "threshold": true,
-		"schedule": true, "timezone": true,
+		"schedule": true, "timezone": true, "flap_count": true, "flap_window": true, "flap_notify": true,
 	}
 )
 
@@ -272,6 +272,17 @@ func (p *ruleParser) rule(n *yaml.Node, path string) Rule {
 			r.Labels = p.strMap(v, kp)
 		case "annotations":
 			r.Annotations = p.strMap(v, kp)
+		case "flap_count":
+			sv := p.str(v, kp)
+			n, err := strconv.Atoi(sv)
+			if err != nil {
+				p.errorf(v, kp, "must be an integer, got %q", sv)
+			}
+			r.Flap.Count = n
+		case "flap_window":
+			r.Flap.Window = p.duration(v, kp)
+		case "flap_notify":
+			r.Flap.Notify = p.str(v, kp)
 		case "event":
 			hasEvent = true
 			ev.Kind = EventRuleKind(p.str(v, kp))

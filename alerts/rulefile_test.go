@@ -52,6 +52,12 @@ var badRuleFiles = []struct {
 	{"bad alert name", "groups:\n- name: g\n  rules:\n  - alert: ''\n    expr: up\n", []string{"invalid alert name"}},
 	{"not yaml", "groups: [\n", []string{"r.yaml: yaml:"}},
 	{"rules not a list", "groups:\n- name: g\n  rules: {a: 1}\n", []string{"r.yaml:3: groups[0].rules: must be a list"}},
+	{"flap_count not an integer", "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up\n    flap_count: many\n",
+		[]string{`r.yaml:6: groups[0].rules[0].flap_count: must be an integer, got "many"`}},
+	{"bad flap_notify", "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up\n    flap_notify: always\n",
+		[]string{`r.yaml:4: rule "A": flap_notify: must be "transitions" or "none", got "always"`}},
+	{"negative flap_window", "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up\n    flap_window: -1m\n",
+		[]string{`r.yaml:6: groups[0].rules[0].flap_window: bad duration "-1m"`}},
 	{"threshold not a number", "groups:\n- name: g\n  rules:\n  - alert: A\n    event: ingest_rejected\n    threshold: lots\n",
 		[]string{`must be a number, got "lots"`}},
 }

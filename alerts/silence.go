@@ -102,3 +102,15 @@ func newSilenceID() string {
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
 	return hex.EncodeToString(b[:])
 }
+
+// SilenceMatcher compiles ms exactly as AddSilence does (same validation, same errors, wrapping ErrInvalid) and
+// returns the predicate a silence made of them applies to an alert's labels: the silence dialog previews
+// what a silence would mute with the very matcher that will mute it.
+func SilenceMatcher(ms []Matcher) (func(labels map[string]string) bool, error) {
+	c, err := compileMatchers(ms)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	s := &Silence{compiled: c}
+	return s.matches, nil
+}

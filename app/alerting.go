@@ -100,7 +100,7 @@ func (a *App) buildAlerting() error {
 		return err
 	}
 	a.alerts, err = alerts.New(alerts.Config{EvalInterval: ac.EvalInterval.Std(), Rules: ruleList, Grouping: grouping,
-		ExternalURL: ac.ExternalURL},
+		ExternalURL: ac.ExternalURL, Flap: alerts.FlapFromConfig(ac)},
 		alerts.Deps{Queryable: a.db, Query: a.ruleQuery(), DB: a.meta, Outbox: a.outbox, Logger: a.log, Registerer: a.reg})
 	if err != nil {
 		return err

@@ -167,6 +167,7 @@ var coverageCases = []struct {
 	{"canary.Config", func(_ *testing.T, c *config.Config) any { return canary.ConfigFromConfig(c.Alerts.Canary) }},
 	{"alerts.Grouping", func(_ *testing.T, c *config.Config) any { return alerts.GroupingFromConfig(c.Alerts) }},
 	{"notify.Config", func(_ *testing.T, c *config.Config) any { return notify.ConfigFromConfig(c) }},
+	{"alerts.FlapPolicy", func(_ *testing.T, c *config.Config) any { return alerts.FlapFromConfig(c.Alerts) }},
 }
 
 // TestEveryComponentFieldHasAYAMLKey fails when a component configuration field is reached by no YAML key

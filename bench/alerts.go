@@ -143,7 +143,8 @@ func eventLatency(rounds int) (latencyResult, error) {
 	h := newHookReceiver("camera")
 	defer h.srv.Close()
 	cfg := fmt.Sprintf(alertConfig, "%[1]s", "%[2]s", "%[3]s", h.srv.URL)
-	rules := "groups:\n  - name: bench\n    rules:\n      - alert: CameraOffline\n        event: camera_offline\n        for: 0s\n"
+	// Every round must notify: flap detection (which would make the third fault one "flapping" alert) is off.
+	rules := "groups:\n  - name: bench\n    rules:\n      - alert: CameraOffline\n        event: camera_offline\n        for: 0s\n        flap_count: -1\n"
 	cams := []cameras.CameraConfig{{ID: "cam1", Site: "s1", URL: sim.URL(1), Transport: cameras.TransportTCP,
 		ReconnectMin: 200 * time.Millisecond, ReconnectMax: 500 * time.Millisecond}}
 	r, err := startApp(cfg, rules, cams)

@@ -26,6 +26,22 @@ type AlertsConfig struct {
 	RepeatInterval Duration `yaml:"repeat_interval"`
 	// Canary periodically sends a synthetic alert end to end, to prove the notification path works.
 	Canary CanaryConfig `yaml:"canary"`
+	// Flap is the flap detection of every rule without its own flap_* keys.
+	Flap FlapConfig `yaml:"flap"`
+}
+
+// FlapConfig configures flap detection: an alert that fires Count times within Window is shown and notified
+// once, as flapping, until it has been steady for Window.
+type FlapConfig struct {
+	// Count is how many fires within Window make an alert flapping; 0 turns flap detection off. It defaults
+	// to 3.
+	Count int `yaml:"count"`
+	// Window is the detection window and how long a flapping alert must be steady to settle. It defaults to
+	// 10m.
+	Window Duration `yaml:"window"`
+	// Notify is "transitions" (one notification when flapping starts, one when it settles) or "none" (none
+	// while flapping). It defaults to "transitions".
+	Notify string `yaml:"notify"`
 }
 
 // CanaryConfig configures the synthetic end-to-end alert.

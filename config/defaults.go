@@ -70,6 +70,7 @@ func Default() *Config {
 				Interval: Duration(time.Minute),
 				Timeout:  Duration(30 * time.Second),
 			},
+			Flap: FlapConfig{Count: 3, Window: Duration(10 * time.Minute), Notify: "transitions"},
 		},
 		Notify: NotifyConfig{MQTT: NotifyMQTTConfig{Enabled: true}},
 		Auth: AuthConfig{

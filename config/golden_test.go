@@ -348,6 +348,11 @@ var badConfigs = []struct {
 		`testdata/alerts_bad.bad.yaml:9: alerts.canary.fallback_receiver: is required when the canary is enabled (who is told when notifications stop working)`,
 		`testdata/alerts_bad.bad.yaml:11: alerts.canary.interval: must be > 0; got "0s"`,
 	}},
+	{"alerts_flap.bad.yaml", []string{
+		`testdata/alerts_flap.bad.yaml:3: alerts.flap.count: must be >= 0 (0 turns flap detection off); got -2`,
+		`testdata/alerts_flap.bad.yaml:4: alerts.flap.window: must be > 0; got "0s"`,
+		`testdata/alerts_flap.bad.yaml:5: alerts.flap.notify: must be "transitions" or "none"; got "always"`,
+	}},
 	{"alerts_auth_misc.bad.yaml", []string{
 		`testdata/alerts_auth_misc.bad.yaml:2: alerts.external_url: must not have a query or fragment; got "https://citywatch.example/?x=1"`,
 		`testdata/alerts_auth_misc.bad.yaml:5: alerts.canary.fallback_receiver: unknown receiver "oncall"; define it under notify.receivers`,

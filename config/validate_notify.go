@@ -73,6 +73,13 @@ func (c *Config) validateAlerts(v validator) {
 	if a.GroupInterval > 0 && a.RepeatInterval > 0 && a.RepeatInterval < a.GroupInterval {
 		v.add("alerts.repeat_interval", "must be >= group_interval (%s); got %s", a.GroupInterval, quote(a.RepeatInterval.String()))
 	}
+	if a.Flap.Count < 0 {
+		v.add("alerts.flap.count", "must be >= 0 (0 turns flap detection off); got %d", a.Flap.Count)
+	}
+	v.positive("alerts.flap.window", a.Flap.Window)
+	if a.Flap.Notify != "transitions" && a.Flap.Notify != "none" {
+		v.add("alerts.flap.notify", "must be \"transitions\" or \"none\"; got %s", quote(a.Flap.Notify))
+	}
 	cn := &a.Canary
 	v.positive("alerts.canary.interval", cn.Interval)
 	v.positive("alerts.canary.timeout", cn.Timeout)

@@ -32,14 +32,21 @@ type attemptSeries struct {
 	cap    int
 	window time.Duration
 	now    func() time.Time
-	seen   map[string]time.Time // key → when its series started
+	seen   map[string]series // key → its running series
+	seq    uint64            // series started so far: orders them when all are current
+}
+
+// series is one running failure series: when and in which order it started.
+type series struct {
+	at  time.Time
+	seq uint64
 }
 
 func newAttemptSeries(capacity int, window time.Duration, now func() time.Time) *attemptSeries {
 	if now == nil {
 		now = time.Now
 	}
-	return &attemptSeries{cap: capacity, window: window, now: now, seen: map[string]time.Time{}}
+	return &attemptSeries{cap: capacity, window: window, now: now, seen: map[string]series{}}
 }
 
 // fail notes a failed attempt and reports whether it starts a new series (and is to be recorded).
@@ -47,24 +54,26 @@ func (a *attemptSeries) fail(key string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.now()
-	if at, ok := a.seen[key]; ok && now.Sub(at) < a.window {
+	if sr, ok := a.seen[key]; ok && now.Sub(sr.at) < a.window {
 		return false
 	}
 	if len(a.seen) >= a.cap {
-		// Forget expired series first; if all are current, forget one: at worst an extra record.
-		for k, at := range a.seen {
-			if now.Sub(at) >= a.window {
+		// Forget expired series first; if all are current, forget the oldest: at worst an extra record for
+		// it. The scan is bounded by the cap and happens only when the memory is full.
+		oldest, oldestKey := uint64(0), ""
+		for k, sr := range a.seen {
+			if now.Sub(sr.at) >= a.window {
 				delete(a.seen, k)
+			} else if oldestKey == "" || sr.seq < oldest {
+				oldest, oldestKey = sr.seq, k
 			}
 		}
-		for k := range a.seen {
-			if len(a.seen) < a.cap {
-				break
-			}
-			delete(a.seen, k)
+		if len(a.seen) >= a.cap {
+			delete(a.seen, oldestKey)
 		}
 	}
-	a.seen[key] = now
+	a.seq++
+	a.seen[key] = series{at: now, seq: a.seq}
 	return true
 }
 

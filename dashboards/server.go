@@ -335,6 +335,7 @@ func (s *Server) routes() {
 	}
 	s.alertRoutes()
 	s.mediaRoutes()
+	s.evidenceRoutes()
 	for _, rt := range s.deps.Routes {
 		s.handle(rt.Rule, rt.Handler)
 	}

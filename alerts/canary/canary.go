@@ -97,7 +97,7 @@ func (c Config) Validate() error {
 // Rule is the synthetic alerting rule the canary's samples fire. The lead loads it with the configured rules
 // (alerts.Config.Rules / SetRules) when the canary is enabled. It fires at once (For 0) while the last canary
 // sample is above zero; each round resolves it again so the next round makes a new alert and a new
-// notification.
+// notification (flap detection is off for it).
 func Rule() alerts.Rule {
 	return alerts.Rule{
 		Alert: RuleName,
@@ -110,6 +110,9 @@ func Rule() alerts.Rule {
 		Annotations: map[string]string{
 			"summary": "citywatch canary: synthetic alert proving that rule evaluation and notification delivery work",
 		},
+		// Every round fires and resolves the same alert on purpose: flap detection would make the third round
+		// "flapping" and swallow the notifications the canary waits for.
+		Flap: alerts.FlapPolicy{Count: -1},
 	}
 }
 

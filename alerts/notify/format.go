@@ -27,6 +27,8 @@ type storedChange struct {
 	Name           string            `json:"name"`
 	State          string            `json:"state"`
 	Reminder       bool              `json:"reminder,omitempty"`
+	Flapping       bool              `json:"flapping,omitempty"`
+	FlapCount      int               `json:"flap_count,omitempty"`
 	Seq            int               `json:"seq,omitempty"`
 	Labels         map[string]string `json:"labels,omitempty"`
 	Annotations    map[string]string `json:"annotations,omitempty"`
@@ -40,6 +42,7 @@ type storedChange struct {
 
 func toStored(c Change) storedChange {
 	return storedChange{Fingerprint: c.Fingerprint, Name: c.Name, State: c.State, Reminder: c.Reminder, Seq: c.Seq,
+		Flapping: c.Flapping, FlapCount: c.FlapCount,
 		Labels: c.Labels, Annotations: c.Annotations, Value: floatPtr(c.Value), StartsAt: c.StartsAt.UTC(),
 		EndsAt: c.EndsAt.UTC(), OutageDuration: c.OutageDuration, AckedBy: c.AckedBy, GeneratorURL: c.GeneratorURL}
 }
@@ -51,6 +54,7 @@ func NewPayload(id, receiver, externalURL string, c Change) Payload {
 
 func buildPayload(id, receiver, externalURL string, c storedChange) Payload {
 	p := Payload{Version: "1", ID: id, Receiver: receiver, Alert: c.Name, State: c.State, Reminder: c.Reminder,
+		Flapping: c.Flapping, FlapCount: c.FlapCount,
 		Site: c.Labels["site"], Fingerprint: c.Fingerprint, Labels: c.Labels, Annotations: c.Annotations,
 		Value: c.Value, StartsAt: c.StartsAt, AckedBy: c.AckedBy, GeneratorURL: c.GeneratorURL}
 	if p.Labels == nil {
@@ -113,6 +117,9 @@ func payloadTitle(p Payload) string {
 	tag := strings.ToUpper(payloadStateText(p))
 	if p.Reminder && p.State == "firing" {
 		tag += ", " + strings.ToUpper(payloadText(p, "notify.reminder"))
+	}
+	if p.Flapping && p.State == "firing" {
+		tag = strings.ToUpper(payloadStateText(p)) + ", " + strings.ToUpper(payloadText(p, "notify.flapping"))
 	}
 	t := "[" + tag + "] " + p.Alert
 	if p.Site != "" {

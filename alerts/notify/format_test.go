@@ -104,6 +104,20 @@ func TestCitywatchPayloadFields(t *testing.T) {
 	require.Equal(t, "nurse.kim", r.AckedBy)
 }
 
+// TestFlappingReachesTheReceiver: a flapping alert's one notification says so, in the body and the chat title,
+// after the round trip through the outbox's stored form.
+func TestFlappingReachesTheReceiver(t *testing.T) {
+	c := goldenChanges["firing"]
+	c.Flapping, c.FlapCount = true, 3
+	p := buildPayload("id1", "cw", "", toStored(c))
+	require.True(t, p.Flapping)
+	require.Equal(t, 3, p.FlapCount)
+	require.Contains(t, payloadTitle(p), "FIRING, FLAPPING")
+	plain := NewPayload("id2", "cw", "", goldenChanges["firing"])
+	require.False(t, plain.Flapping)
+	require.NotContains(t, payloadTitle(plain), "FLAPPING")
+}
+
 func TestTelegramLongMessageCutOnLine(t *testing.T) {
 	c := goldenChanges["firing"]
 	c.Annotations = map[string]string{"description": string(make([]byte, 5000))}

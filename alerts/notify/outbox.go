@@ -42,6 +42,10 @@ type Change struct {
 	AckedBy string
 	// GeneratorURL links to the alert in citywatch's UI or API.
 	GeneratorURL string
+	// Flapping says the alert fires and resolves repeatedly (FlapCount fires so far) and is notified once
+	// for the whole episode; a reminder without Flapping after a flapping one says it settled while firing.
+	Flapping  bool
+	FlapCount int
 	// Seq numbers the reminders of one firing (1, 2, ...) so each gets its own idempotency key; enqueuing the
 	// same (change, Seq) twice is a no-op. A Reminder with Seq 0 gets a time-based sequence instead.
 	Seq int

@@ -59,6 +59,10 @@ type Payload struct {
 	State string `json:"state"`
 	// Reminder marks a repeat notification of a still-firing alert.
 	Reminder bool `json:"reminder"`
+	// Flapping says the alert fires and resolves repeatedly (FlapCount fires so far): this notification stands
+	// for the whole episode, the next comes when it settles.
+	Flapping  bool `json:"flapping,omitempty"`
+	FlapCount int  `json:"flap_count,omitempty"`
 	// Site is the "site" label.
 	Site        string            `json:"site,omitempty"`
 	Fingerprint string            `json:"fingerprint"`

@@ -4,6 +4,7 @@ import { el, replace, timeEl, ago, badge, isAcked, announce, siteHref, cameraHre
 import { post } from "./api.js";
 import { refresh } from "./live.js";
 import { t, localized } from "./i18n.js";
+import { previewBox, watchState } from "./silencepreview.js";
 
 // phone reports the phone layout (the CSS breakpoint): alerts are cards there, and Acknowledge acts at once.
 export const phone = () => matchMedia("(max-width: 640px)").matches;
@@ -55,9 +56,9 @@ export function alertTable(list, ctx, { caption = t("alerts.caption"), empty = t
     }
     const sev = a.labels?.severity || "none";
     return el("tr", { "data-alert-id": a.id, "data-state": st, class: `sev-${sev}` },
-      el("td", { "data-label": t("alerts.col.state") }, badge(st)),
+      el("td", { "data-label": t("alerts.col.state") }, badge(st), a.flapping ? [" ", badge("flapping", t("alerts.flapping_times", { n: a.flap_count || 0 }))] : ""),
       el("td", { "data-label": t("alerts.col.severity") }, badge(sev, (sev === "critical" ? "⚠ " : sev === "warning" ? "▲ " : "") + (sev === "none" ? "—" : t(`severity.${sev === "critical" ? "critical" : sev === "warning" ? "warning" : "info"}`)))),
-      el("th", { scope: "row" }, a.rule),
+      el("th", { scope: "row" }, el("a", { href: `#/alert/${encodeURIComponent(a.id)}` }, a.rule)),
       el("td", { "data-label": t("alerts.col.where") }, subject(a)),
       el("td", { "data-label": t("alerts.col.summary") }, localized(a.annotations, "summary")),
       el("td", { "data-label": t("alerts.col.when") }, a.state === "resolved" ? [t("alerts.resolved_at"), " ", timeEl(a.resolved_at)] : [t("alerts.since"), " ", el("span", { title: a.active_at }, ago(a.active_at))]),
@@ -136,8 +137,14 @@ export function silenceDialog(a) {
   const matchers = labels.map(([k, v], i) => el("div", { class: "matcher" },
     el("input", { type: "checkbox", id: `m-${i}`, name: "m", value: String(i), checked: true }),
     el("label", { for: `m-${i}` }, el("code", {}, `${k}="${v}"`))));
-  dialog(t("silence.title", { rule: a.rule }), [
-    el("fieldset", {}, el("legend", {}, t("silence.match")), matchers),
+  const preview = previewBox(stateOf);
+  const changed = watchState(a, stateOf);
+  const chosenMatchers = (root) => [...root.querySelectorAll("input[name=m]:checked")]
+    .map((c) => labels[Number(c.value)]).map(([name, value]) => ({ name, op: "=", value }));
+  const d = dialog(t("silence.title", { rule: a.rule }), [
+    changed.warn,
+    el("fieldset", { onchange: (ev) => preview.update(chosenMatchers(ev.currentTarget)) }, el("legend", {}, t("silence.match")), matchers),
+    el("h3", {}, t("silence.preview")), preview.box,
     el("label", { for: "sil-duration" }, t("silence.duration")),
     el("select", { id: "sil-duration", name: "duration" }, DURATIONS.map(([l, s]) => el("option", { value: String(s), selected: s === 14400 }, l))),
     el("label", { for: "sil-comment" }, t("silence.comment")),
@@ -154,6 +161,8 @@ export function silenceDialog(a) {
     announce(t("silence.created", { id: res && res.id ? res.id : "" }));
     document.dispatchEvent(new Event("citywatch:silences")); // lists of silences reload now
   });
+  d.addEventListener("close", changed.stop);
+  preview.update(chosenMatchers(d));
 }
 
 // countBy counts alerts per state as shown.

@@ -17,6 +17,8 @@ import * as deliveries from "./views/deliveries.js";
 import * as explore from "./views/explore.js";
 import * as audit from "./views/audit.js";
 import * as ward from "./views/ward.js";
+import * as wall from "./views/wall.js";
+import * as alertDetail from "./views/alert.js";
 
 // ROUTES: hash path pattern, view, title (an i18n key, or a function of the params giving the text), nav
 // entry (an i18n key) and the permission it needs.
@@ -33,6 +35,9 @@ const ROUTES = [
   { path: "audit", view: audit, title: "nav.audit", nav: "nav.audit", need: "read_audit" },
   { path: "ward", view: ward, title: "nav.ward", nav: "nav.ward", need: "read" },
   { path: "ward/:site", view: ward, title: (p) => `${p.site} — ${t("nav.ward")}`, need: "read" },
+  { path: "alert/:id", view: alertDetail, title: (p) => `${t("page.alert")} ${p.id}`, need: "read" },
+  { path: "wall", view: wall, title: "nav.wall", nav: "nav.wall", need: "read" },
+  { path: "wall/:site", view: wall, title: (p) => `${p.site} — ${t("nav.wall")}`, need: "read" },
 ];
 
 // pageTitle is the document title of a matched route: "<page> — citywatch".

@@ -16,7 +16,7 @@ const HAS_PICTURE = new Set(["online", "degraded"]);
 // CameraTile is one camera in a grid; update() takes the camera's latest JSON, setAlerts() the firing alerts
 // about it.
 export class CameraTile {
-  constructor(cam, ctx, { large = false } = {}) {
+  constructor(cam, ctx, { large = false, snapshotOnly = false, startPaused = false } = {}) {
     this.id = cam.id;
     this.video = el("video", { muted: true, defaultMuted: true, autoplay: true, playsInline: true, "aria-label": t("camera.video_of", { name: cam.name || cam.id }) });
     this.overlay = el("div", { class: "overlay", "aria-hidden": "false" });
@@ -42,10 +42,11 @@ export class CameraTile {
     if (this.edge) {
       this.playerState = "at-edge";
       this.render();
-    } else if (ctx.can("video") && cam.codec === "MJPEG") {
+    } else if (ctx.can("video") && (cam.codec === "MJPEG" || snapshotOnly)) {
       // An MJPEG camera has no live view in browsers (the server refuses it): every frame is a JPEG, so the
       // latest snapshot, refreshed every 2 s, is the picture.
       this.playerState = "snapshot";
+      this.snapshotWhy = snapshotOnly && cam.codec !== "MJPEG" ? t("wall.masked") : t("camera.mjpeg");
       this.refreshPoster();
       this.posterTimer = setInterval(() => this.refreshPoster(), 2000);
     } else if (ctx.can("video")) {
@@ -57,7 +58,7 @@ export class CameraTile {
         gate: () => HAS_PICTURE.has(this.cam.state),
         gateWhy: t("camera.waiting_for_picture"),
       });
-      this.player.start();
+      if (!startPaused) this.player.start();
     } else {
       this.playerState = "no-permission";
       this.render();
@@ -107,7 +108,7 @@ export class CameraTile {
       const why = this.playerState === "at-edge" ? t("camera.at_edge", { edge: this.edge }) :
         this.playerState === "no-permission" ? t("camera.no_video_permission") :
         this.playerState === "connecting" ? t("camera.connecting") :
-        this.playerState === "snapshot" ? t("camera.mjpeg") :
+        this.playerState === "snapshot" ? this.snapshotWhy :
           this.playerWhy || c.reason || "";
       replace(this.overlay, badge(state), el("p", {}, HAS_PICTURE.has(c.state) ? why : c.reason || why),
         this.liveURL ? el("p", {}, el("a", { href: this.liveURL, target: "_blank", rel: "noopener noreferrer" }, t("camera.open_at_edge", { edge: this.edge }))) : null);
@@ -127,6 +128,15 @@ export class CameraTile {
     if (this.playerState === "playing" || !HAS_PICTURE.has(this.cam.state)) return;
     this.video.poster = `/api/cameras/${encodeURIComponent(this.id)}/snapshot.jpg?t=${Date.now()}`;
   }
+
+  // pause stops live video while the tile cannot be seen (the wall: scrolled away, tab hidden); play resumes it.
+  pause() {
+    if (!this.player) return;
+    this.player.stop();
+    this.playerState = "idle";
+    this.render();
+  }
+  play() { if (this.player) this.player.start(); }
 
   // destroy stops the video.
   destroy() {

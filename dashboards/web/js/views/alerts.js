@@ -1,10 +1,11 @@
-// Alerts page: tabs for firing, pending, acknowledged and resolved alerts plus the full history, acknowledge
-// and silence actions, and the silences list.
+// Alerts page: tabs for firing, pending, acknowledged and resolved alerts plus the full history, grouped by
+// rule and site with counts (flapping alerts marked), acknowledge and silence actions, and the silences list.
 
 import { el, replace, refill, timeEl, badge, errorBox, announce } from "../dom.js";
 import { subscribe } from "../live.js";
 import { get, del } from "../api.js";
-import { alertTable, stateOf, countBy } from "../alertui.js";
+import { stateOf, countBy } from "../alertui.js";
+import { groupedAlerts } from "../alertgroups.js";
 import { t } from "../i18n.js";
 
 const TABS = [
@@ -41,10 +42,11 @@ export function render(root, params, ctx) {
   });
 
   const filter = TABS.find(([k]) => k === tab)[2];
+  const open = new Set(); // groups the user expanded, kept across live redraws
   const unsub = subscribe("alerts", (all) => {
     drawTabs(countBy(all));
     const list = all.filter(filter);
-    refill(panel, alertTable(list, ctx, { caption: t(TABS.find(([k]) => k === tab)[1]), empty: t("alerts.none_in", { tab: t(TABS.find(([k]) => k === tab)[1]) }) }));
+    refill(panel, groupedAlerts(list, ctx, { caption: t(TABS.find(([k]) => k === tab)[1]), empty: t("alerts.none_in", { tab: t(TABS.find(([k]) => k === tab)[1]) }) }, open));
   });
 
   async function loadSilences() {

@@ -1,4 +1,5 @@
-// Camera page: live view, health, motion and tamper status, health history charts and event clips.
+// Camera page: live view, health, motion and tamper status, health history charts, and the timeline of events
+// (alerts about the camera and event clips, which play in place).
 
 import { el, replace, badge, fmtBitrate, fmtDuration, timeEl, errorBox, siteHref, isZeroTime } from "../dom.js";
 import { subscribe, merge } from "../live.js";
@@ -8,6 +9,7 @@ import { CameraTile } from "../cameratile.js";
 import { t } from "../i18n.js";
 import { firingFor } from "../thresholds.js";
 import { subscribe as subscribeLive } from "../live.js";
+import { timeline } from "../timeline.js";
 
 const RANGES = [["15m", 900], ["1h", 3600], ["6h", 21600], ["24h", 86400], ["7d", 604800]];
 
@@ -26,7 +28,7 @@ export function render(root, params, ctx) {
   const analysis = el("div", { "aria-live": "polite" });
   const charts = el("div", { class: "charts" });
   const clips = el("div", { "aria-live": "polite" });
-  const player = el("video", { controls: true, class: "clip-player", hidden: true, "aria-label": t("camera.clip_playback") });
+  const player = el("video", { controls: true, class: "clip-player", hidden: true, "aria-label": t("timeline.player") });
   const rangeSel = el("select", { id: "cam-range" }, RANGES.map(([l, s]) => el("option", { value: String(s), selected: s === 3600 }, t(`range.${l}`))));
   replace(root, head, liveBox,
     el("div", { class: "two-col" },
@@ -34,7 +36,7 @@ export function render(root, params, ctx) {
       el("section", { "aria-labelledby": "analysis-h" }, el("h2", { id: "analysis-h" }, t("camera.analysis")), analysis)),
     el("section", { "aria-labelledby": "hist-h" }, el("h2", { id: "hist-h" }, t("camera.history")),
       el("label", { for: "cam-range" }, t("range.label")), rangeSel, charts),
-    el("section", { "aria-labelledby": "clips-h" }, el("h2", { id: "clips-h" }, t("camera.clips")), player, clips));
+    el("section", { "aria-labelledby": "clips-h" }, el("h2", { id: "clips-h" }, t("timeline.title")), player, clips));
 
   let tile = null;
   let found = null;
@@ -66,26 +68,11 @@ export function render(root, params, ctx) {
 
   async function loadClips() {
     try {
-      const data = await get(`/api/cameras/${encodeURIComponent(id)}/clips`, { signal: abort.signal });
-      const list = (data && data.clips) || [];
-      if (!list.length) { replace(clips, el("p", { class: "muted" }, t("camera.clips_none"))); return; }
-      replace(clips, el("div", { class: "table-wrap", tabindex: "0" }, el("table", {},
-        el("thead", {}, el("tr", {}, ["camera.clip.event", "camera.clip.reason", "camera.clip.length", "camera.clip.size", ""].map((h) => el("th", { scope: "col" }, h && t(h))))),
-        el("tbody", {}, list.map((c) => {
-          const src = `/api/cameras/${encodeURIComponent(id)}/clips/${encodeURIComponent(c.id)}`;
-          const when = !isZeroTime(c.event_time) ? c.event_time : c.start;
-          return el("tr", { "data-clip": c.id },
-            el("td", {}, when ? timeEl(when) : "—"),
-            el("td", {}, c.reason || "", c.events > 1 ? " " + t("camera.clip.events", { n: c.events }) : ""),
-            el("td", {}, c.duration_seconds != null ? `${c.duration_seconds.toFixed(1)} s` : "—"),
-            el("td", { class: "num" }, c.size_bytes ? `${(c.size_bytes / 1e6).toFixed(1)} MB` : "—"),
-            el("td", { class: "actions" }, c.recording ? el("span", { class: "muted" }, t("camera.clip.recording")) : [
-              el("button", { type: "button", class: "small", "aria-label": t("camera.clip_play_label", { id: c.id }), onclick: () => { player.hidden = false; player.src = src; player.play().catch(() => {}); player.focus(); } }, t("camera.clip_play")),
-              " ", el("a", { href: src, download: `${id}-${c.id}.mp4` }, t("camera.clip_download"))]));
-        })))));
+      const data = await get(`/api/cameras/${encodeURIComponent(id)}/timeline`, { signal: abort.signal });
+      replace(clips, timeline(id, (data && data.events) || [], player));
     } catch (e) {
       if (e.name === "AbortError") return;
-      replace(clips, el("p", { class: "muted" }, e.status === 404 ? t("camera.clips_unavailable") : t("camera.clips_error", { error: e.message })));
+      replace(clips, el("p", { class: "muted" }, t("timeline.unavailable", { error: e.message })));
     }
   }
 

@@ -1,0 +1,38 @@
+// A camera's timeline: what happened, newest first — alerts about the camera starting and ending (a flapping
+// episode once) and event clips (motion, tamper) with a button that plays the clip in the page's player.
+
+import { el, timeEl, badge } from "./dom.js";
+import { t, tOr } from "./i18n.js";
+
+// clipSrc is the URL of a camera's clip.
+export function clipSrc(camera, clip) {
+  return `/api/cameras/${encodeURIComponent(camera)}/clips/${encodeURIComponent(clip)}`;
+}
+
+// play shows player and plays src in it.
+export function play(player, src) {
+  player.hidden = false;
+  player.src = src;
+  player.play().catch(() => {}); // autoplay refusals leave the controls to the user
+  player.focus();
+}
+
+// timeline renders events (GET /api/cameras/{id}/timeline) of camera; clips play in player.
+export function timeline(camera, events, player) {
+  if (!events.length) return el("p", { class: "muted" }, t("timeline.empty"));
+  return el("ol", { class: "timeline" }, events.map((e) => {
+    const what = e.kind === "clip" ? [badge("clip", "▶ " + t("timeline.clip")), " ", tOr(`timeline.reason.${e.reason}`, e.reason)]
+      : e.kind === "resolved" ? [badge("resolved", "✓ " + t("timeline.ended")), " ", e.reason]
+        : [badge("firing", "⚠ " + t("timeline.alert")), " ", e.reason, e.flapping ? [" ", badge("flapping", t("alerts.flapping"))] : ""];
+    const act = [];
+    if (e.kind === "clip" && e.recording) act.push(el("span", { class: "muted" }, t("timeline.recording")));
+    else if (e.kind === "clip") {
+      const src = clipSrc(camera, e.clip);
+      act.push(el("button", { type: "button", class: "small", "data-play-clip": e.clip,
+        "aria-label": t("timeline.play_label", { clip: e.clip }), onclick: () => play(player, src) }, t("timeline.play")),
+      " ", el("a", { href: src + "?download=1", download: `${camera}-${e.clip}.mp4` }, t("timeline.download")));
+    }
+    return el("li", { "data-kind": e.kind, "data-clip": e.clip || null, "data-alert": e.alert ? String(e.alert) : null },
+      timeEl(e.time), " ", what, act.length ? [" ", el("span", { class: "actions" }, act)] : "");
+  }));
+}

@@ -1,0 +1,158 @@
+package browser_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// flappingCameras are the demo's cameras whose scheduled faults (camerasim.DemoSchedule, every 90 s) take them
+// offline long enough for CameraOffline (for: 5s): the third outage within 10 minutes makes the alert flapping.
+var flappingCameras = []string{"cam2", "cam3", "cam4"}
+
+// TestAlertNoiseAndEvidence: a flapping camera shows once, as flapping; the silence dialog previews the alerts
+// its matchers match and warns when the alert changes while it is open; the camera timeline plays an event clip;
+// the new pages pass axe at both sizes and the camera wall streams only the tiles on screen.
+func TestAlertNoiseAndEvidence(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test: builds citywatch and runs chromium")
+	}
+	testenvChromium(t)
+	d := startDemo(t, buildCitywatch(t), "--live-ping-interval", "1s")
+	b := newBrowser(t, d.base)
+	b.login("admin", d.password)
+	b.resize(desktop)
+
+	var flapping apiAlert
+	t.Run("a flapping camera shows once as flapping", func(t *testing.T) {
+		b.t = t
+		// Three outages of a camera take three schedule periods (90 s each).
+		eventually(t, 6*time.Minute, func() string {
+			var res struct {
+				Alerts []struct {
+					apiAlert
+					Flapping bool `json:"flapping"`
+				} `json:"alerts"`
+			}
+			if _, err := d.getJSON("/api/alerts?state=firing", &res); err != nil {
+				return err.Error()
+			}
+			for _, a := range res.Alerts {
+				if a.Rule == "CameraOffline" && a.Flapping {
+					flapping = a.apiAlert
+					return ""
+				}
+			}
+			return fmt.Sprintf("no flapping CameraOffline alert yet among %d firing", len(res.Alerts))
+		})
+		cam := flapping.Labels["camera"]
+		if !strings.Contains(strings.Join(flappingCameras, ","), cam) {
+			t.Errorf("flapping camera %q, want one of %v", cam, flappingCameras)
+		}
+		b.open("#/alerts/history")
+		// History lists every alert of the camera; grouped by rule and site, the flapping one is called out.
+		group := fmt.Sprintf(`document.querySelector('details.alert-group[data-group=%s]')`, js("CameraOffline|"+flapping.Labels["site"]))
+		b.waitJS(20*time.Second, group+`?.querySelector("summary .state-flapping")`)
+		b.route("#/alerts/firing")
+		rows := fmt.Sprintf(`[...document.querySelectorAll('tr[data-alert-id]')].filter((r) => r.querySelector('a[href=%s]'))`, js("#/camera/"+cam))
+		b.waitJS(20*time.Second, rows+`.length === 1`)
+		if !eval[bool](b, rows+`[0].querySelector(".state-flapping") !== null`) {
+			t.Errorf("the firing row of %s is not marked flapping: %s", cam, eval[string](b, rows+`[0].textContent`))
+		}
+		// It is the flapping alert's row, not a new alert per outage.
+		b.waitJS(20*time.Second, rows+`.length === 1 && `+rows+`[0].dataset.alertId === `+js(fmt.Sprint(flapping.ID)))
+		b.screenshot("alerts-flapping.png")
+	})
+
+	t.Run("the silence preview lists the matching alerts", func(t *testing.T) {
+		b.t = t
+		if flapping.ID == 0 {
+			t.Skip("needs the flapping alert")
+		}
+		b.open("#/alerts/firing")
+		row := fmt.Sprintf(`document.querySelector('tr[data-alert-id=%s]')`, js(fmt.Sprint(flapping.ID)))
+		b.waitJS(20*time.Second, row+`?.querySelector('button[data-action=silence]')`)
+		eval[any](b, row+`.querySelector('button[data-action=silence]').click(), null`)
+		preview := `document.querySelector("dialog .silence-preview")`
+		b.waitJS(20*time.Second, preview+fmt.Sprintf(`?.querySelector('li[data-preview-alert=%s]')`, js(fmt.Sprint(flapping.ID))))
+		if n := eval[string](b, preview+`.querySelector("[data-preview-count]").dataset.previewCount`); n != "1" {
+			t.Errorf("all of the alert's labels match %s alerts, want 1", n)
+		}
+		// Matching on less (uncheck camera) widens the preview to the rule's other cameras at the site, if any fire.
+		eval[any](b, `(() => { const c = [...document.querySelectorAll("dialog input[name=m]")].find((i) =>
+			i.nextElementSibling.textContent.startsWith("camera=")); c.click(); })(), null`)
+		b.waitJS(20*time.Second, preview+`?.querySelector("[data-preview-count]") && Number(`+preview+`.querySelector("[data-preview-count]").dataset.previewCount) >= 1`)
+		// Someone else acknowledges the alert while the dialog is open: the dialog says so before a submit.
+		warn := `document.querySelector("dialog [data-state-changed]")`
+		if !eval[bool](b, warn+`.hidden`) {
+			t.Errorf("the dialog warns of a change before any: %q", eval[string](b, warn+`.textContent`))
+		}
+		if code, err := d.request("POST", fmt.Sprintf("/api/alerts/%d/ack", flapping.ID), map[string]string{"comment": "on it"}, nil); err != nil || code != 200 {
+			t.Fatalf("ack: %d %v", code, err)
+		}
+		b.waitJS(20*time.Second, `!`+warn+`.hidden && `+warn+`.textContent.includes("acknowledged")`)
+		eval[any](b, `document.querySelector("dialog").close(), null`)
+	})
+
+	t.Run("the camera timeline plays an event clip", func(t *testing.T) {
+		b.t = t
+		// cam1 sees motion 60 s into every period: the clip of the first finishes a little later.
+		eventually(t, 4*time.Minute, func() string {
+			var res struct {
+				Clips []struct {
+					ID        string `json:"id"`
+					Recording bool   `json:"recording"`
+				} `json:"clips"`
+			}
+			if _, err := d.getJSON("/api/cameras/cam1/clips", &res); err != nil {
+				return err.Error()
+			}
+			for _, c := range res.Clips {
+				if !c.Recording {
+					return ""
+				}
+			}
+			return fmt.Sprintf("no finished clip of cam1 among %d", len(res.Clips))
+		})
+		b.open("#/camera/cam1")
+		b.waitJS(30*time.Second, `document.querySelector("ol.timeline button[data-play-clip]")`)
+		eval[any](b, `document.querySelector("ol.timeline button[data-play-clip]").click(), null`)
+		b.waitJS(30*time.Second, `(() => { const v = document.querySelector("video.clip-player");
+			return v && !v.hidden && v.src.includes("/clips/") && !v.error && v.readyState >= 2; })()`)
+		if got := eval[string](b, `document.querySelector("ol.timeline li[data-kind=clip]").textContent`); !strings.Contains(got, "motion") {
+			t.Errorf("the clip entry says %q, want its reason (motion)", got)
+		}
+		b.screenshot("camera-timeline.png")
+	})
+
+	t.Run("the new pages pass axe at both sizes", func(t *testing.T) {
+		b.t = t
+		hashes := []string{"#/wall", "#/alerts/history", "#/camera/cam1"}
+		if flapping.ID != 0 {
+			hashes = append(hashes, fmt.Sprintf("#/alert/%d", flapping.ID))
+		}
+		for _, size := range [][2]int64{desktop, phone} {
+			b.resize(size)
+			for _, h := range hashes {
+				b.open(h)
+				b.waitJS(20*time.Second, `document.querySelector(".camera-wall .camera-tile, details.alert-group, ol.timeline, #al-values-h")`)
+				if v := b.axe(); len(v) > 0 {
+					t.Errorf("%s at %v: %s", h, size, strings.Join(v, "\n"))
+				}
+			}
+		}
+		// On a phone the wall is one column: the tiles below the screen have not started live video.
+		b.resize(phone)
+		b.open("#/wall")
+		b.waitJS(20*time.Second, `document.querySelectorAll(".camera-wall .camera-tile").length >= 7`)
+		b.waitJS(20*time.Second, `(() => { const tiles = [...document.querySelectorAll(".camera-wall .camera-tile")];
+			const below = tiles.filter((t) => t.getBoundingClientRect().top > innerHeight + 10);
+			const seen = tiles.filter((t) => t.getBoundingClientRect().bottom > 0 && t.getBoundingClientRect().top < innerHeight);
+			return below.length > 0 && below.every((t) => t.dataset.player === "idle") && seen.some((t) => t.dataset.player !== "idle"); })()`)
+		b.resize(desktop)
+		b.open("#/wall")
+		b.waitJS(20*time.Second, `document.querySelectorAll(".camera-wall .camera-tile").length >= 7`)
+		b.screenshot("camera-wall.png")
+	})
+}
