@@ -76,6 +76,7 @@ func Default() *Config {
 		},
 		Ward:    defaultWard(),
 		Privacy: defaultPrivacy(),
+		Map:     defaultMap(), Plans: defaultPlans(),
 	}
 }
 
