@@ -75,6 +75,14 @@ func (p *Plans) plan(w http.ResponseWriter, r *http.Request, site string) {
 		p.fail(w, err)
 		return
 	}
+	if p.deps.Rooms != nil {
+		rooms, err := p.deps.Rooms(r.Context(), site)
+		if err != nil {
+			p.fail(w, err)
+			return
+		}
+		pl.Rooms = append(pl.Rooms, rooms...)
+	}
 	writeJSON(w, http.StatusOK, pl)
 }
 

@@ -38,6 +38,11 @@ func newPlanEnv(t *testing.T, cfg Config) *planEnv {
 	p, err := New(cfg, Deps{DB: db, Audit: lg, Registerer: reg, Locate: func(kind, id string) (string, bool) {
 		s, ok := items[kind+" "+id]
 		return s, ok
+	}, Rooms: func(_ context.Context, site string) ([]Room, error) {
+		if site == "site-a" {
+			return []Room{{Name: "101", X: 0.2, Y: 0.8}}, nil
+		}
+		return nil, nil
 	}})
 	require.NoError(t, err)
 	mux := http.NewServeMux()
@@ -134,6 +139,7 @@ func TestPlanRoundTrip(t *testing.T) {
 	require.Equal(t, 320, pl.Image.Width)
 	require.Equal(t, "lan", pl.Image.UpdatedBy)
 	require.Equal(t, []Marker{{Kind: "camera", ID: "cam-a", X: 1, Y: 0}, {Kind: "device", ID: "dev-a", X: 0.3, Y: 0.6}}, pl.Markers)
+	require.Equal(t, []Room{{Name: "101", X: 0.2, Y: 0.8}}, pl.Rooms)
 
 	require.Equal(t, 204, e.do(admin, "DELETE", "/api/plans/site-a/markers/camera/cam-a", nil, "").Code)
 	require.Equal(t, 204, e.do(admin, "DELETE", "/api/plans/site-a/markers/camera/cam-a", nil, "").Code)

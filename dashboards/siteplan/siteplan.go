@@ -4,6 +4,7 @@
 package siteplan
 
 import (
+	"context"
 	"database/sql"
 	"io"
 	"log/slog"
@@ -75,6 +76,9 @@ type Deps struct {
 	// Locate returns the site of a device or camera ("device" or "camera"), so only a site's own items are
 	// placed on its plan. Nil accepts any id.
 	Locate func(kind, id string) (site string, ok bool)
+	// Rooms returns the site's ward rooms that have a plan position (package ward), shown on the plan; nil
+	// shows none.
+	Rooms  func(ctx context.Context, site string) ([]Room, error)
 	Logger *slog.Logger
 	// Registerer receives citywatch_siteplan_* metrics.
 	Registerer prometheus.Registerer

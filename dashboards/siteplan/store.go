@@ -29,6 +29,15 @@ type Plan struct {
 	// Image describes the uploaded floor plan; nil when there is none yet.
 	Image   *PlanImage `json:"image,omitempty"`
 	Markers []Marker   `json:"markers"`
+	// Rooms are the quarantine ward's rooms with a plan position, read-only here (the ward API places them).
+	Rooms []Room `json:"rooms"`
+}
+
+// Room is a ward room on the plan.
+type Room struct {
+	Name string  `json:"name"`
+	X    float64 `json:"x"`
+	Y    float64 `json:"y"`
 }
 
 // PlanImage is the stored image's description.
@@ -117,7 +126,7 @@ func (s *Store) Image(ctx context.Context, site string) (PlanImage, []byte, erro
 
 // Plan returns site's plan: the image's description (not its bytes) and the markers, ordered by kind and id.
 func (s *Store) Plan(ctx context.Context, site string) (Plan, error) {
-	p := Plan{Site: site, Markers: []Marker{}}
+	p := Plan{Site: site, Markers: []Marker{}, Rooms: []Room{}}
 	var img PlanImage
 	var at int64
 	err := s.db.QueryRowContext(ctx, `SELECT content_type, width, height, version, updated_ms, updated_by
