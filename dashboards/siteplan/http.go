@@ -23,8 +23,9 @@ type Route struct {
 // maxMarkerBody bounds a marker request ({"x":0.25,"y":0.5}).
 const maxMarkerBody = 4 << 10
 
-// idRE is what a device or camera id on a plan may be: what the registry and camera config accept.
-var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$`)
+// idRE is what a device or camera id on a plan may be: a camera id, or a device id as the registry makes it
+// from the topic ("district/site/device").
+var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,255}$`)
 
 // Routes returns the plans' and the map's HTTP API. Reading needs read; changing a plan needs the ward action
 // (admins, and health staff on their own sites), the staff who run the site's floors. A site the principal

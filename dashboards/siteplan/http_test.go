@@ -33,7 +33,7 @@ func newPlanEnv(t *testing.T, cfg Config) *planEnv {
 	t.Cleanup(func() { db.Close() })
 	lg, err := audit.New(db, audit.Config{}, audit.Deps{})
 	require.NoError(t, err)
-	items := map[string]string{"device dev-a": "site-a", "device dev-b": "site-b", "camera cam-a": "site-a"}
+	items := map[string]string{"device d1/site-a/w1": "site-a", "device dev-a": "site-a", "device dev-b": "site-b", "camera cam-a": "site-a"}
 	reg := prometheus.NewRegistry()
 	p, err := New(cfg, Deps{DB: db, Audit: lg, Registerer: reg, Locate: func(kind, id string) (string, bool) {
 		s, ok := items[kind+" "+id]
@@ -131,6 +131,9 @@ func TestPlanRoundTrip(t *testing.T) {
 	require.Equal(t, 200, e.do(nurseA, "PUT", "/api/plans/site-a/markers/device/dev-a", []byte(`{"x":0.25,"y":0.5}`), "application/json").Code)
 	require.Equal(t, 200, e.do(admin, "PUT", "/api/plans/site-a/markers/device/dev-a", []byte(`{"x":0.3,"y":0.6}`), "application/json").Code)
 	require.Equal(t, 200, e.do(admin, "PUT", "/api/plans/site-a/markers/camera/cam-a", []byte(`{"x":1,"y":0}`), "application/json").Code)
+	// Device ids are "district/site/device": escaped in the path.
+	require.Equal(t, 200, e.do(admin, "PUT", "/api/plans/site-a/markers/device/d1%2Fsite-a%2Fw1", []byte(`{"x":0,"y":1}`), "application/json").Code)
+	require.Equal(t, 204, e.do(admin, "DELETE", "/api/plans/site-a/markers/device/d1%2Fsite-a%2Fw1", nil, "").Code)
 	w = e.do(viewerA, "GET", "/api/plans/site-a", nil, "")
 	require.Equal(t, 200, w.Code)
 	var pl Plan
@@ -143,7 +146,7 @@ func TestPlanRoundTrip(t *testing.T) {
 
 	require.Equal(t, 204, e.do(admin, "DELETE", "/api/plans/site-a/markers/camera/cam-a", nil, "").Code)
 	require.Equal(t, 204, e.do(admin, "DELETE", "/api/plans/site-a/markers/camera/cam-a", nil, "").Code)
-	for action, n := range map[string]int{audit.SitePlanImage: 1, audit.SitePlanPlace: 3, audit.SitePlanRemove: 1} {
+	for action, n := range map[string]int{audit.SitePlanImage: 1, audit.SitePlanPlace: 4, audit.SitePlanRemove: 2} {
 		recs, err := e.log.Query(context.Background(), audit.Filter{Action: action, Site: "site-a"})
 		require.NoError(t, err)
 		require.Len(t, recs, n, action)

@@ -43,7 +43,7 @@ var planRuleCases = []struct {
 	{"marker of a silent device", `S.markerState({kind: "device", id: "x"}, {devices: [{id: "x", labels: {}}], silent: () => true}).state`, "down"},
 	{"marker of an unknown item", `S.markerState({kind: "camera", id: "gone"}, {}).state`, "unknown"},
 	{"Web Mercator: null island in the middle", `M.project(0, 0, 1)`, map[string]any{"x": 256.0, "y": 256.0}},
-	{"Web Mercator: Ho Chi Minh City's tile at z12", `[Math.floor(M.project(10.7769, 106.7009, 12).x / 256), Math.floor(M.project(10.7769, 106.7009, 12).y / 256)]`, []any{3262.0, 1923.0}},
+	{"Web Mercator: Ho Chi Minh City's tile at z12", `[Math.floor(M.project(10.7769, 106.7009, 12).x / 256), Math.floor(M.project(10.7769, 106.7009, 12).y / 256)]`, []any{3262.0, 1924.0}}, // the OSM wiki formula: x = (lon+180)/360·2^z, y = (1 − ln(tan φ + sec φ)/π)/2·2^z,
 	{"tile x wraps around the world", `M.tileURL("https://t/{z}/{x}/{y}.png", 2, -1, 1)`, "https://t/2/3/1.png"},
 	{"fit: two nearby sites get a street zoom", `M.fitView([{lat: 10.7769, lon: 106.7009}, {lat: 10.8011, lon: 106.7147}], 600, 360).z`, 13.0},
 }
