@@ -129,6 +129,10 @@ func TestSitePlanAndMap(t *testing.T) {
 		if out := eval[int](b, `[...document.querySelectorAll(".map-pin")].filter((p) => { const r = p.getBoundingClientRect(), m = document.querySelector(".map-view").getBoundingClientRect(); return r.left < m.left || r.right > m.right || r.top < m.top || r.bottom > m.bottom; }).length`); out != 0 {
 			t.Errorf("%d pins outside the map", out)
 		}
+		// Each pin at its own coordinates (not all stacked where an inline style was refused).
+		if n := eval[int](b, `new Set([...document.querySelectorAll(".map-pin")].map((p) => p.style.left + "," + p.style.top)).size`); n != 4 {
+			t.Errorf("pins at %d distinct places, want 4", n)
+		}
 	})
 
 	t.Run("cards say what is wrong", func(t *testing.T) {

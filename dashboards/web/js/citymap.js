@@ -36,6 +36,14 @@ export function tileURL(tpl, z, x, y) {
   return tpl.replace("{z}", z).replace("{x}", ((x % n) + n) % n).replace("{y}", y);
 }
 
+// at positions an absolutely placed node. Through the CSSOM, not a style attribute: the page's CSP forbids
+// inline styles.
+export function at(node, x, y, unit) {
+  node.style.left = `${x}${unit}`;
+  node.style.top = `${y}${unit}`;
+  return node;
+}
+
 // CityMap draws sites (each { site, name, lat, lon, status, text, href }) in a container.
 export class CityMap {
   constructor(cfg) {
@@ -109,9 +117,9 @@ export class CityMap {
     this.pinKey = pinKey;
     this.pins.replaceChildren(...this.sites.map((s) => {
       const p = project(s.lat, s.lon, z);
-      return el("li", { class: `map-pin status-${s.status}`, "data-site": s.site, style: `left:${Math.round(p.x - left)}px;top:${Math.round(p.y - top)}px` },
+      return at(el("li", { class: `map-pin status-${s.status}`, "data-site": s.site },
         el("a", { href: s.href, title: s.text }, el("span", { class: "pin-icon", "aria-hidden": "true" }, s.status === "critical" ? "⚠" : s.status === "warning" ? "▲" : "●"),
-          el("span", { class: "pin-label" }, s.name || s.site), el("span", { class: "sr-only" }, ` — ${s.text}`)));
+          el("span", { class: "pin-label" }, s.name || s.site), el("span", { class: "sr-only" }, ` — ${s.text}`))), Math.round(p.x - left), Math.round(p.y - top), "px");
     }));
   }
 
@@ -127,7 +135,8 @@ export class CityMap {
       if (ty < 0 || ty >= n) continue;
       for (let tx = Math.floor(left / TILE); tx * TILE < left + w; tx++) {
         const img = el("img", { alt: "", src: tileURL(this.cfg.tile_url, z, tx, ty), width: TILE, height: TILE, draggable: "false",
-          style: `left:${Math.round(tx * TILE - left)}px;top:${Math.round(ty * TILE - top)}px`, referrerpolicy: "strict-origin-when-cross-origin" });
+          referrerpolicy: "strict-origin-when-cross-origin" });
+        at(img, Math.round(tx * TILE - left), Math.round(ty * TILE - top), "px");
         // A tile that fails is hidden: the plain background and the sites stay.
         img.addEventListener("error", () => { img.hidden = true; this.failed++; this.note.textContent = t("map.tiles_failed"); });
         imgs.push(img);

@@ -10,6 +10,7 @@ import { t } from "../i18n.js";
 import { onTick } from "../clock.js";
 import { deviceFreshness } from "../freshness.js";
 import { markerState } from "../sitestatus.js";
+import { at } from "../citymap.js";
 
 const ICON = { critical: "⚠", warning: "▲", down: "✕", unknown: "?", ok: "●" };
 const KIND_ICON = { device: "◉", camera: "▣" };
@@ -143,12 +144,13 @@ export function render(root, params, ctx) {
       src: `/api/plans/${encodeURIComponent(site)}/image?v=${encodeURIComponent(plan.image.version)}`, draggable: "false" });
     const layer = el("div", { class: "plan-layer" });
     for (const r of plan.rooms || []) {
-      layer.append(el("span", { class: "plan-room", style: `left:${r.x * 100}%;top:${r.y * 100}%` }, t("plan.room", { name: r.name })));
+      layer.append(at(el("span", { class: "plan-room" }, t("plan.room", { name: r.name })), r.x * 100, r.y * 100, "%"));
     }
     for (const m of plan.markers) {
       const node = el(canEdit ? "button" : "span", { type: canEdit ? "button" : undefined, class: `plan-marker kind-${m.kind}`,
-        "data-kind": m.kind, "data-id": m.id, style: `left:${m.x * 100}%;top:${m.y * 100}%` },
+        "data-kind": m.kind, "data-id": m.id },
         el("span", { class: "marker-icon", "aria-hidden": "true" }), el("span", { class: "marker-text" }));
+      at(node, m.x * 100, m.y * 100, "%");
       if (canEdit) draggable(node, m, img);
       markers.set(`${m.kind}/${m.id}`, { m, node });
       layer.append(node);
