@@ -26,7 +26,7 @@ type planEnv struct {
 }
 
 // newPlanEnv serves the plan routes with the devices dev-a (site-a) and dev-b (site-b) and camera cam-a (site-a).
-func newPlanEnv(t *testing.T, cfg Config) *planEnv {
+func newPlanEnv(t testing.TB, cfg Config) *planEnv {
 	t.Helper()
 	db, err := auth.OpenDB(filepath.Join(t.TempDir(), "meta.db"))
 	require.NoError(t, err)
@@ -219,4 +219,36 @@ func TestPlanScope(t *testing.T) {
 	w = e.do(operatorB, "GET", "/api/map", nil, "")
 	require.Contains(t, w.Body.String(), `"site-b"`)
 	require.NotContains(t, w.Body.String(), `"site-a"`)
+}
+
+// FuzzMarkerRequest: no placement request panics or stores a position off the plan; every answer is 200, 400
+// or 404.
+func FuzzMarkerRequest(f *testing.F) {
+	for _, tc := range markerCases {
+		f.Add(tc.path[strings.LastIndex(tc.path, "/")+1:], tc.body)
+	}
+	f.Add("dev-a", `{"x":0.5,"y":0.5}`)
+	f.Add("dev-a", `{"x":1e400,"y":0}`)
+	e := newPlanEnv(f, Config{})
+	f.Fuzz(func(t *testing.T, id, body string) {
+		r := httptest.NewRequest("PUT", "/api/plans/site-a/markers/device/x", strings.NewReader(body))
+		r.SetPathValue("site", "site-a")
+		r.SetPathValue("kind", "device")
+		r.SetPathValue("id", id)
+		r = r.WithContext(auth.NewContext(r.Context(), admin))
+		w := httptest.NewRecorder()
+		e.plans.site(e.plans.place).ServeHTTP(w, r)
+		if w.Code != 200 && w.Code != 400 && w.Code != 404 {
+			t.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+		pl, err := e.plans.Store().Plan(context.Background(), "site-a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range pl.Markers {
+			if m.X < 0 || m.X > 1 || m.Y < 0 || m.Y > 1 {
+				t.Fatalf("stored %+v", m)
+			}
+		}
+	})
 }
