@@ -17,7 +17,10 @@ import * as deliveries from "./views/deliveries.js";
 import * as explore from "./views/explore.js";
 import * as audit from "./views/audit.js";
 import * as ward from "./views/ward.js";
-import * as plan from "./views/plan.js";
+import { lazy } from "./lazy.js";
+
+// plan is the site plan, loaded when first opened.
+const plan = lazy(() => import("./views/plan.js"));
 
 // ROUTES: hash path pattern, view, title (an i18n key, or a function of the params giving the text), nav
 // entry (an i18n key) and the permission it needs.

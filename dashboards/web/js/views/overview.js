@@ -9,7 +9,6 @@ import { alertTable, stateOf } from "../alertui.js";
 import { t } from "../i18n.js";
 import { get } from "../api.js";
 import { siteReasons, orderSites } from "../sitestatus.js";
-import { CityMap } from "../citymap.js";
 
 // planCSS loads the plans' and the map's styles once.
 function planCSS() {
@@ -95,13 +94,9 @@ export function render(root, params, ctx) {
   let devices = null, cameras = null, alerts = null, mapCfg = null, map = null;
   const memory = new Map(); // orderSites' held places
   let sums = [];
+  let gone = false;
   const drawMap = () => {
-    if (!mapCfg || !mapCfg.sites.length) return;
-    if (!map) {
-      map = new CityMap(mapCfg);
-      mapSection.hidden = false;
-      mapBox.append(map.root);
-    }
+    if (!mapCfg || !mapCfg.sites.length || !map) return;
     const bySite = new Map(sums.map((s) => [s.name, s]));
     map.setSites(mapCfg.sites.map((l) => {
       const s = bySite.get(l.site);
@@ -127,12 +122,22 @@ export function render(root, params, ctx) {
       { caption: t("overview.firing"), empty: t("overview.nothing_firing") }));
   };
   const ctl = new AbortController();
-  get("/api/map", { signal: ctl.signal }).then((m) => { mapCfg = { ...m, sites: m.sites || [] }; drawMap(); }).catch(() => {});
+  // The map's code loads only when there are sites to show.
+  get("/api/map", { signal: ctl.signal }).then(async (m) => {
+    mapCfg = { ...m, sites: m.sites || [] };
+    if (!mapCfg.sites.length) return;
+    const { CityMap } = await import("../citymap.js");
+    if (gone) return;
+    map = new CityMap(mapCfg);
+    mapSection.hidden = false;
+    mapBox.append(map.root);
+    drawMap();
+  }).catch(() => {});
   const unsubs = [
     subscribe("devices", (l) => { devices = l; draw(); }),
     subscribe("cameras", (l) => { cameras = l; draw(); }),
     subscribe("alerts", (l) => { alerts = l; draw(); }),
     onTick(drawSites), // devices turn silent, and the page stale, without news
   ];
-  return () => { ctl.abort(); map?.destroy(); unsubs.forEach((u) => u()); };
+  return () => { gone = true; ctl.abort(); map?.destroy(); unsubs.forEach((u) => u()); };
 }
