@@ -29,6 +29,9 @@ var planRuleCases = []struct {
 	{"plurals", `S.siteReasons({byRule: {Fever: {n: 2, severity: "critical"}}, camerasDown: 2, silent: 3}).map((r) => r.text).join(", ")`,
 		"2 fevers, 2 cameras down, 3 devices silent"},
 	{"a camera alert is said by the camera's state", `S.siteReasons({byRule: {CameraOffline: {n: 1, severity: "warning"}}, camerasDown: 1}).map((r) => r.text).join(", ")`, "1 camera down"},
+	{"a critical camera alert puts the camera first", `S.siteReasons({byRule: {WardRoundMissed: {n: 1, severity: "warning"}, CameraOffline: {n: 1, severity: "critical"}}, camerasDown: 1, silent: 1}).map((r) => r.severity + " " + r.text)`,
+		[]any{"critical 1 camera down", "warning 1 missed round", "warning 1 device silent"}},
+	{"a camera alert still firing after the camera came back", `S.siteReasons({byRule: {CameraOffline: {n: 1, severity: "warning"}}, camerasDown: 0}).map((r) => r.text).join()`, "1 camera down"},
 	{"unknown rule by name", `S.siteReasons({byRule: {DiskFull: {n: 1, severity: "warning"}}}).map((r) => r.text).join()`, "1 × DiskFull"},
 	{"severity then name", `S.orderSites([{name: "b", status: "ok"}, {name: "a", status: "warning"}, {name: "c", status: "critical"}, {name: "aa", status: "warning"}], new Map(), 0).map((s) => s.name)`,
 		[]any{"c", "a", "aa", "b"}},
@@ -143,6 +146,7 @@ func TestSitePlanAndMap(t *testing.T) {
 		if v := b.axe(); len(v) > 0 {
 			t.Errorf("axe on the overview: %v", v)
 		}
+		b.screenshot("overview-map.png")
 	})
 
 	var device string
@@ -202,6 +206,7 @@ func TestSitePlanAndMap(t *testing.T) {
 		if v := b.axe(); len(v) > 0 {
 			t.Errorf("axe on the site plan: %v", v)
 		}
+		b.screenshot("site-plan.png")
 		b.resize(phone)
 		b.open("#/plan/" + site)
 		b.waitJS(20*time.Second, marker)

@@ -28,17 +28,27 @@ const SEVERITY_RANK = { critical: 0, warning: 1 };
 function plural([one, other], n, vars = {}) { return t(n === 1 ? one : other, { n, ...vars }); }
 
 // siteReasons says what is wrong at a site: summary s (overview.js siteSummaries) carries byRule, a map of
-// firing rule → { n, severity }, and the counts of cameras down and silent devices. Critical alerts first,
-// then warnings, then cameras down and silent devices; rules of equal severity by name, so the text does not
-// shuffle as counts change.
+// firing rule → { n, severity }, and the counts of cameras down and silent devices. Critical reasons first,
+// then warnings; within a severity, alerts by rule name, then cameras down, then silent devices, so the text
+// does not shuffle as counts change. A camera alert (CameraOffline) is said by "camera down", with its
+// severity.
 export function siteReasons(s) {
-  const rules = Object.entries(s.byRule || {}).filter(([rule]) => !CAMERA_STATE_RULES.has(rule))
-    .sort(([ra, a], [rb, b]) => ((SEVERITY_RANK[a.severity] ?? 2) - (SEVERITY_RANK[b.severity] ?? 2)) || (ra < rb ? -1 : ra > rb ? 1 : 0));
-  const out = rules.map(([rule, r]) => ({ severity: r.severity || "warning",
-    text: REASONS[rule] ? plural(REASONS[rule], r.n) : t("reason.other", { n: r.n, rule }) }));
-  if (s.camerasDown) out.push({ severity: "warning", text: plural(CAMERA_DOWN, s.camerasDown) });
+  const rank = (sev) => SEVERITY_RANK[sev] ?? 2;
+  let camAlerts = 0, camSev = "warning";
+  const out = [];
+  for (const [rule, r] of Object.entries(s.byRule || {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    if (CAMERA_STATE_RULES.has(rule)) {
+      camAlerts += r.n;
+      if (r.severity === "critical") camSev = "critical";
+      continue;
+    }
+    out.push({ severity: r.severity || "warning", text: REASONS[rule] ? plural(REASONS[rule], r.n) : t("reason.other", { n: r.n, rule }) });
+  }
+  const down = Math.max(s.camerasDown || 0, camAlerts);
+  if (down) out.push({ severity: camAlerts ? camSev : "warning", text: plural(CAMERA_DOWN, down) });
   if (s.silent) out.push({ severity: "warning", text: plural(SILENT, s.silent) });
-  return out;
+  // A stable sort: the order above holds within a severity.
+  return out.map((r, i) => ({ r, i })).sort((a, b) => (rank(a.r.severity) - rank(b.r.severity)) || (a.i - b.i)).map((x) => x.r);
 }
 
 const STATUS_RANK = { critical: 0, warning: 1, ok: 2 };
