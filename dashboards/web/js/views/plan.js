@@ -85,6 +85,7 @@ export function render(root, params, ctx) {
       status.textContent = t("plan.saved", { name: nameOf(m) });
     } catch (err) {
       status.textContent = t("plan.save_failed", { error: err.message });
+      load(); // show what is stored, not the refused position
     }
   }
 
