@@ -34,6 +34,7 @@ import (
 	"citywatch/dashboards/auth"
 	"citywatch/dashboards/live"
 	"citywatch/dashboards/promapi"
+	"citywatch/dashboards/siteplan"
 	"citywatch/ingest"
 	"citywatch/ingest/broker"
 	"citywatch/ingest/mapping"
@@ -101,7 +102,8 @@ type App struct {
 	auth      *auth.Auth
 	bus       *live.Bus
 	http      *dashboards.Server
-	ward      *ward.Ward // app/ward.go
+	ward      *ward.Ward      // app/ward.go
+	plans     *siteplan.Plans // app/siteplan.go
 
 	// remoteWrite are the storage.remote_write forwarders (app/remote_write.go).
 	remoteWrite []*remotewrite.Writer
@@ -237,16 +239,20 @@ func (a *App) build() error {
 	if err := a.buildWard(); err != nil {
 		return err
 	}
+	if err := a.buildPlans(); err != nil {
+		return err
+	}
 	a.bus = live.New(live.Config{PingInterval: a.opts.LivePingInterval}, a.reg)
 	a.http, err = dashboards.New(dashboards.Config{
 		Listen: cfg.HTTP.Listen, TLSCertFile: cfg.HTTP.TLS.CertFile, TLSKeyFile: cfg.HTTP.TLS.KeyFile,
 		AnonymousRead: a.opts.Demo && loopback(cfg.HTTP.Listen), Limits: dashboards.LimitsFromConfig(cfg.HTTP.Limits),
+		Plans: a.planPage(),
 	}, dashboards.Deps{
 		Logger: a.log, Gatherer: a.reg, Registerer: a.reg, Ingest: a.ingestInfo(), Cameras: a.camerasInfo(),
 		Analysis: a.analysisInfo(), Media: a.mediaAPI(),
 		PromAPI: a.api, Auth: a.auth, Audit: a.audit, Checks: a.checks(), MoreChecks: a.sourceChecks,
 		Alerts: a.alerts, Deliveries: a.outbox, ReloadRules: a.ReloadRules, Live: a.bus,
-		Routes: a.wardRoutes(),
+		Routes: append(a.wardRoutes(), a.planRoutes()...),
 	})
 	return err
 }

@@ -46,6 +46,9 @@ var internalFields = map[string]string{
 	"analyze.CameraConfig.LearnFrames":        "detector tuning",
 	"analyze.CameraConfig.ReferenceRate":      "detector tuning",
 
+	"siteplan.Config.MaxImageSide":   "bound on a plan image's side; a safety limit, not a setting",
+	"siteplan.Config.MaxImagePixels": "bound on a plan image's pixels; a safety limit",
+
 	"media.Config.FFmpegPath":       "found on PATH; tests point it at a fake",
 	"media.Config.Cameras":          "set by the caller: configured cameras (media.CameraFromConfig) and the demo's",
 	"media.Config.RingMaxBytes":     "memory safety bound derived from ring_seconds; a test knob",
@@ -168,6 +171,7 @@ var coverageCases = []struct {
 	{"alerts.Grouping", func(_ *testing.T, c *config.Config) any { return alerts.GroupingFromConfig(c.Alerts) }},
 	{"notify.Config", func(_ *testing.T, c *config.Config) any { return notify.ConfigFromConfig(c) }},
 	{"alerts.FlapPolicy", func(_ *testing.T, c *config.Config) any { return alerts.FlapFromConfig(c.Alerts) }},
+	{"siteplan.Config", func(_ *testing.T, c *config.Config) any { return siteplanConfig(c) }},
 }
 
 // TestEveryComponentFieldHasAYAMLKey fails when a component configuration field is reached by no YAML key

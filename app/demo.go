@@ -71,6 +71,7 @@ func DemoConfig(o DemoOptions) (*config.Config, error) {
 	cfg.Broker.AllowAnonymous = true
 	cfg.Edge = config.EdgeConfig{Name: "demo", Site: "demo"}
 	cfg.Ward.Sites = demoWardSites(time.Now()) // app/demo_ward.go
+	cfg.Sites = demoSites()                    // app/siteplan.go: the Overview's map
 	if err := cfg.Complete(); err != nil {
 		return nil, err
 	}

@@ -43,6 +43,10 @@ type Config struct {
 	Ward WardConfig `yaml:"ward"`
 	// Privacy configures retention by purpose of ward occupants' personal data (see privacy.go).
 	Privacy PrivacyConfig `yaml:"privacy"`
+	// Sites, Map and Plans configure the Overview's city map and site plans (config/sites.go).
+	Sites []SiteConfig `yaml:"sites"`
+	Map   MapConfig    `yaml:"map"`
+	Plans PlansConfig  `yaml:"plans"`
 }
 
 // EdgeConfig is the identity of this edge collector. Non-empty values are added as tags "edge" and "site" to

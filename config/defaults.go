@@ -80,6 +80,7 @@ func Default() *Config {
 		},
 		Ward:    defaultWard(),
 		Privacy: defaultPrivacy(),
+		Map:     defaultMap(), Plans: defaultPlans(),
 	}
 }
 

@@ -35,6 +35,15 @@ var badConfigs = []struct {
 	file string
 	errs []string
 }{
+	{"sites_map.bad.yaml", []string{
+		`testdata/sites_map.bad.yaml:6: sites[1].site: is listed twice; got "site-a"`,
+		`testdata/sites_map.bad.yaml:7: sites[1].lat: must be between -85.05 and 85.05 (degrees); got 95`,
+		`testdata/sites_map.bad.yaml:9: sites[2].site: is required`,
+		`testdata/sites_map.bad.yaml:9: sites[2].lat: is required`,
+		`testdata/sites_map.bad.yaml:10: sites[2].lon: must be between -180 and 180 (degrees); got -200`,
+		`testdata/sites_map.bad.yaml:12: map.tile_url: must not contain credentials (the browser loads the tiles, so everyone would see them)`,
+		`testdata/sites_map.bad.yaml:14: plans.max_image_bytes: must be > 0 and at most 64MiB; got 0`,
+	}},
 	{"camera_zones.bad.yaml", []string{
 		`testdata/camera_zones.bad.yaml:6: cameras[0].zones[0]: zone "door": polygon: must have 3..64 points, got 2; got "door: 0.1,0.1 0.5,0.1"`,
 		`testdata/camera_zones.bad.yaml:7: cameras[0].zones[1]: zone: want "name: x1,y1 x2,y2 x3,y3 ..."; got "hall 0,0 1,0 1,1"`,

@@ -298,6 +298,7 @@ func (c *Config) validate(s *errorSink, fsys fileOpener) {
 	c.validateAuth(v)
 	c.validateWard(v)
 	c.validatePrivacy(v)
+	c.validateSites(v)
 }
 
 func (c *Config) validateCameras(v validator) {

@@ -177,7 +177,7 @@ func newAccessServer(t *testing.T) (*Server, *auth.Auth, *audit.Log) {
 	prom := fakePromAPI{lastQuery: make(chan string, 1), lastMatch: make(chan string, 1)}
 	s, err := New(Config{}, Deps{Ingest: fakeIngest{}, Cameras: fakeCameras{}, PromAPI: prom, Auth: a, Audit: lg,
 		Gatherer: emptyGatherer{}, Alerts: fakeAlerts{}, Deliveries: fakeDeliveries{}, ReloadRules: func() error { return nil },
-		Live: live.New(live.Config{}, nil), Media: fakeMedia{}, Routes: wardRoutes(t, db, lg)})
+		Live: live.New(live.Config{}, nil), Media: fakeMedia{}, Routes: append(wardRoutes(t, db, lg), planRoutes(t, db, lg)...)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,6 +199,9 @@ func TestAccessMatrix(t *testing.T) {
 			if strings.HasPrefix(rule.Pattern, "/api/ward/") { // wardRoutes' fixtures: id 1 at site-a, 2 at site-b
 				id := map[string]string{"site-a": "1", "site-b": "2"}[site]
 				return strings.Replace(strings.Replace(rule.Pattern, "{site}", site, 1), "{id}", id, 1)
+			}
+			if strings.HasPrefix(rule.Pattern, "/api/plans/") { // planRoutes' fixtures: device and camera "site-a" at site-a
+				return strings.NewReplacer("{site}", site, "{kind}", "device", "{id}", site).Replace(rule.Pattern)
 			}
 			if strings.HasPrefix(rule.Pattern, "/api/alerts/{id}") {
 				id := map[string]string{"site-a": "1", "site-b": "2"}[site]

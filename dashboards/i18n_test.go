@@ -139,7 +139,7 @@ var (
 )
 
 // i18nNotText are capitalised literals in views that are not shown: key names of keyboard events.
-var i18nNotText = map[string]bool{"Enter": true}
+var i18nNotText = map[string]bool{"Enter": true, "Arrow": true}
 
 // i18nPendingViews are views whose texts are not yet in the language files, with who owns them; the check
 // skips them until they are translated (then remove the entry).

@@ -387,6 +387,9 @@ func (s *Server) bodyLimit(r *http.Request) int64 {
 	if r.Method == http.MethodPost && r.URL.Path == "/api/login" {
 		return s.cfg.Limits.MaxLoginBodyBytes
 	}
+	if isPlanUpload(r) {
+		return max(s.cfg.Limits.MaxBodyBytes, s.cfg.Plans.MaxImageBytes)
+	}
 	return s.cfg.Limits.MaxBodyBytes
 }
 

@@ -43,6 +43,9 @@ type Config struct {
 	AnonymousRead bool
 	// Limits bound connections, slow requests, request bodies and event streams.
 	Limits Limits
+	// Plans lets site plan uploads past Limits.MaxBodyBytes and the city map's tiles past the page's CSP
+	// (siteplan.go).
+	Plans PlanPage
 }
 
 // Mounter adds routes to a mux: the Prometheus-compatible query API registers its /api/v1/ routes on one that
@@ -365,7 +368,7 @@ func (s *Server) routes() {
 	}
 	web := webSite()
 	s.handle(public("GET", "/login"), web.page("login.html"))
-	s.handle(with(auth.RouteRule{Action: auth.ActionSelf}, "GET", "/{$}", false), web.page("index.html"))
+	s.handle(with(auth.RouteRule{Action: auth.ActionSelf}, "GET", "/{$}", false), withImgSources(web.page("index.html"), s.cfg.Plans.ImgSources))
 	// /ui/ itself lists nothing: the matrix's probe of the pattern gets a 404, the files under it a 200.
 	s.handle(auth.RouteRule{Method: "GET", Pattern: "/ui/", Public: true, OK: http.StatusNotFound}, web.assets())
 	s.handleFunc(auth.RouteRule{Pattern: "/", Action: auth.ActionSelf, OK: http.StatusNotFound}, func(w http.ResponseWriter, r *http.Request) {

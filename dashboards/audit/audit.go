@@ -51,7 +51,7 @@ var Actions = append([]Action{
 	LoginSuccess, LoginFailure, Logout, LiveViewStart, LiveViewStop, SnapshotView, ClipPlay, ClipDownload,
 	AlertAck, SilenceCreate, SilenceExpire, RuleChange, UserCreate, UserUpdate, UserDelete, TokenCreate, TokenRevoke,
 	AlertAssign,
-}, wardActions...)
+}, append(wardActions[:len(wardActions):len(wardActions)], sitePlanActions...)...)
 
 // KnownAction reports whether a is one of Actions or OccupantActions.
 func KnownAction(a string) bool {

@@ -33,6 +33,8 @@ var requiredOperations = []string{
 	"POST /api/ward/{site}/occupancies/{id}/status",
 	"POST /api/ward/{site}/occupancies/{id}/readings", "GET /api/ward/{site}/rounds",
 	"GET /api/ward/{site}/report", "GET /api/ward/{site}/fhir",
+	"GET /api/map", "GET /api/plans/{site}", "GET /api/plans/{site}/image", "PUT /api/plans/{site}/image",
+	"PUT /api/plans/{site}/markers/{kind}/{id}", "DELETE /api/plans/{site}/markers/{kind}/{id}",
 }
 
 // publicOperations need no authentication; every other operation must inherit the document's security.

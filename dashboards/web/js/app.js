@@ -16,15 +16,20 @@ import * as rules from "./views/rules.js";
 import * as deliveries from "./views/deliveries.js";
 import * as explore from "./views/explore.js";
 import * as audit from "./views/audit.js";
-import * as ward from "./views/ward.js";
-import * as wall from "./views/wall.js";
-import * as alertDetail from "./views/alert.js";
+import { lazy } from "./lazy.js";
+
+// Views few sessions open load when first opened, so the site page's code stays small.
+const plan = lazy(() => import("./views/plan.js"));
+const ward = lazy(() => import("./views/ward.js"));
+const wall = lazy(() => import("./views/wall.js"));
+const alertDetail = lazy(() => import("./views/alert.js"));
 
 // ROUTES: hash path pattern, view, title (an i18n key, or a function of the params giving the text), nav
 // entry (an i18n key) and the permission it needs.
 const ROUTES = [
   { path: "", view: overview, title: "nav.overview", nav: "nav.overview", need: "read" },
   { path: "site/:site", view: site, title: (p) => `${p.site} — ${t("page.site")}`, need: "read" },
+  { path: "plan/:site", view: plan, title: (p) => `${p.site} — ${t("plan.page")}`, need: "read" },
   { path: "camera/:id", view: camera, title: (p) => `${p.id} — ${t("page.camera")}`, need: "read" },
   { path: "alerts", view: alerts, title: "nav.alerts", nav: "nav.alerts", need: "read" },
   { path: "alerts/:tab", view: alerts, title: (p) => `${tOr(`alerts.tab.${p.tab}`, p.tab)} — ${t("nav.alerts")}`, need: "read" },

@@ -1,0 +1,104 @@
+package app
+
+import (
+	"context"
+
+	"citywatch/config"
+	"citywatch/dashboards"
+	"citywatch/dashboards/siteplan"
+)
+
+// siteplanConfig translates the sites, map and plans sections (validated at load).
+func siteplanConfig(c *config.Config) siteplan.Config {
+	out := siteplan.Config{MaxImageBytes: int64(c.Plans.MaxImageBytes), TileURL: c.Map.TileURL, Attribution: c.Map.Attribution}
+	for _, s := range c.Sites {
+		l := siteplan.Location{Site: s.Site, Name: s.Name}
+		if s.Lat != nil && s.Lon != nil {
+			l.Lat, l.Lon = *s.Lat, *s.Lon
+		}
+		out.Sites = append(out.Sites, l)
+	}
+	return out
+}
+
+// buildPlans builds the site plans on the metadata database. Markers may name only the site's own devices
+// and cameras, as the registry and the camera monitor know them.
+func (a *App) buildPlans() error {
+	var err error
+	a.plans, err = siteplan.New(siteplanConfig(a.cfg), siteplan.Deps{DB: a.meta, Audit: a.audit, ClientIP: a.auth.ClientIP,
+		Locate: a.locateItem, Rooms: a.planRooms, Logger: a.log, Registerer: a.reg})
+	return err
+}
+
+// planRooms are the ward's rooms of site that have a plan position.
+func (a *App) planRooms(ctx context.Context, site string) ([]siteplan.Room, error) {
+	if a.ward == nil {
+		return nil, nil
+	}
+	rooms, err := a.ward.Store().Rooms(ctx, site)
+	if err != nil {
+		return nil, err
+	}
+	var out []siteplan.Room
+	for _, r := range rooms {
+		if r.PlanX != nil && r.PlanY != nil {
+			out = append(out, siteplan.Room{Name: r.Name, X: *r.PlanX, Y: *r.PlanY})
+		}
+	}
+	return out, nil
+}
+
+// locateItem is the site of a device or camera, for siteplan.Deps.Locate.
+func (a *App) locateItem(kind, id string) (string, bool) {
+	switch kind {
+	case "device":
+		if info := a.ingestInfo(); info != nil {
+			for _, d := range info.Devices() {
+				if d.ID == id {
+					return d.Labels["site"], true
+				}
+			}
+		}
+	case "camera":
+		if info := a.camerasInfo(); info != nil {
+			if c, err := info.Camera(id); err == nil {
+				return c.Site, true
+			}
+		}
+	}
+	return "", false
+}
+
+// planRoutes are the site plans' and the map's HTTP routes for the server.
+func (a *App) planRoutes() []dashboards.Route {
+	if a.plans == nil {
+		return nil
+	}
+	var out []dashboards.Route
+	for _, r := range a.plans.Routes() {
+		out = append(out, dashboards.Route{Rule: r.Rule, Handler: r.Handler})
+	}
+	return out
+}
+
+// planPage is what the HTTP server must allow for the plans and the map: larger uploads, the tile server.
+func (a *App) planPage() dashboards.PlanPage {
+	p := dashboards.PlanPage{MaxImageBytes: int64(a.cfg.Plans.MaxImageBytes)}
+	if o := a.cfg.Map.TileOrigin(); o != "" {
+		p.ImgSources = []string{o}
+	}
+	return p
+}
+
+// demoSites place the demo's simulated sites (sim.DefaultSites) in Ho Chi Minh City, for the Overview's map.
+func demoSites() []config.SiteConfig {
+	at := func(site, name string, lat, lon float64) config.SiteConfig {
+		return config.SiteConfig{Site: site, Name: name, Lat: &lat, Lon: &lon}
+	}
+	return []config.SiteConfig{
+		at("q-hotel-1", "Khách sạn cách ly 1", 10.7769, 106.7009),
+		at("q-hotel-2", "Khách sạn cách ly 2", 10.8011, 106.7147),
+		at("embankment", "Kè Bến Nghé", 10.7680, 106.7062),
+		at("market-square", "Chợ Bến Thành", 10.7725, 106.6980),
+	}
+}
