@@ -44,12 +44,12 @@ type ExternalConfig struct {
 	// citywatch's configuration defaults it to 1. With QoS 1 or 2 a message is acknowledged only after it was
 	// stored, so nothing is lost across crashes, restarts and store failures (duplicates are possible).
 	QoS byte
-	// MaxInflight bounds the messages received and not yet handled (queued or being handled). When it is
-	// reached, reading from the broker pauses. It defaults to 256.
+	// MaxInflight bounds the messages received and not yet handled (queued, being handled or waiting for
+	// their commit). When it is reached, reading from the broker pauses. It defaults to 256.
 	MaxInflight int
-	// Workers is how many messages are handled at once. Messages are assigned to workers by topic, so the
-	// messages of one topic are handled (and stored) in the order received. It defaults to 16, at most
-	// MaxInflight.
+	// Workers is how many messages are mapped at once. Messages are assigned to workers by topic, so the
+	// messages of one topic are stored in the order received (a message whose store failed is retried after
+	// them when the Handler is asynchronous, the pipeline). It defaults to 16, at most MaxInflight.
 	Workers int
 	// ReconnectMin and ReconnectMax bound the exponential backoff between connection attempts. They default to
 	// 500ms and 30s. The backoff restarts from ReconnectMin after a connection that lasted ReconnectMax.
