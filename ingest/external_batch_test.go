@@ -32,6 +32,16 @@ func (a *firstBlocksAppender) Append(_ context.Context, s []store.Sample) error 
 	return nil
 }
 
+// first is the size of the first call, 0 before it.
+func (a *firstBlocksAppender) first() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.sizes) == 0 {
+		return 0
+	}
+	return a.sizes[0]
+}
+
 func (a *firstBlocksAppender) total() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -62,9 +72,11 @@ func TestExternalSharesCommits(t *testing.T) {
 	for i := range n {
 		pub(fmt.Sprintf("city/d1/s1/dev%d", i), "x=1")
 	}
-	// The first message's commit is blocked: the others must all be queued for the next one.
-	require.Eventually(t, func() bool { return len(p.batcher.q) >= n-1 }, 10*time.Second, 5*time.Millisecond,
-		"messages queued for the next commit: %d of %d", len(p.batcher.q), n-1)
+	// The first commit (the first message, or the few queued before it started) is blocked: all the others
+	// must be queued for the next one. Each message has one sample.
+	queued := func() int { return len(p.batcher.q) + app.first() }
+	require.Eventually(t, func() bool { return queued() == n }, 10*time.Second, 5*time.Millisecond,
+		"messages in the blocked commit or queued for the next: %d of %d", queued(), n)
 	release()
 	require.Eventually(t, func() bool { return app.total() == n }, 10*time.Second, 5*time.Millisecond)
 }

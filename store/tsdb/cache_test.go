@@ -10,21 +10,23 @@ import (
 	"citywatch/store"
 )
 
+func lb(name, value string) store.Label { return store.Label{Name: name, Value: value} }
+
 // matchCases are samples checked against the cached series x{a="1", b="2"}.
 var matchCases = []struct {
 	name   string
 	sample store.Sample
 	want   bool
 }{
-	{"same", store.Sample{Name: "x", Labels: []store.Label{{"a", "1"}, {"b", "2"}}}, true},
-	{"empty values are no labels", store.Sample{Name: "x", Labels: []store.Label{{"0", ""}, {"a", "1"}, {"ab", ""}, {"b", "2"}, {"c", ""}}}, true},
-	{"other name", store.Sample{Name: "y", Labels: []store.Label{{"a", "1"}, {"b", "2"}}}, false},
-	{"other value", store.Sample{Name: "x", Labels: []store.Label{{"a", "1"}, {"b", "3"}}}, false},
-	{"missing label", store.Sample{Name: "x", Labels: []store.Label{{"a", "1"}}}, false},
-	{"extra label", store.Sample{Name: "x", Labels: []store.Label{{"a", "1"}, {"b", "2"}, {"c", "3"}}}, false},
-	{"unsorted", store.Sample{Name: "x", Labels: []store.Label{{"b", "2"}, {"a", "1"}}}, false},
-	{"repeated", store.Sample{Name: "x", Labels: []store.Label{{"a", "1"}, {"a", "1"}}}, false},
-	{"__name__ as a label", store.Sample{Name: "x", Labels: []store.Label{{"__name__", "x"}, {"a", "1"}, {"b", "2"}}}, false},
+	{"same", store.Sample{Name: "x", Labels: []store.Label{lb("a", "1"), lb("b", "2")}}, true},
+	{"empty values are no labels", store.Sample{Name: "x", Labels: []store.Label{lb("0", ""), lb("a", "1"), lb("ab", ""), lb("b", "2"), lb("c", "")}}, true},
+	{"other name", store.Sample{Name: "y", Labels: []store.Label{lb("a", "1"), lb("b", "2")}}, false},
+	{"other value", store.Sample{Name: "x", Labels: []store.Label{lb("a", "1"), lb("b", "3")}}, false},
+	{"missing label", store.Sample{Name: "x", Labels: []store.Label{lb("a", "1")}}, false},
+	{"extra label", store.Sample{Name: "x", Labels: []store.Label{lb("a", "1"), lb("b", "2"), lb("c", "3")}}, false},
+	{"unsorted", store.Sample{Name: "x", Labels: []store.Label{lb("b", "2"), lb("a", "1")}}, false},
+	{"repeated", store.Sample{Name: "x", Labels: []store.Label{lb("a", "1"), lb("a", "1")}}, false},
+	{"__name__ as a label", store.Sample{Name: "x", Labels: []store.Label{lb("__name__", "x"), lb("a", "1"), lb("b", "2")}}, false},
 	{"no labels", store.Sample{Name: "x"}, false},
 }
 
@@ -38,7 +40,7 @@ func TestSeriesEntryMatches(t *testing.T) {
 	}
 	// Labels that sort before __name__ (upper case) are matched where the label set keeps them.
 	up := newSeriesEntry(labels.FromStrings("__name__", "x", "A", "1", "b", "2"))
-	require.True(t, up.matches(&store.Sample{Name: "x", Labels: []store.Label{{"A", "1"}, {"b", "2"}}}))
+	require.True(t, up.matches(&store.Sample{Name: "x", Labels: []store.Label{lb("A", "1"), lb("b", "2")}}))
 }
 
 // TestSeriesCacheUnsortedSpelling: a sample whose labels are not sorted misses the fast match every time; it must
@@ -49,9 +51,9 @@ func TestSeriesCacheUnsortedSpelling(t *testing.T) {
 	defer db.Close()
 	ctx := context.Background()
 	for i := range 50 {
-		s := store.Sample{Name: "x", Labels: []store.Label{{"b", "2"}, {"a", "1"}}, T: int64(1000 + i), V: float64(i)}
+		s := store.Sample{Name: "x", Labels: []store.Label{lb("b", "2"), lb("a", "1")}, T: int64(1000 + i), V: float64(i)}
 		require.NoError(t, db.Append(ctx, []store.Sample{s}))
-		s.Labels = []store.Label{{"a", "1"}, {"b", "2"}}
+		s.Labels = []store.Label{lb("a", "1"), lb("b", "2")}
 		s.T += 1000
 		require.NoError(t, db.Append(ctx, []store.Sample{s}))
 	}
