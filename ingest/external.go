@@ -44,12 +44,12 @@ type ExternalConfig struct {
 	// citywatch's configuration defaults it to 1. With QoS 1 or 2 a message is acknowledged only after it was
 	// stored, so nothing is lost across crashes, restarts and store failures (duplicates are possible).
 	QoS byte
-	// MaxInflight bounds the messages received and not yet handled (queued or being handled). When it is
-	// reached, reading from the broker pauses. It defaults to 256.
+	// MaxInflight bounds the messages received and not yet handled (queued, being handled or waiting for
+	// their commit). When it is reached, reading from the broker pauses. It defaults to 256.
 	MaxInflight int
-	// Workers is how many messages are handled at once. Messages are assigned to workers by topic, so the
-	// messages of one topic are handled (and stored) in the order received. It defaults to 16, at most
-	// MaxInflight.
+	// Workers is how many messages are mapped at once. Messages are assigned to workers by topic, so the
+	// messages of one topic are stored in the order received (a message whose store failed is retried after
+	// them when the Handler is asynchronous, the pipeline). It defaults to 16, at most MaxInflight.
 	Workers int
 	// ReconnectMin and ReconnectMax bound the exponential backoff between connection attempts. They default to
 	// 500ms and 30s. The backoff restarts from ReconnectMin after a connection that lasted ReconnectMax.
@@ -136,7 +136,16 @@ type External struct {
 
 	queues  []chan item
 	pending atomic.Int64
-	idle    chan struct{} // signalled when pending drops to 0 while stopping
+	// async is h when it stores the messages of several workers with one commit without each waiting (the
+	// pipeline); nil otherwise.
+	async AsyncHandler
+	// slots holds one token per message received and not finished: MaxInflight bounds them even while the
+	// workers do not wait for their messages' commits.
+	slots chan struct{}
+	// retryQ holds messages whose asynchronous store failed, for the retry worker (capacity MaxInflight: it
+	// never blocks the pipeline's commit goroutine that completes them).
+	retryQ chan item
+	idle   chan struct{} // signalled when pending drops to 0 while stopping
 
 	ctx         context.Context // for Handle; cancelled when Close gives up draining
 	cancel      context.CancelFunc
@@ -170,6 +179,14 @@ type item struct {
 	msg      paho.Message
 	conn     *connection
 	received time.Time
+	slot     bool // holds a token of slots
+}
+
+// AsyncHandler is a Handler that can also take a message without waiting for it to be stored, and call done
+// with what Handle would have returned (*Pipeline implements it).
+type AsyncHandler interface {
+	Handler
+	HandleAsync(ctx context.Context, m Message, done func(error))
 }
 
 // connection is one MQTT connection of the source. done is closed when it is lost or dropped on purpose.
@@ -250,6 +267,9 @@ func NewExternal(cfg ExternalConfig, h Handler, deps ExternalDeps) (*External, e
 		e.now = time.Now
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
+	e.async, _ = h.(AsyncHandler)
+	e.slots = make(chan struct{}, cfg.MaxInflight)
+	e.retryQ = make(chan item, cfg.MaxInflight)
 	perQueue := max(1, cfg.MaxInflight/cfg.Workers-1) // the worker holds one more
 	for range cfg.Workers {
 		e.queues = append(e.queues, make(chan item, perQueue))
@@ -425,8 +445,10 @@ func (e *External) Start() error {
 	e.started = true
 	for _, q := range e.queues {
 		e.workers.Add(1)
-		go e.work(q)
+		go e.work(q, e.process)
 	}
+	e.workers.Add(1)
+	go e.work(e.retryQ, e.processSync)
 	go e.run()
 	return nil
 }
@@ -635,8 +657,9 @@ func (e *External) clientOptions(conn *connection) *paho.ClientOptions {
 	return o
 }
 
-// dispatch queues a received message to the worker of its topic. It blocks while that worker's queue is full
-// and gives up (without acknowledging) when the connection ends or the source closes.
+// dispatch queues a received message to the worker of its topic. It blocks while MaxInflight messages are
+// held or that worker's queue is full, and gives up (without acknowledging) when the connection ends or the
+// source closes.
 func (e *External) dispatch(c paho.Client, conn *connection, m paho.Message) {
 	it := item{msg: m, conn: conn, received: e.now()}
 	e.pending.Add(1)
@@ -644,10 +667,23 @@ func (e *External) dispatch(c paho.Client, conn *connection, m paho.Message) {
 		e.drop(it, "closing")
 		return
 	}
-	q := e.queues[maphash.String(e.seed, m.Topic())%uint64(len(e.queues))]
-	select {
-	case q <- it:
+	if why := waitSend(e, c, conn, e.slots, struct{}{}); why != "" {
+		e.drop(it, why)
 		return
+	}
+	it.slot = true
+	q := e.queues[maphash.String(e.seed, m.Topic())%uint64(len(e.queues))]
+	if why := waitSend(e, c, conn, q, it); why != "" {
+		e.drop(it, why)
+	}
+}
+
+// waitSend sends v on ch, waiting until the connection ends or the source closes; it returns why it gave up,
+// or "" once sent.
+func waitSend[T any](e *External, c paho.Client, conn *connection, ch chan T, v T) string {
+	select {
+	case ch <- v:
+		return ""
 	default:
 	}
 	// paho reports a lost connection only after this handler returned, so check its state while blocked.
@@ -655,30 +691,27 @@ func (e *External) dispatch(c paho.Client, conn *connection, m paho.Message) {
 	defer t.Stop()
 	for {
 		select {
-		case q <- it:
-			return
+		case ch <- v:
+			return ""
 		case <-conn.done:
-			e.drop(it, "connection ended")
-			return
+			return "connection ended"
 		case <-e.stopping:
-			e.drop(it, "closing")
-			return
+			return "closing"
 		case <-t.C:
 			if !c.IsConnectionOpen() {
-				e.drop(it, "connection ended")
-				return
+				return "connection ended"
 			}
 		}
 	}
 }
 
 // work handles the messages of one queue in order until the source stops.
-func (e *External) work(q chan item) {
+func (e *External) work(q chan item, process func(item)) {
 	defer e.workers.Done()
 	for {
 		select {
 		case it := <-q:
-			e.process(it)
+			process(it)
 		case <-e.workersStop:
 			for {
 				select {
@@ -692,8 +725,40 @@ func (e *External) work(q chan item) {
 	}
 }
 
-// process hands one message to the Handler and acknowledges it once handled, retrying store failures.
+// process hands one message to the Handler. With an AsyncHandler the worker goes on to its next message
+// while this one waits for its commit (so the messages of all workers share commits, in the order of each
+// topic): it is acknowledged once stored, and a store failure hands it to the retry worker (retryQ), which
+// retries with processSync.
 func (e *External) process(it item) {
+	if e.async == nil {
+		e.processSync(it)
+		return
+	}
+	m := Message{Topic: it.msg.Topic(), Payload: it.msg.Payload(), Received: it.received, Source: e.cfg.Name}
+	e.async.HandleAsync(e.ctx, m, func(err error) {
+		if err == nil {
+			e.acked(it)
+			return
+		}
+		select {
+		case e.retryQ <- it:
+		default: // cannot happen: retryQ holds MaxInflight, as many as messages held
+			e.drop(it, "retry queue full")
+		}
+	})
+}
+
+// acked acknowledges a stored message and finishes it.
+func (e *External) acked(it item) {
+	it.msg.Ack()
+	if e.storeFailing.Load() {
+		e.storeRecovered()
+	}
+	e.finish(it)
+}
+
+// processSync hands one message to the Handler and acknowledges it once handled, retrying store failures.
+func (e *External) processSync(it item) {
 	m := Message{Topic: it.msg.Topic(), Payload: it.msg.Payload(), Received: it.received, Source: e.cfg.Name}
 	qos := it.msg.Qos()
 	start := time.Now()
@@ -701,11 +766,7 @@ func (e *External) process(it item) {
 	for {
 		err := e.h.Handle(e.ctx, m)
 		if err == nil {
-			it.msg.Ack()
-			if e.storeFailing.Load() {
-				e.storeRecovered()
-			}
-			e.done()
+			e.acked(it)
 			return
 		}
 		e.storeFailed(err)
@@ -751,6 +812,14 @@ func (e *External) drop(it item, why string) {
 		}
 	} else {
 		e.unackedLost.Inc()
+	}
+	e.finish(it)
+}
+
+// finish marks one message as finished and frees its token.
+func (e *External) finish(it item) {
+	if it.slot {
+		<-e.slots
 	}
 	e.done()
 }

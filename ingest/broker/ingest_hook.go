@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -134,28 +135,21 @@ func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 		}
 		return pk, nil
 	}
+	q := getAsyncPublish()
+	q.h, q.cl = h, cl
 	if pk.FixedHeader.Qos == 0 {
-		h.async.HandleAsync(h.ctx, msg, func(err error) {
-			if err != nil {
-				h.failed(cl, pk, err)
-			}
-		})
+		// Routed at once; only a failure needs the topic (the packet itself is not kept).
+		q.topic = pk.TopicName
+		h.async.HandleAsync(h.ctx, msg, q.qos0Done)
 		return pk, nil
 	}
 	// Completed at once (a message rejected for its content, or nothing to store): answer in place, as the
 	// synchronous path does, instead of giving it back to mochi from inside its own OnPublish.
-	var state atomic.Int32 // 0: in HandleAsync, 1: returned, 2: completed in place
-	var inPlace error
-	h.async.HandleAsync(h.ctx, msg, func(err error) {
-		if state.Load() == 0 {
-			inPlace = err // before the swap, which publishes it to the reader below
-			if state.CompareAndSwap(0, 2) {
-				return
-			}
-		}
-		h.stored(cl, pk, err)
-	})
-	if !state.CompareAndSwap(0, 1) {
+	q.pk = pk
+	h.async.HandleAsync(h.ctx, msg, q.qos1Done)
+	if !q.state.CompareAndSwap(0, 1) {
+		inPlace := q.inPlace
+		q.release()
 		if inPlace != nil {
 			return h.failed(cl, pk, inPlace)
 		}
@@ -164,11 +158,63 @@ func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 	return pk, packets.ErrRejectPacket // for now; stored() gives it back
 }
 
+// asyncPublish is a publish handed to the AsyncSink, until its completion. It is pooled, with its completion
+// functions made once, because a closure over the packet would move the whole packets.Packet (about 1.7 KB) to
+// the heap for every publish, whatever its QoS.
+type asyncPublish struct {
+	h     *ingestHook
+	cl    *mqtt.Client
+	topic string         // QoS 0
+	pk    packets.Packet // QoS 1/2: given back to mochi once stored
+	// state is 0 while OnPublish is in HandleAsync, 1 once it returned, 2 when completed in place (inPlace set
+	// before the swap that publishes it to OnPublish).
+	state   atomic.Int32
+	inPlace error
+
+	qos0Done, qos1Done func(error)
+}
+
+// asyncPublishes recycles asyncPublish values (a sync.Pool without New: its New would refer back to it).
+var asyncPublishes sync.Pool
+
+func getAsyncPublish() *asyncPublish {
+	if q, ok := asyncPublishes.Get().(*asyncPublish); ok {
+		return q
+	}
+	q := &asyncPublish{}
+	q.qos0Done, q.qos1Done = q.completeQoS0, q.completeQoS1
+	return q
+}
+
+func (q *asyncPublish) release() {
+	q.h, q.cl, q.topic, q.pk, q.inPlace = nil, nil, "", packets.Packet{}, nil
+	q.state.Store(0)
+	asyncPublishes.Put(q)
+}
+
+func (q *asyncPublish) completeQoS0(err error) {
+	if err != nil {
+		q.h.failedQoS0(q.cl, q.topic, err)
+	}
+	q.release()
+}
+
+func (q *asyncPublish) completeQoS1(err error) {
+	if q.state.Load() == 0 {
+		q.inPlace = err
+		if q.state.CompareAndSwap(0, 2) {
+			return // OnPublish answers and releases q
+		}
+	}
+	q.h.stored(q.cl, &q.pk, err)
+	q.release()
+}
+
 // stored completes a QoS 1/2 message whose batch was committed (err nil) or failed: mochi acknowledges and
 // routes it, or the publisher is told it was not stored.
-func (h *ingestHook) stored(cl *mqtt.Client, pk packets.Packet, err error) {
+func (h *ingestHook) stored(cl *mqtt.Client, pk *packets.Packet, err error) {
 	if err != nil {
-		_, _ = h.failed(cl, pk, err)
+		_, _ = h.failed(cl, *pk, err)
 		return
 	}
 	// Routing happens now, not when the publisher's read loop saw the message: wait here for subscribers
@@ -179,7 +225,14 @@ func (h *ingestHook) stored(cl *mqtt.Client, pk packets.Packet, err error) {
 	}
 	pk.Ignore = true
 	// An error means the client is gone: it was not acknowledged and redelivers with its session.
-	_ = h.srv.InjectPacket(cl, pk)
+	_ = h.srv.InjectPacket(cl, *pk)
+}
+
+// failedQoS0 counts and logs a QoS 0 message the Sink failed to store: nothing can be redelivered.
+func (h *ingestHook) failedQoS0(cl *mqtt.Client, topic string, err error) {
+	h.m.ingestFailures.WithLabelValues(outcomeDropped).Inc()
+	h.logs.log(slog.LevelError, "ingest/"+outcomeDropped, "ingest sink failed to store an MQTT message",
+		"err", err, "outcome", outcomeDropped, "client", cl.ID, "topic", topic, "qos", byte(0))
 }
 
 func (h *ingestHook) failed(cl *mqtt.Client, pk packets.Packet, err error) (packets.Packet, error) {
@@ -187,6 +240,8 @@ func (h *ingestHook) failed(cl *mqtt.Client, pk packets.Packet, err error) (pack
 	outcome := outcomeDropped
 	switch {
 	case qos == 0:
+		h.failedQoS0(cl, pk.TopicName, err)
+		return pk, nil
 	case cl.Properties.ProtocolVersion >= 5:
 		outcome = outcomeNacked
 	default:

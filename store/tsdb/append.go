@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -88,8 +87,10 @@ func (d *DB) Append(ctx context.Context, samples []store.Sample) error {
 					continue
 				}
 			}
-			e = newSeriesEntry(s, lset)
-			sh.insert(b.hashes[i], e)
+			if e = sh.lookupSet(b.hashes[i], lset); e == nil {
+				e = newSeriesEntry(lset)
+				sh.insert(b.hashes[i], e)
+			}
 		}
 		if s.T != runT {
 			runT = s.T
@@ -401,10 +402,10 @@ const numShards = 64
 // cache to the recently active series.
 const cacheGeneration = time.Hour
 
-// seriesEntry caches a series' TSDB label set and reference, keyed by the sample's name and labels as given.
+// seriesEntry caches a series' TSDB reference, keyed by the hash of the sample's name and labels as given. It
+// holds no copy of the labels: the label set is the one the head's series holds (the same string, shared), and
+// a sample is matched against it, so a cached series costs 48 bytes plus its map slot on top of the TSDB's own.
 type seriesEntry struct {
-	name     string
-	labels   []store.Label
 	lset     labels.Labels
 	lsetHash uint64
 	// ref is the TSDB head reference, 0 until the first append. A stale reference (series garbage-collected
@@ -413,21 +414,40 @@ type seriesEntry struct {
 	next *seriesEntry // Next entry with the same hash.
 }
 
-func newSeriesEntry(s *store.Sample, lset labels.Labels) *seriesEntry {
-	ls := make([]store.Label, len(s.Labels))
-	for i, l := range s.Labels {
-		// Clone: the sample's strings may point into a large message buffer.
-		ls[i] = store.Label{Name: strings.Clone(l.Name), Value: strings.Clone(l.Value)}
-	}
-	return &seriesEntry{name: strings.Clone(s.Name), labels: ls, lset: lset, lsetHash: lset.Hash()}
+func newSeriesEntry(lset labels.Labels) *seriesEntry {
+	return &seriesEntry{lset: lset, lsetHash: lset.Hash()}
 }
 
+// errNoMatch stops matches' walk over the label set at the first difference.
+var errNoMatch = errors.New("no match")
+
+// matches reports whether the sample is the entry's series: its name and its non-empty labels, in the order
+// given, are exactly the label set's (whose __name__ sits where it sorts). A sample whose labels are not
+// sorted does not match and takes the slow path (buildLabels, then the chain is searched by label set).
 func (e *seriesEntry) matches(s *store.Sample) bool {
-	if e.name != s.Name || len(e.labels) != len(s.Labels) {
+	j, named := 0, false
+	err := e.lset.Validate(func(l labels.Label) error {
+		if l.Name == labels.MetricName {
+			if l.Value != s.Name {
+				return errNoMatch
+			}
+			named = true
+			return nil
+		}
+		for j < len(s.Labels) && s.Labels[j].Value == "" {
+			j++
+		}
+		if j == len(s.Labels) || s.Labels[j] != (store.Label{Name: l.Name, Value: l.Value}) {
+			return errNoMatch
+		}
+		j++
+		return nil
+	})
+	if err != nil || !named {
 		return false
 	}
-	for i, l := range s.Labels {
-		if e.labels[i] != l {
+	for ; j < len(s.Labels); j++ {
+		if s.Labels[j].Value != "" {
 			return false
 		}
 	}
@@ -469,6 +489,18 @@ func (s *shard) lookup(h uint64, smp *store.Sample) *seriesEntry {
 			promoted := *e
 			s.insert(h, &promoted)
 			return &promoted
+		}
+	}
+	return nil
+}
+
+// lookupSet returns the current generation's entry under hash h whose label set is lset: a sample spelled
+// differently from the label set (labels not sorted) never matches, and must find its series here rather than
+// add an entry per message.
+func (s *shard) lookupSet(h uint64, lset labels.Labels) *seriesEntry {
+	for e := s.cur[h]; e != nil; e = e.next {
+		if labels.Equal(e.lset, lset) {
+			return e
 		}
 	}
 	return nil
