@@ -37,6 +37,7 @@ import (
 	"citywatch/ingest"
 	"citywatch/ingest/broker"
 	"citywatch/ingest/mapping"
+	"citywatch/internal/clock"
 	"citywatch/internal/sqlitedb"
 	"citywatch/retention"
 	"citywatch/store"
@@ -66,6 +67,9 @@ type Options struct {
 	LivePingInterval time.Duration
 	// Flags are the command-line flags by name, for /api/v1/status/flags. Nil reports none.
 	Flags map[string]string
+	// RetentionClock runs retention by purpose (app/privacy.go); nil is the real clock. Tests move a
+	// clock.Fake past a retention period.
+	RetentionClock clock.Clock
 }
 
 // App is a configured citywatch: New builds every component, Run starts them and stops them when ctx ends.

@@ -55,16 +55,16 @@ func retentionConfig(p config.PrivacyConfig) retention.Config {
 // buildRetention builds retention by purpose over the occupants' store (the ward), the clips and the audit
 // trail. Without an occupants store there is nothing kept for a purpose and no engine is built.
 //
-// The ward plugs in with a small adapter (retention.Occupants): EndedBefore lists the occupancies whose status
-// is not active and whose status time is before t, each with its site, id, case id, personal name and contact
-// (as Names), the camera bound to its room, and its start and status time (End); Purge deletes the personal
-// fields and manual readings of that one occupancy (not of every occupancy ended before a time: sites have
-// their own periods).
+// The ward's store is the occupants store (ward.Store implements retention.Occupants): EndedBefore lists the
+// occupancies whose status is not active and whose status time is before t, each with its site, id, case id,
+// personal name and contact (as Names), the camera bound to its room, and its start and status time (End);
+// Purge deletes the personal fields and manual readings of that one occupancy (sites have their own periods)
+// and pseudonymises the ward events naming it. buildWard calls it.
 func (a *App) buildRetention(occ retention.Occupants) error {
 	if occ == nil {
 		return nil
 	}
-	deps := retention.Deps{Occupants: occ, DB: a.meta, Logger: a.log, Registerer: a.reg}
+	deps := retention.Deps{Occupants: occ, DB: a.meta, Logger: a.log, Registerer: a.reg, Clock: a.opts.RetentionClock}
 	if a.media != nil {
 		deps.Clips = a.media
 	}
