@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	"citywatch/cameras"
 	"citywatch/cameras/analyze"
 	"citywatch/cameras/privacymask"
 	"citywatch/config"
@@ -86,4 +87,30 @@ func (a *App) runRetention(ctx context.Context, wg *sync.WaitGroup) {
 		defer wg.Done()
 		_ = a.retention.Run(ctx)
 	}()
+}
+
+// The demo's camera with a privacy mask: cam2 films a room of q-hotel-1 whose bed (the lower right of the
+// picture) is painted black into its snapshots and clips, and whose live view is refused to users without
+// video_unmasked (health staff see the masked snapshot and why).
+const (
+	demoMaskedCamera = "cam2"
+	demoBedMask      = "bed: 0.5,0.45 1,0.45 1,1 0.5,1"
+)
+
+// withDemoPrivacyMask makes the demo's demoMaskedCamera a configured camera with a privacy mask (cameras of
+// Options carry none) and returns the other cameras.
+func withDemoPrivacyMask(cfg *config.Config, cams []cameras.CameraConfig) []cameras.CameraConfig {
+	out := make([]cameras.CameraConfig, 0, len(cams))
+	for _, c := range cams {
+		if c.ID != demoMaskedCamera {
+			out = append(out, c)
+			continue
+		}
+		cc := config.DefaultCamera()
+		cc.ID, cc.Name, cc.Site, cc.URL = c.ID, "Room camera 2 (bed masked)", c.Site, c.URL
+		cc.Username, cc.Password = c.Username, config.Secret(c.Password)
+		cc.PrivacyMasks = []string{demoBedMask}
+		cfg.Cameras = append(cfg.Cameras, cc)
+	}
+	return out
 }
