@@ -94,7 +94,11 @@ func TestRetentionEndToEnd(t *testing.T) {
 	api("POST", occPath+"/status", `{"status":"released"}`, 200)
 	require.NotEmpty(t, filesWith(t, dir, name), "the check must be able to see the name")
 
-	// The engine swept at start (nothing due) and waits for its next tick: move its clock 31 days on.
+	// The engine swept at start (nothing due; it sets the last-sweep gauge to its clock's time when done) and
+	// waits for its next tick: move its clock 31 days on.
+	pollUntil(t, 20*time.Second, "the sweep at start", func() bool {
+		return lastSweep(t, a) == float64(clk.Now().Unix())
+	})
 	waitCtx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	require.NoError(t, clk.BlockUntil(waitCtx, 1), "the retention engine waits on its clock")
