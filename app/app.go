@@ -38,6 +38,7 @@ import (
 	"citywatch/ingest"
 	"citywatch/ingest/broker"
 	"citywatch/ingest/mapping"
+	"citywatch/internal/clock"
 	"citywatch/internal/sqlitedb"
 	"citywatch/retention"
 	"citywatch/store"
@@ -71,6 +72,9 @@ type Options struct {
 	// configuration to apply. Run owns the goroutine that waits for them. Either nil: no signal reloads.
 	ReloadSignals <-chan os.Signal
 	ReloadConfig  func() (*config.Config, error)
+	// RetentionClock runs retention by purpose (app/privacy.go); nil is the real clock. Tests move a
+	// clock.Fake past a retention period.
+	RetentionClock clock.Clock
 }
 
 // App is a configured citywatch: New builds every component, Run starts them and stops them when ctx ends.

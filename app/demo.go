@@ -129,6 +129,7 @@ func RunDemo(ctx context.Context, o DemoOptions, stdout io.Writer, log *slog.Log
 	cams = append(cams, cameras.CameraConfig{ID: "door1", Name: "Door camera (wrong password)", Site: "q-hotel-2",
 		URL: camSim.URL(1), Username: demoCameraUser, Password: "not-the-password"})
 
+	cams = withDemoPrivacyMask(cfg, cams) // app/privacy.go
 	if !loopback(cfg.HTTP.Listen) {
 		log.Warn("the dashboard listens beyond this machine: requests without credentials are refused, sign in", "http", cfg.HTTP.Listen)
 	}

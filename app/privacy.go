@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	"citywatch/cameras"
 	"citywatch/cameras/analyze"
 	"citywatch/cameras/privacymask"
 	"citywatch/config"
@@ -55,16 +56,16 @@ func retentionConfig(p config.PrivacyConfig) retention.Config {
 // buildRetention builds retention by purpose over the occupants' store (the ward), the clips and the audit
 // trail. Without an occupants store there is nothing kept for a purpose and no engine is built.
 //
-// The ward plugs in with a small adapter (retention.Occupants): EndedBefore lists the occupancies whose status
-// is not active and whose status time is before t, each with its site, id, case id, personal name and contact
-// (as Names), the camera bound to its room, and its start and status time (End); Purge deletes the personal
-// fields and manual readings of that one occupancy (not of every occupancy ended before a time: sites have
-// their own periods).
+// The ward's store is the occupants store (ward.Store implements retention.Occupants): EndedBefore lists the
+// occupancies whose status is not active and whose status time is before t, each with its site, id, case id,
+// personal name and contact (as Names), the camera bound to its room, and its start and status time (End);
+// Purge deletes the personal fields and manual readings of that one occupancy (sites have their own periods)
+// and pseudonymises the ward events naming it. buildWard calls it.
 func (a *App) buildRetention(occ retention.Occupants) error {
 	if occ == nil {
 		return nil
 	}
-	deps := retention.Deps{Occupants: occ, DB: a.meta, Logger: a.log, Registerer: a.reg}
+	deps := retention.Deps{Occupants: occ, DB: a.meta, Logger: a.log, Registerer: a.reg, Clock: a.opts.RetentionClock}
 	if a.media != nil {
 		deps.Clips = a.media
 	}
@@ -86,4 +87,30 @@ func (a *App) runRetention(ctx context.Context, wg *sync.WaitGroup) {
 		defer wg.Done()
 		_ = a.retention.Run(ctx)
 	}()
+}
+
+// The demo's camera with a privacy mask: cam2 films a room of q-hotel-1 whose bed (the lower right of the
+// picture) is painted black into its snapshots and clips, and whose live view is refused to users without
+// video_unmasked (health staff see the masked snapshot and why).
+const (
+	demoMaskedCamera = "cam2"
+	demoBedMask      = "bed: 0.5,0.45 1,0.45 1,1 0.5,1"
+)
+
+// withDemoPrivacyMask makes the demo's demoMaskedCamera a configured camera with a privacy mask (cameras of
+// Options carry none) and returns the other cameras.
+func withDemoPrivacyMask(cfg *config.Config, cams []cameras.CameraConfig) []cameras.CameraConfig {
+	out := make([]cameras.CameraConfig, 0, len(cams))
+	for _, c := range cams {
+		if c.ID != demoMaskedCamera {
+			out = append(out, c)
+			continue
+		}
+		cc := config.DefaultCamera()
+		cc.ID, cc.Name, cc.Site, cc.URL = c.ID, "Room camera 2 (bed masked)", c.Site, c.URL
+		cc.Username, cc.Password = c.Username, config.Secret(c.Password)
+		cc.PrivacyMasks = []string{demoBedMask}
+		cfg.Cameras = append(cfg.Cameras, cc)
+	}
+	return out
 }

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -14,7 +13,7 @@ import (
 )
 
 // TestPrivacyWiring: a camera's privacy_masks reach media (masked) and the analysis, an unmasked camera stays
-// unmasked, and the privacy section becomes the retention engine's settings once an occupants store exists.
+// unmasked, and the privacy section becomes the retention engine's settings built over the ward's store.
 func TestPrivacyWiring(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig(t, dir)
@@ -31,19 +30,10 @@ func TestPrivacyWiring(t *testing.T) {
 	require.True(t, a.media.Masked("room-101"))
 	require.False(t, a.media.Masked("corridor"))
 
-	require.Nil(t, a.retention, "no occupants store, no engine")
-	require.NoError(t, a.buildRetention(noOccupants{}))
-	require.NotNil(t, a.retention)
+	require.NotNil(t, a.retention, "built over the ward's store")
 	require.Equal(t, 7*24*time.Hour, a.retention.AfterRelease("q1"))
 	require.Equal(t, retention.DefaultAfterRelease, a.retention.AfterRelease("q2"))
 }
-
-type noOccupants struct{}
-
-func (noOccupants) EndedBefore(context.Context, time.Time) ([]retention.Occupancy, error) {
-	return nil, nil
-}
-func (noOccupants) Purge(context.Context, retention.Occupancy) (int64, error) { return 0, nil }
 
 func TestZonesBehindMask(t *testing.T) {
 	left := privacymask.Mask{{{0, 0}, {0.5, 0}, {0.5, 1}, {0, 1}}}

@@ -15,7 +15,8 @@ import (
 
 // buildWard builds the quarantine ward on the metadata database and the embedded TSDB: it reads wearables,
 // door zones and RSSI from the TSDB and publishes its series (ward_occupant_info, ...) into the same appender as
-// every sample, so rules and remote write see them. It needs the alert manager (the report's alerts).
+// every sample, so rules and remote write see them. It needs the alert manager (the report's alerts) and, for
+// retention by purpose built over its store, the media (clips) and the audit trail.
 func (a *App) buildWard() error {
 	cfg, err := wardConfig(a.cfg.Ward)
 	if err != nil {
@@ -23,7 +24,11 @@ func (a *App) buildWard() error {
 	}
 	a.ward, err = ward.New(cfg, ward.Deps{DB: a.meta, Reader: ward.QueryableReader{Q: a.db}, Appender: a.appender,
 		Audit: a.audit, Alerts: a.alerts, ClientIP: a.auth.ClientIP, Logger: a.log, Registerer: a.reg})
-	return err
+	if err != nil {
+		return err
+	}
+	// The ward's store is what retention by purpose purges; run (app.go) runs the engine.
+	return a.buildRetention(a.ward.Store())
 }
 
 // wardConfig translates the ward section (validated at load).

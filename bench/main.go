@@ -58,6 +58,7 @@ func main() {
 	skipQueryBudget := flag.Bool("skip-query-budget", false, "skip the hostile query load measurements")
 	skipCentre := flag.Bool("skip-centre", false, "skip the centre (storage.query → VictoriaMetrics) query measurements")
 	skipPrivacy := flag.Bool("skip-privacy", false, "skip the privacy mask (snapshot, clip, transcode) cost measurements")
+	skipWard := flag.Bool("skip-ward", false, "skip the ward and round view measurements (500-room site)")
 	uiDevices := flag.Int("ui-devices", 500, "devices publishing once a second for the SSE and page measurements")
 	uiCameras := flag.Int("ui-cameras", 50, "simulated cameras for the SSE and page measurements")
 	sseClientsN := flag.Int("sse-clients", 100, "concurrent /api/events clients")
@@ -149,6 +150,7 @@ func main() {
 		centreRows(add)
 	}
 	privacyRows(add, *skipPrivacy)
+	wardRows(add, *skipWard)
 
 	fmt.Printf("\nMachine: %d cores, %s/%s, %s. Command: `go run ./bench%s` (`make bench` runs it without flags). Load average (1/5/15 min) at the start: %s, at the end: %s. Took %s.\n\n",
 		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), argsString(), loadBefore, loadAverage(), time.Since(began).Round(time.Second))

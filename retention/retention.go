@@ -27,6 +27,7 @@ import (
 
 	"citywatch/cameras/media"
 	"citywatch/dashboards/audit"
+	"citywatch/internal/clock"
 )
 
 // DefaultAfterRelease is how long an occupant's personal data are kept after their stay ended.
@@ -47,6 +48,9 @@ type Occupancy struct {
 	Cameras []string
 	// Start is when the stay began; End when it ended (the release).
 	Start, End time.Time
+	// Pseudonym is set by the engine before Purge: the fresh pseudonym the deletion record and the audit trail
+	// name the occupant by from then on, for the store's own records that name the case id.
+	Pseudonym string
 }
 
 // Occupants is the store of occupancies (the ward). EndedBefore lists occupancies that ended before t;
@@ -96,8 +100,11 @@ type Deps struct {
 	Logger *slog.Logger
 	// Registerer registers the metrics; nil registers nothing.
 	Registerer prometheus.Registerer
-	// Now is the clock; nil is time.Now.
+	// Now is the clock; nil is Clock's, or time.Now.
 	Now func() time.Time
+	// Clock runs the sweeps' ticker (and tells the time when Now is nil); nil is the real clock. Tests pass a
+	// clock.Fake to move past a retention period without waiting.
+	Clock clock.Clock
 }
 
 // Engine runs retention by purpose.
@@ -106,6 +113,7 @@ type Engine struct {
 	deps Deps
 	log  *slog.Logger
 	now  func() time.Time
+	clk  clock.Clock
 
 	purged   *prometheus.CounterVec
 	failures prometheus.Counter
@@ -148,8 +156,9 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 		e.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	e.log = e.log.With("component", "retention")
+	e.clk = clock.Or(deps.Clock)
 	if e.now == nil {
-		e.now = time.Now
+		e.now = e.clk.Now
 	}
 	f := promauto.With(deps.Registerer)
 	e.purged = f.NewCounterVec(prometheus.CounterOpts{
@@ -290,6 +299,7 @@ func (e *Engine) purge(ctx context.Context, o Occupancy, rep *Report) error {
 			}
 		}
 	}
+	o.Pseudonym = pseudonym
 	personal, err := e.deps.Occupants.Purge(ctx, o)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("personal fields: %w", err))
@@ -339,7 +349,7 @@ func newPseudonym() string {
 
 // Run sweeps at once and then every Interval until ctx is done. It returns nil when ctx ends.
 func (e *Engine) Run(ctx context.Context) error {
-	t := time.NewTicker(e.cfg.Interval)
+	t := e.clk.NewTicker(e.cfg.Interval)
 	defer t.Stop()
 	for {
 		if _, err := e.Sweep(ctx); err != nil && ctx.Err() == nil {
@@ -348,7 +358,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-t.C():
 		}
 	}
 }

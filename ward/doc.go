@@ -7,8 +7,8 @@
 //
 // Everything lives in the metadata SQLite database (tables ward_*). Personal fields (name, contact) sit in their
 // own table, ward_personal, keyed by occupancy, so retention can delete them without touching the pseudonymous
-// record: Store.PurgeReleasedBefore deletes the personal fields and manual readings of occupancies released
-// before a time. Every view of an occupant's record is written to the audit trail (AuditOccupantView).
+// record: the Store is retention by purpose's occupants store (retention.Occupants), whose Purge deletes one
+// ended occupancy's personal fields and manual readings and pseudonymises the ward events naming its case id. Every view of an occupant's record is written to the audit trail (AuditOccupantView).
 //
 // # Alerts
 //

@@ -2,6 +2,7 @@ package ward
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -38,6 +39,8 @@ type env struct {
 	db    *tsdb.DB
 	audit *audit.Log
 	clock *clock
+	meta  *sql.DB
+	dir   string // the data directory: citywatch.db (and its -wal) and tsdb/
 }
 
 // newEnv builds a ward on a fresh metadata database and embedded TSDB, at now on a settable clock.
@@ -56,7 +59,7 @@ func newEnv(t testing.TB, now time.Time, cfg Config) *env {
 	require.NoError(t, err)
 	w, err := New(cfg, Deps{DB: meta, Reader: QueryableReader{db}, Appender: db, Audit: lg, Now: c.Now})
 	require.NoError(t, err)
-	return &env{ward: w, db: db, audit: lg, clock: c}
+	return &env{ward: w, db: db, audit: lg, clock: c, meta: meta, dir: dir}
 }
 
 // wearable appends one sample a second of metric for device at site over [from, to).

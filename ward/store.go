@@ -521,37 +521,3 @@ func (s *Store) Events(ctx context.Context, site string, from, to time.Time) ([]
 	}
 	return out, wrap("events", rows.Err())
 }
-
-// Purged counts what PurgeReleasedBefore deleted.
-type Purged struct {
-	Occupancies    int   `json:"occupancies"`
-	Personal       int64 `json:"personal"`
-	ManualReadings int64 `json:"manual_readings"`
-}
-
-// PurgeReleasedBefore deletes the personal fields and the manual readings of every occupancy that ended
-// (released, transferred, hospitalised) before t, and returns what it deleted. The pseudonymous record (case
-// id, room, period, status) stays. Retention by purpose (the privacy settings) calls it.
-func (s *Store) PurgeReleasedBefore(ctx context.Context, t time.Time) (Purged, error) {
-	var p Purged
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return p, wrap("purge", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
-	ended := `SELECT id FROM ward_occupancies WHERE status != 'active' AND status_at_ms < ?`
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+ended+`)`, ms(t)).Scan(&p.Occupancies); err != nil {
-		return p, wrap("purge", err)
-	}
-	res, err := tx.ExecContext(ctx, `DELETE FROM ward_personal WHERE occupancy_id IN (`+ended+`)`, ms(t))
-	if err != nil {
-		return p, wrap("purge", err)
-	}
-	p.Personal, _ = res.RowsAffected()
-	res, err = tx.ExecContext(ctx, `DELETE FROM ward_manual_readings WHERE occupancy_id IN (`+ended+`)`, ms(t))
-	if err != nil {
-		return p, wrap("purge", err)
-	}
-	p.ManualReadings, _ = res.RowsAffected()
-	return p, wrap("purge", tx.Commit())
-}

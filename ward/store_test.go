@@ -80,43 +80,6 @@ func TestManualReadingValidation(t *testing.T) {
 	assert.ErrorIs(t, err, ErrNotFound)
 }
 
-// TestPurgeReleasedBefore: the personal fields and manual readings of occupancies that ended before the cut-off
-// are deleted; those of active and recently ended occupancies stay, and so does every pseudonymous record.
-func TestPurgeReleasedBefore(t *testing.T) {
-	ctx := context.Background()
-	start := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
-	e := newEnv(t, start, Config{})
-	st := e.ward.Store()
-	var ids []int64
-	for _, name := range []string{"101", "102", "103"} {
-		r := e.room(t, "site-a", name, "w-"+name)
-		occ, err := st.CheckIn(ctx, "site-a", CheckIn{RoomID: r.ID, Name: "Person " + name, Contact: "c"}, "nurse")
-		require.NoError(t, err)
-		_, err = st.AddManualReading(ctx, "site-a", ManualReading{OccupancyID: occ.ID, Value: 36.6, EnteredBy: "nurse"})
-		require.NoError(t, err)
-		ids = append(ids, occ.ID)
-	}
-	e.clock.Set(start.Add(24 * time.Hour))
-	_, err := st.SetStatus(ctx, "site-a", ids[0], StatusReleased, "nurse") // ended long ago
-	require.NoError(t, err)
-	e.clock.Set(start.Add(40 * 24 * time.Hour))
-	_, err = st.SetStatus(ctx, "site-a", ids[1], StatusTransferred, "nurse") // ended recently
-	require.NoError(t, err)
-
-	p, err := st.PurgeReleasedBefore(ctx, e.clock.Now().Add(-30*24*time.Hour))
-	require.NoError(t, err)
-	assert.Equal(t, Purged{Occupancies: 1, Personal: 1, ManualReadings: 1}, p)
-
-	for i, want := range []bool{false, true, true} {
-		occ, err := st.Occupancy(ctx, "site-a", ids[i], true)
-		require.NoError(t, err, "the pseudonymous record stays")
-		assert.Equal(t, want, occ.Personal != nil, "personal fields of occupancy %d", i)
-	}
-	manual, err := st.ManualReadings(ctx, "site-a", start.Add(-time.Hour), start.Add(time.Hour))
-	require.NoError(t, err)
-	assert.Len(t, manual, 2)
-}
-
 func TestDeviceBoundToOneRoom(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC), Config{})

@@ -113,7 +113,7 @@ func New(cfg Config, deps Deps) (*Ward, error) {
 	return w, nil
 }
 
-// Store is the ward's store (retention uses PurgeReleasedBefore).
+// Store is the ward's store; it is retention by purpose's occupants store (retention.Occupants).
 func (w *Ward) Store() *Store { return w.st }
 
 // Site returns the settings of site.

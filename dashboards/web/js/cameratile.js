@@ -1,8 +1,10 @@
 // Camera tiles: live video when the user may see video and the browser can play it, otherwise (and whenever
-// there is no picture) the camera's state badge and reason. The badge agrees with the video: while the video
-// plays the camera has a picture, whatever an older status report said. Live video connects only while the
-// camera has a picture (online or degraded), so an offline camera's tile does not retry a view the server
-// refuses; it resumes when the camera is back. A firing alert about the camera marks the tile.
+// there is no picture) the camera's state badge and reason. A camera with a privacy mask opens live video only
+// for users with video_unmasked; others see its masked snapshot and a note saying why live is off. The badge
+// agrees with the video: while the video plays the camera has a picture, whatever an older status report said.
+// Live video connects only while the camera has a picture (online or degraded), so an offline camera's tile
+// does not retry a view the server refuses; it resumes when the camera is back. A firing alert about the
+// camera marks the tile.
 
 import { el, replace, badge, cameraHref, fmtBitrate } from "./dom.js";
 import { LivePlayer } from "./video.js";
@@ -23,6 +25,7 @@ export class CameraTile {
     this.stateBadge = el("span");
     this.alertNote = el("p", { class: "alert-note", hidden: true });
     this.info = el("p", { class: "muted small cam-info" });
+    this.maskNote = el("p", { class: "small mask-note", hidden: true }, "🔒 ", t("camera.masked_no_live"));
     this.title = el("a", { href: cameraHref(cam.id) }, cam.name || cam.id);
     // On a centre (storage.query) a camera comes from an edge's forwarded metrics: its video stays at the edge,
     // which labels.live_url links to when the centre's configuration maps the edge (storage.query.edges).
@@ -33,7 +36,7 @@ export class CameraTile {
     this.alerts = [];
     this.root = el("article", { class: `card camera-tile${large ? " large" : ""}`, "data-camera": cam.id },
       el("div", { class: "frame" }, this.video, this.overlay),
-      el("h3", {}, this.title, " ", this.stateBadge), this.alertNote, this.info);
+      el("h3", {}, this.title, " ", this.stateBadge), this.alertNote, this.maskNote, this.info);
     this.player = null;
     this.page = { state: "connecting" };
     this.offStatus = onStatus((s) => { this.page = s; if (this.root) this.render(); });
@@ -49,6 +52,12 @@ export class CameraTile {
       this.snapshotWhy = snapshotOnly && cam.codec !== "MJPEG" ? t("wall.masked") : t("camera.mjpeg");
       this.refreshPoster();
       this.posterTimer = setInterval(() => this.refreshPoster(), 2000);
+    } else if (ctx.can("video") && cam.privacy_masked && !ctx.can("video_unmasked")) {
+      // A camera with a privacy mask: live video is the camera's own, unmasked stream, which the server refuses
+      // without video_unmasked; so never ask for it. Its snapshots are masked by the server: they are the picture.
+      this.playerState = "masked";
+      this.refreshPoster();
+      this.posterTimer = setInterval(() => this.refreshPoster(), 10000);
     } else if (ctx.can("video")) {
       // Until (or whenever) live video is not playing, show the latest snapshot behind the state badge.
       this.refreshPoster();
@@ -103,12 +112,16 @@ export class CameraTile {
       this.alerts.map((a) => a.rule).join(", "));
     // An online MJPEG camera's refreshed snapshot is its picture: no overlay over it.
     const playing = this.playerState === "playing" || (this.playerState === "snapshot" && c.state === "online");
-    this.overlay.hidden = playing;
+    // A masked camera's snapshot is its picture; the note under it says why there is no live video.
+    const masked = this.playerState === "masked";
+    this.maskNote.hidden = !masked;
+    this.overlay.hidden = playing || (masked && HAS_PICTURE.has(c.state));
     if (!playing) {
       const why = this.playerState === "at-edge" ? t("camera.at_edge", { edge: this.edge }) :
         this.playerState === "no-permission" ? t("camera.no_video_permission") :
         this.playerState === "connecting" ? t("camera.connecting") :
         this.playerState === "snapshot" ? this.snapshotWhy :
+        masked ? t("camera.masked_no_live") :
           this.playerWhy || c.reason || "";
       replace(this.overlay, badge(state), el("p", {}, HAS_PICTURE.has(c.state) ? why : c.reason || why),
         this.liveURL ? el("p", {}, el("a", { href: this.liveURL, target: "_blank", rel: "noopener noreferrer" }, t("camera.open_at_edge", { edge: this.edge }))) : null);

@@ -4,6 +4,7 @@
 
 import { get, post, api } from "../api.js";
 import { el, replace, errorBox, announce } from "../dom.js";
+import { t } from "../i18n.js";
 
 function ensureStyles() {
   if (document.getElementById("ward-css")) return;
@@ -11,6 +12,11 @@ function ensureStyles() {
 }
 
 const enc = encodeURIComponent;
+
+// roundState names a round row's state (done, missing, pending) in the user's language.
+function roundState(state) {
+  return ["done", "missing", "pending"].includes(state) ? t(`ward.round.${state}`) : state;
+}
 
 // render draws the list of sites (no :site) or one site's ward.
 export function render(root, params, ctx) {
@@ -20,28 +26,28 @@ export function render(root, params, ctx) {
 }
 
 function renderSites(root) {
-  replace(root, el("h1", {}, "Ward"), el("p", { class: "muted" }, "Loading…"));
+  replace(root, el("h1", {}, t("ward.title")), el("p", { class: "muted" }, t("page.loading")));
   get("/api/ward").then((data) => {
     const sites = data.sites || [];
-    replace(root, el("h1", {}, "Ward"), sites.length === 0
-      ? el("p", {}, "No site has ward rooms yet. Health staff create rooms on a site's ward page: ", el("code", {}, "#/ward/<site>"), ".")
-      : el("ul", {}, sites.map((s) => el("li", {}, el("a", { href: `#/ward/${enc(s.site)}` }, s.site), ` — ${s.rooms} rooms`))));
-  }).catch((e) => replace(root, el("h1", {}, "Ward"), errorBox(e)));
+    replace(root, el("h1", {}, t("ward.title")), sites.length === 0
+      ? el("p", {}, t("ward.no_sites", { path: "#/ward/<site>" }))
+      : el("ul", {}, sites.map((s) => el("li", {}, el("a", { href: `#/ward/${enc(s.site)}` }, t("ward.site_rooms", { site: s.site, n: s.rooms }))))));
+  }).catch((e) => replace(root, el("h1", {}, t("ward.title")), errorBox(e)));
 }
 
 function renderWard(root, site, ctx) {
   const canWard = ctx.can("ward");
   const status = el("p", { class: "muted", "aria-live": "polite" });
   const roundsBox = el("section", { "aria-labelledby": "rounds-h" });
-  const roomsBox = el("div", { class: "ward-rooms" }, el("p", { class: "muted" }, "Loading…"));
+  const roomsBox = el("div", { class: "ward-rooms" }, el("p", { class: "muted" }, t("page.loading")));
   const formsBox = el("section", {});
   const base = `/api/ward/${enc(site)}`;
   replace(root,
-    el("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, el("a", { href: "#/ward" }, "Ward"), " › ", site),
-    el("h1", {}, `Ward — ${site}`),
-    el("p", {}, el("a", { href: `${base}/report?format=html`, target: "_blank", rel: "noopener" }, "Daily report (printable)"), " · ",
-      el("a", { href: `${base}/report?format=csv` }, "CSV"), " · ", el("a", { href: `${base}/fhir` }, "FHIR R4 export")),
-    status, roundsBox, el("h2", {}, "Rooms"), roomsBox, formsBox);
+    el("nav", { class: "crumbs", "aria-label": t("ward.breadcrumb") }, el("a", { href: "#/ward" }, t("ward.title")), " › ", site),
+    el("h1", {}, t("ward.title_site", { site })),
+    el("p", {}, el("a", { href: `${base}/report?format=html`, target: "_blank", rel: "noopener" }, t("ward.report_html")), " · ",
+      el("a", { href: `${base}/report?format=csv` }, t("ward.report_csv")), " · ", el("a", { href: `${base}/fhir` }, t("ward.fhir"))),
+    status, roundsBox, el("h2", {}, t("ward.rooms")), roomsBox, formsBox);
   let stopped = false;
 
   const say = (msg) => { status.textContent = msg; announce(msg); };
@@ -68,23 +74,26 @@ function renderWard(root, site, ctx) {
     try {
       const rounds = await get(`${base}/rounds`);
       if (!stopped) drawRounds(rounds, ward);
-    } catch (e) { say(`Rounds not refreshed: ${e.message}`); }
+    } catch (e) { say(t("ward.rounds_not_refreshed", { error: e.message })); }
   }
 
   function drawRounds(data, ward) {
     const rounds = data.rounds || [];
-    replace(roundsBox, el("h2", { id: "rounds-h" }, `Rounds today (${ward.time_zone})`),
-      rounds.length === 0 ? el("p", { class: "muted" }, "No rounds.") :
+    replace(roundsBox, el("h2", { id: "rounds-h" }, t("ward.rounds_today", { zone: ward.time_zone })),
+      rounds.length === 0 ? el("p", { class: "muted" }, t("ward.no_rounds")) :
         rounds.map((r) => el("details", { open: r.missing > 0 || r.pending > 0, "data-round": r.label },
-          el("summary", {}, `${r.label.slice(11)} — ${r.done} done, ${r.missing} missing, ${r.pending} pending, ${r.febrile} febrile`),
-          el("div", { class: "ward-table" }, el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Room"), el("th", {}, "Case"), el("th", {}, "State"), el("th", {}, "Reading"))),
+          el("summary", {}, t("ward.round_summary", { time: r.label.slice(11), done: r.done, missing: r.missing, pending: r.pending, febrile: r.febrile })),
+          // A scrollable table is reachable by keyboard (tabindex 0) and named for screen readers.
+          el("div", { class: "ward-table", tabindex: "0", role: "region", "aria-label": t("ward.round_table", { time: r.label.slice(11) }) },
+            el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, t("ward.col.room")), el("th", {}, t("ward.col.case")), el("th", {}, t("ward.col.state")), el("th", {}, t("ward.col.reading")))),
             el("tbody", {}, r.rows.map((row) => {
               const res = row.result;
-              const reading = res.reading ? `${res.reading.value.toFixed(1)} °C${res.reading.manual ? ` (manual, ${res.reading.by})` : ""}` : "";
+              const value = res.reading?.value.toFixed(1);
+              const reading = !res.reading ? "" : res.reading.manual ? t("ward.reading_manual", { value, by: res.reading.by }) : t("ward.reading", { value });
               return el("tr", { "data-case": row.case_id, "data-state": res.state },
                 el("td", {}, row.room), el("td", { class: "case" }, row.case_id),
-                el("td", {}, el("span", { class: `round-state ${res.state}` }, res.state),
-                  res.febrile ? el("span", { class: "round-state febrile" }, " febrile") : null),
+                el("td", {}, el("span", { class: `round-state ${res.state}` }, roundState(res.state)),
+                  res.febrile ? el("span", { class: "round-state febrile" }, " ", t("ward.febrile")) : null),
                 el("td", {}, reading, res.state === "missing" && canWard ? lateForm(row, r) : null));
             })))))));
   }
@@ -92,15 +101,15 @@ function renderWard(root, site, ctx) {
   // lateForm enters a missed round's temperature afterwards, for that round.
   function lateForm(row, round) {
     const input = el("input", { type: "number", name: "value", step: "0.1", min: "30", max: "45", inputmode: "decimal", required: true,
-      "aria-label": `Temperature of case ${row.case_id} for the ${round.label.slice(11)} round, °C` });
-    const form = el("form", { class: "ward-inline", "data-late": row.case_id }, input, el("button", { type: "submit" }, "Enter"));
+      "aria-label": t("ward.late_label", { case: row.case_id, time: round.label.slice(11) }) });
+    const form = el("form", { class: "ward-inline", "data-late": row.case_id }, input, el("button", { type: "submit" }, t("ward.enter")));
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       try {
         await post(`${base}/occupancies/${row.occupancy_id}/readings`, { value: Number(input.value), round: round.round });
-        say(`Reading ${input.value} °C entered for case ${row.case_id}, round ${round.label.slice(11)}.`);
+        say(t("ward.entered_round", { value: input.value, case: row.case_id, time: round.label.slice(11) }));
         load();
-      } catch (e) { say(`Not saved: ${e.message}`); }
+      } catch (e) { say(t("ward.not_saved", { error: e.message })); }
     });
     return form;
   }
@@ -108,20 +117,20 @@ function renderWard(root, site, ctx) {
   function drawRooms(ward) {
     const rooms = ward.rooms || [];
     if (rooms.length === 0) {
-      replace(roomsBox, el("p", { class: "muted" }, "No rooms yet."));
+      replace(roomsBox, el("p", { class: "muted" }, t("ward.no_rooms")));
       return;
     }
     replace(roomsBox, rooms.map((r) => {
       const o = r.occupancy;
       const b = r.bindings || {};
-      const devices = [...(b.wearables || []), ...(b.sensors || [])].join(", ") || "none";
+      const devices = [...(b.wearables || []), ...(b.sensors || [])].join(", ") || t("ward.none");
       return el("article", { class: `card ward-room${o ? "" : " vacant"}`, "data-room": r.name },
-        el("h3", {}, `Room ${r.name}`, r.floor ? ` · floor ${r.floor}` : ""),
-        o ? el("p", {}, "Case ", el("span", { class: "case" }, o.case_id),
+        el("h3", {}, t("ward.room", { room: r.name }), r.floor ? ` · ${t("ward.floor", { floor: r.floor })}` : ""),
+        o ? el("p", {}, el("span", { class: "case" }, t("ward.case", { case: o.case_id })),
           o.personal ? ` — ${o.personal.name}${o.personal.contact ? ` (${o.personal.contact})` : ""}` : "",
-          el("br"), el("span", { class: "muted small" }, `until ${o.planned_end.slice(0, 10)}`))
-          : el("p", { class: "muted" }, "vacant"),
-        el("p", { class: "muted small" }, `Devices: ${devices}`, b.camera ? ` · door ${b.camera}/${b.zone}` : ""),
+          el("br"), el("span", { class: "muted small" }, t("ward.until", { date: o.planned_end.slice(0, 10) })))
+          : el("p", { class: "muted" }, t("ward.vacant")),
+        el("p", { class: "muted small" }, t("ward.devices", { devices }), b.camera ? ` · ${t("ward.door", { camera: b.camera, zone: b.zone })}` : ""),
         o && canWard ? readingForm(o) : null,
         o && canWard ? checkoutForm(o) : null,
         canWard ? bindingsForm(r) : null);
@@ -130,16 +139,16 @@ function renderWard(root, site, ctx) {
 
   function readingForm(o) {
     const input = el("input", { type: "number", name: "value", step: "0.1", min: "30", max: "45", inputmode: "decimal", required: true,
-      "aria-label": `Temperature of case ${o.case_id}, °C` });
+      "aria-label": t("ward.temp_of", { case: o.case_id }) });
     const form = el("form", { class: "ward-inline", "data-reading": o.case_id }, el("label", {}, "°C ", input),
-      el("button", { type: "submit" }, "Enter reading"));
+      el("button", { type: "submit" }, t("ward.enter_reading")));
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       try {
         await post(`${base}/occupancies/${o.id}/readings`, { value: Number(input.value) });
-        say(`Reading ${input.value} °C entered for case ${o.case_id}.`);
+        say(t("ward.entered", { value: input.value, case: o.case_id }));
         load();
-      } catch (e) { say(`Not saved: ${e.message}`); }
+      } catch (e) { say(t("ward.not_saved", { error: e.message })); }
     });
     return form;
   }
@@ -147,37 +156,38 @@ function renderWard(root, site, ctx) {
   function bindingsForm(r) {
     const b = r.bindings || {};
     const list = (v) => v.split(",").map((x) => x.trim()).filter(Boolean);
-    const wear = el("input", { name: "wearables", value: (b.wearables || []).join(", "), "aria-label": `Wearables of room ${r.name}` });
-    const sensors = el("input", { name: "sensors", value: (b.sensors || []).join(", "), "aria-label": `Room sensors of room ${r.name}` });
-    const cam = el("input", { name: "camera", value: b.camera || "", "aria-label": `Door camera of room ${r.name}` });
-    const zone = el("input", { name: "zone", value: b.zone || "", "aria-label": `Door zone of room ${r.name}` });
+    const wear = el("input", { name: "wearables", value: (b.wearables || []).join(", "), "aria-label": t("ward.wearables_of", { room: r.name }) });
+    const sensors = el("input", { name: "sensors", value: (b.sensors || []).join(", "), "aria-label": t("ward.sensors_of", { room: r.name }) });
+    const cam = el("input", { name: "camera", value: b.camera || "", "aria-label": t("ward.camera_of", { room: r.name }) });
+    const zone = el("input", { name: "zone", value: b.zone || "", "aria-label": t("ward.zone_of", { room: r.name }) });
     const form = el("form", { class: "ward-form", "data-bindings": r.name },
-      el("label", {}, "Wearables", wear), el("label", {}, "Room sensors", sensors),
-      el("label", {}, "Door camera", cam), el("label", {}, "Door zone", zone), el("button", { type: "submit", class: "secondary" }, "Save bindings"));
+      el("label", {}, t("ward.wearables"), wear), el("label", {}, t("ward.sensors"), sensors),
+      el("label", {}, t("ward.door_camera"), cam), el("label", {}, t("ward.door_zone"), zone), el("button", { type: "submit", class: "secondary" }, t("ward.save_bindings")));
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       try {
         await api(`${base}/rooms/${r.id}/bindings`, { method: "PUT", body: { wearables: list(wear.value), sensors: list(sensors.value),
           camera: cam.value.trim(), zone: cam.value.trim() ? (zone.value.trim() || "door") : "" } });
-        say(`Bindings of room ${r.name} saved.`);
+        say(t("ward.bindings_saved", { room: r.name }));
         load();
-      } catch (e) { say(`Not saved: ${e.message}`); }
+      } catch (e) { say(t("ward.not_saved", { error: e.message })); }
     });
-    return el("details", {}, el("summary", {}, "Bindings"), form);
+    return el("details", {}, el("summary", {}, t("ward.bindings")), form);
   }
 
   function checkoutForm(o) {
-    const sel = el("select", { name: "status", "aria-label": `Check out case ${o.case_id}` },
-      ["released", "transferred", "hospitalised"].map((s) => el("option", { value: s }, s)));
-    const form = el("form", { class: "ward-inline", "data-checkout": o.case_id }, sel, el("button", { type: "submit", class: "secondary" }, "Check out"));
+    const sel = el("select", { name: "status", "aria-label": t("ward.checkout_of", { case: o.case_id }) },
+      ["released", "transferred", "hospitalised"].map((s) => el("option", { value: s }, t(`ward.status.${s}`))));
+    const form = el("form", { class: "ward-inline", "data-checkout": o.case_id }, sel, el("button", { type: "submit", class: "secondary" }, t("ward.checkout")));
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
-      if (!confirm(`Check out case ${o.case_id} as ${sel.value}?`)) return;
+      const status = t(`ward.status.${sel.value}`);
+      if (!confirm(t("ward.checkout_confirm", { case: o.case_id, status }))) return;
       try {
         await post(`${base}/occupancies/${o.id}/status`, { status: sel.value });
-        say(`Case ${o.case_id} checked out (${sel.value}).`);
+        say(t("ward.checked_out", { case: o.case_id, status }));
         load();
-      } catch (e) { say(`Not saved: ${e.message}`); }
+      } catch (e) { say(t("ward.not_saved", { error: e.message })); }
     });
     return form;
   }
@@ -187,43 +197,43 @@ function renderWard(root, site, ctx) {
     const free = (ward.rooms || []).filter((r) => !r.occupancy);
     const field = (label, input) => el("label", {}, label, input);
     const room = el("select", { name: "room_id", required: true }, free.map((r) => el("option", { value: r.id }, r.name)));
-    const caseID = el("input", { name: "case_id", placeholder: "generated when empty", pattern: "[A-Za-z0-9.\\-]{1,64}" });
+    const caseID = el("input", { name: "case_id", placeholder: t("ward.case_generated"), pattern: "[A-Za-z0-9.\\-]{1,64}" });
     const name = el("input", { name: "name", autocomplete: "off" });
     const contact = el("input", { name: "contact", autocomplete: "off", inputmode: "tel" });
     const end = el("input", { name: "planned_end", type: "date" });
     const checkin = el("form", { class: "ward-form", id: "checkin" },
-      field("Room", room), field("Case id", caseID), field("Name (health staff only)", name), field("Contact", contact),
-      field("Planned end", end), el("button", { type: "submit", disabled: free.length === 0 }, "Check in"));
+      field(t("ward.f.room"), room), field(t("ward.f.case_id"), caseID), field(t("ward.f.name"), name), field(t("ward.f.contact"), contact),
+      field(t("ward.f.planned_end"), end), el("button", { type: "submit", disabled: free.length === 0 }, t("ward.checkin")));
     checkin.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       const body = { room_id: Number(room.value), case_id: caseID.value, name: name.value, contact: contact.value };
       if (end.value) body.planned_end = new Date(`${end.value}T12:00:00Z`).toISOString();
       try {
         const o = await post(`${base}/checkin`, body);
-        say(`Checked in case ${o.case_id} to room ${o.room}.`);
+        say(t("ward.checked_in", { case: o.case_id, room: o.room }));
         load();
-      } catch (e) { say(`Not checked in: ${e.message}`); }
+      } catch (e) { say(t("ward.not_checked_in", { error: e.message })); }
     });
     const rname = el("input", { name: "name", required: true, pattern: "[A-Za-z0-9][A-Za-z0-9._\\-]{0,63}" });
     const floor = el("input", { name: "floor" });
     const wear = el("input", { name: "wearables", placeholder: "wearable-001, …" });
     const sensors = el("input", { name: "sensors", placeholder: "room-001, …" });
-    const cam = el("input", { name: "camera", placeholder: "camera id" });
+    const cam = el("input", { name: "camera", placeholder: t("ward.camera_id") });
     const zone = el("input", { name: "zone", placeholder: "door" });
     const list = (s) => s.split(",").map((x) => x.trim()).filter(Boolean);
     const addRoom = el("form", { class: "ward-form", id: "add-room" },
-      field("Room name", rname), field("Floor", floor), field("Wearables", wear), field("Room sensors", sensors),
-      field("Door camera", cam), field("Door zone", zone), el("button", { type: "submit" }, "Add room"));
+      field(t("ward.f.room_name"), rname), field(t("ward.f.floor"), floor), field(t("ward.wearables"), wear), field(t("ward.sensors"), sensors),
+      field(t("ward.door_camera"), cam), field(t("ward.door_zone"), zone), el("button", { type: "submit" }, t("ward.add_room_submit")));
     addRoom.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       try {
         await api(`${base}/rooms`, { method: "POST", body: { name: rname.value, floor: floor.value,
           bindings: { wearables: list(wear.value), sensors: list(sensors.value), camera: cam.value, zone: cam.value ? (zone.value || "door") : "" } } });
-        say(`Room ${rname.value} added.`);
+        say(t("ward.room_added", { room: rname.value }));
         load();
-      } catch (e) { say(`Not added: ${e.message}`); }
+      } catch (e) { say(t("ward.not_added", { error: e.message })); }
     });
-    replace(formsBox, el("h2", {}, "Check in"), checkin, el("details", {}, el("summary", {}, "Add a room"), addRoom));
+    replace(formsBox, el("h2", {}, t("ward.checkin")), checkin, el("details", {}, el("summary", {}, t("ward.add_room")), addRoom));
   }
 
   load();

@@ -1,0 +1,184 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"citywatch/config"
+	"citywatch/internal/clock"
+	"citywatch/sim/camerasim"
+)
+
+// TestRetentionEndToEnd drives the app as the ward's staff do, over its HTTP API with a real camera stream:
+// a room bound to the door camera, a check-in with name and contact, a nurse's manual reading, a view of the
+// record, an event clip of the room's camera during the stay, the release. Then the retention clock
+// (Options.RetentionClock, a clock.Fake; the rest of the app runs on real time) moves 31 days on, past the
+// default 30: the app's own retention engine (built over the ward's store by buildWard, run by run) purges.
+// Nothing personal is left: no name or contact in any file under the data directory (citywatch.db and its
+// -wal included), no clip file of the room's camera, no audit record naming the case id, name or contact, no
+// API response carrying them; one deletion record says what went.
+func TestRetentionEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-time integration test")
+	}
+	sim, err := camerasim.New(camerasim.Config{Listen: "127.0.0.1:0", Cameras: 1}, nil)
+	require.NoError(t, err)
+	require.NoError(t, sim.Start())
+	t.Cleanup(sim.Close)
+
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	cam := config.DefaultCamera()
+	cam.ID, cam.Site, cam.URL, cam.Transport = "door-101", "q1", sim.URL(1), "tcp"
+	cam.ClipPre, cam.ClipPost = config.Duration(time.Second), config.Duration(time.Second)
+	cfg.Cameras = []config.CameraConfig{cam}
+	require.NoError(t, cfg.Complete())
+	const token = "retention-e2e-admin-token-0123456789"
+	clk := clock.NewFake(time.Now())
+	a := runApp(t, cfg, Options{AdminToken: token, RetentionClock: clk})
+	api := func(method, path, body string, want int) []byte {
+		t.Helper()
+		req, err := http.NewRequest(method, "http://"+a.HTTPAddr()+path, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+token)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		require.Equal(t, want, resp.StatusCode, "%s %s: %s", method, path, b)
+		return b
+	}
+	const name, contact = "Nguyen Thi Hoa", "+84 91 234 5678"
+
+	var room struct{ ID int64 }
+	require.NoError(t, json.Unmarshal(api("POST", "/api/ward/q1/rooms",
+		`{"name":"101","bindings":{"wearables":["w-101"],"sensors":[],"camera":"door-101","zone":"door"}}`, 201), &room))
+	var occ struct {
+		ID     int64  `json:"id"`
+		CaseID string `json:"case_id"`
+	}
+	require.NoError(t, json.Unmarshal(api("POST", "/api/ward/q1/checkin",
+		fmt.Sprintf(`{"room_id":%d,"name":%q,"contact":%q}`, room.ID, name, contact), 201), &occ))
+	occPath := fmt.Sprintf("/api/ward/q1/occupancies/%d", occ.ID)
+	api("POST", occPath+"/readings", `{"value":38.6}`, 201)
+	require.Contains(t, string(api("GET", occPath, "", 200)), name, "an admin sees the personal fields")
+
+	// An event clip of the room's door camera during the stay.
+	pollUntil(t, 20*time.Second, "the camera's ring buffer", func() bool {
+		r, err := a.media.Ring("door-101")
+		return err == nil && r.Seconds >= 1.5
+	})
+	_, err = a.media.StartClip("door-101", "motion", time.Now())
+	require.NoError(t, err)
+	pollUntil(t, 20*time.Second, "the clip to be written", func() bool {
+		c := a.media.Clips("door-101")
+		return len(c) == 1 && !c[0].Recording
+	})
+	require.NotEmpty(t, clipFiles(t, dir))
+	api("POST", occPath+"/status", `{"status":"released"}`, 200)
+	require.NotEmpty(t, filesWith(t, dir, name), "the check must be able to see the name")
+
+	// The engine swept at start (nothing due; it sets the last-sweep gauge to its clock's time when done) and
+	// waits for its next tick: move its clock 31 days on.
+	pollUntil(t, 20*time.Second, "the sweep at start", func() bool {
+		return lastSweep(t, a) == float64(clk.Now().Unix())
+	})
+	waitCtx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	require.NoError(t, clk.BlockUntil(waitCtx, 1), "the retention engine waits on its clock")
+	clk.Advance(31 * 24 * time.Hour)
+	var purges struct {
+		Records []struct {
+			Target string `json:"target"`
+			Detail string `json:"detail"`
+		} `json:"records"`
+	}
+	// The sweep has finished (its write-ahead log checkpoint included) when it sets the last-sweep gauge to
+	// the moved clock's time.
+	pollUntil(t, 20*time.Second, "the sweep after the advance", func() bool {
+		return lastSweep(t, a) == float64(clk.Now().Unix())
+	})
+	require.NoError(t, json.Unmarshal(api("GET", "/api/audit?action=retention_purge", "", 200), &purges))
+	require.Len(t, purges.Records, 1)
+	assert.Contains(t, purges.Records[0].Detail, "1 clips deleted")
+
+	assert.Empty(t, clipFiles(t, dir), "no clip of the room's camera during the stay")
+	assert.Empty(t, filesWith(t, dir, name, contact), "no name or contact in any file (database and WAL included)")
+	audit := string(api("GET", "/api/audit?limit=1000", "", 200))
+	for _, s := range []string{occ.CaseID, name, contact, "38.6"} {
+		assert.NotContains(t, audit, s, "the audit trail")
+	}
+	for _, path := range []string{occPath, "/api/ward/q1", "/api/cameras/door-101/clips"} {
+		body := string(api("GET", path, "", 200))
+		for _, s := range []string{name, contact, "38.6"} {
+			assert.NotContains(t, body, s, path)
+		}
+	}
+}
+
+// lastSweep is citywatch_retention_last_sweep_timestamp_seconds.
+func lastSweep(t *testing.T, a *App) float64 {
+	t.Helper()
+	mfs, err := a.Registry().Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() == "citywatch_retention_last_sweep_timestamp_seconds" {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	return 0
+}
+
+// clipFiles lists the files under the data directory's clips/.
+func clipFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(filepath.Join(dir, "clips"), func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			out = append(out, path)
+		}
+		return err
+	})
+	if !os.IsNotExist(err) {
+		require.NoError(t, err)
+	}
+	return out
+}
+
+// filesWith names the files under dir that hold one of words.
+func filesWith(t *testing.T, dir string, words ...string) []string {
+	t.Helper()
+	var out []string
+	require.NoError(t, filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, w := range words {
+			if bytes.Contains(b, []byte(w)) {
+				out = append(out, path+" has "+w)
+			}
+		}
+		return nil
+	}))
+	return out
+}

@@ -1,0 +1,111 @@
+package browser_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+)
+
+// wsSpy runs before the page's own scripts and records the URL of every WebSocket the page opens (live video
+// is a WebSocket to /api/cameras/{id}/live).
+const wsSpy = `(() => {
+  const W = window.WebSocket;
+  window.__ws = [];
+  const Spy = function (url, protocols) {
+    window.__ws.push(String(url));
+    return protocols === undefined ? new W(url) : new W(url, protocols);
+  };
+  Spy.prototype = W.prototype;
+  Object.assign(Spy, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
+  window.WebSocket = Spy;
+})();`
+
+// TestMaskedCameraAndWardPages: a nurse (health staff of q-hotel-1, no video_unmasked) sees the demo's
+// privacy-masked camera (cam2) as its masked snapshot with a note saying why live video is off, on the site
+// page and on the camera's own page, and her browser never asks for its live view (while it does open the
+// unmasked cam1's: the spy works); the server's audit trail has no live-view attempt on cam2 by her. Then
+// axe-core finds no serious or critical violation on the ward pages, the masked camera's page and the site
+// page, at desktop and phone size, in English and Vietnamese.
+func TestMaskedCameraAndWardPages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test: builds citywatch and runs chromium")
+	}
+	testenvChromium(t)
+	d := startDemo(t, buildCitywatch(t))
+	const nurse, password = "nurse-mask", "nurse-mask-password-0123"
+	if code, err := d.request("POST", "/api/users", map[string]any{"username": nurse, "password": password,
+		"role": "health_staff", "sites": []string{"q-hotel-1"}}, &map[string]any{}); err != nil || code != http.StatusCreated {
+		t.Fatalf("create the nurse: %d %v", code, err)
+	}
+	b := newBrowser(t, d.base)
+	b.do(10*time.Second, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: wsSpy})
+		return err
+	}))
+	b.login(nurse, password)
+
+	tile := `document.querySelector('.camera-tile[data-camera="cam2"]')`
+	for _, hash := range []string{"#/site/q-hotel-1", "#/camera/cam2"} {
+		b.open(hash)
+		b.waitJS(30*time.Second, tile+`?.dataset.player === "masked"`)
+		b.waitJS(10*time.Second, tile+`.querySelector(".mask-note:not([hidden])")?.textContent.includes("live video is off")`)
+		b.waitJS(30*time.Second, tile+`.querySelector("video").poster.includes("/api/cameras/cam2/snapshot.jpg")`)
+	}
+	b.open("#/site/q-hotel-1")
+	b.waitJS(30*time.Second, `window.__ws.some((u) => u.includes("/api/cameras/cam1/live"))`)
+	b.open("#/camera/cam2")
+	b.waitJS(30*time.Second, tile+`?.dataset.player === "masked"`)
+	if ws := eval[[]string](b, `window.__ws`); len(ws) > 0 {
+		t.Errorf("the camera page of the masked camera opened WebSockets %v", ws)
+	}
+	var live struct {
+		Records []struct{ Actor, Camera string }
+	}
+	if _, err := d.getJSON("/api/audit?action=live_view_start&limit=1000", &live); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range live.Records {
+		if r.Actor == nurse && r.Camera == "cam2" {
+			t.Errorf("the nurse's browser asked for the masked camera's live view: %+v", r)
+		}
+	}
+
+	// A fresh browser for the accessibility checks.
+	b = newBrowser(t, d.base)
+	b.login(nurse, password)
+	for _, lang := range []string{"en", "vi"} {
+		// The language the settings menu remembers; every b.open below is a full page load that reads it.
+		eval[any](b, fmt.Sprintf(`localStorage.setItem("citywatch.lang", %q), null`, lang))
+		for _, size := range [][2]int64{desktop, phone} {
+			b.resize(size)
+			for _, p := range []struct{ hash, ready string }{
+				{"#/ward", "main li a"},
+				{"#/ward/q-hotel-1", `.ward-room .case`},
+				{"#/camera/cam2", `.camera-tile[data-player="masked"]`},
+				{"#/site/q-hotel-1", `.camera-tile[data-player="masked"]`},
+			} {
+				b.open(p.hash)
+				b.waitJS(30*time.Second, fmt.Sprintf(`document.documentElement.lang === %q && document.querySelector(%s)`, lang, js(p.ready)))
+				if p.hash == "#/ward/q-hotel-1" {
+					b.waitJS(20*time.Second, `document.querySelector('.ward-table[tabindex="0"] tr[data-case]')`)
+				}
+				for _, v := range b.axe() {
+					t.Errorf("%s in %s at %dx%d: %s", p.hash, lang, size[0], size[1], v)
+				}
+				if strings.HasPrefix(p.hash, "#/ward") && lang == "vi" {
+					if h := eval[string](b, `document.querySelector("main h1").textContent`); !strings.Contains(h, "Khu cách ly") {
+						t.Errorf("%s in Vietnamese: heading %q", p.hash, h)
+					}
+				}
+			}
+		}
+		b.resize(desktop)
+	}
+}
