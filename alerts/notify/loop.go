@@ -14,8 +14,9 @@ const housekeepingEvery = time.Hour
 // rows for receivers with free capacity in one transaction, so SQLite sees few, batched writes.
 func (o *Outbox) run(ctx context.Context) {
 	defer close(o.done)
-	tick := time.NewTicker(o.cc.cfg.PollInterval)
+	tick := o.clock.NewTicker(o.cc.cfg.PollInterval)
 	defer tick.Stop()
+	// The recheck waits for another goroutine's commit, which happens in real time whatever o.clock says.
 	recheck := time.NewTimer(time.Hour)
 	recheck.Stop()
 	var pending []result
@@ -32,7 +33,7 @@ func (o *Outbox) run(ctx context.Context) {
 			// The enqueuing transaction may not have committed yet: look now and once more shortly.
 			recheck.Reset(20 * time.Millisecond)
 		case <-recheck.C:
-		case <-tick.C:
+		case <-tick.C():
 			o.updatePending(ctx)
 			if now := o.clock.Now(); now.Sub(lastPrune) >= housekeepingEvery {
 				lastPrune = now
