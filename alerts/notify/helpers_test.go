@@ -114,6 +114,11 @@ func testConfig(cfg Config) Config {
 }
 
 func startOutbox(t testing.TB, db *sql.DB, cfg Config, clk clock.Clock, reg prometheus.Registerer) *Outbox {
+	if _, fake := clk.(*clock.Fake); fake && cfg.PollInterval == 0 {
+		// The poll ticker follows the fake clock, which fires every tick on the way when a test advances it
+		// by an hour: 100ms keeps that cheap and still far below every backoff the tests wait out.
+		cfg.PollInterval = 100 * time.Millisecond
+	}
 	o, err := NewOutbox(testConfig(cfg), Deps{DB: db, Clock: clk, Registerer: reg})
 	require.NoError(t, err)
 	require.NoError(t, o.Start())
