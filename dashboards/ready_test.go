@@ -14,6 +14,7 @@ import (
 
 	"citywatch/dashboards/audit"
 	"citywatch/dashboards/auth"
+	"citywatch/internal/clock"
 )
 
 // readyAudience: who gets the reasons behind /readyz. The status code is the same for everyone.
@@ -85,26 +86,13 @@ func TestReadyzDetailOnlyForAuthorised(t *testing.T) {
 	}
 }
 
-// fakeClock is a clock the test moves by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // TestCachedRunsOncePerTTL: however many callers ask, the probe runs once per ttl, and a new result is taken
 // after it.
 func TestCachedRunsOncePerTTL(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1e9, 0)}
+	clk := clock.NewFake(time.Unix(1e9, 0))
 	var runs atomic.Int32
 	fail := atomic.Bool{}
-	c := &cachedCheck{ttl: 2 * time.Second, now: clock.now, check: func() error {
+	c := &cachedCheck{ttl: 2 * time.Second, now: clk.Now, check: func() error {
 		runs.Add(1)
 		if fail.Load() {
 			return errors.New("disk full")
@@ -128,11 +116,11 @@ func TestCachedRunsOncePerTTL(t *testing.T) {
 		t.Fatalf("100 callers within the ttl ran the probe %d times, want 1", n)
 	}
 	fail.Store(true)
-	clock.add(time.Second)
+	clk.Advance(time.Second)
 	if err := c.err(); err != nil || runs.Load() != 1 {
 		t.Fatalf("within the ttl: err %v after %d runs, want the cached nil after 1", err, runs.Load())
 	}
-	clock.add(time.Second)
+	clk.Advance(time.Second)
 	if err := c.err(); err == nil || runs.Load() != 2 {
 		t.Fatalf("after the ttl: err %v after %d runs, want the new failure after 2", err, runs.Load())
 	}

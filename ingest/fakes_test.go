@@ -80,24 +80,6 @@ func (a *fakeAppender) all() []store.Sample {
 	return append([]store.Sample(nil), a.samples...)
 }
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // metricValue returns the value of the counter, gauge or histogram count named name with exactly the given
 // label pairs, and whether it exists.
 func metricValue(t testing.TB, g prometheus.Gatherer, name string, labels ...string) (float64, bool) {

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"citywatch/ingest/mapping"
+	"citywatch/internal/clock"
 	"citywatch/store"
 )
 
@@ -67,13 +68,13 @@ var handleCases = []handleCase{
 		storeErr: fmt.Errorf("wal: %w", context.DeadlineExceeded), wantErr: true},
 }
 
-func newTestPipeline(t testing.TB, cfg PipelineConfig, app store.Appender) (*Pipeline, *prometheus.Registry, *fakeClock) {
+func newTestPipeline(t testing.TB, cfg PipelineConfig, app store.Appender) (*Pipeline, *prometheus.Registry, *clock.Fake) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	clock := &fakeClock{t: t0}
-	p, err := NewPipeline(cfg, PipelineDeps{Mapper: fakeMapper{}, Appender: app, Registerer: reg, Now: clock.Now})
+	clk := clock.NewFake(t0)
+	p, err := NewPipeline(cfg, PipelineDeps{Mapper: fakeMapper{}, Appender: app, Registerer: reg, Now: clk.Now})
 	require.NoError(t, err)
-	return p, reg, clock
+	return p, reg, clk
 }
 
 func TestPipelineHandle(t *testing.T) {
@@ -151,7 +152,7 @@ func TestPipelineLastValuesAndSeen(t *testing.T) {
 	require.NoError(t, p.Handle(ctx, Message{Topic: topic, Payload: []byte("a=1;b=2"), Received: t0}))
 	require.NoError(t, p.Handle(ctx, Message{Topic: topic, Payload: []byte("a=5;c=3"), Received: t0.Add(time.Minute)}))
 	// A message without Received gets the pipeline clock.
-	clock.Add(2 * time.Minute)
+	clock.Advance(2 * time.Minute)
 	require.NoError(t, p.Handle(ctx, Message{Topic: topic, Payload: []byte("b=7")}))
 	devs := p.Devices()
 	require.Len(t, devs, 1)
@@ -272,8 +273,8 @@ func TestPipelineRejectionLogIsRateLimited(t *testing.T) {
 	var buf bytes.Buffer
 	var mu sync.Mutex
 	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, nil))
-	clock := &fakeClock{t: t0}
-	p, err := NewPipeline(PipelineConfig{}, PipelineDeps{Mapper: fakeMapper{}, Appender: &fakeAppender{}, Logger: logger, Now: clock.Now})
+	clk := clock.NewFake(t0)
+	p, err := NewPipeline(PipelineConfig{}, PipelineDeps{Mapper: fakeMapper{}, Appender: &fakeAppender{}, Logger: logger, Now: clk.Now})
 	require.NoError(t, err)
 	ctx := context.Background()
 	for range 5 {
@@ -281,7 +282,7 @@ func TestPipelineRejectionLogIsRateLimited(t *testing.T) {
 	}
 	// Another reason has its own limit.
 	require.NoError(t, p.Handle(ctx, Message{Topic: "city/a/b/c", Payload: []byte("bad")}))
-	clock.Add(11 * time.Second)
+	clk.Advance(11 * time.Second)
 	require.NoError(t, p.Handle(ctx, Message{Topic: "nope", Payload: []byte("x")}))
 
 	mu.Lock()

@@ -28,7 +28,7 @@ func TestPipelineStatusStalled(t *testing.T) {
 			p, _, clock := newTestPipeline(t, PipelineConfig{}, app)
 			assert.Zero(t, p.Status().Stalled, "nothing expected yet")
 			require.NoError(t, p.Handle(context.Background(), Message{Topic: "city/d/s/x", Payload: []byte("v=1"), Received: clock.Now()}))
-			clock.Add(time.Minute)
+			clock.Advance(time.Minute)
 			st := p.Status()
 			assert.Zero(t, st.Stalled, "a quiet device is not a stall: device silence is the device rules' job")
 			assert.Equal(t, 1, st.Devices)
@@ -37,7 +37,7 @@ func TestPipelineStatusStalled(t *testing.T) {
 			app.err = tc.err
 			app.mu.Unlock()
 			for range 3 {
-				clock.Add(time.Minute)
+				clock.Advance(time.Minute)
 				_ = p.Handle(context.Background(), Message{Topic: "city/d/s/x", Payload: []byte("v=2"), Received: clock.Now()})
 			}
 			assert.Equal(t, 2*time.Minute, p.Status().Stalled, "since the first message that was not stored")

@@ -15,26 +15,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
+
+	"citywatch/internal/clock"
 )
 
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Now().Truncate(time.Second)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
+// newFakeClock returns the fake clock outbox tests move by hand: retry schedules, breakers and the poll
+// ticker follow it.
+func newFakeClock() *clock.Fake { return clock.NewFake(time.Now().Truncate(time.Second)) }
 
 // hook is a webhook receiver under test control.
 type hook struct {
@@ -126,7 +113,12 @@ func testConfig(cfg Config) Config {
 	return cfg
 }
 
-func startOutbox(t testing.TB, db *sql.DB, cfg Config, clk Clock, reg prometheus.Registerer) *Outbox {
+func startOutbox(t testing.TB, db *sql.DB, cfg Config, clk clock.Clock, reg prometheus.Registerer) *Outbox {
+	if _, fake := clk.(*clock.Fake); fake && cfg.PollInterval == 0 {
+		// The poll ticker follows the fake clock, which fires every tick on the way when a test advances it
+		// by an hour: 100ms keeps that cheap and still far below every backoff the tests wait out.
+		cfg.PollInterval = 100 * time.Millisecond
+	}
 	o, err := NewOutbox(testConfig(cfg), Deps{DB: db, Clock: clk, Registerer: reg})
 	require.NoError(t, err)
 	require.NoError(t, o.Start())
@@ -161,10 +153,17 @@ func countStatus(t testing.TB, o *Outbox, receiver, status string) int {
 }
 
 // waitCycles waits until the run loop has completed n more cycles: "nothing happened" assertions poll the loop
-// rather than sleep.
+// rather than sleep. On a fake clock it moves time by one poll interval per cycle (the loop's ticker follows
+// the fake), so a test advances fake time by exactly n poll intervals.
 func waitCycles(t testing.TB, o *Outbox, n int64) {
-	start := o.cycles.Load()
-	require.Eventually(t, func() bool { return o.cycles.Load() >= start+n }, 10*time.Second, time.Millisecond)
+	fake, _ := o.clock.(*clock.Fake)
+	for range n {
+		start := o.cycles.Load()
+		if fake != nil {
+			fake.Advance(o.cc.Load().cfg.PollInterval)
+		}
+		require.Eventually(t, func() bool { return o.cycles.Load() > start }, 10*time.Second, time.Millisecond)
+	}
 }
 
 const waitFor = 15 * time.Second

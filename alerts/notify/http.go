@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode"
 
+	"citywatch/internal/clock"
 	"citywatch/internal/safehttp"
 )
 
@@ -34,7 +35,7 @@ const (
 type httpSender struct {
 	cr      *compiledReceiver
 	client  *http.Client
-	clock   Clock
+	clock   clock.Clock
 	secrets []string // what redact removes from error messages
 	// header sets the kind's own headers (Zalo's access_token); nil for none.
 	header func(h http.Header)
@@ -44,8 +45,8 @@ type httpSender struct {
 	accept func(body []byte) (retry bool, err error)
 }
 
-func newHTTPSender(cr *compiledReceiver, clock Clock) *httpSender {
-	return &httpSender{cr: cr, clock: clock, secrets: receiverSecrets(cr),
+func newHTTPSender(cr *compiledReceiver, clk clock.Clock) *httpSender {
+	return &httpSender{cr: cr, clock: clk, secrets: receiverSecrets(cr),
 		client: newHTTPClient(guard{allowPrivate: cr.AllowPrivate}, cr.MaxConcurrency)}
 }
 

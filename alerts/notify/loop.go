@@ -14,8 +14,9 @@ const housekeepingEvery = time.Hour
 // rows for receivers with free capacity in one transaction, so SQLite sees few, batched writes.
 func (o *Outbox) run(ctx context.Context) {
 	defer close(o.done)
-	tick := time.NewTicker(o.cc.Load().cfg.PollInterval)
+	tick := o.clock.NewTicker(o.cc.Load().cfg.PollInterval)
 	defer tick.Stop()
+	// The recheck waits for another goroutine's commit, which happens in real time whatever o.clock says.
 	recheck := time.NewTimer(time.Hour)
 	recheck.Stop()
 	var pending []result
@@ -34,7 +35,7 @@ func (o *Outbox) run(ctx context.Context) {
 		case <-recheck.C:
 		case rc := <-o.reconf:
 			rc.done <- o.applyReceivers(ctx, rc.cc)
-		case <-tick.C:
+		case <-tick.C():
 			o.updatePending(ctx)
 			if now := o.clock.Now(); now.Sub(lastPrune) >= housekeepingEvery {
 				lastPrune = now

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"citywatch/internal/clock"
 )
 
 // Notifier is one receiver kind's integration: it sends one notification and says whether a failure is worth
@@ -80,7 +82,7 @@ func classify(retry bool, err error) (reason string, code int, retryAfter time.D
 // integrationEnv is what the outbox gives every integration it builds.
 type integrationEnv struct {
 	externalURL string
-	clock       Clock
+	clock       clock.Clock
 	mqtt        *MQTTPublisher // nil without Deps.MQTT
 }
 
@@ -142,10 +144,7 @@ func NewNotifier(cfg Config, name string, deps Deps) (Notifier, error) {
 	if !ok {
 		return nil, fmt.Errorf("notify: unknown receiver %q", name)
 	}
-	env := integrationEnv{externalURL: cc.cfg.ExternalURL, clock: deps.Clock}
-	if env.clock == nil {
-		env.clock = realClock{}
-	}
+	env := integrationEnv{externalURL: cc.cfg.ExternalURL, clock: clock.Or(deps.Clock)}
 	if deps.MQTT != nil {
 		env.mqtt = &MQTTPublisher{Pub: deps.MQTT, Prefix: cc.cfg.MQTTTopicPrefix, QoS: 1, ExternalURL: cc.cfg.ExternalURL}
 	}

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"citywatch/internal/clock"
 )
 
 // Change is one alert state change to notify about. The alerts package fills it; notify routes it to receivers
@@ -70,8 +72,8 @@ type Deps struct {
 	Logger *slog.Logger
 	// Registerer gets the citywatch_notify_* metrics; nil does not register them.
 	Registerer prometheus.Registerer
-	// Clock drives retry schedules and breakers; nil is the real clock.
-	Clock Clock
+	// Clock drives retry schedules, breakers and the poll ticker; nil is the real clock.
+	Clock clock.Clock
 	// MQTT is the broker for receivers with format "mqtt"; required only if there are such receivers.
 	MQTT Publisher
 }
@@ -102,7 +104,7 @@ type Outbox struct {
 	env     integrationEnv
 	db      *sql.DB
 	log     *slog.Logger
-	clock   Clock
+	clock   clock.Clock
 	m       *metrics
 	recv    map[string]*receiverState // written by the run loop (SetConfig) under recvMu once started
 	order   []*receiverState
@@ -132,16 +134,13 @@ func NewOutbox(cfg Config, deps Deps) (*Outbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("notify: invalid config: %w", err)
 	}
-	o := &Outbox{db: deps.DB, log: deps.Logger, clock: deps.Clock, wake: make(chan struct{}, 1),
+	o := &Outbox{db: deps.DB, log: deps.Logger, clock: clock.Or(deps.Clock), wake: make(chan struct{}, 1),
 		recv: map[string]*receiverState{}, done: make(chan struct{}), reconf: make(chan reconfig)}
 	o.cc.Store(cc)
 	if o.log == nil {
 		o.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	o.log = o.log.With("component", "notify")
-	if o.clock == nil {
-		o.clock = realClock{}
-	}
 	o.m = newMetrics(deps.Registerer, cc.order)
 	env := integrationEnv{externalURL: cc.cfg.ExternalURL, clock: o.clock}
 	if deps.MQTT != nil {

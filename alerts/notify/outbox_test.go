@@ -420,3 +420,23 @@ func TestRemovedReceiverRowsFailOnStart(t *testing.T) {
 	require.Equal(t, StatusFailed, d[0].Status)
 	require.Equal(t, "receiver not configured", d[0].LastError)
 }
+
+// TestPollTickerFollowsClock: the outbox looks for due retries on its clock's ticker, so a test (or a
+// simulation) that moves the clock sees each retry without waiting a real poll interval. The clock moves only
+// once the previous attempt is recorded, so nothing but a tick can start the next one (the first retry may
+// also come from the re-look after Enqueue, hence three).
+func TestPollTickerFollowsClock(t *testing.T) {
+	db, _ := openTestDB(t)
+	clk := newFakeClock()
+	h := newHook(t)
+	h.set(500, nil, "")
+	o := startOutbox(t, db, Config{Receivers: []Receiver{h.receiver("ops")}, PollInterval: time.Hour}, clk, nil)
+	enqueue(t, db, o, testChange("Tick"))
+	for attempt := 1; attempt <= 3; attempt++ {
+		require.Eventually(t, func() bool {
+			d := deliveries(t, o, DeliveryFilter{})
+			return len(d) == 1 && d[0].Attempts == attempt && d[0].Status == StatusPending
+		}, waitFor, tick, "attempt %d", attempt)
+		clk.Advance(time.Hour) // past the backoff, and one poll interval
+	}
+}

@@ -8,16 +8,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"citywatch/internal/clock"
 )
 
-type fakeClock struct{ t time.Time }
-
-func (c *fakeClock) now() time.Time          { return c.t }
-func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
-
 func TestLoginLimiter(t *testing.T) {
-	clk := &fakeClock{t: time.Unix(1e9, 0)}
-	l := newLoginLimiter(3, time.Second, 4, clk.now)
+	clk := clock.NewFake(time.Unix(1e9, 0))
+	l := newLoginLimiter(3, time.Second, 4, clk.Now)
 	for i := 0; i < 3; i++ {
 		if !l.take("10.0.0.1") {
 			t.Fatalf("attempt %d refused within burst", i)
@@ -29,7 +26,7 @@ func TestLoginLimiter(t *testing.T) {
 	if !l.take("10.0.0.2") {
 		t.Fatal("another address is limited too")
 	}
-	clk.advance(time.Second)
+	clk.Advance(time.Second)
 	if !l.take("10.0.0.1") {
 		t.Fatal("attempt refused after refill")
 	}
@@ -37,7 +34,7 @@ func TestLoginLimiter(t *testing.T) {
 		t.Fatal("refill gave more than one attempt per interval")
 	}
 	// A successful login gives its attempt back.
-	clk.advance(time.Second)
+	clk.Advance(time.Second)
 	if !l.take("10.0.0.1") {
 		t.Fatal("refused after refill")
 	}
@@ -78,8 +75,8 @@ func TestCredCache(t *testing.T) {
 }
 
 func TestRateLimiter(t *testing.T) {
-	clk := &fakeClock{t: time.Unix(1e9, 0)}
-	r := newRateLimiter(10*time.Second, clk.now)
+	clk := clock.NewFake(time.Unix(1e9, 0))
+	r := newRateLimiter(10*time.Second, clk.Now)
 	if ok, _ := r.allow("a"); !ok {
 		t.Fatal("first event refused")
 	}
@@ -91,7 +88,7 @@ func TestRateLimiter(t *testing.T) {
 	if ok, _ := r.allow("b"); !ok {
 		t.Fatal("other key limited")
 	}
-	clk.advance(10 * time.Second)
+	clk.Advance(10 * time.Second)
 	ok, suppressed := r.allow("a")
 	if !ok || suppressed != 5 {
 		t.Fatalf("after interval: ok=%v suppressed=%d, want true 5", ok, suppressed)
@@ -100,10 +97,10 @@ func TestRateLimiter(t *testing.T) {
 
 func TestMochiLogHandler(t *testing.T) {
 	var buf bytes.Buffer
-	clk := &fakeClock{t: time.Unix(1e9, 0)}
+	clk := clock.NewFake(time.Unix(1e9, 0))
 	h := &mochiLogHandler{
 		h:   slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}),
-		lim: newRateLimiter(10*time.Second, clk.now),
+		lim: newRateLimiter(10*time.Second, clk.Now),
 	}
 	log := slog.New(h).With("hook", "x", "packet", "secret-with")
 	log.Info("attached listener")

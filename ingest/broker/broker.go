@@ -15,6 +15,7 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"golang.org/x/crypto/bcrypt"
@@ -331,13 +332,14 @@ func (b *Broker) Start() error {
 		*spec.out = ln.Addr().String()
 		switch spec.id {
 		case "tcp":
-			ls = append(ls, &netListener{id: spec.id, protocol: "tcp", ln: ln, connectTimeout: b.connectTimeout, m: b.m})
+			ls = append(ls, &netListener{id: spec.id, protocol: "tcp", ln: ln, connectTimeout: b.connectTimeout, m: b.m,
+				disconnect: b.disconnectListener})
 		case "tls":
 			ls = append(ls, &netListener{id: spec.id, protocol: "tls", ln: tls.NewListener(ln, b.cfg.TLS), m: b.m,
-				connectTimeout: b.connectTimeout})
+				connectTimeout: b.connectTimeout, disconnect: b.disconnectListener})
 		case "ws":
 			ls = append(ls, &wsListener{id: spec.id, ln: ln, maxFrame: int64(b.cfg.MaxMessageBytes) + 1024, m: b.m,
-				connectTimeout: b.connectTimeout})
+				connectTimeout: b.connectTimeout, disconnect: b.disconnectListener})
 		}
 	}
 	for _, l := range ls {
@@ -402,4 +404,17 @@ func (b *Broker) Publish(topic string, payload []byte, retain bool, qos byte) er
 		return fmt.Errorf("broker: publish %q: %w", topic, err)
 	}
 	return nil
+}
+
+// disconnectListener disconnects the clients of one listener with "server shutting down", as mochi's own
+// closeListenerClients does, but without Clients.GetByListener: in mochi v2.7.9 that takes the client
+// registry's read lock twice (GetByListener, then Len), so a client connecting or leaving between the two
+// acquisitions deadlocks the shutdown for ever (mochi-mqtt/server#488, unfixed in any release). GetAll
+// takes the lock once.
+func (b *Broker) disconnectListener(id string) {
+	for _, cl := range b.srv.Clients.GetAll() {
+		if cl.Net.Listener == id && !cl.Closed() {
+			_ = b.srv.DisconnectClient(cl, packets.ErrServerShuttingDown)
+		}
+	}
 }

@@ -86,6 +86,9 @@ type netListener struct {
 	log            *slog.Logger
 	conns          connTracker
 	m              *metrics // of the client write path; nil in tests that need none
+	// disconnect disconnects this listener's clients: Broker.disconnectListener, not the CloseFn mochi
+	// passes to Close (that one can deadlock, see disconnectListener).
+	disconnect func(listenerID string)
 }
 
 var _ listeners.Listener = (*netListener)(nil)
@@ -124,12 +127,12 @@ func (l *netListener) Serve(establish listeners.EstablishFn) {
 	}
 }
 
-// Close stops accepting, disconnects this listener's clients through mochi, closes connections still before
-// CONNECT, and waits for all of this listener's goroutines.
-func (l *netListener) Close(closeClients listeners.CloseFn) {
+// Close stops accepting, disconnects this listener's clients (l.disconnect, instead of mochi's CloseFn),
+// closes connections still before CONNECT, and waits for all of this listener's goroutines.
+func (l *netListener) Close(listeners.CloseFn) {
 	l.conns.markClosed()
 	_ = l.ln.Close()
-	closeClients(l.id)
+	l.disconnect(l.id)
 	l.conns.closeAll()
 }
 
@@ -146,7 +149,8 @@ type wsListener struct {
 	conns          connTracker
 	estab          listeners.EstablishFn
 	estabMu        sync.Mutex
-	m              *metrics // of the client write path; nil in tests that need none
+	m              *metrics                // of the client write path; nil in tests that need none
+	disconnect     func(listenerID string) // as netListener.disconnect
 }
 
 var _ listeners.Listener = (*wsListener)(nil)
@@ -201,10 +205,12 @@ func (l *wsListener) handle(w http.ResponseWriter, r *http.Request) {
 	l.log.Debug("mqtt websocket connection ended", "remote", r.RemoteAddr, "err", err)
 }
 
-func (l *wsListener) Close(closeClients listeners.CloseFn) {
+// Close stops accepting, disconnects this listener's clients (as netListener.Close), and waits for all of
+// this listener's goroutines.
+func (l *wsListener) Close(listeners.CloseFn) {
 	l.conns.markClosed()
 	_ = l.srv.Close() // closes the listener and connections not hijacked by the upgrade
-	closeClients(l.id)
+	l.disconnect(l.id)
 	l.conns.closeAll()
 }
 
