@@ -41,6 +41,12 @@ type staticSite struct {
 // pages are served at their own routes with references to /ui/ rewritten to the versioned prefix.
 var pages = []string{"index.html", "login.html"}
 
+// servedAsset says whether an embedded file is part of the UI: the Go source that embeds the language files
+// for the server (web/i18n/catalog.go) and the tree's README are not served.
+func servedAsset(p string) bool {
+	return !strings.HasSuffix(p, ".go") && path.Base(p) != "README.md"
+}
+
 // newStaticSite reads the tree under root of fsys.
 func newStaticSite(fsys fs.FS, root string) (*staticSite, error) {
 	sub, err := fs.Sub(fsys, root)
@@ -53,6 +59,9 @@ func newStaticSite(fsys fs.FS, root string) (*staticSite, error) {
 	err = fs.WalkDir(sub, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
+		}
+		if !servedAsset(p) {
+			return nil
 		}
 		b, err := fs.ReadFile(sub, p)
 		if err != nil {

@@ -154,3 +154,23 @@ func FuzzAcceptsGzip(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) { _ = acceptsGzip(s) })
 }
+
+// TestStaticServesOnlyTheUI: the Go source embedding the language files for the server and the tree's README
+// are in the embedded tree but are not UI files: they are not served, under either prefix.
+func TestStaticServesOnlyTheUI(t *testing.T) {
+	s, err := New(Config{}, Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := s.Handler()
+	ref := versionedRef.FindString(getUI(t, h, "/", nil).Body.String())
+	prefix := strings.TrimSuffix(ref, "js/app.js")
+	for _, p := range []string{"/ui/i18n/catalog.go", prefix + "i18n/catalog.go", "/ui/README.md"} {
+		if rec := getUI(t, h, p, nil); rec.Code != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", p, rec.Code)
+		}
+	}
+	if rec := getUI(t, h, "/ui/i18n/vi.json", nil); rec.Code != http.StatusOK {
+		t.Errorf("GET /ui/i18n/vi.json: %d, want 200", rec.Code)
+	}
+}
