@@ -364,18 +364,6 @@ func TemplateFuncs() template.FuncMap { return tmplfuncs.Funcs() }
 // templateFuncs are the functions available to custom templates.
 var templateFuncs = tmplfuncs.Funcs()
 
-// sampleChanges exercise a template at load time (firing with a value, resolved without), so a template that
-// fails at execution (a missing field, a bad call) is a config error, not a delivery failure at 3 a.m.
-var sampleChanges = []storedChange{
-	{Fingerprint: "0123456789abcdef", Name: "HighTemperature", State: "firing", Value: floatPtr(41.2),
-		Labels:      map[string]string{"alertname": "HighTemperature", "site": "siteA", "camera": "cam1"},
-		Annotations: map[string]string{"summary": "hot", "last_values": `[1,2]`},
-		StartsAt:    time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), GeneratorURL: "https://citywatch.example/alerts/1"},
-	{Fingerprint: "0123456789abcdef", Name: "HighTemperature", State: "resolved", Value: nil,
-		StartsAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), EndsAt: time.Date(2026, 1, 2, 4, 4, 5, 0, time.UTC),
-		OutageDuration: time.Hour, AckedBy: "operator"},
-}
-
 func parseTemplate(name, text string) (*template.Template, error) {
 	if strings.TrimSpace(text) == "" {
 		return nil, errors.New("required for the template format")
