@@ -52,14 +52,7 @@ func (c *Config) validateSites(v validator) {
 	seen := map[string]bool{}
 	for i, s := range c.Sites {
 		p := indexPath("sites", i)
-		switch {
-		case s.Site == "":
-			v.add(p+".site", "is required")
-		case seen[s.Site]:
-			v.add(p+".site", "is listed twice; got %q", s.Site)
-		}
-		seen[s.Site] = true
-		v.text(p+".site", s.Site)
+		v.siteKey(p+".site", s.Site, seen)
 		v.text(p+".name", s.Name)
 		if len(s.Name) > 128 {
 			v.add(p+".name", "must be at most 128 bytes")

@@ -110,14 +110,7 @@ func (c *Config) validateWard(v validator) {
 	seen := map[string]bool{}
 	for i, s := range w.Sites {
 		p := indexPath("ward.sites", i)
-		switch {
-		case s.Site == "":
-			v.add(p+".site", "is required")
-		case seen[s.Site]:
-			v.add(p+".site", "is listed twice; got %q", s.Site)
-		}
-		seen[s.Site] = true
-		v.text(p+".site", s.Site)
+		v.siteKey(p+".site", s.Site, seen)
 		if _, err := time.LoadLocation(s.TimeZone); err != nil || s.TimeZone == "" || s.TimeZone == "Local" {
 			v.add(p+".time_zone", "must be an IANA time zone such as \"Europe/Prague\"; got %q", s.TimeZone)
 		}

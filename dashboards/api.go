@@ -1,11 +1,11 @@
 package dashboards
 
 import (
-	"encoding/json"
 	"net/http"
 
 	"citywatch/dashboards/auth"
 	"citywatch/ingest"
+	"citywatch/internal/jsonhttp"
 )
 
 // IngestInfo is what the REST API reads from the ingest pipeline.
@@ -25,14 +25,7 @@ func WriteError(w http.ResponseWriter, code int, msg string, detail any) {
 	writeJSON(w, code, errorBody{Error: msg, Detail: detail})
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
-}
+func writeJSON(w http.ResponseWriter, code int, v any) { jsonhttp.Write(w, code, v) }
 
 func deviceSite(d ingest.Device) string { return d.Labels["site"] }
 

@@ -1,16 +1,15 @@
-package ingest
+package ingest_test
 
 import (
 	"context"
 	"fmt"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"citywatch/ingest/mapping"
-	"citywatch/store/tsdb"
+	"citywatch/ingest"
+	"citywatch/ingest/ingesttest"
 )
 
 // BenchmarkPipelineTSDB measures the whole decode → map → door → append path per message into a real TSDB
@@ -19,20 +18,8 @@ import (
 func BenchmarkPipelineTSDB(b *testing.B) {
 	for _, sources := range []int{1, 8} {
 		b.Run(fmt.Sprintf("sources=%d", sources), func(b *testing.B) {
-			db, err := tsdb.Open(tsdb.Config{Dir: b.TempDir()}, tsdb.Deps{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer db.Close()
-			m, err := mapping.New(nil, mapping.Options{DefaultMapping: true})
-			if err != nil {
-				b.Fatal(err)
-			}
 			reg := prometheus.NewRegistry()
-			p, err := NewPipeline(PipelineConfig{}, PipelineDeps{Mapper: m, Appender: db, Registerer: reg})
-			if err != nil {
-				b.Fatal(err)
-			}
+			p := ingesttest.NewTSDBPipeline(b, reg)
 			topics := make([]string, 1000)
 			for i := range topics {
 				topics[i] = fmt.Sprintf("city/d%d/site%d/sensor%d", i%4, i%20, i)
@@ -40,14 +27,14 @@ func BenchmarkPipelineTSDB(b *testing.B) {
 			payload := []byte(`{"temperature":21.5,"humidity":40,"co2":612,"pm25":8.1,"noise":41}`)
 			ctx := context.Background()
 			b.ReportAllocs()
-			cpu0 := cpuTime()
+			cpu0 := ingesttest.CPUTime()
 			b.ResetTimer()
 			done := make(chan error, sources)
 			for s := range sources {
 				go func() {
 					var err error
 					for i := s; i < b.N; i += sources {
-						if e := p.Handle(ctx, Message{Topic: topics[i%len(topics)], Payload: payload, Received: time.Now(),
+						if e := p.Handle(ctx, ingest.Message{Topic: topics[i%len(topics)], Payload: payload, Received: time.Now(),
 							Source: "bench"}); e != nil && err == nil {
 							err = e
 						}
@@ -63,21 +50,12 @@ func BenchmarkPipelineTSDB(b *testing.B) {
 			b.StopTimer()
 			// CPU time (user + system, whole process) per message: on a shared machine a steadier figure than
 			// the wall time of ns/op.
-			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64((ingesttest.CPUTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 			if commits := histogramCount(reg, "citywatch_ingest_batch_messages"); commits > 0 {
 				b.ReportMetric(float64(b.N)/float64(commits), "msgs/commit")
 			}
 		})
 	}
-}
-
-// cpuTime returns the CPU time the process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // histogramCount returns the sample count of a histogram in reg, 0 when there is none (before batching).

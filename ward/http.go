@@ -12,6 +12,7 @@ import (
 
 	"citywatch/dashboards/audit"
 	"citywatch/dashboards/auth"
+	"citywatch/internal/jsonhttp"
 )
 
 // Audit actions of the ward (defined in package audit, so the audit API knows them). Views of an occupant's
@@ -79,14 +80,7 @@ func showPersonal(r *http.Request, site string) bool {
 	return ok && p.Can(auth.ActionWard) && p.CanSeeSite(site)
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
-}
+func writeJSON(w http.ResponseWriter, code int, v any) { jsonhttp.Write(w, code, v) }
 
 func writeError(w http.ResponseWriter, code int, msg string, detail any) {
 	writeJSON(w, code, map[string]any{"error": msg, "detail": detail})

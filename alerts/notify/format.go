@@ -1,10 +1,8 @@
 package notify
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"html"
 	"net/url"
 	"sort"
@@ -366,18 +364,6 @@ func TemplateFuncs() template.FuncMap { return tmplfuncs.Funcs() }
 // templateFuncs are the functions available to custom templates.
 var templateFuncs = tmplfuncs.Funcs()
 
-// sampleChanges exercise a template at load time (firing with a value, resolved without), so a template that
-// fails at execution (a missing field, a bad call) is a config error, not a delivery failure at 3 a.m.
-var sampleChanges = []storedChange{
-	{Fingerprint: "0123456789abcdef", Name: "HighTemperature", State: "firing", Value: floatPtr(41.2),
-		Labels:      map[string]string{"alertname": "HighTemperature", "site": "siteA", "camera": "cam1"},
-		Annotations: map[string]string{"summary": "hot", "last_values": `[1,2]`},
-		StartsAt:    time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), GeneratorURL: "https://citywatch.example/alerts/1"},
-	{Fingerprint: "0123456789abcdef", Name: "HighTemperature", State: "resolved", Value: nil,
-		StartsAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), EndsAt: time.Date(2026, 1, 2, 4, 4, 5, 0, time.UTC),
-		OutageDuration: time.Hour, AckedBy: "operator"},
-}
-
 func parseTemplate(name, text string) (*template.Template, error) {
 	if strings.TrimSpace(text) == "" {
 		return nil, errors.New("required for the template format")
@@ -396,28 +382,6 @@ func parseTemplate(name, text string) (*template.Template, error) {
 }
 
 // ExecuteSamples executes a parsed template with sample alerts (firing with a value, resolved without), as
-// the outbox does when it loads a receiver: configuration validation calls it so that a template that parses
-// but cannot execute (a missing field, a bad call) is reported at its file:line, not at delivery.
-func ExecuteSamples(t *template.Template) error {
-	for _, c := range sampleChanges {
-		var b limitedBuffer
-		b.limit = 1 << 20
-		if err := t.Execute(&b, buildPayload("cw_sample", t.Name(), "https://citywatch.example", c)); err != nil {
-			return fmt.Errorf("executing with a sample %s alert: %w", c.State, err)
-		}
-	}
-	return nil
-}
-
-// limitedBuffer fails writes past limit so a runaway template cannot exhaust memory at load time.
-type limitedBuffer struct {
-	bytes.Buffer
-	limit int
-}
-
-func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if b.Len()+len(p) > b.limit {
-		return 0, errors.New("template output larger than 1 MiB")
-	}
-	return b.Buffer.Write(p)
-}
+// the outbox does when it loads a receiver. It is tmplfuncs.ExecuteSamples: TestTemplateSamplesMatchPayload
+// keeps those samples equal to the payloads notify builds.
+func ExecuteSamples(t *template.Template) error { return tmplfuncs.ExecuteSamples(t) }

@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"citywatch/internal/i18n"
+	"citywatch/internal/jsonhttp"
 )
 
 // Mux is where Register adds its route; *http.ServeMux and auth.Router satisfy it.
@@ -143,14 +143,7 @@ func parseTime(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("want RFC 3339 or unix seconds, got %q", clip(s, 64))
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
-}
+func writeJSON(w http.ResponseWriter, code int, v any) { jsonhttp.Write(w, code, v) }
 
 func writeError(w http.ResponseWriter, code int, msg string, detail any) {
 	body := map[string]any{"error": msg}

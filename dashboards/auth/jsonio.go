@@ -8,6 +8,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
+
+	"citywatch/internal/jsonhttp"
 )
 
 // maxBody bounds every JSON request body; maxLoginBody bounds a login's (a user name and a password of at most
@@ -23,14 +25,7 @@ type errorBody struct {
 	Detail any    `json:"detail,omitempty"`
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
-}
+func writeJSON(w http.ResponseWriter, code int, v any) { jsonhttp.Write(w, code, v) }
 
 func writeError(w http.ResponseWriter, code int, msg string, detail any) {
 	writeJSON(w, code, errorBody{Error: msg, Detail: detail})

@@ -12,6 +12,7 @@ import (
 
 	"citywatch/dashboards/audit"
 	"citywatch/dashboards/auth"
+	"citywatch/internal/jsonhttp"
 )
 
 // Route is one HTTP route with its access rule; the server registers it behind access control.
@@ -273,14 +274,7 @@ func clip(s string) string {
 	return strings.ToValidUTF8(s, "?")
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
-}
+func writeJSON(w http.ResponseWriter, code int, v any) { jsonhttp.Write(w, code, v) }
 
 func writeError(w http.ResponseWriter, code int, msg string, detail any) {
 	writeJSON(w, code, map[string]any{"error": msg, "detail": detail})

@@ -3,7 +3,11 @@ package browser_test
 import (
 	"context"
 	"fmt"
+	"html"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -185,3 +189,38 @@ func navigate(url string) chromedp.Action[chromedp.Void] { return chromedp.Navig
 
 // readFile reads a file the test made.
 func readFile(path string) ([]byte, error) { return os.ReadFile(path) }
+
+// newRulesPage returns chromium on a blank page titled title, served with dashboards/web under /ui/: where the
+// tables of the UI's pure rules import its modules and evaluate their cases. It skips in -short.
+func newRulesPage(t *testing.T, title string) *browser {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("browser test: runs chromium")
+	}
+	testenvChromium(t)
+	mux := http.NewServeMux()
+	mux.Handle("/ui/", http.StripPrefix("/ui/", http.FileServer(http.Dir(filepath.Join(repoRoot(t), "dashboards", "web")))))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = w.Write([]byte("<!doctype html><title>" + html.EscapeString(title) + "</title>"))
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	b := newBrowser(t, srv.URL)
+	b.do(30*time.Second, navigate(srv.URL+"/"))
+	return b
+}
+
+// newAdminDemo builds citywatch, starts the demo with a 1 s live ping and returns it with chromium logged in as
+// admin. It skips in -short.
+func newAdminDemo(t *testing.T) (*demo, *browser) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("browser test: builds citywatch and runs chromium")
+	}
+	testenvChromium(t)
+	d := startDemo(t, buildCitywatch(t), "--live-ping-interval", "1s")
+	b := newBrowser(t, d.base)
+	b.login("admin", d.password)
+	return d, b
+}

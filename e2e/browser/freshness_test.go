@@ -2,11 +2,7 @@ package browser_test
 
 import (
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -39,20 +35,7 @@ var freshnessCases = []struct {
 // TestDeviceSilenceRules runs the page's device freshness rules (js/freshness.js) in chromium against the
 // table above: a device is silent after its own learned rhythm, not after one fixed time for all.
 func TestDeviceSilenceRules(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test: runs chromium")
-	}
-	testenvChromium(t)
-	mux := http.NewServeMux()
-	mux.Handle("/ui/", http.StripPrefix("/ui/", http.FileServer(http.Dir(filepath.Join(repoRoot(t), "dashboards", "web")))))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html")
-		_, _ = w.Write([]byte("<!doctype html><title>freshness</title>"))
-	})
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	b := newBrowser(t, srv.URL)
-	b.do(30*time.Second, navigate(srv.URL+"/"))
+	b := newRulesPage(t, "freshness")
 	ctx := b.ctx
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`import("/ui/js/freshness.js").then((F) => {
 		window.F = F;

@@ -15,13 +15,7 @@ var flappingCameras = []string{"cam2", "cam3", "cam4"}
 // its matchers match and warns when the alert changes while it is open; the camera timeline plays an event clip;
 // the new pages pass axe at both sizes and the camera wall streams only the tiles on screen.
 func TestAlertNoiseAndEvidence(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test: builds citywatch and runs chromium")
-	}
-	testenvChromium(t)
-	d := startDemo(t, buildCitywatch(t), "--live-ping-interval", "1s")
-	b := newBrowser(t, d.base)
-	b.login("admin", d.password)
+	d, b := newAdminDemo(t)
 	b.resize(desktop)
 
 	var flapping apiAlert

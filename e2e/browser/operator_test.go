@@ -81,13 +81,7 @@ func (b *browser) axe() []string {
 // phone size, and a phone user acknowledging alerts — in English and in Vietnamese. The subtests share one
 // demo and run in order.
 func TestOperatorScreen(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test: builds citywatch and runs chromium")
-	}
-	testenvChromium(t)
-	d := startDemo(t, buildCitywatch(t), "--live-ping-interval", "1s")
-	b := newBrowser(t, d.base)
-	b.login("admin", d.password)
+	d, b := newAdminDemo(t)
 
 	t.Run("fever tile carries the critical marking and the threshold", func(t *testing.T) {
 		b.t = t

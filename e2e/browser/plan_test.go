@@ -7,8 +7,6 @@ import (
 	"image/color"
 	"image/png"
 	"math"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,20 +51,7 @@ var planRuleCases = []struct {
 
 // TestPlanRules runs the Overview's and the plan's pure rules in chromium.
 func TestPlanRules(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test: runs chromium")
-	}
-	testenvChromium(t)
-	mux := http.NewServeMux()
-	mux.Handle("/ui/", http.StripPrefix("/ui/", http.FileServer(http.Dir(filepath.Join(repoRoot(t), "dashboards", "web")))))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html")
-		_, _ = w.Write([]byte("<!doctype html><title>plan rules</title>"))
-	})
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	b := newBrowser(t, srv.URL)
-	b.do(30*time.Second, navigate(srv.URL+"/"))
+	b := newRulesPage(t, "plan rules")
 	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`Promise.all(["i18n", "sitestatus", "citymap"].map((m) => import("/ui/js/" + m + ".js")))
 		.then(async ([I, S, M]) => { await I.loadI18n(); Object.assign(window, {S, M}); return true; })`, chromedp.EvalAwaitPromise)); err != nil {
 		t.Fatalf("load the UI modules: %v", err)
@@ -111,13 +96,7 @@ func planPNG(t *testing.T) string {
 // no tile server reachable (tests have no network), cards say what is wrong in words, and the site plan
 // round-trip works — upload, place by dragging, reload, the marker shows the live state — with axe clean.
 func TestSitePlanAndMap(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test: builds citywatch and runs chromium")
-	}
-	testenvChromium(t)
-	d := startDemo(t, buildCitywatch(t), "--live-ping-interval", "1s")
-	b := newBrowser(t, d.base)
-	b.login("admin", d.password)
+	d, b := newAdminDemo(t)
 	b.resize(desktop)
 
 	t.Run("map shows the sites without tiles", func(t *testing.T) {

@@ -2,11 +2,7 @@ package browser_test
 
 import (
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -56,20 +52,7 @@ var uiRuleCases = []struct {
 // TestUIRules runs the UI's pure rules (units, thresholds, language and date formats, series names) in
 // chromium against the table above.
 func TestUIRules(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test: runs chromium")
-	}
-	testenvChromium(t)
-	mux := http.NewServeMux()
-	mux.Handle("/ui/", http.StripPrefix("/ui/", http.FileServer(http.Dir(filepath.Join(repoRoot(t), "dashboards", "web")))))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html")
-		_, _ = w.Write([]byte("<!doctype html><title>ui rules</title>"))
-	})
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	b := newBrowser(t, srv.URL)
-	b.do(30*time.Second, navigate(srv.URL+"/"))
+	b := newRulesPage(t, "ui rules")
 	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`Promise.all(["units", "thresholds", "i18n", "chart", "notify", "dom"].map((m) => import("/ui/js/" + m + ".js")))
 		.then(([U, H, I, C, N, D]) => { Object.assign(window, {U, H, I, C, N, D}); return true; })`, chromedp.EvalAwaitPromise)); err != nil {
 		t.Fatalf("load the UI modules: %v", err)

@@ -3,16 +3,13 @@ package broker
 import (
 	"fmt"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"citywatch/ingest"
-	"citywatch/ingest/mapping"
-	"citywatch/store/tsdb"
+	"citywatch/ingest/ingesttest"
 )
 
 // BenchmarkEmbeddedPipeline measures what `citywatch serve` does with MQTT: 4 paho publishers (128
@@ -22,20 +19,8 @@ import (
 func BenchmarkEmbeddedPipeline(b *testing.B) {
 	for _, qos := range []byte{0, 1} {
 		b.Run(fmt.Sprintf("qos=%d", qos), func(b *testing.B) {
-			db, err := tsdb.Open(tsdb.Config{Dir: b.TempDir()}, tsdb.Deps{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer db.Close()
-			m, err := mapping.New(nil, mapping.Options{DefaultMapping: true})
-			if err != nil {
-				b.Fatal(err)
-			}
 			reg := prometheus.NewRegistry()
-			p, err := ingest.NewPipeline(ingest.PipelineConfig{}, ingest.PipelineDeps{Mapper: m, Appender: db, Registerer: reg})
-			if err != nil {
-				b.Fatal(err)
-			}
+			p := ingesttest.NewTSDBPipeline(b, reg)
 			br, err := New(Config{Listen: "127.0.0.1:0", AllowAnonymous: true}, Deps{Sink: p})
 			if err != nil {
 				b.Fatal(err)
@@ -57,7 +42,7 @@ func BenchmarkEmbeddedPipeline(b *testing.B) {
 				}
 				defer cs[i].Disconnect(0)
 			}
-			cpu0 := processCPU()
+			cpu0 := ingesttest.CPUTime()
 			b.ResetTimer()
 			var wg sync.WaitGroup
 			for ci, c := range cs {
@@ -87,17 +72,9 @@ func BenchmarkEmbeddedPipeline(b *testing.B) {
 				b.Fatalf("pipeline handled %d of %d", n, b.N)
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msg/s")
-			b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64((ingesttest.CPUTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 		})
 	}
-}
-
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // gatherValue sums the counter named name over its label sets.
