@@ -95,7 +95,7 @@ func TestRootServesUI(t *testing.T) {
 	}
 	paths := []string{"/", "/login"}
 	err = fs.WalkDir(webFS, "web", func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && path.Base(p) != "index.html" { // index.html is served at /
+		if err == nil && !d.IsDir() && path.Base(p) != "index.html" && servedAsset(p) { // index.html is served at /
 			paths = append(paths, "/ui/"+strings.TrimPrefix(p, "web/"))
 		}
 		return err
