@@ -325,6 +325,8 @@ func TestDashboard(t *testing.T) {
 		})
 		row := fmt.Sprintf(`tr[data-alert-id="%d"]`, target.ID)
 		admin.route("#/alerts/history")
+		admin.waitJS(30*time.Second, fmt.Sprintf(`document.querySelector('%s button[data-action=silence]')`, row))
+		expandGroupOf(admin, row)
 		admin.do(30*time.Second,
 			chromedp.WaitVisible(chromedp.CSS(row+` button[data-action=silence]`)),
 			chromedp.Click(chromedp.CSS(row+` button[data-action=silence]`)),

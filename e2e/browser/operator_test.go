@@ -276,6 +276,7 @@ func phoneAck(t *testing.T, b *browser, d *demo, want func(apiAlert) bool, butto
 	row := fmt.Sprintf(`tr[data-alert-id="%d"]`, target.ID)
 	b.open("#/alerts/firing")
 	b.waitJS(30*time.Second, fmt.Sprintf(`document.querySelector('%s button[data-action=ack]')`, row))
+	expandGroupOf(b, row)
 	if w := eval[float64](b, `document.documentElement.scrollWidth - window.innerWidth`); w > 1 {
 		t.Errorf("the alerts page scrolls sideways by %v px on a phone", w)
 	}
@@ -327,4 +328,11 @@ func (b *browser) screenshot(name string) {
 	if err := os.WriteFile(filepath.Join(repoRoot(b.t), "docs", "img", name), png, 0o644); err != nil {
 		b.t.Fatal(err)
 	}
+}
+
+// expandGroupOf opens the alert group holding row as a user does (a tap on its summary) when it is collapsed:
+// groups of more than a few alerts show only their count.
+func expandGroupOf(b *browser, row string) {
+	eval[any](b, fmt.Sprintf(`(() => { const d = document.querySelector('%s')?.closest('details'); if (d && !d.open) d.querySelector('summary').click(); })(), null`, row))
+	b.waitJS(10*time.Second, fmt.Sprintf(`(() => { const d = document.querySelector('%s')?.closest('details'); return !d || d.open; })()`, row))
 }

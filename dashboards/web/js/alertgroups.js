@@ -6,6 +6,7 @@ import { alertTable, sortAlerts } from "./alertui.js";
 import { t } from "./i18n.js";
 
 const SEV = { critical: 0, warning: 1, info: 2 };
+const SMALL_GROUP = 3;
 
 // groupAlerts groups list by rule and site, most severe group first, then the largest, then by name (stable).
 export function groupAlerts(list) {
@@ -22,7 +23,8 @@ export function groupAlerts(list) {
 }
 
 // groupedAlerts renders list as groups; open remembers which groups the user expanded across redraws (live
-// updates redraw the list), keyed by rule and site. A group of one alert is shown expanded.
+// updates redraw the list), keyed by rule and site. A group of up to SMALL_GROUP alerts is shown expanded (its
+// Acknowledge stays one tap away) unless the user closed it; a larger one is collapsed to its count.
 export function groupedAlerts(list, ctx, opts, open) {
   if (!list.length) return alertTable(list, ctx, opts);
   return el("div", { class: "alert-groups" }, groupAlerts(list).map((g) => {
@@ -33,8 +35,11 @@ export function groupedAlerts(list, ctx, opts, open) {
         el("span", { class: "badge count" }, t("alerts.group_count", { n: g.alerts.length })),
         flapping ? [" ", el("span", { class: "badge state-flapping" }, t("alerts.flapping_count", { n: flapping }))] : ""),
       alertTable(g.alerts, ctx, opts));
-    d.open = g.alerts.length === 1 || open.has(g.key);
-    d.addEventListener("toggle", () => { if (d.open) open.add(g.key); else open.delete(g.key); });
+    const closedKey = `closed\u0000${g.key}`;
+    d.open = open.has(g.key) || (g.alerts.length <= SMALL_GROUP && !open.has(closedKey));
+    d.addEventListener("toggle", () => {
+      if (d.open) { open.add(g.key); open.delete(closedKey); } else { open.delete(g.key); open.add(closedKey); }
+    });
     return d;
   }));
 }
