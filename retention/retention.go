@@ -174,7 +174,7 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 	})
 	e.last = f.NewGauge(prometheus.GaugeOpts{
 		Name: "citywatch_retention_last_sweep_timestamp_seconds",
-		Help: "When the last sweep finished.",
+		Help: "The time the last sweep was made for: every occupancy due by then is purged (or counted as failed).",
 	})
 	if deps.DB != nil {
 		if _, err := deps.DB.Exec(purgedSchema); err != nil {
@@ -281,7 +281,9 @@ func (e *Engine) Sweep(ctx context.Context) (Report, error) {
 			errs = append(errs, fmt.Errorf("retention: checkpoint: %w", err))
 		}
 	}
-	e.last.Set(float64(e.now().Unix()))
+	// The sweep's own time, not the clock's when it ends: everything due by now is purged (a moved clock can
+	// be read at any instant of its move).
+	e.last.Set(float64(now.Unix()))
 	return rep, errors.Join(errs...)
 }
 
