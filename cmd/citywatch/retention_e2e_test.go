@@ -2,7 +2,6 @@ package main_test
 
 import (
 	"bytes"
-	"citywatch/ward/wardtest"
 	"fmt"
 	"os"
 	"path/filepath"
