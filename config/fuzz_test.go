@@ -73,35 +73,37 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-func FuzzParseDuration(f *testing.F) {
-	for _, tc := range durationCases {
+// fuzzPrinted seeds f with the inputs of cases and requires of whatever parse accepts that its String() parses
+// back to the same value, and that check (when not nil) accepts it.
+func fuzzPrinted[T interface {
+	printed
+	~int64
+}, V any](f *testing.F, parse func(string) (T, error), cases []printedCase[V], check func(*testing.T, string, T)) {
+	for _, tc := range cases {
 		f.Add(tc.in)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		d, err := ParseDuration(s)
+		v, err := parse(s)
 		if err != nil {
 			return
 		}
-		if back, err := ParseDuration(d.String()); err != nil || back != d {
-			t.Fatalf("%q -> %v -> %q -> %v, %v", s, int64(d), d.String(), int64(back), err)
+		if check != nil {
+			check(t, s, v)
+		}
+		if back, err := parse(v.String()); err != nil || back != v {
+			t.Fatalf("%q -> %d -> %q -> %d, %v", s, int64(v), v.String(), int64(back), err)
 		}
 	})
 }
 
+func FuzzParseDuration(f *testing.F) {
+	fuzzPrinted(f, ParseDuration, durationCases, nil)
+}
+
 func FuzzParseByteSize(f *testing.F) {
-	for _, tc := range byteSizeCases {
-		f.Add(tc.in)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		b, err := ParseByteSize(s)
-		if err != nil {
-			return
-		}
+	fuzzPrinted(f, ParseByteSize, byteSizeCases, func(t *testing.T, s string, b ByteSize) {
 		if b < 0 {
 			t.Fatalf("%q parsed to a negative size %d", s, b)
-		}
-		if back, err := ParseByteSize(b.String()); err != nil || back != b {
-			t.Fatalf("%q -> %d -> %q -> %d, %v", s, b, b.String(), back, err)
 		}
 	})
 }

@@ -10,12 +10,50 @@ import (
 	"time"
 )
 
-var durationCases = []struct {
+// printedCase is an input of a parser of a value that prints back (Duration, ByteSize) and what it parses to.
+type printedCase[V any] struct {
 	in   string
-	want time.Duration
+	want V
 	err  bool
 	str  string // String() of the result, "" = in
-}{
+}
+
+// printed is a config value type whose String() parses back to the same value.
+type printed interface {
+	comparable
+	String() string
+}
+
+// testPrinted checks cases against parse (called name in messages): an error where one is expected, else the
+// value (as value gives it), its String(), and that String() parses back to the same value.
+func testPrinted[T printed, V comparable](t *testing.T, name string, parse func(string) (T, error), value func(T) V, cases []printedCase[V]) {
+	t.Helper()
+	for _, tc := range cases {
+		got, err := parse(tc.in)
+		if tc.err {
+			if err == nil {
+				t.Errorf("%s(%q) = %v, want error", name, tc.in, value(got))
+			}
+			continue
+		}
+		if err != nil || value(got) != tc.want {
+			t.Errorf("%s(%q) = %v, %v; want %v", name, tc.in, value(got), err, tc.want)
+			continue
+		}
+		want := tc.str
+		if want == "" {
+			want = tc.in
+		}
+		if got.String() != want {
+			t.Errorf("String(%q) = %q, want %q", tc.in, got.String(), want)
+		}
+		if back, err := parse(got.String()); err != nil || back != got {
+			t.Errorf("%q does not round trip: %v %v", got.String(), back, err)
+		}
+	}
+}
+
+var durationCases = []printedCase[time.Duration]{
 	{in: "10s", want: 10 * time.Second},
 	{in: "1h30m", want: 90 * time.Minute},
 	{in: "15d", want: 15 * 24 * time.Hour},
@@ -41,37 +79,10 @@ var durationCases = []struct {
 }
 
 func TestParseDuration(t *testing.T) {
-	for _, tc := range durationCases {
-		got, err := ParseDuration(tc.in)
-		if tc.err {
-			if err == nil {
-				t.Errorf("ParseDuration(%q) = %v, want error", tc.in, got)
-			}
-			continue
-		}
-		if err != nil || got.Std() != tc.want {
-			t.Errorf("ParseDuration(%q) = %v, %v; want %v", tc.in, got.Std(), err, tc.want)
-			continue
-		}
-		want := tc.str
-		if want == "" {
-			want = tc.in
-		}
-		if got.String() != want {
-			t.Errorf("String(%q) = %q, want %q", tc.in, got.String(), want)
-		}
-		if back, err := ParseDuration(got.String()); err != nil || back != got {
-			t.Errorf("%q does not round trip: %v %v", got.String(), back, err)
-		}
-	}
+	testPrinted(t, "ParseDuration", ParseDuration, Duration.Std, durationCases)
 }
 
-var byteSizeCases = []struct {
-	in   string
-	want int64
-	err  bool
-	str  string
-}{
+var byteSizeCases = []printedCase[int64]{
 	{in: "512MiB", want: 512 << 20},
 	{in: "1GB", want: 1e9},
 	{in: "1gb", want: 1e9, str: "1GB"},
@@ -93,29 +104,7 @@ var byteSizeCases = []struct {
 }
 
 func TestParseByteSize(t *testing.T) {
-	for _, tc := range byteSizeCases {
-		got, err := ParseByteSize(tc.in)
-		if tc.err {
-			if err == nil {
-				t.Errorf("ParseByteSize(%q) = %d, want error", tc.in, got)
-			}
-			continue
-		}
-		if err != nil || int64(got) != tc.want {
-			t.Errorf("ParseByteSize(%q) = %d, %v; want %d", tc.in, got, err, tc.want)
-			continue
-		}
-		want := tc.str
-		if want == "" {
-			want = tc.in
-		}
-		if got.String() != want {
-			t.Errorf("String(%q) = %q, want %q", tc.in, got.String(), want)
-		}
-		if back, err := ParseByteSize(got.String()); err != nil || back != got {
-			t.Errorf("%q does not round trip: %v %v", got.String(), back, err)
-		}
-	}
+	testPrinted(t, "ParseByteSize", ParseByteSize, func(b ByteSize) int64 { return int64(b) }, byteSizeCases)
 }
 
 var envCases = []struct {
