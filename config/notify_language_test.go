@@ -4,11 +4,7 @@ import "testing"
 
 // receiverLanguageCases are notify sections with a receiver's language and time_zone, and the exact error
 // parse gives ("" = valid).
-var receiverLanguageCases = []struct {
-	name string
-	in   string
-	err  string
-}{
+var receiverLanguageCases = []parseCase{
 	{"vietnamese at Ho Chi Minh City time", `notify:
   receivers:
     - name: ward-zalo
@@ -27,19 +23,9 @@ var receiverLanguageCases = []struct {
 }
 
 func TestReceiverLanguage(t *testing.T) {
-	for _, tc := range receiverLanguageCases {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := parse([]byte(tc.in+"\n"), "c.yaml", testEnv())
-			switch {
-			case tc.err != "":
-				if err == nil || err.Error() != tc.err {
-					t.Errorf("error:\n%v\nwant:\n%s", err, tc.err)
-				}
-			case err != nil:
-				t.Errorf("%v", err)
-			case cfg.Notify.Receivers[0].Language != "vi" || cfg.Notify.Receivers[0].TimeZone != "Asia/Ho_Chi_Minh":
-				t.Errorf("language keys not read: %+v", cfg.Notify.Receivers[0])
-			}
-		})
-	}
+	runParseCases(t, receiverLanguageCases, func(t *testing.T, cfg *Config) {
+		if r := cfg.Notify.Receivers[0]; r.Language != "vi" || r.TimeZone != "Asia/Ho_Chi_Minh" {
+			t.Errorf("language keys not read: %+v", r)
+		}
+	})
 }

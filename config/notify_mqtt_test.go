@@ -5,11 +5,7 @@ import "testing"
 // mqttReceiverCases are notify sections with a receiver of format mqtt and the exact error parse gives ("" =
 // valid). Format mqtt publishes on the embedded broker: it has no URL, and it would duplicate
 // notify.mqtt.enabled, which publishes every alert on the same topics.
-var mqttReceiverCases = []struct {
-	name string
-	in   string
-	err  string
-}{
+var mqttReceiverCases = []parseCase{
 	{"valid with notify.mqtt disabled", `notify:
   receivers:
     - name: siren
@@ -47,19 +43,9 @@ notify:
 }
 
 func TestMQTTReceiver(t *testing.T) {
-	for _, tc := range mqttReceiverCases {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := parse([]byte(tc.in+"\n"), "c.yaml", testEnv())
-			switch {
-			case tc.err != "":
-				if err == nil || err.Error() != tc.err {
-					t.Errorf("error:\n%v\nwant:\n%s", err, tc.err)
-				}
-			case err != nil:
-				t.Errorf("%v", err)
-			case cfg.Notify.Receivers[0].Format != NotifyFormatMQTT || cfg.Notify.Receivers[0].URL != "":
-				t.Errorf("receiver = %+v", cfg.Notify.Receivers[0])
-			}
-		})
-	}
+	runParseCases(t, mqttReceiverCases, func(t *testing.T, cfg *Config) {
+		if r := cfg.Notify.Receivers[0]; r.Format != NotifyFormatMQTT || r.URL != "" {
+			t.Errorf("receiver = %+v", r)
+		}
+	})
 }

@@ -8,11 +8,7 @@ import (
 
 // zaloReceiverCases are notify sections with a receiver of format zalo and the exact error parse gives ("" =
 // valid). The access token is a secret: no error quotes it.
-var zaloReceiverCases = []struct {
-	name string
-	in   string
-	err  string
-}{
+var zaloReceiverCases = []parseCase{
 	{"valid on the Zalo API's URL", `notify:
   receivers:
     - name: ward-zalo
@@ -54,24 +50,13 @@ var zaloReceiverCases = []struct {
 }
 
 func TestZaloReceiver(t *testing.T) {
-	for _, tc := range zaloReceiverCases {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := parse([]byte(tc.in+"\n"), "c.yaml", testEnv())
-			switch {
-			case tc.err != "":
-				if err == nil || err.Error() != tc.err {
-					t.Errorf("error:\n%v\nwant:\n%s", err, tc.err)
-				}
-				if err != nil && strings.Contains(err.Error(), "SECRET") {
-					t.Errorf("an error quotes the access token: %v", err)
-				}
-			case err != nil:
-				t.Errorf("%v", err)
-			case cfg.Notify.Receivers[0].ZaloAccessToken.Value() == "" || cfg.Notify.Receivers[0].ZaloUserID == "":
-				t.Errorf("zalo keys not read: %+v", cfg.Notify.Receivers[0])
-			case strings.Contains(fmt.Sprintf("%v %+v %#v", cfg.Notify.Receivers[0], cfg.Notify.Receivers[0], cfg.Notify.Receivers[0]), "ZALOTOKEN"):
-				t.Errorf("the receiver prints its token")
-			}
-		})
-	}
+	runParseCases(t, zaloReceiverCases, func(t *testing.T, cfg *Config) {
+		r := cfg.Notify.Receivers[0]
+		switch {
+		case r.ZaloAccessToken.Value() == "" || r.ZaloUserID == "":
+			t.Errorf("zalo keys not read: %+v", r)
+		case strings.Contains(fmt.Sprintf("%v %+v %#v", r, r, r), "ZALOTOKEN"):
+			t.Errorf("the receiver prints its token")
+		}
+	}, "SECRET")
 }
