@@ -52,16 +52,7 @@ func TestEmptyFileIsDefault(t *testing.T) {
 // TestFullGoodConfig checks values, not just that the file loads: files, ${ENV}, $$, anchors and merge keys,
 // and derived defaults.
 func TestFullGoodConfig(t *testing.T) {
-	c, err := load("testdata/full.good.yaml", testEnv())
-	if err != nil {
-		t.Fatal(err)
-	}
-	check := func(name string, got, want any) {
-		t.Helper()
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("%s = %#v, want %#v", name, got, want)
-		}
-	}
+	c, check := loadFullGood(t)
 	check("data_dir", c.DataDir, "/tmp/citywatch-test")
 	check("edge.name", c.Edge.Name, "edge $1")
 	check("http.tls.cert_file", c.HTTP.TLS.CertFile, "testdata/certs/server.crt")

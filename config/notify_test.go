@@ -12,16 +12,7 @@ import (
 // TestFullGoodConfigAlertsNotifyAuth checks the values of the alerts, notify and auth sections of
 // full.good.yaml: files relative to the config, secrets from files and ${ENV}, derived defaults.
 func TestFullGoodConfigAlertsNotifyAuth(t *testing.T) {
-	c, err := load("testdata/full.good.yaml", testEnv())
-	if err != nil {
-		t.Fatal(err)
-	}
-	check := func(name string, got, want any) {
-		t.Helper()
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("%s = %#v, want %#v", name, got, want)
-		}
-	}
+	c, check := loadFullGood(t)
 	a := c.Alerts
 	check("eval_interval", a.EvalInterval, Duration(5*time.Second))
 	check("rule_files (relative to the config)", a.RuleFiles, []string{"testdata/rules/fever.rules.yaml"})

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -35,5 +36,20 @@ func runParseCases(t *testing.T, cases []parseCase, ok func(t *testing.T, cfg *C
 				ok(t, cfg)
 			}
 		})
+	}
+}
+
+// loadFullGood loads testdata/full.good.yaml and returns it with a check of one of its values by name.
+func loadFullGood(t *testing.T) (*Config, func(name string, got, want any)) {
+	t.Helper()
+	c, err := load("testdata/full.good.yaml", testEnv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, func(name string, got, want any) {
+		t.Helper()
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s = %#v, want %#v", name, got, want)
+		}
 	}
 }
