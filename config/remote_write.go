@@ -149,17 +149,7 @@ func (c *Config) validateRemoteWrite(v validator) {
 	for i := range c.Storage.RemoteWrite {
 		rw := &c.Storage.RemoteWrite[i]
 		p := indexPath("storage.remote_write", i)
-		switch {
-		case rw.Name == "":
-			v.add(p+".name", "is required")
-		case !sourceNameRE.MatchString(rw.Name):
-			v.add(p+".name", "must match [a-z0-9_-]+; got %s", quote(rw.Name))
-		default:
-			if j, dup := names[rw.Name]; dup {
-				v.add(p+".name", "duplicate name %s (also storage.remote_write[%d])", quote(rw.Name), j)
-			}
-			names[rw.Name] = i
-		}
+		sourceNames.check(v, names, "storage.remote_write", i, rw.Name)
 		if rw.URL == "" {
 			v.add(p+".url", "is required")
 		} else if u, err := url.Parse(rw.URL); err != nil {

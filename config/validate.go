@@ -502,17 +502,7 @@ func (c *Config) validateIngest(v validator) {
 	for i := range in.Sources {
 		p := indexPath("ingest.sources", i)
 		src := &in.Sources[i]
-		switch {
-		case src.Name == "":
-			v.add(p+".name", "is required")
-		case !sourceNameRE.MatchString(src.Name):
-			v.add(p+".name", "must match [a-z0-9_-]+; got %s", quote(src.Name))
-		default:
-			if j, dup := names[src.Name]; dup {
-				v.add(p+".name", "duplicate name %s (also ingest.sources[%d])", quote(src.Name), j)
-			}
-			names[src.Name] = i
-		}
+		sourceNames.check(v, names, "ingest.sources", i, src.Name)
 		if src.ClientID != "" {
 			if j, dup := clientIDs[src.ClientID]; dup && in.Sources[j].Name != src.Name {
 				v.add(p+".client_id", "duplicate client id %s (also ingest.sources[%d]); the broker would disconnect one of them", quote(src.ClientID), j)

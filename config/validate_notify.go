@@ -106,17 +106,7 @@ func (c *Config) validateNotify(v validator) {
 	for i := range n.Receivers {
 		p := indexPath("notify.receivers", i)
 		r := &n.Receivers[i]
-		switch {
-		case r.Name == "":
-			v.add(p+".name", "is required")
-		case !receiverNameRE.MatchString(r.Name) || len(r.Name) > maxReceiverNameLen:
-			v.add(p+".name", "must match [a-z0-9_-]+ and be at most %d characters; got %s", maxReceiverNameLen, quote(r.Name))
-		default:
-			if j, dup := names[r.Name]; dup {
-				v.add(p+".name", "duplicate receiver name %s (also notify.receivers[%d])", quote(r.Name), j)
-			}
-			names[r.Name] = i
-		}
+		receiverNames.check(v, names, "notify.receivers", i, r.Name)
 		v.receiver(p, r)
 	}
 	for i := range n.Routes {
