@@ -14,9 +14,11 @@
 set -uo pipefail
 
 CACHE="${CITYWATCH_TEST_BIN:-$HOME/.cache/citywatch/bin}"
-INFLUXD_VERSION="v1.8.10"
-# name|package|module|version of the Go-built receivers; prometheus needs no web assets (tests use its API).
+# name|package|module|version of the Go-built servers: influxd (the InfluxDB forwarder's tests) and the
+# remote-write receivers; prometheus needs no web assets (tests use its API). go install does not stamp
+# `influxd version`, so each is checked by the module version read from the binary.
 GO_TOOLS=(
+	"influxd|github.com/influxdata/influxdb/cmd/influxd|github.com/influxdata/influxdb|v1.8.10"
 	"victoria-metrics|github.com/VictoriaMetrics/VictoriaMetrics/app/victoria-metrics|github.com/VictoriaMetrics/VictoriaMetrics|v1.151.0"
 	"prometheus|github.com/prometheus/prometheus/cmd/prometheus|github.com/prometheus/prometheus|v0.316.0"
 )
@@ -128,52 +130,6 @@ stop_system_mosquitto() {
 	fi
 }
 
-# influxd_ok reports whether $1 is an influxd built from github.com/influxdata/influxdb at INFLUXD_VERSION
-# (go install does not stamp `influxd version`, so read the module version from the binary).
-influxd_ok() {
-	[ -x "$1" ] || return 1
-	if command -v go >/dev/null 2>&1; then
-		go version -m "$1" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+github.com/influxdata/influxdb[[:space:]]+${INFLUXD_VERSION}([[:space:]]|$)"
-	else
-		"$1" version >/dev/null 2>&1
-	fi
-}
-
-install_influxd() {
-	local bin="$CACHE/influxd"
-	if influxd_ok "$bin"; then
-		say "influxd ${INFLUXD_VERSION} present: $bin"
-		return
-	fi
-	if ! command -v go >/dev/null 2>&1; then
-		fail "go not found; cannot build influxd ${INFLUXD_VERSION} into $CACHE"
-		return
-	fi
-	mkdir -p "$CACHE" || {
-		fail "cannot create $CACHE"
-		return
-	}
-	# Another run (or another engineer) may be building it right now: wait for it rather than build twice.
-	local lock="$CACHE/.influxd.lock"
-	exec 9>"$lock"
-	if command -v flock >/dev/null 2>&1; then
-		flock 9
-	fi
-	if influxd_ok "$bin"; then
-		say "influxd ${INFLUXD_VERSION} present: $bin"
-		exec 9>&-
-		return
-	fi
-	say "building influxd ${INFLUXD_VERSION} into $CACHE (takes about 3 minutes on 2 cores)..."
-	# Build outside the repo so its go.mod does not apply; GOFLAGS from the environment could break it.
-	if (cd / && GOFLAGS='' GOBIN="$CACHE" go install "github.com/influxdata/influxdb/cmd/influxd@${INFLUXD_VERSION}"); then
-		say "built $bin"
-	else
-		fail "building influxd ${INFLUXD_VERSION} failed (go install github.com/influxdata/influxdb/cmd/influxd@${INFLUXD_VERSION})"
-	fi
-	exec 9>&-
-}
-
 # go_tool_ok reports whether binary $1 was built from module $2 at version $3 (read from the binary).
 go_tool_ok() {
 	[ -x "$1" ] || return 1
@@ -237,11 +193,6 @@ summary() {
 	else
 		printf '  %-14s %s\n' gst-rtsp "MISSING (python3-gi GstRtspServer 1.0)"
 	fi
-	if influxd_ok "$CACHE/influxd"; then
-		printf '  %-14s %s (%s)\n' influxd "$CACHE/influxd" "$INFLUXD_VERSION"
-	else
-		printf '  %-14s %s\n' influxd "MISSING ($CACHE/influxd)"
-	fi
 	local t pkg mod version
 	for t in "${GO_TOOLS[@]}"; do
 		IFS='|' read -r name pkg mod version <<<"$t"
@@ -255,7 +206,6 @@ summary() {
 
 install_apt_packages
 stop_system_mosquitto
-install_influxd
 install_go_tools
 summary
 
