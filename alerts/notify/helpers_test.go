@@ -68,6 +68,24 @@ func newHook(t *testing.T) *hook {
 	return h
 }
 
+// hangingHook is a webhook receiver that answers no request until release is called or the request is cut.
+type hangingHook struct {
+	*hook
+	release func()
+}
+
+func newHangingHook(t *testing.T) hangingHook {
+	h := newHook(t)
+	ch := make(chan struct{})
+	h.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-ch:
+		}
+	})
+	return hangingHook{hook: h, release: sync.OnceFunc(func() { close(ch) })}
+}
+
 func (h *hook) set(status int, header map[string]string, body string) {
 	h.mu.Lock()
 	h.status, h.header, h.body = status, header, body

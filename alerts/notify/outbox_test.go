@@ -149,15 +149,8 @@ func TestRetryAfterHonoured(t *testing.T) {
 func TestHangingWebhookIsCut(t *testing.T) {
 	db, _ := openTestDB(t)
 	clk := newFakeClock()
-	release := make(chan struct{})
-	hang := newHook(t)
-	hang.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	})
-	defer close(release)
+	hang := newHangingHook(t)
+	defer hang.release()
 	r := hang.receiver("slow")
 	r.Timeout = 50 * time.Millisecond
 	reg := prometheus.NewRegistry()
@@ -298,15 +291,8 @@ func TestEnqueueIdempotentAndTransactional(t *testing.T) {
 
 func TestCloseIsIdempotentAndRequeues(t *testing.T) {
 	db, _ := openTestDB(t)
-	release := make(chan struct{})
-	h := newHook(t)
-	h.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	})
-	defer close(release)
+	h := newHangingHook(t)
+	defer h.release()
 	o := startOutbox(t, db, Config{Receivers: []Receiver{h.receiver("ops")}}, nil, nil)
 	enqueue(t, db, o, testChange("Stuck"))
 	require.Eventually(t, func() bool { return countStatus(t, o, "ops", StatusDelivering) == 1 }, waitFor, tick)
