@@ -41,8 +41,7 @@ var goldenReceivers = []Receiver{
 func TestFormatsGolden(t *testing.T) {
 	for _, r := range goldenReceivers {
 		r.URL = "https://hooks.example/x"
-		cr, errs := compileReceiver("r", Config{Receivers: []Receiver{r}}.withDefaults().Receivers[0])
-		require.Empty(t, errs)
+		cr := compileOne(t, r)
 		states := []string{"firing", "resolved"}
 		sort.Strings(states)
 		for _, st := range states {

@@ -186,3 +186,32 @@ func waitCycles(t testing.TB, o *Outbox, n int64) {
 
 const waitFor = 15 * time.Second
 const tick = 2 * time.Millisecond
+
+// compileOne compiles r as the only receiver of a Config with the defaults applied.
+func compileOne(t *testing.T, r Receiver) *compiledReceiver {
+	t.Helper()
+	cr, errs := compileReceiver("r", Config{Receivers: []Receiver{r}}.withDefaults().Receivers[0])
+	require.Empty(t, errs)
+	return cr
+}
+
+// renderOne renders c for r (compiled by compileOne) with payload key "k" and no external URL.
+func renderOne(t *testing.T, r Receiver, c Change) []byte {
+	t.Helper()
+	sc := toStored(c)
+	raw, _, err := render(compileOne(t, r), buildPayload("k", r.Name, "", sc), sc, "")
+	require.NoError(t, err)
+	return raw
+}
+
+// deliverFirst delivers c through an outbox with receiver r, which sends to h, and returns the request h got.
+func deliverFirst(t *testing.T, h *hook, r Receiver, c Change) recorded {
+	t.Helper()
+	db, _ := openTestDB(t)
+	o := startOutbox(t, db, Config{Receivers: []Receiver{r}}, nil, nil)
+	enqueue(t, db, o, c)
+	require.Eventually(t, func() bool { return countStatus(t, o, r.Name, StatusDelivered) == 1 }, waitFor, tick)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.reqs[0]
+}

@@ -36,8 +36,7 @@ var nonASCIIEscape = regexp.MustCompile(`(?i)\\u(?:00[89a-f]|0[1-9a-f]|[1-9a-f])
 func renderVi(t *testing.T, r Receiver, c Change) string {
 	t.Helper()
 	r.URL, r.Language, r.TimeZone = "https://hooks.example/x", "vi", "Asia/Ho_Chi_Minh"
-	cr, errs := compileReceiver("r", Config{Receivers: []Receiver{r}}.withDefaults().Receivers[0])
-	require.Empty(t, errs)
+	cr := compileOne(t, r)
 	sc := toStored(c)
 	body, _, err := render(cr, buildPayload("cw_key", r.Name, "https://cw.example", sc), sc, "https://cw.example")
 	require.NoError(t, err)
@@ -121,11 +120,7 @@ func toChange(c Change) Change { return c }
 func TestLanguageJSONPayload(t *testing.T) {
 	body := renderVi(t, Receiver{Name: "cw", Format: FormatCitywatch}, viFever)
 	r := Receiver{Name: "cw", Format: FormatCitywatch, URL: "https://hooks.example/x", Language: "vi", TimeZone: "Asia/Ho_Chi_Minh"}
-	cr, errs := compileReceiver("r", Config{Receivers: []Receiver{r}}.withDefaults().Receivers[0])
-	require.Empty(t, errs)
-	sc := toStored(viFever)
-	raw, _, err := render(cr, buildPayload("k", "cw", "", sc), sc, "")
-	require.NoError(t, err)
+	raw := renderOne(t, r, viFever)
 	var p map[string]any
 	require.NoError(t, json.Unmarshal(raw, &p))
 	require.Equal(t, "vi", p["language"])
@@ -137,11 +132,7 @@ func TestLanguageJSONPayload(t *testing.T) {
 // TestEnglishTimeZone: an English receiver with a time zone gets ISO-like dates in it, the zone named.
 func TestEnglishTimeZone(t *testing.T) {
 	r := Receiver{Name: "tg", Format: FormatTelegram, TelegramChatID: "1", URL: "https://hooks.example/x", TimeZone: "Asia/Ho_Chi_Minh"}
-	cr, errs := compileReceiver("r", Config{Receivers: []Receiver{r}}.withDefaults().Receivers[0])
-	require.Empty(t, errs)
-	sc := toStored(viFever)
-	raw, _, err := render(cr, buildPayload("k", "tg", "", sc), sc, "")
-	require.NoError(t, err)
+	raw := renderOne(t, r, viFever)
 	body := texts(t, raw)
 	require.Contains(t, body, "Since:</b> 2026-12-07 17:20 (Asia/Ho_Chi_Minh, UTC+07:00)")
 	require.Contains(t, body, "Fever in room 203")
@@ -176,21 +167,13 @@ func TestLanguageValidation(t *testing.T) {
 // Vietnamese: the text the nurse reads is the rule's summary_vi with Vietnamese labels and a local date,
 // and the token travels in its header only.
 func TestZaloDeliveryVietnamese(t *testing.T) {
-	db, _ := openTestDB(t)
-	h := newHook(t)
-	h.set(200, map[string]string{"Content-Type": "application/json"}, `{"error":0,"message":"Success"}`)
+	h := newZaloAPI(t)
 	r := zaloReceiver(h)
 	r.Language, r.TimeZone = "vi", "Asia/Ho_Chi_Minh"
-	o := startOutbox(t, db, Config{Receivers: []Receiver{r}}, nil, nil)
 	c := testChange("Fever")
 	c.Annotations = viFever.Annotations
 	c.StartsAt = viFever.StartsAt
-	enqueue(t, db, o, c)
-	require.Eventually(t, func() bool { return countStatus(t, o, "zalo", StatusDelivered) == 1 }, waitFor, tick)
-
-	h.mu.Lock()
-	req := h.reqs[0]
-	h.mu.Unlock()
+	req := deliverFirst(t, h, r, c)
 	require.Equal(t, testZaloToken, req.header.Get("access_token"))
 	var body zaloMessage
 	require.NoError(t, json.Unmarshal(req.body, &body))

@@ -14,20 +14,14 @@ import (
 )
 
 func TestSignatureVerifiedIndependently(t *testing.T) {
-	db, _ := openTestDB(t)
 	h := newHook(t)
 	rawKey := []byte("0123456789abcdef0123456789abcdef")
 	current := "whsec_" + base64.StdEncoding.EncodeToString(rawKey)
 	previous := "a-raw-secret-used-as-bytes"
 	rcv := h.receiver("signed")
 	rcv.Secrets = []string{current, previous}
-	o := startOutbox(t, db, Config{Receivers: []Receiver{rcv}}, nil, nil)
 	c := testChange("Signed")
-	enqueue(t, db, o, c)
-	require.Eventually(t, func() bool { return countStatus(t, o, "signed", StatusDelivered) == 1 }, waitFor, tick)
-	h.mu.Lock()
-	req := h.reqs[0]
-	h.mu.Unlock()
+	req := deliverFirst(t, h, rcv, c)
 
 	id := req.header.Get("webhook-id")
 	ts := req.header.Get("webhook-timestamp")

@@ -16,6 +16,13 @@ import (
 const testZaloToken = "zalo-oa-ACCESS-token_7f3c9a1e5b"
 
 // zaloReceiver is a zalo receiver posting to h instead of openapi.zalo.me.
+// newZaloAPI is a local Zalo OA API that accepts every message.
+func newZaloAPI(t *testing.T) *hook {
+	h := newHook(t)
+	h.set(200, map[string]string{"Content-Type": "application/json"}, `{"error":0,"message":"Success"}`)
+	return h
+}
+
 func zaloReceiver(h *hook) Receiver {
 	return Receiver{Name: "zalo", Format: FormatZalo, URL: h.srv.URL + "/v3.0/oa/message/cs", AllowPrivate: true,
 		ZaloUserID: "2512523625412515", ZaloAccessToken: testZaloToken}
@@ -24,18 +31,10 @@ func zaloReceiver(h *hook) Receiver {
 // TestZaloDelivery sends a Vietnamese fever alert through the outbox to a local Zalo API: the request is the
 // OA API's text message with the token in the access_token header, and the diacritics arrive intact.
 func TestZaloDelivery(t *testing.T) {
-	db, _ := openTestDB(t)
-	h := newHook(t)
-	h.set(200, map[string]string{"Content-Type": "application/json"}, `{"error":0,"message":"Success"}`)
-	o := startOutbox(t, db, Config{Receivers: []Receiver{zaloReceiver(h)}}, nil, nil)
+	h := newZaloAPI(t)
 	c := testChange("SốtCao")
 	c.Annotations = map[string]string{"summary": "Sốt 38,9 °C — Phòng 203"}
-	enqueue(t, db, o, c)
-	require.Eventually(t, func() bool { return countStatus(t, o, "zalo", StatusDelivered) == 1 }, waitFor, tick)
-
-	h.mu.Lock()
-	req := h.reqs[0]
-	h.mu.Unlock()
+	req := deliverFirst(t, h, zaloReceiver(h), c)
 	require.Equal(t, testZaloToken, req.header.Get("access_token"))
 	require.Equal(t, "application/json", req.header.Get("Content-Type"))
 	var body struct {
