@@ -183,22 +183,27 @@ func saveAlert(ctx context.Context, tx *sql.Tx, a *Alert) error {
 // loadActive returns the pending and firing alerts, and the resolved ones whose resolution is still to be
 // notified.
 func loadActive(ctx context.Context, db *sql.DB) ([]*Alert, error) {
-	rows, err := db.QueryContext(ctx, `SELECT `+alertColumns+` FROM alerts
+	return selectAlerts(ctx, db, "load", `SELECT `+alertColumns+` FROM alerts
 		WHERE state IN ('pending', 'firing') OR (state = 'resolved' AND notified_state = 'firing') ORDER BY id`)
+}
+
+// selectAlerts runs query q, which selects alertColumns, and scans every row; op names the operation in errors.
+func selectAlerts(ctx context.Context, db *sql.DB, op, q string, args ...any) ([]*Alert, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("alerts: load: %w", err)
+		return nil, fmt.Errorf("alerts: %s: %w", op, err)
 	}
 	defer rows.Close()
 	var out []*Alert
 	for rows.Next() {
 		a, err := scanAlert(rows)
 		if err != nil {
-			return nil, fmt.Errorf("alerts: load: %w", err)
+			return nil, fmt.Errorf("alerts: %s: %w", op, err)
 		}
 		out = append(out, a)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("alerts: load: %w", err)
+		return nil, fmt.Errorf("alerts: %s: %w", op, err)
 	}
 	return out, nil
 }
@@ -224,23 +229,7 @@ func queryAlerts(ctx context.Context, db *sql.DB, f AlertFilter) ([]*Alert, erro
 	}
 	q += " ORDER BY active_at DESC, id DESC LIMIT ?"
 	args = append(args, f.Limit)
-	rows, err := db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("alerts: query: %w", err)
-	}
-	defer rows.Close()
-	var out []*Alert
-	for rows.Next() {
-		a, err := scanAlert(rows)
-		if err != nil {
-			return nil, fmt.Errorf("alerts: query: %w", err)
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("alerts: query: %w", err)
-	}
-	return out, nil
+	return selectAlerts(ctx, db, "query", q, args...)
 }
 
 func loadSilences(ctx context.Context, db *sql.DB) ([]*Silence, error) {
