@@ -9,14 +9,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"citywatch/internal/testenv"
 )
 
 // webhookSecret is a Standard Webhooks secret: "whsec_" and the base64 of the HMAC key.
@@ -94,46 +90,20 @@ func TestFeverAlertWebhook(t *testing.T) {
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 
-	dir := t.TempDir()
-	rules := filepath.Join(dir, "rules.yaml")
-	if err := os.WriteFile(rules, []byte(`groups:
-  - name: e2e
-    rules:
-      - alert: Fever
-        expr: body_temperature > 38.0
-        for: 1s
-        labels:
-          severity: critical
+	cw := newServe(t, withRules(feverRules(`        for: 1s
         annotations:
           summary: "Fever at {{ $labels.site }}: {{ $labels.device }} reads {{ $value }}"
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	httpAddr, mqttAddr := testenv.FreePort(t), testenv.FreePort(t)
-	cfg := writeConfig(t, dir, fmt.Sprintf(`data_dir: %s
-http:
-  listen: %s
-broker:
-  listen: %s
-  allow_anonymous: true
-alerts:
-  eval_interval: 1s
-  rule_files: [rules.yaml]
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 3s
-notify:
+`)), withAlerts("group_wait: 1s", "group_interval: 1s", "repeat_interval: 3s"), withYAML(fmt.Sprintf(`notify:
   receivers:
     - name: health-post
       url: %s/hook
       format: citywatch
       secrets: [%q]
       allow_private: true
-`, filepath.Join(dir, "data"), httpAddr, mqttAddr, srv.URL, webhookSecret))
-	base := "http://" + httpAddr
-	p := start(t, "serve", "--config", cfg)
-	waitReady(t, p, base)
-	c := mqttClient(t, "tcp://"+mqttAddr, "e2e-wearable")
+`, srv.URL, webhookSecret)))
+	base := cw.base()
+	p := cw.start(t)
+	c := mqttClient(t, cw.broker(), "e2e-wearable")
 
 	// The wearable reports a fever every 200 ms until the test says otherwise.
 	temp := make(chan string, 1)

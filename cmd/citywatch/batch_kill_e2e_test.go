@@ -2,15 +2,12 @@ package main_test
 
 import (
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
-
-	"citywatch/internal/testenv"
 )
 
 // TestEmbeddedBurstKilledKeepsAcknowledged: four publishers send bursts of QoS 1 messages (many unacknowledged
@@ -18,18 +15,9 @@ import (
 // middle. Every message that was acknowledged before the kill must be queryable after the restart: a PUBACK is
 // sent only once the batch holding the message is in the write-ahead log.
 func TestEmbeddedBurstKilledKeepsAcknowledged(t *testing.T) {
-	dir := t.TempDir()
-	httpAddr, mqttAddr := testenv.FreePort(t), testenv.FreePort(t)
-	cfg := writeConfig(t, dir, fmt.Sprintf(`data_dir: %s
-http:
-  listen: %s
-broker:
-  listen: %s
-  allow_anonymous: true
-`, filepath.Join(dir, "data"), httpAddr, mqttAddr))
-	base := "http://" + httpAddr
-	p := start(t, "serve", "--config", cfg)
-	waitReady(t, p, base)
+	cw := newServe(t)
+	base := cw.base()
+	p := cw.start(t)
 
 	const publishers, perPublisher = 4, 5000
 	var mu sync.Mutex
@@ -37,7 +25,7 @@ broker:
 	var wg sync.WaitGroup
 	now := time.Now().Add(-time.Minute).UnixMilli()
 	for c := range publishers {
-		opts := mqtt.NewClientOptions().AddBroker("tcp://" + mqttAddr).SetClientID(fmt.Sprintf("burst-%d", c)).
+		opts := mqtt.NewClientOptions().AddBroker(cw.broker()).SetClientID(fmt.Sprintf("burst-%d", c)).
 			SetConnectTimeout(10 * time.Second).SetAutoReconnect(false)
 		cl := mqtt.NewClient(opts)
 		if tok := cl.Connect(); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
@@ -91,8 +79,7 @@ broker:
 		t.Log("every message was acknowledged before the kill; the test checks less than it should")
 	}
 
-	p = start(t, "serve", "--config", cfg)
-	waitReady(t, p, base)
+	p = cw.start(t)
 	stored := map[int]bool{}
 	for c := range publishers {
 		r := query(t, base, fmt.Sprintf(`seq{device="dev%d"}[10m]`, c))

@@ -2,8 +2,6 @@ package main_test
 
 import (
 	"errors"
-	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -17,26 +15,25 @@ import (
 // docs/webhooks.md lists, passes.
 func TestCheckRuleFiles(t *testing.T) {
 	needBinary(t)
-	dir := t.TempDir()
-	rules := filepath.Join(dir, "motion.rules.yaml")
-	if err := os.WriteFile(rules, []byte(`groups:
+	// The NightMotion rule, with further keys.
+	motion := func(more string) serveOption {
+		return withRules(`groups:
   - name: night
     rules:
       - alert: NightMotion
         event: zone_motion
         match: {zone: door}
-`), 0o600); err != nil {
-		t.Fatal(err)
+` + more)
 	}
-	head := fmt.Sprintf("data_dir: %s\nhttp:\n  listen: 127.0.0.1:0\nbroker:\n  listen: 127.0.0.1:0\n  allow_anonymous: true\n", filepath.Join(dir, "data"))
-	cameras := `cameras:
+	cameras := withYAML(`cameras:
   - id: gate
     site: depot
     url: rtsp://127.0.0.1:1/gate
     zones: ["door: 0.1,0.1 0.5,0.1 0.5,0.5"]
-`
-	bad := writeConfig(t, dir, head+cameras+"alerts:\n  rule_files: [motion.rules.yaml]\n")
-	want := rules + `:4: rule "NightMotion": schedule: required for zone_motion, e.g. "22:00-06:00"`
+`)
+	cw := newServe(t, motion(""), cameras, withAlerts())
+	bad := cw.config
+	want := filepath.Join(cw.dir, "rules.yaml") + `:4: rule "NightMotion": schedule: required for zone_motion, e.g. "22:00-06:00"`
 
 	out, err := exec.Command(binPath, "check", "--config", bad).CombinedOutput()
 	var exit *exec.ExitError
@@ -58,7 +55,7 @@ func TestCheckRuleFiles(t *testing.T) {
 	}
 
 	// A route to an alert no rule defines: reported against the configuration file.
-	typo := writeConfig(t, dir, head+`notify:
+	cw.write(t, withYAML(`notify:
   receivers:
     - name: ward
       url: https://ward.example/hook
@@ -66,7 +63,8 @@ func TestCheckRuleFiles(t *testing.T) {
     - receiver: ward
       match: {alertname: Fevr}
   default_receiver: ward
-`)
+`))
+	typo := cw.config
 	out, err = exec.Command(binPath, "check", "--config", typo).CombinedOutput()
 	want = typo + `: notify.routes[0].match.alertname: no rule defines alert "Fevr", so the route never matches`
 	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), want) {
@@ -74,26 +72,16 @@ func TestCheckRuleFiles(t *testing.T) {
 	}
 
 	// Fixed, and with a receiver of format mqtt: check passes.
-	if err := os.WriteFile(rules, []byte(`groups:
-  - name: night
-    rules:
-      - alert: NightMotion
-        event: zone_motion
-        match: {zone: door}
-        schedule: "22:00-06:00"
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	good := writeConfig(t, dir, head+cameras+`alerts:
-  rule_files: [motion.rules.yaml]
-notify:
+	cw.write(t, motion(`        schedule: "22:00-06:00"
+`), cameras, withAlerts(), withYAML(`notify:
   receivers:
     - name: siren
       format: mqtt
   default_receiver: siren
   mqtt:
     enabled: false
-`)
+`))
+	good := cw.config
 	out, err = exec.Command(binPath, "check", "--config", good).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), ": ok") {
 		t.Fatalf("good config: %v\n%s", err, out)

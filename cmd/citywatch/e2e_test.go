@@ -295,16 +295,8 @@ func writeConfig(t *testing.T, dir, body string) string {
 // TestRestartPersistence: samples written before a clean stop and before a SIGKILL are queryable after restart.
 func TestRestartPersistence(t *testing.T) {
 	needBinary(t)
-	dir := t.TempDir()
-	httpAddr, mqttAddr := testenv.FreePort(t), testenv.FreePort(t)
-	cfg := writeConfig(t, dir, fmt.Sprintf(`data_dir: %s
-http:
-  listen: %s
-broker:
-  listen: %s
-  allow_anonymous: true
-`, filepath.Join(dir, "data"), httpAddr, mqttAddr))
-	base := "http://" + httpAddr
+	cw := newServe(t)
+	base := cw.base()
 	countOf := func(device string) string {
 		r := query(t, base, fmt.Sprintf(`count_over_time(level{device=%q}[1h])`, device))
 		if len(r.Data.Result) != 1 {
@@ -313,7 +305,7 @@ broker:
 		return r.Data.Result[0].Value[1].(string)
 	}
 	publishN := func(device string, n int) {
-		c := mqttClient(t, "tcp://"+mqttAddr, "e2e-"+device)
+		c := mqttClient(t, cw.broker(), "e2e-"+device)
 		now := time.Now().Add(-time.Minute).UnixMilli()
 		for i := 0; i < n; i++ {
 			publish(t, c, "city/d1/siteA/"+device, 1, fmt.Sprintf(`{"level":%d,"ts":%d}`, i, now+int64(i)))
@@ -321,21 +313,18 @@ broker:
 		c.Disconnect(100)
 	}
 
-	p := start(t, "serve", "--config", cfg)
-	waitReady(t, p, base)
+	p := cw.start(t)
 	publishN("clean", 100)
 	p.stop()
 
-	p = start(t, "serve", "--config", cfg)
-	waitReady(t, p, base)
+	p = cw.start(t)
 	if got := countOf("clean"); got != "100" {
 		t.Fatalf("after a clean stop: %s of 100 samples", got)
 	}
 	publishN("killed", 100) // QoS 1: every PUBACK means the sample is in the WAL
 	p.Kill()
 
-	p = start(t, "serve", "--config", cfg)
-	waitReady(t, p, base)
+	p = cw.start(t)
 	if got := countOf("killed"); got != "100" {
 		t.Fatalf("after SIGKILL: %s of 100 samples", got)
 	}
@@ -351,22 +340,9 @@ broker:
 func TestCollectorKilledWhileMosquittoDelivers(t *testing.T) {
 	needBinary(t)
 	mq := testenv.Mosquitto(t)
-	dir := t.TempDir()
-	httpAddr := testenv.FreePort(t)
-	cfg := writeConfig(t, dir, fmt.Sprintf(`data_dir: %s
-http:
-  listen: %s
-ingest:
-  sources:
-    - name: mosquitto
-      url: %s
-      client_id: citywatch-e2e-collector
-      topics: ["city/#"]
-      qos: 1
-`, filepath.Join(dir, "data"), httpAddr, mq.URL))
-	base := "http://" + httpAddr
-	p := start(t, "serve", "--config", cfg)
-	waitReady(t, p, base) // the persistent session and its subscription exist from here on
+	cw := newServe(t, asCollector("mosquitto", mq.URL, "citywatch-e2e-collector"))
+	base := cw.base()
+	p := cw.start(t) // the persistent session and its subscription exist from here on
 
 	const total = 10000
 	pub := mqttClient(t, mq.URL, "e2e-publisher")
@@ -393,8 +369,7 @@ ingest:
 			n++
 		}
 		p.Kill()
-		p = start(t, "serve", "--config", cfg)
-		waitReady(t, p, base)
+		p = cw.start(t)
 	}
 	for range published {
 	}
@@ -475,14 +450,10 @@ ingest:
 // refused and the running configuration stays.
 func TestReloadMappingOnSIGHUP(t *testing.T) {
 	needBinary(t)
-	dir := t.TempDir()
-	httpAddr, mqttAddr := testenv.FreePort(t), testenv.FreePort(t)
-	head := fmt.Sprintf("data_dir: %s\nhttp:\n  listen: %s\nbroker:\n  listen: %s\n  allow_anonymous: true\n", filepath.Join(dir, "data"), httpAddr, mqttAddr)
-	cfg := writeConfig(t, dir, head)
-	base := "http://" + httpAddr
-	p := start(t, "serve", "--config", cfg)
-	waitReady(t, p, base)
-	c := mqttClient(t, "tcp://"+mqttAddr, "e2e-reload")
+	cw := newServe(t)
+	base := cw.base()
+	p := cw.start(t)
+	c := mqttClient(t, cw.broker(), "e2e-reload")
 
 	publish(t, c, "legacy/boiler7/pressure", 1, "2.5")
 	eventually(t, 10*time.Second, func() string {
@@ -496,40 +467,28 @@ func TestReloadMappingOnSIGHUP(t *testing.T) {
 		return ""
 	})
 
-	if err := os.WriteFile(cfg, []byte(head+"ingest:\n  rules:\n    - topic: \"legacy/{device}/{metric}\"\n      format: number\n"), 0o600); err != nil {
-		t.Fatal(err)
+	// Each reload rewrites the ingest rules and sends SIGHUP; once the outcome is logged, a reading of device
+	// must be stored: by the new rule, or after a refused reload by the running one.
+	for _, step := range []struct{ rules, logged, device, lost string }{
+		{"    - topic: \"legacy/{device}/{metric}\"\n      format: number\n", "configuration reloaded", "boiler7",
+			"pressure not stored after reload"},
+		{"    - topic: \"legacy/#/x\"\n", "reload refused", "boiler8", "the running rules were lost by a refused reload"},
+	} {
+		cw.write(t, withYAML("ingest:\n  rules:\n"+step.rules))
+		p.Signal(syscall.SIGHUP)
+		eventually(t, 10*time.Second, func() string {
+			if !strings.Contains(p.Out.String(), step.logged) {
+				return "not logged yet: " + step.logged
+			}
+			return ""
+		})
+		publish(t, c, "legacy/"+step.device+"/pressure", 1, "2.5")
+		eventually(t, 10*time.Second, func() string {
+			if r := query(t, base, fmt.Sprintf(`pressure{device=%q}`, step.device)); len(r.Data.Result) != 1 {
+				return step.lost
+			}
+			return ""
+		})
 	}
-	p.Signal(syscall.SIGHUP)
-	eventually(t, 10*time.Second, func() string {
-		if !strings.Contains(p.Out.String(), "configuration reloaded") {
-			return "no reload logged"
-		}
-		return ""
-	})
-	publish(t, c, "legacy/boiler7/pressure", 1, "2.5")
-	eventually(t, 10*time.Second, func() string {
-		if r := query(t, base, `pressure{device="boiler7"}`); len(r.Data.Result) != 1 {
-			return "pressure not stored after reload"
-		}
-		return ""
-	})
-
-	if err := os.WriteFile(cfg, []byte(head+"ingest:\n  rules:\n    - topic: \"legacy/#/x\"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p.Signal(syscall.SIGHUP)
-	eventually(t, 10*time.Second, func() string {
-		if !strings.Contains(p.Out.String(), "reload refused") {
-			return "invalid reload not refused"
-		}
-		return ""
-	})
-	publish(t, c, "legacy/boiler8/pressure", 1, "3.5")
-	eventually(t, 10*time.Second, func() string {
-		if r := query(t, base, `pressure{device="boiler8"}`); len(r.Data.Result) != 1 {
-			return "the running rules were lost by a refused reload"
-		}
-		return ""
-	})
 	p.stop()
 }

@@ -15,15 +15,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
-
-	"citywatch/internal/testenv"
 )
 
 // Reasons of the time checks: bad_timestamp from the decoders (malformed, or outside 1970–2262), ts_future and
@@ -353,24 +350,11 @@ func TestHostileInputs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the citywatch binary")
 	}
-	dir := t.TempDir()
-	httpAddr, mqttAddr := testenv.FreePort(t), testenv.FreePort(t)
 	// The broker takes 2 MiB packets so the 1 MB payload reaches ingest (which takes 256 KiB: enough for the
 	// 10k-field message to reach the decoder).
-	cfg := writeConfig(t, dir, fmt.Sprintf(`data_dir: %s
-http:
-  listen: %s
-broker:
-  listen: %s
-  allow_anonymous: true
-  max_message_bytes: 2MiB
-ingest:
-  max_payload_bytes: 256KiB
-`, filepath.Join(dir, "data"), httpAddr, mqttAddr))
-	e := &hostileEnv{t: t, base: "http://" + httpAddr, broker: "tcp://" + mqttAddr,
-		hc: &http.Client{Timeout: 60 * time.Second}}
-	e.p = start(t, "serve", "--config", cfg)
-	waitReady(t, e.p, e.base)
+	cw := newServe(t, withBroker("max_message_bytes: 2MiB"), withYAML("ingest:\n  max_payload_bytes: 256KiB\n"))
+	e := &hostileEnv{t: t, base: cw.base(), broker: cw.broker(), hc: &http.Client{Timeout: 60 * time.Second}}
+	e.p = cw.start(t)
 	e.pub = mqttClient(t, e.broker, "hostile-publisher")
 	e.storeGood() // the baseline works before anything hostile happens
 

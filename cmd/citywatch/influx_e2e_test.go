@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -87,18 +86,10 @@ type readyz struct {
 func TestInfluxForwarding(t *testing.T) {
 	needBinary(t)
 	influx := testenv.Influxd(t)
-	dir := t.TempDir()
-	httpAddr, mqttAddr := testenv.FreePort(t), testenv.FreePort(t)
 	const edge, site = "edge-7", "north"
-	cfg := writeConfig(t, dir, fmt.Sprintf(`data_dir: %s
-edge:
+	cw := newServe(t, withYAML(fmt.Sprintf(`edge:
   name: %s
   site: %s
-http:
-  listen: %s
-broker:
-  listen: %s
-  allow_anonymous: true
 storage:
   influx:
     url: %s
@@ -106,11 +97,10 @@ storage:
     bucket: %s
     flush_interval: 200ms
     timeout: 2s
-`, filepath.Join(dir, "data"), edge, site, httpAddr, mqttAddr, influx.URL, influx.Org, influx.Bucket))
-	base := "http://" + httpAddr
-	p := start(t, "serve", "--config", cfg)
-	waitReady(t, p, base)
-	c := mqttClient(t, "tcp://"+mqttAddr, "e2e-influx-sensor")
+`, edge, site, influx.URL, influx.Org, influx.Bucket)))
+	base := cw.base()
+	p := cw.start(t)
+	c := mqttClient(t, cw.broker(), "e2e-influx-sensor")
 
 	t0 := time.Now().Add(-10 * time.Minute).UnixMilli()
 	publishRange := func(from, to int) {

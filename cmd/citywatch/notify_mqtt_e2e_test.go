@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -56,44 +54,19 @@ func TestAlertsPublishedOnMQTT(t *testing.T) {
 	am := &amHook{}
 	srv := httptest.NewServer(am)
 	defer srv.Close()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(`groups:
-  - name: e2e
-    rules:
-      - alert: Fever
-        expr: body_temperature > 38.0
-        labels:
-          severity: critical
-        annotations:
+	cw := newServe(t, withRules(feverRules(`        annotations:
           summary: "{{ $labels.device }} reads {{ $value }}"
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	httpAddr, mqttAddr := testenv.FreePort(t), testenv.FreePort(t)
-	cfg := writeConfig(t, dir, fmt.Sprintf(`data_dir: %s
-http:
-  listen: %s
-broker:
-  listen: %s
-  allow_anonymous: true
-alerts:
-  eval_interval: 1s
-  rule_files: [rules.yaml]
-  group_wait: 0s
-  group_interval: 1s
-  group_by: [site, device]
-notify:
+`)), withAlerts("group_wait: 0s", "group_interval: 1s", "group_by: [site, device]"), withYAML(fmt.Sprintf(`notify:
   receivers:
     - name: am
       url: %s/hook
       format: alertmanager
       allow_private: true
-`, filepath.Join(dir, "data"), httpAddr, mqttAddr, srv.URL))
-	base := "http://" + httpAddr
-	p := start(t, "serve", "--config", cfg)
-	waitReady(t, p, base)
+`, srv.URL)))
+	mqttAddr := cw.mqttAddr
+	p := cw.start(t)
 	live := subscribe(t, mqttAddr, "citywatch/alerts/#", "e2e-siren")
-	c := mqttClient(t, "tcp://"+mqttAddr, "e2e-wearables")
+	c := mqttClient(t, cw.broker(), "e2e-wearables")
 
 	// Two wearables of one site report a fever until told otherwise.
 	temps := map[string]string{"wearable-001": "39.2", "wearable-002": "39.5"}

@@ -51,38 +51,16 @@ func TestQueryBudgetUnderHostileLoad(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build citywatch: %v\n%s", err, out)
 	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(`groups:
-  - name: e2e
-    rules:
-      - alert: Fever
-        expr: body_temperature > 38.0
-        for: 1s
-        labels:
-          severity: critical
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	httpAddr, mqttAddr := testenv.FreePort(t), testenv.FreePort(t)
-	cfg := writeConfig(t, dir, fmt.Sprintf(`data_dir: %s
-http:
-  listen: %s
-broker:
-  listen: %s
-  allow_anonymous: true
-alerts:
-  eval_interval: 1s
-  rule_files: [rules.yaml]
-`, filepath.Join(dir, "data"), httpAddr, mqttAddr))
-	base := "http://" + httpAddr
-	p := &proc{Process: testenv.StartProcess(t, bin, []string{"CITYWATCH_ADMIN_TOKEN=" + adminToken}, "serve", "--config", cfg), t: t}
+	cw := newServe(t, withRules(feverRules("        for: 1s\n")), withAlerts())
+	base := cw.base()
+	p := &proc{Process: testenv.StartProcess(t, bin, []string{"CITYWATCH_ADMIN_TOKEN=" + adminToken}, "serve", "--config", cw.config), t: t}
 	waitReady(t, p, base)
 	viewer := createViewerToken(t, base)
 
 	// 400 series with a sample every 5 minutes over the last 50 minutes: with the 5-minute lookback every
 	// step of an hour-long subquery sees every series.
 	const devices, samples = 400, 11
-	c := mqttClient(t, "tcp://"+mqttAddr, "e2e-load")
+	c := mqttClient(t, cw.broker(), "e2e-load")
 	now := time.Now()
 	for i := range devices {
 		for j := range samples {
@@ -172,7 +150,7 @@ alerts:
 		}
 	}()
 
-	fever := mqttClient(t, "tcp://"+mqttAddr, "e2e-fever")
+	fever := mqttClient(t, cw.broker(), "e2e-fever")
 	fired := false
 	eventually(t, 90*time.Second, func() string {
 		if peak.Load() > rssBudget {

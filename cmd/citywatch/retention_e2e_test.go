@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"citywatch/internal/testenv"
 	"citywatch/sim/camerasim"
 	"citywatch/ward/wardtest"
 )
@@ -33,16 +32,7 @@ func TestRetentionBinaryEndToEnd(t *testing.T) {
 	}
 	t.Cleanup(sim.Close)
 
-	dir := t.TempDir()
-	dataDir := filepath.Join(dir, "data")
-	httpAddr, mqttAddr := testenv.FreePort(t), testenv.FreePort(t)
-	cfg := writeConfig(t, dir, fmt.Sprintf(`data_dir: %s
-http:
-  listen: %s
-broker:
-  listen: %s
-  allow_anonymous: true
-privacy:
+	cw := newServe(t, withYAML(fmt.Sprintf(`privacy:
   retention_after_release: 2s
   retention_interval: 1s
 cameras:
@@ -53,11 +43,10 @@ cameras:
     zones: ["door: 0,0 1,0 1,1 0,1"]
     clip_pre: 1s
     clip_post: 1s
-`, dataDir, httpAddr, mqttAddr, sim.URL(1)))
-	base := "http://" + httpAddr
-	p := start(t, "serve", "--config", cfg)
+`, sim.URL(1))))
+	base, dataDir := cw.base(), cw.dataDir
+	p := cw.start(t)
 	defer p.stop()
-	waitReady(t, p, base)
 
 	const name, contact = "Nguyen Thi Hoa", "+84 91 234 5678"
 	ward := base + "/api/ward/q1"

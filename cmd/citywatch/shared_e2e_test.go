@@ -3,7 +3,6 @@ package main_test
 import (
 	"fmt"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -47,22 +46,8 @@ func TestSharedSubscription(t *testing.T) {
 	}
 	var cols []collector
 	for i := 0; i < 2; i++ {
-		dir := t.TempDir()
-		httpAddr := testenv.FreePort(t)
-		cfg := writeConfig(t, dir, fmt.Sprintf(`data_dir: %s
-http:
-  listen: %s
-ingest:
-  sources:
-    - name: city-broker
-      url: %s
-      client_id: citywatch-shared-%d
-      topics: ["city/#"]
-      shared_group: collectors
-      qos: 1
-`, filepath.Join(dir, "data"), httpAddr, mq.URL, i))
-		c := collector{p: start(t, "serve", "--config", cfg), base: "http://" + httpAddr}
-		waitReady(t, c.p, c.base) // ready means subscribed: the shared subscription exists from here on
+		cw := newServe(t, asCollector("city-broker", mq.URL, fmt.Sprintf("citywatch-shared-%d", i), "shared_group: collectors"))
+		c := collector{p: cw.start(t), base: cw.base()} // ready means subscribed: the shared subscription exists from here on
 		cols = append(cols, c)
 	}
 

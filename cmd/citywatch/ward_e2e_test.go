@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -86,7 +84,6 @@ func firing(t *testing.T, base, rule, caseID string) ([]wardAlert, string) {
 // an occupant missing (WardRoundMissed naming them) and a nurse's late entry resolving it, the daily report
 // (CSV) and the FHIR bundle validated, and the release suppressing the fever alert of the now empty room.
 func TestWardEndToEnd(t *testing.T) {
-	dir := t.TempDir()
 	// The default pack's Fever rule (the occupant join and its summary), held for 2s instead of 2m.
 	pack, err := alerts.ParseRuleFile(rules.DefaultName, []byte(rules.Default))
 	if err != nil {
@@ -100,34 +97,20 @@ func TestWardEndToEnd(t *testing.T) {
 	}
 	ruleFile, _ := json.Marshal(map[string]any{"groups": []any{map[string]any{"name": "e2e", "rules": []any{map[string]any{
 		"alert": "Fever", "expr": fever.Expr, "for": "2s", "labels": fever.Labels, "annotations": fever.Annotations}}}}})
-	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), ruleFile, 0o600); err != nil { // JSON is YAML
-		t.Fatal(err)
-	}
 	// A round two minutes ago with a one-minute window: closed by the time the occupants are checked in.
 	now := time.Now().UTC()
 	round := now.Add(-2 * time.Minute).Truncate(time.Minute)
-	httpAddr, mqttAddr := testenv.FreePort(t), testenv.FreePort(t)
-	cfg := writeConfig(t, dir, fmt.Sprintf(`data_dir: %s
-http:
-  listen: %s
-broker:
-  listen: %s
-  allow_anonymous: true
-alerts:
-  eval_interval: 1s
-  rule_files: [rules.yaml]
-ward:
+	cw := newServe(t, withRules(string(ruleFile)), withAlerts(), withYAML(fmt.Sprintf(`ward:
   interval: 1s
   sites:
     - site: q-hotel-1
       time_zone: UTC
       rounds: [%q]
       round_window: 1m
-`, filepath.Join(dir, "data"), httpAddr, mqttAddr, round.Format("15:04")))
-	base := "http://" + httpAddr
-	p := start(t, "serve", "--config", cfg)
+`, round.Format("15:04"))))
+	base := cw.base()
+	p := cw.start(t)
 	defer p.stop()
-	waitReady(t, p, base)
 
 	ward := base + "/api/ward/q-hotel-1"
 	var room1, room2 struct{ ID int64 }
@@ -153,7 +136,7 @@ ward:
 	}
 
 	// The simulator's first wearable (wearable-001 at q-hotel-1) runs a fever from the start.
-	sim := testenv.StartProcess(t, binPath, nil, "simulate", "sensors", "--broker", "tcp://"+mqttAddr, "--devices", "2",
+	sim := testenv.StartProcess(t, binPath, nil, "simulate", "sensors", "--broker", cw.broker(), "--devices", "2",
 		"--rate", "2", "--faults", "fever=wearable-001@0s")
 	defer sim.Stop(10 * time.Second) //nolint:errcheck // the simulator's exit status is not under test
 
