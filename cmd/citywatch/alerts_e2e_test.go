@@ -159,20 +159,11 @@ func TestFeverAlertWebhook(t *testing.T) {
 	if code, err := getJSON(base, "/api/alerts?state=firing", &list); err != nil || code != 200 || len(list.Alerts) != 1 {
 		t.Fatalf("firing alerts: %d %v %+v", code, err, list)
 	}
-	req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/alerts/%d/ack", base, list.Alerts[0].ID), strings.NewReader(`{"comment":"nurse on the way"}`))
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("ack: %v %v", resp.Status, err)
-	}
 	var acked struct {
 		AckedAt time.Time `json:"acked_at"`
 	}
-	err = json.NewDecoder(resp.Body).Decode(&acked)
-	resp.Body.Close()
-	if err != nil || acked.AckedAt.IsZero() {
-		t.Fatalf("ack answer without acked_at: %v %+v", err, acked)
+	if code := send(t, "POST", fmt.Sprintf("%s/api/alerts/%d/ack", base, list.Alerts[0].ID), `{"comment":"nurse on the way"}`, &acked); code != 200 || acked.AckedAt.IsZero() {
+		t.Fatalf("ack: %d, answer %+v", code, acked)
 	}
 	reminders := h.count("firing", true)
 	// Three repeat intervals of the server's evaluations with no new reminder: poll the rule's last evaluation

@@ -203,20 +203,11 @@ func TestQueryBudgetUnderHostileLoad(t *testing.T) {
 // createViewerToken creates a viewer token for every site through the API and returns its secret.
 func createViewerToken(t *testing.T, base string) string {
 	t.Helper()
-	req, _ := http.NewRequest("POST", base+"/api/tokens", strings.NewReader(`{"name":"e2e-viewer","role":"viewer","sites":["*"]}`))
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
 	var created struct {
 		Secret string `json:"token"`
 	}
-	if resp.StatusCode != http.StatusCreated || json.Unmarshal(body, &created) != nil || created.Secret == "" {
-		t.Fatalf("create viewer token: %s %s", resp.Status, body)
+	if code := send(t, "POST", base+"/api/tokens", `{"name":"e2e-viewer","role":"viewer","sites":["*"]}`, &created); code != http.StatusCreated || created.Secret == "" {
+		t.Fatalf("create viewer token: %d", code)
 	}
 	return created.Secret
 }
