@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -47,10 +46,7 @@ func TestQueryBudgetUnderHostileLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end load test")
 	}
-	bin := filepath.Join(t.TempDir(), "citywatch")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build citywatch: %v\n%s", err, out)
-	}
+	bin := plainBinary(t)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(`groups:
   - name: e2e
