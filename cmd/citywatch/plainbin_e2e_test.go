@@ -1,39 +1,27 @@
 package main_test
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
+
+	"citywatch/internal/testenv"
 )
 
 // plainBin is a citywatch built without -race, for the tests that measure the process (RSS): the race
 // detector's shadow memory would make a memory bound meaningless.
-var plainBin struct {
-	once sync.Once
-	path string
-	err  error
-	out  []byte
-}
+var plainBin = sync.OnceValues(func() (string, error) { return testenv.BuildCitywatch(false) })
 
 // plainBinary returns a citywatch binary built without -race: the one TestMain built when this test binary
-// is not race-built, otherwise one more build, made once for the package next to it.
+// is not race-built, otherwise the plain build (shared with e2e/browser, linked only when stale).
 func plainBinary(t *testing.T) string {
 	t.Helper()
 	bin := needBinary(t)
 	if !raceEnabled {
 		return bin
 	}
-	plainBin.once.Do(func() {
-		plainBin.path = filepath.Join(filepath.Dir(bin), "citywatch-norace")
-		plainBin.out, plainBin.err = exec.Command("go", "build", "-o", plainBin.path, ".").CombinedOutput()
-	})
-	if plainBin.err != nil {
-		t.Fatalf("build citywatch without -race: %v\n%s", plainBin.err, plainBin.out)
+	bin, err := plainBin()
+	if err != nil {
+		t.Fatalf("build citywatch without -race: %v", err)
 	}
-	if _, err := os.Stat(plainBin.path); err != nil {
-		t.Fatal(err)
-	}
-	return plainBin.path
+	return bin
 }

@@ -5,12 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"citywatch/internal/testenv"
 )
 
 // The package's tests share two things that cost seconds each and hold no state between tests: the citywatch
@@ -19,7 +19,7 @@ import (
 
 // shared holds what TestMain cleans up after the tests.
 var shared struct {
-	dir string // temporary directory for the binary and the chromium profile
+	dir string // temporary directory for the chromium profile
 
 	buildOnce sync.Once
 	bin       string
@@ -30,7 +30,7 @@ var shared struct {
 	chromeCancel func()
 }
 
-// TestMain runs the tests, then stops the shared chromium and removes the shared binary.
+// TestMain runs the tests, then stops the shared chromium and removes its profile.
 func TestMain(m *testing.M) {
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "citywatch-browser-")
@@ -49,21 +49,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// buildCitywatch returns the citywatch binary, built once for the package on first use (the build cache makes
-// it cheap when nothing changed, but linking still takes seconds). Tests only run it, never change it.
+// buildCitywatch returns the citywatch binary, built once for the package on first use, without -race (see
+// "Race builds of the end-to-end binaries" in docs/contributing.md). testenv.BuildCitywatch keeps it at a
+// fixed path, so a run where nothing changed does not even link. Tests only run it, never change it.
 func buildCitywatch(t *testing.T) string {
 	t.Helper()
-	root := repoRoot(t)
-	shared.buildOnce.Do(func() {
-		bin := filepath.Join(shared.dir, "citywatch")
-		cmd := exec.Command("go", "build", "-o", bin, "./cmd/citywatch")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			shared.buildErr = fmt.Errorf("build citywatch: %w\n%s", err, out)
-			return
-		}
-		shared.bin = bin
-	})
+	shared.buildOnce.Do(func() { shared.bin, shared.buildErr = testenv.BuildCitywatch(false) })
 	if shared.buildErr != nil {
 		t.Fatal(shared.buildErr)
 	}
