@@ -106,6 +106,7 @@ storage:
     bucket: %s
     flush_interval: 200ms
     timeout: 2s
+    retry_max: 2s
 `, filepath.Join(dir, "data"), edge, site, httpAddr, mqttAddr, influx.URL, influx.Org, influx.Bucket))
 	base := "http://" + httpAddr
 	p := start(t, "serve", "--config", cfg)
