@@ -48,6 +48,12 @@ var loginLine = regexp.MustCompile(`Login:\s+admin / (\S+)`)
 func startDemo(t *testing.T, bin string, extra ...string) *demo {
 	t.Helper()
 	t.Parallel()
+	return launchDemo(t, bin, extra...)
+}
+
+// launchDemo is startDemo without marking the test parallel.
+func launchDemo(t *testing.T, bin string, extra ...string) *demo {
+	t.Helper()
 	httpAddr := testenv.FreePort(t)
 	d := &demo{t: t, base: "http://" + httpAddr}
 	args := append([]string{"demo", "--data", t.TempDir(), "--http", httpAddr, "--mqtt", testenv.FreePort(t),
