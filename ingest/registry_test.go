@@ -22,9 +22,10 @@ import (
 )
 
 // registryScale is how many devices TestRegistryWorkPerOperation keeps: a million, as a city-scale edge
-// (166k devices × 6 series is the 1M-series goal), fewer under the race detector, which multiplies memory.
+// (166k devices × 6 series is the 1M-series goal), fewer under the race detector, which multiplies memory,
+// and under -short (the unit run's budget; the work per operation is counted, so it is the same bound).
 func registryScale() int {
-	if raceEnabled {
+	if raceEnabled || testing.Short() {
 		return 100_000
 	}
 	return 1_000_000

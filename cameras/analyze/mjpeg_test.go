@@ -137,7 +137,11 @@ func TestMJPEGWithGStreamer(t *testing.T) {
 	st := h.a.Status("cam1")
 	require.True(t, st.Available)
 	require.Equal(t, StateAnalysing, st.State)
-	require.InDelta(t, 2, st.FPS, 0.6)
+	// The rate is measured on arrival times, so it is the camera's rate as delivered: never above AnalysisFPS
+	// (the camera sends 10 fps), and below it when a starved machine delivers fewer frames (0.62 fps seen
+	// under make stress). That the pacing itself feeds 2 of 10 fps is TestMJPEGThinningRate's, on exact times.
+	require.Greater(t, st.FPS, 0.0)
+	require.LessOrEqual(t, st.FPS, 2.6)
 }
 
 // TestMJPEGSimulatorMotionAndBlack: the simulator's M-JPEG camera through the monitor: its motion and black

@@ -31,31 +31,20 @@ var binPath string
 // adminToken is the CITYWATCH_ADMIN_TOKEN every started citywatch gets; requests carry it as a bearer token.
 const adminToken = "e2e-admin-token-0123456789abcdef"
 
-// TestMain builds the binary once, with -race only when this test binary is race-built (raceEnabled).
-// Under -short it builds nothing: every test here is end-to-end and skips (needBinary).
+// TestMain builds the binary once (testenv.BuildCitywatch: a link only when something changed since the last
+// run), with -race only when this test binary is race-built (raceEnabled). Under -short it builds nothing:
+// every test here is end-to-end and skips (needBinary).
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if testing.Short() {
 		os.Exit(m.Run())
 	}
-	dir, err := os.MkdirTemp("", "citywatch-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+	var err error
+	if binPath, err = testenv.BuildCitywatch(raceEnabled); err != nil {
+		fmt.Fprintf(os.Stderr, "build citywatch: %v\n", err)
 		os.Exit(1)
 	}
-	binPath = filepath.Join(dir, "citywatch")
-	args := []string{"build", "-o", binPath}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "build citywatch: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(m.Run())
 }
 
 // proc is a running citywatch.

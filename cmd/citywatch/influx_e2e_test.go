@@ -97,6 +97,7 @@ storage:
     bucket: %s
     flush_interval: 200ms
     timeout: 2s
+    retry_max: 2s
 `, edge, site, influx.URL, influx.Org, influx.Bucket)))
 	base := cw.base()
 	p := cw.start(t)

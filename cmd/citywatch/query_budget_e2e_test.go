@@ -10,8 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,10 +45,7 @@ func TestQueryBudgetUnderHostileLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end load test")
 	}
-	bin := filepath.Join(t.TempDir(), "citywatch")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build citywatch: %v\n%s", err, out)
-	}
+	bin := plainBinary(t)
 	cw := newServe(t, withRules(feverRules("        for: 1s\n")), withAlerts())
 	base := cw.base()
 	p := &proc{Process: testenv.StartProcess(t, bin, []string{"CITYWATCH_ADMIN_TOKEN=" + adminToken}, "serve", "--config", cw.config), t: t}

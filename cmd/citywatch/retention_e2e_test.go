@@ -110,8 +110,9 @@ cameras:
 	if code := send(t, "POST", occURL+"/status", `{"status":"released"}`, nil); code != 200 {
 		t.Fatalf("release: %d", code)
 	}
-	// Retention runs every second and purges two seconds after the release; its deletion record is written
-	// after the purge and the write-ahead log checkpoint, so the files are final once it is there.
+	// Retention runs every second and purges two seconds after the release. Its deletion record is written
+	// during the sweep, before the sweep's write-ahead log checkpoint: the files are final only once that has
+	// run, so the file checks below poll.
 	var purges struct {
 		Records []struct {
 			Target string `json:"target"`
@@ -132,12 +133,15 @@ cameras:
 		t.Errorf("deletion records: %+v", purges.Records)
 	}
 
-	if files := dataFiles(t, filepath.Join(dataDir, "clips")); len(files) != 0 {
-		t.Errorf("clip files of the room's camera left after retention: %v", files)
-	}
-	if found := dataFilesWith(t, dataDir, name, contact); len(found) != 0 {
-		t.Errorf("personal data left in files after retention: %v", found)
-	}
+	eventually(t, 30*time.Second, func() string {
+		if files := dataFiles(t, filepath.Join(dataDir, "clips")); len(files) != 0 {
+			return fmt.Sprintf("clip files of the room's camera left after retention: %v", files)
+		}
+		if found := dataFilesWith(t, dataDir, name, contact); len(found) != 0 {
+			return fmt.Sprintf("personal data left in files after retention: %v", found)
+		}
+		return ""
+	})
 	code, body := getBody(t, base+"/api/audit?limit=1000")
 	if code != 200 {
 		t.Fatalf("audit: %d %s", code, body)

@@ -21,7 +21,8 @@ import (
 	"citywatch/internal/testenv"
 )
 
-// browser is one headless chromium with a fresh profile (so its own cookies) and one tab.
+// browser is one fresh browser context (its own cookies, storage and cache, like a new profile) with one tab,
+// on the package's shared headless chromium (main_test.go).
 type browser struct {
 	t    *testing.T
 	ctx  context.Context
@@ -33,32 +34,16 @@ type browser struct {
 	loads    int      // full page loads made by open (operator_test.go)
 }
 
-// newBrowser starts chromium for the demo at base.
+// newBrowser opens a new browser context on the shared chromium for the demo at base.
 func newBrowser(t *testing.T, base string) *browser {
 	t.Helper()
 	path := testenv.LookPath(t, "chromium")
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.NoFirstRun,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	ctx, cancelCtx := chromedp.NewContext(sharedChromium(t, path), chromedp.WithNewBrowserContext())
 	b := &browser{t: t, ctx: ctx, base: base}
-	t.Cleanup(func() {
-		cancelCtx()
-		cancelAlloc()
-	})
-	// The first action starts the browser; it must not run under a timeout (that would end the browser).
+	t.Cleanup(cancelCtx)
+	// The first action opens the tab; it must not run under a timeout (that would close the tab).
 	if err := chromedp.Listen(ctx, b.onEvent); err != nil {
-		t.Fatalf("start chromium: %v", err)
+		t.Fatalf("open a browser context on chromium: %v", err)
 	}
 	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		_, err := cdp.Call(ctx, tg, cdplog.Enable, cdp.Empty{})
@@ -220,6 +205,22 @@ func newAdminDemo(t *testing.T) (*demo, *browser) {
 	}
 	testenvChromium(t)
 	d := startDemo(t, buildCitywatch(t), "--live-ping-interval", "1s")
+	b := newBrowser(t, d.base)
+	b.login("admin", d.password)
+	return d, b
+}
+
+// newAdminDemoEarly is newAdminDemo for a test that waits minutes for the demo's fault schedule: its demo
+// starts before the test waits for its parallel turn (the order in which paused parallel tests resume is the
+// runtime's), so the schedule runs while other tests hold the slots and the longest test does not start last.
+func newAdminDemoEarly(t *testing.T) (*demo, *browser) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("browser test: builds citywatch and runs chromium")
+	}
+	testenvChromium(t)
+	d := launchDemo(t, buildCitywatch(t), "--live-ping-interval", "1s")
+	t.Parallel()
 	b := newBrowser(t, d.base)
 	b.login("admin", d.password)
 	return d, b

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -48,21 +49,19 @@ func (b *browser) setLang(lang string) {
 	b.waitJS(20*time.Second, fmt.Sprintf(`document.documentElement.lang === %q && document.querySelector("#nav a")`, lang))
 }
 
-var axeSource string
+// axeSource is testdata/axe.min.js, read once (tests run in parallel).
+var axeSource = sync.OnceValues(func() ([]byte, error) { return os.ReadFile(filepath.Join("testdata", "axe.min.js")) })
 
 // axe runs axe-core (testdata/axe.min.js, vendored from npm) on the page and returns its serious and
 // critical violations.
 func (b *browser) axe() []string {
 	b.t.Helper()
-	if axeSource == "" {
-		src, err := os.ReadFile(filepath.Join("testdata", "axe.min.js"))
-		if err != nil {
-			b.t.Fatal(err)
-		}
-		axeSource = string(src)
+	src, err := axeSource()
+	if err != nil {
+		b.t.Fatal(err)
 	}
 	if !eval[bool](b, `typeof window.axe === "object"`) {
-		eval[any](b, axeSource+";null")
+		eval[any](b, string(src)+";null")
 	}
 	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
 	defer cancel()

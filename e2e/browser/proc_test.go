@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -38,23 +37,22 @@ func repoRoot(t *testing.T) string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
-// buildCitywatch builds the binary into a temporary directory.
-func buildCitywatch(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "citywatch")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/citywatch")
-	cmd.Dir = repoRoot(t)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build citywatch: %v\n%s", err, out)
-	}
-	return bin
-}
-
 var loginLine = regexp.MustCompile(`Login:\s+admin / (\S+)`)
 
 // startDemo runs `citywatch demo` on free ports, with extra flags, and waits until it is ready and has
 // printed the admin login.
+//
+// It marks the test parallel (call it once per test): a demo test spends most of its time waiting for the
+// demo's real-time schedule (a flapping camera takes three 90 s fault periods), so demo tests run side by
+// side, -parallel at a time (GOMAXPROCS by default), each with its own demo and its own browser context.
 func startDemo(t *testing.T, bin string, extra ...string) *demo {
+	t.Helper()
+	t.Parallel()
+	return launchDemo(t, bin, extra...)
+}
+
+// launchDemo is startDemo without marking the test parallel.
+func launchDemo(t *testing.T, bin string, extra ...string) *demo {
 	t.Helper()
 	httpAddr := testenv.FreePort(t)
 	d := &demo{t: t, base: "http://" + httpAddr}

@@ -66,7 +66,7 @@ func (c *camera) setFault(f Fault) {
 	c.fault = f
 	c.until = time.Time{}
 	if f.Duration > 0 {
-		c.until = time.Now().Add(f.Duration)
+		c.until = c.s.cfg.Clock.Now().Add(f.Duration)
 	}
 	var drop []*gortsplib.ServerSession
 	if f.Kind == FaultDisconnect || f.Kind == FaultRefuse {
@@ -90,7 +90,7 @@ func (c *camera) status(now time.Time) FaultStatus {
 
 // admit decides whether a new request may proceed under the current fault. A nil response means yes.
 func (c *camera) admit(conn *gortsplib.ServerConn) (*base.Response, error) {
-	switch c.currentFault(time.Now()) {
+	switch c.currentFault(c.s.cfg.Clock.Now()) {
 	case FaultRefuse:
 		return &base.Response{StatusCode: base.StatusServiceUnavailable}, nil
 	case FaultDisconnect:
@@ -119,7 +119,7 @@ func (c *camera) run(ctx context.Context) {
 	const clockRate = 90000
 	fps := uint64(c.s.cfg.ClipFPS)
 	period := time.Second / time.Duration(fps)
-	ticker := time.NewTicker(period)
+	ticker := c.s.cfg.Clock.NewTicker(period)
 	defer ticker.Stop()
 
 	baseTS := c.rnd.Uint32()
@@ -128,13 +128,13 @@ func (c *camera) run(ctx context.Context) {
 	cur := normal
 	pos := cur.keyframe
 	for {
+		var now time.Time // the tick's own time: a fault's end is judged by when the frame was due
 		select {
 		case <-ctx.Done():
 			return
-		case <-ticker.C:
+		case now = <-ticker.C():
 		}
 		tick++
-		now := time.Now()
 		ts := baseTS + uint32(tick*clockRate/fps)
 
 		kind := c.currentFault(now)

@@ -25,6 +25,8 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+
+	"citywatch/internal/clock"
 )
 
 // MaxCameras bounds Config.Cameras.
@@ -68,6 +70,9 @@ type Config struct {
 	// ClipFPS is the frame rate at which every camera is paced (and RTP timestamps advance). It defaults to
 	// FPS (the embedded clips' rate); set it to Clip's rate when Clip is set. At most 120.
 	ClipFPS int
+	// Clock paces the cameras and times fault durations and the schedule. It defaults to the real clock;
+	// tests pass a clock.Fake to step the streams frame by frame.
+	Clock clock.Clock
 }
 
 func (c *Config) setDefaults() {
@@ -80,6 +85,7 @@ func (c *Config) setDefaults() {
 	if c.ClipFPS == 0 {
 		c.ClipFPS = FPS
 	}
+	c.Clock = clock.Or(c.Clock)
 }
 
 func (c *Config) codec(n int) string {
@@ -350,7 +356,7 @@ type FaultStatus struct {
 func (s *Server) Faults() []FaultStatus {
 	out := make([]FaultStatus, 0, len(s.cams))
 	for _, c := range s.cams {
-		out = append(out, c.status(time.Now()))
+		out = append(out, c.status(s.cfg.Clock.Now()))
 	}
 	return out
 }
@@ -377,16 +383,17 @@ func (s *Server) cameraByPath(path string) *camera {
 }
 
 func (s *Server) runSchedule(ctx context.Context) {
-	start := time.Now()
+	clk := s.cfg.Clock
+	start := clk.Now()
 	for period := 0; ; period++ {
 		base := start.Add(time.Duration(period) * s.cfg.ScheduleRepeat)
 		for _, sf := range s.cfg.Schedule {
-			t := time.NewTimer(time.Until(base.Add(sf.At)))
+			t := clk.NewTimer(base.Add(sf.At).Sub(clk.Now()))
 			select {
 			case <-ctx.Done():
 				t.Stop()
 				return
-			case <-t.C:
+			case <-t.C():
 			}
 			if err := s.SetFault(sf.Camera, sf.Fault); err != nil {
 				s.log.Error("scheduled fault", "camera", sf.Camera, "err", err)

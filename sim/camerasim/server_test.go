@@ -19,6 +19,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/stretchr/testify/require"
 
+	"citywatch/internal/clock"
 	"citywatch/internal/testenv"
 )
 
@@ -162,32 +163,56 @@ func (r *reader) frames() []uint32 {
 	return append([]uint32(nil), r.ts...)
 }
 
+// TestStreamTimestampsAndStall steps the cameras on a fake clock: consecutive frames are one frame period
+// apart in RTP time, and a stall of three periods sends nothing (the ticks inside it leave exactly one jump in
+// the timestamps, a multiple of the period) and ends by itself when its duration has passed.
 func TestStreamTimestampsAndStall(t *testing.T) {
-	s := startServer(t, Config{Cameras: 2})
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	s := startServer(t, Config{Cameras: 2, Clock: clk})
 	r, _ := play(t, s, 2, "", "")
 	require.NoError(t, r.err)
-	require.Eventually(t, func() bool { return len(r.frames()) >= 6 }, 10*time.Second, 10*time.Millisecond)
-	// Consecutive frames are 90000/FPS apart: timestamps follow the frame clock.
+	const period = time.Second / FPS
+	const step = uint32(90000 / FPS)
+	// advanceUntil moves the fake clock a frame period at a time until cond holds. A tick the camera has not
+	// taken yet when the next one falls due is dropped, as with time.Ticker; timestamps count taken ticks.
+	advanceUntil := func(cond func() bool) {
+		t.Helper()
+		require.Eventually(t, func() bool {
+			if cond() {
+				return true
+			}
+			clk.Advance(period)
+			return false
+		}, 10*time.Second, 2*time.Millisecond)
+	}
+	advanceUntil(func() bool { return len(r.frames()) >= 6 })
 	ts := r.frames()
 	for i := 1; i < len(ts); i++ {
-		require.Equal(t, uint32(90000/FPS), ts[i]-ts[i-1], "frame %d", i)
+		require.Equal(t, step, ts[i]-ts[i-1], "frame %d", i)
 	}
 
-	require.NoError(t, s.SetFault(2, Fault{Kind: FaultStall}))
-	// Once stalled, no new frames arrive.
-	var n int
-	require.Eventually(t, func() bool {
-		before := len(r.frames())
-		time.Sleep(3 * time.Second / FPS)
-		n = len(r.frames())
-		return n == before
-	}, 5*time.Second, time.Millisecond)
-	require.NoError(t, s.SetFault(2, Fault{Kind: FaultNone}))
-	require.Eventually(t, func() bool { return len(r.frames()) > n+3 }, 5*time.Second, 10*time.Millisecond)
-	// After the stall, timestamps jumped by the stalled time: still a multiple of the frame period.
+	require.NoError(t, s.SetFault(2, Fault{Kind: FaultStall, Duration: 3 * period}))
+	// jump is the index of the first frame after a gap; frames sent before the stall may still arrive first.
+	jump := 0
+	advanceUntil(func() bool {
+		ts := r.frames()
+		for i := 1; i < len(ts); i++ {
+			if ts[i]-ts[i-1] != step {
+				jump = i
+				return len(ts) > i+3 // and the stream runs on after the stall
+			}
+		}
+		return false
+	})
 	ts = r.frames()
-	require.Zero(t, (ts[n]-ts[n-1])%(90000/FPS))
-	require.Greater(t, ts[n]-ts[n-1], uint32(90000/FPS))
+	require.Greater(t, ts[jump]-ts[jump-1], step, "the ticks inside the stall sent nothing")
+	require.Zero(t, (ts[jump]-ts[jump-1])%step, "timestamps jumped by whole frame periods")
+	for i := 1; i < len(ts); i++ {
+		if i != jump {
+			require.Equal(t, step, ts[i]-ts[i-1], "frame %d: one jump only", i)
+		}
+	}
+	require.Equal(t, FaultNone, s.Faults()[1].Kind, "the stall ended after its duration")
 }
 
 func TestAuthAndRefuse(t *testing.T) {

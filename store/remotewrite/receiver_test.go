@@ -53,9 +53,10 @@ func newReceiver(t *testing.T, decide func(r *request) (int, map[string]string))
 }
 
 func (rv *receiver) serve(w http.ResponseWriter, r *http.Request) {
+	// A body that cannot be read in full is a client that gave up (Close cancels the in-flight request,
+	// possibly after the test body returned): not a test failure, and a request cut short is never accepted.
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		rv.t.Errorf("read body: %v", err)
 		return
 	}
 	if r.Header.Get("Content-Encoding") != "snappy" {
