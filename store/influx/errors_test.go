@@ -1,7 +1,6 @@
 package influx
 
 import (
-	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -88,24 +87,7 @@ func (f *fakeInflux) requestTimes() []time.Time {
 	return append([]time.Time(nil), f.requests...)
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func fakeWriter(t *testing.T, f *fakeInflux, mod func(*Config)) (*Writer, *prometheus.Registry, *syncBuffer) {
+func fakeWriter(t *testing.T, f *fakeInflux, mod func(*Config)) (*Writer, *prometheus.Registry, *testenv.Buffer) {
 	t.Helper()
 	f.t = t
 	srv := httptest.NewServer(f)
@@ -117,7 +99,7 @@ func fakeWriter(t *testing.T, f *fakeInflux, mod func(*Config)) (*Writer, *prome
 		mod(&cfg)
 	}
 	reg := prometheus.NewRegistry()
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	w, err := New(cfg, Deps{Registerer: reg, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	require.NoError(t, err)
 	require.NoError(t, w.Start())

@@ -1,7 +1,6 @@
 package tsdb
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"citywatch/internal/testenv"
 	"citywatch/store"
 )
 
@@ -83,24 +82,6 @@ func TestHeadSeriesLimit(t *testing.T) {
 	}
 	assert.Equal(t, 2.0, testutil.ToFloat64(db.metrics.samplesRejected.WithLabelValues(ReasonSeriesLimit)))
 	assert.Equal(t, uint64(3), db.HeadSeries())
-}
-
-// lockedBuffer is a log sink for tests.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // writeRaw writes samples to dir with the Prometheus TSDB itself, as a version without the future check did.
@@ -191,7 +172,7 @@ func TestOpenRecoversFuturePushedDir(t *testing.T) {
 			}
 
 			setMtimes(t, dir, futureNow.Add(-time.Minute)) // written before the test's now, by the test's clock
-			logs := &lockedBuffer{}
+			logs := &testenv.Buffer{}
 			reg := prometheus.NewRegistry()
 			db := openT(t, Config{Dir: dir}, Deps{Now: fixedClock, Registerer: reg,
 				Logger: slog.New(slog.NewTextHandler(logs, nil))})
@@ -244,7 +225,7 @@ func TestOpenRecoversAlsoWhenTheClockLooksBehind(t *testing.T) {
 	later := base + (24 * time.Hour).Milliseconds()
 	writeRaw(t, dir, message("a", later, 1))
 	setMtimes(t, dir, time.UnixMilli(later))
-	logs := &lockedBuffer{}
+	logs := &testenv.Buffer{}
 	reg := prometheus.NewRegistry()
 	db := openT(t, Config{Dir: dir}, Deps{Now: fixedClock, Registerer: reg, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	assert.Empty(t, readAll(t, db), "the samples after the limit were moved")
@@ -279,7 +260,7 @@ func TestOpenWithAClockBehindAndNothingInTheFutureDoesNotWarn(t *testing.T) {
 	dir := t.TempDir()
 	writeRaw(t, dir, message("a", base-1000, 1))
 	setMtimes(t, dir, futureNow.Add(time.Hour))
-	logs := &lockedBuffer{}
+	logs := &testenv.Buffer{}
 	reg := prometheus.NewRegistry()
 	db := openT(t, Config{Dir: dir}, Deps{Now: fixedClock, Registerer: reg, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	assert.Len(t, readAll(t, db), 5)
