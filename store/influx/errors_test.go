@@ -125,7 +125,7 @@ func TestUnauthorizedKeepsDataAndRecovers(t *testing.T) {
 	require.NoError(t, w.Append(context.Background(), seq("m", 0, 20, 1700000000000)))
 
 	require.Eventually(t, func() bool {
-		return w.Status().State == StateUnauthorized && testutil.ToFloat64(w.m.retries.WithLabelValues("unauthorized")) >= 2
+		return w.Status().State == StateUnauthorized && testutil.ToFloat64(w.m.Retries.WithLabelValues("unauthorized")) >= 2
 	}, eventually, poll)
 	st := w.Status()
 	require.False(t, st.Up)
@@ -166,7 +166,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 	times := f.requestTimes()
 	require.Len(t, times, 2)
 	require.GreaterOrEqual(t, times[1].Sub(times[0]), 900*time.Millisecond, "second attempt must wait for Retry-After")
-	require.Equal(t, 1.0, testutil.ToFloat64(w.m.retries.WithLabelValues("throttled")))
+	require.Equal(t, 1.0, testutil.ToFloat64(w.m.Retries.WithLabelValues("throttled")))
 }
 
 func TestServerErrorsRetriedWithBackoff(t *testing.T) {
@@ -180,7 +180,7 @@ func TestServerErrorsRetriedWithBackoff(t *testing.T) {
 	w, reg, _ := fakeWriter(t, f, nil)
 	require.NoError(t, w.Append(context.Background(), seq("m", 0, 7, 1)))
 	require.Eventually(t, func() bool { return len(f.acceptedLines()) == 7 }, eventually, poll)
-	require.Equal(t, 3.0, testutil.ToFloat64(w.m.retries.WithLabelValues("server")))
+	require.Equal(t, 3.0, testutil.ToFloat64(w.m.Retries.WithLabelValues("server")))
 	waitDrained(t, w, reg)
 	require.Len(t, f.acceptedLines(), 7, "each sample written exactly once")
 }
@@ -193,7 +193,7 @@ func TestNetworkErrorIsUnreachable(t *testing.T) {
 	defer w.Close()
 	require.NoError(t, w.Append(context.Background(), seq("m", 0, 1, 1)))
 	require.Eventually(t, func() bool {
-		return w.Status().State == StateUnreachable && testutil.ToFloat64(w.m.retries.WithLabelValues("network")) >= 2
+		return w.Status().State == StateUnreachable && testutil.ToFloat64(w.m.Retries.WithLabelValues("network")) >= 2
 	}, eventually, poll)
 	require.EqualValues(t, 1, w.Status().QueueSamples)
 }
