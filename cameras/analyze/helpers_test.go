@@ -8,13 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"citywatch/cameras"
 	"citywatch/internal/testenv"
+	"citywatch/sim/camerasim"
 	"citywatch/store"
 )
 
@@ -31,59 +30,15 @@ type testClip struct {
 	key           []bool
 }
 
-// loadClip splits an Annex-B file at its AUDs.
+// loadClip reads an Annex-B file as the simulator streams it.
 func loadClip(t testing.TB, path, codec string) *testClip {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
-	var nalus h264.AnnexB // the framing is the same for H.265
-	require.NoError(t, nalus.Unmarshal(b))
-	c := &testClip{codec: codec}
-	var cur [][]byte
-	flush := func() {
-		if len(cur) > 0 {
-			c.aus = append(c.aus, cur)
-			cur = nil
-		}
-	}
-	for _, n := range nalus {
-		if len(n) < 2 {
-			continue
-		}
-		if isAUD(n, codec == cameras.CodecH265) {
-			flush()
-			continue
-		}
-		switch typ := naluType(n, codec == cameras.CodecH265); {
-		case codec == cameras.CodecH265 && typ == 32 && c.vps == nil:
-			c.vps = n
-		case (codec == cameras.CodecH265 && typ == 33 || codec == cameras.CodecH264 && typ == 7) && c.sps == nil:
-			c.sps = n
-		case (codec == cameras.CodecH265 && typ == 34 || codec == cameras.CodecH264 && typ == 8) && c.pps == nil:
-			c.pps = n
-		}
-		cur = append(cur, n)
-	}
-	flush()
-	for _, au := range c.aus {
-		if codec == cameras.CodecH265 {
-			c.key = append(c.key, h265.IsRandomAccess(au))
-		} else {
-			c.key = append(c.key, h264.IsRandomAccess(au))
-		}
-	}
-	if codec == cameras.CodecH265 {
-		var sps h265.SPS
-		require.NoError(t, sps.Unmarshal(c.sps))
-		c.w, c.h = sps.Width(), sps.Height()
-	} else {
-		var sps h264.SPS
-		require.NoError(t, sps.Unmarshal(c.sps))
-		c.w, c.h = sps.Width(), sps.Height()
-	}
-	require.NotEmpty(t, c.aus)
-	require.True(t, c.key[0], "clip must start with a keyframe")
-	return c
+	c, err := camerasim.ParseClip(b, codec)
+	require.NoError(t, err)
+	require.True(t, c.Key[0], "clip must start with a keyframe")
+	return &testClip{codec: codec, vps: c.VPS, sps: c.SPS, pps: c.PPS, w: c.Width, h: c.Height, aus: c.AUs, key: c.Key}
 }
 
 // player turns clips into a continuous stream of access units with PTS and arrival times.

@@ -6,13 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"citywatch/cameras"
+	"citywatch/cameras/annexb"
+	"citywatch/sim/camerasim"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -30,60 +30,28 @@ type testClip struct {
 	key           []bool
 }
 
+// loadClip reads testdata/<name> as the monitor delivers it: parameter sets apart, not in the access units.
 func loadClip(t testing.TB, name, codec string) *testClip {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(testdataDir, name))
 	require.NoError(t, err)
-	var nalus h264.AnnexB
-	require.NoError(t, nalus.Unmarshal(b))
-	h265c := codec == cameras.CodecH265
-	c := &testClip{codec: codec}
-	var cur [][]byte
-	flush := func() {
-		if len(cur) > 0 {
-			c.aus = append(c.aus, cur)
-			cur = nil
+	c, err := camerasim.ParseClip(b, codec)
+	require.NoError(t, err)
+	require.True(t, c.Key[0], "clip must start with a keyframe")
+	h265 := codec == cameras.CodecH265
+	tc := &testClip{codec: codec, vps: c.VPS, sps: c.SPS, pps: c.PPS, w: c.Width, h: c.Height}
+	for i, au := range c.AUs {
+		var nalus [][]byte
+		for _, n := range au {
+			if !annexb.IsParameterSet(n, h265) {
+				nalus = append(nalus, n)
+			}
+		}
+		if len(nalus) > 0 {
+			tc.aus, tc.key = append(tc.aus, nalus), append(tc.key, c.Key[i])
 		}
 	}
-	for _, n := range nalus {
-		if len(n) < 2 {
-			continue
-		}
-		if isAUD(n, h265c) {
-			flush()
-			continue
-		}
-		switch typ := naluType(n, h265c); {
-		case h265c && typ == 32 && c.vps == nil:
-			c.vps = n
-		case (h265c && typ == 33 || !h265c && typ == 7) && c.sps == nil:
-			c.sps = n
-		case (h265c && typ == 34 || !h265c && typ == 8) && c.pps == nil:
-			c.pps = n
-		}
-		if !isParameterSet(n, h265c) { // the monitor hands parameter sets separately too
-			cur = append(cur, n)
-		}
-	}
-	flush()
-	for _, au := range c.aus {
-		if h265c {
-			c.key = append(c.key, h265.IsRandomAccess(au))
-		} else {
-			c.key = append(c.key, h264.IsRandomAccess(au))
-		}
-	}
-	if h265c {
-		var sps h265.SPS
-		require.NoError(t, sps.Unmarshal(c.sps))
-		c.w, c.h = sps.Width(), sps.Height()
-	} else {
-		var sps h264.SPS
-		require.NoError(t, sps.Unmarshal(c.sps))
-		c.w, c.h = sps.Width(), sps.Height()
-	}
-	require.True(t, c.key[0], "clip must start with a keyframe")
-	return c
+	return tc
 }
 
 // player turns a clip into a continuous stream of access units with realistic PTS and arrival times.
