@@ -176,13 +176,7 @@ func (s *Server) alertAck(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := s.deps.Alerts.Ack(r.Context(), a.ID, actor(r), body.Comment)
-	s.audit(r, audit.Record{Action: audit.AlertAck, Site: alertSite(a), Target: strconv.FormatInt(a.ID, 10),
-		Detail: a.Rule, Success: err == nil})
-	if s.alertError(w, err) {
-		return
-	}
-	a, _ = s.deps.Alerts.Alert(r.Context(), a.ID)
-	writeJSON(w, http.StatusOK, a)
+	s.answerAlertChange(w, r, a, audit.AlertAck, a.Rule, err)
 }
 
 func (s *Server) alertAssign(w http.ResponseWriter, r *http.Request) {
@@ -197,8 +191,14 @@ func (s *Server) alertAssign(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := s.deps.Alerts.Assign(r.Context(), a.ID, body.Assignee)
-	s.audit(r, audit.Record{Action: audit.AlertAssign, Site: alertSite(a), Target: strconv.FormatInt(a.ID, 10),
-		Detail: "assigned to " + body.Assignee, Success: err == nil})
+	s.answerAlertChange(w, r, a, audit.AlertAssign, "assigned to "+body.Assignee, err)
+}
+
+// answerAlertChange audits the change of a as action with detail, successful when err is nil, then answers
+// err or the alert as it is now.
+func (s *Server) answerAlertChange(w http.ResponseWriter, r *http.Request, a alerts.Alert, action audit.Action, detail string, err error) {
+	s.audit(r, audit.Record{Action: action, Site: alertSite(a), Target: strconv.FormatInt(a.ID, 10),
+		Detail: detail, Success: err == nil})
 	if s.alertError(w, err) {
 		return
 	}
