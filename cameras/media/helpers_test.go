@@ -11,7 +11,6 @@ import (
 	"go.uber.org/goleak"
 
 	"citywatch/cameras"
-	"citywatch/cameras/annexb"
 	"citywatch/sim/camerasim"
 )
 
@@ -38,20 +37,8 @@ func loadClip(t testing.TB, name, codec string) *testClip {
 	c, err := camerasim.ParseClip(b, codec)
 	require.NoError(t, err)
 	require.True(t, c.Key[0], "clip must start with a keyframe")
-	h265 := codec == cameras.CodecH265
-	tc := &testClip{codec: codec, vps: c.VPS, sps: c.SPS, pps: c.PPS, w: c.Width, h: c.Height}
-	for i, au := range c.AUs {
-		var nalus [][]byte
-		for _, n := range au {
-			if !annexb.IsParameterSet(n, h265) {
-				nalus = append(nalus, n)
-			}
-		}
-		if len(nalus) > 0 {
-			tc.aus, tc.key = append(tc.aus, nalus), append(tc.key, c.Key[i])
-		}
-	}
-	return tc
+	c = c.WithoutParameterSets()
+	return &testClip{codec: codec, vps: c.VPS, sps: c.SPS, pps: c.PPS, w: c.Width, h: c.Height, aus: c.AUs, key: c.Key}
 }
 
 // player turns a clip into a continuous stream of access units with realistic PTS and arrival times.

@@ -116,6 +116,26 @@ func ParseClip(b []byte, codec string) (*Clip, error) {
 		Key: key}, nil
 }
 
+// WithoutParameterSets returns the clip with its parameter sets taken out of the access units (an access unit
+// of nothing else is dropped), as a camera monitor delivers them: apart, in VPS, SPS and PPS.
+func (c *Clip) WithoutParameterSets() *Clip {
+	cl := &clip{codec: c.Codec}
+	out := *c
+	out.AUs, out.Key = nil, nil
+	for i, au := range c.AUs {
+		var nalus [][]byte
+		for _, n := range au {
+			if _, vps, sps, pps := cl.classify(n); !vps && !sps && !pps {
+				nalus = append(nalus, n)
+			}
+		}
+		if len(nalus) > 0 {
+			out.AUs, out.Key = append(out.AUs, nalus), append(out.Key, c.Key[i])
+		}
+	}
+	return &out
+}
+
 func (c *clip) classify(nalu []byte) (aud, vps, sps, pps bool) {
 	if c.codec == CodecH265 {
 		typ := h265.NALUType((nalu[0] >> 1) & 0x3f)
