@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
 	promtsdb "github.com/prometheus/prometheus/tsdb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -91,7 +92,13 @@ func writeRaw(t *testing.T, dir string, samples []store.Sample) {
 	opts.OutOfOrderTimeWindow = time.Hour.Milliseconds()
 	pdb, err := promtsdb.Open(dir, nil, nil, opts, nil)
 	require.NoError(t, err)
-	app := pdb.Appender(context.Background())
+	appendRaw(t, pdb.Appender(context.Background()), samples)
+	require.NoError(t, pdb.Close())
+}
+
+// appendRaw appends samples to app and commits them.
+func appendRaw(t *testing.T, app storage.Appender, samples []store.Sample) {
+	t.Helper()
 	for _, s := range samples {
 		lb := labels.NewScratchBuilder(4)
 		lb.Add(labels.MetricName, s.Name)
@@ -103,7 +110,6 @@ func writeRaw(t *testing.T, dir string, samples []store.Sample) {
 		require.NoError(t, err)
 	}
 	require.NoError(t, app.Commit())
-	require.NoError(t, pdb.Close())
 }
 
 // writeRawBlock writes samples as a persisted block in dir, as a compaction of a future-pushed head did.
@@ -112,18 +118,7 @@ func writeRawBlock(t *testing.T, dir string, samples []store.Sample) {
 	w, err := promtsdb.NewBlockWriter(slog.New(slog.DiscardHandler), dir, 1<<50)
 	require.NoError(t, err)
 	defer w.Close()
-	app := w.Appender(context.Background())
-	for _, s := range samples {
-		lb := labels.NewScratchBuilder(4)
-		lb.Add(labels.MetricName, s.Name)
-		for _, l := range s.Labels {
-			lb.Add(l.Name, l.Value)
-		}
-		lb.Sort()
-		_, err := app.Append(0, lb.Labels(), s.T, s.V)
-		require.NoError(t, err)
-	}
-	require.NoError(t, app.Commit())
+	appendRaw(t, w.Appender(context.Background()), samples)
 	_, err = w.Flush(context.Background())
 	require.NoError(t, err)
 }
