@@ -21,6 +21,7 @@ import (
 	"citywatch/config"
 	"citywatch/internal/testenv"
 	"citywatch/sim/camerasim"
+	"citywatch/sim/camerasim/simtest"
 )
 
 // counter is a webhook receiver that counts what it gets.
@@ -56,10 +57,7 @@ func reloadReceiver(url string) config.ReceiverConfig {
 // TestReloadRecreatesOnlyWhatChanged: SIGHUP's Reload adds, removes and changes cameras, external sources and
 // receivers while citywatch runs; what did not change keeps running untouched.
 func TestReloadRecreatesOnlyWhatChanged(t *testing.T) {
-	sim, err := camerasim.New(camerasim.Config{Listen: "127.0.0.1:0", Cameras: 3}, nil)
-	require.NoError(t, err)
-	require.NoError(t, sim.Start())
-	t.Cleanup(sim.Close)
+	sim := simtest.Start(t, camerasim.Config{Cameras: 3})
 	broker := testenv.Mosquitto(t)
 	oldHook, oldHits := counter(t)
 	newHook, newHits := counter(t)

@@ -19,6 +19,7 @@ import (
 	"citywatch/config"
 	"citywatch/internal/clock"
 	"citywatch/sim/camerasim"
+	"citywatch/sim/camerasim/simtest"
 	"citywatch/ward/wardtest"
 )
 
@@ -34,10 +35,7 @@ func TestRetentionEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-time integration test")
 	}
-	sim, err := camerasim.New(camerasim.Config{Listen: "127.0.0.1:0", Cameras: 1}, nil)
-	require.NoError(t, err)
-	require.NoError(t, sim.Start())
-	t.Cleanup(sim.Close)
+	sim := simtest.Start(t, camerasim.Config{Cameras: 1})
 
 	dir := t.TempDir()
 	cfg := testConfig(t, dir)
@@ -85,7 +83,7 @@ func TestRetentionEndToEnd(t *testing.T) {
 		r, err := a.media.Ring("door-101")
 		return err == nil && r.Seconds >= 1.5
 	})
-	_, err = a.media.StartClip("door-101", "motion", time.Now())
+	_, err := a.media.StartClip("door-101", "motion", time.Now())
 	require.NoError(t, err)
 	pollUntil(t, 20*time.Second, "the clip to be written", func() bool {
 		c := a.media.Clips("door-101")

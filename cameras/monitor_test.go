@@ -18,6 +18,7 @@ import (
 
 	"citywatch/internal/testenv"
 	"citywatch/sim/camerasim"
+	"citywatch/sim/camerasim/simtest"
 	"citywatch/store"
 )
 
@@ -34,26 +35,11 @@ const (
 )
 
 // recorder collects events.
-type recorder struct {
-	mu     sync.Mutex
-	events []Event
-}
-
-func (r *recorder) add(ev Event) {
-	r.mu.Lock()
-	r.events = append(r.events, ev)
-	r.mu.Unlock()
-}
-
-func (r *recorder) all() []Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]Event(nil), r.events...)
-}
+type recorder struct{ testenv.Log[Event] }
 
 // find returns the first event for camera id to state `to` at or after index from.
 func (r *recorder) find(id string, to State, after time.Time) (Event, bool) {
-	for _, ev := range r.all() {
+	for _, ev := range r.All() {
 		if ev.CameraID == id && ev.To == to && !ev.Time.Before(after) {
 			return ev, true
 		}
@@ -108,10 +94,7 @@ func startSim(t *testing.T, cfg camerasim.Config) *camerasim.Server {
 	t.Helper()
 	testenv.SkipShort(t)
 	cfg.Listen = "127.0.0.1:0"
-	sim, err := camerasim.New(cfg, nil)
-	require.NoError(t, err)
-	require.NoError(t, sim.Start())
-	t.Cleanup(sim.Close)
+	sim := simtest.Start(t, cfg)
 	return sim
 }
 
@@ -133,7 +116,7 @@ func startMonitorWith(t *testing.T, cams []CameraConfig, tweak func(*Deps)) *har
 	deps := Deps{
 		Appender: h.app,
 		Logger:   slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Events:   h.rec.add,
+		Events:   h.rec.Add,
 	}
 	if tweak != nil {
 		tweak(&deps)
@@ -165,7 +148,7 @@ func (h *harness) waitEvent(t *testing.T, id string, to State, after time.Time, 
 		var ok bool
 		ev, ok = h.rec.find(id, to, after)
 		return ok
-	}, within, 10*time.Millisecond, "no %s event for %s; events %+v", to, id, h.rec.all())
+	}, within, 10*time.Millisecond, "no %s event for %s; events %+v", to, id, h.rec.All())
 	return ev
 }
 
@@ -371,7 +354,7 @@ func TestCredentialsNeverLeak(t *testing.T) {
 
 	statuses, err := json.Marshal(h.mon.Cameras())
 	require.NoError(t, err)
-	events, err := json.Marshal(h.rec.all())
+	events, err := json.Marshal(h.rec.All())
 	require.NoError(t, err)
 	for where, text := range map[string]string{"status": string(statuses), "events": string(events), "logs": h.logs.String()} {
 		for _, secret := range []string{testPassword, testWrongPassword, "s3cr3t", "wr0ng-S3CRET"} {

@@ -34,7 +34,7 @@ func TestMotionInZone(t *testing.T) {
 	p.play(t, h.a, "cam1", normal, 1)
 	waitUntil(t, h.a, "cam1", p.lastAnalysable(2))
 	_, started := h.ev.find(KindMotion, "band", true)
-	require.False(t, started, "the normal scene must not start motion in the band: %+v", h.ev.all())
+	require.False(t, started, "the normal scene must not start motion in the band: %+v", h.ev.All())
 
 	p.play(t, h.a, "cam1", motion, 2)
 	waitUntil(t, h.a, "cam1", p.lastAnalysable(2))
@@ -44,7 +44,7 @@ func TestMotionInZone(t *testing.T) {
 	require.Equal(t, "siteA", e.Site)
 	require.Greater(t, e.Score, 0.1)
 	_, floor := h.ev.find(KindMotion, "floor", true)
-	require.False(t, floor, "no motion outside the box's band: %+v", h.ev.all())
+	require.False(t, floor, "no motion outside the box's band: %+v", h.ev.All())
 
 	p.play(t, h.a, "cam1", normal, 2) // the box is gone: the event ends after MotionOffFrames
 	waitUntil(t, h.a, "cam1", p.lastAnalysable(2))
@@ -172,7 +172,7 @@ func TestSessionAndResolutionChangeRestartDecoder(t *testing.T) {
 	small := encodeVariant(t, ffmpeg, t.TempDir(), "small.h264", "scale=320:240")
 	reg := prometheus.NewRegistry()
 	h := &harness{ev: &eventLog{}, app: &memAppender{}}
-	a, err := New(Config{FFmpegPath: ffmpeg, Cameras: []CameraConfig{{ID: "cam1"}}}, Deps{Appender: h.app, Events: h.ev.add, Registerer: reg})
+	a, err := New(Config{FFmpegPath: ffmpeg, Cameras: []CameraConfig{{ID: "cam1"}}}, Deps{Appender: h.app, Events: h.ev.Add, Registerer: reg})
 	require.NoError(t, err)
 	require.NoError(t, a.Start())
 	defer a.Close()

@@ -110,25 +110,10 @@ func (p *player) lastAnalysable(fps float64) time.Time {
 }
 
 // eventLog collects events.
-type eventLog struct {
-	mu sync.Mutex
-	ev []Event
-}
-
-func (l *eventLog) add(e Event) {
-	l.mu.Lock()
-	l.ev = append(l.ev, e)
-	l.mu.Unlock()
-}
-
-func (l *eventLog) all() []Event {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]Event(nil), l.ev...)
-}
+type eventLog struct{ testenv.Log[Event] }
 
 func (l *eventLog) find(kind, what string, active bool) (Event, bool) {
-	for _, e := range l.all() {
+	for _, e := range l.All() {
 		if e.Kind == kind && (e.Zone == what || e.Tamper == what) && e.Active == active {
 			return e, true
 		}
@@ -179,7 +164,7 @@ func newHarness(t *testing.T, cfg Config) *harness {
 		cfg.FFmpegPath = testenv.LookPath(t, "ffmpeg")
 	}
 	h := &harness{ev: &eventLog{}, app: &memAppender{}}
-	a, err := New(cfg, Deps{Appender: h.app, Events: h.ev.add})
+	a, err := New(cfg, Deps{Appender: h.app, Events: h.ev.Add})
 	require.NoError(t, err)
 	require.NoError(t, a.Start())
 	t.Cleanup(a.Close)

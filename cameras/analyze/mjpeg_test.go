@@ -16,6 +16,7 @@ import (
 	"citywatch/internal/clock"
 	"citywatch/internal/testenv"
 	"citywatch/sim/camerasim"
+	"citywatch/sim/camerasim/simtest"
 )
 
 // jpegFrame is a 320×240 grey JPEG with a white box at x (a moving object when x changes), or all black.
@@ -146,10 +147,7 @@ func TestMJPEGSimulatorMotionAndBlack(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-time integration test")
 	}
-	sim, err := camerasim.New(camerasim.Config{Listen: "127.0.0.1:0", Cameras: 1, MJPEG: []int{1}}, nil)
-	require.NoError(t, err)
-	require.NoError(t, sim.Start())
-	t.Cleanup(sim.Close)
+	sim := simtest.Start(t, camerasim.Config{Cameras: 1, MJPEG: []int{1}})
 	h := newHarness(t, Config{Cameras: []CameraConfig{{ID: "cam1", Zones: []Zone{zoneBand}, MotionThreshold: 0.05,
 		TamperAfter: time.Second}}})
 	mon, err := cameras.New(cameras.Config{Cameras: []cameras.CameraConfig{

@@ -13,6 +13,7 @@ import (
 	"citywatch/cameras"
 	"citywatch/internal/testenv"
 	"citywatch/sim/camerasim"
+	"citywatch/sim/camerasim/simtest"
 )
 
 // TestWithMonitorAndSimulator drives the path a deployment uses: the RTSP simulator, the camera monitor
@@ -22,10 +23,7 @@ func TestWithMonitorAndSimulator(t *testing.T) {
 		t.Skip("real-time integration test")
 	}
 	ff := testenv.LookPath(t, "ffmpeg")
-	sim, err := camerasim.New(camerasim.Config{Listen: "127.0.0.1:0", Cameras: 2, H265: []int{2}}, nil)
-	require.NoError(t, err)
-	require.NoError(t, sim.Start())
-	t.Cleanup(sim.Close)
+	sim := simtest.Start(t, camerasim.Config{Cameras: 2, H265: []int{2}})
 
 	m, _ := newTestMedia(t, func(c *Config) {
 		c.FFmpegPath = ff
