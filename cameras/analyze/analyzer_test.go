@@ -206,7 +206,7 @@ func TestNoFFmpegIsUnavailable(t *testing.T) {
 	require.Contains(t, st.Reason, "ffmpeg not found")
 	normal := loadClip(t, clipPath("clip.h264"), cameras.CodecH264)
 	p := newPlayer()
-	for i := range normal.aus {
+	for i := range normal.AUs {
 		a.OnAccessUnit("cam1", p.next(normal, i)) // a no-op, never blocks
 	}
 	require.Empty(t, a.camera("cam1").queue)
@@ -253,7 +253,7 @@ func TestGarbageRestartsDecoder(t *testing.T) {
 	// It recovers with a good stream.
 	normal := loadClip(t, clipPath("clip.h264"), cameras.CodecH264)
 	require.Eventually(t, func() bool {
-		for i := range normal.aus {
+		for i := range normal.AUs {
 			a.OnAccessUnit("cam1", p.next(normal, i))
 		}
 		return a.Status("cam1").Frames > 0
@@ -300,7 +300,7 @@ func TestCloseStopsEverything(t *testing.T) {
 	p := newPlayer()
 	p.play(t, h.a, "cam1", normal, 1)
 	waitFrames(t, h.a, "cam1", 2)
-	for i := range normal.aus { // left in the queue and the decoder at Close
+	for i := range normal.AUs { // left in the queue and the decoder at Close
 		h.a.OnAccessUnit("cam1", p.next(normal, i))
 	}
 	h.a.Close()

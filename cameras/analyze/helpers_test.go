@@ -17,18 +17,12 @@ import (
 	"citywatch/store"
 )
 
-const clipFPS = 12
+const clipFPS = camerasim.FPS
 
 var testdataDir = filepath.Join("..", "..", "sim", "camerasim", "testdata")
 
-// testClip is an Annex-B clip split into access units (without AUDs) like the monitor delivers them.
-type testClip struct {
-	codec         string
-	vps, sps, pps []byte
-	w, h          int
-	aus           [][][]byte
-	key           []bool
-}
+// testClip is an Annex-B clip split into access units (without AUDs).
+type testClip = camerasim.Clip
 
 // loadClip reads an Annex-B file as the simulator streams it.
 func loadClip(t testing.TB, path, codec string) *testClip {
@@ -38,7 +32,7 @@ func loadClip(t testing.TB, path, codec string) *testClip {
 	c, err := camerasim.ParseClip(b, codec)
 	require.NoError(t, err)
 	require.True(t, c.Key[0], "clip must start with a keyframe")
-	return &testClip{codec: codec, vps: c.VPS, sps: c.SPS, pps: c.PPS, w: c.Width, h: c.Height, aus: c.AUs, key: c.Key}
+	return c
 }
 
 // player turns clips into a continuous stream of access units with PTS and arrival times.
@@ -54,9 +48,9 @@ func newPlayer() *player {
 
 func (p *player) next(c *testClip, i int) cameras.AccessUnit {
 	au := cameras.AccessUnit{
-		Codec: c.codec, NALUs: c.aus[i], PTS: p.n * 90000 / clipFPS, Keyframe: c.key[i],
+		Codec: c.Codec, NALUs: c.AUs[i], PTS: p.n * 90000 / clipFPS, Keyframe: c.Key[i],
 		Time: p.start.Add(time.Duration(p.n) * time.Second / clipFPS), Session: p.session,
-		VPS: c.vps, SPS: c.sps, PPS: c.pps, Width: c.w, Height: c.h,
+		VPS: c.VPS, SPS: c.SPS, PPS: c.PPS, Width: c.Width, Height: c.Height,
 	}
 	p.n++
 	return au
@@ -69,7 +63,7 @@ func (p *player) elapsed() time.Duration { return time.Duration(p.n) * time.Seco
 func (p *player) play(t testing.TB, a *Analyzer, id string, c *testClip, loops int) {
 	t.Helper()
 	for range loops {
-		for i := range c.aus {
+		for i := range c.AUs {
 			feedWait(t, a, id, p.next(c, i))
 		}
 	}

@@ -16,18 +16,12 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-const clipFPS = 12
+const clipFPS = camerasim.FPS
 
 var testdataDir = filepath.Join("..", "..", "sim", "camerasim", "testdata")
 
-// testClip is an Annex-B clip split into access units (without AUDs) like the monitor delivers them.
-type testClip struct {
-	codec         string
-	vps, sps, pps []byte
-	w, h          int
-	aus           [][][]byte
-	key           []bool
-}
+// testClip is an Annex-B clip split into access units (without AUDs).
+type testClip = camerasim.Clip
 
 // loadClip reads testdata/<name> as the monitor delivers it: parameter sets apart, not in the access units.
 func loadClip(t testing.TB, name, codec string) *testClip {
@@ -37,8 +31,7 @@ func loadClip(t testing.TB, name, codec string) *testClip {
 	c, err := camerasim.ParseClip(b, codec)
 	require.NoError(t, err)
 	require.True(t, c.Key[0], "clip must start with a keyframe")
-	c = c.WithoutParameterSets()
-	return &testClip{codec: codec, vps: c.VPS, sps: c.SPS, pps: c.PPS, w: c.Width, h: c.Height, aus: c.AUs, key: c.Key}
+	return c.WithoutParameterSets()
 }
 
 // player turns a clip into a continuous stream of access units with realistic PTS and arrival times.
@@ -57,12 +50,12 @@ func newPlayer(c *testClip) *player { return &player{clip: c, session: 1, start:
 func (p *player) next() cameras.AccessUnit {
 	c := p.clip
 	au := cameras.AccessUnit{
-		Codec: c.codec, NALUs: c.aus[p.i], PTS: p.n * 90000 / clipFPS, Keyframe: c.key[p.i],
+		Codec: c.Codec, NALUs: c.AUs[p.i], PTS: p.n * 90000 / clipFPS, Keyframe: c.Key[p.i],
 		Time: p.start.Add(time.Duration(p.n) * time.Second / clipFPS), Session: p.session,
-		VPS: c.vps, SPS: c.sps, PPS: c.pps, Width: c.w, Height: c.h,
+		VPS: c.VPS, SPS: c.SPS, PPS: c.PPS, Width: c.Width, Height: c.Height,
 	}
 	p.n++
-	p.i = (p.i + 1) % len(c.aus)
+	p.i = (p.i + 1) % len(c.AUs)
 	return au
 }
 

@@ -54,7 +54,7 @@ func TestPrivacyMaskSnapshot(t *testing.T) {
 			p1, p2 := newPlayer(clip), newPlayer(clip)
 			p1.feed(m, "cam1", clipFPS+1)
 			p2.feed(m, "cam2", clipFPS+1)
-			idx := masktest.Interior(t, testMask, clip.w, clip.h)
+			idx := masktest.Interior(t, testMask, clip.Width, clip.Height)
 
 			plain, _, err := m.Snapshot(context.Background(), "cam1")
 			require.NoError(t, err)
@@ -65,7 +65,7 @@ func TestPrivacyMaskSnapshot(t *testing.T) {
 			assert.Less(t, masktest.DarkShare(masktest.RGB24(pi), idx), 0.2, "the unmasked snapshot shows the masked area")
 			assert.Equal(t, 1.0, masktest.DarkShare(masktest.RGB24(mi), idx), "a pixel inside the mask left the server")
 			// Outside the mask (the magenta and cyan bars on the right) the picture is kept.
-			right := masktest.Interior(t, privacymask.Mask{{{0.7, 0.3}, {0.95, 0.3}, {0.95, 0.6}, {0.7, 0.6}}}, clip.w, clip.h)
+			right := masktest.Interior(t, privacymask.Mask{{{0.7, 0.3}, {0.95, 0.3}, {0.95, 0.6}, {0.7, 0.6}}}, clip.Width, clip.Height)
 			assert.Less(t, masktest.DarkShare(masktest.RGB24(mi), right), 0.05)
 
 			// The cache serves the masked picture again.
@@ -160,9 +160,9 @@ func TestPrivacyMaskClip(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, fi.Size(), got.SizeBytes)
 
-	frames := decodeFrames(t, path, clip.w, clip.h)
+	frames := decodeFrames(t, path, clip.Width, clip.Height)
 	require.GreaterOrEqual(t, len(frames), 2*clipFPS)
-	idx := masktest.Interior(t, testMask, clip.w, clip.h)
+	idx := masktest.Interior(t, testMask, clip.Width, clip.Height)
 	for i, f := range frames {
 		require.Equal(t, 1.0, masktest.DarkShare(f, idx), "frame %d: a pixel inside the mask left the server", i)
 	}
@@ -327,8 +327,8 @@ func TestPrivacyMaskAppliedToOlderClips(t *testing.T) {
 	require.NoError(t, err)
 	p.feed(m, "cam1", 4*clipFPS)
 	_, path := waitClip(t, m, c.ID)
-	idx := masktest.Interior(t, testMask, clip.w, clip.h)
-	require.Less(t, masktest.DarkShare(decodeFrames(t, path, clip.w, clip.h)[0], idx), 0.2, "recorded unmasked")
+	idx := masktest.Interior(t, testMask, clip.Width, clip.Height)
+	require.Less(t, masktest.DarkShare(decodeFrames(t, path, clip.Width, clip.Height)[0], idx), 0.2, "recorded unmasked")
 	m.Close()
 
 	cfg.Cameras[0].PrivacyMask = testMask
@@ -348,7 +348,7 @@ func TestPrivacyMaskAppliedToOlderClips(t *testing.T) {
 	require.Nil(t, unexpected.Load(), "refused other than as being masked")
 	assert.Equal(t, testMask.Fingerprint(), got.PrivacyMask)
 	assert.Equal(t, cameras.CodecH264, got.Codec)
-	for i, f := range decodeFrames(t, path, clip.w, clip.h) {
+	for i, f := range decodeFrames(t, path, clip.Width, clip.Height) {
 		require.Equal(t, 1.0, masktest.DarkShare(f, idx), "frame %d", i)
 	}
 	fi, err := os.Stat(path)
