@@ -18,6 +18,7 @@ import (
 
 	"citywatch/config"
 	"citywatch/internal/clock"
+	"citywatch/internal/testenv"
 	"citywatch/sim/camerasim"
 	"citywatch/sim/camerasim/simtest"
 	"citywatch/ward/wardtest"
@@ -32,9 +33,7 @@ import (
 // -wal included), no clip file of the room's camera, no audit record naming the case id, name or contact, no
 // API response carrying them; one deletion record says what went.
 func TestRetentionEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real-time integration test")
-	}
+	testenv.SkipShort(t)
 	sim := simtest.Start(t, camerasim.Config{Cameras: 1})
 
 	dir := t.TempDir()

@@ -88,16 +88,6 @@ type harness struct {
 	logs *testenv.Buffer
 }
 
-// startSim starts the RTSP camera simulator. It streams in real time, so a test using it is an integration
-// test: skipped under -short (the fake-clock tests in clock_test.go cover the timing logic there).
-func startSim(t *testing.T, cfg camerasim.Config) *camerasim.Server {
-	t.Helper()
-	testenv.SkipShort(t)
-	cfg.Listen = "127.0.0.1:0"
-	sim := simtest.Start(t, cfg)
-	return sim
-}
-
 func testCamera(id, url string) CameraConfig {
 	return CameraConfig{
 		ID: id, Site: "site-a", URL: url, Transport: TransportTCP,
@@ -153,7 +143,7 @@ func (h *harness) waitEvent(t *testing.T, id string, to State, after time.Time, 
 }
 
 func TestMonitorOnlineAndMetrics(t *testing.T) {
-	sim := startSim(t, camerasim.Config{Cameras: 1})
+	sim := simtest.Start(t, camerasim.Config{Cameras: 1})
 	h := startMonitor(t, []CameraConfig{testCamera("cam1", sim.URL(1))})
 
 	h.waitState(t, "cam1", StateOnline, 10*time.Second)
@@ -188,7 +178,7 @@ func TestMonitorOnlineAndMetrics(t *testing.T) {
 }
 
 func TestMonitorStallDetectedWithinStallTimeout(t *testing.T) {
-	sim := startSim(t, camerasim.Config{Cameras: 2})
+	sim := simtest.Start(t, camerasim.Config{Cameras: 2})
 	h := startMonitor(t, []CameraConfig{testCamera("cam1", sim.URL(1)), testCamera("cam2", sim.URL(2))})
 	h.waitState(t, "cam1", StateOnline, 10*time.Second)
 	h.waitState(t, "cam2", StateOnline, 10*time.Second)
@@ -216,7 +206,7 @@ func TestMonitorStallDetectedWithinStallTimeout(t *testing.T) {
 }
 
 func TestMonitorDisconnectRecoversWithOutage(t *testing.T) {
-	sim := startSim(t, camerasim.Config{Cameras: 1})
+	sim := simtest.Start(t, camerasim.Config{Cameras: 1})
 	h := startMonitor(t, []CameraConfig{testCamera("cam1", sim.URL(1))})
 	h.waitState(t, "cam1", StateOnline, 10*time.Second)
 
@@ -235,7 +225,7 @@ func TestMonitorDisconnectRecoversWithOutage(t *testing.T) {
 }
 
 func TestMonitorRefuse(t *testing.T) {
-	sim := startSim(t, camerasim.Config{Cameras: 1})
+	sim := simtest.Start(t, camerasim.Config{Cameras: 1})
 	closedAddr := closedPort(t)
 
 	startAt := time.Now()
@@ -257,7 +247,7 @@ func TestMonitorRefuse(t *testing.T) {
 }
 
 func TestMonitorUnauthorized(t *testing.T) {
-	sim := startSim(t, camerasim.Config{Cameras: 2, Username: testUsername, Password: testPassword})
+	sim := simtest.Start(t, camerasim.Config{Cameras: 2, Username: testUsername, Password: testPassword})
 	good := testCamera("good", sim.URL(1))
 	good.Username, good.Password = testUsername, testPassword
 	bad := testCamera("bad", sim.URL(2))
@@ -295,7 +285,7 @@ func TestBackoff(t *testing.T) {
 }
 
 func TestMonitorGarbageRTP(t *testing.T) {
-	sim := startSim(t, camerasim.Config{Cameras: 1})
+	sim := simtest.Start(t, camerasim.Config{Cameras: 1})
 	h := startMonitor(t, []CameraConfig{testCamera("cam1", sim.URL(1))})
 	h.waitState(t, "cam1", StateOnline, 10*time.Second)
 
@@ -310,7 +300,7 @@ func TestMonitorGarbageRTP(t *testing.T) {
 
 func TestMonitorOtherFaultsStayOnline(t *testing.T) {
 	// Frozen, black and motion are picture problems for cameras/analyze: the stream itself stays healthy.
-	sim := startSim(t, camerasim.Config{Cameras: 3})
+	sim := simtest.Start(t, camerasim.Config{Cameras: 3})
 	h := startMonitor(t, []CameraConfig{testCamera("c1", sim.URL(1)), testCamera("c2", sim.URL(2)), testCamera("c3", sim.URL(3))})
 	for i, k := range []camerasim.FaultKind{camerasim.FaultFrozen, camerasim.FaultBlack, camerasim.FaultMotion} {
 		require.NoError(t, sim.SetFault(i+1, camerasim.Fault{Kind: k}))
@@ -329,7 +319,7 @@ func TestMonitorOtherFaultsStayOnline(t *testing.T) {
 }
 
 func TestCredentialsNeverLeak(t *testing.T) {
-	sim := startSim(t, camerasim.Config{Cameras: 2, Username: testUsername, Password: testPassword})
+	sim := simtest.Start(t, camerasim.Config{Cameras: 2, Username: testUsername, Password: testPassword})
 	good := testCamera("good", sim.URL(1))
 	good.Username, good.Password = testUsername, testPassword
 	bad := testCamera("bad", sim.URL(2))
@@ -380,7 +370,7 @@ func TestSanitizer(t *testing.T) {
 
 // TestNoGoroutineLeak starts and stops 100 cameras of every misbehaving kind and checks every goroutine ends.
 func TestNoGoroutineLeak(t *testing.T) {
-	sim := startSim(t, camerasim.Config{Cameras: 10, Username: testUsername, Password: testPassword})
+	sim := simtest.Start(t, camerasim.Config{Cameras: 10, Username: testUsername, Password: testPassword})
 	for i, k := range []camerasim.FaultKind{camerasim.FaultStall, camerasim.FaultDisconnect, camerasim.FaultRefuse, camerasim.FaultGarbage, camerasim.FaultFrozen} {
 		require.NoError(t, sim.SetFault(i+1, camerasim.Fault{Kind: k}))
 	}

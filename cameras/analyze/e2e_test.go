@@ -15,9 +15,7 @@ import (
 // TestWithMonitorAndSimulator drives the whole path a deployment uses: the RTSP simulator with faults, the
 // camera monitor (one connection per camera) handing its access units to the Analyzer, in real time.
 func TestWithMonitorAndSimulator(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real-time integration test")
-	}
+	testenv.SkipShort(t)
 	ffmpeg := testenv.LookPath(t, "ffmpeg")
 	sim := simtest.Start(t, camerasim.Config{Cameras: 2, H265: []int{2}})
 

@@ -122,9 +122,7 @@ func TestUnsupportedCodecIsUnavailable(t *testing.T) {
 // TestMJPEGWithGStreamer: a real RTP/JPEG camera (GStreamer's RTSP server) through the monitor into the
 // Analyzer: frames are analysed.
 func TestMJPEGWithGStreamer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real-time integration test")
-	}
+	testenv.SkipShort(t)
 	gst := testenv.GstRTSP(t, "mjpeg", testenv.GstMJPEGLaunch)
 	h := newHarness(t, Config{Cameras: []CameraConfig{{ID: "cam1", Zones: []Zone{zoneBand}}}})
 	mon, err := cameras.New(cameras.Config{Cameras: []cameras.CameraConfig{
@@ -144,9 +142,7 @@ func TestMJPEGWithGStreamer(t *testing.T) {
 // TestMJPEGSimulatorMotionAndBlack: the simulator's M-JPEG camera through the monitor: its motion and black
 // faults are detected from the decoded pictures.
 func TestMJPEGSimulatorMotionAndBlack(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real-time integration test")
-	}
+	testenv.SkipShort(t)
 	sim := simtest.Start(t, camerasim.Config{Cameras: 1, MJPEG: []int{1}})
 	h := newHarness(t, Config{Cameras: []CameraConfig{{ID: "cam1", Zones: []Zone{zoneBand}, MotionThreshold: 0.05,
 		TamperAfter: time.Second}}})

@@ -19,9 +19,7 @@ import (
 // TestWithMonitorAndSimulator drives the path a deployment uses: the RTSP simulator, the camera monitor
 // handing its access units to Media, in real time; then snapshots, a clip and live view of what it buffered.
 func TestWithMonitorAndSimulator(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real-time integration test")
-	}
+	testenv.SkipShort(t)
 	ff := testenv.LookPath(t, "ffmpeg")
 	sim := simtest.Start(t, camerasim.Config{Cameras: 2, H265: []int{2}})
 

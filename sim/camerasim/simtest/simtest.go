@@ -4,13 +4,16 @@ package simtest
 import (
 	"testing"
 
+	"citywatch/internal/testenv"
 	"citywatch/sim/camerasim"
 )
 
 // Start starts a simulator with cfg (Listen defaults to 127.0.0.1:0) and closes it when the test ends. It
-// fails the test on error and must be called from the test goroutine.
+// streams in real time, so a test using it is an integration test: skipped under -short. It fails the test
+// on error and must be called from the test goroutine.
 func Start(t testing.TB, cfg camerasim.Config) *camerasim.Server {
 	t.Helper()
+	testenv.SkipShort(t)
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:0"
 	}
