@@ -36,15 +36,7 @@ func TestRunServesAndStops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan struct{})
-	done := make(chan error, 1)
-	go func() { done <- a.run(ctx, started) }()
-	select {
-	case <-started:
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	}
+	stop := startRunning(t, a)
 	req, _ := http.NewRequest("GET", "http://"+a.HTTPAddr()+"/metrics", nil)
 	anon, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -69,14 +61,8 @@ func TestRunServesAndStops(t *testing.T) {
 	if a.BrokerAddr() == "" {
 		t.Error("no broker address")
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run returned %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not return after cancel")
+	if err := stop(); err != nil {
+		t.Fatalf("run: %v", err)
 	}
 	b, err := New(testConfig(t, dir), Options{})
 	if err != nil {

@@ -147,7 +147,7 @@ func assertCentre(t *testing.T, a *App, admin, staffA string) {
 // TestCentreOverVictoriaMetrics: two edges' samples (as their remote write delivers them, with the edge label)
 // in a real VictoriaMetrics; a centre with storage.query pointed at it.
 func TestCentreOverVictoriaMetrics(t *testing.T) {
-	vm := startVM(t)
+	vm := testenv.VictoriaMetrics(t)
 	now := time.Now().UnixMilli()
 	var b strings.Builder
 	for _, e := range []struct{ edge, site, x string }{{"edge-1", "site-a", "a"}, {"edge-2", "site-b", "b"}} {
@@ -155,70 +155,9 @@ func TestCentreOverVictoriaMetrics(t *testing.T) {
 		fmt.Fprintf(&b, "camera_up{edge=%q,site=%q,camera=\"cam-%s\"} 1 %d\n", e.edge, e.site, e.x, now)
 		fmt.Fprintf(&b, "device_last_seen_seconds{edge=%q,site=%q,device=\"sensor-%s\"} 2 %d\n", e.edge, e.site, e.x, now)
 	}
-	vm.importText(t, b.String(), 6)
-	a, admin, staffA := startCentre(t, vm.url)
+	vm.ImportText(t, b.String(), 6)
+	a, admin, staffA := startCentre(t, vm.URL)
 	assertCentre(t, a, admin, staffA)
-}
-
-// vmServer is a victoria-metrics single node child process on a free port.
-type vmServer struct{ url string }
-
-// startVM starts victoria-metrics (scripts/install-test-deps.sh) with its storage in a temp dir.
-func startVM(t *testing.T) vmServer {
-	t.Helper()
-	bin := testenv.LookPath(t, "victoria-metrics")
-	addr := testenv.FreePort(t)
-	testenv.StartProcess(t, bin, nil, "-httpListenAddr="+addr, "-storageDataPath="+t.TempDir(),
-		"-search.latencyOffset=0s", "-search.disableCache", "-loggerLevel=ERROR")
-	vm := vmServer{url: "http://" + addr}
-	pollUntil(t, 30*time.Second, "victoria-metrics ready", func() bool {
-		resp, err := http.Get(vm.url + "/health")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
-	return vm
-}
-
-// importText writes Prometheus text format samples and waits until queries find series of them.
-func (vm vmServer) importText(t *testing.T, text string, series int) {
-	t.Helper()
-	resp, err := http.Post(vm.url+"/api/v1/import/prometheus", "text/plain", strings.NewReader(text))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		t.Fatalf("import: %s", resp.Status)
-	}
-	vm.waitSeries(t, series)
-}
-
-// waitSeries waits until an instant query finds n series.
-func (vm vmServer) waitSeries(t *testing.T, n int) {
-	t.Helper()
-	pollUntil(t, 60*time.Second, fmt.Sprintf("%d series in victoria-metrics", n), func() bool {
-		if resp, err := http.Get(vm.url + "/internal/force_flush"); err == nil {
-			resp.Body.Close()
-		}
-		resp, err := http.Get(vm.url + "/api/v1/query?query=" + url.QueryEscape(`count({__name__=~".+"})`))
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		var body struct {
-			Data struct{ Result []struct{ Value [2]any } }
-		}
-		if json.NewDecoder(resp.Body).Decode(&body) != nil || len(body.Data.Result) == 0 {
-			return false
-		}
-		s, _ := body.Data.Result[0].Value[1].(string)
-		var got int
-		fmt.Sscan(s, &got)
-		return got >= n
-	})
 }
 
 func pollUntil(t *testing.T, timeout time.Duration, what string, ok func() bool) {
@@ -251,10 +190,10 @@ func startEdge(t *testing.T, name, vmURL string) *App {
 // site's sensors over MQTT and remote-write to a real VictoriaMetrics; a centre with storage.query pointed at
 // it answers for both edges' sites, scoped per user, and fires a rule over both.
 func TestCentreTwoEdgesRemoteWrite(t *testing.T) {
-	vm := startVM(t)
+	vm := testenv.VictoriaMetrics(t)
 	edges := []struct{ name, site, x string }{{"edge-1", "site-a", "a"}, {"edge-2", "site-b", "b"}}
 	for _, e := range edges {
-		a := startEdge(t, e.name, vm.url)
+		a := startEdge(t, e.name, vm.URL)
 		c := mqttClient(t, a, "sensors-"+e.x)
 		tok := c.Publish(fmt.Sprintf("city/d1/%s/sensor-%s", e.site, e.x), 1, false, `{"temperature":35}`)
 		if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
@@ -267,8 +206,8 @@ func TestCentreTwoEdgesRemoteWrite(t *testing.T) {
 	for _, e := range edges {
 		fmt.Fprintf(&b, "camera_up{edge=%q,site=%q,camera=\"cam-%s\"} 1 %d\n", e.name, e.site, e.x, now)
 	}
-	vm.importText(t, b.String(), 2)
-	centre, admin, staffA := startCentre(t, vm.url)
+	vm.ImportText(t, b.String(), 2)
+	centre, admin, staffA := startCentre(t, vm.URL)
 	var last string
 	defer func() {
 		if t.Failed() {

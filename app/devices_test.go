@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -30,28 +29,10 @@ func TestRestartKeepsDeviceRegistry(t *testing.T) {
 	dir := t.TempDir()
 	const token = "app-test-admin-token-devices-0123"
 	const id = "d1/siteA/keeper"
-	start := func() (*App, context.CancelFunc, chan error) {
+	start := func() (*App, func() error) {
 		a, err := New(testConfig(t, dir), Options{AdminToken: token})
 		require.NoError(t, err)
-		ctx, cancel := context.WithCancel(context.Background())
-		started, done := make(chan struct{}), make(chan error, 1)
-		go func() { done <- a.run(ctx, started) }()
-		select {
-		case <-started:
-		case err := <-done:
-			cancel()
-			t.Fatalf("run: %v", err)
-		}
-		return a, cancel, done
-	}
-	stop := func(cancel context.CancelFunc, done chan error) {
-		cancel()
-		select {
-		case err := <-done:
-			require.NoError(t, err)
-		case <-time.After(30 * time.Second):
-			t.Fatal("run did not return after cancel")
-		}
+		return a, startRunning(t, a)
 	}
 	publish := func(a *App, n, from int) {
 		c := mqttClient(t, a, fmt.Sprintf("keeper-%d", from))
@@ -67,14 +48,14 @@ func TestRestartKeepsDeviceRegistry(t *testing.T) {
 		return d.Messages
 	}
 
-	a, cancel, done := start()
+	a, stop := start()
 	publish(a, 3, 0)
 	require.Eventually(t, func() bool { return messages(a) == 3 }, 30*time.Second, 10*time.Millisecond)
 	before, _ := deviceByID(a, id)
-	stop(cancel, done)
+	require.NoError(t, stop())
 
-	b, cancel, done := start()
-	defer stop(cancel, done)
+	b, stop := start()
+	defer func() { require.NoError(t, stop()) }()
 	after, ok := deviceByID(b, id)
 	require.True(t, ok, "the device is known after the restart, before any new message")
 	require.Equal(t, before.FirstSeen, after.FirstSeen)

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"testing"
@@ -27,9 +28,22 @@ func runApp(t *testing.T, cfg *config.Config, opts Options) *App {
 	t.Helper()
 	a, err := New(cfg, opts)
 	require.NoError(t, err)
+	stop := startRunning(t, a)
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	return a
+}
+
+// startRunning runs a and returns once it has started; the test fails when run returns first. stop cancels the
+// run and returns what run returned, or an error when it does not return within 30 s. Both must be called from
+// the test goroutine.
+func startRunning(t *testing.T, a *App) (stop func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan struct{})
-	done := make(chan error, 1)
+	started, done := make(chan struct{}), make(chan error, 1)
 	go func() { done <- a.run(ctx, started) }()
 	select {
 	case <-started:
@@ -37,18 +51,15 @@ func runApp(t *testing.T, cfg *config.Config, opts Options) *App {
 		cancel()
 		t.Fatalf("run: %v", err)
 	}
-	t.Cleanup(func() {
+	return func() error {
 		cancel()
 		select {
 		case err := <-done:
-			if err != nil {
-				t.Errorf("run: %v", err)
-			}
+			return err
 		case <-time.After(30 * time.Second):
-			t.Error("run did not return after cancel")
+			return errors.New("run did not return within 30 s after cancel")
 		}
-	})
-	return a
+	}
 }
 
 // countSamples returns the number of stored samples of metric for device, -1 when the query fails. It may run

@@ -21,6 +21,7 @@ import (
 	"citywatch/config"
 	"citywatch/internal/testenv"
 	"citywatch/sim/camerasim"
+	"citywatch/sim/camerasim/simtest"
 )
 
 // counter is a webhook receiver that counts what it gets.
@@ -56,10 +57,7 @@ func reloadReceiver(url string) config.ReceiverConfig {
 // TestReloadRecreatesOnlyWhatChanged: SIGHUP's Reload adds, removes and changes cameras, external sources and
 // receivers while citywatch runs; what did not change keeps running untouched.
 func TestReloadRecreatesOnlyWhatChanged(t *testing.T) {
-	sim, err := camerasim.New(camerasim.Config{Listen: "127.0.0.1:0", Cameras: 3}, nil)
-	require.NoError(t, err)
-	require.NoError(t, sim.Start())
-	t.Cleanup(sim.Close)
+	sim := simtest.Start(t, camerasim.Config{Cameras: 3})
 	broker := testenv.Mosquitto(t)
 	oldHook, oldHits := counter(t)
 	newHook, newHits := counter(t)
@@ -71,18 +69,8 @@ func TestReloadRecreatesOnlyWhatChanged(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 	a, err := New(cfg, Options{})
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	started, done := make(chan struct{}), make(chan error, 1)
-	go func() { done <- a.run(ctx, started) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
-	select {
-	case <-started:
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	}
+	stop := startRunning(t, a)
+	t.Cleanup(func() { require.NoError(t, stop()) })
 	online := func(id string) func() bool {
 		return func() bool { st, err := a.cams.Camera(id); return err == nil && st.State == cameras.StateOnline }
 	}
@@ -123,7 +111,7 @@ func TestReloadRecreatesOnlyWhatChanged(t *testing.T) {
 	require.Equal(t, []string{"source_s-keep", "source_s-added"}, names)
 
 	// Receivers: the changed one takes its new URL.
-	require.NoError(t, a.outbox.SendDirect(ctx, "oncall", notify.Change{Fingerprint: "reload-test", Name: "ReloadTest",
+	require.NoError(t, a.outbox.SendDirect(context.Background(), "oncall", notify.Change{Fingerprint: "reload-test", Name: "ReloadTest",
 		State: "firing", Value: math.NaN(), StartsAt: time.Now(), Labels: map[string]string{"alertname": "ReloadTest"}}))
 	require.Equal(t, int32(1), newHits.Load())
 	require.Zero(t, oldHits.Load())
@@ -153,19 +141,15 @@ func TestReloadSignalIsOwnedByRun(t *testing.T) {
 		return &next, nil
 	}})
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	started, done := make(chan struct{}), make(chan error, 1)
-	go func() { done <- a.run(ctx, started) }()
-	<-started
+	stop := startRunning(t, a)
 
 	hup <- syscall.SIGHUP
 	require.Eventually(t, func() bool { return loads.Load() == 1 }, waitFor, pollEvery)
 	require.NotContains(t, a.runningConfig(), "pager", "a bad file changes nothing")
 	hup <- syscall.SIGHUP
 	require.Eventually(t, func() bool { return strings.Contains(a.runningConfig(), "pager") }, waitFor, pollEvery)
-	require.NoError(t, a.outbox.SendDirect(ctx, "pager", notify.Change{Fingerprint: "hup", Name: "Hup", State: "firing",
+	require.NoError(t, a.outbox.SendDirect(context.Background(), "pager", notify.Change{Fingerprint: "hup", Name: "Hup", State: "firing",
 		Value: math.NaN(), StartsAt: time.Now()}))
 	require.Equal(t, int32(1), hits.Load())
-	cancel()
-	require.NoError(t, <-done)
+	require.NoError(t, stop())
 }

@@ -18,7 +18,9 @@ import (
 
 	"citywatch/config"
 	"citywatch/internal/clock"
+	"citywatch/internal/testenv"
 	"citywatch/sim/camerasim"
+	"citywatch/sim/camerasim/simtest"
 	"citywatch/ward/wardtest"
 )
 
@@ -31,13 +33,8 @@ import (
 // -wal included), no clip file of the room's camera, no audit record naming the case id, name or contact, no
 // API response carrying them; one deletion record says what went.
 func TestRetentionEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real-time integration test")
-	}
-	sim, err := camerasim.New(camerasim.Config{Listen: "127.0.0.1:0", Cameras: 1}, nil)
-	require.NoError(t, err)
-	require.NoError(t, sim.Start())
-	t.Cleanup(sim.Close)
+	testenv.SkipShort(t)
+	sim := simtest.Start(t, camerasim.Config{Cameras: 1})
 
 	dir := t.TempDir()
 	cfg := testConfig(t, dir)
@@ -85,7 +82,7 @@ func TestRetentionEndToEnd(t *testing.T) {
 		r, err := a.media.Ring("door-101")
 		return err == nil && r.Seconds >= 1.5
 	})
-	_, err = a.media.StartClip("door-101", "motion", time.Now())
+	_, err := a.media.StartClip("door-101", "motion", time.Now())
 	require.NoError(t, err)
 	pollUntil(t, 20*time.Second, "the clip to be written", func() bool {
 		c := a.media.Clips("door-101")

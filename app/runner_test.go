@@ -10,33 +10,20 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"citywatch/internal/testenv"
 )
 
 // trace records what the test components did, in order.
-type trace struct {
-	mu  sync.Mutex
-	log []string
-}
-
-func (t *trace) add(s string) {
-	t.mu.Lock()
-	t.log = append(t.log, s)
-	t.mu.Unlock()
-}
-
-func (t *trace) get() []string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return slices.Clone(t.log)
-}
+type trace struct{ testenv.Log[string] }
 
 // part is a Start/Close component that records its calls; startErr fails its Start.
 func (t *trace) part(name string, startErr error) component {
 	return startClose(name, func() error {
-		t.add("start " + name)
+		t.Add("start " + name)
 		return startErr
 	}, func() error {
-		t.add("close " + name)
+		t.Add("close " + name)
 		return nil
 	})
 }
@@ -44,8 +31,8 @@ func (t *trace) part(name string, startErr error) component {
 // loop is a Run(ctx) component that records its start and its return.
 func (t *trace) loop(name string, fail <-chan error) component {
 	return runFunc(name, func(ctx context.Context) error {
-		t.add("run " + name)
-		defer t.add("return " + name)
+		t.Add("run " + name)
+		defer t.Add("return " + name)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -62,12 +49,12 @@ func TestRunnerStartsInOrderAndStopsInReverse(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
-	require.Eventually(t, func() bool { return len(tr.get()) == 4 }, waitFor, pollEvery)
-	require.Equal(t, []string{"start stores", "start outbox", "start broker", "start http"}, tr.get())
+	require.Eventually(t, func() bool { return len(tr.All()) == 4 }, waitFor, pollEvery)
+	require.Equal(t, []string{"start stores", "start outbox", "start broker", "start http"}, tr.All())
 	cancel()
 	require.NoError(t, <-done)
 	require.Equal(t, []string{"start stores", "start outbox", "start broker", "start http",
-		"close http", "close broker", "close outbox", "close stores"}, tr.get())
+		"close http", "close broker", "close outbox", "close stores"}, tr.All())
 }
 
 func TestRunnerFailingComponentStopsTheOthersAndReturnsItsError(t *testing.T) {
@@ -78,12 +65,12 @@ func TestRunnerFailingComponentStopsTheOthersAndReturnsItsError(t *testing.T) {
 	r.add(tr.part("stores", nil), tr.loop("alerts", fail), tr.part("http", nil))
 	done := make(chan error, 1)
 	go func() { done <- r.Run(context.Background()) }()
-	require.Eventually(t, func() bool { return slices.Contains(tr.get(), "start http") }, waitFor, pollEvery)
+	require.Eventually(t, func() bool { return slices.Contains(tr.All(), "start http") }, waitFor, pollEvery)
 	fail <- boom
 	err := <-done
 	require.ErrorIs(t, err, boom)
 	require.Contains(t, err.Error(), "alerts: alert store gone")
-	log := tr.get()
+	log := tr.All()
 	require.Equal(t, []string{"return alerts", "close http", "close stores"}, log[len(log)-3:])
 }
 
@@ -97,7 +84,7 @@ func TestRunnerLaterStartFailureStopsTheStartedOnes(t *testing.T) {
 	require.True(t, strings.HasPrefix(err.Error(), "broker: "), err.Error())
 	// The broker's Close runs after its failed Start (it may hold half of what it took); http never starts.
 	// (A Run component's own goroutine may begin at any time after it is launched: "run pipeline" is left out.)
-	log := slices.DeleteFunc(tr.get(), func(s string) bool { return s == "run pipeline" })
+	log := slices.DeleteFunc(tr.All(), func(s string) bool { return s == "run pipeline" })
 	require.Equal(t, []string{"start stores", "start broker", "close broker", "return pipeline", "close stores"}, log)
 }
 
@@ -109,7 +96,7 @@ func TestRunnerJoinsStopErrors(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
-	require.Eventually(t, func() bool { return slices.Contains(tr.get(), "start http") }, waitFor, pollEvery)
+	require.Eventually(t, func() bool { return slices.Contains(tr.All(), "start http") }, waitFor, pollEvery)
 	cancel()
 	err := <-done
 	require.ErrorIs(t, err, e1)
@@ -124,7 +111,7 @@ func TestRunnerCancelledBeforeRunStartsNothing(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	require.NoError(t, r.Run(ctx))
-	require.Empty(t, tr.get())
+	require.Empty(t, tr.All())
 }
 
 func TestRunnerComponentReturningNilOnItsOwnEndsTheGroup(t *testing.T) {
@@ -133,7 +120,7 @@ func TestRunnerComponentReturningNilOnItsOwnEndsTheGroup(t *testing.T) {
 	r.add(tr.part("stores", nil), runFunc("quitter", func(context.Context) error { return nil }), tr.part("http", nil))
 	err := r.Run(context.Background())
 	require.ErrorContains(t, err, "quitter stopped on its own")
-	require.Equal(t, "close stores", tr.get()[len(tr.get())-1])
+	require.Equal(t, "close stores", tr.All()[len(tr.All())-1])
 }
 
 // waitFor bounds the polls of these tests; pollEvery is their step.
@@ -150,14 +137,14 @@ func TestRunnerSpawnsWaitsForTheGoroutines(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-ctx.Done()
-			tr.add("ward goroutine done")
+			tr.Add("ward goroutine done")
 		}()
 	}), tr.part("http", nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
-	require.Eventually(t, func() bool { return slices.Contains(tr.get(), "start http") }, waitFor, pollEvery)
+	require.Eventually(t, func() bool { return slices.Contains(tr.All(), "start http") }, waitFor, pollEvery)
 	cancel()
 	require.NoError(t, <-done)
-	require.Equal(t, []string{"close http", "ward goroutine done", "close stores"}, tr.get()[2:])
+	require.Equal(t, []string{"close http", "ward goroutine done", "close stores"}, tr.All()[2:])
 }

@@ -2,9 +2,11 @@ package app
 
 import (
 	"context"
+	"net/http"
 
 	"citywatch/config"
 	"citywatch/dashboards"
+	"citywatch/dashboards/auth"
 	"citywatch/dashboards/siteplan"
 )
 
@@ -74,9 +76,17 @@ func (a *App) planRoutes() []dashboards.Route {
 	if a.plans == nil {
 		return nil
 	}
+	return serverRoutes(a.plans.Routes())
+}
+
+// serverRoutes are a component's HTTP routes, which have the fields of dashboards.Route, as the server's.
+func serverRoutes[R ~struct {
+	Rule    auth.RouteRule
+	Handler http.Handler
+}](rs []R) []dashboards.Route {
 	var out []dashboards.Route
-	for _, r := range a.plans.Routes() {
-		out = append(out, dashboards.Route{Rule: r.Rule, Handler: r.Handler})
+	for _, r := range rs {
+		out = append(out, dashboards.Route(r))
 	}
 	return out
 }

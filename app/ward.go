@@ -62,11 +62,7 @@ func (a *App) wardRoutes() []dashboards.Route {
 	if a.ward == nil {
 		return nil
 	}
-	var out []dashboards.Route
-	for _, r := range a.ward.Routes() {
-		out = append(out, dashboards.Route{Rule: r.Rule, Handler: r.Handler})
-	}
-	return out
+	return serverRoutes(a.ward.Routes())
 }
 
 // runWard runs the ward engine until ctx ends; wg waits for it.

@@ -35,7 +35,7 @@ func (f *fakeTimed) step(t *testing.T, d time.Duration) {
 func newFakeTimed(t *testing.T, cam CameraConfig, dial bool) *fakeTimed {
 	t.Helper()
 	f := &fakeTimed{clk: clock.NewFake(clockT0), rec: &recorder{}}
-	m, err := New(Config{Cameras: []CameraConfig{cam}, CheckInterval: testCheck}, Deps{Clock: f.clk, Events: f.rec.add})
+	m, err := New(Config{Cameras: []CameraConfig{cam}, CheckInterval: testCheck}, Deps{Clock: f.clk, Events: f.rec.Add})
 	require.NoError(t, err)
 	f.m = m
 	t.Cleanup(m.Close)

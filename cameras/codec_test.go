@@ -17,10 +17,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"citywatch/sim/camerasim"
+	"citywatch/sim/camerasim/simtest"
 )
 
 func TestMonitorH265(t *testing.T) {
-	sim := startSim(t, camerasim.Config{Cameras: 1, H265: []int{1}})
+	sim := simtest.Start(t, camerasim.Config{Cameras: 1, H265: []int{1}})
 	sink := &countingSink{}
 	h := startMonitorWith(t, []CameraConfig{testCamera("cam1", sim.URL(1))}, func(d *Deps) { d.Sink = sink })
 	h.waitState(t, "cam1", StateOnline, 10*time.Second)
@@ -74,7 +75,7 @@ func (s *countingSink) lastKey() AccessUnit {
 }
 
 func TestMonitorSinkGetsAccessUnits(t *testing.T) {
-	sim := startSim(t, camerasim.Config{Cameras: 1})
+	sim := simtest.Start(t, camerasim.Config{Cameras: 1})
 	sink, second := &countingSink{}, &countingSink{}
 	h := startMonitorWith(t, []CameraConfig{testCamera("cam1", sim.URL(1))}, func(d *Deps) { d.Sink = Sinks{sink, nil, second} })
 	h.waitState(t, "cam1", StateOnline, 10*time.Second)
@@ -91,7 +92,7 @@ func TestMonitorSinkGetsAccessUnits(t *testing.T) {
 }
 
 func TestMonitorLossAndLowFPSDegrade(t *testing.T) {
-	sim := startSim(t, camerasim.Config{Cameras: 2})
+	sim := simtest.Start(t, camerasim.Config{Cameras: 2})
 	h := startMonitor(t, []CameraConfig{testCamera("loss", sim.URL(1)), testCamera("slow", sim.URL(2))})
 	h.waitState(t, "loss", StateOnline, 10*time.Second)
 	h.waitState(t, "slow", StateOnline, 10*time.Second)
@@ -259,7 +260,7 @@ func freeUDPPair(t *testing.T) (rtpAddr, rtcpAddr string) {
 
 func TestMonitorUDP(t *testing.T) {
 	rtpAddr, rtcpAddr := freeUDPPair(t)
-	sim := startSim(t, camerasim.Config{Cameras: 1, UDPRTPAddress: rtpAddr, UDPRTCPAddress: rtcpAddr})
+	sim := simtest.Start(t, camerasim.Config{Cameras: 1, UDPRTPAddress: rtpAddr, UDPRTCPAddress: rtcpAddr})
 	cam := testCamera("udp", sim.URL(1))
 	cam.Transport = TransportUDP
 	h := startMonitor(t, []CameraConfig{cam})

@@ -12,15 +12,14 @@ import (
 
 	"citywatch/internal/testenv"
 	"citywatch/sim/camerasim"
+	"citywatch/sim/camerasim/simtest"
 )
 
 // TestMonitorMJPEGGStreamer watches a real third-party RTP/JPEG (RFC 2435) stream, GStreamer's RTSP server
 // with jpegenc ! rtpjpegpay: the camera is online (every JPEG frame is a keyframe), its frame rate, keyframe
 // interval and size are measured, and the sink gets each frame as one complete JPEG.
 func TestMonitorMJPEGGStreamer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real-time integration test")
-	}
+	testenv.SkipShort(t)
 	gst := testenv.GstRTSP(t, "mjpeg", testenv.GstMJPEGLaunch)
 	sink := &countingSink{}
 	h := startMonitorWith(t, []CameraConfig{testCamera("mjpeg", gst.URL)}, func(d *Deps) { d.Sink = sink })
@@ -61,7 +60,7 @@ func TestMonitorMJPEGGStreamer(t *testing.T) {
 // TestMonitorMJPEGSimulator: the simulator's M-JPEG camera (gortsplib's RTP/JPEG packetizer) is online next
 // to an H.264 one, and loss on it degrades it like any camera.
 func TestMonitorMJPEGSimulator(t *testing.T) {
-	sim := startSim(t, camerasim.Config{Cameras: 2, MJPEG: []int{2}})
+	sim := simtest.Start(t, camerasim.Config{Cameras: 2, MJPEG: []int{2}})
 	sink := &countingSink{}
 	h := startMonitorWith(t, []CameraConfig{testCamera("h264", sim.URL(1)), testCamera("mjpeg", sim.URL(2))},
 		func(d *Deps) { d.Sink = sink })

@@ -18,6 +18,7 @@ import (
 
 	"citywatch/internal/testenv"
 	"citywatch/sim/camerasim"
+	"citywatch/sim/camerasim/simtest"
 	"citywatch/store"
 )
 
@@ -34,26 +35,11 @@ const (
 )
 
 // recorder collects events.
-type recorder struct {
-	mu     sync.Mutex
-	events []Event
-}
-
-func (r *recorder) add(ev Event) {
-	r.mu.Lock()
-	r.events = append(r.events, ev)
-	r.mu.Unlock()
-}
-
-func (r *recorder) all() []Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]Event(nil), r.events...)
-}
+type recorder struct{ testenv.Log[Event] }
 
 // find returns the first event for camera id to state `to` at or after index from.
 func (r *recorder) find(id string, to State, after time.Time) (Event, bool) {
-	for _, ev := range r.all() {
+	for _, ev := range r.All() {
 		if ev.CameraID == id && ev.To == to && !ev.Time.Before(after) {
 			return ev, true
 		}
@@ -102,19 +88,6 @@ type harness struct {
 	logs *testenv.Buffer
 }
 
-// startSim starts the RTSP camera simulator. It streams in real time, so a test using it is an integration
-// test: skipped under -short (the fake-clock tests in clock_test.go cover the timing logic there).
-func startSim(t *testing.T, cfg camerasim.Config) *camerasim.Server {
-	t.Helper()
-	testenv.SkipShort(t)
-	cfg.Listen = "127.0.0.1:0"
-	sim, err := camerasim.New(cfg, nil)
-	require.NoError(t, err)
-	require.NoError(t, sim.Start())
-	t.Cleanup(sim.Close)
-	return sim
-}
-
 func testCamera(id, url string) CameraConfig {
 	return CameraConfig{
 		ID: id, Site: "site-a", URL: url, Transport: TransportTCP,
@@ -133,7 +106,7 @@ func startMonitorWith(t *testing.T, cams []CameraConfig, tweak func(*Deps)) *har
 	deps := Deps{
 		Appender: h.app,
 		Logger:   slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Events:   h.rec.add,
+		Events:   h.rec.Add,
 	}
 	if tweak != nil {
 		tweak(&deps)
@@ -165,12 +138,12 @@ func (h *harness) waitEvent(t *testing.T, id string, to State, after time.Time, 
 		var ok bool
 		ev, ok = h.rec.find(id, to, after)
 		return ok
-	}, within, 10*time.Millisecond, "no %s event for %s; events %+v", to, id, h.rec.all())
+	}, within, 10*time.Millisecond, "no %s event for %s; events %+v", to, id, h.rec.All())
 	return ev
 }
 
 func TestMonitorOnlineAndMetrics(t *testing.T) {
-	sim := startSim(t, camerasim.Config{Cameras: 1})
+	sim := simtest.Start(t, camerasim.Config{Cameras: 1})
 	h := startMonitor(t, []CameraConfig{testCamera("cam1", sim.URL(1))})
 
 	h.waitState(t, "cam1", StateOnline, 10*time.Second)
@@ -205,7 +178,7 @@ func TestMonitorOnlineAndMetrics(t *testing.T) {
 }
 
 func TestMonitorStallDetectedWithinStallTimeout(t *testing.T) {
-	sim := startSim(t, camerasim.Config{Cameras: 2})
+	sim := simtest.Start(t, camerasim.Config{Cameras: 2})
 	h := startMonitor(t, []CameraConfig{testCamera("cam1", sim.URL(1)), testCamera("cam2", sim.URL(2))})
 	h.waitState(t, "cam1", StateOnline, 10*time.Second)
 	h.waitState(t, "cam2", StateOnline, 10*time.Second)
@@ -233,7 +206,7 @@ func TestMonitorStallDetectedWithinStallTimeout(t *testing.T) {
 }
 
 func TestMonitorDisconnectRecoversWithOutage(t *testing.T) {
-	sim := startSim(t, camerasim.Config{Cameras: 1})
+	sim := simtest.Start(t, camerasim.Config{Cameras: 1})
 	h := startMonitor(t, []CameraConfig{testCamera("cam1", sim.URL(1))})
 	h.waitState(t, "cam1", StateOnline, 10*time.Second)
 
@@ -252,7 +225,7 @@ func TestMonitorDisconnectRecoversWithOutage(t *testing.T) {
 }
 
 func TestMonitorRefuse(t *testing.T) {
-	sim := startSim(t, camerasim.Config{Cameras: 1})
+	sim := simtest.Start(t, camerasim.Config{Cameras: 1})
 	closedAddr := closedPort(t)
 
 	startAt := time.Now()
@@ -274,7 +247,7 @@ func TestMonitorRefuse(t *testing.T) {
 }
 
 func TestMonitorUnauthorized(t *testing.T) {
-	sim := startSim(t, camerasim.Config{Cameras: 2, Username: testUsername, Password: testPassword})
+	sim := simtest.Start(t, camerasim.Config{Cameras: 2, Username: testUsername, Password: testPassword})
 	good := testCamera("good", sim.URL(1))
 	good.Username, good.Password = testUsername, testPassword
 	bad := testCamera("bad", sim.URL(2))
@@ -312,7 +285,7 @@ func TestBackoff(t *testing.T) {
 }
 
 func TestMonitorGarbageRTP(t *testing.T) {
-	sim := startSim(t, camerasim.Config{Cameras: 1})
+	sim := simtest.Start(t, camerasim.Config{Cameras: 1})
 	h := startMonitor(t, []CameraConfig{testCamera("cam1", sim.URL(1))})
 	h.waitState(t, "cam1", StateOnline, 10*time.Second)
 
@@ -327,7 +300,7 @@ func TestMonitorGarbageRTP(t *testing.T) {
 
 func TestMonitorOtherFaultsStayOnline(t *testing.T) {
 	// Frozen, black and motion are picture problems for cameras/analyze: the stream itself stays healthy.
-	sim := startSim(t, camerasim.Config{Cameras: 3})
+	sim := simtest.Start(t, camerasim.Config{Cameras: 3})
 	h := startMonitor(t, []CameraConfig{testCamera("c1", sim.URL(1)), testCamera("c2", sim.URL(2)), testCamera("c3", sim.URL(3))})
 	for i, k := range []camerasim.FaultKind{camerasim.FaultFrozen, camerasim.FaultBlack, camerasim.FaultMotion} {
 		require.NoError(t, sim.SetFault(i+1, camerasim.Fault{Kind: k}))
@@ -346,7 +319,7 @@ func TestMonitorOtherFaultsStayOnline(t *testing.T) {
 }
 
 func TestCredentialsNeverLeak(t *testing.T) {
-	sim := startSim(t, camerasim.Config{Cameras: 2, Username: testUsername, Password: testPassword})
+	sim := simtest.Start(t, camerasim.Config{Cameras: 2, Username: testUsername, Password: testPassword})
 	good := testCamera("good", sim.URL(1))
 	good.Username, good.Password = testUsername, testPassword
 	bad := testCamera("bad", sim.URL(2))
@@ -371,7 +344,7 @@ func TestCredentialsNeverLeak(t *testing.T) {
 
 	statuses, err := json.Marshal(h.mon.Cameras())
 	require.NoError(t, err)
-	events, err := json.Marshal(h.rec.all())
+	events, err := json.Marshal(h.rec.All())
 	require.NoError(t, err)
 	for where, text := range map[string]string{"status": string(statuses), "events": string(events), "logs": h.logs.String()} {
 		for _, secret := range []string{testPassword, testWrongPassword, "s3cr3t", "wr0ng-S3CRET"} {
@@ -397,7 +370,7 @@ func TestSanitizer(t *testing.T) {
 
 // TestNoGoroutineLeak starts and stops 100 cameras of every misbehaving kind and checks every goroutine ends.
 func TestNoGoroutineLeak(t *testing.T) {
-	sim := startSim(t, camerasim.Config{Cameras: 10, Username: testUsername, Password: testPassword})
+	sim := simtest.Start(t, camerasim.Config{Cameras: 10, Username: testUsername, Password: testPassword})
 	for i, k := range []camerasim.FaultKind{camerasim.FaultStall, camerasim.FaultDisconnect, camerasim.FaultRefuse, camerasim.FaultGarbage, camerasim.FaultFrozen} {
 		require.NoError(t, sim.SetFault(i+1, camerasim.Fault{Kind: k}))
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"citywatch/sim/camerasim"
+	"citywatch/sim/camerasim/simtest"
 )
 
 // selfSigned returns a TLS config with a fresh self-signed certificate for 127.0.0.1 and its fingerprint.
@@ -40,7 +41,7 @@ func selfSigned(t *testing.T) (*tls.Config, string) {
 
 func TestMonitorRTSPS(t *testing.T) {
 	tlsCfg, fp := selfSigned(t)
-	sim := startSim(t, camerasim.Config{Cameras: 1, TLSConfig: tlsCfg})
+	sim := simtest.Start(t, camerasim.Config{Cameras: 1, TLSConfig: tlsCfg})
 	require.True(t, strings.HasPrefix(sim.URL(1), "rtsps://"))
 
 	pinned := testCamera("pinned", sim.URL(1))

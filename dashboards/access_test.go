@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -161,19 +160,7 @@ func (f fakePromAPI) Register(mux *http.ServeMux) {
 
 func newAccessServer(t *testing.T) (*Server, *auth.Auth, *audit.Log) {
 	t.Helper()
-	db, err := auth.OpenDB(filepath.Join(t.TempDir(), "meta.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	lg, err := audit.New(db, audit.Config{}, audit.Deps{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := auth.New(auth.Config{DataDir: t.TempDir()}, auth.Deps{DB: db, Audit: lg, OnInitialAdmin: func(string, string) {}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, lg, db := newTestAuth(t, auth.Config{})
 	prom := fakePromAPI{lastQuery: make(chan string, 1), lastMatch: make(chan string, 1)}
 	s, err := New(Config{}, Deps{Ingest: fakeIngest{}, Cameras: fakeCameras{}, PromAPI: prom, Auth: a, Audit: lg,
 		Gatherer: emptyGatherer{}, Alerts: fakeAlerts{}, Deliveries: fakeDeliveries{}, ReloadRules: func() error { return nil },

@@ -165,40 +165,37 @@ func (s *Server) audit(r *http.Request, rec audit.Record) {
 }
 
 func (s *Server) alertAck(w http.ResponseWriter, r *http.Request) {
-	a, ok := s.visibleAlert(w, r)
-	if !ok {
-		return
-	}
-	var body struct {
+	changeAlert(s, w, r, audit.AlertAck, func(a alerts.Alert, body struct {
 		Comment string `json:"comment"`
-	}
-	if !decodeBody(w, r, &body) {
-		return
-	}
-	err := s.deps.Alerts.Ack(r.Context(), a.ID, actor(r), body.Comment)
-	s.audit(r, audit.Record{Action: audit.AlertAck, Site: alertSite(a), Target: strconv.FormatInt(a.ID, 10),
-		Detail: a.Rule, Success: err == nil})
-	if s.alertError(w, err) {
-		return
-	}
-	a, _ = s.deps.Alerts.Alert(r.Context(), a.ID)
-	writeJSON(w, http.StatusOK, a)
+	}) (string, error) {
+		return a.Rule, s.deps.Alerts.Ack(r.Context(), a.ID, actor(r), body.Comment)
+	})
 }
 
 func (s *Server) alertAssign(w http.ResponseWriter, r *http.Request) {
+	changeAlert(s, w, r, audit.AlertAssign, func(a alerts.Alert, body struct {
+		Assignee string `json:"assignee"`
+	}) (string, error) {
+		return "assigned to " + body.Assignee, s.deps.Alerts.Assign(r.Context(), a.ID, body.Assignee)
+	})
+}
+
+// changeAlert makes a change to the alert of r (when the requester may see it) with the JSON body B: change
+// returns the audit detail and its error. The change is audited as action, successful when the error is
+// nil; the answer is the error or the alert as it is now.
+func changeAlert[B any](s *Server, w http.ResponseWriter, r *http.Request, action audit.Action,
+	change func(a alerts.Alert, body B) (detail string, err error)) {
 	a, ok := s.visibleAlert(w, r)
 	if !ok {
 		return
 	}
-	var body struct {
-		Assignee string `json:"assignee"`
-	}
+	var body B
 	if !decodeBody(w, r, &body) {
 		return
 	}
-	err := s.deps.Alerts.Assign(r.Context(), a.ID, body.Assignee)
-	s.audit(r, audit.Record{Action: audit.AlertAssign, Site: alertSite(a), Target: strconv.FormatInt(a.ID, 10),
-		Detail: "assigned to " + body.Assignee, Success: err == nil})
+	detail, err := change(a, body)
+	s.audit(r, audit.Record{Action: action, Site: alertSite(a), Target: strconv.FormatInt(a.ID, 10),
+		Detail: detail, Success: err == nil})
 	if s.alertError(w, err) {
 		return
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +14,6 @@ import (
 
 	"citywatch/alerts"
 	"citywatch/cameras/media"
-	"citywatch/dashboards/audit"
 	"citywatch/dashboards/auth"
 )
 
@@ -56,13 +54,7 @@ func (evidenceMedia) Clips(camera string) []media.Clip {
 // newEvidenceServer serves evidenceAlerts and evidenceMedia and returns tokens by subject name.
 func newEvidenceServer(t *testing.T) (http.Handler, map[string]string) {
 	t.Helper()
-	db, err := auth.OpenDB(filepath.Join(t.TempDir(), "meta.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
-	lg, err := audit.New(db, audit.Config{}, audit.Deps{})
-	require.NoError(t, err)
-	a, err := auth.New(auth.Config{DataDir: t.TempDir()}, auth.Deps{DB: db, Audit: lg, OnInitialAdmin: func(string, string) {}})
-	require.NoError(t, err)
+	a, lg, _ := newTestAuth(t, auth.Config{})
 	s, err := New(Config{}, Deps{Cameras: fakeCameras{}, Auth: a, Audit: lg, Alerts: evidenceAlerts{}, Media: evidenceMedia{}})
 	require.NoError(t, err)
 	tokens := map[string]string{}

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -22,7 +21,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"citywatch/dashboards/audit"
 	"citywatch/dashboards/auth"
 	"citywatch/dashboards/live"
 )
@@ -40,17 +38,10 @@ const limitsAdminToken = "limits-admin-token-0123456789"
 
 func newLimitsEnv(t *testing.T, l Limits, deps Deps) *limitsEnv {
 	t.Helper()
-	db, err := auth.OpenDB(filepath.Join(t.TempDir(), "meta.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = db.Close() })
-	lg, err := audit.New(db, audit.Config{}, audit.Deps{})
-	require.NoError(t, err)
-	a, err := auth.New(auth.Config{DataDir: t.TempDir(), AdminToken: limitsAdminToken,
-		Argon2: auth.Argon2Params{Memory: 64, Time: 1, Threads: 1}},
-		auth.Deps{DB: db, Audit: lg, OnInitialAdmin: func(string, string) {}})
-	require.NoError(t, err)
+	a, lg, _ := newTestAuth(t, auth.Config{AdminToken: limitsAdminToken, Argon2: auth.Argon2Params{Memory: 64, Time: 1, Threads: 1}})
 	e := &limitsEnv{a: a, reg: prometheus.NewRegistry(), bus: live.New(live.Config{}, nil), token: limitsAdminToken}
 	deps.Auth, deps.Audit, deps.Registerer, deps.Live = a, lg, e.reg, e.bus
+	var err error
 	e.s, err = New(Config{Listen: "127.0.0.1:0", Limits: l, ShutdownTimeout: time.Second}, deps)
 	require.NoError(t, err)
 	require.NoError(t, e.s.Start())

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"image"
 	"image/jpeg"
 	"io"
 	"net/http"
@@ -23,9 +22,11 @@ import (
 	"citywatch/cameras"
 	"citywatch/cameras/media"
 	"citywatch/cameras/privacymask"
+	"citywatch/cameras/privacymask/masktest"
 	"citywatch/dashboards/audit"
 	"citywatch/dashboards/auth"
 	"citywatch/internal/testenv"
+	"citywatch/sim/camerasim"
 )
 
 // privacyMask covers the colour bars left of the picture's middle in the simulator's clip.
@@ -42,38 +43,10 @@ func loadH264(t *testing.T) *h264Stream {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "sim", "camerasim", "testdata", "clip.h264"))
 	require.NoError(t, err)
-	var nalus h264.AnnexB
-	require.NoError(t, nalus.Unmarshal(b))
-	s := &h264Stream{}
-	var cur [][]byte
-	for _, n := range nalus {
-		switch h264.NALUType(n[0] & 0x1f) {
-		case h264.NALUTypeAccessUnitDelimiter:
-			if len(cur) > 0 {
-				s.aus = append(s.aus, cur)
-			}
-			cur = nil
-			continue
-		case h264.NALUTypeSPS:
-			if s.sps == nil {
-				s.sps = n
-			}
-			continue
-		case h264.NALUTypePPS:
-			if s.pps == nil {
-				s.pps = n
-			}
-			continue
-		}
-		cur = append(cur, n)
-	}
-	if len(cur) > 0 {
-		s.aus = append(s.aus, cur)
-	}
-	var sps h264.SPS
-	require.NoError(t, sps.Unmarshal(s.sps))
-	s.w, s.h = sps.Width(), sps.Height()
-	return s
+	c, err := camerasim.ParseClip(b, camerasim.CodecH264)
+	require.NoError(t, err)
+	c = c.WithoutParameterSets()
+	return &h264Stream{sps: c.SPS, pps: c.PPS, w: c.Width, h: c.Height, aus: c.AUs}
 }
 
 // feed hands n access units at 12 fps to camera id, starting at frame *i.
@@ -88,51 +61,6 @@ func (s *h264Stream) feed(m *media.Media, id string, i *int, n int) time.Time {
 		*i++
 	}
 	return at
-}
-
-// maskInterior lists the pixels 8 pixels or more inside the mask: lossy coding may blur its very edge with
-// the visible picture next to it, never its inside.
-func maskInterior(w, h int) []int {
-	bits := privacyMask.Bitmap(w, h)
-	const m = 8
-	var out []int
-	for y := m; y < h-m; y++ {
-		for x := m; x < w-m; x++ {
-			all := true
-			for dy := -m; dy <= m && all; dy += 2 {
-				for dx := -m; dx <= m && all; dx += 2 {
-					all = bits[(y+dy)*w+x+dx]
-				}
-			}
-			if all {
-				out = append(out, y*w+x)
-			}
-		}
-	}
-	return out
-}
-
-// unmaskedPixels counts the pixels idx of an RGB24 picture brighter than the mask's black (any channel > 40).
-func unmaskedPixels(rgb []byte, idx []int) int {
-	n := 0
-	for _, i := range idx {
-		if max(rgb[3*i], rgb[3*i+1], rgb[3*i+2]) > 40 {
-			n++
-		}
-	}
-	return n
-}
-
-func rgb24(img image.Image) []byte {
-	b := img.Bounds()
-	out := make([]byte, 0, b.Dx()*b.Dy()*3)
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			r, g, bb, _ := img.At(x, y).RGBA()
-			out = append(out, byte(r>>8), byte(g>>8), byte(bb>>8))
-		}
-	}
-	return out
 }
 
 // TestPrivacyMaskNoPixelLeaves: for every role that watches video without video_unmasked, no pixel inside a
@@ -178,7 +106,7 @@ func TestPrivacyMaskNoPixelLeaves(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, b
 	}
-	idx := maskInterior(stream.w, stream.h)
+	idx := masktest.Interior(t, privacyMask, stream.w, stream.h)
 	require.Greater(t, len(idx), 1000)
 
 	for _, sub := range []struct {
@@ -191,7 +119,7 @@ func TestPrivacyMaskNoPixelLeaves(t *testing.T) {
 			require.Equal(t, http.StatusOK, code, "%s", body)
 			img, err := jpeg.Decode(bytes.NewReader(body))
 			require.NoError(t, err)
-			require.Zero(t, unmaskedPixels(rgb24(img), idx), "snapshot: pixels inside the mask left the server")
+			require.Equal(t, 1.0, masktest.DarkShare(masktest.RGB24(img), idx), "snapshot: pixels inside the mask left the server")
 
 			for _, q := range []string{"", "?download=1"} {
 				code, body = get(t, tok, "/api/cameras/site-a/clips/"+clip.ID+q)
@@ -205,7 +133,7 @@ func TestPrivacyMaskNoPixelLeaves(t *testing.T) {
 				require.Zero(t, len(out)%size)
 				require.GreaterOrEqual(t, len(out)/size, 24)
 				for f := 0; f < len(out)/size; f++ {
-					require.Zero(t, unmaskedPixels(out[f*size:(f+1)*size], idx), "clip%s frame %d: pixels inside the mask left the server", q, f)
+					require.Equal(t, 1.0, masktest.DarkShare(out[f*size:(f+1)*size], idx), "clip%s frame %d: pixels inside the mask left the server", q, f)
 				}
 			}
 

@@ -6,13 +6,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"citywatch/dashboards/audit"
 	"citywatch/dashboards/auth"
 	"citywatch/dashboards/promapi"
 	"citywatch/store/tsdb"
@@ -56,16 +54,7 @@ func TestPrometheusErrorShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	meta, err := auth.OpenDB(filepath.Join(t.TempDir(), "meta.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer meta.Close()
-	lg, _ := audit.New(meta, audit.Config{}, audit.Deps{})
-	a, err := auth.New(auth.Config{DataDir: t.TempDir()}, auth.Deps{DB: meta, Audit: lg, OnInitialAdmin: func(string, string) {}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, _, _ := newTestAuth(t, auth.Config{})
 	s, err := New(Config{}, Deps{PromAPI: api, Auth: a})
 	if err != nil {
 		t.Fatal(err)

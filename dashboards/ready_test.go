@@ -6,13 +6,11 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"citywatch/dashboards/audit"
 	"citywatch/dashboards/auth"
 	"citywatch/internal/clock"
 )
@@ -35,19 +33,7 @@ var readyAudience = []struct {
 // TestReadyzDetailOnlyForAuthorised: /readyz is public, but why citywatch is not ready (paths, disk errors,
 // broker addresses) is told only to principals who may read the self metrics of every site.
 func TestReadyzDetailOnlyForAuthorised(t *testing.T) {
-	db, err := auth.OpenDB(filepath.Join(t.TempDir(), "meta.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	lg, err := audit.New(db, audit.Config{}, audit.Deps{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := auth.New(auth.Config{DataDir: t.TempDir()}, auth.Deps{DB: db, Audit: lg, OnInitialAdmin: func(string, string) {}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, _, _ := newTestAuth(t, auth.Config{})
 	const reason = "write probe in /var/lib/citywatch: write: no space left on device"
 	s, err := New(Config{}, Deps{Auth: a, Checks: []Check{{Name: "data_dir", Err: func() error { return errors.New(reason) }}}})
 	if err != nil {

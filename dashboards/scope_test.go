@@ -6,13 +6,11 @@ import (
 	"io"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"citywatch/dashboards/audit"
 	"citywatch/dashboards/auth"
 	"citywatch/dashboards/promapi"
 	"citywatch/store"
@@ -67,16 +65,7 @@ func TestPrometheusAPIScopedToSites(t *testing.T) {
 // site a (device x) and site b (device y, label secret_b_label) and nosite_metric without a site (device z).
 func assertScopedToSites(t *testing.T, api Mounter) {
 	t.Helper()
-	meta, err := auth.OpenDB(filepath.Join(t.TempDir(), "meta.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer meta.Close()
-	lg, _ := audit.New(meta, audit.Config{}, audit.Deps{})
-	a, err := auth.New(auth.Config{DataDir: t.TempDir()}, auth.Deps{DB: meta, Audit: lg, OnInitialAdmin: func(string, string) {}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, _, _ := newTestAuth(t, auth.Config{})
 	s, err := New(Config{}, Deps{PromAPI: api, Auth: a})
 	if err != nil {
 		t.Fatal(err)

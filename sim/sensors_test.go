@@ -52,24 +52,6 @@ func (p *fakePublisher) count() int {
 	return len(p.msgs)
 }
 
-// lockedBuffer collects log output from the simulator goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	sb strings.Builder
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.sb.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.sb.String()
-}
-
 // runSensors starts s.Run and returns a stop function that cancels it and returns Run's result.
 func runSensors(t *testing.T, s *Sensors) func() error {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -143,7 +125,7 @@ func TestSensorsRunSpreadsDevices(t *testing.T) {
 
 func TestSensorsCountsAndRateLimitsErrors(t *testing.T) {
 	pub := &fakePublisher{err: errors.New("broker said no")}
-	logs := &lockedBuffer{}
+	logs := &testenv.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
 	s, err := NewSensors(SensorsConfig{Devices: 10, Rate: 20, Password: "s3cret-pw", Username: "sim",
 		Faults: Faults{MalformedRatio: 0.5}}, SensorsDeps{Publisher: pub, Logger: logger})
@@ -257,7 +239,7 @@ func TestSensorsMosquitto(t *testing.T) {
 	sub := subscribe(t, broker.URL)
 
 	s, err := NewSensors(SensorsConfig{Broker: broker.URL, ClientID: "sim-test-pub", Devices: 6, Rate: 20, QoS: 1},
-		SensorsDeps{Logger: slog.New(slog.NewTextHandler(&lockedBuffer{}, nil))})
+		SensorsDeps{Logger: slog.New(slog.NewTextHandler(&testenv.Buffer{}, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,7 @@ func TestMotionInZone(t *testing.T) {
 	p.play(t, h.a, "cam1", normal, 1)
 	waitUntil(t, h.a, "cam1", p.lastAnalysable(2))
 	_, started := h.ev.find(KindMotion, "band", true)
-	require.False(t, started, "the normal scene must not start motion in the band: %+v", h.ev.all())
+	require.False(t, started, "the normal scene must not start motion in the band: %+v", h.ev.All())
 
 	p.play(t, h.a, "cam1", motion, 2)
 	waitUntil(t, h.a, "cam1", p.lastAnalysable(2))
@@ -44,7 +44,7 @@ func TestMotionInZone(t *testing.T) {
 	require.Equal(t, "siteA", e.Site)
 	require.Greater(t, e.Score, 0.1)
 	_, floor := h.ev.find(KindMotion, "floor", true)
-	require.False(t, floor, "no motion outside the box's band: %+v", h.ev.all())
+	require.False(t, floor, "no motion outside the box's band: %+v", h.ev.All())
 
 	p.play(t, h.a, "cam1", normal, 2) // the box is gone: the event ends after MotionOffFrames
 	waitUntil(t, h.a, "cam1", p.lastAnalysable(2))
@@ -172,7 +172,7 @@ func TestSessionAndResolutionChangeRestartDecoder(t *testing.T) {
 	small := encodeVariant(t, ffmpeg, t.TempDir(), "small.h264", "scale=320:240")
 	reg := prometheus.NewRegistry()
 	h := &harness{ev: &eventLog{}, app: &memAppender{}}
-	a, err := New(Config{FFmpegPath: ffmpeg, Cameras: []CameraConfig{{ID: "cam1"}}}, Deps{Appender: h.app, Events: h.ev.add, Registerer: reg})
+	a, err := New(Config{FFmpegPath: ffmpeg, Cameras: []CameraConfig{{ID: "cam1"}}}, Deps{Appender: h.app, Events: h.ev.Add, Registerer: reg})
 	require.NoError(t, err)
 	require.NoError(t, a.Start())
 	defer a.Close()
@@ -206,7 +206,7 @@ func TestNoFFmpegIsUnavailable(t *testing.T) {
 	require.Contains(t, st.Reason, "ffmpeg not found")
 	normal := loadClip(t, clipPath("clip.h264"), cameras.CodecH264)
 	p := newPlayer()
-	for i := range normal.aus {
+	for i := range normal.AUs {
 		a.OnAccessUnit("cam1", p.next(normal, i)) // a no-op, never blocks
 	}
 	require.Empty(t, a.camera("cam1").queue)
@@ -253,7 +253,7 @@ func TestGarbageRestartsDecoder(t *testing.T) {
 	// It recovers with a good stream.
 	normal := loadClip(t, clipPath("clip.h264"), cameras.CodecH264)
 	require.Eventually(t, func() bool {
-		for i := range normal.aus {
+		for i := range normal.AUs {
 			a.OnAccessUnit("cam1", p.next(normal, i))
 		}
 		return a.Status("cam1").Frames > 0
@@ -300,7 +300,7 @@ func TestCloseStopsEverything(t *testing.T) {
 	p := newPlayer()
 	p.play(t, h.a, "cam1", normal, 1)
 	waitFrames(t, h.a, "cam1", 2)
-	for i := range normal.aus { // left in the queue and the decoder at Close
+	for i := range normal.AUs { // left in the queue and the decoder at Close
 		h.a.OnAccessUnit("cam1", p.next(normal, i))
 	}
 	h.a.Close()

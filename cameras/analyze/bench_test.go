@@ -32,7 +32,7 @@ func BenchmarkAnalyzeCPU(b *testing.B) {
 	ffmpeg := testenv.LookPath(b, "ffmpeg")
 	clip := loadClip(b, clipPath("clip.h264"), cameras.CodecH264)
 	const cams, loops = 4, 15 // 4 cameras × 60 s of video each
-	videoSeconds := float64(cams * loops * len(clip.aus) / clipFPS)
+	videoSeconds := float64(cams * loops * len(clip.AUs) / clipFPS)
 
 	// Baseline: ffmpeg alone decodes and discards the same amount of video (the clip concatenated: raw
 	// H.264 cannot be looped with -stream_loop).
@@ -79,7 +79,7 @@ func BenchmarkAnalyzeCPU(b *testing.B) {
 		wg.Wait()
 		var frames uint64
 		for _, cc := range cfgs {
-			waitUntil(b, a, cc.ID, newPlayer().start.Add(time.Duration(loops*len(clip.aus)/clipFPS-3)*time.Second))
+			waitUntil(b, a, cc.ID, newPlayer().start.Add(time.Duration(loops*len(clip.AUs)/clipFPS-3)*time.Second))
 			frames += a.Status(cc.ID).Frames
 		}
 		a.Close()

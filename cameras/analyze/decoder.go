@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"citywatch/cameras"
+	"citywatch/cameras/annexb"
 )
 
 // frameMeta describes a fed access unit, matched in order to the frames ffmpeg outputs.
@@ -150,7 +151,7 @@ func (p *decoderProc) feed(au cameras.AccessUnit, now time.Time) error {
 			p.buf = append(p.buf[:0], img...)
 		}
 	} else {
-		p.buf = appendAnnexB(p.buf[:0], au, p.h265)
+		p.buf = annexb.Append(p.buf[:0], au, p.h265)
 	}
 	p.mu.Lock()
 	if len(p.inflight) >= maxInflight {
@@ -209,70 +210,6 @@ func (p *decoderProc) exitErr() error {
 func (p *decoderProc) stderrTail() string { return p.stderr.String() }
 
 func (p *decoderProc) decodedFrames() uint64 { return p.decoded.Load() }
-
-var startCode = []byte{0, 0, 0, 1}
-
-// Access unit delimiters appended after every access unit: ffmpeg's parser completes a frame when the next
-// one starts, so without them each frame would wait for the next access unit (a whole GOP when only
-// keyframes are fed).
-var (
-	audH264 = []byte{0x09, 0xf0}
-	audH265 = []byte{0x46, 0x01, 0x50}
-)
-
-// appendAnnexB appends au to b in Annex-B form: parameter sets before a keyframe (unless it carries them),
-// its NAL units without their own delimiters, then a delimiter.
-func appendAnnexB(b []byte, au cameras.AccessUnit, h265 bool) []byte {
-	var hasPS bool
-	for _, n := range au.NALUs {
-		if len(n) > 0 && isParameterSet(n, h265) {
-			hasPS = true
-			break
-		}
-	}
-	if au.Keyframe && !hasPS {
-		sets := [][]byte{au.SPS, au.PPS}
-		if h265 {
-			sets = [][]byte{au.VPS, au.SPS, au.PPS}
-		}
-		for _, ps := range sets {
-			if len(ps) > 0 {
-				b = append(append(b, startCode...), ps...)
-			}
-		}
-	}
-	for _, n := range au.NALUs {
-		if len(n) == 0 || isAUD(n, h265) {
-			continue
-		}
-		b = append(append(b, startCode...), n...)
-	}
-	aud := audH264
-	if h265 {
-		aud = audH265
-	}
-	return append(append(b, startCode...), aud...)
-}
-
-func naluType(n []byte, h265 bool) byte {
-	if h265 {
-		return (n[0] >> 1) & 0x3f
-	}
-	return n[0] & 0x1f
-}
-
-func isAUD(n []byte, h265 bool) bool {
-	t := naluType(n, h265)
-	return (h265 && t == 35) || (!h265 && t == 9)
-}
-
-func isParameterSet(n []byte, h265 bool) bool {
-	t := naluType(n, h265)
-	if h265 {
-		return t == 32 || t == 33 || t == 34
-	}
-	return t == 7 || t == 8
-}
 
 // tailBuffer keeps the last bytes written to it (ffmpeg's stderr), for the failure reason.
 type tailBuffer struct {

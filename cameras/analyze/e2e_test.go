@@ -9,25 +9,21 @@ import (
 	"citywatch/cameras"
 	"citywatch/internal/testenv"
 	"citywatch/sim/camerasim"
+	"citywatch/sim/camerasim/simtest"
 )
 
 // TestWithMonitorAndSimulator drives the whole path a deployment uses: the RTSP simulator with faults, the
 // camera monitor (one connection per camera) handing its access units to the Analyzer, in real time.
 func TestWithMonitorAndSimulator(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real-time integration test")
-	}
+	testenv.SkipShort(t)
 	ffmpeg := testenv.LookPath(t, "ffmpeg")
-	sim, err := camerasim.New(camerasim.Config{Listen: "127.0.0.1:0", Cameras: 2, H265: []int{2}}, nil)
-	require.NoError(t, err)
-	require.NoError(t, sim.Start())
-	t.Cleanup(sim.Close)
+	sim := simtest.Start(t, camerasim.Config{Cameras: 2, H265: []int{2}})
 
 	h := &harness{ev: &eventLog{}, app: &memAppender{}}
 	a, err := New(Config{FFmpegPath: ffmpeg, Cameras: []CameraConfig{
 		{ID: "cam1", Site: "s", Zones: []Zone{zoneBand}, MotionThreshold: 0.1, FrozenAfter: 2 * time.Second, TamperAfter: time.Second},
 		{ID: "cam2", Site: "s", FrozenAfter: 2 * time.Second},
-	}}, Deps{Appender: h.app, Events: h.ev.add})
+	}}, Deps{Appender: h.app, Events: h.ev.Add})
 	require.NoError(t, err)
 	require.NoError(t, a.Start())
 	t.Cleanup(a.Close)

@@ -8,81 +8,30 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"citywatch/cameras"
 	"citywatch/internal/testenv"
+	"citywatch/sim/camerasim"
 	"citywatch/store"
 )
 
-const clipFPS = 12
+const clipFPS = camerasim.FPS
 
 var testdataDir = filepath.Join("..", "..", "sim", "camerasim", "testdata")
 
-// testClip is an Annex-B clip split into access units (without AUDs) like the monitor delivers them.
-type testClip struct {
-	codec         string
-	vps, sps, pps []byte
-	w, h          int
-	aus           [][][]byte
-	key           []bool
-}
+// testClip is an Annex-B clip split into access units (without AUDs).
+type testClip = camerasim.Clip
 
-// loadClip splits an Annex-B file at its AUDs.
+// loadClip reads an Annex-B file as the simulator streams it.
 func loadClip(t testing.TB, path, codec string) *testClip {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
-	var nalus h264.AnnexB // the framing is the same for H.265
-	require.NoError(t, nalus.Unmarshal(b))
-	c := &testClip{codec: codec}
-	var cur [][]byte
-	flush := func() {
-		if len(cur) > 0 {
-			c.aus = append(c.aus, cur)
-			cur = nil
-		}
-	}
-	for _, n := range nalus {
-		if len(n) < 2 {
-			continue
-		}
-		if isAUD(n, codec == cameras.CodecH265) {
-			flush()
-			continue
-		}
-		switch typ := naluType(n, codec == cameras.CodecH265); {
-		case codec == cameras.CodecH265 && typ == 32 && c.vps == nil:
-			c.vps = n
-		case (codec == cameras.CodecH265 && typ == 33 || codec == cameras.CodecH264 && typ == 7) && c.sps == nil:
-			c.sps = n
-		case (codec == cameras.CodecH265 && typ == 34 || codec == cameras.CodecH264 && typ == 8) && c.pps == nil:
-			c.pps = n
-		}
-		cur = append(cur, n)
-	}
-	flush()
-	for _, au := range c.aus {
-		if codec == cameras.CodecH265 {
-			c.key = append(c.key, h265.IsRandomAccess(au))
-		} else {
-			c.key = append(c.key, h264.IsRandomAccess(au))
-		}
-	}
-	if codec == cameras.CodecH265 {
-		var sps h265.SPS
-		require.NoError(t, sps.Unmarshal(c.sps))
-		c.w, c.h = sps.Width(), sps.Height()
-	} else {
-		var sps h264.SPS
-		require.NoError(t, sps.Unmarshal(c.sps))
-		c.w, c.h = sps.Width(), sps.Height()
-	}
-	require.NotEmpty(t, c.aus)
-	require.True(t, c.key[0], "clip must start with a keyframe")
+	c, err := camerasim.ParseClip(b, codec)
+	require.NoError(t, err)
+	require.True(t, c.Key[0], "clip must start with a keyframe")
 	return c
 }
 
@@ -99,9 +48,9 @@ func newPlayer() *player {
 
 func (p *player) next(c *testClip, i int) cameras.AccessUnit {
 	au := cameras.AccessUnit{
-		Codec: c.codec, NALUs: c.aus[i], PTS: p.n * 90000 / clipFPS, Keyframe: c.key[i],
+		Codec: c.Codec, NALUs: c.AUs[i], PTS: p.n * 90000 / clipFPS, Keyframe: c.Key[i],
 		Time: p.start.Add(time.Duration(p.n) * time.Second / clipFPS), Session: p.session,
-		VPS: c.vps, SPS: c.sps, PPS: c.pps, Width: c.w, Height: c.h,
+		VPS: c.VPS, SPS: c.SPS, PPS: c.PPS, Width: c.Width, Height: c.Height,
 	}
 	p.n++
 	return au
@@ -114,7 +63,7 @@ func (p *player) elapsed() time.Duration { return time.Duration(p.n) * time.Seco
 func (p *player) play(t testing.TB, a *Analyzer, id string, c *testClip, loops int) {
 	t.Helper()
 	for range loops {
-		for i := range c.aus {
+		for i := range c.AUs {
 			feedWait(t, a, id, p.next(c, i))
 		}
 	}
@@ -155,25 +104,10 @@ func (p *player) lastAnalysable(fps float64) time.Time {
 }
 
 // eventLog collects events.
-type eventLog struct {
-	mu sync.Mutex
-	ev []Event
-}
-
-func (l *eventLog) add(e Event) {
-	l.mu.Lock()
-	l.ev = append(l.ev, e)
-	l.mu.Unlock()
-}
-
-func (l *eventLog) all() []Event {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]Event(nil), l.ev...)
-}
+type eventLog struct{ testenv.Log[Event] }
 
 func (l *eventLog) find(kind, what string, active bool) (Event, bool) {
-	for _, e := range l.all() {
+	for _, e := range l.All() {
 		if e.Kind == kind && (e.Zone == what || e.Tamper == what) && e.Active == active {
 			return e, true
 		}
@@ -224,7 +158,7 @@ func newHarness(t *testing.T, cfg Config) *harness {
 		cfg.FFmpegPath = testenv.LookPath(t, "ffmpeg")
 	}
 	h := &harness{ev: &eventLog{}, app: &memAppender{}}
-	a, err := New(cfg, Deps{Appender: h.app, Events: h.ev.add})
+	a, err := New(cfg, Deps{Appender: h.app, Events: h.ev.Add})
 	require.NoError(t, err)
 	require.NoError(t, a.Start())
 	t.Cleanup(a.Close)

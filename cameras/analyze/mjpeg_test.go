@@ -16,6 +16,7 @@ import (
 	"citywatch/internal/clock"
 	"citywatch/internal/testenv"
 	"citywatch/sim/camerasim"
+	"citywatch/sim/camerasim/simtest"
 )
 
 // jpegFrame is a 320×240 grey JPEG with a white box at x (a moving object when x changes), or all black.
@@ -121,9 +122,7 @@ func TestUnsupportedCodecIsUnavailable(t *testing.T) {
 // TestMJPEGWithGStreamer: a real RTP/JPEG camera (GStreamer's RTSP server) through the monitor into the
 // Analyzer: frames are analysed.
 func TestMJPEGWithGStreamer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real-time integration test")
-	}
+	testenv.SkipShort(t)
 	gst := testenv.GstRTSP(t, "mjpeg", testenv.GstMJPEGLaunch)
 	h := newHarness(t, Config{Cameras: []CameraConfig{{ID: "cam1", Zones: []Zone{zoneBand}}}})
 	mon, err := cameras.New(cameras.Config{Cameras: []cameras.CameraConfig{
@@ -147,13 +146,8 @@ func TestMJPEGWithGStreamer(t *testing.T) {
 // TestMJPEGSimulatorMotionAndBlack: the simulator's M-JPEG camera through the monitor: its motion and black
 // faults are detected from the decoded pictures.
 func TestMJPEGSimulatorMotionAndBlack(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real-time integration test")
-	}
-	sim, err := camerasim.New(camerasim.Config{Listen: "127.0.0.1:0", Cameras: 1, MJPEG: []int{1}}, nil)
-	require.NoError(t, err)
-	require.NoError(t, sim.Start())
-	t.Cleanup(sim.Close)
+	testenv.SkipShort(t)
+	sim := simtest.Start(t, camerasim.Config{Cameras: 1, MJPEG: []int{1}})
 	h := newHarness(t, Config{Cameras: []CameraConfig{{ID: "cam1", Zones: []Zone{zoneBand}, MotionThreshold: 0.05,
 		TamperAfter: time.Second}}})
 	mon, err := cameras.New(cameras.Config{Cameras: []cameras.CameraConfig{

@@ -75,7 +75,7 @@ func TestMotionBehindPrivacyMask(t *testing.T) {
 	p.play(t, h.a, "cam1", motion, 2)
 	waitUntil(t, h.a, "cam1", p.lastAnalysable(2))
 	_, started := h.ev.find(KindMotion, "band", true)
-	require.False(t, started, "motion behind the privacy mask must never trigger: %+v", h.ev.all())
+	require.False(t, started, "motion behind the privacy mask must never trigger: %+v", h.ev.All())
 	band := h.app.series(MetricMotionScore, "zone", "band")
 	require.NotEmpty(t, band)
 	for _, s := range band {

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"citywatch/cameras/annexb"
 )
 
 var zoneCases = []struct {
@@ -221,18 +223,6 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-func TestAnnexB(t *testing.T) {
-	sps, pps := []byte{0x67, 1}, []byte{0x68, 2}
-	idr := []byte{0x65, 3}
-	got := appendAnnexB(nil, cameraAU(true, sps, pps, [][]byte{{0x09, 0xf0}, idr, {}}), false)
-	want := []byte{0, 0, 0, 1, 0x67, 1, 0, 0, 0, 1, 0x68, 2, 0, 0, 0, 1, 0x65, 3, 0, 0, 0, 1, 0x09, 0xf0}
-	require.Equal(t, want, got, "parameter sets prepended, the AU's own AUD and empty NALUs dropped, an AUD appended")
-	got = appendAnnexB(nil, cameraAU(true, sps, pps, [][]byte{sps, pps, idr}), false)
-	require.Len(t, got, len(want), "parameter sets in band are not repeated")
-	got = appendAnnexB(nil, cameraAU(false, sps, pps, [][]byte{{0x41, 4}}), false)
-	require.Equal(t, []byte{0, 0, 0, 1, 0x41, 4, 0, 0, 0, 1, 0x09, 0xf0}, got)
-}
-
 func TestAnalysisSize(t *testing.T) {
 	for _, tc := range []struct{ w, h, aw, ah int }{
 		{640, 360, 160, 90}, {1920, 1080, 160, 90}, {640, 480, 160, 120}, {0, 0, 160, 90}, {100, 10000, 160, 320}, {10000, 10, 160, 32},
@@ -251,7 +241,7 @@ func FuzzAnalyse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, nalu, pix []byte, key, h265 bool) {
 		au := cameraAU(key, nalu, nalu, [][]byte{nalu, nil, pix})
 		au.VPS = pix
-		_ = appendAnnexB(nil, au, h265)
+		_ = annexb.Append(nil, au, h265)
 		cfg := CameraConfig{ID: "c", LearnFrames: 1}
 		cfg.SetDefaults()
 		d := newDetector(cfg)

@@ -13,19 +13,15 @@ import (
 	"citywatch/cameras"
 	"citywatch/internal/testenv"
 	"citywatch/sim/camerasim"
+	"citywatch/sim/camerasim/simtest"
 )
 
 // TestWithMonitorAndSimulator drives the path a deployment uses: the RTSP simulator, the camera monitor
 // handing its access units to Media, in real time; then snapshots, a clip and live view of what it buffered.
 func TestWithMonitorAndSimulator(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real-time integration test")
-	}
+	testenv.SkipShort(t)
 	ff := testenv.LookPath(t, "ffmpeg")
-	sim, err := camerasim.New(camerasim.Config{Listen: "127.0.0.1:0", Cameras: 2, H265: []int{2}}, nil)
-	require.NoError(t, err)
-	require.NoError(t, sim.Start())
-	t.Cleanup(sim.Close)
+	sim := simtest.Start(t, camerasim.Config{Cameras: 2, H265: []int{2}})
 
 	m, _ := newTestMedia(t, func(c *Config) {
 		c.FFmpegPath = ff

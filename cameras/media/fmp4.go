@@ -12,6 +12,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4"
 
 	"citywatch/cameras"
+	"citywatch/cameras/annexb"
 )
 
 // timescale is the fMP4 track timescale: the RTP video clock, so PTS need no conversion.
@@ -114,74 +115,13 @@ func hvcCodecString(sps []byte) (string, error) {
 	return b.String(), nil
 }
 
-// withParams returns the access unit's NAL units with its parameter sets in front when it is a keyframe
-// that does not carry them in band.
+// withParams returns the access unit's NAL units with its parameter sets in front when it is an H.264/H.265
+// keyframe that does not carry them in band.
 func withParams(au cameras.AccessUnit) [][]byte {
-	if !au.Keyframe || au.Codec == cameras.CodecMJPEG {
+	if au.Codec == cameras.CodecMJPEG {
 		return au.NALUs
 	}
-	h265 := au.Codec == cameras.CodecH265
-	for _, n := range au.NALUs {
-		if len(n) > 0 && isParameterSet(n, h265) {
-			return au.NALUs
-		}
-	}
-	sets := [][]byte{au.SPS, au.PPS}
-	if h265 {
-		sets = [][]byte{au.VPS, au.SPS, au.PPS}
-	}
-	out := make([][]byte, 0, len(sets)+len(au.NALUs))
-	for _, ps := range sets {
-		if len(ps) > 0 {
-			out = append(out, ps)
-		}
-	}
-	return append(out, au.NALUs...)
-}
-
-func naluType(n []byte, h265 bool) byte {
-	if h265 {
-		return (n[0] >> 1) & 0x3f
-	}
-	return n[0] & 0x1f
-}
-
-func isParameterSet(n []byte, h265 bool) bool {
-	t := naluType(n, h265)
-	if h265 {
-		return t == 32 || t == 33 || t == 34
-	}
-	return t == 7 || t == 8
-}
-
-func isAUD(n []byte, h265 bool) bool {
-	t := naluType(n, h265)
-	return (h265 && t == 35) || (!h265 && t == 9)
-}
-
-var startCode = []byte{0, 0, 0, 1}
-
-// Access unit delimiters appended after the access unit so ffmpeg's parser completes the frame at once.
-var (
-	audH264 = []byte{0x09, 0xf0}
-	audH265 = []byte{0x46, 0x01, 0x50}
-)
-
-// appendAnnexB appends au in Annex-B form: parameter sets before a keyframe (unless in band), its NAL
-// units without delimiters, then a delimiter.
-func appendAnnexB(b []byte, au cameras.AccessUnit) []byte {
-	h265 := au.Codec == cameras.CodecH265
-	for _, n := range withParams(au) {
-		if len(n) == 0 || isAUD(n, h265) {
-			continue
-		}
-		b = append(append(b, startCode...), n...)
-	}
-	aud := audH264
-	if h265 {
-		aud = audH265
-	}
-	return append(append(b, startCode...), aud...)
+	return annexb.WithParams(au, au.Codec == cameras.CodecH265)
 }
 
 // timedSample is an fMP4 sample with its decode time on the output timeline.

@@ -35,7 +35,7 @@ func TestCodecString(t *testing.T) {
 		assert.Equal(t, tc.want, got, tc.name)
 	}
 	c := loadClip(t, "clip.h265", cameras.CodecH265)
-	got, err := codecString(cameras.AccessUnit{Codec: cameras.CodecH265, SPS: c.sps})
+	got, err := codecString(cameras.AccessUnit{Codec: cameras.CodecH265, SPS: c.SPS})
 	require.NoError(t, err)
 	// Main profile, compatible with Main and Main 10, Main tier level 2.1, progressive and frame-only.
 	assert.Equal(t, "hvc1.1.6.L63.90", got)

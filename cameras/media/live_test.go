@@ -106,7 +106,7 @@ func TestLiveStream(t *testing.T) {
 	assert.Equal(t, uint32(90000), init.Tracks[0].TimeScale)
 	codec, ok := init.Tracks[0].Codec.(*mp4.CodecH264)
 	require.True(t, ok, "%T", init.Tracks[0].Codec)
-	assert.Equal(t, clip.sps, codec.SPS)
+	assert.Equal(t, clip.SPS, codec.SPS)
 
 	require.Eventually(t, func() bool { return testutil.ToFloat64(m.met.liveViewers) == 1 }, 5*time.Second, 5*time.Millisecond)
 	// The buffered GOP comes at once (one fragment per frame, the newest held back until the next frame).

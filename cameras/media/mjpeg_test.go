@@ -140,9 +140,7 @@ func TestMJPEGLiveRefused(t *testing.T) {
 // the Analyzer, as a deployment wires them: the camera is online, its snapshot is a 320×240 JPEG served
 // without ffmpeg, and analysis decodes frames.
 func TestMJPEGWithGStreamer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real-time integration test")
-	}
+	testenv.SkipShort(t)
 	ff := testenv.LookPath(t, "ffmpeg")
 	gst := testenv.GstRTSP(t, "mjpeg", testenv.GstMJPEGLaunch)
 	m, _ := newTestMedia(t, func(c *Config) { c.FFmpegPath = "/nonexistent/ffmpeg" })

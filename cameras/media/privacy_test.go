@@ -3,7 +3,6 @@ package media
 import (
 	"context"
 	"errors"
-	"image"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -24,63 +23,12 @@ import (
 
 	"citywatch/cameras"
 	"citywatch/cameras/privacymask"
+	"citywatch/cameras/privacymask/masktest"
 	"citywatch/internal/testenv"
 )
 
 // testMask covers the red, green, yellow and blue bars and the moving band of the test clips.
 var testMask = privacymask.Mask{{{0.05, 0.3}, {0.6, 0.25}, {0.55, 0.9}, {0.1, 0.85}}}
-
-// maskMargin is how far inside the mask pixels are checked: compression may blur the mask's very edge with
-// the visible picture next to it, never its inside.
-const maskMargin = 8
-
-// interior lists the pixels of a w×h picture that lie, with maskMargin, inside the mask.
-func interior(t *testing.T, m privacymask.Mask, w, h int) []int {
-	t.Helper()
-	bits := m.Bitmap(w, h)
-	var out []int
-	for y := maskMargin; y < h-maskMargin; y++ {
-		for x := maskMargin; x < w-maskMargin; x++ {
-			all := true
-			for dy := -maskMargin; dy <= maskMargin && all; dy += 2 {
-				for dx := -maskMargin; dx <= maskMargin && all; dx += 2 {
-					all = bits[(y+dy)*w+x+dx]
-				}
-			}
-			if all {
-				out = append(out, y*w+x)
-			}
-		}
-	}
-	require.Greater(t, len(out), 1000, "the test mask must cover a real area")
-	return out
-}
-
-// dark is the brightest channel value still counted as the mask's black after lossy coding.
-const dark = 40
-
-// darkShare returns the share of the pixels idx of an RGB24 picture whose channels are all <= dark.
-func darkShare(rgb []byte, idx []int) float64 {
-	n := 0
-	for _, i := range idx {
-		if max(rgb[3*i], rgb[3*i+1], rgb[3*i+2]) <= dark {
-			n++
-		}
-	}
-	return float64(n) / float64(len(idx))
-}
-
-func rgbOf(img image.Image) []byte {
-	b := img.Bounds()
-	out := make([]byte, 0, b.Dx()*b.Dy()*3)
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			r, g, bb, _ := img.At(x, y).RGBA()
-			out = append(out, byte(r>>8), byte(g>>8), byte(bb>>8))
-		}
-	}
-	return out
-}
 
 // newMaskedMedia has camera "cam1" unmasked and "cam2" with testMask.
 func newMaskedMedia(t *testing.T, mod func(*Config)) *Media {
@@ -106,7 +54,7 @@ func TestPrivacyMaskSnapshot(t *testing.T) {
 			p1, p2 := newPlayer(clip), newPlayer(clip)
 			p1.feed(m, "cam1", clipFPS+1)
 			p2.feed(m, "cam2", clipFPS+1)
-			idx := interior(t, testMask, clip.w, clip.h)
+			idx := masktest.Interior(t, testMask, clip.Width, clip.Height)
 
 			plain, _, err := m.Snapshot(context.Background(), "cam1")
 			require.NoError(t, err)
@@ -114,11 +62,11 @@ func TestPrivacyMaskSnapshot(t *testing.T) {
 			require.NoError(t, err)
 			pi, mi := mustDecode(t, plain), mustDecode(t, masked)
 			require.Equal(t, pi.Bounds(), mi.Bounds())
-			assert.Less(t, darkShare(rgbOf(pi), idx), 0.2, "the unmasked snapshot shows the masked area")
-			assert.Equal(t, 1.0, darkShare(rgbOf(mi), idx), "a pixel inside the mask left the server")
+			assert.Less(t, masktest.DarkShare(masktest.RGB24(pi), idx), 0.2, "the unmasked snapshot shows the masked area")
+			assert.Equal(t, 1.0, masktest.DarkShare(masktest.RGB24(mi), idx), "a pixel inside the mask left the server")
 			// Outside the mask (the magenta and cyan bars on the right) the picture is kept.
-			right := interior(t, privacymask.Mask{{{0.7, 0.3}, {0.95, 0.3}, {0.95, 0.6}, {0.7, 0.6}}}, clip.w, clip.h)
-			assert.Less(t, darkShare(rgbOf(mi), right), 0.05)
+			right := masktest.Interior(t, privacymask.Mask{{{0.7, 0.3}, {0.95, 0.3}, {0.95, 0.6}, {0.7, 0.6}}}, clip.Width, clip.Height)
+			assert.Less(t, masktest.DarkShare(masktest.RGB24(mi), right), 0.05)
 
 			// The cache serves the masked picture again.
 			again, _, err := m.Snapshot(context.Background(), "cam2")
@@ -148,7 +96,7 @@ func TestPrivacyMaskMJPEGSnapshot(t *testing.T) {
 	for i, on := range bits {
 		r, g, b, _ := img.At(i%64, i/64).RGBA()
 		if on && maskedInside(bits, i, 64) {
-			require.LessOrEqual(t, max(r, g, b)>>8, uint32(dark), "pixel %d", i)
+			require.LessOrEqual(t, max(r, g, b)>>8, uint32(masktest.Dark), "pixel %d", i)
 		}
 	}
 }
@@ -212,11 +160,11 @@ func TestPrivacyMaskClip(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, fi.Size(), got.SizeBytes)
 
-	frames := decodeFrames(t, path, clip.w, clip.h)
+	frames := decodeFrames(t, path, clip.Width, clip.Height)
 	require.GreaterOrEqual(t, len(frames), 2*clipFPS)
-	idx := interior(t, testMask, clip.w, clip.h)
+	idx := masktest.Interior(t, testMask, clip.Width, clip.Height)
 	for i, f := range frames {
-		require.Equal(t, 1.0, darkShare(f, idx), "frame %d: a pixel inside the mask left the server", i)
+		require.Equal(t, 1.0, masktest.DarkShare(f, idx), "frame %d: a pixel inside the mask left the server", i)
 	}
 	entries, err := os.ReadDir(filepath.Dir(path))
 	require.NoError(t, err)
@@ -379,8 +327,8 @@ func TestPrivacyMaskAppliedToOlderClips(t *testing.T) {
 	require.NoError(t, err)
 	p.feed(m, "cam1", 4*clipFPS)
 	_, path := waitClip(t, m, c.ID)
-	idx := interior(t, testMask, clip.w, clip.h)
-	require.Less(t, darkShare(decodeFrames(t, path, clip.w, clip.h)[0], idx), 0.2, "recorded unmasked")
+	idx := masktest.Interior(t, testMask, clip.Width, clip.Height)
+	require.Less(t, masktest.DarkShare(decodeFrames(t, path, clip.Width, clip.Height)[0], idx), 0.2, "recorded unmasked")
 	m.Close()
 
 	cfg.Cameras[0].PrivacyMask = testMask
@@ -400,8 +348,8 @@ func TestPrivacyMaskAppliedToOlderClips(t *testing.T) {
 	require.Nil(t, unexpected.Load(), "refused other than as being masked")
 	assert.Equal(t, testMask.Fingerprint(), got.PrivacyMask)
 	assert.Equal(t, cameras.CodecH264, got.Codec)
-	for i, f := range decodeFrames(t, path, clip.w, clip.h) {
-		require.Equal(t, 1.0, darkShare(f, idx), "frame %d", i)
+	for i, f := range decodeFrames(t, path, clip.Width, clip.Height) {
+		require.Equal(t, 1.0, masktest.DarkShare(f, idx), "frame %d", i)
 	}
 	fi, err := os.Stat(path)
 	require.NoError(t, err)

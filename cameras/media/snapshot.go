@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"citywatch/cameras"
+	"citywatch/cameras/annexb"
 )
 
 // maxJPEGBytes bounds what is read from ffmpeg for one snapshot.
@@ -178,7 +179,7 @@ func runFFmpegSnapshot(ctx context.Context, path string, au cameras.AccessUnit) 
 	}
 	cmd := exec.CommandContext(ctx, path, snapshotArgs(format)...)
 	cmd.WaitDelay = time.Second
-	cmd.Stdin = bytes.NewReader(appendAnnexB(nil, au))
+	cmd.Stdin = bytes.NewReader(annexb.Append(nil, au, au.Codec == cameras.CodecH265))
 	var stderr tailBuffer
 	stderr.max = 512
 	cmd.Stderr = &stderr

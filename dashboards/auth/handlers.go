@@ -87,14 +87,8 @@ func permissions(p Principal) []Action {
 }
 
 func (a *Auth) login(w http.ResponseWriter, r *http.Request) {
-	data, err := readBodyMax(w, r, maxLoginBody)
-	if err != nil {
-		writeBodyError(w, err)
-		return
-	}
-	req, err := parseLogin(data)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "invalid request body", err.Error())
+	req, ok := readRequest(w, r, maxLoginBody, parseLogin, "invalid request body")
+	if !ok {
 		return
 	}
 	ip := a.ClientIP(r)
@@ -292,14 +286,8 @@ func (a *Auth) listUsers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Auth) createUser(w http.ResponseWriter, r *http.Request) {
-	data, err := readBody(w, r)
-	if err != nil {
-		writeBodyError(w, err)
-		return
-	}
-	req, err := parseUserCreate(data)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "invalid user", err.Error())
+	req, ok := readRequest(w, r, maxBody, parseUserCreate, "invalid user")
+	if !ok {
 		return
 	}
 	hash, err := a.hash(r.Context(), req.Password)
@@ -325,14 +313,8 @@ func (a *Auth) createUser(w http.ResponseWriter, r *http.Request) {
 
 func (a *Auth) updateUser(w http.ResponseWriter, r *http.Request) {
 	name := normalizeUsername(r.PathValue("name"))
-	data, err := readBody(w, r)
-	if err != nil {
-		writeBodyError(w, err)
-		return
-	}
-	req, err := parseUserUpdate(data)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "invalid user change", err.Error())
+	req, ok := readRequest(w, r, maxBody, parseUserUpdate, "invalid user change")
+	if !ok {
 		return
 	}
 	patch := userPatch{role: req.Role, sites: req.Sites, video: req.Video, disabled: req.Disabled}
@@ -440,14 +422,8 @@ type tokenCreated struct {
 
 func (a *Auth) createToken(w http.ResponseWriter, r *http.Request) {
 	p, _ := FromContext(r.Context())
-	data, err := readBody(w, r)
-	if err != nil {
-		writeBodyError(w, err)
-		return
-	}
-	req, err := parseTokenCreate(data)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "invalid token request", err.Error())
+	req, ok := readRequest(w, r, maxBody, parseTokenCreate, "invalid token request")
+	if !ok {
 		return
 	}
 	admin := p.Can(ActionManageUsers)

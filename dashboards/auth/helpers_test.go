@@ -1,7 +1,6 @@
 package auth_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,32 +19,15 @@ import (
 	"citywatch/dashboards/audit"
 	"citywatch/dashboards/auth"
 	"citywatch/internal/clock"
+	"citywatch/internal/testenv"
 )
-
-// syncBuffer collects log output from concurrent handlers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // env is an Auth with its database, audit log, clock, logs and a real HTTP server.
 type env struct {
 	a        *auth.Auth
 	audit    *audit.Log
 	clock    *clock.Fake
-	logs     *syncBuffer
+	logs     *testenv.Buffer
 	reg      *prometheus.Registry
 	dir      string
 	srv      *httptest.Server
@@ -62,7 +43,7 @@ var fastArgon = auth.Argon2Params{Memory: 64, Time: 1, Threads: 1}
 
 func newEnv(t *testing.T, mod func(*auth.Config)) *env {
 	t.Helper()
-	e := &env{clock: clock.NewFake(time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)), logs: &syncBuffer{},
+	e := &env{clock: clock.NewFake(time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)), logs: &testenv.Buffer{},
 		reg: prometheus.NewRegistry(), dir: t.TempDir()}
 	db, err := auth.OpenDB(filepath.Join(e.dir, "meta.db"))
 	require.NoError(t, err)

@@ -69,9 +69,22 @@ func decodeJSON(data []byte, v any) error {
 	return nil
 }
 
-// readBody reads r's body: JSON content type, at most 1 MiB.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	return readBodyMax(w, r, maxBody)
+// readRequest reads r's body (JSON content type, at most limit bytes) and parses it. When either fails it
+// answers the client, a parse failure with status 400 and title what, and returns false.
+func readRequest[T any](w http.ResponseWriter, r *http.Request, limit int64, parse func([]byte) (T, error), what string) (T, bool) {
+	data, err := readBodyMax(w, r, limit)
+	if err != nil {
+		writeBodyError(w, err)
+		var zero T
+		return zero, false
+	}
+	req, err := parse(data)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, what, err.Error())
+		var zero T
+		return zero, false
+	}
+	return req, true
 }
 
 // readBodyMax reads r's body: JSON content type, at most limit bytes.
@@ -91,7 +104,7 @@ func readBodyMax(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, e
 	return data, nil
 }
 
-// writeBodyError answers a readBody or parse failure.
+// writeBodyError answers a readBodyMax failure.
 func writeBodyError(w http.ResponseWriter, err error) {
 	var be *bodyError
 	if errors.As(err, &be) {

@@ -518,32 +518,7 @@ func (a *API) query(r *http.Request) apiResult {
 	if err != nil {
 		return apiResult{err: invalidParam(err, "time")}
 	}
-	ctx, cancel, apiErr := withTimeout(r.Context(), r)
-	defer cancel()
-	if apiErr != nil {
-		return apiResult{err: apiErr}
-	}
-	opts, err := queryOpts(r)
-	if err != nil {
-		return apiResult{err: &apiError{errorBadData, err}}
-	}
-	if a.remote != nil {
-		return a.remoteQuery(r, "/api/v1/query", ts, ts, 0)
-	}
-	if apiErr := a.check(r.Form.Get("query"), ts, ts, 0); apiErr != nil {
-		return apiResult{err: apiErr}
-	}
-	release, apiErr := a.admit(ctx, r)
-	if apiErr != nil {
-		return apiResult{err: apiErr}
-	}
-	defer releaseOnPanic(release)
-	qry, err := a.engine.NewInstantQuery(ctx, a.q, opts, r.Form.Get("query"), ts)
-	if err != nil {
-		release()
-		return apiResult{err: constructionError(err)}
-	}
-	return a.exec(ctx, r, qry, limit).thenRelease(release)
+	return a.evaluate(r, "/api/v1/query", limit, rangeParams{start: ts, end: ts})
 }
 
 func (a *API) queryRange(r *http.Request) apiResult {
@@ -555,6 +530,13 @@ func (a *API) queryRange(r *http.Request) apiResult {
 	if apiErr != nil {
 		return apiResult{err: apiErr}
 	}
+	return a.evaluate(r, "/api/v1/query_range", limit, p)
+}
+
+// evaluate runs r's query over p: at p.start when p.step is 0 (an instant query, path /api/v1/query), else
+// from p.start to p.end every p.step. A centre hands it to the remote engine; otherwise it is checked against
+// the budget, waits for a slot and runs on the local engine.
+func (a *API) evaluate(r *http.Request, path string, limit int, p rangeParams) apiResult {
 	ctx, cancel, apiErr := withTimeout(r.Context(), r)
 	defer cancel()
 	if apiErr != nil {
@@ -565,9 +547,10 @@ func (a *API) queryRange(r *http.Request) apiResult {
 		return apiResult{err: &apiError{errorBadData, err}}
 	}
 	if a.remote != nil {
-		return a.remoteQuery(r, "/api/v1/query_range", p.start, p.end, p.step)
+		return a.remoteQuery(r, path, p.start, p.end, p.step)
 	}
-	if apiErr := a.check(r.Form.Get("query"), p.start, p.end, p.step); apiErr != nil {
+	expr := r.Form.Get("query")
+	if apiErr := a.check(expr, p.start, p.end, p.step); apiErr != nil {
 		return apiResult{err: apiErr}
 	}
 	release, apiErr := a.admit(ctx, r)
@@ -575,7 +558,12 @@ func (a *API) queryRange(r *http.Request) apiResult {
 		return apiResult{err: apiErr}
 	}
 	defer releaseOnPanic(release)
-	qry, err := a.engine.NewRangeQuery(ctx, a.q, opts, r.Form.Get("query"), p.start, p.end, p.step)
+	var qry promql.Query
+	if p.step == 0 {
+		qry, err = a.engine.NewInstantQuery(ctx, a.q, opts, expr, p.start)
+	} else {
+		qry, err = a.engine.NewRangeQuery(ctx, a.q, opts, expr, p.start, p.end, p.step)
+	}
 	if err != nil {
 		release()
 		return apiResult{err: constructionError(err)}

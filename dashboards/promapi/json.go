@@ -65,12 +65,17 @@ func appendStringsField(b []byte, field string, vs []string) []byte {
 }
 
 func appendStrings(b []byte, vs []string) []byte {
+	return appendArray(b, vs, appendString)
+}
+
+// appendArray writes xs as a JSON array, each element with appendElem.
+func appendArray[T any](b []byte, xs []T, appendElem func([]byte, T) []byte) []byte {
 	b = append(b, '[')
-	for i, v := range vs {
+	for i, x := range xs {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, v)
+		b = appendElem(b, x)
 	}
 	return append(b, ']')
 }
@@ -94,14 +99,7 @@ func appendData(b []byte, data any) ([]byte, error) {
 	case []string:
 		return appendStrings(b, d), nil
 	case []labels.Labels:
-		b = append(b, '[')
-		for i, ls := range d {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendLabels(b, ls)
-		}
-		return append(b, ']'), nil
+		return appendArray(b, d, appendLabels), nil
 	case exemplarsData:
 		return append(b, "[]"...), nil
 	default:
@@ -116,23 +114,9 @@ func appendData(b []byte, data any) ([]byte, error) {
 func appendValue(b []byte, v parser.Value) []byte {
 	switch v := v.(type) {
 	case promql.Matrix:
-		b = append(b, '[')
-		for i, series := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendSeries(b, series)
-		}
-		return append(b, ']')
+		return appendArray(b, v, appendSeries)
 	case promql.Vector:
-		b = append(b, '[')
-		for i, smp := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendSample(b, smp)
-		}
-		return append(b, ']')
+		return appendArray(b, v, appendSample)
 	case promql.Scalar:
 		return appendFPoint(b, v.T, v.V)
 	case promql.String:
@@ -164,24 +148,12 @@ func appendSeries(b []byte, s promql.Series) []byte {
 	b = append(b, `{"metric":`...)
 	b = appendLabels(b, s.Metric)
 	if len(s.Floats) > 0 {
-		b = append(b, `,"values":[`...)
-		for i, p := range s.Floats {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendFPoint(b, p.T, p.F)
-		}
-		b = append(b, ']')
+		b = append(b, `,"values":`...)
+		b = appendArray(b, s.Floats, func(b []byte, p promql.FPoint) []byte { return appendFPoint(b, p.T, p.F) })
 	}
 	if len(s.Histograms) > 0 {
-		b = append(b, `,"histograms":[`...)
-		for i, p := range s.Histograms {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendHPoint(b, p.T, p.H)
-		}
-		b = append(b, ']')
+		b = append(b, `,"histograms":`...)
+		b = appendArray(b, s.Histograms, func(b []byte, p promql.HPoint) []byte { return appendHPoint(b, p.T, p.H) })
 	}
 	return append(b, '}')
 }

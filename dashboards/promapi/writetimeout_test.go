@@ -1,7 +1,6 @@
 package promapi
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -11,7 +10,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"citywatch/dashboards/promapi/promscope"
+	"citywatch/internal/testenv"
 	"citywatch/store"
 	"citywatch/store/tsdb"
 )
@@ -55,7 +54,7 @@ func TestSlowReaderGivesSlotBack(t *testing.T) {
 	for _, c := range slowReaderCases {
 		t.Run(c.name, func(t *testing.T) {
 			reg := prometheus.NewRegistry()
-			var logs lockedBuffer
+			var logs testenv.Buffer
 			logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			api := c.api(t, Options{MaxConcurrent: 1, WriteTimeout: 200 * time.Millisecond, QueueWait: time.Minute,
 				Registerer: reg, Logger: logger})
@@ -129,24 +128,6 @@ func bigRemoteAnswer() string {
 	}
 	b.WriteString(`]}}`)
 	return b.String()
-}
-
-// lockedBuffer is a bytes.Buffer safe for the server's goroutines to write and the test's to read.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // gathered is the sum of the samples of the metric family name in reg.

@@ -2,18 +2,15 @@ package testenv
 
 import (
 	"bytes"
-	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // InfluxDatabase is the database Influxd creates; InfluxServer.Bucket names it with its default retention
@@ -68,24 +65,10 @@ func Influxd(t testing.TB) *InfluxServer {
 // InfluxQL runs an InfluxQL statement against the test database via POST /query and returns the raw JSON.
 func (s *InfluxServer) InfluxQL(q string) ([]byte, error) {
 	form := url.Values{"q": {q}, "db": {InfluxDatabase}}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/query", strings.NewReader(form.Encode()))
+	body, err := fetch(http.MethodPost, s.URL+"/query", http.Header{"Content-Type": {"application/x-www-form-urlencoded"}},
+		strings.NewReader(form.Encode()))
 	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("influxql %q: %s: %s", q, resp.Status, bytes.TrimSpace(body))
+		return nil, fmt.Errorf("influxql %q: %w", q, err)
 	}
 	var r struct {
 		Results []struct {
@@ -143,25 +126,10 @@ func (s *InfluxServer) Count(measurement, where string) (int64, error) {
 // Flux runs a Flux query via POST /api/v2/query and returns the data rows of the annotated CSV answer as maps
 // from column name to value (annotation rows and empty separator lines are skipped).
 func (s *InfluxServer) Flux(flux string) ([]map[string]string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/api/v2/query", strings.NewReader(flux))
+	body, err := fetch(http.MethodPost, s.URL+"/api/v2/query",
+		http.Header{"Content-Type": {"application/vnd.flux"}, "Accept": {"application/csv"}}, strings.NewReader(flux))
 	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/vnd.flux")
-	req.Header.Set("Accept", "application/csv")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("flux: %s: %s", resp.Status, bytes.TrimSpace(body))
+		return nil, fmt.Errorf("flux: %w", err)
 	}
 	return parseFluxCSV(body)
 }

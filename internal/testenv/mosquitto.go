@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -31,7 +30,7 @@ type MosquittoServer struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
-	log  mosquittoLog
+	log  Buffer
 }
 
 // MosquittoOption changes the generated mosquitto configuration.
@@ -201,21 +200,3 @@ func (s *MosquittoServer) Kill() {
 
 // Log returns everything mosquitto wrote so far, across restarts.
 func (s *MosquittoServer) Log() string { return s.log.String() }
-
-// mosquittoLog is a bytes.Buffer safe for a child process's output and concurrent readers.
-type mosquittoLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *mosquittoLog) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *mosquittoLog) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
@@ -164,23 +165,32 @@ func httpStatus(u string, want int) error {
 
 // getBody GETs u and returns the body of a 200 answer.
 func getBody(u string) ([]byte, error) {
+	return fetch(http.MethodGet, u, nil, nil)
+}
+
+// fetch sends a request with header and body to u, bounded by 30 s, and returns the body of a 200 answer;
+// another status is an error quoting the start of the answer.
+func fetch(method, u string, header http.Header, body io.Reader) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
 		return nil, err
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 	if err != nil {
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s: %.500s", u, resp.Status, body)
+		return nil, fmt.Errorf("%s %s: %s: %.500s", method, u, resp.Status, bytes.TrimSpace(b))
 	}
-	return body, nil
+	return b, nil
 }

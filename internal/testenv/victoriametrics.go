@@ -5,9 +5,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 // VMServer is a VictoriaMetrics single-node child process (victoria-metrics, built by
@@ -25,7 +28,7 @@ type VMServer struct {
 }
 
 // VictoriaMetrics starts victoria-metrics and stops it in t.Cleanup. Queries see samples without the default
-// 30 s latency offset. It fails the test when the server does not become ready, and when the binary is
+// 30 s latency offset and without a result cache. It fails the test when the server does not become ready, and when the binary is
 // missing in CI (skips elsewhere).
 func VictoriaMetrics(t testing.TB) *VMServer {
 	t.Helper()
@@ -35,7 +38,7 @@ func VictoriaMetrics(t testing.TB) *VMServer {
 	v := &VMServer{URL: "http://" + addr, WriteURL: "http://" + addr + "/api/v1/write", Dir: dir}
 	v.childServer = startChild(t, "victoria-metrics", bin, dir, v.URL+"/health",
 		"-httpListenAddr="+addr, "-storageDataPath="+filepath.Join(dir, "data"),
-		"-search.latencyOffset=0s", "-loggerLevel=WARN", "-retentionPeriod=100y")
+		"-search.latencyOffset=0s", "-search.disableCache", "-loggerLevel=WARN", "-retentionPeriod=100y")
 	return v
 }
 
@@ -70,4 +73,49 @@ func (v *VMServer) Export(match string) ([]ExportedSeries, error) {
 		out = append(out, s)
 	}
 	return out, sc.Err()
+}
+
+// ImportText imports Prometheus text exposition lines (timestamps in milliseconds) and waits up to a minute
+// until an instant query finds at least series series in all. It fails the test on error and must be called
+// from the test goroutine.
+func (v *VMServer) ImportText(t testing.TB, text string, series int) {
+	t.Helper()
+	resp, err := http.Post(v.URL+"/api/v1/import/prometheus", "text/plain", strings.NewReader(text))
+	if err != nil {
+		t.Fatalf("victoria-metrics import: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("victoria-metrics import: %s", resp.Status)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		n, err := v.seriesCount()
+		if err == nil && n >= series {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("victoria-metrics finds %d of %d series (%v)", n, series, err)
+		}
+		time.Sleep(50 * time.Millisecond) // polling until the import is indexed
+	}
+}
+
+// seriesCount flushes recently written samples to searchable storage and counts the series an instant query
+// finds.
+func (v *VMServer) seriesCount() (int, error) {
+	if _, err := getBody(v.URL + "/internal/force_flush"); err != nil {
+		return 0, fmt.Errorf("force flush: %w", err)
+	}
+	body, err := getBody(v.URL + "/api/v1/query?" + url.Values{"query": {`{__name__=~".+"}`}}.Encode())
+	if err != nil {
+		return 0, err
+	}
+	var r struct {
+		Data struct{ Result []json.RawMessage }
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return 0, fmt.Errorf("query: %w", err)
+	}
+	return len(r.Data.Result), nil
 }

@@ -82,6 +82,60 @@ func parseClip(b []byte, codec string) (*clip, error) {
 	return c, nil
 }
 
+// Clip is a recorded clip split into access units as a camera sends them, for the tests of the packages
+// that consume a camera's stream.
+type Clip struct {
+	// Codec is CodecH264 or CodecH265.
+	Codec string
+	// VPS (H.265 only), SPS and PPS are the clip's first parameter sets.
+	VPS, SPS, PPS []byte
+	// Width and Height are the picture size the SPS states.
+	Width, Height int
+	// AUs are the access units without delimiters; each keyframe carries its parameter sets in band.
+	AUs [][][]byte
+	// Key tells for each access unit whether it is a random access point.
+	Key []bool
+}
+
+// ParseClip splits an Annex-B stream (such as testdata/clip.h264) into access units at each delimiter and
+// finds its parameter sets. It fails when the clip has no parameter sets or no keyframe.
+func ParseClip(b []byte, codec string) (*Clip, error) {
+	c, err := parseClip(b, codec)
+	if err != nil {
+		return nil, err
+	}
+	random := h264.IsRandomAccess
+	if codec == CodecH265 {
+		random = h265.IsRandomAccess
+	}
+	key := make([]bool, len(c.aus))
+	for i, au := range c.aus {
+		key[i] = random(au)
+	}
+	return &Clip{Codec: c.codec, VPS: c.vps, SPS: c.sps, PPS: c.pps, Width: c.width, Height: c.height, AUs: c.aus,
+		Key: key}, nil
+}
+
+// WithoutParameterSets returns the clip with its parameter sets taken out of the access units (an access unit
+// of nothing else is dropped), as a camera monitor delivers them: apart, in VPS, SPS and PPS.
+func (c *Clip) WithoutParameterSets() *Clip {
+	cl := &clip{codec: c.Codec}
+	out := *c
+	out.AUs, out.Key = nil, nil
+	for i, au := range c.AUs {
+		var nalus [][]byte
+		for _, n := range au {
+			if _, vps, sps, pps := cl.classify(n); !vps && !sps && !pps {
+				nalus = append(nalus, n)
+			}
+		}
+		if len(nalus) > 0 {
+			out.AUs, out.Key = append(out.AUs, nalus), append(out.Key, c.Key[i])
+		}
+	}
+	return &out
+}
+
 func (c *clip) classify(nalu []byte) (aud, vps, sps, pps bool) {
 	if c.codec == CodecH265 {
 		typ := h265.NALUType((nalu[0] >> 1) & 0x3f)

@@ -417,16 +417,26 @@ func (h *handler) authorize(conn *gortsplib.ServerConn, req *base.Request) bool 
 	return conn.VerifyCredentials(req, h.s.cfg.Username, h.s.cfg.Password)
 }
 
+// camera answers a DESCRIBE or SETUP of path: the camera when the request is authorized, the camera exists
+// and admits conn, else the response refusing it (and its error).
+func (h *handler) camera(conn *gortsplib.ServerConn, req *base.Request, path string) (*camera, *base.Response, error) {
+	if !h.authorize(conn, req) {
+		return nil, &base.Response{StatusCode: base.StatusUnauthorized}, liberrors.ErrServerAuth{}
+	}
+	c := h.s.cameraByPath(path)
+	if c == nil {
+		return nil, &base.Response{StatusCode: base.StatusNotFound}, nil
+	}
+	if res, err := c.admit(conn); res != nil {
+		return nil, res, err
+	}
+	return c, nil, nil
+}
+
 // OnDescribe implements gortsplib.ServerHandlerOnDescribe.
 func (h *handler) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
-	if !h.authorize(ctx.Conn, ctx.Request) {
-		return &base.Response{StatusCode: base.StatusUnauthorized}, nil, liberrors.ErrServerAuth{}
-	}
-	c := h.s.cameraByPath(ctx.Path)
+	c, res, err := h.camera(ctx.Conn, ctx.Request, ctx.Path)
 	if c == nil {
-		return &base.Response{StatusCode: base.StatusNotFound}, nil, nil
-	}
-	if res, err := c.admit(ctx.Conn); res != nil {
 		return res, nil, err
 	}
 	return &base.Response{StatusCode: base.StatusOK}, c.stream, nil
@@ -434,14 +444,8 @@ func (h *handler) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.R
 
 // OnSetup implements gortsplib.ServerHandlerOnSetup.
 func (h *handler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
-	if !h.authorize(ctx.Conn, ctx.Request) {
-		return &base.Response{StatusCode: base.StatusUnauthorized}, nil, liberrors.ErrServerAuth{}
-	}
-	c := h.s.cameraByPath(ctx.Path)
+	c, res, err := h.camera(ctx.Conn, ctx.Request, ctx.Path)
 	if c == nil {
-		return &base.Response{StatusCode: base.StatusNotFound}, nil, nil
-	}
-	if res, err := c.admit(ctx.Conn); res != nil {
 		return res, nil, err
 	}
 	c.addSession(ctx.Session)

@@ -1,7 +1,6 @@
 package influx
 
 import (
-	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -88,24 +87,7 @@ func (f *fakeInflux) requestTimes() []time.Time {
 	return append([]time.Time(nil), f.requests...)
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func fakeWriter(t *testing.T, f *fakeInflux, mod func(*Config)) (*Writer, *prometheus.Registry, *syncBuffer) {
+func fakeWriter(t *testing.T, f *fakeInflux, mod func(*Config)) (*Writer, *prometheus.Registry, *testenv.Buffer) {
 	t.Helper()
 	f.t = t
 	srv := httptest.NewServer(f)
@@ -117,7 +99,7 @@ func fakeWriter(t *testing.T, f *fakeInflux, mod func(*Config)) (*Writer, *prome
 		mod(&cfg)
 	}
 	reg := prometheus.NewRegistry()
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	w, err := New(cfg, Deps{Registerer: reg, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	require.NoError(t, err)
 	require.NoError(t, w.Start())
@@ -143,7 +125,7 @@ func TestUnauthorizedKeepsDataAndRecovers(t *testing.T) {
 	require.NoError(t, w.Append(context.Background(), seq("m", 0, 20, 1700000000000)))
 
 	require.Eventually(t, func() bool {
-		return w.Status().State == StateUnauthorized && testutil.ToFloat64(w.m.retries.WithLabelValues("unauthorized")) >= 2
+		return w.Status().State == StateUnauthorized && testutil.ToFloat64(w.m.Retries.WithLabelValues("unauthorized")) >= 2
 	}, eventually, poll)
 	st := w.Status()
 	require.False(t, st.Up)
@@ -184,7 +166,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 	times := f.requestTimes()
 	require.Len(t, times, 2)
 	require.GreaterOrEqual(t, times[1].Sub(times[0]), 900*time.Millisecond, "second attempt must wait for Retry-After")
-	require.Equal(t, 1.0, testutil.ToFloat64(w.m.retries.WithLabelValues("throttled")))
+	require.Equal(t, 1.0, testutil.ToFloat64(w.m.Retries.WithLabelValues("throttled")))
 }
 
 func TestServerErrorsRetriedWithBackoff(t *testing.T) {
@@ -198,7 +180,7 @@ func TestServerErrorsRetriedWithBackoff(t *testing.T) {
 	w, reg, _ := fakeWriter(t, f, nil)
 	require.NoError(t, w.Append(context.Background(), seq("m", 0, 7, 1)))
 	require.Eventually(t, func() bool { return len(f.acceptedLines()) == 7 }, eventually, poll)
-	require.Equal(t, 3.0, testutil.ToFloat64(w.m.retries.WithLabelValues("server")))
+	require.Equal(t, 3.0, testutil.ToFloat64(w.m.Retries.WithLabelValues("server")))
 	waitDrained(t, w, reg)
 	require.Len(t, f.acceptedLines(), 7, "each sample written exactly once")
 }
@@ -211,7 +193,7 @@ func TestNetworkErrorIsUnreachable(t *testing.T) {
 	defer w.Close()
 	require.NoError(t, w.Append(context.Background(), seq("m", 0, 1, 1)))
 	require.Eventually(t, func() bool {
-		return w.Status().State == StateUnreachable && testutil.ToFloat64(w.m.retries.WithLabelValues("network")) >= 2
+		return w.Status().State == StateUnreachable && testutil.ToFloat64(w.m.Retries.WithLabelValues("network")) >= 2
 	}, eventually, poll)
 	require.EqualValues(t, 1, w.Status().QueueSamples)
 }

@@ -137,7 +137,7 @@ func TestWritesArriveWithTagsAndTypes(t *testing.T) {
 	require.NoError(t, w.Append(context.Background(), samples))
 	require.Eventually(t, func() bool { return w.Status().Sent == 2 }, eventually, poll)
 	require.Equal(t, StateOK, w.Status().State)
-	require.Equal(t, 1.0, testutil.ToFloat64(w.m.up))
+	require.Equal(t, 1.0, testutil.ToFloat64(w.m.Up))
 
 	rows, err := influx.Flux(`from(bucket: "` + influx.Bucket + `") |> range(start: -30d) |> filter(fn: (r) => r._measurement == "temperature")`)
 	require.NoError(t, err)
@@ -216,7 +216,7 @@ func TestInfluxDownWhileStreamingLosesNothing(t *testing.T) {
 		st := w.Status()
 		return st.State == StateUnreachable && st.QueueSamples >= 10000
 	}, eventually, poll)
-	require.Equal(t, 0.0, testutil.ToFloat64(w.m.up))
+	require.Equal(t, 0.0, testutil.ToFloat64(w.m.Up))
 	require.Positive(t, gatherValue(t, reg, "citywatch_influx_queue_oldest_age_seconds"))
 	influx.Start()
 	sentAtRestart := w.Status().Sent

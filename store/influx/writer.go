@@ -114,7 +114,7 @@ func New(cfg Config, deps Deps) (*Writer, error) {
 		Now:    deps.Now,
 		NewMetrics: func(f *forward.Forwarder) forward.Metrics {
 			w.m = newMetrics(deps.Registerer, f)
-			return w.m.forward()
+			return w.m.Metrics
 		},
 	})
 	if err != nil {

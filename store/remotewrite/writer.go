@@ -139,7 +139,7 @@ func New(cfg Config, deps Deps) (*Writer, error) {
 		Sleep:  deps.Sleep,
 		NewMetrics: func(f *forward.Forwarder) forward.Metrics {
 			w.m = newMetrics(deps.Registerer, cfg.Name, f)
-			return w.m.forward()
+			return w.m.Metrics
 		},
 	})
 	if err != nil {

@@ -207,10 +207,10 @@ func TestRetriesHonourRetryAfterAndKeepData(t *testing.T) {
 	require.Len(t, rv.requests(), 5)
 	require.EqualValues(t, 0, w.Status().DeadLettered, "retryable answers never dead-letter")
 	for reason, n := range map[string]float64{"server": 2, "throttled": 1, "unauthorized": 1} {
-		require.Equal(t, n, testutil.ToFloat64(w.m.retries.WithLabelValues(reason)), reason)
+		require.Equal(t, n, testutil.ToFloat64(w.m.Retries.WithLabelValues(reason)), reason)
 	}
 	// The receiver records the batch before its answer reaches the writer: wait for the writer to see it.
-	require.Eventually(t, func() bool { return testutil.ToFloat64(w.m.up) == 1 }, 10*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return testutil.ToFloat64(w.m.Up) == 1 }, 10*time.Second, 5*time.Millisecond)
 }
 
 func TestBadRequestIsDeadLetteredNotRetried(t *testing.T) {
@@ -245,7 +245,7 @@ func TestBadRequestIsDeadLetteredNotRetried(t *testing.T) {
 	require.Len(t, lines, 2)
 	require.Regexp(t, `^# \S+ 400 server returned HTTP status 400 Bad Request: refused by test receiver$`, lines[0])
 	require.Equal(t, `bad{device="q\"x",edge="edge-1",site="siteE"} 1.5 42`, lines[1])
-	require.Equal(t, 1.0, testutil.ToFloat64(w.m.deadLettered))
+	require.Equal(t, 1.0, testutil.ToFloat64(w.m.DeadLettered))
 }
 
 func TestTooLargeIsSplit(t *testing.T) {

@@ -1,7 +1,6 @@
 package tsdb
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,17 +8,18 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
 	promtsdb "github.com/prometheus/prometheus/tsdb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"citywatch/internal/testenv"
 	"citywatch/store"
 )
 
@@ -85,24 +85,6 @@ func TestHeadSeriesLimit(t *testing.T) {
 	assert.Equal(t, uint64(3), db.HeadSeries())
 }
 
-// lockedBuffer is a log sink for tests.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // writeRaw writes samples to dir with the Prometheus TSDB itself, as a version without the future check did.
 func writeRaw(t *testing.T, dir string, samples []store.Sample) {
 	t.Helper()
@@ -110,7 +92,13 @@ func writeRaw(t *testing.T, dir string, samples []store.Sample) {
 	opts.OutOfOrderTimeWindow = time.Hour.Milliseconds()
 	pdb, err := promtsdb.Open(dir, nil, nil, opts, nil)
 	require.NoError(t, err)
-	app := pdb.Appender(context.Background())
+	appendRaw(t, pdb.Appender(context.Background()), samples)
+	require.NoError(t, pdb.Close())
+}
+
+// appendRaw appends samples to app and commits them.
+func appendRaw(t *testing.T, app storage.Appender, samples []store.Sample) {
+	t.Helper()
 	for _, s := range samples {
 		lb := labels.NewScratchBuilder(4)
 		lb.Add(labels.MetricName, s.Name)
@@ -122,7 +110,6 @@ func writeRaw(t *testing.T, dir string, samples []store.Sample) {
 		require.NoError(t, err)
 	}
 	require.NoError(t, app.Commit())
-	require.NoError(t, pdb.Close())
 }
 
 // writeRawBlock writes samples as a persisted block in dir, as a compaction of a future-pushed head did.
@@ -131,18 +118,7 @@ func writeRawBlock(t *testing.T, dir string, samples []store.Sample) {
 	w, err := promtsdb.NewBlockWriter(slog.New(slog.DiscardHandler), dir, 1<<50)
 	require.NoError(t, err)
 	defer w.Close()
-	app := w.Appender(context.Background())
-	for _, s := range samples {
-		lb := labels.NewScratchBuilder(4)
-		lb.Add(labels.MetricName, s.Name)
-		for _, l := range s.Labels {
-			lb.Add(l.Name, l.Value)
-		}
-		lb.Sort()
-		_, err := app.Append(0, lb.Labels(), s.T, s.V)
-		require.NoError(t, err)
-	}
-	require.NoError(t, app.Commit())
+	appendRaw(t, w.Appender(context.Background()), samples)
 	_, err = w.Flush(context.Background())
 	require.NoError(t, err)
 }
@@ -191,7 +167,7 @@ func TestOpenRecoversFuturePushedDir(t *testing.T) {
 			}
 
 			setMtimes(t, dir, futureNow.Add(-time.Minute)) // written before the test's now, by the test's clock
-			logs := &lockedBuffer{}
+			logs := &testenv.Buffer{}
 			reg := prometheus.NewRegistry()
 			db := openT(t, Config{Dir: dir}, Deps{Now: fixedClock, Registerer: reg,
 				Logger: slog.New(slog.NewTextHandler(logs, nil))})
@@ -244,7 +220,7 @@ func TestOpenRecoversAlsoWhenTheClockLooksBehind(t *testing.T) {
 	later := base + (24 * time.Hour).Milliseconds()
 	writeRaw(t, dir, message("a", later, 1))
 	setMtimes(t, dir, time.UnixMilli(later))
-	logs := &lockedBuffer{}
+	logs := &testenv.Buffer{}
 	reg := prometheus.NewRegistry()
 	db := openT(t, Config{Dir: dir}, Deps{Now: fixedClock, Registerer: reg, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	assert.Empty(t, readAll(t, db), "the samples after the limit were moved")
@@ -279,7 +255,7 @@ func TestOpenWithAClockBehindAndNothingInTheFutureDoesNotWarn(t *testing.T) {
 	dir := t.TempDir()
 	writeRaw(t, dir, message("a", base-1000, 1))
 	setMtimes(t, dir, futureNow.Add(time.Hour))
-	logs := &lockedBuffer{}
+	logs := &testenv.Buffer{}
 	reg := prometheus.NewRegistry()
 	db := openT(t, Config{Dir: dir}, Deps{Now: fixedClock, Registerer: reg, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	assert.Len(t, readAll(t, db), 5)
