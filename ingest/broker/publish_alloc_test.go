@@ -45,7 +45,9 @@ func (c *countingConn) Close() error                     { return nil }
 func (c *countingConn) SetDeadline(time.Time) error      { return nil }
 func (c *countingConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *countingConn) SetWriteDeadline(time.Time) error { return nil }
-func (c *countingConn) RemoteAddr() net.Addr             { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1} }
+func (c *countingConn) RemoteAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}
+}
 
 // TestPublishPathAllocations: a publish from a network client through mochi's whole publish path and the
 // ingest hook, then (QoS 1) its completion once stored, allocates nothing per message when nobody subscribes.
