@@ -25,6 +25,12 @@ type Mapper interface {
 	Map(topic string, payload []byte, now time.Time) (mapping.Result, error)
 }
 
+// appendMapper is a Mapper that can map into a caller's buffer (*mapping.Mapper), so that the samples of a
+// message do not cost a new slice each: the pipeline keeps one buffer per pending entry (batch.go).
+type appendMapper interface {
+	MapAppend(dst []store.Sample, topic string, payload []byte, now time.Time) (mapping.Result, error)
+}
+
 // Handler takes one message from a source. It returns nil once the message is durably stored or rejected for
 // its content (both final: the source acknowledges it), and an error only when storing failed, in which case the
 // source must not acknowledge the message so that it is delivered again. *Pipeline implements it.
@@ -396,8 +402,16 @@ func (p *Pipeline) prepare(m Message) *pending {
 	if recv.IsZero() {
 		recv = p.now()
 	}
-	res, err := p.mapper.Map(m.Topic, m.Payload, recv)
+	pd := pendings.Get().(*pending)
+	var res mapping.Result
+	var err error
+	if am, ok := p.mapper.(appendMapper); ok {
+		res, err = am.MapAppend(pd.buf, m.Topic, m.Payload, recv)
+	} else {
+		res, err = p.mapper.Map(m.Topic, m.Payload, recv)
+	}
 	if err != nil {
+		pd.release()
 		p.reject(m, p.mapReason(err), err, 1)
 		if res.Device != "" {
 			p.devices.seen(&mapping.Result{Device: res.Device, DeviceLabels: res.DeviceLabels}, recv, true)
@@ -406,7 +420,9 @@ func (p *Pipeline) prepare(m Message) *pending {
 		p.duration.Observe(time.Since(start).Seconds())
 		return nil
 	}
-	pd := pendings.Get().(*pending)
+	if cap(res.Samples) <= maxPooledSamples {
+		pd.buf = res.Samples // reused by the next message of this pending entry, after release
+	}
 	pd.m, pd.recv, pd.start = m, recv, start
 	if len(res.Samples) > 0 {
 		p.pendingSince.CompareAndSwap(0, recv.UnixNano())
