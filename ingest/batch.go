@@ -209,6 +209,9 @@ func (p *Pipeline) commit(batch []*pending, samples []store.Sample) {
 		}
 		return
 	}
+	// Read the clocks once per batch, not per message: the store time for the stall status and the end of
+	// every message's handling for citywatch_ingest_handle_duration_seconds.
+	storedAt, end := p.now(), time.Now()
 	for i, pd := range batch {
 		refused, reason := 0, ""
 		if rej != nil {
@@ -226,7 +229,7 @@ func (p *Pipeline) commit(batch []*pending, samples []store.Sample) {
 		} else if rej != nil && rej.SampleReasons == nil {
 			pd.rejected = true // which samples were refused is unknown: keep no last values
 		}
-		p.finish(pd, stored)
+		p.finish(pd, stored, storedAt, end)
 		pd.complete(nil)
 	}
 }

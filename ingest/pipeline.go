@@ -430,18 +430,27 @@ func (p *Pipeline) prepare(m Message) *pending {
 	}
 	pd.res = res
 	if len(res.Samples) == 0 {
-		p.finish(pd, 0)
+		p.finish(pd, 0, time.Time{}, time.Time{})
 		pd.release()
 		return nil
 	}
 	return pd
 }
 
-// finish registers a message whose samples were stored (stored of them) or refused, and counts it.
-func (p *Pipeline) finish(pd *pending, stored int) {
+// finish registers a message whose samples were stored (stored of them) or refused, and counts it. storedAt
+// (the pipeline's clock) and end (the wall clock) are when its batch was stored, read once per batch; zero
+// reads them here.
+func (p *Pipeline) finish(pd *pending, stored int, storedAt, end time.Time) {
 	if stored > 0 {
-		p.lastStored.Store(max(p.now().UnixNano(), p.lastStored.Load()))
-		p.pendingSince.Store(0)
+		if storedAt.IsZero() {
+			storedAt = p.now()
+		}
+		if ns := storedAt.UnixNano(); ns > p.lastStored.Load() {
+			p.lastStored.Store(ns)
+		}
+		if p.pendingSince.Load() != 0 {
+			p.pendingSince.Store(0)
+		}
 	}
 	res := &pd.res
 	if res.Device != "" {
@@ -456,7 +465,10 @@ func (p *Pipeline) finish(pd *pending, stored int) {
 	if stored > 0 {
 		sm.samples.Add(float64(stored))
 	}
-	p.duration.Observe(time.Since(pd.start).Seconds())
+	if end.IsZero() {
+		end = time.Now()
+	}
+	p.duration.Observe(end.Sub(pd.start).Seconds())
 }
 
 // door stamps arrival-timed samples and refuses, before the store, samples stamped too far ahead or behind the
