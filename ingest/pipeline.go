@@ -405,10 +405,11 @@ func (p *Pipeline) prepare(m Message) *pending {
 	pd := pendings.Get().(*pending)
 	var res mapping.Result
 	var err error
-	if am, ok := p.mapper.(appendMapper); ok {
+	am, pooled := p.mapper.(appendMapper)
+	if pooled {
 		res, err = am.MapAppend(pd.buf, m.Topic, m.Payload, recv)
 	} else {
-		res, err = p.mapper.Map(m.Topic, m.Payload, recv)
+		res, err = p.mapper.Map(m.Topic, m.Payload, recv) // its slice is the mapper's: not ours to reuse
 	}
 	if err != nil {
 		pd.release()
@@ -420,7 +421,7 @@ func (p *Pipeline) prepare(m Message) *pending {
 		p.duration.Observe(time.Since(start).Seconds())
 		return nil
 	}
-	if cap(res.Samples) <= maxPooledSamples {
+	if pooled && cap(res.Samples) <= maxPooledSamples {
 		pd.buf = res.Samples // reused by the next message of this pending entry, after release
 	}
 	pd.m, pd.recv, pd.start = m, recv, start
