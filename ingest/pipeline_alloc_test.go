@@ -35,5 +35,7 @@ func TestHandleAsyncAllocations(t *testing.T) {
 		require.NoError(t, p.Handle(ctx, msg))
 	})
 	require.Zero(t, errs)
-	require.LessOrEqual(t, allocs, 3.0, "allocations per two messages")
+	if !raceEnabled { // sync.Pool drops items at random under the race detector
+		require.LessOrEqual(t, allocs, 3.0, "allocations per two messages")
+	}
 }

@@ -79,7 +79,9 @@ func TestPublishPathAllocations(t *testing.T) {
 		} else {
 			require.Equal(t, int64(1001), conn.writes.Load()-writes, "one PUBACK per QoS 1 publish")
 		}
-		require.LessOrEqual(t, allocs, 1.0, "allocations per QoS %d publish", qos)
+		if !raceEnabled {
+			require.LessOrEqual(t, allocs, 1.0, "allocations per QoS %d publish", qos)
+		}
 	}
 	require.Equal(t, int64(2002), sink.n.Load())
 	var _ *mqtt.Client = cl
