@@ -32,6 +32,7 @@ func main() {
 	series1M := flag.Bool("series-1m", false, "also measure serve at 1,000,000 series (166,667 devices; several minutes, needs ~2 GB)")
 	skipExternal := flag.Bool("skip-external", false, "skip the mosquitto measurements")
 	skipServeRates := flag.Bool("skip-serve-rates", false, "skip the embedded-broker serve rate rows (keep the scale, RSS and query rows)")
+	skipServeScale := flag.Bool("skip-serve-scale", false, "skip the serve scale, RSS and range query rows (keep the rate rows)")
 	skipIngest := flag.Bool("skip-ingest", false, "skip the ingest, memory and query measurements")
 	skipAlerts := flag.Bool("skip-alerts", false, "skip the alerting measurements")
 	skipInflux := flag.Bool("skip-influx", false, "skip the InfluxDB measurements")
@@ -114,6 +115,9 @@ func main() {
 		if *series1M {
 			seriesList = append(seriesList, 1000000)
 		}
+		if *skipServeScale {
+			seriesList = nil
+		}
 		ingestRows(add, *msgs, *extMsgs, *publishers, seriesList, *skipExternal, *skipServeRates)
 	}
 	if !*skipAlerts {
@@ -170,6 +174,9 @@ func ingestRows(add func(row), msgs, extMsgs, publishers int, seriesList []int, 
 	}
 	if !skipExternal {
 		externalServeRows(add, extMsgs, publishers)
+	}
+	if len(seriesList) == 0 {
+		return // -skip-serve-scale
 	}
 	seriesRows(add, seriesList, publishers)
 	q, err := rangeQuery(1000)

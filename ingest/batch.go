@@ -39,15 +39,23 @@ type pending struct {
 	// done is the completion of HandleAsync; without it the result is sent to ch (capacity 1, Handle).
 	done func(error)
 	ch   chan error
+	// buf is the samples buffer the mapper filled for this message (res.Samples, or its array before the door
+	// dropped samples), kept for the next message that takes this entry from the pool.
+	buf []store.Sample
 }
+
+// maxPooledSamples bounds the samples buffer a pooled pending entry keeps: a rare large message's buffer is
+// let go rather than held by the pool.
+const maxPooledSamples = 64
 
 // pendings recycles pending values (and the completion channels of Handle).
 var pendings = sync.Pool{New: func() any { return &pending{ch: make(chan error, 1)} }}
 
 // release returns pd to the pool; it must be complete and its channel drained.
 func (pd *pending) release() {
-	ch := pd.ch
-	*pd = pending{ch: ch}
+	ch, buf := pd.ch, pd.buf
+	clear(buf) // keep no labels or names alive from the pool
+	*pd = pending{ch: ch, buf: buf[:0]}
 	pendings.Put(pd)
 }
 
@@ -201,6 +209,9 @@ func (p *Pipeline) commit(batch []*pending, samples []store.Sample) {
 		}
 		return
 	}
+	// Read the clocks once per batch, not per message: the store time for the stall status and the end of
+	// every message's handling for citywatch_ingest_handle_duration_seconds.
+	storedAt, end := p.now(), time.Now()
 	for i, pd := range batch {
 		refused, reason := 0, ""
 		if rej != nil {
@@ -218,7 +229,7 @@ func (p *Pipeline) commit(batch []*pending, samples []store.Sample) {
 		} else if rej != nil && rej.SampleReasons == nil {
 			pd.rejected = true // which samples were refused is unknown: keep no last values
 		}
-		p.finish(pd, stored)
+		p.finish(pd, stored, storedAt, end)
 		pd.complete(nil)
 	}
 }

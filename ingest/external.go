@@ -142,7 +142,7 @@ type External struct {
 	// slots holds one token per message received and not finished: MaxInflight bounds them even while the
 	// workers do not wait for their messages' commits.
 	slots chan struct{}
-	// retryQ holds messages whose asynchronous store failed, for the retry worker (capacity MaxInflight: it
+	// retryQ holds messages whose asynchronous store failed, for the retry worker (capacity 2×MaxInflight: it
 	// never blocks the pipeline's commit goroutine that completes them).
 	retryQ chan item
 	idle   chan struct{} // signalled when pending drops to 0 while stopping
@@ -269,7 +269,10 @@ func NewExternal(cfg ExternalConfig, h Handler, deps ExternalDeps) (*External, e
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.async, _ = h.(AsyncHandler)
 	e.slots = make(chan struct{}, cfg.MaxInflight)
-	e.retryQ = make(chan item, cfg.MaxInflight)
+	// MaxInflight for messages that hold a token (QoS 1/2: never full for them), as much again for QoS 0
+	// messages, which give theirs back once queued, plus one per worker for QoS 0 completions racing the
+	// length check in process.
+	e.retryQ = make(chan item, 2*cfg.MaxInflight+cfg.Workers)
 	perQueue := max(1, cfg.MaxInflight/cfg.Workers-1) // the worker holds one more
 	for range cfg.Workers {
 		e.queues = append(e.queues, make(chan item, perQueue))
@@ -735,14 +738,32 @@ func (e *External) process(it item) {
 		return
 	}
 	m := Message{Topic: it.msg.Topic(), Payload: it.msg.Payload(), Received: it.received, Source: e.cfg.Name}
+	// A QoS 0 message has nothing to acknowledge: once the pipeline queued it (its queue is bounded, and
+	// HandleAsync waits while it is full), it gives its token back, so that reading from the broker does not
+	// stop after MaxInflight messages per commit. QoS 0 never waits on an ack path.
+	early := it.slot && it.msg.Qos() == 0
+	if early {
+		it.slot = false
+	}
+	defer func() {
+		if early {
+			<-e.slots
+		}
+	}()
 	e.async.HandleAsync(e.ctx, m, func(err error) {
 		if err == nil {
 			e.acked(it)
 			return
 		}
+		if !it.slot && len(e.retryQ) >= e.cfg.MaxInflight {
+			// A QoS 0 message beyond its share of the retry queue (every commit is failing): dropped and
+			// counted, so the queue keeps room for every message that holds a token.
+			e.drop(it, "retry queue full")
+			return
+		}
 		select {
 		case e.retryQ <- it:
-		default: // cannot happen: retryQ holds MaxInflight, as many as messages held
+		default: // cannot happen (see the capacity of retryQ)
 			e.drop(it, "retry queue full")
 		}
 	})

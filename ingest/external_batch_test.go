@@ -80,3 +80,30 @@ func TestExternalSharesCommits(t *testing.T) {
 	release()
 	require.Eventually(t, func() bool { return app.total() == n }, 10*time.Second, 5*time.Millisecond)
 }
+
+// TestExternalQoS0DoesNotWaitForCommits: a QoS 0 message has nothing to acknowledge, so once the pipeline has
+// queued it, it no longer holds one of the source's MaxInflight tokens; the pipeline's own queue (QueueSize)
+// bounds it from there. It held its token until its batch was committed, so reading from the broker stopped
+// after MaxInflight messages per commit, and external QoS 0 ingest ran at a fifth of a bare subscriber's rate.
+func TestExternalQoS0DoesNotWaitForCommits(t *testing.T) {
+	mosq := testenv.Mosquitto(t)
+	app := &firstBlocksAppender{open: make(chan struct{})}
+	p, err := NewPipeline(PipelineConfig{}, PipelineDeps{Mapper: fakeMapper{}, Appender: app})
+	require.NoError(t, err)
+	cfg := testExternalConfig(mosq.URL, "t-qos0", "city/#")
+	cfg.QoS, cfg.MaxInflight = 0, 8
+	startExternal(t, cfg, p, prometheus.NewRegistry())
+	var once sync.Once
+	release := func() { once.Do(func() { close(app.open) }) }
+	t.Cleanup(release) // before the source's Close, which drains
+	pub := publisher(t, mosq.URL)
+	const n = 200
+	for i := range n {
+		pub(fmt.Sprintf("city/d1/s1/dev%d", i), "x=1")
+	}
+	queued := func() int { return len(p.batcher.q) + app.first() }
+	require.Eventually(t, func() bool { return queued() == n }, 10*time.Second, 5*time.Millisecond,
+		"messages in the blocked commit or queued for the next: %d of %d (MaxInflight %d)", queued(), n, cfg.MaxInflight)
+	release()
+	require.Eventually(t, func() bool { return app.total() == n }, 10*time.Second, 5*time.Millisecond)
+}

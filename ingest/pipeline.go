@@ -25,6 +25,12 @@ type Mapper interface {
 	Map(topic string, payload []byte, now time.Time) (mapping.Result, error)
 }
 
+// appendMapper is a Mapper that can map into a caller's buffer (*mapping.Mapper), so that the samples of a
+// message do not cost a new slice each: the pipeline keeps one buffer per pending entry (batch.go).
+type appendMapper interface {
+	MapAppend(dst []store.Sample, topic string, payload []byte, now time.Time) (mapping.Result, error)
+}
+
 // Handler takes one message from a source. It returns nil once the message is durably stored or rejected for
 // its content (both final: the source acknowledges it), and an error only when storing failed, in which case the
 // source must not acknowledge the message so that it is delivered again. *Pipeline implements it.
@@ -396,8 +402,17 @@ func (p *Pipeline) prepare(m Message) *pending {
 	if recv.IsZero() {
 		recv = p.now()
 	}
-	res, err := p.mapper.Map(m.Topic, m.Payload, recv)
+	pd := pendings.Get().(*pending)
+	var res mapping.Result
+	var err error
+	am, pooled := p.mapper.(appendMapper)
+	if pooled {
+		res, err = am.MapAppend(pd.buf, m.Topic, m.Payload, recv)
+	} else {
+		res, err = p.mapper.Map(m.Topic, m.Payload, recv) // its slice is the mapper's: not ours to reuse
+	}
 	if err != nil {
+		pd.release()
 		p.reject(m, p.mapReason(err), err, 1)
 		if res.Device != "" {
 			p.devices.seen(&mapping.Result{Device: res.Device, DeviceLabels: res.DeviceLabels}, recv, true)
@@ -406,7 +421,9 @@ func (p *Pipeline) prepare(m Message) *pending {
 		p.duration.Observe(time.Since(start).Seconds())
 		return nil
 	}
-	pd := pendings.Get().(*pending)
+	if pooled && cap(res.Samples) <= maxPooledSamples {
+		pd.buf = res.Samples // reused by the next message of this pending entry, after release
+	}
 	pd.m, pd.recv, pd.start = m, recv, start
 	if len(res.Samples) > 0 {
 		p.pendingSince.CompareAndSwap(0, recv.UnixNano())
@@ -414,18 +431,27 @@ func (p *Pipeline) prepare(m Message) *pending {
 	}
 	pd.res = res
 	if len(res.Samples) == 0 {
-		p.finish(pd, 0)
+		p.finish(pd, 0, time.Time{}, time.Time{})
 		pd.release()
 		return nil
 	}
 	return pd
 }
 
-// finish registers a message whose samples were stored (stored of them) or refused, and counts it.
-func (p *Pipeline) finish(pd *pending, stored int) {
+// finish registers a message whose samples were stored (stored of them) or refused, and counts it. storedAt
+// (the pipeline's clock) and end (the wall clock) are when its batch was stored, read once per batch; zero
+// reads them here.
+func (p *Pipeline) finish(pd *pending, stored int, storedAt, end time.Time) {
 	if stored > 0 {
-		p.lastStored.Store(max(p.now().UnixNano(), p.lastStored.Load()))
-		p.pendingSince.Store(0)
+		if storedAt.IsZero() {
+			storedAt = p.now()
+		}
+		if ns := storedAt.UnixNano(); ns > p.lastStored.Load() {
+			p.lastStored.Store(ns)
+		}
+		if p.pendingSince.Load() != 0 {
+			p.pendingSince.Store(0)
+		}
 	}
 	res := &pd.res
 	if res.Device != "" {
@@ -440,7 +466,10 @@ func (p *Pipeline) finish(pd *pending, stored int) {
 	if stored > 0 {
 		sm.samples.Add(float64(stored))
 	}
-	p.duration.Observe(time.Since(pd.start).Seconds())
+	if end.IsZero() {
+		end = time.Now()
+	}
+	p.duration.Observe(end.Sub(pd.start).Seconds())
 }
 
 // door stamps arrival-timed samples and refuses, before the store, samples stamped too far ahead or behind the

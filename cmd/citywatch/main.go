@@ -25,8 +25,9 @@ Usage:
   citywatch demo [--data DIR] [--http ADDR] [--mqtt ADDR] [--rtsp ADDR] [--verbose]
       Everything on embedded defaults plus simulated sensors; prints the dashboard URL and login
       once it is up, and logs to citywatch.log in the data dir (--verbose: to the console).
-  citywatch serve --config FILE
-      The platform as configured. SIGHUP reloads the configuration.
+  citywatch serve --config FILE [--pprof 127.0.0.1:PORT]
+      The platform as configured. SIGHUP reloads the configuration. --pprof serves Go's profiling
+      endpoints on a loopback address (off by default).
   citywatch check --config FILE [--print]
       Validate a configuration file and what serve loads with it (rule files, their references to
       cameras and zones, receiver templates); errors are listed as file:line: message. --print shows
@@ -114,6 +115,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := newFlags("serve", stderr)
 	path := fs.String("config", "", "configuration `file` (YAML)")
+	pprofAddr := fs.String("pprof", "", "serve Go profiling endpoints (/debug/pprof/) on this loopback `address`, such as 127.0.0.1:6060; off when empty")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -123,6 +125,13 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg, err := config.Load(*path)
 	if err != nil {
 		return err
+	}
+	if *pprofAddr != "" {
+		_, stopPprof, err := startPprof(*pprofAddr, stderr)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
 	}
 	logger := app.NewLogger(stderr, cfg.Log.Level, cfg.Log.Format)
 	// SIGHUP is caught from here on: one that arrives while the TSDB replays its WAL waits instead of killing.

@@ -133,7 +133,7 @@ func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 		if err := h.sink.Handle(h.ctx, msg); err != nil {
 			return h.failed(cl, pk, err)
 		}
-		return pk, nil
+		return h.unrouted(pk), nil
 	}
 	q := getAsyncPublish()
 	q.h, q.cl = h, cl
@@ -141,7 +141,7 @@ func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 		// Routed at once; only a failure needs the topic (the packet itself is not kept).
 		q.topic = pk.TopicName
 		h.async.HandleAsync(h.ctx, msg, q.qos0Done)
-		return pk, nil
+		return h.unrouted(pk), nil
 	}
 	// Completed at once (a message rejected for its content, or nothing to store): answer in place, as the
 	// synchronous path does, instead of giving it back to mochi from inside its own OnPublish.
@@ -155,7 +155,33 @@ func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 		}
 		return pk, nil
 	}
-	return pk, packets.ErrRejectPacket // for now; stored() gives it back
+	return held(pk), nil // for now; stored() acknowledges it or gives it back
+}
+
+// routes reports whether mochi must route pk after it was stored: someone subscribes (a network client; the
+// broker makes no inline subscriptions of its own), or it is retained. Sensors publish and nobody subscribes
+// in most deployments, and mochi's routing costs a subscriber lookup (four maps) per message even then.
+// A subscription made while a message is on its way may or may not get it, as with any broker.
+func (h *ingestHook) routes(pk *packets.Packet) bool {
+	return h.srv == nil || pk.FixedHeader.Retain || atomic.LoadInt64(&h.srv.Info.Subscriptions) > 0
+}
+
+// unrouted returns pk marked so that mochi skips routing it when nobody can receive it (routes).
+func (h *ingestHook) unrouted(pk packets.Packet) packets.Packet {
+	if !h.routes(&pk) {
+		pk.Ignore = true // mochi's publishToSubscribers returns at once; nothing else reads it for QoS 0
+	}
+	return pk
+}
+
+// held returns what mochi gets back from OnPublish for a QoS 1/2 publish held until it is stored: a packet
+// mochi neither acknowledges, retains nor routes (QoS 0, not retained, ignored). Returning
+// packets.ErrRejectPacket would do the same, but mochi's hook runner then logs the rejection at debug level,
+// which boxes the whole packet (about 1.7 KB) into an interface for every publish, whether or not debug
+// logging is on.
+func held(pk packets.Packet) packets.Packet {
+	pk.FixedHeader.Qos, pk.FixedHeader.Retain, pk.Ignore = 0, false, true
+	return pk
 }
 
 // asyncPublish is a publish handed to the AsyncSink, until its completion. It is pooled, with its completion
@@ -222,6 +248,13 @@ func (h *ingestHook) stored(cl *mqtt.Client, pk *packets.Packet, err error) {
 	h.flow.wait(h.done)
 	if cl.Closed() {
 		return // stored but not acknowledged: the publisher redelivers it with its session (at least once)
+	}
+	if pk.FixedHeader.Qos == 1 && !h.routes(pk) {
+		// Nothing to route: acknowledge it here rather than run mochi's whole publish path again on the
+		// commit goroutine (ACL check, inflight bookkeeping, a subscriber lookup) for one PUBACK. An error
+		// means the client is gone: it redelivers with its session.
+		_ = cl.WritePacket(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: pk.PacketID})
+		return
 	}
 	pk.Ignore = true
 	// An error means the client is gone: it was not acknowledged and redelivers with its session.

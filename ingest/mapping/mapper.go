@@ -64,6 +64,13 @@ func reject(reason string, format string, args ...any) *RejectError {
 // The Result shares no memory with payload. Samples of one record share one Labels slice (with len == cap,
 // so appending to it copies); callers must not modify labels in place.
 func (m *Mapper) Map(topic string, payload []byte, now time.Time) (Result, error) {
+	return m.MapAppend(nil, topic, payload, now)
+}
+
+// MapAppend is Map with the samples appended to dst[:0], so that a caller that maps message after message can
+// reuse one buffer instead of allocating a slice per message. Result.Samples then shares dst's array when it
+// is large enough; the caller must not reuse dst while it uses the Result.
+func (m *Mapper) MapAppend(dst []store.Sample, topic string, payload []byte, now time.Time) (Result, error) {
 	if len(payload) > m.maxPayload {
 		return Result{}, reject(ReasonTooLarge, "payload of %d bytes exceeds the limit of %d", len(payload), m.maxPayload)
 	}
@@ -92,7 +99,7 @@ func (m *Mapper) Map(topic string, payload []byte, now time.Time) (Result, error
 	t := topicLevels{topic: topic, caps: caps, ascii: ascii}
 	sc := m.pool.Get().(*scratch)
 	defer m.pool.Put(sc)
-	res, err := m.decode(sc, r, &t, ms, payload, now)
+	res, err := m.decode(sc, r, &t, ms, payload, now, dst)
 	if err != nil {
 		// The topic named a device: say which, so the rejection counts against it in the device registry.
 		var dev Result
@@ -107,7 +114,7 @@ func (m *Mapper) Map(topic string, payload []byte, now time.Time) (Result, error
 }
 
 // decode maps the payload of a message whose topic matched rule r.
-func (m *Mapper) decode(sc *scratch, r *rule, t *topicLevels, ms span, payload []byte, now time.Time) (Result, error) {
+func (m *Mapper) decode(sc *scratch, r *rule, t *topicLevels, ms span, payload []byte, now time.Time, dst []store.Sample) (Result, error) {
 	if blank(payload) {
 		return Result{}, reject(ReasonNoFields, "empty payload on topic %.200q", t.topic)
 	}
@@ -130,7 +137,7 @@ func (m *Mapper) decode(sc *scratch, r *rule, t *topicLevels, ms span, payload [
 	if format == decode.FormatNumber && base == "" {
 		return Result{}, reject(ReasonBadName, "plain number on topic %.200q, but rule %q names no metric", t.topic, r.name)
 	}
-	return sc.build(r, t, base, recs, now, m.maxFields)
+	return sc.build(r, t, base, recs, now, m.maxFields, dst)
 }
 
 func blank(p []byte) bool {
@@ -186,7 +193,7 @@ func (t *topicLevels) capture(i int) string {
 	return labelValue(v)
 }
 
-func (sc *scratch) build(r *rule, topic *topicLevels, base string, recs []decode.Record, now time.Time, maxFields int) (Result, error) {
+func (sc *scratch) build(r *rule, topic *topicLevels, base string, recs []decode.Record, now time.Time, maxFields int, dst []store.Sample) (Result, error) {
 	total := 0
 	for i := range recs {
 		total += len(recs[i].Fields)
@@ -198,7 +205,7 @@ func (sc *scratch) build(r *rule, topic *topicLevels, base string, recs []decode
 		return Result{}, reject(ReasonTooManyFields, "%d fields, more than the limit of %d per message", total, maxFields)
 	}
 	var res Result
-	res.Samples = make([]store.Sample, 0, total)
+	res.Samples = slices.Grow(dst[:0], total)
 	res.ArrivalTime = true
 	nowMs := now.UnixMilli()
 	var labels []store.Label
