@@ -184,7 +184,10 @@ func ingestRows(add func(row), msgs, extMsgs, publishers int, seriesList []int, 
 		failed(add, "range query", err)
 		return
 	}
-	add(row{"range query, 1 h × 1,000 series at 1 s resolution, step 15 s", q.Round(time.Millisecond).String(), "", "", "≤200 ms"})
+	// The goal (a one-site 1 h range query at 1M series ≤ 200 ms) is the scale rows' query through serve; this
+	// row is the engine alone on a small embedded TSDB.
+	add(row{"range query in process, 1 h × 1,000 series (20 sites) at 1 s resolution, step 15 s, embedded TSDB of those series alone",
+		q.Round(time.Millisecond).String(), "", "", "none (the goal is the one-site row through serve)"})
 }
 
 // argsString is the command-line flags of this run, for the table's header.

@@ -653,58 +653,6 @@ func externalServeRows(add func(row), msgs, procs int) {
 	}
 }
 
-// seriesRows measures `citywatch serve` at a number of series (devices × 6 fields): the steady ingest rate
-// once every series exists, against the same at 1,000 series, and the process's resident memory per series.
-func seriesRows(add func(row), seriesList []int, procs int) {
-	const fields = 6
-	steady := func(series int) (perSec float64, rss, idle int64, err error) {
-		devices := max(series/fields, 1)
-		s, err := startServe(fmt.Sprintf(embeddedServeConfig, "%[1]s", "%[2]s", "%[3]s", max(devices, 100000)))
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		defer s.stop()
-		if idle, err = s.rss(); err != nil {
-			return 0, 0, 0, err
-		}
-		count := serveCount(s, "embedded")
-		// Create every series: one message per device.
-		if _, err := timedDelivery(count, s.mqtt, devices/procs*procs+procs, procs, devices, fields, 1); err != nil {
-			return 0, 0, 0, err
-		}
-		// Steady: every device again, at least 200,000 messages.
-		n := max(200000, devices)
-		if perSec, err = timedDelivery(count, s.mqtt, n, procs, devices, fields, 1); err != nil {
-			return 0, 0, 0, err
-		}
-		head, err := s.metric("citywatch_tsdb_head_series", "")
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		if int(head) < devices*fields {
-			return 0, 0, 0, fmt.Errorf("head has %.0f series, want ≥ %d", head, devices*fields)
-		}
-		rss, err = s.rss()
-		return perSec, rss, idle, err
-	}
-	baseRate, _, _, err := steady(1000)
-	if err != nil {
-		failed(add, "steady ingest at 1,000 series", err)
-		return
-	}
-	for _, series := range seriesList {
-		perSec, rss, idle, err := steady(series)
-		what := fmt.Sprintf("`citywatch serve` at %d active series (%d devices × 6 fields, QoS 1, %d publisher processes)", series, series/fields, procs)
-		if err != nil {
-			failed(add, what, err)
-			continue
-		}
-		add(row{what + ": steady ingest rate", rate(perSec), rate(baseRate) + " (same at 1,000 series)", ratio(perSec, baseRate), "≥0.8× at 1M series"})
-		add(row{what + ": process RSS per series", fmt.Sprintf("%.2f KiB (RSS %.0f MiB)", float64(rss)/float64(series)/1024, float64(rss)/(1<<20)),
-			fmt.Sprintf("idle serve %.0f MiB; (RSS − idle)/series %.2f KiB", float64(idle)/(1<<20), float64(rss-idle)/float64(series)/1024), "", "≤1.5 KiB"})
-	}
-}
-
 // loadAverage is /proc/loadavg's first three fields.
 func loadAverage() string {
 	b, err := os.ReadFile("/proc/loadavg")

@@ -53,8 +53,9 @@ type PipelineConfig struct {
 	// MaxMetricsPerDevice bounds the last values kept per device: the first metric names seen are kept, later
 	// new names are not tracked (their samples are stored as usual). It defaults to 64.
 	MaxMetricsPerDevice int
-	// DeviceExportInterval is how often Run appends device_last_seen_seconds for every known device. It
-	// defaults to 5s.
+	// DeviceExportInterval is how often Run appends device_last_seen_seconds for every known device. A registry
+	// of more than 25,000 devices (at 5s) exports every few intervals instead, so that the export writes at most
+	// 5,000 samples per second, and at least once a minute. It defaults to 5s.
 	DeviceExportInterval time.Duration
 	// MaxFutureSkew is how far ahead of the receive time a sample may be stamped (device clocks run fast);
 	// later ones are rejected with reason ts_future before the store, so no device can move the store's time
@@ -568,12 +569,17 @@ func (p *Pipeline) DeviceSamples(now time.Time) []store.Sample { return p.device
 func (p *Pipeline) Run(ctx context.Context) error {
 	t := time.NewTicker(p.cfg.DeviceExportInterval)
 	defer t.Stop()
+	ticks := 0
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			p.exportDevices(ctx)
+			// A large registry exports every few ticks, so that its samples per second stay bounded (exportTicks).
+			if ticks++; ticks >= p.devices.exportTicks(p.cfg.DeviceExportInterval) {
+				ticks = 0
+				p.exportDevices(ctx)
+			}
 			if p.onStatus != nil {
 				p.onStatus(p.Status())
 			}

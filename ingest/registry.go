@@ -3,6 +3,7 @@ package ingest
 import (
 	"hash/maphash"
 	"log/slog"
+	"math"
 	"runtime"
 	"slices"
 	"strings"
@@ -492,6 +493,28 @@ func (r *registry) list() []Device {
 	}
 	slices.SortFunc(out, func(a, b Device) int { return strings.Compare(a.ID, b.ID) })
 	return out
+}
+
+// maxDeviceExportRate bounds the device_last_seen_seconds samples a large registry exports per second, and
+// maxDeviceExportEvery the time between two exports. At a million series (166,667 devices) an export every 5 s
+// wrote 33,000 samples a second, more than the sensors' own samples: 31 % of serve's CPU, and most of the
+// write-ahead log that a restart replays. The value then moves in steps of up to 35 s instead of 5 s, well within
+// the 5 min a query looks back for a sample.
+const (
+	maxDeviceExportRate  = 5000
+	maxDeviceExportEvery = time.Minute
+)
+
+// exportTicks returns after how many ticks of every the registry is exported: 1 up to maxDeviceExportRate ×
+// every devices, more for a larger registry, at most maxDeviceExportEvery / every.
+func (r *registry) exportTicks(every time.Duration) int {
+	return deviceExportTicks(r.len(), every)
+}
+
+func deviceExportTicks(devices int, every time.Duration) int {
+	perTick := maxDeviceExportRate * every.Seconds()
+	ticks := int(math.Ceil(float64(devices) / perTick))
+	return min(max(ticks, 1), max(int(maxDeviceExportEvery/every), 1))
 }
 
 // samples returns device_last_seen_seconds for every device at now. The label slices are shared with the

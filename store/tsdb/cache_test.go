@@ -3,6 +3,7 @@ package tsdb
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/stretchr/testify/require"
@@ -67,4 +68,37 @@ func TestSeriesCacheUnsortedSpelling(t *testing.T) {
 	}
 	require.LessOrEqual(t, entries, 2, "one entry per spelling at most")
 	require.Equal(t, uint64(1), db.db.Head().NumSeries())
+}
+
+// TestSeriesCachePromotionMoves: after the cache's generation turns over, a series appended again moves its
+// entry to the current generation instead of copying it (a copy held every active series twice for an hour
+// after each rotation), and a chain of colliding entries stays intact.
+func TestSeriesCachePromotionMoves(t *testing.T) {
+	var sh shard
+	sh.init(time.Unix(0, 0))
+	a := newSeriesEntry(labels.FromStrings("__name__", "x", "a", "1"))
+	b := newSeriesEntry(labels.FromStrings("__name__", "x", "a", "2"))
+	c := newSeriesEntry(labels.FromStrings("__name__", "x", "a", "3"))
+	for _, e := range []*seriesEntry{a, b, c} {
+		sh.insert(7, e) // one hash for all three: a chain c → b → a
+	}
+	sh.maybeRotate(time.Unix(0, 0).Add(cacheGeneration))
+	smp := func(v string) *store.Sample { return &store.Sample{Name: "x", Labels: []store.Label{lb("a", v)}} }
+
+	allocs := testing.AllocsPerRun(1, func() {
+		require.Same(t, b, sh.lookup(7, smp("2")), "the middle of the chain")
+	})
+	require.Zero(t, allocs, "promotion allocates nothing")
+	require.Same(t, a, sh.lookup(7, smp("1")), "the end of the chain")
+	require.Same(t, c, sh.lookup(7, smp("3")), "the head of the chain")
+	require.Nil(t, sh.prev[7], "nothing is left behind in the previous generation")
+	for _, v := range []string{"1", "2", "3"} {
+		e := sh.lookup(7, smp(v))
+		require.NotNil(t, e, v)
+		n := 0
+		for x := sh.cur[7]; x != nil; x = x.next {
+			n++
+		}
+		require.Equal(t, 3, n, "each series once in the current generation")
+	}
 }

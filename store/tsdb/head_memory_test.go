@@ -1,0 +1,56 @@
+package tsdb
+
+import (
+	"context"
+	"runtime"
+	"strconv"
+	"testing"
+
+	"citywatch/store"
+)
+
+// headMemorySeries is how many series TestHeadMemoryPerSeries creates: enough that fixed costs (stripes,
+// pools) are a few bytes per series.
+const headMemorySeries = 30_000
+
+// maxHeadBytesPerSeries bounds the Go heap one series costs in the DB (the TSDB head and the series cache) with
+// one sample. Measured 778 bytes with isolation on, 714 without (a transaction ring per series); the bound sits
+// between, so that a change which adds a pointer-sized field per series elsewhere shows here too.
+const maxHeadBytesPerSeries = 745
+
+// TestHeadMemoryPerSeries: a series in the head costs at most maxHeadBytesPerSeries of Go heap, the figure
+// behind the 1.5 KiB of process memory per series at a million series (docs/benchmarks.md).
+func TestHeadMemoryPerSeries(t *testing.T) {
+	db := openT(t, Config{}, Deps{})
+	fields := []string{"temperature", "humidity", "co2", "pm25", "battery", "rssi"}
+	devices := headMemorySeries / len(fields)
+	msgs := make([][]store.Sample, devices)
+	for d := range msgs {
+		ls := []store.Label{{Name: "device", Value: "dev" + strconv.Itoa(d)}, {Name: "district", Value: "d" + strconv.Itoa(d%10)},
+			{Name: "site", Value: "site" + strconv.Itoa(d%50)}}
+		for _, f := range fields {
+			msgs[d] = append(msgs[d], store.Sample{Name: f, Labels: ls, T: base, V: 20})
+		}
+	}
+	before := heapAlloc()
+	for _, m := range msgs {
+		if err := db.Append(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs = nil // the samples' label strings are the caller's, not the DB's
+	perSeries := float64(heapAlloc()-before) / headMemorySeries
+	runtime.KeepAlive(db)
+	t.Logf("%.0f bytes of Go heap per series", perSeries)
+	if perSeries > maxHeadBytesPerSeries {
+		t.Errorf("a head series costs %.0f bytes of Go heap, want ≤ %d", perSeries, maxHeadBytesPerSeries)
+	}
+}
+
+func heapAlloc() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
