@@ -72,7 +72,7 @@ func TestPlanRooms(t *testing.T) {
 		require.NoError(t, err)
 	}
 	round := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
-	checkIn("102", now.Add(-time.Minute))   // after the round: nothing due
+	checkIn("102", now.Add(-time.Minute))  // after the round: nothing due
 	checkIn("103", now.Add(-48*time.Hour)) // missed it
 	checkIn("104", now.Add(-48*time.Hour))
 	e.wearable(t, "q1", "w104", MetricBodyTemperature, round.Add(-time.Minute), round.Add(time.Minute), 38.7)
