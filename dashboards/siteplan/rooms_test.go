@@ -87,6 +87,15 @@ func TestPlanRooms(t *testing.T) {
 	pl := plan(viewerA)
 	assert.Empty(t, pl.Rooms)
 	assert.Len(t, pl.UnplacedRooms, 2)
+	// Another site's plan, rooms and occupants are as unknown as a missing site.
+	for _, c := range []struct {
+		who  auth.Principal
+		path string
+	}{{nurseA, "/api/plans/site-b"}, {viewerA, "/api/plans/site-b"}, {operatorB, "/api/plans/site-a"}} {
+		w := e.do(c.who, "GET", c.path, nil, "")
+		assert.Equal(t, 404, w.Code, "%s %s", c.who.Name, c.path)
+		assert.NotContains(t, w.Body.String(), "Q-", "%s %s", c.who.Name, c.path)
+	}
 
 	require.Equal(t, 200, e.do(nurseA, "PUT", "/api/plans/site-a/markers/room/1", []byte(`{"x":0.25,"y":0.5}`), "application/json").Code)
 	require.Equal(t, 200, e.do(admin, "PUT", "/api/plans/site-a/markers/room/1", []byte(`{"x":0.3,"y":0.6}`), "application/json").Code)
