@@ -49,7 +49,7 @@ function renderWard(root, site, ctx) {
     el("nav", { class: "crumbs", "aria-label": t("ward.breadcrumb") }, el("a", { href: "#/ward" }, t("ward.title")), " › ", site),
     el("h1", {}, t("ward.title_site", { site })),
     el("p", {}, el("a", { href: `${base}/report?format=html`, target: "_blank", rel: "noopener" }, t("ward.report_html")), " · ",
-      el("a", { href: `${base}/report?format=csv` }, t("ward.report_csv")), " · ", el("a", { href: `${base}/fhir` }, t("ward.fhir"))),
+      el("a", { href: `${base}/report?format=csv` }, t("ward.report_csv")), " · ", el("a", { href: `${base}/report?format=pdf` }, t("ward.report_pdf")), " · ", el("a", { href: `${base}/fhir` }, t("ward.fhir"))),
     status, roundsBox, el("h2", {}, t("ward.rooms")), roomsBox, formsBox);
   let stopped = false;
 
