@@ -2,8 +2,11 @@ package app
 
 import (
 	"context"
+	"errors"
 	"sync"
 
+	"citywatch/alerts"
+	"citywatch/alerts/notify"
 	"citywatch/cameras"
 	"citywatch/cameras/analyze"
 	"citywatch/cameras/privacymask"
@@ -60,7 +63,9 @@ func retentionConfig(p config.PrivacyConfig) retention.Config {
 // occupancies whose status is not active and whose status time is before t, each with its site, id, case id,
 // personal name and contact (as Names), the camera bound to its room, and its start and status time (End);
 // Purge deletes the personal fields and manual readings of that one occupancy (sites have their own periods)
-// and pseudonymises the ward events naming it. buildWard calls it.
+// and pseudonymises the ward events naming it. buildWard calls it. The alert history and the notification
+// outbox rows naming the occupant (a fever alert carries room and case id) are pseudonymised through
+// alertHistory.
 func (a *App) buildRetention(occ retention.Occupants) error {
 	if occ == nil {
 		return nil
@@ -72,9 +77,28 @@ func (a *App) buildRetention(occ retention.Occupants) error {
 	if a.audit != nil {
 		deps.Audit = a.audit
 	}
+	if a.alerts != nil {
+		deps.Alerts = alertHistory{a.alerts, a.outbox}
+	}
 	var err error
 	a.retention, err = retention.New(retentionConfig(a.cfg.Privacy), deps)
 	return err
+}
+
+// alertHistory is retention's view of the alerts (retention.Alerts): the manager's history of settled alerts,
+// then the outbox rows of those alerts (their fingerprints follow) and of any other alert naming the occupant.
+type alertHistory struct {
+	m *alerts.Manager
+	o *notify.Outbox
+}
+
+func (h alertHistory) Pseudonymise(ctx context.Context, site string, subjects []string, pseudo string) (int64, error) {
+	n, fps, errA := h.m.Pseudonymise(ctx, site, subjects, pseudo)
+	if h.o == nil {
+		return n, errA
+	}
+	k, errO := h.o.Pseudonymise(ctx, site, subjects, pseudo, fps)
+	return n + k, errors.Join(errA, errO)
 }
 
 // runRetention runs retention by purpose until ctx ends; wg waits for it.

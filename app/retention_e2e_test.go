@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,6 +35,11 @@ import (
 // Nothing personal is left: no name or contact in any file under the data directory (citywatch.db and its
 // -wal included), no clip file of the room's camera, no audit record naming the case id, name or contact, no
 // API response carrying them; one deletion record says what went.
+//
+// A fever alert fires during the stay (the wearable bound to the room reads 39.2 °C): it names the room and
+// the case id, and a webhook delivers it. After the purge neither the alerts API (list and detail), the
+// delivery log, nor any table of the metadata database but the ward's own pseudonymous record of the stay
+// names the case id.
 func TestRetentionEndToEnd(t *testing.T) {
 	testenv.SkipShort(t)
 	sim := simtest.Start(t, camerasim.Config{Cameras: 1})
@@ -42,6 +50,21 @@ func TestRetentionEndToEnd(t *testing.T) {
 	cam.ID, cam.Site, cam.URL, cam.Transport = "door-101", "q1", sim.URL(1), "tcp"
 	cam.ClipPre, cam.ClipPost = config.Duration(time.Second), config.Duration(time.Second)
 	cfg.Cameras = []config.CameraConfig{cam}
+	rules := filepath.Join(dir, "rules.yaml")
+	require.NoError(t, os.WriteFile(rules, []byte(retentionFeverRule), 0o600))
+	cfg.Alerts.RuleFiles = []string{rules}
+	cfg.Alerts.EvalInterval = config.Duration(500 * time.Millisecond)
+	cfg.Alerts.GroupWait, cfg.Alerts.GroupInterval = 0, config.Duration(500*time.Millisecond)
+	cfg.Ward.Interval = config.Duration(500 * time.Millisecond)
+	var hooked atomic.Int32
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		hooked.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(hook.Close)
+	rc := config.DefaultReceiver()
+	rc.Name, rc.URL, rc.AllowPrivate = "health", config.Secret(hook.URL), true
+	cfg.Notify.Receivers, cfg.Notify.DefaultReceiver = []config.ReceiverConfig{rc}, "health"
 	require.NoError(t, cfg.Complete())
 	const token = "retention-e2e-admin-token-0123456789"
 	clk := clock.NewFake(time.Now())
@@ -77,6 +100,16 @@ func TestRetentionEndToEnd(t *testing.T) {
 	api("POST", occPath+"/readings", `{"value":38.6}`, 201)
 	require.Contains(t, string(api("GET", occPath, "", 200)), name, "an admin sees the personal fields")
 
+	// The room's wearable reads a fever: the alert names the room and the case id, and is delivered.
+	mq := mqttClient(t, a, "w-101")
+	tok := mq.Publish("city/d1/q1/w-101", 1, false, `{"body_temperature":39.2}`)
+	require.True(t, tok.WaitTimeout(10*time.Second))
+	require.NoError(t, tok.Error())
+	pollUntil(t, 20*time.Second, "the fever alert naming the case id", func() bool {
+		return strings.Contains(string(api("GET", "/api/alerts?state=firing", "", 200)), "case "+occ.CaseID+" reads")
+	})
+	pollUntil(t, 20*time.Second, "the webhook delivery", func() bool { return hooked.Load() >= 1 })
+
 	// An event clip of the room's door camera during the stay.
 	pollUntil(t, 20*time.Second, "the camera's ring buffer", func() bool {
 		r, err := a.media.Ring("door-101")
@@ -91,6 +124,15 @@ func TestRetentionEndToEnd(t *testing.T) {
 	require.NotEmpty(t, clipFiles(t, dir))
 	api("POST", occPath+"/status", `{"status":"released"}`, 200)
 	require.NotEmpty(t, filesWith(t, dir, name), "the check must be able to see the name")
+	// The release resolves the alert (the ward marks its occupant series stale) and the resolution is sent.
+	// (to the webhook and to the MQTT notifier, which clears its retained message).
+	pollUntil(t, 20*time.Second, "the alert's resolution to be delivered", func() bool {
+		body := string(api("GET", "/api/deliveries", "", 200))
+		return !strings.Contains(string(api("GET", "/api/alerts?state=firing", "", 200)), occ.CaseID) &&
+			strings.Contains(body, `"receiver":"health","fingerprint"`) && strings.Contains(body, `"state":"resolved","status":"delivered"`) &&
+			!strings.Contains(body, `"status":"pending"`) && !strings.Contains(body, `"status":"delivering"`)
+	})
+	require.NotEmpty(t, tablesWith(t, a, occ.CaseID, "ward_occupancies"), "the check must be able to see the case id")
 
 	// The engine swept at start (nothing due; it sets the last-sweep gauge to its clock's time when done) and
 	// waits for its next tick: move its clock 31 days on.
@@ -124,12 +166,85 @@ func TestRetentionEndToEnd(t *testing.T) {
 	for _, s := range []string{occ.CaseID, name, contact, "38.6"} {
 		assert.NotContains(t, audit, s, "the audit trail")
 	}
+	assert.Contains(t, purges.Records[0].Detail, "5 alerts and notifications pseudonymised",
+		"the alert, and its firing and resolution to the webhook and the MQTT notifier")
+	assert.Empty(t, tablesWith(t, a, occ.CaseID, "ward_occupancies"), "only the ward's pseudonymous record of the stay keeps the case id")
+	var alertList struct {
+		Alerts []struct {
+			ID int64 `json:"id"`
+		} `json:"alerts"`
+	}
+	require.NoError(t, json.Unmarshal(api("GET", "/api/alerts?limit=100", "", 200), &alertList))
+	require.NotEmpty(t, alertList.Alerts, "the history keeps the alert")
+	paths := []string{"/api/alerts?limit=100", "/api/deliveries", fmt.Sprintf("/api/alerts/%d", alertList.Alerts[0].ID)}
+	for _, path := range paths {
+		assert.NotContains(t, string(api("GET", path, "", 200)), occ.CaseID, path)
+	}
 	for _, path := range []string{occPath, "/api/ward/q1", "/api/cameras/door-101/clips"} {
 		body := wardtest.WithoutTimes(api("GET", path, "", 200))
 		for _, s := range []string{name, contact, "38.6"} {
 			assert.NotContains(t, body, s, path)
 		}
 	}
+}
+
+// retentionFeverRule is the default pack's Fever rule without its 2 minutes' wait.
+const retentionFeverRule = `groups:
+  - name: quarantine
+    rules:
+      - alert: Fever
+        expr: (body_temperature > 38.0) * on(site, device) group_left(room, case_id) ward_occupant_info
+        labels:
+          severity: critical
+        annotations:
+          summary: "Fever in room {{ $labels.room }} at {{ $labels.site }}: case {{ $labels.case_id }} reads {{ humanize $value }} °C"
+`
+
+// tablesWith names the tables of the metadata database, other than except, with a row whose text holds word.
+func tablesWith(t *testing.T, a *App, word string, except ...string) []string {
+	t.Helper()
+	rows, err := a.meta.Query(`SELECT name FROM sqlite_master WHERE type = 'table'`)
+	require.NoError(t, err)
+	var tables []string
+	for rows.Next() {
+		var n string
+		require.NoError(t, rows.Scan(&n))
+		tables = append(tables, n)
+	}
+	require.NoError(t, rows.Err())
+	rows.Close()
+	var out []string
+	for _, tbl := range tables {
+		if slices.Contains(except, tbl) {
+			continue
+		}
+		rows, err := a.meta.Query(`SELECT * FROM "` + tbl + `"`)
+		require.NoError(t, err)
+		cols, err := rows.Columns()
+		require.NoError(t, err)
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		for rows.Next() {
+			require.NoError(t, rows.Scan(ptrs...))
+			var text strings.Builder
+			for _, v := range vals {
+				if b, ok := v.([]byte); ok {
+					v = string(b)
+				}
+				fmt.Fprint(&text, v, "\x00")
+			}
+			if strings.Contains(text.String(), word) {
+				out = append(out, tbl)
+				break
+			}
+		}
+		require.NoError(t, rows.Err())
+		rows.Close()
+	}
+	return out
 }
 
 // lastSweep is citywatch_retention_last_sweep_timestamp_seconds.

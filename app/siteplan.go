@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"net/http"
 
 	"citywatch/config"
@@ -28,26 +27,8 @@ func siteplanConfig(c *config.Config) siteplan.Config {
 func (a *App) buildPlans() error {
 	var err error
 	a.plans, err = siteplan.New(siteplanConfig(a.cfg), siteplan.Deps{DB: a.meta, Audit: a.audit, ClientIP: a.auth.ClientIP,
-		Locate: a.locateItem, Rooms: a.planRooms, Logger: a.log, Registerer: a.reg})
+		Locate: a.locateItem, Rooms: a.planRooms, PlaceRoom: a.placeRoom, Logger: a.log, Registerer: a.reg})
 	return err
-}
-
-// planRooms are the ward's rooms of site that have a plan position.
-func (a *App) planRooms(ctx context.Context, site string) ([]siteplan.Room, error) {
-	if a.ward == nil {
-		return nil, nil
-	}
-	rooms, err := a.ward.Store().Rooms(ctx, site)
-	if err != nil {
-		return nil, err
-	}
-	var out []siteplan.Room
-	for _, r := range rooms {
-		if r.PlanX != nil && r.PlanY != nil {
-			out = append(out, siteplan.Room{Name: r.Name, X: *r.PlanX, Y: *r.PlanY})
-		}
-	}
-	return out, nil
 }
 
 // locateItem is the site of a device or camera, for siteplan.Deps.Locate.

@@ -2,13 +2,16 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
 	"citywatch/alerts"
 	"citywatch/config"
 	"citywatch/dashboards"
+	"citywatch/dashboards/siteplan"
 	"citywatch/deploy/rules"
 	"citywatch/ward"
 )
@@ -97,4 +100,39 @@ func withWardRules(list []alerts.Rule) ([]alerts.Rule, error) {
 		}
 	}
 	return list, nil
+}
+
+// planRooms are the ward's rooms of site with their live state, for the site plan (siteplan.Deps.Rooms).
+func (a *App) planRooms(ctx context.Context, site string) ([]siteplan.Room, error) {
+	if a.ward == nil {
+		return nil, nil
+	}
+	rooms, err := a.ward.PlanRooms(ctx, site)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]siteplan.Room, len(rooms))
+	for i, r := range rooms {
+		out[i] = siteplan.Room{ID: strconv.FormatInt(r.ID, 10), Name: r.Name, State: r.State, CaseID: r.CaseID, Round: r.Round}
+		if r.PlanX != nil && r.PlanY != nil {
+			out[i].X, out[i].Y, out[i].Placed = *r.PlanX, *r.PlanY, true
+		}
+	}
+	return out, nil
+}
+
+// placeRoom keeps a ward room's plan position in the ward (siteplan.Deps.PlaceRoom).
+func (a *App) placeRoom(ctx context.Context, site, id string, x, y *float64) (string, bool, error) {
+	n, err := strconv.ParseInt(id, 10, 64)
+	if a.ward == nil || err != nil || n <= 0 {
+		return "", false, nil
+	}
+	room, err := a.ward.Store().SetRoomPosition(ctx, site, n, x, y)
+	switch {
+	case errors.Is(err, ward.ErrNotFound):
+		return "", false, nil
+	case err != nil:
+		return "", false, err
+	}
+	return room.Name, true, nil
 }

@@ -154,7 +154,7 @@ func main() {
 		centreRows(add)
 	}
 	privacyRows(add, *skipPrivacy)
-	wardRows(add, *skipWard)
+	wardRows(add, *skipWard, *pageLoads)
 
 	fmt.Printf("\nMachine: %d cores, %s/%s, %s. Command: `go run ./bench%s` (`make bench` runs it without flags). Load average (1/5/15 min) at the start: %s, at the end: %s. Took %s.\n\n",
 		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), argsString(), loadBefore, loadAverage(), time.Since(began).Round(time.Second))

@@ -32,14 +32,15 @@ alerts:
 // occupant with personal fields, one audited roster view) and of the round view (GET /api/ward/{site}/rounds:
 // today's rounds, each occupant's reading nearest each round from the TSDB) for a 500-room site with an
 // occupant and a reporting wearable in every room, against the device list the site page starts from
-// (GET /api/devices: the same 500 wearables). Browser first paint is not measured for the ward pages (the
-// page rows measure the site page's).
-func wardRows(add func(row), skip bool) {
+// (GET /api/devices: the same 500 wearables). Then the browser rows (wardPageRows): first paint of the ward
+// and round views against the site page of the same site.
+func wardRows(add func(row), skip bool, loads int) {
 	if skip {
 		return
 	}
 	const what = "ward view"
-	r, err := startAppWith(wardConfig, "groups: []\n", app.Options{})
+	var user, password string
+	r, err := startAppWith(wardConfig, "groups: []\n", app.Options{OnInitialAdmin: func(u, p string) { user, password = u, p }})
 	if err != nil {
 		failed(add, what, err)
 		return
@@ -70,6 +71,7 @@ func wardRows(add func(row), skip bool) {
 		ms(ward), ms(devices) + fmt.Sprintf(" (GET /api/devices, the site page's %d wearables)", wardBenchRooms), ratio(ward.Seconds(), devices.Seconds()), ""})
 	add(row{fmt.Sprintf("round view server time: GET %s/rounds, today's rounds for %d occupants (readings from the TSDB; median of %d)", base, wardBenchRooms, n),
 		ms(rounds), ms(devices) + " (the same device list)", ratio(rounds.Seconds(), devices.Seconds()), ""})
+	wardPageRows(add, r.base, user, password, loads)
 }
 
 // seedWard creates the rooms with their wearables, checks an occupant into each, and publishes one

@@ -2,7 +2,9 @@
 // for their purpose (care during the stay, and a site-set period after it for follow-up, 30 days by default)
 // and then deleted or pseudonymised, everywhere they are: the occupant's personal fields and manual readings
 // (through Occupants, the ward's store), the event clips of their room's camera during the stay (through
-// Clips, the media store; files included), and the audit records that name them (through AuditLog). Each purge
+// Clips, the media store; files included), the audit records that name them (through AuditLog), and the alert
+// history and notification outbox rows that name them (through Alerts: a fever alert carries the room and case
+// id). Each purge
 // leaves one deletion record in the audit trail (action retention_purge) that names a fresh pseudonym, not
 // the person, and says what was deleted.
 //
@@ -73,6 +75,14 @@ type AuditLog interface {
 	Record(ctx context.Context, r audit.Record) error
 }
 
+// Alerts pseudonymises the settled alerts and notification deliveries of site that name an occupant (the alert
+// manager's history and the outbox, see app) and returns how many it rewrote. An error (an alert naming them
+// still firing, a delivery still queued) fails the occupancy's purge, so the next sweep retries it; what was
+// rewritten stays rewritten.
+type Alerts interface {
+	Pseudonymise(ctx context.Context, site string, subjects []string, pseudonym string) (int64, error)
+}
+
 // Config configures the Engine.
 type Config struct {
 	// AfterRelease is how long personal data are kept after a stay ended, for sites without their own
@@ -90,6 +100,8 @@ type Deps struct {
 	Occupants Occupants
 	Clips     Clips
 	Audit     AuditLog
+	// Alerts rewrites the alert history and outbox rows naming the occupant; nil: none kept.
+	Alerts Alerts
 	// DB is the metadata database (opened with secure_delete, see internal/sqlitedb). The engine remembers
 	// there which occupancies it purged completely (table retention_purged: site, occupancy id, time), so
 	// later sweeps skip them instead of scanning the clips and the audit trail again; and after a sweep that
@@ -130,6 +142,8 @@ type Report struct {
 	Clips int
 	// AuditRecords counts the audit records pseudonymised.
 	AuditRecords int64
+	// Alerts counts the alerts and notification deliveries pseudonymised.
+	Alerts int64
 }
 
 // New validates cfg and returns an Engine.
@@ -163,9 +177,9 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 	f := promauto.With(deps.Registerer)
 	e.purged = f.NewCounterVec(prometheus.CounterOpts{
 		Name: "citywatch_retention_purged_total",
-		Help: "Items deleted or pseudonymised by retention by purpose, by kind (personal, clip, audit_record).",
+		Help: "Items deleted or pseudonymised by retention by purpose, by kind (personal, clip, audit_record, alert).",
 	}, []string{"kind"})
-	for _, k := range []string{"personal", "clip", "audit_record"} {
+	for _, k := range []string{"personal", "clip", "audit_record", "alert"} {
 		e.purged.WithLabelValues(k)
 	}
 	e.failures = f.NewCounter(prometheus.CounterOpts{
@@ -306,10 +320,17 @@ func (e *Engine) purge(ctx context.Context, o Occupancy, rep *Report) error {
 	if err != nil {
 		errs = append(errs, fmt.Errorf("personal fields: %w", err))
 	}
+	subjects := slices.DeleteFunc(append([]string{o.CaseID}, o.Names...), func(s string) bool { return s == "" })
+	var alerted int64
+	if e.deps.Alerts != nil {
+		alerted, err = e.deps.Alerts.Pseudonymise(ctx, o.Site, subjects, pseudonym)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("alerts: %w", err))
+		}
+	}
 	var records int64
 	if e.deps.Audit != nil {
-		subjects := append([]string{o.CaseID}, o.Names...)
-		records, err = e.deps.Audit.Pseudonymise(ctx, o.Site, slices.DeleteFunc(subjects, func(s string) bool { return s == "" }), pseudonym)
+		records, err = e.deps.Audit.Pseudonymise(ctx, o.Site, subjects, pseudonym)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("audit records: %w", err))
 		}
@@ -317,17 +338,19 @@ func (e *Engine) purge(ctx context.Context, o Occupancy, rep *Report) error {
 	e.purged.WithLabelValues("personal").Add(float64(personal))
 	e.purged.WithLabelValues("clip").Add(float64(clips))
 	e.purged.WithLabelValues("audit_record").Add(float64(records))
-	if personal+int64(clips)+records > 0 {
+	e.purged.WithLabelValues("alert").Add(float64(alerted))
+	if personal+int64(clips)+records+alerted > 0 {
 		rep.Occupancies++
 		rep.Personal += personal
 		rep.Clips += clips
 		rep.AuditRecords += records
+		rep.Alerts += alerted
 		e.log.Info("personal data purged", "site", o.Site, "pseudonym", pseudonym, "personal", personal,
-			"clips", clips, "audit_records", records)
+			"clips", clips, "audit_records", records, "alerts", alerted)
 		if e.deps.Audit != nil {
 			detail := fmt.Sprintf("retention by purpose (%s after release): %d personal fields and manual readings "+
-				"deleted, %d clips deleted, %d audit records pseudonymised; stay ended %s",
-				e.AfterRelease(o.Site), personal, clips, records, o.End.UTC().Format(time.RFC3339))
+				"deleted, %d clips deleted, %d audit records pseudonymised, %d alerts and notifications pseudonymised; stay ended %s",
+				e.AfterRelease(o.Site), personal, clips, records, alerted, o.End.UTC().Format(time.RFC3339))
 			if err := e.deps.Audit.Record(ctx, audit.Record{Actor: "citywatch", Role: "system",
 				Action: audit.RetentionPurge, Site: o.Site, Target: pseudonym, Detail: detail,
 				Success: len(errs) == 0}); err != nil {

@@ -201,7 +201,7 @@ func TestBadRequests(t *testing.T) {
 		{"POST", "/api/ward/site-a/occupancies/" + occ + "/status", `{"status":"active"}`},
 		{"PUT", "/api/ward/site-a/rooms/" + strconv.FormatInt(ae.room["site-a"].ID, 10) + "/bindings", `{"camera":"cam1"}`},
 		{"GET", "/api/ward/site-a/report?date=yesterday", ""},
-		{"GET", "/api/ward/site-a/report?format=pdf", ""},
+		{"GET", "/api/ward/site-a/report?format=docx", ""},
 	} {
 		code, body := ae.do(t, auth.RoleHealthStaff, own, tc.method, tc.path, tc.body)
 		assert.Equal(t, http.StatusBadRequest, code, "%s %s %.40s: %s", tc.method, tc.path, tc.body, body)

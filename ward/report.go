@@ -1,6 +1,7 @@
 package ward
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"fmt"
@@ -221,7 +222,7 @@ th{background:#eee}td.n{text-align:right}@media print{body{margin:0}a{display:no
 {{end}}</tbody></table></body></html>
 `))
 
-// report serves the daily report: ?date=YYYY-MM-DD (site's zone, default today), ?format=json|csv|html.
+// report serves the daily report: ?date=YYYY-MM-DD (site's zone, default today), ?format=json|csv|html|pdf.
 func (w *Ward) report(rw http.ResponseWriter, r *http.Request, site string) {
 	day, err := w.dayParam(r, site)
 	if err != nil {
@@ -229,8 +230,8 @@ func (w *Ward) report(rw http.ResponseWriter, r *http.Request, site string) {
 		return
 	}
 	format := r.URL.Query().Get("format")
-	if format != "" && format != "json" && format != "csv" && format != "html" {
-		w.fail(rw, invalid("format %q: json, csv or html", format))
+	if format != "" && format != "json" && format != "csv" && format != "html" && format != "pdf" {
+		w.fail(rw, invalid("format %q: json, csv, html or pdf", format))
 		return
 	}
 	rep, err := w.BuildReport(r.Context(), site, day)
@@ -252,6 +253,17 @@ func (w *Ward) report(rw http.ResponseWriter, r *http.Request, site string) {
 		rw.Header().Set("X-Content-Type-Options", "nosniff")
 		rw.Header().Set("Cache-Control", "no-store")
 		_ = reportPage.Execute(rw, rep)
+	case "pdf":
+		var buf bytes.Buffer // a failure is answered as one, not as half a file
+		if err := rep.WritePDF(&buf); err != nil {
+			w.fail(rw, fmt.Errorf("ward: report pdf: %w", err))
+			return
+		}
+		rw.Header().Set("Content-Type", "application/pdf")
+		rw.Header().Set("Content-Disposition", `attachment; filename="`+name+`.pdf"`)
+		rw.Header().Set("X-Content-Type-Options", "nosniff")
+		rw.Header().Set("Cache-Control", "no-store")
+		_, _ = rw.Write(buf.Bytes())
 	default:
 		writeJSON(rw, http.StatusOK, rep)
 	}

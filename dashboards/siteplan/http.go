@@ -83,7 +83,19 @@ func (p *Plans) plan(w http.ResponseWriter, r *http.Request, site string) {
 			p.fail(w, err)
 			return
 		}
-		pl.Rooms = append(pl.Rooms, rooms...)
+		for _, rm := range rooms {
+			if rm.Placed {
+				pl.Rooms = append(pl.Rooms, rm)
+			} else {
+				pl.UnplacedRooms = append(pl.UnplacedRooms, rm)
+			}
+		}
+	}
+	if pl.Rooms == nil {
+		pl.Rooms = []Room{}
+	}
+	if pl.UnplacedRooms == nil {
+		pl.UnplacedRooms = []Room{}
 	}
 	writeJSON(w, http.StatusOK, pl)
 }
@@ -161,8 +173,8 @@ type placement struct {
 
 func (p *Plans) marker(w http.ResponseWriter, r *http.Request, site string) (kind, id string, ok bool) {
 	kind, id = r.PathValue("kind"), r.PathValue("id")
-	if kind != "device" && kind != "camera" {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("kind must be device or camera; got %q", clip(kind)), nil)
+	if kind != "device" && kind != "camera" && kind != "room" {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("kind must be device, camera or room; got %q", clip(kind)), nil)
 		return "", "", false
 	}
 	if !idRE.MatchString(id) {
@@ -187,6 +199,10 @@ func (p *Plans) place(w http.ResponseWriter, r *http.Request, site string) {
 	}
 	if err := validPosition(in); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error(), nil)
+		return
+	}
+	if kind == "room" {
+		p.placeRoom(w, r, site, id, in.X, in.Y)
 		return
 	}
 	if p.deps.Locate != nil {
@@ -224,6 +240,10 @@ func (p *Plans) remove(w http.ResponseWriter, r *http.Request, site string) {
 	if !ok {
 		return
 	}
+	if kind == "room" {
+		p.placeRoom(w, r, site, id, nil, nil)
+		return
+	}
 	had, err := p.st.DeleteMarker(r.Context(), site, kind, id)
 	if err != nil {
 		p.fail(w, err)
@@ -233,6 +253,32 @@ func (p *Plans) remove(w http.ResponseWriter, r *http.Request, site string) {
 		p.record(r, audit.SitePlanRemove, site, kind+" "+id, "", true)
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// placeRoom places the ward room id of site at x, y, or takes it off the plan (nil): the ward keeps the
+// position; the plan audits it as it does devices and cameras (target "room <name>").
+func (p *Plans) placeRoom(w http.ResponseWriter, r *http.Request, site, id string, x, y *float64) {
+	if p.deps.PlaceRoom == nil {
+		writeError(w, http.StatusNotFound, "room not found at this site", nil)
+		return
+	}
+	name, found, err := p.deps.PlaceRoom(r.Context(), site, id, x, y)
+	if err != nil {
+		p.log.Error("placing a room failed", "err", err)
+		writeError(w, http.StatusInternalServerError, "internal error", nil)
+		return
+	}
+	if !found {
+		writeError(w, http.StatusNotFound, "room not found at this site", nil)
+		return
+	}
+	if x == nil {
+		p.record(r, audit.SitePlanRemove, site, "room "+name, "", true)
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	p.record(r, audit.SitePlanPlace, site, "room "+name, fmt.Sprintf("x=%.3f y=%.3f", *x, *y), true)
+	writeJSON(w, http.StatusOK, Marker{Kind: "room", ID: id, X: *x, Y: *y})
 }
 
 func (p *Plans) fail(w http.ResponseWriter, err error) {

@@ -40,7 +40,7 @@ func newPlanEnv(t testing.TB, cfg Config) *planEnv {
 		return s, ok
 	}, Rooms: func(_ context.Context, site string) ([]Room, error) {
 		if site == "site-a" {
-			return []Room{{Name: "101", X: 0.2, Y: 0.8}}, nil
+			return []Room{{Name: "101", X: 0.2, Y: 0.8, Placed: true}}, nil
 		}
 		return nil, nil
 	}})
@@ -142,7 +142,8 @@ func TestPlanRoundTrip(t *testing.T) {
 	require.Equal(t, 320, pl.Image.Width)
 	require.Equal(t, "lan", pl.Image.UpdatedBy)
 	require.Equal(t, []Marker{{Kind: "camera", ID: "cam-a", X: 1, Y: 0}, {Kind: "device", ID: "dev-a", X: 0.3, Y: 0.6}}, pl.Markers)
-	require.Equal(t, []Room{{Name: "101", X: 0.2, Y: 0.8}}, pl.Rooms)
+	require.Equal(t, []Room{{Name: "101", X: 0.2, Y: 0.8, Placed: false}}, pl.Rooms) // Placed is not sent
+	require.Empty(t, pl.UnplacedRooms)
 
 	require.Equal(t, 204, e.do(admin, "DELETE", "/api/plans/site-a/markers/camera/cam-a", nil, "").Code)
 	require.Equal(t, 204, e.do(admin, "DELETE", "/api/plans/site-a/markers/camera/cam-a", nil, "").Code)

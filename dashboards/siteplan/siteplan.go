@@ -76,10 +76,13 @@ type Deps struct {
 	// Locate returns the site of a device or camera ("device" or "camera"), so only a site's own items are
 	// placed on its plan. Nil accepts any id.
 	Locate func(kind, id string) (site string, ok bool)
-	// Rooms returns the site's ward rooms that have a plan position (package ward), shown on the plan; nil
-	// shows none.
-	Rooms  func(ctx context.Context, site string) ([]Room, error)
-	Logger *slog.Logger
+	// Rooms returns the site's ward rooms (package ward) with their live state; those Placed are shown on the
+	// plan, the others listed to be placed. Nil shows none.
+	Rooms func(ctx context.Context, site string) ([]Room, error)
+	// PlaceRoom sets the plan position of the ward room id of site (x and y nil: off the plan) and returns its
+	// name; ok false for a room that is missing or at another site. Nil refuses rooms as markers (404).
+	PlaceRoom func(ctx context.Context, site, id string, x, y *float64) (name string, ok bool, err error)
+	Logger    *slog.Logger
 	// Registerer receives citywatch_siteplan_* metrics.
 	Registerer prometheus.Registerer
 	// Now defaults to time.Now.

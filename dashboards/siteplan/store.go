@@ -29,15 +29,27 @@ type Plan struct {
 	// Image describes the uploaded floor plan; nil when there is none yet.
 	Image   *PlanImage `json:"image,omitempty"`
 	Markers []Marker   `json:"markers"`
-	// Rooms are the quarantine ward's rooms with a plan position, read-only here (the ward API places them).
-	Rooms []Room `json:"rooms"`
+	// Rooms are the quarantine ward's rooms with a plan position and their live state; UnplacedRooms the
+	// others (both from Deps.Rooms). Rooms are placed like devices and cameras (marker kind room, the ward
+	// room's id), and their position is kept by the ward.
+	Rooms         []Room `json:"rooms"`
+	UnplacedRooms []Room `json:"unplaced_rooms"`
 }
 
 // Room is a ward room on the plan.
 type Room struct {
+	// ID is the ward room's id, the marker id of kind room.
+	ID   string  `json:"id,omitempty"`
 	Name string  `json:"name"`
 	X    float64 `json:"x"`
 	Y    float64 `json:"y"`
+	// State is the room's live state (ward.PlanRoom: fever, missing, occupied, vacant); CaseID its active
+	// occupant's case id; Round the last closed round the state speaks of.
+	State  string `json:"state,omitempty"`
+	CaseID string `json:"case_id,omitempty"`
+	Round  string `json:"round,omitempty"`
+	// Placed says the room has a position on the plan (X, Y).
+	Placed bool `json:"-"`
 }
 
 // PlanImage is the stored image's description.

@@ -1,5 +1,6 @@
 // Site plan: the site's floor-plan image with its devices, cameras and ward rooms placed on it. Markers show
-// live state with an icon and words (firing critical/warning, camera down, device silent), not colour alone.
+// live state with an icon and words (firing critical/warning, camera down, device silent; a room's fever,
+// missed round, occupant by case id or vacancy, see wardplan.js), not colour alone.
 // Who may change the plan (admins; health staff on their sites) uploads the image and places markers by
 // dragging them (or with the arrow keys); every change is saved at once, audited by the server.
 
@@ -11,10 +12,12 @@ import { onTick } from "../clock.js";
 import { deviceFreshness } from "../freshness.js";
 import { markerState } from "../sitestatus.js";
 import { at } from "../citymap.js";
+import { roomState } from "../wardplan.js";
 
-const ICON = { critical: "⚠", warning: "▲", down: "✕", unknown: "?", ok: "●" };
-const KIND_ICON = { device: "◉", camera: "▣" };
-const STATE_TEXT = { critical: "plan.state.critical", warning: "plan.state.warning", down: "plan.state.down", unknown: "plan.state.unknown", ok: "plan.state.ok" };
+const ICON = { critical: "⚠", warning: "▲", down: "✕", unknown: "?", ok: "●", vacant: "○" };
+const KIND_ICON = { device: "◉", camera: "▣", room: "⌂" };
+const STATE_TEXT = { critical: "plan.state.critical", warning: "plan.state.warning", down: "plan.state.down", unknown: "plan.state.unknown", ok: "plan.state.ok", vacant: "plan.state.vacant" };
+const ROOM_REFRESH_MS = 30000; // a room's round state comes with the plan; its alerts are live
 const clamp = (v) => Math.max(0, Math.min(1, v));
 const round = (v) => Math.round(v * 1000) / 1000;
 
@@ -74,6 +77,7 @@ export function render(root, params, ctx) {
   const live = () => ({ site, devices: devices || [], cameras: cameras || [], alerts: alerts || [],
     silent: (d) => deviceFreshness(d, pageState()).silent });
   const nameOf = (m) => {
+    if (m.kind === "room") return t("plan.room", { name: m.room?.name || m.id });
     if (m.kind === "camera") return (cameras || []).find((c) => c.id === m.id)?.name || m.id;
     const d = (devices || []).find((x) => x.id === m.id);
     return d ? deviceName(d) : m.id;
@@ -92,6 +96,7 @@ export function render(root, params, ctx) {
   async function remove(m) {
     try {
       await api(`/api/plans/${encodeURIComponent(site)}/markers/${m.kind}/${encodeURIComponent(m.id)}`, { method: "DELETE" });
+      if (m.kind === "room") plan.unplaced_rooms.push(m.room);
       plan.markers = plan.markers.filter((x) => !(x.kind === m.kind && x.id === m.id));
       drawStage();
     } catch (err) {
@@ -102,6 +107,10 @@ export function render(root, params, ctx) {
   // place puts an unplaced item in the middle of the plan, to be dragged from there.
   function place(kind, id) {
     const m = { kind, id, x: 0.5, y: 0.5 };
+    if (kind === "room") {
+      m.room = plan.unplaced_rooms.find((r) => r.id === id);
+      plan.unplaced_rooms = plan.unplaced_rooms.filter((r) => r.id !== id);
+    }
     plan.markers.push(m);
     drawStage();
     save(m);
@@ -144,9 +153,6 @@ export function render(root, params, ctx) {
     const img = el("img", { class: "plan-image", alt: t("plan.image_alt", { site }), width: plan.image.width, height: plan.image.height,
       src: `/api/plans/${encodeURIComponent(site)}/image?v=${encodeURIComponent(plan.image.version)}`, draggable: "false" });
     const layer = el("div", { class: "plan-layer" });
-    for (const r of plan.rooms || []) {
-      layer.append(at(el("span", { class: "plan-room" }, t("plan.room", { name: r.name })), r.x * 100, r.y * 100, "%"));
-    }
     for (const m of plan.markers) {
       const node = el(canEdit ? "button" : "span", { type: canEdit ? "button" : undefined, class: `plan-marker kind-${m.kind}`,
         "data-kind": m.kind, "data-id": m.id },
@@ -160,12 +166,15 @@ export function render(root, params, ctx) {
     drawLive();
   }
 
+  // stateOf is a marker's live state: a room's from the ward and the alerts naming it, else the item's.
+  const stateOf = (m, lv) => (m.kind === "room" ? roomState(m.room || {}, lv) : markerState(m, lv));
+
   // drawLive refreshes the markers' state and the lists from the live lists, without moving anything.
   function drawLive() {
     if (!plan) return;
     const lv = live();
     for (const { m, node } of markers.values()) {
-      const st = markerState(m, lv);
+      const st = stateOf(m, lv);
       const text = `${nameOf(m)} — ${st.reason}`;
       node.dataset.state = st.state;
       node.className = `plan-marker kind-${m.kind} state-${st.state}`;
@@ -175,7 +184,7 @@ export function render(root, params, ctx) {
       if (canEdit) node.setAttribute("aria-label", t("plan.marker_label", { text }));
     }
     refill(legend, plan.markers.length ? el("ul", { class: "plan-legend" }, plan.markers.map((m) => {
-      const st = markerState(m, lv);
+      const st = stateOf(m, lv);
       return el("li", { "data-kind": m.kind, "data-id": m.id, "data-state": st.state },
         el("span", { class: `badge state-${st.state === "down" ? "offline" : st.state}` }, `${ICON[st.state]} ${t(STATE_TEXT[st.state])}`), " ",
         nameOf(m), ` — ${st.reason}`,
@@ -186,14 +195,37 @@ export function render(root, params, ctx) {
     const items = [...devices.filter((d) => deviceSite(d) === site).map((d) => ({ kind: "device", id: d.id, name: deviceName(d) })),
       ...cameras.filter((c) => c.site === site).map((c) => ({ kind: "camera", id: c.id, name: c.name || c.id }))]
       .filter((i) => !placed.has(`${i.kind}/${i.id}`));
-    refill(unplaced, !plan.image ? el("p", { class: "muted" }, t("plan.upload_first")) : items.length ? el("ul", { class: "plan-unplaced" }, items.map((i) =>
+    const placeList = (list) => el("ul", { class: "plan-unplaced" }, list.map((i) =>
       el("li", {}, `${KIND_ICON[i.kind]} ${i.name} `, el("button", { type: "button", class: "small", "data-place": `${i.kind}/${i.id}`,
-        onclick: () => place(i.kind, i.id) }, t("plan.place", { name: i.name }))))) : el("p", { class: "muted" }, t("plan.all_placed")));
+        onclick: () => place(i.kind, i.id) }, t("plan.place", { name: i.name })))));
+    const rooms = (plan.unplaced_rooms || []).map((r) => ({ kind: "room", id: r.id, name: t("plan.room", { name: r.name }) }));
+    refill(unplaced, !plan.image ? el("p", { class: "muted" }, t("plan.upload_first")) : [
+      items.length ? placeList(items) : el("p", { class: "muted" }, t("plan.all_placed")),
+      rooms.length ? [el("h3", {}, t("plan.unplaced_rooms")), placeList(rooms)] : null]);
+  }
+
+  // withRooms makes the plan's placed ward rooms markers of kind room (the room rides along for its state).
+  function withRooms(pl) {
+    pl.markers = [...(pl.markers || []), ...(pl.rooms || []).map((r) => ({ kind: "room", id: r.id, x: r.x, y: r.y, room: r }))];
+    pl.unplaced_rooms = pl.unplaced_rooms || [];
+    return pl;
+  }
+
+  // refreshRooms takes the rooms' round state from a fresh copy of the plan, without moving any marker.
+  async function refreshRooms() {
+    if (!plan) return;
+    try {
+      const fresh = await get(`/api/plans/${encodeURIComponent(site)}`, { signal: ctl.signal });
+      const byId = new Map([...(fresh.rooms || []), ...(fresh.unplaced_rooms || [])].map((r) => [r.id, r]));
+      for (const m of plan.markers) if (m.kind === "room" && byId.has(m.id)) m.room = { ...byId.get(m.id) };
+      plan.unplaced_rooms = plan.unplaced_rooms.map((r) => byId.get(r.id) || r);
+      drawLive();
+    } catch { /* the next refresh tries again; the page keeps what it shows */ }
   }
 
   async function load() {
     try {
-      plan = await get(`/api/plans/${encodeURIComponent(site)}`, { signal: ctl.signal });
+      plan = withRooms(await get(`/api/plans/${encodeURIComponent(site)}`, { signal: ctl.signal }));
       drawStage();
     } catch (err) {
       if (err.name !== "AbortError") replace(stage, errorBox(err));
@@ -206,5 +238,6 @@ export function render(root, params, ctx) {
     subscribe("alerts", (l) => { alerts = l; drawLive(); }),
     onTick(drawLive),
   ];
-  return () => { ctl.abort(); unsubs.forEach((u) => u()); };
+  const roomTimer = setInterval(refreshRooms, ROOM_REFRESH_MS);
+  return () => { ctl.abort(); clearInterval(roomTimer); unsubs.forEach((u) => u()); };
 }

@@ -18,6 +18,9 @@ function roundState(state) {
   return ["done", "missing", "pending"].includes(state) ? t(`ward.round.${state}`) : state;
 }
 
+// ROOM_BATCH is how many room cards are drawn before the first paint.
+const ROOM_BATCH = 60;
+
 // render draws the list of sites (no :site) or one site's ward.
 export function render(root, params, ctx) {
   ensureStyles();
@@ -46,7 +49,7 @@ function renderWard(root, site, ctx) {
     el("nav", { class: "crumbs", "aria-label": t("ward.breadcrumb") }, el("a", { href: "#/ward" }, t("ward.title")), " › ", site),
     el("h1", {}, t("ward.title_site", { site })),
     el("p", {}, el("a", { href: `${base}/report?format=html`, target: "_blank", rel: "noopener" }, t("ward.report_html")), " · ",
-      el("a", { href: `${base}/report?format=csv` }, t("ward.report_csv")), " · ", el("a", { href: `${base}/fhir` }, t("ward.fhir"))),
+      el("a", { href: `${base}/report?format=csv` }, t("ward.report_csv")), " · ", el("a", { href: `${base}/report?format=pdf` }, t("ward.report_pdf")), " · ", el("a", { href: `${base}/fhir` }, t("ward.fhir"))),
     status, roundsBox, el("h2", {}, t("ward.rooms")), roomsBox, formsBox);
   let stopped = false;
 
@@ -65,8 +68,8 @@ function renderWard(root, site, ctx) {
     }
     if (stopped) return;
     drawRounds(rounds, ward);
-    drawRooms(ward);
     drawForms(ward);
+    drawRooms(ward);
   }
 
   async function refreshRounds() {
@@ -114,27 +117,40 @@ function renderWard(root, site, ctx) {
     return form;
   }
 
+  // drawRooms draws the first room cards at once and the rest in the next task: a 500-room hotel's cards (with
+  // an admin's three forms each) would otherwise hold the first paint of the rounds above them. Off-screen
+  // cards are not laid out until scrolled to (content-visibility in ward.css). A newer draw cancels an older
+  // one's rest.
+  let drawGen = 0;
   function drawRooms(ward) {
     const rooms = ward.rooms || [];
+    const gen = ++drawGen;
     if (rooms.length === 0) {
       replace(roomsBox, el("p", { class: "muted" }, t("ward.no_rooms")));
       return;
     }
-    replace(roomsBox, rooms.map((r) => {
-      const o = r.occupancy;
-      const b = r.bindings || {};
-      const devices = [...(b.wearables || []), ...(b.sensors || [])].join(", ") || t("ward.none");
-      return el("article", { class: `card ward-room${o ? "" : " vacant"}`, "data-room": r.name },
-        el("h3", {}, t("ward.room", { room: r.name }), r.floor ? ` · ${t("ward.floor", { floor: r.floor })}` : ""),
-        o ? el("p", {}, el("span", { class: "case" }, t("ward.case", { case: o.case_id })),
-          o.personal ? ` — ${o.personal.name}${o.personal.contact ? ` (${o.personal.contact})` : ""}` : "",
-          el("br"), el("span", { class: "muted small" }, t("ward.until", { date: o.planned_end.slice(0, 10) })))
-          : el("p", { class: "muted" }, t("ward.vacant")),
-        el("p", { class: "muted small" }, t("ward.devices", { devices }), b.camera ? ` · ${t("ward.door", { camera: b.camera, zone: b.zone })}` : ""),
-        o && canWard ? readingForm(o) : null,
-        o && canWard ? checkoutForm(o) : null,
-        canWard ? bindingsForm(r) : null);
-    }));
+    replace(roomsBox, rooms.slice(0, ROOM_BATCH).map(roomCard));
+    if (rooms.length <= ROOM_BATCH) return;
+    // The rest in the next task (not a frame: headless and background tabs run few frames), after a paint.
+    setTimeout(() => {
+      if (!stopped && gen === drawGen) roomsBox.append(...rooms.slice(ROOM_BATCH).map(roomCard));
+    }, 0);
+  }
+
+  function roomCard(r) {
+    const o = r.occupancy;
+    const b = r.bindings || {};
+    const devices = [...(b.wearables || []), ...(b.sensors || [])].join(", ") || t("ward.none");
+    return el("article", { class: `card ward-room${o ? "" : " vacant"}`, "data-room": r.name },
+      el("h3", {}, t("ward.room", { room: r.name }), r.floor ? ` · ${t("ward.floor", { floor: r.floor })}` : ""),
+      o ? el("p", {}, el("span", { class: "case" }, t("ward.case", { case: o.case_id })),
+        o.personal ? ` — ${o.personal.name}${o.personal.contact ? ` (${o.personal.contact})` : ""}` : "",
+        el("br"), el("span", { class: "muted small" }, t("ward.until", { date: o.planned_end.slice(0, 10) })))
+        : el("p", { class: "muted" }, t("ward.vacant")),
+      el("p", { class: "muted small" }, t("ward.devices", { devices }), b.camera ? ` · ${t("ward.door", { camera: b.camera, zone: b.zone })}` : ""),
+      o && canWard ? readingForm(o) : null,
+      o && canWard ? checkoutForm(o) : null,
+      canWard ? bindingsForm(r) : null);
   }
 
   function readingForm(o) {
