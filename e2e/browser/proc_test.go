@@ -53,13 +53,13 @@ func buildCitywatch(t *testing.T) string {
 var loginLine = regexp.MustCompile(`Login:\s+admin / (\S+)`)
 
 // startDemo runs `citywatch demo` on free ports, with extra flags, and waits until it is ready and has
-// printed the admin login.
+// printed the admin login. The city map draws no tiles (--offline-map): browser tests never reach the internet.
 func startDemo(t *testing.T, bin string, extra ...string) *demo {
 	t.Helper()
 	httpAddr := testenv.FreePort(t)
 	d := &demo{t: t, base: "http://" + httpAddr}
 	args := append([]string{"demo", "--data", t.TempDir(), "--http", httpAddr, "--mqtt", testenv.FreePort(t),
-		"--rtsp", testenv.FreePort(t)}, extra...)
+		"--rtsp", testenv.FreePort(t), "--offline-map"}, extra...)
 	d.Process = testenv.StartProcess(t, bin, []string{"CITYWATCH_ADMIN_TOKEN=" + adminToken}, args...)
 	eventually(t, 90*time.Second, func() string {
 		select {
