@@ -157,7 +157,7 @@ func TestOperatorScreen(t *testing.T) {
 		if dec == 0 || enc > dec/2 {
 			t.Errorf("%v: %v bytes sent for %v: not compressed", sizes["name"], enc, dec)
 		}
-		if strings.Contains(fmt.Sprint(eval[[]string](b, `performance.getEntriesByType("resource").map((e) => e.name)`)), "uPlot") {
+		if strings.Contains(fmt.Sprint(eval[[]string](b, `performance.getEntriesByType("resource").map((e) => e.name)`)), "uPlot.esm.js") {
 			t.Errorf("the site page loaded the chart library (its sparklines are drawn without it)")
 		}
 		// The code is served for keeps under its content hash; a second load takes it from the browser's cache.
