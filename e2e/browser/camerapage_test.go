@@ -49,11 +49,13 @@ func TestCameraChartsRefresh(t *testing.T) {
 		b.t = t
 		var id int64
 		eventually(t, 120*time.Second, func() string {
-			var list []apiAlert
+			var list struct {
+				Alerts []apiAlert `json:"alerts"`
+			}
 			if _, err := d.getJSON("/api/alerts?state=firing", &list); err != nil {
 				return err.Error()
 			}
-			for _, a := range list {
+			for _, a := range list.Alerts {
 				if a.Rule == "Fever" {
 					id = a.ID
 					return ""

@@ -27,7 +27,9 @@ function primaryMetric(values) {
 
 class SensorTile {
   // later(tile) queues work for a tile that is not near the screen (see render).
-  constructor(d, thresholds, later) {
+  // resort() asks the page to order the tiles again (a device turned silent or live again).
+  constructor(d, thresholds, later, resort = () => {}) {
+    this.resort = resort;
     this.id = d.id;
     this.d = d;
     this.next = null; // a newer device state not shown yet (the tile is off screen)
@@ -141,6 +143,7 @@ class SensorTile {
     const d = this.d;
     const f = deviceFreshness(d, page);
     // Every second for every tile: write only what changed, so an unchanged page costs no style work.
+    if (this.silentFlag !== undefined && this.silentFlag !== f.silent) this.resort();
     if (this.fresh !== f.state || this.silentFlag !== f.silent) {
       this.fresh = f.state;
       this.silentFlag = f.silent;
@@ -184,6 +187,7 @@ export function render(root, params, ctx) {
   const tiles = new Map();
   const camTiles = new Map();
   let shownOrder = "";
+  let resort = true, sortedIds = [], sortedAt = new Map(); // the devices' order, silent first (drawDevices)
   // Work for tiles away from the screen waits for idle time, in slices of a few milliseconds, so no task
   // grows long; a tile coming into view catches up at once.
   const behind = new Map(); // device id → tile with pending work
@@ -255,7 +259,20 @@ export function render(root, params, ctx) {
   }
 
   function drawDevices(all) {
-    const list = sortBySilence(all.filter((d) => deviceSite(d) === site), pageState());
+    // Silent devices first. Judging 500 devices' freshness for every live batch is most of a batch's work on a
+    // slow phone, so the order is computed again only when the set of devices changed or a tile saw its
+    // device turn silent or live; otherwise the devices keep their last order.
+    const mine = all.filter((d) => deviceSite(d) === site);
+    let list;
+    if (resort || mine.length !== sortedIds.length || mine.some((d) => !sortedAt.has(d.id))) {
+      list = sortBySilence(mine, pageState());
+      sortedIds = list.map((d) => d.id);
+      sortedAt = new Map(sortedIds.map((id, i) => [id, i]));
+      resort = false;
+    } else {
+      list = new Array(mine.length);
+      for (const d of mine) list[sortedAt.get(d.id)] = d;
+    }
     if (!list.length) { replace(sensors, el("p", { class: "muted empty" }, t("site.no_sensors"))); return; }
     if (!tiles.size) sensors.replaceChildren();
     const seen = new Set();
@@ -268,7 +285,7 @@ export function render(root, params, ctx) {
       if (!tile) {
         if (made >= 12 && performance.now() > until) { missing++; continue; }
         made++;
-        tile = new SensorTile(d, thresholds, later);
+        tile = new SensorTile(d, thresholds, later, () => { resort = true; });
         tiles.set(d.id, tile);
         tileIO.observe(tile.root);
       } else if (tile.latest() !== d) tile.offer(d); // the live layer keeps an unchanged device's object
