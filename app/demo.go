@@ -32,6 +32,9 @@ type DemoOptions struct {
 	Rate    float64
 	// LivePingInterval is Options.LivePingInterval (--live-ping-interval); zero means its default.
 	LivePingInterval time.Duration
+	// OfflineMap draws the city map on a plain background, without tiles (--offline-map; map.tile_url ""): the
+	// demo then loads nothing from the internet (the browser tests and the bench run it so).
+	OfflineMap bool
 	// Verbose logs to the logger RunDemo is given (--verbose); otherwise the demo logs to citywatch.log in
 	// its data directory, so its banner (URL, login) stays the last thing on the console.
 	Verbose bool
@@ -72,6 +75,9 @@ func DemoConfig(o DemoOptions) (*config.Config, error) {
 	cfg.Edge = config.EdgeConfig{Name: "demo", Site: "demo"}
 	cfg.Ward.Sites = demoWardSites(time.Now()) // app/demo_ward.go
 	cfg.Sites = demoSites()                    // app/siteplan.go: the Overview's map
+	if o.OfflineMap {
+		cfg.Map.TileURL = ""
+	}
 	if err := cfg.Complete(); err != nil {
 		return nil, err
 	}

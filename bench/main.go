@@ -56,6 +56,7 @@ func main() {
 	skipAnalysis := flag.Bool("skip-analysis", false, "skip the camera analysis cost measurement")
 	analysisN := flag.Int("analysis-cameras", 8, "cameras for the analysis cost")
 	skipUI := flag.Bool("skip-ui", false, "skip the SSE fan-out and page load measurements")
+	skipSSE := flag.Bool("skip-sse", false, "skip the SSE fan-out measurements (keep the page rows)")
 	skipQueryBudget := flag.Bool("skip-query-budget", false, "skip the hostile query load measurements")
 	skipCentre := flag.Bool("skip-centre", false, "skip the centre (storage.query → VictoriaMetrics) query measurements")
 	skipPrivacy := flag.Bool("skip-privacy", false, "skip the privacy mask (snapshot, clip, transcode) cost measurements")
@@ -145,7 +146,7 @@ func main() {
 	}
 
 	if !*skipUI {
-		uiRows(add, *uiDevices, *uiCameras, *sseClientsN, *sseWindow, *pageLoads)
+		uiRows(add, *uiDevices, *uiCameras, *sseClientsN, *sseWindow, *pageLoads, *skipSSE)
 	}
 	if !*skipQueryBudget {
 		queryBudgetRows(add)

@@ -138,33 +138,16 @@ func exitOnFailures() {
 	}
 }
 
-func uiRows(add func(row), devices, cams, clients int, window time.Duration, loads int) {
-	const what = "SSE fan-out"
+func uiRows(add func(row), devices, cams, clients int, window time.Duration, loads int, skipSSE bool) {
 	e, err := startUIEnv(devices, cams)
 	if err != nil {
-		failed(add, what, err)
+		failed(add, "SSE fan-out and site page", err)
 		return
 	}
 	defer e.close()
 	scene := fmt.Sprintf("%d devices at 1 msg/s, %d cameras", devices, cams)
-	if f, err := measureSSE(e, clients, window); err != nil {
-		failed(add, what, err)
-	} else {
-		secs := f.cw.window.Seconds()
-		total, perClient := float64(f.cw.events)/secs, float64(f.cw.events)/secs/float64(clients)
-		cwCPU, bareCPU := max(f.cw.cpu-f.floor, 0), max(f.bare.cpu-f.floor, 0)
-		add(row{fmt.Sprintf("SSE fan-out: %d clients on /api/events (admin token), %s; events delivered, process CPU (server and readers) above the floor of %.2f cores with no stream open", clients, scene, f.floor),
-			fmt.Sprintf("%.0f events/s (%.0f/s per client, %.1f MiB/s data), %.2f cores: +%.2f, %.2f ms CPU per client-second", total, perClient,
-				float64(f.cw.bytes)/secs/(1<<20), f.cw.cpu, cwCPU, cwCPU*1000/float64(clients)),
-			fmt.Sprintf("%.0f events/s, +%.2f cores (bare net/http SSE handler writing the recorded batches once a second, no bus)", float64(f.bare.events)/secs, bareCPU),
-			ratio(cwCPU, bareCPU), ""})
-		devPerClient := float64(f.cw.byKind["device"]) / secs / float64(clients)
-		add(row{"SSE batching per client: device events/s and batches/s, against device messages/s published",
-			fmt.Sprintf("%.0f device events/s (+%.0f camera, %.0f alert) in %.2f batches/s", devPerClient,
-				float64(f.cw.byKind["camera"])/secs/float64(clients), float64(f.cw.byKind["alert"])/secs/float64(clients),
-				float64(f.cw.batches)/secs/float64(clients)),
-			fmt.Sprintf("%.0f device msgs/s published", f.cw.published), ratio(devPerClient, f.cw.published),
-			"≤ 1 event per thing per second, 1 batch/s"})
+	if !skipSSE {
+		sseRows(add, e, clients, window, scene)
 	}
 	const pwhat = "site page in headless chromium"
 	p, err := measurePage(e.r.base, e.user, e.password, loads)
@@ -172,9 +155,34 @@ func uiRows(add func(row), devices, cams, clients int, window time.Duration, loa
 		failed(add, pwhat, err)
 		return
 	}
-	add(row{fmt.Sprintf("site page first-contentful-paint (%d sensor tiles, %d cameras; median of %d loads, cache off)", p.tiles, cams, loads),
+	add(row{fmt.Sprintf("site page first-contentful-paint (%d sensor tiles, %d cameras; median of %d loads, cache off)", devices, cams, loads),
 		fmt.Sprintf("%.0f ms", p.siteFCP), fmt.Sprintf("%.0f ms (the static /login page, same browser)", p.loginFCP),
 		ratio(p.siteFCP, p.loginFCP), ""})
 	add(row{"site page: navigation → first sensor tile showing a value (median)", fmt.Sprintf("%.0f ms", p.siteTile),
 		fmt.Sprintf("%.0f ms (the same loads' first-contentful-paint)", p.siteFCP), fmt.Sprintf("+%.0f ms", p.siteTile-p.siteFCP), ""})
+	lighthouseRows(add, e, loads)
+}
+
+// sseRows adds the SSE fan-out rows.
+func sseRows(add func(row), e *uiEnv, clients int, window time.Duration, scene string) {
+	f, err := measureSSE(e, clients, window)
+	if err != nil {
+		failed(add, "SSE fan-out", err)
+		return
+	}
+	secs := f.cw.window.Seconds()
+	total, perClient := float64(f.cw.events)/secs, float64(f.cw.events)/secs/float64(clients)
+	cwCPU, bareCPU := max(f.cw.cpu-f.floor, 0), max(f.bare.cpu-f.floor, 0)
+	add(row{fmt.Sprintf("SSE fan-out: %d clients on /api/events (admin token), %s; events delivered, process CPU (server and readers) above the floor of %.2f cores with no stream open", clients, scene, f.floor),
+		fmt.Sprintf("%.0f events/s (%.0f/s per client, %.1f MiB/s data), %.2f cores: +%.2f, %.2f ms CPU per client-second", total, perClient,
+			float64(f.cw.bytes)/secs/(1<<20), f.cw.cpu, cwCPU, cwCPU*1000/float64(clients)),
+		fmt.Sprintf("%.0f events/s, +%.2f cores (bare net/http SSE handler writing the recorded batches once a second, no bus)", float64(f.bare.events)/secs, bareCPU),
+		ratio(cwCPU, bareCPU), ""})
+	devPerClient := float64(f.cw.byKind["device"]) / secs / float64(clients)
+	add(row{"SSE batching per client: device events/s and batches/s, against device messages/s published",
+		fmt.Sprintf("%.0f device events/s (+%.0f camera, %.0f alert) in %.2f batches/s", devPerClient,
+			float64(f.cw.byKind["camera"])/secs/float64(clients), float64(f.cw.byKind["alert"])/secs/float64(clients),
+			float64(f.cw.batches)/secs/float64(clients)),
+		fmt.Sprintf("%.0f device msgs/s published", f.cw.published), ratio(devPerClient, f.cw.published),
+		"≤ 1 event per thing per second, 1 batch/s"})
 }

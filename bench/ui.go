@@ -41,6 +41,8 @@ alerts:
 notify:
   mqtt:
     enabled: false
+map:
+  tile_url: ""
 `
 
 const uiRules = "groups:\n  - name: bench\n    rules:\n      - alert: Hot\n        expr: temperature > 1000\n"

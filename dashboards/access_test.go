@@ -129,6 +129,11 @@ func (fakeMedia) Clip(camera, clip string) (media.Clip, string, error) {
 	return media.Clip{ID: clip, Camera: camera}, "access_test.go", nil
 }
 
+// ClipThumbnail answers a still without decoding (the clip above is no video).
+func (fakeMedia) ClipThumbnail(context.Context, string, string) ([]byte, error) {
+	return []byte{0xff, 0xd8, 0xff, 0xd9}, nil
+}
+
 func (fakeMedia) ServeLive(w http.ResponseWriter, r *http.Request, camera string) {
 	writeJSON(w, http.StatusOK, map[string]string{"camera": camera})
 }

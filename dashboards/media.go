@@ -34,6 +34,7 @@ func (s *Server) mediaRoutes() {
 	s.handleFunc(with(video, "GET", "/api/cameras/{id}/snapshot.jpg", true), s.snapshot)
 	s.handleFunc(with(video, "GET", "/api/cameras/{id}/clips", true), s.clipList)
 	s.handleFunc(with(video, "GET", "/api/cameras/{id}/clips/{clip}", true), s.clipFile)
+	s.handleFunc(with(video, "GET", "/api/cameras/{id}/clips/{clip}/thumbnail.jpg", true), s.clipThumbnail(newClipThumbs())) // thumbs.go
 	s.handleFunc(with(video, "GET", "/api/cameras/{id}/live", true), s.liveView)
 }
 

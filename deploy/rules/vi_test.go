@@ -28,7 +28,7 @@ func TestPacksSpeakVietnamese(t *testing.T) {
 			if r.Annotations["summary"] != "" && r.Annotations["summary_vi"] == "" {
 				t.Errorf("%s: rule %s has a summary but no summary_vi", name, r.Alert)
 			}
-			if r.Annotations["description"] != "" && r.Annotations["description_vi"] == "" && name != rules.SelfName {
+			if r.Annotations["description"] != "" && r.Annotations["description_vi"] == "" {
 				t.Errorf("%s: rule %s has a description but no description_vi", name, r.Alert)
 			}
 			if r.Alert == "Fever" && name == rules.DefaultName {

@@ -12,7 +12,8 @@ import (
 var flappingCameras = []string{"cam2", "cam3", "cam4"}
 
 // TestAlertNoiseAndEvidence: a flapping camera shows once, as flapping; the silence dialog previews the alerts
-// its matchers match and warns when the alert changes while it is open; the camera timeline plays an event clip;
+// its matchers match and warns when the alert changes while it is open; the camera timeline plays an event clip
+// and shows its thumbnail;
 // the new pages pass axe at both sizes and the camera wall streams only the tiles on screen.
 func TestAlertNoiseAndEvidence(t *testing.T) {
 	d, b := newAdminDemoEarly(t) // the flapping camera takes three 90 s fault periods
@@ -116,6 +117,12 @@ func TestAlertNoiseAndEvidence(t *testing.T) {
 			return v && !v.hidden && v.src.includes("/clips/") && !v.error && v.readyState >= 2; })()`)
 		if got := eval[string](b, `document.querySelector("ol.timeline li[data-kind=clip]").textContent`); !strings.Contains(got, "motion") {
 			t.Errorf("the clip entry says %q, want its reason (motion)", got)
+		}
+		// Each finished clip shows its thumbnail: the clip's first frame, 320 px wide, in a reserved 160×90 box.
+		b.waitJS(30*time.Second, `(() => { const i = document.querySelector("ol.timeline li[data-kind=clip] img.clip-thumb");
+			return i && i.complete && i.naturalWidth === 320 && !i.hidden; })()`)
+		if box := eval[[]float64](b, `(() => { const r = document.querySelector("ol.timeline img.clip-thumb").getBoundingClientRect(); return [r.width, r.height]; })()`); len(box) != 2 || box[0] != 160 || box[1] != 90 {
+			t.Errorf("thumbnail box %v, want 160×90", box)
 		}
 		b.screenshot("camera-timeline.png")
 	})

@@ -40,7 +40,7 @@ func repoRoot(t *testing.T) string {
 var loginLine = regexp.MustCompile(`Login:\s+admin / (\S+)`)
 
 // startDemo runs `citywatch demo` on free ports, with extra flags, and waits until it is ready and has
-// printed the admin login.
+// printed the admin login. The city map draws no tiles (--offline-map): browser tests never reach the internet.
 //
 // It marks the test parallel (call it once per test): a demo test spends most of its time waiting for the
 // demo's real-time schedule (a flapping camera takes three 90 s fault periods), so demo tests run side by
@@ -57,7 +57,7 @@ func launchDemo(t *testing.T, bin string, extra ...string) *demo {
 	httpAddr := testenv.FreePort(t)
 	d := &demo{t: t, base: "http://" + httpAddr}
 	args := append([]string{"demo", "--data", t.TempDir(), "--http", httpAddr, "--mqtt", testenv.FreePort(t),
-		"--rtsp", testenv.FreePort(t)}, extra...)
+		"--rtsp", testenv.FreePort(t), "--offline-map"}, extra...)
 	d.Process = testenv.StartProcess(t, bin, []string{"CITYWATCH_ADMIN_TOKEN=" + adminToken}, args...)
 	eventually(t, 90*time.Second, func() string {
 		select {

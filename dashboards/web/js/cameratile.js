@@ -18,8 +18,12 @@ const HAS_PICTURE = new Set(["online", "degraded"]);
 // CameraTile is one camera in a grid; update() takes the camera's latest JSON, setAlerts() the firing alerts
 // about it.
 export class CameraTile {
-  constructor(cam, ctx, { large = false, snapshotOnly = false, startPaused = false } = {}) {
+  constructor(cam, ctx, { large = false, snapshotOnly = false, startPaused = false, lazyPoster = false } = {}) {
     this.id = cam.id;
+    // lazyPoster: snapshots load only between play() and pause() (the tile is near the screen), not for
+    // every tile of a long page at once.
+    this.lazyPoster = lazyPoster;
+    this.nearScreen = !lazyPoster;
     this.video = el("video", { muted: true, defaultMuted: true, autoplay: true, playsInline: true, "aria-label": t("camera.video_of", { name: cam.name || cam.id }) });
     this.overlay = el("div", { class: "overlay", "aria-hidden": "false" });
     this.stateBadge = el("span");
@@ -104,7 +108,7 @@ export class CameraTile {
     this.root.classList.toggle("stale", stale);
     this.root.dataset.fresh = stale ? "stale" : "live";
     this.root.dataset.player = this.playerState;
-    replace(this.stateBadge, badge(state));
+    if (this.shownBadge !== state) { this.shownBadge = state; replace(this.stateBadge, badge(state)); }
     const sev = this.alerts.some((a) => a.labels?.severity === "critical") ? "critical" : this.alerts.length ? "warning" : "";
     this.root.dataset.alert = sev;
     this.alertNote.hidden = !sev;
@@ -123,8 +127,13 @@ export class CameraTile {
         this.playerState === "snapshot" ? this.snapshotWhy :
         masked ? t("camera.masked_no_live") :
           this.playerWhy || c.reason || "";
-      replace(this.overlay, badge(state), el("p", {}, HAS_PICTURE.has(c.state) ? why : c.reason || why),
-        this.liveURL ? el("p", {}, el("a", { href: this.liveURL, target: "_blank", rel: "noopener noreferrer" }, t("camera.open_at_edge", { edge: this.edge }))) : null);
+      const said = HAS_PICTURE.has(c.state) ? why : c.reason || why;
+      const key = `${state}\n${said}\n${this.liveURL}`;
+      if (this.shownOverlay !== key) {
+        this.shownOverlay = key; // status reports come every few seconds: rebuild only what changed
+        replace(this.overlay, badge(state), el("p", {}, said),
+          this.liveURL ? el("p", {}, el("a", { href: this.liveURL, target: "_blank", rel: "noopener noreferrer" }, t("camera.open_at_edge", { edge: this.edge }))) : null);
+      }
     }
     const bits = this.edge ? [c.site, `edge ${this.edge}`] : [c.site];
     // The stream's figures come from the last status report; while the video plays without one, leave them out
@@ -138,18 +147,23 @@ export class CameraTile {
   }
 
   refreshPoster() {
+    if (!this.nearScreen) return;
     if (this.playerState === "playing" || !HAS_PICTURE.has(this.cam.state)) return;
     this.video.poster = `/api/cameras/${encodeURIComponent(this.id)}/snapshot.jpg?t=${Date.now()}`;
   }
 
   // pause stops live video while the tile cannot be seen (the wall: scrolled away, tab hidden); play resumes it.
   pause() {
+    if (this.lazyPoster) this.nearScreen = false;
     if (!this.player) return;
     this.player.stop();
     this.playerState = "idle";
     this.render();
   }
-  play() { if (this.player) this.player.start(); }
+  play() {
+    if (!this.nearScreen) { this.nearScreen = true; this.refreshPoster(); }
+    if (this.player) this.player.start();
+  }
 
   // destroy stops the video.
   destroy() {

@@ -27,6 +27,8 @@ const REFRESH_DOWN = 10000; // REST refresh while the stream is down
 const RETRY_MIN = 3000; // first delay before recreating a closed EventSource (the server's retry: value)
 const RETRY_MAX = 30000;
 const COALESCE = 100; // events of one server batch arrive as separate messages: render once per burst
+const SLICE_MS = 8; // merging queued stream messages yields to the page this often
+const INBOX_MAX = 50000; // queued stream messages; beyond, the backlog is dropped and the lists reloaded
 const ALERTS_LIMIT = 500;
 const PING_DEFAULT = 5000; // the ping interval assumed until the first ping tells the real one
 const STALE_PINGS = 2; // ping intervals without news after which the page is stale
@@ -47,6 +49,7 @@ const unavailable = new Set(); // topics the server does not serve to this user 
 const inflight = new Set(); // topics with a REST load running
 const again = new Set(); // topics to load once more when their running load ends
 const dirty = new Set(); // topics changed by the stream since the last publish
+const inbox = []; // stream messages [kind, data, performance.now()] not merged yet
 const statusSubs = new Set();
 let status = { state: "connecting", since: Date.now(), error: "", dataAt: Date.now() };
 let pingInterval = PING_DEFAULT;
@@ -69,6 +72,7 @@ const diag = {
   opens: 0,
   errors: 0,
   restLoads: 0,
+  inboxDropped: 0, // times the queued stream messages were dropped for a REST reload (the page fell behind)
   source: {}, // topic → "rest" | "sse": what produced the list subscribers got last
   reconnect, // closes the stream and opens a new one now
 };
@@ -321,8 +325,21 @@ function onPing(data) {
   contact();
 }
 
+// onEvent takes a stream message. The browser dispatches a whole server batch (a site's 500 devices every
+// second) in one task, so messages are only queued here and merged at the flush, in slices.
 function onEvent(kind, data) {
   contact();
+  if (inbox.length >= INBOX_MAX) {
+    // The page cannot keep up with the stream: drop the backlog and reload the lists instead (bounded memory).
+    inbox.length = 0;
+    diag.inboxDropped++;
+    refresh();
+  }
+  inbox.push([kind, data, performance.now()]);
+  if (!flushTimer) flushTimer = setTimeout(flush, COALESCE);
+}
+
+function mergeEvent(kind, data, at) {
   let item;
   try { item = JSON.parse(data); } catch { item = null; }
   if (!item || typeof item !== "object" || item.id == null) {
@@ -337,13 +354,19 @@ function onEvent(kind, data) {
   if (kind === "device") rates.observe(item);
   put(topic, item);
   if (!touched.has(topic)) touched.set(topic, new Map());
-  touched.get(topic).set(String(item.id), performance.now());
+  touched.get(topic).set(String(item.id), at);
   dirty.add(topic);
-  if (!flushTimer) flushTimer = setTimeout(flush, COALESCE);
 }
 
+// flush merges the queued messages, at most SLICE_MS at a time with a yield between slices (no long task,
+// however big the batch), then hands each changed list to its subscribers once.
 function flush() {
   flushTimer = 0;
+  const until = performance.now() + SLICE_MS;
+  let i = 0;
+  while (i < inbox.length && (i === 0 || performance.now() < until)) { mergeEvent(...inbox[i]); i++; }
+  inbox.splice(0, i);
+  if (inbox.length) { flushTimer = setTimeout(flush, 0); return; }
   const now = performance.now();
   for (const topic of dirty) {
     publish(topic, "sse");

@@ -1,5 +1,6 @@
 // A camera's timeline: what happened, newest first — alerts about the camera starting and ending (a flapping
-// episode once) and event clips (motion, tamper) with a button that plays the clip in the page's player.
+// episode once) and event clips (motion, tamper) with their thumbnail (the clip's first frame; it plays the
+// clip too) and a button that plays the clip in the page's player.
 
 import { el, timeEl, badge } from "./dom.js";
 import { t, tOr } from "./i18n.js";
@@ -25,14 +26,21 @@ export function timeline(camera, events, player) {
       : e.kind === "resolved" ? [badge("resolved", "✓ " + t("timeline.ended")), " ", e.reason]
         : [badge("firing", "⚠ " + t("timeline.alert")), " ", e.reason, e.flapping ? [" ", badge("flapping", t("alerts.flapping"))] : ""];
     const act = [];
+    let thumb = null;
     if (e.kind === "clip" && e.recording) act.push(el("span", { class: "muted" }, t("timeline.recording")));
     else if (e.kind === "clip") {
       const src = clipSrc(camera, e.clip);
+      // Its size is reserved (CSS), it loads when scrolled near, and a clip without a still (no ffmpeg, being
+      // masked) just shows none.
+      const img = el("img", { class: "clip-thumb", src: `${src}/thumbnail.jpg`, loading: "lazy", decoding: "async", width: 160, height: 90,
+        alt: t("timeline.thumb_alt", { clip: e.clip }) });
+      img.addEventListener("error", () => { img.hidden = true; });
+      thumb = el("button", { type: "button", class: "thumb-button", "aria-label": t("timeline.play_label", { clip: e.clip }), onclick: () => play(player, src) }, img);
       act.push(el("button", { type: "button", class: "small", "data-play-clip": e.clip,
         "aria-label": t("timeline.play_label", { clip: e.clip }), onclick: () => play(player, src) }, t("timeline.play")),
       " ", el("a", { href: src + "?download=1", download: `${camera}-${e.clip}.mp4` }, t("timeline.download")));
     }
     return el("li", { "data-kind": e.kind, "data-clip": e.clip || null, "data-alert": e.alert ? String(e.alert) : null },
-      timeEl(e.time), " ", what, act.length ? [" ", el("span", { class: "actions" }, act)] : "");
+      thumb || "", timeEl(e.time), " ", what, act.length ? [" ", el("span", { class: "actions" }, act)] : "");
   }));
 }

@@ -6,7 +6,7 @@ import { el, replace, badge, timeEl, errorBox, isZeroTime, fmtValue, metricLabel
 import { get } from "../api.js";
 import { stateOf } from "../alertui.js";
 import { clipSrc, play } from "../timeline.js";
-import { t } from "../i18n.js";
+import { t, localized } from "../i18n.js";
 
 // around is how far before its start and after its end a clip still belongs to an alert.
 const around = 2 * 60 * 1000;
@@ -42,7 +42,8 @@ export function render(root, params, ctx) {
     const firedAt = !isZeroTime(a.fired_at) ? a.fired_at : a.active_at;
     replace(root,
       el("h1", {}, a.rule, " ", badge(stateOf(a)), a.flapping ? [" ", badge("flapping", t("alerts.flapping_times", { n: a.flap_count || 0 }))] : ""),
-      el("p", {}, a.annotations?.summary || ""),
+      el("p", { class: "alert-summary" }, localized(a.annotations, "summary")),
+      localized(a.annotations, "description") ? el("p", { class: "muted alert-description" }, localized(a.annotations, "description")) : "",
       el("dl", { class: "kv" },
         el("div", {}, el("dt", {}, t("alerts.col.where")), el("dd", {}, l.site ? el("a", { href: siteHref(l.site) }, l.site) : "—",
           l.camera ? [" · ", el("a", { href: cameraHref(l.camera) }, l.camera)] : "", l.device ? ` · ${l.device}` : "")),

@@ -12,6 +12,9 @@ import { subscribe as subscribeLive } from "../live.js";
 import { timeline } from "../timeline.js";
 
 const RANGES = [["15m", 900], ["1h", 3600], ["6h", 21600], ["24h", 86400], ["7d", 604800]];
+// REFRESH are the charts' auto-refresh periods (seconds; 0 is off), as on Explore; 30 s unless chosen.
+const REFRESH = [0, 10, 30, 60, 300];
+const REFRESH_DEFAULT = 30;
 
 function kv(pairs) {
   return el("dl", { class: "kv" }, pairs.filter(Boolean).map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v))));
@@ -30,12 +33,15 @@ export function render(root, params, ctx) {
   const clips = el("div", { "aria-live": "polite" });
   const player = el("video", { controls: true, class: "clip-player", hidden: true, "aria-label": t("timeline.player") });
   const rangeSel = el("select", { id: "cam-range" }, RANGES.map(([l, s]) => el("option", { value: String(s), selected: s === 3600 }, t(`range.${l}`))));
+  const refreshSel = el("select", { id: "cam-refresh" }, REFRESH.map((s) =>
+    el("option", { value: String(s), selected: s === REFRESH_DEFAULT }, s ? t("refresh.every", { s: s >= 60 ? `${s / 60} min` : `${s} s` }) : t("refresh.off"))));
   replace(root, head, liveBox,
     el("div", { class: "two-col" },
       el("section", { "aria-labelledby": "health-h" }, el("h2", { id: "health-h" }, t("camera.health")), health),
       el("section", { "aria-labelledby": "analysis-h" }, el("h2", { id: "analysis-h" }, t("camera.analysis")), analysis)),
     el("section", { "aria-labelledby": "hist-h" }, el("h2", { id: "hist-h" }, t("camera.history")),
-      el("label", { for: "cam-range" }, t("range.label")), rangeSel, charts),
+      el("div", { class: "chart-controls" }, el("label", { for: "cam-range" }, t("range.label")), rangeSel, " ",
+        el("label", { for: "cam-refresh" }, t("refresh.label")), refreshSel), charts),
     el("section", { "aria-labelledby": "clips-h" }, el("h2", { id: "clips-h" }, t("timeline.title")), player, clips));
 
   let tile = null;
@@ -49,22 +55,39 @@ export function render(root, params, ctx) {
       el("p", {}, t("camera.not_found_text", { id }), " ", el("a", { href: "#/" }, t("page.to_overview"))));
   }
 
-  async function drawCharts() {
-    destroyCharts.forEach((d) => d());
-    destroyCharts = [];
+  // drawCharts queries and draws the charts. A refresh (again) keeps the shown charts until the new data is in
+  // and swaps each in place, so the page neither flickers nor shifts.
+  let drawing = 0;
+  async function drawCharts(again = false) {
+    const run = ++drawing;
     const secs = Number(rangeSel.value);
     const sel = `{camera=${quote(id)}}`;
     const specs = [[t("camera.chart.fps"), `camera_fps${sel}`, "fps"], [t("camera.chart.bitrate"), `camera_bitrate_bps${sel}`, "bit/s"], [t("camera.chart.up"), `camera_up${sel}`, ""]];
-    replace(charts, specs.map(([title]) => el("figure", { class: "chart", "data-chart": title }, el("figcaption", {}, title), el("div", { class: "plot" }))));
-    await Promise.all(specs.map(async ([title, expr, unit], i) => {
+    if (!again || charts.children.length !== specs.length) {
+      destroyCharts.forEach((d) => d && d());
+      destroyCharts = [];
+      replace(charts, specs.map(([title]) => el("figure", { class: "chart", "data-chart": title }, el("figcaption", {}, title), el("div", { class: "plot" }))));
+    }
+    await Promise.all(specs.map(async ([, expr, unit], i) => {
       const box = charts.children[i].querySelector(".plot");
       try {
         const { result, start, end } = await queryRange(expr, secs, 300, abort.signal);
-        destroyCharts.push(timeChart(box, result, { unit, height: 160, start, end }));
-      } catch (e) { if (e.name !== "AbortError") replace(box, errorBox(e)); }
+        if (run !== drawing) return; // a newer drawing (range change) owns the charts
+        if (destroyCharts[i]) destroyCharts[i]();
+        destroyCharts[i] = timeChart(box, result, { unit, height: 160, start, end });
+      } catch (e) { if (e.name !== "AbortError" && run === drawing) replace(box, errorBox(e)); }
     }));
+    if (run === drawing) charts.dataset.drawn = String(Number(charts.dataset.drawn || 0) + 1);
   }
-  rangeSel.addEventListener("change", drawCharts);
+  let refreshTimer = 0;
+  function scheduleRefresh() {
+    clearInterval(refreshTimer);
+    const s = Number(refreshSel.value);
+    if (s > 0) refreshTimer = setInterval(() => { if (found && !document.hidden) drawCharts(true); }, s * 1000);
+  }
+  rangeSel.addEventListener("change", () => drawCharts());
+  refreshSel.addEventListener("change", scheduleRefresh);
+  scheduleRefresh();
 
   async function loadClips() {
     try {
@@ -143,9 +166,10 @@ export function render(root, params, ctx) {
     unsubAlerts();
     clearInterval(analysisTimer);
     clearInterval(clipTimer);
+    clearInterval(refreshTimer);
     abort.abort();
     player.removeAttribute("src");
     if (tile) tile.destroy();
-    destroyCharts.forEach((d) => d());
+    destroyCharts.forEach((d) => d && d());
   };
 }

@@ -9,25 +9,33 @@ import { subscribe, pageState } from "../live.js";
 import { t } from "../i18n.js";
 import { onThresholds, judge, watching, firingFor } from "../thresholds.js";
 import { onTick } from "../clock.js";
-import { deviceFreshness, freshnessText, bySilence } from "../freshness.js";
+import { deviceFreshness, freshnessText, sortBySilence } from "../freshness.js";
 import { queryRange } from "../api.js";
-import { Sparkline } from "../chart.js";
+import { Sparkline } from "../spark.js";
 import { alertTable } from "../alertui.js";
 import { CameraTile } from "../cameratile.js";
 
 // PRIMARY is the order in which a tile picks the metric its sparkline follows.
 const PRIMARY = ["body_temperature", "temperature", "water_level", "pm25", "co2", "noise", "heart_rate", "humidity"];
 const HIDDEN = new Set(["seq"]);
+// BEHIND_MS is how often tiles away from the screen catch up with the live data.
+const BEHIND_MS = 3000;
 
 function primaryMetric(values) {
   return PRIMARY.find((m) => m in values) || Object.keys(values).find((m) => !HIDDEN.has(m) && m !== "battery" && m !== "rssi");
 }
 
 class SensorTile {
-  constructor(d) {
+  // later(tile) queues work for a tile that is not near the screen (see render).
+  // resort() asks the page to order the tiles again (a device turned silent or live again).
+  constructor(d, thresholds, later, resort = () => {}) {
+    this.resort = resort;
     this.id = d.id;
     this.d = d;
-    this.thresholds = [];
+    this.next = null; // a newer device state not shown yet (the tile is off screen)
+    this.near = false; // near the screen, as the page's IntersectionObserver last said
+    this.later = later;
+    this.thresholds = thresholds;
     this.alerts = [];
     this.values = el("dl", { class: "values" });
     this.age = el("p", { class: "muted small age" });
@@ -38,6 +46,7 @@ class SensorTile {
     this.root = el("article", { class: "card sensor-tile", "data-device": d.id },
       el("h3", {}, d.labels?.device || d.id), this.alertNote, this.values, this.sparkBox, this.sparkLabel, this.age);
     this.spark = this.metric ? new Sparkline(this.sparkBox) : null;
+    if (this.spark) this.spark.setThresholds(watching(thresholds, this.metric, d.labels));
     this.update(d);
   }
 
@@ -45,7 +54,26 @@ class SensorTile {
   setThresholds(list) {
     this.thresholds = list;
     if (this.spark) this.spark.setThresholds(watching(list, this.metric, this.d.labels));
-    this.update(this.d);
+    const d = this.latest();
+    this.next = null;
+    this.update(d);
+  }
+
+  // offer takes the device's latest state: shown now near the screen, otherwise when the page is idle or the
+  // tile comes into view, whichever is first. A site's tiles all change every second; drawing the ones nobody
+  // sees at once would block the page (total blocking time) for nothing.
+  offer(d) {
+    if (this.near) { this.next = null; this.update(d); return; }
+    this.next = d;
+    this.later(this);
+  }
+
+  // latest is the newest state the tile has, shown or not.
+  latest() { return this.next || this.d; }
+
+  // catchUp shows what is pending: the newest state, or at least the age.
+  catchUp() {
+    if (this.next) { const d = this.next; this.next = null; this.update(d); } else this.renderAge(pageState());
   }
 
   // setAlerts marks the tile with the firing alerts about this device.
@@ -61,15 +89,29 @@ class SensorTile {
     this.d = d;
     const vals = d.last_values || {};
     const entries = Object.entries(vals).filter(([k]) => !HIDDEN.has(k)).sort(([a], [b]) => (PRIMARY.indexOf(a) + 1 || 99) - (PRIMARY.indexOf(b) + 1 || 99) || a.localeCompare(b));
-    this.judged = [];
-    refill(this.values, entries.map(([k, v]) => {
-      const j = judge(this.thresholds, k, d.labels, v);
-      if (j.level) this.judged.push([k, j]);
-      return el("div", { class: [k === this.metric ? "primary" : "", j.level ? `level-${j.level}` : ""].filter(Boolean).join(" ") || null },
-        el("dt", {}, metricLabel(k)),
-        el("dd", { "data-metric": k, "data-level": j.level || "ok" }, j.level ? (j.level === "critical" ? "⚠ " : "▲ ") : "", fmtValue(k, v)),
-        j.level ? el("dd", { class: "limit" }, t("threshold.crossed", { rule: j.th.alert, op: j.th.op, limit: fmtValue(k, j.th.value), severity: t(`severity.${j.level}`) })) : null);
-    }));
+    const judged = entries.map(([k, v]) => [k, v, judge(this.thresholds, k, d.labels, v)]);
+    this.judged = judged.filter(([, , j]) => j.level).map(([k, , j]) => [k, j]);
+    // The same metrics at the same levels as shown: only the numbers change, in place (a site's tiles all
+    // update every second; rebuilding each tile's list every time would be most of the page's work).
+    const shape = judged.map(([k, , j]) => (j.level ? `${k}:${j.level}:${j.th.alert}:${j.th.op}:${j.th.value}` : k)).join(",");
+    if (shape === this.shape && this.dds) {
+      judged.forEach(([k, v, j], i) => {
+        const text = (j.level ? (j.level === "critical" ? "⚠ " : "▲ ") : "") + fmtValue(k, v);
+        if (this.dds[i].textContent !== text) this.dds[i].textContent = text;
+      });
+    } else {
+      this.shape = shape;
+      this.dds = [];
+      refill(this.values, judged.map(([k, v, j]) => {
+        const dd = el("dd", { "data-metric": k, "data-level": j.level || "ok" }, j.level ? (j.level === "critical" ? "⚠ " : "▲ ") : "", fmtValue(k, v));
+        this.dds.push(dd);
+        return el("div", { class: [k === this.metric ? "primary" : "", j.level ? `level-${j.level}` : ""].filter(Boolean).join(" ") || null },
+          el("dt", {}, metricLabel(k)), dd,
+          j.level ? el("dd", { class: "limit" }, t("threshold.crossed", { rule: j.th.alert, op: j.th.op, limit: fmtValue(k, j.th.value), severity: t(`severity.${j.level}`) })) : null);
+      }));
+      // refill may have kept the nodes already shown: point at the ones in the page.
+      this.dds = [...this.values.querySelectorAll("dd[data-metric]")];
+    }
     this.renderMarks();
     this.renderAge(pageState());
     if (this.spark && this.metric in vals) this.spark.push(Date.parse(d.last_seen) / 1000, vals[this.metric]);
@@ -81,6 +123,9 @@ class SensorTile {
     const firingCrit = this.alerts.some((a) => a.labels?.severity === "critical");
     const crossedCrit = (this.judged || []).some(([, j]) => j.level === "critical");
     const level = firingCrit || crossedCrit ? "critical" : this.alerts.length || (this.judged || []).length ? "warning" : "";
+    const key = `${level}|${this.alertKey || ""}`;
+    if (key === this.marksKey) return; // every update calls this: unchanged marks cost nothing
+    this.marksKey = key;
     this.root.dataset.level = level || "ok";
     this.root.classList.toggle("level-critical", level === "critical");
     this.root.classList.toggle("level-warning", level === "warning");
@@ -97,10 +142,16 @@ class SensorTile {
   renderAge(page) {
     const d = this.d;
     const f = deviceFreshness(d, page);
-    this.root.classList.toggle("silent", f.state === "silent" || f.state === "never");
-    this.root.classList.toggle("stale", f.state === "stale");
-    this.root.dataset.silent = String(f.silent);
-    this.root.dataset.fresh = f.state;
+    // Every second for every tile: write only what changed, so an unchanged page costs no style work.
+    if (this.silentFlag !== undefined && this.silentFlag !== f.silent) this.resort();
+    if (this.fresh !== f.state || this.silentFlag !== f.silent) {
+      this.fresh = f.state;
+      this.silentFlag = f.silent;
+      this.root.classList.toggle("silent", f.state === "silent" || f.state === "never");
+      this.root.classList.toggle("stale", f.state === "stale");
+      this.root.dataset.silent = String(f.silent);
+      this.root.dataset.fresh = f.state;
+    }
     const text = `${freshnessText(f)} · ${t("site.msgs", { n: d.messages })}${d.errors ? ` · ${t("site.errors", { n: d.errors })}` : ""}`;
     if (this.age.textContent !== text) this.age.textContent = text;
     if (this.heardSilent === undefined) this.heardSilent = f.state === "silent"; // silent on arrival: not news
@@ -109,7 +160,7 @@ class SensorTile {
 
   // silentNews is, once per spell of silence, what to announce about it.
   silentNews() {
-    if (this.heardSilent || this.root.dataset.fresh !== "silent") return "";
+    if (this.heardSilent || this.fresh !== "silent") return "";
     this.heardSilent = true;
     return t("site.device_silent", { device: this.d.labels?.device || this.d.id });
   }
@@ -135,6 +186,55 @@ export function render(root, params, ctx) {
 
   const tiles = new Map();
   const camTiles = new Map();
+  let shownOrder = "";
+  let resort = true, sortedIds = [], sortedAt = new Map(); // the devices' order, silent first (drawDevices)
+  // Work for tiles away from the screen waits for idle time, in slices of a few milliseconds, so no task
+  // grows long; a tile coming into view catches up at once.
+  const behind = new Map(); // device id → tile with pending work
+  let pump = 0;
+  const idle = window.requestIdleCallback ? (fn) => requestIdleCallback(fn, { timeout: 1000 }) : (fn) => setTimeout(fn, 16);
+  const work = () => {
+    if (gone) return;
+    const until = performance.now() + 8;
+    for (const [id, tile] of behind) {
+      if (performance.now() > until) break;
+      behind.delete(id);
+      tile.catchUp();
+    }
+    if (behind.size && !gone) pump = idle(work);
+    else pump = 0;
+  };
+  // Off-screen tiles catch up every few seconds: nobody sees them, and a tile coming into view catches up at
+  // once. What they say (data-level, data-fresh) stays at most that far behind.
+  const later = (tile) => { behind.set(tile.id, tile); if (!pump) pump = setTimeout(() => { pump = idle(work); }, BEHIND_MS); };
+  const tileIO = new IntersectionObserver((entries) => {
+    for (const e of entries) {
+      const tile = tiles.get(e.target.dataset.device);
+      if (!tile) continue;
+      tile.near = e.isIntersecting;
+      if (tile.spark) tile.spark.setVisible(tile.near);
+      if (tile.near && behind.delete(tile.id)) tile.catchUp();
+    }
+  }, { rootMargin: "300px" });
+  // Tiles are built in slices too: the first screenful at once, the rest a slice per task.
+  let building = 0;
+  // Live video plays only in camera tiles near the screen (and while the tab is visible): 50 cameras below
+  // 500 sensor tiles would otherwise decode 50 streams nobody sees.
+  const camSeen = new Set();
+  const syncCam = (id) => {
+    const tile = camTiles.get(id);
+    if (!tile) return;
+    if (camSeen.has(id) && !document.hidden) tile.play(); else tile.pause();
+  };
+  const camIO = new IntersectionObserver((entries) => {
+    for (const e of entries) {
+      const id = e.target.dataset.camera;
+      if (e.isIntersecting) camSeen.add(id); else camSeen.delete(id);
+      syncCam(id);
+    }
+  }, { rootMargin: "300px" });
+  const onVisibility = () => { for (const id of camTiles.keys()) syncCam(id); };
+  document.addEventListener("visibilitychange", onVisibility);
   let seeded = false;
   let gone = false;
   let thresholds = [];
@@ -146,31 +246,70 @@ export function render(root, params, ctx) {
       try {
         const { result } = await queryRange(`{__name__="${m}",site="${site.replace(/["\\]/g, "\\$&")}"}`, 900, 180, abort.signal);
         if (gone) return;
+        const byDevice = new Map();
+        for (const t of tiles.values()) if (t.metric === m && t.spark) byDevice.set(t.id.slice(t.id.lastIndexOf("/") + 1), t);
         for (const r of result) {
-          for (const t of tiles.values()) {
-            if (t.metric === m && t.spark && t.id.endsWith(`/${r.metric.device}`)) {
-              const live = t.spark.xs.map((x, i) => [x, t.spark.ys[i]]).filter(([x]) => x > Number(r.values.at(-1)?.[0] || 0));
-              t.spark.seed([...r.values, ...live]);
-            }
-          }
+          const t = byDevice.get(r.metric.device);
+          if (!t) continue;
+          const live = t.spark.xs.map((x, i) => [x, t.spark.ys[i]]).filter(([x]) => x > Number(r.values.at(-1)?.[0] || 0));
+          t.spark.seed([...r.values, ...live]);
         }
       } catch (e) { if (e.name !== "AbortError") console.warn("sparkline history", m, e); }
     }
   }
 
   function drawDevices(all) {
-    const list = all.filter((d) => deviceSite(d) === site).sort(bySilence(pageState()));
+    // Silent devices first. Judging 500 devices' freshness for every live batch is most of a batch's work on a
+    // slow phone, so the order is computed again only when the set of devices changed or a tile saw its
+    // device turn silent or live; otherwise the devices keep their last order.
+    const mine = all.filter((d) => deviceSite(d) === site);
+    let list;
+    if (resort || mine.length !== sortedIds.length || mine.some((d) => !sortedAt.has(d.id))) {
+      list = sortBySilence(mine, pageState());
+      sortedIds = list.map((d) => d.id);
+      sortedAt = new Map(sortedIds.map((id, i) => [id, i]));
+      resort = false;
+    } else {
+      list = new Array(mine.length);
+      for (const d of mine) list[sortedAt.get(d.id)] = d;
+    }
     if (!list.length) { replace(sensors, el("p", { class: "muted empty" }, t("site.no_sensors"))); return; }
     if (!tiles.size) sensors.replaceChildren();
     const seen = new Set();
+    // A slice of new tiles per task: a screenful first (so the first paint is whole), then ~10 ms worth.
+    const until = performance.now() + (tiles.size ? 10 : 30);
+    let made = 0, missing = 0;
     for (const d of list) {
       seen.add(d.id);
       let tile = tiles.get(d.id);
-      if (!tile) { tile = new SensorTile(d); tiles.set(d.id, tile); tile.setThresholds(thresholds); } else tile.update(d);
+      if (!tile) {
+        if (made >= 12 && performance.now() > until) { missing++; continue; }
+        made++;
+        tile = new SensorTile(d, thresholds, later, () => { resort = true; });
+        tiles.set(d.id, tile);
+        tileIO.observe(tile.root);
+      } else if (tile.latest() !== d) tile.offer(d); // the live layer keeps an unchanged device's object
     }
-    for (const [id, tile] of tiles) if (!seen.has(id)) { tile.destroy(); tile.root.remove(); tiles.delete(id); }
-    // Silent devices first; appending an existing node moves it without rebuilding it.
-    list.forEach((d) => sensors.append(tiles.get(d.id).root));
+    for (const [id, tile] of tiles) {
+      if (seen.has(id)) continue;
+      tileIO.unobserve(tile.root); behind.delete(id); tile.destroy(); tile.root.remove(); tiles.delete(id);
+    }
+    // Silent devices first; appending an existing node moves it without rebuilding it. Only when the order
+    // changed: moving 500 tiles every second would lay the page out again every second. Tiles built in a
+    // later slice come after the shown ones: those are appended alone.
+    const built = list.filter((d) => tiles.has(d.id));
+    const order = built.map((d) => d.id).join("\n");
+    if (order !== shownOrder) {
+      if (shownOrder && order.startsWith(shownOrder + "\n")) {
+        const shown = shownOrder.split("\n").length;
+        sensors.append(...built.slice(shown).map((d) => tiles.get(d.id).root));
+      } else sensors.append(...built.map((d) => tiles.get(d.id).root));
+      shownOrder = order;
+    }
+    if (missing) {
+      if (!building) building = setTimeout(() => { building = 0; if (!gone && lastDevices) { drawDevices(lastDevices); if (lastAlerts) drawAlerts(lastAlerts); } }, 0);
+      return;
+    }
     if (!seeded) {
       seeded = true;
       seed([...new Set([...tiles.values()].map((tile) => tile.metric).filter(Boolean))]);
@@ -184,10 +323,15 @@ export function render(root, params, ctx) {
     for (const c of list) {
       seen.add(c.id);
       const tile = camTiles.get(c.id);
-      if (tile) tile.update(c);
-      else { const nt = new CameraTile(c, ctx); camTiles.set(c.id, nt); cameras.append(nt.root); }
+      if (tile) { if (tile.cam !== c) tile.update(c); }
+      else {
+        const nt = new CameraTile(c, ctx, { startPaused: true, lazyPoster: true }); // until it is near the screen
+        camTiles.set(c.id, nt);
+        cameras.append(nt.root);
+        camIO.observe(nt.root);
+      }
     }
-    for (const [id, tile] of camTiles) if (!seen.has(id)) { tile.destroy(); tile.root.remove(); camTiles.delete(id); }
+    for (const [id, tile] of camTiles) if (!seen.has(id)) { camIO.unobserve(tile.root); tile.destroy(); tile.root.remove(); camTiles.delete(id); camSeen.delete(id); }
   }
 
   function drawAlerts(all) {
@@ -207,14 +351,28 @@ export function render(root, params, ctx) {
   }
 
   const unsubs = [
-    subscribe("devices", (all) => { lastDevices = all; if (!body.hidden) drawDevices(all); else draw(); if (lastAlerts && !body.hidden) drawAlerts(lastAlerts); }),
-    subscribe("cameras", (all) => { lastCameras = all; if (!body.hidden) { drawCameras(all); if (lastAlerts) drawAlerts(lastAlerts); } else draw(); }),
+    subscribe("devices", (all) => {
+      lastDevices = all;
+      if (body.hidden) { draw(); return; }
+      const before = tiles.size;
+      drawDevices(all);
+      // New tiles need their alerts; the alerts themselves redraw when the alerts change.
+      if (lastAlerts && tiles.size !== before) drawAlerts(lastAlerts);
+    }),
+    subscribe("cameras", (all) => {
+      lastCameras = all;
+      if (body.hidden) { draw(); return; }
+      const before = camTiles.size;
+      drawCameras(all);
+      if (lastAlerts && camTiles.size !== before) drawAlerts(lastAlerts); // new tiles need their alerts
+    }),
     subscribe("alerts", (all) => { lastAlerts = all; if (!body.hidden) drawAlerts(all); else draw(); }),
     onThresholds((list) => { thresholds = list; for (const tile of tiles.values()) tile.setThresholds(list); }),
     onTick(() => {
       const page = pageState();
-      // Devices that just turned silent are announced (the tiles are not a live region: they tick).
-      for (const tile of tiles.values()) tile.renderAge(page);
+      // Devices that just turned silent are announced (the tiles are not a live region: they tick). Tiles away
+      // from the screen tick when the page is idle.
+      for (const tile of tiles.values()) if (tile.near) tile.renderAge(page); else later(tile);
       const news = [...tiles.values()].map((tile) => tile.silentNews()).filter(Boolean);
       if (news.length) announce(news.length > 3 ? t("site.many_silent", { n: news.length, site }) : `${news.join(", ")}.`);
     }),
@@ -223,6 +381,10 @@ export function render(root, params, ctx) {
     gone = true;
     abort.abort();
     unsubs.forEach((u) => u());
+    camIO.disconnect();
+    tileIO.disconnect();
+    clearTimeout(building);
+    document.removeEventListener("visibilitychange", onVisibility);
     tiles.forEach((tile) => tile.destroy());
     camTiles.forEach((tile) => tile.destroy());
   };
