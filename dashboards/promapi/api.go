@@ -676,30 +676,6 @@ func timeRange(r *http.Request) (start, end time.Time, apiErr *apiError) {
 	return start, end, nil
 }
 
-// selection is the limit, start, end and match[] parameters of the series and label endpoints.
-type selection struct {
-	limit      int
-	start, end time.Time
-	sets       [][]*labels.Matcher
-}
-
-// parseSelection parses r's selection; matchErr maps a bad match[] the way Prometheus does for the endpoint.
-func (a *API) parseSelection(r *http.Request, matchErr func(error) *apiError) (selection, *apiError) {
-	var sel selection
-	var err error
-	if sel.limit, err = parseLimit(r.Form.Get("limit")); err != nil {
-		return sel, invalidParam(err, "limit")
-	}
-	var apiErr *apiError
-	if sel.start, sel.end, apiErr = timeRange(r); apiErr != nil {
-		return sel, apiErr
-	}
-	if sel.sets, err = parseMatchers(a.parser, r.Form["match[]"]); err != nil {
-		return sel, matchErr(err)
-	}
-	return sel, nil
-}
-
 func (a *API) series(r *http.Request) apiResult {
 	if len(r.Form["match[]"]) == 0 {
 		return apiResult{err: &apiError{errorBadData, errors.New("no match[] parameter provided")}}
@@ -707,11 +683,18 @@ func (a *API) series(r *http.Request) apiResult {
 	if a.remote != nil {
 		return a.remoteSelectors(r, "/api/v1/series")
 	}
-	sel, apiErr := a.parseSelection(r, func(err error) *apiError { return invalidParam(err, "match[]") })
+	limit, err := parseLimit(r.Form.Get("limit"))
+	if err != nil {
+		return apiResult{err: invalidParam(err, "limit")}
+	}
+	start, end, apiErr := timeRange(r)
 	if apiErr != nil {
 		return apiResult{err: apiErr}
 	}
-	limit, start, end, sets := sel.limit, sel.start, sel.end, sel.sets
+	sets, err := parseMatchers(a.parser, r.Form["match[]"])
+	if err != nil {
+		return apiResult{err: invalidParam(err, "match[]")}
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
 	defer cancel()
 	release, apiErr := a.admit(ctx, r)
@@ -793,11 +776,18 @@ func (a *API) labelValues(r *http.Request) apiResult {
 // failure to open the querier the way Prometheus does for that endpoint.
 func (a *API) labelStrings(r *http.Request, querierErr func(error) *apiError,
 	get func(ctx context.Context, q storage.Querier, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error)) apiResult {
-	sel, apiErr := a.parseSelection(r, func(err error) *apiError { return &apiError{errorBadData, err} })
+	limit, err := parseLimit(r.Form.Get("limit"))
+	if err != nil {
+		return apiResult{err: invalidParam(err, "limit")}
+	}
+	start, end, apiErr := timeRange(r)
 	if apiErr != nil {
 		return apiResult{err: apiErr}
 	}
-	limit, start, end, sets := sel.limit, sel.start, sel.end, sel.sets
+	sets, err := parseMatchers(a.parser, r.Form["match[]"])
+	if err != nil {
+		return apiResult{err: &apiError{errorBadData, err}}
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
 	defer cancel()
 	release, apiErr := a.admit(ctx, r)
