@@ -687,6 +687,11 @@ func selfMetricNames(t *testing.T, p *platform) map[string]bool {
 		names[name] = true
 	}
 	defined := regexp.MustCompile(`"(citywatch_[a-z0-9_]+)"`)
+	// store/forward defines the durable forwarders' metrics as Prefix + suffix: the prefixes its callers pass
+	// and the suffixes it appends make the names.
+	prefix := regexp.MustCompile(`Prefix:\s*"(citywatch_[a-z0-9_]+)"`)
+	suffix := regexp.MustCompile(`(?:o\.Prefix \+ |(?:gauge|counter)\()"(_[a-z0-9_]+)"`)
+	var prefixes, suffixes []string
 	_ = filepath.WalkDir("../..", func(path string, e os.DirEntry, err error) error {
 		if err != nil {
 			return nil
@@ -707,8 +712,23 @@ func selfMetricNames(t *testing.T, p *platform) map[string]bool {
 				names[n+"#defined"] = true
 			}
 		}
+		for _, m := range prefix.FindAllSubmatch(src, -1) {
+			prefixes = append(prefixes, string(m[1]))
+		}
+		if filepath.Base(filepath.Dir(path)) == "forward" {
+			for _, m := range suffix.FindAllSubmatch(src, -1) {
+				suffixes = append(suffixes, string(m[1]))
+			}
+		}
 		return nil
 	})
+	for _, p := range prefixes {
+		for _, s := range suffixes {
+			if !names[p+s] {
+				names[p+s+"#defined"] = true
+			}
+		}
+	}
 	return names
 }
 
