@@ -56,8 +56,8 @@ type wardRoster struct {
 // failed room and returns the errors joined.
 func (s WardSeeder) Seed(ctx context.Context, rooms []WardSeedRoom) (WardSeedResult, error) {
 	var res WardSeedResult
-	if _, err := url.Parse(s.Base); err != nil || !strings.HasPrefix(s.Base, "http://") && !strings.HasPrefix(s.Base, "https://") {
-		return res, fmt.Errorf("ward URL %q: want http:// or https://", s.Base)
+	if u, err := url.Parse(s.Base); err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.User != nil {
+		return res, errors.New("ward URL: want an http:// or https:// base URL without credentials")
 	}
 	if s.Token == "" {
 		return res, errors.New("ward: no token (set CITYWATCH_ADMIN_TOKEN)")
@@ -169,7 +169,11 @@ func (s WardSeeder) do(ctx context.Context, method, path string, in, out any) er
 // (it may still be starting; up to about a minute), then logs what it did or why not. Errors never stop the
 // publishing.
 func RunWardSeed(ctx context.Context, s WardSeeder, rooms []WardSeedRoom, logger *slog.Logger) {
-	log := logger.With("component", "sim-ward", "url", s.Base)
+	shown := ""
+	if u, err := url.Parse(s.Base); err == nil {
+		shown = u.Redacted()
+	}
+	log := logger.With("component", "sim-ward", "url", shown)
 	delay := 500 * time.Millisecond
 	deadline := time.Now().Add(time.Minute)
 	for {

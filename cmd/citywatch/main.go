@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -237,7 +238,11 @@ func runSimulate(ctx context.Context, args []string, stderr io.Writer) error {
 	if *wardURL != "" {
 		u, err := url.Parse(*wardURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-			return usageError{fmt.Errorf("--ward %q: want an http:// or https:// base URL without credentials", *wardURL)}
+			shown := "" // the value is not repeated when it may carry a password
+			if err == nil {
+				shown = " " + strconv.Quote(u.Redacted())
+			}
+			return usageError{fmt.Errorf("--ward%s: want an http:// or https:// base URL without credentials", shown)}
 		}
 		token := os.Getenv("CITYWATCH_ADMIN_TOKEN")
 		if token == "" {
