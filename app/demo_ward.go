@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"citywatch/config"
@@ -18,9 +17,9 @@ import (
 // the night is now, so the leave fault (wearable-003's RSSI falls while cam1, at its door, sees motion) shows
 // PossibleLeave.
 const (
-	demoLeaveDevice = "wearable-003"
+	demoLeaveDevice = sim.WardLeaveDevice
 	demoLeaveAfter  = 60 * time.Second // cam1's motion in camerasim.DemoSchedule starts at 60 s too
-	demoDoorCamera  = "cam1"
+	demoDoorCamera  = sim.WardDoorCamera
 )
 
 // demoPastRound is the demo's round that closed before it started (the first of demoWardSites' rounds).
@@ -43,54 +42,36 @@ func demoWardSites(now time.Time) []config.WardSiteConfig {
 	return out
 }
 
-// seedDemoWard creates the demo's rooms and occupants once (a kept --data directory keeps its ward).
+// seedDemoWard creates the demo's rooms and occupants (sim.WardSeed, shared with `simulate sensors --ward`)
+// once (a kept --data directory keeps its ward). The demo's occupants carry fake names and contacts.
 func seedDemoWard(ctx context.Context, st *ward.Store, simCfg sim.SensorsConfig, now time.Time) error {
 	have, err := st.Rooms(ctx, "")
 	if err != nil || len(have) > 0 {
 		return err
 	}
-	rooms := sim.WardRooms(simCfg)
-	vacant := ""
-	for _, r := range rooms {
-		if r.Site == "q-hotel-2" {
-			vacant = r.Name
-		}
-	}
-	for i, r := range rooms {
-		b := ward.Bindings{Wearables: []string{r.Wearable}}
-		if r.Sensor != "" {
-			b.Sensors = []string{r.Sensor}
-		}
-		if r.Wearable == demoLeaveDevice {
-			b.Camera, b.Zone = demoDoorCamera, "all"
-		}
-		room, err := st.CreateRoom(ctx, ward.Room{Site: r.Site, Name: r.Name, Floor: "1", Bindings: b})
+	for _, r := range sim.WardSeed(simCfg) {
+		room, err := st.CreateRoom(ctx, ward.Room{Site: r.Site, Name: r.Name, Floor: r.Floor,
+			Bindings: ward.Bindings{Wearables: r.Wearables, Sensors: r.Sensors, Camera: r.Camera, Zone: r.Zone}})
 		if err != nil {
 			return err
 		}
-		if r.Site == "q-hotel-2" && r.Name == vacant {
+		if r.CaseID == "" {
 			continue
 		}
-		occ, err := st.CheckIn(ctx, r.Site, ward.CheckIn{RoomID: room.ID, CaseID: fmt.Sprintf("Q-DEMO-%02d", i+1),
-			Name: fmt.Sprintf("Demo Person %d", i+1), Contact: "+000 0000 " + fmt.Sprint(1000+i),
-			Start: now.Add(-time.Hour)}, "demo")
+		occ, err := st.CheckIn(ctx, r.Site, ward.CheckIn{RoomID: room.ID, CaseID: r.CaseID, Name: r.PersonName,
+			Contact: r.Contact, Start: now.Add(-time.Hour)}, "demo")
+		if errors.Is(err, ward.ErrConflict) {
+			continue
+		}
 		if err != nil {
 			return err
 		}
-		// The past round was done by hand (the simulator was not running yet); the rooms without a wearable
-		// below missed it.
+		if r.Manual {
+			continue // the rooms without a wearable missed the past round
+		}
+		// The past round was done by hand (the simulator was not running yet).
 		if _, err := st.AddManualReading(ctx, r.Site, ward.ManualReading{OccupancyID: occ.ID, Value: 36.7,
 			Time: demoPastRound(now), Round: demoPastRound(now), EnteredBy: "demo-nurse"}); err != nil {
-			return err
-		}
-	}
-	for n, site := range []string{"q-hotel-1", "q-hotel-2"} {
-		room, err := st.CreateRoom(ctx, ward.Room{Site: site, Name: fmt.Sprintf("%d-M1", n+1), Floor: "2"})
-		if err != nil {
-			return err
-		}
-		if _, err := st.CheckIn(ctx, site, ward.CheckIn{RoomID: room.ID, CaseID: fmt.Sprintf("Q-DEMO-M%d", n+1),
-			Start: now.Add(-time.Hour)}, "demo"); err != nil && !errors.Is(err, ward.ErrConflict) {
 			return err
 		}
 	}

@@ -8,8 +8,8 @@ type WardRoom struct {
 }
 
 // WardRooms lays the simulated fleet out as ward rooms: every wearable of a site gets a room ("<site
-// number>-<nn>", e.g. "1-01"), paired in order with the site's room sensors. The demo creates these rooms and
-// checks an occupant into each (app/demo_ward.go), so the ward view shows the simulator's devices.
+// number>-<nn>", e.g. "1-01"), paired in order with the site's room sensors. WardSeed adds the occupants and
+// the rooms without a wearable; the demo (app/demo_ward.go) and `simulate sensors --ward` create them.
 func WardRooms(cfg SensorsConfig) []WardRoom {
 	cfg = cfg.withDefaults()
 	var out []WardRoom

@@ -7,9 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -35,7 +37,9 @@ Usage:
   citywatch simulate sensors [--broker URL] [--devices N] [--rate R] [--faults SPEC] [flags]
       Publish simulated quarantine-site and city sensor data to an MQTT broker. SPEC injects faults,
       e.g. "fever=wearable-001@30s,silent=room-002@2m,malformed=0.02". The password may come from
-      $CITYWATCH_MQTT_PASSWORD.
+      $CITYWATCH_MQTT_PASSWORD. --ward URL also populates the ward of the citywatch at URL (its HTTP
+      base) over the API: a room per simulated wearable with its bindings, case-id occupants and rooms
+      without a wearable, like the demo; idempotent; the token comes from $CITYWATCH_ADMIN_TOKEN.
   citywatch simulate cameras [--listen ADDR] [--cameras N] [--control ADDR]
       Serve N simulated H.264 RTSP cameras with a fault-injection API (stall, disconnect, refuse,
       frozen, black, motion, garbage).
@@ -222,6 +226,8 @@ func runSimulate(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := newFlags("simulate sensors", stderr)
 	cfg := sim.SensorsConfig{}
 	cfg.RegisterFlags(fs)
+	wardURL := fs.String("ward", "", "populate the ward of the citywatch at this HTTP base `URL` (e.g. http://127.0.0.1:8080) "+
+		"with rooms, bindings and occupants for the simulated wearables; the token comes from $CITYWATCH_ADMIN_TOKEN")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -229,6 +235,21 @@ func runSimulate(ctx context.Context, args []string, stderr io.Writer) error {
 		cfg.Password = os.Getenv("CITYWATCH_MQTT_PASSWORD")
 	}
 	logger := app.NewLogger(stderr, "info", "text")
+	if *wardURL != "" {
+		u, err := url.Parse(*wardURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			shown := "" // the value is not repeated when it may carry a password
+			if err == nil {
+				shown = " " + strconv.Quote(u.Redacted())
+			}
+			return usageError{fmt.Errorf("--ward%s: want an http:// or https:// base URL without credentials", shown)}
+		}
+		token := os.Getenv("CITYWATCH_ADMIN_TOKEN")
+		if token == "" {
+			return usageError{errors.New("--ward needs $CITYWATCH_ADMIN_TOKEN (a token with the ward permission)")}
+		}
+		go sim.RunWardSeed(ctx, sim.WardSeeder{Base: *wardURL, Token: token}, sim.WardSeed(cfg), logger)
+	}
 	if err := sim.RunSensors(ctx, cfg, logger); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}

@@ -1,0 +1,204 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// WardSeeder populates a running citywatch's ward over its public HTTP API (/api/ward/...) with the rooms,
+// bindings and occupants of WardSeed: `citywatch simulate sensors --ward URL`. It is idempotent: rooms that exist
+// (by name) are not created again, and only rooms without an active occupancy are checked in.
+type WardSeeder struct {
+	// Base is citywatch's HTTP base URL, e.g. "http://127.0.0.1:8080". Required.
+	Base string
+	// Token is the bearer token of an account with the ward permission (the admin token). Required; it is
+	// never logged nor part of an error.
+	Token string
+	// Client sends the requests. Default: a client with a 10s timeout that follows no redirects (the token
+	// never goes to another host).
+	Client *http.Client
+}
+
+// WardSeedResult counts what a seeding did, per the whole ward.
+type WardSeedResult struct {
+	RoomsCreated, RoomsExisting, CheckedIn int
+	// NoRounds lists the sites whose round schedule is empty: rounds are citywatch configuration
+	// (ward.sites[].rounds), not something the API sets.
+	NoRounds []string
+}
+
+// ErrWardAPI wraps every error answer of citywatch's ward API.
+var ErrWardAPI = errors.New("ward API")
+
+type wardRosterRoom struct {
+	ID        int64  `json:"id"`
+	Name      string `json:"name"`
+	Occupancy *struct {
+		CaseID string `json:"case_id"`
+	} `json:"occupancy"`
+}
+
+type wardRoster struct {
+	Rounds []string         `json:"rounds"`
+	Rooms  []wardRosterRoom `json:"rooms"`
+}
+
+// Seed creates what is missing of rooms (WardSeed's, case ids only: no personal fields). It goes on after a
+// failed room and returns the errors joined.
+func (s WardSeeder) Seed(ctx context.Context, rooms []WardSeedRoom) (WardSeedResult, error) {
+	var res WardSeedResult
+	if u, err := url.Parse(s.Base); err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.User != nil {
+		return res, errors.New("ward URL: want an http:// or https:// base URL without credentials")
+	}
+	if s.Token == "" {
+		return res, errors.New("ward: no token (set CITYWATCH_ADMIN_TOKEN)")
+	}
+	var errs []error
+	bySite := map[string][]WardSeedRoom{}
+	var sites []string
+	for _, r := range rooms {
+		if _, ok := bySite[r.Site]; !ok {
+			sites = append(sites, r.Site)
+		}
+		bySite[r.Site] = append(bySite[r.Site], r)
+	}
+	for _, site := range sites {
+		path := "/api/ward/" + url.PathEscape(site)
+		var roster wardRoster
+		if err := s.do(ctx, http.MethodGet, path, nil, &roster); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if len(roster.Rounds) == 0 {
+			res.NoRounds = append(res.NoRounds, site)
+		}
+		have := map[string]wardRosterRoom{}
+		for _, r := range roster.Rooms {
+			have[r.Name] = r
+		}
+		for _, r := range bySite[site] {
+			room, ok := have[r.Name]
+			if ok {
+				res.RoomsExisting++
+			} else {
+				body := map[string]any{"name": r.Name, "floor": r.Floor, "bindings": map[string]any{
+					"wearables": r.Wearables, "sensors": r.Sensors, "camera": r.Camera, "zone": r.Zone}}
+				if err := s.do(ctx, http.MethodPost, path+"/rooms", body, &room); err != nil {
+					errs = append(errs, fmt.Errorf("room %s: %w", r.Name, err))
+					continue
+				}
+				res.RoomsCreated++
+			}
+			if r.CaseID == "" || room.Occupancy != nil {
+				continue
+			}
+			if err := s.do(ctx, http.MethodPost, path+"/checkin", map[string]any{"room_id": room.ID, "case_id": r.CaseID}, nil); err != nil {
+				errs = append(errs, fmt.Errorf("check-in %s in room %s: %w", r.CaseID, r.Name, err))
+				continue
+			}
+			res.CheckedIn++
+		}
+	}
+	return res, errors.Join(errs...)
+}
+
+// do sends one request; an answer other than 2xx is an ErrWardAPI error naming method, path, status and the
+// API's error message.
+func (s WardSeeder) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", method, path, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(s.Base, "/")+path, body)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+s.Token)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	client := s.Client
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		msg := strings.TrimSpace(string(data))
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(data, &e) == nil && e.Error != "" {
+			msg = e.Error
+		}
+		if len(msg) > 200 {
+			msg = msg[:200] + "…"
+		}
+		return fmt.Errorf("%w: %s %s: %s: %s", ErrWardAPI, method, path, resp.Status, msg)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("%w: %s %s: %s, not the expected JSON: %v", ErrWardAPI, method, path, resp.Status, err)
+		}
+	}
+	return nil
+}
+
+// RunWardSeed seeds rooms in the background of the simulator: it retries while citywatch cannot be reached
+// (it may still be starting; up to about a minute), then logs what it did or why not. Errors never stop the
+// publishing.
+func RunWardSeed(ctx context.Context, s WardSeeder, rooms []WardSeedRoom, logger *slog.Logger) {
+	shown := ""
+	if u, err := url.Parse(s.Base); err == nil {
+		shown = u.Redacted()
+	}
+	log := logger.With("component", "sim-ward", "url", shown)
+	delay := 500 * time.Millisecond
+	deadline := time.Now().Add(time.Minute)
+	for {
+		res, err := s.Seed(ctx, rooms)
+		var netErr *url.Error
+		unreachable := !errors.Is(err, ErrWardAPI) && errors.As(err, &netErr) && res.RoomsCreated+res.RoomsExisting == 0
+		if unreachable && time.Now().Before(deadline) {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(delay):
+			}
+			delay = min(2*delay, 5*time.Second)
+			continue
+		}
+		if err != nil {
+			log.Error("ward not (fully) populated; the sensors publish on", "err", err,
+				"rooms_created", res.RoomsCreated, "rooms_existing", res.RoomsExisting, "checked_in", res.CheckedIn)
+		} else {
+			log.Info("ward populated", "rooms_created", res.RoomsCreated, "rooms_existing", res.RoomsExisting,
+				"checked_in", res.CheckedIn)
+		}
+		for _, site := range res.NoRounds {
+			log.Warn("site has no round schedule; rounds are citywatch configuration (ward.sites[].rounds)", "site", site)
+		}
+		return
+	}
+}
