@@ -30,13 +30,7 @@ func sortDurations(s []time.Duration) { sort.Slice(s, func(i, j int) bool { retu
 
 // alertConfig runs alerting at its defaults (1 s evaluation) with notifications sent at once: group_wait 0,
 // one group per device/camera.
-const alertConfig = `data_dir: %[1]s
-http:
-  listen: %[2]s
-broker:
-  listen: %[3]s
-  allow_anonymous: true
-alerts:
+const alertConfig = appConfigHead + `alerts:
   rule_files: [rules.yaml]
   group_by: [alertname, device, camera]
   group_wait: 0s
