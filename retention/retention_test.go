@@ -1,7 +1,6 @@
 package retention
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -19,6 +18,7 @@ import (
 	"citywatch/dashboards/audit"
 	"citywatch/internal/clock"
 	"citywatch/internal/sqlitedb"
+	"citywatch/internal/testenv"
 )
 
 // fakeWard keeps occupants' personal fields and manual readings in the metadata database, as the ward does,
@@ -83,27 +83,6 @@ func writeClip(t *testing.T, dir, camera, id string, start time.Time, d time.Dur
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(cdir, id+".mp4"), []byte("ftyp video of "+camera), 0o640))
 	require.NoError(t, os.WriteFile(filepath.Join(cdir, id+".json"), b, 0o640))
-}
-
-// filesContaining lists the files under dir whose bytes contain any of words.
-func filesContaining(t *testing.T, dir string, words ...string) []string {
-	var out []string
-	require.NoError(t, filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		for _, w := range words {
-			if bytes.Contains(b, []byte(w)) {
-				out = append(out, filepath.Base(path)+" has "+w)
-			}
-		}
-		return nil
-	}))
-	return out
 }
 
 // TestRetentionByPurpose: an occupant released at T keeps their data for the site's 30 days; a sweep after
@@ -191,8 +170,8 @@ func TestRetentionByPurpose(t *testing.T) {
 			assert.NotContains(t, string(js), w)
 		}
 	}
-	require.Empty(t, filesContaining(t, dir, personA...))
-	assert.NotEmpty(t, filesContaining(t, dir, "Le Van Cuong"), "the check must be able to see a name")
+	require.Empty(t, testenv.FilesContaining(t, dir, personA...))
+	assert.NotEmpty(t, testenv.FilesContaining(t, dir, "Le Van Cuong"), "the check must be able to see a name")
 
 	purges, err := lg.Query(ctx, audit.Filter{Action: audit.RetentionPurge})
 	require.NoError(t, err)
