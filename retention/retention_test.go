@@ -35,6 +35,17 @@ func newFakeWard(t *testing.T, db *sql.DB) *fakeWard {
 	return &fakeWard{db: db}
 }
 
+// openMeta opens dir/citywatch.db with an audit log on clk and a fake ward in it.
+func openMeta(t *testing.T, dir string, clk *clock.Fake) (*sql.DB, *audit.Log, *fakeWard) {
+	t.Helper()
+	db, err := sqlitedb.Open(filepath.Join(dir, "citywatch.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	lg, err := audit.New(db, audit.Config{}, audit.Deps{Now: clk.Now})
+	require.NoError(t, err)
+	return db, lg, newFakeWard(t, db)
+}
+
 func (w *fakeWard) add(t *testing.T, o Occupancy, contact string) {
 	w.occs = append(w.occs, o)
 	_, err := w.db.Exec(`INSERT INTO personal VALUES (?, ?, ?)`, o.ID, o.Names[0], contact)
@@ -107,12 +118,7 @@ func TestRetentionByPurpose(t *testing.T) {
 	require.NoError(t, m.Start())
 	t.Cleanup(m.Close)
 
-	db, err := sqlitedb.Open(filepath.Join(dir, "citywatch.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
-	lg, err := audit.New(db, audit.Config{}, audit.Deps{Now: clk.Now})
-	require.NoError(t, err)
-	ward := newFakeWard(t, db)
+	db, lg, ward := openMeta(t, dir, clk)
 	a := Occupancy{Site: "site-a", ID: "occ-1", CaseID: "CASE-8812", Names: []string{"Tran Thi Binh"},
 		Cameras: []string{"room101"}, Start: stayStart, End: release}
 	other := Occupancy{Site: "site-a", ID: "occ-2", CaseID: "CASE-9001", Names: []string{"Le Van Cuong"},
@@ -264,12 +270,7 @@ func (c *countingAudit) Pseudonymise(ctx context.Context, site string, subjects 
 func TestSweepSkipsPurged(t *testing.T) {
 	dir := t.TempDir()
 	clk := clock.NewFake(time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC))
-	db, err := sqlitedb.Open(filepath.Join(dir, "citywatch.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
-	lg, err := audit.New(db, audit.Config{}, audit.Deps{Now: clk.Now})
-	require.NoError(t, err)
-	ward := newFakeWard(t, db)
+	db, lg, ward := openMeta(t, dir, clk)
 	ward.add(t, Occupancy{Site: "s", ID: "o1", CaseID: "CASE-1", Names: []string{"Name One"}, End: clk.Now()}, "c1")
 	for _, withDB := range []bool{true, false} {
 		ca := &countingAudit{AuditLog: lg}
