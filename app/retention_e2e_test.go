@@ -274,4 +274,3 @@ func clipFiles(t *testing.T, dir string) []string {
 	}
 	return out
 }
-
