@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -123,7 +122,7 @@ func TestRetentionEndToEnd(t *testing.T) {
 	})
 	require.NotEmpty(t, clipFiles(t, dir))
 	api("POST", occPath+"/status", `{"status":"released"}`, 200)
-	require.NotEmpty(t, filesWith(t, dir, name), "the check must be able to see the name")
+	require.NotEmpty(t, testenv.FilesContaining(t, dir, name), "the check must be able to see the name")
 	// The release resolves the alert (the ward marks its occupant series stale) and the resolution is sent.
 	// (to the webhook and to the MQTT notifier, which clears its retained message).
 	pollUntil(t, 20*time.Second, "the alert's resolution to be delivered", func() bool {
@@ -161,7 +160,7 @@ func TestRetentionEndToEnd(t *testing.T) {
 	assert.Contains(t, purges.Records[0].Detail, "1 clips deleted")
 
 	assert.Empty(t, clipFiles(t, dir), "no clip of the room's camera during the stay")
-	assert.Empty(t, filesWith(t, dir, name, contact), "no name or contact in any file (database and WAL included)")
+	assert.Empty(t, testenv.FilesContaining(t, dir, name, contact), "no name or contact in any file (database and WAL included)")
 	audit := wardtest.WithoutTimes(api("GET", "/api/audit?limit=1000", "", 200))
 	for _, s := range []string{occ.CaseID, name, contact, "38.6"} {
 		assert.NotContains(t, audit, s, "the audit trail")
@@ -273,27 +272,5 @@ func clipFiles(t *testing.T, dir string) []string {
 	if !os.IsNotExist(err) {
 		require.NoError(t, err)
 	}
-	return out
-}
-
-// filesWith names the files under dir that hold one of words.
-func filesWith(t *testing.T, dir string, words ...string) []string {
-	t.Helper()
-	var out []string
-	require.NoError(t, filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		for _, w := range words {
-			if bytes.Contains(b, []byte(w)) {
-				out = append(out, path+" has "+w)
-			}
-		}
-		return nil
-	}))
 	return out
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 	"citywatch/alerts"
 	"citywatch/alerts/notify"
 	"citywatch/cameras"
+	"citywatch/internal/testenv"
 	"citywatch/sim/camerasim"
 	"citywatch/store"
 	"citywatch/store/tsdb"
@@ -30,13 +29,7 @@ func sortDurations(s []time.Duration) { sort.Slice(s, func(i, j int) bool { retu
 
 // alertConfig runs alerting at its defaults (1 s evaluation) with notifications sent at once: group_wait 0,
 // one group per device/camera.
-const alertConfig = `data_dir: %[1]s
-http:
-  listen: %[2]s
-broker:
-  listen: %[3]s
-  allow_anonymous: true
-alerts:
+const alertConfig = appConfigHead + `alerts:
   rule_files: [rules.yaml]
   group_by: [alertname, device, camera]
   group_wait: 0s
@@ -270,28 +263,9 @@ func outboxThroughput(n int) (outbox, direct float64, err error) {
 
 	body, _ := sample.Load().([]byte)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc}}
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	var postErr atomic.Value
 	start = time.Now()
-	for w := 0; w < conc; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for next.Add(1) <= int64(n) {
-				resp, err := client.Post(srv.URL, "application/json", bytes.NewReader(body))
-				if err != nil {
-					postErr.Store(err)
-					return
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-			}
-		}()
-	}
-	wg.Wait()
-	if e, _ := postErr.Load().(error); e != nil {
-		return 0, 0, e
+	if err := testenv.PostConcurrently(client, srv.URL, body, n, conc); err != nil {
+		return 0, 0, err
 	}
 	return outbox, float64(n) / time.Since(start).Seconds(), nil
 }

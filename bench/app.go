@@ -34,6 +34,23 @@ type runningApp struct {
 	dir    string
 }
 
+// appConfigHead starts a bench configuration: the data directory, the HTTP and the MQTT listen address
+// (%[1]s to %[3]s, as startAppWith and queryBudgetLoad fill them) and the embedded broker, open to anonymous
+// clients.
+const appConfigHead = `data_dir: %[1]s
+http:
+  listen: %[2]s
+broker:
+  listen: %[3]s
+  allow_anonymous: true
+`
+
+// noMQTTNotify turns the MQTT notifier off, so that no alert is published to the bench's broker.
+const noMQTTNotify = `notify:
+  mqtt:
+    enabled: false
+`
+
 // startApp writes cfgBody (with %[1]s for the data directory, %[2]s for the HTTP and %[3]s for the MQTT
 // listen address, both free ports) and the rule file into a temp directory, loads it like `citywatch serve
 // --config` does, runs the app and waits until /readyz answers 200.

@@ -26,16 +26,7 @@ const (
 	centreRounds = 30
 )
 
-const centreConfig = `data_dir: %[1]s
-http:
-  listen: %[2]s
-broker:
-  listen: %[3]s
-  allow_anonymous: true
-notify:
-  mqtt:
-    enabled: false
-storage:
+const centreConfig = appConfigHead + noMQTTNotify + `storage:
   query:
     url: %[4]s
 `

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"citywatch/store"
+	"citywatch/store/forward"
 )
 
 // queueWriter is a durable forwarder under measurement (store/influx or store/remotewrite).
@@ -17,6 +18,23 @@ type queueWriter struct {
 	start, close func() error
 	// status returns the samples sent and queued since New, and the state and last error.
 	status func() (sent, queued int64, detail string)
+}
+
+// openQueueWriter is a queueWriter for w, a store/influx or store/remotewrite Writer, or New's err. figures
+// picks the samples sent and queued, the state and the last error out of w's Status.
+func openQueueWriter[W interface {
+	store.Appender
+	Start() error
+	Close() error
+	Status() S
+}, S any](w W, err error, figures func(S) (sent, queued int64, state forward.State, lastErr string)) (queueWriter, error) {
+	if err != nil {
+		return queueWriter{}, err
+	}
+	return queueWriter{Appender: w, start: w.Start, close: w.Close, status: func() (int64, int64, string) {
+		sent, queued, state, lastErr := figures(w.Status())
+		return sent, queued, fmt.Sprintf("state %s: %s", state, lastErr)
+	}}, nil
 }
 
 // queueResult is what measureQueue measures.

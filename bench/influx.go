@@ -16,6 +16,7 @@ import (
 
 	"citywatch/config"
 	"citywatch/internal/testenv"
+	"citywatch/store/forward"
 	"citywatch/store/influx"
 )
 
@@ -100,16 +101,13 @@ func influxBench(samples int, outage time.Duration) (influxResult, error) {
 	newWriter := func(dir string) (queueWriter, error) {
 		// What users run: storage.influx's defaults (batch 5,000, flush 1 s, gzip on).
 		def := config.Default().Storage.Influx
-		w, err := influx.New(influx.Config{URL: d.url, Bucket: influxBucket, Edge: "bench", QueueDir: dir, BatchSize: def.BatchSize,
-			FlushInterval: def.FlushInterval.Std(), Gzip: def.Gzip, Timeout: def.Timeout.Std(), Precision: def.Precision},
+		w, err := influx.New(influx.Config{URL: d.url, Bucket: influxBucket, Gzip: def.Gzip, Timeout: def.Timeout.Std(),
+			Precision: def.Precision, Settings: forward.Settings{Edge: "bench", QueueDir: dir, BatchSize: def.BatchSize,
+				FlushInterval: def.FlushInterval.Std()}},
 			influx.Deps{Logger: quiet})
-		if err != nil {
-			return queueWriter{}, err
-		}
-		return queueWriter{Appender: w, start: w.Start, close: w.Close, status: func() (int64, int64, string) {
-			st := w.Status()
-			return st.Sent, st.QueueSamples, fmt.Sprintf("state %s: %s", st.State, st.LastError)
-		}}, nil
+		return openQueueWriter(w, err, func(st influx.Status) (int64, int64, forward.State, string) {
+			return st.Sent, st.QueueSamples, st.State, st.LastError
+		})
 	}
 	res.queueResult, err = measureQueue("influx writer", "bench_", newWriter, batch, batches, outage, t0)
 	return res, err

@@ -45,16 +45,7 @@ const (
 	qbHeavy   = `count_over_time(noise[30m:1s])`
 )
 
-const qbConfig = `data_dir: %[1]s
-http:
-  listen: %[2]s
-broker:
-  listen: %[3]s
-  allow_anonymous: true
-notify:
-  mqtt:
-    enabled: false
-`
+const qbConfig = appConfigHead + noMQTTNotify
 
 func queryBudgetRows(add func(row)) {
 	const what = "query budget: 9 clients of one viewer token looping %s over 400 series × 1 h — serve RSS peak; p99 of another user's dashboard chart query (15 min, step 5 s)"

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/prometheus/storage/remote"
 
 	"citywatch/store"
+	"citywatch/store/forward"
 	"citywatch/store/remotewrite"
 )
 
@@ -105,15 +106,11 @@ func remoteWriteBench(samples int, outage time.Duration) (remoteWriteResult, err
 	res.writesOnly = float64(batches*rwBatch) / time.Since(start).Seconds()
 
 	newWriter := func(dir string) (queueWriter, error) {
-		w, err := remotewrite.New(remotewrite.Config{Name: "bench", URL: writeURL, Edge: "bench", QueueDir: dir,
-			BatchSize: rwBatch, FlushInterval: 100 * time.Millisecond}, remotewrite.Deps{Logger: quiet})
-		if err != nil {
-			return queueWriter{}, err
-		}
-		return queueWriter{Appender: w, start: w.Start, close: w.Close, status: func() (int64, int64, string) {
-			st := w.Status()
-			return st.Sent, st.QueueSamples, fmt.Sprintf("state %s: %s", st.State, st.LastError)
-		}}, nil
+		w, err := remotewrite.New(remotewrite.Config{Name: "bench", URL: writeURL, Settings: forward.Settings{Edge: "bench",
+			QueueDir: dir, BatchSize: rwBatch, FlushInterval: 100 * time.Millisecond}}, remotewrite.Deps{Logger: quiet})
+		return openQueueWriter(w, err, func(st remotewrite.Status) (int64, int64, forward.State, string) {
+			return st.Sent, st.QueueSamples, st.State, st.LastError
+		})
 	}
 	res.queueResult, err = measureQueue("remote writer", "bench_rw_", newWriter, rwBatch, batches, outage, t0)
 	return res, err

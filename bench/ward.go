@@ -18,13 +18,7 @@ const wardBenchRooms = 500
 const wardBenchSite = "ward-500"
 
 // wardConfig is a plain serve configuration (the ward is always on).
-const wardConfig = `data_dir: %[1]s
-http:
-  listen: %[2]s
-broker:
-  listen: %[3]s
-  allow_anonymous: true
-alerts:
+const wardConfig = appConfigHead + `alerts:
   rule_files: [rules.yaml]
 `
 

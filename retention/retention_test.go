@@ -1,7 +1,6 @@
 package retention
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -19,6 +18,7 @@ import (
 	"citywatch/dashboards/audit"
 	"citywatch/internal/clock"
 	"citywatch/internal/sqlitedb"
+	"citywatch/internal/testenv"
 )
 
 // fakeWard keeps occupants' personal fields and manual readings in the metadata database, as the ward does,
@@ -33,6 +33,17 @@ func newFakeWard(t *testing.T, db *sql.DB) *fakeWard {
 		CREATE TABLE readings (occupancy TEXT, note TEXT)`)
 	require.NoError(t, err)
 	return &fakeWard{db: db}
+}
+
+// openMeta opens dir/citywatch.db with an audit log on clk and a fake ward in it.
+func openMeta(t *testing.T, dir string, clk *clock.Fake) (*sql.DB, *audit.Log, *fakeWard) {
+	t.Helper()
+	db, err := sqlitedb.Open(filepath.Join(dir, "citywatch.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	lg, err := audit.New(db, audit.Config{}, audit.Deps{Now: clk.Now})
+	require.NoError(t, err)
+	return db, lg, newFakeWard(t, db)
 }
 
 func (w *fakeWard) add(t *testing.T, o Occupancy, contact string) {
@@ -85,27 +96,6 @@ func writeClip(t *testing.T, dir, camera, id string, start time.Time, d time.Dur
 	require.NoError(t, os.WriteFile(filepath.Join(cdir, id+".json"), b, 0o640))
 }
 
-// filesContaining lists the files under dir whose bytes contain any of words.
-func filesContaining(t *testing.T, dir string, words ...string) []string {
-	var out []string
-	require.NoError(t, filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		for _, w := range words {
-			if bytes.Contains(b, []byte(w)) {
-				out = append(out, filepath.Base(path)+" has "+w)
-			}
-		}
-		return nil
-	}))
-	return out
-}
-
 // TestRetentionByPurpose: an occupant released at T keeps their data for the site's 30 days; a sweep after
 // that leaves nothing of them: no personal fields or manual readings, no clip of their room's camera during
 // the stay (files included), no audit record naming them, and nothing in the database or any other file
@@ -128,12 +118,7 @@ func TestRetentionByPurpose(t *testing.T) {
 	require.NoError(t, m.Start())
 	t.Cleanup(m.Close)
 
-	db, err := sqlitedb.Open(filepath.Join(dir, "citywatch.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
-	lg, err := audit.New(db, audit.Config{}, audit.Deps{Now: clk.Now})
-	require.NoError(t, err)
-	ward := newFakeWard(t, db)
+	db, lg, ward := openMeta(t, dir, clk)
 	a := Occupancy{Site: "site-a", ID: "occ-1", CaseID: "CASE-8812", Names: []string{"Tran Thi Binh"},
 		Cameras: []string{"room101"}, Start: stayStart, End: release}
 	other := Occupancy{Site: "site-a", ID: "occ-2", CaseID: "CASE-9001", Names: []string{"Le Van Cuong"},
@@ -191,8 +176,8 @@ func TestRetentionByPurpose(t *testing.T) {
 			assert.NotContains(t, string(js), w)
 		}
 	}
-	require.Empty(t, filesContaining(t, dir, personA...))
-	assert.NotEmpty(t, filesContaining(t, dir, "Le Van Cuong"), "the check must be able to see a name")
+	require.Empty(t, testenv.FilesContaining(t, dir, personA...))
+	assert.NotEmpty(t, testenv.FilesContaining(t, dir, "Le Van Cuong"), "the check must be able to see a name")
 
 	purges, err := lg.Query(ctx, audit.Filter{Action: audit.RetentionPurge})
 	require.NoError(t, err)
@@ -285,12 +270,7 @@ func (c *countingAudit) Pseudonymise(ctx context.Context, site string, subjects 
 func TestSweepSkipsPurged(t *testing.T) {
 	dir := t.TempDir()
 	clk := clock.NewFake(time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC))
-	db, err := sqlitedb.Open(filepath.Join(dir, "citywatch.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
-	lg, err := audit.New(db, audit.Config{}, audit.Deps{Now: clk.Now})
-	require.NoError(t, err)
-	ward := newFakeWard(t, db)
+	db, lg, ward := openMeta(t, dir, clk)
 	ward.add(t, Occupancy{Site: "s", ID: "o1", CaseID: "CASE-1", Names: []string{"Name One"}, End: clk.Now()}, "c1")
 	for _, withDB := range []bool{true, false} {
 		ca := &countingAudit{AuditLog: lg}

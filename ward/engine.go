@@ -37,13 +37,22 @@ func (w *Ward) Evaluate(ctx context.Context) error {
 	return err
 }
 
+// roomsAndActive returns the rooms of site ("" for every site) and their active occupancies.
+func (w *Ward) roomsAndActive(ctx context.Context, site string) ([]Room, []Occupancy, error) {
+	rooms, err := w.st.Rooms(ctx, site)
+	if err != nil {
+		return nil, nil, err
+	}
+	occs, err := w.st.Occupancies(ctx, site, true, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rooms, occs, nil
+}
+
 func (w *Ward) evaluate(ctx context.Context) error {
 	now := w.now()
-	rooms, err := w.st.Rooms(ctx, "")
-	if err != nil {
-		return err
-	}
-	occs, err := w.st.Occupancies(ctx, "", true, false)
+	rooms, occs, err := w.roomsAndActive(ctx, "")
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,23 @@ func packExpr(t *testing.T, file, body, name string) string {
 }
 
 // eval runs expr at the env's clock and returns each result's labels as "k=v,k=v" (sorted, __name__ dropped).
+// occupiedVacantUnbound sets up site-a's room 101 with wearable-001, occupied by case Q-1, and vacant room 102
+// with wearable-002; wearable-003 is bound to no room. All three report metric v over the minute up to now,
+// and the ward evaluates once. It returns the occupancy.
+func (e *env) occupiedVacantUnbound(t *testing.T, now time.Time, metric string, v float64) Occupancy {
+	t.Helper()
+	ctx := context.Background()
+	occupied := e.room(t, "site-a", "101", "wearable-001")
+	e.room(t, "site-a", "102", "wearable-002")
+	occ, err := e.ward.Store().CheckIn(ctx, "site-a", CheckIn{RoomID: occupied.ID, CaseID: "Q-1"}, "nurse")
+	require.NoError(t, err)
+	for _, d := range []string{"wearable-001", "wearable-002", "wearable-003"} {
+		e.wearable(t, "site-a", d, metric, now.Add(-time.Minute), now.Add(time.Second), v)
+	}
+	require.NoError(t, e.ward.Evaluate(ctx))
+	return occ
+}
+
 func (e *env) eval(t *testing.T, expr string) []string {
 	t.Helper()
 	eng := promql.NewEngine(promql.EngineOpts{MaxSamples: 1e6, Timeout: 10 * time.Second, LookbackDelta: 5 * time.Minute})
@@ -62,14 +79,7 @@ func TestFeverNamesRoomAndCase(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	e := newEnv(t, now, Config{})
-	occupied := e.room(t, "site-a", "101", "wearable-001")
-	e.room(t, "site-a", "102", "wearable-002") // vacant
-	occ, err := e.ward.Store().CheckIn(ctx, "site-a", CheckIn{RoomID: occupied.ID, CaseID: "Q-1"}, "nurse")
-	require.NoError(t, err)
-	for _, d := range []string{"wearable-001", "wearable-002", "wearable-003"} {
-		e.wearable(t, "site-a", d, MetricBodyTemperature, now.Add(-time.Minute), now.Add(time.Second), 38.9)
-	}
-	require.NoError(t, e.ward.Evaluate(ctx))
+	occ := e.occupiedVacantUnbound(t, now, MetricBodyTemperature, 38.9)
 
 	fever := packExpr(t, rules.DefaultName, rules.Default, "Fever")
 	assert.Equal(t, []string{
@@ -79,7 +89,7 @@ func TestFeverNamesRoomAndCase(t *testing.T) {
 	assert.Equal(t, e.eval(t, fever), e.eval(t, packExpr(t, rules.DemoName, rules.Demo, "Fever")), "the demo pack joins the same way")
 
 	e.clock.Set(now.Add(10 * time.Second))
-	_, err = e.ward.Store().SetStatus(ctx, "site-a", occ.ID, StatusReleased, "nurse")
+	_, err := e.ward.Store().SetStatus(ctx, "site-a", occ.ID, StatusReleased, "nurse")
 	require.NoError(t, err)
 	e.wearable(t, "site-a", "wearable-001", MetricBodyTemperature, now.Add(time.Second), now.Add(11*time.Second), 38.9)
 	require.NoError(t, e.ward.Evaluate(ctx))
@@ -155,17 +165,9 @@ func TestPossibleLeaveSeries(t *testing.T) {
 
 // TestWearableSilentNamesRoomAndCase: the default pack's WearableSilent joins the occupant like Fever does.
 func TestWearableSilentNamesRoomAndCase(t *testing.T) {
-	ctx := context.Background()
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	e := newEnv(t, now, Config{})
-	occupied := e.room(t, "site-a", "101", "wearable-001")
-	e.room(t, "site-a", "102", "wearable-002") // vacant
-	_, err := e.ward.Store().CheckIn(ctx, "site-a", CheckIn{RoomID: occupied.ID, CaseID: "Q-1"}, "nurse")
-	require.NoError(t, err)
-	for _, d := range []string{"wearable-001", "wearable-002", "wearable-003"} {
-		e.wearable(t, "site-a", d, "device_last_seen_seconds", now.Add(-time.Minute), now.Add(time.Second), 400)
-	}
-	require.NoError(t, e.ward.Evaluate(ctx))
+	e.occupiedVacantUnbound(t, now, "device_last_seen_seconds", 400)
 	assert.Equal(t, []string{
 		"case_id=Q-1,device=wearable-001,room=101,site=site-a",
 		"device=wearable-003,site=site-a",

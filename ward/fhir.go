@@ -50,22 +50,11 @@ func (w *Ward) BuildFHIR(ctx context.Context, site string, day time.Time) (fhir.
 	from, to := day, day.AddDate(0, 0, 1)
 	now := w.now().UTC().Format(time.RFC3339)
 	bundle := fhir.Bundle{Type: fhir.BundleTypeCollection, Timestamp: &now}
-	occs, err := w.dayOccupancies(ctx, site, from, to)
+	recs, err := w.dayRecords(ctx, site, from, to)
 	if err != nil {
 		return bundle, err
 	}
-	rooms, err := w.st.Rooms(ctx, site)
-	if err != nil {
-		return bundle, err
-	}
-	roomByID := map[int64]Room{}
-	for _, r := range rooms {
-		roomByID[r.ID] = r
-	}
-	manual, err := w.st.ManualReadings(ctx, site, from, to)
-	if err != nil {
-		return bundle, err
-	}
+	occs, roomByID, manual := recs.occs, recs.roomByID, recs.manual
 	add := func(fullURL string, res any) error {
 		raw, err := json.Marshal(res)
 		if err != nil {

@@ -374,11 +374,7 @@ type RoundView struct {
 
 // Rounds returns the rounds of the site's local day containing day.
 func (w *Ward) Rounds(ctx context.Context, site string, day time.Time) ([]RoundView, error) {
-	rooms, err := w.st.Rooms(ctx, site)
-	if err != nil {
-		return nil, err
-	}
-	occs, err := w.st.Occupancies(ctx, site, true, false)
+	rooms, occs, err := w.roomsAndActive(ctx, site)
 	if err != nil {
 		return nil, err
 	}

@@ -55,11 +55,7 @@ type PlanRoom struct {
 // PlanRooms returns every room of site with its state: the active occupant and their result in the site's
 // last closed round (missing, or done with a febrile reading).
 func (w *Ward) PlanRooms(ctx context.Context, site string) ([]PlanRoom, error) {
-	rooms, err := w.st.Rooms(ctx, site)
-	if err != nil {
-		return nil, err
-	}
-	occs, err := w.st.Occupancies(ctx, site, true, false)
+	rooms, occs, err := w.roomsAndActive(ctx, site)
 	if err != nil {
 		return nil, err
 	}

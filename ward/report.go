@@ -67,27 +67,41 @@ func (w *Ward) dayOccupancies(ctx context.Context, site string, from, to time.Ti
 	return out, nil
 }
 
+// dayRecords are what the daily report and the FHIR export of a site's day read first.
+type dayRecords struct {
+	occs     []Occupancy // active at some time of the day (dayOccupancies)
+	roomByID map[int64]Room
+	manual   []ManualReading
+}
+
+func (w *Ward) dayRecords(ctx context.Context, site string, from, to time.Time) (dayRecords, error) {
+	var d dayRecords
+	occs, err := w.dayOccupancies(ctx, site, from, to)
+	if err != nil {
+		return d, err
+	}
+	rooms, err := w.st.Rooms(ctx, site)
+	if err != nil {
+		return d, err
+	}
+	d.occs, d.roomByID = occs, make(map[int64]Room, len(rooms))
+	for _, r := range rooms {
+		d.roomByID[r.ID] = r
+	}
+	d.manual, err = w.st.ManualReadings(ctx, site, from, to)
+	return d, err
+}
+
 // BuildReport builds site's report for the local day starting at day.
 func (w *Ward) BuildReport(ctx context.Context, site string, day time.Time) (Report, error) {
 	sc := w.Site(site)
 	from, to := day, day.AddDate(0, 0, 1)
 	rep := Report{Site: site, Date: day.Format("2006-01-02"), TimeZone: sc.Location.String(), Rows: []ReportRow{}}
-	occs, err := w.dayOccupancies(ctx, site, from, to)
+	recs, err := w.dayRecords(ctx, site, from, to)
 	if err != nil {
 		return rep, err
 	}
-	rooms, err := w.st.Rooms(ctx, site)
-	if err != nil {
-		return rep, err
-	}
-	roomByID := map[int64]Room{}
-	for _, r := range rooms {
-		roomByID[r.ID] = r
-	}
-	manual, err := w.st.ManualReadings(ctx, site, from, to)
-	if err != nil {
-		return rep, err
-	}
+	occs, roomByID, manual := recs.occs, recs.roomByID, recs.manual
 	events, err := w.st.Events(ctx, site, from, to)
 	if err != nil {
 		return rep, err

@@ -1,17 +1,17 @@
 package notify
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"citywatch/internal/testenv"
 )
 
 // BenchmarkOutboxThroughput measures sustained deliveries per second through the durable outbox (enqueue in
@@ -32,24 +32,9 @@ func BenchmarkOutboxThroughput(b *testing.B) {
 	body, _, _ := render(&compiledReceiver{Receiver: Receiver{Format: FormatCitywatch}}, buildPayload("k", "r", "", c), c, "")
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc}}
 	start := time.Now()
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	for w := 0; w < conc; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for next.Add(1) <= int64(n) {
-				resp, err := client.Post(srv.URL, "application/json", bytes.NewReader(body))
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-			}
-		}()
+	if err := testenv.PostConcurrently(client, srv.URL, body, n, conc); err != nil {
+		b.Fatal(err)
 	}
-	wg.Wait()
 	baseline := float64(n) / time.Since(start).Seconds()
 
 	db, _ := openTestDB(b)

@@ -77,17 +77,7 @@ func (p *proc) stop() {
 // eventually polls cond until it returns "" or the deadline passes; the last message explains the failure.
 func eventually(t *testing.T, within time.Duration, cond func() string) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		msg := cond()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not met within %v: %s", within, msg)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.Eventually(t, within, 50*time.Millisecond, cond)
 }
 
 // get sends an authenticated GET.

@@ -1,8 +1,6 @@
 package main_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"testing"
@@ -14,40 +12,13 @@ import (
 // influxSeqValues returns how often each sequence value of measurement "seq" tagged with the edge and site is
 // stored in InfluxDB.
 func influxSeqValues(influx *testenv.InfluxServer, edge, site string) (map[int]int, error) {
-	body, err := influx.InfluxQL(fmt.Sprintf(`SELECT "value" FROM "seq" WHERE "edge" = '%s' AND "site" = '%s'`, edge, site))
+	vs, err := influx.Values(fmt.Sprintf(`SELECT "value" FROM "seq" WHERE "edge" = '%s' AND "site" = '%s'`, edge, site))
 	if err != nil {
 		return nil, err
 	}
-	var r struct {
-		Results []struct {
-			Series []struct {
-				Values [][]any `json:"values"`
-			} `json:"series"`
-		} `json:"results"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&r); err != nil {
-		return nil, err
-	}
 	seen := map[int]int{}
-	for _, res := range r.Results {
-		for _, s := range res.Series {
-			for _, row := range s.Values {
-				if len(row) < 2 {
-					continue
-				}
-				n, ok := row[1].(json.Number)
-				if !ok {
-					return nil, fmt.Errorf("value %v is not a number", row[1])
-				}
-				v, err := n.Int64()
-				if err != nil {
-					return nil, err
-				}
-				seen[int(v)]++
-			}
-		}
+	for _, v := range vs {
+		seen[int(v)]++
 	}
 	return seen, nil
 }

@@ -121,15 +121,5 @@ func (d *demo) getJSON(path string, out any) (int, error) { return d.request("GE
 // eventually polls cond until it returns "" or the deadline passes; the last message explains the failure.
 func eventually(t *testing.T, within time.Duration, cond func() string) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		msg := cond()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not met within %v: %s", within, msg)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testenv.Eventually(t, within, 100*time.Millisecond, cond)
 }

@@ -93,10 +93,24 @@ func (s *InfluxServer) Count(measurement, where string) (int64, error) {
 	if where != "" {
 		q += " WHERE " + where
 	}
-	body, err := s.InfluxQL(q)
-	if err != nil {
+	vs, err := s.Values(q)
+	if err != nil || len(vs) == 0 {
 		return 0, err
 	}
+	return vs[0], nil
+}
+
+// Values runs an InfluxQL query whose rows are [time, number] (e.g. SELECT "value" or count("value")) and
+// returns the numbers of all rows of all series, in order.
+func (s *InfluxServer) Values(q string) ([]int64, error) {
+	body, err := s.InfluxQL(q)
+	if err != nil {
+		return nil, err
+	}
+	return influxQLValues(body)
+}
+
+func influxQLValues(body []byte) ([]int64, error) {
 	var r struct {
 		Results []struct {
 			Series []struct {
@@ -107,20 +121,28 @@ func (s *InfluxServer) Count(measurement, where string) (int64, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&r); err != nil {
-		return 0, fmt.Errorf("count %s: %w", measurement, err)
+		return nil, fmt.Errorf("influxql answer: %w", err)
 	}
-	if len(r.Results) == 0 || len(r.Results[0].Series) == 0 || len(r.Results[0].Series[0].Values) == 0 {
-		return 0, nil
+	var out []int64
+	for _, res := range r.Results {
+		for _, s := range res.Series {
+			for _, row := range s.Values {
+				if len(row) < 2 {
+					return nil, fmt.Errorf("influxql answer: short row %v", row)
+				}
+				n, ok := row[1].(json.Number)
+				if !ok {
+					return nil, fmt.Errorf("influxql answer: value %v is not a number", row[1])
+				}
+				v, err := n.Int64()
+				if err != nil {
+					return nil, fmt.Errorf("influxql answer: %w", err)
+				}
+				out = append(out, v)
+			}
+		}
 	}
-	row := r.Results[0].Series[0].Values[0]
-	if len(row) < 2 {
-		return 0, fmt.Errorf("count %s: short row %v", measurement, row)
-	}
-	n, ok := row[1].(json.Number)
-	if !ok {
-		return 0, fmt.Errorf("count %s: not a number: %v", measurement, row[1])
-	}
-	return n.Int64()
+	return out, nil
 }
 
 // Flux runs a Flux query via POST /api/v2/query and returns the data rows of the annotated CSV answer as maps

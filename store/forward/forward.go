@@ -120,8 +120,8 @@ type Forwarder struct {
 // New opens (and recovers) the queue and registers the metrics. Start begins sending.
 func New(cfg Config, deps Deps) (*Forwarder, error) {
 	st := cfg.Settings
-	f := &Forwarder{cfg: cfg, batch: *st.BatchSize, flush: *st.FlushInterval, retryInitial: *st.RetryInitial,
-		retryMax: *st.RetryMax, log: deps.Logger, now: deps.Now, sleep: deps.Sleep, state: StateStarting}
+	f := &Forwarder{cfg: cfg, batch: st.BatchSize, flush: st.FlushInterval, retryInitial: st.RetryInitial,
+		retryMax: st.RetryMax, log: deps.Logger, now: deps.Now, sleep: deps.Sleep, state: StateStarting}
 	if f.log == nil {
 		f.log = slog.New(slog.DiscardHandler)
 	}

@@ -13,8 +13,7 @@ import (
 
 // TestNewMetricsNames pins the names both backends expose (dashboards and docs use them).
 func TestNewMetricsNames(t *testing.T) {
-	f := settingsFields{dir: t.TempDir()}
-	st := f.settings()
+	st := Settings{QueueDir: t.TempDir()}
 	require.NoError(t, st.ApplyDefaults(Defaults{BatchSize: 10, RetryInitial: time.Second, RetryMax: time.Minute}))
 	reg := prometheus.NewRegistry()
 	w, err := New(Config{Settings: st, MaxBatchBytes: 1 << 20, Receiver: "test"}, Deps{

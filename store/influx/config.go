@@ -34,11 +34,6 @@ type Config struct {
 	// Precision of the timestamps written: "ns", "us", "ms" or "s". Samples carry milliseconds, so finer
 	// precisions add nothing. It defaults to "ms".
 	Precision string
-	// BatchSize is the most samples sent in one write request. It defaults to 5000.
-	BatchSize int
-	// FlushInterval is how long a partial batch waits for more samples before it is sent, and the group
-	// commit interval of the queue (fsync at least this often). It defaults to 1s.
-	FlushInterval time.Duration
 	// Gzip compresses write requests. It defaults to false.
 	Gzip bool
 	// Timeout bounds one write request. It defaults to 10s.
@@ -46,32 +41,18 @@ type Config struct {
 	// ReplayRate caps the samples per second sent while the queue holds a backlog (replay after an outage),
 	// to spare a central InfluxDB that many edges reconnect to at once. 0 means no cap. It defaults to 0.
 	ReplayRate float64
-	// RetryInitial is the first backoff after a failed write; it doubles per failure, with jitter. It
-	// defaults to 1s.
-	RetryInitial time.Duration
-	// RetryMax caps the backoff. It defaults to 1m.
-	RetryMax time.Duration
 
-	// Edge is the edge identity, written as tag "edge" on every sample. It defaults to the host name.
-	Edge string
+	// Settings are the batch, retry, edge and queue fields every forwarder shares. Here BatchSize defaults
+	// to 5000, RetryInitial to 1s and RetryMax to 1m; Edge is written as tag "edge" on every sample; the
+	// dead-letter file in QueueDir is dead-letter.lp.
+	forward.Settings
+
 	// Site is the site identity, written as tag "site" on every sample when set. It defaults to "".
 	Site string
 	// Tags are further static tags written on every sample. A sample label with the same name as a static
 	// tag (or edge/site) and a different value is kept as "exported_<name>", like Prometheus does with
 	// honor_labels: false. It defaults to none.
 	Tags map[string]string
-
-	// QueueDir holds the durable queue and the dead-letter file (dead-letter.lp). Required.
-	QueueDir string
-	// QueueMaxBytes bounds the queue on disk. It defaults to 1 GiB.
-	QueueMaxBytes int64
-	// QueueSegmentBytes is the queue segment size. It defaults to QueueMaxBytes/16, at most 64 MiB.
-	QueueSegmentBytes int64
-	// QueueFullPolicy is "drop_oldest" or "block". It defaults to "drop_oldest".
-	QueueFullPolicy string
-	// DeadLetterMaxBytes bounds dead-letter.lp; when full it is rotated to dead-letter.lp.1 (replacing the
-	// previous one). It defaults to 16 MiB.
-	DeadLetterMaxBytes int64
 }
 
 func (c *Config) applyDefaults() error {
@@ -81,7 +62,7 @@ func (c *Config) applyDefaults() error {
 	if c.Timeout == 0 {
 		c.Timeout = 10 * time.Second
 	}
-	if err := c.settings().ApplyDefaults(forward.Defaults{
+	if err := c.Settings.ApplyDefaults(forward.Defaults{
 		BatchSize:    5000,
 		RetryInitial: time.Second,
 		RetryMax:     time.Minute,
@@ -109,7 +90,7 @@ func (c *Config) validate() error {
 	case c.ReplayRate < 0:
 		return fmt.Errorf("influx: replay_rate must be >= 0, got %g", c.ReplayRate)
 	}
-	if err := c.settings().Validate(); err != nil {
+	if err := c.Settings.Validate(); err != nil {
 		return fmt.Errorf("influx: %w", err)
 	}
 	if _, err := parsePrecision(c.Precision); err != nil {
@@ -155,26 +136,10 @@ func parsePrecision(s string) (lineprotocol.Precision, error) {
 // forward is the durable forwarder's part of c.
 func (c *Config) forward(deliver forward.DeliverFunc) forward.Config {
 	return forward.Config{
-		Settings:      c.settings(),
+		Settings:      c.Settings,
 		MaxBatchBytes: maxBatchBytes,
 		ReplayRate:    c.ReplayRate,
 		Receiver:      "InfluxDB",
 		Deliver:       deliver,
-	}
-}
-
-// settings are c's fields whose defaults and checks every forwarder shares.
-func (c *Config) settings() forward.Settings {
-	return forward.Settings{
-		BatchSize:          &c.BatchSize,
-		FlushInterval:      &c.FlushInterval,
-		RetryInitial:       &c.RetryInitial,
-		RetryMax:           &c.RetryMax,
-		Edge:               &c.Edge,
-		QueueDir:           &c.QueueDir,
-		QueueMaxBytes:      &c.QueueMaxBytes,
-		QueueSegmentBytes:  &c.QueueSegmentBytes,
-		QueueFullPolicy:    &c.QueueFullPolicy,
-		DeadLetterMaxBytes: &c.DeadLetterMaxBytes,
 	}
 }

@@ -24,6 +24,7 @@ import (
 
 	"citywatch/internal/testenv"
 	"citywatch/store"
+	"citywatch/store/forward"
 )
 
 const (
@@ -34,15 +35,17 @@ const (
 // testConfig is a Config for tests: short intervals, identity edge-1/site-a.
 func testConfig(url, bucket, dir string) Config {
 	return Config{
-		URL:           url,
-		Bucket:        bucket,
-		QueueDir:      dir,
-		FlushInterval: 50 * time.Millisecond,
-		RetryInitial:  20 * time.Millisecond,
-		RetryMax:      200 * time.Millisecond,
-		Timeout:       5 * time.Second,
-		Edge:          "edge-1",
-		Site:          "site-a",
+		URL:     url,
+		Bucket:  bucket,
+		Timeout: 5 * time.Second,
+		Site:    "site-a",
+		Settings: forward.Settings{
+			QueueDir:      dir,
+			FlushInterval: 50 * time.Millisecond,
+			RetryInitial:  20 * time.Millisecond,
+			RetryMax:      200 * time.Millisecond,
+			Edge:          "edge-1",
+		},
 	}
 }
 

@@ -5,12 +5,13 @@ import (
 	"testing"
 
 	"citywatch/store"
+	"citywatch/store/forward"
 )
 
 // TestStaticTagsIncludeConfiguredTags: storage.influx.tags (Config.Tags) are written on every sample next to
 // edge and site, and edge/site come from the edge identity.
 func TestStaticTagsIncludeConfiguredTags(t *testing.T) {
-	c := Config{Edge: "e1", Site: "hq", Tags: map[string]string{"city": "hanoi", "edge": "ignored"}}
+	c := Config{Settings: forward.Settings{Edge: "e1"}, Site: "hq", Tags: map[string]string{"city": "hanoi", "edge": "ignored"}}
 	want := map[string]string{"city": "hanoi", "edge": "e1", "site": "hq"}
 	if got := c.staticTags(); !reflect.DeepEqual(got, want) {
 		t.Errorf("staticTags = %v, want %v", got, want)

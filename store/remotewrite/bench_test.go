@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"citywatch/store"
+	"citywatch/store/forward"
 )
 
 // BenchmarkAppend measures encoding and queueing batches of 5,000 samples (no sender).
 func BenchmarkAppend(b *testing.B) {
-	w, err := New(Config{Name: "bench", URL: "http://127.0.0.1:1/api/v1/write", Edge: "bench", QueueDir: b.TempDir(),
-		BatchSize: 5000, FlushInterval: time.Second, QueueMaxBytes: 256 << 20}, Deps{})
+	w, err := New(Config{Name: "bench", URL: "http://127.0.0.1:1/api/v1/write", Settings: forward.Settings{
+		Edge: "bench", QueueDir: b.TempDir(), BatchSize: 5000, FlushInterval: time.Second, QueueMaxBytes: 256 << 20}}, Deps{})
 	if err != nil {
 		b.Fatal(err)
 	}

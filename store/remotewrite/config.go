@@ -71,20 +71,13 @@ type Config struct {
 	TLSInsecureSkipVerify bool
 	// Timeout bounds one write request. It defaults to 30s.
 	Timeout time.Duration
-	// BatchSize is the most samples in one write request. It defaults to 2000.
-	BatchSize int
-	// FlushInterval is how long a partial batch waits for more samples before it is sent, and the group
-	// commit interval of the queue (fsync at least this often). It defaults to 1s.
-	FlushInterval time.Duration
-	// RetryInitial is the first backoff after a failed write; it doubles per failure, with jitter. It
-	// defaults to 500ms.
-	RetryInitial time.Duration
-	// RetryMax caps the backoff. It defaults to 30s.
-	RetryMax time.Duration
 
-	// Edge is the edge identity, added as label "edge" to every series that has no such label (the
-	// semantics of Prometheus' external_labels). It defaults to the host name.
-	Edge string
+	// Settings are the batch, retry, edge and queue fields every forwarder shares. Here BatchSize defaults
+	// to 2000, RetryInitial to 500ms and RetryMax to 30s; Edge is added as label "edge" to every series that
+	// has no such label (the semantics of Prometheus' external_labels); the dead-letter file in QueueDir is
+	// dead-letter.prom.
+	forward.Settings
+
 	// Site is added as label "site" to series without one when set. It defaults to "".
 	Site string
 	// ExternalLabels are further labels added to series that lack them. It defaults to none.
@@ -92,18 +85,6 @@ type Config struct {
 	// Relabel rules are applied in order; a sample dropped by one is not forwarded (and counted). It
 	// defaults to none (forward everything).
 	Relabel []RelabelRule
-
-	// QueueDir holds the durable queue and the dead-letter file (dead-letter.prom). Required.
-	QueueDir string
-	// QueueMaxBytes bounds the queue on disk. It defaults to 1 GiB.
-	QueueMaxBytes int64
-	// QueueSegmentBytes is the queue segment size. It defaults to QueueMaxBytes/16, at most 64 MiB.
-	QueueSegmentBytes int64
-	// QueueFullPolicy is "drop_oldest" or "block". It defaults to "drop_oldest".
-	QueueFullPolicy string
-	// DeadLetterMaxBytes bounds dead-letter.prom; when full it is rotated to dead-letter.prom.1. It
-	// defaults to 16 MiB.
-	DeadLetterMaxBytes int64
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9_-]+$`)
@@ -115,7 +96,7 @@ func (c *Config) applyDefaults() error {
 	if c.Timeout == 0 {
 		c.Timeout = 30 * time.Second
 	}
-	if err := c.settings().ApplyDefaults(forward.Defaults{
+	if err := c.Settings.ApplyDefaults(forward.Defaults{
 		BatchSize:    2000,
 		RetryInitial: 500 * time.Millisecond,
 		RetryMax:     30 * time.Second,
@@ -143,7 +124,7 @@ func (c *Config) validate() error {
 	case c.FlushInterval < 0 || c.Timeout < 0:
 		return fmt.Errorf("remotewrite: flush_interval (%s) and timeout (%s) must be > 0", c.FlushInterval, c.Timeout)
 	}
-	if err := c.settings().Validate(); err != nil {
+	if err := c.Settings.Validate(); err != nil {
 		return fmt.Errorf("remotewrite: %w", err)
 	}
 	for k, v := range c.externalLabels() {
@@ -185,25 +166,9 @@ func validLabelName(s string) bool {
 // forward is the durable forwarder's part of c.
 func (c *Config) forward(deliver forward.DeliverFunc) forward.Config {
 	return forward.Config{
-		Settings:      c.settings(),
+		Settings:      c.Settings,
 		MaxBatchBytes: maxBatchBytes,
 		Receiver:      "remote",
 		Deliver:       deliver,
-	}
-}
-
-// settings are c's fields whose defaults and checks every forwarder shares.
-func (c *Config) settings() forward.Settings {
-	return forward.Settings{
-		BatchSize:          &c.BatchSize,
-		FlushInterval:      &c.FlushInterval,
-		RetryInitial:       &c.RetryInitial,
-		RetryMax:           &c.RetryMax,
-		Edge:               &c.Edge,
-		QueueDir:           &c.QueueDir,
-		QueueMaxBytes:      &c.QueueMaxBytes,
-		QueueSegmentBytes:  &c.QueueSegmentBytes,
-		QueueFullPolicy:    &c.QueueFullPolicy,
-		DeadLetterMaxBytes: &c.DeadLetterMaxBytes,
 	}
 }

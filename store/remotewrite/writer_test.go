@@ -26,14 +26,16 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"citywatch/store"
+	"citywatch/store/forward"
 )
 
 func testConfig(t *testing.T, url string) Config {
 	return Config{
-		Name: "centre", URL: url, Edge: "edge-1", Site: "siteE",
-		BatchSize: 100, FlushInterval: 10 * time.Millisecond,
-		RetryInitial: 10 * time.Millisecond, RetryMax: 80 * time.Millisecond,
-		QueueDir: t.TempDir(), QueueMaxBytes: 1 << 20, QueueSegmentBytes: 64 << 10,
+		Name: "centre", URL: url, Site: "siteE",
+		Settings: forward.Settings{Edge: "edge-1",
+			BatchSize: 100, FlushInterval: 10 * time.Millisecond,
+			RetryInitial: 10 * time.Millisecond, RetryMax: 80 * time.Millisecond,
+			QueueDir: t.TempDir(), QueueMaxBytes: 1 << 20, QueueSegmentBytes: 64 << 10},
 	}
 }
 
