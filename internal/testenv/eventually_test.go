@@ -26,11 +26,13 @@ func TestEventually(t *testing.T) {
 	cases := []struct {
 		name     string
 		metAfter int // calls of cond before it returns ""; -1: never
+		within   time.Duration
 		failed   string
 	}{
-		{"met at once", 0, ""},
-		{"met after polls", 3, ""},
-		{"never met", -1, "not met within 30ms: still 1"},
+		// A condition met within the deadline passes however slow the machine: the deadline is far away.
+		{"met at once", 0, time.Minute, ""},
+		{"met after polls", 3, time.Minute, ""},
+		{"never met", -1, 30 * time.Millisecond, "not met within 30ms: still 1"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -39,7 +41,7 @@ func TestEventually(t *testing.T) {
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				Eventually(tb, 30*time.Millisecond, time.Millisecond, func() string {
+				Eventually(tb, c.within, time.Millisecond, func() string {
 					calls++
 					if c.metAfter >= 0 && calls > c.metAfter {
 						return ""
