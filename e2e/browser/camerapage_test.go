@@ -66,8 +66,8 @@ func TestCameraChartsRefresh(t *testing.T) {
 		b.setLang("vi")
 		defer b.setLang("en")
 		b.open(fmt.Sprintf("#/alert/%d", id))
-		b.waitJS(20*time.Second, `document.querySelector(".alert-summary")?.textContent`)
-		if got := eval[string](b, `document.querySelector(".alert-summary").textContent`); !strings.Contains(got, "Sốt") {
+		b.waitJS(20*time.Second, `document.querySelector("main h1 + p")?.textContent`)
+		if got := eval[string](b, `document.querySelector("main h1 + p").textContent`); !strings.Contains(got, "Sốt") {
 			t.Errorf("the Fever alert's page in Vietnamese says %q, want its summary_vi (Sốt …)", got)
 		}
 	})

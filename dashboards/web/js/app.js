@@ -7,19 +7,21 @@ import { hhmmss } from "./clock.js";
 import { el, replace, errorBox } from "./dom.js";
 import { loadI18n, t, tOr, LANGS, currentLang, setLang } from "./i18n.js";
 import { notifyControls } from "./notify.js";
+import * as overview from "./views/overview.js";
+import * as site from "./views/site.js";
+import * as alerts from "./views/alerts.js";
+import * as devices from "./views/devices.js";
+import * as rules from "./views/rules.js";
+import * as deliveries from "./views/deliveries.js";
+import * as audit from "./views/audit.js";
 import { lazy } from "./lazy.js";
 
-// Every view loads when first opened (a dynamic import), so a page downloads its own code and not every
-// other page's: the site page, with 500 sensor tiles, does not wait for the charts library or the audit log.
-const overview = lazy(() => import("./views/overview.js"));
-const site = lazy(() => import("./views/site.js"));
+// The everyday views load with the shell, so they open even while the server does not answer (a frozen or
+// unreachable server: the page must still say what it knows and that it is stale). Views that chart (camera,
+// Explore: they pull in the chart library, 41 KiB) and those few sessions open load on first use (a dynamic
+// import), so the site page's code stays small.
 const camera = lazy(() => import("./views/camera.js"));
-const alerts = lazy(() => import("./views/alerts.js"));
-const devices = lazy(() => import("./views/devices.js"));
-const rules = lazy(() => import("./views/rules.js"));
-const deliveries = lazy(() => import("./views/deliveries.js"));
 const explore = lazy(() => import("./views/explore.js"));
-const audit = lazy(() => import("./views/audit.js"));
 const plan = lazy(() => import("./views/plan.js"));
 const ward = lazy(() => import("./views/ward.js"));
 const wall = lazy(() => import("./views/wall.js"));
