@@ -21,7 +21,7 @@ var requiredOperations = []string{
 	"GET /api/devices", "GET /api/devices/{id}", "GET /api/ingest/rejected",
 	"GET /api/cameras", "GET /api/cameras/{id}", "GET /api/cameras/{id}/snapshot.jpg", "GET /api/cameras/{id}/clips",
 	"GET /api/cameras/{id}/timeline", "POST /api/silences/preview",
-	"GET /api/cameras/{id}/clips/{clip}", "GET /api/cameras/{id}/live",
+	"GET /api/cameras/{id}/clips/{clip}", "GET /api/cameras/{id}/clips/{clip}/thumbnail.jpg", "GET /api/cameras/{id}/live",
 	"GET /api/alerts", "GET /api/alerts/{id}", "POST /api/alerts/{id}/ack", "POST /api/alerts/{id}/assign",
 	"GET /api/silences", "POST /api/silences", "DELETE /api/silences/{id}",
 	"GET /api/rules", "POST /api/rules/reload", "GET /api/events", "GET /api/deliveries", "POST /api/deliveries/{id}/replay",
