@@ -11,8 +11,6 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
-	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/profiler"
 	"github.com/chromedp/chromedp"
 )
@@ -195,50 +193,11 @@ type lhResult struct {
 
 // measureLighthouse signs in and loads the site page loads times per profile.
 func measureLighthouse(base, user, password string, devices, cams, loads int) ([]lhResult, error) {
-	bin, err := chromiumPath()
+	ctx, closeBrowser, err := signedInChromium(base, user, password, lhProbe, 1350, 940)
 	if err != nil {
 		return nil, err
 	}
-	profile, err := os.MkdirTemp("", "citywatch-bench-lh-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(profile)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(bin),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.NoFirstRun,
-		chromedp.UserDataDir(profile),
-		chromedp.WindowSize(1350, 940),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	defer cancelCtx()
-	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		if _, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: lhProbe}); err != nil {
-			return err
-		}
-		_, err := cdp.Call(ctx, t, network.SetCacheDisabled, network.SetCacheDisabledParams{CacheDisabled: true})
-		return err
-	})); err != nil {
-		return nil, fmt.Errorf("start chromium: %w", err)
-	}
-	if err := within(ctx, 60*time.Second, chromedp.Navigate(base+"/login?next=%2F"),
-		chromedp.WaitVisible(chromedp.CSS("#username")),
-		chromedp.SendKeys(chromedp.CSS("#username"), user),
-		chromedp.SendKeys(chromedp.CSS("#password"), password),
-		chromedp.Click(chromedp.CSS("#login button[type=submit]"))); err != nil {
-		return nil, fmt.Errorf("sign in: %w", err)
-	}
-	if _, err := waitJS[bool](ctx, 60*time.Second, `location.pathname === "/" && !!document.querySelector("#who") && document.querySelector("#who").textContent.length > 0`); err != nil {
-		return nil, fmt.Errorf("sign in: the dashboard did not show the user: %w", err)
-	}
+	defer closeBrowser()
 	var out []lhResult
 	for _, p := range []lhProfile{lhDesktop, lhMobile} {
 		r, err := lighthouseProfile(ctx, base, p, devices, cams, loads)

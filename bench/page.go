@@ -56,51 +56,11 @@ func chromiumPath() (string, error) {
 // bare /login page as often, and returns the medians.
 func measurePage(base, user, password string, loads int) (pageTimes, error) {
 	res := pageTimes{loads: loads}
-	bin, err := chromiumPath()
+	ctx, closeBrowser, err := signedInChromium(base, user, password, tileProbe, 1280, 900)
 	if err != nil {
 		return res, err
 	}
-	profile, err := os.MkdirTemp("", "citywatch-bench-chromium-")
-	if err != nil {
-		return res, err
-	}
-	defer os.RemoveAll(profile)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(bin),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.NoFirstRun,
-		chromedp.UserDataDir(profile),
-		chromedp.WindowSize(1280, 900),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	defer cancelCtx()
-	// The first action starts the browser; it must not run under a timeout (that would end the browser).
-	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		if _, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: tileProbe}); err != nil {
-			return err
-		}
-		_, err := cdp.Call(ctx, t, network.SetCacheDisabled, network.SetCacheDisabledParams{CacheDisabled: true})
-		return err
-	})); err != nil {
-		return res, fmt.Errorf("start chromium: %w", err)
-	}
-	if err := within(ctx, 60*time.Second, chromedp.Navigate(base+"/login?next=%2F"),
-		chromedp.WaitVisible(chromedp.CSS("#username")),
-		chromedp.SendKeys(chromedp.CSS("#username"), user),
-		chromedp.SendKeys(chromedp.CSS("#password"), password),
-		chromedp.Click(chromedp.CSS("#login button[type=submit]"))); err != nil {
-		return res, fmt.Errorf("sign in: %w", err)
-	}
-	if _, err := waitJS[bool](ctx, 60*time.Second, `location.pathname === "/" && !!document.querySelector("#who") && document.querySelector("#who").textContent.length > 0`); err != nil {
-		return res, fmt.Errorf("sign in: the dashboard did not show the user: %w", err)
-	}
+	defer closeBrowser()
 	var siteFCP, siteTile, loginFCP []float64
 	for i := 0; i < loads; i++ {
 		if err := within(ctx, 30*time.Second, chromedp.Navigate("about:blank"), chromedp.Navigate(base+"/#/site/"+uiSite)); err != nil {
@@ -131,6 +91,63 @@ func measurePage(base, user, password string, loads int) (pageTimes, error) {
 	}
 	res.siteFCP, res.siteTile, res.loginFCP = median(siteFCP), median(siteTile), median(loginFCP)
 	return res, nil
+}
+
+// signedInChromium starts a fresh headless chromium (its own profile, a window of w×h, HTTP cache disabled,
+// probe evaluated before every document's own scripts) and signs in through /login as user. close ends the
+// browser and removes its profile.
+func signedInChromium(base, user, password, probe string, w, h int) (ctx context.Context, close func(), err error) {
+	bin, err := chromiumPath()
+	if err != nil {
+		return nil, nil, err
+	}
+	profile, err := os.MkdirTemp("", "citywatch-bench-chromium-")
+	if err != nil {
+		return nil, nil, err
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.NoFirstRun,
+		chromedp.UserDataDir(profile),
+		chromedp.WindowSize(w, h),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	close = func() {
+		cancelCtx()
+		cancelAlloc()
+		os.RemoveAll(profile)
+	}
+	// The first action starts the browser; it must not run under a timeout (that would end the browser).
+	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: probe}); err != nil {
+			return err
+		}
+		_, err := cdp.Call(ctx, t, network.SetCacheDisabled, network.SetCacheDisabledParams{CacheDisabled: true})
+		return err
+	})); err != nil {
+		close()
+		return nil, nil, fmt.Errorf("start chromium: %w", err)
+	}
+	if err := within(ctx, 60*time.Second, chromedp.Navigate(base+"/login?next=%2F"),
+		chromedp.WaitVisible(chromedp.CSS("#username")),
+		chromedp.SendKeys(chromedp.CSS("#username"), user),
+		chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.Click(chromedp.CSS("#login button[type=submit]"))); err != nil {
+		close()
+		return nil, nil, fmt.Errorf("sign in: %w", err)
+	}
+	if _, err := waitJS[bool](ctx, 60*time.Second, `location.pathname === "/" && !!document.querySelector("#who") && document.querySelector("#who").textContent.length > 0`); err != nil {
+		close()
+		return nil, nil, fmt.Errorf("sign in: the dashboard did not show the user: %w", err)
+	}
+	return ctx, close, nil
 }
 
 func within(ctx context.Context, d time.Duration, steps ...chromedp.Action[chromedp.Void]) error {

@@ -1,14 +1,9 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"os"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -80,43 +75,11 @@ func wardPageRows(add func(row), base, user, password string, loads int) {
 // page of wardBenchSite loads times each (from about:blank, HTTP cache disabled, like a first visit).
 func measureWardPages(base, user, password string, loads int) (wardPageTimes, error) {
 	var res wardPageTimes
-	bin, err := chromiumPath()
+	ctx, closeBrowser, err := signedInChromium(base, user, password, fmt.Sprintf(seenProbe, seenSelectors), 1280, 900)
 	if err != nil {
 		return res, err
 	}
-	profile, err := os.MkdirTemp("", "citywatch-bench-ward-chromium-")
-	if err != nil {
-		return res, err
-	}
-	defer os.RemoveAll(profile)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.Headless, chromedp.NoSandbox,
-		chromedp.DisableGPU, chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.UserDataDir(profile), chromedp.WindowSize(1280, 900))
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	defer cancelCtx()
-	// The first action starts the browser; it must not run under a timeout (that would end the browser).
-	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		src := fmt.Sprintf(seenProbe, seenSelectors)
-		if _, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: src}); err != nil {
-			return err
-		}
-		_, err := cdp.Call(ctx, t, network.SetCacheDisabled, network.SetCacheDisabledParams{CacheDisabled: true})
-		return err
-	})); err != nil {
-		return res, fmt.Errorf("start chromium: %w", err)
-	}
-	if err := within(ctx, 60*time.Second, chromedp.Navigate(base+"/login?next=%2F"),
-		chromedp.WaitVisible(chromedp.CSS("#username")),
-		chromedp.SendKeys(chromedp.CSS("#username"), user),
-		chromedp.SendKeys(chromedp.CSS("#password"), password),
-		chromedp.Click(chromedp.CSS("#login button[type=submit]"))); err != nil {
-		return res, fmt.Errorf("sign in: %w", err)
-	}
-	if _, err := waitJS[bool](ctx, 60*time.Second, `location.pathname === "/" && !!document.querySelector("#who") && document.querySelector("#who").textContent.length > 0`); err != nil {
-		return res, fmt.Errorf("sign in: the dashboard did not show the user: %w", err)
-	}
+	defer closeBrowser()
 	seen := func(sel string) string {
 		return fmt.Sprintf(`(window.__cwSeen && window.__cwSeen[%q] > 0) ? window.__cwSeen[%q] : -1`, sel, sel)
 	}
