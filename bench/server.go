@@ -75,11 +75,17 @@ func (c *server) stop() {
 	os.RemoveAll(c.dir)
 }
 
-// waitStatus polls GET u until it answers status.
+// waitStatus polls GET u every 50 ms until it answers status.
 func waitStatus(u string, status int, timeout time.Duration) error {
+	return pollStatus(u, status, timeout, 50*time.Millisecond)
+}
+
+// pollStatus polls GET u every interval until it answers status (each request within 5 s), for at most timeout.
+func pollStatus(u string, status int, timeout, interval time.Duration) error {
 	deadline := time.Now().Add(timeout)
+	client := &http.Client{Timeout: 5 * time.Second}
 	for {
-		resp, err := http.Get(u)
+		resp, err := client.Get(u)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == status {
@@ -90,6 +96,6 @@ func waitStatus(u string, status int, timeout time.Duration) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s not ready after %s: %v", u, timeout, err)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(interval)
 	}
 }

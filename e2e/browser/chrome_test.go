@@ -2,6 +2,7 @@ package browser_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"html"
 	"net/http"
@@ -174,6 +175,27 @@ func navigate(url string) chromedp.Action[chromedp.Void] { return chromedp.Navig
 
 // readFile reads a file the test made.
 func readFile(path string) ([]byte, error) { return os.ReadFile(path) }
+
+// ruleCase is one pure UI rule: a JavaScript expression and the JSON of what it must evaluate to.
+type ruleCase struct {
+	name, expr string
+	want       any
+}
+
+// checkRules evaluates each case on b's page (the test loaded the modules the expressions use) as a subtest.
+func checkRules(t *testing.T, b *browser, cases []ruleCase) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := eval[any](b, c.expr)
+			gj, _ := json.Marshal(got)
+			wj, _ := json.Marshal(c.want)
+			if string(gj) != string(wj) {
+				t.Errorf("%s\n got %s\nwant %s", c.expr, gj, wj)
+			}
+		})
+	}
+}
 
 // newRulesPage returns chromium on a blank page titled title, served with dashboards/web under /ui/: where the
 // tables of the UI's pure rules import its modules and evaluate their cases. It skips in -short.

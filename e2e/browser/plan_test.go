@@ -1,7 +1,6 @@
 package browser_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
@@ -18,10 +17,7 @@ import (
 
 // planRuleCases are the pure rules of the Overview's cards and the site plan (sitestatus.js as S, citymap.js
 // as M), in English.
-var planRuleCases = []struct {
-	name, expr string
-	want       any
-}{
+var planRuleCases = []ruleCase{
 	{"reasons in words, critical first", `S.siteReasons({byRule: {RoomCO2High: {n: 1, severity: "warning"}, Fever: {n: 1, severity: "critical"}}, camerasDown: 1, silent: 0}).map((r) => r.text).join(", ")`,
 		"1 fever, 1 room with high CO₂, 1 camera down"},
 	{"plurals", `S.siteReasons({byRule: {Fever: {n: 2, severity: "critical"}}, camerasDown: 2, silent: 3}).map((r) => r.text).join(", ")`,
@@ -56,16 +52,7 @@ func TestPlanRules(t *testing.T) {
 		.then(async ([I, S, M]) => { await I.loadI18n(); Object.assign(window, {S, M}); return true; })`, chromedp.EvalAwaitPromise)); err != nil {
 		t.Fatalf("load the UI modules: %v", err)
 	}
-	for _, c := range planRuleCases {
-		t.Run(c.name, func(t *testing.T) {
-			got := eval[any](b, c.expr)
-			gj, _ := json.Marshal(got)
-			wj, _ := json.Marshal(c.want)
-			if string(gj) != string(wj) {
-				t.Errorf("%s\n got %s\nwant %s", c.expr, gj, wj)
-			}
-		})
-	}
+	checkRules(t, b, planRuleCases)
 }
 
 // planPNG writes an 800×500 floor plan (walls on white) and returns its path.

@@ -1,7 +1,6 @@
 package browser_test
 
 import (
-	"encoding/json"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -9,10 +8,7 @@ import (
 
 // uiRuleCases are the pure rules of the UI modules, as JavaScript expressions over U (units.js), H
 // (thresholds.js), I (i18n.js), C (chart.js), N (notify.js) and D (dom.js), with the value each must give.
-var uiRuleCases = []struct {
-	name, expr string
-	want       any
-}{
+var uiRuleCases = []ruleCase{
 	{"unit of a sensor metric", `U.unitOf("body_temperature")`, "°C"},
 	{"unit from a suffix", `U.unitOf("camera_bitrate_bps")`, "bit/s"},
 	{"unit of a counter drops _total", `U.unitOf("citywatch_http_request_duration_seconds_total")`, "s"},
@@ -57,14 +53,5 @@ func TestUIRules(t *testing.T) {
 		.then(([U, H, I, C, N, D]) => { Object.assign(window, {U, H, I, C, N, D}); return true; })`, chromedp.EvalAwaitPromise)); err != nil {
 		t.Fatalf("load the UI modules: %v", err)
 	}
-	for _, c := range uiRuleCases {
-		t.Run(c.name, func(t *testing.T) {
-			got := eval[any](b, c.expr)
-			gj, _ := json.Marshal(got)
-			wj, _ := json.Marshal(c.want)
-			if string(gj) != string(wj) {
-				t.Errorf("%s\n got %s\nwant %s", c.expr, gj, wj)
-			}
-		})
-	}
+	checkRules(t, b, uiRuleCases)
 }

@@ -1,17 +1,13 @@
 package browser_test
 
 import (
-	"encoding/json"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 )
 
 // roomStateCases are the rules of a ward room's marker on the site plan (wardplan.js as W), in English.
-var roomStateCases = []struct {
-	name, expr string
-	want       any
-}{
+var roomStateCases = []ruleCase{
 	{"vacant", `W.roomState({name: "101", state: "vacant"}, {site: "q"})`, map[string]any{"state": "vacant", "reason": "vacant"}},
 	{"occupied, by case id", `W.roomState({name: "101", state: "occupied", case_id: "Q-1"}, {site: "q"})`,
 		map[string]any{"state": "ok", "reason": "occupied — case Q-1"}},
@@ -34,14 +30,5 @@ func TestRoomStateRules(t *testing.T) {
 		.then(async ([I, W]) => { await I.loadI18n(); Object.assign(window, {W}); return true; })`, chromedp.EvalAwaitPromise)); err != nil {
 		t.Fatalf("load the UI modules: %v", err)
 	}
-	for _, c := range roomStateCases {
-		t.Run(c.name, func(t *testing.T) {
-			got := eval[any](b, c.expr)
-			gj, _ := json.Marshal(got)
-			wj, _ := json.Marshal(c.want)
-			if string(gj) != string(wj) {
-				t.Errorf("%s\n got %s\nwant %s", c.expr, gj, wj)
-			}
-		})
-	}
+	checkRules(t, b, roomStateCases)
 }
