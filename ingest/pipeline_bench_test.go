@@ -3,6 +3,10 @@ package ingest_test
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,4 +71,53 @@ func histogramCount(reg *prometheus.Registry, name string) uint64 {
 		}
 	}
 	return 0
+}
+
+// BenchmarkPipelineTSDBAsync is BenchmarkPipelineTSDB the way the embedded broker hands QoS 0 publishes over:
+// HandleAsync from 4 client read loops, nobody waiting for a commit, so batches fill up (up to
+// BatchMaxMessages). The clock stops when every message is complete. This is the path of the QoS 0 serve row.
+func BenchmarkPipelineTSDBAsync(b *testing.B) {
+	const sources = 4
+	reg := prometheus.NewRegistry()
+	p := ingesttest.NewTSDBPipeline(b, reg)
+	topics := make([]string, 1000)
+	for i := range topics {
+		topics[i] = fmt.Sprintf("city/d%d/site%d/sensor%d", i%4, i%20, i)
+	}
+	payload := []byte(`{"temperature":21.5,"humidity":40,"co2":612,"pm25":8.1,"noise":41}`)
+	ctx := context.Background()
+	var completed, failed atomic.Int64
+	done := func(err error) {
+		if err != nil {
+			failed.Add(1)
+		}
+		completed.Add(1)
+	}
+	b.ReportAllocs()
+	cpu0 := ingesttest.CPUTime()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for s := range sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := s; i < b.N; i += sources {
+				// A fresh topic string per message, as mochi decodes one per packet.
+				topic := strings.Clone(topics[i%len(topics)])
+				p.HandleAsync(ctx, ingest.Message{Topic: topic, Payload: payload, Received: time.Now(), Source: "bench"}, done)
+			}
+		}()
+	}
+	wg.Wait()
+	for completed.Load() < int64(b.N) {
+		runtime.Gosched()
+	}
+	b.StopTimer()
+	if n := failed.Load(); n > 0 {
+		b.Fatalf("%d messages failed", n)
+	}
+	b.ReportMetric(float64((ingesttest.CPUTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	if commits := histogramCount(reg, "citywatch_ingest_batch_messages"); commits > 0 {
+		b.ReportMetric(float64(b.N)/float64(commits), "msgs/commit")
+	}
 }

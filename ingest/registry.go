@@ -98,7 +98,9 @@ type registryShard struct {
 	m  map[string]*deviceEntry
 	// head is the most recently seen device, tail the longest-silent one.
 	head, tail *deviceEntry
-	_          [24]byte // keep shards on separate cache lines
+	// seriesChecked counts the series admitSeries looked up one by one (not admitted on a message's signature).
+	seriesChecked uint64
+	_             [16]byte // keep shards on separate cache lines
 }
 
 type deviceEntry struct {
@@ -210,16 +212,29 @@ func (r *registry) lockEntry(res *mapping.Result, t time.Time) (*registryShard, 
 
 // admitSeries applies the per-device series limit to samples of res.Device received at t. It returns the
 // samples that may be stored (samples itself when all may), how many were refused and the first refused one.
+//
+// A message of the very series the device's previous admitted message had (nearly every message of a sensor:
+// the same fields with the same labels) is admitted on its signature alone, without a set lookup per series.
 func (r *registry) admitSeries(res *mapping.Result, samples []store.Sample, t time.Time) (keep []store.Sample, refused int, first store.Sample) {
 	if len(samples) == 0 {
 		return samples, 0, first
 	}
+	var hs [16]uint64
+	hashes := hs[:0]
+	if len(samples) > len(hs) {
+		hashes = make([]uint64, 0, len(samples))
+	}
+	hashes, sig := r.seriesHashes(hashes, samples)
 	sh, e := r.lockEntry(res, t)
 	defer sh.mu.Unlock()
 	e.series.maybeRotate(t)
+	if e.series.sig == sig {
+		return samples, 0, first
+	}
+	sh.seriesChecked += uint64(len(samples))
 	keep = samples
 	for i := range samples {
-		if e.series.admit(r.seriesHash(&samples[i]), r.maxSeries) {
+		if e.series.admit(hashes[i], r.maxSeries) {
 			if refused > 0 {
 				keep = append(keep, samples[i])
 			}
@@ -230,21 +245,49 @@ func (r *registry) admitSeries(res *mapping.Result, samples []store.Sample, t ti
 		}
 		refused++
 	}
+	if refused == 0 {
+		e.series.sig = sig // every series of this message is in the current generation now
+	}
 	return keep, refused, first
 }
 
-// seriesHash identifies a sample's series within its device.
-func (r *registry) seriesHash(s *store.Sample) uint64 {
+// seriesHashes appends to dst the hash of each sample's series within its device, and returns them with the
+// message's signature (a hash of those hashes in order, never 0). The labels are hashed once per distinct
+// labels slice: the samples of one message usually share theirs.
+func (r *registry) seriesHashes(dst []uint64, samples []store.Sample) ([]uint64, uint64) {
+	var lh uint64
+	sig := uint64(len(samples))
+	for i := range samples {
+		s := &samples[i]
+		if i == 0 || !sameLabelSlice(s.Labels, samples[i-1].Labels) {
+			lh = r.labelsHash(s.Labels)
+		}
+		h := lh ^ maphash.String(r.seed, s.Name)*0x9e3779b97f4a7c15
+		dst = append(dst, h)
+		sig = (sig^h)*0x100000001b3 + 0x9e3779b97f4a7c15
+	}
+	if sig == 0 {
+		sig = 1 // 0 means no signature
+	}
+	return dst, sig
+}
+
+// labelsHash hashes a sample's labels.
+func (r *registry) labelsHash(ls []store.Label) uint64 {
 	var h maphash.Hash
 	h.SetSeed(r.seed)
-	h.WriteString(s.Name)
-	for _, l := range s.Labels {
-		h.WriteByte(0xff)
+	for _, l := range ls {
 		h.WriteString(l.Name)
 		h.WriteByte(0xfe)
 		h.WriteString(l.Value)
+		h.WriteByte(0xff)
 	}
 	return h.Sum64()
+}
+
+// sameLabelSlice reports whether a and b are the same slice (not merely equal labels).
+func sameLabelSlice(a, b []store.Label) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // seriesGeneration is how often a device's series set turns over: a series not written for one to two
@@ -257,6 +300,9 @@ const seriesGeneration = time.Hour
 type seriesSet struct {
 	cur, prev map[uint64]struct{}
 	rotated   time.Time
+	// sig is the signature of the last message whose series were all admitted into cur (seriesHashes), 0 when
+	// none since the last rotation: a message with the same signature has nothing to add.
+	sig uint64
 }
 
 func (s *seriesSet) maybeRotate(now time.Time) {
@@ -268,7 +314,7 @@ func (s *seriesSet) maybeRotate(now time.Time) {
 	if idle < seriesGeneration {
 		return
 	}
-	s.prev, s.cur, s.rotated = s.cur, nil, now
+	s.prev, s.cur, s.rotated, s.sig = s.cur, nil, now, 0
 	if idle >= 2*seriesGeneration {
 		s.prev = nil // the current generation is idle too
 	}

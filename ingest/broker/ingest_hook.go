@@ -213,7 +213,12 @@ func getAsyncPublish() *asyncPublish {
 }
 
 func (q *asyncPublish) release() {
-	q.h, q.cl, q.topic, q.pk, q.inPlace = nil, nil, "", packets.Packet{}, nil
+	if q.pk.FixedHeader.Type != 0 {
+		// Only a QoS 1/2 publish holds a packet. Zeroing it costs about 1.7 KB of writes with write barriers,
+		// which a QoS 0 publish must not pay (it was 5 % of the embedded QoS 0 path's CPU).
+		q.pk = packets.Packet{}
+	}
+	q.h, q.cl, q.topic, q.inPlace = nil, nil, "", nil
 	q.state.Store(0)
 	asyncPublishes.Put(q)
 }
