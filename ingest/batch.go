@@ -34,8 +34,9 @@ type pending struct {
 	res      mapping.Result
 	recv     time.Time
 	start    time.Time
-	rejected bool // the door refused some of its samples
-	lo, hi   int  // its samples in the batch
+	rejected bool      // the door refused some of its samples
+	dev      deviceRef // the device's registry entry, found at the door
+	lo, hi   int       // its samples in the batch
 	// done is the completion of HandleAsync; without it the result is sent to ch (capacity 1, Handle).
 	done func(error)
 	ch   chan error

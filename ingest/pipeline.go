@@ -428,7 +428,7 @@ func (p *Pipeline) prepare(m Message) *pending {
 	pd.m, pd.recv, pd.start = m, recv, start
 	if len(res.Samples) > 0 {
 		p.pendingSince.CompareAndSwap(0, recv.UnixNano())
-		res.Samples, pd.rejected = p.door(m, &res, recv)
+		res.Samples, pd.rejected = p.door(pd, m, &res, recv)
 	}
 	pd.res = res
 	if len(res.Samples) == 0 {
@@ -460,7 +460,7 @@ func (p *Pipeline) finish(pd *pending, stored int, storedAt, end time.Time) {
 			// Which samples the store refused is unknown: keep the last values of fully stored messages only.
 			res.Samples = nil
 		}
-		p.devices.seen(res, pd.recv, pd.rejected)
+		p.devices.seenEntry(pd.dev, res, pd.recv, pd.rejected)
 	}
 	sm := p.source(pd.m.Source)
 	sm.messages.Inc()
@@ -476,7 +476,7 @@ func (p *Pipeline) finish(pd *pending, stored int, storedAt, end time.Time) {
 // door stamps arrival-timed samples and refuses, before the store, samples stamped too far ahead or behind the
 // receive time and samples of new series beyond the device's series limit. It returns the samples to store
 // (res.Samples itself when none was refused) and whether any was refused (counted, logged and dead-lettered).
-func (p *Pipeline) door(m Message, res *mapping.Result, recv time.Time) ([]store.Sample, bool) {
+func (p *Pipeline) door(pd *pending, m Message, res *mapping.Result, recv time.Time) ([]store.Sample, bool) {
 	b := timeBounds{recv: recv, min: math.MinInt64, max: math.MaxInt64}
 	recvMs := recv.UnixMilli()
 	if p.cfg.MaxSampleAge > 0 {
@@ -521,7 +521,7 @@ func (p *Pipeline) door(m Message, res *mapping.Result, recv time.Time) ([]store
 	if res.Device != "" {
 		var n int
 		var first store.Sample
-		keep, n, first = p.devices.admitSeries(res, keep, recv)
+		keep, n, first, pd.dev = p.devices.admitSeries(res, keep, recv)
 		if n > 0 {
 			r.count[verdictSeriesLimit], r.first[verdictSeriesLimit] = n, first
 		}

@@ -112,6 +112,8 @@ type deviceEntry struct {
 	errors      uint64
 	// dirty says the entry changed since the registry was last saved.
 	dirty bool
+	// evicted says the entry left the registry (a deviceRef to it is stale).
+	evicted bool
 	// values are the last values, in the order metric names were first seen. A slice, not a map: messages of
 	// a device usually carry the same fields in the same order, so the position of a sample in the message
 	// finds its slot without hashing.
@@ -211,13 +213,14 @@ func (r *registry) lockEntry(res *mapping.Result, t time.Time) (*registryShard, 
 }
 
 // admitSeries applies the per-device series limit to samples of res.Device received at t. It returns the
-// samples that may be stored (samples itself when all may), how many were refused and the first refused one.
+// samples that may be stored (samples itself when all may), how many were refused and the first refused one,
+// and the device's entry, for seenEntry once the message is stored (nil when samples is empty).
 //
 // A message of the very series the device's previous admitted message had (nearly every message of a sensor:
 // the same fields with the same labels) is admitted on its signature alone, without a set lookup per series.
-func (r *registry) admitSeries(res *mapping.Result, samples []store.Sample, t time.Time) (keep []store.Sample, refused int, first store.Sample) {
+func (r *registry) admitSeries(res *mapping.Result, samples []store.Sample, t time.Time) (keep []store.Sample, refused int, first store.Sample, dev deviceRef) {
 	if len(samples) == 0 {
-		return samples, 0, first
+		return samples, 0, first, dev
 	}
 	var hs [16]uint64
 	hashes := hs[:0]
@@ -227,9 +230,10 @@ func (r *registry) admitSeries(res *mapping.Result, samples []store.Sample, t ti
 	hashes, sig := r.seriesHashes(hashes, samples)
 	sh, e := r.lockEntry(res, t)
 	defer sh.mu.Unlock()
+	dev = deviceRef{sh, e}
 	e.series.maybeRotate(t)
 	if e.series.sig == sig {
-		return samples, 0, first
+		return samples, 0, first, dev
 	}
 	sh.seriesChecked += uint64(len(samples))
 	keep = samples
@@ -248,7 +252,31 @@ func (r *registry) admitSeries(res *mapping.Result, samples []store.Sample, t ti
 	if refused == 0 {
 		e.series.sig = sig // every series of this message is in the current generation now
 	}
-	return keep, refused, first
+	return keep, refused, first, dev
+}
+
+// deviceRef is a device's entry and its shard, found by admitSeries, so that the same message's seenEntry
+// does not look the device up again (on the commit goroutine, which all messages share).
+type deviceRef struct {
+	sh *registryShard
+	e  *deviceEntry
+}
+
+// seenEntry is seen for the device of dev, found earlier for the same message; when dev is empty or its entry
+// was evicted since, the device is looked up (and created) as seen does.
+func (r *registry) seenEntry(dev deviceRef, res *mapping.Result, t time.Time, failed bool) {
+	if dev.e == nil || dev.e.id != res.Device {
+		r.seen(res, t, failed)
+		return
+	}
+	dev.sh.mu.Lock()
+	if dev.e.evicted {
+		dev.sh.mu.Unlock()
+		r.seen(res, t, failed)
+		return
+	}
+	r.update(dev.sh, dev.e, res, t, failed)
+	dev.sh.mu.Unlock()
 }
 
 // seriesHashes appends to dst the hash of each sample's series within its device, and returns them with the
@@ -459,6 +487,7 @@ func (r *registry) evict() bool {
 	if e != nil {
 		sh.unlink(e)
 		delete(sh.m, e.id)
+		e.evicted = true
 	}
 	sh.mu.Unlock()
 	if e == nil {

@@ -45,7 +45,7 @@ func TestAdmitSeriesRepeatMessage(t *testing.T) {
 		dev := "dev" + strconv.Itoa(i%devices)
 		res := mapping.Result{Device: dev}
 		samples := sensorMessage(dev, fields)
-		keep, refused, _ := r.admitSeries(&res, samples, t0.Add(time.Duration(i)*time.Millisecond))
+		keep, refused, _, _ := r.admitSeries(&res, samples, t0.Add(time.Duration(i)*time.Millisecond))
 		require.Zero(t, refused)
 		require.Len(t, keep, len(fields))
 	}
@@ -82,8 +82,50 @@ func TestAdmitSeriesLimitTimeline(t *testing.T) {
 	r := newRegistry(100, 64, 5, prometheus.NewCounter(prometheus.CounterOpts{Name: "e"}), nil)
 	for _, st := range seriesLimitSteps {
 		res := mapping.Result{Device: "dev1"}
-		keep, refused, _ := r.admitSeries(&res, sensorMessage("dev1", st.fields), t0.Add(st.after))
+		keep, refused, _, _ := r.admitSeries(&res, sensorMessage("dev1", st.fields), t0.Add(st.after))
 		require.Equal(t, st.refused, refused, st.name)
 		require.Len(t, keep, len(st.fields)-st.refused, st.name)
+	}
+}
+
+// TestSeenEntryAfterEviction: the entry the door found for a message is reused when the message is stored,
+// unless the device was evicted in between; then the device is registered again, never updated out of sight.
+func TestSeenEntryAfterEviction(t *testing.T) {
+	r := newRegistry(2, 64, 200, prometheus.NewCounter(prometheus.CounterOpts{Name: "e"}), nil)
+	fields := []string{"temperature"}
+	admit := func(dev string, at time.Duration) (mapping.Result, deviceRef) {
+		res := mapping.Result{Device: dev, DeviceLabels: []store.Label{{Name: "device", Value: dev}}, Samples: sensorMessage(dev, fields)}
+		_, refused, _, ref := r.admitSeries(&res, res.Samples, t0.Add(at))
+		require.Zero(t, refused)
+		require.NotNil(t, ref.e)
+		return res, ref
+	}
+	resA, refA := admit("a", 0)
+	r.seenEntry(refA, &resA, t0, false)
+	// b's message passes the door; c and d arrive meanwhile and the full registry evicts b's new entry
+	// (admitted, not yet seen: first in line) and then a.
+	resB, refB := admit("b", time.Second)
+	for i, dev := range []string{"c", "d"} {
+		res, ref := admit(dev, time.Duration(2+i)*time.Second)
+		r.seenEntry(ref, &res, t0.Add(time.Duration(2+i)*time.Second), false)
+	}
+	require.True(t, refB.e.evicted)
+	r.seenEntry(refB, &resB, t0.Add(5*time.Second), false)
+	ids := map[string]uint64{}
+	for _, d := range r.list() {
+		ids[d.ID] = d.Messages
+	}
+	require.Equal(t, uint64(1), ids["b"], "the stored message registers its device again: %v", ids)
+	require.Equal(t, 2, r.len())
+	checkShardLists(t, r)
+
+	// A live entry is updated in place.
+	resD := mapping.Result{Device: "d", DeviceLabels: []store.Label{{Name: "device", Value: "d"}}, Samples: sensorMessage("d", fields)}
+	_, _, _, refD := r.admitSeries(&resD, resD.Samples, t0.Add(6*time.Second))
+	r.seenEntry(refD, &resD, t0.Add(6*time.Second), false)
+	for _, d := range r.list() {
+		if d.ID == "d" {
+			require.Equal(t, uint64(2), d.Messages)
+		}
 	}
 }
