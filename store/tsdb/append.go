@@ -267,10 +267,14 @@ func labelsDigest(ls []store.Label) xxhash.Digest {
 
 // seriesHashesFrom finishes seriesHashes from a labels digest, which it leaves unchanged.
 func seriesHashesFrom(labelsDigest *xxhash.Digest, name string) (shardHash, seriesHash uint64) {
+	return labelsDigest.Sum64(), seriesHashFrom(labelsDigest, name)
+}
+
+// seriesHashFrom is seriesHashes' series hash from a labels digest, which it leaves unchanged.
+func seriesHashFrom(labelsDigest *xxhash.Digest, name string) uint64 {
 	d := *labelsDigest
-	shardHash = d.Sum64()
 	_, _ = d.WriteString(name)
-	return shardHash, d.Sum64()
+	return d.Sum64()
 }
 
 // sameLabels reports whether a and b are the same slice: the samples of one message usually share it, so
@@ -312,11 +316,14 @@ func (d *DB) getBatch(samples []store.Sample) *batch {
 	b.locked = b.locked[:0]
 	sorted := true
 	var ld xxhash.Digest
+	var sh uint64
 	for i := range samples {
+		// The samples of one message share their labels: digest them, and finish the shard hash, once.
 		if i == 0 || !sameLabels(samples[i].Labels, samples[i-1].Labels) {
 			ld = labelsDigest(samples[i].Labels)
+			sh = ld.Sum64()
 		}
-		sh, h := seriesHashesFrom(&ld, samples[i].Name)
+		h := seriesHashFrom(&ld, samples[i].Name)
 		b.hashes[i] = h
 		b.shardOf[i] = uint8(sh % numShards)
 		b.order[i] = i
