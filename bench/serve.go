@@ -310,7 +310,10 @@ func procRSS(pid int) (int64, error) {
 }
 
 // timedDelivery publishes n messages with publishProcs and returns messages per second from the start of
-// publishing until count reached its start value plus n (a stall fails after 5 minutes).
+// publishing until count reached its start value plus n (a stall fails after 5 minutes). It polls count
+// less often while the end is far (pollInterval): each poll of `citywatch serve` is a /metrics scrape of a few
+// milliseconds of its CPU, which a fixed 5 ms poll made a tax of a sizeable share of a core on the measured
+// process while its backlog drained (the baselines' counts cost nothing).
 func timedDelivery(count func() (int64, error), addr string, n, procs, devices, fields int, qos byte) (float64, error) {
 	before, err := count()
 	if err != nil {
@@ -333,8 +336,19 @@ func timedDelivery(count func() (int64, error), addr string, n, procs, devices, 
 		if time.Now().After(deadline) {
 			return 0, fmt.Errorf("only %d of %d messages arrived within 5 minutes", c-before, n)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(pollInterval(before+int64(n)-c, c-before, time.Since(start)))
 	}
+}
+
+// pollInterval is how long timedDelivery waits before its next poll: half the time the remaining messages
+// take at the rate so far, between 5 ms (the resolution near the end) and 100 ms.
+func pollInterval(remaining, done int64, elapsed time.Duration) time.Duration {
+	const lo, hi = 5 * time.Millisecond, 100 * time.Millisecond
+	if done <= 0 {
+		return lo
+	}
+	eta := time.Duration(float64(elapsed) * float64(remaining) / float64(done))
+	return min(max(eta/2, lo), hi)
 }
 
 // serveCount reads citywatch_ingest_messages_total of one source from a serve process.
