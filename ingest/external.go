@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -172,6 +173,9 @@ type External struct {
 	droppedC    prometheus.Counter
 	retries     prometheus.Counter
 	unackedLost prometheus.Counter
+
+	// wrapConn, when set (tests), wraps each raw broker connection before the source's buffering.
+	wrapConn func(net.Conn) net.Conn
 }
 
 // item is one received message waiting for a worker.
@@ -652,6 +656,11 @@ func (e *External) clientOptions(conn *connection) *paho.ClientOptions {
 	o.SetWriteTimeout(e.cfg.ConnectTimeout)
 	if e.cfg.TLS != nil {
 		o.SetTLSConfig(e.cfg.TLS)
+	}
+	if scheme, _, _ := strings.Cut(e.broker, "://"); scheme != "ws" && scheme != "wss" {
+		if fn := openConnection(o, o.TLSConfig, e.wrapConn); fn != nil {
+			o.SetCustomOpenConnectionFn(fn) // buffered reads (external_conn.go)
+		}
 	}
 	o.SetDefaultPublishHandler(func(c paho.Client, m paho.Message) { e.dispatch(c, conn, m) })
 	o.SetConnectionLostHandler(func(_ paho.Client, err error) {
