@@ -4,30 +4,43 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"citywatch/internal/testenv"
 )
 
-// countingConn counts the reads and writes made on a connection: the system calls the source costs.
+// connCounts are the reads and writes made on a connection (the system calls the source costs) and the bytes
+// written. While hold is set, writes wait until it is closed.
+type connCounts struct {
+	reads, writes, written atomic.Int64
+	hold                   atomic.Pointer[chan struct{}]
+}
+
 type countingConn struct {
 	net.Conn
-	reads, writes *atomic.Int64
+	n *connCounts
 }
 
 func (c countingConn) Read(p []byte) (int, error) {
-	c.reads.Add(1)
+	c.n.reads.Add(1)
 	return c.Conn.Read(p)
 }
 
 func (c countingConn) Write(p []byte) (int, error) {
-	c.writes.Add(1)
-	return c.Conn.Write(p)
+	c.n.writes.Add(1)
+	if h := c.n.hold.Load(); h != nil {
+		<-*h
+	}
+	n, err := c.Conn.Write(p)
+	c.n.written.Add(int64(n))
+	return n, err
 }
 
 // gatedHandler holds every message until open is closed, then counts it.
@@ -47,16 +60,16 @@ func (h *gatedHandler) Handle(ctx context.Context, _ Message) error {
 }
 
 // startCountedExternal starts a source whose broker connection counts its reads and writes.
-func startCountedExternal(t *testing.T, cfg ExternalConfig, h Handler) (e *External, reads, writes *atomic.Int64) {
+func startCountedExternal(t *testing.T, cfg ExternalConfig, h Handler) (*External, *connCounts) {
 	t.Helper()
-	reads, writes = new(atomic.Int64), new(atomic.Int64)
+	n := new(connCounts)
 	e, err := NewExternal(cfg, h, ExternalDeps{Registerer: prometheus.NewRegistry()})
 	require.NoError(t, err)
-	e.wrapConn = func(c net.Conn) net.Conn { return countingConn{Conn: c, reads: reads, writes: writes} }
+	e.wrapConn = func(c net.Conn) net.Conn { return countingConn{Conn: c, n: n} }
 	require.NoError(t, e.Start())
 	t.Cleanup(e.Close)
 	require.Eventually(t, e.Connected, 10*time.Second, 10*time.Millisecond, "connected: %+v", e.Status())
-	return e, reads, writes
+	return e, n
 }
 
 // TestExternalReadsInBursts: messages that arrived together are read from the connection together. paho read
@@ -67,7 +80,8 @@ func TestExternalReadsInBursts(t *testing.T) {
 	h := &gatedHandler{open: make(chan struct{})}
 	cfg := testExternalConfig(mosq.URL, "t-reads", "city/#")
 	cfg.QoS, cfg.MaxInflight, cfg.Workers = 0, 4, 1
-	_, reads, _ := startCountedExternal(t, cfg, h)
+	_, counts := startCountedExternal(t, cfg, h)
+	reads := &counts.reads
 	pub := publisher(t, mosq.URL)
 	const n = 600
 	for i := range n {
@@ -79,4 +93,40 @@ func TestExternalReadsInBursts(t *testing.T) {
 		"handled %d of %d", h.handled.Load(), n)
 	got := reads.Load() - before
 	require.LessOrEqual(t, got, int64(n/10), "reads for %d messages queued in the socket", n)
+}
+
+// TestExternalAcksShareWrites: the acknowledgements that are due while a write to the broker is under way are
+// sent together by the next write. paho wrote every PUBACK with its own system call, so a commit of a
+// thousand messages cost a thousand writes.
+func TestExternalAcksShareWrites(t *testing.T) {
+	mosq := testenv.Mosquitto(t, testenv.MosquittoMaxInflight(1000))
+	h := &gatedHandler{open: make(chan struct{})}
+	cfg := testExternalConfig(mosq.URL, "t-writes", "city/#")
+	cfg.MaxInflight = 1000
+	e, counts := startCountedExternal(t, cfg, h)
+	pub := publisher(t, mosq.URL)
+	const n = 300
+	for i := range n {
+		pub(fmt.Sprintf("city/d1/s1/dev%d", i%10), `{"temperature":21.5}`)
+	}
+	require.Eventually(t, func() bool { return e.Status().Inflight == n }, 20*time.Second, 5*time.Millisecond,
+		"received %d of %d", e.Status().Inflight, n)
+
+	// Hold the first write (the broker is slow to take it) while every message is handled and acknowledged.
+	hold := make(chan struct{})
+	var once sync.Once
+	release := func() { once.Do(func() { close(hold) }) }
+	t.Cleanup(release)
+	writes, written := counts.writes.Load(), counts.written.Load()
+	counts.hold.Store(&hold)
+	close(h.open)
+	acked := func() bool { return e.Status().Inflight == 0 }
+	assert.Eventually(t, acked, 10*time.Second, 5*time.Millisecond,
+		"messages acknowledged while the first write is held: %d left", e.Status().Inflight)
+	release()
+	require.Eventually(t, acked, 10*time.Second, 5*time.Millisecond)
+	const pubackBytes = 4
+	require.Eventually(t, func() bool { return counts.written.Load()-written == n*pubackBytes }, 10*time.Second,
+		5*time.Millisecond, "PUBACK bytes sent: %d of %d", counts.written.Load()-written, n*pubackBytes)
+	require.LessOrEqual(t, counts.writes.Load()-writes, int64(5), "writes for %d acknowledgements", n)
 }
