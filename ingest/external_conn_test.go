@@ -1,14 +1,17 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/eclipse/paho.mqtt.golang/packets"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -129,4 +132,89 @@ func TestExternalAcksShareWrites(t *testing.T) {
 	require.Eventually(t, func() bool { return counts.written.Load()-written == n*pubackBytes }, 10*time.Second,
 		5*time.Millisecond, "PUBACK bytes sent: %d of %d", counts.written.Load()-written, n*pubackBytes)
 	require.LessOrEqual(t, counts.writes.Load()-writes, int64(5), "writes for %d acknowledgements", n)
+}
+
+// BenchmarkExternalConnRead reads small PUBLISH packets as paho does (packets.ReadPacket) from a loopback TCP
+// connection, straight from the socket ("raw", paho's own dialing) and through a bufferedConn.
+func BenchmarkExternalConnRead(b *testing.B) {
+	pkt := packets.NewControlPacket(packets.Publish).(*packets.PublishPacket)
+	pkt.TopicName, pkt.Payload = "city/d1/s1/dev1", []byte(`{"temperature":21.5,"humidity":40,"co2":400,"pm25":3,"noise":40}`)
+	var one bytes.Buffer
+	require.NoError(b, pkt.Write(&one))
+	burst := bytes.Repeat(one.Bytes(), 256)
+	for _, tc := range []struct {
+		name string
+		wrap func(net.Conn) net.Conn
+	}{
+		{"raw", func(c net.Conn) net.Conn { return c }},
+		{"buffered", func(c net.Conn) net.Conn { return newBufferedConn(c) }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(b, err)
+			defer ln.Close()
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				for sent := 0; sent < b.N; sent += 256 {
+					if _, err := c.Write(burst); err != nil {
+						return
+					}
+				}
+			}()
+			raw, err := net.Dial("tcp", ln.Addr().String())
+			require.NoError(b, err)
+			c := tc.wrap(raw)
+			defer c.Close()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if _, err := packets.ReadPacket(c); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkExternalConnWrite writes PUBACKs as paho does (one Write each) to a loopback TCP connection,
+// straight to the socket ("raw") and through a bufferedConn (coalesced).
+func BenchmarkExternalConnWrite(b *testing.B) {
+	ack := packets.NewControlPacket(packets.Puback).(*packets.PubackPacket)
+	ack.MessageID = 7
+	for _, tc := range []struct {
+		name string
+		wrap func(net.Conn) net.Conn
+	}{
+		{"raw", func(c net.Conn) net.Conn { return c }},
+		{"buffered", func(c net.Conn) net.Conn { return newBufferedConn(c) }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(b, err)
+			defer ln.Close()
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				_, _ = io.Copy(io.Discard, c)
+				c.Close()
+			}()
+			raw, err := net.Dial("tcp", ln.Addr().String())
+			require.NoError(b, err)
+			c := tc.wrap(raw)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if err := ack.Write(c); err != nil {
+					b.Fatal(err)
+				}
+			}
+			require.NoError(b, c.Close()) // sends what is pending
+		})
+	}
 }
