@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -47,9 +48,11 @@ type ExternalConfig struct {
 	// MaxInflight bounds the messages received and not yet handled (queued, being handled or waiting for
 	// their commit). When it is reached, reading from the broker pauses. It defaults to 256.
 	MaxInflight int
-	// Workers is how many messages are mapped at once. Messages are assigned to workers by topic, so the
-	// messages of one topic are stored in the order received (a message whose store failed is retried after
-	// them when the Handler is asynchronous, the pipeline). It defaults to 16, at most MaxInflight.
+	// Workers is how many messages a Handler that is not an AsyncHandler handles at once. Messages are assigned
+	// to workers by topic, so the messages of one topic are stored in the order received. An AsyncHandler (the
+	// pipeline) takes every message in paho's receiving goroutine, in the order received, without waiting for
+	// its commit (a message whose store failed is retried after the later ones). It defaults to 16, at most
+	// MaxInflight.
 	Workers int
 	// ReconnectMin and ReconnectMax bound the exponential backoff between connection attempts. They default to
 	// 500ms and 30s. The backoff restarts from ReconnectMin after a connection that lasted ReconnectMax.
@@ -117,8 +120,8 @@ type ExternalStatus struct {
 // topic (the worker of that topic waits). After StoreRetryFor the source disconnects so that the broker, which
 // keeps unacknowledged messages of a persistent session, delivers them again on the next connection.
 //
-// Messages are read by paho in order and queued to Workers workers by topic; at most MaxInflight are held. No
-// goroutine is started per message.
+// Messages are read by paho in order and handed to an AsyncHandler (the pipeline) as received, or queued to
+// Workers workers by topic; at most MaxInflight are held. No goroutine is started per message.
 //
 // The broker must keep what arrives while citywatch is down: mosquitto's max_queued_messages defaults to 1000
 // per session and silently drops QoS 1/2 messages beyond it; raise it (and max_inflight_messages, default 20,
@@ -172,6 +175,9 @@ type External struct {
 	droppedC    prometheus.Counter
 	retries     prometheus.Counter
 	unackedLost prometheus.Counter
+
+	// wrapConn, when set (tests), wraps each raw broker connection before the source's buffering.
+	wrapConn func(net.Conn) net.Conn
 }
 
 // item is one received message waiting for a worker.
@@ -446,9 +452,11 @@ func (e *External) Start() error {
 		return fmt.Errorf("ingest: external source %q already started", e.cfg.Name)
 	}
 	e.started = true
-	for _, q := range e.queues {
-		e.workers.Add(1)
-		go e.work(q, e.process)
+	if e.async == nil { // an AsyncHandler takes messages in dispatch
+		for _, q := range e.queues {
+			e.workers.Add(1)
+			go e.work(q, e.process)
+		}
 	}
 	e.workers.Add(1)
 	go e.work(e.retryQ, e.processSync)
@@ -653,6 +661,11 @@ func (e *External) clientOptions(conn *connection) *paho.ClientOptions {
 	if e.cfg.TLS != nil {
 		o.SetTLSConfig(e.cfg.TLS)
 	}
+	if scheme, _, _ := strings.Cut(e.broker, "://"); scheme != "ws" && scheme != "wss" {
+		if fn := openConnection(o, o.TLSConfig, e.wrapConn); fn != nil {
+			o.SetCustomOpenConnectionFn(fn) // buffered reads (external_conn.go)
+		}
+	}
 	o.SetDefaultPublishHandler(func(c paho.Client, m paho.Message) { e.dispatch(c, conn, m) })
 	o.SetConnectionLostHandler(func(_ paho.Client, err error) {
 		conn.end(fmt.Errorf("connection lost: %w", e.redact(err)))
@@ -670,11 +683,25 @@ func (e *External) dispatch(c paho.Client, conn *connection, m paho.Message) {
 		e.drop(it, "closing")
 		return
 	}
+	inline := e.async != nil
+	if inline && m.Qos() == 0 {
+		// Nothing to acknowledge: no token (process gave it back once the pipeline queued the message, which is
+		// when this call returns). The pipeline's bounded queue holds it from there.
+		e.process(it)
+		return
+	}
 	if why := waitSend(e, c, conn, e.slots, struct{}{}); why != "" {
 		e.drop(it, why)
 		return
 	}
 	it.slot = true
+	if inline {
+		// The pipeline maps and queues the message here, in paho's routing goroutine, in the order received,
+		// and does not wait for its commit: a hand-off to a worker would only add a goroutine wake-up per
+		// message (the commit is the pipeline's own goroutine, where messages share one).
+		e.process(it)
+		return
+	}
 	q := e.queues[maphash.String(e.seed, m.Topic())%uint64(len(e.queues))]
 	if why := waitSend(e, c, conn, q, it); why != "" {
 		e.drop(it, why)
