@@ -43,6 +43,7 @@ func (t *trace) loop(name string, fail <-chan error) component {
 }
 
 func TestRunnerStartsInOrderAndStopsInReverse(t *testing.T) {
+	t.Parallel()
 	var tr trace
 	r := &runner{}
 	r.add(tr.part("stores", nil), tr.part("outbox", nil), tr.part("broker", nil), tr.part("http", nil))
@@ -58,6 +59,7 @@ func TestRunnerStartsInOrderAndStopsInReverse(t *testing.T) {
 }
 
 func TestRunnerFailingComponentStopsTheOthersAndReturnsItsError(t *testing.T) {
+	t.Parallel()
 	var tr trace
 	boom := errors.New("alert store gone")
 	fail := make(chan error, 1)
@@ -75,6 +77,7 @@ func TestRunnerFailingComponentStopsTheOthersAndReturnsItsError(t *testing.T) {
 }
 
 func TestRunnerLaterStartFailureStopsTheStartedOnes(t *testing.T) {
+	t.Parallel()
 	var tr trace
 	bad := errors.New("listen tcp: address already in use")
 	r := &runner{}
@@ -89,6 +92,7 @@ func TestRunnerLaterStartFailureStopsTheStartedOnes(t *testing.T) {
 }
 
 func TestRunnerJoinsStopErrors(t *testing.T) {
+	t.Parallel()
 	e1, e2 := errors.New("tsdb: close"), errors.New("influx: flush")
 	var tr trace
 	r := &runner{}
@@ -105,6 +109,7 @@ func TestRunnerJoinsStopErrors(t *testing.T) {
 }
 
 func TestRunnerCancelledBeforeRunStartsNothing(t *testing.T) {
+	t.Parallel()
 	var tr trace
 	r := &runner{}
 	r.add(tr.part("stores", nil))
@@ -115,6 +120,7 @@ func TestRunnerCancelledBeforeRunStartsNothing(t *testing.T) {
 }
 
 func TestRunnerComponentReturningNilOnItsOwnEndsTheGroup(t *testing.T) {
+	t.Parallel()
 	var tr trace
 	r := &runner{}
 	r.add(tr.part("stores", nil), runFunc("quitter", func(context.Context) error { return nil }), tr.part("http", nil))
@@ -130,6 +136,7 @@ const (
 )
 
 func TestRunnerSpawnsWaitsForTheGoroutines(t *testing.T) {
+	t.Parallel()
 	var tr trace
 	r := &runner{}
 	r.add(tr.part("stores", nil), spawns("ward", func(ctx context.Context, wg *sync.WaitGroup) {

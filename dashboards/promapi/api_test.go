@@ -314,6 +314,7 @@ func do(t *testing.T, srv *httptest.Server, c apiCase) (int, string, http.Header
 }
 
 func TestGolden(t *testing.T) {
+	t.Parallel()
 	_, srv := newTestServer(t, Options{})
 	for _, c := range goldenCases {
 		t.Run(c.name, func(t *testing.T) {
@@ -326,6 +327,7 @@ func TestGolden(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
+	t.Parallel()
 	_, srv := newTestServer(t, Options{})
 	for _, c := range errorCases {
 		t.Run(c.name, func(t *testing.T) {
@@ -346,6 +348,7 @@ func TestErrors(t *testing.T) {
 }
 
 func TestTooManySamples(t *testing.T) {
+	t.Parallel()
 	_, srv := newTestServer(t, Options{MaxSamples: 10})
 	code, body, _ := do(t, srv, apiCase{path: "/api/v1/query_range", form: url.Values{
 		"query": {`temperature`}, "start": {"1700000000"}, "end": {"1700000600"}, "step": {"1"}}})
@@ -354,6 +357,7 @@ func TestTooManySamples(t *testing.T) {
 }
 
 func TestCanceled(t *testing.T) {
+	t.Parallel()
 	api, err := New(loadTestData(t), Options{})
 	require.NoError(t, err)
 	mux := http.NewServeMux()
@@ -368,6 +372,7 @@ func TestCanceled(t *testing.T) {
 }
 
 func TestBadForm(t *testing.T) {
+	t.Parallel()
 	_, srv := newTestServer(t, Options{})
 	req, err := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/query", strings.NewReader("query=%zz"))
 	require.NoError(t, err)
@@ -389,6 +394,7 @@ func TestBadForm(t *testing.T) {
 }
 
 func TestStats(t *testing.T) {
+	t.Parallel()
 	_, srv := newTestServer(t, Options{})
 	for _, s := range []string{"true", "all", "1"} {
 		code, body, _ := do(t, srv, apiCase{path: "/api/v1/query", form: url.Values{"query": {"temperature"}, "time": {"1700000000"}, "stats": {s}}})
@@ -412,6 +418,7 @@ func TestStats(t *testing.T) {
 }
 
 func TestQueryHelper(t *testing.T) {
+	t.Parallel()
 	api, err := New(loadTestData(t), Options{})
 	require.NoError(t, err)
 	v, err := api.Query(context.Background(), `temperature > 104`, time.Unix(baseSec+600, 0))
@@ -434,6 +441,7 @@ func TestQueryHelper(t *testing.T) {
 }
 
 func TestNewOptions(t *testing.T) {
+	t.Parallel()
 	_, err := New(nil, Options{})
 	require.ErrorContains(t, err, "queryable storage is required")
 	_, err = New(loadTestData(t), Options{Timeout: -1})

@@ -60,6 +60,7 @@ var exprCases = []exprCase{
 }
 
 func TestCheckQuery(t *testing.T) {
+	t.Parallel()
 	p := parser.NewParser(parser.Options{})
 	for _, c := range exprCases {
 		t.Run(c.query, func(t *testing.T) {
@@ -128,6 +129,7 @@ func decodeError(t *testing.T, body string) errorBody {
 }
 
 func TestSubqueryStepFloor(t *testing.T) {
+	t.Parallel()
 	reg := prometheus.NewRegistry()
 	api, srv := newTestServer(t, Options{Registerer: reg})
 	code, body, _ := do(t, srv, apiCase{path: "/api/v1/query", form: url.Values{"query": {`count_over_time({__name__=~".+"}[1h:50ms])`}}})
@@ -164,6 +166,7 @@ func TestSubqueryStepFloor(t *testing.T) {
 }
 
 func TestMaxSamplesCounted(t *testing.T) {
+	t.Parallel()
 	reg := prometheus.NewRegistry()
 	api, srv := newTestServer(t, Options{MaxSamples: 10, Registerer: reg})
 	code, body, _ := do(t, srv, apiCase{path: "/api/v1/query", form: url.Values{
@@ -177,6 +180,7 @@ func TestMaxSamplesCounted(t *testing.T) {
 }
 
 func TestQueryTimeout(t *testing.T) {
+	t.Parallel()
 	api, srv := newTestServer(t, Options{Timeout: time.Nanosecond})
 	code, body, _ := do(t, srv, apiCase{path: "/api/v1/query", form: url.Values{"query": {`temperature`}, "time": {"1700000600"}}})
 	require.Equal(t, http.StatusServiceUnavailable, code)
@@ -199,6 +203,7 @@ func TestQueryTimeout(t *testing.T) {
 // the slot once it frees, one with a short wait is answered 503 unavailable with Retry-After, and a query
 // refused by its shape is answered 400 at once without waiting for a slot.
 func TestConcurrencyQueue(t *testing.T) {
+	t.Parallel()
 	bq := &blockingQueryable{Queryable: loadTestData(t), entered: make(chan struct{}, 8), release: make(chan struct{})}
 	reg := prometheus.NewRegistry()
 	api, err := New(bq, Options{MaxConcurrent: 1, QueueWait: time.Hour, Registerer: reg})
@@ -252,6 +257,7 @@ func TestConcurrencyQueue(t *testing.T) {
 // TestConcurrencyPerClient has client A hold its only slot with a query stuck in storage: A's next query is
 // answered 503 after the queue wait, while client B still gets a slot.
 func TestConcurrencyPerClient(t *testing.T) {
+	t.Parallel()
 	bq := &blockingQueryable{Queryable: loadTestData(t), entered: make(chan struct{}, 8), release: make(chan struct{})}
 	api, err := New(bq, Options{MaxConcurrent: 4, MaxConcurrentPerClient: 1, QueueWait: 10 * time.Millisecond,
 		ClientKey: func(r *http.Request) string { return r.Header.Get("X-Client") }})
@@ -289,6 +295,7 @@ func TestConcurrencyPerClient(t *testing.T) {
 }
 
 func TestDefaults(t *testing.T) {
+	t.Parallel()
 	api, err := New(loadTestData(t), Options{})
 	require.NoError(t, err)
 	require.Equal(t, min(2*runtime.GOMAXPROCS(0), DefaultMaxConcurrentCap), cap(api.gate.slots))
@@ -304,6 +311,7 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestGateRelease(t *testing.T) {
+	t.Parallel()
 	g := newGate(1, 1, time.Millisecond)
 	release, err := g.enter(context.Background(), "")
 	require.NoError(t, err)

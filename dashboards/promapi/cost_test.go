@@ -22,7 +22,8 @@ import (
 // collector has not yet reclaimed, for the two shapes that hold the most: a range query whose whole matrix is
 // the answer (result points and the JSON body), and a fine subquery under an aggregation over time. The cost
 // must stay under BytesPerSample, the figure behind the default max_samples (docs/configuration.md). It
-// asserts a bound on memory, not on time.
+// asserts a bound on memory, not on time. It is not parallel: it reads the whole process's heap, which
+// other tests running beside it would inflate.
 func TestSampleCost(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads 720,000 samples")

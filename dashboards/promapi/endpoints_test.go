@@ -67,6 +67,7 @@ var allowCases = map[string]string{
 }
 
 func TestEndpointShapes(t *testing.T) {
+	t.Parallel()
 	db := loadTestData(t)
 	api, err := New(db, Options{Status: Status{TSDB: db, Flags: map[string]string{"config": "x.yaml"},
 		Config: func() string { return "data_dir: /x\n" }}})

@@ -41,6 +41,7 @@ var timeCases = []struct {
 }
 
 func TestParseTime(t *testing.T) {
+	t.Parallel()
 	for _, c := range timeCases {
 		got, err := parseTime(c.in)
 		if !c.ok {
@@ -80,6 +81,7 @@ var durationCases = []struct {
 }
 
 func TestParseDuration(t *testing.T) {
+	t.Parallel()
 	for _, c := range durationCases {
 		got, err := parseDuration(c.in)
 		if !c.ok {
@@ -179,6 +181,7 @@ func FuzzAppendString(f *testing.F) {
 }
 
 func TestAppendNumbers(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		t    int64
 		want string

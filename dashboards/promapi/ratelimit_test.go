@@ -18,6 +18,7 @@ import (
 // the next request is refused with the time until a token is back, and tokens come back at the rate, never
 // above the burst.
 func TestLimiter(t *testing.T) {
+	t.Parallel()
 	type step struct {
 		advance time.Duration // before the requests
 		key     string
@@ -66,6 +67,7 @@ func TestLimiter(t *testing.T) {
 // than its cap of buckets, drops refilled ones on the next sweep, and keeps a busy client's empty bucket
 // while there is room.
 func TestLimiterBoundedMemory(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
 	l := newLimiter(10, 5, 1000, clk.Now)
 	for range 5 {
@@ -103,6 +105,7 @@ func TestLimiterBoundedMemory(t *testing.T) {
 // envelope and Retry-After, counted as reason rate, on every /api/v1 path (queries, refused queries, metadata,
 // unknown paths), while client B's requests are still answered.
 func TestRateLimitPerClient(t *testing.T) {
+	t.Parallel()
 	reg := prometheus.NewRegistry()
 	api, err := New(loadTestData(t), Options{RatePerClient: 0.001, BurstPerClient: 10, Registerer: reg,
 		ClientKey: func(r *http.Request) string { return r.Header.Get("X-Client") }})
@@ -146,6 +149,7 @@ func TestRateLimitPerClient(t *testing.T) {
 }
 
 func TestRateLimitDefaults(t *testing.T) {
+	t.Parallel()
 	api, err := New(loadTestData(t), Options{})
 	require.NoError(t, err)
 	require.InDelta(t, DefaultRatePerClient, float64(api.limiter.rate), 0)
@@ -158,6 +162,7 @@ func TestRateLimitDefaults(t *testing.T) {
 
 // TestLimiterLog has refusals logged once a minute per client, and at most rateLogBurst clients at once.
 func TestLimiterLog(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
 	l := newLimiter(1, 1, 1000, clk.Now)
 	logged := func(key string, n int) int {

@@ -75,6 +75,7 @@ func newRemoteTest(t *testing.T, f *fakeEngine, sites promscope.Sites, opts Opti
 // TestRemoteRewrites: what reaches the engine is the scoped query and scoped match[] selectors, the capped
 // timeout and the allowed parameters only; the engine's answer reaches the client as it was.
 func TestRemoteRewrites(t *testing.T) {
+	t.Parallel()
 	f := &fakeEngine{}
 	_, srv := newRemoteTest(t, f, promscope.Sites{Names: []string{"a"}}, Options{Timeout: 10 * time.Second})
 	for _, c := range []struct {
@@ -104,6 +105,7 @@ func TestRemoteRewrites(t *testing.T) {
 
 // TestRemoteNoSites: a principal without sites sends selectors that match nothing.
 func TestRemoteNoSites(t *testing.T) {
+	t.Parallel()
 	f := &fakeEngine{}
 	_, srv := newRemoteTest(t, f, promscope.Sites{}, Options{})
 	code, body, _ := do(t, srv, apiCase{path: "/api/v1/query", form: url.Values{"query": {`x`}}})
@@ -115,6 +117,7 @@ func TestRemoteNoSites(t *testing.T) {
 // TestRemoteBudget: the step floor and points limit refuse a query before it reaches the engine; a full gate
 // answers 503; an engine slower than the timeout is a 503 timeout.
 func TestRemoteBudget(t *testing.T) {
+	t.Parallel()
 	reg := prometheus.NewRegistry()
 	f := &fakeEngine{}
 	api, srv := newRemoteTest(t, f, promscope.Sites{All: true}, Options{MaxConcurrent: 1, QueueWait: 10 * time.Millisecond,
@@ -148,6 +151,7 @@ func TestRemoteBudget(t *testing.T) {
 // TestRemoteErrors: Prometheus-shaped engine errors pass through; an answer that is not (401 to our
 // credentials, a proxy's HTML page) becomes an internal error without the engine's body.
 func TestRemoteErrors(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name, ctype, body string
 		status, code      int
@@ -171,6 +175,7 @@ func TestRemoteErrors(t *testing.T) {
 // TestNewRemoteScopedByThePrincipal: a remote API is scoped by construction: with no sites function to pass,
 // the request's principal decides, and a request without one reads nothing (fail closed).
 func TestNewRemoteScopedByThePrincipal(t *testing.T) {
+	t.Parallel()
 	f := &fakeEngine{status: 200, ctype: "application/json", body: okVector}
 	api, err := NewRemote(f, Options{})
 	require.NoError(t, err)

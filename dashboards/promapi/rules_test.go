@@ -71,6 +71,7 @@ var (
 
 // TestRulesGolden: the exact RuleDiscovery of an admin, with Prometheus' field names and units (seconds).
 func TestRulesGolden(t *testing.T) {
+	t.Parallel()
 	srv := newRulesServer(t, adminP)
 	code, body, _ := do(t, srv, apiCase{path: "/api/v1/rules"})
 	require.Equal(t, 200, code, body)
@@ -108,6 +109,7 @@ var ruleFilterCases = []struct {
 }
 
 func TestRulesFilters(t *testing.T) {
+	t.Parallel()
 	srv := newRulesServer(t, adminP)
 	for _, c := range ruleFilterCases {
 		t.Run(c.name, func(t *testing.T) {
@@ -155,6 +157,7 @@ func decodeRules(t *testing.T, body string) []decodedRule {
 // /api/v1/alerts or inside /api/v1/rules, rule states follow only their alerts, and evaluation errors (which
 // can name other sites' label values) are not shown to them. Viewers of every site see everything.
 func TestRulesAndAlertsSiteScoped(t *testing.T) {
+	t.Parallel()
 	srv := newRulesServer(t, viewA)
 	code, body, _ := do(t, srv, apiCase{path: "/api/v1/alerts"})
 	require.Equal(t, 200, code, body)
@@ -199,6 +202,7 @@ func TestRulesAndAlertsSiteScoped(t *testing.T) {
 // TestStatusAllSitesOnly: the status endpoints describe every site (series counts by metric, configuration),
 // so a principal limited to some sites gets 403 in Prometheus' shape; principals of every site get them.
 func TestStatusAllSitesOnly(t *testing.T) {
+	t.Parallel()
 	db := loadTestData(t)
 	for _, c := range []struct {
 		p    *auth.Principal
@@ -222,6 +226,7 @@ func TestStatusAllSitesOnly(t *testing.T) {
 
 // TestTSDBStatus: the head statistics are the embedded TSDB's own.
 func TestTSDBStatus(t *testing.T) {
+	t.Parallel()
 	db := loadTestData(t)
 	api, err := New(db, Options{Status: Status{TSDB: db}})
 	require.NoError(t, err)

@@ -51,6 +51,7 @@ var slowReaderCases = []struct {
 // TestSlowReaderGivesSlotBack: a client that asks for a large answer and never reads it holds its query slot
 // only until the write timeout; then the write fails, the slot comes back and another client's query runs.
 func TestSlowReaderGivesSlotBack(t *testing.T) {
+	t.Parallel()
 	for _, c := range slowReaderCases {
 		t.Run(c.name, func(t *testing.T) {
 			reg := prometheus.NewRegistry()

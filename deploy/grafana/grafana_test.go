@@ -255,6 +255,7 @@ func readDatasources(t *testing.T) map[string]provisionedDS {
 // citywatch one authenticates with the Grafana token from the environment, and the dashboard providers load
 // exactly the dashboard directories.
 func TestProvisioning(t *testing.T) {
+	t.Parallel()
 	dss := readDatasources(t)
 	cw, ok := dss["citywatch"]
 	if !ok {
@@ -572,6 +573,7 @@ const selfDatasource = "citywatch-self"
 // loaded with every contract metric: variables resolve in order from their own label_values() queries (each
 // must find values), and every panel query must succeed and return series.
 func TestPrometheusDashboardsAgainstCitywatch(t *testing.T) {
+	t.Parallel()
 	dashboards := loadDashboards(t, "prometheus")
 	p := startCitywatch(t, nil)
 	p.publish(t)
@@ -801,6 +803,7 @@ func fluxQueries(d *dashboard) (vars []variable, panels map[string]string) {
 // defaulting to the compose bucket, and every query reads that bucket, only contract measurements, and the
 // single field "value" citywatch writes.
 func TestFluxDashboardsStatic(t *testing.T) {
+	t.Parallel()
 	for _, d := range loadDashboards(t, "influxdb") {
 		hasBucket := false
 		for _, v := range d.Templating.List {
@@ -852,6 +855,7 @@ var fluxMacros = strings.NewReplacer("v.timeRangeStart", "-1h", "v.timeRangeStop
 // TestFluxDashboardsAgainstInfluxDB runs every Flux query against a real influxd that citywatch's InfluxDB
 // forwarder filled from the same MQTT messages: variables resolve from their queries, panels return rows.
 func TestFluxDashboardsAgainstInfluxDB(t *testing.T) {
+	t.Parallel()
 	dashboards := loadDashboards(t, "influxdb")
 	srv := testenv.Influxd(t)
 	p := startCitywatch(t, func(c *config.Config) {
@@ -932,6 +936,7 @@ var provisioningEnvRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 // TestComposeGrafanaEnvironment: a docker compose service that mounts this provisioning directory must set
 // every environment variable the data sources read, or Grafana provisions them with empty URLs and tokens.
 func TestComposeGrafanaEnvironment(t *testing.T) {
+	t.Parallel()
 	var needed []string
 	files, _ := filepath.Glob(filepath.Join("provisioning", "datasources", "*.yaml"))
 	for _, f := range files {

@@ -11,6 +11,7 @@ import (
 )
 
 func TestDeadLetterBoundedAndRotated(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	d := newDeadLetter(dir, 4096)
 	now := time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC)

@@ -60,6 +60,7 @@ var encodeCases = []struct {
 }
 
 func TestEncode(t *testing.T) {
+	t.Parallel()
 	for _, c := range encodeCases {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEncoder(sortedTags(c.static), c.prec)
@@ -119,6 +120,7 @@ var badLineCases = []struct {
 }
 
 func TestBadLines(t *testing.T) {
+	t.Parallel()
 	for _, c := range badLineCases {
 		t.Run(c.name, func(t *testing.T) {
 			require.Equal(t, c.want, badLines(c.lines, c.msg))

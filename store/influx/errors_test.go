@@ -111,6 +111,7 @@ func fakeWriter(t *testing.T, f *fakeInflux, mod func(*Config)) (*Writer, *prome
 }
 
 func TestUnauthorizedKeepsDataAndRecovers(t *testing.T) {
+	t.Parallel()
 	var allow atomic.Bool
 	f := &fakeInflux{respond: func(_ int, _ []string, w http.ResponseWriter) bool {
 		if allow.Load() {
@@ -142,6 +143,7 @@ func TestUnauthorizedKeepsDataAndRecovers(t *testing.T) {
 }
 
 func TestForbiddenIsUnauthorizedState(t *testing.T) {
+	t.Parallel()
 	f := &fakeInflux{respond: func(_ int, _ []string, w http.ResponseWriter) bool {
 		w.WriteHeader(http.StatusForbidden)
 		return true
@@ -152,6 +154,7 @@ func TestForbiddenIsUnauthorizedState(t *testing.T) {
 }
 
 func TestRetryAfterHonoured(t *testing.T) {
+	t.Parallel()
 	f := &fakeInflux{respond: func(n int, _ []string, w http.ResponseWriter) bool {
 		if n > 1 {
 			return false
@@ -170,6 +173,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 }
 
 func TestServerErrorsRetriedWithBackoff(t *testing.T) {
+	t.Parallel()
 	f := &fakeInflux{respond: func(n int, _ []string, w http.ResponseWriter) bool {
 		if n > 3 {
 			return false
@@ -186,6 +190,7 @@ func TestServerErrorsRetriedWithBackoff(t *testing.T) {
 }
 
 func TestNetworkErrorIsUnreachable(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig("http://"+testenv.FreePort(t), "b", t.TempDir())
 	w, err := New(cfg, Deps{})
 	require.NoError(t, err)
@@ -199,6 +204,7 @@ func TestNetworkErrorIsUnreachable(t *testing.T) {
 }
 
 func TestUnnamedBadLineFoundByBisection(t *testing.T) {
+	t.Parallel()
 	f := &fakeInflux{respond: func(_ int, lines []string, w http.ResponseWriter) bool {
 		for _, l := range lines {
 			if strings.HasPrefix(l, "old,") {
@@ -221,6 +227,7 @@ func TestUnnamedBadLineFoundByBisection(t *testing.T) {
 }
 
 func TestTooLargeSplits(t *testing.T) {
+	t.Parallel()
 	f := &fakeInflux{respond: func(_ int, lines []string, w http.ResponseWriter) bool {
 		if len(lines) > 10 {
 			w.WriteHeader(http.StatusRequestEntityTooLarge)
@@ -236,6 +243,7 @@ func TestTooLargeSplits(t *testing.T) {
 }
 
 func TestAppendRejectsNonFiniteButQueuesTheRest(t *testing.T) {
+	t.Parallel()
 	f := &fakeInflux{}
 	w, reg, _ := fakeWriter(t, f, nil)
 	batch := seq("m", 0, 3, 1)
@@ -251,6 +259,7 @@ func TestAppendRejectsNonFiniteButQueuesTheRest(t *testing.T) {
 }
 
 func TestLifecycle(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig("http://127.0.0.1:1", "b", t.TempDir())
 	w, err := New(cfg, Deps{})
 	require.NoError(t, err)
@@ -288,6 +297,7 @@ var badConfigCases = []struct {
 }
 
 func TestBadConfig(t *testing.T) {
+	t.Parallel()
 	for _, c := range badConfigCases {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := testConfig("http://127.0.0.1:1", "b", t.TempDir())
@@ -318,6 +328,7 @@ var retryAfterCases = []struct {
 }
 
 func TestRetryAfter(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC)
 	for _, c := range retryAfterCases {
 		t.Run(c.name, func(t *testing.T) {
@@ -338,6 +349,7 @@ func nan() float64 {
 }
 
 func TestReplayInOrderAtConfiguredRate(t *testing.T) {
+	t.Parallel()
 	var up atomic.Bool
 	f := &fakeInflux{respond: func(_ int, _ []string, w http.ResponseWriter) bool {
 		if up.Load() {

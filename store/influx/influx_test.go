@@ -126,6 +126,7 @@ func gatherValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 }
 
 func TestWritesArriveWithTagsAndTypes(t *testing.T) {
+	t.Parallel()
 	influx := testenv.Influxd(t)
 	reg := prometheus.NewRegistry()
 	cfg := testConfig(influx.URL, influx.Bucket, t.TempDir())
@@ -191,6 +192,7 @@ func produce(t *testing.T, w *Writer, name string, perTick int, base int64, stop
 }
 
 func TestInfluxDownWhileStreamingLosesNothing(t *testing.T) {
+	t.Parallel()
 	influx := testenv.Influxd(t)
 	reg := prometheus.NewRegistry()
 	w := startWriter(t, testConfig(influx.URL, influx.Bucket, t.TempDir()), reg)
@@ -259,6 +261,7 @@ func TestKilledWriterChild(t *testing.T) {
 }
 
 func TestWriterSIGKILLedLosesNothing(t *testing.T) {
+	t.Parallel()
 	influx := testenv.Influxd(t)
 	dir := t.TempDir()
 	base := time.Now().Add(-3 * time.Hour).UnixMilli()
@@ -333,6 +336,7 @@ func TestWriterSIGKILLedLosesNothing(t *testing.T) {
 }
 
 func TestRefusedLineGoesToDeadLetterRestIsWritten(t *testing.T) {
+	t.Parallel()
 	influx := testenv.Influxd(t)
 	ts := time.Now().Add(-time.Hour).UnixMilli()
 	// Another writer made "value" a string in measurement "conflict".
@@ -366,6 +370,7 @@ func TestRefusedLineGoesToDeadLetterRestIsWritten(t *testing.T) {
 }
 
 func TestDropOldestDroppedCountEqualsMissing(t *testing.T) {
+	t.Parallel()
 	influx := testenv.Influxd(t)
 	influx.Stop()
 	reg := prometheus.NewRegistry()

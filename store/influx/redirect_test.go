@@ -16,6 +16,7 @@ import (
 // samples would leave for a service nobody configured. The writer does not follow the redirect: the other
 // server gets nothing, and the samples stay queued with the reason in the status.
 func TestRedirectDoesNotCarryToken(t *testing.T) {
+	t.Parallel()
 	for _, gzip := range []bool{false, true} {
 		t.Run(map[bool]string{false: "plain", true: "gzip"}[gzip], func(t *testing.T) {
 			var mu sync.Mutex

@@ -11,6 +11,7 @@ import (
 // TestStaticTagsIncludeConfiguredTags: storage.influx.tags (Config.Tags) are written on every sample next to
 // edge and site, and edge/site come from the edge identity.
 func TestStaticTagsIncludeConfiguredTags(t *testing.T) {
+	t.Parallel()
 	c := Config{Settings: forward.Settings{Edge: "e1"}, Site: "hq", Tags: map[string]string{"city": "hanoi", "edge": "ignored"}}
 	want := map[string]string{"city": "hanoi", "edge": "e1", "site": "hq"}
 	if got := c.staticTags(); !reflect.DeepEqual(got, want) {
