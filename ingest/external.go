@@ -649,8 +649,9 @@ func (e *External) clientOptions(conn *connection) *paho.ClientOptions {
 	o.SetPassword(e.password)
 	o.SetCleanSession(false)
 	o.SetProtocolVersion(4)
-	// In order: the default handler only queues the message to the worker of its topic, blocking while that
-	// worker is full, which pauses reading from the broker (back-pressure, no goroutine per message).
+	// In order: the default handler queues the message for its commit (the pipeline) or to the worker of its
+	// topic, blocking while that queue is full, which pauses reading from the broker (back-pressure, no
+	// goroutine per message, unlike paho's handler pool of OrderMatters false).
 	o.SetOrderMatters(true)
 	o.SetAutoAckDisabled(true)
 	o.SetAutoReconnect(false) // run() reconnects, with its own backoff and a fresh connection state
