@@ -35,6 +35,9 @@ type DemoOptions struct {
 	// OfflineMap draws the city map on a plain background, without tiles (--offline-map; map.tile_url ""): the
 	// demo then loads nothing from the internet (the browser tests and the bench run it so).
 	OfflineMap bool
+	// CameraControl, when set, is the loopback address of the simulated cameras' fault-injection API
+	// (--camera-control; app/demo_cameras.go). Empty: no API, the cameras follow their schedule only.
+	CameraControl string
 	// Verbose logs to the logger RunDemo is given (--verbose); otherwise the demo logs to citywatch.log in
 	// its data directory, so its banner (URL, login) stays the last thing on the console.
 	Verbose bool
@@ -110,9 +113,11 @@ func RunDemo(ctx context.Context, o DemoOptions, stdout io.Writer, log *slog.Log
 	}
 
 	// Cameras 2–6 misbehave on a repeating schedule so the demo shows every camera state.
-	schedule, period := camerasim.DemoSchedule()
-	camSim, err := camerasim.New(camerasim.Config{Listen: o.RTSP, Cameras: demoCameras, Schedule: schedule,
-		ScheduleRepeat: period, Username: demoCameraUser, Password: demoCameraPassword}, log)
+	simConfig, err := demoCameraSim(o)
+	if err != nil {
+		return err
+	}
+	camSim, err := camerasim.New(simConfig, log)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,7 @@ import (
 // another period, or off), in place, and the page stays accessible at both sizes. And an alert's page speaks
 // the UI's language: the Fever alert's summary in Vietnamese (summary_vi).
 func TestCameraChartsRefresh(t *testing.T) {
-	d, b := newAdminDemo(t)
+	d, b := newSharedAdmin(t)
 	const cam = "cam1"
 	for _, size := range [][2]int64{desktop, phone} {
 		t.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(t *testing.T) {

@@ -231,19 +231,3 @@ func newAdminDemo(t *testing.T) (*demo, *browser) {
 	b.login("admin", d.password)
 	return d, b
 }
-
-// newAdminDemoEarly is newAdminDemo for a test that waits minutes for the demo's fault schedule: its demo
-// starts before the test waits for its parallel turn (the order in which paused parallel tests resume is the
-// runtime's), so the schedule runs while other tests hold the slots and the longest test does not start last.
-func newAdminDemoEarly(t *testing.T) (*demo, *browser) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("browser test: builds citywatch and runs chromium")
-	}
-	testenvChromium(t)
-	d := launchDemo(t, buildCitywatch(t), "--live-ping-interval", "1s")
-	t.Parallel()
-	b := newBrowser(t, d.base)
-	b.login("admin", d.password)
-	return d, b
-}

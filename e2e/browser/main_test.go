@@ -40,6 +40,7 @@ func TestMain(m *testing.M) {
 	}
 	shared.dir = dir
 	code := m.Run()
+	stopSharedDemo()
 	shared.chromeMu.Lock()
 	if shared.chromeCancel != nil {
 		shared.chromeCancel()

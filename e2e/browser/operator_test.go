@@ -25,11 +25,12 @@ const feverDevice = "wearable-001"
 // resize sets the viewport; phone-sized is a mobile device with touch.
 func (b *browser) resize(size [2]int64) {
 	b.t.Helper()
+	// A bound, not a wait: the page reflows (and its charts redraw) before the call returns.
 	if size == phone {
-		b.do(10*time.Second, chromedp.EmulateViewport(size[0], size[1], chromedp.EmulateMobile, chromedp.EmulateScale(2)))
+		b.do(30*time.Second, chromedp.EmulateViewport(size[0], size[1], chromedp.EmulateMobile, chromedp.EmulateScale(2)))
 		return
 	}
-	b.do(10*time.Second, chromedp.EmulateViewport(size[0], size[1]))
+	b.do(30*time.Second, chromedp.EmulateViewport(size[0], size[1]))
 }
 
 // open loads a page of the dashboard afresh (a direct visit, not a route change inside the app).
@@ -39,6 +40,14 @@ func (b *browser) open(hash string) {
 	b.loads++
 	b.do(30*time.Second, chromedp.Navigate(fmt.Sprintf("%s/?load=%d%s", b.base, b.loads, hash)))
 	b.waitJS(20*time.Second, `document.querySelector("#who")?.textContent && document.querySelector("main h1")`)
+}
+
+// routeTo switches the app to hash as route does and waits until the new page has drawn (its heading is
+// not the previous page's, unless the app was on hash already) and shows ready (a CSS selector).
+func (b *browser) routeTo(hash, ready string) {
+	b.t.Helper()
+	eval[any](b, fmt.Sprintf(`(window.__e2ePrevH1 = location.hash === %[1]q ? null : document.querySelector("main h1"), location.hash = %[1]q, null)`, hash))
+	b.waitJS(20*time.Second, fmt.Sprintf(`document.querySelector("main h1") && document.querySelector("main h1") !== window.__e2ePrevH1 && document.querySelector(%s)`, js(ready)))
 }
 
 // setLang sets the UI language the way the settings menu remembers it, and reloads.
@@ -52,27 +61,61 @@ func (b *browser) setLang(lang string) {
 // axeSource is testdata/axe.min.js, read once (tests run in parallel).
 var axeSource = sync.OnceValues(func() ([]byte, error) { return os.ReadFile(filepath.Join("testdata", "axe.min.js")) })
 
+// axeRun is the axe-core call: every rule that can report a serious or critical violation, and only those.
+// A rule with an impact of its own (axe 4.10 gives most rules one) reports every violation at that impact, so
+// the rules whose own impact is minor or moderate can never report what the tests look for: they are left out
+// (region, which visits every element, among them), which makes a run cheaper and changes no result. Rules
+// without an impact of their own, which take it from their checks, still run.
+const axeRun = `axe.run(document, {resultTypes: ["violations"], rules: Object.fromEntries(axe._audit.rules
+		.filter((r) => r.impact === "minor" || r.impact === "moderate").map((r) => [r.id, {enabled: false}]))})
+	.then((r) => r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+		.map((v) => v.impact + " " + v.id + ": " + v.help + " — " + v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | ")))`
+
 // axe runs axe-core (testdata/axe.min.js, vendored from npm) on the page and returns its serious and
-// critical violations.
+// critical violations. It loads axe into the page once per document.
 func (b *browser) axe() []string {
 	b.t.Helper()
 	src, err := axeSource()
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	if !eval[bool](b, `typeof window.axe === "object"`) {
-		eval[any](b, string(src)+";null")
-	}
-	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, 90*time.Second)
 	defer cancel()
-	res, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`axe.run(document, {resultTypes: ["violations"]}).then((r) =>
-		r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
-		 .map((v) => v.impact + " " + v.id + ": " + v.help + " — " + v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | ")))`,
-		chromedp.EvalAwaitPromise))
+	if loaded, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`typeof window.axe === "object"`)); err != nil {
+		b.t.Fatalf("axe: %v", err)
+	} else if !loaded {
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[any](string(src)+";null")); err != nil {
+			b.t.Fatalf("load axe-core into the page: %v", firstLine(err))
+		}
+	}
+	res, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](axeRun, chromedp.EvalAwaitPromise))
 	if err != nil {
 		b.t.Fatalf("axe: %v", err)
 	}
 	return res
+}
+
+// axeSizes runs axe on the page as it is at each size in turn (resizing the loaded page, whose layout reflows
+// as a phone's or a desktop's would) and reports each violation as an error, prefixed with what, then leaves
+// the page at desktop size.
+func (b *browser) axeSizes(what string, sizes ...[2]int64) {
+	b.t.Helper()
+	defer b.resize(desktop)
+	for _, size := range sizes {
+		b.resize(size)
+		for _, v := range b.axe() {
+			b.t.Errorf("%s at %dx%d: %s", what, size[0], size[1], v)
+		}
+	}
+}
+
+// firstLine shortens an error that quotes a whole script to its first line.
+func firstLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
 }
 
 // TestOperatorScreen drives the operator's and the nurse's screens: thresholds you can see, every page
@@ -80,7 +123,7 @@ func (b *browser) axe() []string {
 // phone size, and a phone user acknowledging alerts — in English and in Vietnamese. The subtests share one
 // demo and run in order.
 func TestOperatorScreen(t *testing.T) {
-	d, b := newAdminDemo(t)
+	d, b := newSharedAdmin(t)
 
 	t.Run("fever tile carries the critical marking and the threshold", func(t *testing.T) {
 		b.t = t
@@ -195,26 +238,20 @@ func TestOperatorScreen(t *testing.T) {
 		}
 	})
 
-	for _, size := range [][2]int64{desktop, phone} {
-		t.Run(fmt.Sprintf("axe at %dx%d", size[0], size[1]), func(t *testing.T) {
-			b.t = t
-			b.resize(size)
-			defer b.resize(desktop)
-			for _, p := range pages {
-				b.open(p.hash)
-				b.waitJS(20*time.Second, fmt.Sprintf(`document.querySelector(%s)`, js(p.ready)))
-				for _, v := range b.axe() {
-					t.Errorf("%s at %dx%d: %s", p.hash, size[0], size[1], v)
-				}
-			}
-			// The sign-in page too (it is public; the session does not matter to it).
-			b.do(30*time.Second, chromedp.Navigate(b.base+"/login?next=%2F"))
-			b.waitJS(20*time.Second, `document.documentElement.lang && document.querySelector("#login button").textContent`)
-			for _, v := range b.axe() {
-				t.Errorf("/login at %dx%d: %s", size[0], size[1], v)
-			}
-		})
-	}
+	t.Run("axe at desktop and phone size", func(t *testing.T) {
+		b.t = t
+		// One document: each page is a route change, checked at both sizes once it has loaded its data.
+		b.open("#/")
+		b.waitJS(20*time.Second, `document.querySelector(".site-card")`)
+		for _, p := range pages {
+			b.routeTo(p.hash, p.ready)
+			b.axeSizes(p.hash, desktop, phone)
+		}
+		// The sign-in page too (it is public; the session does not matter to it).
+		b.do(30*time.Second, chromedp.Navigate(b.base+"/login?next=%2F"))
+		b.waitJS(20*time.Second, `document.documentElement.lang && document.querySelector("#login button").textContent`)
+		b.axeSizes("/login", desktop, phone)
+	})
 
 	t.Run("Vietnamese: a nurse acknowledges a fever alert on the phone", func(t *testing.T) {
 		nurse := newBrowser(t, d.base)
@@ -254,7 +291,8 @@ func TestOperatorScreen(t *testing.T) {
 		b.t = t
 		b.resize(phone)
 		defer b.resize(desktop)
-		id := phoneAck(t, b, d, func(a apiAlert) bool { return a.Rule != "Fever" }, "Acknowledge", "on my way")
+		// Not drivenCamera's: TestAlertNoiseAndEvidence acknowledges that one itself, on the same demo.
+		id := phoneAck(t, b, d, func(a apiAlert) bool { return a.Rule != "Fever" && a.Labels["camera"] != drivenCamera }, "Acknowledge", "on my way")
 		t.Logf("acknowledged alert %d from the phone", id)
 	})
 }

@@ -83,7 +83,7 @@ func planPNG(t *testing.T) string {
 // no tile server reachable (tests have no network), cards say what is wrong in words, and the site plan
 // round-trip works — upload, place by dragging, reload, the marker shows the live state — with axe clean.
 func TestSitePlanAndMap(t *testing.T) {
-	d, b := newAdminDemo(t)
+	d, b := newSharedAdmin(t)
 	b.resize(desktop)
 
 	t.Run("map shows the sites without tiles", func(t *testing.T) {

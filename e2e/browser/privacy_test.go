@@ -38,7 +38,8 @@ func TestMaskedCameraAndWardPages(t *testing.T) {
 		t.Skip("browser test: builds citywatch and runs chromium")
 	}
 	testenvChromium(t)
-	d := startDemo(t, buildCitywatch(t))
+	d := sharedAdminDemo(t)
+	t.Parallel()
 	const nurse, password = "nurse-mask", "nurse-mask-password-0123"
 	if code, err := d.request("POST", "/api/users", map[string]any{"username": nurse, "password": password,
 		"role": "health_staff", "sites": []string{"q-hotel-1"}}, &map[string]any{}); err != nil || code != http.StatusCreated {
@@ -83,29 +84,24 @@ func TestMaskedCameraAndWardPages(t *testing.T) {
 	for _, lang := range []string{"en", "vi"} {
 		// The language the settings menu remembers; every b.open below is a full page load that reads it.
 		eval[any](b, fmt.Sprintf(`localStorage.setItem("citywatch.lang", %q), null`, lang))
-		for _, size := range [][2]int64{desktop, phone} {
-			b.resize(size)
-			for _, p := range []struct{ hash, ready string }{
-				{"#/ward", "main li a"},
-				{"#/ward/q-hotel-1", `.ward-room .case`},
-				{"#/camera/cam2", `.camera-tile[data-player="masked"]`},
-				{"#/site/q-hotel-1", `.camera-tile[data-player="masked"]`},
-			} {
-				b.open(p.hash)
-				b.waitJS(30*time.Second, fmt.Sprintf(`document.documentElement.lang === %q && document.querySelector(%s)`, lang, js(p.ready)))
-				if p.hash == "#/ward/q-hotel-1" {
-					b.waitJS(20*time.Second, `document.querySelector('.ward-table[tabindex="0"] tr[data-case]')`)
-				}
-				for _, v := range b.axe() {
-					t.Errorf("%s in %s at %dx%d: %s", p.hash, lang, size[0], size[1], v)
-				}
-				if strings.HasPrefix(p.hash, "#/ward") && lang == "vi" {
-					if h := eval[string](b, `document.querySelector("main h1").textContent`); !strings.Contains(h, "Khu cách ly") {
-						t.Errorf("%s in Vietnamese: heading %q", p.hash, h)
-					}
+		for _, p := range []struct{ hash, ready string }{
+			{"#/ward", "main li a"},
+			{"#/ward/q-hotel-1", `.ward-room .case`},
+			{"#/camera/cam2", `.camera-tile[data-player="masked"]`},
+			{"#/site/q-hotel-1", `.camera-tile[data-player="masked"]`},
+		} {
+			b.open(p.hash)
+			b.waitJS(30*time.Second, fmt.Sprintf(`document.documentElement.lang === %q && document.querySelector(%s)`, lang, js(p.ready)))
+			if p.hash == "#/ward/q-hotel-1" {
+				b.waitJS(20*time.Second, `document.querySelector('.ward-table[tabindex="0"] tr[data-case]')`)
+			}
+			// The page once loaded, at both sizes.
+			b.axeSizes(fmt.Sprintf("%s in %s", p.hash, lang), desktop, phone)
+			if strings.HasPrefix(p.hash, "#/ward") && lang == "vi" {
+				if h := eval[string](b, `document.querySelector("main h1").textContent`); !strings.Contains(h, "Khu cách ly") {
+					t.Errorf("%s in Vietnamese: heading %q", p.hash, h)
 				}
 			}
 		}
-		b.resize(desktop)
 	}
 }

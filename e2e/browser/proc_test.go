@@ -42,23 +42,42 @@ var loginLine = regexp.MustCompile(`Login:\s+admin / (\S+)`)
 // startDemo runs `citywatch demo` on free ports, with extra flags, and waits until it is ready and has
 // printed the admin login. The city map draws no tiles (--offline-map): browser tests never reach the internet.
 //
-// It marks the test parallel (call it once per test): a demo test spends most of its time waiting for the
-// demo's real-time schedule (a flapping camera takes three 90 s fault periods), so demo tests run side by
-// side, -parallel at a time (GOMAXPROCS by default), each with its own demo and its own browser context.
+// It marks the test parallel (call it once per test): demo tests run side by side, -parallel at a time
+// (GOMAXPROCS by default). Most demo tests share one demo instead (sharedAdminDemo, shareddemo_test.go); a
+// test starts its own when what it does to the demo would disturb the others (it freezes the server, or
+// uses up the demo's one missed ward round).
 func startDemo(t *testing.T, bin string, extra ...string) *demo {
 	t.Helper()
 	t.Parallel()
 	return launchDemo(t, bin, extra...)
 }
 
+// demoArgs are the command-line arguments of a demo with its data in dir, on free ports, with extra flags;
+// d is the demo they describe, not started yet.
+func demoArgs(t *testing.T, dir string, extra ...string) (d *demo, args []string) {
+	t.Helper()
+	httpAddr := testenv.FreePort(t)
+	d = &demo{t: t, base: "http://" + httpAddr}
+	args = append([]string{"demo", "--data", dir, "--http", httpAddr, "--mqtt", testenv.FreePort(t),
+		"--rtsp", testenv.FreePort(t), "--offline-map"}, extra...)
+	return d, args
+}
+
+// demoEnv is the demo's environment: the admin token the tests' API calls carry.
+var demoEnv = []string{"CITYWATCH_ADMIN_TOKEN=" + adminToken}
+
 // launchDemo is startDemo without marking the test parallel.
 func launchDemo(t *testing.T, bin string, extra ...string) *demo {
 	t.Helper()
-	httpAddr := testenv.FreePort(t)
-	d := &demo{t: t, base: "http://" + httpAddr}
-	args := append([]string{"demo", "--data", t.TempDir(), "--http", httpAddr, "--mqtt", testenv.FreePort(t),
-		"--rtsp", testenv.FreePort(t), "--offline-map"}, extra...)
-	d.Process = testenv.StartProcess(t, bin, []string{"CITYWATCH_ADMIN_TOKEN=" + adminToken}, args...)
+	d, args := demoArgs(t, t.TempDir(), extra...)
+	d.Process = testenv.StartProcess(t, bin, demoEnv, args...)
+	d.waitReady(t)
+	return d
+}
+
+// waitReady waits until the demo answers /readyz and has printed the admin login, which it keeps.
+func (d *demo) waitReady(t *testing.T) {
+	t.Helper()
 	eventually(t, 90*time.Second, func() string {
 		select {
 		case <-d.Done():
@@ -75,7 +94,6 @@ func launchDemo(t *testing.T, bin string, extra ...string) *demo {
 		d.password = m[1]
 		return ""
 	})
-	return d
 }
 
 // request sends an API request with the admin bearer token.

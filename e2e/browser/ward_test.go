@@ -19,7 +19,8 @@ func TestWardPhoneManualEntry(t *testing.T) {
 		t.Skip("browser test: builds citywatch and runs chromium")
 	}
 	testenvChromium(t)
-	d := startDemo(t, buildCitywatch(t))
+	d := sharedAdminDemo(t)
+	t.Parallel()
 	const nurse, password = "nurse1", "nurse-password-0123"
 	if code, err := d.request("POST", "/api/users", map[string]any{"username": nurse, "password": password,
 		"role": "health_staff", "sites": []string{"q-hotel-1"}}, &map[string]any{}); err != nil || code != http.StatusCreated {
