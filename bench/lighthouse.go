@@ -250,7 +250,8 @@ func lighthouseProfile(ctx context.Context, base string, p lhProfile, devices, c
 			}
 		}
 		traceDir := os.Getenv("CITYWATCH_BENCH_TRACE")
-		trace := i == 0 && traceDir != "" && !prof
+		only := os.Getenv("CITYWATCH_BENCH_TRACE_PROFILE") // "desktop" or "mobile": trace that profile alone
+		trace := i == 0 && traceDir != "" && !prof && (only == "" || strings.HasPrefix(p.name, only))
 		if trace {
 			if err := within(ctx, 10*time.Second, traceStart()); err != nil {
 				return res, fmt.Errorf("trace: %w", err)
@@ -262,7 +263,7 @@ func lighthouseProfile(ctx context.Context, base string, p lhProfile, devices, c
 		}
 		if trace {
 			// Unthrottled while the browser writes the trace out: throttled, that takes minutes.
-			tctx, cancel := context.WithTimeout(ctx, 300*time.Second)
+			tctx, cancel := context.WithTimeout(ctx, 600*time.Second)
 			err := chromedp.Do(tctx, cpuRate(1))
 			if err == nil {
 				err = traceStop(tctx, filepath.Join(traceDir, strings.Fields(p.name)[0]+".json"), l.fcp, l.tti, p.cpu)
