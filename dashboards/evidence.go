@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"citywatch/alerts"
+	"citywatch/cameras/media"
 	"citywatch/dashboards/auth"
 )
 
@@ -84,6 +85,7 @@ type TimelineEvent struct {
 	Reason string `json:"reason"`
 	State  string `json:"state,omitempty"`
 	// Clip is the clip ID (play it at /api/cameras/{id}/clips/{clip}); set only for principals with video.
+	// On an "alert" entry it is the finished clip recorded nearest the alert's start (alertClip), if any.
 	Clip string `json:"clip,omitempty"`
 	// Alert is the alert ID; Flapping marks a flapping alert.
 	Alert    int64 `json:"alert,omitempty"`
@@ -114,8 +116,10 @@ func (s *Server) cameraTimeline(w http.ResponseWriter, r *http.Request) {
 		since = t
 	}
 	events := []TimelineEvent{}
+	var clips []media.Clip
 	if s.deps.Media != nil && s.mayWatch(r) {
-		for _, cl := range s.deps.Media.Clips(c.ID) {
+		clips = s.deps.Media.Clips(c.ID)
+		for _, cl := range clips {
 			if !cl.EventTime.Before(since) {
 				events = append(events, TimelineEvent{Time: cl.EventTime, Kind: "clip", Reason: cl.Reason, Clip: cl.ID,
 					Recording: cl.Recording})
@@ -132,7 +136,7 @@ func (s *Server) cameraTimeline(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		events = append(events, TimelineEvent{Time: a.ActiveAt, Kind: "alert", Reason: a.Rule, State: string(a.State),
-			Alert: a.ID, Flapping: a.Flapping})
+			Alert: a.ID, Flapping: a.Flapping, Clip: alertClip(clips, a.ActiveAt)})
 		if a.State == alerts.StateResolved {
 			events = append(events, TimelineEvent{Time: a.ResolvedAt, Kind: "resolved", Reason: a.Rule,
 				State: string(a.State), Alert: a.ID})

@@ -151,6 +151,11 @@ func TestCameraTimeline(t *testing.T) {
 	assert.Equal(t, []string{"alert:CameraOffline", "clip:motion", "resolved:CameraOffline", "alert:CameraOffline"}, kinds)
 	assert.True(t, got.Events[0].Flapping)
 	assert.Equal(t, "clip-site-a", got.Events[1].Clip)
+	// An alert entry carries the clip recorded around its start (its thumbnail on the timeline): the clip 1 min
+	// before the flapping alert, 2 min after the resolved one's start; not the end of an alert.
+	assert.Equal(t, "clip-site-a", got.Events[0].Clip)
+	assert.Equal(t, "clip-site-a", got.Events[3].Clip)
+	assert.Empty(t, got.Events[2].Clip)
 
 	// Another site's camera is not found, as a missing one.
 	code, _ = call(t, h, tokens["operator_a"], "GET", "/api/cameras/site-b/timeline", "")

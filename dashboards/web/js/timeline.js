@@ -1,6 +1,7 @@
 // A camera's timeline: what happened, newest first — alerts about the camera starting and ending (a flapping
 // episode once) and event clips (motion, tamper) with their thumbnail (the clip's first frame; it plays the
-// clip too) and a button that plays the clip in the page's player.
+// clip too) and a button that plays the clip in the page's player. An alert's start shows the thumbnail of
+// the clip recorded nearest it (within 2 min), when there is one.
 
 import { el, timeEl, badge } from "./dom.js";
 import { t, tOr } from "./i18n.js";
@@ -27,8 +28,9 @@ export function timeline(camera, events, player) {
         : [badge("firing", "⚠ " + t("timeline.alert")), " ", e.reason, e.flapping ? [" ", badge("flapping", t("alerts.flapping"))] : ""];
     const act = [];
     let thumb = null;
-    if (e.kind === "clip" && e.recording) act.push(el("span", { class: "muted" }, t("timeline.recording")));
-    else if (e.kind === "clip") {
+    // An alert carries the clip recorded nearest its start (the server picks it): its thumbnail, which plays
+    // it, as a motion event's does.
+    if ((e.kind === "clip" && !e.recording) || (e.kind === "alert" && e.clip)) {
       const src = clipSrc(camera, e.clip);
       // Its size is reserved (CSS), it loads when scrolled near, and a clip without a still (no ffmpeg, being
       // masked) just shows none.
@@ -36,6 +38,10 @@ export function timeline(camera, events, player) {
         alt: t("timeline.thumb_alt", { clip: e.clip }) });
       img.addEventListener("error", () => { img.hidden = true; });
       thumb = el("button", { type: "button", class: "thumb-button", "aria-label": t("timeline.play_label", { clip: e.clip }), onclick: () => play(player, src) }, img);
+    }
+    if (e.kind === "clip" && e.recording) act.push(el("span", { class: "muted" }, t("timeline.recording")));
+    else if (e.kind === "clip") {
+      const src = clipSrc(camera, e.clip);
       act.push(el("button", { type: "button", class: "small", "data-play-clip": e.clip,
         "aria-label": t("timeline.play_label", { clip: e.clip }), onclick: () => play(player, src) }, t("timeline.play")),
       " ", el("a", { href: src + "?download=1", download: `${camera}-${e.clip}.mp4` }, t("timeline.download")));

@@ -20,6 +20,10 @@ const PRIMARY = ["body_temperature", "temperature", "water_level", "pm25", "co2"
 const HIDDEN = new Set(["seq"]);
 // BEHIND_MS is how often tiles away from the screen catch up with the live data.
 const BEHIND_MS = 3000;
+// CHUNK is how many sensor tiles share a block. Blocks, not tiles, are what the page watches for nearness and
+// what the browser skips off screen (content-visibility): with 500 tiles watched one by one, the intersection
+// checks and the grid layout of all 500 after every live update were most of a phone's work each second.
+const CHUNK = 12;
 
 function primaryMetric(values) {
   return PRIMARY.find((m) => m in values) || Object.keys(values).find((m) => !HIDDEN.has(m) && m !== "battery" && m !== "rssi");
@@ -171,7 +175,7 @@ class SensorTile {
 // render draws one site.
 export function render(root, params, ctx) {
   const site = params.site;
-  const sensors = el("div", { class: "grid sensors" });
+  const sensors = el("div", { class: "sensor-chunks" }); // of div.grid.sensors.sensor-chunk, CHUNK tiles each
   const cameras = el("div", { class: "grid cameras" });
   const alertsBox = el("div", { "aria-live": "polite" });
   const camSection = el("section", { "aria-labelledby": "cams-h", hidden: true }, el("h2", { id: "cams-h" }, t("site.cameras")), cameras);
@@ -207,15 +211,44 @@ export function render(root, params, ctx) {
   // Off-screen tiles catch up every few seconds: nobody sees them, and a tile coming into view catches up at
   // once. What they say (data-level, data-fresh) stays at most that far behind.
   const later = (tile) => { behind.set(tile.id, tile); if (!pump) pump = setTimeout(() => { pump = idle(work); }, BEHIND_MS); };
+  // A tile is near the screen when its block is (300 px margin).
+  const chunks = []; // the blocks, in order
+  const chunkNear = new Map(); // block → near the screen
+  const setNear = (tile, on) => {
+    if (tile.near === on && tile.sparkShown === on) return;
+    tile.near = on;
+    tile.sparkShown = on;
+    if (tile.spark) tile.spark.setVisible(on);
+    if (on && behind.delete(tile.id)) tile.catchUp();
+  };
   const tileIO = new IntersectionObserver((entries) => {
     for (const e of entries) {
-      const tile = tiles.get(e.target.dataset.device);
-      if (!tile) continue;
-      tile.near = e.isIntersecting;
-      if (tile.spark) tile.spark.setVisible(tile.near);
-      if (tile.near && behind.delete(tile.id)) tile.catchUp();
+      chunkNear.set(e.target, e.isIntersecting);
+      for (const root of e.target.children) {
+        const tile = tiles.get(root.dataset.device);
+        if (tile) setNear(tile, e.isIntersecting);
+      }
     }
   }, { rootMargin: "300px" });
+  // place puts the tiles of ids in order into the blocks, moving only those not where they belong (an
+  // unchanged order moves nothing), and drops blocks left empty.
+  const place = (ids) => {
+    ids.forEach((id, i) => {
+      const c = Math.floor(i / CHUNK);
+      if (!chunks[c]) {
+        chunks[c] = el("div", { class: "grid sensors sensor-chunk" });
+        sensors.append(chunks[c]);
+        tileIO.observe(chunks[c]);
+      }
+      const tile = tiles.get(id), chunk = chunks[c], at = chunk.children[i % CHUNK];
+      if (at !== tile.root) chunk.insertBefore(tile.root, at || null);
+      if (chunkNear.has(chunk)) setNear(tile, chunkNear.get(chunk));
+    });
+    while (chunks.length > Math.ceil(ids.length / CHUNK)) {
+      const chunk = chunks.pop();
+      tileIO.unobserve(chunk); chunkNear.delete(chunk); chunk.remove();
+    }
+  };
   // Tiles are built in slices too: the first screenful at once, the rest a slice per task.
   let building = 0;
   // Live video plays only in camera tiles near the screen (and while the tab is visible): 50 cameras below
@@ -273,7 +306,11 @@ export function render(root, params, ctx) {
       list = new Array(mine.length);
       for (const d of mine) list[sortedAt.get(d.id)] = d;
     }
-    if (!list.length) { replace(sensors, el("p", { class: "muted empty" }, t("site.no_sensors"))); return; }
+    if (!list.length) {
+      place([]);
+      replace(sensors, el("p", { class: "muted empty" }, t("site.no_sensors")));
+      return;
+    }
     if (!tiles.size) sensors.replaceChildren();
     const seen = new Set();
     // A slice of new tiles per task: a screenful first (so the first paint is whole), then ~10 ms worth.
@@ -287,23 +324,18 @@ export function render(root, params, ctx) {
         made++;
         tile = new SensorTile(d, thresholds, later, () => { resort = true; });
         tiles.set(d.id, tile);
-        tileIO.observe(tile.root);
       } else if (tile.latest() !== d) tile.offer(d); // the live layer keeps an unchanged device's object
     }
     for (const [id, tile] of tiles) {
       if (seen.has(id)) continue;
-      tileIO.unobserve(tile.root); behind.delete(id); tile.destroy(); tile.root.remove(); tiles.delete(id);
+      behind.delete(id); tile.destroy(); tile.root.remove(); tiles.delete(id);
     }
-    // Silent devices first; appending an existing node moves it without rebuilding it. Only when the order
-    // changed: moving 500 tiles every second would lay the page out again every second. Tiles built in a
-    // later slice come after the shown ones: those are appended alone.
-    const built = list.filter((d) => tiles.has(d.id));
-    const order = built.map((d) => d.id).join("\n");
+    // Silent devices first; moving an existing node does not rebuild it. Only when the order changed, and
+    // only the tiles out of place (tiles built in a later slice are added after the shown ones).
+    const built = list.filter((d) => tiles.has(d.id)).map((d) => d.id);
+    const order = built.join("\n");
     if (order !== shownOrder) {
-      if (shownOrder && order.startsWith(shownOrder + "\n")) {
-        const shown = shownOrder.split("\n").length;
-        sensors.append(...built.slice(shown).map((d) => tiles.get(d.id).root));
-      } else sensors.append(...built.map((d) => tiles.get(d.id).root));
+      place(built);
       shownOrder = order;
     }
     if (missing) {
