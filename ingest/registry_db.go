@@ -391,6 +391,9 @@ func (r *registry) restore(recs []deviceRecord) int {
 			r.count.Add(-1)
 			continue
 		}
+		for j := range e.values {
+			e.values[j].name = sh.intern(e.values[j].name)
+		}
 		sh.m[rec.id] = e
 		sh.pushFront(e)
 		sh.mu.Unlock()
