@@ -100,7 +100,27 @@ type registryShard struct {
 	head, tail *deviceEntry
 	// seriesChecked counts the series admitSeries looked up one by one (not admitted on a message's signature).
 	seriesChecked uint64
-	_             [16]byte // keep shards on separate cache lines
+	// names interns the metric names the shard's devices keep in their last values: every device of a fleet
+	// has the same few, and each message brings its own copies.
+	names map[string]string
+	_     [16]byte // keep shards on separate cache lines
+}
+
+// maxInternedNames bounds each shard's interned metric names; beyond it a device keeps its own copy.
+const maxInternedNames = 512
+
+// intern returns the shard's copy of name, adding it while there is room. The shard is locked.
+func (sh *registryShard) intern(name string) string {
+	if n, ok := sh.names[name]; ok {
+		return n
+	}
+	if len(sh.names) < maxInternedNames {
+		if sh.names == nil {
+			sh.names = make(map[string]string)
+		}
+		sh.names[name] = name
+	}
+	return name
 }
 
 type deviceEntry struct {
@@ -238,7 +258,7 @@ func (r *registry) admitSeries(res *mapping.Result, samples []store.Sample, t ti
 	sh.seriesChecked += uint64(len(samples))
 	keep = samples
 	for i := range samples {
-		if e.series.admit(hashes[i], r.maxSeries) {
+		if e.series.admit(hashes[i], i, r.maxSeries) {
 			if refused > 0 {
 				keep = append(keep, samples[i])
 			}
@@ -325,44 +345,74 @@ const seriesGeneration = time.Hour
 
 // seriesSet is the bounded set of one device's recent series, in two generations. It holds at most the
 // device's series limit of hashes, so the whole registry holds at most MaxDevices × MaxSeriesPerDevice.
+//
+// One slice, not two maps: a device has a handful of series, and at a million series (166,667 devices) the
+// maps cost about 130 bytes per device against 48 for six hashes here. hs[:prevN] are the previous generation,
+// hs[prevN:] the current one; a lookup scans from a hint (a message's fields usually come in the same order,
+// so the sample's position finds its series at once).
 type seriesSet struct {
-	cur, prev map[uint64]struct{}
-	rotated   time.Time
-	// sig is the signature of the last message whose series were all admitted into cur (seriesHashes), 0 when
-	// none since the last rotation: a message with the same signature has nothing to add.
+	hs      []uint64
+	prevN   int
+	rotated int64 // unix nanoseconds, 0 = never
+	// sig is the signature of the last message whose series were all admitted into the current generation
+	// (seriesHashes), 0 when none since the last rotation: a message with the same signature has nothing to add.
 	sig uint64
 }
 
 func (s *seriesSet) maybeRotate(now time.Time) {
-	if s.rotated.IsZero() {
-		s.rotated = now
+	ns := now.UnixNano()
+	if s.rotated == 0 {
+		s.rotated = ns
 		return
 	}
-	idle := now.Sub(s.rotated)
+	idle := time.Duration(ns - s.rotated)
 	if idle < seriesGeneration {
 		return
 	}
-	s.prev, s.cur, s.rotated, s.sig = s.cur, nil, now, 0
+	s.rotated, s.sig = ns, 0
 	if idle >= 2*seriesGeneration {
-		s.prev = nil // the current generation is idle too
+		s.hs, s.prevN = s.hs[:0], 0 // the current generation is idle too
+		return
 	}
+	// The current generation becomes the previous one; the previous one is forgotten.
+	n := copy(s.hs, s.hs[s.prevN:])
+	s.hs, s.prevN = s.hs[:n], n
 }
 
-// admit reports whether the series h may be written: it is known, or the set has room for it.
-func (s *seriesSet) admit(h uint64, limit int) bool {
-	if _, ok := s.cur[h]; ok {
+// len is the number of series the set holds.
+func (s *seriesSet) len() int { return len(s.hs) }
+
+// admit reports whether the series h may be written: it is known, or the set has room for it. hint is where h
+// probably is (the sample's position in its message).
+func (s *seriesSet) admit(h uint64, hint, limit int) bool {
+	i := s.find(h, hint)
+	switch {
+	case i >= s.prevN:
 		return true
-	}
-	if _, ok := s.prev[h]; ok {
-		delete(s.prev, h)
-	} else if len(s.cur)+len(s.prev) >= limit {
+	case i >= 0:
+		// Seen in the previous generation: move it to the current one by moving the boundary past it.
+		last := s.prevN - 1
+		s.hs[i], s.hs[last] = s.hs[last], s.hs[i]
+		s.prevN = last
+		return true
+	case len(s.hs) >= limit:
 		return false
 	}
-	if s.cur == nil {
-		s.cur = make(map[uint64]struct{}, 4)
-	}
-	s.cur[h] = struct{}{}
+	s.hs = append(s.hs, h)
 	return true
+}
+
+// find returns the index of h in hs, or -1.
+func (s *seriesSet) find(h uint64, hint int) int {
+	if hint >= 0 && hint < len(s.hs) && s.hs[hint] == h {
+		return hint
+	}
+	for i, x := range s.hs {
+		if x == h {
+			return i
+		}
+	}
+	return -1
 }
 
 // update records a message of e's device; sh is e's shard, locked. The entry moves to the front of the list
@@ -383,7 +433,7 @@ func (r *registry) update(sh *registryShard, e *deviceEntry, res *mapping.Result
 		e.labels = deviceLabels(res.DeviceLabels, res.Device)
 	}
 	for i := range res.Samples {
-		e.setValue(i, res.Samples[i].Name, res.Samples[i].V, r.maxMetrics)
+		e.setValue(sh, i, res.Samples[i].Name, res.Samples[i].V, r.maxMetrics)
 	}
 	e.dirty = true
 	if sh.head != e {
@@ -392,8 +442,8 @@ func (r *registry) update(sh *registryShard, e *deviceEntry, res *mapping.Result
 	}
 }
 
-// setValue records v as the last value of name; hint is where name probably is.
-func (e *deviceEntry) setValue(hint int, name string, v float64, maxMetrics int) {
+// setValue records v as the last value of name; hint is where name probably is. sh is e's shard, locked.
+func (e *deviceEntry) setValue(sh *registryShard, hint int, name string, v float64, maxMetrics int) {
 	if hint < len(e.values) && e.values[hint].name == name {
 		e.values[hint].v = v
 		return
@@ -405,7 +455,7 @@ func (e *deviceEntry) setValue(hint int, name string, v float64, maxMetrics int)
 		}
 	}
 	if len(e.values) < maxMetrics {
-		e.values = append(e.values, lastValue{name, v})
+		e.values = append(e.values, lastValue{sh.intern(name), v})
 	}
 }
 

@@ -148,11 +148,17 @@ type persistState struct {
 	err      string
 }
 
+// restoreDevices reads the MaxDevices most recently seen devices, the most recent first: a walk of the
+// last-seen index, without sorting. Sorting them in the query (ascending, as restore wants them) made SQLite
+// copy every row, blobs and all, into a temporary B-tree: about a quarter of the restore's CPU at 166,667
+// devices, in the cold start before /readyz.
+const restoreDevices = `SELECT id, labels, first_seen_ns, last_seen_ns, messages, errors, last_values
+	FROM ingest_devices ORDER BY last_seen_ns DESC LIMIT ?`
+
 // Restore loads the saved devices into the registry, the MaxDevices most recently seen, and returns how many.
 // Call it before messages flow. Rows that cannot be decoded are skipped and logged; the others load.
 func (s *DeviceStore) Restore(ctx context.Context) (int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, labels, first_seen_ns, last_seen_ns, messages, errors, last_values
-		FROM (SELECT * FROM ingest_devices ORDER BY last_seen_ns DESC LIMIT ?) ORDER BY last_seen_ns ASC`, s.reg.max)
+	rows, err := s.db.QueryContext(ctx, restoreDevices, s.reg.max)
 	if err != nil {
 		return 0, fmt.Errorf("ingest: restore devices: %w", err)
 	}
@@ -185,6 +191,7 @@ func (s *DeviceStore) Restore(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("ingest: restore devices: %w", err)
 	}
 	rows.Close()
+	slices.Reverse(recs) // restore wants the longest-silent first
 	n := s.reg.restore(recs)
 	s.log.Info("ingest: restored the device registry from the metadata database", "devices", n)
 	if len(bad) > 0 {
@@ -390,6 +397,9 @@ func (r *registry) restore(recs []deviceRecord) int {
 			sh.mu.Unlock()
 			r.count.Add(-1)
 			continue
+		}
+		for j := range e.values {
+			e.values[j].name = sh.intern(e.values[j].name)
 		}
 		sh.m[rec.id] = e
 		sh.pushFront(e)

@@ -239,19 +239,19 @@ func TestSeriesSetIsBoundedAndForgets(t *testing.T) {
 	now := t0
 	s.maybeRotate(now)
 	for h := range uint64(100) {
-		s.admit(h, 10)
+		s.admit(h, -1, 10)
 	}
-	assert.Equal(t, 10, len(s.cur)+len(s.prev))
-	assert.True(t, s.admit(3, 10), "known series stay admitted")
-	assert.False(t, s.admit(50, 10))
+	assert.Equal(t, 10, s.len())
+	assert.True(t, s.admit(3, -1, 10), "known series stay admitted")
+	assert.False(t, s.admit(50, -1, 10))
 	now = now.Add(seriesGeneration)
 	s.maybeRotate(now)
-	assert.True(t, s.admit(3, 10), "a series seen in the previous generation is kept")
-	assert.False(t, s.admit(51, 10))
+	assert.True(t, s.admit(3, -1, 10), "a series seen in the previous generation is kept")
+	assert.False(t, s.admit(51, -1, 10))
 	now = now.Add(seriesGeneration)
 	s.maybeRotate(now)
-	assert.True(t, s.admit(51, 10), "series idle for two generations no longer count")
-	assert.LessOrEqual(t, len(s.cur)+len(s.prev), 10)
+	assert.True(t, s.admit(51, -1, 10), "series idle for two generations no longer count")
+	assert.LessOrEqual(t, s.len(), 10)
 }
 
 // TestArrivalStampsBoundedLead: stamps of one topic increase by a millisecond per reading within one millisecond
