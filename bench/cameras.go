@@ -471,7 +471,7 @@ type cameraCost struct {
 	clip                 streamClip
 	monitor, bare        childReport
 	sinks                childReport // the monitor with the default sinks (analysis + media ring), as serve runs it
-	sinksRT, bareRT      realtime // the real-time searches: with the default sinks, and the bare reader
+	sinksRT, bareRT      realtime    // the real-time searches: with the default sinks, and the bare reader
 	stallP50, stallP99   time.Duration
 	discP50, discP99     time.Duration
 	detectN              int
