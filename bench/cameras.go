@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -234,7 +235,9 @@ func child(role, base string, n int, warmup, window time.Duration) (childReport,
 	}
 	k0 := childCPU()
 	c0, f0, t0 := cpuTime(), frames(), time.Now()
+	stopProfile := childProfile(role)
 	time.Sleep(window)
+	stopProfile()
 	wall := time.Since(t0)
 	rep.CPUCores = float64(cpuTime()-c0) / float64(wall)
 	rep.ChildCores = float64(childCPU().since(k0)) / float64(wall)
@@ -273,6 +276,26 @@ func gaugeSum(reg *prometheus.Registry, name string) float64 {
 		}
 	}
 	return sum
+}
+
+// childProfile starts a CPU profile of the window when CITYWATCH_BENCH_CHILD_CPUPROFILE names a file prefix
+// (the file is <prefix>.<role>.pprof; a later child of the same role overwrites it), and returns its stop.
+func childProfile(role string) func() {
+	prefix := os.Getenv("CITYWATCH_BENCH_CHILD_CPUPROFILE")
+	if prefix == "" {
+		return func() {}
+	}
+	f, err := os.Create(prefix + "." + role + ".pprof")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child profile:", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintln(os.Stderr, "child profile:", err)
+		f.Close()
+		return func() {}
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
 }
 
 // bareRead is the baseline reader: one gortsplib client that only depacketizes H.264 into access units.
@@ -696,7 +719,7 @@ type realtime struct {
 	maxN      int
 	tried     []string
 	stopped   string  // why the search stopped
-	simPerCam float64 // the simulator's CPU per camera (cores) at maxN
+	simPerCam float64 // the simulator's CPU per camera (cores) at the last step tried
 	ringBytes float64 // sinks: the media ring's memory per camera at maxN
 	rep       childReport
 	err       error
@@ -725,6 +748,7 @@ func realtimeSearch(role string, clip streamClip, from, max int, warmup, window 
 			res.err = err
 			return res
 		}
+		res.simPerCam = simCores / float64(k)
 		var why []string
 		if simFPS < 0.9*fps {
 			why = append(why, fmt.Sprintf("the simulator fell behind: it sent only %.1f fps per camera", simFPS))
@@ -750,7 +774,7 @@ func realtimeSearch(role string, clip streamClip, from, max int, warmup, window 
 			return res
 		}
 		res.tried = append(res.tried, fmt.Sprintf("%d: ok (%s)", k, cost))
-		res.maxN, res.simPerCam, res.ringBytes, res.rep = k, simCores/float64(k), rep.RingBytes, rep
+		res.maxN, res.ringBytes, res.rep = k, rep.RingBytes, rep
 		if k >= max {
 			res.stopped = fmt.Sprintf("stopped at the search cap %d", max)
 			return res

@@ -113,7 +113,7 @@ func cameraRows(add func(row), clip streamClip, n, from, maxN, detectN int, warm
 		if b.rep.Online > 0 {
 			base += fmt.Sprintf(" (bare gortsplib reader: %.2f%% of a core, %.2f MB per camera)", b.rep.CPUCores/float64(b.maxN)*100, float64(b.rep.RSSDelta)/float64(b.maxN)/(1<<20))
 		}
-		add(row{fmt.Sprintf("largest camera count kept in real time with the default sinks (analysis + media ring), against the bare reader: %s, all online, ≥90%% of %d fps at the reader and at the simulator, 0 false offline; measured child at nice %d, simulator (%.2f%% of a core per camera) in the parent on the same %d cores (doubling %d..%d; sinks %s; bare reader %s)",
+		add(row{fmt.Sprintf("largest camera count kept in real time with the default sinks (analysis + media ring), against the bare reader: %s, all online, ≥90%% of %d fps at the reader and at the simulator, 0 false offline; measured child at nice %d, simulator (%.2f%% of a core per camera at the last step) in the parent on the same %d cores (doubling %d..%d; sinks %s; bare reader %s)",
 			clip, clip.fps, childNice, s.simPerCam*100, runtime.NumCPU(), from, maxN, s.stopped, b.stopped),
 			value, base, ratio(float64(s.maxN), float64(b.maxN)), "N = 300"})
 		add(row{"real-time search steps, default sinks", strings.Join(s.tried, "; "), "", "", ""})
