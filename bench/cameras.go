@@ -340,14 +340,15 @@ func bareRead(ctx context.Context, raw string, frames *atomic.Int64) error {
 	return c.Wait()
 }
 
-// childNice is the niceness of a measuring child (and of its ffmpeg decoders): the simulator in this process
-// stands in for cameras, which have CPUs of their own, so when the child wants more CPU than the machine has it
-// is the child that falls behind, not the cameras it reads.
+// childNice is the niceness of a real-time search's child (and of its ffmpeg decoders): the simulator in this
+// process stands in for cameras, which have CPUs of their own, so when the child wants more CPU than the
+// machine has it is the child that falls behind, not the cameras it reads. The cost measurements (CPU time per
+// camera) run at the bench's own priority.
 const childNice = 5
 
-// runMeasuringChild runs this program as a child with the given role, at childNice when `nice` is on PATH,
-// and returns its report.
-func runMeasuringChild(role, base string, n int, warmup, window time.Duration) (childReport, error) {
+// runMeasuringChild runs this program as a child with the given role and returns its report. nice runs it at
+// childNice when `nice` is on PATH.
+func runMeasuringChild(role, base string, n int, warmup, window time.Duration, nice bool) (childReport, error) {
 	var rep childReport
 	exe, err := os.Executable()
 	if err != nil {
@@ -355,8 +356,8 @@ func runMeasuringChild(role, base string, n int, warmup, window time.Duration) (
 	}
 	args := []string{exe, "-child", role, "-child-url", base, "-child-n", strconv.Itoa(n),
 		"-child-warmup", warmup.String(), "-child-window", window.String()}
-	if nice, err := exec.LookPath("nice"); err == nil {
-		args = append([]string{nice, "-n", strconv.Itoa(childNice)}, args...) // nice execs: the pid stays the child's
+	if path, err := exec.LookPath("nice"); err == nil && nice {
+		args = append([]string{path, "-n", strconv.Itoa(childNice)}, args...) // nice execs: the pid stays the child's
 	}
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stderr = os.Stderr
@@ -512,15 +513,15 @@ func cameraBench(clip streamClip, n, searchFrom, searchMax, detectN int, warmup,
 	if err != nil {
 		return res, err
 	}
-	if res.monitor, err = runMeasuringChild("monitor", base, n, warmup, window); err != nil {
+	if res.monitor, err = runMeasuringChild("monitor", base, n, warmup, window, false); err != nil {
 		sim.Close()
 		return res, err
 	}
-	if res.bare, err = runMeasuringChild("bare", base, n, warmup, window); err != nil {
+	if res.bare, err = runMeasuringChild("bare", base, n, warmup, window, false); err != nil {
 		sim.Close()
 		return res, err
 	}
-	if res.sinks, err = runMeasuringChild("sinks", base, n, warmup, window); err != nil {
+	if res.sinks, err = runMeasuringChild("sinks", base, n, warmup, window, false); err != nil {
 		sim.Close()
 		return res, err
 	}
@@ -568,7 +569,7 @@ func analysisBench(clip streamClip, n int, warmup, window time.Duration) (analys
 	if err != nil {
 		return res, err
 	}
-	res.rep, err = runMeasuringChild("analyze", base, n, warmup, window)
+	res.rep, err = runMeasuringChild("analyze", base, n, warmup, window, false)
 	sim.Close()
 	if err != nil {
 		return res, err
@@ -740,7 +741,7 @@ func realtimeSearch(role string, clip streamClip, from, max int, warmup, window 
 			return res
 		}
 		sent0, c0, t0 := sim.FramesSent(), cpuTime(), time.Now()
-		rep, err := runMeasuringChild(role, base, k, warmup, window)
+		rep, err := runMeasuringChild(role, base, k, warmup, window, true)
 		simFPS := float64(sim.FramesSent()-sent0) / time.Since(t0).Seconds() / float64(k)
 		simCores := float64(cpuTime()-c0) / float64(time.Since(t0))
 		sim.Close()
