@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/pion/rtp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"citywatch/cameras"
 	"citywatch/cameras/analyze"
@@ -42,6 +44,7 @@ type childReport struct {
 	ChildCores   float64 `json:"child_cores"`    // CPU of this child's own children (the ffmpeg decoders) / wall
 	AnalysedFPS  float64 `json:"analysed_fps"`   // analyze: the slowest camera's analysed frames per second
 	Analysing    int     `json:"analysing"`      // analyze: cameras whose decoder produced frames in the window
+	RingBytes    float64 `json:"ring_bytes"`     // sinks: the media ring's memory per camera at the end (its own accounting)
 	Err          string  `json:"err,omitempty"`
 }
 
@@ -95,6 +98,7 @@ func child(role, base string, n int, warmup, window time.Duration) (childReport,
 	mark := func() {}
 	var finish func() (online int, minFPS float64, falseOffline int)
 	var an *analyze.Analyzer
+	var ringReg *prometheus.Registry // sinks: the media metrics, for the ring's memory
 	switch role {
 	case "monitor", "analyze", "sinks":
 		cfgs := make([]cameras.CameraConfig, n)
@@ -134,8 +138,9 @@ func child(role, base string, n int, warmup, window time.Duration) (childReport,
 			for i := range mcams {
 				mcams[i] = media.CameraConfig{ID: cfgs[i].ID, Site: "s1"}
 			}
+			ringReg = prometheus.NewRegistry()
 			med, err := media.New(media.Config{DataDir: dir, Cameras: mcams, RingSeconds: mc.RingSeconds.Std().Seconds(),
-				Retention: mc.ClipRetention.Std(), MaxClipBytes: int64(mc.ClipMaxBytes)}, media.Deps{Logger: quiet})
+				Retention: mc.ClipRetention.Std(), MaxClipBytes: int64(mc.ClipMaxBytes)}, media.Deps{Logger: quiet, Registerer: ringReg})
 			if err != nil {
 				return rep, err
 			}
@@ -230,7 +235,9 @@ func child(role, base string, n int, warmup, window time.Duration) (childReport,
 	}
 	k0 := childCPU()
 	c0, f0, t0 := cpuTime(), frames(), time.Now()
+	stopProfile := childProfile(role)
 	time.Sleep(window)
+	stopProfile()
 	wall := time.Since(t0)
 	rep.CPUCores = float64(cpuTime()-c0) / float64(wall)
 	rep.ChildCores = float64(childCPU().since(k0)) / float64(wall)
@@ -247,7 +254,48 @@ func child(role, base string, n int, warmup, window time.Duration) (childReport,
 	rep.FramesPerSec = float64(frames()-f0) / wall.Seconds() / float64(n)
 	rep.RSSDelta = rssBytes() - rss0
 	rep.Online, rep.MinFPS, rep.FalseOffline = finish()
+	if ringReg != nil {
+		rep.RingBytes = gaugeSum(ringReg, "citywatch_media_ring_bytes") / float64(n)
+	}
 	return rep, nil
+}
+
+// gaugeSum is the sum of a gauge's series in reg, 0 when it has none.
+func gaugeSum(reg *prometheus.Registry, name string) float64 {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return 0
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			sum += m.GetGauge().GetValue()
+		}
+	}
+	return sum
+}
+
+// childProfile starts a CPU profile of the window when CITYWATCH_BENCH_CHILD_CPUPROFILE names a file prefix
+// (the file is <prefix>.<role>.pprof; a later child of the same role overwrites it), and returns its stop.
+func childProfile(role string) func() {
+	prefix := os.Getenv("CITYWATCH_BENCH_CHILD_CPUPROFILE")
+	if prefix == "" {
+		return func() {}
+	}
+	f, err := os.Create(prefix + "." + role + ".pprof")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child profile:", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintln(os.Stderr, "child profile:", err)
+		f.Close()
+		return func() {}
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
 }
 
 // bareRead is the baseline reader: one gortsplib client that only depacketizes H.264 into access units.
@@ -292,15 +340,26 @@ func bareRead(ctx context.Context, raw string, frames *atomic.Int64) error {
 	return c.Wait()
 }
 
-// runMeasuringChild runs this program as a child with the given role and returns its report.
-func runMeasuringChild(role, base string, n int, warmup, window time.Duration) (childReport, error) {
+// childNice is the niceness of a real-time search's child (and of its ffmpeg decoders): the simulator in this
+// process stands in for cameras, which have CPUs of their own, so when the child wants more CPU than the
+// machine has it is the child that falls behind, not the cameras it reads. The cost measurements (CPU time per
+// camera) run at the bench's own priority.
+const childNice = 5
+
+// runMeasuringChild runs this program as a child with the given role and returns its report. nice runs it at
+// childNice when `nice` is on PATH.
+func runMeasuringChild(role, base string, n int, warmup, window time.Duration, nice bool) (childReport, error) {
 	var rep childReport
 	exe, err := os.Executable()
 	if err != nil {
 		return rep, err
 	}
-	cmd := exec.Command(exe, "-child", role, "-child-url", base, "-child-n", strconv.Itoa(n),
-		"-child-warmup", warmup.String(), "-child-window", window.String())
+	args := []string{exe, "-child", role, "-child-url", base, "-child-n", strconv.Itoa(n),
+		"-child-warmup", warmup.String(), "-child-window", window.String()}
+	if path, err := exec.LookPath("nice"); err == nil && nice {
+		args = append([]string{path, "-n", strconv.Itoa(childNice)}, args...) // nice execs: the pid stays the child's
+	}
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
@@ -436,9 +495,7 @@ type cameraCost struct {
 	clip                 streamClip
 	monitor, bare        childReport
 	sinks                childReport // the monitor with the default sinks (analysis + media ring), as serve runs it
-	maxN                 int
-	tried                []string
-	stopped              string // why the real-time search stopped
+	sinksRT, bareRT      realtime    // the real-time searches: with the default sinks, and the bare reader
 	stallP50, stallP99   time.Duration
 	discP50, discP99     time.Duration
 	detectN              int
@@ -456,60 +513,26 @@ func cameraBench(clip streamClip, n, searchFrom, searchMax, detectN int, warmup,
 	if err != nil {
 		return res, err
 	}
-	if res.monitor, err = runMeasuringChild("monitor", base, n, warmup, window); err != nil {
+	if res.monitor, err = runMeasuringChild("monitor", base, n, warmup, window, false); err != nil {
 		sim.Close()
 		return res, err
 	}
-	if res.bare, err = runMeasuringChild("bare", base, n, warmup, window); err != nil {
+	if res.bare, err = runMeasuringChild("bare", base, n, warmup, window, false); err != nil {
 		sim.Close()
 		return res, err
 	}
-	if res.sinks, err = runMeasuringChild("sinks", base, n, warmup, window); err != nil {
+	if res.sinks, err = runMeasuringChild("sinks", base, n, warmup, window, false); err != nil {
 		sim.Close()
 		return res, err
 	}
 	sim.Close()
-	fps := float64(clip.fps)
-	for k := searchFrom; ; k *= 2 {
-		k = min(k, searchMax)
-		sim, base, err := startClipSim(k, clip)
-		if err != nil {
-			return res, err
-		}
-		sent0, c0, t0 := sim.FramesSent(), cpuTime(), time.Now()
-		rep, err := runMeasuringChild("sinks", base, k, warmup, window)
-		simFPS := float64(sim.FramesSent()-sent0) / time.Since(t0).Seconds() / float64(k)
-		simCores := float64(cpuTime()-c0) / float64(time.Since(t0))
-		sim.Close()
-		if err != nil {
-			return res, err
-		}
-		var why []string
-		if simFPS < 0.9*fps {
-			why = append(why, fmt.Sprintf("simulator sent only %.1f fps per camera", simFPS))
-		}
-		if rep.Online != k {
-			why = append(why, fmt.Sprintf("%d of %d online", rep.Online, k))
-		}
-		if rep.FalseOffline > 0 {
-			why = append(why, fmt.Sprintf("%d false offline", rep.FalseOffline))
-		}
-		if rep.MinFPS < 0.9*fps {
-			why = append(why, fmt.Sprintf("slowest camera %.1f fps", rep.MinFPS))
-		}
-		fmt.Fprintf(os.Stderr, "    %d cameras: online %d, false offline %d, min fps %.1f, citywatch %.2f + ffmpeg %.2f cores, simulator %.1f fps/camera %.2f cores\n",
-			k, rep.Online, rep.FalseOffline, rep.MinFPS, rep.CPUCores, rep.ChildCores, simFPS, simCores)
-		if len(why) > 0 {
-			res.tried = append(res.tried, fmt.Sprintf("%d: fail (%s; citywatch %.2f + ffmpeg %.2f + simulator %.2f cores)", k, strings.Join(why, ", "), rep.CPUCores, rep.ChildCores, simCores))
-			res.stopped = fmt.Sprintf("stopped at %d: %s", k, strings.Join(why, ", "))
-			break
-		}
-		res.tried = append(res.tried, fmt.Sprintf("%d: ok (citywatch %.2f + ffmpeg %.2f + simulator %.2f cores)", k, rep.CPUCores, rep.ChildCores, simCores))
-		res.maxN = k
-		if k >= searchMax {
-			res.stopped = fmt.Sprintf("stopped at the search cap %d", searchMax)
-			break
-		}
+	res.sinksRT = realtimeSearch("sinks", clip, searchFrom, searchMax, warmup, window)
+	res.bareRT = realtimeSearch("bare", clip, searchFrom, searchMax, warmup, window)
+	if res.sinksRT.err != nil {
+		return res, res.sinksRT.err
+	}
+	if res.bareRT.err != nil {
+		return res, res.bareRT.err
 	}
 
 	sim, base, err = startClipSim(detectN, streamClip{})
@@ -546,7 +569,7 @@ func analysisBench(clip streamClip, n int, warmup, window time.Duration) (analys
 	if err != nil {
 		return res, err
 	}
-	res.rep, err = runMeasuringChild("analyze", base, n, warmup, window)
+	res.rep, err = runMeasuringChild("analyze", base, n, warmup, window, false)
 	sim.Close()
 	if err != nil {
 		return res, err
@@ -690,4 +713,72 @@ func detection(sim *camerasim.Server, base string, res *cameraCost) error {
 	res.stallP50, res.stallP99 = percentile(stall, 50), percentile(stall, 99)
 	res.discP50, res.discP99 = percentile(disc, 50), percentile(disc, 99)
 	return nil
+}
+
+// realtime is the outcome of a real-time search: the largest camera count a child role kept in real time.
+type realtime struct {
+	maxN      int
+	tried     []string
+	stopped   string  // why the search stopped
+	simPerCam float64 // the simulator's CPU per camera (cores) at the last step tried
+	ringBytes float64 // sinks: the media ring's memory per camera at maxN
+	rep       childReport
+	err       error
+}
+
+// realtimeSearch doubles the camera count from from (at most max) until a step fails. A step passes when every
+// camera is online (bare: streaming), the slowest keeps ≥ 90% of the clip's fps, no camera left online after
+// reaching it, and the simulator itself sent ≥ 90% of the clip's fps per camera (Server.FramesSent): a step
+// where the simulator falls behind fails and says so, with the simulator's CPU beside the child's.
+func realtimeSearch(role string, clip streamClip, from, max int, warmup, window time.Duration) realtime {
+	var res realtime
+	fps := float64(clip.fps)
+	for k := from; ; k *= 2 {
+		k = min(k, max)
+		sim, base, err := startClipSim(k, clip)
+		if err != nil {
+			res.err = err
+			return res
+		}
+		sent0, c0, t0 := sim.FramesSent(), cpuTime(), time.Now()
+		rep, err := runMeasuringChild(role, base, k, warmup, window, true)
+		simFPS := float64(sim.FramesSent()-sent0) / time.Since(t0).Seconds() / float64(k)
+		simCores := float64(cpuTime()-c0) / float64(time.Since(t0))
+		sim.Close()
+		if err != nil {
+			res.err = err
+			return res
+		}
+		res.simPerCam = simCores / float64(k)
+		var why []string
+		if simFPS < 0.9*fps {
+			why = append(why, fmt.Sprintf("the simulator fell behind: it sent only %.1f fps per camera", simFPS))
+		}
+		if rep.Online != k {
+			why = append(why, fmt.Sprintf("%d of %d online", rep.Online, k))
+		}
+		if rep.FalseOffline > 0 {
+			why = append(why, fmt.Sprintf("%d false offline", rep.FalseOffline))
+		}
+		if rep.MinFPS < 0.9*fps {
+			why = append(why, fmt.Sprintf("slowest camera %.1f fps", rep.MinFPS))
+		}
+		cost := fmt.Sprintf("citywatch %.2f + ffmpeg %.2f cores; simulator %.2f cores, %.2f%% of a core per camera", rep.CPUCores, rep.ChildCores, simCores, simCores/float64(k)*100)
+		if role == "bare" {
+			cost = fmt.Sprintf("reader %.2f cores; simulator %.2f cores, %.2f%% of a core per camera", rep.CPUCores, simCores, simCores/float64(k)*100)
+		}
+		fmt.Fprintf(os.Stderr, "    %s, %d cameras: online %d, false offline %d, min fps %.1f, simulator %.1f fps/camera; %s\n",
+			role, k, rep.Online, rep.FalseOffline, rep.MinFPS, simFPS, cost)
+		if len(why) > 0 {
+			res.tried = append(res.tried, fmt.Sprintf("%d: fail (%s; %s)", k, strings.Join(why, ", "), cost))
+			res.stopped = fmt.Sprintf("stopped at %d: %s", k, strings.Join(why, ", "))
+			return res
+		}
+		res.tried = append(res.tried, fmt.Sprintf("%d: ok (%s)", k, cost))
+		res.maxN, res.ringBytes, res.rep = k, rep.RingBytes, rep
+		if k >= max {
+			res.stopped = fmt.Sprintf("stopped at the search cap %d", max)
+			return res
+		}
+	}
 }

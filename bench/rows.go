@@ -95,14 +95,29 @@ func cameraRows(add func(row), clip streamClip, n, from, maxN, detectN int, warm
 			fmt.Sprintf("%.2f MB", srss), fmt.Sprintf("%.2f MB (bare reader); monitor alone %.2f MB", brss, float64(r.monitor.RSSDelta)/float64(n)/(1<<20)),
 			ratio(srss, brss), ""})
 	}
-	if len(r.tried) > 0 {
-		best := fmt.Sprint(r.maxN)
-		if r.maxN >= maxN {
-			best = "≥" + best + " (the search cap)"
+	if len(r.sinksRT.tried) > 0 {
+		best := func(rt realtime) string {
+			if rt.maxN >= maxN {
+				return fmt.Sprintf("≥%d (the search cap)", rt.maxN)
+			}
+			return fmt.Sprint(rt.maxN)
 		}
-		add(row{fmt.Sprintf("largest camera count kept in real time with the default sinks (analysis + media ring): %s, all online, ≥90%% of %d fps at the monitor and at the simulator, 0 false offline; simulator in the same process tree on the same %d cores (doubling %d..%d, %s)",
-			clip, clip.fps, runtime.NumCPU(), from, maxN, r.stopped),
-			best, strings.Join(r.tried, "; "), "", "N = 300"})
+		s, b := r.sinksRT, r.bareRT
+		value := best(s)
+		if s.rep.Online > 0 {
+			value += fmt.Sprintf(": %.2f%% of a core per camera (citywatch %.2f%% + ffmpeg %.2f%%), RSS %.2f MB per camera (ffmpeg not included); video ring %.2f MiB per camera (bounded by media.ring_seconds, 30 s, and at most 32 MiB)",
+				(s.rep.CPUCores+s.rep.ChildCores)/float64(s.maxN)*100, s.rep.CPUCores/float64(s.maxN)*100, s.rep.ChildCores/float64(s.maxN)*100,
+				float64(s.rep.RSSDelta)/float64(s.maxN)/(1<<20), s.ringBytes/(1<<20))
+		}
+		base := best(b)
+		if b.rep.Online > 0 {
+			base += fmt.Sprintf(" (bare gortsplib reader: %.2f%% of a core, %.2f MB per camera)", b.rep.CPUCores/float64(b.maxN)*100, float64(b.rep.RSSDelta)/float64(b.maxN)/(1<<20))
+		}
+		add(row{fmt.Sprintf("largest camera count kept in real time with the default sinks (analysis + media ring), against the bare reader: %s, all online, ≥90%% of %d fps at the reader and at the simulator, 0 false offline; measured child at nice %d, simulator (%.2f%% of a core per camera at the last step) in the parent on the same %d cores (doubling %d..%d; sinks %s; bare reader %s)",
+			clip, clip.fps, childNice, s.simPerCam*100, runtime.NumCPU(), from, maxN, s.stopped, b.stopped),
+			value, base, ratio(float64(s.maxN), float64(b.maxN)), "N = 300"})
+		add(row{"real-time search steps, default sinks", strings.Join(s.tried, "; "), "", "", ""})
+		add(row{"real-time search steps, bare reader", strings.Join(b.tried, "; "), "", "", ""})
 	}
 	if r.stallP99 > 0 {
 		bound := r.stallTimeout + r.checkI

@@ -3,11 +3,13 @@
 // zone with hysteresis, and tamper (black, covered, frozen, moved). Scores become camera_motion_score and
 // camera_tamper samples and motion/tamper events.
 //
-// Decode cost: every fed access unit is decoded, so the feed is what costs. At the default 2 analysed frames
-// per second the whole GOP must be fed (P-frames need their references); when the analysis interval is at
-// least the camera's keyframe interval (Feed auto) only keyframes are fed, which cuts decoding by the GOP
-// length. ffmpeg runs single-threaded and scales to a 160-pixel-wide grey picture, and Go picks the frames
-// to analyse by PTS, so the analysis rate does not depend on ffmpeg's idea of the frame rate.
+// Decode cost: every fed access unit is decoded, so the feed is what costs. Go picks the frames to analyse by
+// PTS before they are fed, so the analysis rate does not depend on ffmpeg's idea of the frame rate, and with
+// Feed auto only what those frames need is fed: when the analysis interval is at least the camera's keyframe
+// interval, only keyframes (which cuts decoding by the GOP length); otherwise each GOP from its keyframe up to
+// its last analysed frame and the two access units after it (ffmpeg completes a frame only when more input
+// arrives), the rest of the GOP never (FeedPartial: at 2 analysed frames per second and a 1 s GOP of 25
+// frames, 15 of the 25 are decoded). ffmpeg runs single-threaded and scales to a 160-pixel-wide grey picture.
 //
 // M-JPEG frames are written to ffmpeg's mjpeg demuxer as they are. Every one is a keyframe, so the stream is
 // thinned to about AnalysisFPS by arrival time before ffmpeg: frames that would not be analysed are not
@@ -114,7 +116,7 @@ type Status struct {
 	// MovedScore is the last moved score (share of picture cells unlike the learned reference, 0..1); 0
 	// while the reference is being learned.
 	MovedScore float64 `json:"moved_score"`
-	// Feed is the current feed: FeedAll or FeedKeyframes.
+	// Feed is the current feed: FeedAll, FeedKeyframes or FeedPartial.
 	Feed string `json:"feed"`
 	// Frames is the number of analysed frames.
 	Frames uint64 `json:"frames"`

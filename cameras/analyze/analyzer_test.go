@@ -317,3 +317,31 @@ func TestCloseStopsEverything(t *testing.T) {
 	}
 	require.Error(t, h.a.Start(), "no restart after Close")
 }
+
+// TestPartialGOPFeed: at the default 2 analysed frames per second and a 1 s GOP (the embedded 12 fps clip),
+// every analysed frame needs only the frames from its keyframe up to itself, so the tail of each GOP after its
+// last analysed frame is never decoded. Issue 12: the analysis decoder decoded all 25 frames of a 720p GOP to
+// analyse 2 of them, and ffmpeg was most of a camera's CPU.
+func TestPartialGOPFeed(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	a, err := New(Config{FFmpegPath: testenv.LookPath(t, "ffmpeg"), Cameras: []CameraConfig{{ID: "cam1"}}},
+		Deps{Registerer: reg})
+	require.NoError(t, err)
+	require.NoError(t, a.Start())
+	t.Cleanup(a.Close)
+	normal := loadClip(t, clipPath("clip.h264"), cameras.CodecH264)
+	p := newPlayer()
+	const loops = 4
+	p.play(t, a, "cam1", normal, loops)
+	waitUntil(t, a, "cam1", p.start.Add(p.elapsed()-3*time.Second))
+	st := a.Status("cam1")
+	require.Equal(t, FeedPartial, st.Feed, "a 1 s GOP at 2 analysed frames per second is decoded up to its second analysed frame")
+	require.InDelta(t, 2, st.FPS, 0.25)
+	played := float64(loops * len(normal.AUs))
+	decoded := testutil.ToFloat64(a.metrics.decoded)
+	// Frames 0..6 of every 12 (the analysed ones at 0 s and 0.5 s, and the five between): 7/12 of the stream,
+	// plus the first GOPs fed whole while the keyframe interval is measured.
+	require.Less(t, decoded, 0.75*played, "decoded %v of %v frames played", decoded, played)
+	require.Greater(t, decoded, 0.4*played, "decoded %v of %v frames played", decoded, played)
+	t.Logf("decoded %v of %v frames played", decoded, played)
+}

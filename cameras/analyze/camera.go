@@ -38,8 +38,17 @@ type camera struct {
 	backoff   time.Duration
 	mjSession uint64    // session of mjNext
 	mjNext    time.Time // arrival time from which the next M-JPEG frame is fed; zero: feed the next one
+	partial   bool      // Feed auto with a GOP longer than the analysis interval: see FeedPartial
+	// pend holds the access units of the current GOP since the last one fed, none of them analysed: they are
+	// fed only when a later analysed frame of the same GOP needs them as references, and dropped at the next
+	// keyframe. Bounded by maxPending.
+	pend []cameras.AccessUnit
+	// feedNext counts the access units still to be fed at once after an analysed one: ffmpeg completes a
+	// frame only when more input arrives, so held back they would leave the last analysed frame of a GOP
+	// waiting for the next keyframe.
+	feedNext int
 
-	// frame selection, used by the frame reader
+	// frame selection by PTS (worker-owned): which fed access units are analysed
 	nextPTS     int64
 	haveNext    bool
 	lastSession uint64
@@ -200,13 +209,59 @@ func (c *camera) handle(ctx context.Context, au cameras.AccessUnit) {
 		c.drop(dropDecoderDown)
 		return
 	}
-	if err := c.proc.feed(au, c.a.now()); err != nil {
+	want := c.selectFrame(au)
+	if c.partial {
+		if au.Keyframe {
+			c.dropPending() // nothing after a keyframe refers to what came before it
+		}
+		if !want && c.feedNext == 0 && len(c.pend) < maxPending {
+			c.pend = append(c.pend, au)
+			return
+		}
+		for _, p := range c.pend {
+			if !c.feed(p, false) {
+				return
+			}
+		}
+		c.dropPending()
+		c.feedNext = max(c.feedNext-1, 0)
+		if want {
+			c.feedNext = feedAfterAnalysed
+		}
+	}
+	c.feed(au, want)
+}
+
+// feedAfterAnalysed is how many access units follow an analysed one into the decoder at once.
+const feedAfterAnalysed = 2
+
+// maxPending bounds the access units a partial feed holds back: past it they are fed (decoded, not analysed),
+// as with FeedAll. At 30 fps and the lowest analysis rate it is several seconds of a GOP.
+const maxPending = 256
+
+// clearPending forgets the partial feed's state, for a new decoder or feed.
+func (c *camera) clearPending() {
+	c.dropPending()
+	c.feedNext = 0
+}
+
+func (c *camera) dropPending() {
+	clear(c.pend) // let the held access units go
+	c.pend = c.pend[:0]
+}
+
+// feed writes one access unit to the decoder; analyse tells the frame reader whether to analyse its frame. It
+// reports false when the decoder failed (and was scheduled for restart).
+func (c *camera) feed(au cameras.AccessUnit, analyse bool) bool {
+	if err := c.proc.feed(au, analyse, c.a.now()); err != nil {
 		reason := restartExit // the process is gone or going
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			reason = restartStall // it stopped reading its input
 		}
 		c.procEnded(reason)
+		return false
 	}
+	return true
 }
 
 // mjpegDue thins an M-JPEG stream to about AnalysisFPS before the decoder: every frame is a keyframe, so a
@@ -253,17 +308,20 @@ func (c *camera) keyframeSeen(pts int64) {
 	}
 	interval := int64(90000 / c.cfg.AnalysisFPS)
 	keyOnly := interval >= c.gop*95/100 // a GOP a few percent longer than the interval still fits
-	if keyOnly != c.keyOnly.Load() {
-		c.keyOnly.Store(keyOnly)
-		feed := FeedAll
-		if keyOnly {
-			feed = FeedKeyframes
-		}
-		c.mu.Lock()
-		c.st.Feed = feed
-		c.mu.Unlock()
-		c.a.log.Debug("analysis feed changed", "camera", c.cfg.ID, "feed", feed, "gop_seconds", float64(c.gop)/90000)
+	if keyOnly == c.keyOnly.Load() && c.partial == !keyOnly {
+		return
 	}
+	c.keyOnly.Store(keyOnly)
+	c.partial = !keyOnly
+	c.clearPending()
+	feed := FeedPartial
+	if keyOnly {
+		feed = FeedKeyframes
+	}
+	c.mu.Lock()
+	c.st.Feed = feed
+	c.mu.Unlock()
+	c.a.log.Debug("analysis feed changed", "camera", c.cfg.ID, "feed", feed, "gop_seconds", float64(c.gop)/90000)
 }
 
 // startProc starts a decoder sized for au; on failure it schedules a retry.
@@ -287,6 +345,7 @@ func (c *camera) startProc(ctx context.Context, au cameras.AccessUnit) bool {
 // stopProc ends the current decoder and waits for it. graceful lets ffmpeg decode what it was given first.
 // A non-empty reason counts a restart.
 func (c *camera) stopProc(reason string, graceful bool) {
+	c.clearPending()
 	if c.proc == nil {
 		return
 	}
@@ -302,6 +361,7 @@ func (c *camera) stopProc(reason string, graceful bool) {
 
 // procEnded handles a decoder that exited or failed on its own: count, log (rate-limited) and back off.
 func (c *camera) procEnded(reason string) {
+	c.clearPending()
 	p := c.proc
 	if p == nil {
 		return
@@ -349,13 +409,13 @@ func (c *camera) onFrame(pix []byte, w, h int, m frameMeta, ok bool) {
 	c.a.metrics.decoded.Inc()
 	if !ok { // more frames than access units: should not happen; analyse on our clock
 		m.t = c.a.now()
-		m.pts = -1
+		m.analyse = true
+	}
+	if !m.analyse {
+		return
 	}
 	if m.t.IsZero() {
 		m.t = c.a.now()
-	}
-	if !c.selectFrame(m) {
-		return
 	}
 	start := time.Now()
 	r := c.det.analyse(pix, m.t)
@@ -364,23 +424,26 @@ func (c *camera) onFrame(pix []byte, w, h int, m frameMeta, ok bool) {
 	c.publish(r, m.t)
 }
 
-// selectFrame picks frames by PTS so that about AnalysisFPS frames per second are analysed.
-func (c *camera) selectFrame(m frameMeta) bool {
+// selectFrame picks the access units to analyse by PTS so that about AnalysisFPS frames per second are
+// analysed. With a partial feed a keyframe up to half an interval early is taken (and the schedule restarts
+// from it), so a GOP's analysed frames start at its keyframe and fewer of its frames need decoding.
+func (c *camera) selectFrame(au cameras.AccessUnit) bool {
 	interval := int64(90000 / c.cfg.AnalysisFPS)
-	if m.pts < 0 {
+	if au.PTS < 0 {
 		return true
 	}
-	if !c.haveNext || m.session != c.lastSession || m.pts < c.nextPTS-10*interval {
-		c.haveNext, c.lastSession = true, m.session
-		c.nextPTS = m.pts + interval
+	if !c.haveNext || au.Session != c.lastSession || au.PTS < c.nextPTS-10*interval ||
+		(c.partial && au.Keyframe && au.PTS >= c.nextPTS-interval/2) {
+		c.haveNext, c.lastSession = true, au.Session
+		c.nextPTS = au.PTS + interval
 		return true
 	}
-	if m.pts < c.nextPTS-interval/20 { // tolerate a little PTS jitter
+	if au.PTS < c.nextPTS-interval/20 { // tolerate a little PTS jitter
 		return false
 	}
 	c.nextPTS += interval
-	if c.nextPTS <= m.pts {
-		c.nextPTS = m.pts + interval
+	if c.nextPTS <= au.PTS {
+		c.nextPTS = au.PTS + interval
 	}
 	return true
 }

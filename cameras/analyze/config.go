@@ -15,12 +15,17 @@ import (
 // Feed modes for CameraConfig.Feed: which access units the decoder gets.
 const (
 	// FeedAuto feeds only keyframes when the analysis interval (1/AnalysisFPS) is at least the measured
-	// keyframe interval, so every analysed frame can be a keyframe, and every frame otherwise.
+	// keyframe interval, so every analysed frame can be a keyframe, and each GOP up to its last analysed
+	// frame otherwise (the status then says FeedPartial); every frame until the interval is measured.
 	FeedAuto = "auto"
 	// FeedAll feeds every access unit: P-frames need the whole GOP to decode.
 	FeedAll = "all"
 	// FeedKeyframes feeds only keyframes: the cheapest decode, at most one analysed frame per GOP.
 	FeedKeyframes = "keyframes"
+	// FeedPartial is the status of a FeedAuto camera whose GOP is longer than the analysis interval: each GOP
+	// is fed from its keyframe up to its last analysed frame (the frames that frame is predicted from); the
+	// rest of the GOP, which no analysed frame needs, is never decoded. It is not a configurable feed.
+	FeedPartial = "partial"
 )
 
 // Tamper kinds, the "kind" label of camera_tamper and Event.Tamper.

@@ -19,10 +19,9 @@ import (
 
 // frameMeta describes a fed access unit, matched in order to the frames ffmpeg outputs.
 type frameMeta struct {
-	pts     int64
 	t       time.Time
-	session uint64
 	fed     time.Time
+	analyse bool // false: decoded only as a reference of a later analysed frame
 }
 
 // maxInflight bounds the access units fed but not yet matched to a decoded frame (small P-frames can pile up
@@ -144,8 +143,9 @@ func (p *decoderProc) read(stdout io.Reader, onFrame frameFunc) {
 	p.err = p.cmd.Wait()
 }
 
-// feed writes one access unit. An error means the process is gone or stuck.
-func (p *decoderProc) feed(au cameras.AccessUnit, now time.Time) error {
+// feed writes one access unit; analyse is handed to the frame's callback. An error means the process is gone
+// or stuck.
+func (p *decoderProc) feed(au cameras.AccessUnit, analyse bool, now time.Time) error {
 	if p.mjpeg {
 		for _, img := range au.NALUs { // exactly one image
 			p.buf = append(p.buf[:0], img...)
@@ -157,7 +157,7 @@ func (p *decoderProc) feed(au cameras.AccessUnit, now time.Time) error {
 	if len(p.inflight) >= maxInflight {
 		p.inflight = p.inflight[1:]
 	}
-	p.inflight = append(p.inflight, frameMeta{pts: au.PTS, t: au.Time, session: au.Session, fed: now})
+	p.inflight = append(p.inflight, frameMeta{t: au.Time, fed: now, analyse: analyse})
 	p.mu.Unlock()
 	// An OS deadline: on the real clock, whatever clock the Analyzer was given.
 	if err := p.stdin.SetWriteDeadline(time.Now().Add(p.stall)); err != nil {

@@ -2,6 +2,7 @@ package camerasim
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -21,8 +22,9 @@ type camera struct {
 	stream *gortsplib.ServerStream
 	media  *description.Media
 	codec  string
-	enc    encoder
 	rnd    *rand.Rand
+	seq    uint16     // the next RTP sequence number
+	pkt    rtp.Packet // the packet being written: a clip's shared packet with this camera's header fields
 
 	mu       sync.Mutex
 	fault    Fault
@@ -35,19 +37,41 @@ type encoder interface {
 	Encode(au [][]byte) ([]*rtp.Packet, error)
 }
 
+// packetize packetizes every access unit of cl once, into cl.pkts: cameras send copies of these packets with
+// their own sequence numbers and timestamps, so the frame clock of N cameras costs no encoding and no
+// allocation of payloads.
+func packetize(cl *clip) error {
+	if cl == nil || cl.pkts != nil {
+		return nil
+	}
+	_, enc, err := newFormat(cl)
+	if err != nil {
+		return err
+	}
+	cl.pkts = make([][]*rtp.Packet, len(cl.aus))
+	for i, au := range cl.aus {
+		if cl.pkts[i], err = enc.Encode(au); err != nil {
+			return fmt.Errorf("camerasim: packetize access unit %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
 func newCamera(s *Server, n int, codec string) (*camera, error) {
 	cl, _, _ := s.clips.forCodec(codec)
-	st, medi, enc, err := newStream(s.rtsp, cl)
+	st, medi, err := newStream(s.rtsp, cl)
 	if err != nil {
 		return nil, err
 	}
-	return &camera{
-		s: s, n: n, stream: st, media: medi, enc: enc, codec: codec,
+	c := &camera{
+		s: s, n: n, stream: st, media: medi, codec: codec,
 		// A fixed seed per camera keeps garbage payloads reproducible between runs.
 		rnd:      rand.New(rand.NewPCG(uint64(n), 0x6361_6d65_7261)), //nolint:gosec // test data, not crypto
 		fault:    Fault{Kind: FaultNone},
 		sessions: make(map[*gortsplib.ServerSession]struct{}),
-	}, nil
+	}
+	c.seq = uint16(c.rnd.Uint32())
+	return c, nil
 }
 
 // currentFault returns the active fault, expiring a timed one.
@@ -113,81 +137,105 @@ func (c *camera) removeSession(ss *gortsplib.ServerSession) {
 	c.mu.Unlock()
 }
 
-// run paces access units at the clip frame rate until ctx ends. RTP timestamps advance with every tick,
-// whatever is sent, so they stay continuous across loops, clip switches and stalls.
+// run paces access units at the clip frame rate until ctx ends. Frame k falls due at start + k periods: a tick
+// sends every frame due by then, so ticks the ticker dropped while the process was starved of CPU delay frames
+// but do not lose them. RTP timestamps advance with every due frame, whatever is sent, so they stay
+// continuous across loops, clip switches and stalls.
 func (c *camera) run(ctx context.Context) {
-	const clockRate = 90000
+	clk := c.s.cfg.Clock
 	fps := uint64(c.s.cfg.ClipFPS)
 	period := time.Second / time.Duration(fps)
-	ticker := c.s.cfg.Clock.NewTicker(period)
+	start := clk.Now()
+	ticker := clk.NewTicker(period)
 	defer ticker.Stop()
 
 	baseTS := c.rnd.Uint32()
 	var tick uint64
-	normal, black, motion := c.s.clips.forCodec(c.codec)
-	cur := normal
-	pos := cur.keyframe
+	var p pacer
+	p.normal, p.black, p.motion = c.s.clips.forCodec(c.codec)
+	p.cur, p.pos = p.normal, p.normal.keyframe
 	for {
-		var now time.Time // the tick's own time: a fault's end is judged by when the frame was due
 		select {
 		case <-ctx.Done():
 			return
-		case now = <-ticker.C():
+		case <-ticker.C():
 		}
-		tick++
-		ts := baseTS + uint32(tick*clockRate/fps)
+		// At most a second of frames is sent at once: a simulator starved for longer skips the rest (their RTP
+		// time still passes, FramesSent shows the loss) rather than flooding its readers.
+		due := uint64(clk.Since(start) / period)
+		if due > tick+fps {
+			tick = due - fps
+		}
+		for tick < due {
+			tick++
+			// A fault's end is judged by when the frame was due.
+			c.send(&p, tick, start.Add(time.Duration(tick)*period), baseTS+uint32(tick*clockRate/fps))
+		}
+	}
+}
 
-		kind := c.currentFault(now)
-		want := normal
-		switch kind {
-		case FaultBlack:
-			if black != nil {
-				want = black
-			}
-		case FaultMotion:
-			if motion != nil {
-				want = motion
-			}
-		}
-		if want != cur {
-			// Switch at a keyframe so a decoder can follow.
-			cur, pos = want, want.keyframe
-		}
+// clockRate is the RTP clock rate of every simulated stream.
+const clockRate = 90000
 
-		var au [][]byte
-		switch kind {
-		case FaultStall, FaultDisconnect, FaultRefuse:
-			continue
-		case FaultLowFPS:
-			if tick%lowFPSDivisor != 0 {
-				continue
-			}
-			au = cur.aus[pos]
-			pos = (pos + 1) % len(cur.aus)
-		case FaultFrozen:
-			au = cur.aus[cur.keyframe]
-		default:
-			au = cur.aus[pos]
-			pos = (pos + 1) % len(cur.aus)
-		}
+// pacer is where a camera is in its clips.
+type pacer struct {
+	normal, black, motion *clip // black and motion are nil when the codec has none
+	cur                   *clip
+	pos                   int
+}
 
-		pkts, err := c.enc.Encode(au)
-		if err != nil {
-			c.s.log.Error("encode", "camera", c.n, "err", err)
-			continue
+// send sends the access unit due at now (RTP time ts), or nothing under a fault that sends nothing.
+func (c *camera) send(p *pacer, tick uint64, now time.Time, ts uint32) {
+	kind := c.currentFault(now)
+	want := p.normal
+	switch kind {
+	case FaultBlack:
+		if p.black != nil {
+			want = p.black
 		}
-		c.s.sent.Add(1)
-		for _, pkt := range pkts {
-			pkt.Timestamp = ts
-			if kind == FaultGarbage {
-				c.garble(pkt)
-			}
-			if kind == FaultLoss && c.rnd.Float64() < lossRatio {
-				continue // the sequence number is used up: the receiver sees a gap
-			}
-			// A write error means a slow reader; gortsplib reports it through OnStreamWriteError.
-			c.stream.WritePacketRTPWithNTP(c.media, pkt, now) //nolint:errcheck
+	case FaultMotion:
+		if p.motion != nil {
+			want = p.motion
 		}
+	}
+	cur := p.cur
+	if want != cur {
+		// Switch at a keyframe so a decoder can follow.
+		cur = want
+		p.cur, p.pos = want, want.keyframe
+	}
+
+	var i int
+	switch kind {
+	case FaultStall, FaultDisconnect, FaultRefuse:
+		return
+	case FaultLowFPS:
+		if tick%lowFPSDivisor != 0 {
+			return
+		}
+		i = p.pos
+		p.pos = (p.pos + 1) % len(cur.aus)
+	case FaultFrozen:
+		i = cur.keyframe
+	default:
+		i = p.pos
+		p.pos = (p.pos + 1) % len(cur.aus)
+	}
+
+	c.s.sent.Add(1)
+	for _, tmpl := range cur.pkts[i] {
+		c.pkt = *tmpl // the header fields are this camera's; the payload stays shared and is never written
+		c.pkt.SequenceNumber = c.seq
+		c.seq++
+		c.pkt.Timestamp = ts
+		if kind == FaultGarbage {
+			c.garble(&c.pkt)
+		}
+		if kind == FaultLoss && c.rnd.Float64() < lossRatio {
+			continue // the sequence number is used up: the receiver sees a gap
+		}
+		// A write error means a slow reader; gortsplib reports it through OnStreamWriteError.
+		c.stream.WritePacketRTPWithNTP(c.media, &c.pkt, now) //nolint:errcheck
 	}
 }
 

@@ -193,6 +193,18 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 	}
+	for _, cl := range []*clip{cs.normal, cs.black, cs.motion, cs.h265} {
+		if err := packetize(cl); err != nil {
+			return nil, err
+		}
+	}
+	if cs.mjpeg != nil {
+		for _, cl := range []*clip{cs.mjpeg.normal, cs.mjpeg.black, cs.mjpeg.motion} {
+			if err := packetize(cl); err != nil {
+				return nil, err
+			}
+		}
+	}
 	// The schedule runs in time order.
 	cfg.Schedule = slices.Clone(cfg.Schedule)
 	slices.SortStableFunc(cfg.Schedule, func(a, b ScheduledFault) int { return cmp.Compare(a.At, b.At) })
@@ -515,8 +527,22 @@ func (s *Server) controlHandler() http.Handler {
 	return mux
 }
 
-// newStream builds the camera's SDP (one video track with the clip's parameter sets) and its packetizer.
-func newStream(srv *gortsplib.Server, cl *clip) (*gortsplib.ServerStream, *description.Media, encoder, error) {
+// newStream builds the camera's SDP: one video track with the clip's parameter sets.
+func newStream(srv *gortsplib.Server, cl *clip) (*gortsplib.ServerStream, *description.Media, error) {
+	forma, _, err := newFormat(cl)
+	if err != nil {
+		return nil, nil, err
+	}
+	medi := &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{forma}}
+	st := &gortsplib.ServerStream{Server: srv, Desc: &description.Session{Medias: []*description.Media{medi}}}
+	if err := st.Initialize(); err != nil {
+		return nil, nil, fmt.Errorf("camerasim: stream: %w", err)
+	}
+	return st, medi, nil
+}
+
+// newFormat is the RTP format of cl's codec and a packetizer for it.
+func newFormat(cl *clip) (format.Format, encoder, error) {
 	var forma format.Format
 	var enc encoder
 	var err error
@@ -537,14 +563,9 @@ func newStream(srv *gortsplib.Server, cl *clip) (*gortsplib.ServerStream, *descr
 		enc, err = f.CreateEncoder()
 	}
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("camerasim: encoder: %w", err)
+		return nil, nil, fmt.Errorf("camerasim: encoder: %w", err)
 	}
-	medi := &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{forma}}
-	st := &gortsplib.ServerStream{Server: srv, Desc: &description.Session{Medias: []*description.Media{medi}}}
-	if err := st.Initialize(); err != nil {
-		return nil, nil, nil, fmt.Errorf("camerasim: stream: %w", err)
-	}
-	return st, medi, enc, nil
+	return forma, enc, nil
 }
 
 // FramesSent is the number of access units sent by all cameras since Start, whether or not anyone plays
