@@ -80,6 +80,12 @@ func (a *App) buildRetention(occ retention.Occupants) error {
 	if a.alerts != nil {
 		deps.Alerts = alertHistory{a.alerts, a.outbox}
 	}
+	if a.db != nil {
+		deps.Series = occupantSeries{a.db} // app/retention_series.go
+	}
+	if a.ward != nil {
+		deps.Periods = a.ward // the sites' retention days set over the ward API
+	}
 	var err error
 	a.retention, err = retention.New(retentionConfig(a.cfg.Privacy), deps)
 	return err

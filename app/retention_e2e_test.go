@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -38,7 +39,7 @@ import (
 // A fever alert fires during the stay (the wearable bound to the room reads 39.2 °C): it names the room and
 // the case id, and a webhook delivers it. After the purge neither the alerts API (list and detail), the
 // delivery log, nor any table of the metadata database but the ward's own pseudonymous record of the stay
-// names the case id.
+// names the case id, and no TSDB series carries it (ward_occupant_info and kin are deleted).
 func TestRetentionEndToEnd(t *testing.T) {
 	t.Parallel()
 	testenv.SkipShort(t)
@@ -133,6 +134,8 @@ func TestRetentionEndToEnd(t *testing.T) {
 			!strings.Contains(body, `"status":"pending"`) && !strings.Contains(body, `"status":"delivering"`)
 	})
 	require.NotEmpty(t, tablesWith(t, a, occ.CaseID, "ward_occupancies"), "the check must be able to see the case id")
+	samplesPath := "/api/v1/query?query=" + url.QueryEscape(fmt.Sprintf(`count_over_time({case_id=%q}[1h])`, occ.CaseID))
+	require.Contains(t, string(api("GET", samplesPath, "", 200)), occ.CaseID, "the check must be able to see the case id in the TSDB")
 
 	// The engine swept at start (nothing due; it sets the last-sweep gauge to its clock's time when done) and
 	// waits for its next tick: move its clock 31 days on.
@@ -169,6 +172,12 @@ func TestRetentionEndToEnd(t *testing.T) {
 	assert.Contains(t, purges.Records[0].Detail, "5 alerts and notifications pseudonymised",
 		"the alert, and its firing and resolution to the webhook and the MQTT notifier")
 	assert.Empty(t, tablesWith(t, a, occ.CaseID, "ward_occupancies"), "only the ward's pseudonymous record of the stay keeps the case id")
+	// Nor does the TSDB tie the case id to a wearable any more: its series (ward_occupant_info and kin) are deleted.
+	assert.Regexp(t, `[1-9]\d* time series deleted`, purges.Records[0].Detail)
+	// No query finds its samples. (The series API may still list the label set from the TSDB's head until its
+	// next compaction, within 3 hours: a purge 30 days after release finds the series in blocks, which
+	// CleanTombstones rewrites; see store/tsdb TestDeleteSeries.)
+	assert.NotContains(t, string(api("GET", samplesPath, "", 200)), occ.CaseID)
 	var alertList struct {
 		Alerts []struct {
 			ID int64 `json:"id"`

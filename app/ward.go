@@ -25,6 +25,8 @@ func (a *App) buildWard() error {
 	if err != nil {
 		return err
 	}
+	// The configured retention periods, the default of the sites' settings (retention_days over the API).
+	cfg.RetentionAfterRelease, cfg.SiteRetention = a.cfg.Privacy.RetentionAfterRelease.Std(), a.cfg.Privacy.SiteRetentionAfterRelease()
 	a.ward, err = ward.New(cfg, ward.Deps{DB: a.meta, Reader: ward.QueryableReader{Q: a.db}, Appender: a.appender,
 		Audit: a.audit, Alerts: a.alerts, ClientIP: a.auth.ClientIP, Logger: a.log, Registerer: a.reg})
 	if err != nil {

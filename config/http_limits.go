@@ -31,7 +31,7 @@ type HTTPLimitsConfig struct {
 	// defaults to 256.
 	MaxEventStreams int `yaml:"max_event_streams"`
 	// MaxEventStreamsPerPrincipal caps the open live event streams of one user or API token (of one address
-	// for anonymous demo viewers); more are answered 429. It defaults to 8.
+	// for anonymous demo viewers); a new stream beyond it ends that principal's oldest. It defaults to 8.
 	MaxEventStreamsPerPrincipal int `yaml:"max_event_streams_per_principal"`
 }
 

@@ -2,6 +2,7 @@ package dashboards
 
 import (
 	"container/list"
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"citywatch/dashboards/auth"
+	"citywatch/dashboards/live"
 )
 
 // Limits bound what clients can hold of the server, so no client, slow or many, stops it serving the others.
@@ -38,10 +40,11 @@ type Limits struct {
 	MaxBodyBytes int64
 	// MaxLoginBodyBytes caps the body of POST /api/login, which anyone may send. It defaults to 16 KiB.
 	MaxLoginBodyBytes int64
-	// MaxEventStreams caps the open /api/events streams in total (429 beyond). It defaults to 256.
+	// MaxEventStreams caps the open /api/events streams in total (429 beyond, unless the principal has a
+	// stream of its own to give up: then its oldest ends). It defaults to 256.
 	MaxEventStreams int
-	// MaxEventStreamsPerPrincipal caps the open /api/events streams of one user or token (429 beyond). It
-	// defaults to 8.
+	// MaxEventStreamsPerPrincipal caps the open /api/events streams of one user or token: a new stream beyond
+	// it ends that principal's oldest (a reload never locks a person out). It defaults to 8.
 	MaxEventStreamsPerPrincipal int
 }
 
@@ -73,8 +76,12 @@ func (s *Server) limitMetrics(reg prometheus.Registerer) {
 		Name: "citywatch_http_event_streams_rejected_total",
 		Help: "Event streams refused (429) by scope of the cap reached: principal or total.",
 	}, []string{"scope"})
+	s.streamsEvicted = f.NewCounter(prometheus.CounterOpts{
+		Name: "citywatch_http_event_streams_evicted_total",
+		Help: "Event streams ended to make room for a newer stream of the same principal over max_event_streams_per_principal.",
+	})
 	s.streamCaps = &streamLimiter{max: s.cfg.Limits.MaxEventStreams, per: s.cfg.Limits.MaxEventStreamsPerPrincipal,
-		open: map[string]int{}}
+		open: map[string]*list.List{}}
 }
 
 func (l Limits) withDefaults() Limits {
@@ -424,38 +431,62 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// streamLimiter counts open event streams in total and per principal.
+// streamLimiter counts open event streams in total and per principal. A principal's new stream over its cap
+// takes the place of its own oldest stream, which is ended (evicted): a person reloading a page or opening
+// one tab too many is never locked out by streams the server has not seen close yet (a browser's old page
+// whose connection is still being torn down), and a script opening streams in a loop still holds at most
+// `per` of them. Only the total cap refuses (429), and only a principal with no stream to give up.
 type streamLimiter struct {
 	mu       sync.Mutex
 	max, per int
 	total    int
-	open     map[string]int
+	open     map[string]*list.List // key → its streams (*openStream), oldest first
 }
 
-// acquire takes a place for a stream of key; it returns "" and a release func, or the scope whose cap is
-// reached ("principal" or "total") and that cap.
-func (l *streamLimiter) acquire(key string) (scope string, limit int, release func()) {
+// openStream is one stream's place: end stops its handler (its request context is cancelled with
+// live.ErrEvicted as the cause).
+type openStream struct {
+	end     context.CancelCauseFunc
+	evicted bool // its place was handed to a newer stream; guarded by streamLimiter.mu
+}
+
+// acquire takes a place for a stream of key, ended by end if it is evicted later. It returns the release
+// func and the stream it evicted (nil if none; the caller ends it outside the lock), or, when the total cap is
+// reached and key has no stream to give up, the scope "total" and that cap with a nil release.
+func (l *streamLimiter) acquire(key string, end context.CancelCauseFunc) (release func(), evicted *openStream, scope string, limit int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	switch {
-	case l.open[key] >= l.per:
-		return "principal", l.per, nil
-	case l.total >= l.max:
-		return "total", l.max, nil
+	mine := l.open[key]
+	if mine == nil {
+		mine = list.New()
 	}
-	l.open[key]++
+	switch {
+	case mine.Len() >= l.per || (l.total >= l.max && mine.Len() > 0):
+		evicted = mine.Remove(mine.Front()).(*openStream)
+		evicted.evicted = true
+		l.total--
+	case l.total >= l.max:
+		return nil, nil, "total", l.max
+	}
+	st := &openStream{end: end}
+	el := mine.PushBack(st)
+	l.open[key] = mine
 	l.total++
 	var once sync.Once
-	return "", 0, func() {
+	return func() {
 		once.Do(func() {
 			l.mu.Lock()
 			defer l.mu.Unlock()
+			if st.evicted {
+				return // its place was handed over already
+			}
+			mine.Remove(el)
 			l.total--
-			if l.open[key]--; l.open[key] <= 0 {
+			if mine.Len() == 0 {
 				delete(l.open, key)
 			}
 		})
-	}
+	}, evicted, "", 0
 }
 
 // streamKey is whose stream r opens: the principal, or for anonymous requests (the demo's viewer, or no
@@ -474,10 +505,14 @@ func (s *Server) streamKey(r *http.Request) string {
 	return "addr:" + host
 }
 
-// limitStreams serves h, an event stream, only within the stream caps; over them it answers 429.
+// limitStreams serves h, an event stream, within the stream caps: over the principal's cap the principal's
+// oldest stream is ended to make room (streamLimiter); over the total cap, with no stream of its own to give up,
+// the request is answered 429.
 func (s *Server) limitStreams(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		scope, limit, release := s.streamCaps.acquire(s.streamKey(r))
+		ctx, end := context.WithCancelCause(r.Context())
+		defer end(nil)
+		release, evicted, scope, limit := s.streamCaps.acquire(s.streamKey(r), end)
 		if release == nil {
 			s.streamsRejected.WithLabelValues(scope).Inc()
 			w.Header().Set("Retry-After", "30")
@@ -486,6 +521,10 @@ func (s *Server) limitStreams(h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		defer release()
-		h(w, r)
+		if evicted != nil {
+			s.streamsEvicted.Inc()
+			evicted.end(live.ErrEvicted)
+		}
+		h(w, r.WithContext(ctx))
 	}
 }

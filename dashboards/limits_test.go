@@ -245,7 +245,8 @@ func (e *limitsEnv) openStream(t *testing.T, token string) (int, []byte, func())
 }
 
 // TestEventStreamCaps: one principal may hold max_event_streams_per_principal streams and everyone together
-// max_event_streams; more get 429 in the JSON error shape, and a closed stream frees its place.
+// max_event_streams; a principal's stream over its own cap ends its oldest, one over the total cap gets 429 in
+// the JSON error shape, and a closed stream frees its place.
 func TestEventStreamCaps(t *testing.T) {
 	e := newLimitsEnv(t, Limits{MaxEventStreams: 3, MaxEventStreamsPerPrincipal: 2}, Deps{})
 	other, err := e.a.IssueToken(context.Background(), "other", auth.RoleViewer, []string{auth.AllSitesWildcard}, false, 0)
@@ -272,10 +273,11 @@ func TestEventStreamCaps(t *testing.T) {
 	}
 	open(e.token, 200)
 	open(e.token, 200)
-	open(e.token, 429) // per principal
+	open(e.token, 200) // over the principal's cap: its oldest ends (TestEventStreamOverPrincipalCapEvictsOldest)
+	require.Eventually(t, func() bool { return e.bus.Subscribers() == 2 }, 10*time.Second, 5*time.Millisecond)
 	open(other, 200)
 	open(third, 429) // in total
-	closers[0]()
+	closers[1]()
 	require.Eventually(t, func() bool { return e.bus.Subscribers() == 2 }, 10*time.Second, 5*time.Millisecond)
 	open(third, 200)
 }

@@ -129,6 +129,7 @@ type Server struct {
 	connsEvicted    prometheus.Counter
 	bodyRejected    prometheus.Counter
 	streamsRejected *prometheus.CounterVec
+	streamsEvicted  prometheus.Counter
 	// liveFails remembers series of refused live views, audited once per series (liveaudit.go).
 	liveFails *attemptSeries
 }

@@ -83,6 +83,21 @@ type Alerts interface {
 	Pseudonymise(ctx context.Context, site string, subjects []string, pseudonym string) (int64, error)
 }
 
+// Periods are retention periods per site set at run time (the ward's site settings, set over its API); they take
+// precedence over Config.Sites and Config.AfterRelease. RetentionPeriods is read once per sweep.
+type Periods interface {
+	RetentionPeriods() map[string]time.Duration
+}
+
+// Series deletes the time series that name an occupant (the ward's ward_occupant_info, ward_round_missed, ... with
+// their case_id label, in the embedded TSDB). DeleteSeries marks every series of site with label case_id = caseID
+// deleted, over all time, and returns how many there were; CleanTombstones then removes them from the TSDB's
+// files (once per sweep that deleted any).
+type Series interface {
+	DeleteSeries(ctx context.Context, site, caseID string) (int, error)
+	CleanTombstones() error
+}
+
 // Config configures the Engine.
 type Config struct {
 	// AfterRelease is how long personal data are kept after a stay ended, for sites without their own
@@ -102,6 +117,10 @@ type Deps struct {
 	Audit     AuditLog
 	// Alerts rewrites the alert history and outbox rows naming the occupant; nil: none kept.
 	Alerts Alerts
+	// Series deletes the time series labelled with the occupant's case id; nil: none kept.
+	Series Series
+	// Periods are the sites' retention periods set at run time, over Config's; nil: none.
+	Periods Periods
 	// DB is the metadata database (opened with secure_delete, see internal/sqlitedb). The engine remembers
 	// there which occupancies it purged completely (table retention_purged: site, occupancy id, time), so
 	// later sweeps skip them instead of scanning the clips and the audit trail again; and after a sweep that
@@ -144,6 +163,8 @@ type Report struct {
 	AuditRecords int64
 	// Alerts counts the alerts and notification deliveries pseudonymised.
 	Alerts int64
+	// Series counts the time series deleted.
+	Series int
 }
 
 // New validates cfg and returns an Engine.
@@ -177,9 +198,9 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 	f := promauto.With(deps.Registerer)
 	e.purged = f.NewCounterVec(prometheus.CounterOpts{
 		Name: "citywatch_retention_purged_total",
-		Help: "Items deleted or pseudonymised by retention by purpose, by kind (personal, clip, audit_record, alert).",
+		Help: "Items deleted or pseudonymised by retention by purpose, by kind (personal, clip, audit_record, alert, series).",
 	}, []string{"kind"})
-	for _, k := range []string{"personal", "clip", "audit_record", "alert"} {
+	for _, k := range []string{"personal", "clip", "audit_record", "alert", "series"} {
 		e.purged.WithLabelValues(k)
 	}
 	e.failures = f.NewCounter(prometheus.CounterOpts{
@@ -232,12 +253,32 @@ func (e *Engine) markDone(ctx context.Context, o Occupancy) error {
 	return nil
 }
 
-// AfterRelease returns the retention period of site.
-func (e *Engine) AfterRelease(site string) time.Duration {
-	if d, ok := e.cfg.Sites[site]; ok {
+// AfterRelease returns the retention period of site: its run-time setting (Deps.Periods), its configured one, or
+// the default.
+func (e *Engine) AfterRelease(site string) time.Duration { return e.periods().of(site) }
+
+// periodTable is the retention periods in force for one sweep.
+type periodTable struct {
+	runtime, config map[string]time.Duration
+	dflt            time.Duration
+}
+
+func (e *Engine) periods() periodTable {
+	p := periodTable{config: e.cfg.Sites, dflt: e.cfg.AfterRelease}
+	if e.deps.Periods != nil {
+		p.runtime = e.deps.Periods.RetentionPeriods()
+	}
+	return p
+}
+
+func (p periodTable) of(site string) time.Duration {
+	if d, ok := p.runtime[site]; ok && d > 0 {
 		return d
 	}
-	return e.cfg.AfterRelease
+	if d, ok := p.config[site]; ok {
+		return d
+	}
+	return p.dflt
 }
 
 // due returns the occupancies whose retention period ended at now: a pure decision over the candidates.
@@ -253,10 +294,14 @@ func due(cands []Occupancy, now time.Time, after func(site string) time.Duration
 
 // shortest is the shortest retention period of any site: occupancies that ended before now minus it are the
 // candidates of a sweep.
-func (e *Engine) shortest() time.Duration {
-	d := e.cfg.AfterRelease
-	for _, s := range e.cfg.Sites {
-		d = min(d, s)
+func (p periodTable) shortest() time.Duration {
+	d := p.dflt
+	for _, m := range []map[string]time.Duration{p.config, p.runtime} {
+		for _, s := range m {
+			if s > 0 {
+				d = min(d, s)
+			}
+		}
 	}
 	return d
 }
@@ -266,26 +311,33 @@ func (e *Engine) shortest() time.Duration {
 func (e *Engine) Sweep(ctx context.Context) (Report, error) {
 	var rep Report
 	now := e.now()
-	cands, err := e.deps.Occupants.EndedBefore(ctx, now.Add(-e.shortest()))
+	periods := e.periods()
+	cands, err := e.deps.Occupants.EndedBefore(ctx, now.Add(-periods.shortest()))
 	if err != nil {
 		e.failures.Inc()
 		return rep, fmt.Errorf("retention: list ended occupancies: %w", err)
 	}
 	var errs []error
-	for _, o := range due(cands, now, e.AfterRelease) {
+	for _, o := range due(cands, now, periods.of) {
 		if done, err := e.done(ctx, o); err != nil || done {
 			if err != nil {
 				errs = append(errs, err)
 			}
 			continue
 		}
-		err := e.purge(ctx, o, &rep)
+		err := e.purge(ctx, o, periods.of(o.Site), &rep)
 		if err == nil {
 			err = e.markDone(ctx, o)
 		}
 		if err != nil {
 			e.failures.Inc()
 			errs = append(errs, err)
+		}
+	}
+	if rep.Series > 0 {
+		// Deleted series are tombstoned; rewriting the blocks that hold them removes them from the files.
+		if err := e.deps.Series.CleanTombstones(); err != nil {
+			errs = append(errs, fmt.Errorf("retention: clean deleted series: %w", err))
 		}
 	}
 	if rep.Occupancies > 0 && e.deps.DB != nil {
@@ -302,7 +354,7 @@ func (e *Engine) Sweep(ctx context.Context) (Report, error) {
 }
 
 // purge deletes one occupancy's data everywhere and writes the deletion record when anything was deleted.
-func (e *Engine) purge(ctx context.Context, o Occupancy, rep *Report) error {
+func (e *Engine) purge(ctx context.Context, o Occupancy, after time.Duration, rep *Report) error {
 	pseudonym := newPseudonym()
 	var clips int
 	var errs []error
@@ -328,6 +380,13 @@ func (e *Engine) purge(ctx context.Context, o Occupancy, rep *Report) error {
 			errs = append(errs, fmt.Errorf("alerts: %w", err))
 		}
 	}
+	var series int
+	if e.deps.Series != nil && o.CaseID != "" {
+		series, err = e.deps.Series.DeleteSeries(ctx, o.Site, o.CaseID)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("time series: %w", err))
+		}
+	}
 	var records int64
 	if e.deps.Audit != nil {
 		records, err = e.deps.Audit.Pseudonymise(ctx, o.Site, subjects, pseudonym)
@@ -339,18 +398,21 @@ func (e *Engine) purge(ctx context.Context, o Occupancy, rep *Report) error {
 	e.purged.WithLabelValues("clip").Add(float64(clips))
 	e.purged.WithLabelValues("audit_record").Add(float64(records))
 	e.purged.WithLabelValues("alert").Add(float64(alerted))
-	if personal+int64(clips)+records+alerted > 0 {
+	e.purged.WithLabelValues("series").Add(float64(series))
+	rep.Series += series
+	if personal+int64(clips)+records+alerted+int64(series) > 0 {
 		rep.Occupancies++
 		rep.Personal += personal
 		rep.Clips += clips
 		rep.AuditRecords += records
 		rep.Alerts += alerted
 		e.log.Info("personal data purged", "site", o.Site, "pseudonym", pseudonym, "personal", personal,
-			"clips", clips, "audit_records", records, "alerts", alerted)
+			"clips", clips, "audit_records", records, "alerts", alerted, "series", series)
 		if e.deps.Audit != nil {
 			detail := fmt.Sprintf("retention by purpose (%s after release): %d personal fields and manual readings "+
-				"deleted, %d clips deleted, %d audit records pseudonymised, %d alerts and notifications pseudonymised; stay ended %s",
-				e.AfterRelease(o.Site), personal, clips, records, alerted, o.End.UTC().Format(time.RFC3339))
+				"deleted, %d clips deleted, %d audit records pseudonymised, %d alerts and notifications pseudonymised, "+
+				"%d time series deleted; stay ended %s",
+				after, personal, clips, records, alerted, series, o.End.UTC().Format(time.RFC3339))
 			if err := e.deps.Audit.Record(ctx, audit.Record{Actor: "citywatch", Role: "system",
 				Action: audit.RetentionPurge, Site: o.Site, Target: pseudonym, Detail: detail,
 				Success: len(errs) == 0}); err != nil {

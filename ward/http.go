@@ -26,6 +26,7 @@ const (
 	AuditStatusChange = audit.WardStatusChange
 	AuditManualRead   = audit.WardManualRead
 	AuditExport       = audit.WardExport
+	AuditSettings     = audit.WardSettings
 )
 
 // Route is one HTTP route of the ward with its access rule; the server registers it behind access control.
@@ -57,6 +58,8 @@ func (w *Ward) Routes() []Route {
 		{rule("GET", "/api/ward/{site}/rounds", read, true, "", 0), w.site(w.rounds)},
 		{rule("GET", "/api/ward/{site}/report", read, true, "", 0), w.site(w.report)},
 		{rule("GET", "/api/ward/{site}/fhir", read, true, "", 0), w.site(w.fhir)},
+		{rule("GET", "/api/ward/{site}/settings", read, true, "", 0), w.site(w.settingsGet)},
+		{rule("PUT", "/api/ward/{site}/settings", ward, true, `{"retention_days":-1}`, bad), w.site(w.settingsPut)},
 	}
 }
 

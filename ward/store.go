@@ -84,7 +84,7 @@ func NewStore(db *sql.DB, now func() time.Time) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
-	if _, err := db.Exec(schema); err != nil {
+	if _, err := db.Exec(schema + settingsSchema); err != nil {
 		return nil, fmt.Errorf("ward: create schema: %w", err)
 	}
 	return &Store{db: db, now: now}, nil

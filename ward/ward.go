@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,6 +30,11 @@ type Config struct {
 	// ExportStep is the resolution of wearable readings in the FHIR export (one Observation per step and
 	// metric). It defaults to 5m.
 	ExportStep time.Duration
+	// RetentionAfterRelease and SiteRetention are the configured retention periods (privacy), shown as the
+	// default of a site's settings; the settings' retention_days takes precedence (RetentionPeriods). They
+	// default to 30 days and none.
+	RetentionAfterRelease time.Duration
+	SiteRetention         map[string]time.Duration
 }
 
 // AlertsSource lists alerts for the daily report (*alerts.Manager).
@@ -65,7 +71,10 @@ type Ward struct {
 	st    *Store
 	log   *slog.Logger
 	now   func() time.Time
-	sites map[string]SiteConfig
+	sites map[string]SiteConfig // the configuration's
+
+	mu       sync.RWMutex
+	settings map[string]storedSettings // the sites' API settings (settings.go), over sites
 
 	// engine state, owned by Run's goroutine
 	published map[string]store.Sample
@@ -86,6 +95,9 @@ func New(cfg Config, deps Deps) (*Ward, error) {
 	if cfg.ExportStep <= 0 {
 		cfg.ExportStep = 5 * time.Minute
 	}
+	if cfg.RetentionAfterRelease <= 0 {
+		cfg.RetentionAfterRelease = 30 * 24 * time.Hour
+	}
 	cfg.Signals = cfg.Signals.withDefaults()
 	w := &Ward{cfg: cfg, deps: deps, log: deps.Logger, now: deps.Now, sites: map[string]SiteConfig{},
 		published: map[string]store.Sample{}, doorOpen: map[string]bool{}}
@@ -103,6 +115,9 @@ func New(cfg Config, deps Deps) (*Ward, error) {
 	if w.st, err = NewStore(deps.DB, w.now); err != nil {
 		return nil, err
 	}
+	if err := w.loadSettings(context.Background()); err != nil {
+		return nil, err
+	}
 	f := promauto.With(deps.Registerer)
 	w.evals = f.NewCounter(prometheus.CounterOpts{Name: "citywatch_ward_evaluations_total",
 		Help: "Ward engine evaluations (series, rounds, signals)."})
@@ -116,12 +131,20 @@ func New(cfg Config, deps Deps) (*Ward, error) {
 // Store is the ward's store; it is retention by purpose's occupants store (retention.Occupants).
 func (w *Ward) Store() *Store { return w.st }
 
-// Site returns the settings of site.
+// Site returns the settings of site: the configuration's (or the defaults), with the site settings set over
+// the API on top (SetSiteSettings).
 func (w *Ward) Site(site string) SiteConfig {
-	if c, ok := w.sites[site]; ok {
+	c := w.configSite(site)
+	w.mu.RLock()
+	st, ok := w.settings[site]
+	w.mu.RUnlock()
+	if !ok {
 		return c
 	}
-	return DefaultSiteConfig(site)
+	if applied, err := st.apply(c); err == nil { // validated when set and when loaded
+		return applied
+	}
+	return c
 }
 
 // Run evaluates every Interval until ctx ends.

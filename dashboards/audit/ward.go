@@ -14,8 +14,10 @@ const (
 	WardManualRead   Action = "ward_manual_reading"
 	// WardExport is a daily report or FHIR export.
 	WardExport Action = "ward_export"
+	// WardSettings is a change of a site's ward settings (rounds, time zone, night hours, retention days).
+	WardSettings Action = "ward_settings_change"
 )
 
 // wardActions are the ward's actions, part of Actions.
 var wardActions = []Action{WardOccupantView, WardRosterView, WardRoomCreate, WardBindings, WardCheckIn,
-	WardStatusChange, WardManualRead, WardExport}
+	WardStatusChange, WardManualRead, WardExport, WardSettings}

@@ -2,7 +2,9 @@ package live
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -28,6 +30,14 @@ type Ping struct {
 	CurrentAt *time.Time `json:"current_at,omitempty"`
 }
 
+// ErrEvicted is the cause a stream's request context is cancelled with when the server ends the stream to make
+// room for a newer one of the same principal (http.limits.max_event_streams_per_principal). Serve then sends an
+// "evicted" event, so the page stops reconnecting by itself and falls back to refreshing over REST.
+var ErrEvicted = errors.New("live: event stream handed to a newer stream of the same principal")
+
+// evictedMsg is the last message of an evicted stream.
+const evictedMsg = "event: evicted\ndata: {}\n\n"
+
 // ping is the "ping" event message for now.
 func (b *Bus) ping() []byte {
 	p := Ping{Time: b.cfg.Now().UTC(), IntervalMS: b.cfg.PingInterval.Milliseconds(), BatchMS: b.cfg.BatchInterval.Milliseconds()}
@@ -43,7 +53,7 @@ func (b *Bus) ping() []byte {
 // interval an "event: ping" message (Ping); every batch interval one "event: <kind>" message per changed
 // thing with its latest JSON — or, when the request asks "?batch=1", one "event: batch" message for the
 // whole batch (writeBatch) — and a "reload" event after an overflow. The browser's EventSource reconnects
-// by itself (retry: 3 s).
+// by itself (retry: 3 s). A stream ended with ErrEvicted as its context's cause ends with an "evicted" event.
 func (b *Bus) Serve(w http.ResponseWriter, r *http.Request, visible func(site string) bool) {
 	batched := r.URL.Query().Get("batch") == "1"
 	rc := http.NewResponseController(w)
@@ -74,6 +84,9 @@ func (b *Bus) Serve(w http.ResponseWriter, r *http.Request, visible func(site st
 	for {
 		select {
 		case <-r.Context().Done():
+			if errors.Is(context.Cause(r.Context()), ErrEvicted) {
+				send([]byte(evictedMsg))
+			}
 			return
 		case <-ping.C:
 			if !send(b.ping()) {

@@ -33,6 +33,7 @@ var requiredOperations = []string{
 	"POST /api/ward/{site}/occupancies/{id}/status",
 	"POST /api/ward/{site}/occupancies/{id}/readings", "GET /api/ward/{site}/rounds",
 	"GET /api/ward/{site}/report", "GET /api/ward/{site}/fhir",
+	"GET /api/ward/{site}/settings", "PUT /api/ward/{site}/settings",
 	"GET /api/map", "GET /api/plans/{site}", "GET /api/plans/{site}/image", "PUT /api/plans/{site}/image",
 	"PUT /api/plans/{site}/markers/{kind}/{id}", "DELETE /api/plans/{site}/markers/{kind}/{id}",
 }

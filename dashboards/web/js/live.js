@@ -68,12 +68,13 @@ let flushTimer = 0;
 // diag is window.__citywatchLive: what the live layer does, for diagnostics and the browser tests.
 const diag = {
   transport: typeof EventSource === "function" ? "sse" : "poll",
-  state: "connecting", // the stream: connecting | open | closed
+  state: "connecting", // the stream: connecting | open | closed | evicted
   events: 0, // stream messages merged (device, camera, alert)
   byKind: { device: 0, camera: 0, alert: 0, reload: 0, ping: 0, invalid: 0, batch: 0 },
   pingInterval, // ms, as the server's pings say
   opens: 0,
   errors: 0,
+  evicted: 0, // times the server ended this page's stream for a newer page of the same user
   restLoads: 0,
   inboxDropped: 0, // times the queued stream messages were dropped for a REST reload (the page fell behind)
   source: {}, // topic → "rest" | "sse": what produced the list subscribers got last
@@ -301,6 +302,18 @@ function connect() {
     refresh();
   });
   s.addEventListener("ping", (ev) => { if (es === s) onPing(ev.data); });
+  // The server handed this stream's place to a newer page of the same user (over the per-user cap of open
+  // streams): do not reconnect by itself, which would end that page's stream in turn; refresh over REST
+  // instead, and stream again when the user comes back to this page (visibilitychange) or it subscribes anew.
+  s.addEventListener("evicted", () => {
+    if (es !== s) return;
+    diag.evicted++;
+    diag.state = "evicted";
+    es = null;
+    s.close();
+    setStatus("disconnected", "Live updates moved to a newer page of yours; this one refreshes every 10 s.");
+    scheduleRefresh();
+  });
 }
 
 // reconnect closes the stream and opens a new one now.
@@ -408,5 +421,9 @@ function scheduleRefresh() {
   refreshTimer = setTimeout(() => { refresh(); scheduleRefresh(); }, document.hidden ? Math.max(delay, REFRESH_OPEN) : delay);
 }
 
-document.addEventListener("visibilitychange", () => { if (!document.hidden && diag.state !== "open") refresh(); });
+document.addEventListener("visibilitychange", () => {
+  if (document.hidden) return;
+  if (diag.state === "evicted") reconnect();
+  else if (diag.state !== "open") refresh();
+});
 addEventListener("online", () => { if (!es || es.readyState === EventSource.CLOSED) reconnect(); refresh(); });
