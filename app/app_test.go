@@ -33,7 +33,7 @@ func TestRunServesAndStops(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	const token = "app-test-admin-token-0123456789"
-	a, err := New(testConfig(t, dir), Options{AdminToken: token})
+	a, err := New(testConfig(t, dir), Options{PasswordHashing: testHashing, AdminToken: token})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestRunServesAndStops(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	b, err := New(testConfig(t, dir), Options{})
+	b, err := New(testConfig(t, dir), Options{PasswordHashing: testHashing})
 	if err != nil {
 		t.Fatalf("the data directory was not released: %v", err)
 	}
@@ -76,12 +76,12 @@ func TestRunServesAndStops(t *testing.T) {
 func TestSecondInstanceOnSameDataDir(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	a, err := New(testConfig(t, dir), Options{})
+	a, err := New(testConfig(t, dir), Options{PasswordHashing: testHashing})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.closeStores()
-	_, err = New(testConfig(t, dir), Options{})
+	_, err = New(testConfig(t, dir), Options{PasswordHashing: testHashing})
 	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "tsdb")) || !strings.Contains(err.Error(), "in use") {
 		t.Fatalf("second instance: %v", err)
 	}
@@ -110,7 +110,7 @@ func TestCanaryOK(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(cfg, Options{})
+	a, err := New(cfg, Options{PasswordHashing: testHashing})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,7 +46,7 @@ func startCentre(t *testing.T, vmURL string) (a *App, admin, staffA string) {
 		t.Fatal(err)
 	}
 	const adminToken = "centre-test-admin-token-0123456789"
-	a = runApp(t, cfg, Options{AdminToken: adminToken})
+	a = runApp(t, cfg, Options{PasswordHashing: testHashing, AdminToken: adminToken})
 	staffA, err := a.auth.IssueToken(context.Background(), "staff-a", auth.RoleHealthStaff, []string{"site-a"}, false, time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -184,7 +184,7 @@ func startEdge(t *testing.T, name, vmURL string) *App {
 	if err := cfg.Complete(); err != nil {
 		t.Fatal(err)
 	}
-	return runApp(t, cfg, Options{})
+	return runApp(t, cfg, Options{PasswordHashing: testHashing})
 }
 
 // TestCentreTwoEdgesRemoteWrite is the city-wide setup end to end: two edge citywatch instances ingest their

@@ -83,7 +83,7 @@ func TestServeRefusesWhatCheckRefuses(t *testing.T) {
 		t.Run(tc.file, func(t *testing.T) {
 			t.Parallel()
 			cfg.DataDir, cfg.HTTP.Listen, cfg.Broker.Listen = t.TempDir(), "127.0.0.1:0", "127.0.0.1:0"
-			a, err := New(cfg, Options{})
+			a, err := New(cfg, Options{PasswordHashing: testHashing})
 			if err == nil {
 				a.closeStores()
 				t.Fatal("New accepted what Check refuses")

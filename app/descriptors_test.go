@@ -49,7 +49,7 @@ func TestMetadataDescriptorsBounded(t *testing.T) {
 	// 200 users from one loopback address: raise the per-address connection cap (64 by default, which would
 	// close idle keep-alives under the client's feet) so this test measures descriptors, not connection limits.
 	cfg.HTTP.Limits.MaxConnectionsPerAddress = cfg.HTTP.Limits.MaxConnections
-	a := runApp(t, cfg, Options{AdminToken: token})
+	a := runApp(t, cfg, Options{PasswordHashing: testHashing, AdminToken: token})
 	path := filepath.Join(dir, "citywatch.db")
 	if metaDescriptors(path) <= 0 {
 		if testenv.InCI() {

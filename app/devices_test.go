@@ -31,7 +31,7 @@ func TestRestartKeepsDeviceRegistry(t *testing.T) {
 	const token = "app-test-admin-token-devices-0123"
 	const id = "d1/siteA/keeper"
 	start := func() (*App, func() error) {
-		a, err := New(testConfig(t, dir), Options{AdminToken: token})
+		a, err := New(testConfig(t, dir), Options{PasswordHashing: testHashing, AdminToken: token})
 		require.NoError(t, err)
 		return a, startRunning(t, a)
 	}

@@ -19,7 +19,7 @@ import (
 // startApp runs an app on :0 ports with the test configuration until the test ends.
 func startApp(t *testing.T) *App {
 	t.Helper()
-	return runApp(t, testConfig(t, t.TempDir()), Options{})
+	return runApp(t, testConfig(t, t.TempDir()), Options{PasswordHashing: testHashing})
 }
 
 // runApp builds an app from cfg and runs it until the test ends: it returns once the app has started, and the

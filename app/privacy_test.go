@@ -25,7 +25,7 @@ func TestPrivacyWiring(t *testing.T) {
 	cfg.Cameras = []config.CameraConfig{room, corridor}
 	cfg.Privacy.Sites = map[string]config.PrivacySiteConfig{"q1": {RetentionAfterRelease: config.Duration(7 * 24 * time.Hour)}}
 	require.NoError(t, cfg.Complete())
-	a, err := New(cfg, Options{})
+	a, err := New(cfg, Options{PasswordHashing: testHashing})
 	require.NoError(t, err)
 	defer a.closeStores()
 	require.True(t, a.media.Masked("room-101"))

@@ -64,7 +64,7 @@ func TestPrometheusClient(t *testing.T) {
 	cfg.Auth.AdminToken = config.Secret(configSecret)
 	require.NoError(t, cfg.Validate())
 	const adminToken = "client-test-admin-token-0123456789"
-	a := runApp(t, cfg, Options{AdminToken: adminToken, Flags: map[string]string{"config": "/etc/citywatch.yaml"}})
+	a := runApp(t, cfg, Options{PasswordHashing: testHashing, AdminToken: adminToken, Flags: map[string]string{"config": "/etc/citywatch.yaml"}})
 	ctx := t.Context()
 	now := time.Now()
 	require.NoError(t, a.appender.Append(ctx, []store.Sample{

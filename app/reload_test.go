@@ -68,7 +68,7 @@ func TestReloadRecreatesOnlyWhatChanged(t *testing.T) {
 	cfg.Ingest.Sources = []config.SourceConfig{reloadSource("s-keep", broker.URL), reloadSource("s-drop", broker.URL)}
 	cfg.Notify.Receivers, cfg.Notify.DefaultReceiver = []config.ReceiverConfig{reloadReceiver(oldHook.URL)}, "oncall"
 	require.NoError(t, cfg.Validate())
-	a, err := New(cfg, Options{})
+	a, err := New(cfg, Options{PasswordHashing: testHashing})
 	require.NoError(t, err)
 	stop := startRunning(t, a)
 	t.Cleanup(func() { require.NoError(t, stop()) })
@@ -136,7 +136,7 @@ func TestReloadSignalIsOwnedByRun(t *testing.T) {
 	require.NoError(t, next.Validate())
 	hup := make(chan os.Signal, 1)
 	var loads atomic.Int32
-	a, err := New(cfg, Options{ReloadSignals: hup, ReloadConfig: func() (*config.Config, error) {
+	a, err := New(cfg, Options{PasswordHashing: testHashing, ReloadSignals: hup, ReloadConfig: func() (*config.Config, error) {
 		if loads.Add(1) == 1 {
 			return nil, errors.New("citywatch.yaml:3: notify.receivers[0].url: is required")
 		}

@@ -60,7 +60,7 @@ func TestRemoteWriteWiring(t *testing.T) {
 	require.Equal(t, filepath.Join(dir, "remote-write", "centre"), cfg.Storage.RemoteWrite[0].Queue.Dir)
 
 	const token = "app-test-admin-token-0123456789"
-	a := runApp(t, cfg, Options{AdminToken: token})
+	a := runApp(t, cfg, Options{PasswordHashing: testHashing, AdminToken: token})
 	ctx := t.Context()
 
 	now := time.Now().UnixMilli()

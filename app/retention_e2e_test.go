@@ -68,7 +68,7 @@ func TestRetentionEndToEnd(t *testing.T) {
 	require.NoError(t, cfg.Complete())
 	const token = "retention-e2e-admin-token-0123456789"
 	clk := clock.NewFake(time.Now())
-	a := runApp(t, cfg, Options{AdminToken: token, RetentionClock: clk})
+	a := runApp(t, cfg, Options{PasswordHashing: testHashing, AdminToken: token, RetentionClock: clk})
 	api := func(method, path, body string, want int) []byte {
 		t.Helper()
 		req, err := http.NewRequest(method, "http://"+a.HTTPAddr()+path, strings.NewReader(body))
