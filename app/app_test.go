@@ -30,7 +30,6 @@ func testConfig(t *testing.T, dir string) *config.Config {
 // TestRunServesAndStops: the app starts on :0 ports, answers /healthz and /metrics, and Run returns once the
 // context ends, releasing the data directory for the next instance.
 func TestRunServesAndStops(t *testing.T) {
-	t.Parallel()
 	dir := t.TempDir()
 	const token = "app-test-admin-token-0123456789"
 	a, err := New(testConfig(t, dir), Options{PasswordHashing: testHashing, AdminToken: token})
@@ -74,7 +73,6 @@ func TestRunServesAndStops(t *testing.T) {
 
 // TestSecondInstanceOnSameDataDir fails at New with a message that names the directory.
 func TestSecondInstanceOnSameDataDir(t *testing.T) {
-	t.Parallel()
 	dir := t.TempDir()
 	a, err := New(testConfig(t, dir), Options{PasswordHashing: testHashing})
 	if err != nil {
@@ -90,7 +88,6 @@ func TestSecondInstanceOnSameDataDir(t *testing.T) {
 // TestCanaryOK: with the canary on, a synthetic sample becomes a firing alert and a delivery to the receiver,
 // and citywatch_canary_ok reports 1.
 func TestCanaryOK(t *testing.T) {
-	t.Parallel()
 	var hits atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)

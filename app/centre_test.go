@@ -147,7 +147,6 @@ func assertCentre(t *testing.T, a *App, admin, staffA string) {
 // TestCentreOverVictoriaMetrics: two edges' samples (as their remote write delivers them, with the edge label)
 // in a real VictoriaMetrics; a centre with storage.query pointed at it.
 func TestCentreOverVictoriaMetrics(t *testing.T) {
-	t.Parallel()
 	vm := testenv.VictoriaMetrics(t)
 	now := time.Now().UnixMilli()
 	var b strings.Builder
@@ -191,7 +190,6 @@ func startEdge(t *testing.T, name, vmURL string) *App {
 // site's sensors over MQTT and remote-write to a real VictoriaMetrics; a centre with storage.query pointed at
 // it answers for both edges' sites, scoped per user, and fires a rule over both.
 func TestCentreTwoEdgesRemoteWrite(t *testing.T) {
-	t.Parallel()
 	vm := testenv.VictoriaMetrics(t)
 	edges := []struct{ name, site, x string }{{"edge-1", "site-a", "a"}, {"edge-2", "site-b", "b"}}
 	for _, e := range edges {

@@ -42,7 +42,6 @@ func metaDescriptors(path string) int {
 // and 2,000 SSE clients: the whole app (auth, audit, deliveries, the live stream) shares one bounded pool, so
 // 200 concurrent users reading and writing leave no more than the pool's descriptors once they are gone.
 func TestMetadataDescriptorsBounded(t *testing.T) {
-	t.Parallel()
 	dir := t.TempDir()
 	const token = "app-test-admin-token-0123456789"
 	cfg := testConfig(t, dir)

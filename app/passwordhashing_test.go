@@ -16,7 +16,6 @@ var testHashing = auth.Argon2Params{Memory: 64, Time: 1, Threads: 1}
 // TestPasswordHashingOption: Options.PasswordHashing sets the cost of the first admin's stored hash, and the
 // zero value keeps auth's default (19 MiB, 2 passes), which serve and demo use.
 func TestPasswordHashingOption(t *testing.T) {
-	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		opt  auth.Argon2Params
@@ -26,7 +25,6 @@ func TestPasswordHashingOption(t *testing.T) {
 		{"lowered", testHashing, "$m=64,t=1,p=1$"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
 			a, err := New(testConfig(t, t.TempDir()), Options{PasswordHashing: tc.opt})
 			require.NoError(t, err)
 			defer a.closeStores()

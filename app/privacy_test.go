@@ -15,7 +15,6 @@ import (
 // TestPrivacyWiring: a camera's privacy_masks reach media (masked) and the analysis, an unmasked camera stays
 // unmasked, and the privacy section becomes the retention engine's settings built over the ward's store.
 func TestPrivacyWiring(t *testing.T) {
-	t.Parallel()
 	dir := t.TempDir()
 	cfg := testConfig(t, dir)
 	room, corridor := config.DefaultCamera(), config.DefaultCamera()
@@ -37,7 +36,6 @@ func TestPrivacyWiring(t *testing.T) {
 }
 
 func TestZonesBehindMask(t *testing.T) {
-	t.Parallel()
 	left := privacymask.Mask{{{0, 0}, {0.5, 0}, {0.5, 1}, {0, 1}}}
 	zones := []analyze.Zone{
 		{Name: "bed", Polygon: [][2]float64{{0.1, 0.1}, {0.4, 0.1}, {0.4, 0.9}}},

@@ -54,7 +54,6 @@ func scopeRequest(t *testing.T, base, route, token string) *http.Request {
 // without a site may appear in any answer. The admin, asking the same, does see site b: the markers are
 // detectable, so a leak would be caught.
 func TestEveryPromRouteScopedToSites(t *testing.T) {
-	t.Parallel()
 	const adminToken = "scope-test-admin-token-0123456789"
 	a := runApp(t, testConfig(t, t.TempDir()), Options{PasswordHashing: testHashing, AdminToken: adminToken})
 	now := time.Now().UnixMilli()

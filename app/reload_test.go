@@ -57,7 +57,6 @@ func reloadReceiver(url string) config.ReceiverConfig {
 // TestReloadRecreatesOnlyWhatChanged: SIGHUP's Reload adds, removes and changes cameras, external sources and
 // receivers while citywatch runs; what did not change keeps running untouched.
 func TestReloadRecreatesOnlyWhatChanged(t *testing.T) {
-	t.Parallel()
 	sim := simtest.Start(t, camerasim.Config{Cameras: 3})
 	broker := testenv.Mosquitto(t)
 	oldHook, oldHits := counter(t)
@@ -126,7 +125,6 @@ func TestReloadRecreatesOnlyWhatChanged(t *testing.T) {
 // Options.ReloadSignals loads and applies the configuration, a bad file is refused and the running one stays,
 // and Run returns only after the goroutine has ended.
 func TestReloadSignalIsOwnedByRun(t *testing.T) {
-	t.Parallel()
 	hook, hits := counter(t)
 	cfg := testConfig(t, t.TempDir())
 	next := *cfg

@@ -22,7 +22,6 @@ import (
 // TestRemoteWriteWiring: storage.remote_write is a secondary of the store fan-out with the edge's labels, and
 // an endpoint that fails shows in /readyz as degraded (not unready) until it recovers and the queue drains.
 func TestRemoteWriteWiring(t *testing.T) {
-	t.Parallel()
 	var up atomic.Bool
 	var mu sync.Mutex
 	var got []prompb.TimeSeries

@@ -40,7 +40,6 @@ import (
 // delivery log, nor any table of the metadata database but the ward's own pseudonymous record of the stay
 // names the case id.
 func TestRetentionEndToEnd(t *testing.T) {
-	t.Parallel()
 	testenv.SkipShort(t)
 	sim := simtest.Start(t, camerasim.Config{Cameras: 1})
 
