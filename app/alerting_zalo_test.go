@@ -12,7 +12,6 @@ import (
 // TestNotifyConfigCarriesZalo: the zalo keys of the configuration reach the outbox, which accepts them (a key
 // not copied here would make every zalo receiver fail validation at start).
 func TestNotifyConfigCarriesZalo(t *testing.T) {
-	t.Parallel()
 	cfg, err := config.Parse([]byte(`notify:
   receivers:
     - name: district-zalo

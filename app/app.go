@@ -75,6 +75,10 @@ type Options struct {
 	// RetentionClock runs retention by purpose (app/privacy.go); nil is the real clock. Tests move a
 	// clock.Fake past a retention period.
 	RetentionClock clock.Clock
+	// PasswordHashing is the argon2id cost of the password hashes New and the API make (auth.Config.Argon2);
+	// zero is auth's default (19 MiB, 2 passes), which serve and demo use. Tests lower it: every New hashes
+	// at least twice (the dummy hash and the first admin), and at the default that was most of New's CPU.
+	PasswordHashing auth.Argon2Params
 }
 
 // App is a configured citywatch: New builds every component, Run starts them and stops them when ctx ends.
@@ -290,6 +294,9 @@ func (a *App) buildAuth() error {
 	ac, err := a.authConfig()
 	if err != nil {
 		return err
+	}
+	if a.opts.PasswordHashing != (auth.Argon2Params{}) {
+		ac.Argon2 = a.opts.PasswordHashing
 	}
 	a.auth, err = auth.New(ac, auth.Deps{DB: a.meta, Audit: a.audit, Logger: a.log, Registerer: a.reg, OnInitialAdmin: onAdmin})
 	return err

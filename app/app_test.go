@@ -30,10 +30,9 @@ func testConfig(t *testing.T, dir string) *config.Config {
 // TestRunServesAndStops: the app starts on :0 ports, answers /healthz and /metrics, and Run returns once the
 // context ends, releasing the data directory for the next instance.
 func TestRunServesAndStops(t *testing.T) {
-	t.Parallel()
 	dir := t.TempDir()
 	const token = "app-test-admin-token-0123456789"
-	a, err := New(testConfig(t, dir), Options{AdminToken: token})
+	a, err := New(testConfig(t, dir), Options{PasswordHashing: testHashing, AdminToken: token})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +64,7 @@ func TestRunServesAndStops(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	b, err := New(testConfig(t, dir), Options{})
+	b, err := New(testConfig(t, dir), Options{PasswordHashing: testHashing})
 	if err != nil {
 		t.Fatalf("the data directory was not released: %v", err)
 	}
@@ -74,14 +73,13 @@ func TestRunServesAndStops(t *testing.T) {
 
 // TestSecondInstanceOnSameDataDir fails at New with a message that names the directory.
 func TestSecondInstanceOnSameDataDir(t *testing.T) {
-	t.Parallel()
 	dir := t.TempDir()
-	a, err := New(testConfig(t, dir), Options{})
+	a, err := New(testConfig(t, dir), Options{PasswordHashing: testHashing})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.closeStores()
-	_, err = New(testConfig(t, dir), Options{})
+	_, err = New(testConfig(t, dir), Options{PasswordHashing: testHashing})
 	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "tsdb")) || !strings.Contains(err.Error(), "in use") {
 		t.Fatalf("second instance: %v", err)
 	}
@@ -90,7 +88,6 @@ func TestSecondInstanceOnSameDataDir(t *testing.T) {
 // TestCanaryOK: with the canary on, a synthetic sample becomes a firing alert and a delivery to the receiver,
 // and citywatch_canary_ok reports 1.
 func TestCanaryOK(t *testing.T) {
-	t.Parallel()
 	var hits atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
@@ -110,7 +107,7 @@ func TestCanaryOK(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(cfg, Options{})
+	a, err := New(cfg, Options{PasswordHashing: testHashing})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,6 @@ var centreCameraCases = []struct {
 // TestCentreCameraSameIDTwoEdges: with a camera id two edges share, the key edge/site/camera finds each edge's
 // own camera, and the bare id finds neither rather than the first.
 func TestCentreCameraSameIDTwoEdges(t *testing.T) {
-	t.Parallel()
 	now := time.Now().Unix()
 	engine := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil {

@@ -46,7 +46,7 @@ func startCentre(t *testing.T, vmURL string) (a *App, admin, staffA string) {
 		t.Fatal(err)
 	}
 	const adminToken = "centre-test-admin-token-0123456789"
-	a = runApp(t, cfg, Options{AdminToken: adminToken})
+	a = runApp(t, cfg, Options{PasswordHashing: testHashing, AdminToken: adminToken})
 	staffA, err := a.auth.IssueToken(context.Background(), "staff-a", auth.RoleHealthStaff, []string{"site-a"}, false, time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +147,6 @@ func assertCentre(t *testing.T, a *App, admin, staffA string) {
 // TestCentreOverVictoriaMetrics: two edges' samples (as their remote write delivers them, with the edge label)
 // in a real VictoriaMetrics; a centre with storage.query pointed at it.
 func TestCentreOverVictoriaMetrics(t *testing.T) {
-	t.Parallel()
 	vm := testenv.VictoriaMetrics(t)
 	now := time.Now().UnixMilli()
 	var b strings.Builder
@@ -184,14 +183,13 @@ func startEdge(t *testing.T, name, vmURL string) *App {
 	if err := cfg.Complete(); err != nil {
 		t.Fatal(err)
 	}
-	return runApp(t, cfg, Options{})
+	return runApp(t, cfg, Options{PasswordHashing: testHashing})
 }
 
 // TestCentreTwoEdgesRemoteWrite is the city-wide setup end to end: two edge citywatch instances ingest their
 // site's sensors over MQTT and remote-write to a real VictoriaMetrics; a centre with storage.query pointed at
 // it answers for both edges' sites, scoped per user, and fires a rule over both.
 func TestCentreTwoEdgesRemoteWrite(t *testing.T) {
-	t.Parallel()
 	vm := testenv.VictoriaMetrics(t)
 	edges := []struct{ name, site, x string }{{"edge-1", "site-a", "a"}, {"edge-2", "site-b", "b"}}
 	for _, e := range edges {

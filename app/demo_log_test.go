@@ -16,10 +16,8 @@ import (
 // own log lines off the console — they go to citywatch.log in the data directory — so a newcomer sees the
 // URL; with Verbose they stay on the console.
 func TestDemoBannerThenQuiet(t *testing.T) {
-	t.Parallel()
 	for _, verbose := range []bool{false, true} {
 		t.Run(map[bool]string{false: "quiet", true: "verbose"}[verbose], func(t *testing.T) {
-			t.Parallel()
 			dir := t.TempDir()
 			stdout, console := &testenv.Buffer{}, &testenv.Buffer{}
 			ctx, cancel := context.WithCancel(context.Background())

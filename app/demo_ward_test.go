@@ -25,7 +25,6 @@ func (noData) Points(context.Context, string, map[string]string, time.Time, time
 // leave fault's wearable behind cam1's door, the past round done by hand except in the rooms without a
 // wearable; seeding twice changes nothing; and the demo's ward settings validate.
 func TestDemoWard(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	now := time.Date(2026, 12, 7, 10, 7, 30, 0, time.UTC)
 	cfg, err := DemoConfig(DemoOptions{DataDir: t.TempDir(), HTTP: "127.0.0.1:0", MQTT: "127.0.0.1:0"})

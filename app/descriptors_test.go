@@ -42,14 +42,13 @@ func metaDescriptors(path string) int {
 // and 2,000 SSE clients: the whole app (auth, audit, deliveries, the live stream) shares one bounded pool, so
 // 200 concurrent users reading and writing leave no more than the pool's descriptors once they are gone.
 func TestMetadataDescriptorsBounded(t *testing.T) {
-	t.Parallel()
 	dir := t.TempDir()
 	const token = "app-test-admin-token-0123456789"
 	cfg := testConfig(t, dir)
 	// 200 users from one loopback address: raise the per-address connection cap (64 by default, which would
 	// close idle keep-alives under the client's feet) so this test measures descriptors, not connection limits.
 	cfg.HTTP.Limits.MaxConnectionsPerAddress = cfg.HTTP.Limits.MaxConnections
-	a := runApp(t, cfg, Options{AdminToken: token})
+	a := runApp(t, cfg, Options{PasswordHashing: testHashing, AdminToken: token})
 	path := filepath.Join(dir, "citywatch.db")
 	if metaDescriptors(path) <= 0 {
 		if testenv.InCI() {

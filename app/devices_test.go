@@ -26,12 +26,11 @@ func deviceByID(a *App, id string) (ingest.Device, bool) {
 // it again on the same data directory: the device's first seen, message count and last values are there
 // before any new message, and counting goes on from them.
 func TestRestartKeepsDeviceRegistry(t *testing.T) {
-	t.Parallel()
 	dir := t.TempDir()
 	const token = "app-test-admin-token-devices-0123"
 	const id = "d1/siteA/keeper"
 	start := func() (*App, func() error) {
-		a, err := New(testConfig(t, dir), Options{AdminToken: token})
+		a, err := New(testConfig(t, dir), Options{PasswordHashing: testHashing, AdminToken: token})
 		require.NoError(t, err)
 		return a, startRunning(t, a)
 	}

@@ -40,7 +40,6 @@ cameras:
 // certificate pin, the forwarder's backoff, tags and dead-letter bound). Before issue 13 the file did not even
 // load: the keys were unknown.
 func TestExposedKeysTakeEffect(t *testing.T) {
-	t.Parallel()
 	cfg, err := config.Parse([]byte(exposedKeysYAML), "exposed.yaml")
 	if err != nil {
 		t.Fatal(err)

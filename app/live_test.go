@@ -16,9 +16,8 @@ import (
 // the bus after every round, so the pings' current_at moves on: a page can tell a fed stream from one whose
 // producer is stuck.
 func TestLivePingsSayCurrent(t *testing.T) {
-	t.Parallel()
 	const token = "live-test-admin-token-0123456789"
-	a := runApp(t, testConfig(t, t.TempDir()), Options{AdminToken: token, LivePingInterval: 50 * time.Millisecond})
+	a := runApp(t, testConfig(t, t.TempDir()), Options{PasswordHashing: testHashing, AdminToken: token, LivePingInterval: 50 * time.Millisecond})
 	ctx := t.Context()
 
 	rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)

@@ -15,7 +15,6 @@ import (
 // TestPrivacyWiring: a camera's privacy_masks reach media (masked) and the analysis, an unmasked camera stays
 // unmasked, and the privacy section becomes the retention engine's settings built over the ward's store.
 func TestPrivacyWiring(t *testing.T) {
-	t.Parallel()
 	dir := t.TempDir()
 	cfg := testConfig(t, dir)
 	room, corridor := config.DefaultCamera(), config.DefaultCamera()
@@ -25,7 +24,7 @@ func TestPrivacyWiring(t *testing.T) {
 	cfg.Cameras = []config.CameraConfig{room, corridor}
 	cfg.Privacy.Sites = map[string]config.PrivacySiteConfig{"q1": {RetentionAfterRelease: config.Duration(7 * 24 * time.Hour)}}
 	require.NoError(t, cfg.Complete())
-	a, err := New(cfg, Options{})
+	a, err := New(cfg, Options{PasswordHashing: testHashing})
 	require.NoError(t, err)
 	defer a.closeStores()
 	require.True(t, a.media.Masked("room-101"))
@@ -37,7 +36,6 @@ func TestPrivacyWiring(t *testing.T) {
 }
 
 func TestZonesBehindMask(t *testing.T) {
-	t.Parallel()
 	left := privacymask.Mask{{{0, 0}, {0.5, 0}, {0.5, 1}, {0, 1}}}
 	zones := []analyze.Zone{
 		{Name: "bed", Polygon: [][2]float64{{0.1, 0.1}, {0.4, 0.1}, {0.4, 0.9}}},

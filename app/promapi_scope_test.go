@@ -54,9 +54,8 @@ func scopeRequest(t *testing.T, base, route, token string) *http.Request {
 // without a site may appear in any answer. The admin, asking the same, does see site b: the markers are
 // detectable, so a leak would be caught.
 func TestEveryPromRouteScopedToSites(t *testing.T) {
-	t.Parallel()
 	const adminToken = "scope-test-admin-token-0123456789"
-	a := runApp(t, testConfig(t, t.TempDir()), Options{AdminToken: adminToken})
+	a := runApp(t, testConfig(t, t.TempDir()), Options{PasswordHashing: testHashing, AdminToken: adminToken})
 	now := time.Now().UnixMilli()
 	err := a.db.Append(context.Background(), []store.Sample{
 		{Name: "temperature", Labels: []store.Label{{Name: "device", Value: "dev_a"}, {Name: "site", Value: "a"}}, T: now, V: 1},

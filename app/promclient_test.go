@@ -53,7 +53,6 @@ func promClient(t *testing.T, addr, token string) promv1.API {
 // tooling use) against a running citywatch and calls every method Grafana uses: each must succeed and return
 // citywatch's data, and a site-limited account's client sees only its site's alerts.
 func TestPrometheusClient(t *testing.T) {
-	t.Parallel()
 	dir := t.TempDir()
 	rules := filepath.Join(dir, "rules.yaml")
 	require.NoError(t, os.WriteFile(rules, []byte(clientRules), 0o600))
@@ -64,7 +63,7 @@ func TestPrometheusClient(t *testing.T) {
 	cfg.Auth.AdminToken = config.Secret(configSecret)
 	require.NoError(t, cfg.Validate())
 	const adminToken = "client-test-admin-token-0123456789"
-	a := runApp(t, cfg, Options{AdminToken: adminToken, Flags: map[string]string{"config": "/etc/citywatch.yaml"}})
+	a := runApp(t, cfg, Options{PasswordHashing: testHashing, AdminToken: adminToken, Flags: map[string]string{"config": "/etc/citywatch.yaml"}})
 	ctx := t.Context()
 	now := time.Now()
 	require.NoError(t, a.appender.Append(ctx, []store.Sample{

@@ -94,10 +94,9 @@ func getReadyz(addr, token string) (readyz, error) {
 // tells an admin why and an anonymous caller only that it is not ready, and turns ready again once space is
 // freed.
 func TestReadyzFullDisk(t *testing.T) {
-	t.Parallel()
 	dir := mountTmpfs(t, 64<<20)
 	const token = "app-test-admin-token-0123456789"
-	a := runApp(t, testConfig(t, filepath.Join(dir, "data")), Options{AdminToken: token})
+	a := runApp(t, testConfig(t, filepath.Join(dir, "data")), Options{PasswordHashing: testHashing, AdminToken: token})
 	eventuallyReady := func(want int, who string) readyz {
 		var last readyz
 		require.EventuallyWithT(t, func(c *assert.CollectT) {

@@ -57,7 +57,6 @@ func reloadReceiver(url string) config.ReceiverConfig {
 // TestReloadRecreatesOnlyWhatChanged: SIGHUP's Reload adds, removes and changes cameras, external sources and
 // receivers while citywatch runs; what did not change keeps running untouched.
 func TestReloadRecreatesOnlyWhatChanged(t *testing.T) {
-	t.Parallel()
 	sim := simtest.Start(t, camerasim.Config{Cameras: 3})
 	broker := testenv.Mosquitto(t)
 	oldHook, oldHits := counter(t)
@@ -68,7 +67,7 @@ func TestReloadRecreatesOnlyWhatChanged(t *testing.T) {
 	cfg.Ingest.Sources = []config.SourceConfig{reloadSource("s-keep", broker.URL), reloadSource("s-drop", broker.URL)}
 	cfg.Notify.Receivers, cfg.Notify.DefaultReceiver = []config.ReceiverConfig{reloadReceiver(oldHook.URL)}, "oncall"
 	require.NoError(t, cfg.Validate())
-	a, err := New(cfg, Options{})
+	a, err := New(cfg, Options{PasswordHashing: testHashing})
 	require.NoError(t, err)
 	stop := startRunning(t, a)
 	t.Cleanup(func() { require.NoError(t, stop()) })
@@ -126,7 +125,6 @@ func TestReloadRecreatesOnlyWhatChanged(t *testing.T) {
 // Options.ReloadSignals loads and applies the configuration, a bad file is refused and the running one stays,
 // and Run returns only after the goroutine has ended.
 func TestReloadSignalIsOwnedByRun(t *testing.T) {
-	t.Parallel()
 	hook, hits := counter(t)
 	cfg := testConfig(t, t.TempDir())
 	next := *cfg
@@ -136,7 +134,7 @@ func TestReloadSignalIsOwnedByRun(t *testing.T) {
 	require.NoError(t, next.Validate())
 	hup := make(chan os.Signal, 1)
 	var loads atomic.Int32
-	a, err := New(cfg, Options{ReloadSignals: hup, ReloadConfig: func() (*config.Config, error) {
+	a, err := New(cfg, Options{PasswordHashing: testHashing, ReloadSignals: hup, ReloadConfig: func() (*config.Config, error) {
 		if loads.Add(1) == 1 {
 			return nil, errors.New("citywatch.yaml:3: notify.receivers[0].url: is required")
 		}

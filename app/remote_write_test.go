@@ -22,7 +22,6 @@ import (
 // TestRemoteWriteWiring: storage.remote_write is a secondary of the store fan-out with the edge's labels, and
 // an endpoint that fails shows in /readyz as degraded (not unready) until it recovers and the queue drains.
 func TestRemoteWriteWiring(t *testing.T) {
-	t.Parallel()
 	var up atomic.Bool
 	var mu sync.Mutex
 	var got []prompb.TimeSeries
@@ -60,7 +59,7 @@ func TestRemoteWriteWiring(t *testing.T) {
 	require.Equal(t, filepath.Join(dir, "remote-write", "centre"), cfg.Storage.RemoteWrite[0].Queue.Dir)
 
 	const token = "app-test-admin-token-0123456789"
-	a := runApp(t, cfg, Options{AdminToken: token})
+	a := runApp(t, cfg, Options{PasswordHashing: testHashing, AdminToken: token})
 	ctx := t.Context()
 
 	now := time.Now().UnixMilli()

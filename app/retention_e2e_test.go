@@ -41,7 +41,6 @@ import (
 // delivery log, nor any table of the metadata database but the ward's own pseudonymous record of the stay
 // names the case id, and no TSDB series carries it (ward_occupant_info and kin are deleted).
 func TestRetentionEndToEnd(t *testing.T) {
-	t.Parallel()
 	testenv.SkipShort(t)
 	sim := simtest.Start(t, camerasim.Config{Cameras: 1})
 
@@ -69,7 +68,7 @@ func TestRetentionEndToEnd(t *testing.T) {
 	require.NoError(t, cfg.Complete())
 	const token = "retention-e2e-admin-token-0123456789"
 	clk := clock.NewFake(time.Now())
-	a := runApp(t, cfg, Options{AdminToken: token, RetentionClock: clk})
+	a := runApp(t, cfg, Options{PasswordHashing: testHashing, AdminToken: token, RetentionClock: clk})
 	api := func(method, path, body string, want int) []byte {
 		t.Helper()
 		req, err := http.NewRequest(method, "http://"+a.HTTPAddr()+path, strings.NewReader(body))

@@ -43,7 +43,6 @@ func (t *trace) loop(name string, fail <-chan error) component {
 }
 
 func TestRunnerStartsInOrderAndStopsInReverse(t *testing.T) {
-	t.Parallel()
 	var tr trace
 	r := &runner{}
 	r.add(tr.part("stores", nil), tr.part("outbox", nil), tr.part("broker", nil), tr.part("http", nil))
@@ -59,7 +58,6 @@ func TestRunnerStartsInOrderAndStopsInReverse(t *testing.T) {
 }
 
 func TestRunnerFailingComponentStopsTheOthersAndReturnsItsError(t *testing.T) {
-	t.Parallel()
 	var tr trace
 	boom := errors.New("alert store gone")
 	fail := make(chan error, 1)
@@ -77,7 +75,6 @@ func TestRunnerFailingComponentStopsTheOthersAndReturnsItsError(t *testing.T) {
 }
 
 func TestRunnerLaterStartFailureStopsTheStartedOnes(t *testing.T) {
-	t.Parallel()
 	var tr trace
 	bad := errors.New("listen tcp: address already in use")
 	r := &runner{}
@@ -92,7 +89,6 @@ func TestRunnerLaterStartFailureStopsTheStartedOnes(t *testing.T) {
 }
 
 func TestRunnerJoinsStopErrors(t *testing.T) {
-	t.Parallel()
 	e1, e2 := errors.New("tsdb: close"), errors.New("influx: flush")
 	var tr trace
 	r := &runner{}
@@ -109,7 +105,6 @@ func TestRunnerJoinsStopErrors(t *testing.T) {
 }
 
 func TestRunnerCancelledBeforeRunStartsNothing(t *testing.T) {
-	t.Parallel()
 	var tr trace
 	r := &runner{}
 	r.add(tr.part("stores", nil))
@@ -120,7 +115,6 @@ func TestRunnerCancelledBeforeRunStartsNothing(t *testing.T) {
 }
 
 func TestRunnerComponentReturningNilOnItsOwnEndsTheGroup(t *testing.T) {
-	t.Parallel()
 	var tr trace
 	r := &runner{}
 	r.add(tr.part("stores", nil), runFunc("quitter", func(context.Context) error { return nil }), tr.part("http", nil))
@@ -136,7 +130,6 @@ const (
 )
 
 func TestRunnerSpawnsWaitsForTheGoroutines(t *testing.T) {
-	t.Parallel()
 	var tr trace
 	r := &runner{}
 	r.add(tr.part("stores", nil), spawns("ward", func(ctx context.Context, wg *sync.WaitGroup) {

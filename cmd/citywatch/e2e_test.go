@@ -74,11 +74,11 @@ func (p *proc) stop() {
 	}
 }
 
-// minWait is the shortest bound eventually waits. The tests here run in parallel (t.Parallel), with -race,
-// next to other packages' tests on a two-core machine: a citywatch that prints its banner or applies a reload
-// in well under a second when alone can take over 10 s then (TestDemo failed so on a loaded machine: /readyz
-// answered, the banner came more than 10 s later). A bound only turns a hang into a failure — nothing here
-// asserts wall-clock time — so it is generous.
+// minWait is the shortest bound eventually waits. The tests here run with -race next to other packages' tests
+// on a two-core machine: a citywatch that prints its banner or applies a reload in well under a second when
+// alone can take over 10 s then (TestDemo failed so on a loaded machine: /readyz answered, the banner came
+// more than 10 s later). A bound only turns a hang into a failure — nothing here asserts wall-clock time —
+// so it is generous.
 const minWait = 60 * time.Second
 
 // eventually polls cond until it returns "" or the deadline passes (within, at least minWait); the last
@@ -179,7 +179,6 @@ func publish(t *testing.T, c mqtt.Client, topic string, qos byte, payload string
 // TestDemo starts `citywatch demo` on free ports, publishes a reading to the embedded broker with a real MQTT
 // client, reads it back through the Prometheus API, and checks the simulator's data and the self metrics.
 func TestDemo(t *testing.T) {
-	t.Parallel()
 	needBinary(t)
 	httpAddr, mqttAddr, rtspAddr := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
 	p := start(t, "demo", "--data", t.TempDir(), "--http", httpAddr, "--mqtt", mqttAddr, "--rtsp", rtspAddr)
@@ -282,7 +281,6 @@ func writeConfig(t *testing.T, dir, body string) string {
 
 // TestRestartPersistence: samples written before a clean stop and before a SIGKILL are queryable after restart.
 func TestRestartPersistence(t *testing.T) {
-	t.Parallel()
 	needBinary(t)
 	cw := newServe(t)
 	base := cw.base()
@@ -327,7 +325,6 @@ func TestRestartPersistence(t *testing.T) {
 // mosquitto while the collector (citywatch serve with an external source) is SIGKILLed and restarted three
 // times. Every sequence number must be queryable afterwards: duplicates are allowed, gaps are not.
 func TestCollectorKilledWhileMosquittoDelivers(t *testing.T) {
-	t.Parallel()
 	needBinary(t)
 	mq := testenv.Mosquitto(t)
 	cw := newServe(t, asCollector("mosquitto", mq.URL, "citywatch-e2e-collector"))
@@ -394,7 +391,6 @@ func TestCollectorKilledWhileMosquittoDelivers(t *testing.T) {
 // TestCheck: `citywatch check` exits 0 on a good file and 1 with every error listed as file:line on a bad one,
 // never echoing a secret.
 func TestCheck(t *testing.T) {
-	t.Parallel()
 	needBinary(t)
 	dir := t.TempDir()
 	good := writeConfig(t, dir, "data_dir: "+filepath.Join(dir, "data")+"\n")
@@ -440,7 +436,6 @@ ingest:
 // TestReloadMappingOnSIGHUP: a new ingest rule applies after SIGHUP without a restart; an invalid file is
 // refused and the running configuration stays.
 func TestReloadMappingOnSIGHUP(t *testing.T) {
-	t.Parallel()
 	needBinary(t)
 	cw := newServe(t)
 	base := cw.base()

@@ -346,7 +346,6 @@ type hostileEnv struct {
 
 // TestHostileInputs drives one citywatch process with every case of hostileMQTTCases and hostileHTTPCases.
 func TestHostileInputs(t *testing.T) {
-	t.Parallel()
 	needBinary(t)
 	if testing.Short() {
 		t.Skip("starts the citywatch binary")

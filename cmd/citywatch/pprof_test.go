@@ -10,7 +10,6 @@ import (
 // TestPprofLoopbackOnly: --pprof serves the profiling endpoints on a loopback address and refuses any other,
 // since profiles show internals and cost CPU.
 func TestPprofLoopbackOnly(t *testing.T) {
-	t.Parallel()
 	for _, addr := range []string{"0.0.0.0:0", ":0", "192.0.2.1:6060", "example.com:6060", "127.0.0.1"} {
 		_, stop, err := startPprof(addr, io.Discard)
 		var usage usageError

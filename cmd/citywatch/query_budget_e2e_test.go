@@ -39,8 +39,7 @@ const heavyQuery = `count_over_time({__name__=~".+"}[30m:1s])`
 // token hammer the Prometheus API with hostile and heavy queries, and publishes a fever reading meanwhile: the
 // fever alert must fire, another principal's query must still be answered, every query must end with a
 // Prometheus JSON answer, and the process's RSS (sampled from /proc/<pid>/status) must stay under rssBudget. The binary is built without -race here: the race detector's
-// shadow memory would make an RSS bound meaningless. Unlike the other tests here it is not parallel: it is a
-// load test that keeps both cores busy, so it runs alone, before the parallel ones.
+// shadow memory would make an RSS bound meaningless.
 func TestQueryBudgetUnderHostileLoad(t *testing.T) {
 	needBinary(t)
 	if testing.Short() {

@@ -31,7 +31,6 @@ type wardView struct {
 // (rooms bound to the simulated wearables, case-id occupants, a vacant room, rooms without a wearable), the
 // wearables' readings join their rooms' occupants, and a second simulator run duplicates nothing.
 func TestWardSimulateEndToEnd(t *testing.T) {
-	t.Parallel()
 	cw := newServe(t, withYAML(`ward:
   interval: 1s
   sites:
