@@ -30,8 +30,13 @@ func TestCameraChartsRefresh(t *testing.T) {
 			if !eval[bool](b, `document.querySelector(".charts figure") === window.__chartBox`) {
 				t.Errorf("a refresh rebuilt the charts' figures instead of redrawing them in place")
 			}
-			// Off stops it.
-			eval[any](b, `(() => { const s = document.querySelector("#cam-refresh"); s.value = "0"; s.dispatchEvent(new Event("change")); window.__drawn = Number(document.querySelector(".charts").dataset.drawn); return null; })()`)
+			// Off stops it. It is switched off the moment a drawing completes: only the latest drawing counts
+			// itself, so none is then under way that could land after the switch and look like a refresh.
+			eval[any](b, `(() => { window.__drawn = undefined; const c = document.querySelector(".charts");
+				new MutationObserver((_, o) => { o.disconnect(); const s = document.querySelector("#cam-refresh"); s.value = "0";
+					s.dispatchEvent(new Event("change")); window.__drawn = Number(c.dataset.drawn); }).observe(c, {attributeFilter: ["data-drawn"]});
+				return null; })()`)
+			b.waitJS(40*time.Second, `window.__drawn !== undefined`)
 			for _, v := range b.axe() {
 				t.Errorf("#/camera/%s at %dx%d: %s", cam, size[0], size[1], v)
 			}

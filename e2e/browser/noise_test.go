@@ -24,7 +24,7 @@ func TestAlertNoiseAndEvidence(t *testing.T) {
 	// The camera driver starts before the test waits for its parallel turn: the outages and the motion happen
 	// while other tests run.
 	d := sharedAdminDemo(t)
-	startFlapping(t, d, sharedAdmin.control)
+	startFlapping(t, d, d.control)
 	t.Parallel()
 	b := newBrowser(t, d.base)
 	b.login("admin", d.password)

@@ -25,6 +25,7 @@ type demo struct {
 	t        *testing.T
 	base     string // http://127.0.0.1:port
 	password string // the admin password the demo printed
+	control  string // the camera simulator's fault-injection API (--camera-control), if on
 }
 
 // repoRoot is the module root, two levels up from this package.

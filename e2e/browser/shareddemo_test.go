@@ -11,9 +11,9 @@ import (
 
 // sharedAdmin is the demo most of the package's tests share (sharedAdminDemo); TestMain stops it.
 var sharedAdmin struct {
-	once    sync.Once
-	d       *demo  // nil until started, and when it failed to start
-	control string // its camera control API (--camera-control), for cameraDriver
+	mu     sync.Mutex
+	d      *demo // nil until a test asks; its password is "" when it failed to get ready
+	askers map[string]bool
 }
 
 // sharedAdminDemo returns the package's shared `citywatch demo` (live ping every second, camera control on),
@@ -36,9 +36,18 @@ func sharedAdminDemo(t *testing.T) *demo {
 	}
 	testenvChromium(t)
 	bin := buildCitywatch(t)
-	started := false
-	sharedAdmin.once.Do(func() {
-		started = true
+	sharedAdmin.mu.Lock()
+	defer sharedAdmin.mu.Unlock()
+	// Under -count=N the package's tests run N rounds, one after another: a test that asks again starts the
+	// next round, which gets a new demo (the last one's Fever is acknowledged, its missed round entered).
+	if sharedAdmin.askers[t.Name()] {
+		stopSharedDemoLocked()
+	}
+	if sharedAdmin.askers == nil {
+		sharedAdmin.askers = map[string]bool{}
+	}
+	sharedAdmin.askers[t.Name()] = true
+	if sharedAdmin.d == nil {
 		dir, err := os.MkdirTemp(shared.dir, "demo-")
 		if err != nil {
 			t.Fatal(err)
@@ -48,10 +57,11 @@ func sharedAdminDemo(t *testing.T) *demo {
 		if d.Process, err = testenv.StartDetached(bin, demoEnv, args...); err != nil {
 			t.Fatal(err)
 		}
-		sharedAdmin.d, sharedAdmin.control = d, control // TestMain stops it, even when it never got ready
+		d.control = control
+		sharedAdmin.d = d // stopped by TestMain, even when it never gets ready
 		d.waitReady(t)
-	})
-	if sharedAdmin.d == nil || (!started && sharedAdmin.d.password == "") {
+	}
+	if sharedAdmin.d.password == "" {
 		t.Fatal("the shared demo did not start (the first test that asked for it says why)")
 	}
 	d := *sharedAdmin.d
@@ -66,11 +76,18 @@ func sharedAdminDemo(t *testing.T) *demo {
 
 // stopSharedDemo stops the shared demo, if a test started it.
 func stopSharedDemo() {
+	sharedAdmin.mu.Lock()
+	defer sharedAdmin.mu.Unlock()
+	stopSharedDemoLocked()
+}
+
+func stopSharedDemoLocked() {
 	if d := sharedAdmin.d; d != nil {
 		if d.Stop(30*time.Second) != nil {
 			d.Kill()
 		}
 	}
+	sharedAdmin.d, sharedAdmin.askers = nil, nil
 }
 
 // newSharedAdmin is sharedAdminDemo, then t.Parallel, then chromium signed in as admin on it.
