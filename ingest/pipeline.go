@@ -277,6 +277,7 @@ func NewPipeline(cfg PipelineConfig, deps PipelineDeps) (*Pipeline, error) {
 		Help: "Failed appends of device_last_seen_seconds.",
 	})
 	p.devices = newRegistry(cfg.MaxDevices, cfg.MaxMetricsPerDevice, cfg.MaxSeriesPerDevice, p.evicted, p.log)
+	p.devices.now = p.now
 	p.storedAt = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "citywatch_ingest_last_stored_timestamp_seconds",
 		Help: "When samples of a message were last stored (Unix seconds; the pipeline's start before the first).",

@@ -78,6 +78,8 @@ type registry struct {
 	evicted    prometheus.Counter
 	seed       maphash.Seed
 	log        *slog.Logger
+	// now is the clock of evictions and their rate-limited log (the pipeline's clock).
+	now func() time.Time
 
 	count   atomic.Int64 // devices in the registry, including reserved slots being inserted
 	evictMu sync.Mutex
@@ -152,7 +154,7 @@ func newRegistry(maxDevices, maxMetrics, maxSeries int, evicted prometheus.Count
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &registry{max: maxDevices, maxMetrics: maxMetrics, maxSeries: maxSeries, evicted: evicted,
-		seed: maphash.MakeSeed(), log: log}
+		seed: maphash.MakeSeed(), log: log, now: time.Now}
 	for i := range r.shards {
 		r.shards[i].m = make(map[string]*deviceEntry)
 	}
@@ -547,7 +549,7 @@ func (r *registry) evict() bool {
 	r.count.Add(-1)
 	r.evicted.Inc()
 	r.evictedN.Add(1)
-	now := time.Now()
+	now := r.now()
 	r.lastEviction.Store(now.UnixNano())
 	r.logFull(now, e)
 	return true
