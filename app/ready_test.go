@@ -2,6 +2,7 @@ package app
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -35,26 +36,26 @@ func mountTmpfs(t *testing.T, size int64) string {
 	return dir
 }
 
-// fillDisk writes to path until the filesystem is full.
-func fillDisk(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.Create(path)
-	require.NoError(t, err)
+// fillDisk writes to path until the filesystem is full (appending: it fills what was freed since).
+func fillDisk(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
 	defer f.Close()
 	buf := make([]byte, 1<<20)
-	for {
-		if _, err := f.Write(buf); err != nil {
-			require.ErrorIs(t, err, syscall.ENOSPC)
-			break
+	// Megabytes, then 512-byte writes: the last megabyte may have been cut short at a page boundary.
+	for _, n := range []int{len(buf), 512} {
+		for {
+			if _, err := f.Write(buf[:n]); err != nil {
+				if !errors.Is(err, syscall.ENOSPC) {
+					return err
+				}
+				break
+			}
 		}
 	}
-	// The last megabyte may have been cut short at a page boundary; fill pages too.
-	for {
-		if _, err := f.Write(buf[:512]); err != nil {
-			require.ErrorIs(t, err, syscall.ENOSPC)
-			return
-		}
-	}
+	return nil
 }
 
 // readyz is one answer of /readyz.
@@ -109,13 +110,24 @@ func TestReadyzFullDisk(t *testing.T) {
 	}
 	eventuallyReady(http.StatusOK, token)
 
+	// The app frees pages now and then (a probe file removed, a WAL checkpoint): a probe may find room again
+	// just after the disk filled, so each poll fills what was freed until both probes report the full disk.
 	filler := filepath.Join(dir, "filler")
-	fillDisk(t, filler)
-	admin := eventuallyReady(http.StatusServiceUnavailable, token)
+	var admin readyz
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		if !assert.NoError(c, fillDisk(filler)) {
+			return
+		}
+		r, err := getReadyz(a.HTTPAddr(), token)
+		if !assert.NoError(c, err) || !assert.Equal(c, http.StatusServiceUnavailable, r.code, "/readyz: %s", r.raw) {
+			return
+		}
+		assert.Contains(c, r.Checks["data_dir"], "no space left on device", "the reason: %s", r.raw)
+		assert.Contains(c, r.Checks["tsdb"], "no space left on device", "the reason: %s", r.raw)
+		admin = r
+	}, 2*time.Minute, 50*time.Millisecond)
 	t.Logf("full disk: %s", admin.raw)
 	require.Equal(t, "not ready", admin.Status)
-	require.Contains(t, admin.Checks["data_dir"], "no space left on device", "the reason: %s", admin.raw)
-	require.Contains(t, admin.Checks["tsdb"], "no space left on device", "the reason: %s", admin.raw)
 
 	anon, err := getReadyz(a.HTTPAddr(), "")
 	require.NoError(t, err)
