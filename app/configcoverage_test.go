@@ -51,7 +51,6 @@ var internalFields = map[string]string{
 
 	"media.Config.FFmpegPath":       "found on PATH; tests point it at a fake",
 	"media.Config.Cameras":          "set by the caller: configured cameras (media.CameraFromConfig) and the demo's",
-	"media.Config.RingMaxBytes":     "memory safety bound derived from ring_seconds; a test knob",
 	"media.Config.PreSeconds":       "per camera (cameras[].clip_pre)",
 	"media.Config.PostSeconds":      "per camera (cameras[].clip_post)",
 	"media.Config.MaxClipSeconds":   "bound on one clip's length; a safety limit, not a setting",

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"citywatch/cameras"
+	"citywatch/cameras/media"
 	"citywatch/config"
 	"citywatch/store/influx"
 	"citywatch/store/remotewrite"
@@ -34,6 +35,8 @@ cameras:
     keyframe_timeout: 4s
     min_fps_ratio: 0.25
     max_loss_ratio: 0.2
+media:
+  ring_max_bytes: 8MiB
 `
 
 // TestExposedKeysTakeEffect: each key reaches the component that acts on it (the monitor's health thresholds and
@@ -61,5 +64,8 @@ func TestExposedKeysTakeEffect(t *testing.T) {
 	}
 	if rw := remotewrite.ConfigFromConfig(cfg.Storage.RemoteWrite[0], cfg.Edge); rw.DeadLetterMaxBytes != 2<<20 {
 		t.Errorf("remote write dead letter %d", rw.DeadLetterMaxBytes)
+	}
+	if mc := media.ConfigFromConfig("data", cfg.Media); mc.RingMaxBytes != 8<<20 {
+		t.Errorf("media ring bound %d", mc.RingMaxBytes)
 	}
 }

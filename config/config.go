@@ -481,6 +481,10 @@ type CameraConfig struct {
 type MediaConfig struct {
 	// RingSeconds is how much video each camera keeps in memory. It defaults to 30s.
 	RingSeconds Duration `yaml:"ring_seconds"`
+	// RingMaxBytes bounds each camera's ring buffer by memory (payload plus a fixed per-frame overhead), whatever
+	// ring_seconds says: a camera sending far above its expected bitrate keeps fewer seconds, never more memory.
+	// It defaults to 32MiB.
+	RingMaxBytes ByteSize `yaml:"ring_max_bytes"`
 	// ClipRetention is how long event clips are kept. It defaults to 7d.
 	ClipRetention Duration `yaml:"clip_retention"`
 	// ClipMaxBytes bounds the disk space of all clips; the oldest go first. It defaults to 2GiB.

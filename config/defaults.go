@@ -15,6 +15,7 @@ func Default() *Config {
 		DataDir: "data",
 		Media: MediaConfig{
 			RingSeconds:   Duration(30 * time.Second),
+			RingMaxBytes:  32 << 20,
 			ClipRetention: Duration(7 * 24 * time.Hour),
 			ClipMaxBytes:  2 << 30,
 		},

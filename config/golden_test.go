@@ -61,6 +61,7 @@ var badConfigs = []struct {
 		`testdata/exposed_keys.bad.yaml:20: cameras[0].min_fps_ratio: must be > 0 and <= 1; got 0`,
 		`testdata/exposed_keys.bad.yaml:21: cameras[0].max_loss_ratio: must be > 0 and <= 1; got 1.5`,
 		`testdata/exposed_keys.bad.yaml:25: cameras[1].tls_fingerprint: is only for rtsps:// URLs; got url "rtsp://cam.example/s"`,
+		`testdata/exposed_keys.bad.yaml:27: media.ring_max_bytes: must be between 1MiB and 1GiB; got "512KiB"`,
 	}},
 	{"camera_query_credentials.bad.yaml", []string{
 		`testdata/camera_query_credentials.bad.yaml:4: cameras[0].url: must not contain credentials; use username and password (or password_file)`,

@@ -760,6 +760,9 @@ func (c *Config) validateMedia(v validator) {
 	if m.RingSeconds < Duration(2*time.Second) || m.RingSeconds > Duration(5*time.Minute) {
 		v.add("media.ring_seconds", "must be between 2s and 5m; got %s", quote(m.RingSeconds.String()))
 	}
+	if m.RingMaxBytes < 1<<20 || m.RingMaxBytes > 1<<30 {
+		v.add("media.ring_max_bytes", "must be between 1MiB and 1GiB; got %s", quote(m.RingMaxBytes.String()))
+	}
 	v.positive("media.clip_retention", m.ClipRetention)
 	if m.ClipMaxBytes < 1<<20 {
 		v.add("media.clip_max_bytes", "must be at least 1MiB; got %s", quote(m.ClipMaxBytes.String()))

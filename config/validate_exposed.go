@@ -68,6 +68,7 @@ func (c *Config) defaultExposed() {
 	for i := range c.Storage.RemoteWrite {
 		orDefault(&c.Storage.RemoteWrite[i].DeadLetterMaxBytes, DefaultRemoteWrite().DeadLetterMaxBytes)
 	}
+	orDefault(&c.Media.RingMaxBytes, Default().Media.RingMaxBytes)
 }
 
 // orDefault sets *p to def when it is the zero value.

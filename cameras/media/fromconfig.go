@@ -20,6 +20,7 @@ func CameraFromConfig(c config.CameraConfig) (CameraConfig, error) {
 // ConfigFromConfig is the media configuration of the media section, clips under dataDir; Cameras are added by
 // the caller (configured and demo cameras alike).
 func ConfigFromConfig(dataDir string, m config.MediaConfig) Config {
-	return Config{DataDir: dataDir, RingSeconds: m.RingSeconds.Std().Seconds(), Retention: m.ClipRetention.Std(),
+	return Config{DataDir: dataDir, RingSeconds: m.RingSeconds.Std().Seconds(),
+		RingMaxBytes: int64(m.RingMaxBytes), Retention: m.ClipRetention.Std(),
 		MaxClipBytes: int64(m.ClipMaxBytes)}
 }
