@@ -135,40 +135,51 @@ func TestExternalAcksShareWrites(t *testing.T) {
 	require.LessOrEqual(t, counts.writes.Load()-writes, int64(5), "writes for %d acknowledgements", n)
 }
 
+// connWraps are the two ways the benchmarks use a connection: straight to the socket ("raw", paho's own
+// dialing) and through a bufferedConn.
+var connWraps = []struct {
+	name string
+	wrap func(net.Conn) net.Conn
+}{
+	{"raw", func(c net.Conn) net.Conn { return c }},
+	{"buffered", func(c net.Conn) net.Conn { return newBufferedConn(c) }},
+}
+
+// loopbackConn dials a loopback listener whose one connection serve handles, and returns the client side.
+func loopbackConn(b *testing.B, serve func(net.Conn)) net.Conn {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(b, err)
+	b.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		serve(c)
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(b, err)
+	return c
+}
+
 // BenchmarkExternalConnRead reads small PUBLISH packets as paho does (packets.ReadPacket) from a loopback TCP
-// connection, straight from the socket ("raw", paho's own dialing) and through a bufferedConn.
+// connection, raw and buffered.
 func BenchmarkExternalConnRead(b *testing.B) {
 	pkt := packets.NewControlPacket(packets.Publish).(*packets.PublishPacket)
 	pkt.TopicName, pkt.Payload = "city/d1/s1/dev1", []byte(`{"temperature":21.5,"humidity":40,"co2":400,"pm25":3,"noise":40}`)
 	var one bytes.Buffer
 	require.NoError(b, pkt.Write(&one))
 	burst := bytes.Repeat(one.Bytes(), 256)
-	for _, tc := range []struct {
-		name string
-		wrap func(net.Conn) net.Conn
-	}{
-		{"raw", func(c net.Conn) net.Conn { return c }},
-		{"buffered", func(c net.Conn) net.Conn { return newBufferedConn(c) }},
-	} {
+	for _, tc := range connWraps {
 		b.Run(tc.name, func(b *testing.B) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			require.NoError(b, err)
-			defer ln.Close()
-			go func() {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				defer c.Close()
+			c := tc.wrap(loopbackConn(b, func(c net.Conn) {
 				for sent := 0; sent < b.N; sent += 256 {
 					if _, err := c.Write(burst); err != nil {
 						return
 					}
 				}
-			}()
-			raw, err := net.Dial("tcp", ln.Addr().String())
-			require.NoError(b, err)
-			c := tc.wrap(raw)
+			}))
 			defer c.Close()
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -181,33 +192,14 @@ func BenchmarkExternalConnRead(b *testing.B) {
 	}
 }
 
-// BenchmarkExternalConnWrite writes PUBACKs as paho does (one Write each) to a loopback TCP connection,
-// straight to the socket ("raw") and through a bufferedConn (coalesced).
+// BenchmarkExternalConnWrite writes PUBACKs as paho does (one Write each) to a loopback TCP connection, raw
+// and buffered (coalesced).
 func BenchmarkExternalConnWrite(b *testing.B) {
 	ack := packets.NewControlPacket(packets.Puback).(*packets.PubackPacket)
 	ack.MessageID = 7
-	for _, tc := range []struct {
-		name string
-		wrap func(net.Conn) net.Conn
-	}{
-		{"raw", func(c net.Conn) net.Conn { return c }},
-		{"buffered", func(c net.Conn) net.Conn { return newBufferedConn(c) }},
-	} {
+	for _, tc := range connWraps {
 		b.Run(tc.name, func(b *testing.B) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			require.NoError(b, err)
-			defer ln.Close()
-			go func() {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				_, _ = io.Copy(io.Discard, c)
-				c.Close()
-			}()
-			raw, err := net.Dial("tcp", ln.Addr().String())
-			require.NoError(b, err)
-			c := tc.wrap(raw)
+			c := tc.wrap(loopbackConn(b, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) }))
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
