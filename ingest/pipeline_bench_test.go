@@ -16,6 +16,18 @@ import (
 	"citywatch/ingest/ingesttest"
 )
 
+// benchTopics are the topics of the pipeline benchmarks' 1,000 devices, in 4 districts and 20 sites.
+func benchTopics() []string {
+	topics := make([]string, 1000)
+	for i := range topics {
+		topics[i] = fmt.Sprintf("city/d%d/site%d/sensor%d", i%4, i%20, i)
+	}
+	return topics
+}
+
+// benchPayload is the pipeline benchmarks' 5-field JSON message.
+var benchPayload = []byte(`{"temperature":21.5,"humidity":40,"co2":612,"pm25":8.1,"noise":41}`)
+
 // BenchmarkPipelineTSDB measures the whole decode → map → door → append path per message into a real TSDB
 // (write-ahead log on disk), with the default mapping and a 5-field JSON payload from 1,000 devices, sent by 1
 // and by 8 concurrent sources (the broker's client read loops, the external source's workers).
@@ -24,11 +36,7 @@ func BenchmarkPipelineTSDB(b *testing.B) {
 		b.Run(fmt.Sprintf("sources=%d", sources), func(b *testing.B) {
 			reg := prometheus.NewRegistry()
 			p := ingesttest.NewTSDBPipeline(b, reg)
-			topics := make([]string, 1000)
-			for i := range topics {
-				topics[i] = fmt.Sprintf("city/d%d/site%d/sensor%d", i%4, i%20, i)
-			}
-			payload := []byte(`{"temperature":21.5,"humidity":40,"co2":612,"pm25":8.1,"noise":41}`)
+			topics, payload := benchTopics(), benchPayload
 			ctx := context.Background()
 			b.ReportAllocs()
 			cpu0 := ingesttest.CPUTime()
@@ -80,11 +88,7 @@ func BenchmarkPipelineTSDBAsync(b *testing.B) {
 	const sources = 4
 	reg := prometheus.NewRegistry()
 	p := ingesttest.NewTSDBPipeline(b, reg)
-	topics := make([]string, 1000)
-	for i := range topics {
-		topics[i] = fmt.Sprintf("city/d%d/site%d/sensor%d", i%4, i%20, i)
-	}
-	payload := []byte(`{"temperature":21.5,"humidity":40,"co2":612,"pm25":8.1,"noise":41}`)
+	topics, payload := benchTopics(), benchPayload
 	ctx := context.Background()
 	var completed, failed atomic.Int64
 	done := func(err error) {
