@@ -11,13 +11,15 @@ import (
 	"time"
 )
 
-// openStreamQuery is openStream with a query string (such as "batch=1").
+// openStreamQuery serves b on a test server (every site visible but "hidden") and opens its event stream with
+// a query string (such as "batch=1"); the stream closes when the test ends.
 func openStreamQuery(t *testing.T, b *Bus, query string) *bufio.Reader {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.Serve(w, r, func(site string) bool { return site != "hidden" })
 	}))
 	ctx, cancel := context.WithCancel(context.Background())
+	// A stream that never sends what the test waits for fails the read instead of hanging the test.
 	stop := time.AfterFunc(30*time.Second, cancel)
 	t.Cleanup(func() { stop.Stop(); cancel(); srv.Close() })
 	req, err := http.NewRequestWithContext(ctx, "GET", srv.URL+"?"+query, nil)

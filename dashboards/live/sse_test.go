@@ -2,34 +2,15 @@ package live
 
 import (
 	"bufio"
-	"context"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 )
 
-// openStream serves b on a test server and opens its event stream; the stream closes when the test ends.
+// openStream is openStreamQuery without a query.
 func openStream(t *testing.T, b *Bus) *bufio.Reader {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b.Serve(w, r, func(string) bool { return true })
-	}))
-	ctx, cancel := context.WithCancel(context.Background())
-	// A stream that never sends what the test waits for fails the read instead of hanging the test.
-	stop := time.AfterFunc(30*time.Second, cancel)
-	t.Cleanup(func() { stop.Stop(); cancel(); srv.Close() })
-	req, err := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { resp.Body.Close() })
-	return bufio.NewReader(resp.Body)
+	return openStreamQuery(t, b, "")
 }
 
 // sseMessage is one Server-Sent Events message: its event name and data lines.
