@@ -223,8 +223,8 @@ func TestConnectionCapPerAddress(t *testing.T) {
 	assert.Equal(t, float64(0), testutil.ToFloat64(e.s.connsRejected))
 }
 
-// openStream opens /api/events with token and returns the status and, for 200, a func that ends the stream.
-func (e *limitsEnv) openStream(t *testing.T, token string) (int, []byte, func()) {
+// requestStream sends GET /api/events with token; the caller owns the response and ends it with cancel.
+func (e *limitsEnv) requestStream(t *testing.T, token string) (*http.Response, context.CancelFunc) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+e.s.Addr()+"/api/events", nil)
@@ -232,6 +232,13 @@ func (e *limitsEnv) openStream(t *testing.T, token string) (int, []byte, func())
 	req.Header.Set("Authorization", "Bearer "+token)
 	res, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
+	return res, cancel
+}
+
+// openStream opens /api/events with token and returns the status and, for 200, a func that ends the stream.
+func (e *limitsEnv) openStream(t *testing.T, token string) (int, []byte, func()) {
+	t.Helper()
+	res, cancel := e.requestStream(t, token)
 	if res.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(res.Body)
 		_ = res.Body.Close()
@@ -239,7 +246,7 @@ func (e *limitsEnv) openStream(t *testing.T, token string) (int, []byte, func())
 		return res.StatusCode, b, func() {}
 	}
 	// Wait for the first bytes, so the stream is really open on the server.
-	_, err = bufio.NewReader(res.Body).ReadString('\n')
+	_, err := bufio.NewReader(res.Body).ReadString('\n')
 	require.NoError(t, err)
 	return res.StatusCode, nil, func() { cancel(); _ = res.Body.Close() }
 }

@@ -27,12 +27,7 @@ type evictStream struct {
 // background until the server ends it.
 func (e *limitsEnv) openEvictStream(t *testing.T, token string) (int, *evictStream) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+e.s.Addr()+"/api/events", nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
+	res, cancel := e.requestStream(t, token)
 	if res.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, res.Body)
 		_ = res.Body.Close()
