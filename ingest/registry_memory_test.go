@@ -19,13 +19,14 @@ const registryMemoryDevices = 50_000
 // slice series set; the series signature that admits a repeated message without lookups adds 8 (563 measured).
 const maxRegistryBytesPerDevice = 576
 
+// raceRegistryBytesPerDevice is what a race-built test adds per device (588 measured against 563): the race
+// detector pads allocations. The bound is the built binary's; the test still runs under -race, as in CI.
+const raceRegistryBytesPerDevice = 32
+
 // TestRegistryMemoryPerDevice: a device that sent messages of six fields costs at most maxRegistryBytesPerDevice
 // of Go heap in the registry. The per-device series set held a map (about 130 bytes for six hashes) and every
 // device kept the field names of its first message (six strings of its own, though every device has the same).
 func TestRegistryMemoryPerDevice(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector adds to every allocation: the bound is for the built binary")
-	}
 	r := newRegistry(registryMemoryDevices, 64, 200, nil, nil)
 	fields := []string{"temperature", "humidity", "co2", "pm25", "battery", "rssi"}
 	before := registryHeap()
@@ -47,8 +48,12 @@ func TestRegistryMemoryPerDevice(t *testing.T) {
 	perDevice := float64(registryHeap()-before) / registryMemoryDevices
 	runtime.KeepAlive(r)
 	t.Logf("%.0f bytes of Go heap per device", perDevice)
-	if perDevice > maxRegistryBytesPerDevice {
-		t.Errorf("a device costs %.0f bytes of Go heap in the registry, want ≤ %d", perDevice, maxRegistryBytesPerDevice)
+	limit := maxRegistryBytesPerDevice
+	if raceEnabled {
+		limit += raceRegistryBytesPerDevice
+	}
+	if perDevice > float64(limit) {
+		t.Errorf("a device costs %.0f bytes of Go heap in the registry, want ≤ %d", perDevice, limit)
 	}
 }
 

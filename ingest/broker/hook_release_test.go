@@ -29,7 +29,10 @@ func newAllocHook(sink *syncDoneSink) *ingestHook {
 // client alive once released, whatever the QoS it carried; a QoS 0 one skips zeroing the packet it never held.
 func TestAsyncPublishReleaseKeepsNothing(t *testing.T) {
 	for _, qos := range []byte{0, 1, 2} {
-		q := &asyncPublish{h: &ingestHook{}, cl: &mqtt.Client{ID: "c"}, topic: "city/a/b/c", inPlace: context.Canceled}
+		// From the pool, as the hook takes it: a value made here would lack its bound completions and, once
+		// released into the pool, hand a nil callback to the next publish of another test.
+		q := getAsyncPublish()
+		q.h, q.cl, q.topic, q.inPlace = &ingestHook{}, &mqtt.Client{ID: "c"}, "city/a/b/c", context.Canceled
 		if qos > 0 {
 			q.pk = packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: qos}, PacketID: 9,
 				TopicName: "city/a/b/c", Payload: []byte("{}")}
@@ -44,6 +47,8 @@ func TestAsyncPublishReleaseKeepsNothing(t *testing.T) {
 		require.Empty(t, q.topic)
 		require.NoError(t, q.inPlace)
 		require.Zero(t, q.state.Load())
+		require.NotNil(t, q.qos0Done, "a released value keeps its bound completions")
+		require.NotNil(t, q.qos1Done)
 	}
 }
 
