@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -50,14 +51,24 @@ func CacheBin() string {
 	return filepath.Join(home, ".cache", "citywatch", "bin")
 }
 
-// FreePort returns a loopback TCP address with a port that was free a moment ago. Prefer listening on
-// 127.0.0.1:0 in process; this is for child processes that must be told their port.
+// FreePort returns a loopback TCP address with a port that was free a moment ago, never one it returned
+// before in this process (the kernel may hand a just-closed port out again: a demo once got the same port for
+// its HTTP and MQTT listeners). Prefer listening on 127.0.0.1:0 in process; this is for child processes that
+// must be told their port.
 func FreePort(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("free port: %v", err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		if _, seen := givenPorts.LoadOrStore(addr, struct{}{}); !seen {
+			return addr
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
 }
+
+// givenPorts are the addresses FreePort returned.
+var givenPorts sync.Map
