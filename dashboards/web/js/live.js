@@ -427,3 +427,13 @@ document.addEventListener("visibilitychange", () => {
   else if (diag.state !== "open") refresh();
 });
 addEventListener("online", () => { if (!es || es.readyState === EventSource.CLOSED) reconnect(); refresh(); });
+// A page the browser keeps in its back/forward cache after the user navigates away would hold its stream's
+// connection open: a browser allows six per server, so five pages visited in one tab left the sixth waiting
+// for any request at all. The stream closes when the page is hidden that way and opens again if it comes back.
+addEventListener("pagehide", () => {
+  if (es) es.close();
+  es = null;
+  clearTimeout(retryTimer);
+  retryTimer = 0;
+});
+addEventListener("pageshow", (ev) => { if (ev.persisted) { reconnect(); refresh(); } });
