@@ -91,7 +91,7 @@ func cameraRows(add func(row), clip streamClip, n, from, maxN, detectN int, warm
 			fmt.Sprintf("%.2f%% of a core (citywatch %.2f%% + ffmpeg %.2f%%)", scpu*100, r.sinks.CPUCores/float64(n)*100, r.sinks.ChildCores/float64(n)*100),
 			fmt.Sprintf("%.2f%% (bare gortsplib reader); monitor alone %.2f%%", bcpu*100, r.monitor.CPUCores/float64(n)*100), ratio(scpu, bcpu), ""})
 		srss, brss := float64(r.sinks.RSSDelta)/float64(n)/(1<<20), float64(r.bare.RSSDelta)/float64(n)/(1<<20)
-		add(row{"camera RSS per camera with the default sinks (the video ring is bounded by media.ring_seconds, 30 s, and 32 MiB per camera; ffmpeg decoders are separate processes, not included)",
+		add(row{"camera RSS per camera with the default sinks (the video ring is bounded by media.ring_seconds, 30 s, and media.ring_max_bytes, 32 MiB, per camera; ffmpeg decoders are separate processes, not included)",
 			fmt.Sprintf("%.2f MB", srss), fmt.Sprintf("%.2f MB (bare reader); monitor alone %.2f MB", brss, float64(r.monitor.RSSDelta)/float64(n)/(1<<20)),
 			ratio(srss, brss), ""})
 	}
@@ -105,7 +105,7 @@ func cameraRows(add func(row), clip streamClip, n, from, maxN, detectN int, warm
 		s, b := r.sinksRT, r.bareRT
 		value := best(s)
 		if s.rep.Online > 0 {
-			value += fmt.Sprintf(": %.2f%% of a core per camera (citywatch %.2f%% + ffmpeg %.2f%%), RSS %.2f MB per camera (ffmpeg not included); video ring %.2f MiB per camera (bounded by media.ring_seconds, 30 s, and at most 32 MiB)",
+			value += fmt.Sprintf(": %.2f%% of a core per camera (citywatch %.2f%% + ffmpeg %.2f%%), RSS %.2f MB per camera (ffmpeg not included); video ring %.2f MiB per camera (bounded by media.ring_seconds, 30 s, and media.ring_max_bytes, 32 MiB)",
 				(s.rep.CPUCores+s.rep.ChildCores)/float64(s.maxN)*100, s.rep.CPUCores/float64(s.maxN)*100, s.rep.ChildCores/float64(s.maxN)*100,
 				float64(s.rep.RSSDelta)/float64(s.maxN)/(1<<20), s.ringBytes/(1<<20))
 		}
