@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"citywatch/ingest/mapping"
+	"citywatch/internal/testenv"
 	"citywatch/store"
 )
 
@@ -29,7 +30,7 @@ const raceRegistryBytesPerDevice = 32
 func TestRegistryMemoryPerDevice(t *testing.T) {
 	r := newRegistry(registryMemoryDevices, 64, 200, nil, nil)
 	fields := []string{"temperature", "humidity", "co2", "pm25", "battery", "rssi"}
-	before := registryHeap()
+	before := testenv.HeapAlloc()
 	for d := range registryMemoryDevices {
 		// Labels and names as the mapper makes them: fresh strings per message.
 		id := "city/d" + strconv.Itoa(d%10) + "/site" + strconv.Itoa(d%50) + "/dev" + strconv.Itoa(d)
@@ -45,7 +46,7 @@ func TestRegistryMemoryPerDevice(t *testing.T) {
 			r.seen(&res, t0, false)
 		}
 	}
-	perDevice := float64(registryHeap()-before) / registryMemoryDevices
+	perDevice := float64(testenv.HeapAlloc()-before) / registryMemoryDevices
 	runtime.KeepAlive(r)
 	t.Logf("%.0f bytes of Go heap per device", perDevice)
 	limit := maxRegistryBytesPerDevice
@@ -55,12 +56,4 @@ func TestRegistryMemoryPerDevice(t *testing.T) {
 	if perDevice > float64(limit) {
 		t.Errorf("a device costs %.0f bytes of Go heap in the registry, want ≤ %d", perDevice, limit)
 	}
-}
-
-func registryHeap() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
 }

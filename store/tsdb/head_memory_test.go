@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"testing"
 
+	"citywatch/internal/testenv"
 	"citywatch/store"
 )
 
@@ -32,25 +33,17 @@ func TestHeadMemoryPerSeries(t *testing.T) {
 			msgs[d] = append(msgs[d], store.Sample{Name: f, Labels: ls, T: base, V: 20})
 		}
 	}
-	before := heapAlloc()
+	before := testenv.HeapAlloc()
 	for _, m := range msgs {
 		if err := db.Append(context.Background(), m); err != nil {
 			t.Fatal(err)
 		}
 	}
 	msgs = nil // the samples' label strings are the caller's, not the DB's
-	perSeries := float64(heapAlloc()-before) / headMemorySeries
+	perSeries := float64(testenv.HeapAlloc()-before) / headMemorySeries
 	runtime.KeepAlive(db)
 	t.Logf("%.0f bytes of Go heap per series", perSeries)
 	if perSeries > maxHeadBytesPerSeries {
 		t.Errorf("a head series costs %.0f bytes of Go heap, want ≤ %d", perSeries, maxHeadBytesPerSeries)
 	}
-}
-
-func heapAlloc() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
 }
