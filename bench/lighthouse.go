@@ -383,6 +383,18 @@ func lighthouseRows(add func(row), e *uiEnv, loads int) {
 	}
 }
 
+// startSampling starts chromium's JavaScript sampling profiler at a 500 µs interval.
+func startSampling(ctx context.Context, t *chromedp.Target) error {
+	if _, err := cdp.Call(ctx, t, profiler.Enable, cdp.Empty{}); err != nil {
+		return err
+	}
+	if _, err := cdp.Call(ctx, t, profiler.SetSamplingInterval, profiler.SetSamplingIntervalParams{Interval: 500}); err != nil {
+		return err
+	}
+	_, err := cdp.Call(ctx, t, profiler.Start, cdp.Empty{})
+	return err
+}
+
 // jsProfile starts (on) or stops (off) chromium's JavaScript sampling profiler; stopping prints the functions
 // with the most self time to stderr. CITYWATCH_BENCH_JSPROFILE=1 profiles the first site page load of each
 // profile: what to fix when the total blocking time misses its goal ("(program)" is the renderer's own work,
@@ -390,14 +402,7 @@ func lighthouseRows(add func(row), e *uiEnv, loads int) {
 func jsProfile(on bool) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		if on {
-			if _, err := cdp.Call(ctx, t, profiler.Enable, cdp.Empty{}); err != nil {
-				return err
-			}
-			if _, err := cdp.Call(ctx, t, profiler.SetSamplingInterval, profiler.SetSamplingIntervalParams{Interval: 500}); err != nil {
-				return err
-			}
-			_, err := cdp.Call(ctx, t, profiler.Start, cdp.Empty{})
-			return err
+			return startSampling(ctx, t)
 		}
 		r, err := cdp.Call(ctx, t, profiler.Stop, cdp.Empty{})
 		if err != nil || r.Profile == nil {

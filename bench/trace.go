@@ -38,14 +38,7 @@ func traceStart() chromedp.Action[chromedp.Void] {
 			TraceConfig: &tracing.TraceConfig{IncludedCategories: traceCategories}}); err != nil {
 			return err
 		}
-		if _, err := cdp.Call(ctx, t, profiler.Enable, cdp.Empty{}); err != nil {
-			return err
-		}
-		if _, err := cdp.Call(ctx, t, profiler.SetSamplingInterval, profiler.SetSamplingIntervalParams{Interval: 500}); err != nil {
-			return err
-		}
-		_, err := cdp.Call(ctx, t, profiler.Start, cdp.Empty{})
-		return err
+		return startSampling(ctx, t)
 	})
 }
 
