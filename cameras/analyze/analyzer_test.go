@@ -318,17 +318,24 @@ func TestCloseStopsEverything(t *testing.T) {
 	require.Error(t, h.a.Start(), "no restart after Close")
 }
 
+// startCam1 starts an analyzer of one camera, cam1, with the real ffmpeg and its own metrics registry; it
+// closes when the test ends.
+func startCam1(t *testing.T) *Analyzer {
+	t.Helper()
+	a, err := New(Config{FFmpegPath: testenv.LookPath(t, "ffmpeg"), Cameras: []CameraConfig{{ID: "cam1"}}},
+		Deps{Registerer: prometheus.NewRegistry()})
+	require.NoError(t, err)
+	require.NoError(t, a.Start())
+	t.Cleanup(a.Close)
+	return a
+}
+
 // TestPartialGOPFeed: at the default 2 analysed frames per second and a 1 s GOP (the embedded 12 fps clip),
 // every analysed frame needs only the frames from its keyframe up to itself, so the tail of each GOP after its
 // last analysed frame is never decoded. Issue 12: the analysis decoder decoded all 25 frames of a 720p GOP to
 // analyse 2 of them, and ffmpeg was most of a camera's CPU.
 func TestPartialGOPFeed(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	a, err := New(Config{FFmpegPath: testenv.LookPath(t, "ffmpeg"), Cameras: []CameraConfig{{ID: "cam1"}}},
-		Deps{Registerer: reg})
-	require.NoError(t, err)
-	require.NoError(t, a.Start())
-	t.Cleanup(a.Close)
+	a := startCam1(t)
 	normal := loadClip(t, clipPath("clip.h264"), cameras.CodecH264)
 	p := newPlayer()
 	const loops = 4

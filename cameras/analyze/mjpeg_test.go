@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
@@ -166,12 +165,7 @@ func TestMJPEGSimulatorMotionAndBlack(t *testing.T) {
 // TestMJPEGOnlyAnalysedFramesAreDecoded: every M-JPEG frame is a keyframe, so frames that would not be
 // analysed are not fed to ffmpeg: a 12 fps camera analysed at 2 fps costs 2 decodes per second, not 12.
 func TestMJPEGOnlyAnalysedFramesAreDecoded(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	a, err := New(Config{FFmpegPath: testenv.LookPath(t, "ffmpeg"), Cameras: []CameraConfig{{ID: "cam1"}}},
-		Deps{Registerer: reg})
-	require.NoError(t, err)
-	require.NoError(t, a.Start())
-	t.Cleanup(a.Close)
+	a := startCam1(t)
 	img := jpegFrame(t, 0, false)
 	n := 0
 	deadline := time.Now().Add(20 * time.Second)
