@@ -79,16 +79,19 @@ func ParseClock(s string) (time.Duration, error) {
 }
 
 // NightHours parses the night key "HH:MM-HH:MM".
-func (s WardSiteConfig) NightHours() (from, to time.Duration, err error) {
-	a, b, ok := strings.Cut(s.Night, "-")
+func (s WardSiteConfig) NightHours() (from, to time.Duration, err error) { return ParseNight(s.Night) }
+
+// ParseNight parses night hours "HH:MM-HH:MM" (local; they may wrap midnight) into offsets from midnight.
+func ParseNight(s string) (from, to time.Duration, err error) {
+	a, b, ok := strings.Cut(s, "-")
 	if !ok {
-		return 0, 0, fmt.Errorf("want \"HH:MM-HH:MM\"; got %q", s.Night)
+		return 0, 0, fmt.Errorf("want \"HH:MM-HH:MM\"; got %q", s)
 	}
 	if from, err = ParseClock(a); err == nil {
 		to, err = ParseClock(b)
 	}
 	if err == nil && from == to {
-		err = fmt.Errorf("the night must not be empty; got %q", s.Night)
+		err = fmt.Errorf("the night must not be empty; got %q", s)
 	}
 	return from, to, err
 }

@@ -1,11 +1,8 @@
 package ward
 
 import (
-	"fmt"
 	"math"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -48,17 +45,6 @@ func (c SiteConfig) withDefaults() SiteConfig {
 	}
 	sort.Slice(c.Rounds, func(i, j int) bool { return c.Rounds[i] < c.Rounds[j] })
 	return c
-}
-
-// ParseClock parses "HH:MM" into an offset from midnight.
-func ParseClock(s string) (time.Duration, error) {
-	h, m, ok := strings.Cut(s, ":")
-	hh, err1 := strconv.Atoi(h)
-	mm, err2 := strconv.Atoi(m)
-	if !ok || err1 != nil || err2 != nil || len(h) != 2 || len(m) != 2 || hh < 0 || hh > 23 || mm < 0 || mm > 59 {
-		return 0, fmt.Errorf("%q is not a time of day HH:MM", s)
-	}
-	return time.Duration(hh)*time.Hour + time.Duration(mm)*time.Minute, nil
 }
 
 // midnight is the start of t's local day in loc (midnight can be skipped by DST; time.Date normalises).

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+
+	"citywatch/config"
 )
 
 var berlin = mustLoc("Europe/Berlin")
@@ -93,7 +95,7 @@ func TestNight(t *testing.T) {
 		hhmm  string
 		night bool
 	}{{"21:59", false}, {"22:00", true}, {"02:00", true}, {"05:59", true}, {"06:00", false}, {"12:00", false}} {
-		d, err := ParseClock(tc.hhmm)
+		d, err := config.ParseClock(tc.hhmm)
 		assert.NoError(t, err)
 		at := time.Date(2026, 12, 7, 0, 0, 0, 0, berlin).Add(d)
 		assert.Equal(t, tc.night, sc.Night(at), tc.hhmm)
@@ -101,14 +103,4 @@ func TestNight(t *testing.T) {
 	day := SiteConfig{Site: "a", NightFrom: time.Hour, NightTo: 5 * time.Hour}
 	assert.True(t, day.Night(time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)))
 	assert.False(t, day.Night(time.Date(2026, 12, 7, 23, 0, 0, 0, time.UTC)))
-}
-
-func TestParseClock(t *testing.T) {
-	for _, bad := range []string{"", "8:00", "24:00", "08:60", "08-00", "0800", "aa:bb"} {
-		_, err := ParseClock(bad)
-		assert.Error(t, err, bad)
-	}
-	d, err := ParseClock("20:30")
-	assert.NoError(t, err)
-	assert.Equal(t, 20*time.Hour+30*time.Minute, d)
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"citywatch/config"
 )
 
 // SiteSettings are the settings of a site's ward that its health staff and admins set over the API (PUT
@@ -47,24 +49,6 @@ type storedSettings struct {
 	UpdatedAt time.Time
 }
 
-// parseNight parses "HH:MM-HH:MM" into offsets from local midnight.
-func parseNight(s string) (from, to time.Duration, err error) {
-	a, b, ok := strings.Cut(s, "-")
-	if !ok {
-		return 0, 0, invalid("night: want \"HH:MM-HH:MM\"; got %q", s)
-	}
-	if from, err = ParseClock(a); err == nil {
-		to, err = ParseClock(b)
-	}
-	if err != nil {
-		return 0, 0, invalid("night: %v", err)
-	}
-	if from == to {
-		return 0, 0, invalid("night: must not be empty; got %q", s)
-	}
-	return from, to, nil
-}
-
 // apply returns base with the settings that are set; an error (ErrInvalid) names the first bad field. It is
 // the settings' validation too.
 func (s SiteSettings) apply(base SiteConfig) (SiteConfig, error) {
@@ -82,7 +66,7 @@ func (s SiteSettings) apply(base SiteConfig) (SiteConfig, error) {
 	if len(s.Rounds) > 0 {
 		out.Rounds = make([]time.Duration, 0, len(s.Rounds))
 		for _, r := range s.Rounds {
-			d, err := ParseClock(r)
+			d, err := config.ParseClock(r)
 			if err != nil {
 				return base, invalid("rounds: %v", err)
 			}
@@ -94,9 +78,9 @@ func (s SiteSettings) apply(base SiteConfig) (SiteConfig, error) {
 		slices.Sort(out.Rounds)
 	}
 	if s.Night != "" {
-		from, to, err := parseNight(s.Night)
+		from, to, err := config.ParseNight(s.Night)
 		if err != nil {
-			return base, err
+			return base, invalid("night: %v", err)
 		}
 		out.NightFrom, out.NightTo = from, to
 	}
