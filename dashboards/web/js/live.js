@@ -316,12 +316,17 @@ function connect() {
   });
 }
 
-// reconnect closes the stream and opens a new one now.
-function reconnect() {
+// closeStream closes the stream and cancels a pending retry.
+function closeStream() {
   if (es) es.close();
   es = null;
   clearTimeout(retryTimer);
   retryTimer = 0;
+}
+
+// reconnect closes the stream and opens a new one now.
+function reconnect() {
+  closeStream();
   retries = 0;
   connect();
 }
@@ -430,10 +435,5 @@ addEventListener("online", () => { if (!es || es.readyState === EventSource.CLOS
 // A page the browser keeps in its back/forward cache after the user navigates away would hold its stream's
 // connection open: a browser allows six per server, so five pages visited in one tab left the sixth waiting
 // for any request at all. The stream closes when the page is hidden that way and opens again if it comes back.
-addEventListener("pagehide", () => {
-  if (es) es.close();
-  es = null;
-  clearTimeout(retryTimer);
-  retryTimer = 0;
-});
+addEventListener("pagehide", closeStream);
 addEventListener("pageshow", (ev) => { if (ev.persisted) { reconnect(); refresh(); } });
