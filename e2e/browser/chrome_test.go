@@ -128,6 +128,38 @@ func eval[T any](b *browser, expr string) T {
 // under the check) count as "not yet".
 func (b *browser) waitJS(within time.Duration, expr string) {
 	b.t.Helper()
+	if ok, last := b.truthyWithin(within, expr); !ok {
+		b.t.Fatalf("not true within %v: %s (last error %v, at %s)", within, expr, last, b.location())
+	}
+}
+
+// openDialog clicks button (a CSS selector) until a dialog holding field is open. A live list redraws under
+// the pointer (rows arrive, groups grow): a real click that lands while the row moves hits nothing, so the
+// click is tried again, never twice once any dialog is open.
+func (b *browser) openDialog(within time.Duration, button, field string) {
+	b.t.Helper()
+	deadline := time.Now().Add(within)
+	opened := fmt.Sprintf(`document.querySelector('dialog[open] %s')`, field)
+	for {
+		if eval[bool](b, `!!document.querySelector('dialog[open]')`) {
+			b.waitJS(10*time.Second, opened)
+			return
+		}
+		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(button)), chromedp.Click(chromedp.CSS(button)))
+		cancel()
+		if opened, _ := b.truthyWithin(5*time.Second, `document.querySelector('dialog[open]')`); opened {
+			continue // the loop's first check waits for the field
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("clicking %s opened no dialog within %v (last error %v, at %s)", button, within, err, b.location())
+		}
+	}
+}
+
+// truthyWithin polls a JavaScript expression until it is truthy or within passes, and reports which, with the
+// last evaluation error (such as a page navigating away under the check: "not yet").
+func (b *browser) truthyWithin(within time.Duration, expr string) (bool, error) {
 	deadline := time.Now().Add(within)
 	var last error
 	for {
@@ -135,11 +167,11 @@ func (b *browser) waitJS(within time.Duration, expr string) {
 		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](fmt.Sprintf("!!(%s)", expr)))
 		cancel()
 		if err == nil && ok {
-			return
+			return true, nil
 		}
 		last = err
 		if time.Now().After(deadline) {
-			b.t.Fatalf("not true within %v: %s (last error %v, at %s)", within, expr, last, b.location())
+			return false, last
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
