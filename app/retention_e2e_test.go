@@ -137,6 +137,10 @@ func TestRetentionEndToEnd(t *testing.T) {
 	require.NotEmpty(t, tablesWith(t, a, occ.CaseID, "ward_occupancies"), "the check must be able to see the case id")
 	samplesPath := "/api/v1/query?query=" + url.QueryEscape(fmt.Sprintf(`count_over_time({case_id=%q}[1h])`, occ.CaseID))
 	require.Contains(t, string(api("GET", samplesPath, "", 200)), occ.CaseID, "the check must be able to see the case id in the TSDB")
+	seriesPath := "/api/v1/series?match[]=" + url.QueryEscape(fmt.Sprintf(`{case_id=%q}`, occ.CaseID))
+	for _, path := range []string{seriesPath, "/api/v1/label/case_id/values"} {
+		require.Contains(t, string(api("GET", path, "", 200)), occ.CaseID, "the check must be able to see the case id in %s", path)
+	}
 
 	// The engine swept at start (nothing due; it sets the last-sweep gauge to its clock's time when done) and
 	// waits for its next tick: move its clock 31 days on.
@@ -184,10 +188,13 @@ func TestRetentionEndToEnd(t *testing.T) {
 	assert.Empty(t, tablesWith(t, a, occ.CaseID, "ward_occupancies"), "only the ward's pseudonymous record of the stay keeps the case id")
 	// Nor does the TSDB tie the case id to a wearable any more: its series (ward_occupant_info and kin) are deleted.
 	assert.Regexp(t, `[1-9]\d* time series deleted`, purges.Records[0].Detail)
-	// No query finds its samples. (The series API may still list the label set from the TSDB's head until its
-	// next compaction, within 3 hours: a purge 30 days after release finds the series in blocks, which
-	// CleanTombstones rewrites; see store/tsdb TestDeleteSeries.)
+	// No query finds its samples, and neither the series API nor the label values list it: the series, still
+	// in the TSDB's head here (the TSDB runs on real time), were evicted from it (store/tsdb
+	// TestDeleteSeriesLeavesNothing covers the blocks' files).
 	assert.NotContains(t, string(api("GET", samplesPath, "", 200)), occ.CaseID)
+	for _, path := range []string{seriesPath, "/api/v1/label/case_id/values"} {
+		assert.NotContains(t, string(api("GET", path, "", 200)), occ.CaseID, path)
+	}
 	var alertList struct {
 		Alerts []struct {
 			ID int64 `json:"id"`

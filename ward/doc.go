@@ -16,6 +16,7 @@
 //
 //	ward_occupant_info{site, room, case_id, device}  1 per wearable of a room with an active occupant
 //	ward_binding_info{site, room, device}            1 per device bound to a room, occupied or not
+//	ward_room_occupied{site, room}                   1 per room with an active occupant
 //	ward_round_missed{site, room, case_id, round}    1 per active occupant without a reading at the last closed round
 //	ward_wearable_removed{site, room, case_id, device} 1 while skin temperature is low and heart rate absent
 //	ward_possible_leave{site, room, case_id}         1 while the door zone sees night motion and the wearable
@@ -23,5 +24,5 @@
 //
 // The default rule pack's Fever rule multiplies by ward_occupant_info, so a fever names the room and case id,
 // and drops wearables bound to a room with no active occupant (suppression); wearables bound to no room keep the
-// plain fever alert. Series that stop (a release) get a staleness marker at once.
+// plain fever alert. RoomCO2High joins ward_binding_info and ward_room_occupied the same way for room sensors. Series that stop (a release) get a staleness marker at once.
 package ward

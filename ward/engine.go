@@ -18,6 +18,7 @@ import (
 const (
 	SeriesOccupantInfo    = "ward_occupant_info"
 	SeriesBindingInfo     = "ward_binding_info"
+	SeriesRoomOccupied    = "ward_room_occupied"
 	SeriesRoundMissed     = "ward_round_missed"
 	SeriesWearableRemoved = "ward_wearable_removed"
 	SeriesPossibleLeave   = "ward_possible_leave"
@@ -81,6 +82,7 @@ func (w *Ward) evaluate(ctx context.Context) error {
 		if !ok {
 			continue
 		}
+		put(SeriesRoomOccupied, "site", r.Site, "room", r.Name)
 		for _, d := range r.Bindings.Wearables {
 			put(SeriesOccupantInfo, "site", r.Site, "room", r.Name, "case_id", o.CaseID, "device", d)
 		}

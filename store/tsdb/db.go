@@ -140,6 +140,7 @@ func Open(cfg Config, deps Deps) (*DB, error) {
 	// As Prometheus does: compact up to a tenth of the retention (at most 31d), so that retention deletes
 	// data in small steps and the block count stays low.
 	opts.MaxBlockDuration = min(max(opts.RetentionDuration/10, opts.MinBlockDuration), maxBlockDuration.Milliseconds())
+	opts.NewCompactorFunc = newPruningCompactor // deleted series' label values leave the rewritten blocks
 
 	var tsdbReg prometheus.Registerer
 	if deps.Registerer != nil {

@@ -43,9 +43,8 @@ func TestDeleteSeries(t *testing.T) {
 	assert.Zero(t, n, "deleting again finds none")
 
 	require.NoError(t, db.CleanTombstones())
-	// The rewritten blocks index no series with the case id: it is no label value any more. (The bare string
-	// stays in the block index's symbol table, which Prometheus' compactor copies whole from the source block,
-	// until storage.retention drops the block; no series, query or API reaches it.)
+	// The rewritten blocks index no series with the case id: it is no label value any more (nor in their
+	// symbol table: TestDeleteSeriesLeavesNothing).
 	for _, b := range db.db.Blocks() {
 		ir, err := b.Index()
 		require.NoError(t, err)
