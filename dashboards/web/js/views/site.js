@@ -247,7 +247,9 @@ export function render(root, params, ctx) {
     sweepList = [...tiles.values()].filter((tile) => !tile.near);
     if (!sweepTask && sweepList.length) sweepTask = idle(sweepSlice);
   };
-  // A tile is near the screen when its block is (300 px margin).
+  // A tile is near the screen when its block is, within 150 px: enough for a tile to catch up before it shows
+  // when scrolled to, few enough tiles that redrawing them every second stays short (each changed number is
+  // text laid out again: the layout of the tiles near the screen was most of a phone's frame).
   const CHUNK = chunkSize();
   const chunks = []; // the blocks, in order
   const chunkNear = new Map(); // block → near the screen
@@ -268,7 +270,7 @@ export function render(root, params, ctx) {
         if (tile) setNear(tile, e.isIntersecting);
       }
     }
-  }, { rootMargin: "300px" });
+  }, { rootMargin: "150px" });
   // place puts the tiles of ids in order into the blocks, moving only those not where they belong (an
   // unchanged order moves nothing), and drops blocks left empty.
   const place = (ids) => {
