@@ -12,12 +12,21 @@ const LINE = "#2563eb";
 const dirty = new Set();
 let frame = 0;
 
+// PAINT_MS is how long one frame paints sparklines; the rest wait for the next frame. A canvas's first paint
+// (its context made, its backing store sized) is the costly one: a phone's first screenful of sparklines,
+// seeded with their history at once, made one long frame.
+const PAINT_MS = 6;
+
 function flush() {
   frame = 0;
-  const list = [...dirty];
-  dirty.clear();
+  const until = performance.now() + PAINT_MS;
   // Widths come from the ResizeObserver: reading them here would force a layout of the whole page.
-  list.forEach((s) => s.paint(s.width));
+  for (const s of dirty) {
+    dirty.delete(s);
+    s.paint(s.width);
+    if (performance.now() > until) break;
+  }
+  if (dirty.size) frame = requestAnimationFrame(flush);
 }
 
 function schedule(s) {

@@ -18,27 +18,31 @@ import { CameraTile } from "../cameratile.js";
 // PRIMARY is the order in which a tile picks the metric its sparkline follows.
 const PRIMARY = ["body_temperature", "temperature", "water_level", "pm25", "co2", "noise", "heart_rate", "humidity"];
 const HIDDEN = new Set(["seq"]);
-// BEHIND_MS is how often tiles away from the screen catch up with the live data.
-const BEHIND_MS = 3000;
-// CHUNK is how many sensor tiles share a block. Blocks, not tiles, are what the page watches for nearness and
-// what the browser skips off screen (content-visibility): with 500 tiles watched one by one, the intersection
-// checks and the grid layout of all 500 after every live update were most of a phone's work each second.
-const CHUNK = 12;
+// SWEEP_MS is how often tiles away from the screen have their level and freshness marks (data-level,
+// data-fresh, data-silent: what the page's order and announcements follow) brought up to date. Their values,
+// age text and sparklines are drawn only when they come near the screen.
+const SWEEP_MS = 3000;
+// AGES_MS is how long after the live devices last came the clock's tick draws the tiles' ages itself.
+const AGES_MS = 1500;
+// chunkSize is how many sensor tiles share a block. Blocks, not tiles, are what the page watches for nearness
+// and what the browser skips off screen (content-visibility): with 500 tiles watched one by one, the
+// intersection checks and the grid layout of all 500 after every live update were most of a phone's work each
+// second. A phone shows one column: a block of 12 was 2,300 px tall, so the tiles "near" the screen (and
+// redrawn every second) were two or three times those on it; blocks of 4 keep that close to a screenful.
+const chunkSize = () => (window.matchMedia?.("(max-width: 640px)").matches ? 4 : 12);
 
 function primaryMetric(values) {
   return PRIMARY.find((m) => m in values) || Object.keys(values).find((m) => !HIDDEN.has(m) && m !== "battery" && m !== "rssi");
 }
 
 class SensorTile {
-  // later(tile) queues work for a tile that is not near the screen (see render).
   // resort() asks the page to order the tiles again (a device turned silent or live again).
-  constructor(d, thresholds, later, resort = () => {}) {
+  constructor(d, thresholds, resort = () => {}) {
     this.resort = resort;
     this.id = d.id;
     this.d = d;
     this.next = null; // a newer device state not shown yet (the tile is off screen)
     this.near = false; // near the screen, as the page's IntersectionObserver last said
-    this.later = later;
     this.thresholds = thresholds;
     this.alerts = [];
     this.values = el("dl", { class: "values" });
@@ -63,13 +67,14 @@ class SensorTile {
     this.update(d);
   }
 
-  // offer takes the device's latest state: shown now near the screen, otherwise when the page is idle or the
-  // tile comes into view, whichever is first. A site's tiles all change every second; drawing the ones nobody
-  // sees at once would block the page (total blocking time) for nothing.
+  // offer takes the device's latest state: shown now near the screen, otherwise kept until the tile comes
+  // near it (catchUp). A site's tiles all change every second; drawing the ones nobody sees would block a
+  // phone's page (total blocking time) for nothing. A tile holding a state it has not drawn says so to
+  // assistive technology (aria-busy), which can read it off screen: its numbers are not the latest.
   offer(d) {
     if (this.near) { this.next = null; this.update(d); return; }
+    if (!this.next) this.root.setAttribute("aria-busy", "true");
     this.next = d;
-    this.later(this);
   }
 
   // latest is the newest state the tile has, shown or not.
@@ -77,7 +82,29 @@ class SensorTile {
 
   // catchUp shows what is pending: the newest state, or at least the age.
   catchUp() {
-    if (this.next) { const d = this.next; this.next = null; this.update(d); } else this.renderAge(pageState());
+    if (this.next) {
+      const d = this.next;
+      this.next = null;
+      this.root.removeAttribute("aria-busy");
+      this.update(d);
+    } else this.renderAge(pageState());
+  }
+
+  // sweep brings an off-screen tile's marks up to date without drawing it: its level by the newest values
+  // and its freshness (data-level, data-fresh, data-silent, the classes), so the page's order, announcements
+  // and a stale page's greying hold for every tile. The values, age text and sparkline wait for catchUp.
+  sweep(page) {
+    const d = this.latest();
+    const vals = d.last_values || {};
+    const judged = [];
+    for (const k in vals) {
+      if (HIDDEN.has(k)) continue;
+      const j = judge(this.thresholds, k, d.labels, vals[k]);
+      if (j.level) judged.push([k, j]);
+    }
+    this.judged = judged;
+    this.renderMarks();
+    this.renderFresh(deviceFreshness(d, page));
   }
 
   // setAlerts marks the tile with the firing alerts about this device.
@@ -146,6 +173,13 @@ class SensorTile {
   renderAge(page) {
     const d = this.d;
     const f = deviceFreshness(d, page);
+    this.renderFresh(f);
+    const text = `${freshnessText(f)} · ${t("site.msgs", { n: d.messages })}${d.errors ? ` · ${t("site.errors", { n: d.errors })}` : ""}`;
+    if (this.age.textContent !== text) this.age.textContent = text;
+  }
+
+  // renderFresh sets the freshness marks f (deviceFreshness) says.
+  renderFresh(f) {
     // Every second for every tile: write only what changed, so an unchanged page costs no style work.
     if (this.silentFlag !== undefined && this.silentFlag !== f.silent) this.resort();
     if (this.fresh !== f.state || this.silentFlag !== f.silent) {
@@ -156,8 +190,6 @@ class SensorTile {
       this.root.dataset.silent = String(f.silent);
       this.root.dataset.fresh = f.state;
     }
-    const text = `${freshnessText(f)} · ${t("site.msgs", { n: d.messages })}${d.errors ? ` · ${t("site.errors", { n: d.errors })}` : ""}`;
-    if (this.age.textContent !== text) this.age.textContent = text;
     if (this.heardSilent === undefined) this.heardSilent = f.state === "silent"; // silent on arrival: not news
     if (f.state === "live") this.heardSilent = false;
   }
@@ -192,34 +224,43 @@ export function render(root, params, ctx) {
   const camTiles = new Map();
   let shownOrder = "";
   let resort = true, sortedIds = [], sortedAt = new Map(); // the devices' order, silent first (drawDevices)
-  // Work for tiles away from the screen waits for idle time, in slices of a few milliseconds, so no task
-  // grows long; a tile coming into view catches up at once.
-  const behind = new Map(); // device id → tile with pending work
-  let pump = 0;
+  // Tiles away from the screen are not drawn: a tile coming near it draws its newest state at once (setNear).
+  // Their marks are swept every SWEEP_MS, and at once when the page turns stale or live again, in idle time
+  // and slices of a few milliseconds, so no task grows long.
+  let sweepList = [], sweepTask = 0, sweptAt = -Infinity, sweptLive = true;
   const idle = window.requestIdleCallback ? (fn) => requestIdleCallback(fn, { timeout: 1000 }) : (fn) => setTimeout(fn, 16);
-  const work = () => {
+  const sweepSlice = () => {
+    sweepTask = 0;
     if (gone) return;
-    const until = performance.now() + 8;
-    for (const [id, tile] of behind) {
-      if (performance.now() > until) break;
-      behind.delete(id);
-      tile.catchUp();
+    const page = pageState(), until = performance.now() + 8;
+    while (sweepList.length && performance.now() < until) {
+      const tile = sweepList.pop();
+      if (!tile.near && tiles.get(tile.id) === tile) tile.sweep(page);
     }
-    if (behind.size && !gone) pump = idle(work);
-    else pump = 0;
+    if (sweepList.length) sweepTask = idle(sweepSlice);
   };
-  // Off-screen tiles catch up every few seconds: nobody sees them, and a tile coming into view catches up at
-  // once. What they say (data-level, data-fresh) stays at most that far behind.
-  const later = (tile) => { behind.set(tile.id, tile); if (!pump) pump = setTimeout(() => { pump = idle(work); }, BEHIND_MS); };
-  // A tile is near the screen when its block is (300 px margin).
+  const sweep = (page) => {
+    if (sweepTask && page.live === sweptLive) return;
+    if (page.live === sweptLive && performance.now() - sweptAt < SWEEP_MS) return;
+    sweptAt = performance.now();
+    sweptLive = page.live;
+    sweepList = [...tiles.values()].filter((tile) => !tile.near);
+    if (!sweepTask && sweepList.length) sweepTask = idle(sweepSlice);
+  };
+  // A tile is near the screen when its block is, within 150 px: enough for a tile to catch up before it shows
+  // when scrolled to, few enough tiles that redrawing them every second stays short (each changed number is
+  // text laid out again: the layout of the tiles near the screen was most of a phone's frame).
+  const CHUNK = chunkSize();
   const chunks = []; // the blocks, in order
   const chunkNear = new Map(); // block → near the screen
+  const nearTiles = new Set();
   const setNear = (tile, on) => {
     if (tile.near === on && tile.sparkShown === on) return;
     tile.near = on;
+    if (on) nearTiles.add(tile); else nearTiles.delete(tile);
     tile.sparkShown = on;
     if (tile.spark) tile.spark.setVisible(on);
-    if (on && behind.delete(tile.id)) tile.catchUp();
+    if (on) tile.catchUp();
   };
   const tileIO = new IntersectionObserver((entries) => {
     for (const e of entries) {
@@ -229,7 +270,7 @@ export function render(root, params, ctx) {
         if (tile) setNear(tile, e.isIntersecting);
       }
     }
-  }, { rootMargin: "300px" });
+  }, { rootMargin: "150px" });
   // place puts the tiles of ids in order into the blocks, moving only those not where they belong (an
   // unchanged order moves nothing), and drops blocks left empty.
   const place = (ids) => {
@@ -250,10 +291,20 @@ export function render(root, params, ctx) {
     }
   };
   // Tiles are built in slices too: the first screenful at once, the rest a slice per task.
-  let building = 0;
+  let building = 0, sensorsBuilt = false, camBuilding = 0;
   // Live video plays only in camera tiles near the screen (and while the tab is visible): 50 cameras below
   // 500 sensor tiles would otherwise decode 50 streams nobody sees.
   const camSeen = new Set();
+  // Camera tiles away from the screen are not redrawn on every status report either: the newest report
+  // waits (camBehind) until the tile comes near the screen.
+  const camBehind = new Map(); // camera id → its newest state, not drawn yet
+  const camCatchUp = (id) => {
+    const tile = camTiles.get(id), c = camBehind.get(id);
+    if (!tile || !c) return;
+    camBehind.delete(id);
+    tile.root.removeAttribute("aria-busy");
+    tile.update(c);
+  };
   const syncCam = (id) => {
     const tile = camTiles.get(id);
     if (!tile) return;
@@ -263,9 +314,17 @@ export function render(root, params, ctx) {
     for (const e of entries) {
       const id = e.target.dataset.camera;
       if (e.isIntersecting) camSeen.add(id); else camSeen.delete(id);
+      if (e.isIntersecting) camCatchUp(id);
       syncCam(id);
     }
   }, { rootMargin: "300px" });
+  // drawAges draws the age of every tile near the screen (the others are swept).
+  let agesAt = -Infinity, agesLive = true;
+  const drawAges = (page) => {
+    agesAt = performance.now();
+    agesLive = page.live;
+    for (const tile of nearTiles) tile.renderAge(page);
+  };
   const onVisibility = () => { for (const id of camTiles.keys()) syncCam(id); };
   document.addEventListener("visibilitychange", onVisibility);
   let seeded = false;
@@ -309,26 +368,30 @@ export function render(root, params, ctx) {
     if (!list.length) {
       place([]);
       replace(sensors, el("p", { class: "muted empty" }, t("site.no_sensors")));
+      if (!sensorsBuilt) { sensorsBuilt = true; if (lastCameras) buildCameras(); }
       return;
     }
     if (!tiles.size) sensors.replaceChildren();
     const seen = new Set();
-    // A slice of new tiles per task: a screenful first (so the first paint is whole), then ~10 ms worth.
-    const until = performance.now() + (tiles.size ? 10 : 30);
+    // A slice of new tiles per task: a block first (a screenful: the first paint is whole), then ~8 ms worth
+    // and at least one tile. A fixed count per slice grew long on a slow phone (12 tiles took 50 ms at 4×
+    // throttling).
+    const least = tiles.size ? 1 : CHUNK;
+    const until = performance.now() + (tiles.size ? 8 : 20);
     let made = 0, missing = 0;
     for (const d of list) {
       seen.add(d.id);
       let tile = tiles.get(d.id);
       if (!tile) {
-        if (made >= 12 && performance.now() > until) { missing++; continue; }
+        if (made >= least && performance.now() > until) { missing++; continue; }
         made++;
-        tile = new SensorTile(d, thresholds, later, () => { resort = true; });
+        tile = new SensorTile(d, thresholds, () => { resort = true; });
         tiles.set(d.id, tile);
       } else if (tile.latest() !== d) tile.offer(d); // the live layer keeps an unchanged device's object
     }
     for (const [id, tile] of tiles) {
       if (seen.has(id)) continue;
-      behind.delete(id); tile.destroy(); tile.root.remove(); tiles.delete(id);
+      tile.destroy(); tile.root.remove(); tiles.delete(id); nearTiles.delete(tile);
     }
     // Silent devices first; moving an existing node does not rebuild it. Only when the order changed, and
     // only the tiles out of place (tiles built in a later slice are added after the shown ones).
@@ -342,20 +405,44 @@ export function render(root, params, ctx) {
       if (!building) building = setTimeout(() => { building = 0; if (!gone && lastDevices) { drawDevices(lastDevices); if (lastAlerts) drawAlerts(lastAlerts); } }, 0);
       return;
     }
+    if (!sensorsBuilt) {
+      sensorsBuilt = true;
+      if (lastCameras) buildCameras();
+    }
     if (!seeded) {
       seeded = true;
       seed([...new Set([...tiles.values()].map((tile) => tile.metric).filter(Boolean))]);
     }
   }
 
+  // buildCameras draws the cameras once more, so that the tiles still missing are built.
+  function buildCameras() {
+    if (gone || !lastCameras) return;
+    const before = camTiles.size;
+    drawCameras(lastCameras);
+    if (lastAlerts && camTiles.size !== before) drawAlerts(lastAlerts); // new tiles need their alerts
+  }
+
   function drawCameras(all) {
     const list = all.filter((c) => (c.site || "unassigned") === site);
     camSection.hidden = !list.length && !camTiles.size;
     const seen = new Set();
+    // Camera tiles (each with its video element) are built after the sensor tiles above them, ~8 ms worth
+    // per task: 50 of them built with the first sensor tiles made the first frame's style and layout alone
+    // a long task on a phone.
+    const until = performance.now() + 8;
+    let missing = 0;
     for (const c of list) {
       seen.add(c.id);
       const tile = camTiles.get(c.id);
-      if (tile) { if (tile.cam !== c) tile.update(c); }
+      if (tile) {
+        if (camSeen.has(c.id)) { if (tile.cam !== c) tile.update(c); }
+        else if (tile.cam !== c && camBehind.get(c.id) !== c) {
+          if (!camBehind.has(c.id)) tile.root.setAttribute("aria-busy", "true");
+          camBehind.set(c.id, c);
+        }
+      }
+      else if (!sensorsBuilt || performance.now() > until) missing++;
       else {
         const nt = new CameraTile(c, ctx, { startPaused: true, lazyPoster: true }); // until it is near the screen
         camTiles.set(c.id, nt);
@@ -363,7 +450,8 @@ export function render(root, params, ctx) {
         camIO.observe(nt.root);
       }
     }
-    for (const [id, tile] of camTiles) if (!seen.has(id)) { camIO.unobserve(tile.root); tile.destroy(); tile.root.remove(); camTiles.delete(id); camSeen.delete(id); }
+    for (const [id, tile] of camTiles) if (!seen.has(id)) { camIO.unobserve(tile.root); tile.destroy(); tile.root.remove(); camTiles.delete(id); camSeen.delete(id); camBehind.delete(id); }
+    if (missing && sensorsBuilt && !camBuilding) camBuilding = setTimeout(() => { camBuilding = 0; buildCameras(); }, 0);
   }
 
   function drawAlerts(all) {
@@ -390,6 +478,7 @@ export function render(root, params, ctx) {
       drawDevices(all);
       // New tiles need their alerts; the alerts themselves redraw when the alerts change.
       if (lastAlerts && tiles.size !== before) drawAlerts(lastAlerts);
+      drawAges(pageState());
     }),
     subscribe("cameras", (all) => {
       lastCameras = all;
@@ -403,8 +492,11 @@ export function render(root, params, ctx) {
     onTick(() => {
       const page = pageState();
       // Devices that just turned silent are announced (the tiles are not a live region: they tick). Tiles away
-      // from the screen tick when the page is idle.
-      for (const tile of tiles.values()) if (tile.near) tile.renderAge(page); else later(tile);
+      // from the screen are swept for their marks. While the stream brings devices every second the ages
+      // were drawn with them (one frame a second, not two); the tick draws them when it does not, and at once
+      // when the page turns stale or live again.
+      if (page.live !== agesLive || performance.now() - agesAt > AGES_MS) drawAges(page);
+      sweep(page);
       const news = [...tiles.values()].map((tile) => tile.silentNews()).filter(Boolean);
       if (news.length) announce(news.length > 3 ? t("site.many_silent", { n: news.length, site }) : `${news.join(", ")}.`);
     }),
@@ -416,6 +508,7 @@ export function render(root, params, ctx) {
     camIO.disconnect();
     tileIO.disconnect();
     clearTimeout(building);
+    clearTimeout(camBuilding);
     document.removeEventListener("visibilitychange", onVisibility);
     tiles.forEach((tile) => tile.destroy());
     camTiles.forEach((tile) => tile.destroy());
