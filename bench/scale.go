@@ -85,7 +85,14 @@ func scaleRun(series, procs int, full bool) (f scaleFigures, err error) {
 		return f, err
 	}
 	// Steady: every device again, at least 200,000 messages.
+	steadyProfile := s.serveProfile(series, "steady-cpu", cpuProfilePath(20*time.Second))
 	if f.perSec, err = timedDelivery(count, s.mqtt, max(200000, devices), procs, devices, scaleFields, 1); err != nil {
+		return f, err
+	}
+	if err := s.serveProfile(series, "steady-heap", "heap")(); err != nil {
+		return f, err
+	}
+	if err := steadyProfile(); err != nil {
 		return f, err
 	}
 	head, err := s.metric("citywatch_tsdb_head_series", "")
@@ -110,6 +117,19 @@ func scaleRun(series, procs int, full bool) (f scaleFigures, err error) {
 	if f.query, f.querySeries, err = siteRangeQuery(s.base, `temperature{site="site7"}`); err != nil {
 		return f, err
 	}
+	if s.pprof != "" {
+		// The query looped under a CPU profile of its own (the figure above is measured without it).
+		wait := s.serveProfile(series, "query-cpu", cpuProfilePath(5*time.Second))
+		for end := time.Now().Add(5 * time.Second); time.Now().Before(end); {
+			if _, _, err := siteRangeQuery(s.base, `temperature{site="site7"}`); err != nil {
+				return f, err
+			}
+		}
+		if err := wait(); err != nil {
+			return f, err
+		}
+	}
+	s.series = series
 	if f.ready, f.firstIngest, err = s.coldStart(); err != nil {
 		return f, err
 	}
@@ -181,7 +201,7 @@ func (s *serveProc) coldStart() (ready, firstIngest time.Duration, err error) {
 		return 0, 0, err
 	}
 	defer logf.Close()
-	cmd := exec.Command(bin, "serve", "--config", filepath.Join(s.dir, "citywatch.yaml"))
+	cmd := exec.Command(bin, s.serveArgs(filepath.Join(s.dir, "citywatch.yaml"))...)
 	cmd.Env = append(os.Environ(), "CITYWATCH_ADMIN_TOKEN="+benchToken)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	start := time.Now()
@@ -189,6 +209,14 @@ func (s *serveProc) coldStart() (ready, firstIngest time.Duration, err error) {
 		return 0, 0, err
 	}
 	s.cmd = cmd
+	wait := func() error { return nil }
+	if s.pprof != "" {
+		// The profile of the restart starts as soon as serve's pprof listener answers (before the TSDB opens).
+		if err := pollStatus("http://"+s.pprof+"/debug/pprof/cmdline", http.StatusOK, time.Minute, time.Millisecond); err != nil {
+			return 0, 0, fmt.Errorf("restart after SIGKILL: pprof: %w", err)
+		}
+		wait = s.serveProfile(s.series, "coldstart-cpu", cpuProfilePath(20*time.Second))
+	}
 	// Polled every 5 ms: the figure is the wait itself.
 	if err := pollStatus(s.base+"/readyz", http.StatusOK, 2*time.Minute, 5*time.Millisecond); err != nil {
 		return 0, 0, fmt.Errorf("restart after SIGKILL: %w", err)
@@ -210,7 +238,8 @@ func (s *serveProc) coldStart() (ready, firstIngest time.Duration, err error) {
 			return 0, 0, err
 		}
 		if c >= 1 {
-			return ready, time.Since(start), nil
+			firstIngest = time.Since(start)
+			return ready, firstIngest, wait()
 		}
 		if time.Now().After(deadline) {
 			return 0, 0, fmt.Errorf("restart after SIGKILL: no message counted within a minute of /readyz")
