@@ -28,6 +28,7 @@ const scaleQueryRounds = 5
 // scaleFigures are what one scale run measured.
 type scaleFigures struct {
 	perSec      float64
+	cpuPerMsg   time.Duration // serve's CPU (user + system) over the steady phase per message: the rate's cost, whatever the machine's load
 	rss, idle   int64
 	heapInuse   float64 // go_memstats_heap_inuse_bytes after the steady phase
 	heapGoal    float64 // go_memstats_next_gc_bytes at the same time
@@ -56,6 +57,10 @@ func seriesRows(add func(row), seriesList []int, procs int) {
 			continue
 		}
 		add(row{what + ": steady ingest rate", rate(f.perSec), rate(base.perSec) + " (same at 1,000 series)", ratio(f.perSec, base.perSec), "≥0.8× at 1M series"})
+		add(row{what + ": serve's CPU per message over the steady phase (user + system, /proc; its background work included)",
+			fmt.Sprintf("%.1f µs", float64(f.cpuPerMsg)/float64(time.Microsecond)),
+			fmt.Sprintf("%.1f µs (same at 1,000 series)", float64(base.cpuPerMsg)/float64(time.Microsecond)),
+			ratio(float64(base.cpuPerMsg), float64(f.cpuPerMsg)), "≥0.8× at 1M series (as the rate)"})
 		add(row{what + ": process RSS per series", fmt.Sprintf("%.2f KiB (RSS %.0f MiB; Go heap in use %.0f MiB, next GC at %.0f MiB)",
 			float64(f.rss)/float64(series)/1024, float64(f.rss)/(1<<20), f.heapInuse/(1<<20), f.heapGoal/(1<<20)),
 			fmt.Sprintf("idle serve %.0f MiB; (RSS − idle)/series %.2f KiB", float64(f.idle)/(1<<20), float64(f.rss-f.idle)/float64(series)/1024), "", "≤1.5 KiB"})
@@ -86,9 +91,19 @@ func scaleRun(series, procs int, full bool) (f scaleFigures, err error) {
 	}
 	// Steady: every device again, at least 200,000 messages.
 	steadyProfile := s.serveProfile(series, "steady-cpu", cpuProfilePath(20*time.Second))
-	if f.perSec, err = timedDelivery(count, s.mqtt, max(200000, devices), procs, devices, scaleFields, 1); err != nil {
+	cpu0, err := procCPU(s.cmd.Process.Pid)
+	if err != nil {
 		return f, err
 	}
+	steady := max(200000, devices) / procs * procs
+	if f.perSec, err = timedDelivery(count, s.mqtt, steady, procs, devices, scaleFields, 1); err != nil {
+		return f, err
+	}
+	cpu1, err := procCPU(s.cmd.Process.Pid)
+	if err != nil {
+		return f, err
+	}
+	f.cpuPerMsg = (cpu1 - cpu0) / time.Duration(steady)
 	if err := s.serveProfile(series, "steady-heap", "heap")(); err != nil {
 		return f, err
 	}
