@@ -230,7 +230,7 @@ func (s *serveProc) coldStart() (ready, firstIngest time.Duration, err error) {
 		if err := pollStatus("http://"+s.pprof+"/debug/pprof/cmdline", http.StatusOK, time.Minute, time.Millisecond); err != nil {
 			return 0, 0, fmt.Errorf("restart after SIGKILL: pprof: %w", err)
 		}
-		wait = s.serveProfile(s.series, "coldstart-cpu", cpuProfilePath(20*time.Second))
+		wait = s.serveProfile(s.series, "coldstart-cpu", cpuProfilePath(40*time.Second))
 	}
 	// Polled every 5 ms: the figure is the wait itself.
 	if err := pollStatus(s.base+"/readyz", http.StatusOK, 2*time.Minute, 5*time.Millisecond); err != nil {
