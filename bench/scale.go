@@ -28,6 +28,7 @@ const scaleQueryRounds = 5
 // scaleFigures are what one scale run measured.
 type scaleFigures struct {
 	perSec      float64
+	cpuPerMsg   time.Duration // serve's CPU (user + system) over the steady phase per message: the rate's cost, whatever the machine's load
 	rss, idle   int64
 	heapInuse   float64 // go_memstats_heap_inuse_bytes after the steady phase
 	heapGoal    float64 // go_memstats_next_gc_bytes at the same time
@@ -56,6 +57,10 @@ func seriesRows(add func(row), seriesList []int, procs int) {
 			continue
 		}
 		add(row{what + ": steady ingest rate", rate(f.perSec), rate(base.perSec) + " (same at 1,000 series)", ratio(f.perSec, base.perSec), "≥0.8× at 1M series"})
+		add(row{what + ": serve's CPU per message over the steady phase (user + system, /proc; its background work included)",
+			fmt.Sprintf("%.1f µs", float64(f.cpuPerMsg)/float64(time.Microsecond)),
+			fmt.Sprintf("%.1f µs (same at 1,000 series)", float64(base.cpuPerMsg)/float64(time.Microsecond)),
+			ratio(float64(base.cpuPerMsg), float64(f.cpuPerMsg)), "≥0.8× at 1M series (as the rate)"})
 		add(row{what + ": process RSS per series", fmt.Sprintf("%.2f KiB (RSS %.0f MiB; Go heap in use %.0f MiB, next GC at %.0f MiB)",
 			float64(f.rss)/float64(series)/1024, float64(f.rss)/(1<<20), f.heapInuse/(1<<20), f.heapGoal/(1<<20)),
 			fmt.Sprintf("idle serve %.0f MiB; (RSS − idle)/series %.2f KiB", float64(f.idle)/(1<<20), float64(f.rss-f.idle)/float64(series)/1024), "", "≤1.5 KiB"})
@@ -85,7 +90,24 @@ func scaleRun(series, procs int, full bool) (f scaleFigures, err error) {
 		return f, err
 	}
 	// Steady: every device again, at least 200,000 messages.
-	if f.perSec, err = timedDelivery(count, s.mqtt, max(200000, devices), procs, devices, scaleFields, 1); err != nil {
+	steadyProfile := s.serveProfile(series, "steady-cpu", cpuProfilePath(20*time.Second))
+	cpu0, err := procCPU(s.cmd.Process.Pid)
+	if err != nil {
+		return f, err
+	}
+	steady := max(200000, devices) / procs * procs
+	if f.perSec, err = timedDelivery(count, s.mqtt, steady, procs, devices, scaleFields, 1); err != nil {
+		return f, err
+	}
+	cpu1, err := procCPU(s.cmd.Process.Pid)
+	if err != nil {
+		return f, err
+	}
+	f.cpuPerMsg = (cpu1 - cpu0) / time.Duration(steady)
+	if err := s.serveProfile(series, "steady-heap", "heap")(); err != nil {
+		return f, err
+	}
+	if err := steadyProfile(); err != nil {
 		return f, err
 	}
 	head, err := s.metric("citywatch_tsdb_head_series", "")
@@ -110,6 +132,19 @@ func scaleRun(series, procs int, full bool) (f scaleFigures, err error) {
 	if f.query, f.querySeries, err = siteRangeQuery(s.base, `temperature{site="site7"}`); err != nil {
 		return f, err
 	}
+	if s.pprof != "" {
+		// The query looped under a CPU profile of its own (the figure above is measured without it).
+		wait := s.serveProfile(series, "query-cpu", cpuProfilePath(5*time.Second))
+		for end := time.Now().Add(5 * time.Second); time.Now().Before(end); {
+			if _, _, err := siteRangeQuery(s.base, `temperature{site="site7"}`); err != nil {
+				return f, err
+			}
+		}
+		if err := wait(); err != nil {
+			return f, err
+		}
+	}
+	s.series = series
 	if f.ready, f.firstIngest, err = s.coldStart(); err != nil {
 		return f, err
 	}
@@ -181,7 +216,7 @@ func (s *serveProc) coldStart() (ready, firstIngest time.Duration, err error) {
 		return 0, 0, err
 	}
 	defer logf.Close()
-	cmd := exec.Command(bin, "serve", "--config", filepath.Join(s.dir, "citywatch.yaml"))
+	cmd := exec.Command(bin, s.serveArgs(filepath.Join(s.dir, "citywatch.yaml"))...)
 	cmd.Env = append(os.Environ(), "CITYWATCH_ADMIN_TOKEN="+benchToken)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	start := time.Now()
@@ -189,6 +224,14 @@ func (s *serveProc) coldStart() (ready, firstIngest time.Duration, err error) {
 		return 0, 0, err
 	}
 	s.cmd = cmd
+	wait := func() error { return nil }
+	if s.pprof != "" {
+		// The profile of the restart starts as soon as serve's pprof listener answers (before the TSDB opens).
+		if err := pollStatus("http://"+s.pprof+"/debug/pprof/cmdline", http.StatusOK, time.Minute, time.Millisecond); err != nil {
+			return 0, 0, fmt.Errorf("restart after SIGKILL: pprof: %w", err)
+		}
+		wait = s.serveProfile(s.series, "coldstart-cpu", cpuProfilePath(40*time.Second))
+	}
 	// Polled every 5 ms: the figure is the wait itself.
 	if err := pollStatus(s.base+"/readyz", http.StatusOK, 2*time.Minute, 5*time.Millisecond); err != nil {
 		return 0, 0, fmt.Errorf("restart after SIGKILL: %w", err)
@@ -210,7 +253,8 @@ func (s *serveProc) coldStart() (ready, firstIngest time.Duration, err error) {
 			return 0, 0, err
 		}
 		if c >= 1 {
-			return ready, time.Since(start), nil
+			firstIngest = time.Since(start)
+			return ready, firstIngest, wait()
 		}
 		if time.Now().After(deadline) {
 			return 0, 0, fmt.Errorf("restart after SIGKILL: no message counted within a minute of /readyz")

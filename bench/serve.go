@@ -203,10 +203,12 @@ var citywatchBinary = sync.OnceValues(func() (string, error) {
 
 // serveProc is a `citywatch serve --config FILE` child process.
 type serveProc struct {
-	cmd  *exec.Cmd
-	dir  string
-	base string
-	mqtt string
+	cmd    *exec.Cmd
+	dir    string
+	base   string
+	mqtt   string
+	pprof  string // serve's --pprof address when CITYWATCH_BENCH_SERVE_PPROF is set, else ""
+	series int    // the active series of a scale run, naming its cold start's profile
 }
 
 // startServe writes cfg (with %[1]s for the data directory, %[2]s for the HTTP and %[3]s for the MQTT listen
@@ -231,7 +233,7 @@ func startServe(cfg string) (*serveProc, error) {
 		return nil, err
 	}
 	defer logf.Close()
-	s.cmd = exec.Command(bin, "serve", "--config", path)
+	s.cmd = exec.Command(bin, s.serveArgs(path)...)
 	s.cmd.Env = append(os.Environ(), "CITYWATCH_ADMIN_TOKEN="+benchToken)
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	if err := s.cmd.Start(); err != nil {
@@ -243,6 +245,19 @@ func startServe(cfg string) (*serveProc, error) {
 		return nil, fmt.Errorf("citywatch serve: %w; log: %.2000s", err, log)
 	}
 	return s, nil
+}
+
+// serveArgs are the arguments of a serve child on config file path: --pprof on a free loopback port when
+// CITYWATCH_BENCH_SERVE_PPROF asks for profiles.
+func (s *serveProc) serveArgs(path string) []string {
+	args := []string{"serve", "--config", path}
+	if serveProfileDir() != "" {
+		if s.pprof == "" {
+			s.pprof = "127.0.0.1:" + strconv.Itoa(freePort())
+		}
+		args = append(args, "--pprof", s.pprof)
+	}
+	return args
 }
 
 func (s *serveProc) stop() {
@@ -678,4 +693,27 @@ func loadAverage() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// procCPU is the CPU time (user + system) a process has used so far, from /proc/<pid>/stat (clock ticks of
+// 1/100 s, USER_HZ on Linux).
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	return time.Duration(ut+st) * 10 * time.Millisecond, nil
 }

@@ -134,7 +134,7 @@ func checkShardLists(t *testing.T, r *registry) {
 	require.Equal(t, r.len(), total)
 }
 
-func newDeviceStore(t *testing.T, path string, cfg PipelineConfig) (*Pipeline, *DeviceStore, *prometheus.Registry) {
+func newDeviceStore(t testing.TB, path string, cfg PipelineConfig) (*Pipeline, *DeviceStore, *prometheus.Registry) {
 	t.Helper()
 	db, err := sqlitedb.Open(path)
 	require.NoError(t, err)
