@@ -86,8 +86,7 @@ func TestWriteRequestIsOneBuffer(t *testing.T) {
 			require.Equal(t, map[bool]string{true: "gzip"}[gz], r.encoding)
 			require.Positive(t, r.length, "the body is one buffer of known length, not a stream")
 			want := make([]string, 0, 500)
-			enc := newEncoder(sortedTags(cfg.staticTags()), 0)
-			enc.enc.SetPrecision(precisions["ms"])
+			enc := newEncoder(sortedTags(cfg.staticTags()), precisions["ms"])
 			s := seq("m", 0, 500, 1700000000000)
 			for i := range s {
 				b, _, err := enc.encode(nil, &s[i])
