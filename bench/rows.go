@@ -58,9 +58,15 @@ func influxRows(add func(row), samples int, outage time.Duration) {
 		failed(add, "InfluxDB forwarding", err)
 		return
 	}
-	add(row{fmt.Sprintf("InfluxDB 1.8: samples/s through store/influx with the storage.influx defaults (disk queue → sender; batches of 5,000, flush 1 s, gzip on), %d samples", samples),
-		fmt.Sprintf("%.0f/s", r.queued), fmt.Sprintf("%.0f/s (the client's blocking write API, same batches)", r.direct),
+	add(row{fmt.Sprintf("InfluxDB 1.8: samples/s through store/influx with the storage.influx defaults (disk queue → sender; batches of 5,000, flush 1 s, gzip on), %d samples; %d alternating rounds, median", samples, influxRounds),
+		fmt.Sprintf("%.0f/s (rounds %s)", r.queued, influxRoundsText(r.queueRounds)),
+		fmt.Sprintf("%.0f/s (rounds %s) (the client's blocking write API, same batches, its default: no gzip)", r.direct, influxRoundsText(r.directRounds)),
 		ratio(r.queued, r.direct), "ratio ≥0.8"})
+	qc, dc := medianCPU(r.queueCPU), medianCPU(r.directCPU)
+	add(row{"InfluxDB CPU per sample in the same rounds (the writer's process + influxd; median round)",
+		fmt.Sprintf("%.2f µs (%.2f + %.2f)", micros(qc.total()), micros(qc.self), micros(qc.server)),
+		fmt.Sprintf("%.2f µs (%.2f + %.2f) (the client's blocking write API)", micros(dc.total()), micros(dc.self), micros(dc.server)),
+		ratio(micros(qc.total()), micros(dc.total())), ""})
 	add(row{fmt.Sprintf("InfluxDB drain after a %s outage at 5,000 samples/s (%d queued)", outage, r.backlog),
 		fmt.Sprintf("%.0f/s, %.1f s", r.drain, r.drainSeconds), fmt.Sprintf("%s of outage", outage),
 		fmt.Sprintf("%.1f× real time", r.ratio), "≥5× real time"})

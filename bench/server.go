@@ -63,8 +63,13 @@ func startServer(name, ready string, status int, timeout time.Duration, args fun
 	}
 	c := &server{url: "http://" + addr, dir: dir, cmd: cmd}
 	if err := waitStatus(c.url+ready, status, timeout); err != nil {
+		// The log goes with the directory: say what it said.
+		tail, _ := os.ReadFile(logf.Name())
+		if len(tail) > 600 {
+			tail = tail[len(tail)-600:]
+		}
 		c.stop()
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w; its log ends: %q", name, err, tail)
 	}
 	return c, nil
 }

@@ -96,3 +96,23 @@ func BenchmarkQueueVsDirect(b *testing.B) {
 	b.ReportMetric(directDur.Seconds()/queueDur.Seconds(), "queue/direct_ratio")
 	b.ReportMetric(bytesPerSample, "queue_bytes/sample")
 }
+
+// BenchmarkEncode measures encoding a batch of 5,000 samples shaped like the bench's (two labels, one static
+// tag). Run: go test -run XXX -bench Encode ./store/influx/
+func BenchmarkEncode(b *testing.B) {
+	s := seq("bench_queue", 0, 5000, time.Now().UnixMilli())
+	e := newEncoder(sortedTags(map[string]string{"edge": "bench"}), lineprotocol.Millisecond)
+	buf := make([]byte, 0, 1<<20)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		buf = buf[:0]
+		for k := range s {
+			var err error
+			if buf, _, err = e.encode(buf, &s[k]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(s)), "ns/sample")
+}

@@ -147,3 +147,66 @@ func FuzzBadLines(f *testing.F) {
 		}
 	})
 }
+
+// TestEncodeAllocatesNothing: encoding runs once per sample on the ingest path; with room in the buffer it
+// allocates nothing, whatever the order of the labels (sorting them once allocated for every sample).
+func TestEncodeAllocatesNothing(t *testing.T) {
+	e := newEncoder(sortedTags(map[string]string{"edge": "e1", "site": "hq"}), lineprotocol.Millisecond)
+	samples := []store.Sample{
+		{Name: "temperature", Labels: []store.Label{{Name: "device", Value: "d42"}, {Name: "district", Value: "d1"}}, T: 1700000000123, V: 21.5},
+		{Name: "temperature", Labels: []store.Label{{Name: "zone", Value: "z"}, {Name: "device", Value: "d42"}, {Name: "area", Value: "a"}}, T: 1700000000123, V: 21.5},
+		{Name: "m", Labels: []store.Label{{Name: "site", Value: "siteA"}, {Name: "exported_site", Value: "x"}}, T: 1, V: -0.25},
+	}
+	buf := make([]byte, 0, 4096)
+	for i := range samples {
+		s := &samples[i]
+		_, _, err := e.encode(buf[:0], s) // warm the encoder's own slices
+		require.NoError(t, err)
+		allocs := testing.AllocsPerRun(100, func() {
+			if _, _, err := e.encode(buf[:0], s); err != nil {
+				t.Fatal(err)
+			}
+		})
+		require.Zero(t, allocs, "allocations per encoded sample %q", s.Name)
+	}
+}
+
+// FuzzEncodePlainMatchesChecked: the plain fast path writes byte for byte what line-protocol's checked encoder
+// writes, and takes nothing the checked encoder would refuse. Seeded with encodeCases.
+func FuzzEncodePlainMatchesChecked(f *testing.F) {
+	for _, c := range encodeCases {
+		var k1, v1, k2, v2 string
+		if len(c.s.Labels) > 0 {
+			k1, v1 = c.s.Labels[0].Name, c.s.Labels[0].Value
+		}
+		if len(c.s.Labels) > 1 {
+			k2, v2 = c.s.Labels[1].Name, c.s.Labels[1].Value
+		}
+		f.Add(c.s.Name, k1, v1, k2, v2, c.s.T, c.s.V, uint8(c.prec))
+	}
+	f.Add("m", "site", "s1", "exported_site", "x", int64(9e12), 1.5, uint8(lineprotocol.Second))
+	f.Add("m", "a", "b", "c", "d", int64(-9e12), -2.0, uint8(lineprotocol.Nanosecond))
+	f.Add("m", "a", "b", "c", "d", int64(9223372036855), 3.0, uint8(lineprotocol.Millisecond))
+	f.Fuzz(func(t *testing.T, name, k1, v1, k2, v2 string, ts int64, v float64, prec uint8) {
+		p := lineprotocol.Precision(prec % 4)
+		s := store.Sample{Name: name, Labels: []store.Label{{Name: k1, Value: v1}, {Name: k2, Value: v2}}, T: ts, V: v}
+		static := sortedTags(map[string]string{"edge": "e1", "site": "s1"})
+		got, _, gotErr := newEncoder(static, p).encode([]byte("prev\n"), &s)
+
+		val, ok := lineprotocol.FloatValue(v)
+		if !ok {
+			require.Error(t, gotErr)
+			return
+		}
+		checked := newEncoder(static, p)
+		checked.mergeTags(s.Labels)
+		want, _, wantErr := checked.encodeChecked([]byte("prev\n"), &s, val)
+		if wantErr != nil {
+			require.Error(t, gotErr)
+			require.Equal(t, "prev\n", string(got))
+			return
+		}
+		require.NoError(t, gotErr)
+		require.Equal(t, string(want), string(got))
+	})
+}

@@ -17,7 +17,8 @@ import (
 	"citywatch/store/forward"
 )
 
-// lineWriter writes line protocol; the client's blocking write API implements it.
+// lineWriter writes line protocol in one request; writeAPI implements it, and so does the client's blocking
+// write API.
 type lineWriter interface {
 	WriteRecord(ctx context.Context, line ...string) error
 }
@@ -36,8 +37,7 @@ func newClient(cfg Config, prec byte) influxdb2.Client {
 	return influxdb2.NewClientWithOptions(cfg.URL, cfg.Token, opts)
 }
 
-// api returns the blocking write API for a timestamp precision (records keep the precision they were
-// queued with).
+// api returns the write API for a timestamp precision (records keep the precision they were queued with).
 func (w *Writer) api(prec byte) lineWriter {
 	if a, ok := w.apis[prec]; ok {
 		return a
@@ -47,7 +47,7 @@ func (w *Writer) api(prec byte) lineWriter {
 		c = newClient(w.cfg, prec)
 		w.extraClients = append(w.extraClients, c)
 	}
-	a := c.WriteAPIBlocking(w.cfg.Org, w.cfg.Bucket)
+	a := newWriteAPI(c.HTTPService(), w.cfg, prec)
 	w.apis[prec] = a
 	return a
 }
