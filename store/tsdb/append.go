@@ -59,6 +59,9 @@ func (d *DB) Append(ctx context.Context, samples []store.Sample) error {
 	var rej rejections
 	appended := 0
 	runT := int64(math.MinInt64)
+	var g *seriesGroup
+	var groupLabels []store.Label
+	grouped := false
 	limit := int64(math.MaxInt64)
 	if d.cfg.MaxFutureSkew > 0 {
 		limit = d.now().Add(d.cfg.MaxFutureSkew).UnixMilli()
@@ -72,7 +75,17 @@ func (d *DB) Append(ctx context.Context, samples []store.Sample) error {
 			continue
 		}
 		sh := &d.shards[b.shardOf[i]]
-		e := sh.lookup(b.hashes[i], s)
+		// The samples of one message share their labels: find the group of their series once per message,
+		// then each series by its name in the group, instead of a map lookup and a label walk per sample.
+		if !grouped || !sameLabels(s.Labels, groupLabels) {
+			g, groupLabels, grouped = sh.group(b.labelHashes[i], s.Labels), s.Labels, true
+		}
+		e := g.find(s.Name)
+		if e == nil {
+			if e = sh.lookup(b.hashes[i], s); e != nil {
+				g = sh.addToGroup(g, b.labelHashes[i], s, e)
+			}
+		}
 		if e == nil {
 			lset, err := buildLabels(s, &b.sb)
 			if err != nil {
@@ -285,11 +298,13 @@ func sameLabels(a, b []store.Label) bool {
 
 // batch is the per-call scratch space of Append, pooled.
 type batch struct {
-	hashes  []uint64
-	shardOf []uint8
-	order   []int
-	locked  []uint8
-	sb      labels.ScratchBuilder
+	hashes []uint64
+	// labelHashes is the hash of each sample's labels alone, which keys its series group (shard.groups).
+	labelHashes []uint64
+	shardOf     []uint8
+	order       []int
+	locked      []uint8
+	sb          labels.ScratchBuilder
 
 	run    []runItem
 	runMap map[uint64]int // lsetHash → index in run, used for long runs
@@ -311,6 +326,7 @@ func (d *DB) getBatch(samples []store.Sample) *batch {
 	}
 	n := len(samples)
 	b.hashes = slices.Grow(b.hashes[:0], n)[:n]
+	b.labelHashes = slices.Grow(b.labelHashes[:0], n)[:n]
 	b.shardOf = slices.Grow(b.shardOf[:0], n)[:n]
 	b.order = slices.Grow(b.order[:0], n)[:n]
 	b.locked = b.locked[:0]
@@ -325,6 +341,7 @@ func (d *DB) getBatch(samples []store.Sample) *batch {
 		}
 		h := seriesHashFrom(&ld, samples[i].Name)
 		b.hashes[i] = h
+		b.labelHashes[i] = sh
 		b.shardOf[i] = uint8(sh % numShards)
 		b.order[i] = i
 		if i > 0 && samples[i].T < samples[i-1].T {
@@ -432,19 +449,25 @@ var errNoMatch = errors.New("no match")
 // given, are exactly the label set's (whose __name__ sits where it sorts). A sample whose labels are not
 // sorted does not match and takes the slow path (buildLabels, then the chain is searched by label set).
 func (e *seriesEntry) matches(s *store.Sample) bool {
+	return e.matchesLabels(s.Labels, s.Name, true)
+}
+
+// matchesLabels is matches for labels ls and, when byName, the metric name; without byName the entry's name
+// is not compared (a series group's label check).
+func (e *seriesEntry) matchesLabels(ls []store.Label, name string, byName bool) bool {
 	j, named := 0, false
 	err := e.lset.Validate(func(l labels.Label) error {
 		if l.Name == labels.MetricName {
-			if l.Value != s.Name {
+			if byName && l.Value != name {
 				return errNoMatch
 			}
 			named = true
 			return nil
 		}
-		for j < len(s.Labels) && s.Labels[j].Value == "" {
+		for j < len(ls) && ls[j].Value == "" {
 			j++
 		}
-		if j == len(s.Labels) || s.Labels[j] != (store.Label{Name: l.Name, Value: l.Value}) {
+		if j == len(ls) || ls[j] != (store.Label{Name: l.Name, Value: l.Value}) {
 			return errNoMatch
 		}
 		j++
@@ -453,8 +476,8 @@ func (e *seriesEntry) matches(s *store.Sample) bool {
 	if err != nil || !named {
 		return false
 	}
-	for ; j < len(s.Labels); j++ {
-		if s.Labels[j].Value != "" {
+	for ; j < len(ls); j++ {
+		if ls[j].Value != "" {
 			return false
 		}
 	}
@@ -463,15 +486,20 @@ func (e *seriesEntry) matches(s *store.Sample) bool {
 
 // shard is one lock and one slice of the series cache, in two generations.
 type shard struct {
-	mu      sync.Mutex
-	cur     map[uint64]*seriesEntry
-	prev    map[uint64]*seriesEntry
+	mu   sync.Mutex
+	cur  map[uint64]*seriesEntry
+	prev map[uint64]*seriesEntry
+	// groups index the current generation's entries by label set (group.go); they are rebuilt after each
+	// rotation, as the series are looked up again.
+	groups  map[uint64]*seriesGroup
+	lookups uint64 // per-series lookups (lookup calls), which series groups spare; for tests
 	rotated time.Time
 	_       [64]byte // Keep neighbouring shards' locks off one cache line.
 }
 
 func (s *shard) init(now time.Time) {
 	s.cur = make(map[uint64]*seriesEntry)
+	s.groups = make(map[uint64]*seriesGroup)
 	s.rotated = now
 }
 
@@ -481,11 +509,13 @@ func (s *shard) maybeRotate(now time.Time) {
 	}
 	s.prev = s.cur
 	s.cur = make(map[uint64]*seriesEntry, len(s.prev))
+	s.groups = make(map[uint64]*seriesGroup, len(s.groups))
 	s.rotated = now
 }
 
 // lookup returns the cached entry of the sample's series, promoting it from the previous generation.
 func (s *shard) lookup(h uint64, smp *store.Sample) *seriesEntry {
+	s.lookups++
 	for e := s.cur[h]; e != nil; e = e.next {
 		if e.matches(smp) {
 			return e
