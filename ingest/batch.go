@@ -213,6 +213,7 @@ func (p *Pipeline) commit(batch []*pending, samples []store.Sample) {
 	// Read the clocks once per batch, not per message: the store time for the stall status and the end of
 	// every message's handling for citywatch_ingest_handle_duration_seconds.
 	storedAt, end := p.now(), time.Now()
+	var tally sourceTally
 	for i, pd := range batch {
 		refused, reason := 0, ""
 		if rej != nil {
@@ -230,7 +231,12 @@ func (p *Pipeline) commit(batch []*pending, samples []store.Sample) {
 		} else if rej != nil && rej.SampleReasons == nil {
 			pd.rejected = true // which samples were refused is unknown: keep no last values
 		}
-		p.finish(pd, stored, storedAt, end)
+		p.finishTally(pd, stored, storedAt, end, &tally)
+	}
+	// Counted before any message of the batch is complete, so that whoever sees a message acknowledged sees
+	// it counted.
+	tally.flush()
+	for _, pd := range batch {
 		pd.complete(nil)
 	}
 }
