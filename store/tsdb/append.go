@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"sync"
 	"time"
@@ -81,8 +82,10 @@ func (d *DB) Append(ctx context.Context, samples []store.Sample) error {
 			g, groupLabels, grouped = sh.group(b.labelHashes[i], s.Labels), s.Labels, true
 		}
 		e := g.find(s.Name)
+		var h uint64 // the series hash, computed only when the group does not know the series
 		if e == nil {
-			if e = sh.lookup(b.hashes[i], s); e != nil {
+			_, h = seriesHashes(s)
+			if e = sh.lookup(h, s); e != nil {
 				g = sh.addToGroup(g, b.labelHashes[i], s, e)
 			}
 		}
@@ -100,9 +103,9 @@ func (d *DB) Append(ctx context.Context, samples []store.Sample) error {
 					continue
 				}
 			}
-			if e = sh.lookupSet(b.hashes[i], lset); e == nil {
+			if e = sh.lookupSet(h, lset); e == nil {
 				e = newSeriesEntry(lset)
-				sh.insert(b.hashes[i], e)
+				sh.insert(h, e)
 			}
 		}
 		if s.T != runT {
@@ -298,7 +301,6 @@ func sameLabels(a, b []store.Label) bool {
 
 // batch is the per-call scratch space of Append, pooled.
 type batch struct {
-	hashes []uint64
 	// labelHashes is the hash of each sample's labels alone, which keys its series group (shard.groups).
 	labelHashes []uint64
 	shardOf     []uint8
@@ -325,12 +327,12 @@ func (d *DB) getBatch(samples []store.Sample) *batch {
 		b = &batch{sb: labels.NewScratchBuilder(8)}
 	}
 	n := len(samples)
-	b.hashes = slices.Grow(b.hashes[:0], n)[:n]
 	b.labelHashes = slices.Grow(b.labelHashes[:0], n)[:n]
 	b.shardOf = slices.Grow(b.shardOf[:0], n)[:n]
 	b.order = slices.Grow(b.order[:0], n)[:n]
 	b.locked = b.locked[:0]
 	sorted := true
+	var shards uint64 // bit i: shard i is locked (numShards is 64)
 	var ld xxhash.Digest
 	var sh uint64
 	for i := range samples {
@@ -339,20 +341,18 @@ func (d *DB) getBatch(samples []store.Sample) *batch {
 			ld = labelsDigest(samples[i].Labels)
 			sh = ld.Sum64()
 		}
-		h := seriesHashFrom(&ld, samples[i].Name)
-		b.hashes[i] = h
 		b.labelHashes[i] = sh
 		b.shardOf[i] = uint8(sh % numShards)
 		b.order[i] = i
 		if i > 0 && samples[i].T < samples[i-1].T {
 			sorted = false
 		}
-		if !slices.Contains(b.locked, b.shardOf[i]) {
-			b.locked = append(b.locked, b.shardOf[i])
-		}
+		shards |= 1 << b.shardOf[i]
 	}
 	// Shards are locked in ascending order so that concurrent calls cannot deadlock.
-	slices.Sort(b.locked)
+	for ; shards != 0; shards &= shards - 1 {
+		b.locked = append(b.locked, uint8(bits.TrailingZeros64(shards)))
+	}
 	// Samples are appended in time order (stable for equal times): the TSDB checks each sample against the
 	// committed series only, so a series' samples must reach it oldest first to be committed in order.
 	if !sorted {
@@ -362,7 +362,7 @@ func (d *DB) getBatch(samples []store.Sample) *batch {
 }
 
 func (d *DB) putBatch(b *batch) {
-	if cap(b.hashes) > 1<<16 {
+	if cap(b.labelHashes) > 1<<16 {
 		return // Do not keep the scratch space of an unusually large call.
 	}
 	b.resetRun()
