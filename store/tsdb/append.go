@@ -309,13 +309,20 @@ type batch struct {
 	sb          labels.ScratchBuilder
 
 	run    []runItem
-	runMap map[uint64]int // lsetHash → index in run, used for long runs
+	runMap map[uint64]runSlot // lsetHash → index in run, used for long runs
+	runGen uint32             // the current run's generation in runMap
 }
 
 // runItem is a sample accepted earlier in the current call with the current timestamp.
 type runItem struct {
 	e *seriesEntry
 	v float64
+}
+
+// runSlot is an index in the run of generation gen.
+type runSlot struct {
+	i   int32
+	gen uint32
 }
 
 // runMapThreshold is the run length above which duplicate detection switches from a scan to a map.
@@ -366,13 +373,17 @@ func (d *DB) putBatch(b *batch) {
 		return // Do not keep the scratch space of an unusually large call.
 	}
 	b.resetRun()
+	clear(b.runMap)
+	b.runGen = 0
 	d.batches.Put(b)
 }
 
+// resetRun starts a new run. The run map is not cleared (clearing a map costs its whole table, at every new
+// timestamp of a call): its slots of earlier runs are told apart by their generation.
 func (b *batch) resetRun() {
 	clear(b.run)
 	b.run = b.run[:0]
-	clear(b.runMap)
+	b.runGen++
 }
 
 // seenInRun reports whether the series of e already got a sample at the current timestamp in this call, and
@@ -380,12 +391,12 @@ func (b *batch) resetRun() {
 // in another order) are still caught.
 func (b *batch) seenInRun(e *seriesEntry) (float64, bool) {
 	if len(b.run) > runMapThreshold {
-		i, ok := b.runMap[e.lsetHash]
-		if !ok {
+		slot, ok := b.runMap[e.lsetHash]
+		if !ok || slot.gen != b.runGen {
 			return 0, false
 		}
-		if labels.Equal(b.run[i].e.lset, e.lset) {
-			return b.run[i].v, true
+		if it := &b.run[slot.i]; labels.Equal(it.e.lset, e.lset) {
+			return it.v, true
 		}
 		// A hash collision between two label sets: fall back to the scan.
 	}
@@ -399,22 +410,25 @@ func (b *batch) seenInRun(e *seriesEntry) (float64, bool) {
 
 func (b *batch) addToRun(e *seriesEntry, v float64) {
 	b.run = append(b.run, runItem{e: e, v: v})
-	if len(b.run) <= runMapThreshold {
+	switch {
+	case len(b.run) <= runMapThreshold:
 		return
+	case b.runMap == nil:
+		b.runMap = make(map[uint64]runSlot)
 	}
-	if b.runMap == nil {
-		b.runMap = make(map[uint64]int)
-	}
-	if len(b.runMap) == 0 {
+	if len(b.run) == runMapThreshold+1 {
 		for i, it := range b.run {
-			if _, ok := b.runMap[it.e.lsetHash]; !ok {
-				b.runMap[it.e.lsetHash] = i
-			}
+			b.setRunSlot(it.e.lsetHash, i)
 		}
 		return
 	}
-	if _, ok := b.runMap[e.lsetHash]; !ok {
-		b.runMap[e.lsetHash] = len(b.run) - 1
+	b.setRunSlot(e.lsetHash, len(b.run)-1)
+}
+
+// setRunSlot records that the run's item i has the label set hash h, unless an earlier item of the run has it.
+func (b *batch) setRunSlot(h uint64, i int) {
+	if slot, ok := b.runMap[h]; !ok || slot.gen != b.runGen {
+		b.runMap[h] = runSlot{i: int32(i), gen: b.runGen}
 	}
 }
 
