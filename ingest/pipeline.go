@@ -396,6 +396,25 @@ func (p *Pipeline) HandleAsync(ctx context.Context, m Message, done func(error))
 	}
 }
 
+// HandleAsyncMessage is HandleAsync with a completion that is given the message back, so that the caller
+// keeps nothing of its own for a message until it is complete (the embedded broker's QoS 0 publishes, whose
+// completion only reports a failure). done must not use the message's Payload: its source may have reused it.
+func (p *Pipeline) HandleAsyncMessage(ctx context.Context, m Message, done func(Message, error)) {
+	p.batcher.active.Add(1)
+	pd := p.prepare(m)
+	if pd == nil {
+		p.batcher.active.Add(-1)
+		done(m, nil)
+		return
+	}
+	pd.doneMsg = done
+	err := p.batcher.submit(ctx, pd, false)
+	p.batcher.active.Add(-1)
+	if err != nil {
+		done(m, err)
+	}
+}
+
 // prepare maps a message and checks its samples at the door. It returns the message to commit, or nil when
 // there is nothing to store (rejected, or no samples) and the message is finished.
 func (p *Pipeline) prepare(m Message) *pending {
