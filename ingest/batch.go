@@ -39,7 +39,9 @@ type pending struct {
 	lo, hi   int       // its samples in the batch
 	// done is the completion of HandleAsync; without it the result is sent to ch (capacity 1, Handle).
 	done func(error)
-	ch   chan error
+	// doneMsg is the completion of HandleAsyncMessage.
+	doneMsg func(Message, error)
+	ch      chan error
 	// buf is the samples buffer the mapper filled for this message (res.Samples, or its array before the door
 	// dropped samples), kept for the next message that takes this entry from the pool.
 	buf []store.Sample
@@ -138,7 +140,7 @@ func (c *committer) commitOne() bool {
 	waiting := int32(0) // Handle calls with a message in the batch
 	if c.carry != nil {
 		c.add(c.carry)
-		if c.carry.done == nil {
+		if c.carry.waited() {
 			waiting++
 		}
 		c.carry = nil
@@ -170,7 +172,7 @@ func (c *committer) commitOne() bool {
 			break
 		}
 		c.add(pd)
-		if pd.done == nil {
+		if pd.waited() {
 			waiting++
 		}
 	}
@@ -213,6 +215,7 @@ func (p *Pipeline) commit(batch []*pending, samples []store.Sample) {
 	// Read the clocks once per batch, not per message: the store time for the stall status and the end of
 	// every message's handling for citywatch_ingest_handle_duration_seconds.
 	storedAt, end := p.now(), time.Now()
+	var tally sourceTally
 	for i, pd := range batch {
 		refused, reason := 0, ""
 		if rej != nil {
@@ -230,7 +233,12 @@ func (p *Pipeline) commit(batch []*pending, samples []store.Sample) {
 		} else if rej != nil && rej.SampleReasons == nil {
 			pd.rejected = true // which samples were refused is unknown: keep no last values
 		}
-		p.finish(pd, stored, storedAt, end)
+		p.finishTally(pd, stored, storedAt, end, &tally)
+	}
+	// Counted before any message of the batch is complete, so that whoever sees a message acknowledged sees
+	// it counted.
+	tally.flush()
+	for _, pd := range batch {
 		pd.complete(nil)
 	}
 }
@@ -261,12 +269,21 @@ func refusedOf(rej *store.RejectedError, pd *pending, first bool) (int, string) 
 
 // complete hands the result to the submitter. A HandleAsync pending is recycled here, a Handle one by Handle.
 func (pd *pending) complete(err error) {
-	if pd.done != nil {
+	switch {
+	case pd.done != nil:
 		pd.done(err)
-		pd.release()
+	case pd.doneMsg != nil:
+		pd.doneMsg(pd.m, err)
+	default:
+		pd.ch <- err
 		return
 	}
-	pd.ch <- err
+	pd.release()
+}
+
+// waited reports whether a Handle call waits for pd (neither completion function is set).
+func (pd *pending) waited() bool {
+	return pd.done == nil && pd.doneMsg == nil
 }
 
 // asRejected returns err as a *store.RejectedError, or nil. It keeps errors.As's target off the hot path, where

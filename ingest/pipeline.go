@@ -396,10 +396,34 @@ func (p *Pipeline) HandleAsync(ctx context.Context, m Message, done func(error))
 	}
 }
 
+// HandleAsyncMessage is HandleAsync with a completion that is given the message back, so that the caller
+// keeps nothing of its own for a message until it is complete (the embedded broker's QoS 0 publishes, whose
+// completion only reports a failure). done must not use the message's Payload: its source may have reused it.
+func (p *Pipeline) HandleAsyncMessage(ctx context.Context, m Message, done func(Message, error)) {
+	p.batcher.active.Add(1)
+	pd := p.prepare(m)
+	if pd == nil {
+		p.batcher.active.Add(-1)
+		done(m, nil)
+		return
+	}
+	pd.doneMsg = done
+	err := p.batcher.submit(ctx, pd, false)
+	p.batcher.active.Add(-1)
+	if err != nil {
+		done(m, err)
+	}
+}
+
 // prepare maps a message and checks its samples at the door. It returns the message to commit, or nil when
 // there is nothing to store (rejected, or no samples) and the message is finished.
 func (p *Pipeline) prepare(m Message) *pending {
-	start := time.Now()
+	start := m.Received
+	if start.IsZero() || start == start.Round(0) {
+		// The handling is timed from the receive time when it is this process' own reading of the clock (one
+		// with a monotonic reading, which Round(0) strips): one clock read less per message.
+		start = time.Now()
+	}
 	recv := m.Received
 	if recv.IsZero() {
 		recv = p.now()
@@ -444,6 +468,12 @@ func (p *Pipeline) prepare(m Message) *pending {
 // (the pipeline's clock) and end (the wall clock) are when its batch was stored, read once per batch; zero
 // reads them here.
 func (p *Pipeline) finish(pd *pending, stored int, storedAt, end time.Time) {
+	p.finishTally(pd, stored, storedAt, end, nil)
+}
+
+// finishTally is finish with the message's counts added to tally instead of the counters, when tally is not
+// nil: the caller flushes it (a batch adds to the counters once per run of one source, not once per message).
+func (p *Pipeline) finishTally(pd *pending, stored int, storedAt, end time.Time, tally *sourceTally) {
 	if stored > 0 {
 		if storedAt.IsZero() {
 			storedAt = p.now()
@@ -463,10 +493,14 @@ func (p *Pipeline) finish(pd *pending, stored int, storedAt, end time.Time) {
 		}
 		p.devices.seenEntry(pd.dev, res, pd.recv, pd.rejected)
 	}
-	sm := p.source(pd.m.Source)
-	sm.messages.Inc()
-	if stored > 0 {
-		sm.samples.Add(float64(stored))
+	if tally != nil {
+		tally.add(p, pd.m.Source, stored)
+	} else {
+		sm := p.source(pd.m.Source)
+		sm.messages.Inc()
+		if stored > 0 {
+			sm.samples.Add(float64(stored))
+		}
 	}
 	if end.IsZero() {
 		end = time.Now()
@@ -735,4 +769,34 @@ func (p *Pipeline) source(name string) *sourceMetrics {
 	next[name] = s
 	p.sources.Store(&next)
 	return s
+}
+
+// sourceTally sums the counts of consecutive messages of one source.
+type sourceTally struct {
+	name              string
+	sm                *sourceMetrics
+	messages, samples int
+}
+
+func (t *sourceTally) add(p *Pipeline, source string, stored int) {
+	if t.sm == nil || source != t.name {
+		t.flush()
+		t.name, t.sm = source, p.source(source)
+	}
+	t.messages++
+	t.samples += stored
+}
+
+// flush adds the sums to the counters.
+func (t *sourceTally) flush() {
+	if t.sm == nil {
+		return
+	}
+	if t.messages > 0 {
+		t.sm.messages.Add(float64(t.messages))
+	}
+	if t.samples > 0 {
+		t.sm.samples.Add(float64(t.samples))
+	}
+	t.messages, t.samples = 0, 0
 }

@@ -209,6 +209,9 @@ func New(cfg Config, deps Deps) (*Broker, error) {
 		m:         m,
 		logs:      logs,
 	}
+	if am, ok := deps.Sink.(asyncMessageSink); ok && async != nil {
+		hook.asyncMsg, hook.qos0Stored = am, hook.completeQoS0
+	}
 	b.auth = auth
 	b.flow = flow
 	b.m = m

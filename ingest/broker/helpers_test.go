@@ -233,6 +233,24 @@ var sinkModes = []struct {
 }{
 	{"sync", func(_ testing.TB, s Sink) Sink { return syncSink{s} }},
 	{"async", newAsyncSink},
+	{"async-message", newAsyncMessageSink},
+}
+
+// asyncMessageSink is an asyncSink that also gives the message back to its completion (asyncMessageSink, what
+// the pipeline is), counting the messages handed to it that way.
+type asyncMessageSinkT struct {
+	*asyncSink
+	viaMessage atomic.Int64
+}
+
+func newAsyncMessageSink(t testing.TB, s Sink) Sink {
+	return &asyncMessageSinkT{asyncSink: newAsyncSink(t, s).(*asyncSink)}
+}
+
+func (a *asyncMessageSinkT) HandleAsyncMessage(ctx context.Context, m ingest.Message, done func(ingest.Message, error)) {
+	a.viaMessage.Add(1)
+	m.Payload = append([]byte(nil), m.Payload...)
+	a.q <- func() { done(m, a.s.Handle(ctx, m)) }
 }
 
 // syncSink hides whether a Sink is an AsyncSink.

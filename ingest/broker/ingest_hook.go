@@ -60,7 +60,11 @@ type ingestHook struct {
 	flow      *subscriberFlow
 	done      <-chan struct{} // closed when the broker closes
 	async     AsyncSink       // nil when the Sink is synchronous only
-	srv       *mqtt.Server    // to give stored QoS 1/2 messages back to mochi
+	// asyncMsg is the Sink when it gives the message back to its completion (the ingest pipeline): a QoS 0
+	// publish then needs no pooled state of its own. qos0Stored is its completion, made once.
+	asyncMsg   asyncMessageSink
+	qos0Stored func(ingest.Message, error)
+	srv        *mqtt.Server // to give stored QoS 1/2 messages back to mochi
 }
 
 func (h *ingestHook) ID() string { return "citywatch-ingest" }
@@ -133,6 +137,10 @@ func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 		if err := h.sink.Handle(h.ctx, msg); err != nil {
 			return h.failed(cl, pk, err)
 		}
+		return h.unrouted(pk), nil
+	}
+	if pk.FixedHeader.Qos == 0 && h.asyncMsg != nil {
+		h.asyncMsg.HandleAsyncMessage(h.ctx, msg, h.qos0Stored)
 		return h.unrouted(pk), nil
 	}
 	q := getAsyncPublish()
@@ -225,7 +233,7 @@ func (q *asyncPublish) release() {
 
 func (q *asyncPublish) completeQoS0(err error) {
 	if err != nil {
-		q.h.failedQoS0(q.cl, q.topic, err)
+		q.h.failedQoS0(q.cl.ID, q.topic, err)
 	}
 	q.release()
 }
@@ -267,10 +275,10 @@ func (h *ingestHook) stored(cl *mqtt.Client, pk *packets.Packet, err error) {
 }
 
 // failedQoS0 counts and logs a QoS 0 message the Sink failed to store: nothing can be redelivered.
-func (h *ingestHook) failedQoS0(cl *mqtt.Client, topic string, err error) {
+func (h *ingestHook) failedQoS0(clientID, topic string, err error) {
 	h.m.ingestFailures.WithLabelValues(outcomeDropped).Inc()
 	h.logs.log(slog.LevelError, "ingest/"+outcomeDropped, "ingest sink failed to store an MQTT message",
-		"err", err, "outcome", outcomeDropped, "client", cl.ID, "topic", topic, "qos", byte(0))
+		"err", err, "outcome", outcomeDropped, "client", clientID, "topic", topic, "qos", byte(0))
 }
 
 func (h *ingestHook) failed(cl *mqtt.Client, pk packets.Packet, err error) (packets.Packet, error) {
@@ -278,7 +286,7 @@ func (h *ingestHook) failed(cl *mqtt.Client, pk packets.Packet, err error) (pack
 	outcome := outcomeDropped
 	switch {
 	case qos == 0:
-		h.failedQoS0(cl, pk.TopicName, err)
+		h.failedQoS0(cl.ID, pk.TopicName, err)
 		return pk, nil
 	case cl.Properties.ProtocolVersion >= 5:
 		outcome = outcomeNacked
@@ -311,4 +319,16 @@ func (h *ingestHook) failed(cl *mqtt.Client, pk packets.Packet, err error) (pack
 		}
 	}
 	return pk, packets.ErrRejectPacket
+}
+
+// asyncMessageSink is an AsyncSink whose completion is given the message back (*ingest.Pipeline).
+type asyncMessageSink interface {
+	HandleAsyncMessage(ctx context.Context, m ingest.Message, done func(ingest.Message, error))
+}
+
+// completeQoS0 is the completion of a QoS 0 publish handed to an asyncMessageSink: only a failure needs it.
+func (h *ingestHook) completeQoS0(m ingest.Message, err error) {
+	if err != nil {
+		h.failedQoS0(m.ClientID, m.Topic, err)
+	}
 }

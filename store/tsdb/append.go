@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"sync"
 	"time"
@@ -59,6 +60,9 @@ func (d *DB) Append(ctx context.Context, samples []store.Sample) error {
 	var rej rejections
 	appended := 0
 	runT := int64(math.MinInt64)
+	var g *seriesGroup
+	var groupLabels []store.Label
+	grouped := false
 	limit := int64(math.MaxInt64)
 	if d.cfg.MaxFutureSkew > 0 {
 		limit = d.now().Add(d.cfg.MaxFutureSkew).UnixMilli()
@@ -72,7 +76,19 @@ func (d *DB) Append(ctx context.Context, samples []store.Sample) error {
 			continue
 		}
 		sh := &d.shards[b.shardOf[i]]
-		e := sh.lookup(b.hashes[i], s)
+		// The samples of one message share their labels: find the group of their series once per message,
+		// then each series by its name in the group, instead of a map lookup and a label walk per sample.
+		if !grouped || !sameLabels(s.Labels, groupLabels) {
+			g, groupLabels, grouped = sh.group(b.labelHashes[i], s.Labels), s.Labels, true
+		}
+		e := g.find(s.Name)
+		var h uint64 // the series hash, computed only when the group does not know the series
+		if e == nil {
+			_, h = seriesHashes(s)
+			if e = sh.lookup(h, s); e != nil {
+				g = sh.addToGroup(g, b.labelHashes[i], s, e)
+			}
+		}
 		if e == nil {
 			lset, err := buildLabels(s, &b.sb)
 			if err != nil {
@@ -87,9 +103,9 @@ func (d *DB) Append(ctx context.Context, samples []store.Sample) error {
 					continue
 				}
 			}
-			if e = sh.lookupSet(b.hashes[i], lset); e == nil {
+			if e = sh.lookupSet(h, lset); e == nil {
 				e = newSeriesEntry(lset)
-				sh.insert(b.hashes[i], e)
+				sh.insert(h, e)
 			}
 		}
 		if s.T != runT {
@@ -285,20 +301,28 @@ func sameLabels(a, b []store.Label) bool {
 
 // batch is the per-call scratch space of Append, pooled.
 type batch struct {
-	hashes  []uint64
-	shardOf []uint8
-	order   []int
-	locked  []uint8
-	sb      labels.ScratchBuilder
+	// labelHashes is the hash of each sample's labels alone, which keys its series group (shard.groups).
+	labelHashes []uint64
+	shardOf     []uint8
+	order       []int
+	locked      []uint8
+	sb          labels.ScratchBuilder
 
 	run    []runItem
-	runMap map[uint64]int // lsetHash → index in run, used for long runs
+	runMap map[uint64]runSlot // lsetHash → index in run, used for long runs
+	runGen uint32             // the current run's generation in runMap
 }
 
 // runItem is a sample accepted earlier in the current call with the current timestamp.
 type runItem struct {
 	e *seriesEntry
 	v float64
+}
+
+// runSlot is an index in the run of generation gen.
+type runSlot struct {
+	i   int32
+	gen uint32
 }
 
 // runMapThreshold is the run length above which duplicate detection switches from a scan to a map.
@@ -310,11 +334,12 @@ func (d *DB) getBatch(samples []store.Sample) *batch {
 		b = &batch{sb: labels.NewScratchBuilder(8)}
 	}
 	n := len(samples)
-	b.hashes = slices.Grow(b.hashes[:0], n)[:n]
+	b.labelHashes = slices.Grow(b.labelHashes[:0], n)[:n]
 	b.shardOf = slices.Grow(b.shardOf[:0], n)[:n]
 	b.order = slices.Grow(b.order[:0], n)[:n]
 	b.locked = b.locked[:0]
 	sorted := true
+	var shards uint64 // bit i: shard i is locked (numShards is 64)
 	var ld xxhash.Digest
 	var sh uint64
 	for i := range samples {
@@ -323,19 +348,18 @@ func (d *DB) getBatch(samples []store.Sample) *batch {
 			ld = labelsDigest(samples[i].Labels)
 			sh = ld.Sum64()
 		}
-		h := seriesHashFrom(&ld, samples[i].Name)
-		b.hashes[i] = h
+		b.labelHashes[i] = sh
 		b.shardOf[i] = uint8(sh % numShards)
 		b.order[i] = i
 		if i > 0 && samples[i].T < samples[i-1].T {
 			sorted = false
 		}
-		if !slices.Contains(b.locked, b.shardOf[i]) {
-			b.locked = append(b.locked, b.shardOf[i])
-		}
+		shards |= 1 << b.shardOf[i]
 	}
 	// Shards are locked in ascending order so that concurrent calls cannot deadlock.
-	slices.Sort(b.locked)
+	for ; shards != 0; shards &= shards - 1 {
+		b.locked = append(b.locked, uint8(bits.TrailingZeros64(shards)))
+	}
 	// Samples are appended in time order (stable for equal times): the TSDB checks each sample against the
 	// committed series only, so a series' samples must reach it oldest first to be committed in order.
 	if !sorted {
@@ -345,17 +369,21 @@ func (d *DB) getBatch(samples []store.Sample) *batch {
 }
 
 func (d *DB) putBatch(b *batch) {
-	if cap(b.hashes) > 1<<16 {
+	if cap(b.labelHashes) > 1<<16 {
 		return // Do not keep the scratch space of an unusually large call.
 	}
 	b.resetRun()
+	clear(b.runMap)
+	b.runGen = 0
 	d.batches.Put(b)
 }
 
+// resetRun starts a new run. The run map is not cleared (clearing a map costs its whole table, at every new
+// timestamp of a call): its slots of earlier runs are told apart by their generation.
 func (b *batch) resetRun() {
 	clear(b.run)
 	b.run = b.run[:0]
-	clear(b.runMap)
+	b.runGen++
 }
 
 // seenInRun reports whether the series of e already got a sample at the current timestamp in this call, and
@@ -363,12 +391,12 @@ func (b *batch) resetRun() {
 // in another order) are still caught.
 func (b *batch) seenInRun(e *seriesEntry) (float64, bool) {
 	if len(b.run) > runMapThreshold {
-		i, ok := b.runMap[e.lsetHash]
-		if !ok {
+		slot, ok := b.runMap[e.lsetHash]
+		if !ok || slot.gen != b.runGen {
 			return 0, false
 		}
-		if labels.Equal(b.run[i].e.lset, e.lset) {
-			return b.run[i].v, true
+		if it := &b.run[slot.i]; labels.Equal(it.e.lset, e.lset) {
+			return it.v, true
 		}
 		// A hash collision between two label sets: fall back to the scan.
 	}
@@ -382,22 +410,25 @@ func (b *batch) seenInRun(e *seriesEntry) (float64, bool) {
 
 func (b *batch) addToRun(e *seriesEntry, v float64) {
 	b.run = append(b.run, runItem{e: e, v: v})
-	if len(b.run) <= runMapThreshold {
+	switch {
+	case len(b.run) <= runMapThreshold:
 		return
+	case b.runMap == nil:
+		b.runMap = make(map[uint64]runSlot)
 	}
-	if b.runMap == nil {
-		b.runMap = make(map[uint64]int)
-	}
-	if len(b.runMap) == 0 {
+	if len(b.run) == runMapThreshold+1 {
 		for i, it := range b.run {
-			if _, ok := b.runMap[it.e.lsetHash]; !ok {
-				b.runMap[it.e.lsetHash] = i
-			}
+			b.setRunSlot(it.e.lsetHash, i)
 		}
 		return
 	}
-	if _, ok := b.runMap[e.lsetHash]; !ok {
-		b.runMap[e.lsetHash] = len(b.run) - 1
+	b.setRunSlot(e.lsetHash, len(b.run)-1)
+}
+
+// setRunSlot records that the run's item i has the label set hash h, unless an earlier item of the run has it.
+func (b *batch) setRunSlot(h uint64, i int) {
+	if slot, ok := b.runMap[h]; !ok || slot.gen != b.runGen {
+		b.runMap[h] = runSlot{i: int32(i), gen: b.runGen}
 	}
 }
 
@@ -432,19 +463,25 @@ var errNoMatch = errors.New("no match")
 // given, are exactly the label set's (whose __name__ sits where it sorts). A sample whose labels are not
 // sorted does not match and takes the slow path (buildLabels, then the chain is searched by label set).
 func (e *seriesEntry) matches(s *store.Sample) bool {
+	return e.matchesLabels(s.Labels, s.Name, true)
+}
+
+// matchesLabels is matches for labels ls and, when byName, the metric name; without byName the entry's name
+// is not compared (a series group's label check).
+func (e *seriesEntry) matchesLabels(ls []store.Label, name string, byName bool) bool {
 	j, named := 0, false
 	err := e.lset.Validate(func(l labels.Label) error {
 		if l.Name == labels.MetricName {
-			if l.Value != s.Name {
+			if byName && l.Value != name {
 				return errNoMatch
 			}
 			named = true
 			return nil
 		}
-		for j < len(s.Labels) && s.Labels[j].Value == "" {
+		for j < len(ls) && ls[j].Value == "" {
 			j++
 		}
-		if j == len(s.Labels) || s.Labels[j] != (store.Label{Name: l.Name, Value: l.Value}) {
+		if j == len(ls) || ls[j] != (store.Label{Name: l.Name, Value: l.Value}) {
 			return errNoMatch
 		}
 		j++
@@ -453,8 +490,8 @@ func (e *seriesEntry) matches(s *store.Sample) bool {
 	if err != nil || !named {
 		return false
 	}
-	for ; j < len(s.Labels); j++ {
-		if s.Labels[j].Value != "" {
+	for ; j < len(ls); j++ {
+		if ls[j].Value != "" {
 			return false
 		}
 	}
@@ -463,15 +500,20 @@ func (e *seriesEntry) matches(s *store.Sample) bool {
 
 // shard is one lock and one slice of the series cache, in two generations.
 type shard struct {
-	mu      sync.Mutex
-	cur     map[uint64]*seriesEntry
-	prev    map[uint64]*seriesEntry
+	mu   sync.Mutex
+	cur  map[uint64]*seriesEntry
+	prev map[uint64]*seriesEntry
+	// groups index the current generation's entries by label set (group.go); they are rebuilt after each
+	// rotation, as the series are looked up again.
+	groups  map[uint64]*seriesGroup
+	lookups uint64 // per-series lookups (lookup calls), which series groups spare; for tests
 	rotated time.Time
 	_       [64]byte // Keep neighbouring shards' locks off one cache line.
 }
 
 func (s *shard) init(now time.Time) {
 	s.cur = make(map[uint64]*seriesEntry)
+	s.groups = make(map[uint64]*seriesGroup)
 	s.rotated = now
 }
 
@@ -481,11 +523,13 @@ func (s *shard) maybeRotate(now time.Time) {
 	}
 	s.prev = s.cur
 	s.cur = make(map[uint64]*seriesEntry, len(s.prev))
+	s.groups = make(map[uint64]*seriesGroup, len(s.groups))
 	s.rotated = now
 }
 
 // lookup returns the cached entry of the sample's series, promoting it from the previous generation.
 func (s *shard) lookup(h uint64, smp *store.Sample) *seriesEntry {
+	s.lookups++
 	for e := s.cur[h]; e != nil; e = e.next {
 		if e.matches(smp) {
 			return e

@@ -9,7 +9,7 @@ import (
 )
 
 // TestBatchHashesMatchSeriesHashes: getBatch hashes the labels a message's samples share once, and must still
-// give every sample the shard and series hash seriesHashes gives it alone, whether samples share a labels
+// give every sample the shard and labels hash seriesHashes gives it alone, whether samples share a labels
 // slice, have equal labels in separate slices, or differ.
 func TestBatchHashesMatchSeriesHashes(t *testing.T) {
 	db := openT(t, Config{}, Deps{})
@@ -25,8 +25,8 @@ func TestBatchHashesMatchSeriesHashes(t *testing.T) {
 	b := db.getBatch(samples)
 	defer db.putBatch(b)
 	for i := range samples {
-		sh, h := seriesHashes(&samples[i])
-		require.Equal(t, h, b.hashes[i], "series hash of sample %d", i)
+		sh, _ := seriesHashes(&samples[i])
+		require.Equal(t, sh, b.labelHashes[i], "labels hash of sample %d", i)
 		require.Equal(t, uint8(sh%numShards), b.shardOf[i], "shard of sample %d", i)
 	}
 }
