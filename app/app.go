@@ -251,11 +251,9 @@ func (a *App) build() error {
 		return err
 	}
 	a.bus = live.New(live.Config{PingInterval: a.opts.LivePingInterval}, a.reg)
-	a.http, err = dashboards.New(dashboards.Config{
-		Listen: cfg.HTTP.Listen, TLSCertFile: cfg.HTTP.TLS.CertFile, TLSKeyFile: cfg.HTTP.TLS.KeyFile,
-		AnonymousRead: a.opts.Demo && loopback(cfg.HTTP.Listen), Limits: dashboards.LimitsFromConfig(cfg.HTTP.Limits),
-		Plans: a.planPage(),
-	}, dashboards.Deps{
+	hc := dashboards.ConfigFromConfig(cfg.HTTP)
+	hc.AnonymousRead, hc.Plans = a.opts.Demo && loopback(cfg.HTTP.Listen), a.planPage()
+	a.http, err = dashboards.New(hc, dashboards.Deps{
 		Logger: a.log, Gatherer: a.reg, Registerer: a.reg, Ingest: a.ingestInfo(), Cameras: a.camerasInfo(),
 		Analysis: a.analysisInfo(), Media: a.mediaAPI(),
 		PromAPI: a.api, Auth: a.auth, Audit: a.audit, Checks: a.checks(), MoreChecks: a.sourceChecks,
