@@ -14,30 +14,32 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+
+	"citywatch/config"
 )
 
-// Receiver formats.
+// Receiver formats: package config's names (config.NotifyFormats), which validation accepts.
 const (
 	// FormatCitywatch is citywatch's own JSON payload (the default).
-	FormatCitywatch = "citywatch"
+	FormatCitywatch = config.NotifyFormatCitywatch
 	// FormatAlertmanager is the Alertmanager v4 webhook payload, for tools that consume Alertmanager webhooks.
-	FormatAlertmanager = "alertmanager"
+	FormatAlertmanager = config.NotifyFormatAlertmanager
 	// FormatAlertmanagerAPI forwards alerts to an Alertmanager's POST /api/v2/alerts.
-	FormatAlertmanagerAPI = "alertmanager_api"
+	FormatAlertmanagerAPI = config.NotifyFormatAlertmanagerAPI
 	// FormatSlack is a Slack incoming-webhook message (text + blocks).
-	FormatSlack = "slack"
+	FormatSlack = config.NotifyFormatSlack
 	// FormatTeams is a Microsoft Teams message carrying an Adaptive Card (Teams Workflows webhooks).
-	FormatTeams = "teams"
+	FormatTeams = config.NotifyFormatTeams
 	// FormatTeamsMessageCard is the legacy Office 365 connector MessageCard.
-	FormatTeamsMessageCard = "teams_messagecard"
+	FormatTeamsMessageCard = config.NotifyFormatTeamsMessageCard
 	// FormatTelegram is a Telegram Bot API sendMessage call.
-	FormatTelegram = "telegram"
+	FormatTelegram = config.NotifyFormatTelegram
 	// FormatTemplate renders Receiver.Template (Go text/template) as the body.
-	FormatTemplate = "template"
+	FormatTemplate = config.NotifyFormatTemplate
 	// FormatMQTT publishes to the MQTT broker given in Deps.MQTT (Receiver.URL is unused).
-	FormatMQTT = "mqtt"
+	FormatMQTT = config.NotifyFormatMQTT
 	// FormatZalo is a Zalo Official Account API text message to one user (Receiver.ZaloUserID).
-	FormatZalo = "zalo"
+	FormatZalo = config.NotifyFormatZalo
 )
 
 // MQTTReceiverName is the built-in receiver of Config.PublishMQTT (notify.mqtt.enabled) in the delivery log and
