@@ -414,17 +414,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 	}, 30*time.Second, 50*time.Millisecond)
 	mon.Close()
 	mon.Close() // idempotent
-	// Poll in the test goroutine: require.Eventually runs its condition in a goroutine of its own.
-	deadline := time.Now().Add(10 * time.Second)
-	n := runtime.NumGoroutine()
-	for n > baseline && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-		n = runtime.NumGoroutine()
-	}
-	if n > baseline {
-		buf := make([]byte, 1<<20)
-		t.Fatalf("goroutines: baseline %d, now %d:\n%s", baseline, n, buf[:runtime.Stack(buf, true)])
-	}
+	testenv.GoroutinesBackTo(t, baseline, 10*time.Second)
 }
 
 // closedPort returns a loopback address that refuses TCP connections.

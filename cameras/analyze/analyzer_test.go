@@ -306,15 +306,7 @@ func TestCloseStopsEverything(t *testing.T) {
 	h.a.Close()
 	h.a.Close()
 	h.a.OnAccessUnit("cam1", p.next(normal, 0)) // after Close: ignored, no panic
-	// Polled here, not with require.Eventually, which runs its condition on a goroutine of its own.
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if runtime.NumGoroutine() > before {
-		buf := make([]byte, 1<<20)
-		t.Fatalf("goroutines: before %d, now %d:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
-	}
+	testenv.GoroutinesBackTo(t, before, 5*time.Second)
 	require.Error(t, h.a.Start(), "no restart after Close")
 }
 
