@@ -246,14 +246,21 @@ func TestMonitorRefuse(t *testing.T) {
 	}, 5*time.Second, 10*time.Millisecond)
 }
 
-func TestMonitorUnauthorized(t *testing.T) {
-	sim := simtest.Start(t, camerasim.Config{Cameras: 2, Username: testUsername, Password: testPassword})
-	good := testCamera("good", sim.URL(1))
+// credentialCameras starts a simulator that asks for credentials and returns it with a camera that has them
+// (its first path) and one with a wrong password (its second).
+func credentialCameras(t *testing.T) (sim *camerasim.Server, good, bad CameraConfig) {
+	sim = simtest.Start(t, camerasim.Config{Cameras: 2, Username: testUsername, Password: testPassword})
+	good = testCamera("good", sim.URL(1))
 	good.Username, good.Password = testUsername, testPassword
-	bad := testCamera("bad", sim.URL(2))
+	bad = testCamera("bad", sim.URL(2))
 	bad.Username, bad.Password = testUsername, testWrongPassword
+	return sim, good, bad
+}
+
+func TestMonitorUnauthorized(t *testing.T) {
+	_, good, bad := credentialCameras(t)
 	bad.ReconnectMax = time.Hour // a 401 must wait ReconnectMax, not retry fast
-	none := testCamera("none", sim.URL(2))
+	none := testCamera("none", bad.URL)
 	h := startMonitor(t, []CameraConfig{good, bad, none})
 
 	h.waitState(t, "good", StateOnline, 10*time.Second)
@@ -319,11 +326,7 @@ func TestMonitorOtherFaultsStayOnline(t *testing.T) {
 }
 
 func TestCredentialsNeverLeak(t *testing.T) {
-	sim := simtest.Start(t, camerasim.Config{Cameras: 2, Username: testUsername, Password: testPassword})
-	good := testCamera("good", sim.URL(1))
-	good.Username, good.Password = testUsername, testPassword
-	bad := testCamera("bad", sim.URL(2))
-	bad.Username, bad.Password = testUsername, testWrongPassword
+	sim, good, bad := credentialCameras(t)
 	h := startMonitor(t, []CameraConfig{good, bad})
 	h.waitState(t, "good", StateOnline, 10*time.Second)
 	h.waitState(t, "bad", StateUnauthorized, 5*time.Second)
