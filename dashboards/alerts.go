@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"time"
@@ -88,10 +87,10 @@ func (s *Server) alertRoutes() {
 
 func alertSite(a alerts.Alert) string { return a.Labels["site"] }
 
-// limitParam reads the optional ?limit= of a list: 0 when absent. A value that is not a positive integer is
-// answered with 400 and ok false.
-func limitParam(w http.ResponseWriter, q url.Values) (limit int, ok bool) {
-	v := q.Get("limit")
+// limitParam reads the optional ?limit= of a list request: 0 when absent. A value that is not a positive
+// integer is answered with 400 and ok false.
+func limitParam(w http.ResponseWriter, r *http.Request) (limit int, ok bool) {
+	v := r.URL.Query().Get("limit")
 	if v == "" {
 		return 0, true
 	}
@@ -107,7 +106,7 @@ func (s *Server) alertList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := alerts.AlertFilter{State: alerts.State(q.Get("state")), Site: q.Get("site")}
 	var ok bool
-	if f.Limit, ok = limitParam(w, q); !ok {
+	if f.Limit, ok = limitParam(w, r); !ok {
 		return
 	}
 	if v := q.Get("since"); v != "" {
@@ -361,7 +360,7 @@ func (s *Server) deliveryList(w http.ResponseWriter, r *http.Request) {
 		f.BeforeID = n
 	}
 	var ok bool
-	if f.Limit, ok = limitParam(w, q); !ok {
+	if f.Limit, ok = limitParam(w, r); !ok {
 		return
 	}
 	list, err := s.deps.Deliveries.Deliveries(r.Context(), f)

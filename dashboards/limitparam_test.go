@@ -3,7 +3,6 @@ package dashboards
 import (
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"testing"
 )
 
@@ -24,12 +23,8 @@ var limitParamCases = []struct {
 
 func TestLimitParam(t *testing.T) {
 	for _, tc := range limitParamCases {
-		q, err := url.ParseQuery(tc.query)
-		if err != nil {
-			t.Fatal(err)
-		}
 		w := httptest.NewRecorder()
-		limit, ok := limitParam(w, q)
+		limit, ok := limitParam(w, httptest.NewRequest(http.MethodGet, "/api/alerts?"+tc.query, nil))
 		if limit != tc.limit || ok != tc.ok || w.Code != tc.wantCode {
 			t.Errorf("%q: got %d, %v, status %d; want %d, %v, status %d", tc.query, limit, ok, w.Code, tc.limit, tc.ok, tc.wantCode)
 		}

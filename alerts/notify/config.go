@@ -14,32 +14,31 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
-
-	"citywatch/config"
 )
 
-// Receiver formats: package config's names (config.NotifyFormats), which validation accepts.
+// Receiver formats: the names config accepts (config.NotifyFormats; TestKindsAreTheConfiguredFormats keeps
+// the two lists equal).
 const (
 	// FormatCitywatch is citywatch's own JSON payload (the default).
-	FormatCitywatch = config.NotifyFormatCitywatch
+	FormatCitywatch = "citywatch"
 	// FormatAlertmanager is the Alertmanager v4 webhook payload, for tools that consume Alertmanager webhooks.
-	FormatAlertmanager = config.NotifyFormatAlertmanager
+	FormatAlertmanager = "alertmanager"
 	// FormatAlertmanagerAPI forwards alerts to an Alertmanager's POST /api/v2/alerts.
-	FormatAlertmanagerAPI = config.NotifyFormatAlertmanagerAPI
+	FormatAlertmanagerAPI = "alertmanager_api"
 	// FormatSlack is a Slack incoming-webhook message (text + blocks).
-	FormatSlack = config.NotifyFormatSlack
+	FormatSlack = "slack"
 	// FormatTeams is a Microsoft Teams message carrying an Adaptive Card (Teams Workflows webhooks).
-	FormatTeams = config.NotifyFormatTeams
+	FormatTeams = "teams"
 	// FormatTeamsMessageCard is the legacy Office 365 connector MessageCard.
-	FormatTeamsMessageCard = config.NotifyFormatTeamsMessageCard
+	FormatTeamsMessageCard = "teams_messagecard"
 	// FormatTelegram is a Telegram Bot API sendMessage call.
-	FormatTelegram = config.NotifyFormatTelegram
+	FormatTelegram = "telegram"
 	// FormatTemplate renders Receiver.Template (Go text/template) as the body.
-	FormatTemplate = config.NotifyFormatTemplate
+	FormatTemplate = "template"
 	// FormatMQTT publishes to the MQTT broker given in Deps.MQTT (Receiver.URL is unused).
-	FormatMQTT = config.NotifyFormatMQTT
+	FormatMQTT = "mqtt"
 	// FormatZalo is a Zalo Official Account API text message to one user (Receiver.ZaloUserID).
-	FormatZalo = config.NotifyFormatZalo
+	FormatZalo = "zalo"
 )
 
 // MQTTReceiverName is the built-in receiver of Config.PublishMQTT (notify.mqtt.enabled) in the delivery log and
