@@ -13,14 +13,20 @@ import (
 // Appender keeps every sample appended to it (labels copied, so the caller may reuse its slices). It is safe
 // for concurrent use. The zero value is ready.
 type Appender struct {
+	// Err, when set (before the Appender is used), fails every Append with it and keeps nothing.
+	Err error
+
 	mu      sync.Mutex
 	samples []store.Sample
 }
 
 var _ store.Appender = (*Appender)(nil)
 
-// Append keeps s.
+// Append keeps s, or returns Err.
 func (a *Appender) Append(_ context.Context, s []store.Sample) error {
+	if a.Err != nil {
+		return a.Err
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, x := range s {
@@ -28,6 +34,13 @@ func (a *Appender) Append(_ context.Context, s []store.Sample) error {
 		a.samples = append(a.samples, x)
 	}
 	return nil
+}
+
+// Samples returns every sample kept, in the order they came.
+func (a *Appender) Samples() []store.Sample {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.samples)
 }
 
 // Series returns the samples of metric name that have the label label=value, in the order they came.
