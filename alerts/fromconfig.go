@@ -21,3 +21,13 @@ func GroupingFromConfig(ac config.AlertsConfig) Grouping {
 	}
 	return g
 }
+
+// ConfigFromConfig is the alert manager's view of the alerts section: the evaluation interval, grouping, flap
+// detection and external URL. The rules come from alerts.rule_files, which the caller loads (and reloads)
+// itself; the manager's other settings (query timeout, event queue, silence retention) have no key and keep
+// their defaults. A test in app fails when a field of Config is reached by no key and is not listed as
+// deliberately internal.
+func ConfigFromConfig(ac config.AlertsConfig) Config {
+	return Config{EvalInterval: ac.EvalInterval.Std(), Grouping: GroupingFromConfig(ac), ExternalURL: ac.ExternalURL,
+		Flap: FlapFromConfig(ac)}
+}

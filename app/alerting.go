@@ -99,8 +99,9 @@ func (a *App) buildAlerting() error {
 	if a.outbox, err = notify.NewOutbox(nc, deps); err != nil {
 		return err
 	}
-	a.alerts, err = alerts.New(alerts.Config{EvalInterval: ac.EvalInterval.Std(), Rules: ruleList, Grouping: grouping,
-		ExternalURL: ac.ExternalURL, Flap: alerts.FlapFromConfig(ac)},
+	alc := alerts.ConfigFromConfig(ac)
+	alc.Rules, alc.Grouping = ruleList, grouping
+	a.alerts, err = alerts.New(alc,
 		alerts.Deps{Queryable: a.db, Query: a.ruleQuery(), DB: a.meta, Outbox: a.outbox, Logger: a.log, Registerer: a.reg})
 	if err != nil {
 		return err

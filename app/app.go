@@ -188,33 +188,19 @@ func (a *App) build() error {
 		}
 		a.externals = append(a.externals, ext)
 	}
-	if cams := a.cameraConfigs(); len(cams) > 0 {
+	cams, acams, mcams, err := a.cameraSets(a.cfg.Cameras)
+	if err != nil {
+		return err
+	}
+	if len(cams) > 0 {
 		// Motion and tamper analysis decodes the monitor's own access units with ffmpeg: no second connection to
 		// the camera. Without ffmpeg the analyzer says why and the cameras keep their health monitoring.
-		acams := make([]analyze.CameraConfig, len(cams))
-		for i, c := range cams {
-			acams[i] = analyze.CameraConfig{ID: c.ID, Site: c.Site}
-		}
-		for i, c := range a.cfg.Cameras { // configured cameras come first in cams
-			if acams[i], err = analyze.CameraFromConfig(c); err != nil {
-				return fmt.Errorf("cameras[%d].%w", i, err)
-			}
-		}
 		a.warnZonesBehindMask(acams)
 		a.running.analysed = acams
 		a.analyzer, err = analyze.New(analyze.Config{Cameras: acams}, analyze.Deps{Appender: a.appender,
 			Events: a.analysisEvent, Logger: a.log, Registerer: a.reg})
 		if err != nil {
 			return err
-		}
-		mcams := make([]media.CameraConfig, len(cams))
-		for i, c := range cams {
-			mcams[i] = media.CameraConfig{ID: c.ID, Site: c.Site}
-		}
-		for i, c := range a.cfg.Cameras {
-			if mcams[i], err = media.CameraFromConfig(c); err != nil {
-				return fmt.Errorf("cameras[%d].%w", i, err)
-			}
 		}
 		mc := media.ConfigFromConfig(a.cfg.DataDir, a.cfg.Media)
 		mc.Cameras = mcams
@@ -251,11 +237,9 @@ func (a *App) build() error {
 		return err
 	}
 	a.bus = live.New(live.Config{PingInterval: a.opts.LivePingInterval}, a.reg)
-	a.http, err = dashboards.New(dashboards.Config{
-		Listen: cfg.HTTP.Listen, TLSCertFile: cfg.HTTP.TLS.CertFile, TLSKeyFile: cfg.HTTP.TLS.KeyFile,
-		AnonymousRead: a.opts.Demo && loopback(cfg.HTTP.Listen), Limits: dashboards.LimitsFromConfig(cfg.HTTP.Limits),
-		Plans: a.planPage(),
-	}, dashboards.Deps{
+	hc := dashboards.ConfigFromConfig(cfg.HTTP)
+	hc.AnonymousRead, hc.Plans = a.opts.Demo && loopback(cfg.HTTP.Listen), a.planPage()
+	a.http, err = dashboards.New(hc, dashboards.Deps{
 		Logger: a.log, Gatherer: a.reg, Registerer: a.reg, Ingest: a.ingestInfo(), Cameras: a.camerasInfo(),
 		Analysis: a.analysisInfo(), Media: a.mediaAPI(),
 		PromAPI: a.api, Auth: a.auth, Audit: a.audit, Checks: a.checks(), MoreChecks: a.sourceChecks,
@@ -263,15 +247,6 @@ func (a *App) build() error {
 		Routes: append(a.wardRoutes(), a.planRoutes()...),
 	})
 	return err
-}
-
-// cameraConfigs are the configured cameras plus those of Options (the demo's).
-func (a *App) cameraConfigs() []cameras.CameraConfig {
-	out := make([]cameras.CameraConfig, 0, len(a.cfg.Cameras)+len(a.opts.Cameras))
-	for _, c := range a.cfg.Cameras {
-		out = append(out, cameras.CameraFromConfig(c))
-	}
-	return append(out, a.opts.Cameras...)
 }
 
 // buildAuth opens the metadata database (users, tokens, sessions, audit) and access control. On first start

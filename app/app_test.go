@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"citywatch/config"
+	"citywatch/internal/testenv"
 )
 
 func testConfig(t *testing.T, dir string) *config.Config {
@@ -115,20 +117,16 @@ func TestCanaryOK(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	testenv.Eventually(t, 60*time.Second, 100*time.Millisecond, func() string {
 		mfs, _ := a.Registry().Gather()
 		for _, mf := range mfs {
 			if mf.GetName() == "citywatch_canary_ok" && mf.GetMetric()[0].GetGauge().GetValue() == 1 {
-				if hits.Load() == 0 {
-					t.Fatal("canary ok without a delivery to the receiver")
-				}
-				return
+				return ""
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("citywatch_canary_ok never became 1 (%d deliveries)", hits.Load())
-		}
-		time.Sleep(100 * time.Millisecond)
+		return fmt.Sprintf("citywatch_canary_ok is not 1 (%d deliveries)", hits.Load())
+	})
+	if hits.Load() == 0 {
+		t.Fatal("canary ok without a delivery to the receiver")
 	}
 }

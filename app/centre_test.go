@@ -115,11 +115,10 @@ func assertCentre(t *testing.T, a *App, admin, staffA string) {
 	if !strings.Contains(devs, "sensor-a") || !strings.Contains(devs, "sensor-b") {
 		t.Errorf("/api/devices lacks an edge's device: %s", devs)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testenv.Eventually(t, 30*time.Second, 100*time.Millisecond, func() string { // polling the rule evaluation
 		list, err := a.alerts.Alerts(context.Background(), alerts.AlertFilter{State: alerts.StateFiring})
 		if err != nil {
-			t.Fatal(err)
+			return err.Error()
 		}
 		sites := map[string]bool{}
 		for _, al := range list {
@@ -128,13 +127,10 @@ func assertCentre(t *testing.T, a *App, admin, staffA string) {
 			}
 		}
 		if sites["site-a"] && sites["site-b"] {
-			break
+			return ""
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("HotRoom fires for %v, want site-a and site-b; rules: %+v", sites, a.alerts.Rules())
-		}
-		time.Sleep(100 * time.Millisecond) // polling the rule evaluation
-	}
+		return fmt.Sprintf("HotRoom fires for %v, want site-a and site-b; rules: %+v", sites, a.alerts.Rules())
+	})
 	var values struct{ Data []string }
 	if err := json.Unmarshal([]byte(getJSON(t, a, staffA, "/api/v1/label/site/values")), &values); err != nil {
 		t.Fatal(err)
@@ -162,13 +158,12 @@ func TestCentreOverVictoriaMetrics(t *testing.T) {
 
 func pollUntil(t *testing.T, timeout time.Duration, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+	testenv.Eventually(t, timeout, 50*time.Millisecond, func() string {
+		if ok() {
+			return ""
 		}
-		time.Sleep(50 * time.Millisecond) // polling
-	}
+		return "waiting for " + what
+	})
 }
 
 // startEdge runs an edge citywatch named name that remote-writes everything to vmURL (storage.remote_write).

@@ -19,6 +19,7 @@ import (
 	"citywatch/ingest"
 	"citywatch/ingest/broker"
 	"citywatch/ingest/mapping"
+	"citywatch/retention"
 	"citywatch/store/influx"
 	"citywatch/store/remotequery"
 	"citywatch/store/remotewrite"
@@ -112,6 +113,35 @@ var internalFields = map[string]string{
 
 	"canary.Config.RepeatInterval": "how often a failing canary re-alarms the fallback; a test knob",
 	"canary.Config.PollInterval":   "how often the canary looks for its alert; a test knob",
+
+	"alerts.Config.Rules":            "runtime: loaded from alerts.rule_files by app.loadRules, again on reload",
+	"alerts.Config.DBPath":           "runtime: app passes the metadata database (Deps.DB)",
+	"alerts.Config.LookbackDelta":    "Prometheus' 5m, as the query API's",
+	"alerts.Config.QueryTimeout":     "bound of one rule evaluation; a safety limit",
+	"alerts.Config.EventQueueSize":   "bound of the queue of events not yet evaluated; a safety limit",
+	"alerts.Config.MaxEventKeys":     "bound of the keys an event rule tracks; a safety limit",
+	"alerts.Config.SilenceRetention": "how long expired silences are kept; a test knob",
+
+	"dashboards.Config.ShutdownTimeout": "shutdown bound; a test knob",
+	"dashboards.Config.AnonymousRead":   "runtime: only the demo, and only on loopback",
+	"dashboards.Config.Plans":           "runtime: the site plans page (app.planPage)",
+
+	"ingest.DeviceStoreConfig.BatchRows": "bound of the rows one save writes per transaction; a safety limit",
+
+	"cameras.Config.MetricsInterval": "camera metrics period; a test knob",
+	"cameras.Config.CheckInterval":   "health check period; a test knob",
+	"cameras.Config.EventBuffer":     "bound of the event queue; a safety limit",
+
+	"analyze.Config.FFmpegPath":          "found on PATH; tests point it at a fake",
+	"analyze.Config.QueueFrames":         "decoder back-pressure bound; a safety limit",
+	"analyze.Config.RestartMin":          "decoder restart backoff; a test knob",
+	"analyze.Config.RestartMax":          "decoder restart backoff; a test knob",
+	"analyze.Config.DecoderStallTimeout": "decoder hang bound; a test knob",
+	"analyze.Config.EventBuffer":         "bound of the event queue; a safety limit",
+	"analyze.Config.SampleBuffer":        "bound of the sample queue; a safety limit",
+
+	"ward.Config.RetentionAfterRelease": "privacy.retention_after_release: buildWard sets it after wardConfig",
+	"ward.Config.SiteRetention":         "privacy.sites.<site>.retention_after_release: buildWard sets it after wardConfig",
 }
 
 // coverageCases convert a configuration whose every YAML key is set (fillConfig) into each component's
@@ -171,17 +201,35 @@ var coverageCases = []struct {
 	{"notify.Config", func(_ *testing.T, c *config.Config) any { return notify.ConfigFromConfig(c) }},
 	{"alerts.FlapPolicy", func(_ *testing.T, c *config.Config) any { return alerts.FlapFromConfig(c.Alerts) }},
 	{"siteplan.Config", func(_ *testing.T, c *config.Config) any { return siteplanConfig(c) }},
+	{"notify.Receiver", func(_ *testing.T, c *config.Config) any { return notify.ReceiverFromConfig(c.Notify.Receivers[0]) }},
+	{"alerts.Config", func(_ *testing.T, c *config.Config) any { return alerts.ConfigFromConfig(c.Alerts) }},
+	{"retention.Config", func(_ *testing.T, c *config.Config) any { return retention.ConfigFromConfig(c.Privacy) }},
+	{"dashboards.Config", func(_ *testing.T, c *config.Config) any { return dashboards.ConfigFromConfig(c.HTTP) }},
+	{"ingest.DeviceStoreConfig", func(_ *testing.T, c *config.Config) any { return ingest.DeviceStoreFromConfig(c.Ingest) }},
+	// As New and Reload build them: the configured cameras, and the component's own settings at their defaults.
+	{"cameras.Config", func(_ *testing.T, c *config.Config) any {
+		return cameras.Config{Cameras: []cameras.CameraConfig{cameras.CameraFromConfig(c.Cameras[0])}}
+	}},
+	{"analyze.Config", func(t *testing.T, c *config.Config) any {
+		cc, err := analyze.CameraFromConfig(c.Cameras[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return analyze.Config{Cameras: []analyze.CameraConfig{cc}}
+	}},
+	{"ward.Config", func(t *testing.T, c *config.Config) any {
+		out, err := wardConfig(c.Ward)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}},
 }
 
 // TestEveryComponentFieldHasAYAMLKey fails when a component configuration field is reached by no YAML key
 // and is not listed in internalFields: set every key, convert, and look for zero fields.
 func TestEveryComponentFieldHasAYAMLKey(t *testing.T) {
-	cfg := &config.Config{}
-	fill(reflect.ValueOf(cfg).Elem())
-	cfg.Cameras[0].Zones = []string{"z: 0,0 1,0 1,1"}
-	cfg.Cameras[0].PrivacyMasks = []string{"m: 0,0 0.5,0 0.5,0.5"}
-	cfg.Broker.Users[0].Password = "" // the hash is used as is; a plain password is hashed (bcrypt, slow)
-	cfg.Auth.TrustedProxies = []string{"10.0.0.0/8"}
+	cfg := filledConfig()
 	zero := map[string]bool{}
 	for _, tc := range coverageCases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -199,6 +247,18 @@ func TestEveryComponentFieldHasAYAMLKey(t *testing.T) {
 			t.Errorf("internalFields lists %s, but a YAML key reaches it (or no case converts its type): remove it", f)
 		}
 	}
+}
+
+// filledConfig is a configuration whose every YAML key is set, to values the conversions accept.
+func filledConfig() *config.Config {
+	cfg := &config.Config{}
+	fill(reflect.ValueOf(cfg).Elem())
+	cfg.Cameras[0].Zones = []string{"z: 0,0 1,0 1,1"}
+	cfg.Cameras[0].PrivacyMasks = []string{"m: 0,0 0.5,0 0.5,0.5"}
+	cfg.Broker.Users[0].Password = "" // the hash is used as is; a plain password is hashed (bcrypt, slow)
+	cfg.Auth.TrustedProxies = []string{"10.0.0.0/8"}
+	cfg.Ward.Sites[0].TimeZone, cfg.Ward.Sites[0].Rounds, cfg.Ward.Sites[0].Night = "UTC", []string{"08:00"}, "22:00-06:00"
+	return cfg
 }
 
 // fill sets every field of v to a non-zero value.
@@ -238,8 +298,12 @@ func fill(v reflect.Value) {
 }
 
 // zeroFields lists the zero fields of v as "name.Field", descending into structs and the first element of
-// slices of structs.
+// slices of structs. A nested struct whose type has a case of its own is named by its type
+// ("analyze.CameraConfig.Feed", not "analyze.Config.Cameras[].Feed"), so internalFields lists a field once.
 func zeroFields(v reflect.Value, name string) []string {
+	if caseNames()[v.Type().String()] {
+		name = v.Type().String()
+	}
 	var out []string
 	for i := 0; i < v.NumField(); i++ {
 		f := v.Type().Field(i)
@@ -257,4 +321,13 @@ func zeroFields(v reflect.Value, name string) []string {
 		}
 	}
 	return out
+}
+
+// caseNames are the type names coverageCases convert to.
+func caseNames() map[string]bool {
+	names := make(map[string]bool, len(coverageCases))
+	for _, tc := range coverageCases {
+		names[tc.name] = true
+	}
+	return names
 }

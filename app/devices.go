@@ -13,7 +13,7 @@ const deviceSaveTimeout = 30 * time.Second
 // buildDeviceStore persists the ingest device registry in the metadata database (opened by buildAuth) and
 // restores it, before any source delivers a message.
 func (a *App) buildDeviceStore() error {
-	s, err := ingest.NewDeviceStore(ingest.DeviceStoreConfig{FlushInterval: a.cfg.Ingest.DeviceSaveInterval.Std()},
+	s, err := ingest.NewDeviceStore(ingest.DeviceStoreFromConfig(a.cfg.Ingest),
 		ingest.DeviceStoreDeps{DB: a.meta, Pipeline: a.pipeline, Logger: a.log, Registerer: a.reg})
 	if err != nil {
 		return err

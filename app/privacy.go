@@ -50,12 +50,6 @@ func zonesBehindMask(zones []analyze.Zone, m privacymask.Mask) []string {
 	return out
 }
 
-// retentionConfig translates the privacy section (validated at load).
-func retentionConfig(p config.PrivacyConfig) retention.Config {
-	return retention.Config{AfterRelease: p.RetentionAfterRelease.Std(), Interval: p.RetentionInterval.Std(),
-		Sites: p.SiteRetentionAfterRelease()}
-}
-
 // buildRetention builds retention by purpose over the occupants' store (the ward), the clips and the audit
 // trail. Without an occupants store there is nothing kept for a purpose and no engine is built.
 //
@@ -87,7 +81,7 @@ func (a *App) buildRetention(occ retention.Occupants) error {
 		deps.Periods = a.ward // the sites' retention days set over the ward API
 	}
 	var err error
-	a.retention, err = retention.New(retentionConfig(a.cfg.Privacy), deps)
+	a.retention, err = retention.New(retention.ConfigFromConfig(a.cfg.Privacy), deps)
 	return err
 }
 

@@ -231,24 +231,9 @@ func (a *App) reloadCameras(next []config.CameraConfig) error {
 		}
 		return nil
 	}
-	mons := make([]cameras.CameraConfig, 0, len(next)+len(a.opts.Cameras))
-	acams := make([]analyze.CameraConfig, 0, cap(mons))
-	mcams := make([]media.CameraConfig, 0, cap(mons))
-	for i, c := range next {
-		ac, err := analyze.CameraFromConfig(c)
-		if err != nil {
-			return fmt.Errorf("cameras[%d].%w", i, err)
-		}
-		mcc, err := media.CameraFromConfig(c)
-		if err != nil {
-			return fmt.Errorf("cameras[%d].%w", i, err)
-		}
-		mons, acams, mcams = append(mons, cameras.CameraFromConfig(c)), append(acams, ac), append(mcams, mcc)
-	}
-	for _, c := range a.opts.Cameras {
-		mons = append(mons, c)
-		acams = append(acams, analyze.CameraConfig{ID: c.ID, Site: c.Site})
-		mcams = append(mcams, media.CameraConfig{ID: c.ID, Site: c.Site})
+	mons, acams, mcams, err := a.cameraSets(next)
+	if err != nil {
+		return err
 	}
 	// As New builds them (only the cameras set), so the components' own checks cannot refuse them halfway.
 	mc, ac := cameras.Config{Cameras: mons}, analyze.Config{Cameras: acams}

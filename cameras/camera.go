@@ -25,6 +25,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtpmjpeg"
 	"github.com/pion/rtp"
 
+	"citywatch/config"
 	"citywatch/internal/clock"
 	"citywatch/internal/reconcile"
 	"citywatch/store"
@@ -141,7 +142,7 @@ func (c *camera) tlsConfig() *tls.Config {
 	if c.cfg.TLSFingerprint == "" {
 		return nil
 	}
-	want := normalizeFingerprint(c.cfg.TLSFingerprint)
+	want := config.NormalizeFingerprint(c.cfg.TLSFingerprint)
 	return &tls.Config{
 		InsecureSkipVerify: true, //nolint:gosec // replaced by the fingerprint check below
 		VerifyConnection: func(cs tls.ConnectionState) error {

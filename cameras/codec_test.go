@@ -105,7 +105,7 @@ func TestMonitorLossAndLowFPSDegrade(t *testing.T) {
 	require.Contains(t, ev.Reason, "frame rate")
 	st, _ := h.mon.Camera("loss")
 	require.Greater(t, st.PacketLossRatio, 0.05)
-	s, ok := h.app.last("camera_packet_loss_ratio", "loss")
+	s, ok := h.app.Last("camera_packet_loss_ratio", "camera", "loss")
 	require.True(t, ok)
 	require.Greater(t, s.V, 0.0)
 }

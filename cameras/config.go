@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
-	"strings"
 	"time"
 
 	"citywatch/config"
@@ -134,10 +133,7 @@ func (c *CameraConfig) setDefaults() {
 	}
 }
 
-var (
-	fingerprintRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	labelRE       = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
-)
+var labelRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
 // Validate checks a defaulted Config; errors name the field and quote the bad value (never a password).
 func (c *Config) Validate() error {
@@ -195,7 +191,7 @@ func (c *CameraConfig) validate() error {
 		if u.Scheme != "rtsps" {
 			return errors.New("tls_fingerprint: only for rtsps:// URLs")
 		}
-		if !fingerprintRE.MatchString(normalizeFingerprint(c.TLSFingerprint)) {
+		if !config.ValidFingerprint(c.TLSFingerprint) {
 			return fmt.Errorf("tls_fingerprint: must be 64 hex digits (SHA-256), got %q", c.TLSFingerprint)
 		}
 	}
@@ -243,9 +239,4 @@ func (c *CameraConfig) healthConfig() HealthConfig {
 		MaxLossRatio:    c.MaxLossRatio,
 		MaxCorruptRatio: maxCorruptRatio,
 	}
-}
-
-// normalizeFingerprint accepts "AB:CD:..." and "abcd..." forms.
-func normalizeFingerprint(s string) string {
-	return strings.ToLower(strings.ReplaceAll(s, ":", ""))
 }

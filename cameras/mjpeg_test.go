@@ -52,7 +52,7 @@ func TestMonitorMJPEGGStreamer(t *testing.T) {
 	require.Equal(t, 240, au.Height)
 	require.Zero(t, sink.ptsBackwards.Load())
 
-	s, ok := h.app.last("camera_keyframe_interval_seconds", "mjpeg")
+	s, ok := h.app.Last("camera_keyframe_interval_seconds", "camera", "mjpeg")
 	require.True(t, ok)
 	require.Greater(t, s.V, 0.0)
 }

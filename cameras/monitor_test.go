@@ -1,14 +1,12 @@
 package cameras
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"citywatch/sim/camerasim"
 	"citywatch/sim/camerasim/simtest"
 	"citywatch/store"
+	"citywatch/store/storetest"
 )
 
 // Test timing. Every bound asserted below is derived from these.
@@ -47,44 +46,11 @@ func (r *recorder) find(id string, to State, after time.Time) (Event, bool) {
 	return Event{}, false
 }
 
-// fakeAppender records samples.
-type fakeAppender struct {
-	mu      sync.Mutex
-	samples []store.Sample
-}
-
-func (f *fakeAppender) Append(_ context.Context, s []store.Sample) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, x := range s {
-		x.Labels = append([]store.Label(nil), x.Labels...)
-		f.samples = append(f.samples, x)
-	}
-	return nil
-}
-
-func (f *fakeAppender) last(name, camera string) (store.Sample, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for i := len(f.samples) - 1; i >= 0; i-- {
-		s := f.samples[i]
-		if s.Name != name {
-			continue
-		}
-		for _, l := range s.Labels {
-			if l.Name == "camera" && l.Value == camera {
-				return s, true
-			}
-		}
-	}
-	return store.Sample{}, false
-}
-
 type harness struct {
 	sim  *camerasim.Server
 	mon  *Monitor
 	rec  *recorder
-	app  *fakeAppender
+	app  *storetest.Appender
 	logs *testenv.Buffer
 }
 
@@ -102,7 +68,7 @@ func startMonitor(t *testing.T, cams []CameraConfig) *harness {
 
 func startMonitorWith(t *testing.T, cams []CameraConfig, tweak func(*Deps)) *harness {
 	t.Helper()
-	h := &harness{rec: &recorder{}, app: &fakeAppender{}, logs: &testenv.Buffer{}}
+	h := &harness{rec: &recorder{}, app: &storetest.Appender{}, logs: &testenv.Buffer{}}
 	deps := Deps{
 		Appender: h.app,
 		Logger:   slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -163,14 +129,14 @@ func TestMonitorOnlineAndMetrics(t *testing.T) {
 		"camera_last_frame_age_seconds", "camera_packet_loss_ratio"}
 	require.Eventually(t, func() bool {
 		for _, n := range names {
-			if _, ok := h.app.last(n, "cam1"); !ok {
+			if _, ok := h.app.Last(n, "camera", "cam1"); !ok {
 				return false
 			}
 		}
-		s, _ := h.app.last("camera_up", "cam1")
+		s, _ := h.app.Last("camera_up", "camera", "cam1")
 		return s.V == 1
 	}, 10*time.Second, 20*time.Millisecond)
-	up, _ := h.app.last("camera_up", "cam1")
+	up, _ := h.app.Last("camera_up", "camera", "cam1")
 	require.Equal(t, []store.Label{{Name: "camera", Value: "cam1"}, {Name: "site", Value: "site-a"}}, up.Labels)
 	ev := h.waitEvent(t, "cam1", StateOnline, time.Time{}, time.Second)
 	require.Equal(t, StateConnecting, ev.From)
@@ -246,14 +212,21 @@ func TestMonitorRefuse(t *testing.T) {
 	}, 5*time.Second, 10*time.Millisecond)
 }
 
-func TestMonitorUnauthorized(t *testing.T) {
-	sim := simtest.Start(t, camerasim.Config{Cameras: 2, Username: testUsername, Password: testPassword})
-	good := testCamera("good", sim.URL(1))
+// credentialCameras starts a simulator that asks for credentials and returns it with a camera that has them
+// (its first path) and one with a wrong password (its second).
+func credentialCameras(t *testing.T) (sim *camerasim.Server, good, bad CameraConfig) {
+	sim = simtest.Start(t, camerasim.Config{Cameras: 2, Username: testUsername, Password: testPassword})
+	good = testCamera("good", sim.URL(1))
 	good.Username, good.Password = testUsername, testPassword
-	bad := testCamera("bad", sim.URL(2))
+	bad = testCamera("bad", sim.URL(2))
 	bad.Username, bad.Password = testUsername, testWrongPassword
+	return sim, good, bad
+}
+
+func TestMonitorUnauthorized(t *testing.T) {
+	_, good, bad := credentialCameras(t)
 	bad.ReconnectMax = time.Hour // a 401 must wait ReconnectMax, not retry fast
-	none := testCamera("none", sim.URL(2))
+	none := testCamera("none", bad.URL)
 	h := startMonitor(t, []CameraConfig{good, bad, none})
 
 	h.waitState(t, "good", StateOnline, 10*time.Second)
@@ -319,11 +292,7 @@ func TestMonitorOtherFaultsStayOnline(t *testing.T) {
 }
 
 func TestCredentialsNeverLeak(t *testing.T) {
-	sim := simtest.Start(t, camerasim.Config{Cameras: 2, Username: testUsername, Password: testPassword})
-	good := testCamera("good", sim.URL(1))
-	good.Username, good.Password = testUsername, testPassword
-	bad := testCamera("bad", sim.URL(2))
-	bad.Username, bad.Password = testUsername, testWrongPassword
+	sim, good, bad := credentialCameras(t)
 	h := startMonitor(t, []CameraConfig{good, bad})
 	h.waitState(t, "good", StateOnline, 10*time.Second)
 	h.waitState(t, "bad", StateUnauthorized, 5*time.Second)
@@ -399,7 +368,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 		cams = append(cams, cc)
 	}
 	mon, err := New(Config{Cameras: cams, MetricsInterval: testMetrics, CheckInterval: testCheck}, Deps{
-		Appender: &fakeAppender{}, Events: func(Event) {},
+		Appender: &storetest.Appender{}, Events: func(Event) {},
 	})
 	require.NoError(t, err)
 	require.NoError(t, mon.Start())
@@ -414,17 +383,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 	}, 30*time.Second, 50*time.Millisecond)
 	mon.Close()
 	mon.Close() // idempotent
-	// Poll in the test goroutine: require.Eventually runs its condition in a goroutine of its own.
-	deadline := time.Now().Add(10 * time.Second)
-	n := runtime.NumGoroutine()
-	for n > baseline && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-		n = runtime.NumGoroutine()
-	}
-	if n > baseline {
-		buf := make([]byte, 1<<20)
-		t.Fatalf("goroutines: baseline %d, now %d:\n%s", baseline, n, buf[:runtime.Stack(buf, true)])
-	}
+	testenv.GoroutinesBackTo(t, baseline, 10*time.Second)
 }
 
 // closedPort returns a loopback address that refuses TCP connections.

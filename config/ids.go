@@ -1,6 +1,9 @@
 package config
 
-import "regexp"
+import (
+	"regexp"
+	"strings"
+)
 
 // CameraIDRule describes the one camera id rule, for error messages and docs.
 const CameraIDRule = `1-64 characters of [A-Za-z0-9_.-], not "." or ".."`
@@ -13,3 +16,14 @@ var cameraIDRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
 // ValidCameraID reports whether id is a valid camera id (CameraIDRule).
 func ValidCameraID(id string) bool { return cameraIDRE.MatchString(id) && id != "." && id != ".." }
+
+// fingerprintRE is a SHA-256 fingerprint once colons are removed and letters lowered.
+var fingerprintRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// NormalizeFingerprint is a certificate fingerprint as compared: colons removed, letters lowered, so that
+// "AB:CD:…" and "abcd…" name the same certificate.
+func NormalizeFingerprint(s string) string { return strings.ToLower(strings.ReplaceAll(s, ":", "")) }
+
+// ValidFingerprint reports whether s is a SHA-256 certificate fingerprint, 64 hex digits, colons allowed
+// (cameras[].tls_fingerprint): the one rule config and the camera monitor apply.
+func ValidFingerprint(s string) bool { return fingerprintRE.MatchString(NormalizeFingerprint(s)) }

@@ -1,19 +1,13 @@
 package config
 
-import (
-	"regexp"
-	"strings"
-)
+import "strings"
 
 // This file validates the keys issue 13 exposed: settings the components always had but no YAML key reached.
-
-// fingerprintRE is a SHA-256 fingerprint once colons are removed and letters lowered.
-var fingerprintRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // validateCameraHealth checks tls_fingerprint and the health thresholds of camera p.
 func (c *Config) validateCameraHealth(v validator, p string, cam *CameraConfig) {
 	if fp := cam.TLSFingerprint; fp != "" {
-		if !fingerprintRE.MatchString(strings.ToLower(strings.ReplaceAll(fp, ":", ""))) {
+		if !ValidFingerprint(fp) {
 			v.add(p+".tls_fingerprint", "must be the SHA-256 of the certificate, 64 hex digits (colons allowed); got %s", quote(fp))
 		} else if !strings.HasPrefix(strings.ToLower(cam.URL), "rtsps://") {
 			v.add(p+".tls_fingerprint", "is only for rtsps:// URLs; got url %s", quoteURL(cam.URL))

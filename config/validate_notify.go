@@ -171,9 +171,7 @@ func (v validator) receiver(p string, r *ReceiverConfig) {
 			v.add(urlKey, "%s", msg)
 		}
 	}
-	v.oneOf(p+".format", r.Format, NotifyFormatCitywatch, NotifyFormatAlertmanager, NotifyFormatAlertmanagerAPI,
-		NotifyFormatSlack, NotifyFormatTeams, NotifyFormatTeamsMessageCard, NotifyFormatTelegram, NotifyFormatZalo,
-		NotifyFormatTemplate, NotifyFormatMQTT)
+	v.oneOf(p+".format", r.Format, NotifyFormats...)
 	switch {
 	case r.Format == NotifyFormatTemplate && strings.TrimSpace(r.Template) == "":
 		v.add(p+".template", "is required for format template")

@@ -87,16 +87,27 @@ func (s *Server) alertRoutes() {
 
 func alertSite(a alerts.Alert) string { return a.Labels["site"] }
 
+// limitParam reads the optional ?limit= of a list request: 0 when absent. A value that is not a positive
+// integer is answered with 400 and ok false.
+func limitParam(w http.ResponseWriter, r *http.Request) (limit int, ok bool) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return 0, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		WriteError(w, http.StatusBadRequest, "limit must be a positive integer", v)
+		return 0, false
+	}
+	return n, true
+}
+
 func (s *Server) alertList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := alerts.AlertFilter{State: alerts.State(q.Get("state")), Site: q.Get("site")}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			WriteError(w, http.StatusBadRequest, "limit must be a positive integer", v)
-			return
-		}
-		f.Limit = n
+	var ok bool
+	if f.Limit, ok = limitParam(w, r); !ok {
+		return
 	}
 	if v := q.Get("since"); v != "" {
 		t, err := time.Parse(time.RFC3339, v)
@@ -348,13 +359,9 @@ func (s *Server) deliveryList(w http.ResponseWriter, r *http.Request) {
 		}
 		f.BeforeID = n
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			WriteError(w, http.StatusBadRequest, "limit must be a positive integer", v)
-			return
-		}
-		f.Limit = n
+	var ok bool
+	if f.Limit, ok = limitParam(w, r); !ok {
+		return
 	}
 	list, err := s.deps.Deliveries.Deliveries(r.Context(), f)
 	if err != nil {

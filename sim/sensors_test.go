@@ -20,13 +20,12 @@ import (
 // waitFor polls cond until it holds or the timeout passes (a hang guard, not a timing assertion).
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+	testenv.Eventually(t, timeout, 10*time.Millisecond, func() string {
+		if cond() {
+			return ""
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return "waiting for " + what
+	})
 }
 
 // fakePublisher records publishes, or fails them with err.

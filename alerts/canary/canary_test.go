@@ -16,29 +16,14 @@ import (
 	"citywatch/alerts/notify"
 	"citywatch/internal/clock"
 	"citywatch/store"
+	"citywatch/store/storetest"
 	"citywatch/store/tsdb"
 )
-
-type fakeAppender struct {
-	mu      sync.Mutex
-	samples []store.Sample
-	err     error
-}
-
-func (a *fakeAppender) Append(_ context.Context, s []store.Sample) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.err != nil {
-		return a.err
-	}
-	a.samples = append(a.samples, s...)
-	return nil
-}
 
 // fakeAlerts fires the canary alert firesAfter after the last sample with value 1 (never if negative).
 type fakeAlerts struct {
 	clock      *clock.Fake
-	app        *fakeAppender
+	app        *storetest.Appender
 	firesAfter time.Duration
 	stale      bool // also return an old alert from a previous round
 }
@@ -52,14 +37,12 @@ func (f *fakeAlerts) AlertsByRule(_ context.Context, rule string, since time.Tim
 	if f.firesAfter < 0 {
 		return out, nil
 	}
-	f.app.mu.Lock()
 	var sampleT time.Time
-	for _, s := range f.app.samples {
+	for _, s := range f.app.Samples() {
 		if s.V == 1 {
 			sampleT = time.UnixMilli(s.T)
 		}
 	}
-	f.app.mu.Unlock()
 	if now := f.clock.Now(); !sampleT.IsZero() && !now.Before(sampleT.Add(f.firesAfter)) {
 		out = append([]alerts.Alert{{ID: 2, Rule: rule, Fingerprint: "fp-canary", State: alerts.StateFiring,
 			ActiveAt: sampleT, FiredAt: sampleT.Add(f.firesAfter)}}, out...)
@@ -113,7 +96,7 @@ func (n *fakeNotifier) count() int {
 type fixture struct {
 	c     *Canary
 	clock *clock.Fake
-	app   *fakeAppender
+	app   *storetest.Appender
 	al    *fakeAlerts
 	del   *fakeDeliveries
 	fb    *fakeNotifier
@@ -123,7 +106,7 @@ type fixture struct {
 func newFixture(t *testing.T, cfg Config) *fixture {
 	t.Helper()
 	// Every wait of the canary moves the clock by exactly that wait, so rounds run at once and deterministically.
-	f := &fixture{clock: clock.NewFake(time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC)), app: &fakeAppender{}, fb: &fakeNotifier{},
+	f := &fixture{clock: clock.NewFake(time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC)), app: &storetest.Appender{}, fb: &fakeNotifier{},
 		reg: prometheus.NewRegistry()}
 	t.Cleanup(f.clock.AutoAdvance())
 	f.al = &fakeAlerts{clock: f.clock, app: f.app, firesAfter: 2 * time.Second}
@@ -151,11 +134,12 @@ func TestRoundOK(t *testing.T) {
 	require.Equal(t, 2*time.Second, st.FireLatency)
 	require.Equal(t, start, st.LastSuccess)
 	// The round appended the firing sample, then the resolving one, on the synthetic series.
-	require.Len(t, f.app.samples, 2)
-	require.Equal(t, MetricName, f.app.samples[0].Name)
-	require.Equal(t, []store.Label{{Name: "canary", Value: "1"}}, f.app.samples[0].Labels)
-	require.Equal(t, 1.0, f.app.samples[0].V)
-	require.Equal(t, 0.0, f.app.samples[1].V)
+	samples := f.app.Samples()
+	require.Len(t, samples, 2)
+	require.Equal(t, MetricName, samples[0].Name)
+	require.Equal(t, []store.Label{{Name: "canary", Value: "1"}}, samples[0].Labels)
+	require.Equal(t, 1.0, samples[0].V)
+	require.Equal(t, 0.0, samples[1].V)
 	require.Equal(t, 1.0, testutil.ToFloat64(f.c.rounds.WithLabelValues("ok")))
 }
 
@@ -173,7 +157,7 @@ var failureCases = []struct {
 	{"delivery still pending", func(f *fixture) { f.del.status = notify.StatusPending }, "no_delivery", "no notification", 1},
 	// The in-process MQTT publish of notify.mqtt.enabled always succeeds: it proves nothing about receivers.
 	{"only the built-in MQTT publish delivered", func(f *fixture) { f.del.receiver = notify.MQTTReceiverName }, "no_delivery", "no notification", 1},
-	{"append fails", func(f *fixture) { f.app.err = errors.New("disk full") }, "append_error", "disk full", 1},
+	{"append fails", func(f *fixture) { f.app.Err = errors.New("disk full") }, "append_error", "disk full", 1},
 }
 
 func TestRoundFailures(t *testing.T) {
@@ -280,7 +264,7 @@ func TestConfigValidate(t *testing.T) {
 func TestNewRequiresDeps(t *testing.T) {
 	_, err := New(Config{Enabled: true}, Deps{})
 	require.Error(t, err)
-	_, err = New(Config{Enabled: true, FallbackReceiver: "x"}, Deps{Appender: &fakeAppender{}, Alerts: &fakeAlerts{}, Deliveries: &fakeDeliveries{}})
+	_, err = New(Config{Enabled: true, FallbackReceiver: "x"}, Deps{Appender: &storetest.Appender{}, Alerts: &fakeAlerts{}, Deliveries: &fakeDeliveries{}})
 	require.ErrorContains(t, err, "Fallback")
 }
 

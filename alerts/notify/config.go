@@ -16,7 +16,8 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-// Receiver formats.
+// Receiver formats: the names config accepts (config.NotifyFormats; TestKindsAreTheConfiguredFormats keeps
+// the two lists equal).
 const (
 	// FormatCitywatch is citywatch's own JSON payload (the default).
 	FormatCitywatch = "citywatch"

@@ -2,12 +2,14 @@ package notify_test
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"citywatch/alerts/notify"
 	"citywatch/alerts/notify/notifytest"
+	"citywatch/config"
 )
 
 // Secrets every HTTP integration under the kit is configured with.
@@ -78,4 +80,19 @@ func TestMQTTIntegrationPassesTheKit(t *testing.T) {
 		require.NoError(t, err)
 		return n
 	}})
+}
+
+// TestEveryKindRunsTheKit: every receiver format (config.NotifyFormats, which TestKindsAreTheConfiguredFormats
+// ties to the integrations) is run through notifytest, the HTTP ones by TestIntegrationsPassTheKit and mqtt by
+// TestMQTTIntegrationPassesTheKit; a new kind fails here until its kit run is added.
+func TestEveryKindRunsTheKit(t *testing.T) {
+	kit := []string{notify.FormatMQTT}
+	for _, tc := range integrations {
+		kit = append(kit, tc.format)
+	}
+	for _, f := range config.NotifyFormats {
+		if !slices.Contains(kit, f) {
+			t.Errorf("receiver format %q is not run through notifytest: add it to integrations", f)
+		}
+	}
 }

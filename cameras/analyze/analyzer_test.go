@@ -15,6 +15,7 @@ import (
 	"citywatch/cameras"
 	"citywatch/internal/testenv"
 	"citywatch/store"
+	"citywatch/store/storetest"
 )
 
 // The motion clip's box crosses the band y 100..260 of 640×360; testsrc2 itself animates most of the
@@ -50,7 +51,7 @@ func TestMotionInZone(t *testing.T) {
 	waitUntil(t, h.a, "cam1", p.lastAnalysable(2))
 	require.Eventually(t, func() bool { _, ok := h.ev.find(KindMotion, "band", false); return ok }, 5*time.Second, 5*time.Millisecond)
 
-	band := h.app.series(MetricMotionScore, "zone", "band")
+	band := h.app.Series(MetricMotionScore, "zone", "band")
 	require.NotEmpty(t, band)
 	require.Equal(t, "camera_motion_score{camera=\"cam1\", site=\"siteA\", zone=\"band\"}", store.LabelsString(band[0].Name, band[0].Labels))
 	st := h.a.Status("cam1")
@@ -72,7 +73,7 @@ func TestBlackTamper(t *testing.T) {
 	require.False(t, st.Tamper[TamperCovered], "black takes precedence over covered")
 	require.False(t, st.Tamper[TamperFrozen], "a black picture is black, not frozen")
 	require.Less(t, st.Luma, 0.1)
-	s := h.app.series(MetricTamper, "kind", TamperBlack)
+	s := h.app.Series(MetricTamper, "kind", TamperBlack)
 	require.NotEmpty(t, s)
 	require.Equal(t, 1.0, s[len(s)-1].V)
 }
@@ -171,7 +172,7 @@ func TestSessionAndResolutionChangeRestartDecoder(t *testing.T) {
 	ffmpeg := testenv.LookPath(t, "ffmpeg")
 	small := encodeVariant(t, ffmpeg, t.TempDir(), "small.h264", "scale=320:240")
 	reg := prometheus.NewRegistry()
-	h := &harness{ev: &eventLog{}, app: &memAppender{}}
+	h := &harness{ev: &eventLog{}, app: &storetest.Appender{}}
 	a, err := New(Config{FFmpegPath: ffmpeg, Cameras: []CameraConfig{{ID: "cam1"}}}, Deps{Appender: h.app, Events: h.ev.Add, Registerer: reg})
 	require.NoError(t, err)
 	require.NoError(t, a.Start())
@@ -306,15 +307,7 @@ func TestCloseStopsEverything(t *testing.T) {
 	h.a.Close()
 	h.a.Close()
 	h.a.OnAccessUnit("cam1", p.next(normal, 0)) // after Close: ignored, no panic
-	// Polled here, not with require.Eventually, which runs its condition on a goroutine of its own.
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if runtime.NumGoroutine() > before {
-		buf := make([]byte, 1<<20)
-		t.Fatalf("goroutines: before %d, now %d:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
-	}
+	testenv.GoroutinesBackTo(t, before, 5*time.Second)
 	require.Error(t, h.a.Start(), "no restart after Close")
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"citywatch/cameras"
 	"citywatch/internal/testenv"
+	"citywatch/store/storetest"
 )
 
 // cpuTime is the CPU (user+system) used by this process and by its waited-for children (the decoders).
@@ -61,7 +62,7 @@ func BenchmarkAnalyzeCPU(b *testing.B) {
 		for i := range cfgs {
 			cfgs[i] = CameraConfig{ID: "cam" + string(rune('a'+i)), AnalysisFPS: fps}
 		}
-		a, err := New(Config{FFmpegPath: ffmpeg, Cameras: cfgs}, Deps{Appender: &memAppender{}})
+		a, err := New(Config{FFmpegPath: ffmpeg, Cameras: cfgs}, Deps{Appender: &storetest.Appender{}})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -10,6 +10,7 @@ import (
 	"citywatch/internal/testenv"
 	"citywatch/sim/camerasim"
 	"citywatch/sim/camerasim/simtest"
+	"citywatch/store/storetest"
 )
 
 // TestWithMonitorAndSimulator drives the whole path a deployment uses: the RTSP simulator with faults, the
@@ -19,7 +20,7 @@ func TestWithMonitorAndSimulator(t *testing.T) {
 	ffmpeg := testenv.LookPath(t, "ffmpeg")
 	sim := simtest.Start(t, camerasim.Config{Cameras: 2, H265: []int{2}})
 
-	h := &harness{ev: &eventLog{}, app: &memAppender{}}
+	h := &harness{ev: &eventLog{}, app: &storetest.Appender{}}
 	a, err := New(Config{FFmpegPath: ffmpeg, Cameras: []CameraConfig{
 		{ID: "cam1", Site: "s", Zones: []Zone{zoneBand}, MotionThreshold: 0.1, FrozenAfter: 2 * time.Second, TamperAfter: time.Second},
 		{ID: "cam2", Site: "s", FrozenAfter: 2 * time.Second},

@@ -1,10 +1,8 @@
 package analyze
 
 import (
-	"context"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,7 +12,7 @@ import (
 	"citywatch/cameras"
 	"citywatch/internal/testenv"
 	"citywatch/sim/camerasim"
-	"citywatch/store"
+	"citywatch/store/storetest"
 )
 
 const clipFPS = camerasim.FPS
@@ -115,41 +113,11 @@ func (l *eventLog) find(kind, what string, active bool) (Event, bool) {
 	return Event{}, false
 }
 
-// memAppender collects samples.
-type memAppender struct {
-	mu sync.Mutex
-	s  []store.Sample
-}
-
-func (m *memAppender) Append(_ context.Context, s []store.Sample) error {
-	m.mu.Lock()
-	m.s = append(m.s, s...)
-	m.mu.Unlock()
-	return nil
-}
-
-func (m *memAppender) series(name string, label, value string) []store.Sample {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []store.Sample
-	for _, s := range m.s {
-		if s.Name != name {
-			continue
-		}
-		for _, l := range s.Labels {
-			if l.Name == label && l.Value == value {
-				out = append(out, s)
-			}
-		}
-	}
-	return out
-}
-
 // harness is an Analyzer with ffmpeg and collectors.
 type harness struct {
 	a   *Analyzer
 	ev  *eventLog
-	app *memAppender
+	app *storetest.Appender
 }
 
 func newHarness(t *testing.T, cfg Config) *harness {
@@ -157,7 +125,7 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	if cfg.FFmpegPath == "" {
 		cfg.FFmpegPath = testenv.LookPath(t, "ffmpeg")
 	}
-	h := &harness{ev: &eventLog{}, app: &memAppender{}}
+	h := &harness{ev: &eventLog{}, app: &storetest.Appender{}}
 	a, err := New(cfg, Deps{Appender: h.app, Events: h.ev.Add})
 	require.NoError(t, err)
 	require.NoError(t, a.Start())

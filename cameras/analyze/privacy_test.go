@@ -76,7 +76,7 @@ func TestMotionBehindPrivacyMask(t *testing.T) {
 	waitUntil(t, h.a, "cam1", p.lastAnalysable(2))
 	_, started := h.ev.find(KindMotion, "band", true)
 	require.False(t, started, "motion behind the privacy mask must never trigger: %+v", h.ev.All())
-	band := h.app.series(MetricMotionScore, "zone", "band")
+	band := h.app.Series(MetricMotionScore, "zone", "band")
 	require.NotEmpty(t, band)
 	for _, s := range band {
 		require.Zero(t, s.V)

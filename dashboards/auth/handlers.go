@@ -333,13 +333,10 @@ func (a *Auth) updateUser(w http.ResponseWriter, r *http.Request) {
 		scopeErr = checkScope(u)
 		return scopeErr
 	})
+	if userNotChanged(w, name, err) {
+		return
+	}
 	switch {
-	case errors.Is(err, ErrNotFound):
-		writeError(w, http.StatusNotFound, "user not found", name)
-		return
-	case errors.Is(err, ErrLastAdmin):
-		writeError(w, http.StatusConflict, ErrLastAdmin.Error(), name)
-		return
 	case err != nil && errors.Is(err, scopeErr):
 		writeError(w, http.StatusBadRequest, "invalid user change", err.Error())
 		return
@@ -369,17 +366,27 @@ func (a *Auth) updateUser(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, u)
 }
 
-func (a *Auth) deleteUser(w http.ResponseWriter, r *http.Request) {
-	name := normalizeUsername(r.PathValue("name"))
-	err := a.st.deleteUser(r.Context(), name, a.now())
+// userNotChanged answers the refusals a change of user name can meet (no such user: 404; it would remove
+// the last admin: 409) and reports whether it answered.
+func userNotChanged(w http.ResponseWriter, name string, err error) bool {
 	switch {
 	case errors.Is(err, ErrNotFound):
 		writeError(w, http.StatusNotFound, "user not found", name)
-		return
 	case errors.Is(err, ErrLastAdmin):
 		writeError(w, http.StatusConflict, ErrLastAdmin.Error(), name)
+	default:
+		return false
+	}
+	return true
+}
+
+func (a *Auth) deleteUser(w http.ResponseWriter, r *http.Request) {
+	name := normalizeUsername(r.PathValue("name"))
+	err := a.st.deleteUser(r.Context(), name, a.now())
+	if userNotChanged(w, name, err) {
 		return
-	case err != nil:
+	}
+	if err != nil {
 		a.internal(w, "deleting a user", err)
 		return
 	}

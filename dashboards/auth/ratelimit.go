@@ -61,12 +61,9 @@ func (l *limiter) live(key string, now time.Time) *limitEntry {
 	return e
 }
 
-// reserve admits one attempt for key. It returns a lockout (> 0) when key is locked; otherwise a non-nil
-// channel when the attempts in flight use up what key may try, closed when one of them finishes (then call
-// reserve again); otherwise the attempt is reserved and must be ended with release.
-func (l *limiter) reserve(key string, now time.Time) (time.Duration, <-chan struct{}) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// entry returns key's live entry, adding a fresh one (evicting first when the table is full) if it has none.
+// Called with mu held.
+func (l *limiter) entry(key string, now time.Time) *limitEntry {
 	e := l.live(key, now)
 	if e == nil {
 		if len(l.keys) >= l.maxKeys {
@@ -75,6 +72,16 @@ func (l *limiter) reserve(key string, now time.Time) (time.Duration, <-chan stru
 		e = &limitEntry{last: now}
 		l.keys[key] = e
 	}
+	return e
+}
+
+// reserve admits one attempt for key. It returns a lockout (> 0) when key is locked; otherwise a non-nil
+// channel when the attempts in flight use up what key may try, closed when one of them finishes (then call
+// reserve again); otherwise the attempt is reserved and must be ended with release.
+func (l *limiter) reserve(key string, now time.Time) (time.Duration, <-chan struct{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.entry(key, now)
 	if d := e.lockedUntil.Sub(now); d > 0 {
 		return d, nil
 	}
@@ -112,15 +119,7 @@ func (l *limiter) release(key string, failed bool, now time.Time) time.Duration 
 func (l *limiter) fail(key string, now time.Time) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	e := l.live(key, now)
-	if e == nil {
-		if len(l.keys) >= l.maxKeys {
-			l.evict(now)
-		}
-		e = &limitEntry{}
-		l.keys[key] = e
-	}
-	return l.failLocked(e, now)
+	return l.failLocked(l.entry(key, now), now)
 }
 
 // failLocked counts a failure of e. Called with mu held.

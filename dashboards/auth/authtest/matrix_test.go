@@ -4,15 +4,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
-	"citywatch/dashboards/audit"
 	"citywatch/dashboards/auth"
 	"citywatch/dashboards/auth/authtest"
 )
@@ -46,14 +43,7 @@ func sse(w http.ResponseWriter, r *http.Request) {
 
 func newServer(t *testing.T, breakIt func(s *server)) *server {
 	t.Helper()
-	db, err := auth.OpenDB(filepath.Join(t.TempDir(), "meta.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = db.Close() })
-	lg, err := audit.New(db, audit.Config{}, audit.Deps{})
-	require.NoError(t, err)
-	a, err := auth.New(auth.Config{Argon2: auth.Argon2Params{Memory: 64, Time: 1, Threads: 1}},
-		auth.Deps{DB: db, Audit: lg, OnInitialAdmin: func(string, string) {}})
-	require.NoError(t, err)
+	a, lg, _ := authtest.NewAuth(t, auth.Config{Argon2: auth.Argon2Params{Memory: 64, Time: 1, Threads: 1}})
 	s := &server{a: a, router: auth.NewRouter()}
 	rt := s.router
 	a.Register(rt)
