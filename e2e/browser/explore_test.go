@@ -1,0 +1,72 @@
+package browser_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestExploreRangeAndLimits: Explore charts what was asked over the range picked — a preset, or a custom
+// span, which the query then covers exactly — refreshes by itself when asked, names the zone under the chart,
+// and says the alert rules' limits of the charted metric in words beside the dashed lines (a canvas is not
+// read by a screen reader).
+func TestExploreRangeAndLimits(t *testing.T) {
+	_, b := newSharedAdmin(t)
+	b.resize(desktop)
+
+	t.Run("limits in words", func(t *testing.T) {
+		b.t = t
+		b.open("#/explore?q=body_temperature&range=900")
+		b.waitJS(30*time.Second, `document.querySelector(".plot .uplot") && document.querySelector(".plot .zone")`)
+		b.waitJS(20*time.Second, `document.querySelector(".plot .limits")`)
+		limits := eval[string](b, `document.querySelector(".plot .limits").textContent`)
+		if !strings.Contains(limits, "Fever > 38 °C (critical)") {
+			t.Errorf("the body temperature chart says its limits as %q, want Fever > 38 °C (critical) among them", limits)
+		}
+		// A metric no rule watches has no limits line.
+		b.open("#/explore?q=humidity&range=900")
+		b.waitJS(30*time.Second, `document.querySelector(".plot .uplot")`)
+		if n := eval[float64](b, `document.querySelectorAll(".plot .limits").length`); n != 0 {
+			t.Errorf("the humidity chart names limits: %q", eval[string](b, `document.querySelector(".plot .limits").textContent`))
+		}
+	})
+
+	t.Run("custom range", func(t *testing.T) {
+		b.t = t
+		// Whole minutes: the form's datetime-local fields keep minutes.
+		to := time.Now().Add(-5 * time.Minute).Truncate(time.Minute)
+		from := to.Add(-20 * time.Minute)
+		b.open(fmt.Sprintf("#/explore?q=temperature&range=custom&from=%d&to=%d", from.Unix(), to.Unix()))
+		b.waitJS(30*time.Second, `document.querySelector(".plot .uplot, .plot p.muted")`)
+		if got := eval[string](b, `document.querySelector("#range").value`); got != "custom" {
+			t.Errorf("range picker shows %q, want custom", got)
+		}
+		want := fmt.Sprintf("start=%d.000&end=%d.000", from.Unix(), to.Unix())
+		asked := eval[[]string](b, `performance.getEntriesByType("resource").map((e) => e.name).filter((n) => n.includes("/api/v1/query_range"))`)
+		found := false
+		for _, u := range asked {
+			found = found || strings.Contains(u, want)
+		}
+		if !found {
+			t.Errorf("the custom range asked %v, want a query with %s", asked, want)
+		}
+	})
+
+	t.Run("auto-refresh", func(t *testing.T) {
+		b.t = t
+		b.open("#/explore?q=body_temperature&range=900&refresh=10")
+		// The page draws twice as it loads: once at once, once more when the rules' limits arrive (the limits
+		// line says that one is drawn). Only a drawing after that is a refresh.
+		b.waitJS(30*time.Second, `document.querySelector(".plot .uplot") && document.querySelector(".plot .limits")`)
+		if got := eval[string](b, `document.querySelector("#refresh").value`); got != "10" {
+			t.Errorf("refresh picker shows %q, want 10 (s)", got)
+		}
+		eval[any](b, `(window.__e2ePlot = document.querySelector(".plot"), null)`)
+		// Redrawn by itself within two periods, without a click.
+		b.waitJS(30*time.Second, `document.querySelector(".plot .uplot") && document.querySelector(".plot") !== window.__e2ePlot`)
+		// Off: the URL forgets the period.
+		eval[any](b, `(() => { const s = document.querySelector("#refresh"); s.value = "0"; s.dispatchEvent(new Event("change")); })(), null`)
+		b.waitJS(10*time.Second, `!location.hash.includes("refresh=")`)
+	})
+}
