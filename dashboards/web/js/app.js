@@ -121,7 +121,8 @@ function renderSettings() {
 const LIVE_TEXT = {
   live: () => t("live.live"),
   stale: (s) => t("live.stale", { time: hhmmss(s.dataAt) }),
-  disconnected: () => t("live.disconnected"),
+  // A page whose stream a newer page of the same user took does not retry: it must not say "retrying".
+  disconnected: (s) => t(s.cause === "evicted" ? "live.evicted" : "live.disconnected"),
   connecting: () => t("live.connecting"),
 };
 
@@ -134,7 +135,7 @@ function renderLive() {
     const words = (LIVE_TEXT[s.state] || LIVE_TEXT.connecting)(s);
     // The indicator is a live region: only a real change is announced.
     if (text.textContent !== words) text.textContent = words;
-    live.title = s.error || "";
+    live.title = s.cause === "evicted" ? t("live.evicted_why") : s.error || "";
   });
 }
 

@@ -134,6 +134,12 @@ export function timeChart(container, result, { height = 220, title = "", unit = 
   };
   const plot = new uPlot(opts, align(result), container);
   container.append(el("p", { class: "muted small zone" }, t("chart.zone", { zone: zoneName() })));
+  // The limits in words too: the dashed lines are pixels on a canvas, which a screen reader does not see and
+  // which say nothing when the limit lies outside the drawn range.
+  if (thresholds.length) {
+    const words = thresholds.map((th) => `${th.alert} ${th.op} ${fmtUnit(th.value, unit)} (${t(`severity.${th.severity === "critical" ? "critical" : "warning"}`)})`);
+    container.append(el("p", { class: "muted small limits", "data-thresholds": words.join("; ") }, t("chart.limits", { limits: words.join("; ") })));
+  }
   const ro = new ResizeObserver(() => plot.setSize({ width: widthOf(container), height }));
   ro.observe(container);
   return () => { ro.disconnect(); plot.destroy(); };

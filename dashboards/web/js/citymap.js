@@ -37,8 +37,9 @@ export function tileURL(tpl, z, x, y) {
 }
 
 // at positions an absolutely placed node. Through the CSSOM, not a style attribute: the page's CSP forbids
-// inline styles.
+// inline styles. Absolute here too, not only in plan.css: the map may draw before that stylesheet applies.
 export function at(node, x, y, unit) {
+  node.style.position = "absolute";
   node.style.left = `${x}${unit}`;
   node.style.top = `${y}${unit}`;
   return node;
@@ -52,6 +53,11 @@ export class CityMap {
     this.pins = el("ul", { class: "map-pins" });
     this.view = el("div", { class: "map-view", tabindex: "0", role: "region", "aria-label": t("map.label"),
       onkeydown: (e) => this.key(e) }, this.tiles, this.pins);
+    // The view's box does not depend on what it holds, even before plan.css applies (the Overview loads it as
+    // it opens; the map may come first): else each redraw's tiles grew the view, which drew more tiles, and a
+    // map whose tiles failed froze the page.
+    this.view.style.position = "relative";
+    this.view.style.overflow = "hidden";
     const btn = (label, text, fn) => el("button", { type: "button", class: "small secondary", "aria-label": label, onclick: fn }, text);
     this.note = el("p", { class: "muted small map-note" });
     this.root = el("div", { class: "city-map" }, this.view,

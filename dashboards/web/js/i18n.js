@@ -79,11 +79,22 @@ export function tOr(key, fallbackText, vars) {
 
 const p2 = (n) => String(n).padStart(2, "0");
 
+// IANA_NAMES are the IANA names of zones that browsers built on ICU (chromium) report by their old CLDR
+// aliases: chromium at Asia/Ho_Chi_Minh says "Asia/Saigon", which is not the name Vietnamese users (or the
+// server's configuration, e.g. notify.receivers[].time_zone) give their zone.
+const IANA_NAMES = {
+  "Asia/Saigon": "Asia/Ho_Chi_Minh", "Asia/Calcutta": "Asia/Kolkata", "Asia/Katmandu": "Asia/Kathmandu",
+  "Asia/Rangoon": "Asia/Yangon", "Europe/Kiev": "Europe/Kyiv", "Atlantic/Faeroe": "Atlantic/Faroe",
+  "America/Godthab": "America/Nuuk", "Pacific/Truk": "Pacific/Chuuk", "Pacific/Ponape": "Pacific/Pohnpei",
+  "Asia/Ulan_Bator": "Asia/Ulaanbaatar",
+};
+
 // zoneName names the browser's time zone with its current UTC offset: "Asia/Ho_Chi_Minh (UTC+07:00)".
 export function zoneName(ms = Date.now()) {
   const off = -new Date(ms).getTimezoneOffset();
   const sign = off < 0 ? "-" : "+";
-  const name = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+  const reported = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+  const name = IANA_NAMES[reported] || reported;
   const utc = `UTC${sign}${p2(Math.floor(Math.abs(off) / 60))}:${p2(Math.abs(off) % 60)}`;
   return name && name !== "UTC" ? `${name} (${utc})` : utc;
 }

@@ -54,7 +54,7 @@ const again = new Set(); // topics to load once more when their running load end
 const dirty = new Set(); // topics changed by the stream since the last publish
 const inbox = []; // stream messages [kind, data, performance.now()] not merged yet
 const statusSubs = new Set();
-let status = { state: "connecting", since: Date.now(), error: "", dataAt: Date.now() };
+let status = { state: "connecting", since: Date.now(), error: "", cause: "", dataAt: Date.now() };
 let pingInterval = PING_DEFAULT;
 let lastContact = performance.now(); // the last message from the server (stream or REST)
 let dataAt = Date.now(); // until when (this browser's clock) the shown data is known to be current
@@ -112,8 +112,10 @@ export function merge(topic, item) {
   if (lists.has(topic)) publish(topic, "rest");
 }
 
-// onStatus calls fn({state: "connecting"|"live"|"stale"|"disconnected", since, error, dataAt}) now and on every
-// change. dataAt is when (this browser's clock) the data shown was last known to be current.
+// onStatus calls fn({state: "connecting"|"live"|"stale"|"disconnected", since, error, cause, dataAt}) now and on
+// every change. dataAt is when (this browser's clock) the data shown was last known to be current. cause is
+// "evicted" while the page is disconnected because a newer page of the same user took its stream (it does not
+// retry by itself then), else "".
 export function onStatus(fn) {
   statusSubs.add(fn);
   fn(status);
@@ -131,10 +133,10 @@ export function refresh() {
   load(wanted());
 }
 
-function setStatus(state, error = "") {
+function setStatus(state, error = "", cause = "") {
   // While live the data is current by definition: news does not re-announce the indicator.
-  if (status.state === state && status.error === error && (state === "live" || status.dataAt === dataAt)) return;
-  status = { state, since: state === status.state ? status.since : Date.now(), error, dataAt };
+  if (status.state === state && status.error === error && status.cause === cause && (state === "live" || status.dataAt === dataAt)) return;
+  status = { state, since: state === status.state ? status.since : Date.now(), error, cause, dataAt };
   for (const fn of statusSubs) fn(status);
 }
 
@@ -311,7 +313,7 @@ function connect() {
     diag.state = "evicted";
     es = null;
     s.close();
-    setStatus("disconnected", "Live updates moved to a newer page of yours; this one refreshes every 10 s.");
+    setStatus("disconnected", "Live updates moved to a newer page of yours; this one refreshes every 10 s.", "evicted");
     scheduleRefresh();
   });
 }

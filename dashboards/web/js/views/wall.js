@@ -18,8 +18,13 @@ export function render(root, params, ctx) {
   const full = el("button", { type: "button", class: "small secondary", onclick: () => {
     if (document.fullscreenElement) document.exitFullscreen(); else wall.requestFullscreen?.().catch(() => {});
   } }, t("wall.fullscreen"));
-  const wall = el("section", { class: "wall", "aria-labelledby": "wall-h" }, grid);
-  replace(root, el("div", { class: "wall-head" }, el("h1", { id: "wall-h" }, params.site ? t("wall.title_site", { site: params.site }) : t("nav.wall")), full), wall);
+  // The head (title and button) is inside the part that goes fullscreen: there the button takes the wall out of
+  // fullscreen again, for screens without an Esc key.
+  const wall = el("section", { class: "wall", "aria-labelledby": "wall-h" },
+    el("div", { class: "wall-head" }, el("h1", { id: "wall-h" }, params.site ? t("wall.title_site", { site: params.site }) : t("nav.wall")), full), grid);
+  replace(root, wall);
+  const onFullscreen = () => { full.textContent = document.fullscreenElement === wall ? t("wall.exit_fullscreen") : t("wall.fullscreen"); };
+  document.addEventListener("fullscreenchange", onFullscreen);
 
   const tiles = new Map(); // camera id → CameraTile
   const seen = new Set(); // ids of tiles in view
@@ -78,6 +83,8 @@ export function render(root, params, ctx) {
     unsubAlerts();
     io.disconnect();
     document.removeEventListener("visibilitychange", onVisibility);
+    document.removeEventListener("fullscreenchange", onFullscreen);
+    if (document.fullscreenElement === wall) document.exitFullscreen().catch(() => {});
     for (const tile of tiles.values()) tile.destroy();
   };
 }
