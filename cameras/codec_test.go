@@ -21,6 +21,7 @@ import (
 )
 
 func TestMonitorH265(t *testing.T) {
+	t.Parallel() // waits on real RTSP streams (see ioParallel)
 	sim := simtest.Start(t, camerasim.Config{Cameras: 1, H265: []int{1}})
 	sink := &countingSink{}
 	h := startMonitorWith(t, []CameraConfig{testCamera("cam1", sim.URL(1))}, func(d *Deps) { d.Sink = sink })
@@ -75,6 +76,7 @@ func (s *countingSink) lastKey() AccessUnit {
 }
 
 func TestMonitorSinkGetsAccessUnits(t *testing.T) {
+	t.Parallel() // waits on real RTSP streams (see ioParallel)
 	sim := simtest.Start(t, camerasim.Config{Cameras: 1})
 	sink, second := &countingSink{}, &countingSink{}
 	h := startMonitorWith(t, []CameraConfig{testCamera("cam1", sim.URL(1))}, func(d *Deps) { d.Sink = Sinks{sink, nil, second} })
@@ -92,6 +94,7 @@ func TestMonitorSinkGetsAccessUnits(t *testing.T) {
 }
 
 func TestMonitorLossAndLowFPSDegrade(t *testing.T) {
+	t.Parallel() // waits on real RTSP streams (see ioParallel)
 	sim := simtest.Start(t, camerasim.Config{Cameras: 2})
 	h := startMonitor(t, []CameraConfig{testCamera("loss", sim.URL(1)), testCamera("slow", sim.URL(2))})
 	h.waitState(t, "loss", StateOnline, 10*time.Second)
@@ -176,6 +179,7 @@ func startCodecServer(t *testing.T, video format.Format, payload []byte) *codecS
 // TestMonitorUnsupportedCodecAndExtraTracks: a video codec the monitor cannot inspect (VP8) is degraded with
 // the codec named, and its frame rate is still measured from the RTP marker bit.
 func TestMonitorUnsupportedCodecAndExtraTracks(t *testing.T) {
+	t.Parallel() // waits on real RTSP streams (see ioParallel)
 	s := startCodecServer(t, &format.VP8{PayloadTyp: 96}, []byte{0x10, 1, 2, 3, 4})
 	h := startMonitor(t, []CameraConfig{testCamera("vp8", "rtsp://"+s.addr+"/x")})
 	st := h.waitState(t, "vp8", StateDegraded, 10*time.Second)
@@ -190,6 +194,7 @@ func TestMonitorUnsupportedCodecAndExtraTracks(t *testing.T) {
 // TestMonitorGarbageMJPEG: RTP/JPEG packets without image data are counted as corrupt frames, never handed
 // on as pictures: the camera is degraded for undecodable video, not online.
 func TestMonitorGarbageMJPEG(t *testing.T) {
+	t.Parallel() // waits on real RTSP streams (see ioParallel)
 	s := startCodecServer(t, &format.MJPEG{}, []byte{0, 0, 0, 0, 1, 2, 3, 4})
 	sink := &countingSink{}
 	h := startMonitorWith(t, []CameraConfig{testCamera("mjpeg", "rtsp://"+s.addr+"/x")}, func(d *Deps) { d.Sink = sink })
@@ -259,6 +264,7 @@ func freeUDPPair(t *testing.T) (rtpAddr, rtcpAddr string) {
 }
 
 func TestMonitorUDP(t *testing.T) {
+	t.Parallel() // waits on real RTSP streams (see ioParallel)
 	rtpAddr, rtcpAddr := freeUDPPair(t)
 	sim := simtest.Start(t, camerasim.Config{Cameras: 1, UDPRTPAddress: rtpAddr, UDPRTCPAddress: rtcpAddr})
 	cam := testCamera("udp", sim.URL(1))

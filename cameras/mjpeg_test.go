@@ -19,6 +19,7 @@ import (
 // with jpegenc ! rtpjpegpay: the camera is online (every JPEG frame is a keyframe), its frame rate, keyframe
 // interval and size are measured, and the sink gets each frame as one complete JPEG.
 func TestMonitorMJPEGGStreamer(t *testing.T) {
+	t.Parallel() // waits on real RTSP streams (see ioParallel)
 	testenv.SkipShort(t)
 	gst := testenv.GstRTSP(t, "mjpeg", testenv.GstMJPEGLaunch)
 	sink := &countingSink{}
@@ -60,6 +61,7 @@ func TestMonitorMJPEGGStreamer(t *testing.T) {
 // TestMonitorMJPEGSimulator: the simulator's M-JPEG camera (gortsplib's RTP/JPEG packetizer) is online next
 // to an H.264 one, and loss on it degrades it like any camera.
 func TestMonitorMJPEGSimulator(t *testing.T) {
+	t.Parallel() // waits on real RTSP streams (see ioParallel)
 	sim := simtest.Start(t, camerasim.Config{Cameras: 2, MJPEG: []int{2}})
 	sink := &countingSink{}
 	h := startMonitorWith(t, []CameraConfig{testCamera("h264", sim.URL(1)), testCamera("mjpeg", sim.URL(2))},

@@ -143,6 +143,7 @@ func (h *harness) waitEvent(t *testing.T, id string, to State, after time.Time, 
 }
 
 func TestMonitorOnlineAndMetrics(t *testing.T) {
+	t.Parallel() // waits on real RTSP streams (see ioParallel)
 	sim := simtest.Start(t, camerasim.Config{Cameras: 1})
 	h := startMonitor(t, []CameraConfig{testCamera("cam1", sim.URL(1))})
 
@@ -178,6 +179,7 @@ func TestMonitorOnlineAndMetrics(t *testing.T) {
 }
 
 func TestMonitorStallDetectedWithinStallTimeout(t *testing.T) {
+	t.Parallel() // waits on real RTSP streams (see ioParallel)
 	sim := simtest.Start(t, camerasim.Config{Cameras: 2})
 	h := startMonitor(t, []CameraConfig{testCamera("cam1", sim.URL(1)), testCamera("cam2", sim.URL(2))})
 	h.waitState(t, "cam1", StateOnline, 10*time.Second)
@@ -206,6 +208,7 @@ func TestMonitorStallDetectedWithinStallTimeout(t *testing.T) {
 }
 
 func TestMonitorDisconnectRecoversWithOutage(t *testing.T) {
+	t.Parallel() // waits on real RTSP streams (see ioParallel)
 	sim := simtest.Start(t, camerasim.Config{Cameras: 1})
 	h := startMonitor(t, []CameraConfig{testCamera("cam1", sim.URL(1))})
 	h.waitState(t, "cam1", StateOnline, 10*time.Second)
@@ -225,6 +228,7 @@ func TestMonitorDisconnectRecoversWithOutage(t *testing.T) {
 }
 
 func TestMonitorRefuse(t *testing.T) {
+	t.Parallel() // waits on real RTSP streams (see ioParallel)
 	sim := simtest.Start(t, camerasim.Config{Cameras: 1})
 	closedAddr := closedPort(t)
 
@@ -247,6 +251,7 @@ func TestMonitorRefuse(t *testing.T) {
 }
 
 func TestMonitorUnauthorized(t *testing.T) {
+	t.Parallel() // waits on real RTSP streams (see ioParallel)
 	sim := simtest.Start(t, camerasim.Config{Cameras: 2, Username: testUsername, Password: testPassword})
 	good := testCamera("good", sim.URL(1))
 	good.Username, good.Password = testUsername, testPassword
@@ -285,6 +290,7 @@ func TestBackoff(t *testing.T) {
 }
 
 func TestMonitorGarbageRTP(t *testing.T) {
+	t.Parallel() // waits on real RTSP streams (see ioParallel)
 	sim := simtest.Start(t, camerasim.Config{Cameras: 1})
 	h := startMonitor(t, []CameraConfig{testCamera("cam1", sim.URL(1))})
 	h.waitState(t, "cam1", StateOnline, 10*time.Second)
@@ -299,6 +305,7 @@ func TestMonitorGarbageRTP(t *testing.T) {
 }
 
 func TestMonitorOtherFaultsStayOnline(t *testing.T) {
+	t.Parallel() // waits on real RTSP streams (see ioParallel)
 	// Frozen, black and motion are picture problems for cameras/analyze: the stream itself stays healthy.
 	sim := simtest.Start(t, camerasim.Config{Cameras: 3})
 	h := startMonitor(t, []CameraConfig{testCamera("c1", sim.URL(1)), testCamera("c2", sim.URL(2)), testCamera("c3", sim.URL(3))})
@@ -319,6 +326,7 @@ func TestMonitorOtherFaultsStayOnline(t *testing.T) {
 }
 
 func TestCredentialsNeverLeak(t *testing.T) {
+	t.Parallel() // waits on real RTSP streams (see ioParallel)
 	sim := simtest.Start(t, camerasim.Config{Cameras: 2, Username: testUsername, Password: testPassword})
 	good := testCamera("good", sim.URL(1))
 	good.Username, good.Password = testUsername, testPassword
