@@ -30,12 +30,12 @@ func TestMonitorH265(t *testing.T) {
 	require.Eventually(t, func() bool {
 		st, _ = h.mon.Camera("cam1")
 		return st.KeyframeInterval > 0 && st.FPS > 0
-	}, 10*time.Second, 20*time.Millisecond)
+	}, minWait, 20*time.Millisecond)
 	require.Equal(t, CodecH265, st.Codec)
 	require.Equal(t, 640, st.Width)
 	require.Equal(t, 360, st.Height)
 	require.Equal(t, "Main", st.Profile)
-	require.Eventually(t, func() bool { return sink.keyframes.Load() > 0 }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return sink.keyframes.Load() > 0 }, minWait, 10*time.Millisecond)
 	au := sink.lastKey()
 	require.Equal(t, CodecH265, au.Codec)
 	require.NotEmpty(t, au.VPS)
@@ -83,7 +83,7 @@ func TestMonitorSinkGetsAccessUnits(t *testing.T) {
 	h.waitState(t, "cam1", StateOnline, 10*time.Second)
 	require.Eventually(t, func() bool {
 		return second.aus.Load() > 0 && sink.keyframes.Load() >= 2 && sink.aus.Load() >= 2*camerasim.FPS
-	}, 10*time.Second, 10*time.Millisecond)
+	}, minWait, 10*time.Millisecond)
 	au := sink.lastKey()
 	require.Equal(t, CodecH264, au.Codec)
 	require.Equal(t, uint64(1), au.Session)
@@ -188,7 +188,7 @@ func TestMonitorUnsupportedCodecAndExtraTracks(t *testing.T) {
 	require.Eventually(t, func() bool {
 		st, _ = h.mon.Camera("vp8")
 		return st.FPS > 0
-	}, 10*time.Second, 20*time.Millisecond)
+	}, minWait, 20*time.Millisecond)
 }
 
 // TestMonitorGarbageMJPEG: RTP/JPEG packets without image data are counted as corrupt frames, never handed
@@ -274,7 +274,7 @@ func TestMonitorUDP(t *testing.T) {
 	require.Eventually(t, func() bool {
 		st, _ := h.mon.Camera("udp")
 		return st.FPS > camerasim.FPS/2 && st.KeyframeInterval > 0
-	}, 10*time.Second, 20*time.Millisecond)
+	}, minWait, 20*time.Millisecond)
 
 	faultAt := time.Now()
 	require.NoError(t, sim.SetFault(1, camerasim.Fault{Kind: camerasim.FaultStall}))

@@ -12,7 +12,7 @@ import (
 // waiting on real RTSP streams at a camera's pace (a fault shows only after frames stop or go bad), using a
 // few per cent of a core each, so they wait together: TestNoGoroutineLeak, which counts goroutines, stays
 // sequential and so runs before any of them starts.
-const ioParallel = 6
+const ioParallel = 4
 
 func TestMain(m *testing.M) {
 	flag.Parse()

@@ -119,26 +119,41 @@ func startMonitorWith(t *testing.T, cams []CameraConfig, tweak func(*Deps)) *har
 	return h
 }
 
+// minWait is the shortest bound waitState and waitEvent poll for. The monitor tests run in parallel
+// (ioParallel), with -race, next to other packages' tests: a camera that comes online in half a second alone
+// can take many seconds then. A bound only turns a hang into a failure — how soon the monitor decides is
+// pinned on the fake clock (clock_test.go) — so it is generous; polling costs nothing once the state is there.
+const minWait = 60 * time.Second
+
+// waitState polls until camera id is in state want (within, at least minWait) and returns its status.
 func (h *harness) waitState(t *testing.T, id string, want State, within time.Duration) Status {
 	t.Helper()
 	var st Status
-	require.Eventually(t, func() bool {
+	testenv.Eventually(t, max(within, minWait), 10*time.Millisecond, func() string {
 		var err error
-		st, err = h.mon.Camera(id)
-		require.NoError(t, err)
-		return st.State == want
-	}, within, 10*time.Millisecond, "camera %s never reached %s; last status %+v", id, want, st)
+		if st, err = h.mon.Camera(id); err != nil {
+			return fmt.Sprintf("camera %s: %v", id, err)
+		}
+		if st.State != want {
+			return fmt.Sprintf("camera %s never reached %s; last status %+v", id, want, st)
+		}
+		return ""
+	})
 	return st
 }
 
+// waitEvent polls until camera id has had a change to state to after the given time (within, at least
+// minWait) and returns the event.
 func (h *harness) waitEvent(t *testing.T, id string, to State, after time.Time, within time.Duration) Event {
 	t.Helper()
 	var ev Event
-	require.Eventually(t, func() bool {
+	testenv.Eventually(t, max(within, minWait), 10*time.Millisecond, func() string {
 		var ok bool
-		ev, ok = h.rec.find(id, to, after)
-		return ok
-	}, within, 10*time.Millisecond, "no %s event for %s; events %+v", to, id, h.rec.All())
+		if ev, ok = h.rec.find(id, to, after); !ok {
+			return fmt.Sprintf("no %s event for %s; events %+v", to, id, h.rec.All())
+		}
+		return ""
+	})
 	return ev
 }
 
@@ -152,7 +167,7 @@ func TestMonitorOnlineAndMetrics(t *testing.T) {
 	require.Eventually(t, func() bool {
 		st, _ = h.mon.Camera("cam1")
 		return st.KeyframeInterval > 0 && st.FPS > 0 && st.BitrateBps > 0
-	}, 10*time.Second, 20*time.Millisecond)
+	}, minWait, 20*time.Millisecond)
 	require.Equal(t, CodecH264, st.Codec)
 	require.Equal(t, 640, st.Width)
 	require.Equal(t, 360, st.Height)
@@ -170,7 +185,7 @@ func TestMonitorOnlineAndMetrics(t *testing.T) {
 		}
 		s, _ := h.app.last("camera_up", "cam1")
 		return s.V == 1
-	}, 10*time.Second, 20*time.Millisecond)
+	}, minWait, 20*time.Millisecond)
 	up, _ := h.app.last("camera_up", "cam1")
 	require.Equal(t, []store.Label{{Name: "camera", Value: "cam1"}, {Name: "site", Value: "site-a"}}, up.Labels)
 	ev := h.waitEvent(t, "cam1", StateOnline, time.Time{}, time.Second)
@@ -247,7 +262,7 @@ func TestMonitorRefuse(t *testing.T) {
 	require.Eventually(t, func() bool {
 		st, _ := h.mon.Camera("cam1")
 		return st.State == StateOffline && strings.Contains(st.Reason, "503")
-	}, 5*time.Second, 10*time.Millisecond)
+	}, minWait, 10*time.Millisecond)
 }
 
 func TestMonitorUnauthorized(t *testing.T) {
@@ -270,7 +285,7 @@ func TestMonitorUnauthorized(t *testing.T) {
 	require.Eventually(t, func() bool {
 		s, _ := h.mon.Camera("good")
 		return s.Uptime > 3*testReconnectMin
-	}, 10*time.Second, 10*time.Millisecond)
+	}, minWait, 10*time.Millisecond)
 	st, _ = h.mon.Camera("bad")
 	require.Zero(t, st.Reconnects)
 }
@@ -322,7 +337,7 @@ func TestMonitorOtherFaultsStayOnline(t *testing.T) {
 			}
 		}
 		return true
-	}, 10*time.Second, 20*time.Millisecond)
+	}, minWait, 20*time.Millisecond)
 }
 
 func TestCredentialsNeverLeak(t *testing.T) {
@@ -345,7 +360,7 @@ func TestCredentialsNeverLeak(t *testing.T) {
 	require.Eventually(t, func() bool {
 		st, _ := h.mon.Camera("good")
 		return strings.Contains(st.LastError, "503")
-	}, 5*time.Second, 10*time.Millisecond)
+	}, minWait, 10*time.Millisecond)
 	h.waitEvent(t, "good", StateOnline, faultAt, 10*time.Second)
 	require.NoError(t, sim.SetFault(1, camerasim.Fault{Kind: camerasim.FaultGarbage}))
 	h.waitEvent(t, "good", StateDegraded, faultAt, 15*time.Second)
