@@ -279,7 +279,12 @@ func TestMonitorUDP(t *testing.T) {
 	faultAt := time.Now()
 	require.NoError(t, sim.SetFault(1, camerasim.Fault{Kind: camerasim.FaultStall}))
 	ev := h.waitEvent(t, "udp", StateStalled, faultAt, 5*testStall)
-	require.LessOrEqual(t, ev.Time.Sub(faultAt), testStall+time.Second/camerasim.FPS+2*testCheck)
+	// How late the stall may come is scheduling on a busy machine, not the monitor (an upper bound here failed
+	// under load: 1.23 s against 1.18 s); TestStallOnTheCheckAtStallTimeout pins it on the fake clock. Over UDP
+	// too it is never declared before StallTimeout of silence (less the frame the pacer may be in).
+	took := ev.Time.Sub(faultAt)
+	t.Logf("stall over UDP detected %s after the fault (StallTimeout %s, CheckInterval %s)", took, testStall, testCheck)
+	require.GreaterOrEqual(t, took, testStall-time.Second/camerasim.FPS, "stall declared before StallTimeout of silence")
 	require.NoError(t, sim.SetFault(1, camerasim.Fault{Kind: camerasim.FaultNone}))
 	h.waitEvent(t, "udp", StateOnline, ev.Time, 15*time.Second)
 }

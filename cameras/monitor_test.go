@@ -231,8 +231,10 @@ func TestMonitorDisconnectRecoversWithOutage(t *testing.T) {
 	faultAt := time.Now()
 	require.NoError(t, sim.SetFault(1, camerasim.Fault{Kind: camerasim.FaultDisconnect, Duration: 2 * testReconnectMin}))
 	off := h.waitEvent(t, "cam1", StateOffline, faultAt, 5*time.Second)
-	require.LessOrEqual(t, off.Time.Sub(faultAt), time.Second, "closed connection not detected within 1s")
+	// Detected by the close itself, not by StallTimeout of silence: the reason says which (a wall-clock bound
+	// of 1 s here failed on a loaded machine; how soon the monitor acts is pinned on the fake clock).
 	require.Contains(t, off.Reason, "closed")
+	require.NotContains(t, off.Reason, "no RTP packets")
 
 	on := h.waitEvent(t, "cam1", StateOnline, off.Time, 10*time.Second)
 	require.Equal(t, on.Time.Sub(off.Time), on.OutageDuration)
@@ -250,14 +252,13 @@ func TestMonitorRefuse(t *testing.T) {
 	startAt := time.Now()
 	h := startMonitor(t, []CameraConfig{testCamera("cam1", sim.URL(1)), testCamera("dead", "rtsp://"+closedAddr+"/x")})
 	off := h.waitEvent(t, "dead", StateOffline, startAt, 5*time.Second)
-	require.LessOrEqual(t, off.Time.Sub(startAt), time.Second)
-	require.Equal(t, "connection refused", off.Reason)
+	require.Equal(t, "connection refused", off.Reason) // the refusal itself, not a timeout
 
 	h.waitState(t, "cam1", StateOnline, 10*time.Second)
 	faultAt := time.Now()
 	require.NoError(t, sim.SetFault(1, camerasim.Fault{Kind: camerasim.FaultRefuse}))
 	ev := h.waitEvent(t, "cam1", StateOffline, faultAt, 5*time.Second)
-	require.LessOrEqual(t, ev.Time.Sub(faultAt), time.Second)
+	require.NotContains(t, ev.Reason, "no RTP packets", "the drop is seen as a drop, not as StallTimeout of silence")
 	// After the drop, reconnects are answered 503.
 	require.Eventually(t, func() bool {
 		st, _ := h.mon.Camera("cam1")
