@@ -158,6 +158,7 @@ func startBadServers(t *testing.T) []*badServer {
 }
 
 func TestMonitorBadServers(t *testing.T) {
+	t.Parallel() // waits on real RTSP streams (see ioParallel)
 	servers := startBadServers(t)
 	var cams []CameraConfig
 	for i, s := range servers {

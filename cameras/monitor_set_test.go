@@ -13,6 +13,7 @@ import (
 // A reload changes the camera list: the unchanged camera keeps its worker and session, the removed one
 // stops, the added one starts, the changed one starts afresh.
 func TestMonitorSetCamerasRecreatesOnlyWhatChanged(t *testing.T) {
+	t.Parallel() // waits on real RTSP streams (see ioParallel)
 	sim := simtest.Start(t, camerasim.Config{Cameras: 3})
 	keep, drop, change := testCamera("keep", sim.URL(1)), testCamera("drop", sim.URL(2)), testCamera("change", sim.URL(3))
 	h := startMonitor(t, []CameraConfig{keep, drop, change})

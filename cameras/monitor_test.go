@@ -85,30 +85,46 @@ func startMonitorWith(t *testing.T, cams []CameraConfig, tweak func(*Deps)) *har
 	return h
 }
 
+// minWait is the shortest bound waitState and waitEvent poll for. The monitor tests run in parallel
+// (ioParallel), with -race, next to other packages' tests: a camera that comes online in half a second alone
+// can take many seconds then. A bound only turns a hang into a failure — how soon the monitor decides is
+// pinned on the fake clock (clock_test.go) — so it is generous; polling costs nothing once the state is there.
+const minWait = 60 * time.Second
+
+// waitState polls until camera id is in state want (within, at least minWait) and returns its status.
 func (h *harness) waitState(t *testing.T, id string, want State, within time.Duration) Status {
 	t.Helper()
 	var st Status
-	require.Eventually(t, func() bool {
+	testenv.Eventually(t, max(within, minWait), 10*time.Millisecond, func() string {
 		var err error
-		st, err = h.mon.Camera(id)
-		require.NoError(t, err)
-		return st.State == want
-	}, within, 10*time.Millisecond, "camera %s never reached %s; last status %+v", id, want, st)
+		if st, err = h.mon.Camera(id); err != nil {
+			return fmt.Sprintf("camera %s: %v", id, err)
+		}
+		if st.State != want {
+			return fmt.Sprintf("camera %s never reached %s; last status %+v", id, want, st)
+		}
+		return ""
+	})
 	return st
 }
 
+// waitEvent polls until camera id has had a change to state to after the given time (within, at least
+// minWait) and returns the event.
 func (h *harness) waitEvent(t *testing.T, id string, to State, after time.Time, within time.Duration) Event {
 	t.Helper()
 	var ev Event
-	require.Eventually(t, func() bool {
+	testenv.Eventually(t, max(within, minWait), 10*time.Millisecond, func() string {
 		var ok bool
-		ev, ok = h.rec.find(id, to, after)
-		return ok
-	}, within, 10*time.Millisecond, "no %s event for %s; events %+v", to, id, h.rec.All())
+		if ev, ok = h.rec.find(id, to, after); !ok {
+			return fmt.Sprintf("no %s event for %s; events %+v", to, id, h.rec.All())
+		}
+		return ""
+	})
 	return ev
 }
 
 func TestMonitorOnlineAndMetrics(t *testing.T) {
+	t.Parallel() // waits on real RTSP streams (see ioParallel)
 	sim := simtest.Start(t, camerasim.Config{Cameras: 1})
 	h := startMonitor(t, []CameraConfig{testCamera("cam1", sim.URL(1))})
 
@@ -117,7 +133,7 @@ func TestMonitorOnlineAndMetrics(t *testing.T) {
 	require.Eventually(t, func() bool {
 		st, _ = h.mon.Camera("cam1")
 		return st.KeyframeInterval > 0 && st.FPS > 0 && st.BitrateBps > 0
-	}, 10*time.Second, 20*time.Millisecond)
+	}, minWait, 20*time.Millisecond)
 	require.Equal(t, CodecH264, st.Codec)
 	require.Equal(t, 640, st.Width)
 	require.Equal(t, 360, st.Height)
@@ -135,7 +151,7 @@ func TestMonitorOnlineAndMetrics(t *testing.T) {
 		}
 		s, _ := h.app.Last("camera_up", "camera", "cam1")
 		return s.V == 1
-	}, 10*time.Second, 20*time.Millisecond)
+	}, minWait, 20*time.Millisecond)
 	up, _ := h.app.Last("camera_up", "camera", "cam1")
 	require.Equal(t, []store.Label{{Name: "camera", Value: "cam1"}, {Name: "site", Value: "site-a"}}, up.Labels)
 	ev := h.waitEvent(t, "cam1", StateOnline, time.Time{}, time.Second)
@@ -144,6 +160,7 @@ func TestMonitorOnlineAndMetrics(t *testing.T) {
 }
 
 func TestMonitorStallDetectedWithinStallTimeout(t *testing.T) {
+	t.Parallel() // waits on real RTSP streams (see ioParallel)
 	sim := simtest.Start(t, camerasim.Config{Cameras: 2})
 	h := startMonitor(t, []CameraConfig{testCamera("cam1", sim.URL(1)), testCamera("cam2", sim.URL(2))})
 	h.waitState(t, "cam1", StateOnline, 10*time.Second)
@@ -172,6 +189,7 @@ func TestMonitorStallDetectedWithinStallTimeout(t *testing.T) {
 }
 
 func TestMonitorDisconnectRecoversWithOutage(t *testing.T) {
+	t.Parallel() // waits on real RTSP streams (see ioParallel)
 	sim := simtest.Start(t, camerasim.Config{Cameras: 1})
 	h := startMonitor(t, []CameraConfig{testCamera("cam1", sim.URL(1))})
 	h.waitState(t, "cam1", StateOnline, 10*time.Second)
@@ -179,8 +197,10 @@ func TestMonitorDisconnectRecoversWithOutage(t *testing.T) {
 	faultAt := time.Now()
 	require.NoError(t, sim.SetFault(1, camerasim.Fault{Kind: camerasim.FaultDisconnect, Duration: 2 * testReconnectMin}))
 	off := h.waitEvent(t, "cam1", StateOffline, faultAt, 5*time.Second)
-	require.LessOrEqual(t, off.Time.Sub(faultAt), time.Second, "closed connection not detected within 1s")
+	// Detected by the close itself, not by StallTimeout of silence: the reason says which (a wall-clock bound
+	// of 1 s here failed on a loaded machine; how soon the monitor acts is pinned on the fake clock).
 	require.Contains(t, off.Reason, "closed")
+	require.NotContains(t, off.Reason, "no RTP packets")
 
 	on := h.waitEvent(t, "cam1", StateOnline, off.Time, 10*time.Second)
 	require.Equal(t, on.Time.Sub(off.Time), on.OutageDuration)
@@ -191,25 +211,25 @@ func TestMonitorDisconnectRecoversWithOutage(t *testing.T) {
 }
 
 func TestMonitorRefuse(t *testing.T) {
+	t.Parallel() // waits on real RTSP streams (see ioParallel)
 	sim := simtest.Start(t, camerasim.Config{Cameras: 1})
 	closedAddr := closedPort(t)
 
 	startAt := time.Now()
 	h := startMonitor(t, []CameraConfig{testCamera("cam1", sim.URL(1)), testCamera("dead", "rtsp://"+closedAddr+"/x")})
 	off := h.waitEvent(t, "dead", StateOffline, startAt, 5*time.Second)
-	require.LessOrEqual(t, off.Time.Sub(startAt), time.Second)
-	require.Equal(t, "connection refused", off.Reason)
+	require.Equal(t, "connection refused", off.Reason) // the refusal itself, not a timeout
 
 	h.waitState(t, "cam1", StateOnline, 10*time.Second)
 	faultAt := time.Now()
 	require.NoError(t, sim.SetFault(1, camerasim.Fault{Kind: camerasim.FaultRefuse}))
 	ev := h.waitEvent(t, "cam1", StateOffline, faultAt, 5*time.Second)
-	require.LessOrEqual(t, ev.Time.Sub(faultAt), time.Second)
+	require.NotContains(t, ev.Reason, "no RTP packets", "the drop is seen as a drop, not as StallTimeout of silence")
 	// After the drop, reconnects are answered 503.
 	require.Eventually(t, func() bool {
 		st, _ := h.mon.Camera("cam1")
 		return st.State == StateOffline && strings.Contains(st.Reason, "503")
-	}, 5*time.Second, 10*time.Millisecond)
+	}, minWait, 10*time.Millisecond)
 }
 
 // credentialCameras starts a simulator that asks for credentials and returns it with a camera that has them
@@ -224,6 +244,7 @@ func credentialCameras(t *testing.T) (sim *camerasim.Server, good, bad CameraCon
 }
 
 func TestMonitorUnauthorized(t *testing.T) {
+	t.Parallel() // waits on real RTSP streams (see ioParallel)
 	_, good, bad := credentialCameras(t)
 	bad.ReconnectMax = time.Hour // a 401 must wait ReconnectMax, not retry fast
 	none := testCamera("none", bad.URL)
@@ -238,7 +259,7 @@ func TestMonitorUnauthorized(t *testing.T) {
 	require.Eventually(t, func() bool {
 		s, _ := h.mon.Camera("good")
 		return s.Uptime > 3*testReconnectMin
-	}, 10*time.Second, 10*time.Millisecond)
+	}, minWait, 10*time.Millisecond)
 	st, _ = h.mon.Camera("bad")
 	require.Zero(t, st.Reconnects)
 }
@@ -258,6 +279,7 @@ func TestBackoff(t *testing.T) {
 }
 
 func TestMonitorGarbageRTP(t *testing.T) {
+	t.Parallel() // waits on real RTSP streams (see ioParallel)
 	sim := simtest.Start(t, camerasim.Config{Cameras: 1})
 	h := startMonitor(t, []CameraConfig{testCamera("cam1", sim.URL(1))})
 	h.waitState(t, "cam1", StateOnline, 10*time.Second)
@@ -272,6 +294,7 @@ func TestMonitorGarbageRTP(t *testing.T) {
 }
 
 func TestMonitorOtherFaultsStayOnline(t *testing.T) {
+	t.Parallel() // waits on real RTSP streams (see ioParallel)
 	// Frozen, black and motion are picture problems for cameras/analyze: the stream itself stays healthy.
 	sim := simtest.Start(t, camerasim.Config{Cameras: 3})
 	h := startMonitor(t, []CameraConfig{testCamera("c1", sim.URL(1)), testCamera("c2", sim.URL(2)), testCamera("c3", sim.URL(3))})
@@ -288,10 +311,11 @@ func TestMonitorOtherFaultsStayOnline(t *testing.T) {
 			}
 		}
 		return true
-	}, 10*time.Second, 20*time.Millisecond)
+	}, minWait, 20*time.Millisecond)
 }
 
 func TestCredentialsNeverLeak(t *testing.T) {
+	t.Parallel() // waits on real RTSP streams (see ioParallel)
 	sim, good, bad := credentialCameras(t)
 	h := startMonitor(t, []CameraConfig{good, bad})
 	h.waitState(t, "good", StateOnline, 10*time.Second)
@@ -306,7 +330,7 @@ func TestCredentialsNeverLeak(t *testing.T) {
 	require.Eventually(t, func() bool {
 		st, _ := h.mon.Camera("good")
 		return strings.Contains(st.LastError, "503")
-	}, 5*time.Second, 10*time.Millisecond)
+	}, minWait, 10*time.Millisecond)
 	h.waitEvent(t, "good", StateOnline, faultAt, 10*time.Second)
 	require.NoError(t, sim.SetFault(1, camerasim.Fault{Kind: camerasim.FaultGarbage}))
 	h.waitEvent(t, "good", StateDegraded, faultAt, 15*time.Second)

@@ -40,6 +40,7 @@ func selfSigned(t *testing.T) (*tls.Config, string) {
 }
 
 func TestMonitorRTSPS(t *testing.T) {
+	t.Parallel() // waits on real RTSP streams (see ioParallel)
 	tlsCfg, fp := selfSigned(t)
 	sim := simtest.Start(t, camerasim.Config{Cameras: 1, TLSConfig: tlsCfg})
 	require.True(t, strings.HasPrefix(sim.URL(1), "rtsps://"))
