@@ -81,3 +81,26 @@ func TestLeaveThenSilent(t *testing.T) {
 	require.Len(t, rssi, 15)
 	assert.Less(t, rssi[14], rssi[9]-LeaveRSSIDrop+5, "away before silent: %v", rssi)
 }
+
+func TestWithWardLeave(t *testing.T) {
+	tests := []struct {
+		name string
+		in   SensorsConfig
+		want Faults
+	}{
+		{name: "default fleet", in: SensorsConfig{}, want: Faults{LeaveDevice: WardLeaveDevice, LeaveAfter: WardLeaveAfter,
+			LeaveSilentAfter: WardLeaveSilentAfter}},
+		{name: "other faults kept", in: SensorsConfig{Faults: Faults{FeverDevice: "wearable-001"}}, want: Faults{FeverDevice: "wearable-001",
+			LeaveDevice: WardLeaveDevice, LeaveAfter: WardLeaveAfter, LeaveSilentAfter: WardLeaveSilentAfter}},
+		{name: "the user's leave fault wins", in: SensorsConfig{Faults: Faults{LeaveDevice: "wearable-001", LeaveAfter: time.Second}},
+			want: Faults{LeaveDevice: "wearable-001", LeaveAfter: time.Second}},
+		{name: "no such wearable", in: SensorsConfig{Devices: 2}, want: Faults{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := WithWardLeave(tc.in)
+			assert.Equal(t, tc.want, got.Faults)
+			require.NoError(t, got.Validate())
+		})
+	}
+}
