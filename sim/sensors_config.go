@@ -411,5 +411,5 @@ func (c *SensorsConfig) RegisterFlags(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.Int64Var(&c.Seed, "seed", c.Seed, "random seed; the same seed gives the same readings")
-	fs.Var(&c.Faults, "faults", `fault injection, e.g. "fever=wearable-001@30s,silent=room-002@2m,leave=wearable-003@1m,malformed=0.02"`)
+	fs.Var(&c.Faults, "faults", `fault injection, e.g. "fever=wearable-001@30s,silent=room-002@2m,leave=wearable-003@1m,leave-silent=1m,malformed=0.02"`)
 }
