@@ -23,20 +23,19 @@ const (
 )
 
 // demoPastRound is the demo's round that closed before it started (the first of demoWardSites' rounds).
-func demoPastRound(now time.Time) time.Time {
-	return now.Add(-20 * time.Minute).UTC().Truncate(time.Minute)
-}
+func demoPastRound(now time.Time) time.Time { return sim.WardPastRound(now) }
 
-// demoWardSites are the ward settings of the demo's quarantine hotels, relative to now (UTC).
+// demoWardSites are the ward settings of the demo's quarantine hotels, relative to now (UTC): the schedule
+// `simulate sensors --ward` sets too (sim.WardScheduleAt), with a 10-minute window so the past round is closed.
 func demoWardSites(now time.Time) []config.WardSiteConfig {
-	hhmm := func(t time.Time) string { return t.UTC().Format("15:04") }
+	sched := sim.WardScheduleAt(now)
 	var out []config.WardSiteConfig
 	for _, site := range []string{"q-hotel-1", "q-hotel-2"} {
 		s := config.DefaultWardSite()
 		s.Site = site
-		s.Rounds = []string{hhmm(demoPastRound(now)), hhmm(now.Add(40 * time.Minute))}
+		s.Rounds = append([]string(nil), sched.Rounds...)
 		s.RoundWindow = config.Duration(10 * time.Minute)
-		s.Night = hhmm(now.Add(-time.Hour)) + "-" + hhmm(now.Add(6*time.Hour))
+		s.Night = sched.Night
 		out = append(out, s)
 	}
 	return out
@@ -59,7 +58,7 @@ func seedDemoWard(ctx context.Context, st *ward.Store, simCfg sim.SensorsConfig,
 			continue
 		}
 		occ, err := st.CheckIn(ctx, r.Site, ward.CheckIn{RoomID: room.ID, CaseID: r.CaseID, Name: r.PersonName,
-			Contact: r.Contact, Start: now.Add(-time.Hour)}, "demo")
+			Contact: r.Contact, Start: now.Add(-sim.WardStayBefore)}, "demo")
 		if errors.Is(err, ward.ErrConflict) {
 			continue
 		}

@@ -101,6 +101,10 @@ type Faults struct {
 	LeaveDevice string
 	// LeaveAfter is when the occupant leaves.
 	LeaveAfter time.Duration
+	// LeaveSilentAfter, if above 0, is how long after LeaveAfter the leaving wearable also goes silent (out of
+	// the gateway's range): the other half of the ward's "wearable silent or away". 0 (the default) keeps it
+	// reporting, away.
+	LeaveSilentAfter time.Duration
 	// MalformedRatio is the fraction (0..1) of messages replaced by a malformed payload: truncated JSON,
 	// plain text, JSON with NaN, or binary garbage.
 	MalformedRatio float64
@@ -262,6 +266,9 @@ func (f Faults) validate() error {
 	if f.SilentAfter < 0 {
 		errs = append(errs, fmt.Errorf("faults: silent delay must be >= 0, got %q", f.SilentAfter))
 	}
+	if f.LeaveSilentAfter < 0 || f.LeaveSilentAfter > 0 && f.LeaveDevice == "" {
+		errs = append(errs, fmt.Errorf("faults: leave-silent %s needs a leave fault (leave=DEVICE@DELAY) and a delay above 0", f.LeaveSilentAfter))
+	}
 	if math.IsNaN(f.MalformedRatio) || f.MalformedRatio < 0 || f.MalformedRatio > 1 {
 		errs = append(errs, fmt.Errorf("faults: malformed ratio must be within 0..1, got %v", f.MalformedRatio))
 	}
@@ -277,9 +284,10 @@ func (f Faults) validate() error {
 
 // ParseFaults parses the compact flag form of Faults: comma-separated items
 //
-//	fever=DEVICE[@DELAY]   silent=DEVICE[@DELAY]   malformed=RATIO
+//	fever=DEVICE[@DELAY]   silent=DEVICE[@DELAY]   leave=DEVICE[@DELAY]   leave-silent=DELAY   malformed=RATIO
 //
-// for example "fever=wearable-001@30s,silent=room-002@2m,malformed=0.02". DELAY is a Go duration and
+// for example "fever=wearable-001@30s,silent=room-002@2m,malformed=0.02". leave-silent (with leave) silences the
+// leaving wearable DELAY after it left. DELAY is a Go duration and
 // defaults to 0 (from the start). The empty string means no faults. Each key may appear once.
 func ParseFaults(s string) (Faults, error) {
 	var f Faults
@@ -293,7 +301,7 @@ func ParseFaults(s string) (Faults, error) {
 		key = strings.TrimSpace(key)
 		val = strings.TrimSpace(val)
 		if !ok || key == "" {
-			return Faults{}, fmt.Errorf("faults: item %q: want key=value (fever=DEVICE@DELAY, silent=DEVICE@DELAY, leave=DEVICE@DELAY, malformed=RATIO)", item)
+			return Faults{}, fmt.Errorf("faults: item %q: want key=value (fever=DEVICE@DELAY, silent=DEVICE@DELAY, leave=DEVICE@DELAY, leave-silent=DELAY, malformed=RATIO)", item)
 		}
 		if seen[key] {
 			return Faults{}, fmt.Errorf("faults: %q given twice", key)
@@ -307,6 +315,11 @@ func ParseFaults(s string) (Faults, error) {
 			f.SilentDevice, f.SilentAfter, err = parseDeviceAt(val)
 		case "leave":
 			f.LeaveDevice, f.LeaveAfter, err = parseDeviceAt(val)
+		case "leave-silent":
+			f.LeaveSilentAfter, err = time.ParseDuration(val)
+			if err == nil && f.LeaveSilentAfter <= 0 {
+				err = fmt.Errorf("want a delay above 0, got %q", val)
+			}
 		case "malformed":
 			f.MalformedRatio, err = strconv.ParseFloat(val, 64)
 			if err == nil && (math.IsNaN(f.MalformedRatio) || f.MalformedRatio < 0 || f.MalformedRatio > 1) {
@@ -316,11 +329,14 @@ func ParseFaults(s string) (Faults, error) {
 				err = fmt.Errorf("not a number: %q", val)
 			}
 		default:
-			return Faults{}, fmt.Errorf("faults: unknown key %q (want fever, silent, leave or malformed)", key)
+			return Faults{}, fmt.Errorf("faults: unknown key %q (want fever, silent, leave, leave-silent or malformed)", key)
 		}
 		if err != nil {
 			return Faults{}, fmt.Errorf("faults: %s: %w", key, err)
 		}
+	}
+	if f.LeaveSilentAfter > 0 && f.LeaveDevice == "" {
+		return Faults{}, errors.New("faults: leave-silent: needs a leave fault (leave=DEVICE@DELAY)")
 	}
 	return f, nil
 }
@@ -355,6 +371,9 @@ func (f Faults) String() string {
 	}
 	if f.LeaveDevice != "" {
 		items = append(items, "leave="+f.LeaveDevice+"@"+f.LeaveAfter.String())
+		if f.LeaveSilentAfter > 0 {
+			items = append(items, "leave-silent="+f.LeaveSilentAfter.String())
+		}
 	}
 	if f.MalformedRatio != 0 {
 		items = append(items, "malformed="+strconv.FormatFloat(f.MalformedRatio, 'g', -1, 64))
@@ -392,5 +411,5 @@ func (c *SensorsConfig) RegisterFlags(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.Int64Var(&c.Seed, "seed", c.Seed, "random seed; the same seed gives the same readings")
-	fs.Var(&c.Faults, "faults", `fault injection, e.g. "fever=wearable-001@30s,silent=room-002@2m,leave=wearable-003@1m,malformed=0.02"`)
+	fs.Var(&c.Faults, "faults", `fault injection, e.g. "fever=wearable-001@30s,silent=room-002@2m,leave=wearable-003@1m,leave-silent=1m,malformed=0.02"`)
 }

@@ -20,6 +20,11 @@ var faultCases = []struct {
 	{in: "silent=room-002@2m", want: Faults{SilentDevice: "room-002", SilentAfter: 2 * time.Minute}},
 	{in: "malformed=0.02", want: Faults{MalformedRatio: 0.02}},
 	{in: "leave=wearable-003@1m", want: Faults{LeaveDevice: "wearable-003", LeaveAfter: time.Minute}},
+	{in: "leave-silent=30s,leave=wearable-003@1m", want: Faults{LeaveDevice: "wearable-003", LeaveAfter: time.Minute,
+		LeaveSilentAfter: 30 * time.Second}},
+	{in: "leave-silent=30s", wantErr: "faults: leave-silent: needs a leave fault"},
+	{in: "leave=w@1s,leave-silent=0s", wantErr: `faults: leave-silent: want a delay above 0, got "0s"`},
+	{in: "leave=w@1s,leave-silent=-1s", wantErr: `faults: leave-silent: want a delay above 0, got "-1s"`},
 	{in: " fever = wearable-001 @ 1m , silent=air-001@0s, malformed=1 ", want: Faults{
 		FeverDevice: "wearable-001", FeverAfter: time.Minute, SilentDevice: "air-001", MalformedRatio: 1}},
 	{in: "fever=wearable-001@30s,silent=room-002@2m0s,malformed=0.5", want: Faults{FeverDevice: "wearable-001",
@@ -36,7 +41,7 @@ var faultCases = []struct {
 	{in: "malformed=NaN", wantErr: `faults: malformed: must be within 0..1, got "NaN"`},
 	{in: "malformed=lots", wantErr: `faults: malformed: not a number: "lots"`},
 	{in: "fever=a,fever=b", wantErr: `faults: "fever" given twice`},
-	{in: "smoke=room-001", wantErr: `faults: unknown key "smoke" (want fever, silent, leave or malformed)`},
+	{in: "smoke=room-001", wantErr: `faults: unknown key "smoke" (want fever, silent, leave, leave-silent or malformed)`},
 }
 
 func TestParseFaults(t *testing.T) {

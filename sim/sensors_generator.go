@@ -111,6 +111,9 @@ func (g *Generator) Next(now time.Time) (SensorMessage, bool) {
 	if g.faults.SilentDevice == d.dev.ID && elapsed >= g.faults.SilentAfter {
 		return SensorMessage{}, false
 	}
+	if f := g.faults; f.LeaveDevice == d.dev.ID && f.LeaveSilentAfter > 0 && elapsed >= f.LeaveAfter+f.LeaveSilentAfter {
+		return SensorMessage{}, false // out of the gateway's range
+	}
 	d.step(now, elapsed, g.faults.FeverAfter)
 	if g.faults.LeaveDevice == d.dev.ID && elapsed >= g.faults.LeaveAfter {
 		d.applyLeave()

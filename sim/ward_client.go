@@ -26,14 +26,35 @@ type WardSeeder struct {
 	// Client sends the requests. Default: a client with a 10s timeout that follows no redirects (the token
 	// never goes to another host).
 	Client *http.Client
+	// Now decides the schedule set for a site without one (WardScheduleAt). Default: time.Now.
+	Now func() time.Time
 }
 
 // WardSeedResult counts what a seeding did, per the whole ward.
 type WardSeedResult struct {
 	RoomsCreated, RoomsExisting, CheckedIn int
-	// NoRounds lists the sites whose round schedule is empty: rounds are citywatch configuration
-	// (ward.sites[].rounds), not something the API sets.
-	NoRounds []string
+	// ScheduleSet lists the sites whose rounds and night hours the seeder set (PUT /api/ward/{site}/settings,
+	// WardScheduleAt in UTC): sites that neither the configuration (ward.sites[]) nor an earlier settings
+	// change gave a round schedule, night hours or time zone.
+	ScheduleSet []string
+	// ScheduleKept lists the sites whose schedule was the operator's (configured or set over the API), left as
+	// it was.
+	ScheduleKept []string
+	// Schedule is what ScheduleSet's sites were given.
+	Schedule WardSchedule
+}
+
+// wardSettings is GET /api/ward/{site}/settings.
+type wardSettings struct {
+	Rounds     []string `json:"rounds"`
+	Night      string   `json:"night"`
+	Configured bool     `json:"configured"`
+	Overrides  struct {
+		TimeZone      string   `json:"time_zone"`
+		Rounds        []string `json:"rounds"`
+		Night         string   `json:"night"`
+		RetentionDays int      `json:"retention_days"`
+	} `json:"overrides"`
 }
 
 // ErrWardAPI wraps every error answer of citywatch's ward API.
@@ -62,6 +83,11 @@ func (s WardSeeder) Seed(ctx context.Context, rooms []WardSeedRoom) (WardSeedRes
 	if s.Token == "" {
 		return res, errors.New("ward: no token (set CITYWATCH_ADMIN_TOKEN)")
 	}
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	sched := WardScheduleAt(now())
 	var errs []error
 	bySite := map[string][]WardSeedRoom{}
 	var sites []string
@@ -78,8 +104,12 @@ func (s WardSeeder) Seed(ctx context.Context, rooms []WardSeedRoom) (WardSeedRes
 			errs = append(errs, err)
 			continue
 		}
-		if len(roster.Rounds) == 0 {
-			res.NoRounds = append(res.NoRounds, site)
+		if set, err := s.schedule(ctx, site, sched); err != nil {
+			errs = append(errs, err)
+		} else if set {
+			res.ScheduleSet, res.Schedule = append(res.ScheduleSet, site), sched
+		} else {
+			res.ScheduleKept = append(res.ScheduleKept, site)
 		}
 		have := map[string]wardRosterRoom{}
 		for _, r := range roster.Rooms {
@@ -101,7 +131,8 @@ func (s WardSeeder) Seed(ctx context.Context, rooms []WardSeedRoom) (WardSeedRes
 			if r.CaseID == "" || room.Occupancy != nil {
 				continue
 			}
-			if err := s.do(ctx, http.MethodPost, path+"/checkin", map[string]any{"room_id": room.ID, "case_id": r.CaseID}, nil); err != nil {
+			if err := s.do(ctx, http.MethodPost, path+"/checkin", map[string]any{"room_id": room.ID, "case_id": r.CaseID,
+				"start": now().Add(-WardStayBefore).UTC().Format(time.RFC3339)}, nil); err != nil {
 				errs = append(errs, fmt.Errorf("check-in %s in room %s: %w", r.CaseID, r.Name, err))
 				continue
 			}
@@ -109,6 +140,29 @@ func (s WardSeeder) Seed(ctx context.Context, rooms []WardSeedRoom) (WardSeedRes
 		}
 	}
 	return res, errors.Join(errs...)
+}
+
+// schedule gives site sched's rounds and night hours (UTC) unless the operator gave it a schedule: in
+// the configuration (ward.sites[]) or over the API (a time zone, rounds or night hours). It keeps an API
+// retention setting. set reports whether it changed anything.
+func (s WardSeeder) schedule(ctx context.Context, site string, sched WardSchedule) (set bool, err error) {
+	path := "/api/ward/" + url.PathEscape(site) + "/settings"
+	var cur wardSettings
+	if err := s.do(ctx, http.MethodGet, path, nil, &cur); err != nil {
+		return false, err
+	}
+	o := cur.Overrides
+	if cur.Configured || o.TimeZone != "" || len(o.Rounds) > 0 || o.Night != "" {
+		return false, nil
+	}
+	body := map[string]any{"time_zone": "UTC", "rounds": sched.Rounds, "night": sched.Night}
+	if o.RetentionDays > 0 {
+		body["retention_days"] = o.RetentionDays
+	}
+	if err := s.do(ctx, http.MethodPut, path, body, nil); err != nil {
+		return false, fmt.Errorf("schedule of %s: %w", site, err)
+	}
+	return true, nil
 }
 
 // do sends one request; an answer other than 2xx is an ErrWardAPI error naming method, path, status and the
@@ -196,8 +250,12 @@ func RunWardSeed(ctx context.Context, s WardSeeder, rooms []WardSeedRoom, logger
 			log.Info("ward populated", "rooms_created", res.RoomsCreated, "rooms_existing", res.RoomsExisting,
 				"checked_in", res.CheckedIn)
 		}
-		for _, site := range res.NoRounds {
-			log.Warn("site has no round schedule; rounds are citywatch configuration (ward.sites[].rounds)", "site", site)
+		for _, site := range res.ScheduleSet {
+			log.Info("ward schedule set: the site had none; change it with PUT /api/ward/{site}/settings", "site", site,
+				"time_zone", "UTC", "rounds", strings.Join(res.Schedule.Rounds, ","), "night", res.Schedule.Night)
+		}
+		for _, site := range res.ScheduleKept {
+			log.Info("ward schedule kept: the site has the operator's (configuration or settings)", "site", site)
 		}
 		return
 	}

@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -19,6 +21,10 @@ type fakeWardAPI struct {
 	checks []map[string]any
 	// conflictRoom answers 409 to creating the room of that name.
 	conflictRoom string
+	// configured are the sites ward.sites[] lists; settings the sites' API overrides (PUT replaces them).
+	configured map[string]bool
+	settings   map[string]map[string]any
+	puts       int
 }
 
 func (f *fakeWardAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -32,7 +38,7 @@ func (f *fakeWardAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/api/ward/"), "/")
 	site := parts[0]
 	var in map[string]any
-	if r.Method == http.MethodPost {
+	if r.Method == http.MethodPost || r.Method == http.MethodPut {
 		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
 			w.WriteHeader(http.StatusBadRequest)
 			return
@@ -41,6 +47,19 @@ func (f *fakeWardAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodGet && len(parts) == 1:
 		_ = json.NewEncoder(w).Encode(map[string]any{"site": site, "rooms": f.rooms[site]})
+	case r.Method == http.MethodGet && parts[1] == "settings":
+		o := f.settings[site]
+		if o == nil {
+			o = map[string]any{}
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"site": site, "configured": f.configured[site], "overrides": o})
+	case r.Method == http.MethodPut && parts[1] == "settings":
+		if f.settings == nil {
+			f.settings = map[string]map[string]any{}
+		}
+		f.settings[site] = in
+		f.puts++
+		_, _ = w.Write([]byte(`{}`))
 	case r.Method == http.MethodPost && parts[1] == "rooms":
 		if in["name"] == f.conflictRoom {
 			w.WriteHeader(http.StatusConflict)
@@ -160,4 +179,54 @@ func TestWardSeedData(t *testing.T) {
 	assert.Equal(t, WardSeedRoom{Site: "q-hotel-2", Name: "2-03", Floor: "1", Wearables: []string{"wearable-006"}}, seed[5], "vacant")
 	assert.Equal(t, WardSeedRoom{Site: "q-hotel-1", Name: "1-M1", Floor: "2", CaseID: "Q-DEMO-M1", Manual: true}, seed[6])
 	assert.Equal(t, "Q-DEMO-01", seed[0].CaseID)
+}
+
+// TestWardSeederSchedule: a site without a schedule gets WardScheduleAt's rounds and night hours (UTC), keeping
+// an API retention setting; a configured site or one with the operator's API schedule is left as it is; a second
+// run changes nothing (the schedule it set is now the site's).
+func TestWardSeederSchedule(t *testing.T) {
+	now := time.Date(2026, 12, 7, 19, 30, 10, 0, time.UTC)
+	want := map[string]any{"time_zone": "UTC", "rounds": []any{"19:10", "20:10"}, "night": "18:30-01:30"}
+	tests := []struct {
+		name       string
+		configured bool
+		overrides  map[string]any
+		wantSet    bool
+		want       map[string]any // q-hotel-1's overrides after the runs
+	}{
+		{name: "none", wantSet: true, want: want},
+		{name: "retention only", overrides: map[string]any{"retention_days": 14}, wantSet: true,
+			want: map[string]any{"time_zone": "UTC", "rounds": []any{"19:10", "20:10"}, "night": "18:30-01:30", "retention_days": float64(14)}},
+		{name: "configured", configured: true},
+		{name: "the operator's rounds", overrides: map[string]any{"rounds": []any{"07:00"}}, want: map[string]any{"rounds": []any{"07:00"}}},
+		{name: "the operator's night", overrides: map[string]any{"night": "21:00-05:00"}, want: map[string]any{"night": "21:00-05:00"}},
+		{name: "the operator's time zone", overrides: map[string]any{"time_zone": "Asia/Ho_Chi_Minh"}, want: map[string]any{"time_zone": "Asia/Ho_Chi_Minh"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			api := &fakeWardAPI{configured: map[string]bool{"q-hotel-1": tc.configured}}
+			if tc.overrides != nil {
+				api.settings = map[string]map[string]any{"q-hotel-1": tc.overrides}
+			}
+			srv := httptest.NewServer(api)
+			defer srv.Close()
+			s := WardSeeder{Base: srv.URL, Token: "tok", Now: func() time.Time { return now }}
+			seed := WardSeed(SensorsConfig{Devices: 20})
+			res, err := s.Seed(t.Context(), seed)
+			require.NoError(t, err)
+			assert.Equal(t, tc.wantSet, slices.Contains(res.ScheduleSet, "q-hotel-1"), "set: %+v", res)
+			assert.Equal(t, !tc.wantSet, slices.Contains(res.ScheduleKept, "q-hotel-1"), "kept: %+v", res)
+			assert.Contains(t, res.ScheduleSet, "q-hotel-2", "the other site has none")
+			assert.Equal(t, WardSchedule{Rounds: []string{"19:10", "20:10"}, Night: "18:30-01:30"}, res.Schedule)
+			now = now.Add(3 * time.Hour) // a later run: nothing changes
+			again, err := s.Seed(t.Context(), seed)
+			require.NoError(t, err)
+			assert.Empty(t, again.ScheduleSet, "second run")
+			api.mu.Lock()
+			defer api.mu.Unlock()
+			assert.Equal(t, tc.want, api.settings["q-hotel-1"])
+			assert.Equal(t, want, api.settings["q-hotel-2"])
+			now = now.Add(-3 * time.Hour)
+		})
+	}
 }

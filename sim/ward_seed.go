@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"slices"
+	"time"
 )
 
 // The ward the demo and `citywatch simulate sensors --ward` populate (one source for both): the leave fault's
@@ -14,6 +15,33 @@ const (
 	WardDoorCamera = "cam1"
 	WardDoorZone   = "all"
 )
+
+// WardSchedule is a site's round schedule and night hours in UTC ("HH:MM", "HH:MM-HH:MM"), as ward.sites[] and
+// PUT /api/ward/{site}/settings take them.
+type WardSchedule struct {
+	Rounds []string
+	Night  string
+}
+
+// WardPastRound is the round of WardScheduleAt(now) that was due before now: 20 minutes earlier, on the minute.
+func WardPastRound(now time.Time) time.Time {
+	return now.Add(-20 * time.Minute).UTC().Truncate(time.Minute)
+}
+
+// WardScheduleAt is the schedule the demo and `simulate sensors --ward` give a quarantine site without one, so
+// that a newcomer sees rounds and the night within minutes of now: a round 20 minutes ago (WardPastRound; with
+// the default 30-minute window it is still open and the simulated wearables' first readings make it, then it
+// closes and the rooms without a wearable miss it), the next in 40 minutes, and the night from an hour ago to
+// six hours on (night-time signals from the start).
+func WardScheduleAt(now time.Time) WardSchedule {
+	hhmm := func(t time.Time) string { return t.UTC().Format("15:04") }
+	return WardSchedule{Rounds: []string{hhmm(WardPastRound(now)), hhmm(now.Add(40 * time.Minute))},
+		Night: hhmm(now.Add(-time.Hour)) + "-" + hhmm(now.Add(6*time.Hour))}
+}
+
+// WardStayBefore is how long before the seeding the seeded occupants' quarantine starts (the demo's and
+// `simulate sensors --ward`'s), so WardPastRound, 20 minutes ago, is a round they owe.
+const WardStayBefore = time.Hour
 
 // WardSeedRoom is one room of the seeded ward with its bindings and, unless vacant, its occupant.
 type WardSeedRoom struct {
@@ -70,4 +98,31 @@ func WardSeed(cfg SensorsConfig) []WardSeedRoom {
 			CaseID: fmt.Sprintf("Q-DEMO-M%d", n), Manual: true})
 	}
 	return out
+}
+
+// The wearable side of the seeded ward's night-time leave (WithWardLeave).
+const (
+	// WardLeaveAfter is when WardLeaveDevice's occupant walks out (its rssi falls by LeaveRSSIDrop).
+	WardLeaveAfter = time.Minute
+	// WardLeaveSilentAfter is how long after that the wearable goes silent (out of the gateway's range).
+	WardLeaveSilentAfter = time.Minute
+)
+
+// WithWardLeave returns cfg with the night-time leave of `simulate sensors --ward`: unless cfg already has a
+// leave fault, WardLeaveDevice (bound to the door camera's room by WardSeed) leaves WardLeaveAfter after the
+// start and goes silent WardLeaveSilentAfter later. It is the wearable side only: the ward's PossibleLeave also
+// needs motion in the door zone (WardDoorCamera/WardDoorZone, a camera's camera_motion_score), which sensors
+// cannot send. A fleet without WardLeaveDevice as a wearable is returned unchanged.
+func WithWardLeave(cfg SensorsConfig) SensorsConfig {
+	if cfg.Faults.LeaveDevice != "" {
+		return cfg
+	}
+	for _, r := range WardRooms(cfg) {
+		if r.Wearable == WardLeaveDevice {
+			cfg.Faults.LeaveDevice, cfg.Faults.LeaveAfter = WardLeaveDevice, WardLeaveAfter
+			cfg.Faults.LeaveSilentAfter = WardLeaveSilentAfter
+			return cfg
+		}
+	}
+	return cfg
 }

@@ -52,3 +52,55 @@ func field(t *testing.T, payload, name string) float64 {
 	require.NoError(t, err)
 	return v
 }
+
+// TestLeaveThenSilent: with leave-silent the leaving wearable reports away (rssi down) after LeaveAfter and
+// nothing from LeaveAfter+LeaveSilentAfter on; the other devices keep their slots.
+func TestLeaveThenSilent(t *testing.T) {
+	g, err := NewSensorGenerator(SensorsConfig{Devices: 4, Faults: Faults{LeaveDevice: "wearable-001",
+		LeaveAfter: 10 * time.Second, LeaveSilentAfter: 5 * time.Second}})
+	require.NoError(t, err)
+	t0 := time.Date(2026, 12, 7, 23, 0, 0, 0, time.UTC)
+	var rssi []float64
+	last := time.Duration(-1)
+	others := 0
+	for i := 0; i < 4*30; i++ {
+		el := time.Duration(i/4) * time.Second
+		m, ok := g.Next(t0.Add(el))
+		if !ok {
+			continue
+		}
+		if m.Device.ID != "wearable-001" {
+			others++
+			continue
+		}
+		rssi = append(rssi, field(t, string(m.Payload), "rssi"))
+		last = el
+	}
+	assert.Equal(t, 3*30, others, "the other devices' readings")
+	assert.Equal(t, 14*time.Second, last, "the leaving wearable's last reading (silent from 15s)")
+	require.Len(t, rssi, 15)
+	assert.Less(t, rssi[14], rssi[9]-LeaveRSSIDrop+5, "away before silent: %v", rssi)
+}
+
+func TestWithWardLeave(t *testing.T) {
+	tests := []struct {
+		name string
+		in   SensorsConfig
+		want Faults
+	}{
+		{name: "default fleet", in: SensorsConfig{}, want: Faults{LeaveDevice: WardLeaveDevice, LeaveAfter: WardLeaveAfter,
+			LeaveSilentAfter: WardLeaveSilentAfter}},
+		{name: "other faults kept", in: SensorsConfig{Faults: Faults{FeverDevice: "wearable-001"}}, want: Faults{FeverDevice: "wearable-001",
+			LeaveDevice: WardLeaveDevice, LeaveAfter: WardLeaveAfter, LeaveSilentAfter: WardLeaveSilentAfter}},
+		{name: "the user's leave fault wins", in: SensorsConfig{Faults: Faults{LeaveDevice: "wearable-001", LeaveAfter: time.Second}},
+			want: Faults{LeaveDevice: "wearable-001", LeaveAfter: time.Second}},
+		{name: "no such wearable", in: SensorsConfig{Devices: 2}, want: Faults{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := WithWardLeave(tc.in)
+			assert.Equal(t, tc.want, got.Faults)
+			require.NoError(t, got.Validate())
+		})
+	}
+}

@@ -205,6 +205,9 @@ type SettingsView struct {
 	Overrides     SiteSettings `json:"overrides"`
 	UpdatedBy     string       `json:"updated_by,omitempty"`
 	UpdatedAt     time.Time    `json:"updated_at,omitzero"`
+
+	// Configured says the configuration (ward.sites[]) lists the site; false: the defaults are under the overrides.
+	Configured bool `json:"configured"`
 }
 
 // SettingsOf returns the settings that apply to site.
@@ -217,6 +220,7 @@ func (w *Ward) SettingsOf(site string) SettingsView {
 		Night:         clockLabel(sc.NightFrom) + "-" + clockLabel(sc.NightTo),
 		RetentionDays: int(math.Ceil(w.retentionAfterRelease(site).Hours() / 24)),
 		Overrides:     st.SiteSettings, UpdatedBy: st.UpdatedBy, UpdatedAt: st.UpdatedAt}
+	_, v.Configured = w.sites[site]
 	return v
 }
 

@@ -118,8 +118,9 @@ func TestSiteSettingsOverConfig(t *testing.T) {
 		Sites:                 []SiteConfig{{Site: "s", Location: prague, Rounds: []time.Duration{6 * time.Hour}}},
 		RetentionAfterRelease: 60 * 24 * time.Hour, SiteRetention: map[string]time.Duration{"s": 10 * 24 * time.Hour}})
 	assert.Equal(t, SettingsView{Site: "s", TimeZone: "Europe/Prague", Rounds: []string{"06:00"}, Night: "22:00-06:00",
-		RetentionDays: 10}, e.ward.SettingsOf("s"))
+		RetentionDays: 10, Configured: true}, e.ward.SettingsOf("s"))
 	assert.Equal(t, 60, e.ward.SettingsOf("other").RetentionDays)
+	assert.False(t, e.ward.SettingsOf("other").Configured, "a site ward.sites[] does not list")
 	require.NoError(t, e.ward.SetSiteSettings(context.Background(), "s", SiteSettings{Night: "23:00-07:00"}, "nurse"))
 	v := e.ward.SettingsOf("s")
 	assert.Equal(t, "Europe/Prague", v.TimeZone, "fields left out keep the configuration's")

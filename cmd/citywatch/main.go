@@ -39,7 +39,9 @@ Usage:
       e.g. "fever=wearable-001@30s,silent=room-002@2m,malformed=0.02". The password may come from
       $CITYWATCH_MQTT_PASSWORD. --ward URL also populates the ward of the citywatch at URL (its HTTP
       base) over the API: a room per simulated wearable with its bindings, case-id occupants and rooms
-      without a wearable, like the demo; idempotent; the token comes from $CITYWATCH_ADMIN_TOKEN.
+      without a wearable, like the demo, and rounds and night hours (from now) for a site without any;
+      wearable-003 leaves its room after 1m and goes silent 1m later unless SPEC has a leave fault
+      (leave=DEVICE@DELAY, leave-silent=DELAY); idempotent; the token comes from $CITYWATCH_ADMIN_TOKEN.
   citywatch simulate cameras [--listen ADDR] [--cameras N] [--control ADDR]
       Serve N simulated H.264 RTSP cameras with a fault-injection API (stall, disconnect, refuse,
       frozen, black, motion, garbage).
@@ -250,6 +252,7 @@ func runSimulate(ctx context.Context, args []string, stderr io.Writer) error {
 		if token == "" {
 			return usageError{errors.New("--ward needs $CITYWATCH_ADMIN_TOKEN (a token with the ward permission)")}
 		}
+		cfg = sim.WithWardLeave(cfg)
 		go sim.RunWardSeed(ctx, sim.WardSeeder{Base: *wardURL, Token: token}, sim.WardSeed(cfg), logger)
 	}
 	if err := sim.RunSensors(ctx, cfg, logger); err != nil && !errors.Is(err, context.Canceled) {
