@@ -25,7 +25,7 @@ const (
 // demoPastRound is the demo's round that closed before it started (the first of demoWardSites' rounds).
 func demoPastRound(now time.Time) time.Time { return sim.WardPastRound(now) }
 
-// demoWardSites are the ward settings of the demo's quarantine hotels, relative to now (UTC): the schedule
+// demoWardSites are the ward settings of the demo's quarantine hotels, relative to now, in Asia/Ho_Chi_Minh: the schedule
 // `simulate sensors --ward` sets too (sim.WardScheduleAt), with a 10-minute window so the past round is closed.
 func demoWardSites(now time.Time) []config.WardSiteConfig {
 	sched := sim.WardScheduleAt(now)
@@ -33,6 +33,7 @@ func demoWardSites(now time.Time) []config.WardSiteConfig {
 	for _, site := range []string{"q-hotel-1", "q-hotel-2"} {
 		s := config.DefaultWardSite()
 		s.Site = site
+		s.TimeZone = sched.TimeZone
 		s.Rounds = append([]string(nil), sched.Rounds...)
 		s.RoundWindow = config.Duration(10 * time.Minute)
 		s.Night = sched.Night

@@ -31,8 +31,9 @@ func TestDemoWard(t *testing.T) {
 	require.NoError(t, err, "the demo's ward settings validate")
 	require.Len(t, cfg.Ward.Sites, 2)
 	sites := demoWardSites(now)
-	assert.Equal(t, []string{"09:47", "10:47"}, sites[0].Rounds)
-	assert.Equal(t, "09:07-16:07", sites[0].Night)
+	assert.Equal(t, "Asia/Ho_Chi_Minh", sites[0].TimeZone, "the demo's wards are in Vietnam")
+	assert.Equal(t, []string{"16:47", "17:47"}, sites[0].Rounds, "local time (UTC+7)")
+	assert.Equal(t, "16:07-23:07", sites[0].Night)
 
 	db, err := sqlitedb.Open(filepath.Join(t.TempDir(), "citywatch.db"))
 	require.NoError(t, err)

@@ -142,7 +142,7 @@ func (s WardSeeder) Seed(ctx context.Context, rooms []WardSeedRoom) (WardSeedRes
 	return res, errors.Join(errs...)
 }
 
-// schedule gives site sched's rounds and night hours (UTC) unless the operator gave it a schedule: in
+// schedule gives site sched's time zone, rounds and night hours unless the operator gave it a schedule: in
 // the configuration (ward.sites[]) or over the API (a time zone, rounds or night hours). It keeps an API
 // retention setting. set reports whether it changed anything.
 func (s WardSeeder) schedule(ctx context.Context, site string, sched WardSchedule) (set bool, err error) {
@@ -155,7 +155,7 @@ func (s WardSeeder) schedule(ctx context.Context, site string, sched WardSchedul
 	if cur.Configured || o.TimeZone != "" || len(o.Rounds) > 0 || o.Night != "" {
 		return false, nil
 	}
-	body := map[string]any{"time_zone": "UTC", "rounds": sched.Rounds, "night": sched.Night}
+	body := map[string]any{"time_zone": sched.TimeZone, "rounds": sched.Rounds, "night": sched.Night}
 	if o.RetentionDays > 0 {
 		body["retention_days"] = o.RetentionDays
 	}

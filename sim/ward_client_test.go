@@ -181,12 +181,12 @@ func TestWardSeedData(t *testing.T) {
 	assert.Equal(t, "Q-DEMO-01", seed[0].CaseID)
 }
 
-// TestWardSeederSchedule: a site without a schedule gets WardScheduleAt's rounds and night hours (UTC), keeping
+// TestWardSeederSchedule: a site without a schedule gets WardScheduleAt's rounds and night hours (Asia/Ho_Chi_Minh), keeping
 // an API retention setting; a configured site or one with the operator's API schedule is left as it is; a second
 // run changes nothing (the schedule it set is now the site's).
 func TestWardSeederSchedule(t *testing.T) {
 	now := time.Date(2026, 12, 7, 19, 30, 10, 0, time.UTC)
-	want := map[string]any{"time_zone": "UTC", "rounds": []any{"19:10", "20:10"}, "night": "18:30-01:30"}
+	want := map[string]any{"time_zone": "Asia/Ho_Chi_Minh", "rounds": []any{"02:10", "03:10"}, "night": "01:30-08:30"}
 	tests := []struct {
 		name       string
 		configured bool
@@ -196,7 +196,7 @@ func TestWardSeederSchedule(t *testing.T) {
 	}{
 		{name: "none", wantSet: true, want: want},
 		{name: "retention only", overrides: map[string]any{"retention_days": 14}, wantSet: true,
-			want: map[string]any{"time_zone": "UTC", "rounds": []any{"19:10", "20:10"}, "night": "18:30-01:30", "retention_days": float64(14)}},
+			want: map[string]any{"time_zone": "Asia/Ho_Chi_Minh", "rounds": []any{"02:10", "03:10"}, "night": "01:30-08:30", "retention_days": float64(14)}},
 		{name: "configured", configured: true},
 		{name: "the operator's rounds", overrides: map[string]any{"rounds": []any{"07:00"}}, want: map[string]any{"rounds": []any{"07:00"}}},
 		{name: "the operator's night", overrides: map[string]any{"night": "21:00-05:00"}, want: map[string]any{"night": "21:00-05:00"}},
@@ -217,7 +217,7 @@ func TestWardSeederSchedule(t *testing.T) {
 			assert.Equal(t, tc.wantSet, slices.Contains(res.ScheduleSet, "q-hotel-1"), "set: %+v", res)
 			assert.Equal(t, !tc.wantSet, slices.Contains(res.ScheduleKept, "q-hotel-1"), "kept: %+v", res)
 			assert.Contains(t, res.ScheduleSet, "q-hotel-2", "the other site has none")
-			assert.Equal(t, WardSchedule{Rounds: []string{"19:10", "20:10"}, Night: "18:30-01:30"}, res.Schedule)
+			assert.Equal(t, WardSchedule{TimeZone: "Asia/Ho_Chi_Minh", Rounds: []string{"02:10", "03:10"}, Night: "01:30-08:30"}, res.Schedule)
 			now = now.Add(3 * time.Hour) // a later run: nothing changes
 			again, err := s.Seed(t.Context(), seed)
 			require.NoError(t, err)

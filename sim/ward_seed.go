@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	_ "time/tzdata" // WardTimeZone loads on hosts without a zoneinfo database
 )
 
 // The ward the demo and `citywatch simulate sensors --ward` populate (one source for both): the leave fault's
@@ -16,12 +17,17 @@ const (
 	WardDoorZone   = "all"
 )
 
-// WardSchedule is a site's round schedule and night hours in UTC ("HH:MM", "HH:MM-HH:MM"), as ward.sites[] and
-// PUT /api/ward/{site}/settings take them.
+// WardSchedule is a site's round schedule and night hours ("HH:MM", "HH:MM-HH:MM") in its IANA time zone, as
+// ward.sites[] and PUT /api/ward/{site}/settings take them.
 type WardSchedule struct {
-	Rounds []string
-	Night  string
+	TimeZone string
+	Rounds   []string
+	Night    string
 }
+
+// WardTimeZone is the zone of the simulated quarantine hotels: citywatch's first wards are in Vietnam, and
+// their staff read rounds and night hours in local time.
+const WardTimeZone = "Asia/Ho_Chi_Minh"
 
 // WardPastRound is the round of WardScheduleAt(now) that was due before now: 20 minutes earlier, on the minute.
 func WardPastRound(now time.Time) time.Time {
@@ -34,8 +40,12 @@ func WardPastRound(now time.Time) time.Time {
 // closes and the rooms without a wearable miss it), the next in 40 minutes, and the night from an hour ago to
 // six hours on (night-time signals from the start).
 func WardScheduleAt(now time.Time) WardSchedule {
-	hhmm := func(t time.Time) string { return t.UTC().Format("15:04") }
-	return WardSchedule{Rounds: []string{hhmm(WardPastRound(now)), hhmm(now.Add(40 * time.Minute))},
+	loc, err := time.LoadLocation(WardTimeZone) // embedded with time/tzdata (config), so it cannot fail
+	if err != nil {
+		loc = time.UTC
+	}
+	hhmm := func(t time.Time) string { return t.In(loc).Format("15:04") }
+	return WardSchedule{TimeZone: loc.String(), Rounds: []string{hhmm(WardPastRound(now)), hhmm(now.Add(40 * time.Minute))},
 		Night: hhmm(now.Add(-time.Hour)) + "-" + hhmm(now.Add(6*time.Hour))}
 }
 

@@ -113,15 +113,19 @@ func TestWardSimulateEndToEnd(t *testing.T) {
 	if set2.Overrides.Rounds != nil || set2.Overrides.Night != "" || !set2.Configured {
 		t.Errorf("the simulator changed q-hotel-2's configured schedule: %+v", set2)
 	}
-	if set1.TimeZone != "UTC" || len(set1.Overrides.Rounds) != 2 || set1.Overrides.Night == "" {
-		t.Fatalf("q-hotel-1 got no rounds and night hours: %+v\n%s", set1, s1.Out.String())
+	if set1.TimeZone != "Asia/Ho_Chi_Minh" || len(set1.Overrides.Rounds) != 2 || set1.Overrides.Night == "" {
+		t.Fatalf("q-hotel-1 got no rounds and night hours in Vietnam's time zone: %+v\n%s", set1, s1.Out.String())
 	}
-	pastRound := nearestClock(t, set1.Rounds[0], started)
+	zone, err := time.LoadLocation(set1.TimeZone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pastRound := nearestClock(t, set1.Rounds[0], started.In(zone))
 	if d := started.Sub(pastRound); d < 18*time.Minute || d > 22*time.Minute {
 		t.Errorf("q-hotel-1's first round %s is %v before the start, want about 20m (the demo's)", set1.Rounds[0], d)
 	}
-	if !inNight(t, set1.Night, time.Now().UTC()) {
-		t.Errorf("q-hotel-1's night %s does not cover now (%s)", set1.Night, time.Now().UTC().Format("15:04"))
+	if now := time.Now().In(zone); !inNight(t, set1.Night, now) {
+		t.Errorf("q-hotel-1's night %s does not cover now (%s)", set1.Night, now.Format("15:04"))
 	}
 	if !strings.Contains(s1.Out.String(), "ward schedule set") {
 		t.Errorf("the simulator does not say it set the schedule:\n%s", s1.Out.String())
@@ -238,15 +242,14 @@ func TestWardSimulateEndToEnd(t *testing.T) {
 	}
 }
 
-// nearestClock is the time of day hhmm (UTC) nearest to ref.
+// nearestClock is the time of day hhmm, in ref's zone, nearest to ref.
 func nearestClock(t *testing.T, hhmm string, ref time.Time) time.Time {
 	t.Helper()
 	c, err := time.Parse("15:04", hhmm)
 	if err != nil {
 		t.Fatalf("round %q: %v", hhmm, err)
 	}
-	ref = ref.UTC()
-	day := time.Date(ref.Year(), ref.Month(), ref.Day(), c.Hour(), c.Minute(), 0, 0, time.UTC)
+	day := time.Date(ref.Year(), ref.Month(), ref.Day(), c.Hour(), c.Minute(), 0, 0, ref.Location())
 	best := day
 	for _, d := range []time.Time{day.AddDate(0, 0, -1), day.AddDate(0, 0, 1)} {
 		if d.Sub(ref).Abs() < best.Sub(ref).Abs() {
@@ -256,7 +259,7 @@ func nearestClock(t *testing.T, hhmm string, ref time.Time) time.Time {
 	return best
 }
 
-// inNight says whether now (UTC) is within night hours "HH:MM-HH:MM" (UTC; they may wrap midnight).
+// inNight says whether now is within night hours "HH:MM-HH:MM" in now's zone (they may wrap midnight).
 func inNight(t *testing.T, night string, now time.Time) bool {
 	t.Helper()
 	from, to, ok := strings.Cut(night, "-")
