@@ -115,13 +115,21 @@ func (r *runningApp) stop() {
 
 var apiClient = &http.Client{Timeout: 30 * time.Second}
 
-func (r *runningApp) getJSON(path string, v any) (int, error) {
-	req, err := http.NewRequest("GET", r.base+path, nil)
+// benchRequest sends a request with the bench's admin token (a body is JSON) through apiClient.
+func benchRequest(method, url string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequest(method, url, body)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+benchToken)
-	resp, err := apiClient.Do(req)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return apiClient.Do(req)
+}
+
+func (r *runningApp) getJSON(path string, v any) (int, error) {
+	resp, err := benchRequest("GET", r.base+path, nil)
 	if err != nil {
 		return 0, err
 	}

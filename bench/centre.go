@@ -195,13 +195,7 @@ func timedPost(u, token string, form url.Values, want int) (time.Duration, error
 // createToken creates an API token (body: its JSON request) with the bench's admin token on the citywatch at
 // base and returns its secret.
 func createToken(base, body string) (string, error) {
-	req, err := http.NewRequest("POST", base+"/api/tokens", strings.NewReader(body))
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Authorization", "Bearer "+benchToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := apiClient.Do(req)
+	resp, err := benchRequest("POST", base+"/api/tokens", strings.NewReader(body))
 	if err != nil {
 		return "", err
 	}

@@ -269,12 +269,7 @@ func (s *serveProc) stop() {
 // metric returns the sum of the samples of the metric name whose label set contains match ("" for any), read
 // from /metrics.
 func (s *serveProc) metric(name, match string) (float64, error) {
-	req, err := http.NewRequest("GET", s.base+"/metrics", nil)
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Authorization", "Bearer "+benchToken)
-	resp, err := apiClient.Do(req)
+	resp, err := benchRequest("GET", s.base+"/metrics", nil)
 	if err != nil {
 		return 0, err
 	}

@@ -134,13 +134,7 @@ func postJSON(r *runningApp, path string, v, out any) error {
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequest("POST", r.base+path, bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+benchToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := apiClient.Do(req)
+	resp, err := benchRequest("POST", r.base+path, bytes.NewReader(b))
 	if err != nil {
 		return err
 	}

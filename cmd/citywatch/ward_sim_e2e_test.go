@@ -165,42 +165,12 @@ func TestWardSimulateEndToEnd(t *testing.T) {
 	silent := `(device_last_seen_seconds{device="` + sim.WardLeaveDevice + `"} > 6)
 		* on(site, device) group_left(room, case_id) ward_occupant_info`
 	for _, q := range []string{away, silent} {
-		eventually(t, 60*time.Second, func() string {
-			var r struct {
-				Data struct {
-					Result []struct{ Metric map[string]string }
-				}
-			}
-			if code, err := getJSON(base, "/api/v1/query?query="+url.QueryEscape(q), &r); err != nil || code != 200 {
-				return fmt.Sprintf("query: %d %v", code, err)
-			}
-			for _, s := range r.Data.Result {
-				if s.Metric["room"] == "1-02" && s.Metric["case_id"] == "Q-DEMO-02" {
-					return ""
-				}
-			}
-			return fmt.Sprintf("%s: %+v", q, r.Data.Result)
-		})
+		waitForSeries(t, base, q, map[string]string{"room": "1-02", "case_id": "Q-DEMO-02"})
 	}
 
 	// The wearables report into their rooms: body temperature joined with the occupant's room and case id.
-	q := `body_temperature * on(site, device) group_left(room, case_id) ward_occupant_info`
-	eventually(t, 60*time.Second, func() string {
-		var r struct {
-			Data struct {
-				Result []struct{ Metric map[string]string }
-			}
-		}
-		if code, err := getJSON(base, "/api/v1/query?query="+url.QueryEscape(q), &r); err != nil || code != 200 {
-			return fmt.Sprintf("query: %d %v", code, err)
-		}
-		for _, s := range r.Data.Result {
-			if s.Metric["device"] == "wearable-001" && s.Metric["room"] == "1-01" && s.Metric["case_id"] == "Q-DEMO-01" {
-				return ""
-			}
-		}
-		return fmt.Sprintf("no reading of wearable-001 in room 1-01: %+v", r.Data.Result)
-	})
+	waitForSeries(t, base, `body_temperature * on(site, device) group_left(room, case_id) ward_occupant_info`,
+		map[string]string{"device": "wearable-001", "room": "1-01", "case_id": "Q-DEMO-01"})
 	if err := s1.Stop(10 * time.Second); err != nil {
 		t.Fatalf("simulator: %v\n%s", err, s1.Out.String())
 	}
@@ -274,4 +244,34 @@ func inNight(t *testing.T, night string, now time.Time) bool {
 		return fm <= m && m < em
 	}
 	return m >= fm || m < em
+}
+
+// waitForSeries waits until an instant query answers a series whose labels include want.
+func waitForSeries(t *testing.T, base, query string, want map[string]string) {
+	t.Helper()
+	eventually(t, 60*time.Second, func() string {
+		var r struct {
+			Data struct {
+				Result []struct{ Metric map[string]string }
+			}
+		}
+		if code, err := getJSON(base, "/api/v1/query?query="+url.QueryEscape(query), &r); err != nil || code != 200 {
+			return fmt.Sprintf("query: %d %v", code, err)
+		}
+		for _, s := range r.Data.Result {
+			if labelsInclude(s.Metric, want) {
+				return ""
+			}
+		}
+		return fmt.Sprintf("%s: no series with %v in %+v", query, want, r.Data.Result)
+	})
+}
+
+func labelsInclude(have, want map[string]string) bool {
+	for k, v := range want {
+		if have[k] != v {
+			return false
+		}
+	}
+	return true
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/page"
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -175,6 +176,15 @@ func (b *browser) truthyWithin(within time.Duration, expr string) (bool, error) 
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// beforeScripts has every document the tab loads from now on run src before the page's own scripts.
+func (b *browser) beforeScripts(src string) {
+	b.t.Helper()
+	b.do(10*time.Second, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: src})
+		return err
+	}))
 }
 
 // route switches the single-page app to a hash route without reloading the document.

@@ -383,11 +383,7 @@ func TestDashboard(t *testing.T) {
 
 	t.Run("health staff sees only their site", func(t *testing.T) {
 		const user, password = "nurse-ward1", "correct-horse-battery-9"
-		if _, err := d.request("POST", "/api/users", map[string]any{
-			"username": user, "password": password, "role": "health_staff", "sites": []string{site},
-		}, &struct{}{}); err != nil {
-			t.Fatal(err)
-		}
+		createUser(t, d, user, password, "health_staff", site)
 		var cams struct{ Cameras []apiCamera }
 		if _, err := d.getJSON("/api/cameras", &cams); err != nil {
 			t.Fatal(err)

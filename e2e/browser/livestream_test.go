@@ -26,10 +26,7 @@ import (
 func streamUser(t *testing.T, d *demo, name string) string {
 	t.Helper()
 	password := name + "-password-0123456789"
-	if code, err := d.request("POST", "/api/users", map[string]any{"username": name, "password": password,
-		"role": "health_staff", "sites": []string{site}}, &map[string]any{}); err != nil || code != http.StatusCreated {
-		t.Fatalf("create user %s: %d %v", name, code, err)
-	}
+	createUser(t, d, name, password, "health_staff", site)
 	return password
 }
 
@@ -127,10 +124,6 @@ const streamsPerUser = 8
 // the user comes back to it (visibilitychange), it streams again, live, and the oldest of the user's other
 // streams makes room.
 func TestLiveStreamEvicted(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test: builds citywatch and runs chromium")
-	}
-	testenvChromium(t)
 	d := sharedAdminDemo(t)
 	t.Parallel()
 	const user = "evict-operator"
@@ -202,10 +195,6 @@ func TestLiveStreamEvicted(t *testing.T) {
 // page restored from the cache: every page of a long walk forwards and back becomes live, and a restored page
 // (the test checks it was restored, not reloaded: else it would prove nothing) streams again.
 func TestBackForwardCacheClosesStream(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test: builds citywatch and runs chromium")
-	}
-	testenvChromium(t)
 	d := sharedAdminDemo(t)
 	t.Parallel()
 	const user = "bfcache-operator"

@@ -1,16 +1,11 @@
 package browser_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/page"
-	"github.com/chromedp/chromedp"
 )
 
 // wsSpy runs before the page's own scripts and records the URL of every WebSocket the page opens (live video
@@ -34,22 +29,12 @@ const wsSpy = `(() => {
 // axe-core finds no serious or critical violation on the ward pages, the masked camera's page and the site
 // page, at desktop and phone size, in English and Vietnamese.
 func TestMaskedCameraAndWardPages(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test: builds citywatch and runs chromium")
-	}
-	testenvChromium(t)
 	d := sharedAdminDemo(t)
 	t.Parallel()
 	const nurse, password = "nurse-mask", "nurse-mask-password-0123"
-	if code, err := d.request("POST", "/api/users", map[string]any{"username": nurse, "password": password,
-		"role": "health_staff", "sites": []string{"q-hotel-1"}}, &map[string]any{}); err != nil || code != http.StatusCreated {
-		t.Fatalf("create the nurse: %d %v", code, err)
-	}
+	createUser(t, d, nurse, password, "health_staff", "q-hotel-1")
 	b := newBrowser(t, d.base)
-	b.do(10*time.Second, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: wsSpy})
-		return err
-	}))
+	b.beforeScripts(wsSpy)
 	b.login(nurse, password)
 
 	tile := `document.querySelector('.camera-tile[data-camera="cam2"]')`
@@ -68,17 +53,7 @@ func TestMaskedCameraAndWardPages(t *testing.T) {
 	if ws := eval[[]string](b, `window.__ws`); len(ws) > 0 {
 		t.Errorf("the camera page of the masked camera opened WebSockets %v", ws)
 	}
-	var live struct {
-		Records []struct{ Actor, Camera string }
-	}
-	if _, err := d.getJSON("/api/audit?action=live_view_start&limit=1000", &live); err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range live.Records {
-		if r.Actor == nurse && r.Camera == "cam2" {
-			t.Errorf("the nurse's browser asked for the masked camera's live view: %+v", r)
-		}
-	}
+	noLiveViewAudited(t, d, nurse, "cam2")
 
 	// A fresh browser for the accessibility checks.
 	b = newBrowser(t, d.base)
@@ -104,6 +79,34 @@ func TestMaskedCameraAndWardPages(t *testing.T) {
 					t.Errorf("%s in Vietnamese: heading %q", p.hash, h)
 				}
 			}
+		}
+	}
+}
+
+// createUser creates an account on the demo through the admin API (sites empty: every site).
+func createUser(t *testing.T, d *demo, name, password, role string, sites ...string) {
+	t.Helper()
+	body := map[string]any{"username": name, "password": password, "role": role}
+	if len(sites) > 0 {
+		body["sites"] = sites
+	}
+	if code, err := d.request("POST", "/api/users", body, &map[string]any{}); err != nil || code != http.StatusCreated {
+		t.Fatalf("create user %s: %d %v", name, code, err)
+	}
+}
+
+// noLiveViewAudited fails t when the audit trail records a live view of camera by actor.
+func noLiveViewAudited(t *testing.T, d *demo, actor, camera string) {
+	t.Helper()
+	var live struct {
+		Records []struct{ Actor, Camera string }
+	}
+	if _, err := d.getJSON("/api/audit?action=live_view_start&limit=1000", &live); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range live.Records {
+		if r.Actor == actor && r.Camera == camera {
+			t.Errorf("a live view of %s by %s was audited: %+v", camera, actor, r)
 		}
 	}
 }

@@ -1,15 +1,11 @@
 package browser_test
 
 import (
-	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -22,23 +18,13 @@ const doorCamera = "door1"
 // 0s" entries) — while the site's other camera does open its live view (the spy works). The audit trail has no
 // live-view attempt on it by this user.
 func TestNoLiveViewWithoutPicture(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test: builds citywatch and runs chromium")
-	}
-	testenvChromium(t)
 	d := sharedAdminDemo(t)
 	t.Parallel()
 	const user = "door-operator"
 	const password = user + "-password-0123456789"
-	if code, err := d.request("POST", "/api/users", map[string]any{"username": user, "password": password, "role": "operator"},
-		&map[string]any{}); err != nil || code != http.StatusCreated {
-		t.Fatalf("create user %s: %d %v", user, code, err)
-	}
+	createUser(t, d, user, password, "operator")
 	b := newBrowser(t, d.base)
-	b.do(10*time.Second, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: wsSpy})
-		return err
-	}))
+	b.beforeScripts(wsSpy)
 	b.login(user, password)
 	eventually(t, 60*time.Second, func() string {
 		var cam apiCamera
@@ -67,17 +53,7 @@ func TestNoLiveViewWithoutPicture(t *testing.T) {
 	// The spy sees live views where there are pictures: cam1's, on its site's page.
 	b.open("#/site/" + site)
 	b.waitJS(60*time.Second, `window.__ws.some((u) => u.includes("/api/cameras/cam1/live"))`)
-	var audit struct {
-		Records []struct{ Actor, Camera string }
-	}
-	if _, err := d.getJSON("/api/audit?action=live_view_start&limit=1000", &audit); err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range audit.Records {
-		if r.Actor == user && r.Camera == doorCamera {
-			t.Errorf("a live view of %s by %s was audited: %+v", doorCamera, user, r)
-		}
-	}
+	noLiveViewAudited(t, d, user, doorCamera)
 }
 
 // notifySpy replaces the Notification API (granted) and WebAudio with recorders: window.__shown holds each
@@ -108,10 +84,7 @@ func TestCriticalAlertNotification(t *testing.T) {
 	testenvChromium(t)
 	base, send := fakeLiveServer(t) // livestate_test.go: empty lists, a stream the test writes
 	b := newBrowser(t, base)
-	b.do(10*time.Second, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: notifySpy})
-		return err
-	}))
+	b.beforeScripts(notifySpy)
 	b.do(30*time.Second, navigate(base+"/"))
 	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`localStorage.setItem("citywatch.lang", "vi"),
 		Promise.all(["i18n", "notify", "live"].map((m) => import("/ui/js/" + m + ".js")))

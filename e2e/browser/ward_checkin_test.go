@@ -18,10 +18,7 @@ func TestWardPhoneCheckInOut(t *testing.T) {
 	d := sharedAdminDemo(t)
 	t.Parallel()
 	const nurse, password, room, caseID, name = "nurse-checkin", "nurse-password-4567", "9-90", "Q-PHONE-1", "Trần Văn Bình"
-	if code, err := d.request("POST", "/api/users", map[string]any{"username": nurse, "password": password,
-		"role": "health_staff", "sites": []string{"q-hotel-2"}}, &map[string]any{}); err != nil || code != http.StatusCreated {
-		t.Fatalf("create the nurse: %d %v", code, err)
-	}
+	createUser(t, d, nurse, password, "health_staff", "q-hotel-2")
 	var rm struct{ ID int64 }
 	if code, err := d.request("POST", "/api/ward/q-hotel-2/rooms", map[string]any{"name": room}, &rm); err != nil || code != http.StatusCreated {
 		t.Fatalf("create room %s: %d %v", room, code, err)

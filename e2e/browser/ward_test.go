@@ -2,7 +2,6 @@ package browser_test
 
 import (
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -15,17 +14,10 @@ import (
 // (the demo's room without a wearable) in the round view; the round shows it done, manual, with her name, and
 // the page never scrolls sideways.
 func TestWardPhoneManualEntry(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test: builds citywatch and runs chromium")
-	}
-	testenvChromium(t)
 	d := sharedAdminDemo(t)
 	t.Parallel()
 	const nurse, password = "nurse1", "nurse-password-0123"
-	if code, err := d.request("POST", "/api/users", map[string]any{"username": nurse, "password": password,
-		"role": "health_staff", "sites": []string{"q-hotel-1"}}, &map[string]any{}); err != nil || code != http.StatusCreated {
-		t.Fatalf("create the nurse: %d %v", code, err)
-	}
+	createUser(t, d, nurse, password, "health_staff", "q-hotel-1")
 	b := newBrowser(t, d.base)
 	b.do(10*time.Second, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(3), chromedp.EmulateMobile, chromedp.EmulateTouch))
 	b.login(nurse, password)

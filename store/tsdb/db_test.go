@@ -289,10 +289,7 @@ func TestDuplicatesInLongRun(t *testing.T) {
 	ss = append(ss, store.Sample{Name: "m", Labels: lbls("i", "7"), T: base, V: 7})  // Same value: fine.
 	ss = append(ss, store.Sample{Name: "m", Labels: lbls("i", "42"), T: base, V: 0}) // Another value.
 	err := db.Append(context.Background(), ss)
-	var rej *store.RejectedError
-	require.ErrorAs(t, err, &rej)
-	require.Equal(t, 1, rej.Count)
-	require.Equal(t, ReasonDuplicate, rej.Reason)
+	requireOneDuplicate(t, err)
 	got := readAll(t, db)
 	require.Len(t, got, 100)
 	require.Equal(t, []point{{base, 42}}, got[`{__name__="m", i="42"}`])
@@ -680,4 +677,13 @@ func FuzzAppend(f *testing.F) {
 			}
 		}
 	})
+}
+
+// requireOneDuplicate requires err to reject exactly one sample as a duplicate (another value at a taken time).
+func requireOneDuplicate(t *testing.T, err error) {
+	t.Helper()
+	var rej *store.RejectedError
+	require.ErrorAs(t, err, &rej)
+	require.Equal(t, 1, rej.Count)
+	require.Equal(t, ReasonDuplicate, rej.Reason)
 }

@@ -24,10 +24,7 @@ func TestLongRunsOfOneCall(t *testing.T) {
 	}
 	ss = append(ss, store.Sample{Name: "m", Labels: lbls("i", "45"), T: base + 1000, V: 0}) // a duplicate in run 2
 	err := db.Append(context.Background(), ss)
-	var rej *store.RejectedError
-	require.ErrorAs(t, err, &rej)
-	require.Equal(t, 1, rej.Count)
-	require.Equal(t, ReasonDuplicate, rej.Reason)
+	requireOneDuplicate(t, err)
 	got := readAll(t, db)
 	require.Len(t, got, 50)
 	require.Equal(t, []point{{base, 49}, {base + 1000, 149}}, got[`{__name__="m", i="49"}`])
