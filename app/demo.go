@@ -165,8 +165,9 @@ func RunDemo(ctx context.Context, o DemoOptions, stdout io.Writer, log *slog.Log
 		Broker: "tcp://" + a.BrokerAddr(), ClientID: "citywatch-demo-sensors", Devices: o.Devices, Rate: o.Rate,
 		QoS: 1, Seed: 1,
 		Faults: sim.Faults{FeverDevice: "wearable-001", FeverAfter: 10 * time.Second, SilentDevice: "room-002",
-			SilentAfter: 40 * time.Second, LeaveDevice: demoLeaveDevice, LeaveAfter: demoLeaveAfter, MalformedRatio: 0.01},
+			SilentAfter: 40 * time.Second, MalformedRatio: 0.01},
 	}
+	simCfg = sim.WithWardLeave(simCfg) // wearable-003 walks out at 1 min and is out of range a minute later
 	if err := seedDemoWard(ctx, a.Ward().Store(), simCfg, time.Now()); err != nil {
 		log.Error("demo ward not seeded", "component", "ward", "err", err)
 	}

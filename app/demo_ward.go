@@ -14,11 +14,12 @@ import (
 // per hotel without a wearable (a nurse enters its readings), and the last wearable room of q-hotel-2 stays
 // vacant (its wearable's alerts are suppressed). The demo's clock decides the rounds and the night: a round
 // closed 20 minutes ago (the rooms without a wearable miss it: WardRoundMissed), the next is in 40 minutes, and
-// the night is now, so the leave fault (wearable-003's RSSI falls while cam1, at its door, sees motion) shows
-// PossibleLeave.
+// the night is now, so the leave (sim.WithWardLeave: wearable-003's RSSI falls at 1 minute, while cam1 at its
+// door sees motion, and the wearable is out of range from 2 minutes on) shows PossibleLeave at cam1's motion
+// every 90 s for as long as the demo runs — not only while the fallen RSSI is below its half-hour median,
+// which it stops being a minute later.
 const (
 	demoLeaveDevice = sim.WardLeaveDevice
-	demoLeaveAfter  = 60 * time.Second // cam1's motion in camerasim.DemoSchedule starts at 60 s too
 	demoDoorCamera  = sim.WardDoorCamera
 )
 

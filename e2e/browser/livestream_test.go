@@ -223,7 +223,9 @@ func TestBackForwardCacheClosesStream(t *testing.T) {
 	restored := 0
 	for i := len(hashes) - 1; i >= 1; i-- {
 		// history.back, not chromedp.NavigateBack: a page restored from the cache fires no load event to wait for.
-		eval[any](b, `(history.back(), null)`)
+		// From a timer, so the evaluation has answered before the document it ran in goes away (else the
+		// DevTools call can fail with "Inspected target navigated or closed").
+		eval[any](b, `(setTimeout(() => history.back(), 0), null)`)
 		b.waitJS(20*time.Second, fmt.Sprintf(`location.search === "?load=%d"`, b.loads-len(hashes)+i))
 		live(fmt.Sprintf("page %d (%s) on the way back", i, hashes[i-1]))
 		if eval[float64](b, `window.__e2ePage || 0`) == float64(i) {
