@@ -187,6 +187,13 @@ func (b *browser) beforeScripts(src string) {
 	}))
 }
 
+// scrollIntoView scrolls the element a JavaScript expression yields to the middle of the screen, as a user
+// looking at it would (tiles away from the screen load no picture and open no live view).
+func (b *browser) scrollIntoView(element string) {
+	b.t.Helper()
+	eval[any](b, fmt.Sprintf(`(%s).scrollIntoView({block: "center"}), null`, element))
+}
+
 // route switches the single-page app to a hash route without reloading the document.
 func (b *browser) route(hash string) {
 	b.t.Helper()

@@ -42,11 +42,15 @@ func TestMaskedCameraAndWardPages(t *testing.T) {
 		b.open(hash)
 		b.waitJS(30*time.Second, tile+`?.dataset.player === "masked"`)
 		b.waitJS(10*time.Second, tile+`.querySelector(".mask-note:not([hidden])")?.textContent.includes("live video is off")`)
+		b.scrollIntoView(tile) // a tile away from the screen loads no snapshot
 		// The poster is the latest snapshot once cam2 has a picture: on the demo's schedule cam2 stalls (and
 		// reconnects) for up to half a minute every 90 s, so this waits a whole period.
 		b.waitJS(100*time.Second, tile+`.querySelector("video").poster.includes("/api/cameras/cam2/snapshot.jpg")`)
 	}
 	b.open("#/site/q-hotel-1")
+	cam1 := `document.querySelector('.camera-tile[data-camera="cam1"]')`
+	b.waitJS(30*time.Second, cam1)
+	b.scrollIntoView(cam1) // a tile away from the screen opens no live view
 	b.waitJS(30*time.Second, `window.__ws.some((u) => u.includes("/api/cameras/cam1/live"))`)
 	b.open("#/camera/cam2")
 	b.waitJS(30*time.Second, tile+`?.dataset.player === "masked"`)

@@ -50,9 +50,16 @@ func TestNoLiveViewWithoutPicture(t *testing.T) {
 	if !strings.Contains(strings.ToLower(overlay), "unauthorized") && !strings.Contains(strings.ToLower(overlay), "password") && !strings.Contains(strings.ToLower(overlay), "401") {
 		t.Errorf("the door camera's tile says %q, want its state and why", overlay)
 	}
-	// The spy sees live views where there are pictures: cam1's, on its site's page.
+	// The spy sees live views where there are pictures: cam1's, on its site's page, once its tile is on the
+	// screen (a tile away from the screen opens no live view).
 	b.open("#/site/" + site)
-	b.waitJS(60*time.Second, `window.__ws.some((u) => u.includes("/api/cameras/cam1/live"))`)
+	cam1 := `document.querySelector('.camera-tile[data-camera="cam1"]')`
+	b.waitJS(30*time.Second, cam1)
+	b.scrollIntoView(cam1)
+	if ok, _ := b.truthyWithin(60*time.Second, `window.__ws.some((u) => u.includes("/api/cameras/cam1/live"))`); !ok {
+		t.Fatalf("cam1's tile, on the screen, opened no live view: %s", eval[string](b, `JSON.stringify({tile: {...`+cam1+`.dataset},
+			rect: `+cam1+`.getBoundingClientRect(), ws: window.__ws})`))
+	}
 	noLiveViewAudited(t, d, user, doorCamera)
 }
 
