@@ -71,6 +71,7 @@ func wardRows(add func(row), skip bool, loads int) {
 // seedWard creates the rooms with their wearables, checks an occupant into each, and publishes one
 // body_temperature per wearable, then waits until the device list has them all.
 func seedWard(r *runningApp) error {
+	wardStayStart := time.Now().Add(-24 * time.Hour).UTC().Format(time.RFC3339)
 	base := "/api/ward/" + wardBenchSite
 	for i := range wardBenchRooms {
 		wearable := fmt.Sprintf("wearable-%04d", i)
@@ -79,8 +80,10 @@ func seedWard(r *runningApp) error {
 			"bindings": map[string]any{"wearables": []string{wearable}, "sensors": []string{}}}, &room); err != nil {
 			return err
 		}
+		// In quarantine since yesterday: each occupant owes every round of today, whatever the time of day the
+		// bench runs (checked in now, after the day's last round, nobody would owe one: an empty round table).
 		if err := postJSON(r, base+"/checkin", map[string]any{"room_id": room.ID, "name": fmt.Sprintf("Person %d", i),
-			"contact": fmt.Sprintf("+84 90 000 %04d", i)}, nil); err != nil {
+			"contact": fmt.Sprintf("+84 90 000 %04d", i), "start": wardStayStart}, nil); err != nil {
 			return err
 		}
 	}
