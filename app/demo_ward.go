@@ -26,8 +26,9 @@ const (
 // demoPastRound is the demo's round that closed before it started (the first of demoWardSites' rounds).
 func demoPastRound(now time.Time) time.Time { return sim.WardPastRound(now) }
 
-// demoWardSites are the ward settings of the demo's quarantine hotels, relative to now, in Asia/Ho_Chi_Minh: the schedule
-// `simulate sensors --ward` sets too (sim.WardScheduleAt), with a 10-minute window so the past round is closed.
+// demoWardSites are the ward settings of the demo's quarantine hotels, relative to now, in Asia/Ho_Chi_Minh:
+// the schedule `simulate sensors --ward` sets too (sim.WardScheduleAt), with a 10-minute window so the past
+// round is closed.
 func demoWardSites(now time.Time) []config.WardSiteConfig {
 	sched := sim.WardScheduleAt(now)
 	var out []config.WardSiteConfig

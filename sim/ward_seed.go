@@ -40,7 +40,7 @@ func WardPastRound(now time.Time) time.Time {
 // closes and the rooms without a wearable miss it), the next in 40 minutes, and the night from an hour ago to
 // six hours on (night-time signals from the start).
 func WardScheduleAt(now time.Time) WardSchedule {
-	loc, err := time.LoadLocation(WardTimeZone) // embedded with time/tzdata (config), so it cannot fail
+	loc, err := time.LoadLocation(WardTimeZone) // embedded by the time/tzdata import above: it cannot fail
 	if err != nil {
 		loc = time.UTC
 	}
