@@ -26,6 +26,9 @@ type Sample struct {
 	T int64
 	// V is the value.
 	V float64
+	// Hint, when not nil, is shared by samples of one labels slice so that a backend can remember where their
+	// series are (SeriesHint states the contract). Backends may ignore it.
+	Hint *SeriesHint
 }
 
 // Appender stores samples. Append returns nil only once every sample is durably stored (for the embedded TSDB:

@@ -22,6 +22,7 @@ type Mapper struct {
 	maxPayload int
 	maxFields  int
 	pool       sync.Pool // *scratch
+	topics     *topicCache
 }
 
 // cacheSize bounds each per-scratch name cache; a full cache is emptied, so hostile payloads with ever-new
@@ -62,7 +63,8 @@ func reject(reason string, format string, args ...any) *RejectError {
 // patterns dropped every field on purpose.
 //
 // The Result shares no memory with payload. Samples of one record share one Labels slice (with len == cap,
-// so appending to it copies); callers must not modify labels in place.
+// so appending to it copies), and so do the records without tags of every message on one topic while the
+// topic is in the topic cache (topics.go); callers must not modify labels in place.
 func (m *Mapper) Map(topic string, payload []byte, now time.Time) (Result, error) {
 	return m.MapAppend(nil, topic, payload, now)
 }
@@ -74,36 +76,31 @@ func (m *Mapper) MapAppend(dst []store.Sample, topic string, payload []byte, now
 	if len(payload) > m.maxPayload {
 		return Result{}, reject(ReasonTooLarge, "payload of %d bytes exceeds the limit of %d", len(payload), m.maxPayload)
 	}
-	if len(topic) > MaxTopicBytes {
-		return Result{}, reject(ReasonTooLarge, "topic of %d bytes exceeds the limit of %d", len(topic), MaxTopicBytes)
-	}
-	okTopic, ascii := validTopic(topic)
-	if !okTopic {
-		return Result{}, reject(ReasonUnmappedTopic, "topic %.200q has an empty level or a wildcard", topic)
-	}
-	if !ascii && !utf8.ValidString(topic) {
-		return Result{}, reject(ReasonUnmappedTopic, "topic %.200q is not valid UTF-8", topic)
-	}
-	var caps [MaxCaptures]span
-	var ms span
+	e, h := m.topics.get(topic)
+	var t topicLevels // its captures are only set (and used) when the topic is not in the cache
 	var r *rule
-	for i := range m.rules {
-		if m.rules[i].tmpl.match(topic, &caps, &ms) {
-			r = &m.rules[i]
-			break
+	var ms span
+	if e != nil {
+		r, ms, t = e.r, e.ms, topicLevels{topic: topic, ascii: e.ascii}
+	} else {
+		var err error
+		if r, t, ms, err = m.match(topic); err != nil {
+			return Result{}, err
 		}
 	}
-	if r == nil {
-		return Result{}, reject(ReasonUnmappedTopic, "no rule matches topic %.200q", topic)
-	}
-	t := topicLevels{topic: topic, caps: caps, ascii: ascii}
 	sc := m.pool.Get().(*scratch)
 	defer m.pool.Put(sc)
-	res, err := m.decode(sc, r, &t, ms, payload, now, dst)
+	if e == nil && m.topics.admit(h) {
+		e = m.newTopicEntry(sc, r, &t, ms, h)
+	}
+	res, err := m.decode(sc, r, &t, e, ms, payload, now, dst)
 	if err != nil {
 		// The topic named a device: say which, so the rejection counts against it in the device registry.
 		var dev Result
-		if len(r.devLabels) > 0 {
+		switch {
+		case e != nil:
+			dev.Device, dev.DeviceLabels = e.device, e.devLbl
+		case len(r.devLabels) > 0:
 			if _, lerr := sc.labels(r, &t, nil, &dev); lerr != nil {
 				dev = Result{}
 			}
@@ -113,8 +110,48 @@ func (m *Mapper) MapAppend(dst []store.Sample, topic string, payload []byte, now
 	return res, nil
 }
 
+// match checks a topic that is not in the topic cache and finds the first rule that maps it.
+func (m *Mapper) match(topic string) (*rule, topicLevels, span, error) {
+	var t topicLevels
+	var ms span
+	if len(topic) > MaxTopicBytes {
+		return nil, t, ms, reject(ReasonTooLarge, "topic of %d bytes exceeds the limit of %d", len(topic), MaxTopicBytes)
+	}
+	okTopic, ascii := validTopic(topic)
+	if !okTopic {
+		return nil, t, ms, reject(ReasonUnmappedTopic, "topic %.200q has an empty level or a wildcard", topic)
+	}
+	if !ascii && !utf8.ValidString(topic) {
+		return nil, t, ms, reject(ReasonUnmappedTopic, "topic %.200q is not valid UTF-8", topic)
+	}
+	t = topicLevels{topic: topic, ascii: ascii}
+	for i := range m.rules {
+		if m.rules[i].tmpl.match(topic, &t.caps, &ms) {
+			return &m.rules[i], t, ms, nil
+		}
+	}
+	return nil, t, ms, reject(ReasonUnmappedTopic, "no rule matches topic %.200q", topic)
+}
+
+// newTopicEntry puts what topic t (of hash h) decides under rule r into the topic cache and returns it, or nil
+// when its labels cannot be built (such a topic keeps failing without an entry).
+func (m *Mapper) newTopicEntry(sc *scratch, r *rule, t *topicLevels, ms span, h uint64) *topicEntry {
+	own := *t
+	own.topic = strings.Clone(t.topic) // the labels are substrings of it: hold no caller's memory
+	var res Result
+	ls, err := sc.labels(r, &own, nil, &res)
+	if err != nil {
+		return nil
+	}
+	e := &topicEntry{topic: own.topic, r: r, ms: ms, ascii: t.ascii, labels: ls, device: res.Device,
+		devLbl: res.DeviceLabels}
+	m.topics.put(h, e)
+	return e
+}
+
 // decode maps the payload of a message whose topic matched rule r.
-func (m *Mapper) decode(sc *scratch, r *rule, t *topicLevels, ms span, payload []byte, now time.Time, dst []store.Sample) (Result, error) {
+// e is the topic's cache entry, or nil.
+func (m *Mapper) decode(sc *scratch, r *rule, t *topicLevels, e *topicEntry, ms span, payload []byte, now time.Time, dst []store.Sample) (Result, error) {
 	if blank(payload) {
 		return Result{}, reject(ReasonNoFields, "empty payload on topic %.200q", t.topic)
 	}
@@ -137,7 +174,7 @@ func (m *Mapper) decode(sc *scratch, r *rule, t *topicLevels, ms span, payload [
 	if format == decode.FormatNumber && base == "" {
 		return Result{}, reject(ReasonBadName, "plain number on topic %.200q, but rule %q names no metric", t.topic, r.name)
 	}
-	return sc.build(r, t, base, recs, now, m.maxFields, dst)
+	return sc.build(r, t, e, base, recs, now, m.maxFields, dst)
 }
 
 func blank(p []byte) bool {
@@ -193,7 +230,7 @@ func (t *topicLevels) capture(i int) string {
 	return labelValue(v)
 }
 
-func (sc *scratch) build(r *rule, topic *topicLevels, base string, recs []decode.Record, now time.Time, maxFields int, dst []store.Sample) (Result, error) {
+func (sc *scratch) build(r *rule, topic *topicLevels, te *topicEntry, base string, recs []decode.Record, now time.Time, maxFields int, dst []store.Sample) (Result, error) {
 	total := 0
 	for i := range recs {
 		total += len(recs[i].Fields)
@@ -205,10 +242,14 @@ func (sc *scratch) build(r *rule, topic *topicLevels, base string, recs []decode
 		return Result{}, reject(ReasonTooManyFields, "%d fields, more than the limit of %d per message", total, maxFields)
 	}
 	var res Result
+	if te != nil {
+		res.Device, res.DeviceLabels = te.device, te.devLbl
+	}
 	res.Samples = slices.Grow(dst[:0], total)
 	res.ArrivalTime = true
 	nowMs := now.UnixMilli()
 	var labels []store.Label
+	var hint *store.SeriesHint
 	var prevTags []store.Label
 	for i := range recs {
 		rec := &recs[i]
@@ -217,7 +258,7 @@ func (sc *scratch) build(r *rule, topic *topicLevels, base string, recs []decode
 		}
 		if labels == nil || !sameTags(prevTags, rec.Tags) {
 			var err error
-			labels, err = sc.labels(r, topic, rec.Tags, &res)
+			labels, hint, err = sc.recordLabels(r, topic, te, rec.Tags, &res)
 			if err != nil {
 				return Result{}, err
 			}
@@ -250,7 +291,7 @@ func (sc *scratch) build(r *rule, topic *topicLevels, base string, recs []decode
 					return Result{}, reject(ReasonBadNumber, "field %.80q: scaled value overflows", f.Name)
 				}
 			}
-			res.Samples = append(res.Samples, store.Sample{Name: e.name, Labels: labels, T: t, V: v})
+			res.Samples = append(res.Samples, store.Sample{Name: e.name, Labels: labels, T: t, V: v, Hint: hint})
 		}
 		if changed {
 			if name, dup := dupSample(res.Samples[first:]); dup {
@@ -299,6 +340,31 @@ func sameTags(a, b []store.Label) bool {
 		}
 	}
 	return true
+}
+
+// recordLabels returns the labels of a record, and the series hint of its samples (nil unless the labels are
+// the topic entry's). e is the topic's cache entry or nil; with an entry the topic's labels are not built
+// again, and its captures (topic.caps) are not set.
+func (sc *scratch) recordLabels(r *rule, topic *topicLevels, e *topicEntry, tags []store.Label, res *Result) ([]store.Label, *store.SeriesHint, error) {
+	if e == nil {
+		ls, err := sc.labels(r, topic, tags, res)
+		return ls, nil, err
+	}
+	if len(tags) == 0 {
+		return e.labels, &e.hint, nil
+	}
+	// As labels does: the topic's and the rule's labels, then the tags, sorted.
+	ls := make([]store.Label, len(e.labels), len(e.labels)+len(tags))
+	copy(ls, e.labels)
+	ls, err := sc.addTags(ls, tags)
+	if err != nil {
+		return nil, nil, err
+	}
+	sortLabels(ls)
+	if len(ls) > MaxLabels {
+		return nil, nil, reject(ReasonBadName, "%d labels, more than the limit of %d", len(ls), MaxLabels)
+	}
+	return ls[:len(ls):len(ls)], nil, nil
 }
 
 // labels builds the sorted labels of a record: topic captures, static labels, then tags. The first call of a

@@ -143,7 +143,7 @@ func New(rules []Rule, opts Options) (*Mapper, error) {
 	if opts.MaxFields == 0 {
 		opts.MaxFields = DefaultMaxFields
 	}
-	m := &Mapper{maxPayload: opts.MaxPayloadBytes, maxFields: opts.MaxFields}
+	m := &Mapper{maxPayload: opts.MaxPayloadBytes, maxFields: opts.MaxFields, topics: newTopicCache()}
 	var errs []error
 	for i, r := range rules {
 		cr, err := compile(r)

@@ -61,6 +61,7 @@ func (d *DB) Append(ctx context.Context, samples []store.Sample) error {
 	appended := 0
 	runT := int64(math.MinInt64)
 	var g *seriesGroup
+	var hs *hintState // the hint of the current group's samples, when usable
 	var groupLabels []store.Label
 	grouped := false
 	limit := int64(math.MaxInt64)
@@ -76,10 +77,17 @@ func (d *DB) Append(ctx context.Context, samples []store.Sample) error {
 			continue
 		}
 		sh := &d.shards[b.shardOf[i]]
-		// The samples of one message share their labels: find the group of their series once per message,
-		// then each series by its name in the group, instead of a map lookup and a label walk per sample.
+		// The samples of one message share their labels: find the group of their series once per message
+		// (from the samples' hint when it has it), then each series by its name in the group, instead of a map
+		// lookup and a label walk per sample.
 		if !grouped || !sameLabels(s.Labels, groupLabels) {
-			g, groupLabels, grouped = sh.group(b.labelHashes[i], s.Labels), s.Labels, true
+			hs = b.hints[i]
+			if hs != nil && hs.gen == sh.gen {
+				g = hs.g
+			} else {
+				g = sh.group(b.labelHashes[i], s.Labels)
+			}
+			groupLabels, grouped = s.Labels, true
 		}
 		e := g.find(s.Name)
 		var h uint64 // the series hash, computed only when the group does not know the series
@@ -88,6 +96,10 @@ func (d *DB) Append(ctx context.Context, samples []store.Sample) error {
 			if e = sh.lookup(h, s); e != nil {
 				g = sh.addToGroup(g, b.labelHashes[i], s, e)
 			}
+		}
+		if s.Hint != nil && g != nil && (hs == nil || hs.g != g || hs.gen != sh.gen) {
+			hs = &hintState{sh: sh, gen: sh.gen, lhash: b.labelHashes[i], g: g, labels: s.Labels}
+			s.Hint.Store(hs)
 		}
 		if e == nil {
 			lset, err := buildLabels(s, &b.sb)
@@ -303,10 +315,12 @@ func sameLabels(a, b []store.Label) bool {
 type batch struct {
 	// labelHashes is the hash of each sample's labels alone, which keys its series group (shard.groups).
 	labelHashes []uint64
-	shardOf     []uint8
-	order       []int
-	locked      []uint8
-	sb          labels.ScratchBuilder
+	// hints is each sample's usable series hint (hintOf), or nil.
+	hints   []*hintState
+	shardOf []uint8
+	order   []int
+	locked  []uint8
+	sb      labels.ScratchBuilder
 
 	run    []runItem
 	runMap map[uint64]runSlot // lsetHash → index in run, used for long runs
@@ -335,20 +349,27 @@ func (d *DB) getBatch(samples []store.Sample) *batch {
 	}
 	n := len(samples)
 	b.labelHashes = slices.Grow(b.labelHashes[:0], n)[:n]
+	b.hints = slices.Grow(b.hints[:0], n)[:n]
 	b.shardOf = slices.Grow(b.shardOf[:0], n)[:n]
 	b.order = slices.Grow(b.order[:0], n)[:n]
 	b.locked = b.locked[:0]
 	sorted := true
 	var shards uint64 // bit i: shard i is locked (numShards is 64)
-	var ld xxhash.Digest
 	var sh uint64
+	var hs *hintState
 	for i := range samples {
-		// The samples of one message share their labels: digest them, and finish the shard hash, once.
-		if i == 0 || !sameLabels(samples[i].Labels, samples[i-1].Labels) {
-			ld = labelsDigest(samples[i].Labels)
-			sh = ld.Sum64()
+		// The samples of one message share their labels: digest them, and finish the shard hash, once; a
+		// sample's hint has the hash already.
+		if i == 0 || !sameLabels(samples[i].Labels, samples[i-1].Labels) || samples[i].Hint != samples[i-1].Hint {
+			if hs = d.hintOf(&samples[i]); hs != nil {
+				sh = hs.lhash
+			} else {
+				ld := labelsDigest(samples[i].Labels)
+				sh = ld.Sum64()
+			}
 		}
 		b.labelHashes[i] = sh
+		b.hints[i] = hs
 		b.shardOf[i] = uint8(sh % numShards)
 		b.order[i] = i
 		if i > 0 && samples[i].T < samples[i-1].T {
@@ -374,6 +395,7 @@ func (d *DB) putBatch(b *batch) {
 	}
 	b.resetRun()
 	clear(b.runMap)
+	clear(b.hints) // keep no groups alive from the pool
 	b.runGen = 0
 	d.batches.Put(b)
 }
@@ -505,10 +527,14 @@ type shard struct {
 	prev map[uint64]*seriesEntry
 	// groups index the current generation's entries by label set (group.go); they are rebuilt after each
 	// rotation, as the series are looked up again.
-	groups  map[uint64]*seriesGroup
+	groups map[uint64]*seriesGroup
+	// gen counts the generation turnovers: a series hint of an earlier generation is not used (hint.go).
+	gen     uint64
 	lookups uint64 // per-series lookups (lookup calls), which series groups spare; for tests
-	rotated time.Time
-	_       [64]byte // Keep neighbouring shards' locks off one cache line.
+	// groupLookups counts group calls, which series hints spare; for tests.
+	groupLookups uint64
+	rotated      time.Time
+	_            [64]byte // Keep neighbouring shards' locks off one cache line.
 }
 
 func (s *shard) init(now time.Time) {
@@ -524,6 +550,7 @@ func (s *shard) maybeRotate(now time.Time) {
 	s.prev = s.cur
 	s.cur = make(map[uint64]*seriesEntry, len(s.prev))
 	s.groups = make(map[uint64]*seriesGroup, len(s.groups))
+	s.gen++
 	s.rotated = now
 }
 

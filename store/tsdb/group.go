@@ -35,6 +35,7 @@ func (g *seriesGroup) find(name string) *seriesEntry {
 // group returns the group of label set ls (labels hash h), or nil. A group under h whose label set is another
 // (a hash collision, or labels spelled otherwise) is not returned.
 func (s *shard) group(h uint64, ls []store.Label) *seriesGroup {
+	s.groupLookups++
 	g := s.groups[h]
 	if g == nil || !g.entries[0].matchesLabels(ls, "", false) {
 		return nil
