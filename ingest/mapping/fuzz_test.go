@@ -59,6 +59,14 @@ func FuzzMap(f *testing.F) {
 	m := testMappers(f)["all"]
 	f.Fuzz(func(t *testing.T, topic string, payload []byte) {
 		res, err := m.Map(topic, payload, testNow)
+		// The topic cache takes the topic on its second miss and serves it on the third: neither may change
+		// the outcome.
+		want := sprintResult(res, err)
+		for range 2 {
+			if again, aerr := m.Map(topic, payload, testNow); sprintResult(again, aerr) != want {
+				t.Fatalf("mapped again through the topic cache:\n%s\nfirst:\n%s", sprintResult(again, aerr), want)
+			}
+		}
 		if err != nil {
 			var rej *RejectError
 			if !errors.As(err, &rej) {
