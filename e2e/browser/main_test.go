@@ -30,9 +30,17 @@ var shared struct {
 	chromeCancel func()
 }
 
+// ioParallel is how many of the package's tests run at a time (-parallel, unless the command line sets it). Most
+// of a browser test's time is waiting on the demo's real-time schedule (a fever, a round missed, a camera's
+// outage, a chart's refresh period) or on a page's live stream, at a few per cent of a core: at GOMAXPROCS (two
+// on the machines we measure on) the package spent most of its wall time with both slots waiting, and the shared
+// demo burned CPU all along. Own demos stay at most ownDemos at a time (startDemo), whatever this is.
+const ioParallel = 4
+
 // TestMain runs the tests, then stops the shared chromium and removes its profile.
 func TestMain(m *testing.M) {
 	flag.Parse()
+	testenv.IOParallel(ioParallel)
 	dir, err := os.MkdirTemp("", "citywatch-browser-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

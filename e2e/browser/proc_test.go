@@ -50,8 +50,15 @@ var loginLine = regexp.MustCompile(`Login:\s+admin / (\S+)`)
 func startDemo(t *testing.T, bin string, extra ...string) *demo {
 	t.Helper()
 	t.Parallel()
+	ownDemos <- struct{}{}
+	t.Cleanup(func() { <-ownDemos }) // after the demo's own cleanup (cleanups run last first): it has stopped
 	return launchDemo(t, bin, extra...)
 }
+
+// ownDemos holds a place for each demo a test runs of its own (startDemo), beside the shared one: two at a time,
+// as when the package ran two tests at a time, so that raising -parallel (ioParallel) lets waiting tests overlap
+// without running more demos (six simulated cameras, their analysis and a TSDB each) side by side.
+var ownDemos = make(chan struct{}, 2)
 
 // demoArgs are the command-line arguments of a demo with its data in dir, on free ports, with extra flags;
 // d is the demo they describe, not started yet.
