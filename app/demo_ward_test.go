@@ -41,7 +41,7 @@ func TestDemoWard(t *testing.T) {
 	defer db.Close()
 	section := config.Default().Ward
 	section.Sites = sites
-	wc, err := wardConfig(section)
+	wc, err := ward.ConfigFromConfig(section, config.Default().Privacy)
 	require.NoError(t, err)
 	w, err := ward.New(wc, ward.Deps{DB: db, Reader: noData{}, Clock: clock.NewFake(now)})
 	require.NoError(t, err)

@@ -43,3 +43,40 @@ func TestCameraIDRuleAtLoad(t *testing.T) {
 		}
 	}
 }
+
+// receiverNameCases are the receiver name rule (ReceiverNameRule), applied alike by config and the outbox.
+var receiverNameCases = []struct {
+	name string
+	ok   bool
+}{
+	{"ops", true},
+	{"on-call_2", true},
+	{"x234567890123456789012345678901234567890123456789012345678901234", true},   // 64
+	{"x2345678901234567890123456789012345678901234567890123456789012345", false}, // 65
+	{"", false},
+	{"Ops", false},
+	{"bad name", false},
+	{"notify.mqtt", false}, // the outbox's built-in MQTT receiver
+	{"é", false},
+}
+
+func TestValidReceiverName(t *testing.T) {
+	for _, tc := range receiverNameCases {
+		if got := ValidReceiverName(tc.name); got != tc.ok {
+			t.Errorf("ValidReceiverName(%q) = %v, want %v", tc.name, got, tc.ok)
+		}
+	}
+}
+
+// TestReceiverNameRuleAtLoad: a name loads exactly when ValidReceiverName accepts it, so every receiver that
+// loads passes the outbox's check.
+func TestReceiverNameRuleAtLoad(t *testing.T) {
+	for _, tc := range receiverNameCases {
+		src := "notify:\n  receivers:\n    - name: \"" + tc.name + "\"\n      url: https://hooks.example/x\n" +
+			"  default_receiver: \"" + tc.name + "\"\n"
+		_, err := Parse([]byte(src), "test.yaml")
+		if (err == nil) != tc.ok {
+			t.Errorf("name %q: Parse error %v, want ok=%v", tc.name, err, tc.ok)
+		}
+	}
+}
