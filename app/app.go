@@ -236,7 +236,7 @@ func (a *App) build() error {
 	if err := a.buildPlans(); err != nil {
 		return err
 	}
-	a.bus = live.New(live.Config{PingInterval: a.opts.LivePingInterval}, a.reg)
+	a.bus = live.New(live.Config{PingInterval: a.opts.LivePingInterval}, live.Deps{Registerer: a.reg})
 	hc := dashboards.ConfigFromConfig(cfg.HTTP)
 	hc.AnonymousRead, hc.Plans = a.opts.Demo && loopback(cfg.HTTP.Listen), a.planPage()
 	a.http, err = dashboards.New(hc, dashboards.Deps{

@@ -16,6 +16,7 @@ import (
 	"citywatch/dashboards"
 	"citywatch/dashboards/auth"
 	"citywatch/dashboards/promapi"
+	"citywatch/dashboards/siteplan"
 	"citywatch/ingest"
 	"citywatch/ingest/broker"
 	"citywatch/ingest/mapping"
@@ -24,6 +25,7 @@ import (
 	"citywatch/store/remotequery"
 	"citywatch/store/remotewrite"
 	"citywatch/store/tsdb"
+	"citywatch/ward"
 )
 
 // internalFields are the component configuration fields that deliberately have no YAML key, with the reason.
@@ -139,9 +141,6 @@ var internalFields = map[string]string{
 	"analyze.Config.DecoderStallTimeout": "decoder hang bound; a test knob",
 	"analyze.Config.EventBuffer":         "bound of the event queue; a safety limit",
 	"analyze.Config.SampleBuffer":        "bound of the sample queue; a safety limit",
-
-	"ward.Config.RetentionAfterRelease": "privacy.retention_after_release: buildWard sets it after wardConfig",
-	"ward.Config.SiteRetention":         "privacy.sites.<site>.retention_after_release: buildWard sets it after wardConfig",
 }
 
 // coverageCases convert a configuration whose every YAML key is set (fillConfig) into each component's
@@ -200,7 +199,7 @@ var coverageCases = []struct {
 	{"alerts.Grouping", func(_ *testing.T, c *config.Config) any { return alerts.GroupingFromConfig(c.Alerts) }},
 	{"notify.Config", func(_ *testing.T, c *config.Config) any { return notify.ConfigFromConfig(c) }},
 	{"alerts.FlapPolicy", func(_ *testing.T, c *config.Config) any { return alerts.FlapFromConfig(c.Alerts) }},
-	{"siteplan.Config", func(_ *testing.T, c *config.Config) any { return siteplanConfig(c) }},
+	{"siteplan.Config", func(_ *testing.T, c *config.Config) any { return siteplan.ConfigFromConfig(c) }},
 	{"notify.Receiver", func(_ *testing.T, c *config.Config) any { return notify.ReceiverFromConfig(c.Notify.Receivers[0]) }},
 	{"alerts.Config", func(_ *testing.T, c *config.Config) any { return alerts.ConfigFromConfig(c.Alerts) }},
 	{"retention.Config", func(_ *testing.T, c *config.Config) any { return retention.ConfigFromConfig(c.Privacy) }},
@@ -218,7 +217,7 @@ var coverageCases = []struct {
 		return analyze.Config{Cameras: []analyze.CameraConfig{cc}}
 	}},
 	{"ward.Config", func(t *testing.T, c *config.Config) any {
-		out, err := wardConfig(c.Ward)
+		out, err := ward.ConfigFromConfig(c.Ward, c.Privacy)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,24 +13,19 @@ import (
 )
 
 // notFromTheFile are the component configuration types app builds itself, with why that is not a hand copy of
-// the file's keys (or, for the last two, where the copy is and that a coverage case converts it). Every other
-// component configuration comes from the component's FromConfig, which a case of coverageCases converts, so
-// TestEveryComponentFieldHasAYAMLKey sees its fields.
+// the file's keys. Every other component configuration comes from the component's FromConfig, which a case of
+// coverageCases converts, so TestEveryComponentFieldHasAYAMLKey sees its fields.
 var notFromTheFile = map[string]string{
 	"live.Config":        "Options.LivePingInterval",
 	"audit.Config":       "the audit log's defaults (no settings)",
 	"camerasim.Config":   "the demo's simulated cameras",
 	"sim.SensorsConfig":  "the demo's simulated sensors",
-	"ward.SiteConfig":    "inside wardConfig (ward.Config's case)",
-	"ward.SignalConfig":  "inside wardConfig (ward.Config's case)",
 	"media.CameraConfig": "Options.Cameras (the demo's, id and site); configured cameras go through media.CameraFromConfig",
 	"analyze.CameraConfig": "Options.Cameras (the demo's, id and site); configured cameras go through " +
 		"analyze.CameraFromConfig",
 	"cameras.CameraConfig": "Options.Cameras (the demo's); configured cameras go through cameras.CameraFromConfig",
 	"cameras.Config":       "the camera list (each from cameras.CameraFromConfig); its other fields have no key",
 	"analyze.Config":       "the camera list (each from analyze.CameraFromConfig); its other fields have no key",
-	"siteplan.Config":      "siteplanConfig (app/siteplan.go), converted by the siteplan.Config case",
-	"ward.Config":          "wardConfig (app/ward.go), converted by the ward.Config case",
 }
 
 // TestAppHandCopiesNoConfiguration: a component configuration app builds field by field from the file is a

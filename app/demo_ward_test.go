@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"citywatch/config"
+	"citywatch/internal/clock"
 	"citywatch/internal/sqlitedb"
 	"citywatch/sim"
 	"citywatch/ward"
@@ -40,9 +41,9 @@ func TestDemoWard(t *testing.T) {
 	defer db.Close()
 	section := config.Default().Ward
 	section.Sites = sites
-	wc, err := wardConfig(section)
+	wc, err := ward.ConfigFromConfig(section, config.Default().Privacy)
 	require.NoError(t, err)
-	w, err := ward.New(wc, ward.Deps{DB: db, Reader: noData{}, Now: func() time.Time { return now }})
+	w, err := ward.New(wc, ward.Deps{DB: db, Reader: noData{}, Clock: clock.NewFake(now)})
 	require.NoError(t, err)
 	simCfg := sim.SensorsConfig{Devices: 20}
 	require.NoError(t, seedDemoWard(ctx, w.Store(), simCfg, now))

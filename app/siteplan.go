@@ -9,24 +9,11 @@ import (
 	"citywatch/dashboards/siteplan"
 )
 
-// siteplanConfig translates the sites, map and plans sections (validated at load).
-func siteplanConfig(c *config.Config) siteplan.Config {
-	out := siteplan.Config{MaxImageBytes: int64(c.Plans.MaxImageBytes), TileURL: c.Map.TileURL, Attribution: c.Map.Attribution}
-	for _, s := range c.Sites {
-		l := siteplan.Location{Site: s.Site, Name: s.Name}
-		if s.Lat != nil && s.Lon != nil {
-			l.Lat, l.Lon = *s.Lat, *s.Lon
-		}
-		out.Sites = append(out.Sites, l)
-	}
-	return out
-}
-
 // buildPlans builds the site plans on the metadata database. Markers may name only the site's own devices
 // and cameras, as the registry and the camera monitor know them.
 func (a *App) buildPlans() error {
 	var err error
-	a.plans, err = siteplan.New(siteplanConfig(a.cfg), siteplan.Deps{DB: a.meta, Audit: a.audit, ClientIP: a.auth.ClientIP,
+	a.plans, err = siteplan.New(siteplan.ConfigFromConfig(a.cfg), siteplan.Deps{DB: a.meta, Audit: a.audit, ClientIP: a.auth.ClientIP,
 		Locate: a.locateItem, Rooms: a.planRooms, PlaceRoom: a.placeRoom, Logger: a.log, Registerer: a.reg})
 	return err
 }

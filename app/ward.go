@@ -3,13 +3,10 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"sync"
-	"time"
 
 	"citywatch/alerts"
-	"citywatch/config"
 	"citywatch/dashboards"
 	"citywatch/dashboards/siteplan"
 	"citywatch/deploy/rules"
@@ -21,12 +18,10 @@ import (
 // every sample, so rules and remote write see them. It needs the alert manager (the report's alerts) and, for
 // retention by purpose built over its store, the media (clips) and the audit trail.
 func (a *App) buildWard() error {
-	cfg, err := wardConfig(a.cfg.Ward)
+	cfg, err := ward.ConfigFromConfig(a.cfg.Ward, a.cfg.Privacy)
 	if err != nil {
 		return err
 	}
-	// The configured retention periods, the default of the sites' settings (retention_days over the API).
-	cfg.RetentionAfterRelease, cfg.SiteRetention = a.cfg.Privacy.RetentionAfterRelease.Std(), a.cfg.Privacy.SiteRetentionAfterRelease()
 	a.ward, err = ward.New(cfg, ward.Deps{DB: a.meta, Reader: ward.QueryableReader{Q: a.db}, Appender: a.appender,
 		Audit: a.audit, Alerts: a.alerts, ClientIP: a.auth.ClientIP, Logger: a.log, Registerer: a.reg})
 	if err != nil {
@@ -34,32 +29,6 @@ func (a *App) buildWard() error {
 	}
 	// The ward's store is what retention by purpose purges; run (app.go) runs the engine.
 	return a.buildRetention(a.ward.Store())
-}
-
-// wardConfig translates the ward section (validated at load).
-func wardConfig(wc config.WardConfig) (ward.Config, error) {
-	out := ward.Config{Interval: wc.Interval.Std(), ExportStep: wc.ExportStep.Std(), Signals: ward.SignalConfig{
-		Recent: wc.Signals.Recent.Std(), RemovedBelow: wc.Signals.RemovedBelow, MotionThreshold: wc.Signals.MotionThreshold,
-		RSSIDrop: wc.Signals.RSSIDrop}}
-	for i, s := range wc.Sites {
-		loc, err := time.LoadLocation(s.TimeZone)
-		if err != nil {
-			return ward.Config{}, fmt.Errorf("ward.sites[%d].time_zone: %w", i, err)
-		}
-		sc := ward.SiteConfig{Site: s.Site, Location: loc, Window: s.RoundWindow.Std(), FeverThreshold: s.FeverThreshold}
-		for j, r := range s.Rounds {
-			d, err := config.ParseClock(r)
-			if err != nil {
-				return ward.Config{}, fmt.Errorf("ward.sites[%d].rounds[%d]: %w", i, j, err)
-			}
-			sc.Rounds = append(sc.Rounds, d)
-		}
-		if sc.NightFrom, sc.NightTo, err = s.NightHours(); err != nil {
-			return ward.Config{}, fmt.Errorf("ward.sites[%d].night: %w", i, err)
-		}
-		out.Sites = append(out.Sites, sc)
-	}
-	return out, nil
 }
 
 // wardRoutes are the ward's HTTP routes for the server.

@@ -7,10 +7,7 @@ import (
 
 // fingerprintCases are tls_fingerprint values and whether the one rule (config and the camera monitor)
 // accepts them.
-var fingerprintCases = []struct {
-	fp string
-	ok bool
-}{
+var fingerprintCases = []ruleCase{
 	{strings.Repeat("ab", 32), true},
 	{strings.Repeat("AB", 32), true},
 	{"AB" + strings.Repeat(":CD", 31), true},
@@ -22,11 +19,7 @@ var fingerprintCases = []struct {
 }
 
 func TestValidFingerprint(t *testing.T) {
-	for _, tc := range fingerprintCases {
-		if got := ValidFingerprint(tc.fp); got != tc.ok {
-			t.Errorf("ValidFingerprint(%q) = %v, want %v", tc.fp, got, tc.ok)
-		}
-	}
+	checkRule(t, "ValidFingerprint", ValidFingerprint, fingerprintCases)
 	if a, b := NormalizeFingerprint("AB:cd"), NormalizeFingerprint("abCD"); a != b {
 		t.Errorf("the colon and plain forms differ: %q, %q", a, b)
 	}

@@ -27,3 +27,14 @@ func NormalizeFingerprint(s string) string { return strings.ToLower(strings.Repl
 // ValidFingerprint reports whether s is a SHA-256 certificate fingerprint, 64 hex digits, colons allowed
 // (cameras[].tls_fingerprint): the one rule config and the camera monitor apply.
 func ValidFingerprint(s string) bool { return fingerprintRE.MatchString(NormalizeFingerprint(s)) }
+
+// ReceiverNameRule describes the one receiver name rule (notify.receivers[].name), for error messages and docs.
+const ReceiverNameRule = "1-64 characters of [a-z0-9_-]"
+
+// ValidReceiverName reports whether name is a valid receiver name (ReceiverNameRule): the rule config applies
+// at load and the outbox applies to the receivers it is given. Names are metric label values and appear in
+// routes, so they are short and lower case; the outbox's built-in MQTT receiver (notify.mqtt) has a "." so
+// that no configured receiver can take its name.
+func ValidReceiverName(name string) bool {
+	return len(name) <= maxReceiverNameLen && receiverNameRE.MatchString(name)
+}

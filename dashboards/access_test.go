@@ -169,7 +169,7 @@ func newAccessServer(t *testing.T) (*Server, *auth.Auth, *audit.Log) {
 	prom := fakePromAPI{lastQuery: make(chan string, 1), lastMatch: make(chan string, 1)}
 	s, err := New(Config{}, Deps{Ingest: fakeIngest{}, Cameras: fakeCameras{}, PromAPI: prom, Auth: a, Audit: lg,
 		Gatherer: emptyGatherer{}, Alerts: fakeAlerts{}, Deliveries: fakeDeliveries{}, ReloadRules: func() error { return nil },
-		Live: live.New(live.Config{}, nil), Media: fakeMedia{}, Routes: append(wardRoutes(t, db, lg), planRoutes(t, db, lg)...)})
+		Live: live.New(live.Config{}, live.Deps{}), Media: fakeMedia{}, Routes: append(wardRoutes(t, db, lg), planRoutes(t, db, lg)...)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,7 @@ const limitsAdminToken = "limits-admin-token-0123456789"
 func newLimitsEnv(t *testing.T, l Limits, deps Deps) *limitsEnv {
 	t.Helper()
 	a, lg, _ := newTestAuth(t, auth.Config{AdminToken: limitsAdminToken, Argon2: auth.Argon2Params{Memory: 64, Time: 1, Threads: 1}})
-	e := &limitsEnv{a: a, reg: prometheus.NewRegistry(), bus: live.New(live.Config{}, nil), token: limitsAdminToken}
+	e := &limitsEnv{a: a, reg: prometheus.NewRegistry(), bus: live.New(live.Config{}, live.Deps{}), token: limitsAdminToken}
 	deps.Auth, deps.Audit, deps.Registerer, deps.Live = a, lg, e.reg, e.bus
 	var err error
 	e.s, err = New(Config{Listen: "127.0.0.1:0", Limits: l, ShutdownTimeout: time.Second}, deps)

@@ -19,6 +19,8 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"citywatch/internal/clock"
 )
 
 // ExternalConfig configures one external MQTT broker source.
@@ -82,8 +84,8 @@ type ExternalDeps struct {
 	// Registerer receives the source metrics (labelled source=<Name>). Nil does not register them. Close
 	// unregisters them, so a source of the same name can be created again (config reload).
 	Registerer prometheus.Registerer
-	// Now is the clock used for Message.Received and Status. It defaults to time.Now.
-	Now func() time.Time
+	// Clock tells the time of Message.Received and Status; nil is the real clock.
+	Clock clock.Clock
 }
 
 // ExternalStatus is the state of an external source, for /readyz and the API. It holds no secret.
@@ -130,7 +132,7 @@ type External struct {
 	cfg      ExternalConfig
 	h        Handler
 	log      *slog.Logger
-	now      func() time.Time
+	clk      clock.Clock
 	broker   string // URL without userinfo, given to paho and shown
 	filters  map[string]byte
 	seed     maphash.Seed
@@ -252,7 +254,7 @@ func NewExternal(cfg ExternalConfig, h Handler, deps ExternalDeps) (*External, e
 		cfg:         cfg,
 		h:           h,
 		log:         deps.Logger,
-		now:         deps.Now,
+		clk:         clock.Or(deps.Clock),
 		broker:      broker,
 		filters:     filters,
 		seed:        maphash.MakeSeed(),
@@ -269,9 +271,6 @@ func NewExternal(cfg ExternalConfig, h Handler, deps ExternalDeps) (*External, e
 		e.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	e.log = e.log.With("component", "ingest", "source", cfg.Name, "broker", broker)
-	if e.now == nil {
-		e.now = time.Now
-	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.async, _ = h.(AsyncHandler)
 	e.slots = make(chan struct{}, cfg.MaxInflight)
@@ -678,7 +677,7 @@ func (e *External) clientOptions(conn *connection) *paho.ClientOptions {
 // held or that worker's queue is full, and gives up (without acknowledging) when the connection ends or the
 // source closes.
 func (e *External) dispatch(c paho.Client, conn *connection, m paho.Message) {
-	it := item{msg: m, conn: conn, received: e.now()}
+	it := item{msg: m, conn: conn, received: e.clk.Now()}
 	e.pending.Add(1)
 	if e.isStopping() {
 		e.drop(it, "closing")
@@ -889,7 +888,7 @@ func (e *External) storeFailed(err error) {
 	e.mu.Lock()
 	changed := msg != e.lastStore
 	e.lastStore = msg
-	e.st.LastError, e.st.LastErrorTime = msg, e.now()
+	e.st.LastError, e.st.LastErrorTime = msg, e.clk.Now()
 	e.mu.Unlock()
 	if changed {
 		e.log.Warn("ingest: storing a message failed; retrying without acknowledging", "err", msg)
@@ -906,7 +905,7 @@ func (e *External) storeRecovered() {
 
 func (e *External) setConnected() {
 	e.mu.Lock()
-	e.st.Connected, e.st.Since = true, e.now()
+	e.st.Connected, e.st.Since = true, e.clk.Now()
 	wasErr := e.lastConnErr != ""
 	e.lastConnErr = ""
 	e.mu.Unlock()
@@ -930,7 +929,7 @@ func (e *External) setDisconnected(err error) {
 		err = errors.New("disconnected")
 	}
 	msg := e.redact(err).Error()
-	now := e.now()
+	now := e.clk.Now()
 	e.mu.Lock()
 	if e.st.Connected {
 		e.st.Since = now

@@ -131,10 +131,8 @@ type Deps struct {
 	Logger *slog.Logger
 	// Registerer registers the metrics; nil registers nothing.
 	Registerer prometheus.Registerer
-	// Now is the clock; nil is Clock's, or time.Now.
-	Now func() time.Time
-	// Clock runs the sweeps' ticker (and tells the time when Now is nil); nil is the real clock. Tests pass a
-	// clock.Fake to move past a retention period without waiting.
+	// Clock tells the sweeps' time and runs their ticker; nil is the real clock. Tests pass a clock.Fake to
+	// move past a retention period without waiting.
 	Clock clock.Clock
 }
 
@@ -143,7 +141,6 @@ type Engine struct {
 	cfg  Config
 	deps Deps
 	log  *slog.Logger
-	now  func() time.Time
 	clk  clock.Clock
 
 	purged   *prometheus.CounterVec
@@ -186,15 +183,11 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 	if deps.Occupants == nil {
 		return nil, errors.New("retention: no occupants store")
 	}
-	e := &Engine{cfg: cfg, deps: deps, log: deps.Logger, now: deps.Now}
+	e := &Engine{cfg: cfg, deps: deps, log: deps.Logger, clk: clock.Or(deps.Clock)}
 	if e.log == nil {
 		e.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	e.log = e.log.With("component", "retention")
-	e.clk = clock.Or(deps.Clock)
-	if e.now == nil {
-		e.now = e.clk.Now
-	}
 	f := promauto.With(deps.Registerer)
 	e.purged = f.NewCounterVec(prometheus.CounterOpts{
 		Name: "citywatch_retention_purged_total",
@@ -246,7 +239,7 @@ func (e *Engine) markDone(ctx context.Context, o Occupancy) error {
 		return nil
 	}
 	_, err := e.deps.DB.ExecContext(ctx, `INSERT OR REPLACE INTO retention_purged (site, occupancy, time_ms) VALUES (?, ?, ?)`,
-		o.Site, o.ID, e.now().UnixMilli())
+		o.Site, o.ID, e.clk.Now().UnixMilli())
 	if err != nil {
 		return fmt.Errorf("retention: %w", err)
 	}
@@ -310,7 +303,7 @@ func (p periodTable) shortest() time.Duration {
 // logged and left for the next sweep; the others go on. The error joins the failures.
 func (e *Engine) Sweep(ctx context.Context) (Report, error) {
 	var rep Report
-	now := e.now()
+	now := e.clk.Now()
 	periods := e.periods()
 	cands, err := e.deps.Occupants.EndedBefore(ctx, now.Add(-periods.shortest()))
 	if err != nil {

@@ -41,7 +41,7 @@ func openMeta(t *testing.T, dir string, clk *clock.Fake) (*sql.DB, *audit.Log, *
 	db, err := sqlitedb.Open(filepath.Join(dir, "citywatch.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
-	lg, err := audit.New(db, audit.Config{}, audit.Deps{Now: clk.Now})
+	lg, err := audit.New(db, audit.Config{}, audit.Deps{Clock: clk})
 	require.NoError(t, err)
 	return db, lg, newFakeWard(t, db)
 }
@@ -141,7 +141,7 @@ func TestRetentionByPurpose(t *testing.T) {
 
 	reg := prometheus.NewRegistry()
 	e, err := New(Config{Sites: map[string]time.Duration{"site-b": 7 * 24 * time.Hour}},
-		Deps{Occupants: ward, Clips: m, Audit: lg, DB: db, Now: clk.Now, Registerer: reg})
+		Deps{Occupants: ward, Clips: m, Audit: lg, DB: db, Clock: clk, Registerer: reg})
 	require.NoError(t, err)
 	personA := []string{"CASE-8812", "Tran Thi Binh", "+84 90 555 0101", "20260220T100000Z-00000001", "20260301T075900Z-00000002"}
 
@@ -274,7 +274,7 @@ func TestSweepSkipsPurged(t *testing.T) {
 	ward.add(t, Occupancy{Site: "s", ID: "o1", CaseID: "CASE-1", Names: []string{"Name One"}, End: clk.Now()}, "c1")
 	for _, withDB := range []bool{true, false} {
 		ca := &countingAudit{AuditLog: lg}
-		deps := Deps{Occupants: ward, Audit: ca, Now: clk.Now}
+		deps := Deps{Occupants: ward, Audit: ca, Clock: clk}
 		if withDB {
 			deps.DB = db
 		}

@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"citywatch/internal/clock"
 )
 
 // WardSeeder populates a running citywatch's ward over its public HTTP API (/api/ward/...) with the rooms,
@@ -26,8 +28,8 @@ type WardSeeder struct {
 	// Client sends the requests. Default: a client with a 10s timeout that follows no redirects (the token
 	// never goes to another host).
 	Client *http.Client
-	// Now decides the schedule set for a site without one (WardScheduleAt). Default: time.Now.
-	Now func() time.Time
+	// Clock decides the schedule set for a site without one (WardScheduleAt); nil is the real clock.
+	Clock clock.Clock
 }
 
 // WardSeedResult counts what a seeding did, per the whole ward.
@@ -83,11 +85,8 @@ func (s WardSeeder) Seed(ctx context.Context, rooms []WardSeedRoom) (WardSeedRes
 	if s.Token == "" {
 		return res, errors.New("ward: no token (set CITYWATCH_ADMIN_TOKEN)")
 	}
-	now := time.Now
-	if s.Now != nil {
-		now = s.Now
-	}
-	sched := WardScheduleAt(now())
+	clk := clock.Or(s.Clock)
+	sched := WardScheduleAt(clk.Now())
 	var errs []error
 	bySite := map[string][]WardSeedRoom{}
 	var sites []string
@@ -132,7 +131,7 @@ func (s WardSeeder) Seed(ctx context.Context, rooms []WardSeedRoom) (WardSeedRes
 				continue
 			}
 			if err := s.do(ctx, http.MethodPost, path+"/checkin", map[string]any{"room_id": room.ID, "case_id": r.CaseID,
-				"start": now().Add(-WardStayBefore).UTC().Format(time.RFC3339)}, nil); err != nil {
+				"start": clk.Now().Add(-WardStayBefore).UTC().Format(time.RFC3339)}, nil); err != nil {
 				errs = append(errs, fmt.Errorf("check-in %s in room %s: %w", r.CaseID, r.Name, err))
 				continue
 			}

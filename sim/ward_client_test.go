@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"citywatch/internal/clock"
 )
 
 // fakeWardAPI is the part of citywatch's ward API the seeder uses, in memory, with the admin token "tok".
@@ -210,7 +212,7 @@ func TestWardSeederSchedule(t *testing.T) {
 			}
 			srv := httptest.NewServer(api)
 			defer srv.Close()
-			s := WardSeeder{Base: srv.URL, Token: "tok", Now: func() time.Time { return now }}
+			s := WardSeeder{Base: srv.URL, Token: "tok", Clock: clock.NewFake(now)}
 			seed := WardSeed(SensorsConfig{Devices: 20})
 			res, err := s.Seed(t.Context(), seed)
 			require.NoError(t, err)

@@ -52,7 +52,7 @@ func (w *Ward) roomsAndActive(ctx context.Context, site string) ([]Room, []Occup
 }
 
 func (w *Ward) evaluate(ctx context.Context) error {
-	now := w.now()
+	now := w.clk.Now()
 	rooms, occs, err := w.roomsAndActive(ctx, "")
 	if err != nil {
 		return err

@@ -48,7 +48,7 @@ func uuid5(name string) string {
 // last reading of each step) and every manual reading (method "manual entry").
 func (w *Ward) BuildFHIR(ctx context.Context, site string, day time.Time) (fhir.Bundle, error) {
 	from, to := day, day.AddDate(0, 0, 1)
-	now := w.now().UTC().Format(time.RFC3339)
+	now := w.clk.Now().UTC().Format(time.RFC3339)
 	bundle := fhir.Bundle{Type: fhir.BundleTypeCollection, Timestamp: &now}
 	recs, err := w.dayRecords(ctx, site, from, to)
 	if err != nil {

@@ -4,60 +4,42 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"citywatch/dashboards/audit"
+	"citywatch/internal/clock"
 	"citywatch/internal/sqlitedb"
 	"citywatch/store"
 	"citywatch/store/tsdb"
 )
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
 type env struct {
 	ward  *Ward
 	db    *tsdb.DB
 	audit *audit.Log
-	clock *clock
+	clock *clock.Fake
 	meta  *sql.DB
 	dir   string // the data directory: citywatch.db (and its -wal) and tsdb/
 }
 
-// newEnv builds a ward on a fresh metadata database and embedded TSDB, at now on a settable clock.
+// newEnv builds a ward on a fresh metadata database and embedded TSDB, at now on a fake clock.
 func newEnv(t testing.TB, now time.Time, cfg Config) *env {
 	t.Helper()
 	dir := t.TempDir()
 	meta, err := sqlitedb.Open(filepath.Join(dir, "citywatch.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { meta.Close() })
-	c := &clock{t: now}
+	c := clock.NewFake(now)
 	db, err := tsdb.Open(tsdb.Config{Dir: filepath.Join(dir, "tsdb"), OutOfOrderWindow: 48 * time.Hour,
 		MaxFutureSkew: 48 * time.Hour}, tsdb.Deps{Now: c.Now})
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
-	lg, err := audit.New(meta, audit.Config{}, audit.Deps{Now: c.Now})
+	lg, err := audit.New(meta, audit.Config{}, audit.Deps{Clock: c})
 	require.NoError(t, err)
-	w, err := New(cfg, Deps{DB: meta, Reader: QueryableReader{db}, Appender: db, Audit: lg, Now: c.Now})
+	w, err := New(cfg, Deps{DB: meta, Reader: QueryableReader{db}, Appender: db, Audit: lg, Clock: c})
 	require.NoError(t, err)
 	return &env{ward: w, db: db, audit: lg, clock: c, meta: meta, dir: dir}
 }

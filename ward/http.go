@@ -294,7 +294,7 @@ func (w *Ward) occupancy(rw http.ResponseWriter, r *http.Request, site string) {
 	}
 	w.record(r, AuditOccupantView, site, occ.CaseID, detail, true)
 	from := occ.Start
-	manual, err := w.st.ManualReadings(r.Context(), site, from, w.now().Add(time.Hour))
+	manual, err := w.st.ManualReadings(r.Context(), site, from, w.clk.Now().Add(time.Hour))
 	if err != nil {
 		w.fail(rw, err)
 		return
@@ -382,7 +382,7 @@ func (w *Ward) Rounds(ctx context.Context, site string, day time.Time) ([]RoundV
 		return nil, err
 	}
 	sc := w.Site(site)
-	now := w.now()
+	now := w.clk.Now()
 	out := []RoundView{}
 	for _, round := range sc.RoundsOn(day) {
 		rows, err := w.roundRows(ctx, site, round, now, rooms, occs)
@@ -413,7 +413,7 @@ func (w *Ward) dayParam(r *http.Request, site string) (time.Time, error) {
 	loc := w.Site(site).Location
 	s := r.URL.Query().Get("date")
 	if s == "" {
-		return midnight(w.now(), loc), nil
+		return midnight(w.clk.Now(), loc), nil
 	}
 	d, err := time.ParseInLocation("2006-01-02", s, loc)
 	if err != nil {

@@ -65,7 +65,7 @@ func (w *Ward) PlanRooms(ctx context.Context, site string) ([]PlanRoom, error) {
 	}
 	results := map[int64]RoundResult{}
 	sc := w.Site(site)
-	now := w.now()
+	now := w.clk.Now()
 	label := ""
 	if round, ok := sc.LastClosed(now); ok && len(occs) > 0 {
 		rows, err := w.roundRows(ctx, site, round, now, rooms, occs)

@@ -112,7 +112,7 @@ func (w *Ward) BuildReport(ctx context.Context, site string, day time.Time) (Rep
 			return rep, fmt.Errorf("ward: report alerts: %w", err)
 		}
 	}
-	now := w.now()
+	now := w.clk.Now()
 	for _, o := range occs {
 		row := ReportRow{Room: o.Room, CaseID: o.CaseID, Status: o.Status, Alerts: []ReportAlert{}}
 		lo, hi := math.Inf(1), math.Inf(-1)

@@ -57,7 +57,7 @@ func TestStoreRetention(t *testing.T) {
 		Names: []string{people[0].name, people[0].contact}, Cameras: []string{"cam-100"}, Start: start,
 		End: start.Add(24 * time.Hour)}, ended[0])
 
-	eng, err := retention.New(retention.Config{}, retention.Deps{Occupants: st, Audit: e.audit, DB: e.meta, Now: e.clock.Now})
+	eng, err := retention.New(retention.Config{}, retention.Deps{Occupants: st, Audit: e.audit, DB: e.meta, Clock: e.clock})
 	require.NoError(t, err)
 	rep, err := eng.Sweep(ctx)
 	require.NoError(t, err)

@@ -159,7 +159,7 @@ func (w *Ward) SetSiteSettings(ctx context.Context, site string, s SiteSettings,
 	if _, err := s.apply(w.configSite(site)); err != nil {
 		return err
 	}
-	st := storedSettings{SiteSettings: s, UpdatedBy: by, UpdatedAt: w.now()}
+	st := storedSettings{SiteSettings: s, UpdatedBy: by, UpdatedAt: w.clk.Now()}
 	if err := w.st.putSiteSettings(ctx, site, st); err != nil {
 		return err
 	}

@@ -90,7 +90,7 @@ func TestSiteSettingsOverTheAPI(t *testing.T) {
 	assert.Contains(t, recs[0].Detail, "retention_days 14")
 
 	// Kept: a ward built anew on the same database has the settings.
-	again, err := New(Config{}, Deps{DB: ae.meta, Reader: QueryableReader{ae.db}, Now: ae.clock.Now})
+	again, err := New(Config{}, Deps{DB: ae.meta, Reader: QueryableReader{ae.db}, Clock: ae.clock})
 	require.NoError(t, err)
 	assert.Equal(t, v.Rounds, again.SettingsOf("site-a").Rounds)
 	assert.Equal(t, "Asia/Ho_Chi_Minh", again.SettingsOf("site-a").TimeZone)

@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"citywatch/internal/clock"
 )
 
 // Store keeps the ward in the metadata database. It is safe for concurrent use.
 type Store struct {
 	db  *sql.DB
-	now func() time.Time
+	clk clock.Clock
 }
 
 const schema = `
@@ -76,18 +78,15 @@ CREATE TABLE IF NOT EXISTS ward_events (
 CREATE INDEX IF NOT EXISTS ward_events_site ON ward_events(site, time_ms);
 `
 
-// NewStore creates the ward tables in db if needed. now defaults to time.Now.
-func NewStore(db *sql.DB, now func() time.Time) (*Store, error) {
+// NewStore creates the ward tables in db if needed. A nil clk is the real clock.
+func NewStore(db *sql.DB, clk clock.Clock) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("ward: no database")
-	}
-	if now == nil {
-		now = time.Now
 	}
 	if _, err := db.Exec(schema + settingsSchema); err != nil {
 		return nil, fmt.Errorf("ward: create schema: %w", err)
 	}
-	return &Store{db: db, now: now}, nil
+	return &Store{db: db, clk: clock.Or(clk)}, nil
 }
 
 func ms(t time.Time) int64 {
@@ -285,7 +284,7 @@ func NewCaseID() string {
 
 // CheckIn starts an occupancy in a free room of site. by is who checked the occupant in.
 func (s *Store) CheckIn(ctx context.Context, site string, in CheckIn, by string) (Occupancy, error) {
-	now := s.now().UTC()
+	now := s.clk.Now().UTC()
 	if in.CaseID == "" {
 		in.CaseID = NewCaseID()
 	}
@@ -359,7 +358,7 @@ func (s *Store) SetStatus(ctx context.Context, site string, id int64, st Status,
 		return Occupancy{}, fmt.Errorf("%w: occupancy %d is %s already", ErrConflict, id, cur.Status)
 	}
 	if _, err := s.db.ExecContext(ctx, `UPDATE ward_occupancies SET status = ?, status_by = ?, status_at_ms = ? WHERE id = ?`,
-		st, by, ms(s.now()), id); err != nil {
+		st, by, ms(s.clk.Now()), id); err != nil {
 		return Occupancy{}, wrap("set status", err)
 	}
 	return s.Occupancy(ctx, site, id, false)
@@ -443,7 +442,7 @@ func (s *Store) AddManualReading(ctx context.Context, site string, m ManualReadi
 	if occ.Status != StatusActive {
 		return ManualReading{}, fmt.Errorf("%w: occupancy %d is %s", ErrConflict, occ.ID, occ.Status)
 	}
-	now := s.now().UTC()
+	now := s.clk.Now().UTC()
 	if m.Time.IsZero() {
 		m.Time = now
 	}

@@ -15,6 +15,7 @@ import (
 
 	"citywatch/alerts"
 	"citywatch/dashboards/audit"
+	"citywatch/internal/clock"
 	"citywatch/store"
 )
 
@@ -60,8 +61,8 @@ type Deps struct {
 	Logger *slog.Logger
 	// Registerer receives citywatch_ward_* metrics; nil registers nothing.
 	Registerer prometheus.Registerer
-	// Now defaults to time.Now.
-	Now func() time.Time
+	// Clock tells the time (rounds, readings, reports) and runs the engine's ticker; nil is the real clock.
+	Clock clock.Clock
 }
 
 // Ward is the quarantine ward: its store, HTTP API and engine.
@@ -70,7 +71,7 @@ type Ward struct {
 	deps  Deps
 	st    *Store
 	log   *slog.Logger
-	now   func() time.Time
+	clk   clock.Clock
 	sites map[string]SiteConfig // the configuration's
 
 	mu       sync.RWMutex
@@ -99,20 +100,17 @@ func New(cfg Config, deps Deps) (*Ward, error) {
 		cfg.RetentionAfterRelease = 30 * 24 * time.Hour
 	}
 	cfg.Signals = cfg.Signals.withDefaults()
-	w := &Ward{cfg: cfg, deps: deps, log: deps.Logger, now: deps.Now, sites: map[string]SiteConfig{},
+	w := &Ward{cfg: cfg, deps: deps, log: deps.Logger, clk: clock.Or(deps.Clock), sites: map[string]SiteConfig{},
 		published: map[string]store.Sample{}, doorOpen: map[string]bool{}}
 	if w.log == nil {
 		w.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	w.log = w.log.With("component", "ward")
-	if w.now == nil {
-		w.now = time.Now
-	}
 	for _, s := range cfg.Sites {
 		w.sites[s.Site] = s.withDefaults()
 	}
 	var err error
-	if w.st, err = NewStore(deps.DB, w.now); err != nil {
+	if w.st, err = NewStore(deps.DB, w.clk); err != nil {
 		return nil, err
 	}
 	if err := w.loadSettings(context.Background()); err != nil {
@@ -149,7 +147,7 @@ func (w *Ward) Site(site string) SiteConfig {
 
 // Run evaluates every Interval until ctx ends.
 func (w *Ward) Run(ctx context.Context) error {
-	t := time.NewTicker(w.cfg.Interval)
+	t := w.clk.NewTicker(w.cfg.Interval)
 	defer t.Stop()
 	lastErr := ""
 	for {
@@ -165,7 +163,7 @@ func (w *Ward) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-t.C():
 		}
 	}
 }

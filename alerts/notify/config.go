@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+
+	"citywatch/config"
 )
 
 // Receiver formats: the names config accepts (config.NotifyFormats; TestKindsAreTheConfiguredFormats keeps
@@ -47,7 +49,7 @@ const MQTTReceiverName = "notify.mqtt"
 
 // Receiver is one notification destination.
 type Receiver struct {
-	// Name identifies the receiver in routes, the delivery log and metric labels: 1-64 of [A-Za-z0-9_-].
+	// Name identifies the receiver in routes, the delivery log and metric labels (config.ValidReceiverName).
 	Name string `yaml:"name" json:"name"`
 	// URL is the webhook URL (http or https). It is a secret: it is never logged or returned by the API, only
 	// its scheme and host. Unused for the mqtt format; it defaults to DefaultZaloURL for the zalo format.
@@ -157,8 +159,6 @@ const (
 // DefaultGroupBy is Config.GroupBy's default, the same as alerts.group_by's.
 var DefaultGroupBy = []string{"alertname", "site"}
 
-var receiverNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
 // withDefaults returns a copy of c with defaults applied (receivers and routes are copied too).
 func (c Config) withDefaults() Config {
 	setDur := func(d *time.Duration, def time.Duration) {
@@ -242,7 +242,7 @@ func compileConfig(c Config) (*compiled, error) {
 		p := fmt.Sprintf("receivers[%d]", i)
 		cr, rerrs := compileReceiver(p, r)
 		errs = append(errs, rerrs...)
-		if !receiverNameRE.MatchString(r.Name) {
+		if !config.ValidReceiverName(r.Name) {
 			continue
 		}
 		if _, dup := cc.receivers[r.Name]; dup {
@@ -321,8 +321,8 @@ func compileReceiver(p string, r Receiver) (*compiledReceiver, []error) {
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	cr := &compiledReceiver{Receiver: r}
-	if !receiverNameRE.MatchString(r.Name) {
-		add("%s.name: must be 1-64 characters of [A-Za-z0-9_-], got %q", p, truncate(r.Name, 80))
+	if !config.ValidReceiverName(r.Name) {
+		add("%s.name: must be %s, got %q", p, config.ReceiverNameRule, truncate(r.Name, 80))
 	}
 	k, known := kinds[r.Format]
 	if !known {

@@ -34,7 +34,10 @@ external_url: https://cw.example`, ""},
 		"default_receiver: required when receivers are configured (changes that match no route go there)"},
 	{"bad name", `
 receivers: [{name: "bad name", url: "https://hooks.example/x"}]
-default_receiver: x`, `receivers[0].name: must be 1-64 characters of [A-Za-z0-9_-], got "bad name"`},
+default_receiver: x`, `receivers[0].name: must be 1-64 characters of [a-z0-9_-], got "bad name"`},
+	{"capitals", `
+receivers: [{name: Ops, url: "https://hooks.example/x"}]
+default_receiver: Ops`, `receivers[0].name: must be 1-64 characters of [a-z0-9_-], got "Ops"`},
 	{"duplicate", `
 receivers: [{name: a, url: "https://h.example/x"}, {name: a, url: "https://h.example/y"}]
 default_receiver: a`, `receivers[1].name: duplicate receiver "a"`},

@@ -16,6 +16,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"citywatch/internal/clock"
 )
 
 // Action names what was done. Auth records the login, logout, user and token actions itself; the HTTP handlers
@@ -113,8 +115,8 @@ type Deps struct {
 	Logger *slog.Logger
 	// Registerer receives the audit metrics; nil registers nothing.
 	Registerer prometheus.Registerer
-	// Now defaults to time.Now.
-	Now func() time.Time
+	// Clock stamps the records; nil is the real clock.
+	Clock clock.Clock
 }
 
 // Log is the audit trail. It is safe for concurrent use.
@@ -122,7 +124,7 @@ type Log struct {
 	db      *sql.DB
 	cfg     Config
 	log     *slog.Logger
-	now     func() time.Time
+	clk     clock.Clock
 	records *prometheus.CounterVec
 	errs    prometheus.Counter
 }
@@ -161,14 +163,11 @@ func New(db *sql.DB, cfg Config, deps Deps) (*Log, error) {
 	if cfg.DefaultLimit > cfg.MaxLimit {
 		return nil, fmt.Errorf("audit: default limit %d exceeds max limit %d", cfg.DefaultLimit, cfg.MaxLimit)
 	}
-	l := &Log{db: db, cfg: cfg, log: deps.Logger, now: deps.Now}
+	l := &Log{db: db, cfg: cfg, log: deps.Logger, clk: clock.Or(deps.Clock)}
 	if l.log == nil {
 		l.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	l.log = l.log.With("component", "audit")
-	if l.now == nil {
-		l.now = time.Now
-	}
 	f := promauto.With(deps.Registerer)
 	l.records = f.NewCounterVec(prometheus.CounterOpts{
 		Name: "citywatch_audit_records_total",
@@ -193,7 +192,7 @@ func (l *Log) Record(ctx context.Context, r Record) error {
 		return errors.New("audit: record has no action")
 	}
 	if r.Time.IsZero() {
-		r.Time = l.now()
+		r.Time = l.clk.Now()
 	}
 	res, err := l.db.ExecContext(ctx, `INSERT INTO audit_log
 		(time_ms, actor, role, action, site, camera, target, ip, detail, success)

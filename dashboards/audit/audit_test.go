@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 	_ "modernc.org/sqlite"
 
+	"citywatch/internal/clock"
 	"citywatch/internal/i18n"
 
 	"citywatch/dashboards/audit"
@@ -31,7 +32,7 @@ func newLog(t *testing.T) (*audit.Log, *prometheus.Registry) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 	reg := prometheus.NewRegistry()
-	l, err := audit.New(db, audit.Config{DefaultLimit: 3, MaxLimit: 5}, audit.Deps{Registerer: reg, Now: func() time.Time { return t0 }})
+	l, err := audit.New(db, audit.Config{DefaultLimit: 3, MaxLimit: 5}, audit.Deps{Registerer: reg, Clock: clock.NewFake(t0)})
 	require.NoError(t, err)
 	return l, reg
 }

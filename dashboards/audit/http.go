@@ -61,7 +61,7 @@ func (l *Log) writeCSV(w http.ResponseWriter, recs []Record) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Content-Disposition",
-		fmt.Sprintf(`attachment; filename="citywatch-audit-%s.csv"`, l.now().UTC().Format("20060102T150405Z")))
+		fmt.Sprintf(`attachment; filename="citywatch-audit-%s.csv"`, l.clk.Now().UTC().Format("20060102T150405Z")))
 	cw := i18n.NewCSVWriter(w) // with the BOM: Excel shows Vietnamese names and details
 	_ = cw.Write(CSVHeader)
 	for _, r := range recs {

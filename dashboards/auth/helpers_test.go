@@ -49,7 +49,7 @@ func newEnv(t *testing.T, mod func(*auth.Config)) *env {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.audit, err = audit.New(db, audit.Config{}, audit.Deps{Logger: logger, Registerer: e.reg, Now: e.clock.Now})
+	e.audit, err = audit.New(db, audit.Config{}, audit.Deps{Logger: logger, Registerer: e.reg, Clock: e.clock})
 	require.NoError(t, err)
 	cfg := auth.Config{DataDir: e.dir, AdminToken: testAdminToken, Argon2: fastArgon}
 	if mod != nil {

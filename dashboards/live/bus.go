@@ -12,6 +12,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"citywatch/internal/clock"
 )
 
 // Event is one state change.
@@ -39,13 +41,20 @@ type Config struct {
 	// stuck producer or a silently dead connection can pass for live; the pings also keep idle connections
 	// (and the proxies in between) open. It defaults to 5s.
 	PingInterval time.Duration
-	// Now is the clock the pings read. It defaults to time.Now.
-	Now func() time.Time
+}
+
+// Deps are the bus's collaborators; all are optional.
+type Deps struct {
+	// Registerer receives the citywatch_live_* metrics; nil registers nothing.
+	Registerer prometheus.Registerer
+	// Clock tells the time the pings carry and runs the streams' batch and ping tickers; nil is the real clock.
+	Clock clock.Clock
 }
 
 // Bus fans events out to subscribers.
 type Bus struct {
 	cfg     Config
+	clk     clock.Clock
 	current atomic.Int64 // unix nanoseconds of the last MarkCurrent; 0 before the first
 	mu      sync.Mutex
 	subs    map[*Subscription]struct{}
@@ -54,8 +63,8 @@ type Bus struct {
 	lost    prometheus.Counter
 }
 
-// New returns a bus. reg may be nil.
-func New(cfg Config, reg prometheus.Registerer) *Bus {
+// New returns a bus.
+func New(cfg Config, deps Deps) *Bus {
 	if cfg.BatchInterval <= 0 {
 		cfg.BatchInterval = time.Second
 	}
@@ -65,11 +74,8 @@ func New(cfg Config, reg prometheus.Registerer) *Bus {
 	if cfg.PingInterval <= 0 {
 		cfg.PingInterval = DefaultPingInterval
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	f := promauto.With(reg)
-	return &Bus{cfg: cfg, subs: map[*Subscription]struct{}{},
+	f := promauto.With(deps.Registerer)
+	return &Bus{cfg: cfg, clk: clock.Or(deps.Clock), subs: map[*Subscription]struct{}{},
 		clients: f.NewGauge(prometheus.GaugeOpts{Name: "citywatch_live_subscribers", Help: "Open live event streams."}),
 		events:  f.NewCounter(prometheus.CounterOpts{Name: "citywatch_live_events_total", Help: "Events published to the live bus."}),
 		lost: f.NewCounter(prometheus.CounterOpts{Name: "citywatch_live_overflows_total",
@@ -96,7 +102,7 @@ func (b *Bus) PingInterval() time.Duration { return b.cfg.PingInterval }
 // MarkCurrent records that the producer has published every change it knows of up to now. The pings carry
 // the time of the last mark (Ping.CurrentAt), so a page can tell a stream that is open but no longer fed (a
 // stuck producer) from a live one. A bus nobody marks sends pings without it.
-func (b *Bus) MarkCurrent() { b.current.Store(b.cfg.Now().UnixNano()) }
+func (b *Bus) MarkCurrent() { b.current.Store(b.clk.Now().UnixNano()) }
 
 // Publish hands ev to every subscriber that may see its site. It never blocks on a subscriber.
 func (b *Bus) Publish(ev Event) {

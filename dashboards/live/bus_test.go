@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"citywatch/internal/clock"
 )
 
 func ev(kind, key, site, data string) Event {
@@ -18,7 +20,7 @@ func ev(kind, key, site, data string) Event {
 // TestCoalesceAndFilter: a subscriber gets the latest event per key, in first-change order, and only for the
 // sites it may see.
 func TestCoalesceAndFilter(t *testing.T) {
-	b := New(Config{}, nil)
+	b := New(Config{}, Deps{})
 	s := b.Subscribe(func(site string) bool { return site == "a" })
 	defer s.Close()
 	b.Publish(ev("device", "d1", "a", `{"v":1}`))
@@ -37,7 +39,7 @@ func TestCoalesceAndFilter(t *testing.T) {
 // TestOverflowTellsToReload: past MaxPending keys the subscriber is told it lost events, and is whole again
 // after the next Take.
 func TestOverflowTellsToReload(t *testing.T) {
-	b := New(Config{MaxPending: 2}, nil)
+	b := New(Config{MaxPending: 2}, Deps{})
 	s := b.Subscribe(func(string) bool { return true })
 	defer s.Close()
 	for _, k := range []string{"1", "2", "3"} {
@@ -61,7 +63,8 @@ func TestOverflowTellsToReload(t *testing.T) {
 // TestServe: the stream is text/event-stream with a retry hint, batches events by kind, and ends (releasing
 // its subscription) when the client goes away.
 func TestServe(t *testing.T) {
-	b := New(Config{BatchInterval: 10 * time.Millisecond}, nil)
+	clk := clock.NewFake(time.Date(2026, 12, 7, 6, 50, 0, 0, time.UTC))
+	b := New(Config{BatchInterval: time.Second}, Deps{Clock: clk})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.Serve(w, r, func(site string) bool { return site != "hidden" })
 	}))
@@ -80,11 +83,10 @@ func TestServe(t *testing.T) {
 	if first != "retry: 3000\n" {
 		t.Fatalf("first line %q", first)
 	}
-	for b.Subscribers() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	waitStreams(t, clk, 1)
 	b.Publish(ev("alert", "7", "hidden", `{"id":7}`))
 	b.Publish(ev("alert", "8", "q1", `{"id":8}`))
+	clk.Advance(time.Second)
 	var lines []string
 	for len(lines) < 2 {
 		line, err := r.ReadString('\n')

@@ -40,7 +40,7 @@ const evictedMsg = "event: evicted\ndata: {}\n\n"
 
 // ping is the "ping" event message for now.
 func (b *Bus) ping() []byte {
-	p := Ping{Time: b.cfg.Now().UTC(), IntervalMS: b.cfg.PingInterval.Milliseconds(), BatchMS: b.cfg.BatchInterval.Milliseconds()}
+	p := Ping{Time: b.clk.Now().UTC(), IntervalMS: b.cfg.PingInterval.Milliseconds(), BatchMS: b.cfg.BatchInterval.Milliseconds()}
 	if ns := b.current.Load(); ns != 0 {
 		at := time.Unix(0, ns).UTC()
 		p.CurrentAt = &at
@@ -76,9 +76,9 @@ func (b *Bus) Serve(w http.ResponseWriter, r *http.Request, visible func(site st
 	if !send(append([]byte("retry: 3000\n: connected\n\n"), b.ping()...)) {
 		return
 	}
-	batch := time.NewTicker(b.cfg.BatchInterval)
+	batch := b.clk.NewTicker(b.cfg.BatchInterval)
 	defer batch.Stop()
-	ping := time.NewTicker(b.cfg.PingInterval)
+	ping := b.clk.NewTicker(b.cfg.PingInterval)
 	defer ping.Stop()
 	var buf bytes.Buffer
 	for {
@@ -88,11 +88,11 @@ func (b *Bus) Serve(w http.ResponseWriter, r *http.Request, visible func(site st
 				send([]byte(evictedMsg))
 			}
 			return
-		case <-ping.C:
+		case <-ping.C():
 			if !send(b.ping()) {
 				return
 			}
-		case <-batch.C:
+		case <-batch.C():
 			events, overflow := sub.Take()
 			if len(events) == 0 && !overflow {
 				continue

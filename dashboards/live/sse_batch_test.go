@@ -9,6 +9,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"citywatch/internal/clock"
 )
 
 // openStreamQuery serves b on a test server (every site visible but "hidden") and opens its event stream with
@@ -50,27 +52,24 @@ func nextData(t *testing.T, r *bufio.Reader) sseMessage {
 // coalescing are the same, an overflow is still a "reload" after the batch, and without the parameter the
 // stream is as before.
 func TestServeBatched(t *testing.T) {
-	b := New(Config{BatchInterval: 200 * time.Millisecond, PingInterval: time.Hour}, nil)
+	clk := clock.NewFake(time.Date(2026, 12, 7, 6, 50, 0, 0, time.UTC))
+	b := New(Config{BatchInterval: time.Second, PingInterval: time.Hour}, Deps{Clock: clk})
 	batched := openStreamQuery(t, b, "batch=1")
 	plain := openStreamQuery(t, b, "")
-	for b.Subscribers() < 2 {
-		time.Sleep(time.Millisecond) // poll: the streams subscribe when their handlers run
-	}
+	waitStreams(t, clk, 2)
 	b.Publish(ev("device", "d1", "a", `{"id":"d1","v":1}`))
 	b.Publish(ev("camera", "c1", "a", `{"id":"c1"}`))
 	b.Publish(ev("device", "d2", "hidden", `{"id":"d2"}`))
 	b.Publish(ev("device", "d1", "a", `{"id":"d1","v":2}`))
-	// The publishes may straddle a batch tick on a loaded machine: then the items come in two batches.
+	clk.Advance(time.Second)
+	m := nextData(t, batched)
+	var got [][2]json.RawMessage
+	if m.event != "batch" || json.Unmarshal([]byte(m.data), &got) != nil {
+		t.Fatalf("batched stream: %+v, want a batch message", m)
+	}
 	var items []string
-	for len(items) < 2 {
-		m := nextData(t, batched)
-		var got [][2]json.RawMessage
-		if m.event != "batch" || json.Unmarshal([]byte(m.data), &got) != nil {
-			t.Fatalf("batched stream: %+v, want a batch message", m)
-		}
-		for _, it := range got {
-			items = append(items, string(it[0])+" "+string(it[1]))
-		}
+	for _, it := range got {
+		items = append(items, string(it[0])+" "+string(it[1]))
 	}
 	if want := []string{`"device" {"id":"d1","v":2}`, `"camera" {"id":"c1"}`}; !slices.Equal(items, want) {
 		t.Fatalf("batched items %q, want %q", items, want)

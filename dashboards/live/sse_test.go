@@ -2,9 +2,12 @@ package live
 
 import (
 	"bufio"
+	"context"
 	"strings"
 	"testing"
 	"time"
+
+	"citywatch/internal/clock"
 )
 
 // openStream is openStreamQuery without a query.
@@ -43,32 +46,39 @@ func readMessage(t *testing.T, r *bufio.Reader) sseMessage {
 // line, the old heartbeat, is invisible to EventSource). Once the producer marks the bus current, the pings
 // say since when.
 func TestServePing(t *testing.T) {
-	now := time.Date(2026, 12, 7, 6, 50, 0, 0, time.UTC)
-	b := New(Config{BatchInterval: time.Hour, PingInterval: 10 * time.Millisecond, Now: func() time.Time { return now }}, nil)
+	clk := clock.NewFake(time.Date(2026, 12, 7, 6, 50, 0, 0, time.UTC))
+	b := New(Config{BatchInterval: time.Hour, PingInterval: time.Second}, Deps{Clock: clk})
 	r := openStream(t, b)
-	want := sseMessage{event: "ping", data: `{"time":"2026-12-07T06:50:00Z","interval_ms":10,"batch_ms":3600000}`}
-	for i := 0; i < 3; i++ {
-		if m := readMessage(t, r); m != want {
-			t.Fatalf("message %d is %+v, want %+v", i, m, want)
-		}
+	ping := func(data string) sseMessage { return sseMessage{event: "ping", data: data} }
+	if m, want := readMessage(t, r), ping(`{"time":"2026-12-07T06:50:00Z","interval_ms":1000,"batch_ms":3600000}`); m != want {
+		t.Fatalf("first message is %+v, want %+v", m, want)
+	}
+	waitStreams(t, clk, 1)
+	clk.Advance(time.Second)
+	if m, want := readMessage(t, r), ping(`{"time":"2026-12-07T06:50:01Z","interval_ms":1000,"batch_ms":3600000}`); m != want {
+		t.Fatalf("after a ping interval: %+v, want %+v", m, want)
 	}
 	b.MarkCurrent()
-	want.data = `{"time":"2026-12-07T06:50:00Z","interval_ms":10,"batch_ms":3600000,"current_at":"2026-12-07T06:50:00Z"}`
-	// A ping already on its way may predate the mark; the one after it carries it.
-	for i := 0; ; i++ {
-		m := readMessage(t, r)
-		if m == want {
-			break
-		}
-		if i >= 2 || m.event != "ping" {
-			t.Fatalf("after MarkCurrent: message %+v, want %+v", m, want)
-		}
+	clk.Advance(time.Second)
+	want := ping(`{"time":"2026-12-07T06:50:02Z","interval_ms":1000,"batch_ms":3600000,"current_at":"2026-12-07T06:50:01Z"}`)
+	if m := readMessage(t, r); m != want {
+		t.Fatalf("after MarkCurrent: %+v, want %+v", m, want)
+	}
+}
+
+// waitStreams waits until n streams of a bus on clk wait on their batch and ping tickers.
+func waitStreams(t *testing.T, clk *clock.Fake, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := clk.BlockUntil(ctx, 2*n); err != nil {
+		t.Fatalf("%d streams never started their tickers: %v", n, err)
 	}
 }
 
 // TestPingDefaults: a bus configured without a ping interval pings every DefaultPingInterval.
 func TestPingDefaults(t *testing.T) {
-	if got := New(Config{}, nil).PingInterval(); got != DefaultPingInterval {
+	if got := New(Config{}, Deps{}).PingInterval(); got != DefaultPingInterval {
 		t.Fatalf("PingInterval() = %v, want %v", got, DefaultPingInterval)
 	}
 }

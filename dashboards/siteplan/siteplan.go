@@ -9,12 +9,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"citywatch/dashboards/audit"
+	"citywatch/internal/clock"
 )
 
 // DefaultTileURL is OpenStreetMap's standard tile layer (https://operations.osmfoundation.org/policies/tiles/).
@@ -85,8 +85,8 @@ type Deps struct {
 	Logger    *slog.Logger
 	// Registerer receives citywatch_siteplan_* metrics.
 	Registerer prometheus.Registerer
-	// Now defaults to time.Now.
-	Now func() time.Time
+	// Clock stamps plan images and markers; nil is the real clock.
+	Clock clock.Clock
 }
 
 // Plans is the site plan service.
@@ -100,7 +100,7 @@ type Plans struct {
 
 // New builds the service and creates its tables.
 func New(cfg Config, deps Deps) (*Plans, error) {
-	st, err := NewStore(deps.DB, deps.Now)
+	st, err := NewStore(deps.DB, deps.Clock)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"citywatch/internal/clock"
 )
 
 // ErrNotFound is a site without a plan image.
@@ -64,7 +66,7 @@ type PlanImage struct {
 // Store keeps site plans in the metadata database. It is safe for concurrent use.
 type Store struct {
 	db  *sql.DB
-	now func() time.Time
+	clk clock.Clock
 }
 
 const schema = `
@@ -90,24 +92,21 @@ CREATE TABLE IF NOT EXISTS site_plan_markers (
 );
 `
 
-// NewStore creates the plan tables in db if needed. now defaults to time.Now.
-func NewStore(db *sql.DB, now func() time.Time) (*Store, error) {
+// NewStore creates the plan tables in db if needed. A nil clk is the real clock.
+func NewStore(db *sql.DB, clk clock.Clock) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("siteplan: no database")
-	}
-	if now == nil {
-		now = time.Now
 	}
 	if _, err := db.Exec(schema); err != nil {
 		return nil, fmt.Errorf("siteplan: create schema: %w", err)
 	}
-	return &Store{db: db, now: now}, nil
+	return &Store{db: db, clk: clock.Or(clk)}, nil
 }
 
 // PutImage stores (or replaces) site's plan image; info comes from CheckImage.
 func (s *Store) PutImage(ctx context.Context, site string, info ImageInfo, data []byte, by string) (PlanImage, error) {
 	sum := sha256.Sum256(data)
-	img := PlanImage{ImageInfo: info, Version: hex.EncodeToString(sum[:8]), UpdatedAt: s.now().UTC().Truncate(time.Millisecond), UpdatedBy: by}
+	img := PlanImage{ImageInfo: info, Version: hex.EncodeToString(sum[:8]), UpdatedAt: s.clk.Now().UTC().Truncate(time.Millisecond), UpdatedBy: by}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO site_plan_images (site, content_type, width, height, version, image, updated_ms, updated_by)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(site) DO UPDATE SET content_type=excluded.content_type, width=excluded.width, height=excluded.height,
@@ -170,7 +169,7 @@ func (s *Store) PutMarker(ctx context.Context, site string, m Marker, by string)
 	_, err := s.db.ExecContext(ctx, `INSERT INTO site_plan_markers (site, kind, item, x, y, updated_ms, updated_by)
 		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(site, kind, item) DO UPDATE SET x=excluded.x, y=excluded.y, updated_ms=excluded.updated_ms, updated_by=excluded.updated_by`,
-		site, m.Kind, m.ID, m.X, m.Y, s.now().UnixMilli(), by)
+		site, m.Kind, m.ID, m.X, m.Y, s.clk.Now().UnixMilli(), by)
 	return wrap("store marker", err)
 }
 

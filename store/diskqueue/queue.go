@@ -34,6 +34,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"citywatch/internal/clock"
 )
 
 // Policy says what Append does when the queue is full.
@@ -67,8 +69,9 @@ type Config struct {
 type Deps struct {
 	// Logger receives recovery and fsync problems. Nil discards.
 	Logger *slog.Logger
-	// Now is the clock stamped into records. Nil means time.Now.
-	Now func() time.Time
+	// Clock tells the time stamped into records and runs the read linger and the group commit; nil is the
+	// real clock.
+	Clock clock.Clock
 }
 
 // ErrClosed is returned by operations on a closed Queue.
@@ -141,7 +144,7 @@ func (s *segment) end() int64 { return s.base + s.size }
 type Queue struct {
 	cfg Config
 	log *slog.Logger
-	now func() time.Time
+	clk clock.Clock
 
 	lock *os.File
 
@@ -187,16 +190,13 @@ func Open(cfg Config, deps Deps) (*Queue, error) {
 	q := &Queue{
 		cfg:      cfg,
 		log:      deps.Logger,
-		now:      deps.Now,
+		clk:      clock.Or(deps.Clock),
 		changed:  make(chan struct{}),
 		oldestAt: -1,
 		stop:     make(chan struct{}),
 	}
 	if q.log == nil {
 		q.log = slog.New(slog.DiscardHandler)
-	}
-	if q.now == nil {
-		q.now = time.Now
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("diskqueue: %w", err)
@@ -299,7 +299,7 @@ func (q *Queue) Append(ctx context.Context, count int, data []byte) error {
 	b := q.wbuf[:0]
 	b = binary.LittleEndian.AppendUint32(b, uint32(payloadHeader+len(data)))
 	b = binary.LittleEndian.AppendUint32(b, 0)
-	b = binary.LittleEndian.AppendUint64(b, uint64(q.now().UnixNano()))
+	b = binary.LittleEndian.AppendUint64(b, uint64(q.clk.Now().UnixNano()))
 	b = binary.LittleEndian.AppendUint32(b, uint32(count))
 	b = append(b, data...)
 	binary.LittleEndian.PutUint32(b[4:], crc32.Checksum(b[frameHeader:], castagnoli))
@@ -414,7 +414,7 @@ func (q *Queue) dropOldest() error {
 	if unread > 0 {
 		q.stats.DroppedItems += unread
 		q.items -= unread
-		if now := q.now(); now.Sub(q.dropLogTime) >= 10*time.Second {
+		if now := q.clk.Now(); now.Sub(q.dropLogTime) >= 10*time.Second {
 			q.dropLogTime = now
 			q.log.Warn("queue full: dropping oldest items", "dropped_total", q.stats.DroppedItems, "max_bytes", q.cfg.MaxBytes)
 		}
@@ -470,10 +470,10 @@ func (q *Queue) Read(ctx context.Context, maxItems, maxBytes int, linger time.Du
 		if err != nil {
 			return nil, err
 		}
-		var timer *time.Timer
+		var timer clock.Timer
 		var wait <-chan time.Time
 		if ok {
-			due, now := first.Add(linger), q.now()
+			due, now := first.Add(linger), q.clk.Now()
 			unread := q.items - q.inflight
 			// due-now > linger: the clock went back since the append; do not wait for it to catch up.
 			if unread >= int64(maxItems) || !now.Before(due) || due.Sub(now) > linger {
@@ -483,8 +483,8 @@ func (q *Queue) Read(ctx context.Context, maxItems, maxBytes int, linger time.Du
 				}
 				continue
 			}
-			timer = time.NewTimer(due.Sub(now))
-			wait = timer.C
+			timer = q.clk.NewTimer(due.Sub(now))
+			wait = timer.C()
 		}
 		ch := q.changed
 		q.mu.Unlock()
@@ -751,13 +751,13 @@ func (q *Queue) Sync() error {
 
 func (q *Queue) syncLoop() {
 	defer q.wg.Done()
-	t := time.NewTicker(q.cfg.SyncInterval)
+	t := q.clk.NewTicker(q.cfg.SyncInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-q.stop:
 			return
-		case <-t.C:
+		case <-t.C():
 			if err := q.Sync(); err != nil {
 				q.log.Error("group commit failed", "err", err)
 			}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"citywatch/internal/clock"
 	"citywatch/store"
 	"citywatch/store/diskqueue"
 )
@@ -79,9 +80,11 @@ type Metrics struct {
 type Deps struct {
 	// Logger carries the backend's attributes. Nil discards.
 	Logger *slog.Logger
-	// Now is the clock. Nil means time.Now.
-	Now func() time.Time
-	// Sleep waits d or until ctx is done (its error). Nil means Sleep; tests record the delays instead.
+	// Clock tells the time (states, replay pacing, the queue's stamps) and runs the queue's timers; nil is the
+	// real clock.
+	Clock clock.Clock
+	// Sleep waits d or until ctx is done (its error). Nil means clock.Sleep on Clock; tests record the delays
+	// instead.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// NewMetrics registers the metrics once the queue is open, so that a failed New registers nothing.
 	NewMetrics func(*Forwarder) Metrics
@@ -91,7 +94,7 @@ type Deps struct {
 type Forwarder struct {
 	cfg   Config
 	log   *slog.Logger
-	now   func() time.Time
+	clk   clock.Clock
 	sleep func(ctx context.Context, d time.Duration) error
 	q     *diskqueue.Queue
 	m     Metrics
@@ -121,17 +124,14 @@ type Forwarder struct {
 func New(cfg Config, deps Deps) (*Forwarder, error) {
 	st := cfg.Settings
 	f := &Forwarder{cfg: cfg, batch: st.BatchSize, flush: st.FlushInterval, retryInitial: st.RetryInitial,
-		retryMax: st.RetryMax, log: deps.Logger, now: deps.Now, sleep: deps.Sleep, state: StateStarting}
+		retryMax: st.RetryMax, log: deps.Logger, clk: clock.Or(deps.Clock), sleep: deps.Sleep, state: StateStarting}
 	if f.log == nil {
 		f.log = slog.New(slog.DiscardHandler)
 	}
-	if f.now == nil {
-		f.now = time.Now
-	}
 	if f.sleep == nil {
-		f.sleep = Sleep
+		f.sleep = func(ctx context.Context, d time.Duration) error { return clock.Sleep(ctx, f.clk, d) }
 	}
-	q, err := diskqueue.Open(st.Queue(), diskqueue.Deps{Logger: f.log, Now: f.now})
+	q, err := diskqueue.Open(st.Queue(), diskqueue.Deps{Logger: f.log, Clock: f.clk})
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +160,7 @@ func unregisteredMetrics() Metrics {
 func (f *Forwarder) Queue() *diskqueue.Queue { return f.q }
 
 // Now reads the forwarder's clock.
-func (f *Forwarder) Now() time.Time { return f.now() }
+func (f *Forwarder) Now() time.Time { return f.clk.Now() }
 
 // Sleep waits d or until ctx is done, with the forwarder's Deps.Sleep.
 func (f *Forwarder) Sleep(ctx context.Context, d time.Duration) error { return f.sleep(ctx, d) }
@@ -230,7 +230,7 @@ func (f *Forwarder) run(ctx context.Context) {
 		if !start.IsZero() {
 			// Credit does not accumulate while a batch is retried through an outage.
 			f.nextReplay = start.Add(time.Duration(float64(b.Items) / f.cfg.ReplayRate * float64(time.Second)))
-			if now := f.now(); now.After(f.nextReplay) {
+			if now := f.clk.Now(); now.After(f.nextReplay) {
 				f.nextReplay = now
 			}
 		}
@@ -253,7 +253,7 @@ func (f *Forwarder) pace(ctx context.Context, b *diskqueue.Batch) (time.Time, er
 		f.nextReplay = time.Time{}
 		return time.Time{}, nil
 	}
-	now := f.now()
+	now := f.clk.Now()
 	start := f.nextReplay
 	if start.Before(now) {
 		start = now
@@ -275,7 +275,7 @@ func (f *Forwarder) Succeeded(n int) {
 		f.state = StateOK
 	}
 	f.lastErr = ""
-	f.lastSuccess = f.now()
+	f.lastSuccess = f.clk.Now()
 }
 
 // Failure is a failed write that will be retried.
@@ -305,7 +305,7 @@ func (f *Forwarder) Failed(x Failure, attempt int) time.Duration {
 	if !f.closed {
 		f.state = x.State
 	}
-	f.lastErr, f.lastErrTime = x.Message, f.now()
+	f.lastErr, f.lastErrTime = x.Message, f.clk.Now()
 	f.mu.Unlock()
 	if changed {
 		f.log.Warn(f.cfg.Receiver+" write failed; data kept, retrying", "state", string(x.State), "err", x.Message, "retry_in", delay)
@@ -323,7 +323,7 @@ func (f *Forwarder) CountDeadLettered(n int) {
 // them all.
 func (f *Forwarder) LogRejected(msg string, r *store.RejectedError) {
 	f.mu.Lock()
-	now := f.now()
+	now := f.clk.Now()
 	due := now.Sub(f.rejectLogTime) >= 10*time.Second
 	if due {
 		f.rejectLogTime = now
@@ -368,7 +368,7 @@ func (f *Forwarder) Status() Status {
 		DeadLettered:  f.deadLettered.Load(),
 	}
 	if !st.Oldest.IsZero() {
-		s.OldestAge = max(f.now().Sub(st.Oldest), 0)
+		s.OldestAge = max(f.clk.Now().Sub(st.Oldest), 0)
 	}
 	return s
 }

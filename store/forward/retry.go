@@ -1,7 +1,6 @@
 package forward
 
 import (
-	"context"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -45,19 +44,4 @@ func Backoff(initial, maxDelay time.Duration, attempt int) time.Duration {
 		return d
 	}
 	return d/2 + rand.N(d/2+1)
-}
-
-// Sleep waits d or until ctx is done, and then returns ctx's error.
-func Sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -1,7 +1,6 @@
 package forward
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -80,12 +79,4 @@ func TestBackoffBounds(t *testing.T) {
 		require.GreaterOrEqual(t, d, want/2)
 		require.LessOrEqual(t, d, want)
 	}
-}
-
-func TestSleepReturnsContextError(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	require.NoError(t, Sleep(ctx, 0))
-	cancel()
-	require.ErrorIs(t, Sleep(ctx, time.Hour), context.Canceled)
-	require.ErrorIs(t, Sleep(ctx, 0), context.Canceled)
 }

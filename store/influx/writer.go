@@ -22,6 +22,7 @@ import (
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"citywatch/internal/clock"
 	"citywatch/store"
 	"citywatch/store/forward"
 )
@@ -32,8 +33,9 @@ type Deps struct {
 	Logger *slog.Logger
 	// Registerer receives the citywatch_influx_* metrics. Nil registers nothing.
 	Registerer prometheus.Registerer
-	// Now is the clock. Nil means time.Now.
-	Now func() time.Time
+	// Clock tells the time (states, dead letters, Retry-After, the queue's stamps) and runs the queue's timers
+	// and the retry waits; nil is the real clock.
+	Clock clock.Clock
 }
 
 // State is the Writer's connection state, for /readyz detail.
@@ -111,7 +113,7 @@ func New(cfg Config, deps Deps) (*Writer, error) {
 	w.encs.New = func() any { return newEncoder(static, p) }
 	f, err := forward.New(cfg.forward(w.deliver), forward.Deps{
 		Logger: w.log,
-		Now:    deps.Now,
+		Clock:  deps.Clock,
 		NewMetrics: func(f *forward.Forwarder) forward.Metrics {
 			w.m = newMetrics(deps.Registerer, f)
 			return w.m.Metrics

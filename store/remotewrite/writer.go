@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/prompb"
 
+	"citywatch/internal/clock"
 	"citywatch/store"
 	"citywatch/store/diskqueue"
 	"citywatch/store/forward"
@@ -43,8 +44,9 @@ type Deps struct {
 	// Registerer receives the citywatch_remote_write_* metrics, labelled endpoint=<name>. Nil registers
 	// nothing.
 	Registerer prometheus.Registerer
-	// Now is the clock. Nil means time.Now.
-	Now func() time.Time
+	// Clock tells the time (states, dead letters, Retry-After, the queue's stamps) and runs the queue's timers
+	// and the retry waits; nil is the real clock.
+	Clock clock.Clock
 	// Sleep waits d or until ctx is done (its error). Nil means a timer; tests record the delays instead.
 	Sleep func(ctx context.Context, d time.Duration) error
 }
@@ -135,7 +137,7 @@ func New(cfg Config, deps Deps) (*Writer, error) {
 	w.protocol.Store(cfg.ProtobufMessage)
 	f, err := forward.New(cfg.forward(w.deliver), forward.Deps{
 		Logger: w.log,
-		Now:    deps.Now,
+		Clock:  deps.Clock,
 		Sleep:  deps.Sleep,
 		NewMetrics: func(f *forward.Forwarder) forward.Metrics {
 			w.m = newMetrics(deps.Registerer, cfg.Name, f)
