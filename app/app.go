@@ -149,7 +149,10 @@ func New(cfg *config.Config, opts Options) (*App, error) {
 func (a *App) build() error {
 	cfg := a.cfg
 	var err error
-	a.db, err = tsdb.Open(tsdb.ConfigFromConfig(cfg), tsdb.Deps{Logger: a.log, Registerer: a.reg})
+	// The TSDB replays its write-ahead log in the background (tsdb.Start) while the rest is built: the metadata
+	// database, the device registry's restore, the rules. Its methods wait for the open, and nothing appends
+	// or queries before Run; build waits for it at the end, so New still returns an open TSDB or its error.
+	a.db, err = tsdb.Start(tsdb.ConfigFromConfig(cfg), tsdb.Deps{Logger: a.log, Registerer: a.reg})
 	if err != nil {
 		return err
 	}
@@ -246,7 +249,10 @@ func (a *App) build() error {
 		Alerts: a.alerts, Deliveries: a.outbox, ReloadRules: a.ReloadRules, Live: a.bus,
 		Routes: append(a.wardRoutes(), a.planRoutes()...),
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	return a.db.WaitOpen()
 }
 
 // buildAuth opens the metadata database (users, tokens, sessions, audit) and access control. On first start

@@ -35,6 +35,8 @@ type scaleFigures struct {
 	query       time.Duration
 	querySeries int
 	ready       time.Duration // exec → /readyz 200 after SIGKILL
+	readyCPU    time.Duration // serve's CPU (user + system) from exec to /readyz 200 after SIGKILL
+	readyPeak   int64         // serve's peak RSS (VmHWM) from exec to /readyz 200 after SIGKILL
 	firstIngest time.Duration // exec → first message counted after SIGKILL
 	replayed    float64       // head series after the restart
 }
@@ -68,7 +70,7 @@ func seriesRows(add func(row), seriesList []int, procs int) {
 			what, f.querySeries, scaleQueryRounds), f.query.Round(time.Millisecond).String(), "", "", "≤200 ms at 1M series"})
 		add(row{what + ": cold start after SIGKILL, exec → /readyz 200 (write-ahead log replayed) / → first message counted",
 			fmt.Sprintf("%s / %s (%.0f head series after replay)", f.ready.Round(time.Millisecond), f.firstIngest.Round(time.Millisecond), f.replayed),
-			"", "", "≤10 s at 1M series"})
+			fmt.Sprintf("serve's CPU to /readyz %.1f s, peak RSS %.0f MiB", f.readyCPU.Seconds(), float64(f.readyPeak)/(1<<20)), "", "≤10 s at 1M series"})
 	}
 }
 
@@ -145,7 +147,7 @@ func scaleRun(series, procs int, full bool) (f scaleFigures, err error) {
 		}
 	}
 	s.series = series
-	if f.ready, f.firstIngest, err = s.coldStart(); err != nil {
+	if f.ready, f.readyCPU, f.readyPeak, f.firstIngest, err = s.coldStart(); err != nil {
 		return f, err
 	}
 	if f.replayed, err = s.metric("citywatch_tsdb_head_series", ""); err != nil {
@@ -202,18 +204,18 @@ func siteRangeQuery(base, expr string) (time.Duration, int, error) {
 }
 
 // coldStart kills serve with SIGKILL and starts it again on the same configuration and data directory. It
-// returns the time from exec until /readyz answers 200 and until a message published once it is ready has been
-// counted.
-func (s *serveProc) coldStart() (ready, firstIngest time.Duration, err error) {
+// returns the time from exec until /readyz answers 200, serve's CPU and peak RSS by then, and the time until a
+// message published once it is ready has been counted.
+func (s *serveProc) coldStart() (ready, readyCPU time.Duration, readyPeak int64, firstIngest time.Duration, err error) {
 	_ = s.cmd.Process.Signal(syscall.SIGKILL)
 	_ = s.cmd.Wait()
 	bin, err := citywatchBinary()
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	logf, err := os.OpenFile(filepath.Join(s.dir, "citywatch.log"), os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	defer logf.Close()
 	cmd := exec.Command(bin, s.serveArgs(filepath.Join(s.dir, "citywatch.yaml"))...)
@@ -221,43 +223,49 @@ func (s *serveProc) coldStart() (ready, firstIngest time.Duration, err error) {
 	cmd.Stdout, cmd.Stderr = logf, logf
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	s.cmd = cmd
 	wait := func() error { return nil }
 	if s.pprof != "" {
 		// The profile of the restart starts as soon as serve's pprof listener answers (before the TSDB opens).
 		if err := pollStatus("http://"+s.pprof+"/debug/pprof/cmdline", http.StatusOK, time.Minute, time.Millisecond); err != nil {
-			return 0, 0, fmt.Errorf("restart after SIGKILL: pprof: %w", err)
+			return 0, 0, 0, 0, fmt.Errorf("restart after SIGKILL: pprof: %w", err)
 		}
 		wait = s.serveProfile(s.series, "coldstart-cpu", cpuProfilePath(40*time.Second))
 	}
 	// Polled every 5 ms: the figure is the wait itself.
 	if err := pollStatus(s.base+"/readyz", http.StatusOK, 2*time.Minute, 5*time.Millisecond); err != nil {
-		return 0, 0, fmt.Errorf("restart after SIGKILL: %w", err)
+		return 0, 0, 0, 0, fmt.Errorf("restart after SIGKILL: %w", err)
 	}
 	ready = time.Since(start)
+	if readyCPU, err = procCPU(cmd.Process.Pid); err != nil {
+		return 0, 0, 0, 0, err
+	}
+	if readyPeak, err = procPeakRSS(cmd.Process.Pid); err != nil {
+		return 0, 0, 0, 0, err
+	}
 	p, err := dialRaw(s.mqtt, "bench-coldstart", true)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	defer p.close()
 	if err := p.publishAll(1, 1, 1, func(int) (string, []byte) { return deviceMessage(7, 1, scaleFields) }); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	count := serveCount(s, "embedded")
 	deadline := time.Now().Add(time.Minute)
 	for {
 		c, err := count()
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, 0, err
 		}
 		if c >= 1 {
 			firstIngest = time.Since(start)
-			return ready, firstIngest, wait()
+			return ready, readyCPU, readyPeak, firstIngest, wait()
 		}
 		if time.Now().After(deadline) {
-			return 0, 0, fmt.Errorf("restart after SIGKILL: no message counted within a minute of /readyz")
+			return 0, 0, 0, 0, fmt.Errorf("restart after SIGKILL: no message counted within a minute of /readyz")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

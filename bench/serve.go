@@ -305,18 +305,24 @@ func (s *serveProc) metric(name, match string) (float64, error) {
 // rss is the process's resident memory, from /proc.
 func (s *serveProc) rss() (int64, error) { return procRSS(s.cmd.Process.Pid) }
 
-func procRSS(pid int) (int64, error) {
+func procRSS(pid int) (int64, error) { return procStatus(pid, "VmRSS") }
+
+// procPeakRSS is the largest resident set pid has had (VmHWM).
+func procPeakRSS(pid int) (int64, error) { return procStatus(pid, "VmHWM") }
+
+// procStatus reads a size in bytes from /proc/<pid>/status.
+func procStatus(pid int, field string) (int64, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0, err
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == field+":" {
 			kb, err := strconv.ParseInt(f[1], 10, 64)
 			return kb * 1024, err
 		}
 	}
-	return 0, errors.New("no VmRSS")
+	return 0, errors.New("no " + field)
 }
 
 // timedDelivery publishes n messages with publishProcs and returns messages per second from the start of

@@ -144,6 +144,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	restoreGC := startupGC() // until the stores are open: the WAL replay builds the head (memlimit.go)
 	a, err := app.New(cfg, app.Options{Logger: logger, AdminToken: os.Getenv("CITYWATCH_ADMIN_TOKEN"), Flags: flagValues(fs),
 		ReloadSignals: hup, ReloadConfig: func() (*config.Config, error) { return config.Load(*path) },
 		OnInitialAdmin: func(user, _ string) {
@@ -151,6 +152,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "\nCreated the first admin %q. Its password is in %s (mode 0600): sign in and change it.\n\n",
 				user, filepath.Join(cfg.DataDir, "initial-admin.txt"))
 		}})
+	restoreGC()
 	if err != nil {
 		return err
 	}

@@ -13,8 +13,8 @@ import (
 )
 
 // ScopeToSites wraps the storage the Prometheus API reads so that a principal limited to some sites reads
-// exactly their sites' series: every Select, LabelNames and LabelValues made on behalf of a request gets
-// site=~"<their sites>" and site!="" matchers, taken from the principal in the request context. This holds for
+// exactly their sites' series: every Select, LabelNames and LabelValues made on behalf of a request gets a
+// site=~"<their sites>" matcher, taken from the principal in the request context. This holds for
 // every endpoint and every query form (PromQL, match[] selectors, label endpoints), whatever grammar the caller
 // used, because it sits below them all, as prom-label-proxy does in front of Prometheus. Series without a site
 // label are not theirs (fail closed). Calls without a principal (rule evaluation inside citywatch) and
@@ -54,18 +54,27 @@ func (q scopedQuerier) LabelNames(ctx context.Context, hints *storage.LabelHints
 }
 
 // scoped adds the site matchers of the request's principal to ms.
+//
+// A series without a site label has the value "" for site=~"…", so the regexp alone keeps it out whenever it
+// cannot match "". site!="" is added only when it can (a principal with no sites, or with a site named ""):
+// the TSDB answers site!="" with the merged postings of every site value, a walk over every series of the
+// head in each query (a million at issue 12's scale), where site=~"a|b" reads the postings of a and b alone.
 func scoped(ctx context.Context, ms []*labels.Matcher) []*labels.Matcher {
 	p, ok := auth.FromContext(ctx)
 	if !ok || p.AllSites() {
 		return ms
 	}
+	site := siteMatcher(p.Sites)
 	out := make([]*labels.Matcher, 0, len(ms)+2)
-	out = append(out, ms...)
-	return append(out, siteMatcher(p.Sites), labels.MustNewMatcher(labels.MatchNotEqual, "site", ""))
+	out = append(append(out, ms...), site)
+	if site.Matches("") {
+		out = append(out, labels.MustNewMatcher(labels.MatchNotEqual, "site", ""))
+	}
+	return out
 }
 
 // siteMatcher matches exactly the given sites; with none (never valid for a site-limited principal, but fail
-// closed) it matches only the empty value, which the site!="" matcher then excludes.
+// closed) it matches only the empty value, which scoped's site!="" matcher then excludes.
 func siteMatcher(sites []string) *labels.Matcher {
 	quoted := make([]string, 0, len(sites))
 	for _, s := range sites {

@@ -85,10 +85,14 @@ type DB struct {
 	batches sync.Pool // *batch
 
 	// closeMu is held for reading by every Append and querier creation, and for writing by Close, so Close
-	// waits for in-flight appends and nothing touches the TSDB after it.
+	// waits for in-flight appends and nothing touches the TSDB after it. Start's opening goroutine holds it for
+	// writing until the TSDB is open (or failed to open), so everything waits for the open.
 	closeMu  sync.RWMutex
 	closed   bool
 	closeErr error
+
+	opened  chan struct{} // closed when the background open of Start has ended
+	openErr error         // the open's error; set before opened is closed
 }
 
 var (
@@ -102,6 +106,23 @@ var (
 // what is wrong and how to fix it; they match ErrDirInUse, ErrDirNotWritable or ErrNotDirectory with
 // errors.Is.
 func Open(cfg Config, deps Deps) (*DB, error) {
+	d, err := Start(cfg, deps)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.WaitOpen(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Start checks and locks cfg.Dir as Open does and returns at once; the TSDB opens in the background (the
+// write-ahead log replay: seconds of CPU at a million series), so that the caller can build what does not read
+// or write samples meanwhile (the metadata database, the device registry's restore). Until the open has ended,
+// Append, the queriers, Ready and Close wait for it. WaitOpen returns the open's error; after a failed open
+// the DB is closed (the directory released, the metrics unregistered) and Close returns nil. Errors about the
+// directory itself come from Start, before anything is read, as from Open.
+func Start(cfg Config, deps Deps) (*DB, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -122,8 +143,39 @@ func Open(cfg Config, deps Deps) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	now := deps.Now
+	if now == nil {
+		now = time.Now
+	}
+	d := &DB{
+		cfg:    cfg,
+		logger: logger,
+		reg:    newTrackingRegisterer(deps.Registerer),
+		lock:   lock,
+		now:    now,
+		opened: make(chan struct{}),
+	}
+	d.closeMu.Lock()
+	go func() {
+		defer close(d.opened)
+		defer d.closeMu.Unlock()
+		if d.openErr = d.open(deps.Registerer != nil); d.openErr != nil {
+			d.closed = true
+		}
+	}()
+	return d, nil
+}
 
-	reg := newTrackingRegisterer(deps.Registerer)
+// WaitOpen waits until the open begun by Start has ended and returns its error.
+func (d *DB) WaitOpen() error {
+	<-d.opened
+	return d.openErr
+}
+
+// open opens the Prometheus TSDB in the locked directory; Start's goroutine runs it holding closeMu. On failure
+// it releases the directory and the metrics.
+func (d *DB) open(registered bool) error {
+	cfg, logger, reg := d.cfg, d.logger, d.reg
 	opts := promtsdb.DefaultOptions()
 	opts.NoLockfile = true
 	opts.RetentionDuration = cfg.Retention.Milliseconds()
@@ -143,27 +195,15 @@ func Open(cfg Config, deps Deps) (*DB, error) {
 	opts.NewCompactorFunc = newPruningCompactor // deleted series' label values leave the rewritten blocks
 
 	var tsdbReg prometheus.Registerer
-	if deps.Registerer != nil {
+	if registered {
 		tsdbReg = prometheus.WrapRegistererWithPrefix("citywatch_", reg)
 	}
-	now := deps.Now
-	if now == nil {
-		now = time.Now
-	}
-	pdb, recovered, err := openRecovering(cfg, opts, logger, reg, tsdbReg, now)
+	pdb, recovered, err := openRecovering(cfg, opts, logger, reg, tsdbReg, d.now)
 	if err != nil {
 		reg.unregisterAll()
-		return nil, errors.Join(err, lock.release())
+		return errors.Join(err, d.lock.release())
 	}
-
-	d := &DB{
-		cfg:    cfg,
-		db:     pdb,
-		logger: logger,
-		reg:    reg,
-		lock:   lock,
-		now:    now,
-	}
+	d.db = pdb
 	for i := range d.shards {
 		d.shards[i].init(d.now())
 	}
@@ -172,7 +212,7 @@ func Open(cfg Config, deps Deps) (*DB, error) {
 	newRecoveryMetrics(reg, recovered)
 	logger.Info("TSDB opened", "dir", cfg.Dir, "retention", cfg.Retention, "out_of_order_window",
 		cfg.OutOfOrderWindow, "head_series", pdb.Head().NumSeries(), "max_head_series", cfg.MaxHeadSeries)
-	return d, nil
+	return nil
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -274,8 +314,16 @@ func openRecovering(cfg Config, opts *promtsdb.Options, logger *slog.Logger, reg
 // Dir returns the data directory.
 func (d *DB) Dir() string { return d.cfg.Dir }
 
-// HeadSeries returns the number of series in the in-memory head block (the recently written series).
-func (d *DB) HeadSeries() uint64 { return d.db.Head().NumSeries() }
+// HeadSeries returns the number of series in the in-memory head block (the recently written series); zero
+// once closed.
+func (d *DB) HeadSeries() uint64 {
+	d.closeMu.RLock()
+	defer d.closeMu.RUnlock()
+	if d.closed {
+		return 0
+	}
+	return d.db.Head().NumSeries()
+}
 
 // Querier returns a querier over samples in [mint, maxt] (Unix milliseconds). It implements
 // storage.Queryable.
