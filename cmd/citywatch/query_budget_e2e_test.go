@@ -41,7 +41,7 @@ const heavyQuery = `count_over_time({__name__=~".+"}[30m:1s])`
 // Prometheus JSON answer, and the process's RSS (sampled from /proc/<pid>/status) must stay under rssBudget. The binary is built without -race here: the race detector's
 // shadow memory would make an RSS bound meaningless.
 func TestQueryBudgetUnderHostileLoad(t *testing.T) {
-	needBinary(t)
+	e2e(t)
 	if testing.Short() {
 		t.Skip("end-to-end load test")
 	}
