@@ -69,8 +69,9 @@ func needBinary(t *testing.T) string {
 
 // e2e marks an end-to-end test: it skips under -short (needBinary) and runs beside the package's other
 // end-to-end tests (t.Parallel, ioParallel at a time). Each has its own ports (testenv.FreePort), data directory
-// and processes, so none sees another's. A test that sets the environment (t.Setenv) or measures this test
-// process does not call it.
+// and processes, so none sees another's. A test that sets the environment (t.Setenv), measures this test
+// process, or bounds what a process does under a load it makes itself (TestQueryBudgetUnderHostileLoad) does
+// not call it.
 func e2e(t *testing.T) {
 	t.Helper()
 	needBinary(t)
