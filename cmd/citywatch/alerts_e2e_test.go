@@ -85,7 +85,7 @@ func (h *hook) last() map[string]any {
 // receiver gets the signed webhook with the expected payload, reminders repeat until the alert is acknowledged
 // through the API, and a normal reading resolves it with a recovery notice that carries the outage length.
 func TestFeverAlertWebhook(t *testing.T) {
-	needBinary(t)
+	e2e(t)
 	h := &hook{t: t}
 	srv := httptest.NewServer(h)
 	defer srv.Close()

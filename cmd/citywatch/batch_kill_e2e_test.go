@@ -15,6 +15,7 @@ import (
 // middle. Every message that was acknowledged before the kill must be queryable after the restart: a PUBACK is
 // sent only once the batch holding the message is in the write-ahead log.
 func TestEmbeddedBurstKilledKeepsAcknowledged(t *testing.T) {
+	e2e(t)
 	cw := newServe(t)
 	base := cw.base()
 	p := cw.start(t)

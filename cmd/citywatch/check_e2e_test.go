@@ -14,7 +14,7 @@ import (
 // status 1, and serve refuses the same file with the same message. A receiver with format mqtt, which
 // docs/webhooks.md lists, passes.
 func TestCheckRuleFiles(t *testing.T) {
-	needBinary(t)
+	e2e(t)
 	// The NightMotion rule, with further keys.
 	motion := func(more string) serveOption {
 		return withRules(`groups:

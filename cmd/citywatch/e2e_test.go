@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -31,11 +32,17 @@ var binPath string
 // adminToken is the CITYWATCH_ADMIN_TOKEN every started citywatch gets; requests carry it as a bearer token.
 const adminToken = "e2e-admin-token-0123456789abcdef"
 
+// ioParallel is how many end-to-end tests run at once (e2e). Each spends most of its time waiting on its own
+// citywatch: for a reading to be stored, a rule's for, a ward round, a restart after SIGKILL. Waiting one after
+// another put the package at three minutes on two cores while the processes used a fraction of the CPU.
+const ioParallel = 4
+
 // TestMain builds the binary once (testenv.BuildCitywatch: a link only when something changed since the last
 // run), with -race only when this test binary is race-built (raceEnabled). Under -short it builds nothing:
 // every test here is end-to-end and skips (needBinary).
 func TestMain(m *testing.M) {
 	flag.Parse()
+	testenv.IOParallel(ioParallel)
 	if testing.Short() {
 		os.Exit(m.Run())
 	}
@@ -58,6 +65,17 @@ func needBinary(t *testing.T) string {
 	t.Helper()
 	testenv.SkipShort(t)
 	return binPath
+}
+
+// e2e marks an end-to-end test: it skips under -short (needBinary) and runs beside the package's other
+// end-to-end tests (t.Parallel, ioParallel at a time). Each has its own ports (testenv.FreePort), data directory
+// and processes, so none sees another's. A test that sets the environment (t.Setenv), measures this test
+// process, or bounds what a process does under a load it makes itself (TestQueryBudgetUnderHostileLoad) does
+// not call it.
+func e2e(t *testing.T) {
+	t.Helper()
+	needBinary(t)
+	t.Parallel()
 }
 
 func start(t *testing.T, args ...string) *proc {
@@ -116,20 +134,66 @@ func getJSON(base, path string, v any) (int, error) {
 	return resp.StatusCode, nil
 }
 
+// A starting citywatch is called hung only once it has used readyCPU of CPU time, or has taken readyWall,
+// without answering /readyz. Its start costs seconds of CPU under -race (opening the TSDB and the database,
+// hashing the first admin's password), but the wall time that takes depends on everything else the machine
+// runs: ioParallel citywatches starting at once next to other packages' tests took more than a minute each on a
+// loaded machine. CPU time is what the process itself spent, so a bound on it does not grow with the load; the
+// wall bound only catches a process that blocks without spending CPU.
+const (
+	readyCPU  = 60 * time.Second
+	readyWall = 5 * time.Minute
+)
+
+// waitReady waits until the citywatch p answers /readyz, and fails when it exits first or looks hung
+// (readyCPU, readyWall).
 func waitReady(t *testing.T, p *proc, base string) {
 	t.Helper()
-	eventually(t, 60*time.Second, func() string {
+	deadline := time.Now().Add(readyWall)
+	for {
 		select {
 		case <-p.Done():
 			t.Fatalf("citywatch exited early: %v\n%s", p.Err(), p.Out.String())
 		default:
 		}
 		code, err := getJSON(base, "/readyz", nil)
-		if err != nil || code != http.StatusOK {
-			return fmt.Sprintf("/readyz: %d %v", code, err)
+		if err == nil && code == http.StatusOK {
+			return
 		}
-		return ""
-	})
+		cpu, cpuErr := processCPU(p.Cmd.Process.Pid)
+		if cpuErr == nil && cpu > readyCPU || time.Now().After(deadline) {
+			t.Fatalf("citywatch not ready after %v of CPU time (%v): /readyz: %d %v", cpu, cpuErr, code, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// processCPU returns the CPU time (user and system) the process pid has used, from /proc/<pid>/stat.
+func processCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name in parentheses may hold spaces: the fields counted here start after its last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	// utime and stime are fields 14 and 15 of the file, 12 and 13 after the name, in clock ticks of 1/100 s
+	// (USER_HZ on Linux).
+	var ticks int64
+	for _, s := range f[11:13] {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
 }
 
 // promResult is the part of Prometheus' query response the tests read.
@@ -179,7 +243,7 @@ func publish(t *testing.T, c mqtt.Client, topic string, qos byte, payload string
 // TestDemo starts `citywatch demo` on free ports, publishes a reading to the embedded broker with a real MQTT
 // client, reads it back through the Prometheus API, and checks the simulator's data and the self metrics.
 func TestDemo(t *testing.T) {
-	needBinary(t)
+	e2e(t)
 	httpAddr, mqttAddr, rtspAddr := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
 	p := start(t, "demo", "--data", t.TempDir(), "--http", httpAddr, "--mqtt", mqttAddr, "--rtsp", rtspAddr)
 	base := "http://" + httpAddr
@@ -281,7 +345,7 @@ func writeConfig(t *testing.T, dir, body string) string {
 
 // TestRestartPersistence: samples written before a clean stop and before a SIGKILL are queryable after restart.
 func TestRestartPersistence(t *testing.T) {
-	needBinary(t)
+	e2e(t)
 	cw := newServe(t)
 	base := cw.base()
 	countOf := func(device string) string {
@@ -325,7 +389,7 @@ func TestRestartPersistence(t *testing.T) {
 // mosquitto while the collector (citywatch serve with an external source) is SIGKILLed and restarted three
 // times. Every sequence number must be queryable afterwards: duplicates are allowed, gaps are not.
 func TestCollectorKilledWhileMosquittoDelivers(t *testing.T) {
-	needBinary(t)
+	e2e(t)
 	mq := testenv.Mosquitto(t)
 	cw := newServe(t, asCollector("mosquitto", mq.URL, "citywatch-e2e-collector"))
 	base := cw.base()
@@ -391,7 +455,7 @@ func TestCollectorKilledWhileMosquittoDelivers(t *testing.T) {
 // TestCheck: `citywatch check` exits 0 on a good file and 1 with every error listed as file:line on a bad one,
 // never echoing a secret.
 func TestCheck(t *testing.T) {
-	needBinary(t)
+	e2e(t)
 	dir := t.TempDir()
 	good := writeConfig(t, dir, "data_dir: "+filepath.Join(dir, "data")+"\n")
 	out, err := exec.Command(binPath, "check", "--config", good).CombinedOutput()
@@ -436,7 +500,7 @@ ingest:
 // TestReloadMappingOnSIGHUP: a new ingest rule applies after SIGHUP without a restart; an invalid file is
 // refused and the running configuration stays.
 func TestReloadMappingOnSIGHUP(t *testing.T) {
-	needBinary(t)
+	e2e(t)
 	cw := newServe(t)
 	base := cw.base()
 	p := cw.start(t)

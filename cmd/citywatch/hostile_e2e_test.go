@@ -346,7 +346,7 @@ type hostileEnv struct {
 
 // TestHostileInputs drives one citywatch process with every case of hostileMQTTCases and hostileHTTPCases.
 func TestHostileInputs(t *testing.T) {
-	needBinary(t)
+	e2e(t)
 	if testing.Short() {
 		t.Skip("starts the citywatch binary")
 	}

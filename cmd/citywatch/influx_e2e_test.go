@@ -55,7 +55,7 @@ type readyz struct {
 // ready (edge autonomy) with the outage in the /readyz detail and keeps queueing; after influxd is back every
 // sample is in InfluxDB exactly once.
 func TestInfluxForwarding(t *testing.T) {
-	needBinary(t)
+	e2e(t)
 	influx := testenv.Influxd(t)
 	const edge, site = "edge-7", "north"
 	cw := newServe(t, withYAML(fmt.Sprintf(`edge:

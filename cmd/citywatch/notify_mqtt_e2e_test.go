@@ -50,7 +50,7 @@ func subscribe(t *testing.T, addr, filter, id string) func() []mqttMessage {
 // clears its topic only, so a subscriber that connects later sees exactly the alert still firing. The
 // Alertmanager-format webhook sent alongside carries groupLabels and groupKey of the configured group_by.
 func TestAlertsPublishedOnMQTT(t *testing.T) {
-	needBinary(t)
+	e2e(t)
 	am := &amHook{}
 	srv := httptest.NewServer(am)
 	defer srv.Close()

@@ -40,6 +40,9 @@ const heavyQuery = `count_over_time({__name__=~".+"}[30m:1s])`
 // fever alert must fire, another principal's query must still be answered, every query must end with a
 // Prometheus JSON answer, and the process's RSS (sampled from /proc/<pid>/status) must stay under rssBudget. The binary is built without -race here: the race detector's
 // shadow memory would make an RSS bound meaningless.
+//
+// It does not run beside the package's other tests (e2e): it loads the machine itself and bounds what the
+// process does under that load, which other tests' processes would change.
 func TestQueryBudgetUnderHostileLoad(t *testing.T) {
 	needBinary(t)
 	if testing.Short() {

@@ -22,7 +22,7 @@ import (
 // no file under the data directory (citywatch.db, its -wal, clips) holds the name or contact, no clip of the
 // room's camera is left, the ward API no longer carries them and no audit record names the case id.
 func TestRetentionBinaryEndToEnd(t *testing.T) {
-	needBinary(t)
+	e2e(t)
 	sim, err := camerasim.New(camerasim.Config{Listen: "127.0.0.1:0", Cameras: 1}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -38,7 +38,7 @@ func seqCounts(base string) (map[int]int, error) {
 // the broker splits the QoS 1 messages between them, so together they store every one of 2,000 sequence
 // numbers while neither stores all of them.
 func TestSharedSubscription(t *testing.T) {
-	needBinary(t)
+	e2e(t)
 	mq := testenv.Mosquitto(t)
 	type collector struct {
 		p    *proc

@@ -84,6 +84,7 @@ func firing(t *testing.T, base, rule, caseID string) ([]wardAlert, string) {
 // an occupant missing (WardRoundMissed naming them) and a nurse's late entry resolving it, the daily report
 // (CSV) and the FHIR bundle validated, and the release suppressing the fever alert of the now empty room.
 func TestWardEndToEnd(t *testing.T) {
+	e2e(t)
 	// The default pack's Fever rule (the occupant join and its summary), held for 2s instead of 2m.
 	pack, err := alerts.ParseRuleFile(rules.DefaultName, []byte(rules.Default))
 	if err != nil {

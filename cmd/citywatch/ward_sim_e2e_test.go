@@ -33,6 +33,7 @@ type wardView struct {
 // wearables' readings join their rooms' occupants and make the round, the leave fault's wearable goes away then
 // silent in its room at night, and a second simulator run duplicates nothing.
 func TestWardSimulateEndToEnd(t *testing.T) {
+	e2e(t)
 	cw := newServe(t, withYAML(`ward:
   interval: 1s
   sites:
