@@ -191,6 +191,8 @@ type Pipeline struct {
 	batcher *committer
 
 	exportErr string // last device export error, to log only changes; used by Run only
+	// exportBuf holds a batch of the device export, reused from batch to batch; used by Run only.
+	exportBuf []store.Sample
 }
 
 type sourceMetrics struct {
@@ -623,11 +625,13 @@ func (p *Pipeline) Run(ctx context.Context) error {
 }
 
 func (p *Pipeline) exportDevices(ctx context.Context) {
-	samples := p.DeviceSamples(p.now())
-	for len(samples) > 0 {
-		n := min(len(samples), exportBatch)
-		err := p.appender.Append(ctx, samples[:n])
-		samples = samples[n:]
+	now := p.now()
+	for shard := 0; shard < registryShards; {
+		p.exportBuf, shard = p.devices.appendSamples(p.exportBuf[:0], now, shard, exportBatch)
+		if len(p.exportBuf) == 0 {
+			continue
+		}
+		err := p.appender.Append(ctx, p.exportBuf)
 		var rej *store.RejectedError
 		if err == nil || errors.As(err, &rej) {
 			continue

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"citywatch/ingest/mapping"
@@ -68,9 +69,9 @@ const registryFullLogInterval = time.Minute
 // and an eviction compares the tails of the shards (registryShards of them, whatever the number of devices)
 // and removes the longest-silent one.
 //
-// The list order also tells the persistence (DeviceStore) what changed: a message marks its device dirty and
-// moves it to the front, so the dirty devices of a shard are a prefix of its list, and a save walks that prefix
-// only.
+// Each shard's devices fall into bucketsPerShard buckets, the unit the persistence (DeviceStore) saves: a
+// message, an eviction or a restore marks its device's bucket in the shard's dirty mask, and a save rewrites
+// only the buckets marked (registry_db.go).
 type registry struct {
 	max        int
 	maxMetrics int
@@ -105,7 +106,10 @@ type registryShard struct {
 	// names interns the metric names the shard's devices keep in their last values: every device of a fleet
 	// has the same few, and each message brings its own copies.
 	names map[string]string
-	_     [16]byte // keep shards on separate cache lines
+	// dirty holds the buckets of the shard that changed since the last save (a device of them was seen,
+	// restored or evicted).
+	dirty bucketSet
+	_     [48]byte // keep shards on separate cache lines
 }
 
 // maxInternedNames bounds each shard's interned metric names; beyond it a device keeps its own copy.
@@ -132,8 +136,8 @@ type deviceEntry struct {
 	first, last int64         // unix nanoseconds
 	messages    uint64
 	errors      uint64
-	// dirty says the entry changed since the registry was last saved.
-	dirty bool
+	// bucket is the device's bucket within its shard (deviceLocation), the unit the DeviceStore saves.
+	bucket uint8
 	// evicted says the entry left the registry (a deviceRef to it is stale).
 	evicted bool
 	// values are the last values, in the order metric names were first seen. A slice, not a map: messages of
@@ -164,7 +168,22 @@ func newRegistry(maxDevices, maxMetrics, maxSeries int, evicted prometheus.Count
 func (r *registry) len() int { return int(r.count.Load()) }
 
 func (r *registry) shard(id string) *registryShard {
-	return &r.shards[maphash.String(r.seed, id)%registryShards]
+	sh, _ := r.locate(id)
+	return sh
+}
+
+// locate returns the shard of the device id and its bucket within the shard.
+func (r *registry) locate(id string) (*registryShard, uint8) {
+	i, b := deviceLocation(id)
+	return &r.shards[i], b
+}
+
+// deviceLocation returns the shard of the device id and its bucket within the shard. The hash has no seed: a
+// device's bucket is where a save put it, so it must stay the same across restarts. A fleet whose ids all
+// hash to one shard only shares that shard's lock; every lookup within it is a map's.
+func deviceLocation(id string) (shard int, bucket uint8) {
+	h := xxhash.Sum64String(id)
+	return int(h % registryShards), uint8((h / registryShards) % bucketsPerShard)
 }
 
 // pushFront puts e at the front of the shard's list (e is not in it).
@@ -215,7 +234,7 @@ func (r *registry) seen(res *mapping.Result, t time.Time, failed bool) {
 // the back of its shard's list: until a message of it is handled (update) it is not seen, and first in line
 // for eviction.
 func (r *registry) lockEntry(res *mapping.Result, t time.Time) (*registryShard, *deviceEntry) {
-	sh := r.shard(res.Device)
+	sh, bucket := r.locate(res.Device)
 	sh.mu.Lock()
 	e := sh.m[res.Device]
 	if e == nil {
@@ -226,7 +245,8 @@ func (r *registry) lockEntry(res *mapping.Result, t time.Time) (*registryShard, 
 			r.count.Add(-1) // inserted concurrently: give the reserved slot back
 		} else {
 			ns := t.UnixNano()
-			e = &deviceEntry{id: res.Device, first: ns, values: make([]lastValue, 0, min(len(res.Samples), r.maxMetrics))}
+			e = &deviceEntry{id: res.Device, first: ns, bucket: bucket,
+				values: make([]lastValue, 0, min(len(res.Samples), r.maxMetrics))}
 			sh.m[res.Device] = e
 			sh.pushBack(e)
 		}
@@ -418,7 +438,7 @@ func (s *seriesSet) find(h uint64, hint int) int {
 }
 
 // update records a message of e's device; sh is e's shard, locked. The entry moves to the front of the list
-// and is marked dirty.
+// and its bucket is marked for the next save.
 func (r *registry) update(sh *registryShard, e *deviceEntry, res *mapping.Result, t time.Time, failed bool) {
 	ns := t.UnixNano()
 	if ns > e.last || e.messages == 0 {
@@ -437,7 +457,7 @@ func (r *registry) update(sh *registryShard, e *deviceEntry, res *mapping.Result
 	for i := range res.Samples {
 		e.setValue(sh, i, res.Samples[i].Name, res.Samples[i].V, r.maxMetrics)
 	}
-	e.dirty = true
+	sh.dirty.add(e.bucket)
 	if sh.head != e {
 		sh.unlink(e)
 		sh.pushFront(e)
@@ -540,6 +560,7 @@ func (r *registry) evict() bool {
 		sh.unlink(e)
 		delete(sh.m, e.id)
 		e.evicted = true
+		sh.dirty.add(e.bucket) // the next save drops it from its bucket
 	}
 	sh.mu.Unlock()
 	if e == nil {
@@ -647,19 +668,27 @@ func deviceExportTicks(devices int, every time.Duration) int {
 // samples returns device_last_seen_seconds for every device at now. The label slices are shared with the
 // registry, which never modifies them in place.
 func (r *registry) samples(now time.Time) []store.Sample {
-	out := make([]store.Sample, 0, r.len())
+	out, _ := r.appendSamples(make([]store.Sample, 0, r.len()), now, 0, math.MaxInt)
+	return out
+}
+
+// appendSamples appends to dst device_last_seen_seconds at now for the devices of the shards from shard on,
+// shard by shard, until dst holds at least limit samples. It returns dst and the next shard (registryShards
+// when all are done), so that an export goes through the registry in batches of one reused buffer instead of
+// allocating a sample for every device at once (166,667 at a million series).
+func (r *registry) appendSamples(dst []store.Sample, now time.Time, shard, limit int) ([]store.Sample, int) {
 	ts := now.UnixMilli()
-	for i := range r.shards {
-		sh := &r.shards[i]
+	for ; shard < registryShards && len(dst) < limit; shard++ {
+		sh := &r.shards[shard]
 		sh.mu.Lock()
-		for _, e := range sh.m {
+		for e := sh.head; e != nil; e = e.next {
 			if e.messages == 0 {
 				continue
 			}
-			out = append(out, store.Sample{Name: deviceMetric, Labels: e.labels, T: ts,
+			dst = append(dst, store.Sample{Name: deviceMetric, Labels: e.labels, T: ts,
 				V: max(now.Sub(time.Unix(0, e.last)).Seconds(), 0)})
 		}
 		sh.mu.Unlock()
 	}
-	return out
+	return dst, shard
 }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -92,8 +93,8 @@ func TestRegistryWorkPerOperation(t *testing.T) {
 	require.Equal(t, before, r.evictWork.Load())
 }
 
-// TestRegistryListOrder checks the invariants behind O(1) eviction and prefix saves on random operations:
-// each shard's list holds exactly its map's entries, linked both ways, the dirty ones first.
+// TestRegistryListOrder checks the invariants behind O(1) eviction and bucket saves on random operations:
+// each shard's list holds exactly its map's entries, linked both ways, each in the bucket of its id.
 func TestRegistryListOrder(t *testing.T) {
 	r := newRegistry(200, 4, 10, prometheus.NewCounter(prometheus.CounterOpts{Name: "e"}), nil)
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -104,7 +105,8 @@ func TestRegistryListOrder(t *testing.T) {
 		case 0:
 			r.admitSeries(&res, []store.Sample{{Name: "x"}}, t0.Add(time.Duration(step)*time.Second))
 		case 1:
-			r.takeDirty()
+			var enc bucketEncoder
+			r.encodeShard(rng.IntN(registryShards), &enc)
 		default:
 			r.seen(&res, t0.Add(time.Duration(step)*time.Second), false)
 		}
@@ -120,15 +122,14 @@ func checkShardLists(t *testing.T, r *registry) {
 	total := 0
 	for i := range r.shards {
 		sh := &r.shards[i]
-		n, clean := 0, false
+		n := 0
 		var prev *deviceEntry
 		for e := sh.head; e != nil; e = e.next {
 			require.Same(t, prev, e.prev)
 			require.Same(t, e, sh.m[e.id], "listed entry is in the map")
-			if !e.dirty {
-				clean = true
-			}
-			require.False(t, e.dirty && clean, "dirty entries come first")
+			shard, bucket := deviceLocation(e.id)
+			require.Equal(t, i, shard)
+			require.Equal(t, bucket, e.bucket)
 			prev, n = e, n+1
 		}
 		require.Same(t, prev, sh.tail)
@@ -219,7 +220,21 @@ func TestDeviceStoreRestartKeepsState(t *testing.T) {
 	require.Len(t, p2.DeviceSamples(t0.Add(time.Hour)), 20)
 }
 
-// TestDeviceStoreEvictionAndLimit: the saved table keeps ingest.max_devices rows, longest-silent first out,
+// savedDeviceIDs returns the ids of the devices in the saved buckets, sorted.
+func savedDeviceIDs(t *testing.T, s *DeviceStore) []string {
+	t.Helper()
+	recs, bad, err := s.readBuckets(context.Background())
+	require.NoError(t, err)
+	require.Empty(t, bad)
+	ids := make([]string, 0, len(recs))
+	for _, r := range recs {
+		ids = append(ids, r.id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// TestDeviceStoreEvictionAndLimit: the saved table keeps ingest.max_devices devices, longest-silent first out,
 // also across a restart with a lower limit; the restored registry is the most recently seen devices.
 func TestDeviceStoreEvictionAndLimit(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "citywatch.db")
@@ -233,19 +248,7 @@ func TestDeviceStoreEvictionAndLimit(t *testing.T) {
 		}
 	}
 	require.NoError(t, s.Flush(ctx))
-	rows := func() []string {
-		var ids []string
-		r, err := s.db.Query(`SELECT id FROM ingest_devices ORDER BY id`)
-		require.NoError(t, err)
-		defer r.Close()
-		for r.Next() {
-			var id string
-			require.NoError(t, r.Scan(&id))
-			ids = append(ids, id)
-		}
-		require.NoError(t, r.Err())
-		return ids
-	}
+	rows := func() []string { return savedDeviceIDs(t, s) }
 	want := make([]string, 0, 10)
 	for i := 15; i < 25; i++ {
 		want = append(want, fmt.Sprintf("d/s/dev%02d", i))
@@ -279,7 +282,7 @@ func TestDeviceStoreSaveFailureRetries(t *testing.T) {
 	for i := range 5 {
 		require.NoError(t, p.Handle(ctx, Message{Topic: fmt.Sprintf("city/d/s/dev%d", i), Payload: []byte("a=1"), Received: t0}))
 	}
-	_, err := s.db.Exec(`ALTER TABLE ingest_devices RENAME TO ingest_devices_away`)
+	_, err := s.db.Exec(`ALTER TABLE ingest_device_buckets RENAME TO ingest_device_buckets_away`)
 	require.NoError(t, err)
 	require.Error(t, s.Flush(ctx))
 	errs, _ := metricValue(t, reg, "citywatch_ingest_device_state_save_errors_total")
@@ -287,7 +290,7 @@ func TestDeviceStoreSaveFailureRetries(t *testing.T) {
 	require.NotEmpty(t, p.DeviceRegistry().SaveError)
 
 	require.NoError(t, p.Handle(ctx, Message{Topic: "city/d/s/dev0", Payload: []byte("a=2"), Received: t0.Add(time.Second)}))
-	_, err = s.db.Exec(`ALTER TABLE ingest_devices_away RENAME TO ingest_devices`)
+	_, err = s.db.Exec(`ALTER TABLE ingest_device_buckets_away RENAME TO ingest_device_buckets`)
 	require.NoError(t, err)
 	require.NoError(t, s.Flush(ctx))
 	require.Empty(t, p.DeviceRegistry().SaveError)
@@ -304,7 +307,7 @@ func TestDeviceStoreSaveFailureRetries(t *testing.T) {
 	}
 }
 
-// TestDeviceStoreSkipsDamagedRows: a row that cannot be decoded is skipped and reported; the others load.
+// TestDeviceStoreSkipsDamagedRows: a device that cannot be decoded is skipped and reported; the others load.
 func TestDeviceStoreSkipsDamagedRows(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "citywatch.db")
 	ctx := context.Background()
@@ -313,8 +316,15 @@ func TestDeviceStoreSkipsDamagedRows(t *testing.T) {
 		require.NoError(t, p.Handle(ctx, Message{Topic: fmt.Sprintf("city/d/s/dev%d", i), Payload: []byte("a=1"), Received: t0}))
 	}
 	require.NoError(t, s.Flush(ctx))
-	_, err := s.db.Exec(`UPDATE ingest_devices SET labels = x'ffffffffffffffffffff' WHERE id = 'd/s/dev1'`)
+	// dev1's bucket: its id, then labels whose count is over the limit.
+	i, b := deviceLocation("d/s/dev1")
+	damaged := appendString([]byte{bucketFormat}, "d/s/dev1")
+	damaged = append(damaged, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01)
+	res, err := s.db.Exec(`UPDATE ingest_device_buckets SET devices = ? WHERE bucket = ?`, damaged, i*bucketsPerShard+int(b))
 	require.NoError(t, err)
+	changed, err := res.RowsAffected()
+	require.NoError(t, err)
+	require.Equal(t, int64(1), changed)
 	db, err := sqlitedb.Open(path)
 	require.NoError(t, err)
 	defer db.Close()
