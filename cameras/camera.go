@@ -68,6 +68,8 @@ type camera struct {
 	lastErrorTime    time.Time
 	reconnects       uint64
 	outageStart      time.Time
+	// afterLoss is set from a loss report until a frame decodes again: corrupt frames meanwhile are the loss's.
+	afterLoss bool
 
 	// worker runs run; Monitor.startCamera starts it under the monitor's mu, SetCameras stops it alone.
 	worker reconcile.Worker
@@ -287,6 +289,7 @@ func (c *camera) prepareSession(forma format.Format) error {
 	c.keyframeInterval = 0
 	c.params = paramSets{}
 	c.dec264, c.dec265, c.decMJPEG = nil, nil, nil
+	c.afterLoss = false
 	c.supported = true
 	switch f := forma.(type) {
 	case *format.H264:
@@ -374,6 +377,7 @@ func (c *camera) onLost(lost uint64) {
 	now := c.m.now()
 	c.mu.Lock()
 	c.win.bucket(now).lost += int64(min(lost, maxLostPerReport))
+	c.afterLoss = true
 	c.mu.Unlock()
 }
 
@@ -417,16 +421,14 @@ func (c *camera) onRTP(pkt *rtp.Packet, pts int64, ptsOK bool) {
 	if err != nil {
 		if !errors.Is(err, rtph264.ErrMorePacketsNeeded) && !errors.Is(err, rtph265.ErrMorePacketsNeeded) &&
 			!errors.Is(err, rtph264.ErrNonStartingPacketAndNoPrevious) && !errors.Is(err, rtph265.ErrNonStartingPacketAndNoPrevious) {
-			b.corrupt++
-			c.m.metrics.corruptFrames.Inc()
+			c.corruptLocked(b)
 		}
 		c.mu.Unlock()
 		return
 	}
 	info, err := c.params.inspect(nalus)
 	if err != nil {
-		b.corrupt++
-		c.m.metrics.corruptFrames.Inc()
+		c.corruptLocked(b)
 		c.mu.Unlock()
 		return
 	}
@@ -458,6 +460,17 @@ func (c *camera) onRTP(pkt *rtp.Packet, pts int64, ptsOK bool) {
 func (c *camera) frameLocked(now time.Time) {
 	c.lastFrame = now
 	c.lastFrameEver = now
+	c.afterLoss = false
+}
+
+// corruptLocked counts a frame that could not be decoded, as the loss's when packets were lost since the last
+// frame that decoded.
+func (c *camera) corruptLocked(b *counts) {
+	b.corrupt++
+	if c.afterLoss {
+		b.lossCorrupt++
+	}
+	c.m.metrics.corruptFrames.Inc()
 }
 
 // signalsLocked gathers the health machine inputs.
@@ -485,6 +498,7 @@ func (c *camera) signalsLocked(now time.Time) Signals {
 		}
 		if all := w.frames + w.corrupt; all > 0 {
 			sig.CorruptRatio = float64(w.corrupt) / float64(all)
+			sig.LossCorruptRatio = float64(w.lossCorrupt) / float64(all)
 		}
 	}
 	return sig

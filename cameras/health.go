@@ -89,6 +89,9 @@ type Signals struct {
 	LossRatio float64
 	// CorruptRatio is the fraction of access units in the window that could not be decoded.
 	CorruptRatio float64
+	// LossCorruptRatio is the part of CorruptRatio that lost packets explain: frames that broke after a
+	// sequence-number gap, before the next frame that decoded.
+	LossCorruptRatio float64
 	// Codec is the video codec name, e.g. "H264".
 	Codec string
 	// CodecSupported is false for video codecs whose frames we cannot inspect (only packet flow is checked).
@@ -154,12 +157,19 @@ func (h *Health) evaluate(sig Signals) (State, string) {
 	if !sig.CodecSupported {
 		return StateDegraded, fmt.Sprintf("video codec %s is not inspected; only packet flow is monitored", orUnknown(sig.Codec))
 	}
-	// Loss comes before corruption: lost packets corrupt frames, and the loss is the cause to report.
+	// Loss comes before corruption: lost packets corrupt frames, and the loss is the cause to report. A frame
+	// spans several packets (M-JPEG, large keyframes) and one lost packet breaks the rest of it, so the broken
+	// frames can cross their threshold while the loss ratio is still under its own: the video is undecodable
+	// only when the frames the loss does not explain are over the threshold by themselves.
 	if sig.LossRatio > h.cfg.MaxLossRatio {
 		return StateDegraded, fmt.Sprintf("packet loss %.1f%%", 100*sig.LossRatio)
 	}
 	if sig.CorruptRatio > h.cfg.MaxCorruptRatio {
-		return StateDegraded, fmt.Sprintf("undecodable video: %.0f%% of frames corrupt", 100*sig.CorruptRatio)
+		if sig.CorruptRatio-sig.LossCorruptRatio > h.cfg.MaxCorruptRatio {
+			return StateDegraded, fmt.Sprintf("undecodable video: %.0f%% of frames corrupt", 100*sig.CorruptRatio)
+		}
+		return StateDegraded, fmt.Sprintf("packet loss %.1f%% breaks frames: %.0f%% corrupt", 100*sig.LossRatio,
+			100*sig.CorruptRatio)
 	}
 	if sig.LastKeyframe.IsZero() {
 		age := sig.Now.Sub(sig.SessionStart)

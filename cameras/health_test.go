@@ -91,6 +91,13 @@ var healthCases = []struct {
 		{with(streaming(10*time.Second), func(s *Signals) { s.LossRatio = 0.05 }), StateOnline, ""},
 		{with(streaming(10*time.Second), func(s *Signals) { s.LossRatio, s.CorruptRatio = 0.2, 0.4 }), StateDegraded, "packet loss 20.0%"},
 	}},
+	// A frame of several packets: loss under its threshold breaks frames over theirs. The loss is the cause.
+	{"loss breaks frames", []healthStep{
+		{with(streaming(10*time.Second), func(s *Signals) { s.LossRatio, s.CorruptRatio, s.LossCorruptRatio = 0.02, 0.6, 0.6 }), StateDegraded, "packet loss 2.0% breaks frames: 60% corrupt"},
+		{with(streaming(11*time.Second), func(s *Signals) { s.LossRatio, s.CorruptRatio, s.LossCorruptRatio = 0.01, 0.3, 0.15 }), StateDegraded, "packet loss 1.0%"},
+		{with(streaming(12*time.Second), func(s *Signals) { s.LossRatio, s.CorruptRatio, s.LossCorruptRatio = 0.01, 0.5, 0.2 }), StateDegraded, "undecodable video: 50% of frames corrupt"},
+		{with(streaming(13*time.Second), func(s *Signals) { s.LossRatio, s.CorruptRatio, s.LossCorruptRatio = 0.01, 0.1, 0.1 }), StateOnline, ""},
+	}},
 	{"no keyframe", []healthStep{
 		{with(streaming(20*time.Second), func(s *Signals) { s.LastKeyframe = at(10 * time.Second) }), StateDegraded, "no keyframe for 10s"},
 		{with(streaming(9*time.Second), func(s *Signals) { s.LastKeyframe = time.Time{} }), StateDegraded, "no keyframe for 10s"}, // pending keeps

@@ -17,8 +17,7 @@ import (
 func (c *camera) onMJPEGLocked(pkt *rtp.Packet, pts int64, ptsOK bool, now time.Time, b *counts) {
 	img, w, h, err := mjpegFrame(c.decMJPEG, pkt)
 	if err != nil {
-		b.corrupt++
-		c.m.metrics.corruptFrames.Inc()
+		c.corruptLocked(b)
 		c.mu.Unlock()
 		return
 	}

@@ -12,6 +12,8 @@ type counts struct {
 	bytes   int64
 	frames  int64
 	corrupt int64
+	// lossCorrupt counts the corrupt frames (of corrupt) that followed lost packets: the loss broke them.
+	lossCorrupt int64
 }
 
 func (c *counts) add(o counts) {
@@ -20,6 +22,7 @@ func (c *counts) add(o counts) {
 	c.bytes += o.bytes
 	c.frames += o.frames
 	c.corrupt += o.corrupt
+	c.lossCorrupt += o.lossCorrupt
 }
 
 // window keeps counts per wall-clock second for the last windowSeconds full seconds.

@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"citywatch/cameras"
+	"citywatch/internal/clock"
 	"citywatch/internal/testenv"
 	"citywatch/store"
 	"citywatch/store/storetest"
@@ -223,11 +225,18 @@ func TestNoFFmpegOnPath(t *testing.T) {
 	a.Close()
 }
 
+// TestGarbageRestartsDecoder: a decoder fed garbage produces no frame and is restarted as stalled, and a good
+// stream afterwards is decoded again. Stalls are judged on a fake clock, and the stall timeout is the default:
+// with 1 s of real time (this test's before) a loaded machine's fresh ffmpeg neither decoded its first frame nor
+// read its input in time (the write deadline is an OS one, on the real clock), so each was killed before it
+// could (make stress: 25 restarts in 30 s, no frame).
 func TestGarbageRestartsDecoder(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	ffmpeg := testenv.LookPath(t, "ffmpeg")
-	a, err := New(Config{FFmpegPath: ffmpeg, RestartMin: 10 * time.Millisecond, RestartMax: 50 * time.Millisecond,
-		DecoderStallTimeout: time.Second, Cameras: []CameraConfig{{ID: "cam1"}}}, Deps{Registerer: reg})
+	clk := clock.NewFake(time.Now())
+	const stall, restartMax = 10 * time.Second, 50 * time.Millisecond
+	a, err := New(Config{FFmpegPath: ffmpeg, RestartMin: 10 * time.Millisecond, RestartMax: restartMax,
+		DecoderStallTimeout: stall, Cameras: []CameraConfig{{ID: "cam1"}}}, Deps{Registerer: reg, Clock: clk})
 	require.NoError(t, err)
 	require.NoError(t, a.Start())
 	defer a.Close()
@@ -243,22 +252,37 @@ func TestGarbageRestartsDecoder(t *testing.T) {
 		p.n++
 		return au
 	}
-	require.Eventually(t, func() bool {
+	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() string {
 		for range 50 {
 			a.OnAccessUnit("cam1", garbage())
 		}
-		return a.Status("cam1").Restarts >= 2
-	}, 30*time.Second, 20*time.Millisecond)
+		clk.Advance(2 * stall) // no frame for longer than the stall timeout, and past any restart backoff
+		if st := a.Status("cam1"); st.Restarts < 2 {
+			return fmt.Sprintf("fewer than 2 restarts; status %+v", st)
+		}
+		return ""
+	})
 	require.NotEmpty(t, a.Status("cam1").Reason)
 
-	// It recovers with a good stream.
+	// It recovers with a good stream. The clock moves only past the backoff of a decoder that ended, never far
+	// enough for a stall.
 	normal := loadClip(t, clipPath("clip.h264"), cameras.CodecH264)
-	require.Eventually(t, func() bool {
+	restarts := a.Status("cam1").Restarts
+	clk.Advance(restartMax)
+	testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() string {
 		for i := range normal.AUs {
 			a.OnAccessUnit("cam1", p.next(normal, i))
 		}
-		return a.Status("cam1").Frames > 0
-	}, 30*time.Second, 50*time.Millisecond)
+		st := a.Status("cam1")
+		if st.Frames > 0 {
+			return ""
+		}
+		if st.Restarts != restarts {
+			restarts = st.Restarts
+			clk.Advance(restartMax)
+		}
+		return fmt.Sprintf("no frame decoded; status %+v", st)
+	})
 	require.Greater(t, testutil.ToFloat64(a.metrics.restarts.WithLabelValues(restartExit))+
 		testutil.ToFloat64(a.metrics.restarts.WithLabelValues(restartStall)), 1.0)
 }
