@@ -9,13 +9,19 @@ import (
 	"citywatch/store"
 )
 
-// lookupsOf returns the per-series lookups of every shard so far.
-func lookupsOf(db *DB) uint64 {
-	n := uint64(0)
+// shardSum returns the sum over every shard of one of its counters, for instance the per-series lookups
+// (lookupsOf) or the group lookups (groupLookups) so far.
+func shardSum(db *DB, counter func(*shard) uint64) uint64 {
+	var n uint64
 	for i := range db.shards {
-		n += db.shards[i].lookups
+		n += counter(&db.shards[i])
 	}
 	return n
+}
+
+func lookupsOf(db *DB) uint64 { return shardSum(db, func(s *shard) uint64 { return s.lookups }) }
+func groupLookups(db *DB) uint64 {
+	return shardSum(db, func(s *shard) uint64 { return s.groupLookups })
 }
 
 // TestSeriesGroupOneLookupPerMessage: once a device's series are known, its messages find them through their

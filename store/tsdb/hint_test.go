@@ -21,14 +21,6 @@ func hinted(ls []store.Label, h *store.SeriesHint, t int64, v float64) []store.S
 	return out
 }
 
-func groupLookups(db *DB) uint64 {
-	var n uint64
-	for i := range db.shards {
-		n += db.shards[i].groupLookups
-	}
-	return n
-}
-
 // TestSeriesHintSparesGroupLookup: once a hint holds its label set's group, the next messages that carry it
 // find their series without a group lookup, and are stored as without a hint.
 func TestSeriesHintSparesGroupLookup(t *testing.T) {
