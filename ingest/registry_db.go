@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/binary"
@@ -178,7 +179,7 @@ func (s *DeviceStore) Restore(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("ingest: restore devices: %w", err)
 	}
 	// The registry wants the longest-silent first, and the MaxDevices most recently seen at most.
-	slices.SortFunc(recs, func(a, b deviceRecord) int { return cmpInt64(a.last, b.last) })
+	slices.SortFunc(recs, func(a, b deviceRecord) int { return cmp.Compare(a.last, b.last) })
 	trimmed := len(recs) > s.reg.max
 	if trimmed {
 		recs = recs[len(recs)-s.reg.max:]
@@ -199,16 +200,6 @@ func (s *DeviceStore) Restore(ctx context.Context) (int, error) {
 			"skipped", len(bad), "examples", strings.Join(bad[:min(len(bad), 3)], "; "))
 	}
 	return n, nil
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // readBuckets decodes every saved bucket. bad describes the damaged ones.
