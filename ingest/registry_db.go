@@ -245,6 +245,7 @@ func (s *DeviceStore) readLegacy(ctx context.Context) (recs []deviceRecord, bad 
 		return nil, nil, err
 	}
 	defer rows.Close()
+	strs := newBlobStrings()
 	for rows.Next() {
 		var rec deviceRecord
 		var labels, values []byte
@@ -254,8 +255,8 @@ func (s *DeviceStore) readLegacy(ctx context.Context) (recs []deviceRecord, bad 
 		}
 		rec.messages, rec.errors = uint64(messages), uint64(errs)
 		var derr error
-		if rec.labels, derr = decodeLabels(labels); derr == nil {
-			rec.values, derr = decodeValues(values, s.reg.maxMetrics)
+		if rec.labels, derr = decodeLabels(labels, strs); derr == nil {
+			rec.values, derr = decodeValues(values, strs, s.reg.maxMetrics)
 		}
 		if derr != nil || rec.id == "" {
 			bad = append(bad, fmt.Sprintf("%.100q: %v", rec.id, derr))
@@ -730,8 +731,6 @@ func (r *blobReader) uvarint(limit uint64) uint64 {
 	return v
 }
 
-func (r *blobReader) string() string { return string(r.bytes()) }
-
 // bytes reads what appendString wrote; the result shares the blob's bytes.
 func (r *blobReader) bytes() []byte {
 	n := r.uvarint(maxSavedLabelLen)
@@ -767,46 +766,21 @@ func (r *blobReader) done() error {
 	return r.err
 }
 
-// decodeLabels reads encodeLabels' output.
-func decodeLabels(b []byte) ([]store.Label, error) {
+// decodeLabels reads encodeLabels' output alone (a row of the per-device table), as a bucket's labels are read.
+func decodeLabels(b []byte, strs *blobStrings) ([]store.Label, error) {
 	r := blobReader{b: b}
-	n := r.uvarint(maxSavedLabels)
-	ls := make([]store.Label, 0, n)
-	for range n {
-		name := r.string()
-		value := r.string()
-		if r.err != nil {
-			break
-		}
-		if name != "" && value != "" && name != "__name__" {
-			ls = append(ls, store.Label{Name: name, Value: value})
-		}
-	}
+	ls := r.labels("", strs)
 	if err := r.done(); err != nil {
 		return nil, fmt.Errorf("labels: %w", err)
 	}
-	return store.SortLabels(ls), nil
+	return ls, nil
 }
 
-// decodeValues reads encodeValues' output, keeping at most maxMetrics values.
-func decodeValues(b []byte, maxMetrics int) ([]lastValue, error) {
+// decodeValues reads encodeValues' output alone (a row of the per-device table), keeping at most maxMetrics
+// values, as a bucket's values are read.
+func decodeValues(b []byte, strs *blobStrings, maxMetrics int) ([]lastValue, error) {
 	r := blobReader{b: b}
-	n := r.uvarint(uint64(maxSavedLabelLen))
-	vs := make([]lastValue, 0, min(n, uint64(maxMetrics)))
-	for range n {
-		name := r.string()
-		if r.err == nil && len(r.b) < 8 {
-			r.err = errors.New("truncated value")
-		}
-		if r.err != nil {
-			break
-		}
-		v := math.Float64frombits(binary.LittleEndian.Uint64(r.b))
-		r.b = r.b[8:]
-		if len(vs) < maxMetrics {
-			vs = append(vs, lastValue{name, v})
-		}
-	}
+	vs := r.values(strs, maxMetrics)
 	if err := r.done(); err != nil {
 		return nil, fmt.Errorf("last values: %w", err)
 	}

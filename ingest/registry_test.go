@@ -360,19 +360,19 @@ func FuzzDeviceBlobs(f *testing.F) {
 	}
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0x0f}, []byte{0x01, 0x00})
 	f.Fuzz(func(t *testing.T, lb, vb []byte) {
-		ls, err := decodeLabels(lb)
+		ls, err := decodeLabels(lb, newBlobStrings())
 		if err == nil {
-			again, err := decodeLabels(encodeLabels(nil, ls))
+			again, err := decodeLabels(encodeLabels(nil, ls), newBlobStrings())
 			if err != nil || len(again) != len(ls) {
 				t.Fatalf("labels %v do not round-trip: %v", ls, err)
 			}
 		}
-		vs, err := decodeValues(vb, 64)
+		vs, err := decodeValues(vb, newBlobStrings(), 64)
 		if err == nil {
 			if len(vs) > 64 {
 				t.Fatalf("%d values over the limit", len(vs))
 			}
-			again, err := decodeValues(encodeValues(nil, vs), 64)
+			again, err := decodeValues(encodeValues(nil, vs), newBlobStrings(), 64)
 			if err != nil || len(again) != len(vs) {
 				t.Fatalf("values %v do not round-trip: %v", vs, err)
 			}
@@ -382,10 +382,10 @@ func FuzzDeviceBlobs(f *testing.F) {
 
 func TestDeviceBlobsRoundTrip(t *testing.T) {
 	for i, c := range blobCases {
-		ls, err := decodeLabels(encodeLabels(nil, c.labels))
+		ls, err := decodeLabels(encodeLabels(nil, c.labels), newBlobStrings())
 		require.NoError(t, err, i)
 		require.Equal(t, len(c.labels), len(ls), i)
-		vs, err := decodeValues(encodeValues(nil, c.values), 64)
+		vs, err := decodeValues(encodeValues(nil, c.values), newBlobStrings(), 64)
 		require.NoError(t, err, i)
 		require.Len(t, vs, len(c.values))
 		for j := range vs {
