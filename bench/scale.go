@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"citywatch/internal/testenv"
 )
 
 // scaleFields is the number of fields (series) per device of the scale rows.
@@ -93,7 +95,7 @@ func scaleRun(series, procs int, full bool) (f scaleFigures, err error) {
 	}
 	// Steady: every device again, at least 200,000 messages.
 	steadyProfile := s.serveProfile(series, "steady-cpu", cpuProfilePath(20*time.Second))
-	cpu0, err := procCPU(s.cmd.Process.Pid)
+	cpu0, err := testenv.ProcessCPU(s.cmd.Process.Pid)
 	if err != nil {
 		return f, err
 	}
@@ -101,7 +103,7 @@ func scaleRun(series, procs int, full bool) (f scaleFigures, err error) {
 	if f.perSec, err = timedDelivery(count, s.mqtt, steady, procs, devices, scaleFields, 1); err != nil {
 		return f, err
 	}
-	cpu1, err := procCPU(s.cmd.Process.Pid)
+	cpu1, err := testenv.ProcessCPU(s.cmd.Process.Pid)
 	if err != nil {
 		return f, err
 	}
@@ -239,7 +241,7 @@ func (s *serveProc) coldStart() (ready, readyCPU time.Duration, readyPeak int64,
 		return 0, 0, 0, 0, fmt.Errorf("restart after SIGKILL: %w", err)
 	}
 	ready = time.Since(start)
-	if readyCPU, err = procCPU(cmd.Process.Pid); err != nil {
+	if readyCPU, err = testenv.ProcessCPU(cmd.Process.Pid); err != nil {
 		return 0, 0, 0, 0, err
 	}
 	if readyPeak, err = procPeakRSS(cmd.Process.Pid); err != nil {

@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -160,40 +159,12 @@ func waitReady(t *testing.T, p *proc, base string) {
 		if err == nil && code == http.StatusOK {
 			return
 		}
-		cpu, cpuErr := processCPU(p.Cmd.Process.Pid)
+		cpu, cpuErr := testenv.ProcessCPU(p.Cmd.Process.Pid)
 		if cpuErr == nil && cpu > readyCPU || time.Now().After(deadline) {
 			t.Fatalf("citywatch not ready after %v of CPU time (%v): /readyz: %d %v", cpu, cpuErr, code, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// processCPU returns the CPU time (user and system) the process pid has used, from /proc/<pid>/stat.
-func processCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name in parentheses may hold spaces: the fields counted here start after its last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
-	}
-	// utime and stime are fields 14 and 15 of the file, 12 and 13 after the name, in clock ticks of 1/100 s
-	// (USER_HZ on Linux).
-	var ticks int64
-	for _, s := range f[11:13] {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
-		}
-		ticks += n
-	}
-	return time.Duration(ticks) * 10 * time.Millisecond, nil
 }
 
 // promResult is the part of Prometheus' query response the tests read.
