@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"math"
@@ -15,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"citywatch/internal/logx"
 	"citywatch/internal/sqlitedb"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
@@ -269,13 +269,9 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 		return nil, fmt.Errorf("%w: Deps.Outbox is required", ErrInvalid)
 	}
 	m := &Manager{cfg: cfg, q: deps.Queryable, engine: deps.Engine, outbox: deps.Outbox, clock: clock.Or(deps.Clock),
-		log: deps.Logger, events: make(chan Event, cfg.EventQueueSize), groups: map[string]*groupState{},
+		log: logx.Component(deps.Logger, "alerts"), events: make(chan Event, cfg.EventQueueSize), groups: map[string]*groupState{},
 		loaded: map[string][]*Alert{}}
 	m.now = m.clock.Now
-	if m.log == nil {
-		m.log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	m.log = m.log.With("component", "alerts")
 	m.eval = deps.Query
 	if m.eval == nil && m.q != nil {
 		if m.engine == nil {

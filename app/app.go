@@ -39,6 +39,7 @@ import (
 	"citywatch/ingest/broker"
 	"citywatch/ingest/mapping"
 	"citywatch/internal/clock"
+	"citywatch/internal/logx"
 	"citywatch/internal/sqlitedb"
 	"citywatch/retention"
 	"citywatch/store"
@@ -130,11 +131,7 @@ type App struct {
 // New builds every component from cfg without starting anything that listens. The data directory is opened
 // (and locked) here, so a second instance on the same directory fails at once with a clear message.
 func New(cfg *config.Config, opts Options) (*App, error) {
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	a := &App{cfg: cfg, opts: opts, log: log, reg: prometheus.NewRegistry()}
+	a := &App{cfg: cfg, opts: opts, log: logx.Or(opts.Logger), reg: prometheus.NewRegistry()}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory %s: %w", cfg.DataDir, err)

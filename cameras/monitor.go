@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"citywatch/internal/clock"
+	"citywatch/internal/logx"
 	"citywatch/store"
 )
 
@@ -122,13 +123,10 @@ func New(cfg Config, deps Deps) (*Monitor, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("cameras: %w", err)
 	}
-	if deps.Logger == nil {
-		deps.Logger = slog.New(slog.DiscardHandler)
-	}
 	m := &Monitor{
 		cfg:     cfg,
 		deps:    deps,
-		log:     deps.Logger.With("component", "cameras"),
+		log:     logx.Component(deps.Logger, "cameras"),
 		clock:   clock.Or(deps.Clock),
 		metrics: newSelfMetrics(deps.Registerer),
 		events:  make(chan Event, cfg.EventBuffer),

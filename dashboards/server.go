@@ -8,7 +8,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -26,6 +25,7 @@ import (
 	"citywatch/dashboards/live"
 	"citywatch/dashboards/openapi"
 	"citywatch/dashboards/promapi"
+	"citywatch/internal/logx"
 )
 
 // Config configures the HTTP server.
@@ -146,11 +146,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
 		return nil, errors.New("dashboards: TLS needs both a certificate and a key file")
 	}
-	log := deps.Logger
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	s := &Server{cfg: cfg, deps: deps, log: log.With("component", "http"), router: auth.NewRouter(),
+	s := &Server{cfg: cfg, deps: deps, log: logx.Component(deps.Logger, "http"), router: auth.NewRouter(),
 		done: make(chan struct{}), liveFails: newAttemptSeries(liveFailSeries, liveFailWindow, nil)}
 	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.base, s.cancelBase = context.WithCancel(context.Background())

@@ -19,7 +19,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"slices"
 	"time"
@@ -30,6 +29,7 @@ import (
 	"citywatch/cameras/media"
 	"citywatch/dashboards/audit"
 	"citywatch/internal/clock"
+	"citywatch/internal/logx"
 )
 
 // DefaultAfterRelease is how long an occupant's personal data are kept after their stay ended.
@@ -183,11 +183,7 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 	if deps.Occupants == nil {
 		return nil, errors.New("retention: no occupants store")
 	}
-	e := &Engine{cfg: cfg, deps: deps, log: deps.Logger, clk: clock.Or(deps.Clock)}
-	if e.log == nil {
-		e.log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	e.log = e.log.With("component", "retention")
+	e := &Engine{cfg: cfg, deps: deps, log: logx.Component(deps.Logger, "retention"), clk: clock.Or(deps.Clock)}
 	f := promauto.With(deps.Registerer)
 	e.purged = f.NewCounterVec(prometheus.CounterOpts{
 		Name: "citywatch_retention_purged_total",

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"sync/atomic"
@@ -15,6 +14,8 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"citywatch/internal/logx"
 )
 
 // Publisher sends one message to a broker and returns when it has been handed over (QoS 0) or acknowledged
@@ -67,11 +68,7 @@ func NewSensors(cfg SensorsConfig, deps SensorsDeps) (*Sensors, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	logger := deps.Logger
-	if logger == nil {
-		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	s := &Sensors{cfg: cfg, gen: gen, pub: deps.Publisher, logger: logger.With("component", "sim.sensors")}
+	s := &Sensors{cfg: cfg, gen: gen, pub: deps.Publisher, logger: logx.Component(deps.Logger, "sim.sensors")}
 	f := promauto.With(deps.Registerer)
 	s.mPublished = f.NewCounter(prometheus.CounterOpts{Name: "citywatch_sim_messages_published_total",
 		Help: "Simulated sensor messages accepted by the broker."})

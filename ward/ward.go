@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"citywatch/alerts"
 	"citywatch/dashboards/audit"
 	"citywatch/internal/clock"
+	"citywatch/internal/logx"
 	"citywatch/store"
 )
 
@@ -100,12 +100,8 @@ func New(cfg Config, deps Deps) (*Ward, error) {
 		cfg.RetentionAfterRelease = 30 * 24 * time.Hour
 	}
 	cfg.Signals = cfg.Signals.withDefaults()
-	w := &Ward{cfg: cfg, deps: deps, log: deps.Logger, clk: clock.Or(deps.Clock), sites: map[string]SiteConfig{},
+	w := &Ward{cfg: cfg, deps: deps, log: logx.Component(deps.Logger, "ward"), clk: clock.Or(deps.Clock), sites: map[string]SiteConfig{},
 		published: map[string]store.Sample{}, doorOpen: map[string]bool{}}
-	if w.log == nil {
-		w.log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	w.log = w.log.With("component", "ward")
 	for _, s := range cfg.Sites {
 		w.sites[s.Site] = s.withDefaults()
 	}

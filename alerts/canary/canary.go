@@ -20,6 +20,7 @@ import (
 	"citywatch/alerts"
 	"citywatch/alerts/notify"
 	"citywatch/internal/clock"
+	"citywatch/internal/logx"
 	"citywatch/store"
 )
 
@@ -195,13 +196,9 @@ func New(cfg Config, deps Deps) (*Canary, error) {
 	if cfg.FallbackReceiver != "" && deps.Fallback == nil {
 		return nil, fmt.Errorf("canary: fallback receiver %q configured without a Fallback notifier", cfg.FallbackReceiver)
 	}
-	log := deps.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	f := promauto.With(deps.Registerer)
 	return &Canary{
-		cfg: cfg, deps: deps, log: log.With("component", "canary"), clock: clock.Or(deps.Clock),
+		cfg: cfg, deps: deps, log: logx.Component(deps.Logger, "canary"), clock: clock.Or(deps.Clock),
 		ok: f.NewGauge(prometheus.GaugeOpts{Name: "citywatch_canary_ok",
 			Help: "1 if the last canary round saw its synthetic alert fire and get delivered within the timeout, else 0."}),
 		rounds: f.NewCounterVec(prometheus.CounterOpts{Name: "citywatch_canary_rounds_total",

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -20,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"citywatch/internal/clock"
+	"citywatch/internal/logx"
 )
 
 // Change is one alert state change to notify about. The alerts package fills it; notify routes it to receivers
@@ -134,13 +134,9 @@ func NewOutbox(cfg Config, deps Deps) (*Outbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("notify: invalid config: %w", err)
 	}
-	o := &Outbox{db: deps.DB, log: deps.Logger, clock: clock.Or(deps.Clock), wake: make(chan struct{}, 1),
+	o := &Outbox{db: deps.DB, log: logx.Component(deps.Logger, "notify"), clock: clock.Or(deps.Clock), wake: make(chan struct{}, 1),
 		recv: map[string]*receiverState{}, done: make(chan struct{}), reconf: make(chan reconfig)}
 	o.cc.Store(cc)
-	if o.log == nil {
-		o.log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	o.log = o.log.With("component", "notify")
 	o.m = newMetrics(deps.Registerer, cc.order)
 	env := integrationEnv{externalURL: cc.cfg.ExternalURL, clock: o.clock}
 	if deps.MQTT != nil {

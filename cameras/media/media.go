@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -16,6 +15,7 @@ import (
 
 	"citywatch/cameras"
 	"citywatch/internal/clock"
+	"citywatch/internal/logx"
 )
 
 // Media buffers every configured camera's access units and serves snapshots, event clips and live view.
@@ -78,13 +78,9 @@ func New(cfg Config, deps Deps) (*Media, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("media config: %w", err)
 	}
-	log := deps.Logger
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
 	clk := clock.Or(deps.Clock)
 	m := &Media{
-		cfg: cfg, log: log.With("component", "media"), clock: clk, now: clk.Now, met: newMetrics(deps.Registerer),
+		cfg: cfg, log: logx.Component(deps.Logger, "media"), clock: clk, now: clk.Now, met: newMetrics(deps.Registerer),
 		priv:     newPrivacyMetrics(deps.Registerer),
 		clipsDir: filepath.Join(cfg.DataDir, "clips"),
 		index:    map[string]map[string]Clip{},

@@ -8,7 +8,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"citywatch/internal/clock"
+	"citywatch/internal/logx"
 )
 
 // Action names what was done. Auth records the login, logout, user and token actions itself; the HTTP handlers
@@ -163,11 +163,7 @@ func New(db *sql.DB, cfg Config, deps Deps) (*Log, error) {
 	if cfg.DefaultLimit > cfg.MaxLimit {
 		return nil, fmt.Errorf("audit: default limit %d exceeds max limit %d", cfg.DefaultLimit, cfg.MaxLimit)
 	}
-	l := &Log{db: db, cfg: cfg, log: deps.Logger, clk: clock.Or(deps.Clock)}
-	if l.log == nil {
-		l.log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	l.log = l.log.With("component", "audit")
+	l := &Log{db: db, cfg: cfg, log: logx.Component(deps.Logger, "audit"), clk: clock.Or(deps.Clock)}
 	f := promauto.With(deps.Registerer)
 	l.records = f.NewCounterVec(prometheus.CounterOpts{
 		Name: "citywatch_audit_records_total",

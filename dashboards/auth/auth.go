@@ -9,7 +9,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -22,6 +21,7 @@ import (
 
 	"citywatch/dashboards/audit"
 	"citywatch/internal/clock"
+	"citywatch/internal/logx"
 )
 
 // Config configures access control.
@@ -139,12 +139,8 @@ func New(cfg Config, deps Deps) (*Auth, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Auth{cfg: cfg, deps: deps, st: &store{db: deps.DB}, log: deps.Logger, now: clock.Or(deps.Clock).Now, public: public,
+	a := &Auth{cfg: cfg, deps: deps, st: &store{db: deps.DB}, log: logx.Component(deps.Logger, "auth"), now: clock.Or(deps.Clock).Now, public: public,
 		hashSem: make(chan struct{}, 4)}
-	if a.log == nil {
-		a.log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	a.log = a.log.With("component", "auth")
 	a.byUser = newLimiter(cfg.LoginFreeAttempts, cfg.LoginBackoff, cfg.LoginBackoffMax, cfg.LoginForget, 100000)
 	a.byIP = newLimiter(cfg.LoginFreeAttemptsPerIP, cfg.LoginBackoff, cfg.LoginBackoffMax, cfg.LoginForget, 100000)
 	f := promauto.With(deps.Registerer)

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -28,6 +27,8 @@ import (
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/util/annotations"
 	"github.com/prometheus/prometheus/util/stats"
+
+	"citywatch/internal/logx"
 )
 
 // Defaults applied by New to zero Options fields. The memory arithmetic behind DefaultMaxSamples and
@@ -156,11 +157,7 @@ func New(q storage.Queryable, opts Options) (*API, error) {
 		return nil, fmt.Errorf("promapi: rate and burst per client must not be negative, got %g, %d", opts.RatePerClient, opts.BurstPerClient)
 	}
 	opts = opts.withDefaults()
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	logger = logger.With("component", "promapi")
+	logger := logx.Component(opts.Logger, "promapi")
 
 	p := parser.NewParser(parser.Options{})
 	var engineReg *safeRegisterer

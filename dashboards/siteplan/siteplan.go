@@ -6,7 +6,6 @@ package siteplan
 import (
 	"context"
 	"database/sql"
-	"io"
 	"log/slog"
 	"net/http"
 
@@ -15,6 +14,7 @@ import (
 
 	"citywatch/dashboards/audit"
 	"citywatch/internal/clock"
+	"citywatch/internal/logx"
 )
 
 // DefaultTileURL is OpenStreetMap's standard tile layer (https://operations.osmfoundation.org/policies/tiles/).
@@ -104,11 +104,7 @@ func New(cfg Config, deps Deps) (*Plans, error) {
 	if err != nil {
 		return nil, err
 	}
-	log := deps.Logger
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	p := &Plans{cfg: cfg.withDefaults(), deps: deps, st: st, log: log.With("component", "siteplan")}
+	p := &Plans{cfg: cfg.withDefaults(), deps: deps, st: st, log: logx.Component(deps.Logger, "siteplan")}
 	p.rejected = promauto.With(deps.Registerer).NewCounterVec(prometheus.CounterOpts{
 		Name: "citywatch_siteplan_uploads_rejected_total",
 		Help: "Plan image uploads rejected, by reason (type, size, dimensions).",

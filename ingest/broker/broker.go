@@ -21,6 +21,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"citywatch/ingest"
+	"citywatch/internal/logx"
 )
 
 // Sink receives the messages published to the broker. Handle returns nil when the message was stored or
@@ -157,11 +158,7 @@ func New(cfg Config, deps Deps) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	log := deps.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	log = log.With("component", "broker")
+	log := logx.Component(deps.Logger, "broker")
 	if len(accounts) == 0 && !cfg.AllowAnonymous && (cfg.Listen != "" || cfg.WebSocketListen != "" || cfg.TLSListen != "") {
 		log.Warn("mqtt broker has no users and refuses anonymous clients: no client can connect")
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 
 	"citywatch/internal/clock"
+	"citywatch/internal/logx"
 )
 
 // MaxCameras bounds Config.Cameras.
@@ -176,9 +177,6 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("camerasim: %w", err)
 	}
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
 	cs, err := loadClips()
 	if err != nil {
 		return nil, err
@@ -208,7 +206,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	// The schedule runs in time order.
 	cfg.Schedule = slices.Clone(cfg.Schedule)
 	slices.SortStableFunc(cfg.Schedule, func(a, b ScheduledFault) int { return cmp.Compare(a.At, b.At) })
-	s := &Server{cfg: cfg, log: logger.With("component", "camerasim"), clips: cs}
+	s := &Server{cfg: cfg, log: logx.Component(logger, "camerasim"), clips: cs}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }

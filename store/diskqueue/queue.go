@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"citywatch/internal/clock"
+	"citywatch/internal/logx"
 )
 
 // Policy says what Append does when the queue is full.
@@ -189,14 +190,11 @@ func Open(cfg Config, deps Deps) (*Queue, error) {
 	}
 	q := &Queue{
 		cfg:      cfg,
-		log:      deps.Logger,
+		log:      logx.Or(deps.Logger),
 		clk:      clock.Or(deps.Clock),
 		changed:  make(chan struct{}),
 		oldestAt: -1,
 		stop:     make(chan struct{}),
-	}
-	if q.log == nil {
-		q.log = slog.New(slog.DiscardHandler)
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("diskqueue: %w", err)

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"citywatch/internal/clock"
+	"citywatch/internal/logx"
 	"citywatch/store"
 	"citywatch/store/diskqueue"
 )
@@ -124,10 +125,7 @@ type Forwarder struct {
 func New(cfg Config, deps Deps) (*Forwarder, error) {
 	st := cfg.Settings
 	f := &Forwarder{cfg: cfg, batch: st.BatchSize, flush: st.FlushInterval, retryInitial: st.RetryInitial,
-		retryMax: st.RetryMax, log: deps.Logger, clk: clock.Or(deps.Clock), sleep: deps.Sleep, state: StateStarting}
-	if f.log == nil {
-		f.log = slog.New(slog.DiscardHandler)
-	}
+		retryMax: st.RetryMax, log: logx.Or(deps.Logger), clk: clock.Or(deps.Clock), sleep: deps.Sleep, state: StateStarting}
 	if f.sleep == nil {
 		f.sleep = func(ctx context.Context, d time.Duration) error { return clock.Sleep(ctx, f.clk, d) }
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 
 	"citywatch/internal/clock"
+	"citywatch/internal/logx"
 	"citywatch/store"
 	"citywatch/store/diskqueue"
 	"citywatch/store/forward"
@@ -122,11 +123,7 @@ func New(cfg Config, deps Deps) (*Writer, error) {
 	if err := cfg.applyDefaults(); err != nil {
 		return nil, err
 	}
-	w := &Writer{cfg: cfg, log: deps.Logger}
-	if w.log == nil {
-		w.log = slog.New(slog.DiscardHandler)
-	}
-	w.log = w.log.With("component", "remote_write", "endpoint", cfg.Name)
+	w := &Writer{cfg: cfg, log: logx.Component(deps.Logger, "remote_write").With("endpoint", cfg.Name)}
 	w.rl, _ = compileRelabel(cfg.Relabel) // validated by applyDefaults
 	ext := cfg.externalLabels()
 	w.encs.New = func() any { return newEncoder(ext) }
