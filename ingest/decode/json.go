@@ -50,12 +50,10 @@ type jsonState struct {
 
 // jsonObject decodes the object at s (at its '{'); d.path[:pathLen] is the flattened prefix of its keys.
 func (d *Decoder) jsonObject(s *scanner, depth, pathLen int, st *jsonState) error {
-	s.pos++ // '{'
-	if s.peek() == '}' {
-		s.pos++
+	if s.open('}') {
 		return nil
 	}
-	for {
+	for more := true; more; {
 		if s.peek() != '"' {
 			return s.errorf("expected object key")
 		}
@@ -72,18 +70,11 @@ func (d *Decoder) jsonObject(s *scanner, depth, pathLen int, st *jsonState) erro
 		if err := d.jsonValue(s, depth, pathLen, key, escaped, st); err != nil {
 			return err
 		}
-		switch s.peek() {
-		case ',':
-			s.pos++
-		case '}':
-			s.pos++
-			return nil
-		case 0:
-			return s.errorf("unterminated object: %v", errEOF)
-		default:
-			return s.errorf("expected ',' or '}', got %q", s.data[s.pos])
+		if more, err = s.more('}'); err != nil {
+			return err
 		}
 	}
+	return nil
 }
 
 func (d *Decoder) jsonValue(s *scanner, depth, pathLen int, key []byte, escaped bool, st *jsonState) error {

@@ -51,6 +51,47 @@ func (s *scanner) expect(c byte) error {
 	return nil
 }
 
+// open consumes the '{' or '[' at the current position and reports whether the container is empty (its
+// closing bracket, then consumed too, comes next).
+func (s *scanner) open(closing byte) (empty bool) {
+	s.pos++
+	if s.peek() == closing {
+		s.pos++
+		return true
+	}
+	return false
+}
+
+// more reads what follows a member of an object or an element of an array (closing is '}' or ']'): a
+// comma, consumed, says another follows; closing, consumed, ends the container; anything else is an error.
+func (s *scanner) more(closing byte) (bool, error) {
+	switch s.peek() {
+	case ',':
+		s.pos++
+		return true, nil
+	case closing:
+		s.pos++
+		return false, nil
+	case 0:
+		what := "object"
+		if closing == ']' {
+			what = "array"
+		}
+		return false, s.errorf("unterminated %s: %v", what, errEOF)
+	}
+	return false, s.errorf("expected ',' or %q, got %q", closing, s.data[s.pos])
+}
+
+// endString consumes the closing quote of the string whose content starts at start; high is the OR of its
+// raw bytes, so pure ASCII skips the UTF-8 check.
+func (s *scanner) endString(start int, high byte) error {
+	s.pos++
+	if high >= utf8.RuneSelf && !utf8.Valid(s.data[start:s.pos-1]) {
+		return s.badUTF8(start)
+	}
+	return nil
+}
+
 // str reads a string at the current position (which must be '"'). The content is returned as a slice of the
 // input when it has no escapes, else unescaped into dst's spare capacity; escaped reports which.
 // Strings must be valid UTF-8 (RFC 8259 section 8.1): invalid bytes are an error, never replaced, so a field
@@ -63,12 +104,10 @@ func (s *scanner) str(dst []byte) (content []byte, escaped bool, err error) {
 		c := s.data[s.pos]
 		switch {
 		case c == '"':
-			s.pos++
-			content = s.data[start : s.pos-1]
-			if high >= utf8.RuneSelf && !utf8.Valid(content) {
-				return nil, false, s.badUTF8(start)
+			if err := s.endString(start, high); err != nil {
+				return nil, false, err
 			}
-			return content, false, nil
+			return s.data[start : s.pos-1], false, nil
 		case c == '\\':
 			s.pos = start
 			return s.unescape(dst)
@@ -95,10 +134,9 @@ func (s *scanner) unescape(dst []byte) ([]byte, bool, error) {
 		high |= c
 		switch {
 		case c == '"':
-			s.pos++
 			// Escapes only ever produce valid UTF-8, so checking the raw bytes once is enough.
-			if high >= utf8.RuneSelf && !utf8.Valid(s.data[start:s.pos-1]) {
-				return nil, false, s.badUTF8(start)
+			if err := s.endString(start, high); err != nil {
+				return nil, false, err
 			}
 			return out, true, nil
 		case c < 0x20:
@@ -184,11 +222,7 @@ func (s *scanner) skipString() error {
 		high |= c
 		switch {
 		case c == '"':
-			s.pos++
-			if high >= utf8.RuneSelf && !utf8.Valid(s.data[start:s.pos-1]) {
-				return s.badUTF8(start)
-			}
-			return nil
+			return s.endString(start, high)
 		case c < 0x20:
 			return s.errorf("control character %#x in string", c)
 		case c == '\\':
@@ -375,12 +409,10 @@ func (s *scanner) skipValue(depth int) error {
 		if c == '[' {
 			closing = ']'
 		}
-		s.pos++
-		if s.peek() == closing {
-			s.pos++
+		if s.open(closing) {
 			return nil
 		}
-		for {
+		for more := true; more; {
 			if c == '{' {
 				if s.peek() != '"' {
 					return s.errorf("expected object key")
@@ -395,18 +427,12 @@ func (s *scanner) skipValue(depth int) error {
 			if err := s.skipValue(depth + 1); err != nil {
 				return err
 			}
-			switch s.peek() {
-			case ',':
-				s.pos++
-			case closing:
-				s.pos++
-				return nil
-			case 0:
-				return s.errorf("unterminated container: %v", errEOF)
-			default:
-				return s.errorf("expected ',' or %q, got %q", closing, s.data[s.pos])
+			var err error
+			if more, err = s.more(closing); err != nil {
+				return err
 			}
 		}
+		return nil
 	case 't', 'f', 'n':
 		_, err := s.literal()
 		return err

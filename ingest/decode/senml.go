@@ -36,28 +36,16 @@ func (d *Decoder) SenML(payload []byte, now time.Time) ([]Record, error) {
 	if s.peek() != '[' {
 		return nil, s.errorf("expected a JSON array")
 	}
-	s.pos++
 	var base senmlBase
-	if s.peek() == ']' {
-		s.pos++
-	} else {
-		for i := 0; ; i++ {
+	if !s.open(']') {
+		for i, more := 0, true; more; i++ {
 			if err := d.senmlRecord(&s, &base, now); err != nil {
 				return nil, fmt.Errorf("record %d: %w", i, err)
 			}
-			c := s.peek()
-			if c == ',' {
-				s.pos++
-				continue
+			var err error
+			if more, err = s.more(']'); err != nil {
+				return nil, err
 			}
-			if c == ']' {
-				s.pos++
-				break
-			}
-			if c == 0 {
-				return nil, s.errorf("unterminated array: %v", errEOF)
-			}
-			return nil, s.errorf("expected ',' or ']', got %q", c)
 		}
 	}
 	if s.ws(); s.pos < len(s.data) {
@@ -140,12 +128,9 @@ func (d *Decoder) senmlRecord(s *scanner, base *senmlBase, now time.Time) error 
 	if s.peek() != '{' {
 		return s.errorf("expected a JSON object")
 	}
-	s.pos++
 	var r senmlRec
-	if s.peek() == '}' {
-		s.pos++
-	} else {
-		for {
+	if !s.open('}') {
+		for more := true; more; {
 			if s.peek() != '"' {
 				return s.errorf("expected object key")
 			}
@@ -167,19 +152,9 @@ func (d *Decoder) senmlRecord(s *scanner, base *senmlBase, now time.Time) error 
 			if err := d.senmlField(s, k, &r); err != nil {
 				return err
 			}
-			c := s.peek()
-			if c == ',' {
-				s.pos++
-				continue
+			if more, err = s.more('}'); err != nil {
+				return err
 			}
-			if c == '}' {
-				s.pos++
-				break
-			}
-			if c == 0 {
-				return s.errorf("unterminated object: %v", errEOF)
-			}
-			return s.errorf("expected ',' or '}', got %q", c)
 		}
 	}
 	return d.senmlResolve(&r, base, now)
