@@ -173,10 +173,7 @@ func (c *Config) validateRemoteWrite(v validator) {
 			}
 			v.text(joinPath(p+".headers", k), rw.Headers[k])
 		}
-		v.pair(p+".tls", "cert_file", rw.TLS.CertFile, "key_file", rw.TLS.KeyFile)
-		v.file(p+".tls.ca_file", rw.TLS.CAFile)
-		v.file(p+".tls.cert_file", rw.TLS.CertFile)
-		v.file(p+".tls.key_file", rw.TLS.KeyFile)
+		v.clientTLS(p+".tls", rw.TLS)
 		v.positive(p+".timeout", rw.Timeout)
 		if rw.BatchSize < 1 || rw.BatchSize > maxBatchSize {
 			v.add(p+".batch_size", "must be between 1 and %d; got %d", maxBatchSize, rw.BatchSize)

@@ -71,10 +71,7 @@ func (c *Config) validateStorageQuery(v validator) {
 	for _, name := range sortedKeys(q.Edges) {
 		v.httpURL(joinPath("storage.query.edges", name), q.Edges[name], `"https://edge-1.example.org"`)
 	}
-	v.pair("storage.query.tls", "cert_file", q.TLS.CertFile, "key_file", q.TLS.KeyFile)
-	v.file("storage.query.tls.ca_file", q.TLS.CAFile)
-	v.file("storage.query.tls.cert_file", q.TLS.CertFile)
-	v.file("storage.query.tls.key_file", q.TLS.KeyFile)
+	v.clientTLS("storage.query.tls", q.TLS)
 }
 
 // httpURL checks an http(s) URL without credentials.

@@ -236,6 +236,15 @@ func (v validator) pair(path, aKey, a, bKey, b string) {
 	}
 }
 
+// clientTLS checks the tls section at path of a client (ClientTLSConfig): cert_file and key_file go together,
+// and every file named exists.
+func (v validator) clientTLS(path string, t ClientTLSConfig) {
+	v.pair(path, "cert_file", t.CertFile, "key_file", t.KeyFile)
+	v.file(path+".ca_file", t.CAFile)
+	v.file(path+".cert_file", t.CertFile)
+	v.file(path+".key_file", t.KeyFile)
+}
+
 // listen checks a host:port listen address. Port 0 picks a free port.
 func (v validator) listen(path, addr string) {
 	host, port, err := net.SplitHostPort(addr)
@@ -588,10 +597,7 @@ func (v validator) source(p string, src *SourceConfig) {
 		v.add(p+".reconnect_max", "must be >= reconnect_min (%s); got %s", src.ReconnectMin, quote(src.ReconnectMax.String()))
 	}
 	t := src.TLS
-	v.pair(p+".tls", "cert_file", t.CertFile, "key_file", t.KeyFile)
-	v.file(p+".tls.ca_file", t.CAFile)
-	v.file(p+".tls.cert_file", t.CertFile)
-	v.file(p+".tls.key_file", t.KeyFile)
+	v.clientTLS(p+".tls", t)
 	if (t != ClientTLSConfig{}) && scheme != "" && !tlsSchemes[scheme] {
 		v.add(p+".tls", "is set but url scheme %s does not use TLS; use ssl, tls, mqtts or wss", quote(scheme))
 	}
