@@ -673,6 +673,16 @@ func timeRange(r *http.Request) (start, end time.Time, apiErr *apiError) {
 	return start, end, nil
 }
 
+// limitAndRange parses the limit, start and end of the series and label endpoints.
+func limitAndRange(r *http.Request) (limit int, start, end time.Time, apiErr *apiError) {
+	limit, err := parseLimit(r.Form.Get("limit"))
+	if err != nil {
+		return 0, start, end, invalidParam(err, "limit")
+	}
+	start, end, apiErr = timeRange(r)
+	return limit, start, end, apiErr
+}
+
 func (a *API) series(r *http.Request) apiResult {
 	if len(r.Form["match[]"]) == 0 {
 		return apiResult{err: &apiError{errorBadData, errors.New("no match[] parameter provided")}}
@@ -680,11 +690,7 @@ func (a *API) series(r *http.Request) apiResult {
 	if a.remote != nil {
 		return a.remoteSelectors(r, "/api/v1/series")
 	}
-	limit, err := parseLimit(r.Form.Get("limit"))
-	if err != nil {
-		return apiResult{err: invalidParam(err, "limit")}
-	}
-	start, end, apiErr := timeRange(r)
+	limit, start, end, apiErr := limitAndRange(r)
 	if apiErr != nil {
 		return apiResult{err: apiErr}
 	}
@@ -773,11 +779,7 @@ func (a *API) labelValues(r *http.Request) apiResult {
 // failure to open the querier the way Prometheus does for that endpoint.
 func (a *API) labelStrings(r *http.Request, querierErr func(error) *apiError,
 	get func(ctx context.Context, q storage.Querier, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error)) apiResult {
-	limit, err := parseLimit(r.Form.Get("limit"))
-	if err != nil {
-		return apiResult{err: invalidParam(err, "limit")}
-	}
-	start, end, apiErr := timeRange(r)
+	limit, start, end, apiErr := limitAndRange(r)
 	if apiErr != nil {
 		return apiResult{err: apiErr}
 	}
