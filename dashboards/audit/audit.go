@@ -274,13 +274,18 @@ func (l *Log) Query(ctx context.Context, f Filter) ([]Record, error) {
 // Prune deletes the records older than before and returns how many it deleted. Retention is the caller's
 // policy (medical sites often must keep years); nothing is pruned unless this is called.
 func (l *Log) Prune(ctx context.Context, before time.Time) (int64, error) {
-	res, err := l.db.ExecContext(ctx, `DELETE FROM audit_log WHERE time_ms < ?`, before.UnixMilli())
+	return l.change(ctx, "prune", `DELETE FROM audit_log WHERE time_ms < ?`, before.UnixMilli())
+}
+
+// change runs a statement that changes records and returns how many it changed; errors name the operation.
+func (l *Log) change(ctx context.Context, op, query string, args ...any) (int64, error) {
+	res, err := l.db.ExecContext(ctx, query, args...)
 	if err != nil {
-		return 0, fmt.Errorf("audit: prune: %w", err)
+		return 0, fmt.Errorf("audit: %s: %w", op, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return 0, fmt.Errorf("audit: prune: %w", err)
+		return 0, fmt.Errorf("audit: %s: %w", op, err)
 	}
 	return n, nil
 }

@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"fmt"
 	"strings"
 )
 
@@ -53,13 +52,5 @@ func (l *Log) Pseudonymise(ctx context.Context, site string, subjects []string, 
 		detail = ''
 		WHERE site = ? AND (` + strings.Join(conds, " OR ") + `)`
 	all := append(append(targs, clip(pseudonym, maxFieldLength), site), args...)
-	res, err := l.db.ExecContext(ctx, q, all...)
-	if err != nil {
-		return 0, fmt.Errorf("audit: pseudonymise: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("audit: pseudonymise: %w", err)
-	}
-	return n, nil
+	return l.change(ctx, "pseudonymise", q, all...)
 }
