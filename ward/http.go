@@ -64,16 +64,9 @@ func (w *Ward) Routes() []Route {
 }
 
 // site wraps a handler of one site's items: the site in the path must be visible to the principal (404
-// otherwise, as for a site without a ward).
+// otherwise, as for a site without a ward: auth.SiteHandler).
 func (w *Ward) site(h func(http.ResponseWriter, *http.Request, string)) http.Handler {
-	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		site := r.PathValue("site")
-		if p, ok := auth.FromContext(r.Context()); ok && !p.CanSeeSite(site) {
-			writeError(rw, http.StatusNotFound, "not found", nil)
-			return
-		}
-		h(rw, r, site)
-	})
+	return auth.SiteHandler(h)
 }
 
 // showPersonal reports whether the request may see personal fields of site's occupants: health staff of the

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"slices"
+
+	"citywatch/internal/jsonhttp"
 )
 
 // Role is a user's or token's role.
@@ -178,6 +180,20 @@ func NewContext(ctx context.Context, p Principal) context.Context {
 func FromContext(ctx context.Context) (Principal, bool) {
 	p, ok := ctx.Value(ctxKey{}).(Principal)
 	return p, ok
+}
+
+// SiteHandler serves h for the site named by the request's {site} path value. A principal that cannot see
+// that site gets the 404 a missing item gets (see FilterSites), so no one learns what exists at other sites;
+// authentication itself is the middleware's.
+func SiteHandler(h func(w http.ResponseWriter, r *http.Request, site string)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		site := r.PathValue("site")
+		if p, ok := FromContext(r.Context()); ok && !p.CanSeeSite(site) {
+			jsonhttp.Write(w, http.StatusNotFound, map[string]any{"error": "not found", "detail": nil})
+			return
+		}
+		h(w, r, site)
+	})
 }
 
 // SiteVisible reports whether the request's principal may see items of site. Handlers of one item by id answer

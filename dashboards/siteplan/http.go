@@ -47,16 +47,9 @@ func (p *Plans) Routes() []Route {
 	}
 }
 
-// site wraps a handler of one site's plan: the site must be visible to the principal (404 otherwise).
+// site wraps a handler of one site's plan: the site must be visible to the principal (auth.SiteHandler).
 func (p *Plans) site(h func(http.ResponseWriter, *http.Request, string)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		site := r.PathValue("site")
-		if pr, ok := auth.FromContext(r.Context()); ok && !pr.CanSeeSite(site) {
-			writeError(w, http.StatusNotFound, "not found", nil)
-			return
-		}
-		h(w, r, site)
-	})
+	return auth.SiteHandler(h)
 }
 
 // mapConfig answers the city map: the tile URL and the configured sites the principal sees.
