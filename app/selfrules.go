@@ -6,10 +6,15 @@ import (
 	"citywatch/ingest"
 )
 
-// withSelfRules adds the built-in self-monitoring rules (deploy/rules/citywatch-self.yaml) to list, except those
-// whose alert name list already has: an operator's own rule of that name replaces the built-in one.
+// withSelfRules adds the built-in self-monitoring rules (deploy/rules/citywatch-self.yaml) to list (withPack).
 func withSelfRules(list []alerts.Rule) ([]alerts.Rule, error) {
-	self, err := alerts.ParseRuleFile(rules.SelfName, []byte(rules.Self))
+	return withPack(list, rules.SelfName, rules.Self)
+}
+
+// withPack adds the built-in rule pack name (its text) to list, except the alerts list already has: an
+// operator's own rule of that name replaces the built-in one.
+func withPack(list []alerts.Rule, name, text string) ([]alerts.Rule, error) {
+	pack, err := alerts.ParseRuleFile(name, []byte(text))
 	if err != nil {
 		return nil, err
 	}
@@ -17,7 +22,7 @@ func withSelfRules(list []alerts.Rule) ([]alerts.Rule, error) {
 	for _, r := range list {
 		have[r.Alert] = true
 	}
-	for _, r := range self {
+	for _, r := range pack {
 		if !have[r.Alert] {
 			list = append(list, r)
 		}

@@ -54,23 +54,9 @@ func (a *App) runWard(ctx context.Context, wg *sync.WaitGroup) {
 // Ward is the quarantine ward (tests, retention).
 func (a *App) Ward() *ward.Ward { return a.ward }
 
-// withWardRules adds the ward rule pack (deploy/rules/citywatch-ward.yaml) to list, except alerts list already
-// has: an operator's own rule of that name replaces the built-in one.
+// withWardRules adds the ward rule pack (deploy/rules/citywatch-ward.yaml) to list (withPack).
 func withWardRules(list []alerts.Rule) ([]alerts.Rule, error) {
-	pack, err := alerts.ParseRuleFile(rules.WardName, []byte(rules.Ward))
-	if err != nil {
-		return nil, err
-	}
-	have := make(map[string]bool, len(list))
-	for _, r := range list {
-		have[r.Alert] = true
-	}
-	for _, r := range pack {
-		if !have[r.Alert] {
-			list = append(list, r)
-		}
-	}
-	return list, nil
+	return withPack(list, rules.WardName, rules.Ward)
 }
 
 // planRooms are the ward's rooms of site with their live state, for the site plan (siteplan.Deps.Rooms).
