@@ -103,14 +103,9 @@ func (h alertHistory) Pseudonymise(ctx context.Context, site string, subjects []
 
 // runRetention runs retention by purpose until ctx ends; wg waits for it.
 func (a *App) runRetention(ctx context.Context, wg *sync.WaitGroup) {
-	if a.retention == nil {
-		return
+	if a.retention != nil {
+		goRun(ctx, wg, a.retention.Run)
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		_ = a.retention.Run(ctx)
-	}()
 }
 
 // The demo's camera with a privacy mask: cam2 films a room of q-hotel-1 whose bed (the lower right of the

@@ -60,6 +60,16 @@ func spawns(name string, start func(ctx context.Context, wg *sync.WaitGroup)) co
 	})
 }
 
+// goRun runs run in a goroutine wg waits for, for spawns: a part whose Run returns when ctx ends, so what it
+// returns is not a failure of the whole.
+func goRun(ctx context.Context, wg *sync.WaitGroup, run func(ctx context.Context) error) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = run(ctx)
+	}()
+}
+
 // noErr adapts a Close without an error result.
 func noErr(f func()) func() error { return func() error { f(); return nil } }
 

@@ -41,14 +41,9 @@ func (a *App) wardRoutes() []dashboards.Route {
 
 // runWard runs the ward engine until ctx ends; wg waits for it.
 func (a *App) runWard(ctx context.Context, wg *sync.WaitGroup) {
-	if a.ward == nil {
-		return
+	if a.ward != nil {
+		goRun(ctx, wg, a.ward.Run)
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		_ = a.ward.Run(ctx)
-	}()
 }
 
 // Ward is the quarantine ward (tests, retention).
