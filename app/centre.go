@@ -46,11 +46,25 @@ type centreListings struct {
 
 	// The lists are kept for listingsTTL: every open dashboard asks for them, and each costs the engine six
 	// queries.
-	cacheMu sync.Mutex
-	cams    []cameras.Status
-	camsAt  time.Time
-	devs    []ingest.Device
-	devsAt  time.Time
+	cams listing[cameras.Status]
+	devs listing[ingest.Device]
+}
+
+// listing is one list a centre keeps for listingsTTL.
+type listing[T any] struct {
+	mu   sync.Mutex
+	list []T
+	at   time.Time
+}
+
+// get returns the kept list, or fill's (kept from now on) when there is none or it is older than listingsTTL.
+func (l *listing[T]) get(fill func() []T) []T {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.list == nil || time.Since(l.at) > listingsTTL {
+		l.list, l.at = fill(), time.Now()
+	}
+	return l.list
 }
 
 // listingsTTL is how long a centre reuses its camera and device lists.
@@ -88,12 +102,7 @@ func (c *centreListings) query(expr string) (map[string]map[string]string, map[s
 
 // Cameras lists every camera the edges report, by edge, site and camera id.
 func (c *centreListings) Cameras() []cameras.Status {
-	c.cacheMu.Lock()
-	defer c.cacheMu.Unlock()
-	if c.cams == nil || time.Since(c.camsAt) > listingsTTL {
-		c.cams, c.camsAt = c.queryCameras(), time.Now()
-	}
-	return c.cams
+	return c.cams.get(c.queryCameras)
 }
 
 func (c *centreListings) queryCameras() []cameras.Status {
@@ -171,12 +180,7 @@ func (c *centreListings) Camera(id string) (cameras.Status, error) {
 
 // Devices lists every device the edges report through device_last_seen_seconds.
 func (c *centreListings) Devices() []ingest.Device {
-	c.cacheMu.Lock()
-	defer c.cacheMu.Unlock()
-	if c.devs == nil || time.Since(c.devsAt) > listingsTTL {
-		c.devs, c.devsAt = c.queryDevices(), time.Now()
-	}
-	return c.devs
+	return c.devs.get(c.queryDevices)
 }
 
 func (c *centreListings) queryDevices() []ingest.Device {
