@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -26,18 +25,8 @@ func (s *syncDoneSink) HandleAsync(_ context.Context, _ ingest.Message, done fun
 // properties) or a closure per message to the heap: at 100k msg/s that was 170 MB/s of garbage, the largest
 // allocation of the embedded ingest path.
 func TestOnPublishAllocations(t *testing.T) {
-	var connected atomic.Int64
 	sink := &syncDoneSink{}
-	h := &ingestHook{
-		async:     sink,
-		sink:      sink,
-		flow:      newSubscriberFlow(subscriberHighWater, subscriberMaxWait, func() {}),
-		done:      make(chan struct{}),
-		ctx:       context.Background(),
-		connected: &connected,
-		m:         newMetrics(nil, &connected),
-		logs:      &limitedLogger{lim: newRateLimiter(time.Second, time.Now)},
-	}
+	h := newAllocHook(sink)
 	cl := &mqtt.Client{ID: "c1"}
 	for _, qos := range []byte{0, 1} {
 		pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: qos}, PacketID: 7,
