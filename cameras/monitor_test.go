@@ -66,6 +66,16 @@ func startMonitor(t *testing.T, cams []CameraConfig) *harness {
 	return startMonitorWith(t, cams, nil)
 }
 
+// onlineCamera starts the simulator with one camera and a monitor of it as "cam1", and waits until cam1 is
+// online.
+func onlineCamera(t *testing.T) (*camerasim.Server, *harness) {
+	t.Helper()
+	sim := simtest.Start(t, camerasim.Config{Cameras: 1})
+	h := startMonitor(t, []CameraConfig{testCamera("cam1", sim.URL(1))})
+	h.waitState(t, "cam1", StateOnline, 10*time.Second)
+	return sim, h
+}
+
 func startMonitorWith(t *testing.T, cams []CameraConfig, tweak func(*Deps)) *harness {
 	t.Helper()
 	h := &harness{rec: &recorder{}, app: &storetest.Appender{}, logs: &testenv.Buffer{}}
@@ -125,10 +135,7 @@ func (h *harness) waitEvent(t *testing.T, id string, to State, after time.Time, 
 
 func TestMonitorOnlineAndMetrics(t *testing.T) {
 	t.Parallel() // waits on real RTSP streams (see ioParallel)
-	sim := simtest.Start(t, camerasim.Config{Cameras: 1})
-	h := startMonitor(t, []CameraConfig{testCamera("cam1", sim.URL(1))})
-
-	h.waitState(t, "cam1", StateOnline, 10*time.Second)
+	sim, h := onlineCamera(t)
 	var st Status
 	require.Eventually(t, func() bool {
 		st, _ = h.mon.Camera("cam1")
@@ -193,9 +200,7 @@ func TestMonitorStallDetectedWithinStallTimeout(t *testing.T) {
 
 func TestMonitorDisconnectRecoversWithOutage(t *testing.T) {
 	t.Parallel() // waits on real RTSP streams (see ioParallel)
-	sim := simtest.Start(t, camerasim.Config{Cameras: 1})
-	h := startMonitor(t, []CameraConfig{testCamera("cam1", sim.URL(1))})
-	h.waitState(t, "cam1", StateOnline, 10*time.Second)
+	sim, h := onlineCamera(t)
 
 	faultAt := time.Now()
 	require.NoError(t, sim.SetFault(1, camerasim.Fault{Kind: camerasim.FaultDisconnect, Duration: 2 * testReconnectMin}))
@@ -283,9 +288,7 @@ func TestBackoff(t *testing.T) {
 
 func TestMonitorGarbageRTP(t *testing.T) {
 	t.Parallel() // waits on real RTSP streams (see ioParallel)
-	sim := simtest.Start(t, camerasim.Config{Cameras: 1})
-	h := startMonitor(t, []CameraConfig{testCamera("cam1", sim.URL(1))})
-	h.waitState(t, "cam1", StateOnline, 10*time.Second)
+	sim, h := onlineCamera(t)
 
 	faultAt := time.Now()
 	require.NoError(t, sim.SetFault(1, camerasim.Fault{Kind: camerasim.FaultGarbage}))
