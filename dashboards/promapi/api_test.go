@@ -313,38 +313,38 @@ func do(t *testing.T, srv *httptest.Server, c apiCase) (int, string, http.Header
 	return resp.StatusCode, string(b), resp.Header
 }
 
-func TestGolden(t *testing.T) {
-	t.Parallel()
+// runCases sends each case to one test server and requires its status code and a JSON answer, whose body
+// check then judges.
+func runCases(t *testing.T, cases []apiCase, check func(t *testing.T, c apiCase, body string)) {
 	_, srv := newTestServer(t, Options{})
-	for _, c := range goldenCases {
+	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			code, body, h := do(t, srv, c)
 			require.Equal(t, c.code, code, body)
 			require.Equal(t, "application/json", h.Get("Content-Type"))
-			require.JSONEq(t, c.body, body)
+			check(t, c, body)
 		})
 	}
 }
 
+func TestGolden(t *testing.T) {
+	t.Parallel()
+	runCases(t, goldenCases, func(t *testing.T, c apiCase, body string) { require.JSONEq(t, c.body, body) })
+}
+
 func TestErrors(t *testing.T) {
 	t.Parallel()
-	_, srv := newTestServer(t, Options{})
-	for _, c := range errorCases {
-		t.Run(c.name, func(t *testing.T) {
-			code, body, h := do(t, srv, c)
-			require.Equal(t, c.code, code, body)
-			require.Equal(t, "application/json", h.Get("Content-Type"))
-			var resp struct {
-				Status    string `json:"status"`
-				ErrorType string `json:"errorType"`
-				Error     string `json:"error"`
-			}
-			require.NoError(t, json.Unmarshal([]byte(body), &resp), body)
-			require.Equal(t, "error", resp.Status)
-			require.Equal(t, c.errType, resp.ErrorType)
-			require.Contains(t, resp.Error, c.errContains)
-		})
-	}
+	runCases(t, errorCases, func(t *testing.T, c apiCase, body string) {
+		var resp struct {
+			Status    string `json:"status"`
+			ErrorType string `json:"errorType"`
+			Error     string `json:"error"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(body), &resp), body)
+		require.Equal(t, "error", resp.Status)
+		require.Equal(t, c.errType, resp.ErrorType)
+		require.Contains(t, resp.Error, c.errContains)
+	})
 }
 
 func TestTooManySamples(t *testing.T) {
