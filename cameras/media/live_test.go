@@ -29,6 +29,15 @@ func liveServer(t *testing.T, m *Media) *httptest.Server {
 	return srv
 }
 
+// viewing feeds the first frames of the clip file (codec) to m's cam1 and dials a live viewer of cam1.
+func viewing(t *testing.T, m *Media, file, codec string, frames int) (*httptest.Server, *player, *websocket.Conn) {
+	t.Helper()
+	srv := liveServer(t, m)
+	p := newPlayer(loadClip(t, file, codec))
+	p.feed(m, "cam1", frames)
+	return srv, p, dialLive(t, srv, "cam1")
+}
+
 func dialLive(t *testing.T, srv *httptest.Server, cam string) *websocket.Conn {
 	t.Helper()
 	conn, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/live/"+cam, nil)
@@ -151,10 +160,7 @@ func TestLiveStream(t *testing.T) {
 
 func TestLiveH265MIME(t *testing.T) {
 	m, _ := newTestMedia(t, nil)
-	srv := liveServer(t, m)
-	p := newPlayer(loadClip(t, "clip.h265", cameras.CodecH265))
-	p.feed(m, "cam1", 3)
-	conn := dialLive(t, srv, "cam1")
+	_, _, conn := viewing(t, m, "clip.h265", cameras.CodecH265, 3)
 	im, init := readInit(t, conn)
 	assert.Equal(t, `video/mp4; codecs="hvc1.1.6.L63.90"`, im.MIME)
 	_, ok := init.Tracks[0].Codec.(*mp4.CodecH265)
@@ -168,11 +174,7 @@ func TestLiveSlowViewerDropped(t *testing.T) {
 		c.LiveQueueFrames = 8
 		c.LiveWriteTimeout = time.Minute // the kill must not wait for the write timeout
 	})
-	srv := liveServer(t, m)
-	clip := loadClip(t, "clip.h264", cameras.CodecH264)
-	p := newPlayer(clip)
-	p.feed(m, "cam1", 1)
-	conn := dialLive(t, srv, "cam1") // and never reads
+	_, p, conn := viewing(t, m, "clip.h264", cameras.CodecH264, 1) // and never reads
 	require.Eventually(t, func() bool { return testutil.ToFloat64(m.met.liveViewers) == 1 }, 5*time.Second, 5*time.Millisecond)
 
 	// Large frames fill the socket buffers; the feeder must never block.
@@ -201,10 +203,7 @@ func TestLiveSlowViewerDropped(t *testing.T) {
 
 func TestLiveCloseEndsViewers(t *testing.T) {
 	m, _ := newTestMedia(t, nil)
-	srv := liveServer(t, m)
-	p := newPlayer(loadClip(t, "clip.h264", cameras.CodecH264))
-	p.feed(m, "cam1", 2)
-	conn := dialLive(t, srv, "cam1")
+	srv, _, conn := viewing(t, m, "clip.h264", cameras.CodecH264, 2)
 	readInit(t, conn)
 	readFragment(t, conn)
 	m.Close()
