@@ -143,14 +143,10 @@ func decodeFrames(t *testing.T, path string, w, h int) [][]byte {
 // is black inside the mask, and no unmasked recording is left next to it.
 func TestPrivacyMaskClip(t *testing.T) {
 	m := newMaskedMedia(t, func(c *Config) { c.PreSeconds, c.PostSeconds = 1, 2 })
-	clip := loadClip(t, "clip.h264", cameras.CodecH264)
-	p := newPlayer(clip)
-	p.feed(m, "cam2", 2*clipFPS)
-	c, err := m.StartClip("cam2", "motion", p.at())
-	require.NoError(t, err)
-	p.feed(m, "cam2", 4*clipFPS)
+	clip, c := recordCam2(t, m, 4*clipFPS)
 	var got Clip
 	var path string
+	var err error
 	require.Eventually(t, func() bool {
 		got, path, err = m.Clip("cam2", c.ID)
 		return err == nil
@@ -176,16 +172,24 @@ func TestPrivacyMaskClip(t *testing.T) {
 	assert.Equal(t, uint64(1), maskObservations(t, m, maskClip))
 }
 
+// recordCam2 feeds m's cam2 two seconds of the H.264 clip, starts a motion clip there and feeds it after more
+// frames.
+func recordCam2(t *testing.T, m *Media, after int) (*testClip, Clip) {
+	t.Helper()
+	clip := loadClip(t, "clip.h264", cameras.CodecH264)
+	p := newPlayer(clip)
+	p.feed(m, "cam2", 2*clipFPS)
+	c, err := m.StartClip("cam2", "motion", p.at())
+	require.NoError(t, err)
+	p.feed(m, "cam2", after)
+	return clip, c
+}
+
 // TestPrivacyMaskClipWithoutFFmpeg: without ffmpeg a masked camera's clip cannot be masked, so it is not
 // kept (fails closed); the unmasked camera's clip is written as before.
 func TestPrivacyMaskClipWithoutFFmpeg(t *testing.T) {
 	m := newMaskedMedia(t, func(c *Config) { c.FFmpegPath = "/nonexistent/ffmpeg"; c.PreSeconds, c.PostSeconds = 1, 1 })
-	clip := loadClip(t, "clip.h264", cameras.CodecH264)
-	p := newPlayer(clip)
-	p.feed(m, "cam2", 2*clipFPS)
-	_, err := m.StartClip("cam2", "motion", p.at())
-	require.NoError(t, err)
-	p.feed(m, "cam2", 3*clipFPS)
+	recordCam2(t, m, 3*clipFPS)
 	require.Eventually(t, func() bool {
 		return testutil.ToFloat64(m.priv.failures.WithLabelValues(maskClip)) == 1
 	}, 20*time.Second, 10*time.Millisecond)
