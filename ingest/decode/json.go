@@ -53,7 +53,7 @@ func (d *Decoder) jsonObject(s *scanner, depth, pathLen int, st *jsonState) erro
 	if s.open('}') {
 		return nil
 	}
-	for more := true; more; {
+	for {
 		if s.peek() != '"' {
 			return s.errorf("expected object key")
 		}
@@ -70,11 +70,10 @@ func (d *Decoder) jsonObject(s *scanner, depth, pathLen int, st *jsonState) erro
 		if err := d.jsonValue(s, depth, pathLen, key, escaped, st); err != nil {
 			return err
 		}
-		if more, err = s.more('}'); err != nil {
-			return err
+		if !s.comma() {
+			return s.end('}')
 		}
 	}
-	return nil
 }
 
 func (d *Decoder) jsonValue(s *scanner, depth, pathLen int, key []byte, escaped bool, st *jsonState) error {

@@ -38,14 +38,16 @@ func (d *Decoder) SenML(payload []byte, now time.Time) ([]Record, error) {
 	}
 	var base senmlBase
 	if !s.open(']') {
-		for i, more := 0, true; more; i++ {
+		for i := 0; ; i++ {
 			if err := d.senmlRecord(&s, &base, now); err != nil {
 				return nil, fmt.Errorf("record %d: %w", i, err)
 			}
-			var err error
-			if more, err = s.more(']'); err != nil {
-				return nil, err
+			if !s.comma() {
+				break
 			}
+		}
+		if err := s.end(']'); err != nil {
+			return nil, err
 		}
 	}
 	if s.ws(); s.pos < len(s.data) {
@@ -130,7 +132,7 @@ func (d *Decoder) senmlRecord(s *scanner, base *senmlBase, now time.Time) error 
 	}
 	var r senmlRec
 	if !s.open('}') {
-		for more := true; more; {
+		for {
 			if s.peek() != '"' {
 				return s.errorf("expected object key")
 			}
@@ -152,9 +154,12 @@ func (d *Decoder) senmlRecord(s *scanner, base *senmlBase, now time.Time) error 
 			if err := d.senmlField(s, k, &r); err != nil {
 				return err
 			}
-			if more, err = s.more('}'); err != nil {
-				return err
+			if !s.comma() {
+				break
 			}
+		}
+		if err := s.end('}'); err != nil {
+			return err
 		}
 	}
 	return d.senmlResolve(&r, base, now)
