@@ -432,3 +432,25 @@ func TestDeviceExportRateBounded(t *testing.T) {
 	r := newRegistry(100, 4, 10, prometheus.NewCounter(prometheus.CounterOpts{Name: "e"}), nil)
 	require.Equal(t, 1, r.exportTicks(5*time.Second))
 }
+
+// TestDeviceExportHint: a device's device_last_seen_seconds samples carry one series hint from export to
+// export, so the store finds the series without hashing the labels and looking up their group (at a million
+// series an export appends 166,667 samples); when the device's labels change its samples get a new hint, as
+// the store.SeriesHint contract wants (one labels slice per hint).
+func TestDeviceExportHint(t *testing.T) {
+	r := newRegistry(100, 4, 10, prometheus.NewCounter(prometheus.CounterOpts{Name: "e"}), nil)
+	res := mapping.Result{Device: "d1/siteA/s1", DeviceLabels: []store.Label{{Name: "device", Value: "s1"}, {Name: "site", Value: "siteA"}},
+		Samples: []store.Sample{{Name: "v", V: 1}}}
+	r.seen(&res, t0, false)
+	first, second := r.samples(t0), r.samples(t0.Add(time.Second))
+	require.Len(t, first, 1)
+	require.NotNil(t, first[0].Hint, "the export's samples carry a hint")
+	require.Same(t, first[0].Hint, second[0].Hint, "one hint from export to export")
+	require.Same(t, &first[0].Labels[0], &second[0].Labels[0], "one labels slice from export to export")
+
+	res.DeviceLabels = []store.Label{{Name: "device", Value: "s1"}, {Name: "site", Value: "siteB"}}
+	r.seen(&res, t0.Add(2*time.Second), false)
+	moved := r.samples(t0.Add(3 * time.Second))
+	require.Equal(t, "siteB", moved[0].Labels[1].Value)
+	require.NotSame(t, first[0].Hint, moved[0].Hint, "new labels, new hint")
+}

@@ -220,14 +220,23 @@ func testMappers(tb testing.TB) map[string]*Mapper {
 		rules []Rule
 		def   bool
 	}{"all": {testRules, true}, "rules": {testRules, false}, "default": {nil, true}} {
-		m, err := New(args.rules, Options{DefaultMapping: args.def})
-		if err != nil {
-			tb.Fatalf("New(%s): %v", name, err)
+		for _, variant := range []string{"", uncachedSuffix} {
+			m, err := New(args.rules, Options{DefaultMapping: args.def})
+			if err != nil {
+				tb.Fatalf("New(%s): %v", name, err)
+			}
+			if variant == uncachedSuffix {
+				m.topics = newTopicCache(0)
+			}
+			out[name+variant] = m
 		}
-		out[name] = m
 	}
 	return out
 }
+
+// uncachedSuffix names the twin of each test mapper whose topic cache holds nothing, so that it maps every
+// message as a topic the cache has no room for: TestMap and FuzzMap require both paths to agree.
+const uncachedSuffix = "/uncached"
 
 func renderSample(s store.Sample) string {
 	t := fmt.Sprint(s.T)
@@ -237,22 +246,26 @@ func renderSample(s store.Sample) string {
 	return fmt.Sprintf("%s %v @%s", store.LabelsString(s.Name, s.Labels), s.V, t)
 }
 
-// TestMap maps every case three times with one mapper: the first time its topic is new, the second time it
-// takes a topic cache entry, the third time it finds the entry. The cache must not change any outcome.
+// TestMap maps every case three times: with a mapper without topic cache, then twice with one mapper, the
+// first time taking a topic cache entry, the second time finding it. The cache must not change any outcome.
 func TestMap(t *testing.T) {
 	mappers := testMappers(t)
 	for _, c := range mapCases {
 		for round := range 3 {
-			t.Run(fmt.Sprintf("%s/%d", c.name, round), func(t *testing.T) { testMapCase(t, mappers, c) })
+			t.Run(fmt.Sprintf("%s/%d", c.name, round), func(t *testing.T) { testMapCase(t, mappers, c, round == 0) })
 		}
 	}
 }
 
-func testMapCase(t *testing.T, mappers map[string]*Mapper, c mapCase) {
-	m := mappers[c.mapper]
-	if c.mapper == "" {
-		m = mappers["all"]
+func testMapCase(t *testing.T, mappers map[string]*Mapper, c mapCase, uncached bool) {
+	name := c.mapper
+	if name == "" {
+		name = "all"
 	}
+	if uncached {
+		name += uncachedSuffix
+	}
+	m := mappers[name]
 	res, err := m.Map(c.topic, []byte(c.payload), testNow)
 	if c.reason != "" {
 		var rej *RejectError

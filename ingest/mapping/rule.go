@@ -32,6 +32,11 @@ type Options struct {
 	// of every line, SenML values. A message with more is rejected whole as too_many_fields, so one payload
 	// cannot create thousands of series at once. It defaults to 1000.
 	MaxFields int
+	// MaxTopics bounds the topic cache (topics.go): the most topics whose rule, labels and device are kept, so
+	// that their messages skip the rule match and the label building and find their series by hint. A fleet
+	// of more topics maps the others without the cache. It defaults to DefaultMaxTopics; serve sets it to
+	// ingest.max_devices (one topic per device, as the default mapping's JSON topics are).
+	MaxTopics int
 }
 
 // DefaultMaxPayloadBytes is the default of Options.MaxPayloadBytes.
@@ -143,7 +148,13 @@ func New(rules []Rule, opts Options) (*Mapper, error) {
 	if opts.MaxFields == 0 {
 		opts.MaxFields = DefaultMaxFields
 	}
-	m := &Mapper{maxPayload: opts.MaxPayloadBytes, maxFields: opts.MaxFields, topics: newTopicCache()}
+	if opts.MaxTopics < 0 {
+		return nil, fmt.Errorf("max topics must be >= 0, got %d", opts.MaxTopics)
+	}
+	if opts.MaxTopics == 0 {
+		opts.MaxTopics = DefaultMaxTopics
+	}
+	m := &Mapper{maxPayload: opts.MaxPayloadBytes, maxFields: opts.MaxFields, topics: newTopicCache(opts.MaxTopics)}
 	var errs []error
 	for i, r := range rules {
 		cr, err := compile(r)
@@ -302,5 +313,6 @@ func (r *rule) setDevice(labels []string) {
 
 // OptionsFromConfig are the mapper's options of the ingest section.
 func OptionsFromConfig(in config.IngestConfig) Options {
-	return Options{DefaultMapping: in.DefaultMapping, MaxPayloadBytes: int(in.MaxPayloadBytes), MaxFields: in.MaxFieldsPerMessage}
+	return Options{DefaultMapping: in.DefaultMapping, MaxPayloadBytes: int(in.MaxPayloadBytes), MaxFields: in.MaxFieldsPerMessage,
+		MaxTopics: in.MaxDevices}
 }

@@ -97,10 +97,6 @@ func (d *DB) Append(ctx context.Context, samples []store.Sample) error {
 				g = sh.addToGroup(g, b.labelHashes[i], s, e)
 			}
 		}
-		if s.Hint != nil && g != nil && (hs == nil || hs.g != g || hs.gen != sh.gen) {
-			hs = &hintState{sh: sh, gen: sh.gen, lhash: b.labelHashes[i], g: g, labels: s.Labels}
-			s.Hint.Store(hs)
-		}
 		if e == nil {
 			lset, err := buildLabels(s, &b.sb)
 			if err != nil {
@@ -119,6 +115,15 @@ func (d *DB) Append(ctx context.Context, samples []store.Sample) error {
 				e = newSeriesEntry(lset)
 				sh.insert(h, e)
 			}
+			if e.matches(s) {
+				// A new series joins its label set's group at once, so that the next message of a new device
+				// (the second of a fleet's first two) finds it through the group, or the hint set below.
+				g = sh.addToGroup(g, b.labelHashes[i], s, e)
+			}
+		}
+		if s.Hint != nil && g != nil && (hs == nil || hs.g != g || hs.gen != sh.gen) {
+			hs = &hintState{sh: sh, gen: sh.gen, lhash: b.labelHashes[i], g: g, labels: s.Labels}
+			s.Hint.Store(hs)
 		}
 		if s.T != runT {
 			runT = s.T

@@ -7,7 +7,9 @@ import "citywatch/store"
 // set, with their names: Append finds the group once per message (one map lookup, one walk over the labels)
 // and then each sample's series by comparing names, instead of a map lookup and a walk over the label set per
 // sample. A group costs about 50 bytes per series (a device of 5-6 series) on top of its entries; it is only
-// an index of entries the shard's generations hold, and is dropped when the generation turns over.
+// an index of entries the shard's generations hold, and is dropped when the generation turns over. A series
+// joins its group when Append creates it, or finds it in the cache, so a device's second message already finds
+// its series through the group.
 
 // maxGroupSeries bounds the series one group indexes; the series of a label set beyond it are looked up one
 // by one as before.

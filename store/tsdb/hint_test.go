@@ -43,6 +43,25 @@ func TestSeriesHintSparesGroupLookup(t *testing.T) {
 	require.Equal(t, point{base + 9000, 92}, got[`{__name__="co2", device="s1", district="d1", site="siteA"}`][9])
 }
 
+// TestSeriesHintFromFirstMessage: the message that creates a label set's series already leaves their group
+// in its hint, so the second message of a new device (all a fleet sends before its series are steady) finds
+// its series without a group or series lookup.
+func TestSeriesHintFromFirstMessage(t *testing.T) {
+	db := openT(t, Config{}, Deps{})
+	ctx := context.Background()
+	ls := lbls("district", "d1", "site", "siteA", "device", "s1")
+	var h store.SeriesHint
+	require.NoError(t, db.Append(ctx, hinted(ls, &h, base, 0)))
+	require.NotNil(t, h.Load(), "the first message's hint holds the group")
+	groups, lookups := groupLookups(db), lookupsOf(db)
+	require.NoError(t, db.Append(ctx, hinted(ls, &h, base+1000, 10)))
+	require.Equal(t, groups, groupLookups(db), "the second message looks up no group")
+	require.Equal(t, lookups, lookupsOf(db), "the second message looks up no series")
+	got := readAll(t, db)
+	require.Len(t, got, 5)
+	require.Equal(t, []point{{base, 2}, {base + 1000, 12}}, got[`{__name__="co2", device="s1", district="d1", site="siteA"}`])
+}
+
 // hintMisuseCases give a hint where it does not belong, or after what it points to changed. In every case the
 // samples must be stored in their own series and nowhere else: a hint is only ever a shortcut.
 var hintMisuseCases = []struct {
