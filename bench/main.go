@@ -241,6 +241,9 @@ func mosquitto(dir string) (addr string, pid int, stop func(), err error) {
 	port := freePort()
 	conf := filepath.Join(dir, "mosquitto.conf")
 	// Large queues: the default max_queued_messages (1000) drops QoS 1 messages for slow persistent sessions.
+	// A window of 1,000 unacknowledged QoS 1 messages per subscriber: Telegraf acknowledges only once its
+	// output flushed (every 100 ms) and needs it; serve holds its max_inflight (256) of it, which did not limit
+	// it (docs/benchmarks.md, "External mosquitto at QoS 1").
 	body := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\nmax_inflight_messages 1000\n", port)
 	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 		return "", 0, nil, err
