@@ -31,6 +31,7 @@ func main() {
 	series := flag.Int("series", 100000, "active series for the serve scale and RSS rows")
 	series1M := flag.Bool("series-1m", false, "also measure serve at 1,000,000 series (166,667 devices; several minutes, needs ~2 GB)")
 	skipExternal := flag.Bool("skip-external", false, "skip the mosquitto measurements")
+	externalQoS := flag.String("external-qos", "0,1", "QoS levels of the mosquitto measurements, comma-separated")
 	skipServeRates := flag.Bool("skip-serve-rates", false, "skip the embedded-broker serve rate rows (keep the scale, RSS and query rows)")
 	skipServeScale := flag.Bool("skip-serve-scale", false, "skip the serve scale, RSS and range query rows (keep the rate rows)")
 	skipIngest := flag.Bool("skip-ingest", false, "skip the ingest, memory and query measurements")
@@ -119,7 +120,9 @@ func main() {
 		if *skipServeScale {
 			seriesList = nil
 		}
-		ingestRows(add, *msgs, *extMsgs, *publishers, seriesList, *skipExternal, *skipServeRates)
+		qosList, err := parseQoSList(*externalQoS)
+		check(err)
+		ingestRows(add, *msgs, *extMsgs, *publishers, seriesList, qosList, *skipExternal, *skipServeRates)
 	}
 	if !*skipAlerts {
 		alertRows(add, *alertN, *eventRounds, *deliveries, *ruleCount, *ruleSeries)
@@ -169,12 +172,12 @@ func main() {
 }
 
 // ingestRows adds the ingest rows: `citywatch serve` driven from outside (serve.go) and the range query.
-func ingestRows(add func(row), msgs, extMsgs, publishers int, seriesList []int, skipExternal, skipServeRates bool) {
+func ingestRows(add func(row), msgs, extMsgs, publishers int, seriesList []int, extQoS []byte, skipExternal, skipServeRates bool) {
 	if !skipServeRates {
 		serveIngestRows(add, msgs, publishers)
 	}
 	if !skipExternal {
-		externalServeRows(add, extMsgs, publishers)
+		externalServeRows(add, extMsgs, publishers, extQoS)
 	}
 	if len(seriesList) == 0 {
 		return // -skip-serve-scale
@@ -189,6 +192,19 @@ func ingestRows(add func(row), msgs, extMsgs, publishers int, seriesList []int, 
 	// row is the engine alone on a small embedded TSDB.
 	add(row{"range query in process, 1 h × 1,000 series (20 sites) at 1 s resolution, step 15 s, embedded TSDB of those series alone",
 		q.Round(time.Millisecond).String(), "", "", "none (the goal is the one-site row through serve)"})
+}
+
+// parseQoSList parses "0,1" into QoS levels.
+func parseQoSList(s string) ([]byte, error) {
+	var out []byte
+	for _, f := range strings.Split(s, ",") {
+		q, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || q < 0 || q > 1 {
+			return nil, fmt.Errorf("-external-qos: want 0 and/or 1, got %q", f)
+		}
+		out = append(out, byte(q))
+	}
+	return out, nil
 }
 
 // argsString is the command-line flags of this run, for the table's header.
@@ -213,35 +229,38 @@ func ratio(a, b float64) string { return fmt.Sprintf("%.2f", a/b) }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// mosquitto starts a mosquitto on a free port for one measurement.
-func mosquitto(dir string) (addr string, stop func(), err error) {
+// mosquitto starts a mosquitto on a free port for one measurement; pid is its process, for its CPU time.
+func mosquitto(dir string) (addr string, pid int, stop func(), err error) {
 	bin, err := exec.LookPath("mosquitto")
 	if err != nil {
 		if _, serr := os.Stat("/usr/sbin/mosquitto"); serr != nil {
-			return "", nil, fmt.Errorf("mosquitto not installed (scripts/install-test-deps.sh installs it): %w", err)
+			return "", 0, nil, fmt.Errorf("mosquitto not installed (scripts/install-test-deps.sh installs it): %w", err)
 		}
 		bin = "/usr/sbin/mosquitto"
 	}
 	port := freePort()
 	conf := filepath.Join(dir, "mosquitto.conf")
 	// Large queues: the default max_queued_messages (1000) drops QoS 1 messages for slow persistent sessions.
+	// A window of 1,000 unacknowledged QoS 1 messages per subscriber: Telegraf acknowledges only once its
+	// output flushed (every 100 ms) and needs it; serve holds its max_inflight (256) of it, which did not limit
+	// it (docs/benchmarks.md, "External mosquitto at QoS 1").
 	body := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\nmax_inflight_messages 1000\n", port)
 	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	cmd := exec.Command(bin, "-c", conf)
 	if err := cmd.Start(); err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	addr = "127.0.0.1:" + strconv.Itoa(port)
 	stop = func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
 	for i := 0; i < 200; i++ {
 		if p, err := dialRaw(addr, "probe", true); err == nil {
 			p.close()
-			return addr, stop, nil
+			return addr, cmd.Process.Pid, stop, nil
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
 	stop()
-	return "", nil, fmt.Errorf("mosquitto did not start on %s", addr)
+	return "", 0, nil, fmt.Errorf("mosquitto did not start on %s", addr)
 }

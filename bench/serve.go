@@ -573,31 +573,32 @@ var telegrafBinary = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
-// startTelegraf runs Telegraf against the broker at addr, writing to the InfluxDB v2 endpoint out.
-func startTelegraf(addr string, qos byte, out string) (stop func(), err error) {
+// startTelegraf runs Telegraf against the broker at addr, writing to the InfluxDB v2 endpoint out; pid is its
+// process.
+func startTelegraf(addr string, qos byte, out string) (pid int, stop func(), err error) {
 	bin, err := telegrafBinary()
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	dir, err := os.MkdirTemp("", "citywatch-bench-telegraf-")
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	conf := filepath.Join(dir, "telegraf.conf")
 	if err := os.WriteFile(conf, fmt.Appendf(nil, telegrafConfig, addr, qos, out), 0o600); err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	logf, err := os.Create(filepath.Join(dir, "telegraf.log"))
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	defer logf.Close()
 	cmd := exec.Command(bin, "--config", conf)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return 0, nil, err
 	}
-	return func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); os.RemoveAll(dir) }, nil
+	return cmd.Process.Pid, func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); os.RemoveAll(dir) }, nil
 }
 
 // waitSubscribed waits until a message published to the broker at addr reaches count (the subscriber is
@@ -627,22 +628,29 @@ func waitSubscribed(addr string, count func() (int64, error), qos byte) error {
 
 // externalServeRows adds the external-broker rows: publishers → mosquitto → `citywatch serve` (ingest.sources)
 // vs a bare paho subscriber vs Telegraf's mqtt_consumer forwarding to a counting InfluxDB v2 endpoint, each
-// alone on a fresh mosquitto with the same publisher load.
-func externalServeRows(add func(row), msgs, procs int) {
-	for _, qos := range []byte{0, 1} {
+// alone on a fresh mosquitto with the same publisher load. Each row also gives, per contender, the median CPU
+// time per message of the subscriber's process and of mosquitto over the timed delivery (from /proc): on a
+// loaded machine rates swing with the other work, CPU per message much less.
+func externalServeRows(add func(row), msgs, procs int, qosList []byte) {
+	for _, qos := range qosList {
 		what := fmt.Sprintf("external mosquitto → `citywatch serve` (ingest.sources, defaults), 5-field JSON from %d publisher processes, QoS %d, counted in /metrics; %d alternating rounds", procs, qos, serveRounds)
+		cpu := roundsResult{} // µs per message: "<name>" the subscriber's process, "<name> mosquitto" the broker's
+		rounds := map[string]int{}
 		res, err := alternate([]string{"paho", "serve", "telegraf"}, func(name string) (float64, error) {
+			rounds[name]++
 			dir, err := os.MkdirTemp("", "citywatch-bench-mosq-")
 			if err != nil {
 				return 0, err
 			}
 			defer os.RemoveAll(dir)
-			addr, stopMosq, err := mosquitto(dir)
+			addr, mosqPid, stopMosq, err := mosquitto(dir)
 			if err != nil {
 				return 0, err
 			}
 			defer stopMosq()
 			var count func() (int64, error)
+			var pid int
+			var profiled *serveProc // the serve child, profiled during the timed delivery when asked
 			switch name {
 			case "paho":
 				c, err := startCounterChild("paho", addr, qos)
@@ -650,19 +658,19 @@ func externalServeRows(add func(row), msgs, procs int) {
 					return 0, err
 				}
 				defer c.stop()
-				count = c.count
+				count, pid = c.count, c.cmd.Process.Pid
 			case "serve":
 				s, err := startServe(fmt.Sprintf(externalServeConfig, "%[1]s", "%[2]s", "%[3]s", addr, qos))
 				if err != nil {
 					return 0, err
 				}
 				defer s.stop()
-				count = serveCount(s, "bench")
+				count, pid, profiled = serveCount(s, "bench"), s.cmd.Process.Pid, s
 			case "telegraf":
 				lc := newLineCounter()
 				defer lc.srv.Close()
-				stop, err := startTelegraf(addr, qos, lc.srv.URL)
-				if err != nil {
+				var stop func()
+				if pid, stop, err = startTelegraf(addr, qos, lc.srv.URL); err != nil {
 					return 0, err
 				}
 				defer stop()
@@ -671,16 +679,56 @@ func externalServeRows(add func(row), msgs, procs int) {
 			if err := waitSubscribed(addr, count, qos); err != nil {
 				return 0, err
 			}
-			return timedDelivery(count, addr, msgs, procs, 1000, 5, qos)
+			before, err := processesCPU(pid, mosqPid)
+			if err != nil {
+				return 0, err
+			}
+			if profiled != nil {
+				fetched := profiled.serveProfile(0, fmt.Sprintf("external-qos%d-round%d-cpu", qos, rounds[name]), cpuProfilePath(5*time.Second))
+				defer func() {
+					if err := fetched(); err != nil {
+						fmt.Fprintln(os.Stderr, "bench:", err)
+					}
+				}()
+			}
+			r, err := timedDelivery(count, addr, msgs, procs, 1000, 5, qos)
+			if err != nil {
+				return 0, err
+			}
+			after, err := processesCPU(pid, mosqPid)
+			if err != nil {
+				return 0, err
+			}
+			n := float64(msgs / procs * procs)
+			cpu[name] = append(cpu[name], float64((after[0]-before[0]).Microseconds())/n)
+			cpu[name+" mosquitto"] = append(cpu[name+" mosquitto"], float64((after[1]-before[1]).Microseconds())/n)
+			return r, nil
 		})
 		if err != nil {
 			failed(add, what, err)
 			continue
 		}
-		add(row{what, res.all("serve"), res.all("paho") + " (bare paho subscriber, separate process); Telegraf v1.37.2 mqtt_consumer → InfluxDB v2 endpoint (20,000 undelivered, 10,000-metric batches, 100 ms flush): " + res.all("telegraf"),
+		perMsg := func(name string) string {
+			return fmt.Sprintf("%.1f / %.1f", cpu.median(name), cpu.median(name+" mosquitto"))
+		}
+		add(row{what, res.all("serve"), res.all("paho") + " (bare paho subscriber, separate process); Telegraf v1.37.2 mqtt_consumer → InfluxDB v2 endpoint (20,000 undelivered, 10,000-metric batches, 100 ms flush): " + res.all("telegraf") +
+			"; CPU µs per message, subscriber / mosquitto (medians): serve " + perMsg("serve") + ", paho " + perMsg("paho") + ", Telegraf " + perMsg("telegraf") + " (its InfluxDB endpoint, in the bench process, not counted)",
 			ratio(res.median("serve"), res.median("paho")) + " of paho; " + ratio(res.median("serve"), res.median("telegraf")) + " of Telegraf",
 			"≥0.9× paho, ≥1.2× Telegraf"})
 	}
+}
+
+// processesCPU is the CPU time (user + system) each of pids has used so far.
+func processesCPU(pids ...int) ([]time.Duration, error) {
+	out := make([]time.Duration, len(pids))
+	for i, pid := range pids {
+		d, err := testenv.ProcessCPU(pid)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = d
+	}
+	return out, nil
 }
 
 // loadAverage is /proc/loadavg's first three fields.

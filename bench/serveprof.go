@@ -1,11 +1,11 @@
 package main
 
-// CITYWATCH_BENCH_SERVE_PPROF=<dir> starts every `citywatch serve` child of the scale rows with --pprof on a
-// loopback port and saves, in <dir>, a CPU profile of the steady phase (at most 20 s, from its start) and a heap
-// profile at its end, a CPU profile of the one-site range query (the query looped for 5 s) and a CPU profile
-// of the cold start after SIGKILL (the first 40 s after exec). Files are named
-// serve-<series>-<what>.pprof; read them with `go tool pprof -top -cum <binary> <file>` (the binary's path is
-// printed with them).
+// CITYWATCH_BENCH_SERVE_PPROF=<dir> starts every `citywatch serve` child with --pprof on a loopback port. The
+// scale rows save, in <dir>, a CPU profile of the steady phase (at most 20 s, from its start) and a heap profile
+// at its end, a CPU profile of the one-site range query (the query looped for 5 s) and a CPU profile of the cold
+// start after SIGKILL (the first 40 s after exec); the serve rounds of the external mosquitto rows save a CPU
+// profile of 5 s from the start of their timed delivery. Files are named serve-<series>-<what>.pprof; read them
+// with `go tool pprof -top -cum <binary> <file>` (the binary's path is printed with them).
 
 import (
 	"fmt"

@@ -26,7 +26,9 @@ import (
 //
 // The queue holds at most QueueSize messages; when it is full, submitters wait (back-pressure to the source:
 // the broker stops reading from that client, the external source's workers stall). The commit goroutine is
-// started when the queue becomes non-empty and exits when it is empty, so an idle pipeline holds none.
+// started when the queue becomes non-empty and exits once it has stayed empty for commitIdle (100 ms), so an
+// idle pipeline holds none, and a stream of bursts keeps one goroutine whose stack has grown through the store's
+// commit once, instead of a new one growing it again for every burst.
 
 // pending is one message between mapping and the end of its batch's commit.
 type pending struct {
@@ -62,6 +64,9 @@ func (pd *pending) release() {
 	pendings.Put(pd)
 }
 
+// commitIdle is how long the commit goroutine waits for a message once the queue is empty before it exits.
+const commitIdle = 100 * time.Millisecond
+
 // maxLinger bounds how long a commit waits for messages being mapped to join its batch.
 const maxLinger = time.Millisecond
 
@@ -75,6 +80,10 @@ type committer struct {
 	active  atomic.Int32
 	maxMsgs int
 	maxSmp  int
+	// idle is how long the commit goroutine waits for the next message before it exits (commitIdle).
+	idle time.Duration
+	// starts counts the commit goroutines started.
+	starts atomic.Int64
 
 	// Used by the single commit goroutine only.
 	batch   []*pending
@@ -86,7 +95,7 @@ type committer struct {
 func newCommitter(p *Pipeline, queue, maxMsgs, maxSamples int) *committer {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
-	return &committer{p: p, q: make(chan *pending, queue), maxMsgs: maxMsgs, maxSmp: maxSamples, linger: t}
+	return &committer{p: p, q: make(chan *pending, queue), maxMsgs: maxMsgs, maxSmp: maxSamples, idle: commitIdle, linger: t}
 }
 
 // submit queues pd, waiting while the queue is full until ctx is done. When no commit is running, an inline
@@ -108,28 +117,48 @@ func (c *committer) submit(ctx context.Context, pd *pending, inline bool) error 
 		return nil
 	}
 	if !inline {
-		go c.run()
+		c.start()
 		return nil
 	}
 	for len(pd.ch) == 0 && c.commitOne() {
 	}
 	c.running.Store(false)
 	if len(c.q) > 0 && c.running.CompareAndSwap(false, true) {
-		go c.run()
+		c.start()
 	}
 	return nil
 }
 
-// run commits batches until the queue is empty.
+// start starts the commit goroutine; the caller set running.
+func (c *committer) start() {
+	c.starts.Add(1)
+	go c.run()
+}
+
+// run commits batches until the queue has stayed empty for idle.
 func (c *committer) run() {
 	for {
-		for c.commitOne() {
+		for c.commitOne() || c.next() {
 		}
 		c.running.Store(false)
 		// A submitter that queued after the last receive saw running still true and started nobody.
 		if len(c.q) == 0 || !c.running.CompareAndSwap(false, true) {
 			return
 		}
+	}
+}
+
+// next waits at most idle for a message and keeps it for the next commit (carry); it reports whether one came.
+// Keeping the goroutine between bursts spares a new one growing its stack through the store's commit again.
+func (c *committer) next() bool {
+	c.linger.Reset(c.idle)
+	select {
+	case pd := <-c.q:
+		c.linger.Stop()
+		c.carry = pd
+		return true
+	case <-c.linger.C:
+		return false
 	}
 }
 

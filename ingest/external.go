@@ -202,6 +202,9 @@ type connection struct {
 	done chan struct{}
 	once sync.Once
 	err  error
+	// out is the connection's bufferedConn once dialled (nil for websockets or behind a proxy): QoS 1
+	// acknowledgements are written to it directly.
+	out atomic.Pointer[bufferedConn]
 }
 
 func newConnection() *connection { return &connection{done: make(chan struct{})} }
@@ -662,10 +665,15 @@ func (e *External) clientOptions(conn *connection) *paho.ClientOptions {
 		o.SetTLSConfig(e.cfg.TLS)
 	}
 	if scheme, _, _ := strings.Cut(e.broker, "://"); scheme != "ws" && scheme != "wss" {
-		if fn := openConnection(o, o.TLSConfig, e.wrapConn); fn != nil {
-			o.SetCustomOpenConnectionFn(fn) // buffered reads (external_conn.go)
+		if fn := openConnection(o, o.TLSConfig, e.wrapConn, conn.out.Store); fn != nil {
+			o.SetCustomOpenConnectionFn(fn) // buffered reads, coalesced writes, direct PUBACKs (external_conn.go)
 		}
 	}
+	// paho's default memory store keeps every QoS 1/2 PUBLISH received until paho itself sends its
+	// acknowledgement, only to resume a session within the same client after a reconnection. The source never
+	// does (a new client per connection; the broker keeps the session), and writes QoS 1 acknowledgements
+	// itself (ack), which that store would never see.
+	o.SetStore(nopStore{})
 	o.SetDefaultPublishHandler(func(c paho.Client, m paho.Message) { e.dispatch(c, conn, m) })
 	o.SetConnectionLostHandler(func(_ paho.Client, err error) {
 		conn.end(fmt.Errorf("connection lost: %w", e.redact(err)))
@@ -798,11 +806,24 @@ func (e *External) process(it item) {
 
 // acked acknowledges a stored message and finishes it.
 func (e *External) acked(it item) {
-	it.msg.Ack()
+	ack(it)
 	if e.storeFailing.Load() {
 		e.storeRecovered()
 	}
 	e.finish(it)
+}
+
+// ack acknowledges a message: a QoS 1 message with a PUBACK written straight to its connection when the source
+// dialled it, in the order the commits complete (the order received, MQTT 3.1.1 §4.6, but for retried
+// messages), anything else through paho.
+func ack(it item) {
+	if it.msg.Qos() == 1 {
+		if out := it.conn.out.Load(); out != nil {
+			_ = out.puback(it.msg.MessageID()) // a failed connection: the broker delivers the message again
+			return
+		}
+	}
+	it.msg.Ack()
 }
 
 // processSync hands one message to the Handler and acknowledges it once handled, retrying store failures.

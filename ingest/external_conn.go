@@ -10,6 +10,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
 )
 
 const (
@@ -99,6 +100,16 @@ func (c *bufferedConn) flush() {
 	c.cond.Broadcast()
 }
 
+// puback queues the PUBACK of the QoS 1 message id (MQTT 3.1.1 §3.4.1: type 4 with no flags, remaining length
+// 2, then the packet identifier). It is what paho's Message.Ack sends, without paho's two goroutine hand-offs
+// and three allocations per acknowledgement, which ran on the pipeline's commit goroutine for every message of
+// every batch. An error means the connection failed: the broker delivers the message again.
+func (c *bufferedConn) puback(id uint16) error {
+	p := [4]byte{0x40, 2, byte(id >> 8), byte(id)}
+	_, err := c.Write(p[:])
+	return err
+}
+
 // Close waits, at most closeFlushTimeout, for the pending bytes to be sent, and closes the connection. A
 // second call returns the connection's own error for a second close.
 func (c *bufferedConn) Close() error {
@@ -118,8 +129,8 @@ func (c *bufferedConn) Close() error {
 // brokers as paho does (dialer with the connect timeout; TLS with the source's config) and wraps the
 // connection in a bufferedConn. wrap, when set (tests), wraps the raw connection first. It returns nil for
 // what paho must dial itself: websockets, and any broker while a proxy is configured in the environment (paho
-// honours all_proxy).
-func openConnection(o *paho.ClientOptions, tlsc *tls.Config, wrap func(net.Conn) net.Conn) paho.OpenConnectionFunc {
+// honours all_proxy). opened, when set, is given each bufferedConn.
+func openConnection(o *paho.ClientOptions, tlsc *tls.Config, wrap func(net.Conn) net.Conn, opened func(*bufferedConn)) paho.OpenConnectionFunc {
 	if os.Getenv("all_proxy") != "" || os.Getenv("ALL_PROXY") != "" {
 		return nil
 	}
@@ -140,6 +151,21 @@ func openConnection(o *paho.ClientOptions, tlsc *tls.Config, wrap func(net.Conn)
 		if wrap != nil {
 			c = wrap(c)
 		}
-		return newBufferedConn(c), nil
+		b := newBufferedConn(c)
+		if opened != nil {
+			opened(b)
+		}
+		return b, nil
 	}
 }
+
+// nopStore is a paho Store that keeps nothing (see clientOptions).
+type nopStore struct{}
+
+func (nopStore) Open()                             {}
+func (nopStore) Put(string, packets.ControlPacket) {}
+func (nopStore) Get(string) packets.ControlPacket  { return nil }
+func (nopStore) All() []string                     { return nil }
+func (nopStore) Del(string)                        {}
+func (nopStore) Close()                            {}
+func (nopStore) Reset()                            {}

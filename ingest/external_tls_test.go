@@ -48,7 +48,7 @@ func TestExternalDialsTLSAndVerifies(t *testing.T) {
 		{"wrong name", "tls", &tls.Config{RootCAs: pool, ServerName: "broker.example", MinVersion: tls.VersionTLS12}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dial := openConnection(o, tc.tls, nil)
+			dial := openConnection(o, tc.tls, nil, nil)
 			require.NotNil(t, dial)
 			c, err := dial(&url.URL{Scheme: tc.scheme, Host: ln.Addr().String()}, *o)
 			if !tc.ok {
