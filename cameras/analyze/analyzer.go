@@ -131,7 +131,7 @@ type Analyzer struct {
 	cfg       Config
 	deps      Deps
 	log       *slog.Logger
-	now       func() time.Time
+	clk       clock.Clock
 	ffmpeg    string
 	available bool
 	reason    string
@@ -153,6 +153,8 @@ type Analyzer struct {
 
 var _ cameras.AccessUnitSink = (*Analyzer)(nil)
 
+func (a *Analyzer) now() time.Time { return a.clk.Now() }
+
 // New validates cfg (after filling defaults) and builds an Analyzer. A missing ffmpeg is not an error: the
 // Analyzer is built, reports Available=false with the reason, and ignores access units.
 func New(cfg Config, deps Deps) (*Analyzer, error) {
@@ -168,7 +170,7 @@ func New(cfg Config, deps Deps) (*Analyzer, error) {
 		cfg:     cfg,
 		deps:    deps,
 		log:     deps.Logger.With("component", "analyze"),
-		now:     clock.Or(deps.Clock).Now,
+		clk:     clock.Or(deps.Clock),
 		metrics: newSelfMetrics(deps.Registerer),
 		samples: make(chan []store.Sample, cfg.SampleBuffer),
 		events:  make(chan Event, cfg.EventBuffer),

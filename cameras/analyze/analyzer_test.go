@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os/exec"
@@ -285,6 +286,41 @@ func TestGarbageRestartsDecoder(t *testing.T) {
 	})
 	require.Greater(t, testutil.ToFloat64(a.metrics.restarts.WithLabelValues(restartExit))+
 		testutil.ToFloat64(a.metrics.restarts.WithLabelValues(restartStall)), 1.0)
+}
+
+// TestStalledWriteEndsOnTheClock: a decoder that reads nothing (starved or hung) blocks the worker's write to
+// its stdin; the write ends when it has waited DecoderStallTimeout on the Analyzer's clock, not the real one,
+// and the decoder is restarted as stalled. With an OS write deadline a loaded machine's fresh ffmpeg was killed
+// after 10 s of real time whatever the clock said (make stress: TestGarbageRestartsDecoder 0 of 3).
+func TestStalledWriteEndsOnTheClock(t *testing.T) {
+	testenv.SkipShort(t) // it starts a process
+	reg := prometheus.NewRegistry()
+	clk := clock.NewFake(time.Now())
+	const stall = 10 * time.Second
+	a, err := New(Config{FFmpegPath: filepath.Join("testdata", "ffmpeg-not-reading"), DecoderStallTimeout: stall,
+		Cameras: []CameraConfig{{ID: "cam1"}}}, Deps{Registerer: reg, Clock: clk})
+	require.NoError(t, err)
+	require.NoError(t, a.Start())
+	defer a.Close()
+	// More than a pipe holds, so the write blocks.
+	a.OnAccessUnit("cam1", cameras.AccessUnit{Codec: cameras.CodecH264, NALUs: [][]byte{make([]byte, 4<<20)},
+		Keyframe: true, Session: 1, Time: clk.Now()})
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a hang guard
+	defer cancel()
+	require.NoError(t, clk.BlockUntil(ctx, 1), "the blocked write is not watched on the Analyzer's clock")
+	stalls := a.metrics.restarts.WithLabelValues(restartStall)
+	clk.Advance(stall - time.Millisecond)
+	require.Equal(t, 1, clk.Waiters(), "the write must still be waiting")
+	require.Zero(t, testutil.ToFloat64(stalls))
+	clk.Advance(time.Millisecond)
+	testenv.Eventually(t, time.Minute, 10*time.Millisecond, func() string {
+		if st := a.Status("cam1"); testutil.ToFloat64(stalls) != 1 || st.State != StateFailing {
+			return fmt.Sprintf("no stall restart; status %+v", st)
+		}
+		return ""
+	})
+	require.Contains(t, a.Status("cam1").Reason, "ffmpeg stalled")
 }
 
 func TestQueueFullDropsUntilKeyframe(t *testing.T) {

@@ -331,7 +331,7 @@ func (c *camera) startProc(ctx context.Context, au cameras.AccessUnit) bool {
 	c.haveNext = false
 	c.det.resize(w, h)
 	c.det.resetPrev()
-	p, err := startDecoder(ctx, c.a.ffmpeg, ffmpegFormat(au.Codec), w, h, c.a.now, c.a.cfg.DecoderStallTimeout, c.onFrame)
+	p, err := startDecoder(ctx, c.a.ffmpeg, ffmpegFormat(au.Codec), w, h, c.a.clk, c.a.cfg.DecoderStallTimeout, c.onFrame)
 	if err != nil {
 		c.a.metrics.restarts.WithLabelValues(restartStartError).Inc()
 		c.failed("starting ffmpeg: " + err.Error())

@@ -137,8 +137,9 @@ type Config struct {
 	RestartMin time.Duration
 	// RestartMax caps the exponentially growing restart delay. It defaults to 30s.
 	RestartMax time.Duration
-	// DecoderStallTimeout: a decoder that has produced no frame for this long although access units were fed
-	// is killed and restarted. It defaults to 10s.
+	// DecoderStallTimeout: a decoder that has produced no frame for this long although access units were fed,
+	// or whose input has not been read for this long (a write to its stdin blocked), is killed and restarted.
+	// Both are judged on Deps.Clock. It defaults to 10s.
 	DecoderStallTimeout time.Duration
 	// EventBuffer bounds the queue of events waiting for Deps.Events; when full, events are dropped and
 	// counted. It defaults to 256.

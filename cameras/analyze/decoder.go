@@ -15,6 +15,7 @@ import (
 
 	"citywatch/cameras"
 	"citywatch/cameras/annexb"
+	"citywatch/internal/clock"
 )
 
 // frameMeta describes a fed access unit, matched in order to the frames ffmpeg outputs.
@@ -46,9 +47,10 @@ type decoderProc struct {
 	h265    bool
 	mjpeg   bool // access units are whole JPEG images, written as they are
 	started time.Time
-	now     func() time.Time
+	clk     clock.Clock
 	stall   time.Duration
 	buf     []byte // Annex-B of the access unit being written; worker-owned
+	watch   writeWatchdog
 
 	mu       sync.Mutex
 	inflight []frameMeta
@@ -88,11 +90,11 @@ func decoderArgs(format string, w, h int) []string {
 type frameFunc func(pix []byte, w, h int, m frameMeta, ok bool)
 
 // startDecoder starts ffmpeg for one stream and its reader goroutine.
-func startDecoder(ctx context.Context, path, format string, w, h int, now func() time.Time, stall time.Duration, onFrame frameFunc) (*decoderProc, error) {
+func startDecoder(ctx context.Context, path, format string, w, h int, clk clock.Clock, stall time.Duration, onFrame frameFunc) (*decoderProc, error) {
 	pctx, cancel := context.WithCancel(ctx)
 	cmd := exec.CommandContext(pctx, path, decoderArgs(format, w, h)...)
 	cmd.WaitDelay = gracefulStop
-	pr, pw, err := os.Pipe() // our own pipe: its write end supports deadlines
+	pr, pw, err := os.Pipe() // our own pipe: its write end supports deadlines, which the watchdog sets
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("stdin pipe: %w", err)
@@ -106,7 +108,7 @@ func startDecoder(ctx context.Context, path, format string, w, h int, now func()
 		return nil, fmt.Errorf("stdout pipe: %w", err)
 	}
 	p := &decoderProc{cmd: cmd, stdin: pw, cancel: cancel, done: make(chan struct{}), stderr: &tailBuffer{max: 512},
-		w: w, h: h, h265: format == "hevc", mjpeg: format == "mjpeg", now: now, stall: stall}
+		w: w, h: h, h265: format == "hevc", mjpeg: format == "mjpeg", clk: clk, stall: stall}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		cancel()
@@ -115,7 +117,8 @@ func startDecoder(ctx context.Context, path, format string, w, h int, now func()
 		return nil, err
 	}
 	pr.Close()
-	p.started = now()
+	p.watch.start(pw, clk, stall)
+	p.started = clk.Now()
 	p.lastOut = p.started
 	go p.read(stdout, onFrame)
 	return p, nil
@@ -130,7 +133,7 @@ func (p *decoderProc) read(stdout io.Reader, onFrame frameFunc) {
 		}
 		p.decoded.Add(1)
 		p.mu.Lock()
-		p.lastOut = p.now()
+		p.lastOut = p.clk.Now()
 		var m frameMeta
 		ok := len(p.inflight) > 0
 		if ok {
@@ -159,12 +162,7 @@ func (p *decoderProc) feed(au cameras.AccessUnit, analyse bool, now time.Time) e
 	}
 	p.inflight = append(p.inflight, frameMeta{t: au.Time, fed: now, analyse: analyse})
 	p.mu.Unlock()
-	// An OS deadline: on the real clock, whatever clock the Analyzer was given.
-	if err := p.stdin.SetWriteDeadline(time.Now().Add(p.stall)); err != nil {
-		return err
-	}
-	_, err := p.stdin.Write(p.buf)
-	return err
+	return p.watch.write(p.buf)
 }
 
 // stalled reports whether access units were fed but no frame came out for longer than timeout.
@@ -184,6 +182,7 @@ func (p *decoderProc) stalled(now time.Time, timeout time.Duration) bool {
 // stop ends the process and waits for its reader. graceful closes stdin first so ffmpeg can flush.
 func (p *decoderProc) stop(graceful bool) {
 	p.stopOnce.Do(func() {
+		p.watch.stop()
 		p.stdin.Close()
 		if graceful {
 			select {

@@ -26,10 +26,16 @@ type serveOption func(*serveYAML)
 // serveYAML is the configuration file being built.
 type serveYAML struct {
 	noBroker bool
+	http     []string // further keys of the http section
 	broker   []string // further keys of the broker section
 	alerts   []string // further keys of the alerts section; nil: no alerts section
 	rules    string   // the content of rules.yaml; "": not written
 	more     []string // further top-level YAML
+}
+
+// withHTTP adds keys to the http section, one "key: value" a line (indent nested keys).
+func withHTTP(lines ...string) serveOption {
+	return func(y *serveYAML) { y.http = append(y.http, lines...) }
 }
 
 // withBroker adds keys to the broker section, one "key: value" a line.
@@ -94,6 +100,7 @@ func (s *serveSetup) write(t *testing.T, opts ...serveOption) {
 	}
 	var b strings.Builder
 	b.WriteString("data_dir: " + s.dataDir + "\nhttp:\n  listen: " + s.httpAddr + "\n")
+	writeIndented(&b, y.http)
 	if !y.noBroker {
 		b.WriteString("broker:\n  listen: " + s.mqttAddr + "\n  allow_anonymous: true\n")
 		writeIndented(&b, y.broker)

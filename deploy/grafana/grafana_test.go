@@ -857,7 +857,7 @@ var fluxMacros = strings.NewReplacer("v.timeRangeStart", "-1h", "v.timeRangeStop
 func TestFluxDashboardsAgainstInfluxDB(t *testing.T) {
 	t.Parallel()
 	dashboards := loadDashboards(t, "influxdb")
-	srv := testenv.Influxd(t)
+	srv := testenv.Influxd(t, testenv.WithFlux())
 	p := startCitywatch(t, func(c *config.Config) {
 		c.Edge.Name = "edge-grafana-test"
 		c.Storage.Influx.URL = srv.URL

@@ -17,8 +17,8 @@ import (
 // policy.
 const InfluxDatabase = "citywatch"
 
-// InfluxServer is an influxd 1.8 child process on free loopback ports with the InfluxDB 2 compatibility API
-// (/api/v2/write, /api/v2/query with Flux) enabled and a database already created.
+// InfluxServer is an influxd 1.8 child process on a free loopback port with the InfluxDB 2 compatibility API
+// (/api/v2/write; /api/v2/query with Flux when started WithFlux) enabled and a database already created.
 type InfluxServer struct {
 	// URL is the HTTP base URL, e.g. http://127.0.0.1:38123.
 	URL string
@@ -35,25 +35,48 @@ type InfluxServer struct {
 }
 
 // Influxd starts influxd (built by scripts/install-test-deps.sh into CacheBin) and stops it in t.Cleanup.
-// It fails the test when influxd does not become ready.
-func Influxd(t testing.TB) *InfluxServer {
+// It fails the test when influxd does not become ready. Flux is off unless WithFlux is given.
+func Influxd(t testing.TB, opts ...InfluxdOption) *InfluxServer {
+	t.Helper()
+	return startInfluxd(t, FreePort(t), opts...)
+}
+
+// InfluxdOption configures Influxd.
+type InfluxdOption func(*influxdOptions)
+
+type influxdOptions struct{ flux bool }
+
+// WithFlux turns on influxd's Flux engine (/api/v2/query, InfluxServer.Flux). It is off by default because
+// it makes every start costly: influxd type-checks Flux's standard library before it listens, about 3 s of
+// CPU against 0.01 s without it, which on a loaded machine is minutes of wall time (make stress, load 110:
+// influxds restarted by store/influx tests were not ready after 5 minutes).
+func WithFlux() InfluxdOption { return func(o *influxdOptions) { o.flux = true } }
+
+// startInfluxd is Influxd with the HTTP address to try first. Its RPC listener (bind-address, which no test
+// uses) is on a port the kernel picks at each start, so only the HTTP port can be taken by someone else
+// before influxd binds it; when that happens at the first start it moves to another free port.
+func startInfluxd(t testing.TB, httpAddr string, opts ...InfluxdOption) *InfluxServer {
 	t.Helper()
 	bin := LookPath(t, "influxd")
+	var o influxdOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	dir := t.TempDir()
-	httpAddr := FreePort(t)
-	s := &InfluxServer{
-		URL:    "http://" + httpAddr,
-		Org:    "citywatch",
-		Bucket: InfluxDatabase + "/autogen",
-		Dir:    dir,
-	}
+	s := &InfluxServer{Org: "citywatch", Bucket: InfluxDatabase + "/autogen", Dir: dir}
 	conf := filepath.Join(dir, "influxdb.conf")
-	if err := os.WriteFile(conf, []byte(InfluxdConfig(dir, FreePort(t), httpAddr)), 0o600); err != nil {
-		t.Fatalf("influxd config: %v", err)
-	}
 	s.childServer = &childServer{t: t, name: "influxd", bin: bin, args: []string{"run", "-config", conf},
 		env: []string{"INFLUXDB_DATA_QUERY_LOG_ENABLED=false"}, logPath: filepath.Join(dir, "influxd.log"),
-		ready: s.URL + "/ping", readyStatus: http.StatusNoContent}
+		readyStatus: http.StatusNoContent}
+	listenOn := func(addr string) {
+		s.URL = "http://" + addr
+		s.ready = s.URL + "/ping"
+		if err := os.WriteFile(conf, []byte(influxdConfig(dir, "127.0.0.1:0", addr, o.flux)), 0o600); err != nil {
+			t.Fatalf("influxd config: %v", err)
+		}
+	}
+	listenOn(httpAddr)
+	s.rebind = func() { listenOn(FreePort(t)) }
 	s.cleanup()
 	s.Start()
 	if _, err := s.InfluxQL("CREATE DATABASE " + InfluxDatabase); err != nil {
@@ -145,8 +168,9 @@ func influxQLValues(body []byte) ([]int64, error) {
 	return out, nil
 }
 
-// Flux runs a Flux query via POST /api/v2/query and returns the data rows of the annotated CSV answer as maps
-// from column name to value (annotation rows and empty separator lines are skipped).
+// Flux runs a Flux query via POST /api/v2/query (the server must have been started WithFlux) and returns the
+// data rows of the annotated CSV answer as maps from column name to value (annotation rows and empty
+// separator lines are skipped).
 func (s *InfluxServer) Flux(flux string) ([]map[string]string, error) {
 	body, err := fetch(http.MethodPost, s.URL+"/api/v2/query",
 		http.Header{"Content-Type": {"application/vnd.flux"}, "Accept": {"application/csv"}}, strings.NewReader(flux))
@@ -189,10 +213,15 @@ func parseFluxCSV(body []byte) ([]map[string]string, error) {
 	return rows, nil
 }
 
-// InfluxdConfig is the influxd 1.8 configuration tests and benchmarks run with: data, meta and WAL under dir,
-// the RPC and HTTP listeners on the given loopback addresses, the v2 API with Flux on, usage reporting,
-// retention enforcement, self-monitoring, subscriptions and continuous queries off.
+// InfluxdConfig is the influxd 1.8 configuration the bench runs with: data, meta and WAL under dir, the RPC
+// and HTTP listeners on the given loopback addresses, the v2 API with Flux on, usage reporting, retention
+// enforcement, self-monitoring, subscriptions and continuous queries off. Influxd's is the same with Flux
+// off unless WithFlux.
 func InfluxdConfig(dir, bindAddr, httpAddr string) string {
+	return influxdConfig(dir, bindAddr, httpAddr, true)
+}
+
+func influxdConfig(dir, bindAddr, httpAddr string, flux bool) string {
 	return fmt.Sprintf(`reporting-disabled = true
 bind-address = %q
 
@@ -218,7 +247,7 @@ bind-address = %q
   bind-address = %q
   auth-enabled = false
   log-enabled = false
-  flux-enabled = true
+  flux-enabled = %t
 
 [logging]
   level = "warn"
@@ -228,5 +257,5 @@ bind-address = %q
 
 [continuous_queries]
   enabled = false
-`, bindAddr, filepath.Join(dir, "meta"), filepath.Join(dir, "data"), filepath.Join(dir, "wal"), httpAddr)
+`, bindAddr, filepath.Join(dir, "meta"), filepath.Join(dir, "data"), filepath.Join(dir, "wal"), httpAddr, flux)
 }

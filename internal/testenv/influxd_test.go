@@ -1,6 +1,10 @@
 package testenv
 
 import (
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -32,4 +36,19 @@ func TestInfluxQLValues(t *testing.T) {
 			require.Equal(t, c.want, got)
 		})
 	}
+}
+
+// TestInfluxdMovesOffATakenPort: the port FreePort found free can be taken before influxd binds it (by any
+// process's listener on :0 or outgoing connection: FreePort's ports are the kernel's ephemeral ones). A
+// first start that fails on it starts again on another port instead of failing the test.
+func TestInfluxdMovesOffATakenPort(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer taken.Close()
+	s := startInfluxd(t, taken.Addr().String())
+	require.NotEqual(t, "http://"+taken.Addr().String(), s.URL)
+	require.NoError(t, httpStatus(s.URL+"/ping", http.StatusNoContent))
+	conf, err := os.ReadFile(filepath.Join(s.Dir, "influxdb.conf"))
+	require.NoError(t, err)
+	require.Contains(t, string(conf), "flux-enabled = false", "Flux is off unless WithFlux: it costs seconds of CPU per start")
 }

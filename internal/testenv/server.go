@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -28,6 +29,13 @@ type childServer struct {
 	ready       string // URL answering readyStatus once the server is ready
 	readyStatus int    // 0 means 200
 
+	// rebind, when set, moves a server that never started to other free ports (its address fields and
+	// configuration): see Start.
+	rebind func()
+
+	started bool // a start succeeded (test goroutine only)
+	starts  int  // runs begun, for the log's marks
+
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -45,18 +53,48 @@ func startChild(t testing.TB, name, bin, dir, ready string, args ...string) *chi
 
 // Start starts the server (again, after Stop or Kill) on the same port with the same data, unless it runs,
 // and waits until it is ready. It fails the test on error and must be called from the test goroutine.
+//
+// Until a start has succeeded, a server with rebind that exits because its port was taken (the port was free
+// when FreePort looked, and any process's listener on :0 or outgoing connection may take it before the child
+// binds it) is started again on new ports; later starts keep their port, which the code under test knows.
 func (s *childServer) Start() {
 	s.t.Helper()
+	for attempt := 1; ; attempt++ {
+		err := s.start()
+		if err == nil {
+			s.started = true
+			return
+		}
+		if !errors.Is(err, errPortTaken) || s.started || s.rebind == nil || attempt == maxBindAttempts {
+			s.t.Fatal(err)
+		}
+		s.t.Logf("%s: %v; starting it again on other ports", s.name, err)
+		s.rebind()
+	}
+}
+
+// maxBindAttempts bounds the first starts that find their port taken.
+const maxBindAttempts = 3
+
+// errPortTaken marks a start that failed because a port was in use.
+var errPortTaken = errors.New("port taken")
+
+// start runs the server once and waits until it is ready, or fails with what went wrong.
+func (s *childServer) start() error {
 	s.mu.Lock()
 	if s.cmd != nil {
 		s.mu.Unlock()
-		return
+		return nil
 	}
 	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		s.mu.Unlock()
-		s.t.Fatalf("%s log: %v", s.name, err)
+		return fmt.Errorf("%s log: %w", s.name, err)
 	}
+	s.starts++
+	// Every start appends to one log: mark where this one begins, so a tail says which run it shows.
+	fmt.Fprintf(logf, "--- testenv: start %d of %s %v\n", s.starts, s.name, s.args)
+	from, _ := logf.Seek(0, io.SeekCurrent)
 	cmd := exec.Command(s.bin, s.args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if s.env != nil {
@@ -65,7 +103,7 @@ func (s *childServer) Start() {
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		s.mu.Unlock()
-		s.t.Fatalf("%s start: %v", s.name, err)
+		return fmt.Errorf("%s start: %w", s.name, err)
 	}
 	done := make(chan struct{})
 	go func() {
@@ -83,14 +121,21 @@ func (s *childServer) Start() {
 	for {
 		select {
 		case <-done:
-			s.t.Fatalf("%s exited during start; log:\n%s", s.name, s.logTail())
+			s.stop(syscall.SIGKILL) // forget the exited process, so that Start can run it again
+			if bytes.Contains(s.logFrom(from), []byte("address already in use")) {
+				return fmt.Errorf("%s exited during start (%w); log:\n%s", s.name, errPortTaken, s.logTail())
+			}
+			return fmt.Errorf("%s exited during start; log:\n%s", s.name, s.logTail())
 		default:
 		}
-		if httpStatus(s.ready, cmp.Or(s.readyStatus, http.StatusOK)) == nil {
-			return
+		err := httpStatus(s.ready, cmp.Or(s.readyStatus, http.StatusOK))
+		if err == nil {
+			return nil
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("%s at %s not ready after %v; log:\n%s", s.name, s.ready, readyWithin, s.logTail())
+			cpu, _ := ProcessCPU(cmd.Process.Pid)
+			return fmt.Errorf("%s at %s not ready after %v, having used %v of CPU (last: %v); log:\n%s",
+				s.name, s.ready, readyWithin, cpu, err, s.logTail())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -120,6 +165,15 @@ func (s *childServer) stop(sig syscall.Signal) {
 		_ = cmd.Process.Kill()
 		<-done
 	}
+}
+
+// logFrom returns the log from offset on: what one run wrote.
+func (s *childServer) logFrom(offset int64) []byte {
+	b, err := os.ReadFile(s.logPath)
+	if err != nil || offset > int64(len(b)) {
+		return nil
+	}
+	return b[offset:]
 }
 
 func (s *childServer) logTail() string {

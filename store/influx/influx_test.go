@@ -127,7 +127,7 @@ func gatherValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 
 func TestWritesArriveWithTagsAndTypes(t *testing.T) {
 	t.Parallel()
-	influx := testenv.Influxd(t)
+	influx := testenv.Influxd(t, testenv.WithFlux())
 	reg := prometheus.NewRegistry()
 	cfg := testConfig(influx.URL, influx.Bucket, t.TempDir())
 	cfg.Gzip = true
