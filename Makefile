@@ -4,10 +4,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X citywatch/app.Version=$(VERSION)
 PKGS     := ./...
 # The race detector is slow on 2 cores: integration tests get generous timeouts, never wall-clock asserts.
-# -ldflags=-w links the test binaries without DWARF: -count=1 links every package's race test binary on every
-# run, and DWARF is about a third of a link's CPU. Stack traces and race reports read the runtime's own
-# function table, not DWARF; only a debugger attached to a test binary misses it.
-TESTFLAGS ?= -race -count=1 -timeout 40m -ldflags=-w
+TESTFLAGS ?= -race -count=1 -timeout 40m
 
 .PHONY: all build test test-deps unit vet fmt-check bench fuzz-smoke clean stress
 
