@@ -439,7 +439,8 @@ func TestDashboard(t *testing.T) {
 	})
 }
 
-// blockEvents makes the browser fail (or again allow) requests to /api/events.
+// blockEvents makes the browser fail (or again allow) requests to /api/events. URL blocking is the Network
+// domain's, which quietTab turns off: it is turned on again first.
 func blockEvents(b *browser, block bool) {
 	b.t.Helper()
 	var params network.SetBlockedURLsParams
@@ -447,6 +448,9 @@ func blockEvents(b *browser, block bool) {
 		params.URLPatterns = []*network.BlockPattern{{URLPattern: "*://*:*/api/events", Block: true}}
 	}
 	b.do(10*time.Second, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{}); err != nil {
+			return err
+		}
 		_, err := cdp.Call(ctx, tg, network.SetBlockedURLs, params)
 		return err
 	}))
