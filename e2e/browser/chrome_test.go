@@ -290,13 +290,15 @@ func checkRules(t *testing.T, b *browser, cases []ruleCase) {
 }
 
 // newRulesPage returns chromium on a blank page titled title, served with dashboards/web under /ui/: where the
-// tables of the UI's pure rules import its modules and evaluate their cases. It skips in -short.
+// tables of the UI's pure rules import its modules and evaluate their cases. It skips in -short, and marks the
+// test parallel: like every test of the package, it runs beside the others instead of before them.
 func newRulesPage(t *testing.T, title string) *browser {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("browser test: runs chromium")
 	}
 	testenvChromium(t)
+	t.Parallel()
 	mux := http.NewServeMux()
 	mux.Handle("/ui/", http.StripPrefix("/ui/", http.FileServer(http.Dir(filepath.Join(repoRoot(t), "dashboards", "web")))))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
