@@ -328,22 +328,30 @@ func TestOperatorScreen(t *testing.T) {
 func phoneAck(t *testing.T, b *browser, d *demo, want func(apiAlert) bool, button, comment string) int64 {
 	t.Helper()
 	var target apiAlert
-	eventually(t, 180*time.Second, func() string {
-		var list struct{ Alerts []apiAlert }
-		if _, err := d.getJSON("/api/alerts?state=firing", &list); err != nil {
-			return err.Error()
+	var row string
+	// The alert is picked from the API and then looked for on the page. A camera alert can resolve in between
+	// (the demo's cameras fail and recover on a schedule) and leave the firing list: then another is picked.
+	// One that is still firing and unacknowledged must be on the page.
+	for attempt := 1; ; attempt++ {
+		target = firingAlert(t, d, want)
+		row = fmt.Sprintf(`tr[data-alert-id="%d"]`, target.ID)
+		b.open("#/alerts/firing")
+		ok, last := b.truthyWithin(30*time.Second, fmt.Sprintf(`document.querySelector('%s button[data-action=ack]')`, row))
+		if ok {
+			break
 		}
-		for _, a := range list.Alerts {
-			if a.State == "firing" && a.AckedBy == "" && want(a) {
-				target = a
-				return ""
-			}
+		var now apiAlert
+		if _, err := d.getJSON(fmt.Sprintf("/api/alerts/%d", target.ID), &now); err != nil {
+			t.Fatal(err)
 		}
-		return fmt.Sprintf("no unacknowledged firing alert of the kind wanted yet: %+v", list.Alerts)
-	})
-	row := fmt.Sprintf(`tr[data-alert-id="%d"]`, target.ID)
-	b.open("#/alerts/firing")
-	b.waitJS(30*time.Second, fmt.Sprintf(`document.querySelector('%s button[data-action=ack]')`, row))
+		if now.State == "firing" && now.AckedBy == "" {
+			t.Fatalf("alert %d is firing and unacknowledged, yet the firing list shows no Acknowledge for it (last error %v, at %s)", target.ID, last, b.location())
+		}
+		if attempt == 5 {
+			t.Fatalf("five alerts in a row left the firing list before the page showed them; the last, %d, is %s", target.ID, now.State)
+		}
+		t.Logf("alert %d is %s (acknowledged by %q) before the page showed it: another", target.ID, now.State, now.AckedBy)
+	}
 	expandGroupOf(b, row)
 	if w := eval[float64](b, `document.documentElement.scrollWidth - window.innerWidth`); w > 1 {
 		t.Errorf("the alerts page scrolls sideways by %v px on a phone", w)
@@ -427,6 +435,26 @@ func typeAndTap(b *browser, row, comment string, done func() string) {
 		}
 		b.t.Logf("type and tap again, the list redrew under it: %s, %v", stored, err)
 	}
+}
+
+// firingAlert waits for a firing, unacknowledged alert that want accepts and returns it.
+func firingAlert(t *testing.T, d *demo, want func(apiAlert) bool) apiAlert {
+	t.Helper()
+	var target apiAlert
+	eventually(t, 180*time.Second, func() string {
+		var list struct{ Alerts []apiAlert }
+		if _, err := d.getJSON("/api/alerts?state=firing", &list); err != nil {
+			return err.Error()
+		}
+		for _, a := range list.Alerts {
+			if a.State == "firing" && a.AckedBy == "" && want(a) {
+				target = a
+				return ""
+			}
+		}
+		return fmt.Sprintf("no unacknowledged firing alert of the kind wanted yet: %+v", list.Alerts)
+	})
+	return target
 }
 
 // expandGroupOf opens the alert group holding row as a user does (a tap on its summary) when it is collapsed:
