@@ -56,6 +56,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Cameras are monitored in addition to the configured ones (the demo's simulated cameras).
 	Cameras []cameras.CameraConfig
+	// CameraAnalysisFPS is the analysis rate of Cameras (analysis_fps of a configured camera; the demo's
+	// --analysis-fps). Zero means the analyzer's default.
+	CameraAnalysisFPS float64
 	// AdminToken, when set, is an admin API token with exactly this value (CITYWATCH_ADMIN_TOKEN).
 	AdminToken string
 	// Demo runs the demo rule pack and groups and repeats notifications on demo timescales (seconds, not

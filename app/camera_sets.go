@@ -29,7 +29,7 @@ func (a *App) cameraSets(configured []config.CameraConfig) (mons []cameras.Camer
 	}
 	for _, c := range a.opts.Cameras {
 		mons = append(mons, c)
-		acams = append(acams, analyze.CameraConfig{ID: c.ID, Site: c.Site})
+		acams = append(acams, analyze.CameraConfig{ID: c.ID, Site: c.Site, AnalysisFPS: a.opts.CameraAnalysisFPS})
 		mcams = append(mcams, media.CameraConfig{ID: c.ID, Site: c.Site})
 	}
 	return mons, acams, mcams, nil

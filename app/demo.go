@@ -8,11 +8,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
-	"citywatch/cameras"
 	"citywatch/config"
 	"citywatch/sim"
 	"citywatch/sim/camerasim"
@@ -38,6 +36,10 @@ type DemoOptions struct {
 	// CameraControl, when set, is the loopback address of the simulated cameras' fault-injection API
 	// (--camera-control; app/demo_cameras.go). Empty: no API, the cameras follow their schedule only.
 	CameraControl string
+	// AnalysisFPS is the analysis rate of the simulated cameras (--analysis-fps); zero means the analyzer's
+	// default (2). At 1, one frame per keyframe interval of the simulated streams, ffmpeg decodes their
+	// keyframes only: the browser tests run so.
+	AnalysisFPS float64
 	// Verbose logs to the logger RunDemo is given (--verbose); otherwise the demo logs to citywatch.log in
 	// its data directory, so its banner (URL, login) stays the last thing on the console.
 	Verbose bool
@@ -125,28 +127,17 @@ func RunDemo(ctx context.Context, o DemoOptions, stdout io.Writer, log *slog.Log
 		return fmt.Errorf("simulated cameras: %w", err)
 	}
 	defer camSim.Close()
-	cams := make([]cameras.CameraConfig, demoCameras)
-	for i := range cams {
-		n := i + 1
-		site := "q-hotel-1"
-		if n > demoCameras/2 {
-			site = "embankment"
-		}
-		cams[i] = cameras.CameraConfig{ID: "cam" + strconv.Itoa(n), Name: "Corridor camera " + strconv.Itoa(n),
-			Site: site, URL: camSim.URL(n), Username: demoCameraUser, Password: demoCameraPassword}
+	opts, err := demoCameraOptions(cfg, o, camSim.URL)
+	if err != nil {
+		return err
 	}
-	// One more camera whose configured password is wrong, so the demo shows the unauthorized state too (with
-	// the long backoff, not a retry storm).
-	cams = append(cams, cameras.CameraConfig{ID: "door1", Name: "Door camera (wrong password)", Site: "q-hotel-2",
-		URL: camSim.URL(1), Username: demoCameraUser, Password: "not-the-password"})
-
-	cams = withDemoPrivacyMask(cfg, cams) // app/privacy.go
 	if !loopback(cfg.HTTP.Listen) {
 		log.Warn("the dashboard listens beyond this machine: requests without credentials are refused, sign in", "http", cfg.HTTP.Listen)
 	}
 	login := "admin / (unchanged: see " + filepath.Join(cfg.DataDir, "initial-admin.txt") + ")"
-	a, err := New(cfg, Options{Logger: log, Cameras: cams, AdminToken: o.AdminToken, Demo: true,
-		OnInitialAdmin: func(user, password string) { login = user + " / " + password }, LivePingInterval: o.LivePingInterval})
+	opts.Logger, opts.AdminToken, opts.Demo, opts.LivePingInterval = log, o.AdminToken, true, o.LivePingInterval
+	opts.OnInitialAdmin = func(user, password string) { login = user + " / " + password }
+	a, err := New(cfg, opts)
 	if err != nil {
 		return err
 	}

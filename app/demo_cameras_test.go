@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"citywatch/cameras/analyze"
 	"citywatch/sim/camerasim"
 )
 
@@ -69,4 +70,49 @@ func TestDemoCameraControlTakesACameraDown(t *testing.T) {
 		}
 	}
 	require.Equal(t, camerasim.FaultRefuse, kind)
+}
+
+// demoAnalysisFPSCases are --analysis-fps values and what the demo makes of them.
+var demoAnalysisFPSCases = []struct {
+	name    string
+	fps     float64
+	wantErr string // "" for no error
+}{
+	{"the analyzer's default", 0, ""},
+	{"keyframes of the simulated streams only", 1, ""},
+	{"the analyzer's most", 30, ""},
+	{"negative refused", -1, `--analysis-fps -1: must be from 0.01 to 30`},
+	{"above the analyzer's most refused", 31, `--analysis-fps 31: must be from 0.01 to 30`},
+}
+
+// TestDemoAnalysisFPS: --analysis-fps sets the analysis rate of every demo camera, the masked one (a
+// configured camera) and the others (cameras of Options) alike; without it the analyzer's default holds.
+func TestDemoAnalysisFPS(t *testing.T) {
+	var analyzerDefault analyze.CameraConfig
+	analyzerDefault.SetDefaults()
+	for _, c := range demoAnalysisFPSCases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := DemoConfig(DemoOptions{DataDir: t.TempDir(), HTTP: "127.0.0.1:0", MQTT: "127.0.0.1:0"})
+			require.NoError(t, err)
+			opts, err := demoCameraOptions(cfg, DemoOptions{AnalysisFPS: c.fps}, func(n int) string {
+				return fmt.Sprintf("rtsp://127.0.0.1:8554/cam%d", n)
+			})
+			if c.wantErr != "" {
+				require.EqualError(t, err, c.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			_, acams, _, err := (&App{opts: opts}).cameraSets(cfg.Cameras)
+			require.NoError(t, err)
+			require.Len(t, acams, demoCameras+1) // and the door camera with the wrong password
+			want := c.fps
+			if want == 0 {
+				want = analyzerDefault.AnalysisFPS
+			}
+			for _, ac := range acams {
+				ac.SetDefaults()
+				require.Equal(t, want, ac.AnalysisFPS, "camera %s", ac.ID)
+			}
+		})
+	}
 }

@@ -213,6 +213,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.BoolVar(&o.OfflineMap, "offline-map", false, "draw the city map without tiles (map.tile_url \"\"): load nothing from the internet")
 	fs.StringVar(&o.CameraControl, "camera-control", "", "serve the simulated cameras' fault-injection HTTP API at this loopback `address` "+
 		"(POST /cameras/N/fault, e.g. {\"kind\":\"refuse\",\"duration\":\"10s\"}; default off)")
+	fs.Float64Var(&o.AnalysisFPS, "analysis-fps", 0, "frames per second the simulated cameras' motion and tamper analysis decodes "+
+		"(default 2; at 1 only their keyframes are decoded: the browser tests run so)")
 	fs.DurationVar(&o.LivePingInterval, "live-ping-interval", 0, "how often the dashboard's live stream pings pages (default 5s; the browser tests shorten it)")
 	o.AdminToken = os.Getenv("CITYWATCH_ADMIN_TOKEN")
 	if err := parseFlags(fs, args); err != nil {

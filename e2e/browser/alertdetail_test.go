@@ -18,6 +18,7 @@ func TestSilenceDialogSaysResolved(t *testing.T) {
 		t.Skip("browser test: runs chromium")
 	}
 	testenvChromium(t)
+	t.Parallel()
 	base, send := fakeLiveServer(t) // livestate_test.go
 	b := newBrowser(t, base)
 	b.do(30*time.Second, navigate(base+"/"))

@@ -3,6 +3,7 @@ package browser_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html"
 	"net/http"
@@ -15,7 +16,9 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/css"
 	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -47,11 +50,8 @@ func newBrowser(t *testing.T, base string) *browser {
 	if err := chromedp.Listen(ctx, b.onEvent); err != nil {
 		t.Fatalf("open a browser context on chromium: %v", err)
 	}
-	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, cdplog.Enable, cdp.Empty{})
-		return err
-	})); err != nil {
-		t.Fatalf("enable the browser log: %v", err)
+	if err := chromedp.Do(ctx, chromedp.Func(quietTab)); err != nil {
+		t.Fatalf("set up the tab's DevTools domains: %v", err)
 	}
 	t.Cleanup(func() {
 		b.mu.Lock()
@@ -66,6 +66,23 @@ func newBrowser(t *testing.T, base string) *browser {
 		}
 	})
 	return b
+}
+
+// quietTab turns on the browser log, whose entries the tests read (onEvent), and turns off the Network and CSS
+// domains chromedp enables on every tab, which no test reads: with Network on, chromium sends the test binary
+// an event for every request, response chunk, server-sent event and WebSocket frame of the page, the frames
+// with their payload (the live video's fMP4, a dozen a second per camera tile), which the browser process
+// encodes and the race-built test binary decodes. A test that blocks URLs turns Network on again for it
+// (blockEvents). Navigation and the selector actions use the Page, Runtime and DOM domains, which stay on.
+func quietTab(ctx context.Context, tg *chromedp.Target) error {
+	if _, err := cdp.Call(ctx, tg, cdplog.Enable, cdp.Empty{}); err != nil {
+		return err
+	}
+	if _, err := cdp.Call(ctx, tg, network.Disable, cdp.Empty{}); err != nil {
+		return err
+	}
+	_, err := cdp.Call(ctx, tg, css.Disable, cdp.Empty{})
+	return err
 }
 
 func (b *browser) onEvent(ev any) {
@@ -158,24 +175,50 @@ func (b *browser) openDialog(within time.Duration, button, field string) {
 	}
 }
 
-// truthyWithin polls a JavaScript expression until it is truthy or within passes, and reports which, with the
-// last evaluation error (such as a page navigating away under the check: "not yet").
+// truthyWithin waits until a JavaScript expression is truthy or within passes, and reports which, with the
+// last evaluation error (such as a page navigating away under the check: "not yet"). The page checks the
+// expression itself, every 100 ms (inPageWait), so a wait costs one DevTools call per document instead of one
+// per check, each a round trip through chromium's browser process and the race-built test binary; a
+// navigation that ends the document ends the call, and the wait goes on in the next one.
 func (b *browser) truthyWithin(within time.Duration, expr string) (bool, error) {
 	deadline := time.Now().Add(within)
 	var last error
 	for {
-		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](fmt.Sprintf("!!(%s)", expr)))
+		left := time.Until(deadline)
+		ctx, cancel := context.WithTimeout(b.ctx, left+5*time.Second) // the page's own bound ends the call first
+		r, err := chromedp.Run(ctx, chromedp.Evaluate[inPageResult](fmt.Sprintf(inPageWait, left.Milliseconds(), expr), chromedp.EvalAwaitPromise))
 		cancel()
-		if err == nil && ok {
+		if err == nil && r.OK {
 			return true, nil
 		}
-		last = err
+		if last = err; err == nil && r.Err != "" {
+			last = errors.New(r.Err)
+		}
 		if time.Now().After(deadline) {
 			return false, last
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond) // the document went away under the check: wait in the next one
 	}
+}
+
+// inPageWait is a promise that evaluates an expression (%[2]s) every 100 ms until it is truthy, for at most
+// %[1]d milliseconds, and resolves to an inPageResult: a throw counts as "not yet", and the last one is kept.
+const inPageWait = `new Promise((resolve) => {
+	const end = performance.now() + %[1]d;
+	let err = "";
+	const check = () => {
+		let ok = false;
+		try { ok = !!(%[2]s); } catch (e) { err = String(e); }
+		if (ok || performance.now() >= end) return resolve({ok, err});
+		setTimeout(check, 100);
+	};
+	check();
+})`
+
+// inPageResult is what inPageWait resolves to.
+type inPageResult struct {
+	OK  bool   `json:"ok"`
+	Err string `json:"err"`
 }
 
 // beforeScripts has every document the tab loads from now on run src before the page's own scripts.
@@ -247,13 +290,15 @@ func checkRules(t *testing.T, b *browser, cases []ruleCase) {
 }
 
 // newRulesPage returns chromium on a blank page titled title, served with dashboards/web under /ui/: where the
-// tables of the UI's pure rules import its modules and evaluate their cases. It skips in -short.
+// tables of the UI's pure rules import its modules and evaluate their cases. It skips in -short, and marks the
+// test parallel: like every test of the package, it runs beside the others instead of before them.
 func newRulesPage(t *testing.T, title string) *browser {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("browser test: runs chromium")
 	}
 	testenvChromium(t)
+	t.Parallel()
 	mux := http.NewServeMux()
 	mux.Handle("/ui/", http.StripPrefix("/ui/", http.FileServer(http.Dir(filepath.Join(repoRoot(t), "dashboards", "web")))))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

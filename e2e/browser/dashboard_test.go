@@ -268,23 +268,10 @@ func TestDashboard(t *testing.T) {
 
 	t.Run("acknowledge an alert", func(t *testing.T) {
 		admin.t = t
-		var target apiAlert
 		// The demo's fever fires within about a minute and stays firing. A camera alert may resolve (the demo's
 		// cameras flap) between the acknowledgement and the check, and a resolved alert leaves the acknowledged
 		// list: the test once failed that way.
-		eventually(t, 120*time.Second, func() string {
-			var list struct{ Alerts []apiAlert }
-			if _, err := d.getJSON("/api/alerts?state=firing", &list); err != nil {
-				return err.Error()
-			}
-			for _, a := range list.Alerts {
-				if a.Rule == "Fever" && a.State == "firing" && a.AckedBy == "" {
-					target = a
-					return ""
-				}
-			}
-			return fmt.Sprintf("no unacknowledged firing fever yet: %+v", list.Alerts)
-		})
+		target := firingAlert(t, d, func(a apiAlert) bool { return a.Rule == "Fever" })
 		row := fmt.Sprintf(`tr[data-alert-id="%d"]`, target.ID)
 		comment := "nurse on the way"
 		admin.route("#/alerts/firing")
@@ -439,7 +426,8 @@ func TestDashboard(t *testing.T) {
 	})
 }
 
-// blockEvents makes the browser fail (or again allow) requests to /api/events.
+// blockEvents makes the browser fail (or again allow) requests to /api/events. URL blocking is the Network
+// domain's, which quietTab turns off: it is turned on again first.
 func blockEvents(b *browser, block bool) {
 	b.t.Helper()
 	var params network.SetBlockedURLsParams
@@ -447,6 +435,9 @@ func blockEvents(b *browser, block bool) {
 		params.URLPatterns = []*network.BlockPattern{{URLPattern: "*://*:*/api/events", Block: true}}
 	}
 	b.do(10*time.Second, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{}); err != nil {
+			return err
+		}
 		_, err := cdp.Call(ctx, tg, network.SetBlockedURLs, params)
 		return err
 	}))

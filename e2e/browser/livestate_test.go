@@ -66,6 +66,7 @@ func TestLivePageStaleness(t *testing.T) {
 		t.Skip("browser test: runs chromium")
 	}
 	testenvChromium(t)
+	t.Parallel()
 	base, send := fakeLiveServer(t)
 	b := newBrowser(t, base)
 	b.do(30*time.Second, navigate(base+"/"))

@@ -67,7 +67,7 @@ func demoArgs(t *testing.T, dir string, extra ...string) (d *demo, args []string
 	httpAddr := testenv.FreePort(t)
 	d = &demo{t: t, base: "http://" + httpAddr}
 	args = append([]string{"demo", "--data", dir, "--http", httpAddr, "--mqtt", testenv.FreePort(t),
-		"--rtsp", testenv.FreePort(t), "--offline-map"}, extra...)
+		"--rtsp", testenv.FreePort(t), "--offline-map", "--analysis-fps", "1"}, extra...)
 	return d, args
 }
 

@@ -89,6 +89,7 @@ func TestCriticalAlertNotification(t *testing.T) {
 		t.Skip("browser test: runs chromium")
 	}
 	testenvChromium(t)
+	t.Parallel()
 	base, send := fakeLiveServer(t) // livestate_test.go: empty lists, a stream the test writes
 	b := newBrowser(t, base)
 	b.beforeScripts(notifySpy)
