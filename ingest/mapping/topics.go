@@ -212,9 +212,10 @@ func (c *topicCache) sweep() {
 // of the one fp picks; the others lose their used mark. A bucket without topics takes none.
 func (c *topicCache) replace(b *topicBucket, fp uint32, e *topicEntry) {
 	victim := -1
+	var chosen *topicEntry // loaded once: a sweep elsewhere may empty the entry meanwhile
 	for i := range b.entries {
 		if old := b.entries[i].Load(); old != nil && (victim < 0 || !old.used.Load()) {
-			victim = i
+			victim, chosen = i, old
 			if !old.used.Load() {
 				break
 			}
@@ -223,7 +224,7 @@ func (c *topicCache) replace(b *topicBucket, fp uint32, e *topicEntry) {
 	if victim < 0 {
 		return
 	}
-	if b.entries[victim].Load().used.Load() {
+	if chosen.used.Load() {
 		// Every topic was used: replace the one fp picks, so that no entry is the only one to churn.
 		if i := int(fp>>1) % topicWays; b.entries[i].Load() != nil {
 			victim = i

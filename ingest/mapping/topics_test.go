@@ -190,3 +190,42 @@ func TestTopicCacheMemoryBound(t *testing.T) {
 	}
 	runtime.KeepAlive(m)
 }
+
+// TestTopicCacheConcurrentChurn: mappers share one cache across goroutines (the broker maps on each client's
+// goroutine), so a full cache is swept and replaced from several at once: no message may get another topic's
+// device or labels, and nothing may panic on an entry another goroutine just emptied (run it with -race).
+func TestTopicCacheConcurrentChurn(t *testing.T) {
+	const maxTopics, topics, workers = 64, 2000, 4
+	m, err := New(nil, Options{DefaultMapping: true, MaxTopics: maxTopics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := []byte(`{"temperature":21.5}`)
+	errs := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			for round := range 3 {
+				for i := range topics {
+					topic := fleetTopic((i*7 + w*131 + round) % topics)
+					res, err := m.Map(topic, payload, testNow)
+					if err == nil && (len(res.Samples) != 1 || "city/"+res.Device != topic) {
+						err = fmt.Errorf("topic %s mapped to device %q (%d samples)", topic, res.Device, len(res.Samples))
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range workers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if held := heldTopics(m.topics); held > maxTopics {
+		t.Errorf("%d topics held, more than %d", held, maxTopics)
+	}
+}
