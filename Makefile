@@ -2,7 +2,9 @@
 GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X citywatch/app.Version=$(VERSION)
-PKGS     := ./...
+# The two longest packages are named first so that go test starts them first: the rest fill the other slot
+# around them instead of leaving e2e/browser to run alone at the end (go list keeps each package once).
+PKGS     := ./e2e/browser ./cmd/citywatch ./...
 # The race detector is slow on 2 cores: integration tests get generous timeouts, never wall-clock asserts.
 TESTFLAGS ?= -race -count=1 -timeout 40m
 
