@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -21,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"citywatch/internal/clock"
+	"citywatch/internal/logx"
 )
 
 // ExternalConfig configures one external MQTT broker source.
@@ -270,10 +270,7 @@ func NewExternal(cfg ExternalConfig, h Handler, deps ExternalDeps) (*External, e
 		reg:         deps.Registerer,
 	}
 	e.cfg.Password = "" // kept only in e.password, so a printed config or Status cannot show it
-	if e.log == nil {
-		e.log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	e.log = e.log.With("component", "ingest", "source", cfg.Name, "broker", broker)
+	e.log = logx.Component(e.log, "ingest").With("source", cfg.Name, "broker", broker)
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.async, _ = h.(AsyncHandler)
 	e.slots = make(chan struct{}, cfg.MaxInflight)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"slices"
@@ -15,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"citywatch/ingest/mapping"
+	"citywatch/internal/logx"
 	"citywatch/store"
 )
 
@@ -231,10 +231,7 @@ func NewPipeline(cfg PipelineConfig, deps PipelineDeps) (*Pipeline, error) {
 		onReject: deps.OnReject,
 		onStatus: deps.OnStatus,
 	}
-	if p.log == nil {
-		p.log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	p.log = p.log.With("component", "ingest")
+	p.log = logx.Component(p.log, "ingest")
 	if p.now == nil {
 		p.now = time.Now
 	}

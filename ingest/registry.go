@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"citywatch/ingest/mapping"
+	"citywatch/internal/logx"
 	"citywatch/store"
 )
 
@@ -159,9 +160,7 @@ type lastValue struct {
 }
 
 func newRegistry(maxDevices, maxMetrics, maxSeries int, evicted prometheus.Counter, log *slog.Logger) *registry {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log = logx.Or(log)
 	r := &registry{max: maxDevices, maxMetrics: maxMetrics, maxSeries: maxSeries, evicted: evicted,
 		seed: maphash.MakeSeed(), log: log, now: time.Now}
 	for i := range r.shards {

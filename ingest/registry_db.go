@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"citywatch/internal/logx"
 	"citywatch/store"
 )
 
@@ -122,10 +123,7 @@ func NewDeviceStore(cfg DeviceStoreConfig, deps DeviceStoreDeps) (*DeviceStore, 
 	if cfg.BatchRows == 0 {
 		cfg.BatchRows = 256
 	}
-	log := deps.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := logx.Or(deps.Logger)
 	if _, err := deps.DB.Exec(deviceSchema); err != nil {
 		return nil, fmt.Errorf("ingest: device store: create schema: %w", err)
 	}

@@ -30,6 +30,7 @@ import (
 
 	"citywatch/cameras"
 	"citywatch/internal/clock"
+	"citywatch/internal/logx"
 	"citywatch/store"
 )
 
@@ -163,9 +164,7 @@ func New(cfg Config, deps Deps) (*Analyzer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("analyze: %w", err)
 	}
-	if deps.Logger == nil {
-		deps.Logger = slog.New(slog.DiscardHandler)
-	}
+	deps.Logger = logx.Or(deps.Logger)
 	a := &Analyzer{
 		cfg:     cfg,
 		deps:    deps,

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"citywatch/internal/clock"
+	"citywatch/internal/logx"
 	"citywatch/store"
 	"citywatch/store/forward"
 )
@@ -102,11 +103,7 @@ func New(cfg Config, deps Deps) (*Writer, error) {
 	if err := cfg.applyDefaults(); err != nil {
 		return nil, err
 	}
-	w := &Writer{cfg: cfg, log: deps.Logger, apis: map[byte]lineWriter{}}
-	if w.log == nil {
-		w.log = slog.New(slog.DiscardHandler)
-	}
-	w.log = w.log.With("component", "influx")
+	w := &Writer{cfg: cfg, log: logx.Component(deps.Logger, "influx"), apis: map[byte]lineWriter{}}
 	p, _ := parsePrecision(cfg.Precision)
 	w.prec = byte(p)
 	static := sortedTags(cfg.staticTags())

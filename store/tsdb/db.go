@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -17,6 +16,7 @@ import (
 	promtsdb "github.com/prometheus/prometheus/tsdb"
 	"github.com/prometheus/prometheus/util/compression"
 
+	"citywatch/internal/logx"
 	"citywatch/store"
 )
 
@@ -127,11 +127,7 @@ func Start(cfg Config, deps Deps) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	logger := deps.Logger
-	if logger == nil {
-		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	logger = logger.With("component", "tsdb")
+	logger := logx.Component(deps.Logger, "tsdb")
 
 	if err := prepareDir(cfg.Dir); err != nil {
 		return nil, err
