@@ -59,26 +59,7 @@ func (a *firstBlocksAppender) total() int {
 // a bare subscriber's rate.
 func TestExternalSharesCommits(t *testing.T) {
 	mosq := testenv.Mosquitto(t, testenv.MosquittoMaxInflight(1000))
-	app := &firstBlocksAppender{open: make(chan struct{})}
-	p, err := NewPipeline(PipelineConfig{}, PipelineDeps{Mapper: fakeMapper{}, Appender: app})
-	require.NoError(t, err)
-	cfg := testExternalConfig(mosq.URL, "t-batch", "city/#")
-	startExternal(t, cfg, p, prometheus.NewRegistry())
-	var once sync.Once
-	release := func() { once.Do(func() { close(app.open) }) }
-	t.Cleanup(release) // before the source's Close, which drains
-	pub := publisher(t, mosq.URL)
-	const n = 200
-	for i := range n {
-		pub(fmt.Sprintf("city/d1/s1/dev%d", i), "x=1")
-	}
-	// The first commit (the first message, or the few queued before it started) is blocked: all the others
-	// must be queued for the next one. Each message has one sample.
-	queued := func() int { return len(p.batcher.q) + app.first() }
-	require.Eventually(t, func() bool { return queued() == n }, 10*time.Second, 5*time.Millisecond,
-		"messages in the blocked commit or queued for the next: %d of %d", queued(), n)
-	release()
-	require.Eventually(t, func() bool { return app.total() == n }, 10*time.Second, 5*time.Millisecond)
+	queuesBehindABlockedCommit(t, mosq.URL, testExternalConfig(mosq.URL, "t-batch", "city/#"))
 }
 
 // TestExternalQoS0DoesNotWaitForCommits: a QoS 0 message has nothing to acknowledge, so once the pipeline has
@@ -87,23 +68,31 @@ func TestExternalSharesCommits(t *testing.T) {
 // after MaxInflight messages per commit, and external QoS 0 ingest ran at a fifth of a bare subscriber's rate.
 func TestExternalQoS0DoesNotWaitForCommits(t *testing.T) {
 	mosq := testenv.Mosquitto(t)
+	cfg := testExternalConfig(mosq.URL, "t-qos0", "city/#")
+	cfg.QoS, cfg.MaxInflight = 0, 8
+	queuesBehindABlockedCommit(t, mosq.URL, cfg)
+}
+
+// queuesBehindABlockedCommit runs an external source of cfg into a pipeline whose first commit blocks,
+// publishes 200 messages of one sample each to the broker at url, and requires every one of them in that
+// commit or queued for the next before it lets the commit go; then all must be appended.
+func queuesBehindABlockedCommit(t *testing.T, url string, cfg ExternalConfig) {
+	t.Helper()
 	app := &firstBlocksAppender{open: make(chan struct{})}
 	p, err := NewPipeline(PipelineConfig{}, PipelineDeps{Mapper: fakeMapper{}, Appender: app})
 	require.NoError(t, err)
-	cfg := testExternalConfig(mosq.URL, "t-qos0", "city/#")
-	cfg.QoS, cfg.MaxInflight = 0, 8
 	startExternal(t, cfg, p, prometheus.NewRegistry())
 	var once sync.Once
 	release := func() { once.Do(func() { close(app.open) }) }
 	t.Cleanup(release) // before the source's Close, which drains
-	pub := publisher(t, mosq.URL)
+	pub := publisher(t, url)
 	const n = 200
 	for i := range n {
 		pub(fmt.Sprintf("city/d1/s1/dev%d", i), "x=1")
 	}
 	queued := func() int { return len(p.batcher.q) + app.first() }
 	require.Eventually(t, func() bool { return queued() == n }, 10*time.Second, 5*time.Millisecond,
-		"messages in the blocked commit or queued for the next: %d of %d (MaxInflight %d)", queued(), n, cfg.MaxInflight)
+		"messages in the blocked commit or queued for the next: %d of %d (QoS %d, MaxInflight %d)", queued(), n, cfg.QoS, cfg.MaxInflight)
 	release()
 	require.Eventually(t, func() bool { return app.total() == n }, 10*time.Second, 5*time.Millisecond)
 }

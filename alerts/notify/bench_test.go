@@ -1,8 +1,6 @@
 package notify
 
 import (
-	"context"
-	"database/sql"
 	"fmt"
 	"io"
 	"net/http"
@@ -57,9 +55,7 @@ func BenchmarkOutboxThroughput(b *testing.B) {
 			ch.Fingerprint = fmt.Sprintf("bench-%d", j)
 			cs = append(cs, ch)
 		}
-		if err := enqueueTx(db, o, cs); err != nil {
-			b.Fatal(err)
-		}
+		enqueue(b, db, o, cs...)
 	}
 	for {
 		var left int
@@ -81,16 +77,4 @@ func BenchmarkOutboxThroughput(b *testing.B) {
 	if got.Load() < int64(n) {
 		b.Fatalf("receiver got %d of %d", got.Load(), n)
 	}
-}
-
-func enqueueTx(db *sql.DB, o *Outbox, cs []Change) error {
-	tx, err := db.Begin()
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := o.Enqueue(context.Background(), tx, cs...); err != nil {
-		return err
-	}
-	return tx.Commit()
 }

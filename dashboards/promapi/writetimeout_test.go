@@ -71,8 +71,8 @@ func TestSlowReaderGivesSlotBack(t *testing.T) {
 
 			// The query is answered (counted once serve returns) and its slot is free again.
 			require.Eventually(t, func() bool {
-				return gathered(t, reg, "citywatch_promapi_requests_total") == 1 &&
-					gathered(t, reg, "citywatch_query_in_flight") == 0
+				return testenv.MetricSum(t, reg, "citywatch_promapi_requests_total") == 1 &&
+					testenv.MetricSum(t, reg, "citywatch_query_in_flight") == 0
 			}, 30*time.Second, 10*time.Millisecond)
 
 			// Another client's query gets the slot.
@@ -129,28 +129,4 @@ func bigRemoteAnswer() string {
 	}
 	b.WriteString(`]}}`)
 	return b.String()
-}
-
-// gathered is the sum of the samples of the metric family name in reg.
-func gathered(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Error(err)
-		return -1
-	}
-	var sum float64
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			switch {
-			case m.Counter != nil:
-				sum += m.GetCounter().GetValue()
-			case m.Gauge != nil:
-				sum += m.GetGauge().GetValue()
-			}
-		}
-	}
-	return sum
 }

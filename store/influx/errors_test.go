@@ -130,7 +130,7 @@ func TestUnauthorizedKeepsDataAndRecovers(t *testing.T) {
 	}, eventually, poll)
 	st := w.Status()
 	require.False(t, st.Up)
-	require.Equal(t, 0.0, gatherValue(t, reg, "citywatch_influx_up"))
+	require.Equal(t, 0.0, testenv.MetricSum(t, reg, "citywatch_influx_up"))
 	require.Contains(t, st.LastError, "401")
 	require.NotContains(t, st.LastError, secretToken)
 	require.EqualValues(t, 20, st.QueueSamples, "data is kept while unauthorized")
@@ -138,7 +138,7 @@ func TestUnauthorizedKeepsDataAndRecovers(t *testing.T) {
 	allow.Store(true)
 	require.Eventually(t, func() bool { return len(f.acceptedLines()) == 20 }, eventually, poll)
 	require.Eventually(t, func() bool { return w.Status().State == StateOK }, eventually, poll)
-	require.Equal(t, 1.0, gatherValue(t, reg, "citywatch_influx_up"))
+	require.Equal(t, 1.0, testenv.MetricSum(t, reg, "citywatch_influx_up"))
 	waitDrained(t, w, reg)
 }
 

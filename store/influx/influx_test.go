@@ -98,31 +98,8 @@ func waitDrained(t *testing.T, w *Writer, reg *prometheus.Registry) {
 		return st.QueueSamples == 0 && st.QueueBytes == 0 && st.OldestAge == 0
 	}, eventually, poll)
 	for _, name := range []string{"citywatch_influx_queue_samples", "citywatch_influx_queue_bytes", "citywatch_influx_queue_oldest_age_seconds"} {
-		require.Zero(t, gatherValue(t, reg, name), name)
+		require.Zero(t, testenv.MetricSum(t, reg, name), name)
 	}
-}
-
-func gatherValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	require.NoError(t, err)
-	var sum float64
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			switch {
-			case m.Gauge != nil:
-				sum += m.Gauge.GetValue()
-			case m.Counter != nil:
-				sum += m.Counter.GetValue()
-			}
-		}
-		return sum
-	}
-	t.Fatalf("metric %s not registered", name)
-	return 0
 }
 
 func TestWritesArriveWithTagsAndTypes(t *testing.T) {
@@ -222,7 +199,7 @@ func TestInfluxDownWhileStreamingLosesNothing(t *testing.T) {
 		return st.State == StateUnreachable && st.QueueSamples >= 10000
 	}, eventually, poll)
 	require.Equal(t, 0.0, testutil.ToFloat64(w.m.Up))
-	require.Positive(t, gatherValue(t, reg, "citywatch_influx_queue_oldest_age_seconds"))
+	require.Positive(t, testenv.MetricSum(t, reg, "citywatch_influx_queue_oldest_age_seconds"))
 	influx.Start()
 	sentAtRestart := w.Status().Sent
 	require.Eventually(t, func() bool { return w.Status().Sent >= sentAtRestart+10000 }, eventually, poll)
@@ -232,9 +209,9 @@ func TestInfluxDownWhileStreamingLosesNothing(t *testing.T) {
 	want := total.Load()
 	require.Eventually(t, func() bool { return count(t, influx, "flow") == want }, eventually, 100*time.Millisecond)
 	waitDrained(t, w, reg)
-	require.Zero(t, gatherValue(t, reg, "citywatch_influx_dropped_samples_total"))
-	require.Zero(t, gatherValue(t, reg, "citywatch_influx_dead_lettered_samples_total"))
-	require.Positive(t, gatherValue(t, reg, "citywatch_influx_retries_total"))
+	require.Zero(t, testenv.MetricSum(t, reg, "citywatch_influx_dropped_samples_total"))
+	require.Zero(t, testenv.MetricSum(t, reg, "citywatch_influx_dead_lettered_samples_total"))
+	require.Positive(t, testenv.MetricSum(t, reg, "citywatch_influx_retries_total"))
 	require.Equal(t, StateOK, w.Status().State)
 	t.Logf("samples: %d, sent (with replays): %d", want, w.Status().Sent)
 }
@@ -356,7 +333,7 @@ func TestRefusedLineGoesToDeadLetterRestIsWritten(t *testing.T) {
 	require.Eventually(t, func() bool { return w.Status().DeadLettered == 1 }, eventually, poll)
 	require.Eventually(t, func() bool { return count(t, influx, "good") == 10 }, eventually, poll)
 	waitDrained(t, w, reg)
-	require.Equal(t, 1.0, gatherValue(t, reg, "citywatch_influx_dead_lettered_samples_total"))
+	require.Equal(t, 1.0, testenv.MetricSum(t, reg, "citywatch_influx_dead_lettered_samples_total"))
 	require.Equal(t, StateOK, w.Status().State)
 
 	dl, err := os.ReadFile(filepath.Join(dir, DeadLetterFile))
@@ -385,9 +362,9 @@ func TestDropOldestDroppedCountEqualsMissing(t *testing.T) {
 	for n := 0; n < total; n += 10 {
 		require.NoError(t, w.Append(context.Background(), seq("dropme", n, 10, base)))
 	}
-	dropped := int64(gatherValue(t, reg, "citywatch_influx_dropped_samples_total"))
+	dropped := int64(testenv.MetricSum(t, reg, "citywatch_influx_dropped_samples_total"))
 	require.Positive(t, dropped)
-	require.LessOrEqual(t, gatherValue(t, reg, "citywatch_influx_queue_disk_bytes"), float64(cfg.QueueMaxBytes))
+	require.LessOrEqual(t, testenv.MetricSum(t, reg, "citywatch_influx_queue_disk_bytes"), float64(cfg.QueueMaxBytes))
 
 	influx.Start()
 	waitDrained(t, w, reg)
