@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"citywatch/internal/clock"
 	"citywatch/store"
 )
 
@@ -56,7 +57,7 @@ func batchPipeline(t *testing.T, app store.Appender, cfg PipelineConfig) (*Pipel
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	p, err := NewPipeline(cfg, PipelineDeps{Mapper: fakeMapper{}, Appender: app, Registerer: reg,
-		Now: func() time.Time { return t0 }})
+		Clock: clock.NewFake(t0)})
 	require.NoError(t, err)
 	return p, reg
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"citywatch/ingest/mapping"
+	"citywatch/internal/clock"
 	"citywatch/internal/logx"
 	"citywatch/store"
 )
@@ -92,8 +93,8 @@ type PipelineDeps struct {
 	Logger *slog.Logger
 	// Registerer receives the pipeline metrics. Nil does not register them.
 	Registerer prometheus.Registerer
-	// Now is the clock. It defaults to time.Now.
-	Now func() time.Time
+	// Clock is the pipeline's clock (internal/clock). It defaults to the real one.
+	Clock clock.Clock
 	// OnReject, when set, is called with every counted rejection (reason, number of messages or samples), for
 	// event rules such as the built-in IngestSeriesLimit. It must not block.
 	OnReject func(reason string, n int)
@@ -225,16 +226,13 @@ func NewPipeline(cfg PipelineConfig, deps PipelineDeps) (*Pipeline, error) {
 		mapper:   deps.Mapper,
 		appender: deps.Appender,
 		log:      deps.Logger,
-		now:      deps.Now,
+		now:      clock.Or(deps.Clock).Now,
 		dead:     newDeadLetters(cfg.DeadLetterSize, cfg.DeadLetterPayloadBytes),
 		stamps:   newArrivalStamps(),
 		onReject: deps.OnReject,
 		onStatus: deps.OnStatus,
 	}
 	p.log = logx.Component(p.log, "ingest")
-	if p.now == nil {
-		p.now = time.Now
-	}
 	p.lastStored.Store(p.now().UnixNano())
 	p.messages = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "citywatch_ingest_messages_total",

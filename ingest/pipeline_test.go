@@ -72,7 +72,7 @@ func newTestPipeline(t testing.TB, cfg PipelineConfig, app store.Appender) (*Pip
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	clk := clock.NewFake(t0)
-	p, err := NewPipeline(cfg, PipelineDeps{Mapper: fakeMapper{}, Appender: app, Registerer: reg, Now: clk.Now})
+	p, err := NewPipeline(cfg, PipelineDeps{Mapper: fakeMapper{}, Appender: app, Registerer: reg, Clock: clk})
 	require.NoError(t, err)
 	return p, reg, clk
 }
@@ -276,7 +276,7 @@ func TestPipelineRejectionLogIsRateLimited(t *testing.T) {
 	var mu sync.Mutex
 	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, nil))
 	clk := clock.NewFake(t0)
-	p, err := NewPipeline(PipelineConfig{}, PipelineDeps{Mapper: fakeMapper{}, Appender: &fakeAppender{}, Logger: logger, Now: clk.Now})
+	p, err := NewPipeline(PipelineConfig{}, PipelineDeps{Mapper: fakeMapper{}, Appender: &fakeAppender{}, Logger: logger, Clock: clk})
 	require.NoError(t, err)
 	ctx := context.Background()
 	for range 5 {

@@ -34,7 +34,7 @@ func newEnv(t testing.TB, now time.Time, cfg Config) *env {
 	t.Cleanup(func() { meta.Close() })
 	c := clock.NewFake(now)
 	db, err := tsdb.Open(tsdb.Config{Dir: filepath.Join(dir, "tsdb"), OutOfOrderWindow: 48 * time.Hour,
-		MaxFutureSkew: 48 * time.Hour}, tsdb.Deps{Now: c.Now})
+		MaxFutureSkew: 48 * time.Hour}, tsdb.Deps{Clock: c})
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	lg, err := audit.New(meta, audit.Config{}, audit.Deps{Clock: c})

@@ -29,10 +29,6 @@ type writeWatchdog struct {
 // start watches writes to f (a pipe's write end, so it supports deadlines).
 func (w *writeWatchdog) start(f *os.File, clk clock.Clock, stall time.Duration) {
 	w.f, w.clk, w.stall = f, clk, stall
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.timer = clk.AfterFunc(stall, w.expire)
-	w.timer.Stop()
 }
 
 // write writes b whole, or fails when the process is gone or the write blocked for the stall timeout
@@ -40,7 +36,14 @@ func (w *writeWatchdog) start(f *os.File, clk clock.Clock, stall time.Duration) 
 func (w *writeWatchdog) write(b []byte) error {
 	w.mu.Lock()
 	w.writing, w.due = true, w.clk.Now().Add(w.stall)
-	w.timer.Reset(w.stall)
+	if w.timer == nil {
+		// Made at the first write, not armed and stopped at start: that left a moment in which the clock
+		// counted a waiter no write had armed, and a test stepping the clock once it saw one could step it
+		// before the write armed its own (TestStalledWriteEndsOnTheClock failed so, 1 in a few runs).
+		w.timer = w.clk.AfterFunc(w.stall, w.expire)
+	} else {
+		w.timer.Reset(w.stall)
+	}
 	w.mu.Unlock()
 	_, err := w.f.Write(b)
 	w.mu.Lock()

@@ -16,6 +16,7 @@ import (
 	promtsdb "github.com/prometheus/prometheus/tsdb"
 	"github.com/prometheus/prometheus/util/compression"
 
+	"citywatch/internal/clock"
 	"citywatch/internal/logx"
 	"citywatch/store"
 )
@@ -66,8 +67,8 @@ type Deps struct {
 	// Registerer receives the citywatch_tsdb_* and citywatch_store_* metrics and the TSDB's own metrics under
 	// a "citywatch_" prefix; nil registers nothing.
 	Registerer prometheus.Registerer
-	// Now is the clock for the future check. It defaults to time.Now.
-	Now func() time.Time
+	// Clock is the clock of the future check (internal/clock). It defaults to the real one.
+	Clock clock.Clock
 }
 
 // DB is an open embedded TSDB. It implements store.Appender and storage.Queryable and is safe for concurrent
@@ -139,10 +140,7 @@ func Start(cfg Config, deps Deps) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := deps.Now
-	if now == nil {
-		now = time.Now
-	}
+	now := clock.Or(deps.Clock).Now
 	d := &DB{
 		cfg:    cfg,
 		logger: logger,

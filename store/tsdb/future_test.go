@@ -19,17 +19,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"citywatch/internal/clock"
 	"citywatch/internal/testenv"
 	"citywatch/store"
 )
 
-// now is the fixed clock of these tests.
+// futureNow is the time of these tests' fake clocks.
 var futureNow = time.UnixMilli(base)
 
-func fixedClock() time.Time { return futureNow }
-
 func TestAppendRefusesFutureSamples(t *testing.T) {
-	db := openT(t, Config{}, Deps{Now: fixedClock})
+	db := openT(t, Config{}, Deps{Clock: clock.NewFake(futureNow)})
 	now := futureNow.UnixMilli()
 	err := db.Append(context.Background(), []store.Sample{
 		{Name: "temperature", Labels: lbls("device", "a"), T: now, V: 1},
@@ -159,7 +158,7 @@ func TestOpenRecoversFuturePushedDir(t *testing.T) {
 
 			// The bug, with the check disabled: the present is refused.
 			{
-				old := openT(t, Config{Dir: dir, MaxFutureSkew: -1}, Deps{Now: fixedClock})
+				old := openT(t, Config{Dir: dir, MaxFutureSkew: -1}, Deps{Clock: clock.NewFake(futureNow)})
 				err := old.Append(context.Background(), nowSample)
 				var rej *store.RejectedError
 				require.ErrorAs(t, err, &rej, "a future-pushed directory refuses the present")
@@ -169,7 +168,7 @@ func TestOpenRecoversFuturePushedDir(t *testing.T) {
 			setMtimes(t, dir, futureNow.Add(-time.Minute)) // written before the test's now, by the test's clock
 			logs := &testenv.Buffer{}
 			reg := prometheus.NewRegistry()
-			db := openT(t, Config{Dir: dir}, Deps{Now: fixedClock, Registerer: reg,
+			db := openT(t, Config{Dir: dir}, Deps{Clock: clock.NewFake(futureNow), Registerer: reg,
 				Logger: slog.New(slog.NewTextHandler(logs, nil))})
 			require.NoError(t, db.Append(context.Background(), nowSample), "present samples are accepted")
 			got := readAll(t, db)
@@ -185,7 +184,7 @@ func TestOpenRecoversFuturePushedDir(t *testing.T) {
 			// A restart keeps it all, without another recovery.
 			require.NoError(t, db.Close())
 			setMtimes(t, dir, futureNow.Add(-time.Minute))
-			db = openT(t, Config{Dir: dir}, Deps{Now: fixedClock})
+			db = openT(t, Config{Dir: dir}, Deps{Clock: clock.NewFake(futureNow)})
 			assert.Zero(t, testutil.ToFloat64(db.metrics.futureQuarantined))
 			got = readAll(t, db)
 			assert.Len(t, got[`{__name__="body_temperature", device="good"}`], len(present))
@@ -222,7 +221,7 @@ func TestOpenRecoversAlsoWhenTheClockLooksBehind(t *testing.T) {
 	setMtimes(t, dir, time.UnixMilli(later))
 	logs := &testenv.Buffer{}
 	reg := prometheus.NewRegistry()
-	db := openT(t, Config{Dir: dir}, Deps{Now: fixedClock, Registerer: reg, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	db := openT(t, Config{Dir: dir}, Deps{Clock: clock.NewFake(futureNow), Registerer: reg, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	assert.Empty(t, readAll(t, db), "the samples after the limit were moved")
 	assert.Equal(t, 5.0, testutil.ToFloat64(db.metrics.futureQuarantined))
 	n, err := testutil.GatherAndCount(reg, "citywatch_tsdb_future_recoveries_clock_behind_total")
@@ -245,7 +244,7 @@ citywatch_tsdb_future_recoveries_clock_behind_total 1
 	require.NoError(t, os.RemoveAll(filepath.Join(dir, "wal")))
 	require.NoError(t, os.RemoveAll(filepath.Join(dir, "chunks_head")))
 	require.NoError(t, os.Rename(filepath.Join(dir, quarantineDir, qs[0].Name(), "wal"), filepath.Join(dir, "wal")))
-	db = openT(t, Config{Dir: dir}, Deps{Now: func() time.Time { return time.UnixMilli(later) }})
+	db = openT(t, Config{Dir: dir}, Deps{Clock: clock.NewFake(time.UnixMilli(later))})
 	assert.Len(t, readAll(t, db), 5, "the moved samples are back")
 }
 
@@ -257,7 +256,7 @@ func TestOpenWithAClockBehindAndNothingInTheFutureDoesNotWarn(t *testing.T) {
 	setMtimes(t, dir, futureNow.Add(time.Hour))
 	logs := &testenv.Buffer{}
 	reg := prometheus.NewRegistry()
-	db := openT(t, Config{Dir: dir}, Deps{Now: fixedClock, Registerer: reg, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	db := openT(t, Config{Dir: dir}, Deps{Clock: clock.NewFake(futureNow), Registerer: reg, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	assert.Len(t, readAll(t, db), 5)
 	assert.NotContains(t, logs.String(), "level=ERROR")
 	assert.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
@@ -272,7 +271,7 @@ func TestOpenWithoutFutureSamplesTouchesNothing(t *testing.T) {
 	dir := t.TempDir()
 	writeRaw(t, dir, message("a", base-1000, 1))
 	setMtimes(t, dir, futureNow.Add(-time.Minute))
-	db := openT(t, Config{Dir: dir}, Deps{Now: fixedClock})
+	db := openT(t, Config{Dir: dir}, Deps{Clock: clock.NewFake(futureNow)})
 	_, err := os.Stat(filepath.Join(dir, quarantineDir))
 	assert.True(t, errors.Is(err, os.ErrNotExist))
 	assert.Len(t, readAll(t, db), 5)
@@ -342,7 +341,7 @@ func TestOpenRecoversTheHeadAlone(t *testing.T) {
 			require.Len(t, before, 1)
 
 			setMtimes(t, dir, futureNow.Add(-time.Minute))
-			db := openT(t, Config{Dir: dir}, Deps{Now: fixedClock})
+			db := openT(t, Config{Dir: dir}, Deps{Clock: clock.NewFake(futureNow)})
 			got := readAll(t, db)
 			assert.Len(t, got[key("good")], len(good), "present head samples are kept")
 			assert.Len(t, got[key("persisted")], len(persisted), "the persisted block is kept")
@@ -372,7 +371,7 @@ func TestOpenRecoversOutOfOrderHeadSamples(t *testing.T) {
 	ooo := series("a", base-10*60_000, 60_000, 10)
 	writeRaw(t, dir, ooo)
 	setMtimes(t, dir, futureNow.Add(-time.Minute))
-	db := openT(t, Config{Dir: dir}, Deps{Now: fixedClock})
+	db := openT(t, Config{Dir: dir}, Deps{Clock: clock.NewFake(futureNow)})
 	got := readAll(t, db)
 	require.Len(t, got[key("a")], len(ooo))
 	assert.Less(t, got[key("a")][len(ooo)-1].T, futureNow.UnixMilli())
@@ -425,12 +424,12 @@ func TestRecoveryCrashHidesNoPresentSample(t *testing.T) {
 				if kind == "head" {
 					// Without a recovery, the present samples are all in the data directory: in the WAL, the new
 					// block, or both.
-					db := openT(t, Config{Dir: dir, MaxFutureSkew: -1}, Deps{Now: fixedClock})
+					db := openT(t, Config{Dir: dir, MaxFutureSkew: -1}, Deps{Clock: clock.NewFake(futureNow)})
 					assert.Len(t, readAll(t, db)[key("good")], len(good), "crash after step %d", crashAt)
 					require.NoError(t, db.Close())
 				}
 				setMtimes(t, dir, futureNow.Add(-time.Minute))
-				db := openT(t, Config{Dir: dir}, Deps{Now: fixedClock})
+				db := openT(t, Config{Dir: dir}, Deps{Clock: clock.NewFake(futureNow)})
 				got := readAll(t, db)
 				assert.Len(t, got[key("good")], len(good), "crash after step %d: the next start keeps them all", crashAt)
 				assert.NotContains(t, got, key("evil"), "crash after step %d", crashAt)
