@@ -134,10 +134,12 @@ func TestTopicCacheBounded(t *testing.T) {
 		t.Errorf("%d topics held, more than %d", held, maxTopics)
 	}
 	// A new working set is cached after a few rounds in the full cache, in place of the fleet's topics wherever
-	// its hash puts it (sweep).
+	// its hash puts it (sweep). How many rounds a topic needs depends on which of the fleet's topics share its
+	// bucket (the hash seed is random), so it gets eight and most, not all, must be in (195 of 200 after four
+	// rounds was seen once; without the sweep none get in).
 	const working = 200
 	var prev []*store.SeriesHint
-	for range 4 {
+	for range 8 {
 		prev = mapFleet(t, m, topics, working)
 	}
 	hits := 0
@@ -146,8 +148,8 @@ func TestTopicCacheBounded(t *testing.T) {
 			hits++
 		}
 	}
-	if hits < working*98/100 {
-		t.Errorf("%d of %d topics of a new working set found their entry, want at least 98 %%", hits, working)
+	if hits < working*95/100 {
+		t.Errorf("%d of %d topics of a new working set found their entry, want at least 95 %%", hits, working)
 	}
 	if held := heldTopics(m.topics); held > maxTopics {
 		t.Errorf("%d topics held, more than %d", held, maxTopics)
